@@ -1,0 +1,39 @@
+# make demo  - the main job (see README)
+# make test  - installs everything the suite needs and runs the whole suite
+# make bench - benchmarks; figures go to docs/performance.md
+# make lint  - ruff
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: venv system-deps test test-unit demo demo-clean bench lint
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: venv system-deps
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 tests
+
+test-unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+demo: venv system-deps
+	$(PY) -m dcluster.demo
+
+demo-clean: venv
+	$(PY) -m dcluster.demo --clean
+
+bench: venv
+	$(PY) bench/run_all.py
+
+lint: venv
+	$(VENV)/bin/ruff check .

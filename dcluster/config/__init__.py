@@ -1,0 +1,92 @@
+"""The ``dcluster:`` pillar: schema, validation and typed configuration.
+
+>>> from dcluster.config import load
+>>> cfg = load({"secret": "0123456789abcdef", "cluster": {"type": "slurm"}})
+>>> cfg.cluster.type, cfg.max_idle_time
+('slurm', 600)
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from . import keys
+from .command import Command, CommandError
+from .model import Backoff, Cluster, Config, Reservation, Resource
+from .schema import ConfigError, check
+from .secret import Secret
+
+__all__ = [
+    "Backoff", "Cluster", "Command", "CommandError", "Config", "ConfigError", "Reservation",
+    "Resource", "Secret", "errors", "load", "PILLAR_KEY",
+]
+
+PILLAR_KEY = "dcluster"
+
+
+def load(data: Any, root: str = PILLAR_KEY) -> Config:
+    """Validate the ``dcluster`` pillar and build a :class:`Config`.
+
+    Raises :class:`ConfigError` listing every problem, each with its full key
+    path (``dcluster:cloud:nectar:quantity:max: 0 is below min 2``).
+    """
+    value = check(data, keys.ROOT, (root,))
+    return _build(value)
+
+
+def errors(data: Any, root: str = PILLAR_KEY) -> list[str]:
+    """Every problem of a pillar, or an empty list."""
+    try:
+        load(data, root)
+    except ConfigError as exc:
+        return exc.errors
+    return []
+
+
+def _build(v) -> Config:
+    checker = v["config-checker"]
+    if checker.get("plugin") and not checker.get("salt") and not checker.get("port"):
+        # The seed's SaltChecker plugin is our salt checker.
+        checker = MappingProxyType({"salt": MappingProxyType({"timeout": 900})})
+    elif not checker.get("port"):
+        checker = MappingProxyType({"salt": checker.get("salt") or MappingProxyType({"timeout": 900})})
+    else:
+        checker = MappingProxyType({"port": checker["port"]})
+    resources = {}
+    for name, r in v["cloud"].items():
+        resources[name] = Resource(
+            name=name,
+            type=r["type"],
+            min=r["quantity"]["min"],
+            max=r["quantity"]["max"],
+            priority=r["priority"],
+            reservation=Reservation(**dict(r["reservation"])),
+            max_idle_time=r["max_idle_time"],
+            cores=r["cores"],
+            mem_mb=r["mem_mb"],
+            launch_batch=r["launch_batch"],
+            config=r["config"],
+        )
+    cl = v["cluster"]
+    return Config(
+        secret=v["secret"],
+        cluster=Cluster(type=cl["type"], head_minion=cl["head_minion"], config=cl["config"]),
+        cluster_name=v["cluster_name"],
+        max_idle_time=v["max_idle_time"],
+        max_down_time=v["max_down_time"],
+        max_launch_time=v["max_launch_time"],
+        cluster_poller_interval=v["cluster_poller_interval"],
+        cloud_poller_interval=v["cloud_poller_interval"],
+        auto_provision_interval=v["auto_provision_interval"],
+        worker_number=v["worker_number"],
+        auto_mode=v["auto_mode"],
+        hook_timeout=v["hook_timeout"],
+        post_vm_provision_command=v["post_vm_provision_command"],
+        post_vm_destroy_command=v["post_vm_destroy_command"],
+        config_checker=checker,
+        backoff=Backoff(**dict(v["backoff"])),
+        resources=MappingProxyType(resources),
+        plugins=v["plugins"],
+        logging=v["logging"],
+    )

@@ -1,0 +1,293 @@
+"""Every key of the ``dcluster:`` pillar, with its default and what it means.
+
+Names and defaults follow the original deployment document (seed 003) where
+it has them; keys it lacks (``slurm``, ``local`` clouds, identity, backoff)
+are ours.  The seed's shell pipelines are replaced by plain commands whose
+output dcluster filters itself (see :mod:`dcluster.config.command`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .schema import CommandSpec, Dict, MapOf, Scalar, StrList, Typed
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+def _name_problem(name: str) -> str | None:
+    # Resource and cluster names go into minion ids and scheduler host names,
+    # which must be short DNS labels; keep them simple so ids stay parseable.
+    if not NAME_RE.match(name):
+        return "must be 1-16 lowercase letters and digits, starting with a letter"
+    return None
+
+
+def _seconds(doc: str, default: int, minimum: int = 0) -> Scalar:
+    return Scalar(doc=doc, default=default, kind=int, minimum=minimum)
+
+
+def _cmd(doc: str, default: str) -> CommandSpec:
+    return CommandSpec(doc=doc, default=default)
+
+
+# ---------------------------------------------------------------- cluster
+COMMON_CLUSTER = {
+    "queue_to_monitor": StrList(doc="Queues/partitions whose jobs count as demand; empty means all.", default=()),
+    "queued_job_number_to_display": Scalar(
+        doc="How many queued jobs the status views list. Display only: every pending job is planned for.",
+        default=30, kind=int, minimum=0),
+    "post_add_node_command": _cmd("Hook run after a node is added to the scheduler: {0} hostname, {1} IP.", None),
+    "post_remove_node_command": _cmd("Hook run after a node is removed from the scheduler: {0} hostname, {1} IP.", None),
+    "command_timeout": _seconds("Seconds a scheduler command may run before it is killed and the poll counts as failed.", 60, 1),
+}
+
+TORQUE = Dict(fields={
+    **COMMON_CLUSTER,
+    "qstat_command": _cmd("Lists jobs as XML (array sub-jobs with -t).", "/usr/bin/qstat -x -t"),
+    "pbsnodes_command": _cmd("pbsnodes: {0} option (-x query, -o hold, -c clear), {1} host.", "/usr/bin/pbsnodes {0} {1}"),
+    "add_node_command": _cmd("Adds a node: {0} host.", '/usr/bin/qmgr -c "create node {0}"'),
+    "check_node_command": _cmd("MAUI node check: {0} host.", "/usr/bin/checknode {0}"),
+    "remove_node_command": _cmd("Deletes a node: {0} host.", '/usr/bin/qmgr -c "delete node {0}"'),
+    "set_node_command": _cmd("Sets a node attribute: {0} host, {1} attribute, {2} operator, {3} value.",
+                             '/usr/bin/qmgr -c "set node {0} {1} {2} {3}"'),
+    "diagnose_p_command": _cmd("MAUI job priorities.", "/usr/bin/diagnose -p"),
+    "showres_command": _cmd("MAUI reservations by node (filtered by dcluster, no grep).", "/usr/bin/showres -n"),
+    "setres_command": _cmd("MAUI reservation: {0} -q/-a, {1} queue or account, {2} host.", "/usr/bin/setres {0} {1} {2}"),
+    "releaseres_command": _cmd("Releases a MAUI reservation: {0} reservation id (found by dcluster from showres).",
+                               "/usr/bin/releaseres {0}"),
+    "delete_job_command": _cmd("Purges a job: {0} job id.", "/usr/bin/qdel -p {0}"),
+    "signal_job_command": _cmd("Signals a job: {0} signal, {1} job id.", "/usr/bin/qsig -s {0} {1}"),
+})
+
+SGE = Dict(fields={
+    **COMMON_CLUSTER,
+    "qstat_command": _cmd("Lists all users' jobs as XML with requests.", "/usr/bin/qstat -u * -xml -r"),
+    "qhost_command": _cmd("Lists hosts as XML: {0} {1} optionally '-h' and a host.", "/usr/bin/qhost -q -j -xml {0} {1}"),
+    "hostgroup_command": _cmd("Hostgroup edit: {0} -aattr/-dattr, {1} host, {2} group.",
+                              "/usr/bin/qconf {0} hostgroup hostlist {1} {2}"),
+    "qmod_command": _cmd("Enables/disables a host's queues: {0} -e/-d, {1} host.", "/usr/bin/qmod {0} *@{1}"),
+    "remove_node_command": _cmd("Deletes an exec host: {0} host.", "/usr/bin/qconf -de {0}"),
+    "set_slots_command": _cmd("Sets a queue's slots on a host: {0} slots, {1} queue, {2} host.",
+                              "/usr/bin/qconf -rattr queue slots {0} {1}@{2}"),
+    "unset_slots_command": _cmd("Purges a queue's slots on a host: {0} queue, {1} host.",
+                                "/usr/bin/qconf -purge queue slots {0}@{1}"),
+    "qconf_spl_command": _cmd("Lists parallel environments.", "/usr/bin/qconf -spl"),
+    "qconf_sp_command": _cmd("Shows a parallel environment (allocation_rule read by dcluster): {0} PE.",
+                             "/usr/bin/qconf -sp {0}"),
+    "qdel_command": _cmd("Force-deletes a job: {0} job id.", "/usr/bin/qdel -f {0}"),
+    "add_exechost_command": _cmd("Adds an exec host from a file: {0} file path.", "/usr/bin/qconf -Ae {0}"),
+    "kill_execd_command": _cmd("Stops a host's execd: {0} host.", "/usr/bin/qconf -ke {0}"),
+    "default_hostgroup": Scalar(doc="Hostgroup new hosts join when the resource reserves no account.", default="@allhosts"),
+    "default_queue": Scalar(doc="Queue whose slots are set on new hosts when the resource reserves no queue.", default="all.q"),
+})
+
+SLURM = Dict(fields={
+    **COMMON_CLUSTER,
+    "squeue_command": _cmd("Lists jobs as JSON.", "/usr/bin/squeue --all --json"),
+    "sinfo_command": _cmd("Lists nodes as JSON.", "/usr/bin/sinfo --json"),
+    "scontrol_command": _cmd("scontrol itself; dcluster adds the arguments.", "/usr/bin/scontrol"),
+    "partition": Scalar(doc="Partition new dynamic nodes join (through the node feature of its NodeSet).", default=""),
+    "node_feature": Scalar(doc="Feature every node we add carries, matched by the partition's NodeSet.", default="dcluster"),
+})
+
+CLUSTER = Typed(
+    doc="The batch scheduler on the head node.",
+    fields={
+        "type": Scalar(doc="torque, sge or slurm.", required=True, choices=("torque", "sge", "slurm")),
+        "head_minion": Scalar(doc="Minion id of the head node that runs scheduler commands; empty: the master itself.", default=""),
+        "config": Dict(doc="Scheduler-specific settings (checked against the type).", fields={}),
+    },
+)
+
+CLUSTER_CONFIGS = {"torque": TORQUE, "sge": SGE, "slurm": SLURM}
+CLUSTER = Typed(doc=CLUSTER.doc, fields=CLUSTER.fields, variants=CLUSTER_CONFIGS)
+
+# ---------------------------------------------------------------- clouds
+COMMON_CLOUD = {
+    "instance_name_prefix": Scalar(doc="Prefix of instance names, for people reading the cloud console. "
+                                       "Listing never matches on it: it selects by dcluster tags.", default=""),
+    "userdata_file": Scalar(doc="Jinja2 template rendered as the instance's user-data; empty: the built-in salt-minion bootstrap.",
+                            default=""),
+}
+
+OPENSTACK = Dict(fields={
+    **COMMON_CLOUD,
+    "username": Scalar(doc="Keystone user name (password auth)."),
+    "password": Scalar(doc="Keystone password.", secret=True),
+    "project": Scalar(doc="Project (tenant) name."),
+    "project_id": Scalar(doc="Project id, instead of the name."),
+    "user_domain_name": Scalar(doc="Keystone v3 user domain.", default="Default"),
+    "project_domain_name": Scalar(doc="Keystone v3 project domain.", default="Default"),
+    "application_credential_id": Scalar(doc="Application credential id (instead of user/password)."),
+    "application_credential_secret": Scalar(doc="Application credential secret.", secret=True),
+    "auth_url": Scalar(doc="Keystone URL.", required=True),
+    "region_name": Scalar(doc="Region."),
+    "image_uuid": Scalar(doc="Image id.", required=True),
+    "flavor": Scalar(doc="Flavor name, e.g. m1.small; its vCPUs are the node's cores.", required=True),
+    "key_name": Scalar(doc="SSH key pair name."),
+    "security_groups": StrList(doc="Security group names.", default=()),
+    "availability_zone": Scalar(doc="Availability zone; one resource per zone."),
+    "network": Scalar(doc="Network name or id to attach."),
+    "metadata": Dict(doc="Extra server metadata (dcluster adds its own identity keys).", fields={}),
+    "verify": Scalar(doc="Verify TLS certificates.", default=True, kind=bool),
+    "timeout": _seconds("HTTP timeout of one API call.", 30, 1),
+})
+
+
+def _openstack_post(value, path, errors):
+    has_password = value.get("username") and value.get("password")
+    has_appcred = value.get("application_credential_id") and value.get("application_credential_secret")
+    if not has_password and not has_appcred:
+        errors.append(
+            f"{':'.join(path)}: needs username and password, or application_credential_id and "
+            "application_credential_secret"
+        )
+    if has_password and not (value.get("project") or value.get("project_id")):
+        errors.append(f"{':'.join(path)}:project: required with password auth, but not set")
+
+
+OPENSTACK = Dict(fields=OPENSTACK.fields, post=_openstack_post)
+
+DISK = Dict(fields={
+    "device": Scalar(doc="Device name, e.g. /dev/sdb.", required=True),
+    "size": Scalar(doc="Size in GiB.", required=True, kind=int, minimum=1),
+    "delete_on_termination": Scalar(doc="Delete the volume with the instance.", default=True, kind=bool),
+    "volume_type": Scalar(doc="EBS volume type.", default="gp3"),
+})
+
+AWS = Dict(fields={
+    **COMMON_CLOUD,
+    "access_key_id": Scalar(doc="Access key id; empty: boto3's default credential chain."),
+    "secret_access_key": Scalar(doc="Secret access key.", secret=True),
+    "image_id": Scalar(doc="AMI id.", required=True),
+    "instance_type": Scalar(doc="Instance type; its vCPUs are looked up with DescribeInstanceTypes.", required=True),
+    "region_name": Scalar(doc="Region.", default="us-east-1"),
+    "key_name": Scalar(doc="SSH key pair name."),
+    "security_groups": StrList(doc="Security group ids (ids are required with subnet_id).", default=()),
+    "availability_zone": Scalar(doc="Availability zone."),
+    "subnet_id": Scalar(doc="Subnet id."),
+    "use_public_ip_address": Scalar(doc="Give instances a public IP and use it.", default=False, kind=bool),
+    "disk_map": MapOf(doc="EBS volumes by a name of your choice.", value=DISK),
+    "spot_bid": Scalar(doc="Spot price limit in USD/hour; set to launch spot instances.", kind=(float, str)),
+    "spot_timeout": _seconds("Seconds a spot request may stay unfulfilled.", 300, 1),
+    "spot_fallback_on_demand": Scalar(doc="Launch on-demand when a spot request times out.", default=True, kind=bool),
+    "proxy": Scalar(doc="HTTP proxy host."),
+    "proxy_port": Scalar(doc="HTTP proxy port.", kind=int, minimum=1, maximum=65535),
+    "validate_certs": Scalar(doc="Verify TLS certificates.", default=True, kind=bool),
+    "endpoint_url": Scalar(doc="EC2 endpoint override (testing against moto, or a private endpoint)."),
+})
+
+LOCAL = Dict(fields={
+    **COMMON_CLOUD,
+    "bridge": Scalar(doc="Bridge the namespace hosts attach to.", default="dcbr0"),
+    "network": Scalar(doc="Loopback subnet of the hosts; must lie inside 127.0.0.0/8.", default="127.200.0.0/24",
+                      extra=lambda v: None if str(v).startswith("127.") else "is not inside 127.0.0.0/8"),
+    "gateway": Scalar(doc="The bridge's address, where the master and the head node listen.", default="127.200.0.1",
+                      extra=lambda v: None if str(v).startswith("127.") else "is not inside 127.0.0.0/8"),
+    "cores": Scalar(doc="Cores each namespace host reports.", default=2, kind=int, minimum=1),
+    "mem_mb": Scalar(doc="Memory each namespace host reports, in MB.", default=2048, kind=int, minimum=1),
+    "state_dir": Scalar(doc="Where instance metadata lives (the 'cloud' API's state).", default="/var/lib/dcluster/local-cloud"),
+    "boot_delay": _seconds("Seconds a host stays 'pending' before its userdata runs.", 0),
+})
+
+CLOUD_CONFIGS = {"openstack": OPENSTACK, "aws": AWS, "local": LOCAL}
+
+RESOURCE = Typed(fields={
+    "type": Scalar(doc="openstack, aws or local.", required=True, choices=("openstack", "aws", "local")),
+    "reservation": Dict(doc="Which jobs this resource serves; unset means any.", fields={
+        "queue": Scalar(doc="Only jobs of this queue (Torque: MAUI setres -q; SGE: slots in this queue; Slurm: partition)."),
+        "account": Scalar(doc="Only jobs of this account (Torque: MAUI setres -a; SGE: hostgroup; Slurm: account)."),
+        "property": Scalar(doc="Node property/feature given to the nodes; jobs asking for it prefer this resource."),
+    }),
+    "quantity": Dict(doc="Worker node limits.", fields={
+        "min": Scalar(doc="Nodes kept even when idle.", default=0, kind=int, minimum=0),
+        "max": Scalar(doc="Nodes never exceeded.", default=1, kind=int, minimum=0),
+    }),
+    "priority": Scalar(doc="Lower is preferred when several resources fit a job.", default=1, kind=int),
+    "max_idle_time": Scalar(doc="Overrides the global max_idle_time for this resource.", kind=int, minimum=0),
+    "cores": Scalar(doc="Cores per node; empty: asked from the cloud (flavor/instance type).", kind=int, minimum=1),
+    "mem_mb": Scalar(doc="Memory per node in MB usable by jobs; empty: asked from the cloud.", kind=int, minimum=1),
+    "launch_batch": Scalar(doc="Most instances requested in one API call.", default=50, kind=int, minimum=1),
+    "config": Dict(doc="Cloud-specific settings (checked against the type).", fields={}),
+})
+
+
+def _quantity_post(value, path, errors):
+    if value["max"] < value["min"]:
+        errors.append(f"{':'.join(path)}:max: {value['max']} is below min {value['min']}")
+
+
+RESOURCE.fields["quantity"] = Dict(doc=RESOURCE.fields["quantity"].doc, fields=RESOURCE.fields["quantity"].fields,
+                                   post=_quantity_post)
+RESOURCE = Typed(fields=RESOURCE.fields, variants=CLOUD_CONFIGS)
+
+# ---------------------------------------------------------------- top level
+CONFIG_CHECKER = Dict(doc="How dcluster learns that a new worker finished its configuration.", fields={
+    "salt": Dict(doc="Wait for the worker's highstate job to return successfully (the default).", fields={
+        "timeout": _seconds("Seconds the highstate may take.", 900, 1),
+    }),
+    "port": Dict(doc="A TCP port on the worker that answers once it is configured.", fields={
+        "number": Scalar(doc="The port.", required=True, kind=int, minimum=1, maximum=65535),
+    }),
+    "plugin": Dict(doc="Legacy form: plugin name; dynamiccluster.salt.SaltChecker means 'salt'.", fields={
+        "name": Scalar(doc="Class name.", required=True),
+    }),
+})
+
+GRAPHITE_ARGS = Dict(fields={
+    "hostname": Scalar(doc="Carbon host.", default="localhost"),
+    "port": Scalar(doc="Carbon plaintext port.", default=2003, kind=int, minimum=1, maximum=65535),
+    "prefix": Scalar(doc="Metric name prefix.", default="headnode.dynamiccluster"),
+    "interval": _seconds("Seconds between reports.", 60, 1),
+})
+
+PLUGIN = Dict(fields={
+    "class_name": Scalar(doc="dynamiccluster.graphite.GraphiteReporter (the only plugin).", required=True),
+    "arguments": GRAPHITE_ARGS,
+})
+
+LOGGING = Dict(doc="Level of dcluster's loggers (Salt's logging writes them).", fields={
+    "log_level": Scalar(doc="0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG.", default=2, kind=int, minimum=0, maximum=3),
+    "log_location": Scalar(doc="Also write dcluster's log to this file; empty: Salt's log only.", default=""),
+    "log_format": Scalar(doc="Format of that file.", default="%(asctime)s - %(levelname)s - %(threadName)s - %(message)s"),
+    "log_max_size": Scalar(doc="Bytes before the file rotates (3 kept).", default=2097152, kind=int, minimum=1024),
+})
+
+BACKOFF = Dict(doc="How a resource whose launches fail is rested.", fields={
+    "initial": _seconds("First pause after a failure.", 60, 1),
+    "factor": Scalar(doc="Multiplier per further failure.", default=2.0, kind=float, minimum=1.0),
+    "max": _seconds("Longest pause.", 1800, 1),
+    "capacity_pause": _seconds("Pause after a quota or capacity error (the cloud is full: try elsewhere).", 600, 1),
+})
+
+ROOT = Dict(
+    fields={
+        "cluster_name": Scalar(doc="Names this cluster in instance tags and minion ids.", default="dc", extra=_name_problem),
+        "secret": Scalar(doc="Secret for the HMAC token in minion ids (unguessable ids). Required.", required=True,
+                         secret=True, extra=lambda v: None if len(str(v)) >= 16 else "is shorter than 16 characters"),
+        "max_idle_time": _seconds("Seconds a worker may stay idle before it is drained and deleted.", 600),
+        "max_down_time": _seconds("Seconds a worker may be down (error) before it is deleted.", 480),
+        "max_launch_time": _seconds("Seconds from the launch request until the worker must be usable.", 1200, 1),
+        "cluster_poller_interval": _seconds("Seconds between scheduler polls.", 10, 1),
+        "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
+        "auto_provision_interval": _seconds("Seconds between scaling decisions.", 60, 1),
+        "worker_number": Scalar(doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1),
+        "auto_mode": Scalar(doc="Scale automatically; false keeps the cluster as it is (manual launches still work).",
+                            default=True, kind=bool),
+        "admin-server": Dict(doc="Legacy: the original's web server. Ignored; use salt-api (see README).", fields={
+            "port": Scalar(doc="Ignored.", kind=int),
+            "debug": Scalar(doc="Ignored.", kind=bool),
+        }),
+        "config-checker": CONFIG_CHECKER,
+        "post_vm_provision_command": _cmd("Hook after an instance is up: {0} hostname, {1} IP, {2} instance name, {3} resource.", None),
+        "post_vm_destroy_command": _cmd("Hook after an instance is destroyed: {0} hostname, {1} IP, {2} instance name, {3} resource.", None),
+        "hook_timeout": _seconds("Seconds a hook may run.", 120, 1),
+        "backoff": BACKOFF,
+        "cluster": CLUSTER,
+        "cloud": MapOf(doc="Cloud resources by name.", value=RESOURCE, key_check=_name_problem),
+        "plugins": MapOf(doc="Plugins by name.", value=PLUGIN),
+        "logging": LOGGING,
+    },
+    aliases={"config_checker": "config-checker", "admin_server": "admin-server"},
+)

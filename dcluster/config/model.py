@@ -1,0 +1,98 @@
+"""Typed, immutable configuration objects built from the validated pillar."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from .command import Command
+from .secret import REDACTED, Secret
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    queue: str | None = None
+    account: str | None = None
+    property: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    name: str
+    type: str
+    min: int = 0
+    max: int = 1
+    priority: int = 1
+    reservation: Reservation = Reservation()
+    max_idle_time: int | None = None  # None: the global one
+    cores: int | None = None  # None: ask the cloud
+    mem_mb: int | None = None
+    launch_batch: int = 50
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    initial: int = 60
+    factor: float = 2.0
+    max: int = 1800
+    capacity_pause: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    type: str
+    head_minion: str = ""
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def command(self, key: str) -> Command | None:
+        return self.config.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    secret: Secret
+    cluster: Cluster
+    cluster_name: str = "dc"
+    max_idle_time: int = 600
+    max_down_time: int = 480
+    max_launch_time: int = 1200
+    cluster_poller_interval: int = 10
+    cloud_poller_interval: int = 20
+    auto_provision_interval: int = 60
+    worker_number: int = 2
+    auto_mode: bool = True
+    hook_timeout: int = 120
+    post_vm_provision_command: Command | None = None
+    post_vm_destroy_command: Command | None = None
+    config_checker: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"salt": {"timeout": 900}}))
+    backoff: Backoff = Backoff()
+    resources: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))
+    plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    logging: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def idle_limit(self, resource: str) -> int:
+        res = self.resources.get(resource)
+        if res is not None and res.max_idle_time is not None:
+            return res.max_idle_time
+        return self.max_idle_time
+
+    def redacted(self) -> dict[str, Any]:
+        """Plain data for runner output and the dashboard: secrets masked."""
+        return _plain(self)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return REDACTED
+    if isinstance(value, Command):
+        return value.template
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value

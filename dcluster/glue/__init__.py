@@ -1,0 +1,1 @@
+"""Helpers shared by the Salt modules: they receive Salt's dunders as arguments and import nothing of Salt at module level (modules synced through file_roots cannot import each other, so shared code lives here)."""

@@ -1,0 +1,60 @@
+"""Unguessable minion ids for the instances we launch.
+
+A minion id is ``<cluster>-<resource>-<nonce>-<mac>`` where ``mac`` is an
+HMAC-SHA256 of the first three parts under the ``dcluster:secret`` pillar
+value.  The id doubles as instance name tag and scheduler host name, so:
+
+* the auth reactor can tell at once whether a key request could be ours
+  (a forged id fails the HMAC; a guessed one is 2**-48 likely) and needs no
+  database;
+* a scheduler node whose instance vanished is still recognisable as ours;
+* the id is a valid DNS label (lowercase, digits, dashes, <= 63 chars).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets as _secrets
+from dataclasses import dataclass
+
+from .config.secret import Secret
+
+_ID_RE = re.compile(r"^([a-z][a-z0-9]{0,15})-([a-z][a-z0-9]{0,15})-([0-9a-f]{6})-([0-9a-f]{12})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    cluster: str
+    resource: str
+    nonce: str
+
+    @property
+    def stem(self) -> str:
+        return f"{self.cluster}-{self.resource}-{self.nonce}"
+
+
+def _mac(secret: Secret | str, stem: str) -> str:
+    key = secret.reveal() if isinstance(secret, Secret) else str(secret)
+    return hmac.new(key.encode(), stem.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def make(cluster: str, resource: str, secret: Secret | str, nonce: str | None = None) -> str:
+    """A fresh minion id for an instance of ``resource``."""
+    nonce = nonce or _secrets.token_hex(3)
+    stem = f"{cluster}-{resource}-{nonce}"
+    return f"{stem}-{_mac(secret, stem)}"
+
+
+def parse(minion_id: str, secret: Secret | str, cluster: str | None = None) -> Identity | None:
+    """The identity behind ``minion_id`` if it is one we could have made, else None."""
+    m = _ID_RE.match(minion_id or "")
+    if not m:
+        return None
+    ident = Identity(m.group(1), m.group(2), m.group(3))
+    if cluster is not None and ident.cluster != cluster:
+        return None
+    if not hmac.compare_digest(_mac(secret, ident.stem), m.group(4)):
+        return None
+    return ident

@@ -1,0 +1,237 @@
+"""Plain, immutable data the core works on.
+
+Scheduler adapters turn command output into :class:`Job` and :class:`Node`;
+cloud drivers turn API answers into :class:`Instance`; :mod:`dcluster.reconcile`
+joins them into :class:`Worker` objects, one per machine, each in exactly one
+:class:`WorkerState`.  Everything here is a frozen dataclass so a snapshot can
+be shared between threads and kept as history without copying.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+class JobState(str, enum.Enum):
+    PENDING = "pending"  # queued, eligible to run: the demand we scale for
+    HELD = "held"  # queued but held by a user/admin/dependency: not demand
+    RUNNING = "running"
+    OTHER = "other"  # exiting, completed, suspended ...: ignored by the planner
+
+
+class NodeState(str, enum.Enum):
+    """A scheduler node's state, normalised across Torque, Grid Engine and Slurm."""
+
+    IDLE = "idle"  # up, accepting jobs, no jobs
+    BUSY = "busy"  # up, at least one job
+    HELD = "held"  # offline/drained/disabled: accepts no new jobs (may still run some)
+    DOWN = "down"  # not responding / error
+    STARTING = "starting"  # known to the scheduler but not yet reporting (Slurm powering up, Torque mom-list-not-sent)
+    UNKNOWN = "unknown"
+
+
+class InstanceState(str, enum.Enum):
+    PENDING = "pending"  # requested; spot request open, or building
+    RUNNING = "running"  # the cloud says it is up
+    ERROR = "error"
+    DELETING = "deleting"  # shutting down / terminating
+    GONE = "gone"  # terminated / deleted (still listed by some clouds for a while)
+
+
+class WorkerState(str, enum.Enum):
+    """Every worker is in exactly one of these (slurm-gcp slurmsync style)."""
+
+    STARTING = "starting"  # our instance, not yet a usable scheduler node
+    IDLE = "idle"  # our node, up, no jobs
+    BUSY = "busy"  # our node, running jobs
+    DRAINING = "draining"  # our node, held by *us* (hold reason ours); removed once empty
+    HELD = "held"  # our node, held by an admin: never touched automatically
+    ERROR = "error"  # our node down, or our instance in error, or node whose instance vanished
+    DELETING = "deleting"  # the cloud is deleting it
+    ORPHAN = "orphan"  # our instance that never became a scheduler node, past max_launch_time
+    PHYSICAL = "physical"  # not launched by us: never touched
+    UNKNOWN = "unknown"  # the cloud poll of its resource failed: no destructive action
+
+
+# Workers of these states count towards a resource's current size.
+COUNTED_STATES = frozenset(
+    {
+        WorkerState.STARTING,
+        WorkerState.IDLE,
+        WorkerState.BUSY,
+        WorkerState.DRAINING,
+        WorkerState.HELD,
+        WorkerState.ERROR,
+        WorkerState.UNKNOWN,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One scheduler job, reduced to what scaling needs.
+
+    The job's shape is ``chunks`` pieces of ``chunk_cores`` cores and
+    ``chunk_mem_mb`` MB each.  ``distinct`` says the chunks must land on
+    different nodes (Torque ``nodes=N:ppn=M``, Slurm ``-N``, Grid Engine
+    integer allocation rules); when false the chunks may share nodes freely
+    (Grid Engine ``$fill_up``/``$round_robin``: one chunk per slot).
+    """
+
+    id: str
+    state: JobState
+    queue: str = ""
+    account: str = ""
+    properties: tuple[str, ...] = ()  # node properties/features the job requires
+    owner: str = ""
+    name: str = ""
+    priority: float = 0.0  # higher runs first
+    chunks: int = 1
+    chunk_cores: int = 1
+    chunk_mem_mb: int = 0  # 0: not requested
+    distinct: bool = True
+    walltime_s: int = 0  # 0: not requested
+    submit_time: float = 0.0
+    nodes: tuple[str, ...] = ()  # nodes a running job occupies
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def cores(self) -> int:
+        return self.chunks * self.chunk_cores
+
+    @property
+    def mem_mb(self) -> int:
+        return self.chunks * self.chunk_mem_mb
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return _from_dict(cls, data, state=JobState)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One scheduler node (execution host)."""
+
+    name: str
+    state: NodeState
+    cores: int = 0
+    cores_used: int = 0
+    mem_mb: int = 0
+    jobs: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    hold_reason: str = ""  # why it is held/drained, when the scheduler keeps a reason
+    state_since: float | None = None  # when the scheduler says it entered its state, if it says
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def held(self) -> bool:
+        return self.state == NodeState.HELD
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Node:
+        return _from_dict(cls, data, state=NodeState)
+
+
+# Tags/metadata every instance we launch carries.  Listing selects on these.
+TAG_CLUSTER = "dcluster-cluster"
+TAG_RESOURCE = "dcluster-resource"
+TAG_MINION = "dcluster-minion-id"
+TAG_LAUNCHED = "dcluster-launch-time"
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One cloud instance that carries our tags."""
+
+    id: str
+    resource: str
+    minion_id: str  # also the scheduler node name
+    state: InstanceState
+    launch_time: float
+    cluster: str = ""
+    name: str = ""
+    ip: str = ""
+    cores: int = 0
+    mem_mb: int = 0
+    spot: bool = False
+    tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Instance:
+        return _from_dict(cls, data, state=InstanceState)
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A machine as dcluster sees it: a scheduler node joined with the instance behind it."""
+
+    name: str
+    state: WorkerState
+    resource: str = ""  # "" for physical nodes
+    node: Node | None = None
+    instance: Instance | None = None
+    since: float = 0.0  # when it entered ``state`` (as far as we know)
+    reason: str = ""  # human-readable why it is in this state
+
+    @property
+    def jobs(self) -> tuple[str, ...]:
+        return self.node.jobs if self.node else ()
+
+    @property
+    def cores(self) -> int:
+        if self.node and self.node.cores:
+            return self.node.cores
+        return self.instance.cores if self.instance else 0
+
+    def to_dict(self, now: float | None = None) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "state": self.state.value,
+            "resource": self.resource,
+            "since": self.since,
+            "reason": self.reason,
+            "jobs": list(self.jobs),
+            "cores": self.cores,
+            "node": self.node.to_dict() if self.node else None,
+            "instance": self.instance.to_dict() if self.instance else None,
+        }
+        if now is not None:
+            out["age_s"] = max(0.0, now - self.since)
+        return out
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """asdict() with enums turned into their values, for JSON and Salt returns."""
+    out = asdict(obj)
+    for key, value in out.items():
+        if isinstance(value, enum.Enum):
+            out[key] = value.value
+        elif isinstance(value, tuple):
+            out[key] = list(value)
+    return out
+
+
+def _from_dict(cls, data: dict[str, Any], **enums: type[enum.Enum]) -> Any:
+    """Inverse of ``to_dict``: data that crossed Salt's wire back into the model."""
+    names = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            continue  # tolerate extra keys from newer adapters
+        if key in enums:
+            value = enums[key](value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
