@@ -40,6 +40,8 @@ COMMON_CLUSTER = {
     "post_add_node_command": _cmd("Hook run after a node is added to the scheduler: {0} hostname, {1} IP.", None),
     "post_remove_node_command": _cmd("Hook run after a node is removed from the scheduler: {0} hostname, {1} IP.", None),
     "command_timeout": _seconds("Seconds a scheduler command may run before it is killed and the poll counts as failed.", 60, 1),
+    "command_env": MapOf(doc="Environment variables set for scheduler commands (e.g. SGE_ROOT, SGE_QMASTER_PORT, SLURM_CONF).",
+                         value=Scalar(kind=(str, int))),
 }
 
 TORQUE = Dict(fields={
@@ -78,6 +80,8 @@ SGE = Dict(fields={
     "qdel_command": _cmd("Force-deletes a job: {0} job id.", "/usr/bin/qdel -f {0}"),
     "add_exechost_command": _cmd("Adds an exec host from a file: {0} file path.", "/usr/bin/qconf -Ae {0}"),
     "kill_execd_command": _cmd("Stops a host's execd: {0} host.", "/usr/bin/qconf -ke {0}"),
+    "qconf_command": _cmd("qconf itself, for the file-driven forms dcluster builds (-Me, -Ahgrp, -se, -shgrp).",
+                          "/usr/bin/qconf"),
     "default_hostgroup": Scalar(doc="Hostgroup new hosts join when the resource reserves no account.", default="@allhosts"),
     "default_queue": Scalar(doc="Queue whose slots are set on new hosts when the resource reserves no queue.", default="all.q"),
 })

@@ -1,0 +1,543 @@
+"""Amazon EC2 through boto3: on-demand batches, spot with a deadline and an on-demand fallback.
+
+On-demand: one ``RunInstances`` per batch with ``MinCount=1, MaxCount=n`` and
+the tags in ``TagSpecifications`` (see :mod:`dcluster.clouds.base` for how
+one call carries n minion ids).  When EC2 starts fewer than n, the rest is
+asked for once more, all-or-nothing (``MinCount=MaxCount=rest``): either the
+capacity is there now, or the refusal becomes the launch's classified error
+and the result lists exactly the instances that exist.  (moto starts
+``MinCount`` instances, so against moto every batch takes those two calls.)
+
+Spot: one ``RequestSpotInstances`` per instance (each needs its own
+user-data and tags), valid for ``spot_timeout`` seconds, polled until
+fulfilled.  Requests still open at the deadline are cancelled; instances
+that slipped through between the last poll and the cancel are terminated;
+the unfulfilled part is launched on demand when ``spot_fallback_on_demand``
+(the default) is on, else reported as a capacity error.
+
+Every secret reaches boto3 only in :meth:`AwsDriver._make_client`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets as _secrets
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import model
+from .base import Driver, LaunchResult, batch_tags, batch_userdata, launch_time_from, minion_from_tags, tags_for
+from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
+
+log = logging.getLogger(__name__)
+
+USERDATA_LIMIT = 16384  # bytes of raw user-data EC2 accepts
+
+STATES = {
+    "pending": model.InstanceState.PENDING,
+    "running": model.InstanceState.RUNNING,
+    "shutting-down": model.InstanceState.DELETING,
+    "stopping": model.InstanceState.DELETING,
+    "stopped": model.InstanceState.ERROR,
+    "terminated": model.InstanceState.GONE,
+}
+
+_QUOTA = {"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded", "SpotInstanceCountExceeded",
+          "VolumeLimitExceeded", "InsufficientFreeAddressesInSubnet", "AddressLimitExceeded"}
+_CAPACITY = {"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientReservedInstanceCapacity",
+             "InsufficientCapacity", "SpotMaxPriceTooLow", "capacity-not-available", "capacity-oversubscribed",
+             "price-too-low"}
+_AUTH = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch", "OptInRequired",
+         "Blocked", "ExpiredToken", "AccessDenied", "AccessDeniedException", "MissingAuthenticationToken"}
+_TRANSIENT = {"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure",
+              "ServiceUnavailable", "Unavailable", "RequestTimeout", "RequestTimeoutException"}
+_NOTFOUND = {"InvalidInstanceID.NotFound", "InvalidSpotInstanceRequestID.NotFound"}
+
+
+def classify(code: str, message: str, status: int | None = None, secrets: Sequence = ()) -> CloudError:
+    """The classified error of an EC2 error code (``ClientError.response["Error"]["Code"]``)."""
+    kw = {"cloud": "aws", "code": code, "secrets": secrets}
+    if code in _TRANSIENT or (status or 0) >= 500:
+        return Transient(message, **kw)
+    if code in _QUOTA or code.endswith("LimitExceeded"):
+        return QuotaExceeded(message, **kw)
+    if code in _CAPACITY:
+        return InsufficientCapacity(message, **kw)
+    if code in _AUTH:
+        return AuthFailure(message, **kw)
+    if code in _NOTFOUND:
+        return NotFound(message, **kw)
+    if (code.startswith(("Invalid", "Missing", "Unsupported")) or code in ("InvalidParameterValue",)
+            or (status or 0) in (400, 404)):
+        return InvalidConfig(message, **kw)
+    return Transient(message, **kw)
+
+
+def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
+    """Any boto3/botocore exception as a classified error."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, CloudError):
+        return exc
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return classify(str(err.get("Code", "")), str(err.get("Message", "") or exc), status, secrets)
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return AuthFailure(str(exc), cloud="aws", secrets=secrets)
+    if isinstance(exc, (bx.ParamValidationError, bx.NoRegionError, bx.InvalidRegionError)):
+        return InvalidConfig(str(exc), cloud="aws", secrets=secrets)
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+                        bx.ConnectionClosedError, bx.HTTPClientError, bx.ProxyConnectionError)):
+        return Transient(str(exc), cloud="aws", secrets=secrets)
+    if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
+        return Transient(str(exc), cloud="aws", secrets=secrets)
+    return Transient(f"{type(exc).__name__}: {exc}", cloud="aws", secrets=secrets)
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _tags(obj: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in obj.get("Tags") or []}
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return time.time()
+
+
+class AwsDriver(Driver):
+    type = "aws"
+
+    def __init__(self, resource, cluster_name, secret, *, client=None,
+                 spot_view: Callable[[dict], dict] | None = None, poll_interval: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        """``spot_view`` is a test seam: it sees each DescribeSpotInstanceRequests entry
+        before the fulfilment check does, and returns what the check should see.  moto
+        fulfils every spot request at once, so the timeout-then-on-demand path is
+        tested by a view that keeps requests 'open'.  Production passes None."""
+        super().__init__(resource, cluster_name, secret)
+        self._client = client
+        self._spot_view = spot_view
+        self._poll = poll_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._shape: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------ plumbing
+    @property
+    def _secrets(self) -> list:
+        return [self.config.get("secret_access_key"), self.secret]
+
+    def _make_client(self):
+        import boto3
+        from botocore.config import Config
+
+        cfg = self.config
+        proxies = None
+        if cfg.get("proxy"):
+            host = cfg["proxy"]
+            url = host if "://" in host else f"http://{host}"
+            if cfg.get("proxy_port"):
+                url = f"{url}:{cfg['proxy_port']}"
+            proxies = {"http": url, "https": url}
+        bcfg = Config(proxies=proxies, retries={"max_attempts": 3, "mode": "standard"},
+                      connect_timeout=10, read_timeout=60, max_pool_connections=20)
+        kwargs: dict[str, Any] = {"region_name": cfg.get("region_name") or "us-east-1", "config": bcfg,
+                                  "verify": bool(cfg.get("validate_certs", True))}
+        if cfg.get("endpoint_url"):
+            kwargs["endpoint_url"] = cfg["endpoint_url"]
+        if cfg.get("access_key_id"):
+            kwargs["aws_access_key_id"] = cfg["access_key_id"]
+            sk = cfg.get("secret_access_key")
+            kwargs["aws_secret_access_key"] = sk.reveal() if hasattr(sk, "reveal") else sk
+        try:
+            return boto3.session.Session().client("ec2", **kwargs)
+        except Exception as exc:  # bad region, bad endpoint url ...
+            raise translate(exc, self._secrets) from None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _call(self, op: str, **params):
+        try:
+            return getattr(self.client, op)(**params)
+        except Exception as exc:
+            err = translate(exc, self._secrets)
+            log.debug("aws %s failed: %s", op, err)
+            raise err from None
+
+    def _paged(self, op: str, key: str, **params) -> list[dict]:
+        out: list[dict] = []
+        try:
+            for page in self.client.get_paginator(op).paginate(**params):
+                out += page.get(key, [])
+        except Exception as exc:
+            raise translate(exc, self._secrets) from None
+        return out
+
+    # ------------------------------------------------------------ shape
+    def _instance_shape(self) -> tuple[int, int]:
+        if self._shape is None:
+            itype = self.config["instance_type"]
+            answer = self._call("describe_instance_types", InstanceTypes=[itype]).get("InstanceTypes", [])
+            if not answer:
+                raise InvalidConfig(f"instance type {itype} is unknown in this region", cloud="aws")
+            info = answer[0]
+            self._shape = (int(info.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
+                           int(info.get("MemoryInfo", {}).get("SizeInMiB", 0)))
+        return self._shape
+
+    def cores(self) -> int:
+        return self.resource.cores or self._instance_shape()[0]
+
+    def mem_mb(self) -> int:
+        return self.resource.mem_mb or self._instance_shape()[1]
+
+    # ------------------------------------------------------------ listing
+    def _filters(self) -> list[dict]:
+        return [{"Name": f"tag:{model.TAG_CLUSTER}", "Values": [self.cluster]},
+                {"Name": f"tag:{model.TAG_RESOURCE}", "Values": [self.resource.name]}]
+
+    def _to_instance(self, raw: dict, cores: int, mem: int) -> model.Instance | None:
+        tags = _tags(raw)
+        if not self.is_ours(tags):
+            return None
+        minion = minion_from_tags(tags, raw.get("AmiLaunchIndex"))
+        if not self.verified(minion):
+            log.debug("aws: %s carries our cluster tags but no minion id of ours; ignored", raw.get("InstanceId"))
+            return None
+        if self.config.get("use_public_ip_address"):
+            ip = raw.get("PublicIpAddress") or ""
+        else:
+            ip = raw.get("PrivateIpAddress") or ""
+        return model.Instance(
+            id=raw["InstanceId"], resource=self.resource.name, minion_id=minion,
+            state=STATES.get(raw.get("State", {}).get("Name", ""), model.InstanceState.ERROR),
+            launch_time=launch_time_from(tags, _ts(raw.get("LaunchTime"))), cluster=self.cluster,
+            name=tags.get("Name", minion), ip=ip, cores=cores, mem_mb=mem,
+            spot=raw.get("InstanceLifecycle") == "spot", tags=tags)
+
+    def instances(self) -> list[model.Instance]:
+        cores, mem = self.cores(), self.mem_mb()
+        out: list[model.Instance] = []
+        seen = set()
+        for res in self._paged("describe_instances", "Reservations", Filters=self._filters()):
+            for raw in res.get("Instances", []):
+                inst = self._to_instance(raw, cores, mem)
+                if inst is not None:
+                    out.append(inst)
+                    seen.add(inst.id)
+        if self.config.get("spot_bid") is not None:
+            # Open spot requests are instances to be: the policy must count them.
+            for req in self._spot_requests(filters=self._filters() + [{"Name": "state", "Values": ["open", "active"]}]):
+                if req.get("InstanceId") in seen:
+                    continue
+                tags = _tags(req)
+                minion = tags.get(model.TAG_MINION, "")
+                if not self.is_ours(tags) or not self.verified(minion):
+                    continue
+                out.append(model.Instance(
+                    id=req["SpotInstanceRequestId"], resource=self.resource.name, minion_id=minion,
+                    state=model.InstanceState.PENDING, launch_time=launch_time_from(tags, time.time()),
+                    cluster=self.cluster, name=minion, cores=cores, mem_mb=mem, spot=True, tags=tags))
+        return out
+
+    def _spot_requests(self, ids: Sequence[str] = (), filters: list | None = None) -> list[dict]:
+        params: dict[str, Any] = {}
+        if ids:
+            params["SpotInstanceRequestIds"] = list(ids)
+        if filters:
+            params["Filters"] = filters
+        try:
+            return self._paged("describe_spot_instance_requests", "SpotInstanceRequests", **params)
+        except NotFound:
+            return []
+
+    # ------------------------------------------------------------ launching
+    def _launch_spec(self) -> dict[str, Any]:
+        cfg = self.config
+        spec: dict[str, Any] = {"ImageId": cfg["image_id"], "InstanceType": cfg["instance_type"]}
+        if cfg.get("key_name"):
+            spec["KeyName"] = cfg["key_name"]
+        if cfg.get("availability_zone"):
+            spec["Placement"] = {"AvailabilityZone": cfg["availability_zone"]}
+        groups = list(cfg.get("security_groups") or ())
+        if cfg.get("subnet_id"):
+            nic: dict[str, Any] = {"DeviceIndex": 0, "SubnetId": cfg["subnet_id"],
+                                   "AssociatePublicIpAddress": bool(cfg.get("use_public_ip_address"))}
+            if groups:
+                nic["Groups"] = groups
+            spec["NetworkInterfaces"] = [nic]
+        elif groups:
+            spec["SecurityGroupIds"] = groups
+        disks = cfg.get("disk_map") or {}
+        if disks:
+            spec["BlockDeviceMappings"] = [
+                {"DeviceName": d["device"], "Ebs": {"VolumeSize": int(d["size"]), "VolumeType": d["volume_type"],
+                                                     "DeleteOnTermination": bool(d["delete_on_termination"])}}
+                for d in disks.values()]
+        return spec
+
+    def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
+        ids = self.check_ids(count, minion_ids)
+        result = LaunchResult(instances=[], requested=count)
+        if not ids:
+            return result
+        try:
+            cores, mem = self.cores(), self.mem_mb()
+        except CloudError as exc:
+            result.error = exc
+            return result
+        if self.config.get("spot_bid") is not None:
+            ids = self._launch_spot(ids, userdata_for, result, cores, mem)
+            if not ids:
+                return result
+            if not self.config.get("spot_fallback_on_demand", True):
+                result.error = result.error or InsufficientCapacity(
+                    f"{len(ids)} spot request(s) not fulfilled within {self.config.get('spot_timeout', 300)} s",
+                    cloud="aws", code="spot-timeout")
+                return result
+            result.extra["fallback_on_demand"] = len(ids)
+            result.error = None
+        batch = max(1, int(self.resource.launch_batch))
+        for n in range(0, len(ids), batch):
+            err = self._run_batch(ids[n:n + batch], userdata_for, result, cores, mem)
+            if err is not None:
+                result.error = err
+                break
+        return result
+
+    def _run_batch(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> CloudError | None:
+        """Launch ``ids`` (one call, plus one for a shortfall); append what exists to ``result``."""
+        try:
+            userdata = batch_userdata(ids, userdata_for, "aws")
+        except CloudError as exc:
+            return exc
+        if userdata is None:  # the template cannot be shared (not a script): one call per instance
+            for mid in ids:
+                err = self._run_batch([mid], userdata_for, result, cores, mem)
+                if err is not None:
+                    return err
+            return None
+        if len(userdata.encode()) > USERDATA_LIMIT and len(ids) > 1:
+            half = len(ids) // 2
+            return (self._run_batch(ids[:half], userdata_for, result, cores, mem)
+                    or self._run_batch(ids[half:], userdata_for, result, cores, mem))
+        token = _secrets.token_hex(8)
+        tags = batch_tags(self.cluster, self.resource.name, ids, token)
+        inst_tags = dict(tags)
+        if len(ids) == 1:
+            inst_tags["Name"] = self._name(ids[0])
+        params = dict(self._launch_spec(), MinCount=1, MaxCount=len(ids), UserData=userdata, ClientToken=token,
+                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(inst_tags)},
+                                         {"ResourceType": "volume", "Tags": _tag_list(
+                                             {model.TAG_CLUSTER: self.cluster, model.TAG_RESOURCE: self.resource.name})}])
+        try:
+            answer = self._call("run_instances", **params)
+        except CloudError as exc:
+            return exc
+        got = answer.get("Instances", [])
+        for raw in got:
+            raw.setdefault("Tags", _tag_list(inst_tags))
+            inst = self._to_instance(raw, cores, mem)
+            if inst is not None:
+                result.instances.append(inst)
+        done = {i.minion_id for i in result.instances}
+        rest = [m for m in ids if m not in done]
+        if rest and len(rest) < len(ids):
+            log.info("aws %s: EC2 started %d of %d; asking for the other %d", self.resource.name, len(ids) - len(rest),
+                     len(ids), len(rest))
+            return self._run_exact(rest, userdata_for, result, cores, mem)
+        return None
+
+    def _run_exact(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> CloudError | None:
+        userdata = batch_userdata(ids, userdata_for, "aws")
+        if userdata is None or (len(userdata.encode()) > USERDATA_LIMIT and len(ids) > 1):
+            return self._run_batch(ids, userdata_for, result, cores, mem)
+        token = _secrets.token_hex(8)
+        tags = batch_tags(self.cluster, self.resource.name, ids, token)
+        if len(ids) == 1:
+            tags["Name"] = self._name(ids[0])
+        params = dict(self._launch_spec(), MinCount=len(ids), MaxCount=len(ids), UserData=userdata, ClientToken=token,
+                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(tags)}])
+        try:
+            answer = self._call("run_instances", **params)
+        except CloudError as exc:
+            return exc
+        for raw in answer.get("Instances", []):
+            raw.setdefault("Tags", _tag_list(tags))
+            inst = self._to_instance(raw, cores, mem)
+            if inst is not None:
+                result.instances.append(inst)
+        return None
+
+    def _name(self, minion_id: str) -> str:
+        prefix = self.config.get("instance_name_prefix") or ""
+        return f"{prefix}-{minion_id}" if prefix else minion_id
+
+    # ------------------------------------------------------------ spot
+    def _launch_spot(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> list[str]:
+        """Spot requests for ``ids``; returns the ids still to launch (unfulfilled)."""
+        timeout = int(self.config.get("spot_timeout") or 300)
+        until = datetime.now(UTC) + timedelta(seconds=timeout)
+        requests: dict[str, str] = {}  # request id -> minion id
+        left: list[str] = []
+        for mid in ids:
+            try:
+                ud = userdata_for(mid)
+            except CloudError as exc:
+                result.error = exc
+                return []
+            spec = self._launch_spec()
+            spec["UserData"] = base64.b64encode(ud.encode()).decode()
+            if "Placement" in spec and "NetworkInterfaces" in spec:
+                pass
+            tags = tags_for(self.cluster, self.resource.name, mid)
+            tags["Name"] = self._name(mid)
+            try:
+                answer = self._call(
+                    "request_spot_instances", SpotPrice=str(self.config["spot_bid"]), InstanceCount=1,
+                    Type="one-time", ValidUntil=until, LaunchSpecification=spec,
+                    TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": _tag_list(tags)}])
+            except CloudError as exc:
+                if exc.kind in ("quota", "capacity"):
+                    left.append(mid)
+                    result.error = exc
+                    continue
+                result.error = exc
+                return []
+            for req in answer.get("SpotInstanceRequests", []):
+                requests[req["SpotInstanceRequestId"]] = mid
+        deadline = self._clock() + timeout
+        pending = dict(requests)
+        fulfilled: dict[str, str] = {}  # instance id -> minion id
+        while pending:
+            for req in self._spot_requests(ids=list(pending)):
+                seen = self._spot_view(dict(req)) if self._spot_view else req
+                rid = seen["SpotInstanceRequestId"]
+                if rid not in pending:
+                    continue
+                if seen.get("State") == "active" and seen.get("InstanceId"):
+                    fulfilled[seen["InstanceId"]] = pending.pop(rid)
+                elif seen.get("State") in ("closed", "cancelled", "failed"):
+                    left.append(pending.pop(rid))
+            if not pending or self._clock() >= deadline:
+                break
+            self._sleep(min(self._poll, max(0.0, deadline - self._clock())))
+        if pending:
+            log.info("aws %s: %d spot request(s) unfulfilled after %d s; cancelling", self.resource.name,
+                     len(pending), timeout)
+            self._cancel_spot(list(pending))
+            left += list(pending.values())
+        if fulfilled:
+            self._adopt_spot(fulfilled, result, cores, mem)
+        if left:
+            result.extra["spot_unfulfilled"] = len(left)
+        return left
+
+    def _cancel_spot(self, request_ids: list[str]) -> None:
+        try:
+            self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=request_ids)
+        except NotFound:
+            pass
+        # A request fulfilled between the last poll and the cancel leaves an instance: terminate it.
+        strays = [r["InstanceId"] for r in self._spot_requests(ids=request_ids) if r.get("InstanceId")]
+        if strays:
+            log.info("aws %s: terminating %d instance(s) of cancelled spot requests", self.resource.name, len(strays))
+            self._call("terminate_instances", InstanceIds=strays)
+
+    def _adopt_spot(self, fulfilled: dict[str, str], result: LaunchResult, cores: int, mem: int) -> None:
+        """Tag the instances of fulfilled requests (EC2 cannot tag them at fulfilment) and report them."""
+        for iid, mid in fulfilled.items():
+            tags = tags_for(self.cluster, self.resource.name, mid)
+            tags["Name"] = self._name(mid)
+            try:
+                self._call("create_tags", Resources=[iid], Tags=_tag_list(tags))
+            except CloudError as exc:
+                result.error = exc
+        found = self._paged("describe_instances", "Reservations",
+                            Filters=[{"Name": "instance-id", "Values": list(fulfilled)}])
+        for res in found:
+            for raw in res.get("Instances", []):
+                inst = self._to_instance(raw, cores, mem)
+                if inst is not None:
+                    result.instances.append(inst)
+
+    # ------------------------------------------------------------ destroying
+    def destroy(self, ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        sirs = [i for i in ids if i.startswith("sir-")]
+        iids = [i for i in ids if not i.startswith("sir-")]
+        if sirs:
+            found = {r["SpotInstanceRequestId"]: r for r in self._spot_requests(ids=sirs)}
+            cancel, also = [], []
+            for rid in sirs:
+                req = found.get(rid)
+                if req is None:
+                    out[rid] = "gone"
+                elif not (self.is_ours(_tags(req)) and self.verified(_tags(req).get(model.TAG_MINION, ""))):
+                    out[rid] = f"refused: {rid} is not an instance of cluster {self.cluster} resource {self.resource.name}"
+                else:
+                    cancel.append(rid)
+                    if req.get("InstanceId"):
+                        also.append(req["InstanceId"])
+            if cancel:
+                try:
+                    self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=cancel)
+                    out.update(dict.fromkeys(cancel, "ok"))
+                except CloudError as exc:
+                    out.update(dict.fromkeys(cancel, str(exc)))
+            iids += [i for i in also if i not in iids]
+        cores = self.resource.cores or 0
+        known: dict[str, dict] = {}
+        if len(iids) > 200:  # one listing by our tags beats many by id (filters take <= 200 values)
+            for res in self._paged("describe_instances", "Reservations", Filters=self._filters()):
+                for raw in res.get("Instances", []):
+                    known[raw["InstanceId"]] = raw
+        rest = [i for i in iids if i not in known]
+        for n in range(0, len(rest), 200):  # ids not found above: someone else's, or gone
+            for res in self._paged("describe_instances", "Reservations",
+                                   Filters=[{"Name": "instance-id", "Values": rest[n:n + 200]}]):
+                for raw in res.get("Instances", []):
+                    known[raw["InstanceId"]] = raw
+        for n in range(0, len(iids), 1000):
+            chunk = iids[n:n + 1000]
+            kill, spot_reqs = [], []
+            for iid in chunk:
+                raw = known.get(iid)
+                if raw is None:
+                    out[iid] = "gone"
+                    continue
+                inst = self._to_instance(raw, cores, 0)
+                if inst is None:
+                    out[iid] = (f"refused: {iid} is not an instance of cluster {self.cluster} "
+                                f"resource {self.resource.name}")
+                elif inst.state == model.InstanceState.GONE:
+                    out[iid] = "gone"
+                else:
+                    kill.append(iid)
+                    if raw.get("SpotInstanceRequestId"):
+                        spot_reqs.append(raw["SpotInstanceRequestId"])
+            if kill:
+                try:
+                    self._call("terminate_instances", InstanceIds=kill)
+                    out.update(dict.fromkeys(kill, "ok"))
+                except CloudError as exc:
+                    out.update(dict.fromkeys(kill, str(exc)))
+            if spot_reqs:
+                try:
+                    self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=spot_reqs)
+                except CloudError as exc:
+                    log.info("aws %s: cancelling spot requests of destroyed instances: %s", self.resource.name, exc)
+        return {i: out.get(i, "gone") for i in ids}

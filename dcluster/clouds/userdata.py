@@ -1,0 +1,79 @@
+"""User-data: a Jinja2 template rendered per instance.
+
+The template sees ``minion_id``, ``master`` (the address the minion connects
+to), ``resource`` (the resource name), ``resource_type`` (openstack, aws,
+local), ``scheduler`` (torque, sge, slurm), ``cluster`` (the cluster name)
+and ``instance_dir`` (local cloud only: a directory private to the instance;
+empty on real clouds).  Undefined names are errors, so a typo in a template
+fails the first launch with the template's path instead of booting a broken
+node.  The default template (package data,
+``dcluster/data/userdata/salt-minion.sh.j2``) installs a salt-minion if
+missing and starts it with that id and master.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from importlib import resources as _res
+
+import jinja2
+
+from .errors import InvalidConfig
+
+DEFAULT_TEMPLATE = "salt-minion.sh.j2"
+
+
+def default_template_text() -> str:
+    return (_res.files("dcluster") / "data" / "userdata" / DEFAULT_TEMPLATE).read_text()
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters["shquote"] = lambda v: shlex.quote(str(v))
+    return env
+
+
+def load_template(path: str | None) -> jinja2.Template:
+    """The template at ``path`` (``userdata_file``), or the default one when empty."""
+    env = _env()
+    if not path:
+        text, where = default_template_text(), f"<builtin {DEFAULT_TEMPLATE}>"
+    else:
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as fh:
+                text, where = fh.read(), path
+        except OSError as exc:
+            raise InvalidConfig(f"userdata_file {path}: cannot be read: {exc.strerror}") from None
+    try:
+        tpl = env.from_string(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InvalidConfig(f"userdata_file {where}: line {exc.lineno}: {exc.message}") from None
+    tpl.dcluster_source = where  # type: ignore[attr-defined]
+    return tpl
+
+
+def render(template: jinja2.Template | str | None, *, minion_id: str, master: str, resource: str,
+           scheduler: str, cluster: str, resource_type: str = "", instance_dir: str = "") -> str:
+    """The user-data of one instance."""
+    if not isinstance(template, jinja2.Template):
+        template = load_template(template)
+    try:
+        return template.render(minion_id=minion_id, master=master, resource=resource, resource_type=resource_type,
+                               scheduler=scheduler, cluster=cluster, instance_dir=instance_dir)
+    except jinja2.UndefinedError as exc:
+        where = getattr(template, "dcluster_source", "userdata template")
+        raise InvalidConfig(f"userdata_file {where}: {exc.message}") from None
+
+
+def renderer(path: str | None, *, master: str, resource: str, scheduler: str, cluster: str,
+             resource_type: str = "", instance_dir_for=None):
+    """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once)."""
+    tpl = load_template(path)
+
+    def userdata_for(minion_id: str) -> str:
+        return render(tpl, minion_id=minion_id, master=master, resource=resource, scheduler=scheduler,
+                      cluster=cluster, resource_type=resource_type,
+                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "")
+
+    return userdata_for

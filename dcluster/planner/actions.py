@@ -1,0 +1,77 @@
+"""What the planner asks for.  Every action says why, in words an admin reads."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Kind(str, enum.Enum):
+    LAUNCH = "launch"  # start `count` instances of `resource`
+    REGISTER = "register"  # add a configured worker to the scheduler
+    HOLD = "hold"  # drain/offline a worker (ours) so it takes no new jobs
+    RELEASE = "release"  # undo our hold: demand came back
+    REMOVE = "remove"  # delete the node from the scheduler (the adapter refuses if jobs run)
+    DESTROY = "destroy"  # delete the instance in the cloud
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: Kind
+    resource: str
+    reason: str
+    target: str = ""  # worker / minion id; "" for launches
+    count: int = 0  # launches only
+    instance_id: str = ""  # destroy only
+    jobs: tuple[str, ...] = ()  # the jobs that motivated a launch (first few)
+    cores: int = 0  # register only
+    mem_mb: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind.value, "resource": self.resource, "reason": self.reason}
+        for key in ("target", "count", "instance_id", "cores", "mem_mb"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        if self.jobs:
+            out["jobs"] = list(self.jobs)
+        return out
+
+    def __str__(self) -> str:
+        what = f"{self.count} x {self.resource}" if self.kind == Kind.LAUNCH else self.target
+        return f"{self.kind.value} {what}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The planner's answer.
+
+    ``actions`` are ordered; actions on the same worker must be carried out in
+    order, and a worker's chain stops at its first failure (never destroy an
+    instance whose node could not be removed).  ``unplaceable`` lists jobs no
+    resource can ever run, ``waiting`` jobs that could run but get no capacity
+    now (resources at max or backing off), ``notes`` things an admin should see.
+    """
+
+    actions: tuple[Action, ...] = ()
+    unplaceable: tuple[tuple[str, str], ...] = ()
+    waiting: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def of(self, kind: Kind) -> list[Action]:
+        return [a for a in self.actions if a.kind == kind]
+
+    def launches(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for a in self.of(Kind.LAUNCH):
+            out[a.resource] = out.get(a.resource, 0) + a.count
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "actions": [a.to_dict() for a in self.actions],
+            "unplaceable": [{"job": j, "reason": r} for j, r in self.unplaceable],
+            "waiting": [{"job": j, "reason": r} for j, r in self.waiting],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,318 @@
+"""``plan(view, config, now) -> Plan``: the scaling policy, pure and deterministic.
+
+Order of business each cycle:
+
+1. **Safety** (always, even with auto mode off: it prevents leaks): destroy
+   orphans (instances that never joined within ``max_launch_time``), remove
+   and destroy workers stuck starting past it, destroy instances the cloud
+   put in ERROR, take nodes whose instance vanished out of the scheduler.
+2. **Scale-up** (auto mode): every pending job, in priority order, is packed
+   onto free capacity of live workers first (idle, partly busy, starting,
+   requested), then onto our draining workers (which are released), then onto
+   new nodes of the best eligible resource within its max.  Capacity already
+   starting or requested is counted, so a job never causes two launches.
+   Jobs no resource can ever fit are reported, never launched for.  Then
+   every resource is topped up to its min.
+3. **Scale-down** (auto mode): idle workers past their idle limit that got no
+   demand in step 2 are held (drained), longest idle first, never below min;
+   drained workers with no jobs are removed from the scheduler, then
+   destroyed; workers down past ``max_down_time`` with no jobs likewise.
+
+Busy, physical, admin-held and unknown workers are never acted on.  If the
+scheduler poll failed nothing is planned at all.
+"""
+
+from __future__ import annotations
+
+from ..config import Config, Resource
+from ..model import JobState, Worker, WorkerState
+from ..reconcile import Limits, View
+from . import eligibility
+from .actions import Action, Kind, Plan
+from .packing import DRAINING, LIVE, Pool
+
+MAX_JOBS_IN_REASON = 5
+
+
+def limits_of(view: View, res: Resource) -> Limits:
+    return view.limits.get(res.name) or Limits(res.min, res.max)
+
+
+def shape_of(view: View, res: Resource) -> tuple[int, int]:
+    """(cores, mem_mb) of a new node of ``res``: config, else what the cloud said, else what its nodes report."""
+    cores, mem = res.cores, res.mem_mb
+    reported = view.shapes.get(res.name)
+    if reported:
+        cores = cores or reported[0]
+        mem = mem or reported[1]
+    if not cores:
+        seen = [w.cores for w in view.workers if w.resource == res.name and w.cores]
+        cores = max(seen) if seen else 0
+    return cores or 0, mem or 0
+
+
+def plan(view: View, config: Config, now: float | None = None) -> Plan:
+    now = view.now if now is None else now
+    if not view.scheduler_ok:
+        return Plan(notes=("scheduler poll failed: planning nothing until it answers",))
+    out = _Planner(view, config, now)
+    out.safety()
+    if view.auto_mode:
+        out.scale_up()
+        out.scale_down()
+    else:
+        out.notes.append("auto mode is off: only leak prevention runs")
+    return Plan(actions=tuple(out.actions), unplaceable=tuple(out.unplaceable), waiting=tuple(out.waiting),
+                notes=tuple(out.notes))
+
+
+class _Planner:
+    def __init__(self, view: View, config: Config, now: float):
+        self.view, self.config, self.now = view, config, now
+        self.actions: list[Action] = []
+        self.unplaceable: list[tuple[str, str]] = []
+        self.waiting: list[tuple[str, str]] = []
+        self.notes: list[str] = []
+        self.wanted: set[str] = set()  # workers that got demand in the simulation
+        self.acted: set[str] = set()
+        self.launched: dict[str, int] = {}
+
+    # ------------------------------------------------------------ helpers
+    def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False) -> None:
+        if w.node is not None:
+            self.actions.append(Action(Kind.REMOVE, w.resource, reason, target=w.name,
+                                       jobs=tuple(w.jobs) if vacate else ()))
+        if w.instance is not None:
+            self.actions.append(Action(Kind.DESTROY, w.resource, reason, target=w.name, instance_id=w.instance.id))
+        self.acted.add(w.name)
+
+    # ------------------------------------------------------------ 1. safety
+    def safety(self) -> None:
+        cfg = self.config
+        for w in self.view.workers:
+            if w.state == WorkerState.ORPHAN:
+                self._remove_and_destroy(w, w.reason)
+            elif w.state == WorkerState.STARTING and w.instance is not None:
+                age = self.now - w.instance.launch_time
+                if age > cfg.max_launch_time:
+                    self._remove_and_destroy(
+                        w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)")
+                elif w.node is None and w.instance.state.value == "running" and w.name in self.view.configured:
+                    cores, mem = shape_of(self.view, cfg.resources[w.resource]) if w.resource in cfg.resources else (0, 0)
+                    self.actions.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
+                                               cores=w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
+                    self.acted.add(w.name)
+            elif w.state == WorkerState.ERROR and w.instance is None:
+                # Ours by its signed name, and the cloud answered without it: the machine is gone,
+                # so are its jobs; requeue them and take the node out of the scheduler.
+                self.actions.append(Action(Kind.REMOVE, w.resource, w.reason, target=w.name, jobs=tuple(w.jobs)))
+                self.acted.add(w.name)
+            elif w.state == WorkerState.ERROR and w.instance is not None and w.instance.state.value == "error":
+                if w.jobs:
+                    self.notes.append(f"{w.name}: instance in ERROR with jobs {', '.join(w.jobs)}; needs an admin")
+                else:
+                    self._remove_and_destroy(w, w.reason)
+            elif w.state == WorkerState.DELETING and w.node is not None and not w.jobs:
+                self.actions.append(Action(Kind.REMOVE, w.resource, "its instance is being deleted", target=w.name))
+                self.acted.add(w.name)
+
+    # ------------------------------------------------------------ 2. scale-up
+    def scale_up(self) -> None:
+        view, cfg = self.view, self.config
+        resources = [r for r in sorted(cfg.resources.values(), key=lambda r: r.name)]
+        sizes = {r.name: view.current(r.name) for r in resources}
+        pools: dict[str, Pool] = {}
+        draining = {w.name for w in view.workers if w.state == WorkerState.DRAINING}
+        blocked: dict[str, str] = {}  # resource -> why it may not launch now
+        for res in resources:
+            lim = limits_of(view, res)
+            cores, mem = shape_of(view, res)
+            headroom = max(0, lim.max - sizes[res.name])
+            if lim.mode == "draining":
+                headroom, why = 0, "draining"
+            elif view.backoff.get(res.name) and view.backoff[res.name].active(self.now):
+                b = view.backoff[res.name]
+                why = f"backing off after {b.kind} error until {b.until:.0f}: {b.last_error}"
+                headroom = 0
+            elif not view.cloud_ok.get(res.name, True):
+                why, headroom = "cloud poll failed", 0
+            elif not cores:
+                why, headroom = "cores per node unknown (set dcluster:cloud:%s:cores)" % res.name, 0
+            else:
+                why = f"at max ({lim.max})"
+            blocked[res.name] = why
+            pool = Pool(res.name, cores or 1, mem, headroom)
+            for w in view.workers:
+                if w.resource != res.name or w.name in self.acted:
+                    continue
+                if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
+                    used = w.node.cores_used if w.node else 0
+                    wc = w.cores or cores
+                    pool.add(max(0, wc - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1, w.name, LIVE)
+                elif w.state == WorkerState.DRAINING and lim.mode != "draining":
+                    used = w.node.cores_used if w.node else 0
+                    pool.add(max(0, (w.cores or cores) - used), -1, w.name, DRAINING)
+            for _ in range(view.in_flight.get(res.name, 0)):
+                pool.add(cores or 1, mem or -1, "", LIVE)
+            pools[res.name] = pool
+
+        monitored = set(cfg.cluster.config.get("queue_to_monitor") or ())
+        pending = [j for j in view.jobs if j.state == JobState.PENDING and (not monitored or j.queue in monitored)]
+        pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
+        order_cache: dict[tuple, list[Resource]] = {}
+        fits_cache: dict[tuple, list[Resource]] = {}
+        # Free capacity and headroom only shrink during a plan, so a job shape
+        # that found no room once finds none later either: remember it.
+        failed: dict[tuple, str] = {}
+        motivated: dict[str, list[str]] = {}
+        passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
+        for job in pending:
+            cls = eligibility.job_class(job)
+            shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
+            if shape in failed:
+                self.waiting.append((job.id, failed[shape]))
+                continue
+            fits = fits_cache.get(shape)
+            if fits is None:
+                order = order_cache.get(cls)
+                if order is None:
+                    order = order_cache[cls] = eligibility.order(job, resources, sizes)
+                if not order:
+                    self.unplaceable.append((job.id, _no_match(job)))
+                    continue
+                fits = [r for r in order if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
+                        and (not job.distinct or job.chunks <= limits_of(view, r).max)]
+                if not fits:
+                    self.unplaceable.append((job.id, _too_big(job, order, pools, view)))
+                    continue
+                fits_cache[shape] = fits
+            placed = None
+            for tiers, allow_new in passes:
+                for res in fits:
+                    pool = pools[res.name]
+                    if not pool.might_fit(job.chunk_cores, tiers, allow_new):
+                        continue
+                    before = pool.new_nodes
+                    used = pool.place(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, allow_new)
+                    if used is not None:
+                        placed = res.name
+                        for idx in used:
+                            if pool.bins[idx].name:
+                                self.wanted.add(pool.bins[idx].name)
+                        if pool.new_nodes > before:
+                            motivated.setdefault(res.name, []).append(job.id)
+                            sizes[res.name] += pool.new_nodes - before
+                            # "fewer nodes first" may now order differently
+                            order_cache.clear()
+                            fits_cache.clear()
+                        break
+                if placed:
+                    break
+            if not placed:
+                failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
+                self.waiting.append((job.id, failed[shape]))
+
+        for res in resources:
+            pool = pools[res.name]
+            for b in pool.bins:
+                if b.used and b.name in draining:
+                    self.actions.append(Action(Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node",
+                                               target=b.name))
+                    self.acted.add(b.name)
+            n = pool.new_nodes
+            if n:
+                jobs = motivated.get(res.name, [])
+                self.actions.append(Action(Kind.LAUNCH, res.name, _launch_reason(n, jobs), count=n,
+                                           jobs=tuple(jobs[:MAX_JOBS_IN_REASON])))
+                self.launched[res.name] = n
+        self._top_up(resources, pools)
+
+    def _live(self, res: Resource) -> int:
+        """Workers that serve or will serve jobs: what min is measured against."""
+        return (sum(1 for w in self.view.workers if w.resource == res.name and w.name not in self.acted
+                    and w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
+                + self.view.in_flight.get(res.name, 0) + self.launched.get(res.name, 0))
+
+    def _top_up(self, resources: list[Resource], pools: dict[str, Pool]) -> None:
+        for res in resources:
+            lim = limits_of(self.view, res)
+            if lim.mode == "draining":
+                continue
+            short = lim.min - self._live(res)
+            if short <= 0:
+                continue
+            room = lim.max - self.view.current(res.name) - self.launched.get(res.name, 0)
+            b = self.view.backoff.get(res.name)
+            if b and b.active(self.now):
+                self.notes.append(f"{res.name}: below min ({lim.min}) but backing off after {b.kind} error")
+                continue
+            if not self.view.cloud_ok.get(res.name, True):
+                continue
+            n = min(short, room)
+            if n > 0:
+                self.actions.append(Action(Kind.LAUNCH, res.name, f"below min: {lim.min - short} of {lim.min} nodes",
+                                           count=n))
+                self.launched[res.name] = self.launched.get(res.name, 0) + n
+
+    # ------------------------------------------------------------ 3. scale-down
+    def scale_down(self) -> None:
+        view, cfg = self.view, self.config
+        for res in sorted(cfg.resources.values(), key=lambda r: r.name):
+            lim = limits_of(view, res)
+            workers = [w for w in view.workers if w.resource == res.name and w.name not in self.acted]
+            # Drained and empty: out of the scheduler, then out of the cloud.
+            for w in workers:
+                if w.state == WorkerState.DRAINING and not w.jobs and (w.node is None or w.node.cores_used == 0):
+                    self._remove_and_destroy(w, f"drained and empty ({w.reason})")
+                elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
+                    down = self.now - w.since
+                    if down > cfg.max_down_time:
+                        self._remove_and_destroy(w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)")
+                elif w.state == WorkerState.ERROR and w.jobs:
+                    self.notes.append(f"{w.name}: {w.reason} with jobs {', '.join(w.jobs)}; not touched")
+            keep = self._live(res)
+            if lim.mode == "draining":
+                for w in workers:
+                    if w.state in (WorkerState.IDLE, WorkerState.BUSY) and w.name not in self.acted:
+                        self.actions.append(Action(Kind.HOLD, res.name, "dcluster: resource is being drained",
+                                                   target=w.name))
+                        self.acted.add(w.name)
+                continue
+            limit = cfg.idle_limit(res.name)
+            idle = [w for w in workers if w.state == WorkerState.IDLE and w.name not in self.wanted
+                    and w.name not in self.acted and self.now - w.since >= limit]
+            idle.sort(key=lambda w: (w.since, w.name))
+            for w in idle:
+                if keep - 1 < lim.min:
+                    break
+                self.actions.append(Action(
+                    Kind.HOLD, res.name,
+                    f"dcluster: idle {self.now - w.since:.0f} s >= max_idle_time {limit} s", target=w.name))
+                self.acted.add(w.name)
+                keep -= 1
+
+
+def _launch_reason(n: int, jobs: list[str]) -> str:
+    shown = ", ".join(jobs[:MAX_JOBS_IN_REASON])
+    more = f" and {len(jobs) - MAX_JOBS_IN_REASON} more" if len(jobs) > MAX_JOBS_IN_REASON else ""
+    return f"{n} node(s) for pending job(s) {shown}{more}"
+
+
+def _no_match(job) -> str:
+    want = []
+    if job.queue:
+        want.append(f"queue {job.queue}")
+    if job.account:
+        want.append(f"account {job.account}")
+    if job.properties:
+        want.append(f"properties {','.join(job.properties)}")
+    return "no resource's reservation accepts " + (" / ".join(want) or "it")
+
+
+def _too_big(job, order, pools, view) -> str:
+    biggest = max(order, key=lambda r: pools[r.name].cores)
+    pool = pools[biggest.name]
+    if job.chunk_cores > pool.cores or (pool.mem and job.chunk_mem_mb > pool.mem):
+        return (f"needs {job.chunk_cores} cores / {job.chunk_mem_mb} MB on one node; the largest eligible node "
+                f"({biggest.name}) has {pool.cores} cores / {pool.mem or '?'} MB")
+    return f"needs {job.chunks} separate nodes; no eligible resource may have that many"

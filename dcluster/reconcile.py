@@ -1,0 +1,216 @@
+"""Put every worker into exactly one state, from the scheduler and cloud snapshots.
+
+Workers are joined by identity, never by reverse DNS: the scheduler node name
+equals the minion id recorded in the instance's tags at launch.  A node whose
+name is not one of our HMAC-signed ids is PHYSICAL and is never touched.  A
+resource whose cloud poll failed has its workers put in UNKNOWN, which the
+planner never acts on destructively: a failed poll must not look like "the
+instance is gone".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from . import identity
+from .config import Config
+from .model import (
+    COUNTED_STATES,
+    Instance,
+    InstanceState,
+    Job,
+    Node,
+    NodeState,
+    Worker,
+    WorkerState,
+)
+
+OUR_HOLD_PREFIX = "dcluster"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Operator overrides of a resource's limits (freeze, drain)."""
+
+    min: int
+    max: int
+    mode: str = "normal"  # normal | frozen | draining
+
+
+@dataclass(frozen=True, slots=True)
+class BackoffState:
+    failures: int = 0
+    until: float = 0.0  # no launches on this resource before this time
+    kind: str = ""  # last error kind: quota, capacity, config, auth, transient
+    last_error: str = ""
+
+    def active(self, now: float) -> bool:
+        return self.until > now
+
+
+def _empty() -> Mapping:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """Everything the planner may look at; built by :func:`reconcile`."""
+
+    now: float
+    workers: tuple[Worker, ...]
+    jobs: tuple[Job, ...]
+    scheduler_ok: bool = True
+    cloud_ok: Mapping[str, bool] = field(default_factory=_empty)
+    configured: frozenset[str] = frozenset()  # minion ids whose configuration check passed
+    in_flight: Mapping[str, int] = field(default_factory=_empty)  # launches requested, not yet listed
+    backoff: Mapping[str, BackoffState] = field(default_factory=_empty)
+    limits: Mapping[str, Limits] = field(default_factory=_empty)
+    shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
+    auto_mode: bool = True
+
+    def by_resource(self, resource: str) -> list[Worker]:
+        return [w for w in self.workers if w.resource == resource]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for w in self.workers:
+            out.setdefault(w.resource or "(physical)", {}).setdefault(w.state.value, 0)
+            out[w.resource or "(physical)"][w.state.value] += 1
+        return out
+
+    def current(self, resource: str) -> int:
+        """Workers that exist or are paid for, plus launches under way."""
+        return sum(1 for w in self.workers if w.resource == resource and w.state in COUNTED_STATES) + self.in_flight.get(
+            resource, 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "workers": [w.to_dict(self.now) for w in self.workers],
+            "jobs": [j.to_dict() for j in self.jobs],
+            "scheduler_ok": self.scheduler_ok,
+            "cloud_ok": dict(self.cloud_ok),
+            "in_flight": dict(self.in_flight),
+            "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
+                        for k, b in self.backoff.items()},
+            "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
+            "auto_mode": self.auto_mode,
+        }
+
+
+def is_our_hold(node: Node) -> bool:
+    return node.hold_reason.strip().lower().startswith(OUR_HOLD_PREFIX)
+
+
+def reconcile(
+    config: Config,
+    now: float,
+    nodes: Iterable[Node] | None,
+    instances: Mapping[str, Iterable[Instance] | None],
+    jobs: Iterable[Job] = (),
+    previous: View | None = None,
+    **extra: Any,
+) -> View:
+    """Join the snapshots into a :class:`View`.
+
+    ``nodes`` is None when the scheduler poll failed; ``instances`` maps each
+    resource to its instances, or to None when that resource's poll failed.
+    ``previous`` carries each worker's ``since`` across cycles.  ``extra``
+    passes the engine's runtime state (configured, in_flight, backoff,
+    limits, auto_mode) through to the view.
+    """
+    scheduler_ok = nodes is not None
+    node_map = {n.name: n for n in (nodes or ())}
+    cloud_ok = {name: instances.get(name) is not None for name in config.resources}
+    inst_map: dict[str, Instance] = {}
+    for resource, items in instances.items():
+        for inst in items or ():
+            if inst.state == InstanceState.GONE:
+                continue  # terminated instances are history, not workers
+            # Two live instances claiming one minion id would be a bug elsewhere; keep the older.
+            old = inst_map.get(inst.minion_id)
+            if old is None or inst.launch_time < old.launch_time:
+                inst_map[inst.minion_id] = inst
+
+    before = {w.name: w for w in previous.workers} if previous else {}
+    workers = []
+    for name in sorted(set(node_map) | set(inst_map)):
+        node, inst = node_map.get(name), inst_map.get(name)
+        state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
+        since = _since(state, node, inst, before.get(name), now)
+        workers.append(Worker(name=name, state=state, resource=resource, node=node, instance=inst,
+                              since=since, reason=reason))
+    if not scheduler_ok and previous is not None:
+        jobs_out = previous.jobs  # keep showing what we last knew; the planner acts on nothing
+    else:
+        jobs_out = tuple(jobs)
+    return View(now=now, workers=tuple(workers), jobs=tuple(jobs_out), scheduler_ok=scheduler_ok,
+                cloud_ok=MappingProxyType(cloud_ok), **{k: _freeze(v) for k, v in extra.items()})
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    if isinstance(value, (set, list)):
+        return frozenset(value)
+    return value
+
+
+def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[WorkerState, str, str]:
+    if inst is None:
+        ident = identity.parse(name, config.secret, config.cluster_name)
+        if ident is None:
+            return WorkerState.PHYSICAL, "", "not launched by dcluster"
+        resource = ident.resource
+        if not cloud_ok.get(resource, False):
+            why = "unknown resource" if resource not in config.resources else "cloud poll failed"
+            return WorkerState.UNKNOWN, resource, f"{why}; no action until the cloud answers"
+        return WorkerState.ERROR, resource, "its instance is gone from the cloud"
+
+    resource = inst.resource
+    if not scheduler_ok:
+        return WorkerState.UNKNOWN, resource, "scheduler poll failed; no action until it answers"
+    age = now - inst.launch_time
+    if inst.state == InstanceState.DELETING:
+        return WorkerState.DELETING, resource, "the cloud is deleting the instance"
+    if inst.state == InstanceState.ERROR:
+        return WorkerState.ERROR, resource, "the instance is in ERROR in the cloud"
+    if node is None:
+        if age > config.max_launch_time:
+            return (WorkerState.ORPHAN, resource,
+                    f"never became a scheduler node within max_launch_time ({config.max_launch_time} s); "
+                    f"launched {age:.0f} s ago")
+        return WorkerState.STARTING, resource, f"instance {inst.state.value}, not yet a scheduler node"
+
+    if node.jobs and node.state in (NodeState.IDLE, NodeState.STARTING, NodeState.UNKNOWN):
+        # A node with jobs is busy whatever its state string says.
+        return WorkerState.BUSY, resource, f"{len(node.jobs)} job(s)"
+    if node.state == NodeState.HELD:
+        if is_our_hold(node):
+            return WorkerState.DRAINING, resource, node.hold_reason or "held by dcluster"
+        return WorkerState.HELD, resource, f"held by an admin: {node.hold_reason or 'no reason given'}"
+    if node.state == NodeState.IDLE:
+        return WorkerState.IDLE, resource, "no jobs"
+    if node.state == NodeState.BUSY:
+        return WorkerState.BUSY, resource, f"{len(node.jobs)} job(s)"
+    if node.state == NodeState.STARTING:
+        return WorkerState.STARTING, resource, "registered, not yet reporting"
+    if node.state == NodeState.DOWN:
+        return WorkerState.ERROR, resource, f"down in the scheduler{': ' + node.hold_reason if node.hold_reason else ''}"
+    return WorkerState.ERROR, resource, f"scheduler state {node.state.value}"
+
+
+def _since(state: WorkerState, node: Node | None, inst: Instance | None, before: Worker | None, now: float) -> float:
+    if before is not None and before.state == state:
+        return before.since
+    if state == WorkerState.STARTING and inst is not None:
+        return inst.launch_time
+    if node is not None and node.state_since is not None and state in (
+        WorkerState.IDLE, WorkerState.BUSY, WorkerState.DRAINING, WorkerState.HELD, WorkerState.ERROR
+    ):
+        return min(node.state_since, now)
+    return now

@@ -1,0 +1,268 @@
+"""Helpers shared by the scheduler parsers and adapters (pure: no Salt, no subprocess)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from lxml import etree
+
+from dcluster.config import Command, CommandError
+
+from .errors import ParseError, RefusedError, SchedulerError
+
+log = logging.getLogger(__name__)
+
+# run(argv, stdin=None) -> (rc, stdout, stderr)
+Run = Callable[..., tuple[int, str, str]]
+
+# Host names: DNS labels, optionally dotted.  Job ids: Torque "123", "123[4]", "123.server",
+# SGE "12", "12.3" (array task), Slurm "45", "45_7".
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$")
+JOBID_RE = re.compile(r"^[0-9]+(\[[0-9]*\])?([._][A-Za-z0-9-]+)*$")
+GROUP_RE = re.compile(r"^@?[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+OURS = "dcluster"
+DEFAULT_HOLD_REASON = "dcluster: held"
+HOLD_REASON_RE = re.compile(r"^[A-Za-z0-9_.@:%=,+/ -]{1,200}$")
+
+
+def check_host(name: str) -> str:
+    if not isinstance(name, str) or not HOST_RE.match(name):
+        raise RefusedError("(validation)", f"refusing invalid host name {name!r}")
+    return name
+
+
+def check_jobid(job: str) -> str:
+    if not isinstance(job, str) or not JOBID_RE.match(job):
+        raise RefusedError("(validation)", f"refusing invalid job id {job!r}")
+    return job
+
+
+def check_group(name: str) -> str:
+    if not isinstance(name, str) or not GROUP_RE.match(name):
+        raise RefusedError("(validation)", f"refusing invalid queue/group/account name {name!r}")
+    return name
+
+
+def check_reason(reason: str) -> str:
+    if not isinstance(reason, str) or not HOLD_REASON_RE.match(reason):
+        raise RefusedError("(validation)", f"refusing hold reason {reason!r}: letters, digits, spaces and _.@:%=,+/- only")
+    return reason
+
+
+def is_ours(reason: str | None) -> bool:
+    return bool(reason) and reason.strip().lower().startswith(OURS)
+
+
+def reservation_fields(reservation: Any) -> tuple[str | None, str | None, str | None]:
+    """(queue, account, property) of a Reservation, a mapping or None."""
+    if reservation is None:
+        return None, None, None
+    if isinstance(reservation, Mapping):
+        get = reservation.get
+        return get("queue") or None, get("account") or None, get("property") or None
+    return (getattr(reservation, "queue", None) or None, getattr(reservation, "account", None) or None,
+            getattr(reservation, "property", None) or None)
+
+
+# ---------------------------------------------------------------- units
+_MEM_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
+              "t": 1024**4, "tb": 1024**4, "p": 1024**5, "pb": 1024**5}
+_MEM_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def mem_mb(text: str | None, default_unit: str = "b") -> int:
+    """'4gb', '5492kb', '93.1G', '512' (bytes unless default_unit) -> MB (rounded up); 0 when unknown."""
+    if text is None:
+        return 0
+    m = _MEM_RE.match(str(text))
+    if not m:
+        return 0
+    value, unit = float(m.group(1)), m.group(2).lower()
+    if unit.endswith("w"):  # Torque words: 8 bytes
+        unit, value = unit[:-1] + "b" if unit[:-1] else "b", value * 8
+    if not unit:
+        unit = default_unit
+    factor = _MEM_UNITS.get(unit)
+    if factor is None:
+        return 0
+    return int(math.ceil(value * factor / 1024**2))
+
+
+def duration_s(text: str | None) -> int:
+    """'01:00:00', '1:00:00:00', '3600', 'INFINITY' -> seconds (0 when unknown/infinite)."""
+    if not text:
+        return 0
+    text = str(text).strip()
+    parts = text.split(":")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        return 0
+    total = 0.0
+    for n in nums:
+        total = total * 60 + n
+    if len(nums) == 4:  # d:h:m:s
+        total = nums[0] * 86400 + nums[1] * 3600 + nums[2] * 60 + nums[3]
+    return int(total)
+
+
+def to_int(text: Any, default: int = 0) -> int:
+    try:
+        return int(float(str(text).strip()))
+    except (TypeError, ValueError):
+        return default
+
+
+def to_float(text: Any, default: float = 0.0) -> float:
+    try:
+        return float(str(text).strip().rstrip("*"))
+    except (TypeError, ValueError):
+        return default
+
+
+# ---------------------------------------------------------------- XML streaming
+CHUNK = 1 << 20
+
+
+def iter_xml(data: str | bytes, tags: str | Sequence[str], root: str | Sequence[str], command: str,
+             allow_empty: bool = False) -> Iterator[etree._Element]:
+    """Yield each finished element named in ``tags``, streaming, freeing the tree as it goes.
+
+    The document's root must be one of ``root``; a syntax error, a truncated
+    document or another root raises :class:`ParseError` (after the elements
+    already yielded: callers collect into a list before using any).
+    """
+    tags = (tags,) if isinstance(tags, str) else tuple(tags)
+    roots = (root,) if isinstance(root, str) else tuple(root)
+    if data is None or not has_content(data):
+        if allow_empty:
+            return
+        raise ParseError(command, data, "empty output")
+    parser = etree.XMLPullParser(events=("start", "end"), tag=tags + roots, huge_tree=True,
+                                 resolve_entities=False, no_network=True)
+    seen_root: list[str] = []
+
+    def events() -> Iterator[etree._Element]:
+        for event, elem in parser.read_events():
+            if event == "start":
+                if not seen_root:
+                    seen_root.append(elem.tag)
+                    if elem.tag not in roots:
+                        raise ParseError(command, data, f"expected a <{roots[0]}> document, got <{elem.tag}>")
+                continue
+            if elem.tag in roots and elem.getparent() is None:
+                continue
+            yield elem
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+
+    try:
+        for start in range(0, len(data), CHUNK):
+            chunk = data[start:start + CHUNK]
+            parser.feed(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            yield from events()
+        parser.close()
+        yield from events()
+    except etree.XMLSyntaxError as exc:
+        raise ParseError(command, data, f"invalid XML ({exc})") from exc
+    if not seen_root:
+        raise ParseError(command, data, f"no <{roots[0]}> element")
+
+
+def has_content(data: str | bytes) -> bool:
+    """True when ``data`` holds something besides whitespace (without copying it)."""
+    return bool(re.search(rb"\S" if isinstance(data, bytes) else r"\S", data))
+
+
+def text(elem: etree._Element, path: str, default: str = "") -> str:
+    value = elem.findtext(path)
+    return value.strip() if value is not None else default
+
+
+# ---------------------------------------------------------------- adapter base
+class Adapter:
+    """Holds the validated ``cluster.config`` mapping and a run callable.
+
+    ``run(argv, stdin=None) -> (rc, stdout, stderr)`` runs one argument list
+    (no shell); in Salt it wraps ``cmd.run_all``, in tests a recorder or
+    ``subprocess.run``.  ``sleep`` is injectable so waits are testable.
+    """
+
+    kind = "scheduler"
+
+    def __init__(self, config: Mapping[str, Any], run: Run, sleep: Callable[[float], None] | None = None):
+        import time
+
+        self.config = config
+        self._run = run
+        self.sleep = sleep or time.sleep
+
+    # -- helpers
+    def cmd(self, key: str) -> Command:
+        command = self.config.get(key)
+        if command is None:
+            raise SchedulerError(key, None, "", f"command {key!r} is not configured")
+        if isinstance(command, str):
+            command = Command.parse(command)
+        return command
+
+    def argv(self, key: str, *values: object) -> list[str]:
+        try:
+            return self.cmd(key).render(*values)
+        except CommandError as exc:
+            raise RefusedError(key, str(exc)) from exc
+
+    def call(self, argv: Sequence[str], stdin: str | None = None, ok: Sequence[int] = (0,),
+             check: bool = True) -> tuple[int, str, str]:
+        argv = [str(a) for a in argv]
+        log.debug("%s: running %s", self.kind, argv)
+        try:
+            rc, out, err = self._run(argv, stdin) if stdin is not None else self._run(argv)
+        except SchedulerError:
+            raise
+        except Exception as exc:  # timeouts, missing binaries
+            raise SchedulerError(argv, None, "", f"could not run ({exc})") from exc
+        out = out or ""
+        err = err or ""
+        if check and rc not in ok:
+            raise SchedulerError(argv, rc, (err + "\n" + out).strip() if err.strip() else out)
+        return rc, out, err
+
+    def output(self, argv: Sequence[str], stdin: str | None = None) -> str:
+        return self.call(argv, stdin)[1]
+
+    def filter_jobs(self, jobs: list) -> list:
+        queues = tuple(self.config.get("queue_to_monitor") or ())
+        if not queues:
+            return jobs
+        return [j for j in jobs if j.queue in queues]
+
+    # -- interface (implemented per scheduler)
+    def jobs(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def nodes(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def node(self, name: str):
+        """One node, or None when the scheduler does not know it."""
+        check_host(name)
+        for node in self.nodes():
+            if node.name == name:
+                return node
+        return None
+
+
+def split_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(p.strip() for p in str(value).split(",") if p.strip() and p.strip() != "(null)")

@@ -1,0 +1,504 @@
+"""Son of Grid Engine: ``qstat -u '*' -xml -r``, ``qhost -q -j -xml``, ``qconf``, ``qmod``, ``qdel``.
+
+Verified against a real SoGE 8.1.9 (Debian ``gridengine-*``) by the daemon
+tests.  Exec hosts are added with the file-driven ``qconf -Ae``/``-Me`` forms
+(never the editor forms).  Grid Engine keeps no reason on ``qmod -d``, so a
+hold of ours is recorded by also putting the host into the hostgroup
+``@dcluster_hold``, which no queue uses; ``nodes()`` reports hosts in it with
+a ``hold_reason`` starting with "dcluster".
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from dcluster.model import Job, JobState, Node, NodeState
+
+from ._common import (
+    DEFAULT_HOLD_REASON,
+    Adapter,
+    check_group,
+    check_host,
+    check_jobid,
+    check_reason,
+    duration_s,
+    is_ours,
+    iter_xml,
+    mem_mb,
+    reservation_fields,
+    text,
+    to_float,
+    to_int,
+)
+from .errors import ParseError, RefusedError, SchedulerError
+
+log = logging.getLogger(__name__)
+
+HOLD_GROUP = "@dcluster_hold"
+HOLD_REASON = "dcluster: held (in @dcluster_hold)"
+MAX_ARRAY_TASKS = 10000  # pending array tasks expanded per job; the rest are counted in extra
+
+
+# ---------------------------------------------------------------- PEs
+def parse_allocation_rule(output: str, command: str = "qconf -sp") -> str:
+    """The ``allocation_rule`` of a ``qconf -sp PE`` listing (done here, not with grep)."""
+    for line in (output or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "allocation_rule":
+            return parts[1]
+    raise ParseError(command, output, "no allocation_rule line")
+
+
+def parse_list(output: str) -> list[str]:
+    """One name per line (``qconf -spl``, ``-shgrpl``, ``-sel``)."""
+    return [ln.strip() for ln in (output or "").splitlines() if ln.strip() and " " not in ln.strip()]
+
+
+def parse_hostgroup(output: str, command: str = "qconf -shgrp") -> list[str]:
+    """Hosts of a ``qconf -shgrp @group`` listing (continuation lines end with a backslash)."""
+    joined = (output or "").replace("\\\n", " ")
+    for line in joined.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "hostlist":
+            return [h for h in parts[1:] if h != "NONE"]
+    raise ParseError(command, output, "no hostlist line")
+
+
+def shape_for(slots: int, rule: str | None) -> dict[str, Any]:
+    """Chunks of a PE job of ``slots`` slots under allocation ``rule`` (None: no PE)."""
+    slots = max(1, slots)
+    if rule is None:
+        return {"chunks": 1, "chunk_cores": 1, "distinct": True}
+    if rule == "$pe_slots":
+        return {"chunks": 1, "chunk_cores": slots, "distinct": True}
+    if rule.isdigit() and int(rule) > 0:
+        per = int(rule)
+        return {"chunks": max(1, math.ceil(slots / per)), "chunk_cores": min(per, slots), "distinct": True}
+    # $fill_up, $round_robin, or a rule we do not know: one slot per chunk, anywhere
+    return {"chunks": slots, "chunk_cores": 1, "distinct": False}
+
+
+def resolve_rule(pe: str, rules: Mapping[str, str]) -> str | None:
+    """The rule of a requested PE name, which may be a wildcard (``-pe mpi* 4``)."""
+    if pe in rules:
+        return rules[pe]
+    for name in sorted(rules):
+        if fnmatch.fnmatchcase(name, pe):
+            return rules[name]
+    return None
+
+
+# ---------------------------------------------------------------- qstat
+_TASKS = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
+
+
+def expand_tasks(spec: str, limit: int = MAX_ARRAY_TASKS) -> tuple[list[str], int]:
+    """'1-5:2,9' -> (['1', '3', '5', '9'], 0); the second value counts tasks beyond ``limit``."""
+    out: list[str] = []
+    beyond = 0
+    for part in spec.split(","):
+        m = _TASKS.match(part.strip())
+        if not m:
+            continue
+        lo = int(m.group(1))
+        hi = int(m.group(2) or lo)
+        step = int(m.group(3) or 1) or 1
+        n = (hi - lo) // step + 1 if hi >= lo else 0
+        room = max(0, limit - len(out))
+        out.extend(str(t) for t in range(lo, lo + step * min(n, room), step))
+        beyond += max(0, n - room)
+    return out, beyond
+
+
+def _timestamp(value: str) -> float:
+    if not value:
+        return 0.0
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return float(to_int(value))
+
+
+def _state(code: str, pending: bool) -> JobState:
+    if "E" in code or "d" in code:
+        return JobState.OTHER  # error state / being deleted
+    if pending or code.endswith("qw"):
+        return JobState.HELD if "h" in code else JobState.PENDING
+    if code in {"r", "t", "Rr", "Rt", "hr", "ht", "R"} or code.endswith("r") or code.endswith("t"):
+        return JobState.RUNNING
+    return JobState.OTHER  # suspended (s, S, T) and others
+
+
+def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") -> list[dict[str, Any]]:
+    """Raw job records of ``qstat -xml -r``: one per ``job_list`` element."""
+    records: list[dict[str, Any]] = []
+    for elem in iter_xml(data, "job_list", "job_info", command):
+        number = text(elem, "JB_job_number")
+        if not number:
+            raise ParseError(command, data, f"a <job_list> without <JB_job_number> (record {len(records) + 1})")
+        rec: dict[str, Any] = {
+            "number": number,
+            "list_state": elem.get("state", ""),
+            "state": text(elem, "state"),
+            "prio": to_float(text(elem, "JAT_prio")),
+            "name": text(elem, "JB_name"),
+            "owner": text(elem, "JB_owner"),
+            "project": text(elem, "JB_project"),
+            "queue_name": text(elem, "queue_name"),
+            "hard_queue": text(elem, "hard_req_queue"),
+            "slots": to_int(text(elem, "slots"), 1),
+            "tasks": text(elem, "tasks"),
+            "submit": _timestamp(text(elem, "JB_submission_time") or text(elem, "JAT_start_time")),
+            "master": text(elem, "master"),
+            "pe": None,
+            "pe_slots": 0,
+            "requests": {},
+        }
+        pe = elem.find("requested_pe")
+        if pe is not None:
+            rec["pe"] = pe.get("name", "")
+            rec["pe_slots"] = to_int(pe.text, rec["slots"])
+        for req in elem.iterfind("hard_request"):
+            rec["requests"][req.get("name", "")] = (req.text or "").strip()
+        records.append(rec)
+    return records
+
+
+def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None) -> list[Job]:
+    """Jobs from raw records; running entries of one task on several queues are merged."""
+    rules = rules or {}
+    jobs: dict[str, Job] = {}
+    nodes: dict[str, list[str]] = {}
+    for rec in records:
+        pending = rec["list_state"] == "pending"
+        state = _state(rec["state"], pending)
+        slots = rec["pe_slots"] or rec["slots"] or 1
+        rule = None
+        extra: dict[str, Any] = {"state_code": rec["state"]}
+        if rec["pe"]:
+            rule = resolve_rule(rec["pe"], rules)
+            extra["pe"] = rec["pe"]
+            extra["allocation_rule"] = rule or "unknown"
+            if rule is None:
+                rule = "$fill_up"
+        shape = shape_for(slots, rule) if rec["pe"] else shape_for(1, None)
+        per_slot_mem = 0
+        for key in ("mem_free", "h_vmem", "virtual_free", "s_vmem", "mem_req"):
+            if rec["requests"].get(key):
+                per_slot_mem = mem_mb(rec["requests"][key])
+                break
+        walltime = duration_s(rec["requests"].get("h_rt") or rec["requests"].get("s_rt"))
+        host = rec["queue_name"].split("@", 1)[1] if "@" in rec["queue_name"] else ""
+        queue = (rec["queue_name"].split("@", 1)[0] if rec["queue_name"] else rec["hard_queue"].split("@", 1)[0])
+        if rec["tasks"] and pending:
+            task_ids, beyond = expand_tasks(rec["tasks"])
+            if beyond:
+                extra["tasks_not_listed"] = beyond
+        elif rec["tasks"]:
+            task_ids = [rec["tasks"]]
+        else:
+            task_ids = [""]
+        for task in task_ids:
+            jid = f"{rec['number']}.{task}" if task else rec["number"]
+            if jid in jobs:  # SLAVE / further queue instance of a running parallel job
+                if host and host not in nodes[jid]:
+                    nodes[jid].append(host)
+                continue
+            nodes[jid] = [host] if host else []
+            jobs[jid] = Job(
+                id=jid, state=state, queue=queue, account=rec["project"] if rec["project"] != "NONE" else "",
+                owner=rec["owner"], name=rec["name"], priority=rec["prio"],
+                chunk_mem_mb=per_slot_mem * shape["chunk_cores"], walltime_s=walltime,
+                submit_time=rec["submit"], extra=dict(extra), **shape,
+            )
+    from dataclasses import replace
+
+    return [replace(j, nodes=tuple(nodes[j.id])) if j.state == JobState.RUNNING else j for j in jobs.values()]
+
+
+def parse_qstat(data: str | bytes, rules: Mapping[str, str] | None = None,
+                command: str = "qstat -u * -xml -r") -> list[Job]:
+    return jobs_from_records(parse_qstat_records(data, command), rules)
+
+
+# ---------------------------------------------------------------- qhost
+def parse_qhost(data: str | bytes, held: Iterable[str] = (), command: str = "qhost -q -j -xml") -> list[Node]:
+    """Hosts of ``qhost -q -j -xml`` (the ``global`` pseudo host skipped).
+
+    ``held`` are the members of ``@dcluster_hold``: disabled hosts among them
+    are reported with a hold reason of ours.
+    """
+    held = set(held)
+    out: list[Node] = []
+    for elem in iter_xml(data, "host", "qhost", command):
+        name = elem.get("name", "")
+        if not name:
+            raise ParseError(command, data, "a <host> without a name")
+        if name == "global":
+            continue
+        values = {hv.get("name"): (hv.text or "").strip() for hv in elem.iterfind("hostvalue")}
+        queues: dict[str, dict[str, str]] = {}
+        for q in elem.iterfind("queue"):
+            queues[q.get("name", "")] = {qv.get("name"): (qv.text or "").strip() for qv in q.iterfind("queuevalue")}
+        jobs: list[str] = []
+        for j in elem.iterfind("job"):
+            jv = {v.get("name"): (v.text or "").strip() for v in j.iterfind("jobvalue")}
+            jid = j.get("name", "")
+            if jv.get("taskid"):
+                jid = f"{jid}.{jv['taskid']}"
+            if jid and jid not in jobs:
+                jobs.append(jid)
+        num_proc = to_int(values.get("num_proc"), 0)
+        slots = sum(to_int(q.get("slots")) for q in queues.values())
+        used = sum(to_int(q.get("slots_used")) for q in queues.values())
+        states = [q.get("state_string", "") for q in queues.values()]
+        reporting = values.get("load_avg", "-") not in ("-", "")
+        hold_reason = ""
+        if not queues:
+            state = NodeState.STARTING if not reporting else NodeState.UNKNOWN
+        elif all("d" in s or "D" in s for s in states):
+            state = NodeState.HELD
+            hold_reason = HOLD_REASON if name in held else "disabled (qmod -d)"
+        elif any("u" in s for s in states):
+            # unknown: never reported since qmaster started (a new host) or stopped reporting
+            state = NodeState.STARTING if values.get("num_proc", "-") in ("-", "") else NodeState.DOWN
+        elif any("E" in s or "o" in s for s in states):
+            state = NodeState.DOWN
+        elif jobs or used:
+            state = NodeState.BUSY
+        else:
+            state = NodeState.IDLE
+        cores = num_proc or slots
+        out.append(Node(
+            name=name, state=state, cores=cores, cores_used=min(used, cores) if cores else used,
+            mem_mb=mem_mb(values.get("mem_total"), "mb"), jobs=tuple(jobs), hold_reason=hold_reason,
+            extra={"queues": {q: {"slots": to_int(v.get("slots")), "slots_used": to_int(v.get("slots_used")),
+                                  "state": v.get("state_string", "")} for q, v in queues.items()},
+                   "in_hold_group": name in held},
+        ))
+    return out
+
+
+EXECHOST_TEMPLATE = """hostname              {name}
+load_scaling          NONE
+complex_values        NONE
+user_lists            NONE
+xuser_lists           NONE
+projects              NONE
+xprojects             NONE
+usage_scaling         NONE
+report_variables      NONE
+"""
+
+
+class SgeAdapter(Adapter):
+    kind = "sge"
+
+    def __init__(self, config, run, sleep=None, tmpdir: str | None = None):
+        super().__init__(config, run, sleep)
+        self.tmpdir = tmpdir
+
+    # ------------------------------------------------------------ helpers
+    def qconf(self, *args: str) -> list[str]:
+        return self.cmd("qconf_command").render() + list(args)
+
+    def _with_file(self, option: str, name: str, content: str, ok=(0,)) -> tuple[int, str, str]:
+        """``qconf <option> FILE`` with ``content`` in a temp file whose name is ``name``."""
+        d = tempfile.mkdtemp(prefix="dcluster-sge-", dir=self.tmpdir)
+        path = os.path.join(d, name)
+        try:
+            with open(path, "w") as fh:
+                fh.write(content)
+            os.chmod(d, 0o755)
+            os.chmod(path, 0o644)
+            key = {"-Ae": "add_exechost_command"}.get(option)
+            argv = self.argv(key, path) if key else self.qconf(option, path)
+            return self.call(argv, ok=ok)
+        finally:
+            try:
+                os.unlink(path)
+            finally:
+                os.rmdir(d)
+
+    def hostgroup(self, group: str) -> list[str] | None:
+        """Hosts of a hostgroup, or None when it does not exist."""
+        argv = self.qconf("-shgrp", check_group(group))
+        rc, out, err = self.call(argv, check=False)
+        if rc != 0:
+            if "does not exist" in (err + out):
+                return None
+            raise SchedulerError(argv, rc, err or out)
+        return parse_hostgroup(out, " ".join(argv))
+
+    def hostgroups(self) -> list[str]:
+        argv = self.qconf("-shgrpl")
+        rc, out, err = self.call(argv, check=False)
+        if rc != 0:
+            if "no host group list defined" in (err + out).lower():
+                return []
+            raise SchedulerError(argv, rc, err or out)
+        return parse_list(out)
+
+    def allocation_rules(self, wanted: Iterable[str]) -> dict[str, str]:
+        wanted = {w for w in wanted if w}
+        if not wanted:
+            return {}
+        argv = self.argv("qconf_spl_command")
+        rc, out, err = self.call(argv, check=False)
+        if rc != 0:
+            if "no parallel environment" in (err + out).lower():
+                return {}
+            raise SchedulerError(argv, rc, err or out)
+        rules = {}
+        for pe in parse_list(out):
+            if not any(fnmatch.fnmatchcase(pe, w) for w in wanted):
+                continue
+            argv = self.argv("qconf_sp_command", pe)
+            rules[pe] = parse_allocation_rule(self.output(argv), " ".join(argv))
+        return rules
+
+    # ------------------------------------------------------------ queries
+    def jobs(self) -> list[Job]:
+        argv = self.argv("qstat_command")
+        records = parse_qstat_records(self.output(argv), " ".join(argv))
+        rules = self.allocation_rules(r["pe"] for r in records if r["pe"])
+        return self.filter_jobs(jobs_from_records(records, rules))
+
+    def nodes(self, name: str | None = None) -> list[Node]:
+        argv = self.argv("qhost_command", *(("-h", check_host(name)) if name else ("", "")))
+        out = self.output(argv)
+        held = self.hostgroup(HOLD_GROUP) or []
+        return parse_qhost(out, held, " ".join(argv))
+
+    def node(self, name: str) -> Node | None:
+        check_host(name)
+        argv = self.argv("qhost_command", "-h", name)
+        rc, out, err = self.call(argv, check=False)
+        if rc != 0:
+            if "not" in (err + out).lower() and "host" in (err + out).lower():
+                return None
+            raise SchedulerError(argv, rc, err or out)
+        found = [n for n in parse_qhost(out, self.hostgroup(HOLD_GROUP) or [], " ".join(argv)) if n.name == name]
+        return found[0] if found else None
+
+    def check(self) -> dict[str, Any]:
+        problems = []
+        for key in ("qstat_command", "qhost_command"):
+            try:
+                argv = self.argv(key, "", "") if key == "qhost_command" else self.argv(key)
+                out = self.output(argv)
+                (parse_qhost if key == "qhost_command" else parse_qstat_records)(out, command=" ".join(argv))
+            except SchedulerError as exc:
+                problems.append(str(exc))
+        return {"healthy": not problems, "scheduler": "sge", "problems": problems}
+
+    # ------------------------------------------------------------ actions
+    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
+                 properties: Iterable[str] = ()) -> dict[str, Any]:
+        """Exec host from a file (``qconf -Ae``, or ``-Me`` when it exists), hostgroup, queue slots."""
+        check_host(name)
+        cores = int(cores)
+        if cores < 1:
+            raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
+        queue, account, _prop = reservation_fields(reservation)
+        group = check_group(account or self.config.get("default_hostgroup") or "@allhosts")
+        if not group.startswith("@"):
+            group = "@" + group
+        queue = check_group(queue or self.config.get("default_queue") or "all.q")
+        exists = self.call(self.qconf("-se", name), check=False)[0] == 0
+        self._with_file("-Me" if exists else "-Ae", name, EXECHOST_TEMPLATE.format(name=name))
+        members = self.hostgroup(group)
+        if members is None:
+            raise SchedulerError(self.qconf("-shgrp", group), 1, "", f"hostgroup {group} does not exist")
+        if name not in members:
+            self.call(self.argv("hostgroup_command", "-aattr", name, group))
+        self.call(self.argv("set_slots_command", cores, queue, name))
+        return {"name": name, "cores": cores, "hostgroup": group, "queue": queue, "updated": exists}
+
+    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> dict[str, Any]:
+        """Put the host into the hostgroup ``account`` and give it slots in ``queue``."""
+        check_host(name)
+        done: dict[str, Any] = {"name": name}
+        if account:
+            group = check_group(account if account.startswith("@") else "@" + account)
+            if name not in (self.hostgroup(group) or []):
+                self.call(self.argv("hostgroup_command", "-aattr", name, group))
+            done["hostgroup"] = group
+        if queue:
+            node = self.node(name)
+            slots = node.cores if node and node.cores else 1
+            self.call(self.argv("set_slots_command", slots, check_group(queue), name))
+            done["queue"] = queue
+        return done
+
+    def hold(self, name: str, reason: str = DEFAULT_HOLD_REASON) -> None:
+        """Disable the host's queues and mark the hold as ours with ``@dcluster_hold``."""
+        check_host(name)
+        check_reason(reason)  # Grid Engine cannot keep it; validated for a uniform interface
+        self.call(self.argv("qmod_command", "-d", name))
+        members = self.hostgroup(HOLD_GROUP)
+        if members is None:
+            self._with_file("-Ahgrp", "dcluster_hold", f"group_name {HOLD_GROUP}\nhostlist {name}\n")
+        elif name not in members:
+            self.call(self.argv("hostgroup_command", "-aattr", name, HOLD_GROUP))
+
+    def _leave_hold_group(self, name: str) -> None:
+        members = self.hostgroup(HOLD_GROUP)
+        if members and name in members:
+            self.call(self.argv("hostgroup_command", "-dattr", name, HOLD_GROUP))
+
+    def release(self, name: str, force: bool = False) -> None:
+        """Enable the host's queues and drop our mark; an admin's hold is left alone unless ``force``."""
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("release", f"{name} is not a Grid Engine host")
+        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
+            raise RefusedError("release", f"{name} was disabled by someone else; not releasing")
+        self.call(self.argv("qmod_command", "-e", name))
+        self._leave_hold_group(name)
+
+    def remove(self, name: str, wait: float = 0.0) -> dict[str, Any]:
+        """Disable, wait up to ``wait`` s for jobs (refuse while any), leave hostgroups, purge slots, stop execd, delete."""
+        check_host(name)
+        node = self.node(name)
+        known = self.call(self.qconf("-se", name), check=False)[0] == 0
+        if node is None and not known:
+            return {"name": name, "removed": False, "reason": "not an exec host"}
+        if node is not None:
+            self.call(self.argv("qmod_command", "-d", name), check=False)
+            deadline = time.monotonic() + wait
+            while node is not None and node.jobs and time.monotonic() < deadline:
+                self.sleep(1.0)
+                node = self.node(name)
+            if node is not None and node.jobs:
+                raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs)}; it stays disabled")
+        queues = list((node.extra.get("queues") or {}) if node else {})
+        for group in self.hostgroups():
+            if name in (self.hostgroup(group) or []):
+                self.call(self.argv("hostgroup_command", "-dattr", name, group))
+        for queue in queues:
+            self.call(self.argv("unset_slots_command", check_group(queue), name), check=False)
+        self.call(self.argv("kill_execd_command", name), check=False)  # fails when execd is already gone
+        self.call(self.argv("remove_node_command", name))
+        return {"name": name, "removed": True, "queues": queues}
+
+    def vacate(self, name: str) -> list[str]:
+        """Force-delete the host's jobs (``qdel -f``).  Returns the job ids."""
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("vacate", f"{name} is not a Grid Engine host")
+        done = []
+        for jid in node.jobs:
+            check_jobid(jid)
+            self.call(self.argv("qdel_command", jid))
+            done.append(jid)
+        return done

@@ -1,0 +1,405 @@
+"""Torque (PBS) with the MAUI scheduler: ``qstat -x -t``, ``pbsnodes -x``, ``qmgr``, MAUI commands.
+
+Torque is not packaged for Debian 12, so nothing real can run here: the
+parsers are tested against real recorded outputs (tests/data/scheduler-output/
+torque, with provenance) and the adapter through fake commands on PATH that
+replay them.  The MAUI text formats (``diagnose -p``, ``showres -n``,
+``checknode``) were NOT checked against real output: see :mod:`.maui`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from dcluster.model import Job, JobState, Node, NodeState
+
+from . import maui
+from ._common import (
+    DEFAULT_HOLD_REASON,
+    Adapter,
+    check_group,
+    check_host,
+    check_jobid,
+    check_reason,
+    duration_s,
+    is_ours,
+    iter_xml,
+    mem_mb,
+    reservation_fields,
+    split_list,
+    text,
+    to_int,
+)
+from .errors import ParseError, RefusedError, SchedulerError
+
+log = logging.getLogger(__name__)
+
+_STATES = {
+    "Q": JobState.PENDING,
+    "H": JobState.HELD,  # user/operator/system hold, and unsatisfied dependencies
+    "W": JobState.HELD,  # waiting for its execution time
+    "R": JobState.RUNNING,
+}
+
+
+def short_id(job_id: str) -> str:
+    """'136.server.domain' -> '136'; '166[1].server' -> '166[1]'."""
+    return job_id.strip().split(".", 1)[0]
+
+
+def parse_nodespec(spec: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """'1:ppn=2+2:ppn=3:gpu' -> [(1, 2, ()), (2, 3, ('gpu',))].
+
+    A part starting with a host name (``node01:ppn=4``) counts as one node.
+    """
+    parts = []
+    for part in spec.split("+"):
+        toks = [t.strip() for t in part.split(":") if t.strip()]
+        if not toks:
+            continue
+        count, ppn, props = 1, 1, []
+        first = toks[0]
+        rest = toks[1:]
+        if first.isdigit():
+            count = int(first)
+        elif "=" in first:
+            rest = toks
+        # else: a host name; one node of it
+        for tok in rest:
+            if "=" in tok:
+                key, _, value = tok.partition("=")
+                if key == "ppn":
+                    ppn = max(1, to_int(value, 1))
+            else:
+                props.append(tok)
+        parts.append((max(count, 1), ppn, tuple(props)))
+    return parts
+
+
+def job_shape(res: dict[str, str]) -> dict[str, Any]:
+    """Chunks, cores, memory and properties of a Torque Resource_List."""
+    shape: dict[str, Any] = {"chunks": 1, "chunk_cores": 1, "distinct": True, "properties": ()}
+    nodes = res.get("nodes", "")
+    extra: dict[str, Any] = {}
+    if nodes:
+        parts = parse_nodespec(nodes)
+        if parts:
+            shape["chunks"] = sum(p[0] for p in parts)
+            # A mixed request (1:ppn=4+8:ppn=1) is shaped as its largest chunk
+            # everywhere, so whatever is planned can hold it; the exact parts are kept.
+            shape["chunk_cores"] = max(p[1] for p in parts)
+            props: list[str] = []
+            for p in parts:
+                props.extend(x for x in p[2] if x not in props)
+            shape["properties"] = tuple(props)
+            if len(parts) > 1:
+                extra["chunk_list"] = [[p[0], p[1]] for p in parts]
+    elif res.get("ncpus"):
+        # One chunk of ncpus cores (the original counted one core: a bug).
+        shape["chunk_cores"] = max(1, to_int(res["ncpus"], 1))
+    elif res.get("procs"):
+        shape["chunks"] = max(1, to_int(res["procs"], 1))
+        shape["distinct"] = False
+    total_mem = mem_mb(res.get("mem"))
+    if total_mem:
+        shape["chunk_mem_mb"] = int(math.ceil(total_mem / shape["chunks"]))
+    elif res.get("pmem"):
+        shape["chunk_mem_mb"] = mem_mb(res["pmem"]) * shape["chunk_cores"]
+    shape["walltime_s"] = duration_s(res.get("walltime"))
+    if extra:
+        shape["extra"] = extra
+    return shape
+
+
+def _exec_nodes(exec_host: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for part in exec_host.split("+"):
+        host = part.split("/", 1)[0].strip()
+        if host and host not in out:
+            out.append(host)
+    return tuple(out)
+
+
+def parse_qstat(data: str | bytes, command: str = "qstat -x -t",
+                priorities: dict[str, float] | None = None) -> list[Job]:
+    """Jobs of ``qstat -x [-t]``.  Empty output is "no jobs" (Torque prints nothing then)."""
+    jobs: list[Job] = []
+    priorities = priorities or {}
+    for elem in iter_xml(data, "Job", "Data", command, allow_empty=True):
+        full = text(elem, "Job_Id")
+        if not full:
+            raise ParseError(command, data, f"a <Job> without <Job_Id> (record {len(jobs) + 1})")
+        jid = short_id(full)
+        state_code = text(elem, "job_state")
+        res = {}
+        rl = elem.find("Resource_List")
+        if rl is not None:
+            res = {child.tag: (child.text or "").strip() for child in rl if isinstance(child.tag, str)}
+        shape = job_shape(res)
+        extra = shape.pop("extra", {})
+        extra.update({"full_id": full, "state_code": state_code})
+        hold = text(elem, "Hold_Types")
+        if hold and hold != "n":
+            extra["hold_types"] = hold
+        state = _STATES.get(state_code, JobState.OTHER)
+        if state == JobState.PENDING and hold and hold != "n":
+            state = JobState.HELD
+        owner = text(elem, "Job_Owner").split("@", 1)[0]
+        jobs.append(Job(
+            id=jid,
+            state=state,
+            queue=text(elem, "queue"),
+            account=text(elem, "Account_Name"),
+            owner=owner,
+            name=text(elem, "Job_Name"),
+            priority=priorities.get(jid, 0.0),
+            submit_time=float(to_int(text(elem, "ctime"))),
+            nodes=_exec_nodes(text(elem, "exec_host")) if state == JobState.RUNNING else (),
+            extra=extra,
+            **shape,
+        ))
+    return jobs
+
+
+_PHYSMEM = re.compile(r"(?:^|,)\s*physmem=([0-9]+)([a-zA-Z]*)")
+_TOTMEM = re.compile(r"(?:^|,)\s*totmem=([0-9]+)([a-zA-Z]*)")
+
+
+def _node_jobs(jobs_text: str) -> tuple[tuple[str, ...], int]:
+    """'0/136.srv,1-2/137.srv,0' -> (('136', '137'), 3 slots)."""
+    ids: list[str] = []
+    used = 0
+    for entry in jobs_text.replace("\n", ",").split(","):
+        entry = entry.strip()
+        if "/" not in entry:
+            continue
+        slots, _, jid = entry.partition("/")
+        jid = short_id(jid)
+        if jid and jid not in ids:
+            ids.append(jid)
+        for rng in slots.split(","):
+            lo, _, hi = rng.partition("-")
+            used += (to_int(hi, to_int(lo)) - to_int(lo) + 1) if hi else 1
+    return tuple(ids), used
+
+
+def parse_pbsnodes(data: str | bytes, command: str = "pbsnodes -x") -> list[Node]:
+    """Nodes of ``pbsnodes -x``.  Optional fields (ports, ntype, status, gpus ...) may be missing."""
+    nodes: list[Node] = []
+    for elem in iter_xml(data, "Node", "Data", command):
+        name = text(elem, "name")
+        if not name:
+            raise ParseError(command, data, f"a <Node> without <name> (record {len(nodes) + 1})")
+        flags = {s.strip() for s in text(elem, "state").split(",") if s.strip()}
+        np_ = to_int(text(elem, "np"))
+        jobs, used = _node_jobs(text(elem, "jobs"))
+        note = text(elem, "note")
+        status = " ".join(text(elem, "status").split())
+        m = _PHYSMEM.search(status) or _TOTMEM.search(status)
+        memory = mem_mb(m.group(1) + m.group(2), "kb") if m else 0
+        hold_reason = ""
+        if "offline" in flags:
+            state = NodeState.HELD
+            hold_reason = note or "offline"
+        elif "down" in flags:
+            state = NodeState.DOWN
+        elif flags & {"state-unknown", "mom-list-not-sent"}:
+            state = NodeState.STARTING
+        elif flags & {"job-exclusive", "busy", "job-sharing", "reserve"} or jobs:
+            state = NodeState.BUSY
+        elif "free" in flags:
+            state = NodeState.IDLE
+        else:
+            state = NodeState.UNKNOWN
+        extra: dict[str, Any] = {"state_flags": sorted(flags)}
+        if note:
+            extra["note"] = note
+        for opt in ("gpus", "ntype", "mom_service_port", "mom_manager_port", "power_state"):
+            value = text(elem, opt)
+            if value:
+                extra[opt] = value
+        nodes.append(Node(
+            name=name, state=state, cores=np_, cores_used=min(used, np_) if np_ else used, mem_mb=memory,
+            jobs=jobs, properties=split_list(text(elem, "properties")), hold_reason=hold_reason, extra=extra,
+        ))
+    return nodes
+
+
+class TorqueAdapter(Adapter):
+    """Torque + MAUI as sequences of commands (see the module doc for what was verified)."""
+
+    kind = "torque"
+
+    def __init__(self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0,
+                 retry_pause: float = 2.0):
+        super().__init__(config, run, sleep)
+        self.create_tries = create_tries
+        self.checknode_wait = checknode_wait
+        self.retry_pause = retry_pause
+
+    # ------------------------------------------------------------ queries
+    def priorities(self) -> dict[str, float]:
+        """MAUI priorities; empty (with a warning) when MAUI does not answer: jobs keep priority 0."""
+        argv = self.argv("diagnose_p_command")
+        try:
+            return maui.parse_diagnose_p(self.output(argv), " ".join(argv))
+        except SchedulerError as exc:
+            log.warning("torque: MAUI priorities unavailable, using 0: %s", exc)
+            return {}
+
+    def jobs(self) -> list[Job]:
+        argv = self.argv("qstat_command")
+        out = self.output(argv)
+        jobs = parse_qstat(out, " ".join(argv))
+        prios = self.priorities() if any(j.state == JobState.PENDING for j in jobs) else {}
+        if prios:
+            jobs = [_with_priority(j, prios.get(j.id, 0.0)) for j in jobs]
+        return self.filter_jobs(jobs)
+
+    def nodes(self) -> list[Node]:
+        argv = self.argv("pbsnodes_command", "-x", "")
+        return parse_pbsnodes(self.output(argv), " ".join(argv))
+
+    def node(self, name: str) -> Node | None:
+        check_host(name)
+        argv = self.argv("pbsnodes_command", "-x", name)
+        rc, out, err = self.call(argv, check=False)
+        if rc != 0:
+            if "unknown node" in (err + out).lower():
+                return None
+            raise SchedulerError(argv, rc, err or out)
+        found = [n for n in parse_pbsnodes(out, " ".join(argv)) if n.name == name]
+        return found[0] if found else None
+
+    def reservations(self, name: str | None = None) -> list[maui.Reservation]:
+        argv = self.argv("showres_command")
+        res = maui.parse_showres_n(self.output(argv), " ".join(argv))
+        return [r for r in res if name is None or r.node == name]
+
+    def check(self) -> dict[str, Any]:
+        problems = []
+        try:
+            self.nodes()
+        except SchedulerError as exc:
+            problems.append(f"pbs_server: {exc}")
+        try:
+            argv = self.argv("diagnose_p_command")
+            maui.parse_diagnose_p(self.output(argv), " ".join(argv))
+        except SchedulerError as exc:
+            problems.append(f"maui: {exc}")
+        return {"healthy": not problems, "scheduler": "torque", "problems": problems}
+
+    # ------------------------------------------------------------ actions
+    def _qmgr_set(self, name: str, attr: str, op: str, value: object) -> None:
+        self.call(self.argv("set_node_command", name, attr, op, value))
+
+    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
+                 properties: Iterable[str] = ()) -> dict[str, Any]:
+        """qmgr create node; np; properties; wait for MAUI (checknode); setres; state=free."""
+        check_host(name)
+        cores = int(cores)
+        if cores < 1:
+            raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
+        queue, account, prop = reservation_fields(reservation)
+        props = [check_group(p) for p in (*properties, *([prop] if prop else []))]
+        argv = self.argv("add_node_command", name)
+        for attempt in range(1, self.create_tries + 1):
+            rc, out, err = self.call(argv, check=False)
+            if rc == 0 or "already exists" in (err + out).lower():
+                break
+            if attempt == self.create_tries:
+                raise SchedulerError(argv, rc, err or out, f"failed {attempt} times")
+            self.sleep(self.retry_pause)
+        self._qmgr_set(name, "np", "=", cores)
+        if props:
+            self._qmgr_set(name, "properties", "=", ",".join(props))
+        self._wait_maui(name)
+        self.set_reservation(name, queue=queue, account=account)
+        self._qmgr_set(name, "state", "=", "free")
+        return {"name": name, "cores": cores, "properties": props, "queue": queue, "account": account}
+
+    def _wait_maui(self, name: str) -> str:
+        argv = self.argv("check_node_command", name)
+        deadline = time.monotonic() + self.checknode_wait
+        while True:
+            rc, out, err = self.call(argv, check=False)
+            if rc == 0:
+                return maui.parse_checknode(out, " ".join(argv))
+            if time.monotonic() >= deadline:
+                raise SchedulerError(argv, rc, err or out, f"MAUI did not learn of {name} in {self.checknode_wait:g} s")
+            self.sleep(self.retry_pause)
+
+    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> list[list[str]]:
+        """MAUI standing reservation of the node for a queue (-q) and/or an account (-a)."""
+        check_host(name)
+        done = []
+        for opt, value in (("-q", queue), ("-a", account)):
+            if not value:
+                continue
+            argv = self.argv("setres_command", opt, check_group(value), name)
+            for attempt in range(1, self.create_tries + 1):
+                rc, out, err = self.call(argv, check=False)
+                if rc == 0:
+                    break
+                if attempt == self.create_tries:
+                    raise SchedulerError(argv, rc, err or out, f"failed {attempt} times")
+                self.sleep(self.retry_pause)
+            done.append(argv)
+        return done
+
+    def hold(self, name: str, reason: str = DEFAULT_HOLD_REASON) -> None:
+        """Mark the node offline with a note; dcluster's notes start with 'dcluster'."""
+        check_host(name)
+        check_reason(reason)
+        self.call(self.argv("pbsnodes_command", "-o", "") + ["-N", reason, name])
+
+    def release(self, name: str, force: bool = False) -> None:
+        """Clear our hold (offline flag and note).  An admin's hold is left alone unless ``force``."""
+        node = self._known(name)
+        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
+            raise RefusedError("release", f"{name} is held by someone else ({node.hold_reason!r}); not releasing")
+        self.call(self.argv("pbsnodes_command", "-c", "") + ["-N", "", name])
+
+    def _known(self, name: str) -> Node:
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("pbsnodes", f"{name} is not a Torque node")
+        return node
+
+    def remove(self, name: str) -> dict[str, Any]:
+        """Release MAUI reservations on the node, mark it offline, delete it.  Refused while it runs jobs."""
+        node = self.node(name)
+        if node is None:
+            return {"name": name, "removed": False, "reason": "not a node"}
+        if node.jobs:
+            raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs)}")
+        released = []
+        for res in self.reservations(name):
+            if res.type.lower() == "job":
+                continue
+            self.call(self.argv("releaseres_command", res.id))
+            released.append(res.id)
+        if node.state != NodeState.HELD:
+            self.call(self.argv("pbsnodes_command", "-o", "") + ["-N", DEFAULT_HOLD_REASON + " (removing)", name])
+        self.call(self.argv("remove_node_command", name))
+        return {"name": name, "removed": True, "released_reservations": released}
+
+    def vacate(self, name: str) -> list[str]:
+        """Kill the node's jobs: qsig -s 9, then qdel -p (purge).  Returns the job ids."""
+        node = self._known(name)
+        for jid in node.jobs:
+            check_jobid(jid)
+            self.call(self.argv("signal_job_command", "9", jid), check=False)
+            self.call(self.argv("delete_job_command", jid))
+        return list(node.jobs)
+
+
+def _with_priority(job: Job, prio: float) -> Job:
+    from dataclasses import replace
+
+    return replace(job, priority=prio)

@@ -1,0 +1,163 @@
+"""A simulated cloud: instances that boot after a delay, and launches that can fail.
+
+Launch failures raise the classified errors real drivers raise
+(:mod:`dcluster.clouds.errors`), so the replay handles them the way the
+engine does: :func:`dcluster.planner.backoff.failure` on the resource, and
+the planner falls back to another eligible resource meanwhile.
+
+Failures are injected per resource with :class:`Faults`:
+
+* ``windows``: ``(start, end, kind)`` - every launch in ``[start, end)`` fails
+  with ``kind`` (quota, capacity, config, auth, transient);
+* ``capacity``: the most instances the resource can have alive at once; a
+  launch that would exceed it fails with ``capacity`` and launches nothing
+  (clouds refuse a whole ``min_count`` request);
+* ``rate``: probability that one launch request fails with ``rate_kind``
+  (seeded, so replays repeat).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .. import identity
+from ..clouds import errors
+from ..model import Instance, InstanceState
+
+KINDS = ("quota", "capacity", "config", "auth", "transient")
+
+
+@dataclass(frozen=True)
+class Faults:
+    windows: tuple[tuple[float, float, str], ...] = ()
+    capacity: int | None = None
+    rate: float = 0.0
+    rate_kind: str = "transient"
+    seed: int = 0
+
+    def __post_init__(self):
+        for _, _, kind in self.windows:
+            if kind not in KINDS:
+                raise ValueError(f"fault kind {kind!r} is not one of {', '.join(KINDS)}")
+        if self.rate_kind not in KINDS:
+            raise ValueError(f"fault kind {self.rate_kind!r} is not one of {', '.join(KINDS)}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"fault rate {self.rate} is not within 0..1")
+
+
+@dataclass(slots=True)
+class SimInstance:
+    id: str
+    name: str
+    resource: str
+    launched: float
+    ready: float  # boot (and configuration) done
+    cores: int
+    mem_mb: int
+    destroyed: float | None = None
+    model: Instance | None = None  # cached snapshot, rebuilt when the state changes
+    model_state: InstanceState | None = None
+
+    def state(self, now: float) -> InstanceState:
+        return InstanceState.RUNNING if now >= self.ready else InstanceState.PENDING
+
+    def snapshot(self, now: float, cluster: str) -> Instance:
+        st = self.state(now)
+        if self.model is None or self.model_state != st:
+            self.model = Instance(id=self.id, resource=self.resource, minion_id=self.name, state=st,
+                                  launch_time=self.launched, cluster=cluster, name=self.name, cores=self.cores,
+                                  mem_mb=self.mem_mb)
+            self.model_state = st
+        return self.model
+
+
+@dataclass
+class SimResource:
+    name: str
+    cores: int
+    mem_mb: int = 0
+    boot: float = 300.0
+    faults: Faults = field(default_factory=Faults)
+
+
+class Cloud:
+    """Instances of every simulated resource, with node-hour accounting."""
+
+    def __init__(self, cluster: str, secret: str, resources: list[SimResource]):
+        self.cluster, self.secret = cluster, secret
+        self.resources = {r.name: r for r in resources}
+        self.alive: dict[str, SimInstance] = {}  # by name
+        self.gone: list[SimInstance] = []
+        self.launches = 0  # instances launched
+        self.launch_requests = 0
+        self.failures: list[tuple[float, str, str]] = []  # (time, resource, kind)
+        self._serial = 0
+        self._rng = {r.name: random.Random(r.faults.seed) for r in resources}
+
+    def alive_count(self, resource: str | None = None) -> int:
+        if resource is None:
+            return len(self.alive)
+        return sum(1 for i in self.alive.values() if i.resource == resource)
+
+    def launch(self, resource: str, count: int, now: float) -> list[SimInstance]:
+        res = self.resources.get(resource)
+        if res is None:
+            raise errors.InvalidConfig(f"no resource {resource}", cloud="sim")
+        self.launch_requests += 1
+        kind = self._fault(res, count, now)
+        if kind:
+            self.failures.append((now, resource, kind))
+            raise errors.make(kind, f"injected {kind} failure launching {count} x {resource} at t={now:.0f}",
+                              cloud="sim")
+        out = []
+        for _ in range(count):
+            self._serial += 1
+            name = identity.make(self.cluster, resource, self.secret, nonce=f"{self._serial:06x}")
+            inst = SimInstance(id=f"sim-{self._serial}", name=name, resource=resource, launched=now,
+                               ready=now + res.boot, cores=res.cores, mem_mb=res.mem_mb)
+            self.alive[name] = inst
+            out.append(inst)
+        self.launches += count
+        return out
+
+    def _fault(self, res: SimResource, count: int, now: float) -> str | None:
+        f = res.faults
+        for start, end, kind in f.windows:
+            if start <= now < end:
+                return kind
+        if f.capacity is not None and self.alive_count(res.name) + count > f.capacity:
+            return "capacity"
+        if f.rate and self._rng[res.name].random() < f.rate:
+            return f.rate_kind
+        return None
+
+    def destroy(self, name: str, now: float) -> SimInstance:
+        inst = self.alive.pop(name, None)
+        if inst is None:
+            raise errors.NotFound(f"no instance {name}", cloud="sim")
+        inst.destroyed = now
+        self.gone.append(inst)
+        return inst
+
+    def snapshot(self, now: float) -> dict[str, list[Instance]]:
+        out: dict[str, list[Instance]] = {name: [] for name in self.resources}
+        for inst in self.alive.values():
+            out[inst.resource].append(inst.snapshot(now, self.cluster))
+        return out
+
+    def booting(self, now: float) -> list[SimInstance]:
+        return [i for i in self.alive.values() if i.ready > now]
+
+    def next_ready(self, now: float) -> float | None:
+        times = [i.ready for i in self.alive.values() if i.ready > now]
+        return min(times) if times else None
+
+    def node_seconds(self, until: float) -> float:
+        """Instance-seconds paid for from launch to destroy (or ``until``)."""
+        total = 0.0
+        for inst in self.gone:
+            total += max(0.0, min(inst.destroyed, until) - inst.launched)
+        for inst in self.alive.values():
+            total += max(0.0, until - inst.launched)
+        return total

@@ -1,0 +1,357 @@
+"""Table-driven tests for every rule of plan(), with the original's bugs as regression cases."""
+
+import random
+
+import pytest
+from builders import NOW, config, inst, job, node, view, wid, worker
+
+from dcluster.model import InstanceState, JobState, NodeState
+from dcluster.planner import Kind, plan
+from dcluster.planner import backoff as bo
+from dcluster.reconcile import BackoffState, Limits
+
+
+def kinds(p):
+    return [(a.kind, a.resource if a.kind == Kind.LAUNCH else a.target, a.count) for a in p.actions]
+
+
+def launches(p):
+    return p.launches()
+
+
+# ----------------------------------------------------------------- scale-up
+@pytest.mark.parametrize(
+    "jobs, cores, expected, why",
+    [
+        ([job(i) for i in range(100)], 4, 25, "all 100 pending jobs count (the original looked at 30 only)"),
+        ([job(1, chunks=6, distinct=False)], 4, 2, "6 slots on 4-core nodes need 2 nodes (original: floor gave 1)"),
+        ([job(1, cores=4), job(2, cores=4)], 4, 2, "ncpus=4 is 4 cores on one node (original: counted as 1)"),
+        ([job(1, chunks=3, cores=2)], 4, 3, "nodes=3:ppn=2 needs 3 distinct nodes"),
+        ([job(1, chunks=10, distinct=False)], 4, 3, "SGE $fill_up: 10 slots pack onto 3 nodes"),
+        ([job(1, cores=3), job(2, cores=1), job(3, cores=2), job(4, cores=2)], 4, 2, "chunks share nodes"),
+        ([job(1, mem=3000), job(2, mem=3000)], 4, 2, "memory keeps them apart"),
+        ([], 4, 0, "no demand, no launch"),
+        ([job(1, state=JobState.HELD), job(2, state=JobState.RUNNING)], 4, 0, "held/running jobs are no demand"),
+    ],
+)
+def test_scale_up_packing(jobs, cores, expected, why):
+    cfg = config({"r1": {"cores": cores, "mem_mb": 4096, "quantity": {"min": 0, "max": 30}}})
+    assert launches(plan(view(cfg, jobs=jobs), cfg)).get("r1", 0) == expected, why
+
+
+def test_never_exceeds_max_and_reports_waiting_jobs():
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 3}}})
+    name = wid()
+    n, i = worker(name, state=NodeState.BUSY, used=4, jobs=("x",))
+    p = plan(view(cfg, [n], {"r1": [i]}, jobs=[job(k, cores=4) for k in range(10)]), cfg)
+    assert launches(p) == {"r1": 2}  # one exists already: 3 - 1
+    assert len(p.waiting) == 8 and "at max" in p.waiting[0][1]
+
+
+def test_starting_and_requested_capacity_is_counted_so_a_job_never_causes_two_launches():
+    cfg = config()
+    name = wid()
+    starting = view(cfg, [], {"r1": [inst(name, age=30)]}, jobs=[job(1, cores=4)])
+    assert launches(plan(starting, cfg)) == {}
+    requested = view(cfg, jobs=[job(1, cores=4)], in_flight={"r1": 1})
+    assert launches(plan(requested, cfg)) == {}
+    # ...and the next cycle, with the same job still pending, asks for nothing more either
+    assert launches(plan(view(cfg, jobs=[job(1, cores=4), job(2, cores=4)], in_flight={"r1": 1}), cfg)) == {"r1": 1}
+
+
+def test_one_stuck_starting_node_does_not_block_scale_up():
+    cfg = config()
+    stuck = wid(n=1)
+    v = view(cfg, [], {"r1": [inst(stuck, age=1100)]}, jobs=[job(k, cores=4) for k in range(3)])
+    assert launches(plan(v, cfg)) == {"r1": 2}
+
+
+def test_free_capacity_on_idle_and_partly_busy_nodes_is_used_first():
+    cfg = config()
+    a, b = wid(n=1), wid(n=2)
+    na, ia = worker(a, state=NodeState.BUSY, used=2, jobs=("r",))
+    nb, ib = worker(b)
+    v = view(cfg, [na, nb], {"r1": [ia, ib]}, jobs=[job(1, cores=2), job(2, cores=4), job(3, cores=4)])
+    p = plan(v, cfg)
+    assert launches(p) == {"r1": 1}
+    assert not p.of(Kind.HOLD)
+
+
+@pytest.mark.parametrize(
+    "j, reason_part",
+    [
+        (job(1, cores=8), "needs 8 cores"),
+        (job(1, mem=999_999), "MB on one node"),
+        (job(1, chunks=11, cores=1), "separate nodes"),
+        (job(1, queue="gpu"), "queue gpu"),
+        (job(1, props=("bigmem",)), "properties bigmem"),
+    ],
+)
+def test_jobs_that_can_never_fit_are_reported_not_launched_for(j, reason_part):
+    cfg = config({"r1": {"cores": 4, "mem_mb": 8000, "reservation": {"queue": "batch"}}}) if "queue" in reason_part \
+        else config({"r1": {"cores": 4, "mem_mb": 8000}})
+    p = plan(view(cfg, jobs=[j]), cfg)
+    assert launches(p) == {}
+    assert len(p.unplaceable) == 1 and reason_part in p.unplaceable[0][1]
+
+
+def test_reservation_matching_and_expander_order():
+    cfg = config({
+        "cheap": {"priority": 1},
+        "dear": {"priority": 5},
+        "acct": {"priority": 9, "reservation": {"account": "physics"}},
+        "q": {"priority": 9, "reservation": {"queue": "long"}},
+        "prop": {"priority": 9, "reservation": {"property": "ssd"}},
+    })
+    cases = [
+        (job(1, cores=4), "cheap"),  # lower priority number wins
+        (job(2, cores=4, account="physics"), "acct"),  # exact reservation match first
+        (job(3, cores=4, queue="long"), "q"),
+        (job(4, cores=4, props=("ssd",)), "prop"),
+        (job(5, cores=4, account="chemistry"), "cheap"),  # account-reserved resource refuses others
+    ]
+    for j, where in cases:
+        assert launches(plan(view(cfg, jobs=[j]), cfg)) == {where: 1}, j
+
+
+def test_property_reserved_resource_accepts_jobs_without_property():
+    cfg = config({"prop": {"reservation": {"property": "ssd"}}})
+    assert launches(plan(view(cfg, jobs=[job(1)]), cfg)) == {"prop": 1}
+
+
+def test_equal_priority_prefers_the_resource_with_fewer_nodes():
+    cfg = config({"a": {}, "b": {}})
+    names = [wid("a", n) for n in range(2)]
+    pairs = [worker(n, "a", state=NodeState.BUSY, used=4, jobs=("x",)) for n in names]
+    v = view(cfg, [p[0] for p in pairs], {"a": [p[1] for p in pairs], "b": []}, jobs=[job(1, cores=4)])
+    assert launches(plan(v, cfg)) == {"b": 1}
+
+
+def test_priority_order_decides_who_gets_the_last_capacity():
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 1}}})
+    p = plan(view(cfg, jobs=[job("low", cores=4, prio=1), job("high", cores=4, prio=10)]), cfg)
+    assert p.of(Kind.LAUNCH)[0].jobs == ("high",)
+    assert p.waiting[0][0] == "low"
+
+
+def test_queue_to_monitor_limits_demand():
+    cfg = load_with_queue = config(cluster={"type": "slurm", "config": {"queue_to_monitor": ["batch"]}})
+    p = plan(view(load_with_queue, jobs=[job(1, queue="batch"), job(2, queue="debug", cores=4)]), cfg)
+    assert launches(p) == {"r1": 1} and p.of(Kind.LAUNCH)[0].jobs == ("1",)
+
+
+def test_top_up_to_min_and_never_over_max():
+    cfg = config({"r1": {"quantity": {"min": 2, "max": 3}}})
+    p = plan(view(cfg), cfg)
+    assert launches(p) == {"r1": 2} and "below min" in p.of(Kind.LAUNCH)[0].reason
+    name = wid()
+    n, i = worker(name, state=NodeState.BUSY, used=4, jobs=("x",))
+    assert launches(plan(view(cfg, [n], {"r1": [i]}, jobs=[job(k, cores=4) for k in range(5)]), cfg)) == {"r1": 2}
+
+
+def test_backoff_falls_back_to_the_next_resource():
+    cfg = config({"a": {"priority": 1}, "b": {"priority": 2}})
+    v = view(cfg, jobs=[job(1, cores=4)], backoff={"a": BackoffState(1, NOW + 60, "capacity", "no valid host")})
+    assert launches(plan(v, cfg)) == {"b": 1}
+    both = {"a": BackoffState(1, NOW + 60, "quota", "q"), "b": BackoffState(1, NOW + 60, "transient", "t")}
+    p = plan(view(cfg, jobs=[job(1, cores=4)], backoff=both), cfg)
+    assert launches(p) == {} and "backing off" in p.waiting[0][1]
+    expired = {"a": BackoffState(1, NOW - 1, "quota", "q")}
+    assert launches(plan(view(cfg, jobs=[job(1, cores=4)], backoff=expired), cfg)) == {"a": 1}
+
+
+def test_backoff_schedule_tells_capacity_from_transient():
+    s = config().backoff
+    t1 = bo.failure(None, "transient", "503", 0, s)
+    t2 = bo.failure(t1, "transient", "503", 0, s)
+    t9 = t2
+    for _ in range(10):
+        t9 = bo.failure(t9, "transient", "503", 0, s)
+    assert (t1.until, t2.until, t9.until) == (s.initial, s.initial * s.factor, s.max)
+    assert bo.failure(None, "capacity", "full", 0, s).until == s.capacity_pause
+    assert bo.failure(None, "quota", "quota", 0, s).until == s.capacity_pause
+    assert bo.failure(None, "auth", "401", 0, s).until == s.max
+    assert bo.success(t9) is None
+
+
+# ----------------------------------------------------------------- scale-down
+def test_idle_past_limit_is_held_with_our_reason_and_never_below_min():
+    cfg = config({"r1": {"quantity": {"min": 1, "max": 10}}}, max_idle_time=600)
+    a, b, c = wid(n=1), wid(n=2), wid(n=3)
+    pairs = [worker(a), worker(b), worker(c)]
+    v0 = view(cfg, [p[0] for p in pairs], {"r1": [p[1] for p in pairs]}, now=NOW)
+    from dcluster.reconcile import reconcile
+    # a idle since NOW-1000, b since NOW-700, c since NOW-100
+    from dcluster.model import Worker
+    ws = []
+    for w, since in zip(v0.workers, (NOW - 1000, NOW - 700, NOW - 100)):
+        ws.append(Worker(w.name, w.state, w.resource, w.node, w.instance, since, w.reason))
+    prev = type(v0)(now=NOW, workers=tuple(ws), jobs=())
+    v = reconcile(cfg, NOW, [p[0] for p in pairs], {"r1": [p[1] for p in pairs]}, previous=prev)
+    p = plan(v, cfg)
+    held = [a.target for a in p.of(Kind.HOLD)]
+    assert held == sorted([a, b], key=lambda n: {a: 0, b: 1}[n])
+    assert all(x.reason.startswith("dcluster") for x in p.of(Kind.HOLD))
+    cfg_min2 = config({"r1": {"quantity": {"min": 2, "max": 10}}}, max_idle_time=600)
+    assert [x.target for x in plan(v, cfg_min2).of(Kind.HOLD)] == [a]
+
+
+def test_per_resource_idle_override():
+    cfg = config({"r1": {"max_idle_time": 60}, "r2": {}}, max_idle_time=600)
+    a, b = wid("r1", 1), wid("r2", 2)
+    na, ia = worker(a, "r1", since=NOW - 120)
+    nb, ib = worker(b, "r2", since=NOW - 120)
+    p = plan(view(cfg, [na, nb], {"r1": [ia], "r2": [ib]}), cfg)
+    assert [x.target for x in p.of(Kind.HOLD)] == [a]
+
+
+def test_idle_node_that_pending_demand_fits_is_not_held():
+    cfg = config(max_idle_time=0)
+    a = wid()
+    n, i = worker(a, since=NOW - 5000)
+    assert plan(view(cfg, [n], {"r1": [i]}, jobs=[job(1, cores=4)]), cfg).actions == ()
+    assert [x.kind for x in plan(view(cfg, [n], {"r1": [i]}), cfg).actions] == [Kind.HOLD]
+
+
+def test_drained_empty_node_is_removed_then_destroyed_in_that_order():
+    cfg = config()
+    a = wid()
+    n, i = worker(a, state=NodeState.HELD, reason="dcluster: idle 700 s")
+    p = plan(view(cfg, [n], {"r1": [i]}), cfg)
+    assert [(x.kind, x.target) for x in p.actions] == [(Kind.REMOVE, a), (Kind.DESTROY, a)]
+    assert p.actions[1].instance_id == i.id
+
+
+def test_drained_node_with_jobs_waits():
+    cfg = config()
+    a = wid()
+    n, i = worker(a, state=NodeState.HELD, reason="dcluster: idle", jobs=("5",), used=1)
+    assert plan(view(cfg, [n], {"r1": [i]}), cfg).actions == ()
+
+
+def test_draining_node_is_released_when_demand_returns_instead_of_launching():
+    cfg = config()
+    a = wid()
+    n, i = worker(a, state=NodeState.HELD, reason="dcluster: idle 700 s")
+    p = plan(view(cfg, [n], {"r1": [i]}, jobs=[job(1, cores=4)]), cfg)
+    assert kinds(p) == [(Kind.RELEASE, a, 0)]
+
+
+@pytest.mark.parametrize("state, kw", [
+    (NodeState.BUSY, {"jobs": ("1",), "used": 4}),
+    (NodeState.HELD, {"reason": "hardware check (bob)"}),  # admin-held: original deleted these automatically
+    (NodeState.HELD, {"reason": ""}),
+])
+def test_busy_and_admin_held_nodes_are_never_touched(state, kw):
+    cfg = config(max_idle_time=0, max_down_time=0)
+    a = wid()
+    n, i = worker(a, state=state, since=NOW - 99999, **kw)
+    assert plan(view(cfg, [n], {"r1": [i]}), cfg).actions == ()
+
+
+def test_physical_nodes_are_never_touched():
+    cfg = config(max_idle_time=0, max_down_time=0)
+    nodes = [node("cn01", since=NOW - 99999), node("cn02", state=NodeState.DOWN, since=NOW - 99999)]
+    assert plan(view(cfg, nodes), cfg).actions == ()
+
+
+def test_orphan_is_destroyed_and_stuck_starting_node_removed_then_destroyed():
+    cfg = config(max_launch_time=1200)
+    orphan, stuck = wid(n=1), wid(n=2)
+    v = view(cfg, [node(stuck, state=NodeState.STARTING)], {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]})
+    p = plan(v, cfg)
+    assert [(x.kind, x.target) for x in p.actions] == [
+        (Kind.DESTROY, orphan), (Kind.REMOVE, stuck), (Kind.DESTROY, stuck)]
+    assert "max_launch_time" in p.actions[0].reason
+
+
+def test_down_node_is_deleted_after_max_down_time_only_without_jobs():
+    cfg = config(max_down_time=480)
+    a, b, c = wid(n=1), wid(n=2), wid(n=3)
+    pairs = [worker(a, state=NodeState.DOWN, since=NOW - 500), worker(b, state=NodeState.DOWN, since=NOW - 100),
+             worker(c, state=NodeState.DOWN, since=NOW - 500, jobs=("9",))]
+    p = plan(view(cfg, [x[0] for x in pairs], {"r1": [x[1] for x in pairs]}), cfg)
+    assert [(x.kind, x.target) for x in p.actions] == [(Kind.REMOVE, a), (Kind.DESTROY, a)]
+    assert any(c in note for note in p.notes)
+
+
+def test_node_whose_instance_vanished_is_removed_and_its_jobs_requeued():
+    cfg = config()
+    a = wid()
+    p = plan(view(cfg, [node(a, state=NodeState.BUSY, jobs=("3",), used=1)], {"r1": []}), cfg)
+    assert [(x.kind, x.target, x.jobs) for x in p.actions] == [(Kind.REMOVE, a, ("3",))]
+
+
+def test_instance_in_error_is_destroyed():
+    cfg = config()
+    a = wid()
+    p = plan(view(cfg, [], {"r1": [inst(a, state=InstanceState.ERROR)]}), cfg)
+    assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, a)]
+
+
+def test_configured_worker_is_registered():
+    cfg = config()
+    a = wid()
+    p = plan(view(cfg, [], {"r1": [inst(a, age=60)]}, configured={a}), cfg)
+    assert [(x.kind, x.target, x.cores) for x in p.actions] == [(Kind.REGISTER, a, 4)]
+
+
+# ----------------------------------------------------------------- failed polls, modes
+def test_failed_scheduler_poll_plans_nothing():
+    cfg = config(max_idle_time=0)
+    a = wid()
+    p = plan(view(cfg, None, {"r1": [inst(a, age=99999)]}, jobs=[job(1)]), cfg)
+    assert p.actions == () and "scheduler poll failed" in p.notes[0]
+
+
+def test_failed_cloud_poll_deletes_nothing_of_that_resource():
+    cfg = config({"r1": {}, "r2": {}}, max_idle_time=0)
+    a, b = wid("r1", 1), wid("r2", 2)
+    nb, ib = worker(b, "r2", since=NOW - 5000)
+    v = view(cfg, [node(a, since=NOW - 5000), nb], {"r1": None, "r2": [ib]}, jobs=[])
+    p = plan(v, cfg)
+    assert [x.target for x in p.actions] == [b]  # r2's idle node is held; r1's unknown one is left alone
+
+
+def test_auto_mode_off_keeps_the_cluster_but_still_destroys_orphans():
+    cfg = config(max_idle_time=0)
+    idle, orphan = wid(n=1), wid(n=2)
+    n, i = worker(idle, since=NOW - 5000)
+    v = view(cfg, [n], {"r1": [i, inst(orphan, age=99999)]}, jobs=[job(1, cores=4), job(2, cores=4)], auto_mode=False)
+    p = plan(v, cfg)
+    assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, orphan)]
+
+
+def test_drain_holds_idle_and_busy_and_launches_nothing():
+    cfg = config()
+    a, b = wid(n=1), wid(n=2)
+    pa, pb = worker(a), worker(b, state=NodeState.BUSY, jobs=("1",), used=4)
+    v = view(cfg, [pa[0], pb[0]], {"r1": [pa[1], pb[1]]}, jobs=[job(5, cores=4)], limits={"r1": Limits(0, 0, "draining")})
+    p = plan(v, cfg)
+    assert sorted((x.kind, x.target) for x in p.actions) == sorted([(Kind.HOLD, a), (Kind.HOLD, b)])
+
+
+def test_freeze_keeps_size():
+    cfg = config(max_idle_time=0)
+    a = wid()
+    n, i = worker(a, since=NOW - 9999)
+    v = view(cfg, [n], {"r1": [i]}, jobs=[job(k, cores=4) for k in range(3)], limits={"r1": Limits(1, 1, "frozen")})
+    assert plan(v, cfg).actions == ()
+
+
+# ----------------------------------------------------------------- properties of the plan
+def test_plans_are_deterministic_whatever_the_input_order():
+    cfg = config({"a": {"priority": 1, "quantity": {"min": 1, "max": 5}}, "b": {"quantity": {"min": 0, "max": 5}}},
+                 max_idle_time=100)
+    names = [wid("a", n) for n in range(4)]
+    pairs = [worker(n, "a", since=NOW - 50 * k) for k, n in enumerate(names)]
+    jobs = [job(k, cores=1 + k % 4, prio=k % 3, submit=k) for k in range(30)]
+    base = plan(view(cfg, [p[0] for p in pairs], {"a": [p[1] for p in pairs], "b": []}, jobs=jobs), cfg)
+    rng = random.Random(7)
+    for _ in range(5):
+        ps, js = pairs[:], jobs[:]
+        rng.shuffle(ps)
+        rng.shuffle(js)
+        again = plan(view(cfg, [p[0] for p in ps], {"a": [p[1] for p in ps], "b": []}, jobs=js), cfg)
+        assert again == base
+    assert all(a.reason for a in base.actions)

@@ -1,0 +1,116 @@
+"""Every worker lands in exactly one state, joined by identity, never by DNS."""
+
+import itertools
+
+import pytest
+from builders import NOW, SECRET, config, inst, node, view, wid
+
+from dcluster import identity
+from dcluster.model import InstanceState, NodeState, WorkerState
+from dcluster.reconcile import reconcile
+
+CFG = config(max_launch_time=1200)
+
+
+def state_of(v, name):
+    (w,) = [w for w in v.workers if w.name == name]
+    return w
+
+
+@pytest.mark.parametrize(
+    "node_kw, inst_kw, expected",
+    [
+        ({"state": NodeState.IDLE}, {}, WorkerState.IDLE),
+        ({"state": NodeState.BUSY, "jobs": ("1",), "used": 2}, {}, WorkerState.BUSY),
+        # a node whose state string says idle but runs a job is busy
+        ({"state": NodeState.IDLE, "jobs": ("7",)}, {}, WorkerState.BUSY),
+        ({"state": NodeState.HELD, "reason": "dcluster: idle 700 s"}, {}, WorkerState.DRAINING),
+        ({"state": NodeState.HELD, "reason": "disk replacement (alice)"}, {}, WorkerState.HELD),
+        ({"state": NodeState.HELD, "reason": ""}, {}, WorkerState.HELD),
+        ({"state": NodeState.DOWN}, {}, WorkerState.ERROR),
+        ({"state": NodeState.STARTING}, {}, WorkerState.STARTING),
+        ({"state": NodeState.IDLE}, {"state": InstanceState.ERROR}, WorkerState.ERROR),
+        ({"state": NodeState.IDLE}, {"state": InstanceState.DELETING}, WorkerState.DELETING),
+        (None, {"age": 60}, WorkerState.STARTING),
+        (None, {"age": 1300}, WorkerState.ORPHAN),
+        (None, {"state": InstanceState.PENDING, "age": 5}, WorkerState.STARTING),
+        (None, {"state": InstanceState.DELETING}, WorkerState.DELETING),
+    ],
+)
+def test_classification(node_kw, inst_kw, expected):
+    name = wid()
+    nodes = [node(name, **node_kw)] if node_kw is not None else []
+    v = view(CFG, nodes, {"r1": [inst(name, **inst_kw)]})
+    assert state_of(v, name).state == expected
+    assert state_of(v, name).reason
+
+
+def test_unsigned_and_forged_names_are_physical():
+    real = wid(n=1)
+    forged = real[:-12] + "0" * 12  # right shape, wrong HMAC
+    other_cluster = identity.make("other", "r1", SECRET, nonce="000001")
+    v = view(CFG, [node("cn001"), node(forged), node(other_cluster)], {"r1": []})
+    assert {w.name: w.state for w in v.workers} == {
+        "cn001": WorkerState.PHYSICAL, forged: WorkerState.PHYSICAL, other_cluster: WorkerState.PHYSICAL}
+    assert all(w.resource == "" for w in v.workers)
+
+
+def test_our_node_without_instance_is_error_only_when_the_cloud_answered():
+    name = wid()
+    assert state_of(view(CFG, [node(name)], {"r1": []}), name).state == WorkerState.ERROR
+    failed = view(CFG, [node(name)], {"r1": None})
+    assert state_of(failed, name).state == WorkerState.UNKNOWN
+    assert failed.cloud_ok["r1"] is False
+
+
+def test_failed_scheduler_poll_makes_instances_unknown():
+    name = wid()
+    v = view(CFG, None, {"r1": [inst(name)]})
+    assert not v.scheduler_ok
+    assert state_of(v, name).state == WorkerState.UNKNOWN
+
+
+def test_gone_instances_are_not_workers():
+    name = wid()
+    v = view(CFG, [], {"r1": [inst(name, state=InstanceState.GONE)]})
+    assert v.workers == ()
+
+
+def test_join_is_by_minion_id_not_ip_or_dns():
+    name = wid()
+    i = inst(name)
+    object.__setattr__(i, "ip", "127.200.0.99")
+    # A node named like the instance's IP or a DNS name is not joined to it.
+    v = view(CFG, [node("127.200.0.99"), node("host-127-200-0-99.example")], {"r1": [i]})
+    assert state_of(v, name).node is None
+    assert state_of(v, "127.200.0.99").state == WorkerState.PHYSICAL
+
+
+def test_since_carries_over_while_the_state_holds_and_resets_on_change():
+    name = wid()
+    first = view(CFG, [node(name)], {"r1": [inst(name)]}, now=NOW)
+    later = reconcile(CFG, NOW + 500, [node(name)], {"r1": [inst(name)]}, previous=first)
+    assert state_of(later, name).since == NOW
+    busy = reconcile(CFG, NOW + 600, [node(name, state=NodeState.BUSY, jobs=("1",))], {"r1": [inst(name)]},
+                     previous=later)
+    assert state_of(busy, name).since == NOW + 600
+
+
+def test_scheduler_reported_state_time_is_used_after_a_restart():
+    name = wid()
+    v = view(CFG, [node(name, since=NOW - 900)], {"r1": [inst(name)]})
+    assert state_of(v, name).since == NOW - 900
+
+
+def test_every_combination_gives_exactly_one_state():
+    name = wid()
+    node_opts = [None] + [node(name, state=s, jobs=j, reason=r) for s in NodeState for j in ((), ("1",))
+                          for r in ("", "dcluster: x", "admin")]
+    inst_opts = [None] + [inst(name, state=s, age=a) for s in InstanceState for a in (10, 5000)]
+    for n, i in itertools.product(node_opts, inst_opts):
+        v = view(CFG, [n] if n else [], {"r1": [i] if i else []})
+        names = [w.name for w in v.workers]
+        assert names.count(name) <= 1
+        if n is not None or (i is not None and i.state != InstanceState.GONE):
+            assert names == [name], (n, i)
+            assert isinstance(v.workers[0].state, WorkerState)
