@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     LAUNCH = "launch"  # start `count` instances of `resource`
     REGISTER = "register"  # add a configured worker to the scheduler
     HOLD = "hold"  # drain/offline a worker (ours) so it takes no new jobs

@@ -74,7 +74,8 @@ class _Planner:
         self.waiting: list[tuple[str, str]] = []
         self.notes: list[str] = []
         self.wanted: set[str] = set()  # workers that got demand in the simulation
-        self.acted: set[str] = set()
+        self.acted: set[str] = set()  # workers that already have an action in this plan
+        self.doomed: set[str] = set()  # ...of which these are being removed or destroyed
         self.launched: dict[str, int] = {}
 
     # ------------------------------------------------------------ helpers
@@ -85,6 +86,7 @@ class _Planner:
         if w.instance is not None:
             self.actions.append(Action(Kind.DESTROY, w.resource, reason, target=w.name, instance_id=w.instance.id))
         self.acted.add(w.name)
+        self.doomed.add(w.name)
 
     # ------------------------------------------------------------ 1. safety
     def safety(self) -> None:
@@ -107,6 +109,7 @@ class _Planner:
                 # so are its jobs; requeue them and take the node out of the scheduler.
                 self.actions.append(Action(Kind.REMOVE, w.resource, w.reason, target=w.name, jobs=tuple(w.jobs)))
                 self.acted.add(w.name)
+                self.doomed.add(w.name)
             elif w.state == WorkerState.ERROR and w.instance is not None and w.instance.state.value == "error":
                 if w.jobs:
                     self.notes.append(f"{w.name}: instance in ERROR with jobs {', '.join(w.jobs)}; needs an admin")
@@ -115,6 +118,7 @@ class _Planner:
             elif w.state == WorkerState.DELETING and w.node is not None and not w.jobs:
                 self.actions.append(Action(Kind.REMOVE, w.resource, "its instance is being deleted", target=w.name))
                 self.acted.add(w.name)
+                self.doomed.add(w.name)
 
     # ------------------------------------------------------------ 2. scale-up
     def scale_up(self) -> None:
@@ -137,13 +141,13 @@ class _Planner:
             elif not view.cloud_ok.get(res.name, True):
                 why, headroom = "cloud poll failed", 0
             elif not cores:
-                why, headroom = "cores per node unknown (set dcluster:cloud:%s:cores)" % res.name, 0
+                why, headroom = f"cores per node unknown (set dcluster:cloud:{res.name}:cores)", 0
             else:
                 why = f"at max ({lim.max})"
             blocked[res.name] = why
             pool = Pool(res.name, cores or 1, mem, headroom)
             for w in view.workers:
-                if w.resource != res.name or w.name in self.acted:
+                if w.resource != res.name or w.name in self.doomed:
                     continue
                 if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
                     used = w.node.cores_used if w.node else 0
@@ -229,7 +233,7 @@ class _Planner:
 
     def _live(self, res: Resource) -> int:
         """Workers that serve or will serve jobs: what min is measured against."""
-        return (sum(1 for w in self.view.workers if w.resource == res.name and w.name not in self.acted
+        return (sum(1 for w in self.view.workers if w.resource == res.name and w.name not in self.doomed
                     and w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
                 + self.view.in_flight.get(res.name, 0) + self.launched.get(res.name, 0))
 

@@ -179,15 +179,10 @@ def test_idle_past_limit_is_held_with_our_reason_and_never_below_min():
     cfg = config({"r1": {"quantity": {"min": 1, "max": 10}}}, max_idle_time=600)
     a, b, c = wid(n=1), wid(n=2), wid(n=3)
     pairs = [worker(a), worker(b), worker(c)]
-    v0 = view(cfg, [p[0] for p in pairs], {"r1": [p[1] for p in pairs]}, now=NOW)
-    from dcluster.reconcile import reconcile
-    # a idle since NOW-1000, b since NOW-700, c since NOW-100
-    from dcluster.model import Worker
-    ws = []
-    for w, since in zip(v0.workers, (NOW - 1000, NOW - 700, NOW - 100)):
-        ws.append(Worker(w.name, w.state, w.resource, w.node, w.instance, since, w.reason))
-    prev = type(v0)(now=NOW, workers=tuple(ws), jobs=())
-    v = reconcile(cfg, NOW, [p[0] for p in pairs], {"r1": [p[1] for p in pairs]}, previous=prev)
+    # the scheduler reports a idle since NOW-1000, b since NOW-700, c since NOW-100
+    ages = {a: 1000, b: 700, c: 100}
+    nodes = [node(n.name, since=NOW - ages[n.name]) for n, _ in pairs]
+    v = view(cfg, nodes, {"r1": [p[1] for p in pairs]}, now=NOW)
     p = plan(v, cfg)
     held = [a.target for a in p.of(Kind.HOLD)]
     assert held == sorted([a, b], key=lambda n: {a: 0, b: 1}[n])
@@ -355,3 +350,11 @@ def test_plans_are_deterministic_whatever_the_input_order():
         again = plan(view(cfg, [p[0] for p in ps], {"a": [p[1] for p in ps], "b": []}, jobs=js), cfg)
         assert again == base
     assert all(a.reason for a in base.actions)
+
+
+def test_a_worker_being_registered_still_counts_as_capacity():
+    # regression: registering a configured worker must not make its capacity vanish (double launch)
+    cfg = config()
+    a = wid()
+    p = plan(view(cfg, [], {"r1": [inst(a, age=60)]}, jobs=[job(1, cores=4)], configured={a}), cfg)
+    assert [x.kind for x in p.actions] == [Kind.REGISTER]

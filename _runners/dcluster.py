@@ -1,0 +1,379 @@
+"""
+dcluster: the operator's interface to the autoscaling engine.
+
+Read-only functions show the engine's live state (published every cycle);
+actions are carried out by the engine itself.  Every REST endpoint of the
+original Dynamic Cluster has an equivalent here (see README, "Runners").
+
+CLI Example:
+
+.. code-block:: bash
+
+    salt-run dcluster.status
+    salt-run dcluster.launch nectar count=2
+"""
+
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "dcluster"
+
+try:
+    import dcluster.config as dconfig
+    from dcluster.glue import runner_client as rc
+
+    HAS_DCLUSTER = True
+except ImportError as _exc:  # pragma: no cover
+    HAS_DCLUSTER = False
+    _IMPORT_ERROR = str(_exc)
+
+
+def __virtual__():
+    if not HAS_DCLUSTER:
+        return (False, f"the dcluster runner needs the dcluster library installed on the master: {_IMPORT_ERROR}")
+    return __virtualname__
+
+
+def _state():
+    return rc.published(__opts__)
+
+
+def _call(cmd, **args):
+    try:
+        return rc.call(__opts__, cmd, args)
+    except rc.EngineUnavailable as exc:
+        return {"ok": False, "message": str(exc)}
+
+
+def _age(now, since):
+    s = max(0, int(now - (since or now)))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def status():
+    """
+    One screen: resources (min/current/max, backoff), workers by state with
+    age and reason, pending demand, recent errors.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.status
+    """
+    try:
+        data = _state()
+    except rc.EngineUnavailable as exc:
+        return {"ok": False, "message": str(exc)}
+    last = data.get("last") or {}
+    view = last.get("view") or {}
+    now = view.get("now") or time.time()
+    by_state = {}
+    for w in view.get("workers", []):
+        by_state.setdefault(w["state"], []).append(
+            f"{w['name']} [{w['resource'] or 'physical'}] {_age(now, w.get('since'))}: {w['reason']}"
+            + (f" (jobs {', '.join(w['jobs'][:5])})" if w.get("jobs") else "")
+        )
+    pending = [j for j in view.get("jobs", []) if j.get("state") == "pending"]
+    plan = last.get("plan") or {}
+    return {
+        "engine": {
+            "auto_mode": view.get("auto_mode"), "last_cycle_age_s": data["engine_age_s"],
+            "stale": data["engine_stale"], "scheduler_ok": view.get("scheduler_ok"),
+        },
+        "resources": {
+            name: f"{r['current']}/{r['max']} (min {r['min']}{', ' + r['mode'] if r['mode'] != 'normal' else ''})"
+            + (f"; backing off ({r['backoff']['kind']}): {r['backoff']['last_error'][:120]}" if r.get("backoff") else "")
+            + ("" if r.get("cloud_ok") else "; cloud poll failing")
+            for name, r in (last.get("resources") or {}).items()
+        },
+        "workers": by_state,
+        "pending": {
+            "jobs": len(pending), "cores": sum(j["chunks"] * j["chunk_cores"] for j in pending),
+            "unplaceable": [f"{u['job']}: {u['reason']}" for u in plan.get("unplaceable", [])[:10]],
+            "waiting": len(plan.get("waiting", [])),
+        },
+        "planned": [f"{a['kind']} {a.get('target') or a.get('count')}: {a['reason']}" for a in plan.get("actions", [])],
+        "notes": plan.get("notes", []),
+        "recent_errors": [f"{time.strftime('%H:%M:%S', time.localtime(e['time']))} {e['where']}: {e['message'][:300]}"
+                          for e in list(data.get("errors", []))[-8:]],
+    }
+
+
+def workers(state=None, resource=None, name=None):
+    """
+    Workers with their state, age, reason, jobs and instance (original: GET /workernode[?state], /workernode/<h>).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.workers state=idle
+    """
+    view = (_state().get("last") or {}).get("view") or {}
+    out = []
+    for w in view.get("workers", []):
+        if state and w["state"] != state:
+            continue
+        if resource and w["resource"] != resource:
+            continue
+        if name and w["name"] != name:
+            continue
+        out.append(w)
+    return out
+
+
+def jobs(state="pending", id=None, limit=None):  # noqa: A002 - the original's parameter name
+    """
+    Jobs the engine last saw (original: GET /job, /job/<id>).  ``state=all`` lists every state.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.jobs
+        salt-run dcluster.jobs id=1234
+    """
+    data = _state()
+    view = (data.get("last") or {}).get("view") or {}
+    out = [j for j in view.get("jobs", []) if (state == "all" or id or j["state"] == state) and (not id or j["id"] == str(id))]
+    if limit is None and not id:
+        conf = ((data.get("last") or {}).get("config") or {}).get("cluster", {}).get("config", {})
+        limit = conf.get("queued_job_number_to_display", 30) or None
+    return out[: int(limit)] if limit else out
+
+
+def resources(name=None):
+    """
+    Resources with limits, size, node shape, reservation and backoff (original: GET /resource[/<n>]).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.resources
+    """
+    res = (_state().get("last") or {}).get("resources") or {}
+    return res.get(name, {"ok": False, "message": f"unknown resource {name!r}"}) if name else res
+
+
+def history(limit=360):
+    """
+    Recent samples of nodes and cores by state and by resource, and pending jobs (the dashboard's graphs).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.history limit=60
+    """
+    return list(_state().get("history", []))[-int(limit):]
+
+
+def config():
+    """
+    The configuration the engine runs with, secrets removed (original: GET /server/config).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.config
+    """
+    return (_state().get("last") or {}).get("config") or {}
+
+
+def server_status():
+    """
+    Auto mode, engine liveness, scheduler health and actions under way
+    (original: GET /server/status and /server/queues).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.server_status
+    """
+    data = _state()
+    last = data.get("last") or {}
+    view = last.get("view") or {}
+    return {
+        "auto_mode": view.get("auto_mode"), "engine_age_s": data["engine_age_s"], "engine_stale": data["engine_stale"],
+        "scheduler_ok": view.get("scheduler_ok"), "cloud_ok": view.get("cloud_ok"),
+        "in_flight": view.get("in_flight"), "busy_workers": last.get("busy_targets", []),
+        "counters": data.get("counters", {}),
+    }
+
+
+def launch(resource, count=1):
+    """
+    Start ``count`` workers of ``resource`` now; refused beyond its max (original: PUT /resource/<n>?num=N).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.launch nectar count=2
+    """
+    return _call("launch", resource=resource, count=int(count))
+
+
+def hold(name):
+    """
+    Hold (offline/drain) a node; an operator's hold is never undone or deleted automatically
+    (original: PUT /workernode/<h>/hold).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.hold dc-nectar-1a2b3c-0123456789ab
+    """
+    return _call("hold", name=name)
+
+
+def release(name):
+    """
+    Release a held node (original: PUT /workernode/<h>/unhold).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.release dc-nectar-1a2b3c-0123456789ab
+    """
+    return _call("release", name=name)
+
+
+def vacate(name):
+    """
+    Requeue or kill the jobs of a node (original: PUT /workernode/<h>/vacate).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.vacate dc-nectar-1a2b3c-0123456789ab
+    """
+    return _call("vacate", name=name)
+
+
+def remove(name):
+    """
+    Remove one of our workers from the scheduler and destroy its instance; refused while it runs jobs
+    (original: DELETE /workernode/<h>).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.remove dc-nectar-1a2b3c-0123456789ab
+    """
+    return _call("remove", name=name)
+
+
+def freeze(resource):
+    """
+    Keep a resource at its current size (original: PUT /resource/<n>/freeze).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.freeze nectar
+    """
+    return _call("freeze", resource=resource)
+
+
+def drain(resource):
+    """
+    Scale a resource to zero as its jobs finish (original: PUT /resource/<n>/drain).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.drain nectar
+    """
+    return _call("drain", resource=resource)
+
+
+def restore(resource):
+    """
+    Back to the pillar's limits after freeze or drain (original: PUT /resource/<n>/restore).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.restore nectar
+    """
+    return _call("restore", resource=resource)
+
+
+def auto(enable=None):
+    """
+    Show, or turn on/off, automatic scaling (original: PUT/DELETE /server/auto).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.auto enable=False
+    """
+    return _call("auto", enable=enable)
+
+
+def validate(minion=None):
+    """
+    Validate the ``dcluster`` pillar of a minion (default: this master's id) and return every error.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.validate
+        salt-run dcluster.validate minion=headnode
+    """
+    minion = minion or __opts__.get("id")
+    pillar = __salt__["pillar.show_pillar"](minion) or {}
+    data = pillar.get(dconfig.PILLAR_KEY)
+    if data is None:
+        return {"valid": False, "minion": minion, "errors": [f"{dconfig.PILLAR_KEY}: not in the pillar of {minion}"]}
+    errs = dconfig.errors(data)
+    return {"valid": not errs, "minion": minion, "errors": errs}
+
+
+def accept_if_known(minion_id, act=None):
+    """
+    Accept the key of ``minion_id`` only if it is an instance dcluster launched, that the
+    cloud reports, that is still starting, and whose id has no accepted key yet.  Called by
+    ``reactor/auth.sls``; everything else stays unaccepted and is logged.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.accept_if_known dc-nectar-1a2b3c-0123456789ab
+    """
+    if act not in (None, "pend"):
+        return {"ok": False, "message": f"auth act {act!r}: nothing to do"}
+    result = _call("accept", minion_id=minion_id)
+    if not result.get("ok"):
+        log.warning("dcluster: key of %s left unaccepted: %s", minion_id, result.get("message"))
+    return result
+
+
+def minion_started(minion_id):
+    """
+    Highstate a new worker when its minion starts (``reactor/start.sls``); other minions are left alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.minion_started dc-nectar-1a2b3c-0123456789ab
+    """
+    return _call("started", minion_id=minion_id)

@@ -1,0 +1,245 @@
+"""Operator commands (the runners' actions) and the minion-key check.
+
+They run in the controller's process, on its live state, so what an operator
+does and what the loop does cannot race: the engine is the one actor.
+Every command returns plain data with ``ok`` and a message an operator reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .. import identity
+from ..model import WorkerState
+from ..planner import Action, Kind
+from ..planner.policy import limits_of
+from ..reconcile import Limits
+
+if TYPE_CHECKING:
+    from .loop import Controller
+
+log = logging.getLogger(__name__)
+
+OPERATOR_HOLD = "held by an operator (salt-run dcluster.hold)"  # not "dcluster...": never auto-removed
+
+
+def _fail(msg: str, **extra) -> dict[str, Any]:
+    return {"ok": False, "message": msg, **extra}
+
+
+def _ok(msg: str, **extra) -> dict[str, Any]:
+    return {"ok": True, "message": msg, **extra}
+
+
+def _worker(c: Controller, name: str):
+    if c.view is None:
+        return None
+    for w in c.view.workers:
+        if w.name == name:
+            return w
+    return None
+
+
+def _need(c: Controller):
+    if c.config is None or c.view is None:
+        return _fail("the engine has not completed a cycle yet")
+    return None
+
+
+def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
+    handler = COMMANDS.get(cmd)
+    if handler is None:
+        return _fail(f"unknown command {cmd!r}; known: {', '.join(sorted(COMMANDS))}")
+    try:
+        result = handler(c, **kw)
+    except TypeError as exc:
+        return _fail(f"{cmd}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - an operator error must not end the engine
+        log.exception("dcluster: command %s failed", cmd)
+        return _fail(f"{cmd} failed: {exc}")
+    if result.get("ok"):
+        c.fire(f"command/{cmd}", {"args": {k: v for k, v in kw.items()}, "message": result.get("message", "")})
+    c.save()
+    return result
+
+
+def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:
+    if (err := _need(c)) is not None:
+        return err
+    res = c.config.resources.get(resource)
+    if res is None:
+        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(c.config.resources))}")
+    count = int(count)
+    if count < 1:
+        return _fail("count must be at least 1")
+    lim = limits_of(c.view, res)
+    room = lim.max - c.current(resource)
+    if count > room:
+        return _fail(f"{resource}: {count} more would exceed max {lim.max} (room for {max(room, 0)})")
+    ids = c.executor.launch(c.config, resource, count, "requested by an operator")
+    return _ok(f"launching {count} x {resource}", minion_ids=ids)
+
+
+def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_physical: bool) -> dict[str, Any]:
+    if (err := _need(c)) is not None:
+        return err
+    w = _worker(c, name)
+    if w is None or w.node is None:
+        return _fail(f"{name} is not a node of the scheduler")
+    if w.state == WorkerState.PHYSICAL and not allow_physical:
+        return _fail(f"{name} was not launched by dcluster; refusing")
+    action = Action(kind, w.resource, reason, target=name, jobs=tuple(w.jobs) if kind == Kind.REMOVE else ())
+    c.executor.do(c.config, action, w)
+    return _ok(f"{kind.value} {name}")
+
+
+def hold(c: Controller, name: str) -> dict[str, Any]:
+    w = _worker(c, name)
+    if w is not None and w.state not in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.PHYSICAL):
+        return _fail(f"{name} is {w.state.value}; only idle or busy nodes can be held")
+    return _scheduler_action(c, name, Kind.HOLD, OPERATOR_HOLD, allow_physical=True)
+
+
+def release(c: Controller, name: str) -> dict[str, Any]:
+    w = _worker(c, name)
+    if w is not None and w.state not in (WorkerState.HELD, WorkerState.DRAINING, WorkerState.PHYSICAL):
+        return _fail(f"{name} is {w.state.value}, not held")
+    return _scheduler_action(c, name, Kind.RELEASE, "released by an operator", allow_physical=True)
+
+
+def vacate(c: Controller, name: str) -> dict[str, Any]:
+    if (err := _need(c)) is not None:
+        return err
+    w = _worker(c, name)
+    if w is None or w.node is None:
+        return _fail(f"{name} is not a node of the scheduler")
+    if not w.jobs:
+        return _fail(f"{name} runs no jobs")
+    out = c.ports.scheduler(c.config).vacate(name)
+    return _ok(f"requeued/killed the jobs of {name}", jobs=list(w.jobs), detail=str(out))
+
+
+def remove(c: Controller, name: str) -> dict[str, Any]:
+    """Take one of our workers out of the scheduler and the cloud; refused while it runs jobs."""
+    if (err := _need(c)) is not None:
+        return err
+    w = _worker(c, name)
+    if w is None:
+        return _fail(f"no worker {name}")
+    if w.state == WorkerState.PHYSICAL:
+        return _fail(f"{name} was not launched by dcluster; refusing")
+    if w.jobs:
+        return _fail(f"{name} runs jobs {', '.join(w.jobs)}; hold it and wait, or vacate it first")
+    done = []
+    if w.node is not None:
+        c.executor.do(c.config, Action(Kind.REMOVE, w.resource, "removed by an operator", target=name), w)
+        done.append("removed from the scheduler")
+    if w.instance is not None:
+        c.executor.destroy(c.config, w.resource, name, w.instance.id, w)
+        done.append("instance destroyed")
+    return _ok(f"{name}: {', '.join(done) or 'nothing to do'}")
+
+
+def _limits(c: Controller, resource: str, make) -> dict[str, Any]:
+    if (err := _need(c)) is not None:
+        return err
+    res = c.config.resources.get(resource)
+    if res is None:
+        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(c.config.resources))}")
+    with c.state.lock:
+        new = make(res)
+        if new is None:
+            c.state.limits.pop(resource, None)
+        else:
+            c.state.limits[resource] = new
+    lim = c.state.limits.get(resource) or Limits(res.min, res.max)
+    return _ok(f"{resource}: min {lim.min}, max {lim.max} ({lim.mode})", min=lim.min, max=lim.max, mode=lim.mode)
+
+
+def freeze(c: Controller, resource: str) -> dict[str, Any]:
+    """Keep the resource at its current size: min = max = current."""
+    return _limits(c, resource, lambda res: Limits(c.current(resource), c.current(resource), "frozen"))
+
+
+def drain(c: Controller, resource: str) -> dict[str, Any]:
+    """Scale the resource to zero: hold every node, remove each once its jobs are done."""
+    return _limits(c, resource, lambda res: Limits(0, 0, "draining"))
+
+
+def restore(c: Controller, resource: str) -> dict[str, Any]:
+    """Back to the pillar's min and max."""
+    return _limits(c, resource, lambda res: None)
+
+
+def auto(c: Controller, enable: Any = None) -> dict[str, Any]:
+    if enable is not None:
+        on = enable if isinstance(enable, bool) else str(enable).lower() in ("1", "true", "yes", "on")
+        c.state.auto_mode = on
+    return _ok(f"auto mode {'on' if c.auto_mode() else 'off'}", auto_mode=c.auto_mode())
+
+
+def may_accept(c: Controller, minion_id: str) -> tuple[bool, str]:
+    """Whether the key of ``minion_id`` may be accepted: ours, launched, starting, first key."""
+    if c.config is None:
+        return False, "the engine has no configuration yet"
+    ident = identity.parse(minion_id, c.config.secret, c.config.cluster_name)
+    if ident is None:
+        return False, "not a minion id dcluster made (bad format or HMAC)"
+    try:
+        accepted = c.ports.accepted_keys()
+    except Exception as exc:  # noqa: BLE001
+        return False, f"cannot list accepted keys: {exc}"
+    if minion_id in accepted:
+        return False, "a key with this id is accepted already (a replayed id)"
+    w = _worker(c, minion_id)
+    inst = w.instance if w is not None else c.state.recent_launches.get(minion_id)
+    if inst is None:
+        return False, "no instance with this id in the cloud"
+    if w is not None and w.state != WorkerState.STARTING:
+        return False, f"its instance is {w.state.value}, not starting"
+    return True, f"instance {inst.id} of {ident.resource} is starting"
+
+
+def accept(c: Controller, minion_id: str) -> dict[str, Any]:
+    ok, why = may_accept(c, minion_id)
+    if not ok:
+        log.warning("dcluster: key of %s left unaccepted: %s", minion_id, why)
+        c.fire("key/refused", {"name": minion_id, "reason": why})
+        return _fail(why)
+    c.ports.accept_key(minion_id)
+    c.fire("key/accepted", {"name": minion_id, "reason": why})
+    return _ok(why)
+
+
+def configured(c: Controller, minion_id: str, ok: bool = True, detail: str = "") -> dict[str, Any]:
+    c.mark_configured(minion_id, bool(ok), detail)
+    return _ok(f"{minion_id} {'configured' if ok else 'configuration failed'}")
+
+
+COMMANDS = {
+    "launch": launch, "hold": hold, "release": release, "vacate": vacate, "remove": remove,
+    "freeze": freeze, "drain": drain, "restore": restore, "auto": auto, "accept": accept,
+    "configured": configured,
+}
+
+
+def started(c: Controller, minion_id: str) -> dict[str, Any]:
+    """A minion connected (reactor/start.sls): highstate it if it is one of our starting workers."""
+    if c.config is None:
+        return _fail("the engine has no configuration yet")
+    if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
+        return _fail(f"{minion_id} is not a dcluster worker; left alone")
+    w = _worker(c, minion_id)
+    if w is not None and w.state not in (WorkerState.STARTING,):
+        return _fail(f"{minion_id} is {w.state.value}; no highstate")
+    highstate = getattr(c.ports, "highstate", None)
+    if highstate is None:
+        return _fail("no highstate port")
+    jid = highstate(minion_id)
+    with c.state.lock:
+        c.state.config_failed.pop(minion_id, None)
+    return _ok(f"highstate of {minion_id} started", jid=jid)
+
+
+COMMANDS["started"] = started

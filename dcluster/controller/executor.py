@@ -1,0 +1,219 @@
+"""Carries out a plan's actions on the controller's thread pool.
+
+Actions on one worker form a chain run in order in one task; a chain stops at
+its first failure, so an instance is never destroyed after its node could not
+be removed.  While a worker's chain runs, later plans' actions on it are
+skipped (one task per worker, as the original kept one per instance).
+Launches are split into batches of ``launch_batch`` and counted as in flight
+until the cloud answers, so the planner never launches twice for one job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import identity
+from ..clouds import userdata
+from ..clouds.errors import CloudError
+from ..config import Command, Config
+from ..model import Worker
+from ..planner import Action, Kind, Plan
+from ..planner import backoff as bo
+from ..reconcile import View
+
+if TYPE_CHECKING:
+    from .loop import Controller
+
+log = logging.getLogger(__name__)
+
+
+class ActionFailed(RuntimeError):
+    pass
+
+
+class Executor:
+    def __init__(self, controller: Controller):
+        self.c = controller
+        self.busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ dispatch
+    def run(self, cfg: Config, result: Plan, view: View) -> None:
+        chains: dict[str, list[Action]] = {}
+        order: list[str] = []
+        for action in result.actions:
+            if action.kind == Kind.LAUNCH:
+                self.launch(cfg, action.resource, action.count, action.reason)
+                continue
+            if action.target not in chains:
+                chains[action.target] = []
+                order.append(action.target)
+            chains[action.target].append(action)
+        workers = {w.name: w for w in view.workers}
+        for target in order:
+            with self._lock:
+                if target in self.busy:
+                    continue  # its previous chain is still running; the next plan will see
+                self.busy.add(target)
+            self.c.submit(lambda t=target: self._chain(cfg, chains[t], workers.get(t)))
+
+    def _chain(self, cfg: Config, actions: list[Action], worker: Worker | None) -> None:
+        try:
+            for action in actions:
+                self.c.fire(f"action/{action.kind.value}/started", action.to_dict())
+                try:
+                    detail = self.do(cfg, action, worker)
+                except Exception as exc:  # noqa: BLE001 - recorded, fired, chain stops
+                    msg = f"{action.kind.value} {action.target}: {exc}"
+                    log.warning("dcluster: %s", msg)
+                    self.c.state.error(self.c.clock(), "action", msg)
+                    self.c.state.count(f"{action.kind.value}_failed")
+                    self.c.fire(f"action/{action.kind.value}/failed", {**action.to_dict(), "error": str(exc)[:1000]})
+                    return
+                self.c.state.count(action.kind.value)
+                log.info("dcluster: %s", action)
+                self.c.fire(f"action/{action.kind.value}/done", {**action.to_dict(), "detail": detail})
+        finally:
+            with self._lock:
+                self.busy.discard(actions[0].target)
+
+    def do(self, cfg: Config, action: Action, worker: Worker | None) -> Any:
+        sched = self.c.ports.scheduler(cfg)
+        kind = action.kind
+        if kind == Kind.HOLD:
+            return _plain(sched.hold(action.target, action.reason))
+        if kind == Kind.RELEASE:
+            return _plain(sched.release(action.target))
+        if kind == Kind.REGISTER:
+            res = cfg.resources[action.resource]
+            ip = worker.instance.ip if worker and worker.instance else None
+            props = (res.reservation.property,) if res.reservation.property else ()
+            out = sched.add_node(action.target, action.cores, action.mem_mb, res.reservation, props, ip)
+            hook = cfg.cluster.config.get("post_add_node_command")
+            if hook is not None:
+                self.hook(hook, worker, "post_add_node_command", sync=True, args=(action.target, ip or ""))
+            return _plain(out)
+        if kind == Kind.REMOVE:
+            if action.jobs:
+                sched.vacate(action.target)
+            out = sched.remove(action.target)
+            hook = cfg.cluster.config.get("post_remove_node_command")
+            if hook is not None:
+                ip = worker.instance.ip if worker and worker.instance else ""
+                self.hook(hook, worker, "post_remove_node_command", sync=True, args=(action.target, ip))
+            return _plain(out)
+        if kind == Kind.DESTROY:
+            return self.destroy(cfg, action.resource, action.target, action.instance_id, worker)
+        raise ActionFailed(f"unknown action {kind}")
+
+    # ------------------------------------------------------------ cloud
+    def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None) -> Any:
+        drv = self.c.ports.driver(cfg, cfg.resources[resource])
+        result = drv.destroy([instance_id])
+        status = result.get(instance_id, "ok")
+        if status not in ("ok", "gone"):
+            raise ActionFailed(f"the cloud refused to delete {instance_id}: {status}")
+        with self.c.state.lock:
+            self.c.state.configured.discard(minion_id)
+            self.c.state.config_failed.pop(minion_id, None)
+            self.c.state.recent_launches.pop(minion_id, None)
+        self.c._cloud_dirty.add(resource)
+        try:
+            self.c.ports.delete_key(minion_id)
+        except Exception as exc:  # noqa: BLE001 - the key sweep retries
+            log.warning("dcluster: could not delete the key of %s: %s", minion_id, exc)
+        if cfg.post_vm_destroy_command is not None and worker is not None:
+            self.hook(cfg.post_vm_destroy_command, worker, "post_vm_destroy_command", sync=True)
+        return {"instance": instance_id, "status": status}
+
+    def launch(self, cfg: Config, resource: str, count: int, reason: str) -> list[str]:
+        """Start ``count`` instances in batches; returns the minion ids requested."""
+        res = cfg.resources[resource]
+        ids_all = []
+        left = count
+        while left > 0:
+            n = min(left, res.launch_batch)
+            ids = [identity.make(cfg.cluster_name, resource, cfg.secret) for _ in range(n)]
+            ids_all += ids
+            with self.c.state.lock:
+                self.c.state.in_flight[resource] = self.c.state.in_flight.get(resource, 0) + n
+            self.c.fire("action/launch/started", {"kind": "launch", "resource": resource, "count": n,
+                                                  "reason": reason, "minion_ids": ids})
+            self.c.submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason))
+            left -= n
+        return ids_all
+
+    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str) -> None:
+        res = cfg.resources[resource]
+        now = self.c.clock
+        try:
+            drv = self.c.ports.driver(cfg, res)
+            render = userdata.renderer(res.config.get("userdata_file") or None, master=self.c.ports.master_address,
+                                       resource=resource, scheduler=cfg.cluster.type, cluster=cfg.cluster_name,
+                                       resource_type=res.type)
+            result = drv.launch(n, ids, render)
+            error = result.error
+            instances = list(result.instances)
+        except CloudError as exc:
+            error, instances = exc, []
+        except Exception as exc:  # noqa: BLE001 - unknown errors back off as transient
+            error, instances = exc, []
+        with self.c.state.lock:
+            self.c.state.in_flight[resource] = max(0, self.c.state.in_flight.get(resource, 0) - n)
+            for inst in instances:
+                self.c.state.recent_launches[inst.minion_id] = inst
+            if error is None:
+                self.c.state.backoff.pop(resource, None)
+            else:
+                kind = getattr(error, "kind", "transient")
+                self.c.state.backoff[resource] = bo.failure(self.c.state.backoff.get(resource), kind, str(error),
+                                                            now(), cfg.backoff)
+        self.c._cloud_dirty.add(resource)
+        self.c.state.count("launched", len(instances))
+        data = {"kind": "launch", "resource": resource, "requested": n, "launched": len(instances),
+                "minion_ids": [i.minion_id for i in instances], "reason": reason}
+        if error is None:
+            self.c.fire("action/launch/done", data)
+            log.info("dcluster: launched %d x %s: %s", len(instances), resource, reason)
+        else:
+            self.c.state.count("launch_failed")
+            kind = getattr(error, "kind", "transient")
+            self.c.state.error(now(), f"launch:{resource}", f"{kind}: {error}")
+            self.c.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
+            log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
+                        error)
+
+    # ------------------------------------------------------------ hooks
+    def hook(self, command: Command, worker: Worker | None, what: str, sync: bool = False,
+             args: Sequence[str] | None = None) -> None:
+        """Run a hook without a shell, with a timeout, off the loop; log its output."""
+        if args is None:
+            inst = worker.instance if worker else None
+            args = (worker.name if worker else "", inst.ip if inst else "", inst.name if inst else "",
+                    worker.resource if worker else "")
+        timeout = self.c.config.hook_timeout if self.c.config else 120
+
+        def run() -> None:
+            try:
+                argv = command.render(*args)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dcluster: %s not run: %s", what, exc)
+                return
+            rc, out = self.c.ports.hook(argv, timeout)
+            level = logging.INFO if rc == 0 else logging.WARNING
+            log.log(level, "dcluster: %s %s exited %s: %s", what, argv, rc, out.strip()[:2000])
+            self.c.fire(f"hook/{what}", {"argv": argv, "rc": rc, "output": out[-2000:]})
+
+        if sync:
+            run()
+        else:
+            self.c.submit(run)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return str(value)

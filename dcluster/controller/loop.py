@@ -1,0 +1,340 @@
+"""One autoscaling cycle: observe -> reconcile -> plan -> act -> events.
+
+Errors of a cycle are caught and logged; they never end the loop and never
+turn into deletions (a failed poll becomes "unknown", on which the planner
+does nothing destructive).  Actions run on a bounded thread pool, so one slow
+cloud call does not stall the loop; one chain of actions per worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from .. import config as dconfig
+from ..config import Config
+from ..model import Instance, InstanceState, WorkerState
+from ..planner import Kind, Plan, plan
+from ..reconcile import View, reconcile
+from . import state as st
+from .executor import Executor
+from .ports import Ports
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(self, ports: Ports, state_path: str | None = None, clock: Callable[[], float] = time.time):
+        self.ports = ports
+        self.clock = clock
+        self.state_path = state_path
+        self.state = st.load(state_path) if state_path else st.ControllerState()
+        self.config: Config | None = None
+        self.view: View | None = None
+        self.plan: Plan | None = None
+        self._cloud_cache: dict[str, tuple[float, list[Instance] | None]] = {}
+        self._cloud_dirty: set[str] = set()
+        self._shapes: dict[str, tuple[int, int]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+        self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
+        self.executor = Executor(self)
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------ plumbing
+    def pool(self) -> ThreadPoolExecutor:
+        size = self.config.worker_number if self.config else 2
+        if self._pool is None or size != self._pool_size:
+            old = self._pool
+            self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dcluster-act")
+            self._pool_size = size
+            if old is not None:
+                old.shutdown(wait=False)
+        return self._pool
+
+    def fire(self, tag: str, data: dict) -> None:
+        try:
+            self.ports.fire(f"dcluster/{tag}", data)
+        except Exception:  # noqa: BLE001 - events are best effort; the loop goes on
+            log.exception("dcluster: could not fire event %s", tag)
+
+    def auto_mode(self) -> bool:
+        if self.state.auto_mode is not None:
+            return self.state.auto_mode
+        return self.config.auto_mode if self.config else True
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._poll_pool.shutdown(wait=False)
+        self.save()
+
+    def save(self) -> None:
+        if self.state_path:
+            try:
+                st.save(self.state, self.state_path)
+            except OSError:
+                log.exception("dcluster: could not write %s", self.state_path)
+
+    # ------------------------------------------------------------ observe
+    def load_config(self) -> Config | None:
+        """The pillar, validated; on errors keep the last good configuration."""
+        try:
+            data = self.ports.pillar()
+        except Exception as exc:  # noqa: BLE001
+            self.state.error(self.clock(), "pillar", f"could not read the dcluster pillar: {exc}")
+            return self.config
+        if not data:
+            self.state.error(self.clock(), "pillar", "the dcluster pillar is empty")
+            return self.config
+        try:
+            cfg = dconfig.load(data)
+        except dconfig.ConfigError as exc:
+            log.error("dcluster: %s", exc)
+            self.state.error(self.clock(), "config", str(exc))
+            self.fire("config/invalid", {"errors": exc.errors})
+            return self.config
+        self.config = cfg
+        return cfg
+
+    def poll_scheduler(self, cfg: Config):
+        try:
+            port = self.ports.scheduler(cfg)
+            nodes = port.nodes()
+            jobs = port.jobs()
+            return list(nodes), list(jobs)
+        except Exception as exc:  # noqa: BLE001 - a failed poll is data, not a crash
+            log.warning("dcluster: scheduler poll failed: %s", exc)
+            self.state.error(self.clock(), "scheduler", str(exc))
+            self.fire("poll/failed", {"what": "scheduler", "error": str(exc)[:1000]})
+            return None, None
+
+    def poll_cloud(self, cfg: Config, now: float) -> dict[str, list[Instance] | None]:
+        due = {}
+        for name, res in cfg.resources.items():
+            at, cached = self._cloud_cache.get(name, (0.0, None))
+            if name in self._cloud_dirty or cached is None or now - at >= cfg.cloud_poller_interval:
+                due[name] = self._poll_pool.submit(self._list, cfg, res)
+        timeout = max(5.0, min(60.0, cfg.cloud_poller_interval * 2.0))
+        for name, fut in due.items():
+            try:
+                result = fut.result(timeout=timeout)
+            except FutureTimeout:
+                result = None
+                self._failed_poll(name, f"no answer within {timeout:.0f} s")
+            except Exception as exc:  # noqa: BLE001
+                result = None
+                self._failed_poll(name, str(exc))
+            self._cloud_cache[name] = (now, result)
+            self._cloud_dirty.discard(name)
+        return {name: self._cloud_cache.get(name, (0, None))[1] for name in cfg.resources}
+
+    def _list(self, cfg: Config, res) -> list[Instance]:
+        drv = self.ports.driver(cfg, res)
+        if res.name not in self._shapes:
+            try:
+                self._shapes[res.name] = (res.cores or drv.cores(), res.mem_mb or drv.mem_mb())
+            except Exception as exc:  # noqa: BLE001 - shape unknown: the planner says so
+                log.warning("dcluster: cannot learn the node size of %s: %s", res.name, exc)
+        return list(drv.instances())
+
+    def _failed_poll(self, resource: str, message: str) -> None:
+        log.warning("dcluster: cloud poll of %s failed: %s", resource, message)
+        self.state.error(self.clock(), f"cloud:{resource}", message)
+        self.fire("poll/failed", {"what": "cloud", "resource": resource, "error": message[:1000]})
+
+    def _merge_recent(self, cfg: Config, insts: dict, now: float) -> dict:
+        """Add launches the cloud does not list yet (eventual consistency), drop those it does."""
+        with self.state.lock:
+            out = {}
+            for name, items in insts.items():
+                if items is None:
+                    out[name] = None
+                    continue
+                listed = {i.minion_id for i in items}
+                extra = []
+                for mid, inst in list(self.state.recent_launches.items()):
+                    if inst.resource != name:
+                        continue
+                    if mid in listed or now - inst.launch_time > cfg.max_launch_time + 2 * cfg.cloud_poller_interval:
+                        del self.state.recent_launches[mid]
+                    else:
+                        extra.append(inst)
+                out[name] = list(items) + extra
+            return out
+
+    # ------------------------------------------------------------ the cycle
+    def cycle(self) -> dict[str, Any]:
+        """One round.  Never raises: errors are recorded, logged and fired."""
+        now = self.clock()
+        try:
+            return self._cycle(now)
+        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+            log.exception("dcluster: cycle failed")
+            self.state.error(now, "cycle", f"{type(exc).__name__}: {exc}")
+            self.fire("cycle/failed", {"error": f"{type(exc).__name__}: {exc}"[:1000]})
+            return {"ok": False, "error": str(exc)}
+        finally:
+            self.save()
+
+    def _cycle(self, now: float) -> dict[str, Any]:
+        cfg = self.load_config()
+        if cfg is None:
+            return {"ok": False, "error": "no valid configuration"}
+        self.pool()
+        nodes, jobs = self.poll_scheduler(cfg)
+        insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
+        with self.state.lock:
+            view = reconcile(
+                cfg, now, nodes, insts, jobs or (), previous=self.view,
+                configured=set(self.state.configured), in_flight=dict(self.state.in_flight),
+                backoff=dict(self.state.backoff), limits=dict(self.state.limits),
+                auto_mode=self.auto_mode(), shapes=dict(self._shapes),
+            )
+        self.check_ports(cfg, view)
+        result = plan(view, cfg)
+        self._changes(self.view, view)
+        self.view, self.plan = view, result
+        self.executor.run(cfg, result, view)
+        self.sweep_keys(cfg, view)
+        self.publish(cfg, view, result)
+        if self.ports.metrics is not None:
+            try:
+                self.ports.metrics(view, result, dict(self.state.counters), now)
+            except Exception:  # noqa: BLE001
+                log.exception("dcluster: metrics failed")
+        return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
+
+    def check_ports(self, cfg: Config, view: View) -> None:
+        """The port config checker: a starting worker whose port answers is configured."""
+        port = (cfg.config_checker.get("port") or {}).get("number")
+        if not port or self.ports.port_open is None:
+            return
+        for w in view.workers:
+            if (w.state == WorkerState.STARTING and w.instance is not None and w.instance.ip
+                    and w.name not in self.state.configured and self.ports.port_open(w.instance.ip, port)):
+                self.mark_configured(w.name, True, f"port {port} answers")
+
+    def mark_configured(self, minion_id: str, ok: bool, detail: str = "") -> None:
+        with self.state.lock:
+            if ok:
+                self.state.configured.add(minion_id)
+                self.state.config_failed.pop(minion_id, None)
+            else:
+                self.state.config_failed[minion_id] = detail[:500]
+        self.save()  # a restart right after a highstate return must not forget it
+        self.fire(f"worker/{'configured' if ok else 'config_failed'}", {"name": minion_id, "detail": detail[:500]})
+
+    def _changes(self, before: View | None, after: View) -> None:
+        old = {w.name: w for w in before.workers} if before else {}
+        for w in after.workers:
+            prev = old.get(w.name)
+            if prev is None or prev.state != w.state:
+                self.fire(f"worker/{w.state.value}", {
+                    "name": w.name, "resource": w.resource, "from": prev.state.value if prev else None,
+                    "to": w.state.value, "reason": w.reason})
+            if (self.config and self.config.post_vm_provision_command and w.instance is not None
+                    and w.instance.state == InstanceState.RUNNING and prev is not None and prev.instance is not None
+                    and prev.instance.state != InstanceState.RUNNING):
+                self.executor.hook(self.config.post_vm_provision_command, w, "post_vm_provision_command")
+        for name in set(old) - {w.name for w in after.workers}:
+            self.fire("worker/gone", {"name": name, "resource": old[name].resource, "from": old[name].state.value})
+
+    def sweep_keys(self, cfg: Config, view: View) -> None:
+        """Delete accepted keys of our minion ids whose instance no longer exists."""
+        from .. import identity
+
+        try:
+            accepted = self.ports.accepted_keys()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("dcluster: cannot list keys: %s", exc)
+            return
+        alive = {w.name for w in view.workers}
+        for mid in accepted:
+            ident = identity.parse(mid, cfg.secret, cfg.cluster_name)
+            if ident is None or mid in alive or not view.cloud_ok.get(ident.resource, False):
+                continue
+            if mid in self.state.recent_launches or self.state.in_flight.get(ident.resource):
+                continue
+            try:
+                self.ports.delete_key(mid)
+                self.fire("key/deleted", {"name": mid, "reason": "its instance no longer exists"})
+            except Exception as exc:  # noqa: BLE001
+                log.warning("dcluster: could not delete key %s: %s", mid, exc)
+
+    def publish(self, cfg: Config, view: View, result: Plan) -> None:
+        counts = {s.value: 0 for s in WorkerState}
+        cores = {s.value: 0 for s in WorkerState}
+        for w in view.workers:
+            counts[w.state.value] += 1
+            cores[w.state.value] += w.cores
+        pending = [j for j in view.jobs if j.state.value == "pending"]
+        sample = {"time": view.now, "nodes": counts, "cores": cores, "pending_jobs": len(pending),
+                  "pending_cores": sum(j.cores for j in pending),
+                  "by_resource": {r: sum(1 for w in view.workers if w.resource == r and w.state.value in (
+                      "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources}}
+        with self.state.lock:
+            self.state.history.append(sample)
+            self.state.last = {
+                "time": view.now,
+                "view": view.to_dict(),
+                "plan": result.to_dict(),
+                "config": cfg.redacted(),
+                "resources": self.resources_summary(cfg, view),
+                "busy_targets": sorted(self.executor.busy),
+            }
+
+    def resources_summary(self, cfg: Config, view: View) -> dict[str, Any]:
+        from ..planner.policy import limits_of, shape_of
+
+        out = {}
+        for name, res in cfg.resources.items():
+            lim = limits_of(view, res)
+            b = view.backoff.get(name)
+            states = {}
+            for w in view.workers:
+                if w.resource == name:
+                    states[w.state.value] = states.get(w.state.value, 0) + 1
+            out[name] = {
+                "type": res.type, "priority": res.priority, "min": lim.min, "max": lim.max, "mode": lim.mode,
+                "configured_min": res.min, "configured_max": res.max,
+                "current": view.current(name), "in_flight": view.in_flight.get(name, 0), "states": states,
+                "cores_per_node": shape_of(view, res)[0], "mem_mb_per_node": shape_of(view, res)[1],
+                "reservation": {"queue": res.reservation.queue, "account": res.reservation.account,
+                                "property": res.reservation.property},
+                "cloud_ok": view.cloud_ok.get(name, False),
+                "backoff": None if not b or not b.active(view.now) else {
+                    "until": b.until, "failures": b.failures, "kind": b.kind, "last_error": b.last_error},
+            }
+        return out
+
+    # ------------------------------------------------------------ helpers for commands
+    def current(self, resource: str) -> int:
+        """A resource's size now: the last view, plus launches answered or under way since."""
+        if self.view is None:
+            return 0
+        seen = {w.name for w in self.view.workers}
+        with self.state.lock:
+            newer = sum(1 for mid, i in self.state.recent_launches.items() if i.resource == resource and mid not in seen)
+            flying = self.state.in_flight.get(resource, 0)
+        return self.view.current(resource) - self.view.in_flight.get(resource, 0) + flying + newer
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no action is running (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.executor.busy and not any(self.state.in_flight.values()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        return self.pool().submit(fn)
+
+
+__all__ = ["Controller", "Kind"]

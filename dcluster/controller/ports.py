@@ -1,0 +1,61 @@
+"""What the controller needs from the outside world, as small protocols.
+
+The Salt engine implements these with Salt (LocalClient to the head minion,
+WheelClient for keys, the master event bus); tests and the demo implement
+them with the same adapters directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..config import Config, Resource
+from ..model import Job, Node
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerPort(Protocol):
+    def jobs(self) -> list[Job]: ...
+    def nodes(self) -> list[Node]: ...
+    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
+                 properties: Iterable[str] = (), address: str | None = None) -> Any: ...
+    def hold(self, name: str, reason: str = ...) -> Any: ...
+    def release(self, name: str) -> Any: ...
+    def remove(self, name: str) -> Any: ...
+    def vacate(self, name: str) -> Any: ...
+    def check(self) -> dict[str, Any]: ...
+
+
+def run_hook(argv: Sequence[str], timeout: int) -> tuple[int, str]:
+    """Run a hook as an argument list (no shell), with a timeout; returns (rc, output)."""
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return -1, f"timed out after {timeout} s"
+    except OSError as exc:
+        return -1, str(exc)
+    return proc.returncode, (proc.stdout + proc.stderr)[-4000:]
+
+
+def _nothing(*_a, **_k):
+    return None
+
+
+@dataclass
+class Ports:
+    pillar: Callable[[], Mapping[str, Any] | None]  # the `dcluster` pillar
+    scheduler: Callable[[Config], SchedulerPort]
+    driver: Callable[[Config, Resource], Any]  # -> dcluster.clouds.base.Driver
+    fire: Callable[[str, dict], None] = _nothing  # (tag, data) onto the event bus
+    accept_key: Callable[[str], Any] = _nothing
+    delete_key: Callable[[str], Any] = _nothing
+    accepted_keys: Callable[[], set[str]] = field(default=lambda: set())
+    hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
+    master_address: str = "salt"
+    port_open: Callable[[str, int], bool] | None = None  # for the port config checker
+    metrics: Callable[..., Any] | None = None  # (view, plan, counters, now) once per cycle

@@ -1,0 +1,118 @@
+"""What the controller remembers between cycles and across master restarts.
+
+Everything about the cluster itself is derived again from the scheduler and
+the cloud each cycle.  What cannot be derived is kept here and written
+atomically to a JSON file in the master's cachedir: operator overrides
+(freeze, drain, auto mode), launch backoff, which new workers finished their
+configuration, launches whose instances the cloud does not list yet, and a
+short history for the status views and graphs.  Losing the file loses no
+instance: at worst a frozen resource thaws and a backoff restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import Instance
+from ..reconcile import BackoffState, Limits
+
+HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
+ERRORS = 50
+
+
+@dataclass
+class ControllerState:
+    auto_mode: bool | None = None  # None: the pillar's auto_mode
+    limits: dict[str, Limits] = field(default_factory=dict)
+    backoff: dict[str, BackoffState] = field(default_factory=dict)
+    configured: set[str] = field(default_factory=set)
+    config_failed: dict[str, str] = field(default_factory=dict)
+    recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
+    in_flight: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
+    last: dict[str, Any] = field(default_factory=dict)  # last view/plan, for the runners
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self.lock:
+            self.counters[key] = self.counters.get(key, 0) + n
+
+    def error(self, now: float, where: str, message: str) -> None:
+        with self.lock:
+            self.errors.append({"time": now, "where": where, "message": message[:1000]})
+
+    # ------------------------------------------------------------ persistence
+    def to_json(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "version": 1,
+                "auto_mode": self.auto_mode,
+                "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
+                "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
+                            for k, b in self.backoff.items()},
+                "configured": sorted(self.configured),
+                "config_failed": dict(self.config_failed),
+                "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
+                "in_flight": dict(self.in_flight),
+                "counters": dict(self.counters),
+                "history": list(self.history),
+                "errors": list(self.errors),
+                "last": self.last,
+            }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ControllerState:
+        st = cls()
+        st.auto_mode = data.get("auto_mode")
+        st.limits = {k: Limits(**v) for k, v in (data.get("limits") or {}).items()}
+        st.backoff = {k: BackoffState(**v) for k, v in (data.get("backoff") or {}).items()}
+        st.configured = set(data.get("configured") or ())
+        st.config_failed = dict(data.get("config_failed") or {})
+        st.recent_launches = {k: Instance.from_dict(v) for k, v in (data.get("recent_launches") or {}).items()}
+        # Launches that were under way when the master stopped either reached the
+        # cloud (and are listed by their tags) or did not: nothing is in flight now.
+        st.in_flight = {}
+        st.counters = dict(data.get("counters") or {})
+        st.history.extend(data.get("history") or ())
+        st.errors.extend(data.get("errors") or ())
+        st.last = data.get("last") or {}
+        return st
+
+
+def save(state: ControllerState, path: str) -> None:
+    data = state.to_json()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, default=str)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load(path: str) -> ControllerState:
+    try:
+        with open(path) as fh:
+            return ControllerState.from_json(json.load(fh))
+    except FileNotFoundError:
+        return ControllerState()
+
+
+def read(path: str) -> dict[str, Any]:
+    """The published state as plain data, for the runners."""
+    with open(path) as fh:
+        return json.load(fh)

@@ -1,0 +1,158 @@
+"""The controller's ports, implemented with Salt (used by ``_engines/dcluster.py``).
+
+Salt is imported inside the functions: this package must import without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..config import Config, Resource
+from ..model import Job, Node
+
+log = logging.getLogger(__name__)
+
+
+class RemoteError(RuntimeError):
+    pass
+
+
+class RemoteScheduler:
+    """The scheduler execution module on the head minion, called through LocalClient."""
+
+    def __init__(self, client, head: str, kind: str, timeout: int):
+        self.client, self.head, self.kind, self.timeout = client, head, kind, timeout
+
+    def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
+        fun = f"dcluster_{self.kind}.{fn}"
+        ret = self.client.cmd(self.head, fun, arg=list(args), kwarg=kwargs or None, timeout=self.timeout,
+                              full_return=True)
+        if self.head not in ret:
+            raise RemoteError(f"{fun} on {self.head}: no answer within {self.timeout} s")
+        answer = ret[self.head]
+        value = answer.get("ret") if isinstance(answer, Mapping) else answer
+        retcode = answer.get("retcode", 0) if isinstance(answer, Mapping) else 0
+        if retcode or (isinstance(value, str) and ("Traceback" in value or value.startswith(("ERROR", "The minion")))):
+            raise RemoteError(f"{fun} on {self.head} failed: {str(value)[:1000]}")
+        return value
+
+    def jobs(self) -> list[Job]:
+        data = self._call("jobs")
+        if not isinstance(data, list):
+            raise RemoteError(f"dcluster_{self.kind}.jobs returned {type(data).__name__}, not a list")
+        return [Job.from_dict(d) for d in data]
+
+    def nodes(self) -> list[Node]:
+        data = self._call("nodes")
+        if not isinstance(data, list):
+            raise RemoteError(f"dcluster_{self.kind}.nodes returned {type(data).__name__}, not a list")
+        return [Node.from_dict(d) for d in data]
+
+    def add_node(self, name, cores, mem_mb=0, reservation=None, properties=(), address=None):
+        r = reservation
+        props = list(properties)
+        kwargs = {"mem_mb": mem_mb, "queue": getattr(r, "queue", None), "account": getattr(r, "account", None),
+                  "property": props[0] if props else None}
+        if address and self.kind == "slurm":  # only Slurm's dynamic nodes take an address
+            kwargs["address"] = address
+        return self._call("add_node", name, cores, **kwargs)
+
+    def hold(self, name, reason="dcluster: hold"):
+        return self._call("hold", name, reason=reason)
+
+    def release(self, name):
+        return self._call("release", name)
+
+    def remove(self, name):
+        return self._call("remove", name)
+
+    def vacate(self, name):
+        return self._call("vacate", name)
+
+    def check(self):
+        return self._call("check")
+
+
+def local_scheduler(cfg: Config):
+    """The scheduler adapter run in this process (the master is the head node)."""
+    from ..schedulers import make_adapter
+    from .run import local_runner
+
+    conf = cfg.cluster.config
+    env = {k: str(v) for k, v in (conf.get("command_env") or {}).items()}
+    return make_adapter(cfg.cluster.type, conf, local_runner(int(conf.get("command_timeout") or 60), env or None))
+
+
+class DriverCache:
+    """One cloud driver per resource, rebuilt when the resource's configuration changes."""
+
+    def __init__(self):
+        self._drivers: dict[str, tuple[Resource, Any]] = {}
+
+    def __call__(self, cfg: Config, res: Resource):
+        from ..clouds.registry import driver_for
+
+        cached = self._drivers.get(res.name)
+        if cached is not None and cached[0] == res:
+            return cached[1]
+        drv = driver_for(res, cfg)
+        self._drivers[res.name] = (res, drv)
+        return drv
+
+
+def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str,
+               fire):
+    """Ports for a controller running inside the salt-master's engine process."""
+    import salt.client
+    import salt.wheel
+
+    from ..controller.ports import Ports
+
+    local = salt.client.get_local_client(opts["conf_file"])
+    wheel = salt.wheel.WheelClient(opts)
+    schedulers: dict[tuple, Any] = {}
+
+    def pillar():
+        data = runners["pillar.show_pillar"](pillar_minion)
+        return (data or {}).get("dcluster")
+
+    def scheduler(cfg: Config):
+        key = (cfg.cluster.type, cfg.cluster.head_minion, id(cfg.cluster.config))
+        port = schedulers.get(key)
+        if port is None:
+            schedulers.clear()
+            if cfg.cluster.head_minion:
+                timeout = int(cfg.cluster.config.get("command_timeout") or 60) + 10
+                port = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
+            else:
+                port = local_scheduler(cfg)
+            schedulers[key] = port
+        return port
+
+    def accepted_keys() -> set[str]:
+        keys = wheel.cmd("key.list", ["accepted"]) or {}
+        return set(keys.get("minions", []))
+
+    def highstate(minion_id: str) -> str:
+        return local.cmd_async(minion_id, "state.apply")
+
+    ports = Ports(
+        pillar=pillar, scheduler=scheduler, driver=DriverCache(), fire=fire,
+        accept_key=lambda mid: wheel.cmd("key.accept", [mid]),
+        delete_key=lambda mid: wheel.cmd("key.delete", [mid]),
+        accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
+    )
+    ports.highstate = highstate  # type: ignore[attr-defined]
+    return ports
+
+
+def port_open(host: str, port: int, timeout: float = 2.0) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

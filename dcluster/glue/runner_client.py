@@ -1,0 +1,55 @@
+"""How the ``dcluster`` runner reaches the engine: an event out, the answer on a reply tag.
+
+The engine is the one actor; runners never compute a second view of the
+cluster.  Read-only runners read the state the engine publishes each cycle
+(``<cachedir>/dcluster/state.json``); actions go to the engine as events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any
+
+STALE_AFTER = 300  # seconds without a new cycle before the status says the engine looks stopped
+
+
+class EngineUnavailable(RuntimeError):
+    pass
+
+
+def state_file(opts) -> str:
+    return os.path.join(opts["cachedir"], "dcluster", "state.json")
+
+
+def published(opts) -> dict[str, Any]:
+    from ..controller import state as st
+
+    path = state_file(opts)
+    try:
+        data = st.read(path)
+    except FileNotFoundError:
+        raise EngineUnavailable(
+            f"no engine state at {path}: is the dcluster engine configured (master 'engines:') and running?"
+        ) from None
+    last = data.get("last") or {}
+    age = time.time() - float(last.get("time") or 0)
+    data["engine_age_s"] = round(age, 1)
+    data["engine_stale"] = age > STALE_AFTER
+    return data
+
+
+def call(opts, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    import salt.utils.event
+
+    reply = f"dcluster/reply/{uuid.uuid4().hex}"
+    with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
+        bus.subscribe(reply)
+        bus.fire_event({"args": args or {}, "reply": reply}, f"dcluster/cmd/{cmd}")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            ev = bus.get_event(wait=min(1.0, deadline - time.time()), tag=reply, full=True)
+            if ev and ev.get("tag") == reply:
+                return ev.get("data") or {}
+    raise EngineUnavailable(f"the dcluster engine did not answer {cmd!r} within {timeout:.0f} s; is it running?")

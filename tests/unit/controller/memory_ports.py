@@ -1,0 +1,120 @@
+"""In-memory test doubles of the controller's own ports (scheduler, cloud, keys, events).
+
+These stand in for *our* interfaces so the loop's bookkeeping can be checked
+cycle by cycle without daemons; the real adapters and drivers are exercised
+against real daemons, moto and namespaces in tests/integration and
+tests/functional, and the whole chain in the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from dcluster.clouds.base import LaunchResult
+from dcluster.clouds.errors import InsufficientCapacity
+from dcluster.controller import Ports
+from dcluster.model import Instance, InstanceState, Node, NodeState
+
+
+class MemScheduler:
+    def __init__(self):
+        self.nodes_: dict[str, Node] = {}
+        self.jobs_ = []
+        self.calls = []
+        self.fail = False
+
+    def jobs(self):
+        if self.fail:
+            raise RuntimeError("squeue: slurm_load_jobs error: Unable to contact slurm controller")
+        return list(self.jobs_)
+
+    def nodes(self):
+        if self.fail:
+            raise RuntimeError("sinfo: Unable to contact slurm controller")
+        return list(self.nodes_.values())
+
+    def add_node(self, name, cores, mem_mb=0, reservation=None, properties=(), address=None):
+        self.calls.append(("add_node", name, cores))
+        self.nodes_[name] = Node(name, NodeState.IDLE, cores=cores)
+
+    def hold(self, name, reason="dcluster"):
+        self.calls.append(("hold", name, reason))
+        n = self.nodes_[name]
+        self.nodes_[name] = Node(name, NodeState.HELD, cores=n.cores, jobs=n.jobs, cores_used=n.cores_used,
+                                 hold_reason=reason)
+
+    def release(self, name):
+        self.calls.append(("release", name))
+        n = self.nodes_[name]
+        self.nodes_[name] = Node(name, NodeState.IDLE, cores=n.cores)
+
+    def remove(self, name):
+        self.calls.append(("remove", name))
+        if self.nodes_[name].jobs:
+            raise RuntimeError(f"{name} has jobs")
+        del self.nodes_[name]
+
+    def vacate(self, name):
+        self.calls.append(("vacate", name))
+
+    def check(self):
+        return {"ok": True}
+
+
+class MemCloud:
+    def __init__(self, cores=4):
+        self.instances_: dict[str, Instance] = {}
+        self.cores_ = cores
+        self.launch_calls = []
+        self.destroyed = []
+        self.refuse = None  # an exception to raise from launch
+        self.list_fails = False
+        self.clock = lambda: 0.0
+
+    def instances(self):
+        if self.list_fails:
+            raise RuntimeError("503 Service Unavailable")
+        return [i for i in self.instances_.values() if i.state != InstanceState.GONE]
+
+    def launch(self, count, minion_ids, userdata_for):
+        self.launch_calls.append(list(minion_ids))
+        if self.refuse is not None:
+            return LaunchResult([], count, self.refuse)
+        out = []
+        for mid in minion_ids:
+            assert "#!" in userdata_for(mid) or userdata_for(mid)
+            inst = Instance(id=f"i-{mid[-8:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
+                            launch_time=self.clock(), cores=self.cores_, ip="127.200.0.250")
+            self.instances_[mid] = inst
+            out.append(inst)
+        return LaunchResult(out, count)
+
+    def destroy(self, ids):
+        out = {}
+        for mid, inst in list(self.instances_.items()):
+            if inst.id in ids:
+                del self.instances_[mid]
+                self.destroyed.append(mid)
+                out[inst.id] = "ok"
+        return {i: out.get(i, "gone") for i in ids}
+
+    def cores(self):
+        return self.cores_
+
+    def mem_mb(self):
+        return 0
+
+
+def ports(pillar, sched, cloud, events, keys):
+    return Ports(
+        pillar=lambda: pillar,
+        scheduler=lambda cfg: sched,
+        driver=lambda cfg, res: cloud,
+        fire=lambda tag, data: events.append((tag, data)),
+        accept_key=lambda mid: keys.add(mid),
+        delete_key=lambda mid: keys.discard(mid),
+        accepted_keys=lambda: set(keys),
+        hook=lambda argv, timeout: (0, "ok"),
+        master_address="127.200.0.1",
+    )
+
+
+__all__ = ["InsufficientCapacity", "MemCloud", "MemScheduler", "ports"]

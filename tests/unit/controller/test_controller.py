@@ -1,0 +1,167 @@
+"""The loop cycle by cycle: scale up, register, idle out, drain, remove, destroy; failures; commands."""
+
+import pytest
+from memory_ports import InsufficientCapacity, MemCloud, MemScheduler, ports
+
+from dcluster.controller import Controller
+from dcluster.controller import commands as cmds
+from dcluster.model import Job, JobState, Node, NodeState
+
+SECRET = "controller-test-secret-123"
+
+
+def pillar(**over):
+    data = {
+        "secret": SECRET, "cluster": {"type": "slurm"}, "max_idle_time": 100, "max_launch_time": 600,
+        "backoff": {"initial": 30, "capacity_pause": 300},
+        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
+    }
+    data.update(over)
+    return data
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def env(tmp_path):
+    sched, cloud, events, keys, clock = MemScheduler(), MemCloud(), [], set(), Clock()
+    cloud.clock = clock
+    c = Controller(ports(pillar(), sched, cloud, events, keys), state_path=str(tmp_path / "state.json"), clock=clock)
+    yield c, sched, cloud, events, keys, clock
+    c.shutdown()
+
+
+def step(c, clock, dt=10):
+    clock.t += dt
+    out = c.cycle()
+    assert c.wait_idle(10)
+    return out
+
+
+def tags(events, prefix):
+    return [t for t, _ in events if t.startswith(prefix)]
+
+
+def test_full_lifecycle(env):
+    c, sched, cloud, events, keys, clock = env
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4), Job("2", JobState.PENDING, chunk_cores=2)]
+    step(c, clock)
+    assert len(cloud.launch_calls) == 1 and len(cloud.launch_calls[0]) == 2
+    # the same pending jobs do not cause a second launch on the next cycles
+    step(c, clock)
+    step(c, clock)
+    assert len(cloud.launch_calls) == 1
+    (a, b) = cloud.launch_calls[0]
+    # auth: launched + starting + no key yet -> accepted; a replay of the same id is refused
+    assert cmds.run(c, "accept", minion_id=a)["ok"]
+    assert not cmds.run(c, "accept", minion_id=a)["ok"]
+    forged = a[:-12] + ("0" * 12 if not a.endswith("0" * 12) else "1" * 12)
+    assert "not a minion id dcluster made" in cmds.run(c, "accept", minion_id=forged)["message"]
+    from dcluster import identity
+    unknown = identity.make("dc", "r1", SECRET)  # signed, but no such instance
+    assert "no instance" in cmds.run(c, "accept", minion_id=unknown)["message"]
+    assert keys == {a}
+    # highstate returned -> registered in the scheduler
+    c.mark_configured(a, True)
+    c.mark_configured(b, True)
+    step(c, clock)
+    assert {x[1] for x in sched.calls if x[0] == "add_node"} == {a, b}
+    # the scheduler runs the jobs, then they finish
+    sched.jobs_ = []
+    step(c, clock)
+    states = {w.name: w.state.value for w in c.view.workers}
+    assert states == {a: "idle", b: "idle"}
+    for _ in range(12):
+        step(c, clock)
+    held = [x for x in sched.calls if x[0] == "hold"]
+    assert {x[1] for x in held} == {a, b} and all(x[2].startswith("dcluster") for x in held)
+    step(c, clock)
+    step(c, clock)
+    assert sorted(cloud.destroyed) == sorted([a, b])
+    assert [x[0] for x in sched.calls if x[1] == a][-2:] == ["hold", "remove"]
+    assert a not in keys
+    assert tags(events, "dcluster/action/destroy/done")
+    assert tags(events, "dcluster/worker/idle") and tags(events, "dcluster/worker/draining")
+
+
+def test_failed_polls_delete_nothing_and_cycle_survives(env):
+    c, sched, cloud, events, keys, clock = env
+    c.ports.pillar = lambda: pillar(max_idle_time=0)
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    (a,) = cloud.launch_calls[0]
+    c.mark_configured(a, True)
+    step(c, clock)
+    sched.jobs_ = []
+    sched.fail = True
+    for _ in range(3):
+        assert step(c, clock, 100)["ok"]
+    assert not [x for x in sched.calls if x[0] in ("hold", "remove")] and not cloud.destroyed
+    assert tags(events, "dcluster/poll/failed")
+    sched.fail = False
+    cloud.list_fails = True
+    c._cloud_dirty.add("r1")
+    for _ in range(3):
+        step(c, clock, 100)
+    assert not cloud.destroyed and not [x for x in sched.calls if x[0] == "remove"]
+    assert any(e["where"] == "cloud:r1" for e in c.state.errors)
+
+
+def test_capacity_error_backs_off_and_is_shown(env):
+    c, sched, cloud, events, keys, clock = env
+    cloud.refuse = InsufficientCapacity("No valid host was found")
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    step(c, clock)
+    assert len(cloud.launch_calls) == 1  # resting, not retrying every cycle
+    assert c.state.backoff["r1"].kind == "capacity"
+    assert "backing off" in c.state.last["plan"]["waiting"][0]["reason"]
+    clock.t += 301
+    cloud.refuse = None
+    step(c, clock)
+    assert len(cloud.launch_calls) == 2 and "r1" not in c.state.backoff
+
+
+def test_invalid_pillar_keeps_the_last_good_config_and_fires(env):
+    c, sched, cloud, events, keys, clock = env
+    step(c, clock)
+    c.ports.pillar = lambda: pillar(max_idel_time=3)
+    assert step(c, clock)["ok"]
+    assert tags(events, "dcluster/config/invalid")
+    assert "max_idel_time" in c.state.errors[-1]["message"]
+
+
+def test_operator_commands(env):
+    c, sched, cloud, events, keys, clock = env
+    step(c, clock)
+    assert not cmds.run(c, "launch", resource="r1", count=5)["ok"]  # max 4
+    assert cmds.run(c, "launch", resource="r1", count=2)["ok"]
+    c.wait_idle(5)
+    assert not cmds.run(c, "launch", resource="nope")["ok"]
+    assert cmds.run(c, "freeze", resource="r1")["message"].startswith("r1: min 2, max 2")
+    assert cmds.run(c, "restore", resource="r1")["message"] == "r1: min 0, max 4 (normal)"
+    assert cmds.run(c, "auto", enable="false")["auto_mode"] is False
+    sched.nodes_["cn01"] = Node("cn01", NodeState.IDLE, cores=8)
+    step(c, clock)
+    assert not cmds.run(c, "remove", name="cn01")["ok"]  # physical
+    assert cmds.run(c, "hold", name="cn01")["ok"]
+    assert sched.calls[-1] == ("hold", "cn01", cmds.OPERATOR_HOLD)
+    assert not cmds.OPERATOR_HOLD.lower().startswith("dcluster")
+    assert cmds.run(c, "nonsense")["message"].startswith("unknown command")
+
+
+def test_state_survives_a_restart(env, tmp_path):
+    c, sched, cloud, events, keys, clock = env
+    step(c, clock)
+    cmds.run(c, "drain", resource="r1")
+    cmds.run(c, "auto", enable=False)
+    c.mark_configured("x", True)
+    c2 = Controller(c.ports, state_path=c.state_path, clock=clock)
+    assert c2.state.limits["r1"].mode == "draining" and c2.state.auto_mode is False and "x" in c2.state.configured
+    c2.shutdown()

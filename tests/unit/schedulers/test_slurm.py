@@ -1,0 +1,132 @@
+"""Slurm parsers on outputs of a real Slurm 22.05 and public 21.08/25.05 recordings; adapter command sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from dcluster.model import JobState, NodeState
+from dcluster.schedulers import ParseError, RefusedError, slurm
+
+from tests.unit.schedulers.sched_helpers import cluster_config, data
+
+
+def test_squeue_real_2205():
+    jobs = {j.id: j for j in slurm.parse_squeue(data("slurm/dcsched-slurm2205-squeue-all-json.json"))}
+    assert jobs["1"].state == JobState.PENDING and jobs["1"].queue == "dyn"
+    assert (jobs["2"].chunks, jobs["2"].chunk_cores, jobs["2"].distinct) == (3, 2, True)  # -N 2 -n 6 on 2-cpu nodes
+    assert jobs["3"].state == JobState.HELD  # JobHeldUser
+    assert jobs["4"].state == JobState.HELD  # Dependency: not demand
+    assert jobs["5"].properties == ("big",) and jobs["5"].chunk_mem_mb == 300
+    assert [j for j in jobs if j.startswith("6_")] == ["6_1", "6_2", "6_3"]
+
+
+def test_squeue_real_2108_and_2505_shapes():
+    jobs = {j.id: j for j in slurm.parse_squeue(data("slurm/rivos-squeue-json-21.08.json"))}
+    run = jobs["26515966"]
+    assert run.state == JobState.RUNNING and run.nodes == ("cs75",) and run.account == "account1"
+    assert run.chunk_mem_mb == 64000 and run.walltime_s == 30240 * 60
+    assert run.properties == ("a100-80gb", "preemptible", "gpu-1")
+    new = slurm.parse_squeue(data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json"))
+    assert len(new) == 19 and new[0].id == "2195" and new[0].state == JobState.OTHER and new[0].chunks == 4
+
+
+def test_sinfo_real_2205_drain_reason_is_reported():
+    nodes = {n.name: n for n in slurm.parse_sinfo(data("slurm/dcsched-slurm2205-sinfo-json.json"))}
+    assert nodes["dcn1"].state == NodeState.IDLE and nodes["dcn1"].cores == 2 and nodes["dcn1"].mem_mb == 500
+    assert nodes["dcn2"].state == NodeState.HELD and nodes["dcn2"].hold_reason == "dcluster: test"
+    assert nodes["dcn2"].properties == ("dcluster", "big")
+
+
+def test_sinfo_real_2108_and_2505():
+    nodes = {n.name: n for n in slurm.parse_sinfo(data("slurm/rivos-sinfo-json-21.08.json"))}
+    assert nodes["cs5.example.company.com"].state == NodeState.DOWN
+    assert nodes["cs2.example.company.com"].state == NodeState.BUSY
+    new = {n.name: n for n in slurm.parse_sinfo(data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-nodes.json"))}
+    assert new["cn3"].state == NodeState.HELD and new["cn3"].hold_reason == "ECC memory error"
+    assert new["cn3"].state_since == 1763370757.0
+
+
+def test_jobs_fill_node_job_lists():
+    jobs = slurm.parse_squeue(data("slurm/rivos-squeue-json-21.08.json"))
+    nodes = {n.name: n for n in slurm.parse_sinfo(data("slurm/rivos-sinfo-json-21.08.json"), jobs)}
+    assert all(isinstance(n.jobs, tuple) for n in nodes.values())
+
+
+@pytest.mark.parametrize("bad", ["", "{", '{"meta": {}}', "slurm_load_jobs error: Unable to contact slurm controller"])
+def test_garbage_raises(bad):
+    with pytest.raises(ParseError):
+        slurm.parse_squeue(bad)
+    with pytest.raises(ParseError):
+        slurm.parse_sinfo(bad)
+
+
+def test_hostlist():
+    assert slurm.expand_hostlist("cn[1-3,07],gpu1,a[01-02]b") == ["cn1", "cn2", "cn3", "cn07", "gpu1", "a01b", "a02b"]
+    assert slurm.expand_hostlist("") == []
+
+
+def adapter(rec, **conf):
+    return slurm.SlurmAdapter(cluster_config("slurm", **conf), rec, sleep=lambda s: None)
+
+
+SINFO = data("slurm/dcsched-slurm2205-sinfo-json.json")
+SQUEUE = data("slurm/dcsched-slurm2205-squeue-all-json.json")
+
+
+def test_add_node_creates_future_node_with_feature(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
+    out = adapter(rec, node_feature="dcluster").add_node("dc-r1-aa", 4, 1000, {"property": "big"},
+                                                         address="127.200.0.60")
+    assert rec.calls[-1] == ["/usr/bin/scontrol", "create", "nodename=dc-r1-aa", "cpus=4", "features=dcluster,big",
+                             "realmemory=1000", "nodeaddr=127.200.0.60", "state=future"]
+    assert out["created"] is True
+
+
+def test_add_node_of_a_registered_node_only_adds_features(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
+    out = adapter(rec).add_node("dcn1", 2, properties=["gpu"])
+    assert rec.calls[-1] == ["/usr/bin/scontrol", "update", "nodename=dcn1", "availablefeatures=dcluster,gpu",
+                             "activefeatures=dcluster,gpu"]
+    assert out["created"] is False
+
+
+def test_hold_release(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
+    a = adapter(rec)
+    a.hold("dcn1", "dcluster: idle")
+    assert rec.calls[-1] == ["/usr/bin/scontrol", "update", "nodename=dcn1", "state=drain", "reason=dcluster: idle"]
+    a.release("dcn2")  # drained with "dcluster: test"
+    assert rec.calls[-1] == ["/usr/bin/scontrol", "update", "nodename=dcn2", "state=resume"]
+
+
+def test_release_refuses_admin_drain(rec):
+    rec.on(r"sinfo", SINFO.replace("dcluster: test", "bad dimm")).on(r"squeue", SQUEUE)
+    with pytest.raises(RefusedError, match="bad dimm"):
+        adapter(rec).release("dcn2")
+
+
+def test_remove_refused_while_jobs_and_vacate_requeues(rec):
+    import json
+
+    sq = json.loads(SQUEUE)
+    sq["jobs"][0].update(job_state="RUNNING", nodes="dcn1")
+    rec.on(r"sinfo", SINFO).on(r"squeue", json.dumps(sq))
+    with pytest.raises(RefusedError, match="still runs jobs 1"):
+        adapter(rec).remove("dcn1")
+    assert not any("delete" in c for c in rec.calls)
+    rec.on(r"requeue", "", rc=1, stderr="Requeue of JobId=1 not allowed")
+    assert adapter(rec).vacate("dcn1") == ["1"]
+    assert rec.calls[-2:] == [["/usr/bin/scontrol", "requeue", "1"], ["/usr/bin/scancel", "1"]]
+
+
+def test_remove_deletes_dynamic_node(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
+    assert adapter(rec).remove("dcn1") == {"name": "dcn1", "removed": True}
+    assert rec.calls[-1] == ["/usr/bin/scontrol", "delete", "nodename=dcn1"]
+
+
+def test_check(rec):
+    rec.on(r"ping", "Slurmctld(primary) at vm is UP\n")
+    assert adapter(rec).check()["healthy"] is True
+    rec.on(r"ping", "Slurmctld(primary) at vm is DOWN\n", rc=1)
+    assert adapter(rec).check()["healthy"] is False

@@ -1,0 +1,239 @@
+"""Torque/MAUI parsers on real recorded outputs (tests/data/scheduler-output/torque) and adapter command sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from dcluster.model import JobState, NodeState
+from dcluster.schedulers import ParseError, RefusedError, SchedulerError, maui, torque
+
+from tests.unit.schedulers.sched_helpers import cluster_config, data
+
+# Synthetic MAUI reports in the layout of the MAUI admin guide (no real output exists: see maui.py).
+DIAGNOSE_P = """diagnosing job priority information (partition: ALL)
+
+Job                    PRIORITY*   Cred( User:Class)  Serv(QTime)
+             Weights   --------       1(    1:    1)     1(    1)
+
+152                        1716       0.0(  0.0:  0.0) 100.0(1716.)
+166[1]                      50*       0.0(  0.0:  0.0) 100.0(  50.)
+
+Percent Contribution   --------       0.0(  0.0:  0.0) 100.0(100.0)
+
+* indicates system prio set on job
+"""
+SHOWRES_N = """reservations on Fri Jul 13 10:00:00
+
+NodeName             Type      ReservationID   JobState Task       Start    Duration  StartTime
+
+dc-r1-aa              Job      149             Running    2   -1:00:00  1:00:00:00  Fri Jul 13 09:00:00
+                      User     dc-r1-aa.0          N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
+dc-r1-aab             User     dc-r1-aab.0         N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
+node7                 User     admin.1             N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
+"""
+CHECKNODE = """checking node dc-r1-aa
+
+State:      Idle  (in current state for 00:00:10)
+Configured Resources: PROCS: 4  MEM: 7G  SWAP: 7G  DISK: 1M
+"""
+
+
+def test_qstat_real_pcluster_array_jobs_and_shapes():
+    jobs = {j.id: j for j in torque.parse_qstat(data("torque/pcluster-torque612-qstat-t-x.xml"))}
+    assert list(jobs) == ["149", "150", "151", "152", "166[1]", "166[2]", "166[3]"]
+    j149 = jobs["149"]  # nodes=1:ppn=2
+    assert (j149.state, j149.chunks, j149.chunk_cores, j149.distinct) == (JobState.RUNNING, 1, 2, True)
+    assert j149.nodes == ("ip-10-0-1-168",) and j149.walltime_s == 3600 and j149.queue == "batch"
+    assert j149.owner == "centos" and j149.submit_time == 1562156185.0
+    assert jobs["150"].chunks == 2 and jobs["150"].chunk_cores == 1  # nodes=2
+    assert jobs["150"].nodes == ("ip-10-0-1-95", "ip-10-0-1-168")
+    assert (jobs["151"].chunks, jobs["151"].chunk_cores) == (1, 2)  # ncpus=2 is 2 cores (the original said 1)
+    j152 = jobs["152"]  # nodes=1:ppn=2+2:ppn=3: shaped by its largest chunk, exact parts kept
+    assert (j152.state, j152.chunks, j152.chunk_cores) == (JobState.PENDING, 3, 3)
+    assert j152.extra["chunk_list"] == [[1, 2], [2, 3]]
+    assert jobs["166[2]"].state == JobState.PENDING and jobs["166[2]"].nodes == ()
+
+
+def test_qstat_real_single_job_without_resource_list_or_optional_fields():
+    (job,) = torque.parse_qstat(data("torque/goove-farm.particle.cz-qstat-x-single-job.xml"))
+    assert job.id == "1196870" and job.state == JobState.RUNNING and job.queue == "solid"
+    assert (job.chunks, job.chunk_cores, job.chunk_mem_mb) == (1, 1, 0)
+    assert job.nodes == ("golias119",) and job.extra["full_id"] == "1196870.torque.farm.particle.cz"
+
+
+def test_qstat_synthetic_memory_properties_and_holds():
+    doc = ("<Data>"
+           "<Job><Job_Id>7.s</Job_Id><job_state>Q</job_state><queue>q</queue><Account_Name>acc</Account_Name>"
+           "<Resource_List><nodes>2:ppn=4:bigmem</nodes><mem>16gb</mem></Resource_List></Job>"
+           "<Job><Job_Id>8.s</Job_Id><job_state>H</job_state><Hold_Types>u</Hold_Types></Job>"
+           "<Job><Job_Id>9.s</Job_Id><job_state>Q</job_state><Hold_Types>s</Hold_Types>"
+           "<Resource_List><procs>3</procs><pmem>1gb</pmem></Resource_List></Job>"
+           "<Job><Job_Id>10.s</Job_Id><job_state>C</job_state></Job>"
+           "</Data>")
+    jobs = {j.id: j for j in torque.parse_qstat(doc)}
+    j7 = jobs["7"]
+    assert (j7.chunks, j7.chunk_cores, j7.chunk_mem_mb, j7.properties, j7.account) == (2, 4, 8192, ("bigmem",), "acc")
+    assert jobs["8"].state == JobState.HELD and jobs["9"].state == JobState.HELD
+    assert (jobs["9"].chunks, jobs["9"].chunk_cores, jobs["9"].distinct, jobs["9"].chunk_mem_mb) == (3, 1, False, 1024)
+    assert jobs["10"].state == JobState.OTHER
+
+
+def test_qstat_empty_output_is_no_jobs_but_garbage_is_an_error():
+    assert torque.parse_qstat("") == []
+    with pytest.raises(ParseError, match="qstat -x -t"):
+        torque.parse_qstat(data("torque/pcluster-torque612-qstat-t-x.xml")[:3000])
+    with pytest.raises(ParseError, match="without <Job_Id>"):
+        torque.parse_qstat("<Data><Job><job_state>Q</job_state></Job></Data>")
+
+
+def test_pbsnodes_real_pcluster():
+    nodes = {n.name: n for n in torque.parse_pbsnodes(data("torque/pcluster-torque612-pbsnodes-x.xml"))}
+    master = nodes["ip-10-0-0-196"]
+    assert master.state == NodeState.HELD and master.hold_reason == "MasterServer" and master.cores == 1000
+    free = nodes["ip-10-0-1-242"]
+    assert free.state == NodeState.IDLE and free.cores == 4 and free.mem_mb == 7632 and free.jobs == ()
+    busy = nodes["ip-10-0-1-237"]
+    assert busy.state == NodeState.BUSY and busy.jobs == ("136", "137", "138") and busy.cores_used == 3
+
+
+def test_pbsnodes_real_64_nodes_with_gpus_and_combined_state():
+    nodes = torque.parse_pbsnodes(data("torque/ctxswitch-qhost-output_04-pbsnodes-x.xml"))
+    assert len(nodes) == 64
+    n001 = nodes[0]
+    assert n001.name == "n001" and n001.state == NodeState.HELD and n001.hold_reason == "offline"
+    assert n001.properties == ("compute", "enc1") and n001.extra["gpus"] == "0"
+    assert not n001.hold_reason.startswith("dcluster")  # an admin's hold
+    (node,) = torque.parse_pbsnodes(data("torque/ctxswitch-qhost-output_05-pbsnodes-x.xml"))
+    assert node.state == NodeState.HELD and node.cores_used == 32 and node.jobs == ("2081", "3069", "3584")
+
+
+def test_pbsnodes_missing_optional_fields_tolerated_and_note_is_our_hold():
+    doc = ("<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np><note>dcluster: idle</note></Node>"
+           "<Node><name>b</name><state>free</state></Node><Node><name>c</name><state>state-unknown</state></Node></Data>")
+    a, b, c = torque.parse_pbsnodes(doc)
+    assert a.state == NodeState.HELD and a.hold_reason == "dcluster: idle"
+    assert b.state == NodeState.IDLE and b.cores == 0
+    assert c.state == NodeState.STARTING
+
+
+@pytest.mark.parametrize("bad", ["", "pbsnodes: Server has no node list", "<Data><Node><name>a</name>"])
+def test_pbsnodes_garbage_raises(bad):
+    with pytest.raises(ParseError) as exc:
+        torque.parse_pbsnodes(bad, "pbsnodes -x")
+    assert "pbsnodes -x" in str(exc.value)
+
+
+def test_maui_parsers_on_admin_guide_layouts():
+    assert maui.parse_diagnose_p(DIAGNOSE_P) == {"152": 1716.0, "166[1]": 50.0}
+    res = maui.parse_showres_n(SHOWRES_N)
+    assert [(r.node, r.type, r.id) for r in res] == [
+        ("dc-r1-aa", "Job", "149"), ("dc-r1-aa", "User", "dc-r1-aa.0"), ("dc-r1-aab", "User", "dc-r1-aab.0"),
+        ("node7", "User", "admin.1")]
+    assert maui.parse_checknode(CHECKNODE) == "Idle"
+    with pytest.raises(ParseError, match="no 'State:' line"):
+        maui.parse_checknode("ERROR:  cannot locate node 'x'")
+
+
+def adapter(rec, **conf):
+    return torque.TorqueAdapter(cluster_config("torque", **conf), rec, sleep=lambda s: None, checknode_wait=0)
+
+
+def test_jobs_uses_maui_priorities_and_keeps_jobs_missing_there(rec):
+    rec.on(r"qstat", data("torque/pcluster-torque612-qstat-t-x.xml")).on(r"diagnose -p", DIAGNOSE_P)
+    jobs = {j.id: j for j in adapter(rec).jobs()}
+    assert jobs["152"].priority == 1716.0 and jobs["166[1]"].priority == 50.0
+    assert jobs["166[2]"].priority == 0.0  # not in diagnose -p: kept (the original dropped it)
+    assert rec.calls == [["/usr/bin/qstat", "-x", "-t"], ["/usr/bin/diagnose", "-p"]]
+
+
+def test_jobs_without_maui_still_returns_jobs_and_filters_queues(rec):
+    rec.on(r"qstat", data("torque/pcluster-torque612-qstat-t-x.xml")).on(r"diagnose", "", rc=1, stderr="maui down")
+    assert len(adapter(rec).jobs()) == 7
+    assert adapter(rec, queue_to_monitor=["other"]).jobs() == []
+
+
+def test_failed_qstat_raises_never_empty(rec):
+    rec.on(r"qstat", "", rc=1, stderr="qstat: cannot connect to server torque (errno=111)")
+    with pytest.raises(SchedulerError, match="cannot connect to server"):
+        adapter(rec).jobs()
+
+
+def test_add_node_command_sequence(rec):
+    rec.on(r"checknode", CHECKNODE)
+    result = adapter(rec).add_node("dc-r1-aa", 4, reservation={"queue": "batch", "account": "physics",
+                                                               "property": "cloud"})
+    assert rec.calls == [
+        ["/usr/bin/qmgr", "-c", "create node dc-r1-aa"],
+        ["/usr/bin/qmgr", "-c", "set node dc-r1-aa np = 4"],
+        ["/usr/bin/qmgr", "-c", "set node dc-r1-aa properties = cloud"],
+        ["/usr/bin/checknode", "dc-r1-aa"],
+        ["/usr/bin/setres", "-q", "batch", "dc-r1-aa"],
+        ["/usr/bin/setres", "-a", "physics", "dc-r1-aa"],
+        ["/usr/bin/qmgr", "-c", "set node dc-r1-aa state = free"],
+    ]
+    assert result["cores"] == 4
+
+
+def test_add_node_retries_create_and_fails_clearly(rec):
+    rec.on(r"create node", "", rc=1, stderr="qmgr obj=x svr=default: Unauthorized Request")
+    with pytest.raises(SchedulerError, match="failed 5 times.*Unauthorized"):
+        adapter(rec).add_node("dc-r1-aa", 2)
+    assert sum("create node" in line for line in rec.lines()) == 5
+
+
+def test_add_node_refuses_injection(rec):
+    with pytest.raises(RefusedError):
+        adapter(rec).add_node("x; rm -rf /", 2)
+    with pytest.raises(RefusedError):
+        adapter(rec).add_node("dc-r1-aa", 2, reservation={"queue": "batch; reboot"})
+    assert rec.calls == []
+
+
+def test_hold_and_release_mark_ours(rec):
+    a = adapter(rec)
+    a.hold("dc-r1-aa", "dcluster: idle 600 s")
+    assert rec.calls[-1] == ["/usr/bin/pbsnodes", "-o", "-N", "dcluster: idle 600 s", "dc-r1-aa"]
+    rec.on(r"pbsnodes -x dc-r1-aa",
+           "<Data><Node><name>dc-r1-aa</name><state>offline</state><note>dcluster: idle 600 s</note></Node></Data>")
+    a.release("dc-r1-aa")
+    assert rec.calls[-1] == ["/usr/bin/pbsnodes", "-c", "-N", "", "dc-r1-aa"]
+
+
+def test_release_refuses_an_admins_hold(rec):
+    rec.on(r"pbsnodes -x n1", "<Data><Node><name>n1</name><state>offline</state><note>disk broken</note></Node></Data>")
+    with pytest.raises(RefusedError, match="held by someone else"):
+        adapter(rec).release("n1")
+    assert not any("-c" in c for c in rec.calls)
+
+
+def test_remove_releases_user_reservations_found_in_python(rec):
+    rec.on(r"pbsnodes -x dc-r1-aa",
+           "<Data><Node><name>dc-r1-aa</name><state>free</state><np>2</np></Node></Data>").on(r"showres", SHOWRES_N)
+    out = adapter(rec).remove("dc-r1-aa")
+    assert out["released_reservations"] == ["dc-r1-aa.0"]  # not dc-r1-aab.0, whose name only starts alike
+    assert rec.calls[-3:] == [
+        ["/usr/bin/releaseres", "dc-r1-aa.0"],
+        ["/usr/bin/pbsnodes", "-o", "-N", "dcluster: held (removing)", "dc-r1-aa"],
+        ["/usr/bin/qmgr", "-c", "delete node dc-r1-aa"],
+    ]
+
+
+def test_remove_refused_while_jobs(rec):
+    rec.on(r"pbsnodes -x n", "<Data><Node><name>n</name><state>job-exclusive</state><jobs>0/5.s</jobs></Node></Data>")
+    with pytest.raises(RefusedError, match="still runs jobs 5"):
+        adapter(rec).remove("n")
+    assert not any("delete" in line for line in rec.lines())
+
+
+def test_vacate_signals_then_purges(rec):
+    rec.on(r"pbsnodes -x n", "<Data><Node><name>n</name><state>job-exclusive</state>"
+                             "<jobs>0/5.s,1/5.s,2/166[1].s</jobs></Node></Data>")
+    assert adapter(rec).vacate("n") == ["5", "166[1]"]
+    assert rec.calls[1:] == [["/usr/bin/qsig", "-s", "9", "5"], ["/usr/bin/qdel", "-p", "5"],
+                             ["/usr/bin/qsig", "-s", "9", "166[1]"], ["/usr/bin/qdel", "-p", "166[1]"]]
+
+
+def test_check_reports_each_component(rec):
+    rec.on(r"pbsnodes", data("torque/pcluster-torque612-pbsnodes-x.xml")).on(r"diagnose", "", rc=1, stderr="no maui")
+    out = adapter(rec).check()
+    assert out["healthy"] is False and len(out["problems"]) == 1 and out["problems"][0].startswith("maui:")
