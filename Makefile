@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --upgrade pip wheel 'setuptools<75.6'
 	$(PIP) install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 

@@ -100,6 +100,7 @@ def start(pillar_minion=None, master_address=None, interval=None):
         master_address = iface if iface not in ("0.0.0.0", "::") else opts.get("id", "salt")
     ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)  # noqa: F821
     controller = Controller(ports, state_path=state_path(opts))
+    controller.meta = {"pillar_minion": pillar_minion, "master_address": master_address}
     log.info("dcluster engine started: pillar of %s, master address %s", pillar_minion, master_address)
     fire("dcluster/engine/started", {"pillar_minion": pillar_minion, "master_address": master_address})
     next_cycle = 0.0

@@ -23,6 +23,7 @@ __virtualname__ = "dcluster"
 try:
     import dcluster.config as dconfig
     from dcluster.glue import runner_client as rc
+    from dcluster.glue import stats
 
     HAS_DCLUSTER = True
 except ImportError as _exc:  # pragma: no cover
@@ -377,3 +378,25 @@ def minion_started(minion_id):
         salt-run dcluster.minion_started dc-nectar-1a2b3c-0123456789ab
     """
     return _call("started", minion_id=minion_id)
+
+
+def _engine_pillar_minion():
+    try:
+        return ((_state().get("last") or {}).get("meta") or {}).get("pillar_minion") or __opts__.get("id")
+    except rc.EngineUnavailable:
+        return __opts__.get("id")
+
+
+def forward_stats(minion_id, data):
+    """
+    Send one ``dcluster_stats`` beacon event of a worker to Graphite (called by ``reactor/stats.sls``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.forward_stats minion_id=w1 data='{"cpu": {"percent": 5}}'
+    """
+    minion = _engine_pillar_minion()
+    return stats.forward_stats(__opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key),
+                               minion_id, data)

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     PENDING = "pending"  # queued, eligible to run: the demand we scale for
     HELD = "held"  # queued but held by a user/admin/dependency: not demand
     RUNNING = "running"
     OTHER = "other"  # exiting, completed, suspended ...: ignored by the planner
 
 
-class NodeState(str, enum.Enum):
+class NodeState(enum.StrEnum):
     """A scheduler node's state, normalised across Torque, Grid Engine and Slurm."""
 
     IDLE = "idle"  # up, accepting jobs, no jobs
@@ -32,7 +32,7 @@ class NodeState(str, enum.Enum):
     UNKNOWN = "unknown"
 
 
-class InstanceState(str, enum.Enum):
+class InstanceState(enum.StrEnum):
     PENDING = "pending"  # requested; spot request open, or building
     RUNNING = "running"  # the cloud says it is up
     ERROR = "error"
@@ -40,7 +40,7 @@ class InstanceState(str, enum.Enum):
     GONE = "gone"  # terminated / deleted (still listed by some clouds for a while)
 
 
-class WorkerState(str, enum.Enum):
+class WorkerState(enum.StrEnum):
     """Every worker is in exactly one of these (slurm-gcp slurmsync style)."""
 
     STARTING = "starting"  # our instance, not yet a usable scheduler node

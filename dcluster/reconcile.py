@@ -127,7 +127,7 @@ def reconcile(
     node_map = {n.name: n for n in (nodes or ())}
     cloud_ok = {name: instances.get(name) is not None for name in config.resources}
     inst_map: dict[str, Instance] = {}
-    for resource, items in instances.items():
+    for items in instances.values():
         for inst in items or ():
             if inst.state == InstanceState.GONE:
                 continue  # terminated instances are history, not workers

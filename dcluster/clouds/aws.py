@@ -29,7 +29,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import model
-from .base import Driver, LaunchResult, batch_tags, batch_userdata, launch_time_from, minion_from_tags, tags_for
+from .base import (
+    MAX_BATCH,
+    Driver,
+    LaunchResult,
+    batch_tags,
+    batch_userdata,
+    launch_time_from,
+    minion_from_tags,
+    tags_for,
+)
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
@@ -60,12 +69,13 @@ _NOTFOUND = {"InvalidInstanceID.NotFound", "InvalidSpotInstanceRequestID.NotFoun
 def classify(code: str, message: str, status: int | None = None, secrets: Sequence = ()) -> CloudError:
     """The classified error of an EC2 error code (``ClientError.response["Error"]["Code"]``)."""
     kw = {"cloud": "aws", "code": code, "secrets": secrets}
+    # EC2 answers capacity shortages with HTTP 500 (they are "server errors"): the code decides first.
+    if code in _CAPACITY:
+        return InsufficientCapacity(message, **kw)
     if code in _TRANSIENT or (status or 0) >= 500:
         return Transient(message, **kw)
     if code in _QUOTA or code.endswith("LimitExceeded"):
         return QuotaExceeded(message, **kw)
-    if code in _CAPACITY:
-        return InsufficientCapacity(message, **kw)
     if code in _AUTH:
         return AuthFailure(message, **kw)
     if code in _NOTFOUND:
@@ -309,7 +319,7 @@ class AwsDriver(Driver):
                 return result
             result.extra["fallback_on_demand"] = len(ids)
             result.error = None
-        batch = max(1, int(self.resource.launch_batch))
+        batch = max(1, min(int(self.resource.launch_batch), MAX_BATCH))
         for n in range(0, len(ids), batch):
             err = self._run_batch(ids[n:n + batch], userdata_for, result, cores, mem)
             if err is not None:
@@ -400,8 +410,6 @@ class AwsDriver(Driver):
                 return []
             spec = self._launch_spec()
             spec["UserData"] = base64.b64encode(ud.encode()).decode()
-            if "Placement" in spec and "NetworkInterfaces" in spec:
-                pass
             tags = tags_for(self.cluster, self.resource.name, mid)
             tags["Name"] = self._name(mid)
             try:

@@ -14,7 +14,7 @@ user-data, while each of ours needs its own minion id.  So a batch carries:
 
 * the common tags (cluster, resource, launch time) plus ``dcluster-batch``
   and the batch's minion ids in launch-index order, packed into
-  ``dcluster-ids-<n>`` tags (only the ``<nonce>-<mac>`` part, 13 per tag);
+  ``dcluster-ids-<n>`` tags (only the ``<nonce>-<mac>`` part, 12 per tag);
 * a user-data wrapper (:func:`batch_userdata`) that asks the instance
   metadata service for the instance's launch index, picks its id from the
   same list, and runs the user-data rendered for that id.
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 TAG_BATCH = "dcluster-batch"
 TAG_IDS = "dcluster-ids-"  # + n: space-separated "<nonce>-<mac>" of the batch, in launch-index order
-IDS_PER_TAG = 13  # 13 * 19 characters < 256, the EC2 tag value limit (Nova: 255)
+IDS_PER_TAG = 12  # 12 ids of 19 characters and their spaces: 239 < 255, the Nova metadata limit (EC2: 256)
+MAX_BATCH = IDS_PER_TAG * 40  # stays under EC2's 50 tags per resource
 PLACEHOLDER = "@DCLUSTER_MINION_ID@"
 
 

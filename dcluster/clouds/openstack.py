@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import model
-from .base import Driver, LaunchResult, batch_tags, batch_userdata, launch_time_from, minion_from_tags
+from .base import MAX_BATCH, Driver, LaunchResult, batch_tags, batch_userdata, launch_time_from, minion_from_tags
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class OpenStackDriver(Driver):
         except CloudError as exc:
             result.error = exc
             return result
-        batch = max(1, int(self.resource.launch_batch))
+        batch = max(1, min(int(self.resource.launch_batch), MAX_BATCH))
         for n in range(0, len(ids), batch):
             err = self._create(ids[n:n + batch], userdata_for, result, cores, mem, nics, exact=False)
             if err is not None:

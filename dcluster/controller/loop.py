@@ -45,6 +45,7 @@ class Controller:
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
         self.executor = Executor(self)
         self.lock = threading.RLock()
+        self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
 
     # ------------------------------------------------------------ plumbing
     def pool(self) -> ThreadPoolExecutor:
@@ -205,7 +206,7 @@ class Controller:
         self.publish(cfg, view, result)
         if self.ports.metrics is not None:
             try:
-                self.ports.metrics(view, result, dict(self.state.counters), now)
+                self.ports.metrics(cfg, view, result, dict(self.state.counters), now)
             except Exception:  # noqa: BLE001
                 log.exception("dcluster: metrics failed")
         return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
@@ -287,6 +288,7 @@ class Controller:
                 "config": cfg.redacted(),
                 "resources": self.resources_summary(cfg, view),
                 "busy_targets": sorted(self.executor.busy),
+                "meta": dict(self.meta),
             }
 
     def resources_summary(self, cfg: Config, view: View) -> dict[str, Any]:

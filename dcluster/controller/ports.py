@@ -58,4 +58,4 @@ class Ports:
     hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
     master_address: str = "salt"
     port_open: Callable[[str, int], bool] | None = None  # for the port config checker
-    metrics: Callable[..., Any] | None = None  # (view, plan, counters, now) once per cycle
+    metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle

@@ -143,9 +143,32 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         accept_key=lambda mid: wheel.cmd("key.accept", [mid]),
         delete_key=lambda mid: wheel.cmd("key.delete", [mid]),
         accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
+        metrics=graphite_port(),
     )
     ports.highstate = highstate  # type: ignore[attr-defined]
     return ports
+
+
+def graphite_port():
+    """The metrics port: engine metrics to carbon every plugin interval, when a graphite plugin is configured."""
+    from ..glue.graphite_reporter import GraphiteReporter
+    from ..metrics import graphite_settings
+
+    reporters: dict[Any, GraphiteReporter] = {}
+
+    def send(cfg: Config, view, plan, counters, now):
+        settings = graphite_settings(cfg)
+        if settings is None:
+            return None
+        rep = reporters.get(settings)
+        if rep is None:
+            for old in reporters.values():
+                old.close()
+            reporters.clear()
+            rep = reporters[settings] = GraphiteReporter(settings)
+        return rep.maybe_send(view, plan.to_dict(), counters, now)
+
+    return send
 
 
 def port_open(host: str, port: int, timeout: float = 2.0) -> bool:

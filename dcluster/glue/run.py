@@ -58,3 +58,17 @@ def local_runner(timeout: int = 60, env: Mapping[str, str] | None = None) -> Cal
         return proc.returncode, proc.stdout, proc.stderr
 
     return run
+
+
+def scheduler_adapter(kind: str, config_get: Callable[..., Any], cmd_run_all: Callable[..., Mapping[str, Any]],
+                      **kwargs: Any):
+    """The scheduler adapter a Salt module uses: settings from ``config.get``, commands through ``cmd.run_all``."""
+    from dcluster.schedulers import make_adapter
+
+    from .settings import cluster_settings
+
+    cluster = cluster_settings(config_get, expect=kind)
+    conf = cluster.config
+    env = {k: str(v) for k, v in (conf.get("command_env") or {}).items()}
+    run = salt_runner(cmd_run_all, timeout=int(conf.get("command_timeout") or 60), env=env or None)
+    return make_adapter(kind, conf, run, **kwargs)

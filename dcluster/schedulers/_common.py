@@ -102,6 +102,8 @@ def duration_s(text: str | None) -> int:
         nums = [float(p) for p in parts]
     except ValueError:
         return 0
+    if not all(math.isfinite(n) for n in nums):
+        return 0
     total = 0.0
     for n in nums:
         total = total * 60 + n
@@ -154,8 +156,8 @@ def iter_xml(data: str | bytes, tags: str | Sequence[str], root: str | Sequence[
                     if elem.tag not in roots:
                         raise ParseError(command, data, f"expected a <{roots[0]}> document, got <{elem.tag}>")
                 continue
-            if elem.tag in roots and elem.getparent() is None:
-                continue
+            if elem.tag not in tags:
+                continue  # the root (or an element named like it)
             yield elem
             elem.clear(keep_tail=False)
             parent = elem.getparent()
@@ -242,7 +244,8 @@ class Adapter:
         queues = tuple(self.config.get("queue_to_monitor") or ())
         if not queues:
             return jobs
-        return [j for j in jobs if j.queue in queues]
+        # a job that names no queue (Grid Engine without -q) may run in any of them
+        return [j for j in jobs if j.queue in queues or not j.queue]
 
     # -- interface (implemented per scheduler)
     def jobs(self):  # pragma: no cover - abstract

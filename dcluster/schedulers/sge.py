@@ -35,7 +35,6 @@ from ._common import (
     iter_xml,
     mem_mb,
     reservation_fields,
-    text,
     to_float,
     to_int,
 )
@@ -142,33 +141,41 @@ def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") 
     """Raw job records of ``qstat -xml -r``: one per ``job_list`` element."""
     records: list[dict[str, Any]] = []
     for elem in iter_xml(data, "job_list", "job_info", command):
-        number = text(elem, "JB_job_number")
+        f: dict[str, str] = {}
+        pe = None
+        requests: dict[str, str] = {}
+        for c in elem:  # one pass over the children
+            tag = c.tag
+            if tag == "hard_request":
+                requests[c.get("name", "")] = (c.text or "").strip()
+            elif tag == "requested_pe":
+                pe = c
+            else:
+                f[tag] = c.text or ""
+        number = f.get("JB_job_number", "").strip()
         if not number:
             raise ParseError(command, data, f"a <job_list> without <JB_job_number> (record {len(records) + 1})")
         rec: dict[str, Any] = {
             "number": number,
             "list_state": elem.get("state", ""),
-            "state": text(elem, "state"),
-            "prio": to_float(text(elem, "JAT_prio")),
-            "name": text(elem, "JB_name"),
-            "owner": text(elem, "JB_owner"),
-            "project": text(elem, "JB_project"),
-            "queue_name": text(elem, "queue_name"),
-            "hard_queue": text(elem, "hard_req_queue"),
-            "slots": to_int(text(elem, "slots"), 1),
-            "tasks": text(elem, "tasks"),
-            "submit": _timestamp(text(elem, "JB_submission_time") or text(elem, "JAT_start_time")),
-            "master": text(elem, "master"),
+            "state": f.get("state", "").strip(),
+            "prio": to_float(f.get("JAT_prio")),
+            "name": f.get("JB_name", "").strip(),
+            "owner": f.get("JB_owner", "").strip(),
+            "project": f.get("JB_project", "").strip(),
+            "queue_name": f.get("queue_name", "").strip(),
+            "hard_queue": f.get("hard_req_queue", "").strip(),
+            "slots": to_int(f.get("slots"), 1),
+            "tasks": f.get("tasks", "").strip(),
+            "submit": _timestamp(f.get("JB_submission_time", "").strip() or f.get("JAT_start_time", "").strip()),
+            "master": f.get("master", "").strip(),
             "pe": None,
             "pe_slots": 0,
-            "requests": {},
+            "requests": requests,
         }
-        pe = elem.find("requested_pe")
         if pe is not None:
             rec["pe"] = pe.get("name", "")
             rec["pe_slots"] = to_int(pe.text, rec["slots"])
-        for req in elem.iterfind("hard_request"):
-            rec["requests"][req.get("name", "")] = (req.text or "").strip()
         records.append(rec)
     return records
 
@@ -176,53 +183,64 @@ def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") 
 def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None) -> list[Job]:
     """Jobs from raw records; running entries of one task on several queues are merged."""
     rules = rules or {}
-    jobs: dict[str, Job] = {}
+    kwargs: dict[str, dict[str, Any]] = {}
     nodes: dict[str, list[str]] = {}
+    shapes: dict[tuple[int, str | None], dict[str, Any]] = {}
     for rec in records:
         pending = rec["list_state"] == "pending"
         state = _state(rec["state"], pending)
+        host = rec["queue_name"].split("@", 1)[1] if "@" in rec["queue_name"] else ""
+        task = rec["tasks"]
+        if task and not pending:
+            jid = f"{rec['number']}.{task}"
+            if jid in kwargs:  # SLAVE / further queue instance of a running parallel job
+                if host and host not in nodes[jid]:
+                    nodes[jid].append(host)
+                continue
+        elif not task and rec["number"] in kwargs:
+            if host and host not in nodes[rec["number"]]:
+                nodes[rec["number"]].append(host)
+            continue
         slots = rec["pe_slots"] or rec["slots"] or 1
-        rule = None
         extra: dict[str, Any] = {"state_code": rec["state"]}
+        rule = None
         if rec["pe"]:
             rule = resolve_rule(rec["pe"], rules)
             extra["pe"] = rec["pe"]
             extra["allocation_rule"] = rule or "unknown"
             if rule is None:
                 rule = "$fill_up"
-        shape = shape_for(slots, rule) if rec["pe"] else shape_for(1, None)
+        key = (slots if rec["pe"] else 1, rule)
+        shape = shapes.get(key) or shapes.setdefault(key, shape_for(*key))
         per_slot_mem = 0
-        for key in ("mem_free", "h_vmem", "virtual_free", "s_vmem", "mem_req"):
-            if rec["requests"].get(key):
-                per_slot_mem = mem_mb(rec["requests"][key])
-                break
-        walltime = duration_s(rec["requests"].get("h_rt") or rec["requests"].get("s_rt"))
-        host = rec["queue_name"].split("@", 1)[1] if "@" in rec["queue_name"] else ""
-        queue = (rec["queue_name"].split("@", 1)[0] if rec["queue_name"] else rec["hard_queue"].split("@", 1)[0])
-        if rec["tasks"] and pending:
-            task_ids, beyond = expand_tasks(rec["tasks"])
+        requests = rec["requests"]
+        if requests:
+            for name in ("mem_free", "h_vmem", "virtual_free", "s_vmem", "mem_req"):
+                if requests.get(name):
+                    per_slot_mem = mem_mb(requests[name])
+                    break
+        walltime = duration_s(requests.get("h_rt") or requests.get("s_rt")) if requests else 0
+        queue = rec["queue_name"].split("@", 1)[0] if rec["queue_name"] else rec["hard_queue"].split("@", 1)[0]
+        if task and pending:
+            task_ids, beyond = expand_tasks(task)
             if beyond:
                 extra["tasks_not_listed"] = beyond
-        elif rec["tasks"]:
-            task_ids = [rec["tasks"]]
         else:
-            task_ids = [""]
-        for task in task_ids:
-            jid = f"{rec['number']}.{task}" if task else rec["number"]
-            if jid in jobs:  # SLAVE / further queue instance of a running parallel job
-                if host and host not in nodes[jid]:
-                    nodes[jid].append(host)
+            task_ids = [task]
+        common = {
+            "state": state, "queue": queue, "account": rec["project"] if rec["project"] != "NONE" else "",
+            "owner": rec["owner"], "name": rec["name"], "priority": rec["prio"],
+            "chunk_mem_mb": per_slot_mem * shape["chunk_cores"], "walltime_s": walltime,
+            "submit_time": rec["submit"], **shape,
+        }
+        for t in task_ids:
+            jid = f"{rec['number']}.{t}" if t else rec["number"]
+            if jid in kwargs:
                 continue
             nodes[jid] = [host] if host else []
-            jobs[jid] = Job(
-                id=jid, state=state, queue=queue, account=rec["project"] if rec["project"] != "NONE" else "",
-                owner=rec["owner"], name=rec["name"], priority=rec["prio"],
-                chunk_mem_mb=per_slot_mem * shape["chunk_cores"], walltime_s=walltime,
-                submit_time=rec["submit"], extra=dict(extra), **shape,
-            )
-    from dataclasses import replace
-
-    return [replace(j, nodes=tuple(nodes[j.id])) if j.state == JobState.RUNNING else j for j in jobs.values()]
+            kwargs[jid] = {**common, "extra": dict(extra) if len(task_ids) > 1 else extra}
+    return [Job(id=jid, nodes=tuple(nodes[jid]) if kw["state"] == JobState.RUNNING else (), **kw)
+            for jid, kw in kwargs.items()]
 
 
 def parse_qstat(data: str | bytes, rules: Mapping[str, str] | None = None,

@@ -131,35 +131,36 @@ def parse_qstat(data: str | bytes, command: str = "qstat -x -t",
     jobs: list[Job] = []
     priorities = priorities or {}
     for elem in iter_xml(data, "Job", "Data", command, allow_empty=True):
-        full = text(elem, "Job_Id")
+        # one pass over the children (findtext per field is several times slower on 50,000 jobs)
+        f = {c.tag: c.text for c in elem}
+        full = (f.get("Job_Id") or "").strip()
         if not full:
             raise ParseError(command, data, f"a <Job> without <Job_Id> (record {len(jobs) + 1})")
         jid = short_id(full)
-        state_code = text(elem, "job_state")
+        state_code = (f.get("job_state") or "").strip()
         res = {}
-        rl = elem.find("Resource_List")
-        if rl is not None:
-            res = {child.tag: (child.text or "").strip() for child in rl if isinstance(child.tag, str)}
-        shape = job_shape(res)
+        if "Resource_List" in f:
+            res = {c.tag: (c.text or "").strip() for c in elem.find("Resource_List")}
+        shape = job_shape(res) if res else {"walltime_s": 0}
         extra = shape.pop("extra", {})
-        extra.update({"full_id": full, "state_code": state_code})
-        hold = text(elem, "Hold_Types")
+        extra["full_id"] = full
+        extra["state_code"] = state_code
+        hold = (f.get("Hold_Types") or "").strip()
         if hold and hold != "n":
             extra["hold_types"] = hold
         state = _STATES.get(state_code, JobState.OTHER)
         if state == JobState.PENDING and hold and hold != "n":
             state = JobState.HELD
-        owner = text(elem, "Job_Owner").split("@", 1)[0]
         jobs.append(Job(
             id=jid,
             state=state,
-            queue=text(elem, "queue"),
-            account=text(elem, "Account_Name"),
-            owner=owner,
-            name=text(elem, "Job_Name"),
+            queue=(f.get("queue") or "").strip(),
+            account=(f.get("Account_Name") or "").strip(),
+            owner=(f.get("Job_Owner") or "").split("@", 1)[0].strip(),
+            name=(f.get("Job_Name") or "").strip(),
             priority=priorities.get(jid, 0.0),
-            submit_time=float(to_int(text(elem, "ctime"))),
-            nodes=_exec_nodes(text(elem, "exec_host")) if state == JobState.RUNNING else (),
+            submit_time=float(to_int(f.get("ctime"))),
+            nodes=_exec_nodes(f.get("exec_host") or "") if state == JobState.RUNNING else (),
             extra=extra,
             **shape,
         ))
@@ -305,7 +306,7 @@ class TorqueAdapter(Adapter):
         cores = int(cores)
         if cores < 1:
             raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
-        queue, account, prop = reservation_fields(reservation)
+        queue, account, prop = (check_group(v) if v else None for v in reservation_fields(reservation))
         props = [check_group(p) for p in (*properties, *([prop] if prop else []))]
         argv = self.argv("add_node_command", name)
         for attempt in range(1, self.create_tries + 1):

@@ -93,6 +93,8 @@ class Cloud:
         self.launch_requests = 0
         self.failures: list[tuple[float, str, str]] = []  # (time, resource, kind)
         self._serial = 0
+        self._ver = 0  # bumped on launch/destroy
+        self._snap: tuple | None = None  # (ver, valid until, snapshot)
         self._rng = {r.name: random.Random(r.faults.seed) for r in resources}
 
     def alive_count(self, resource: str | None = None) -> int:
@@ -118,6 +120,7 @@ class Cloud:
                                ready=now + res.boot, cores=res.cores, mem_mb=res.mem_mb)
             self.alive[name] = inst
             out.append(inst)
+        self._ver += 1
         self.launches += count
         return out
 
@@ -137,13 +140,19 @@ class Cloud:
         if inst is None:
             raise errors.NotFound(f"no instance {name}", cloud="sim")
         inst.destroyed = now
+        self._ver += 1
         self.gone.append(inst)
         return inst
 
     def snapshot(self, now: float) -> dict[str, list[Instance]]:
+        snap = self._snap
+        if snap is not None and snap[0] == self._ver and snap[1] <= now < snap[2]:
+            return snap[3]
         out: dict[str, list[Instance]] = {name: [] for name in self.resources}
         for inst in self.alive.values():
             out[inst.resource].append(inst.snapshot(now, self.cluster))
+        nr = self.next_ready(now)
+        self._snap = (self._ver, now, nr if nr is not None else float("inf"), out)
         return out
 
     def booting(self, now: float) -> list[SimInstance]:

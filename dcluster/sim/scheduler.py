@@ -73,6 +73,7 @@ class SimNode:
     held: bool = False
     hold_reason: str = ""
     since: float = 0.0  # entered its current state (idle/busy/held)
+    ver: int = 0  # bumped on every change (snapshots are cached on it)
 
     @property
     def usable(self) -> bool:
@@ -96,24 +97,40 @@ class Scheduler:
         self.done: list[SimJob] = []
         self.started = 0
         self.changed = True  # node or job set changed since the replay last looked
+        self.dirty: set[str] = set()  # nodes changed since the replay last took a snapshot
+        self.held: set[str] = set()
+        self.nver = 0  # bumped on any node change
+        self._free = (-1, 0)  # (nver, free cores on usable nodes)
+
+    def _touch(self, node: SimNode) -> None:
+        node.ver += 1
+        self.nver += 1
+        self.dirty.add(node.name)
+        if node.held:
+            self.held.add(node.name)
+        else:
+            self.held.discard(node.name)
 
     # ------------------------------------------------------------ nodes
     def add_node(self, name: str, cores: int, mem_mb: int, now: float) -> None:
         if name in self.nodes:
             raise SchedulerError(f"node {name} already exists")
-        self.nodes[name] = SimNode(name, cores, mem_mb, free=cores, free_mem=mem_mb, since=now)
+        self.nodes[name] = node = SimNode(name, cores, mem_mb, free=cores, free_mem=mem_mb, since=now)
+        self._touch(node)
         self.changed = True
 
     def hold(self, name: str, reason: str, now: float) -> None:
         node = self._node(name)
         if not node.held:
             node.held, node.hold_reason, node.since = True, reason, now
+            self._touch(node)
             self.changed = True
 
     def release(self, name: str, now: float) -> None:
         node = self._node(name)
         if node.held:
             node.held, node.hold_reason, node.since = False, "", now
+            self._touch(node)
             self.changed = True
 
     def remove_node(self, name: str, now: float, vacate: bool = False) -> list[str]:
@@ -126,6 +143,9 @@ class Scheduler:
                 self._requeue(self.running[jid], now)
                 requeued.append(jid)
         del self.nodes[name]
+        self.held.discard(name)
+        self.dirty.add(name)
+        self.nver += 1
         self.changed = True
         return requeued
 
@@ -165,6 +185,7 @@ class Scheduler:
                 if node.mem_mb and job.mem_mb:
                     node.free_mem += cores * job.mem_mb
                 del node.jobs[jid]
+                self._touch(node)
                 if not node.jobs and not node.held:
                     node.since = end
             self.done.append(job)
@@ -182,6 +203,7 @@ class Scheduler:
                 if node.mem_mb and job.mem_mb:
                     node.free_mem += cores * job.mem_mb
                 node.jobs.pop(job.id, None)
+                self._touch(node)
                 if not node.jobs and not node.held:
                     node.since = now
         job.start = job.end = None
@@ -218,6 +240,7 @@ class Scheduler:
             if node.mem_mb and job.mem_mb:
                 node.free_mem -= cores * job.mem_mb
             node.jobs[job.id] = cores
+            self._touch(node)
         self.running[job.id] = job
         heapq.heappush(self.ends, (job.end, job.order, job.id))
         self.started += 1
@@ -227,7 +250,10 @@ class Scheduler:
         """One scheduling pass; returns the jobs it started."""
         if not self.pending:
             return []
-        usable = [n for n in self.nodes.values() if n.usable and n.free > 0]
+        if self._free[0] == self.nver and not self._free[1]:
+            return []  # nothing changed on the nodes and nothing is free
+        usable = [n for n in self.nodes.values() if n.free > 0 and not n.held]
+        self._free = (self.nver, sum(n.free for n in usable))
         if not usable:
             return []
         started, keep = self._easy(usable, now, lambda job, alloc: self._start(job, alloc, now))
@@ -310,10 +336,10 @@ class Scheduler:
 
     def _reservation(self, head: SimJob, usable: list[SimNode], free: int, now: float) -> tuple[float, int]:
         """(shadow time, extra cores) of the head job's reservation."""
-        names = {n.name for n in usable}
+        held = self.held  # cores on held nodes free up for nobody
         releases = []
         for job in self.running.values():
-            cores = sum(c for name, c in job.alloc.items() if name in names)
+            cores = sum(c for name, c in job.alloc.items() if name not in held) if held else job.cores
             if cores:
                 releases.append((max(job.expected_end, now), cores))
         releases.sort()

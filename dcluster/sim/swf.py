@@ -102,7 +102,7 @@ def parse_line(text: str, path: str = "<string>", lineno: int = 0) -> SwfJob | N
     parts = stripped.split()
     if len(parts) != len(FIELDS):
         raise SwfError(path, lineno, f"{len(parts)} fields, SWF has {len(FIELDS)}")
-    values: dict[str, Any] = {name: _number(part, name, path, lineno) for name, part in zip(FIELDS, parts)}
+    values: dict[str, Any] = {name: _number(part, name, path, lineno) for name, part in zip(FIELDS, parts, strict=True)}
     if values["job"] is None or values["submit"] is None:
         raise SwfError(path, lineno, "job number and submit time are required")
     return SwfJob(**values, line=lineno)

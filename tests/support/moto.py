@@ -31,7 +31,9 @@ class MotoServer:
     def start(self, timeout: float = 20.0) -> MotoServer:
         exe = Path(sys.executable).with_name("moto_server")
         argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-        self.proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(self.port)],
+        # AMI validation on: a bad image id gets EC2's InvalidAMIID.NotFound, as on AWS.
+        env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true")
+        self.proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(self.port)], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -89,9 +89,19 @@ class SgeCluster:
         return {"type": "sge", "config": {"command_env": env(), "command_timeout": 30}}
 
     # ----------------------------------------------------------- life cycle
-    def start(self) -> None:
+    def start(self, exec_hosts: tuple[str, ...] = ()) -> None:
+        """Start qmaster; ``exec_hosts`` get namespace hosts and /etc/hosts lines first (qmaster caches lookups)."""
         netns.ensure_bridge(BRIDGE, GATEWAY, PREFIX)
-        self.hosts.install([f"{GATEWAY} {self.host}"], drop_name=self.host)
+        lines = [f"{GATEWAY} {self.host}"]
+        for i, name in enumerate(exec_hosts):
+            lines.append(f"127.200.0.{50 + i} {name}")
+        self.hosts.install(lines, drop_name=self.host)
+        for i, name in enumerate(exec_hosts):
+            self.add_netns_host(name, i)
+        try:
+            os.unlink(f"{SPOOL}/qmaster/qmaster.pid")  # a stale pid file would be read before qmaster writes its own
+        except FileNotFoundError:
+            pass
         with open(f"{SGE_ROOT}/{CELL}/common/act_qmaster", "w") as fh:
             fh.write(self.host + "\n")
         os.makedirs("/var/run/gridengine", exist_ok=True)
@@ -101,6 +111,7 @@ class SgeCluster:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.qmaster_pid = wait_for(lambda: read_pid(f"{SPOOL}/qmaster/qmaster.pid"), 10, what="qmaster.pid")
         wait_for(lambda: self.run(["qstat"])[0] == 0, 20, what="sge_qmaster to answer qstat")
+        self.run(["qdel", "-f", "-u", "*"])  # jobs left in the spool by an earlier, killed run
         self.qconf("-as", self.host, check=False)
         rc, sconf, _ = self.qconf("-ssconf")
         sconf = _set(sconf, {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1"})
@@ -130,7 +141,7 @@ class SgeCluster:
             netns.delete_host(name)
         netns.add_host(name, address, BRIDGE, PREFIX)
         self.netns_hosts[name] = address
-        self.hosts.add(f"{address} {name}")
+        self.hosts.add(f"{address} {name}")  # no-op when start() wrote it
         return address
 
     def start_execd(self, name: str) -> None:
@@ -149,14 +160,18 @@ class SgeCluster:
 
     def stop(self) -> None:
         errors = []
+        try:
+            self.run(["qdel", "-f", "-u", "*"])  # a qmaster without jobs shuts down faster
+        except Exception:  # noqa: BLE001 - qmaster may be gone already
+            pass
         for name in list(self.netns_hosts):
             try:
                 self.stop_execd(name)
                 netns.delete_host(name)
             except Exception as exc:  # noqa: BLE001 - keep cleaning up
                 errors.append(exc)
-        pid = self.qmaster_pid or read_pid(f"{SPOOL}/qmaster/qmaster.pid")
-        stop_pid(pid, grace=15)
+        for pid in {self.qmaster_pid, read_pid(f"{SPOOL}/qmaster/qmaster.pid")}:
+            stop_pid(pid, grace=15)
         try:
             self.hosts.restore()
         finally:

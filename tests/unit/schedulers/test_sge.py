@@ -6,7 +6,6 @@ import pytest
 
 from dcluster.model import JobState, NodeState
 from dcluster.schedulers import ParseError, RefusedError, sge
-
 from tests.unit.schedulers.sched_helpers import cluster_config, data
 
 RULES = {"mpi": "$round_robin", "smp": "$pe_slots", "four": "4", "fill": "$fill_up"}

@@ -6,7 +6,6 @@ import pytest
 
 from dcluster.model import JobState, NodeState
 from dcluster.schedulers import ParseError, RefusedError, slurm
-
 from tests.unit.schedulers.sched_helpers import cluster_config, data
 
 

@@ -6,7 +6,6 @@ import pytest
 
 from dcluster.model import JobState, NodeState
 from dcluster.schedulers import ParseError, RefusedError, SchedulerError, maui, torque
-
 from tests.unit.schedulers.sched_helpers import cluster_config, data
 
 # Synthetic MAUI reports in the layout of the MAUI admin guide (no real output exists: see maui.py).

@@ -1,0 +1,204 @@
+"""
+Worker statistics for Graphite: CPU, load, memory, swap, network, disk (psutil).
+
+One event per interval on ``salt/beacon/<minion>/dcluster_stats/``; the
+master's ``reactor/stats.sls`` hands it to ``salt-run dcluster.forward_stats``,
+which writes it to Graphite under ``<prefix>.workers.<minion>`` (the seed's
+Salt-scheduled collectors, as a beacon).
+
+:depends: psutil
+
+Minion configuration (every key optional):
+
+.. code-block:: yaml
+
+    beacons:
+      dcluster_stats:
+        - interval: 30          # seconds between events (Salt's beacon interval)
+        - disks:                # mount points whose usage is reported; default ["/"]
+            - /
+            - /scratch
+        - interfaces:           # network interfaces summed; default all but loopback
+            - eth0
+
+The event data:
+
+.. code-block:: python
+
+    {"time": 1767225600.0,                       # wall clock of the sample
+     "cpu": {"percent": 12.5, "count": 4},        # percent busy since the last sample
+     "load": {"1m": 0.4, "5m": 0.3, "15m": 0.2},
+     "memory": {"total": ..., "available": ..., "used": ..., "percent": ...},
+     "swap": {"total": ..., "used": ..., "percent": ...},
+     "network": {"bytes_in": ..., "bytes_out": ..., "packets_in": ..., "packets_out": ...},  # per second
+     "disk": {"/": {"total": ..., "used": ..., "free": ..., "percent": ...}},
+     "diskio": {"read_bytes": ..., "write_bytes": ..., "read_ops": ..., "write_ops": ...}}  # per second
+
+Rates (cpu percent, network, diskio) come from the difference with the
+previous sample, kept in ``__context__``; the first event after a minion
+start has none of them.  Nothing blocks: CPU use is computed from
+``psutil.cpu_times()`` deltas rather than ``psutil.cpu_percent()``, whose
+module-global window any other caller in the minion process would reset.
+"""
+
+import logging
+import os
+import time
+
+import salt.utils.beacons
+
+try:
+    import psutil
+
+    HAS_PSUTIL = True
+except ImportError:
+    HAS_PSUTIL = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "dcluster_stats"
+
+CONTEXT_KEY = "dcluster_stats.last"
+DEFAULT_DISKS = ["/"]
+OWN_KEYS = {"interval", "disks", "interfaces"}
+SALT_KEYS = {"enabled", "beacon_module", "disable_during_state_run", "run_once", "emitatstartup", "onchangeonly"}
+
+
+def __virtual__():
+    if not HAS_PSUTIL:
+        return False, "psutil is missing"
+    return __virtualname__
+
+
+def validate(config):
+    """
+    Check the beacon configuration: a list of dicts with optional ``interval``
+    (positive number), ``disks`` (absolute mount points) and ``interfaces``
+    (names).
+    """
+    if not isinstance(config, list) or not all(isinstance(item, dict) for item in config):
+        return False, "Configuration for dcluster_stats beacon must be a list of dicts."
+    conf = salt.utils.beacons.list_to_dict(config)
+    unknown = sorted(k for k in conf if k not in OWN_KEYS | SALT_KEYS and not str(k).startswith("_"))
+    if unknown:
+        return False, (f"dcluster_stats beacon: unknown option(s) {', '.join(map(str, unknown))}; "
+                       f"known: {', '.join(sorted(OWN_KEYS))}")
+    if "interval" in conf:
+        value = conf["interval"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            return False, f"dcluster_stats beacon: interval must be a positive number of seconds, not {value!r}"
+    if "disks" in conf:
+        disks = conf["disks"]
+        if not isinstance(disks, list) or not disks:
+            return False, "dcluster_stats beacon: disks must be a non-empty list of mount points"
+        bad = [d for d in disks if not isinstance(d, str) or not d.startswith("/")]
+        if bad:
+            return False, f"dcluster_stats beacon: disks: {bad!r} are not absolute mount points"
+    if "interfaces" in conf:
+        ifaces = conf["interfaces"]
+        if not isinstance(ifaces, list) or not all(isinstance(i, str) and i for i in ifaces):
+            return False, "dcluster_stats beacon: interfaces must be a list of interface names"
+    return True, "Valid beacon configuration"
+
+
+def _rate(now, before, elapsed):
+    """Per-second rate of a counter; None when it went backwards (reset, wrap)."""
+    delta = now - before
+    if delta < 0 or elapsed <= 0:
+        return None
+    return delta / elapsed
+
+
+def _network(interfaces):
+    counters = psutil.net_io_counters(pernic=True)
+    names = interfaces if interfaces is not None else [n for n in counters if n != "lo"]
+    totals = {"bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0}
+    for name in names:
+        c = counters.get(name)
+        if c is None:
+            continue  # configured but absent (not up yet): counts as nothing
+        totals["bytes_in"] += c.bytes_recv
+        totals["bytes_out"] += c.bytes_sent
+        totals["packets_in"] += c.packets_recv
+        totals["packets_out"] += c.packets_sent
+    return totals
+
+
+def _diskio():
+    c = psutil.disk_io_counters()
+    if c is None:  # no disks the kernel reports (some containers)
+        return None
+    return {"read_bytes": c.read_bytes, "write_bytes": c.write_bytes,
+            "read_ops": c.read_count, "write_ops": c.write_count}
+
+
+def _cpu_busy(times):
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    total = sum(times)
+    # guest time is already in user/nice on Linux: do not count it twice
+    total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return total - idle, total
+
+
+def sample(conf, context, mono=None, wall=None):
+    """One event dict; ``context`` keeps the previous counters for the rates."""
+    mono = time.monotonic() if mono is None else mono
+    wall = time.time() if wall is None else wall
+    busy, total = _cpu_busy(psutil.cpu_times())
+    net = _network(conf.get("interfaces"))
+    dio = _diskio()
+    vm = psutil.virtual_memory()
+    sw = psutil.swap_memory()
+    load1, load5, load15 = os.getloadavg()
+    event = {
+        "time": wall,
+        "cpu": {"count": psutil.cpu_count() or 0},
+        "load": {"1m": load1, "5m": load5, "15m": load15},
+        "memory": {"total": vm.total, "available": vm.available, "used": vm.used, "percent": vm.percent},
+        "swap": {"total": sw.total, "used": sw.used, "percent": sw.percent},
+        "disk": {},
+    }
+    for mount in conf.get("disks", DEFAULT_DISKS):
+        try:
+            du = psutil.disk_usage(mount)
+        except OSError as exc:
+            log.debug("dcluster_stats: no usage for %s: %s", mount, exc)
+            continue
+        event["disk"][mount] = {"total": du.total, "used": du.used, "free": du.free, "percent": du.percent}
+
+    last = context.get(CONTEXT_KEY)
+    if last is not None:
+        elapsed = mono - last["mono"]
+        d_busy, d_total = busy - last["cpu"][0], total - last["cpu"][1]
+        if d_total > 0 and d_busy >= 0:
+            event["cpu"]["percent"] = round(min(100.0, 100.0 * d_busy / d_total), 2)
+        rates = {k: _rate(v, last["net"].get(k, v), elapsed) for k, v in net.items()}
+        if all(r is not None for r in rates.values()):
+            event["network"] = rates
+        if dio is not None and last.get("diskio") is not None:
+            rates = {k: _rate(v, last["diskio"][k], elapsed) for k, v in dio.items()}
+            if all(r is not None for r in rates.values()):
+                event["diskio"] = rates
+    context[CONTEXT_KEY] = {"mono": mono, "cpu": (busy, total), "net": net, "diskio": dio}
+    return event
+
+
+def beacon(config):
+    """
+    Emit one event with this worker's statistics.
+
+    .. code-block:: yaml
+
+        beacons:
+          dcluster_stats:
+            - interval: 30
+            - disks: ["/", "/scratch"]
+    """
+    conf = salt.utils.beacons.list_to_dict(config)
+    interval = conf.get("interval")
+    last = __context__.get(CONTEXT_KEY)
+    # Salt strips ``interval`` and schedules the call itself; when the beacon is
+    # called with it (directly, or by a loader that does not), honour it here.
+    if interval and last is not None and time.monotonic() - last["mono"] < float(interval):
+        return []
+    return [sample(conf, __context__)]

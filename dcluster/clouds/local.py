@@ -1,0 +1,260 @@
+"""The ``local`` cloud: instances are network-namespace hosts on this machine.
+
+Each instance is a network namespace with one leg on a bridge whose subnet
+lies inside 127.0.0.0/8 (``network``; the bridge holds ``gateway``), plus a
+UTS namespace whose host name is the minion id (:mod:`dcluster.netns`).
+Addresses are allocated inside ``network`` only, and the driver refuses a
+``network`` or ``gateway`` outside 127.0.0.0/8, so no packet of a local
+instance can leave the machine.
+
+The "cloud API state" is one JSON file per instance in ``state_dir``
+(written atomically, allocation under a file lock), so the instances survive
+a restart of the master.  Boot runs the rendered user-data inside the
+namespace as ``/bin/sh <file>``: that file is the instance's own boot script
+(like cloud-init running user-data), not a command dcluster composes, and it
+is given as an argument list, never through a shell's ``-c``.  The boot
+process's output goes to ``<state_dir>/<id>/boot.log``; its process group
+and the namespace's processes are killed on destroy, so nothing leaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import logging
+import os
+import secrets as _secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from .. import model, netns
+from .base import Driver, LaunchResult, tags_for
+from .errors import CloudError, InvalidConfig, QuotaExceeded, Transient
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+_CHILDREN: dict[int, subprocess.Popen] = {}  # boot processes we started, reaped on every call
+
+
+def _reap() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            _CHILDREN.pop(pid, None)
+
+
+class LocalDriver(Driver):
+    type = "local"
+
+    def __init__(self, resource, cluster_name, secret):
+        super().__init__(resource, cluster_name, secret)
+        cfg = self.config
+        try:
+            self.network = ipaddress.ip_network(str(cfg.get("network") or "127.200.0.0/24"), strict=False)
+            self.gateway = ipaddress.ip_address(str(cfg.get("gateway") or "127.200.0.1"))
+        except ValueError as exc:
+            raise InvalidConfig(f"local cloud {resource.name}: {exc}", cloud="local") from None
+        if not self.network.subnet_of(LOOPBACK):
+            raise InvalidConfig(f"local cloud {resource.name}: network {self.network} is not inside 127.0.0.0/8",
+                                cloud="local", code="network")
+        if self.gateway not in self.network:
+            raise InvalidConfig(f"local cloud {resource.name}: gateway {self.gateway} is not inside {self.network}",
+                                cloud="local", code="gateway")
+        self.bridge = str(cfg.get("bridge") or "dcbr0")
+        self.state_dir = str(cfg.get("state_dir") or "/var/lib/dcluster/local-cloud")
+
+    # ------------------------------------------------------------ state files
+    def _path(self, iid: str) -> str:
+        return os.path.join(self.state_dir, f"{iid}.json")
+
+    def host_dir(self, minion_id: str) -> str:
+        """The instance's private directory: its user-data, boot log and ``root/`` (the template's ``instance_dir``)."""
+        return os.path.join(self.state_dir, "hosts", minion_id)
+
+    def instance_root(self, minion_id: str) -> str:
+        return os.path.join(self.host_dir(minion_id), "root")
+
+    @contextlib.contextmanager
+    def _locked(self):
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        with open(os.path.join(self.state_dir, ".lock"), "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _records(self) -> list[dict]:
+        out = []
+        try:
+            names = sorted(os.listdir(self.state_dir))
+        except FileNotFoundError:
+            return []
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            try:
+                with open(os.path.join(self.state_dir, name)) as fh:
+                    out.append(json.load(fh))
+            except (OSError, ValueError) as exc:
+                log.warning("local cloud: unreadable state file %s: %s", name, exc)
+        return out
+
+    def _write(self, rec: dict) -> None:
+        tmp = self._path(rec["id"]) + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(rec, fh, indent=1, sort_keys=True)
+        os.replace(tmp, self._path(rec["id"]))
+
+    def _allocate(self, taken: set[str]) -> str:
+        for host in self.network.hosts():
+            if host != self.gateway and str(host) not in taken:
+                return str(host)
+        raise QuotaExceeded(f"no free address left in {self.network}", cloud="local", code="addresses")
+
+    # ------------------------------------------------------------ Driver
+    def cores(self) -> int:
+        return int(self.resource.cores or self.config.get("cores") or 1)
+
+    def mem_mb(self) -> int:
+        return int(self.resource.mem_mb or self.config.get("mem_mb") or 1024)
+
+    def _to_instance(self, rec: dict) -> model.Instance | None:
+        tags = rec.get("tags", {})
+        if not self.is_ours(tags) or not self.verified(tags.get(model.TAG_MINION, "")):
+            return None
+        if not netns.exists(rec["namespace"]):
+            state = model.InstanceState.GONE
+        elif time.time() < rec.get("boot_at", 0):
+            state = model.InstanceState.PENDING
+        else:
+            state = model.InstanceState.RUNNING
+        return model.Instance(id=rec["id"], resource=self.resource.name, minion_id=tags[model.TAG_MINION],
+                              state=state, launch_time=float(tags.get(model.TAG_LAUNCHED, rec.get("created", 0))),
+                              cluster=self.cluster, name=rec.get("name", ""), ip=rec["address"], cores=self.cores(),
+                              mem_mb=self.mem_mb(), tags=dict(tags))
+
+    def instances(self) -> list[model.Instance]:
+        _reap()
+        out = []
+        for rec in self._records():
+            inst = self._to_instance(rec)
+            if inst is not None:
+                out.append(inst)
+        return out
+
+    def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
+        ids = self.check_ids(count, minion_ids)
+        result = LaunchResult(instances=[], requested=count)
+        problem = netns.available()
+        if problem and ids:
+            result.error = InvalidConfig(f"the local cloud {problem}", cloud="local", code="netns")
+            return result
+        if ids:
+            try:
+                netns.ensure_bridge(self.bridge, str(self.gateway), self.network.prefixlen)
+            except (netns.NetnsError, OSError, subprocess.SubprocessError) as exc:
+                result.error = Transient(f"bridge {self.bridge}: {exc}", cloud="local", code="bridge")
+                return result
+        for mid in ids:
+            try:
+                result.instances.append(self._launch_one(mid, userdata_for))
+            except CloudError as exc:
+                result.error = exc
+                break
+            except (netns.NetnsError, OSError, subprocess.SubprocessError) as exc:
+                result.error = Transient(str(exc), cloud="local", code="netns")
+                break
+        return result
+
+    def _launch_one(self, minion_id: str, userdata_for: Callable[[str], str]) -> model.Instance:
+        iid = "local-" + _secrets.token_hex(6)
+        ns = "dcl-" + iid[6:]
+        idir = self.host_dir(minion_id)
+        now = time.time()
+        with self._locked():
+            address = self._allocate({r["address"] for r in self._records()})
+            netns.check_loopback(f"{address}/{self.network.prefixlen}")
+            rec = {"id": iid, "namespace": ns, "address": address, "name": self._name(minion_id), "created": now,
+                   "boot_at": now + int(self.config.get("boot_delay") or 0), "bridge": self.bridge,
+                   "tags": tags_for(self.cluster, self.resource.name, minion_id, now), "pid": None, "pgid": None,
+                   "dir": idir}
+            self._write(rec)  # recorded before anything exists: a crash leaves something destroy can find
+        try:
+            os.makedirs(self.instance_root(minion_id), mode=0o700, exist_ok=True)
+            userdata = userdata_for(minion_id)
+            script = os.path.join(idir, "userdata")
+            with open(script, "w") as fh:
+                fh.write(userdata)
+            os.chmod(script, 0o700)
+            netns.add_host(ns, address, self.bridge, self.network.prefixlen)
+            argv = ["/bin/sh", script]  # the instance's own boot script, as an argv (see the module docstring)
+            delay = int(self.config.get("boot_delay") or 0)
+            if delay:
+                argv = [sys.executable, "-c", "import os,sys,time; time.sleep(float(sys.argv[1])); "
+                        "os.execv(sys.argv[2], sys.argv[2:])", str(delay), *argv]
+            env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/sbin", "/usr/local/bin",
+                                            "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
+                   "HOME": self.instance_root(minion_id), "LANG": "C.UTF-8",
+                   "DCLUSTER_MINION_ID": minion_id, "DCLUSTER_INSTANCE_DIR": self.instance_root(minion_id)}
+            proc = netns.spawn(ns, minion_id, argv, log_path=os.path.join(idir, "boot.log"), env=env)
+            _CHILDREN[proc.pid] = proc
+            with self._locked():
+                rec.update(pid=proc.pid, pgid=proc.pid)
+                self._write(rec)
+        except BaseException:
+            self._remove(rec)
+            raise
+        inst = self._to_instance(rec)
+        assert inst is not None
+        return inst
+
+    def _name(self, minion_id: str) -> str:
+        prefix = self.config.get("instance_name_prefix") or ""
+        return f"{prefix}-{minion_id}" if prefix else minion_id
+
+    def _remove(self, rec: dict) -> None:
+        """Kill everything of the instance, delete its namespace and its state."""
+        pgid = rec.get("pgid")
+        netns.delete_host(rec["namespace"])
+        if pgid:  # anything of the boot's session that left the namespace
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            proc = _CHILDREN.pop(pgid, None)
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+        if rec.get("dir", "").startswith(os.path.join(self.state_dir, "hosts") + os.sep):
+            shutil.rmtree(rec["dir"], ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(rec["id"]))
+
+    def destroy(self, ids: Sequence[str]) -> dict[str, str]:
+        out = {}
+        for iid in dict.fromkeys(ids):
+            try:
+                with open(self._path(iid)) as fh:
+                    rec = json.load(fh)
+            except FileNotFoundError:
+                out[iid] = "gone"
+                continue
+            except (OSError, ValueError) as exc:
+                out[iid] = f"unreadable state: {exc}"
+                continue
+            inst = self._to_instance(rec)
+            if inst is None:
+                out[iid] = f"refused: {iid} is not an instance of cluster {self.cluster} resource {self.resource.name}"
+                continue
+            try:
+                self._remove(rec)
+                out[iid] = "gone" if inst.state == model.InstanceState.GONE else "ok"
+            except (netns.NetnsError, OSError, subprocess.SubprocessError) as exc:
+                out[iid] = str(Transient(str(exc), cloud="local"))
+        _reap()
+        return out

@@ -1,0 +1,69 @@
+"""The engine's Graphite reporter: call :meth:`GraphiteReporter.maybe_send` once per cycle.
+
+It sends :func:`dcluster.metrics.engine_metrics` every ``interval`` seconds
+(the ``graphite`` plugin's arguments) through one
+:class:`~dcluster.metrics.CarbonClient`.  No thread of its own: the engine's
+loop drives it, and a socket error costs one failed send (logged, lines kept,
+retried with backoff), never the reporter.  Thread-safe: the engine and an
+operator's runner may both call it.
+
+.. code-block:: python
+
+    reporter = GraphiteReporter.from_config(cfg)   # None without a graphite plugin
+    ...
+    if reporter:
+        reporter.maybe_send(view, plan.to_dict(), counters, now)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from ..metrics import CarbonClient, GraphiteSettings, engine_metrics, graphite_settings
+
+log = logging.getLogger(__name__)
+
+
+class GraphiteReporter:
+    def __init__(self, settings: GraphiteSettings | Mapping[str, Any], client: CarbonClient | None = None):
+        if not isinstance(settings, GraphiteSettings):
+            settings = GraphiteSettings.from_mapping(settings)
+        self.settings = settings
+        self.client = client or CarbonClient(settings.hostname, settings.port, timeout=settings.timeout)
+        self._lock = threading.Lock()
+        self._last: float | None = None
+        self.reports = 0  # cycles whose metrics were handed to the client
+
+    @classmethod
+    def from_config(cls, config) -> GraphiteReporter | None:
+        s = graphite_settings(config)
+        return cls(s) if s is not None else None
+
+    def due(self, now: float) -> bool:
+        with self._lock:
+            return self._last is None or now - self._last >= self.settings.interval or now < self._last
+
+    def maybe_send(self, view, plan_summary: Mapping | None, counters: Mapping | None, now: float) -> bool | None:
+        """Send when ``interval`` seconds passed since the last report.
+
+        Returns None when not due, else whether carbon took everything queued
+        (False: kept for the next attempt, see ``client.pending``/``dropped``).
+        Never raises.
+        """
+        with self._lock:
+            if self._last is not None and 0 <= now - self._last < self.settings.interval:
+                return None
+            self._last = now
+            try:
+                metrics = engine_metrics(view, plan_summary, counters, self.settings.prefix, timestamp=now)
+            except Exception:  # noqa: BLE001 - metrics must never stop the engine
+                log.exception("graphite: building the engine metrics failed")
+                return False
+            self.reports += 1
+        return self.client.send(metrics)
+
+    def close(self) -> None:
+        self.client.close()

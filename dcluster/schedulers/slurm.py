@@ -1,0 +1,404 @@
+"""Slurm: ``squeue --json``, ``sinfo --json``, dynamic nodes with ``scontrol create/delete nodename``.
+
+Verified against a real Slurm 22.05.8 (Debian ``slurm-wlm``, openapi
+v0.0.38 output) by the daemon tests; the parsers also read the 21.08
+(v0.0.37) and 25.05 (v0.0.43: numbers as ``{"set", "infinite", "number"}``,
+states as lists) shapes of the recorded outputs.  ``scontrol --json`` does
+not exist in 22.05, so the adapter never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from dcluster.model import Job, JobState, Node, NodeState
+
+from ._common import (
+    DEFAULT_HOLD_REASON,
+    Adapter,
+    check_group,
+    check_host,
+    check_jobid,
+    check_reason,
+    has_content,
+    is_ours,
+    reservation_fields,
+    split_list,
+)
+from .errors import ParseError, RefusedError, SchedulerError
+
+log = logging.getLogger(__name__)
+
+MAX_ARRAY_TASKS = 10000
+HELD_REASONS = {
+    "JobHeldUser", "JobHeldAdmin", "Dependency", "DependencyNeverSatisfied", "BeginTime",
+    "JobArrayTaskLimit", "PartitionDown", "PartitionInactive", "InvalidAccount", "InvalidQOS",
+}
+_RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
+
+
+def num(value: Any, default: int | float = 0) -> Any:
+    """A number of any openapi version: 5, {"set": true, "number": 5}, None."""
+    if isinstance(value, dict):
+        if not value.get("set", True) or value.get("infinite"):
+            return default
+        value = value.get("number", default)
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return value if isinstance(value, (int, float)) else type(default)(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def states(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).upper() for v in value]
+    if not value:
+        return []
+    return [s.upper() for s in re.split(r"[+,]", str(value)) if s]
+
+
+def expand_hostlist(expr: str) -> list[str]:
+    """'cn[1-3,7],gpu1' -> ['cn1', 'cn2', 'cn3', 'cn7', 'gpu1'] (zero padding kept)."""
+    out: list[str] = []
+    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)*", expr or ""):
+        m = re.match(r"^([^\[]*)\[([^\]]*)\](.*)$", part)
+        if not m:
+            if part:
+                out.append(part)
+            continue
+        prefix, ranges, suffix = m.groups()
+        for rng in ranges.split(","):
+            lo, _, hi = rng.partition("-")
+            if not hi:
+                out.extend(expand_hostlist(prefix + lo + suffix))
+                continue
+            width = len(lo)
+            for i in range(int(lo), int(hi) + 1):
+                out.extend(expand_hostlist(f"{prefix}{i:0{width}d}{suffix}"))
+    return out
+
+
+def _load(data: str | bytes, key: str, command: str) -> list[dict[str, Any]]:
+    if data is None or not has_content(data):
+        raise ParseError(command, data, "empty output")
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise ParseError(command, data, f"invalid JSON ({exc})") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+        raise ParseError(command, data, f"no {key!r} list in the JSON document")
+    errors = [e for e in (doc.get("errors") or []) if e]
+    if errors and not doc[key]:
+        raise ParseError(command, data, f"Slurm reported errors: {errors!r:.200}")
+    return doc[key]
+
+
+def _tres(text: str) -> dict[str, str]:
+    return dict(p.split("=", 1) for p in (text or "").split(",") if "=" in p)
+
+
+def _features(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if v)
+    # job constraints: 'a&b', 'a,b', '[a|b]' -> the names
+    names = (re.sub(r"\*[0-9]+$", "", t.strip()) for t in re.split(r"[&,|\[\]()]+", str(value or "")))
+    return tuple(t for t in names if t)
+
+
+def _job_state(raw: dict[str, Any]) -> tuple[JobState, str]:
+    st = states(raw.get("job_state"))
+    base = st[0] if st else ""
+    reason = str(raw.get("state_reason") or "")
+    if base == "PENDING":
+        if reason in HELD_REASONS or num(raw.get("priority")) == 0 and reason.startswith("JobHeld"):
+            return JobState.HELD, base
+        return JobState.PENDING, base
+    if base in _RUNNING:
+        return JobState.RUNNING, base
+    return JobState.OTHER, base
+
+
+def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> list[Job]:
+    """Jobs of ``squeue --json``; a pending array's tasks become one job each (``<id>_<task>``)."""
+    jobs: list[Job] = []
+    for raw in _load(data, "jobs", command):
+        if not isinstance(raw, dict) or "job_id" not in raw:
+            raise ParseError(command, data, f"a job without job_id (record {len(jobs) + 1})")
+        state, base = _job_state(raw)
+        cpus = max(1, int(num(raw.get("cpus"), 1)))
+        count = max(1, int(num(raw.get("node_count"), 0) or num(_tres(raw.get("tres_req_str", "")).get("node"), 1)))
+        count = min(count, cpus)
+        chunk_cores = max(1, math.ceil(cpus / count))
+        mem = int(num(raw.get("memory_per_node"), 0))
+        if not mem and num(raw.get("memory_per_cpu"), 0):
+            mem = int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores
+        limit = num(raw.get("time_limit"), 0)
+        array_job = int(num(raw.get("array_job_id"), 0))
+        task = raw.get("array_task_id")
+        task = num(task, None) if isinstance(task, dict) else task
+        base_id = str(raw["job_id"])
+        extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
+        ids = [base_id]
+        if array_job and task is not None:
+            ids = [f"{array_job}_{task}"]
+        elif raw.get("array_task_string") and state in (JobState.PENDING, JobState.HELD):
+            from .sge import expand_tasks
+
+            tasks, beyond = expand_tasks(str(raw["array_task_string"]).split("%", 1)[0], MAX_ARRAY_TASKS)
+            ids = [f"{array_job or base_id}_{t}" for t in tasks] or [base_id]
+            if beyond:
+                extra["tasks_not_listed"] = beyond
+        for jid in ids:
+            jobs.append(Job(
+                id=jid, state=state, queue=str(raw.get("partition") or ""), account=str(raw.get("account") or ""),
+                properties=_features(raw.get("features")), owner=str(raw.get("user_name") or ""),
+                name=str(raw.get("name") or ""), priority=float(num(raw.get("priority"), 0)),
+                chunks=count, chunk_cores=chunk_cores, chunk_mem_mb=mem, distinct=True,
+                walltime_s=int(limit) * 60 if limit else 0, submit_time=float(num(raw.get("submit_time"), 0)),
+                nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
+                extra=dict(extra),
+            ))
+    return jobs
+
+
+def parse_sinfo(data: str | bytes, jobs: Iterable[Job] = (), command: str = "sinfo --json") -> list[Node]:
+    """Nodes of ``sinfo --json``; ``jobs`` (running ones) fill ``Node.jobs``."""
+    on_node: dict[str, list[str]] = {}
+    for job in jobs:
+        if job.state == JobState.RUNNING:
+            for n in job.nodes:
+                on_node.setdefault(n, []).append(job.id)
+    out: dict[str, Node] = {}
+    for raw in _load(data, "nodes", command):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not name:
+            raise ParseError(command, data, f"a node without name (record {len(out) + 1})")
+        if name in out:
+            continue
+        st = states(raw.get("state")) + states(raw.get("state_flags"))
+        base = st[0] if st else "UNKNOWN"
+        flags = set(st[1:]) | ({base} if base else set())
+        reason = str(raw.get("reason") or "")
+        cores = int(num(raw.get("cpus"), 0))
+        used = int(num(raw.get("alloc_cpus"), 0))
+        jobs_here = tuple(on_node.get(name, ()))
+        hold_reason = ""
+        if flags & {"DRAIN", "DRAINING", "DRAINED"}:
+            state, hold_reason = NodeState.HELD, reason or "drained"
+        elif flags & {"NOT_RESPONDING"} or base in {"DOWN", "ERROR", "FAIL", "FAILING"}:
+            state = NodeState.DOWN
+            hold_reason = reason
+        elif flags & {"POWERING_UP", "FUTURE"} or base == "FUTURE":
+            state = NodeState.STARTING
+        elif flags & {"POWERED_DOWN", "POWERING_DOWN", "POWER_DOWN"}:
+            state = NodeState.DOWN
+        elif base in {"ALLOCATED", "MIXED", "COMPLETING"} or used or jobs_here:
+            state = NodeState.BUSY
+        elif base == "IDLE":
+            state = NodeState.IDLE
+        else:
+            state = NodeState.UNKNOWN
+        since = num(raw.get("reason_changed_at"), 0) if hold_reason else 0
+        out[name] = Node(
+            name=name, state=state, cores=cores, cores_used=used, mem_mb=int(num(raw.get("real_memory"), 0)),
+            jobs=jobs_here, properties=_node_features(raw),
+            hold_reason=hold_reason, state_since=float(since) if since else None,
+            extra={"state_flags": sorted(flags), "partitions": list(raw.get("partitions") or []),
+                   "address": raw.get("address", "")},
+        )
+    return list(out.values())
+
+
+_KV = re.compile(r"(\w+)=(\S*)")
+
+
+def parse_future_nodes(output: str, command: str = "scontrol --future show node -o") -> list[Node]:
+    """FUTURE nodes of ``scontrol --future show node -o`` (one line per node), as STARTING nodes.
+
+    sinfo hides FUTURE nodes: a node we created that has not registered yet
+    is only seen here.
+    """
+    out = []
+    for line in (output or "").splitlines():
+        if not line.startswith("NodeName="):
+            continue
+        kv = dict(_KV.findall(line))
+        if "FUTURE" not in states(kv.get("State")):
+            continue
+        out.append(Node(name=kv["NodeName"], state=NodeState.STARTING, cores=num(kv.get("CPUTot"), 0),
+                        mem_mb=num(kv.get("RealMemory"), 0),
+                        properties=split_list(kv.get("ActiveFeatures") or kv.get("AvailableFeatures")),
+                        extra={"state_flags": states(kv.get("State")), "partitions": split_list(kv.get("Partitions")),
+                               "address": kv.get("NodeAddr", "")}))
+    return out
+
+
+def _node_features(raw: dict[str, Any]) -> tuple[str, ...]:
+    feats = raw.get("active_features") or raw.get("features")
+    return tuple(str(f) for f in feats if f) if isinstance(feats, list) else split_list(feats)
+
+
+class SlurmAdapter(Adapter):
+    kind = "slurm"
+
+    def scontrol(self, *args: str) -> list[str]:
+        return self.cmd("scontrol_command").render() + list(args)
+
+    def _sibling(self, program: str) -> str:
+        base = self.cmd("scontrol_command").argv[0]
+        return os.path.join(os.path.dirname(base), program) if os.path.dirname(base) else program
+
+    # ------------------------------------------------------------ queries
+    def _all_jobs(self) -> list[Job]:
+        argv = self.argv("squeue_command")
+        return parse_squeue(self.output(argv), " ".join(argv))
+
+    def jobs(self) -> list[Job]:
+        return self.filter_jobs(self._all_jobs())
+
+    def nodes(self) -> list[Node]:
+        argv = self.argv("sinfo_command")
+        out = self.output(argv)
+        nodes = parse_sinfo(out, self._all_jobs(), " ".join(argv))
+        known = {n.name for n in nodes}
+        future = self.scontrol("--future", "show", "node", "-o")
+        rc, text, err = self.call(future, check=False)
+        if rc == 0:
+            nodes += [n for n in parse_future_nodes(text, " ".join(future)) if n.name not in known]
+        else:
+            log.warning("slurm: FUTURE nodes not listed: %s", (err or text).strip()[:300])
+        return nodes
+
+    def check(self) -> dict[str, Any]:
+        problems = []
+        argv = self.scontrol("ping")
+        try:
+            out = self.output(argv)
+            if "is UP" not in out:
+                problems.append(f"{' '.join(argv)!r}: {out.strip()[:300]!r}")
+        except SchedulerError as exc:
+            problems.append(str(exc))
+        return {"healthy": not problems, "scheduler": "slurm", "problems": problems}
+
+    # ------------------------------------------------------------ actions
+    def _features_for(self, reservation: Any, properties: Iterable[str]) -> list[str]:
+        queue, _account, prop = reservation_fields(reservation)
+        feats = [self.config.get("node_feature") or "dcluster"]
+        for f in (*properties, prop, queue):
+            if f and f not in feats:
+                feats.append(check_group(f))
+        return feats
+
+    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
+                 properties: Iterable[str] = (), address: str | None = None) -> dict[str, Any]:
+        """A dynamic node: ``scontrol create nodename=X ... state=future``.
+
+        A node that registered by itself (``slurmd -Z``) is only given our
+        features.  The feature ``node_feature`` puts it into the partition
+        whose NodeSet selects that feature.
+        """
+        check_host(name)
+        cores = int(cores)
+        if cores < 1:
+            raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
+        feats = self._features_for(reservation, properties)
+        existing = self.node(name)
+        if existing is not None:
+            have = list(existing.properties)
+            merged = have + [f for f in feats if f not in have]
+            if merged != have:
+                self.call(self.scontrol("update", f"nodename={name}", f"availablefeatures={','.join(merged)}",
+                                        f"activefeatures={','.join(merged)}"))
+            result = {"name": name, "created": False, "features": merged}
+        else:
+            argv = self.scontrol("create", f"nodename={name}", f"cpus={cores}", f"features={','.join(feats)}",
+                                 "state=future")
+            if mem_mb:
+                argv.insert(-1, f"realmemory={int(mem_mb)}")
+            if address:
+                check_host(address)
+                argv.insert(-1, f"nodeaddr={address}")
+            self.call(argv)
+            result = {"name": name, "created": True, "features": feats}
+        _queue, account, _prop = reservation_fields(reservation)
+        if account:
+            self.set_reservation(name, account=account)
+            result["account"] = account
+        return result
+
+    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None,
+                        property: str | None = None) -> dict[str, Any]:
+        """Queue/property become node features; an account gets a Slurm reservation of the node."""
+        check_host(name)
+        done: dict[str, Any] = {"name": name}
+        extra = [f for f in (queue, property) if f]
+        if extra:
+            node = self.node(name)
+            have = list(node.properties) if node else []
+            merged = have + [check_group(f) for f in extra if f not in have]
+            self.call(self.scontrol("update", f"nodename={name}", f"availablefeatures={','.join(merged)}",
+                                    f"activefeatures={','.join(merged)}"))
+            done["features"] = merged
+        if account:
+            check_group(account)
+            self.call(self.scontrol("create", "reservation", f"reservationname=dcluster_{name}",
+                                    f"accounts={account}", f"nodes={name}", "starttime=now",
+                                    "duration=infinite", "flags=ignore_jobs"))
+            done["reservation"] = f"dcluster_{name}"
+        return done
+
+    def node(self, name: str) -> Node | None:
+        check_host(name)
+        for node in self.nodes():
+            if node.name == name:
+                return node
+        return None
+
+    def hold(self, name: str, reason: str = DEFAULT_HOLD_REASON) -> None:
+        """Drain the node with our reason (Slurm keeps it: ``nodes()`` reports it back)."""
+        check_host(name)
+        check_reason(reason)
+        self.call(self.scontrol("update", f"nodename={name}", "state=drain", f"reason={reason}"))
+
+    def release(self, name: str, force: bool = False) -> None:
+        """Resume a node we drained; an admin's drain is left alone unless ``force``."""
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("release", f"{name} is not a Slurm node")
+        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
+            raise RefusedError("release", f"{name} is drained by someone else ({node.hold_reason!r}); not releasing")
+        if node.state in (NodeState.HELD, NodeState.DOWN):
+            self.call(self.scontrol("update", f"nodename={name}", "state=resume"))
+
+    def remove(self, name: str) -> dict[str, Any]:
+        """``scontrol delete nodename`` (dynamic nodes only); refused while the node runs jobs."""
+        node = self.node(name)
+        if node is None:
+            return {"name": name, "removed": False, "reason": "not a node"}
+        if node.jobs or node.cores_used:
+            raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs) or '(allocated cpus)'}")
+        argv = self.scontrol("delete", "reservation", f"reservationname=dcluster_{name}")
+        self.call(argv, check=False)  # only there when an account reservation was made
+        self.call(self.scontrol("delete", f"nodename={name}"))
+        return {"name": name, "removed": True}
+
+    def vacate(self, name: str) -> list[str]:
+        """Requeue the node's jobs (``scontrol requeue``); jobs that cannot be requeued are cancelled."""
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("vacate", f"{name} is not a Slurm node")
+        for jid in node.jobs:
+            check_jobid(jid)
+            rc, out, err = self.call(self.scontrol("requeue", jid), check=False)
+            if rc != 0:
+                log.info("slurm: %s cannot be requeued (%s); cancelling it", jid, (err or out).strip()[:200])
+                self.call([self._sibling("scancel"), jid])
+        return list(node.jobs)

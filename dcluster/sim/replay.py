@@ -1,0 +1,422 @@
+"""Trace replay: the real reconcile + policy against a simulated scheduler and cloud, in simulated time.
+
+The loop is event driven.  Scheduler events (a job arrives, a job ends) are
+handled at their exact times: the simulated scheduler (FCFS + EASY) starts
+what fits at once, as a real one would.  *Decision ticks* - the engine's
+cycle: snapshot nodes, instances and pending jobs as :mod:`dcluster.model`
+objects, :func:`dcluster.reconcile.reconcile` them, ask the policy for a
+:class:`~dcluster.planner.Plan`, carry its actions out - run on the engine's
+cadence (``poll`` s, default ``auto_provision_interval`` 60 s, measured from
+the trace's first submit) and only when something could change the answer:
+
+* the scheduler changed while jobs are pending (demand the policy may act on);
+* a node's idle timer expires (``since + idle``), an instance finishes
+  booting, a backoff ends;
+* a node is drained and empty (the next cycle removes and destroys it);
+* the previous tick acted while jobs wait (the engine's next cycle).
+
+Stretches with nothing pending and no timer due are jumped over.  A tick with
+nothing to change would plan nothing, so skipping it changes no result.
+
+Carrying out actions: LAUNCH asks the cloud (a classified error puts the
+resource in backoff via :mod:`dcluster.planner.backoff`; success clears it);
+REGISTER adds a booted instance's node to the scheduler (the replay reports
+booted instances as ``configured``); HOLD/RELEASE hold and release the node
+(the hold reason is the action's, ``dcluster: ...``); REMOVE takes the node
+out of the scheduler (refused while it runs jobs, unless the action names
+jobs to vacate, which are requeued); DESTROY deletes the instance.  Actions
+on one worker form a chain that stops at its first failure, as in the engine.
+
+Node-hours are instance time from launch to destroy, clipped to the replay's
+span (first submit to last job end).  ``static`` nodes are up before the
+first job (launched one boot delay earlier, charged from the first submit).
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import identity
+from ..clouds.errors import CloudError
+from ..config import Config, load
+from ..model import Job, JobState, Node, NodeState
+from ..planner import Kind, backoff
+from ..reconcile import reconcile
+from . import policies as _policies
+from .cloud import Cloud, Faults, SimResource
+from .scheduler import Scheduler, SchedulerError, SimJob
+from .swf import SwfJob
+
+SIM_SECRET = "dcluster-sim-secret-0001"  # not a secret: it only signs simulated minion ids
+CLUSTER = "sim"
+RESOURCE = "sim"
+
+
+@dataclass
+class Settings:
+    policy: str = "dcluster"
+    cores_per_node: int = 1
+    max_nodes: int = 100
+    min_nodes: int = 0
+    boot: float = 300.0  # s from launch until the node can be registered (boot + configuration)
+    idle: int = 600  # max_idle_time / SuspendTime
+    poll: int = 60  # the engine's decision cadence
+    mem_mb: int = 0  # memory per node; 0: unknown (never limits)
+    kill_at_walltime: bool = False
+    backfill: bool = True
+    faults: Faults = field(default_factory=Faults)
+    max_launch_time: int | None = None  # default: boot + 3600
+    # More resources besides "sim", for experiments (fallback ...): name -> dict of
+    # cores, max, min, priority, boot, faults.
+    extra_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: bool = False  # keep the time series (for the plot)
+
+    def check(self) -> None:
+        problems = []
+        if self.policy not in _policies.POLICIES:
+            problems.append(f"policy {self.policy!r} is not one of {', '.join(_policies.POLICIES)}")
+        for name in ("cores_per_node", "max_nodes", "poll"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} is {getattr(self, name)}; it must be at least 1")
+        for name in ("boot", "idle", "min_nodes", "mem_mb"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} is {getattr(self, name)}; it must not be negative")
+        if self.min_nodes > self.max_nodes:
+            problems.append(f"min_nodes {self.min_nodes} is above max_nodes {self.max_nodes}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def build_config(s: Settings) -> Config:
+    """The Config the replay plans with: one ``local`` resource ``sim`` (plus any extra ones)."""
+    def res(cores, lo, hi, boot, priority=1, mem=0):
+        spec = {"type": "local", "cores": cores, "quantity": {"min": lo, "max": hi}, "priority": priority,
+                "max_idle_time": s.idle, "config": {"cores": cores, "boot_delay": int(boot)}}
+        if mem:
+            spec["mem_mb"] = mem
+            spec["config"]["mem_mb"] = mem
+        return spec
+
+    cloud = {RESOURCE: res(s.cores_per_node, s.min_nodes, s.max_nodes, s.boot, mem=s.mem_mb)}
+    for name, spec in s.extra_resources.items():
+        cloud[name] = res(spec.get("cores", s.cores_per_node), spec.get("min", 0), spec.get("max", s.max_nodes),
+                          spec.get("boot", s.boot), spec.get("priority", 2), spec.get("mem_mb", s.mem_mb))
+    return load({
+        "secret": SIM_SECRET,
+        "cluster_name": CLUSTER,
+        "cluster": {"type": "slurm"},
+        "max_idle_time": s.idle,
+        "max_launch_time": s.max_launch_time or int(s.boot) + 3600,
+        "auto_provision_interval": s.poll,
+        "cloud": cloud,
+    })
+
+
+def jobs_from_swf(records: Iterable[SwfJob], cores_per_node: int = 1, kill_at_walltime: bool = False,
+                  ) -> tuple[list[SimJob], list[tuple[int, str]]]:
+    """SWF records -> simulated jobs, in submit order; and (job number, why) of those skipped."""
+    jobs, skipped = [], []
+    for rec in records:
+        procs = rec.processors
+        if not procs:
+            skipped.append((rec.job, "no processor count"))
+            continue
+        if rec.run is None:
+            skipped.append((rec.job, "no run time"))
+            continue
+        walltime = rec.req_time if rec.req_time else rec.run
+        runtime = min(rec.run, walltime) if kill_at_walltime else rec.run
+        mem = math.ceil(rec.mem_kb / 1024) if rec.mem_kb else 0
+        jobs.append(SimJob(id=str(rec.job), submit=float(rec.submit), cores=procs, runtime=float(runtime),
+                           walltime=float(walltime), mem_mb=mem))
+    jobs.sort(key=lambda j: (j.submit, int(j.id) if j.id.isdigit() else 0, j.id))
+    for i, job in enumerate(jobs):
+        job.order = i
+    return jobs, skipped
+
+
+@dataclass
+class Result:
+    settings: Settings
+    jobs: list[SimJob]
+    skipped: list[tuple[int, str]]
+    start: float
+    end: float
+    node_seconds: float
+    launches: int
+    launch_requests: int
+    launch_failures: list[tuple[float, str, str]]
+    peak_nodes: int
+    ticks: int
+    plan_s: float
+    wall_s: float
+    action_counts: dict[str, int]
+    action_errors: list[str]
+    backoffs: int
+    series: list[tuple[float, int, int, int, int, float]]  # t, busy, idle, booting, draining, pending demand (nodes)
+    unplaceable: int = 0
+
+
+class Replay:
+    def __init__(self, jobs: list[SimJob], settings: Settings, skipped: list | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+        settings.check()
+        self.s = settings
+        self.jobs = jobs
+        self.skipped = skipped or []
+        self.progress = progress
+        self.config = build_config(settings)
+        self.policy = _policies.make(settings.policy, settings.max_nodes)
+        self.sched = Scheduler(backfill=settings.backfill)
+        resources = [SimResource(RESOURCE, settings.cores_per_node, settings.mem_mb, settings.boot, settings.faults)]
+        for name, spec in settings.extra_resources.items():
+            resources.append(SimResource(name, spec.get("cores", settings.cores_per_node),
+                                         spec.get("mem_mb", settings.mem_mb), spec.get("boot", settings.boot),
+                                         spec.get("faults") or Faults()))
+        self.cloud = Cloud(CLUSTER, SIM_SECRET, resources)
+        self.backoff: dict[str, Any] = {}
+        self.prev = None
+        self.node_models: dict[str, Node] = {}
+        self.action_counts: dict[str, int] = {}
+        self.action_errors: list[str] = []
+        self.backoffs = 0
+        self.unplaceable = 0
+        self.series: list[tuple[float, int, int, int, int, float]] = []
+        self.ticks = 0
+        self.plan_s = 0.0
+        self.peak = 0
+
+    # ------------------------------------------------------------ snapshots
+    def _job_model(self, job: SimJob) -> Job:
+        if job.model is None:
+            job.model = Job(id=job.id, state=JobState.PENDING, chunks=job.cores, chunk_cores=1,
+                            chunk_mem_mb=job.mem_mb, distinct=False, walltime_s=int(job.walltime),
+                            submit_time=job.submit)
+        return job.model
+
+    def _nodes(self) -> list[Node]:
+        models = self.node_models
+        for name in self.sched.dirty:
+            n = self.sched.nodes.get(name)
+            if n is None:
+                models.pop(name, None)
+                continue
+            if n.held:
+                state = NodeState.HELD
+            else:
+                state = NodeState.BUSY if n.jobs else NodeState.IDLE
+            models[name] = Node(name=n.name, state=state, cores=n.cores, cores_used=n.cores - n.free,
+                                mem_mb=n.mem_mb, jobs=tuple(n.jobs), hold_reason=n.hold_reason, state_since=n.since)
+        self.sched.dirty.clear()
+        return list(models.values())
+
+    def _view(self, now: float):
+        configured = frozenset(name for name, inst in self.cloud.alive.items()
+                               if inst.ready <= now and name not in self.sched.nodes)
+        view = reconcile(self.config, now, self._nodes(), self.cloud.snapshot(now),
+                         [self._job_model(j) for j in self.sched.pending], previous=self.prev,
+                         configured=configured, in_flight={}, backoff=dict(self.backoff))
+        self.prev = view
+        return view
+
+    # ------------------------------------------------------------ actions
+    def _carry_out(self, plan, now: float) -> None:
+        failed: set[str] = set()
+        for a in plan.actions:
+            if a.target and a.target in failed:
+                continue
+            self.action_counts[a.kind.value] = self.action_counts.get(a.kind.value, 0) + 1
+            try:
+                if a.kind == Kind.LAUNCH:
+                    try:
+                        self.cloud.launch(a.resource, a.count, now)
+                    except CloudError as exc:
+                        self.backoff[a.resource] = backoff.failure(self.backoff.get(a.resource), exc.kind, str(exc),
+                                                                   now, self.config.backoff)
+                        self.backoffs += 1
+                        continue
+                    self.backoff.pop(a.resource, None)  # backoff.success(): a launch that worked clears it
+                    self.peak = max(self.peak, len(self.cloud.alive))
+                elif a.kind == Kind.REGISTER:
+                    inst = self.cloud.alive[a.target]
+                    self.sched.add_node(a.target, a.cores or inst.cores, a.mem_mb or inst.mem_mb, now)
+                elif a.kind == Kind.HOLD:
+                    if not a.reason.lower().startswith("dcluster"):
+                        raise SchedulerError(f"hold reason {a.reason!r} does not mark the hold as ours")
+                    self.sched.hold(a.target, a.reason, now)
+                elif a.kind == Kind.RELEASE:
+                    self.sched.release(a.target, now)
+                elif a.kind == Kind.REMOVE:
+                    if a.target in self.sched.nodes:
+                        self.sched.remove_node(a.target, now, vacate=bool(a.jobs))
+                elif a.kind == Kind.DESTROY:
+                    if a.target in self.sched.nodes:
+                        raise SchedulerError(f"refusing to destroy {a.target}: still a scheduler node")
+                    self.cloud.destroy(a.target, now)
+            except (SchedulerError, CloudError, KeyError) as exc:
+                failed.add(a.target)
+                if len(self.action_errors) < 100:
+                    self.action_errors.append(f"t={now:.0f} {a}: {exc}")
+
+    # ------------------------------------------------------------ the loop
+    def _grid(self, t: float) -> float:
+        p = self.s.poll
+        k = math.ceil((t - self.t0) / p - 1e-9)
+        return self.t0 + k * p
+
+    def _wakes(self, now: float) -> float | None:
+        """The earliest future time a timer could make the policy act."""
+        times = []
+        pad = 1 if self.policy.strict_idle else 0
+        for n in self.sched.nodes.values():
+            if n.held:
+                if not n.jobs:
+                    times.append(now + self.s.poll)  # drained and empty: the next cycle removes it
+            elif not n.jobs and self.policy.has_idle:
+                limit = self.config.idle_limit(self._resource_of(n.name))
+                times.append(n.since + limit + pad)
+        nr = self.cloud.next_ready(now)
+        if nr is not None:
+            times.append(nr)
+        elif any(name not in self.sched.nodes for name in self.cloud.alive):
+            times.append(now + self.s.poll)  # booted, not yet registered
+        for b in self.backoff.values():
+            if b.until > now:
+                times.append(b.until)
+        future = [t for t in times if t > now]
+        return min(future) if future else None
+
+    def _resource_of(self, name: str) -> str:
+        inst = self.cloud.alive.get(name)
+        return inst.resource if inst else RESOURCE
+
+    def _record(self, now: float) -> None:
+        busy = idle = held = 0
+        for n in self.sched.nodes.values():
+            if n.held:
+                held += 1
+            elif n.jobs:
+                busy += 1
+            else:
+                idle += 1
+        booting = len(self.cloud.alive) - len(self.sched.nodes)
+        demand = self.sched.pending_cores() / self.s.cores_per_node
+        point = (now, busy, idle, booting, held, demand)
+        if self.series and self.series[-1][1:] == point[1:]:
+            return
+        if self.series and self.series[-1][0] == now:
+            self.series[-1] = point
+        else:
+            self.series.append(point)
+
+    def _tick(self, now: float) -> bool:
+        view = self._view(now)
+        t0 = _time.perf_counter()
+        plan = self.policy.plan(view, self.config, now, sim=self.sched)
+        self.plan_s += _time.perf_counter() - t0
+        self.ticks += 1
+        self.unplaceable = len(plan.unplaceable)
+        self._carry_out(plan, now)
+        if plan.actions:
+            self.sched.schedule(now)
+        return bool(plan.actions)
+
+    def run(self) -> Result:
+        wall0 = _time.perf_counter()
+        jobs, s, sched = self.jobs, self.s, self.sched
+        self.t0 = t0 = jobs[0].submit if jobs else 0.0
+        if self.policy.prewarm:
+            self.cloud.launch(RESOURCE, self.policy.prewarm, t0 - s.boot)
+            self.peak = len(self.cloud.alive)
+        n_jobs = len(jobs)
+        i = 0
+        decision: float | None = t0
+        last_report = 0.0
+        stall = 0
+        now = t0
+        while True:
+            cands = []
+            if i < n_jobs:
+                cands.append(jobs[i].submit)
+            ne = sched.next_end()
+            if ne is not None:
+                cands.append(ne)
+            if decision is not None:
+                cands.append(decision)
+            if not cands:
+                break
+            now = max(now, min(cands))
+            sched.changed = False
+            sched.finish_due(now)
+            while i < n_jobs and jobs[i].submit <= now:
+                sched.submit(jobs[i])
+                i += 1
+            sched.schedule(now)
+            changed = sched.changed
+            if changed and sched.pending:
+                g = self._grid(now)
+                decision = g if decision is None else min(decision, g)
+            if decision is not None and decision <= now:
+                acted = self._tick(now)
+                changed = changed or sched.changed
+                # Follow-ups (REMOVE/DESTROY once drained, REGISTER once booted, retry after a backoff) are
+                # timers in _wakes; a tick that acted while jobs wait gets the engine's next cycle too, since
+                # what it changed (nodes removed, released ...) may change what the policy does for them.
+                nxt = self._wakes(now)
+                if acted and sched.pending:
+                    nxt = min(nxt, now + s.poll) if nxt is not None else now + s.poll
+                decision = self._grid(nxt) if nxt is not None else None
+                if decision is not None and decision <= now:
+                    decision = now + s.poll
+                # Nothing runs and nothing arrives: a policy that keeps acting without effect must not loop forever.
+                if not sched.running and i >= n_jobs and not changed:
+                    stall += 1
+                    if stall > 10_000:
+                        break
+                else:
+                    stall = 0
+            elif changed and not sched.pending:
+                nxt = self._wakes(now)
+                if nxt is not None:
+                    g = self._grid(nxt)
+                    decision = g if decision is None else min(decision, g)
+            if s.record:
+                self._record(now)
+            if self.progress is not None and i - last_report >= 500:
+                last_report = i
+                self.progress(i, n_jobs)
+            if i >= n_jobs and not sched.running and not sched.pending:
+                # Everything is done: only idle timers remain; their cost past the last job is not counted.
+                break
+        if self.progress is not None:
+            self.progress(n_jobs, n_jobs)
+        ends = [j.end for j in jobs if j.end is not None]
+        end = max([*ends, *(j.submit for j in jobs)], default=t0)
+        return Result(
+            settings=s, jobs=jobs, skipped=self.skipped, start=t0, end=end,
+            node_seconds=self._node_seconds(t0, end), launches=self.cloud.launches,
+            launch_requests=self.cloud.launch_requests, launch_failures=list(self.cloud.failures),
+            peak_nodes=self.peak, ticks=self.ticks, plan_s=self.plan_s, wall_s=_time.perf_counter() - wall0,
+            action_counts=dict(self.action_counts), action_errors=list(self.action_errors), backoffs=self.backoffs,
+            series=self.series, unplaceable=self.unplaceable,
+        )
+
+    def _node_seconds(self, start: float, end: float) -> float:
+        total = 0.0
+        for inst in [*self.cloud.gone, *self.cloud.alive.values()]:
+            stop = inst.destroyed if inst.destroyed is not None else end
+            total += max(0.0, min(stop, end) - max(inst.launched, start))
+        return total
+
+
+def replay(jobs: list[SimJob], settings: Settings, skipped=None, progress=None) -> Result:
+    return Replay(jobs, settings, skipped, progress).run()
+
+
+def our_id(name: str) -> bool:
+    """Whether a node name is one the replay launched (a signed simulated minion id)."""
+    return identity.parse(name, SIM_SECRET, CLUSTER) is not None

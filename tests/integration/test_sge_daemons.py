@@ -1,0 +1,131 @@
+"""The Grid Engine adapter against a real Son of Grid Engine 8.1.9 with exec hosts in network namespaces."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import salt.config
+import salt.loader
+
+from dcluster.config import load
+from dcluster.model import JobState, NodeState
+from dcluster.schedulers import RefusedError
+from dcluster.schedulers.sge import SgeAdapter
+from tests.support import sge as support
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.daemons]
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PE = "pe_name {name}\nslots 999\nuser_lists NONE\nxuser_lists NONE\nstart_proc_args /bin/true\n" \
+     "stop_proc_args /bin/true\nallocation_rule {rule}\ncontrol_slaves FALSE\njob_is_first_task TRUE\n" \
+     "urgency_slots min\naccounting_summary FALSE\nqsort_args NONE\n"
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    why = support.skip_reason()
+    if why:
+        pytest.skip(f"SGE daemon tests skipped: {why}")
+    c = support.SgeCluster()
+    request.addfinalizer(c.stop)  # runs even when start() or a test fails
+    c.start(exec_hosts=("dcs1", "dcs2"))
+    for name, rule in (("mpi", "$round_robin"), ("four", "4")):
+        if c.qconf("-sp", name, check=False)[0] != 0:
+            c.qconf("-Ap", c._file(name, PE.format(name=name, rule=rule)))
+    c.qconf("-mattr", "queue", "pe_list", "mpi four", "all.q")
+    for name in ("dcs1", "dcs2"):  # left over from an earlier run that was killed: start clean
+        if c.qconf("-se", name, check=False)[0] == 0:
+            c.qconf("-dattr", "hostgroup", "hostlist", name, "@allhosts", check=False)
+            c.qconf("-de", name, check=False)
+    return c
+
+
+@pytest.fixture(scope="module")
+def sched(cluster):
+    conf = load({"secret": "0123456789abcdef", "cluster": cluster.config()}).cluster.config
+    return SgeAdapter(conf, cluster.run)
+
+
+def qsub(cluster, *args):
+    rc, out, err = cluster.run(["qsub", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null", *args])
+    assert rc == 0, err
+    return out.strip().split(".")[0]
+
+
+@pytest.fixture(scope="module")
+def hosts_up(cluster, sched):
+    for name in ("dcs1", "dcs2"):
+        out = sched.add_node(name, 2)
+        assert out["hostgroup"] == "@allhosts" and out["queue"] == "all.q"
+        cluster.start_execd(name)
+    for name in ("dcs1", "dcs2"):
+        support.wait_host_up(cluster.run, name)
+    return ["dcs1", "dcs2"]
+
+
+def test_added_hosts_report_idle(sched, hosts_up):
+    nodes = {n.name: n for n in sched.nodes()}
+    for name in hosts_up:
+        assert nodes[name].state == NodeState.IDLE and nodes[name].cores == 2
+        assert nodes[name].extra["queues"]["all.q"]["slots"] == 2
+    assert sched.check()["healthy"] is True
+
+
+def test_jobs_shapes_states_and_nodes(cluster, sched, hosts_up):
+    run = qsub(cluster, "-N", "run1", "sleep", "300")
+    held = qsub(cluster, "-h", "-N", "held1", "sleep", "1")
+    mpi = qsub(cluster, "-pe", "mpi", "8", "-l", "h_rt=3600", "sleep", "1")
+    four = qsub(cluster, "-pe", "four", "8", "sleep", "1")
+    jobs = wait_for(lambda: (lambda js: js if js.get(run) and js[run].state == JobState.RUNNING else None)(
+        {j.id: j for j in sched.jobs()}), 20, 0.5, what="the sleep job to run")
+    assert jobs[run].nodes[0] in hosts_up
+    assert jobs[held].state == JobState.HELD
+    assert (jobs[mpi].state, jobs[mpi].chunks, jobs[mpi].chunk_cores, jobs[mpi].distinct) == (JobState.PENDING, 8, 1, False)
+    assert (jobs[four].chunks, jobs[four].chunk_cores, jobs[four].distinct) == (2, 4, True)
+    assert jobs[mpi].walltime_s == 3600
+    node = {n.name: n for n in sched.nodes()}[jobs[run].nodes[0]]
+    assert node.state == NodeState.BUSY and run in node.jobs
+    for jid in (held, mpi, four):
+        cluster.run(["qdel", jid])
+
+
+def test_our_hold_and_an_admins_hold_are_told_apart(cluster, sched, hosts_up):
+    sched.hold("dcs2", "dcluster: idle")
+    node = {n.name: n for n in sched.nodes()}["dcs2"]
+    assert node.state == NodeState.HELD and node.hold_reason.startswith("dcluster")
+    sched.release("dcs2")
+    assert {n.name: n for n in sched.nodes()}["dcs2"].state == NodeState.IDLE
+    assert "dcs2" not in (sched.hostgroup("@dcluster_hold") or [])
+    cluster.run(["qmod", "-d", "*@dcs2"])  # an admin's hold
+    node = {n.name: n for n in sched.nodes()}["dcs2"]
+    assert node.state == NodeState.HELD and not node.hold_reason.startswith("dcluster")
+    with pytest.raises(RefusedError, match="someone else"):
+        sched.release("dcs2")
+    sched.release("dcs2", force=True)
+    assert {n.name: n for n in sched.nodes()}["dcs2"].state == NodeState.IDLE
+
+
+def test_remove_refused_while_jobs_then_vacate_and_remove(cluster, sched, hosts_up):
+    busy = next(n for n in sched.nodes() if n.jobs)
+    with pytest.raises(RefusedError, match="still runs jobs"):
+        sched.remove(busy.name)
+    assert {n.name: n for n in sched.nodes()}[busy.name].state == NodeState.HELD  # left disabled
+    assert sched.vacate(busy.name) == list(busy.jobs)
+    wait_for(lambda: not sched.node(busy.name).jobs, 20, 0.5, what="the jobs to go")
+    out = sched.remove(busy.name)
+    assert out["removed"] is True
+    assert cluster.qconf("-se", busy.name, check=False)[0] != 0
+    assert busy.name not in (sched.hostgroup("@allhosts") or [])
+    assert busy.name not in {n.name for n in sched.nodes()}
+
+
+def test_salt_module_with_real_cmd_run_all(cluster, hosts_up):
+    opts = salt.config.minion_config(None)
+    opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
+                 "pillar": {"dcluster": {"cluster": cluster.config()}}})
+    funcs = salt.loader.minion_mods(opts)
+    names = {n["name"]: n for n in funcs["dcluster_sge.nodes"]()}
+    assert set(names) & set(hosts_up)
+    assert all(isinstance(n["state"], str) for n in names.values())
+    assert funcs["dcluster_sge.check"]()["healthy"] is True

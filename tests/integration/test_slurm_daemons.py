@@ -1,0 +1,131 @@
+"""The Slurm adapter against real slurmctld/slurmd 22.05 with dynamic nodes in network namespaces."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import salt.config
+import salt.loader
+
+from dcluster.config import load
+from dcluster.model import JobState, NodeState
+from dcluster.schedulers import RefusedError
+from dcluster.schedulers.slurm import SlurmAdapter
+from tests.support import slurm as support
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.daemons]
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    why = support.skip_reason()
+    if why:
+        pytest.skip(f"Slurm daemon tests skipped: {why}")
+    c = support.SlurmCluster()
+    request.addfinalizer(c.stop)  # runs even when start() or a test fails
+    c.start()
+    c.add_netns_host("dcsl1", 0)
+    c.add_netns_host("dcsl2", 1)
+    return c
+
+
+@pytest.fixture(scope="module")
+def sched(cluster):
+    conf = load({"secret": "0123456789abcdef", "cluster": cluster.config()}).cluster.config
+    return SlurmAdapter(conf, cluster.run)
+
+
+def node_of(sched, name):
+    return {n.name: n for n in sched.nodes()}.get(name)
+
+
+@pytest.fixture(scope="module")
+def two_nodes(cluster, sched):
+    # dcn1 registers by itself (slurmd -Z); add_node then only gives it our features.
+    cluster.start_slurmd("dcsl1", "dcn1", dynamic_conf="CPUs=2 RealMemory=500 Feature=dcluster")
+    wait_for(lambda: node_of(sched, "dcn1") and node_of(sched, "dcn1").state == NodeState.IDLE, 15, 0.2,
+             what="dcn1 to register")
+    out = sched.add_node("dcn1", 2, 500, properties=["small"])
+    assert out["created"] is False and "small" in node_of(sched, "dcn1").properties
+    # dcn2 is created first (state=future), then its slurmd registers.
+    out = sched.add_node("dcn2", 1, 400, reservation={"property": "big"}, address=cluster.netns_hosts["dcsl2"])
+    assert out["created"] is True
+    n2 = node_of(sched, "dcn2")
+    assert n2 is not None and n2.state == NodeState.STARTING and n2.properties == ("dcluster", "big")
+    cluster.start_slurmd("dcsl2", "dcn2", dynamic_conf="CPUs=1 RealMemory=400 Feature=dcluster,big")
+    wait_for(lambda: node_of(sched, "dcn2").state == NodeState.IDLE, 15, 0.2, what="dcn2 to register")
+    return ["dcn1", "dcn2"]
+
+
+def sbatch(cluster, *args):
+    rc, out, err = cluster.run(["sbatch", "--parsable", "-o", "/dev/null", *args])
+    assert rc == 0, err
+    return out.strip().split(";")[0]
+
+
+def test_both_ways_of_adding_nodes_join_the_partition(sched, two_nodes):
+    for name in two_nodes:
+        node = node_of(sched, name)
+        assert node.state == NodeState.IDLE and "dyn" in node.extra["partitions"]
+    assert node_of(sched, "dcn1").cores == 2 and node_of(sched, "dcn2").mem_mb == 400
+    assert sched.check()["healthy"] is True
+
+
+def test_jobs_states_shapes_and_node_jobs(cluster, sched, two_nodes):
+    run = sbatch(cluster, "-w", "dcn1", "-c", "1", "--mem=100", "--wrap", "sleep 300")
+    held = sbatch(cluster, "-H", "--wrap", "sleep 1")
+    wide = sbatch(cluster, "-N", "3", "-n", "3", "-C", "big", "--mem=200", "--wrap", "sleep 1")
+    jobs = wait_for(lambda: (lambda js: js if js[run].state == JobState.RUNNING else None)(
+        {j.id: j for j in sched.jobs()}), 30, 0.5, what="the job to run")
+    assert jobs[run].nodes == ("dcn1",) and jobs[run].queue == "dyn"
+    assert jobs[held].state == JobState.HELD
+    w = jobs[wide]
+    assert (w.state, w.chunks, w.chunk_cores, w.chunk_mem_mb, w.properties) == (JobState.PENDING, 3, 1, 200, ("big",))
+    assert run in node_of(sched, "dcn1").jobs and node_of(sched, "dcn1").state == NodeState.BUSY
+    cluster.run(["scancel", held, wide])
+
+
+def test_our_drain_and_an_admins_drain_are_told_apart(cluster, sched, two_nodes):
+    sched.hold("dcn2", "dcluster: idle 600 s")
+    node = node_of(sched, "dcn2")
+    assert node.state == NodeState.HELD and node.hold_reason == "dcluster: idle 600 s"
+    sched.release("dcn2")
+    # After a resume Slurm 22.05 may flag the node NOT_RESPONDING (reported DOWN) until its next ping.
+    wait_for(lambda: node_of(sched, "dcn2").state == NodeState.IDLE, 40, 0.5, what="dcn2 to be idle again")
+    cluster.run(["scontrol", "update", "nodename=dcn2", "state=drain", "reason=bad dimm"])
+    node = node_of(sched, "dcn2")
+    assert node.state == NodeState.HELD and node.hold_reason == "bad dimm"
+    with pytest.raises(RefusedError, match="someone else"):
+        sched.release("dcn2")
+    sched.release("dcn2", force=True)
+    assert node_of(sched, "dcn2").state in (NodeState.IDLE, NodeState.DOWN)
+    assert node_of(sched, "dcn2").hold_reason == ""
+
+
+def test_remove_refused_while_jobs_then_vacate_and_delete(cluster, sched, two_nodes):
+    node = node_of(sched, "dcn1")
+    assert node.jobs, "the sleep job of the earlier test should still run on dcn1"
+    with pytest.raises(RefusedError, match="still runs jobs"):
+        sched.remove("dcn1")
+    sched.hold("dcn1", "dcluster: removing")
+    assert sched.vacate("dcn1") == list(node.jobs)
+    wait_for(lambda: not node_of(sched, "dcn1").jobs and not node_of(sched, "dcn1").cores_used, 30, 0.5,
+             what="dcn1 to empty")
+    cluster.stop_slurmd("dcn1")
+    assert sched.remove("dcn1") == {"name": "dcn1", "removed": True}
+    assert node_of(sched, "dcn1") is None
+    cluster.run(["scancel", *node.jobs])
+
+
+def test_salt_module_with_real_cmd_run_all(cluster, two_nodes):
+    opts = salt.config.minion_config(None)
+    opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
+                 "pillar": {"dcluster": {"cluster": cluster.config()}}})
+    funcs = salt.loader.minion_mods(opts)
+    nodes = {n["name"]: n for n in funcs["dcluster_slurm.nodes"]()}
+    assert nodes["dcn2"]["state"] == "idle" and "big" in nodes["dcn2"]["properties"]
+    assert isinstance(funcs["dcluster_slurm.jobs"](), list)
+    assert funcs["dcluster_slurm.check"]()["healthy"] is True

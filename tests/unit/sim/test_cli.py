@@ -1,0 +1,75 @@
+"""dcluster-sim and the runner's simulate(): arguments, JSON, plot, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dcluster.sim import cli
+from dcluster.sim.runner import settings_from, simulate
+
+REQUIRED = ("jobs", "jobs_completed", "jobs_never_started", "node_hours", "work_node_hours", "mean_wait_s",
+            "p95_wait_s", "mean_bounded_slowdown", "launches", "peak_nodes")
+
+TRACE = """\
+; MaxNodes: 2
+; MaxProcs: 2
+1 0 -1 600 1 -1 -1 1 600 -1 1 1 1 -1 -1 -1 -1 -1
+2 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1
+3 60 -1 120 2 -1 -1 2 120 -1 1 1 1 -1 -1 -1 -1 -1
+"""
+
+
+def test_cli_writes_json_and_plot(tmp_path, capsys):
+    trace = tmp_path / "three.swf"
+    trace.write_text(TRACE)
+    out_json, out_png = tmp_path / "m.json", tmp_path / "p.png"
+    rc = cli.main([str(trace), "--policy", "static", "--max-nodes", "2", "--boot", "120", "--idle", "60",
+                   "--json", str(out_json), "--plot", str(out_png)])
+    assert rc == 0
+    data = json.loads(out_json.read_text())
+    for key in REQUIRED:
+        assert key in data, key
+    assert data["jobs"] == 3 and data["policy"] == "static" and data["launches"] == 2
+    assert data["mean_wait_s"] == pytest.approx(180)
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 5000
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["node_hours"] == data["node_hours"]
+
+
+def test_cli_reports_bad_input(tmp_path, capsys):
+    bad = tmp_path / "bad.swf"
+    bad.write_text("1 2 3\n")
+    assert cli.main([str(bad)]) == 2
+    assert f"{bad}:1: 3 fields, SWF has 18" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "missing.swf")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_progress_bar_draws_to_its_stream():
+    import io
+
+    stream = io.StringIO()
+    bar = cli.Bar(stream, width=10)
+    bar(5, 10)
+    bar(10, 10)
+    assert "[#####-----]  50.0% 5/10 jobs" in stream.getvalue()
+    assert stream.getvalue().endswith("\n") and "[##########] 100.0%" in stream.getvalue()
+
+
+def test_runner_simulate_bundled_trace_and_string_options():
+    out = simulate("hpc2n", limit=150, policy="dcluster", idle="300", boot="120")
+    assert out["trace"] == "hpc2n.swf.gz"
+    assert out["cores_per_node"] == 2 and out["max_nodes"] == 120  # the bundled trace's machine
+    assert out["idle_s"] == 300 and out["boot_s"] == 120.0
+    assert out["jobs"] + out["jobs_skipped"] == 150
+    assert out["jobs_completed"] + out["jobs_never_started"] == out["jobs"]
+    assert out["node_hours"] >= out["work_node_hours"] > 0
+
+
+def test_runner_rejects_unknown_and_malformed_options():
+    with pytest.raises(ValueError, match="unknown option 'idel'"):
+        settings_from("kth", {"idel": 5})
+    with pytest.raises(ValueError, match="option idle='soon'"):
+        settings_from("kth", {"idle": "soon"})

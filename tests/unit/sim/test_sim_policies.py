@@ -1,0 +1,132 @@
+"""Replays of tiny synthetic traces, with outcomes computed by hand for every policy.
+
+The trace (``THREE``): J1 (1 proc, 600 s) and J2 (1 proc, 300 s) at t=0, J3 (2 procs, 120 s)
+at t=60, on at most 2 one-core nodes; boot 120 s, idle timeout 60 s, decisions every 60 s.
+Each test spells out the timeline it expects.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dcluster.sim import metrics
+from dcluster.sim.cloud import Faults
+from dcluster.sim.replay import Settings, jobs_from_swf, replay
+from dcluster.sim.swf import parse_line
+
+THREE = """\
+; MaxNodes: 2
+1 0 -1 600 1 -1 -1 1 600 -1 1 1 1 -1 -1 -1 -1 -1
+2 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1
+3 60 -1 120 2 -1 -1 2 120 -1 1 1 1 -1 -1 -1 -1 -1
+"""
+
+
+def run(text, **kw):
+    records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(text.splitlines(), 1)) if r]
+    jobs, skipped = jobs_from_swf(records, kw.get("cores_per_node", 1))
+    opts = {"max_nodes": 2, "boot": 120, "idle": 60, "poll": 60, **kw}
+    result = replay(jobs, Settings(**opts), skipped)
+    return result, metrics.summarise(result), {j.id: j for j in result.jobs}
+
+
+def starts(jobs):
+    return {jid: j.start for jid, j in jobs.items()}
+
+
+def test_dcluster_three_jobs():
+    # 0 launch 2 (J1, J2); 60 J3 arrives, no headroom: waiting; 120 both register, J1 J2 start;
+    # 420 J2 ends, node B idle; 480 B idle 60 s and not wanted (J3 fits nowhere): HOLD;
+    # 540 B drained: REMOVE + DESTROY; 720 J1 ends: J3 fits on A + 1 new node: LAUNCH 1;
+    # 840 C registers, J3 starts; 960 done.
+    r, m, jobs = run(THREE, policy="dcluster")
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 840}
+    assert m["jobs"] == 3 and m["jobs_completed"] == 3 and m["jobs_never_started"] == 0
+    assert m["launches"] == 3 and m["peak_nodes"] == 2
+    # A 0-960, B 0-540, C 720-960
+    assert m["node_hours"] == pytest.approx((960 + 540 + 240) / 3600, abs=1e-3)
+    assert m["work_node_hours"] == pytest.approx((600 + 300 + 240) / 3600, abs=1e-3)
+    assert m["mean_wait_s"] == pytest.approx((120 + 120 + 780) / 3)
+    assert m["p95_wait_s"] == 780
+    assert r.action_counts == {"launch": 2, "register": 3, "hold": 1, "remove": 1, "destroy": 1}
+
+
+def test_static_three_jobs():
+    # Two nodes up before t=0: J1, J2 start at 0; J3 waits for both: J1 ends at 600.
+    r, m, jobs = run(THREE, policy="static")
+    assert starts(jobs) == {"1": 0, "2": 0, "3": 600}
+    assert m["launches"] == 2 and m["peak_nodes"] == 2
+    assert m["node_hours"] == pytest.approx(2 * 720 / 3600, abs=1e-3)
+    assert m["mean_wait_s"] == pytest.approx(180)
+    assert m["mean_bounded_slowdown"] == pytest.approx((1 + 1 + (540 + 120) / 120) / 3, abs=1e-3)
+
+
+def test_dc1_three_jobs():
+    # 0 launch 2; 60-120 starting: no allocation; 120 register, J1 J2 start; J3 never fits the
+    # (max - current) x cores check while 2 nodes exist.  420 B idle; 540 B idle 120 s > 60: HOLD;
+    # 600 REMOVE + DESTROY B; 720 J1 ends; 840 A idle > 60: HOLD; 900 A removed; 960 current 0:
+    # LAUNCH 2 for J3; 1080 they register, J3 starts.
+    r, m, jobs = run(THREE, policy="dc1")
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 1080}
+    assert m["launches"] == 4
+    assert m["node_hours"] == pytest.approx((900 + 600 + 240 + 240) / 3600, abs=1e-3)
+    assert m["mean_wait_s"] == pytest.approx((120 + 120 + 1020) / 3)
+
+
+def test_powersave_three_jobs():
+    # 0 J1, J2 allocated to powered-down nodes: resume 2; 120 they register, J1 J2 start;
+    # 420 B idle; 480 idle = SuspendTime: suspended at once (REMOVE + DESTROY, no drain);
+    # 720 J1 ends: the scheduler allocates J3 to A + one powered-down node: resume 1; 840 J3 starts.
+    r, m, jobs = run(THREE, policy="powersave")
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 840}
+    assert m["launches"] == 3
+    assert m["node_hours"] == pytest.approx((960 + 480 + 240) / 3600, abs=1e-3)
+    assert "hold" not in r.action_counts
+
+
+def test_jobs_too_big_never_start_and_the_replay_ends():
+    text = THREE + "4 60 -1 100 5 -1 -1 5 100 -1 1 1 1 -1 -1 -1 -1 -1\n"
+    for policy in ("dcluster", "static", "dc1", "powersave"):
+        _, m, jobs = run(text, policy=policy)
+        assert m["jobs_never_started"] == 1, policy
+        assert jobs["4"].start is None
+        assert m["jobs_completed"] == 3
+
+
+def test_cores_per_node_packs_processors_onto_nodes():
+    # 4-core nodes: J1 (1) + J2 (1) share one node, J3 (2) fits beside them: one launch in all.
+    _, m, jobs = run(THREE, policy="dcluster", cores_per_node=4, max_nodes=2)
+    assert m["launches"] == 1
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 120}
+    assert m["work_node_hours"] == pytest.approx((600 + 300 + 240) / 4 / 3600, abs=1e-3)
+
+
+def test_transient_launch_failure_backs_off_then_retries():
+    # The launch at t=0 fails (transient): backoff 60 s (backoff.initial); retried at 60, nodes up at 180.
+    faults = Faults(windows=((0, 1, "transient"),))
+    r, m, jobs = run(THREE, policy="dcluster", faults=faults)
+    assert [(t, kind) for t, _, kind in r.launch_failures] == [(0, "transient")]
+    assert r.backoffs == 1
+    assert jobs["1"].start == 180 and jobs["2"].start == 180
+    assert m["launch_failures"] == 1
+
+
+def test_capacity_error_falls_back_to_the_next_resource():
+    # "sim" has no capacity: the launch fails with a capacity error, the resource rests for
+    # capacity_pause and the planner falls back to "spare" (priority 2) in the next cycle.
+    r, m, jobs = run(THREE, policy="dcluster", faults=Faults(capacity=0),
+                     extra_resources={"spare": {"max": 2, "priority": 2}})
+    assert {kind for _, res, kind in r.launch_failures} == {"capacity"}
+    assert {res for _, res, _ in r.launch_failures} == {"sim"}
+    assert m["jobs_completed"] == 3
+    assert jobs["1"].start == 60 + 120  # fallback launch at the next cycle, t=60
+    assert all("-spare-" in name for j in jobs.values() for name in j.alloc)
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="max_nodes is 0"):
+        Settings(max_nodes=0).check()
+    with pytest.raises(ValueError, match="policy 'nope'"):
+        Settings(policy="nope").check()
+    with pytest.raises(ValueError, match="fault kind"):
+        Faults(windows=((0, 1, "bogus"),))

@@ -1,0 +1,231 @@
+"""The dcluster_stats beacon, loaded by Salt's own beacon loader and run for real (psutil on this machine).
+
+Also checks that reactor/stats.sls renders a beacon event into the runner call
+the master runs (Salt's jinja|yaml renderers, the reactor's unified schema).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BEACONS = os.path.join(REPO, "_beacons")
+
+salt_config = pytest.importorskip("salt.config")
+salt_loader = pytest.importorskip("salt.loader")
+psutil = pytest.importorskip("psutil")
+
+
+def minion_opts():
+    opts = salt_config.minion_config(None)
+    opts["beacons_dirs"] = [BEACONS]
+    opts["file_client"] = "local"
+    return opts
+
+
+def _push_over_loopback(seconds: float) -> int:
+    """Send bytes through a TCP connection on 127.0.0.1 for ``seconds``; returns how many."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    cli = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    srv.close()
+
+    def drain():
+        while conn.recv(1 << 20):
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    payload, sent, end = b"x" * 65536, 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        cli.sendall(payload)
+        sent += len(payload)
+    cli.close()
+    reader.join(timeout=5)
+    conn.close()
+    return sent
+
+
+@pytest.fixture
+def loaded():
+    """(beacon functions, their __context__) through salt.loader.beacons."""
+    context: dict = {}
+    funcs = salt_loader.beacons(minion_opts(), {}, context=context)
+    assert "dcluster_stats.beacon" in funcs, f"not loaded: {funcs.missing_fun_string('dcluster_stats.beacon')}"
+    return funcs, context
+
+
+@pytest.mark.parametrize(
+    "config, error",
+    [
+        ({"interval": 5}, "list of dicts"),
+        ([{"interval": 0}], "interval must be a positive number"),
+        ([{"interval": True}], "interval must be a positive number"),
+        ([{"interval": "30"}], "interval must be a positive number"),
+        ([{"disks": "/"}], "disks must be a non-empty list"),
+        ([{"disks": []}], "disks must be a non-empty list"),
+        ([{"disks": ["/", "scratch"]}], "'scratch'"),
+        ([{"interfaces": "eth0"}], "interfaces must be a list"),
+        ([{"disk": ["/"]}], "unknown option(s) disk"),
+        (["interval"], "list of dicts"),
+    ],
+)
+def test_validate_rejects_bad_config(loaded, config, error):
+    funcs, _ = loaded
+    ok, msg = funcs["dcluster_stats.validate"](config)
+    assert ok is False
+    assert error in msg
+
+
+def test_validate_accepts_documented_config(loaded):
+    funcs, _ = loaded
+    for config in ([], [{"interval": 30}, {"disks": ["/", "/tmp"]}, {"interfaces": ["lo"]}],
+                   [{"interval": 2.5}, {"enabled": True}, {"_beacon_name": "dcluster_stats"}]):
+        assert funcs["dcluster_stats.validate"](config) == (True, "Valid beacon configuration")
+
+
+def test_beacon_runs_for_real_and_computes_rates_from_deltas(loaded):
+    funcs, context = loaded
+    beacon = funcs["dcluster_stats.beacon"]
+    t0 = time.time()
+    (first,) = beacon([{"disks": ["/", "/no/such/mount"]}])
+    # first sample: levels, no rates yet (nothing to take a delta from)
+    assert set(first) == {"time", "cpu", "load", "memory", "swap", "disk"}
+    assert abs(first["time"] - t0) < 5
+    assert first["cpu"] == {"count": psutil.cpu_count()}
+    assert set(first["load"]) == {"1m", "5m", "15m"}
+    assert first["memory"]["total"] == psutil.virtual_memory().total
+    assert 0 < first["memory"]["used"] <= first["memory"]["total"]
+    assert list(first["disk"]) == ["/"]  # a missing mount is skipped, not an error
+    root = psutil.disk_usage("/")
+    assert first["disk"]["/"]["total"] == root.total
+    assert "dcluster_stats.last" in context
+
+    # push bytes over lo (and burn CPU) between the two samples
+    before = psutil.net_io_counters(pernic=True)["lo"]
+    start = time.monotonic()
+    sent = _push_over_loopback(seconds=0.5)
+    after = psutil.net_io_counters(pernic=True)["lo"]
+    (second,) = beacon([{"interfaces": ["lo"]}])
+    elapsed = time.monotonic() - start
+    assert {"network", "diskio"} <= set(second)
+    assert 0 < second["cpu"]["percent"] <= 100
+    lo_bytes = after.bytes_recv - before.bytes_recv
+    assert lo_bytes >= sent
+    # the rate is bytes since the first sample over the time since it: at least what we pushed
+    # in our window, divided by a window no shorter than ours
+    assert second["network"]["bytes_in"] >= lo_bytes / (elapsed + 5)
+    assert second["network"]["bytes_in"] > 1_000_000 / 10
+    assert second["network"]["packets_in"] > 0
+    assert all(v >= 0 for v in second["diskio"].values())
+
+
+def test_rates_are_exact_deltas_over_elapsed_time(monkeypatch):
+    """sample() with injected clocks and counters: rate = delta / seconds; a counter reset gives no rate."""
+    sys.path.insert(0, BEACONS)
+    try:
+        import dcluster_stats as mod
+    finally:
+        sys.path.remove(BEACONS)
+    snetio = type(psutil.net_io_counters())  # psutil's own named tuple
+    counters = {"eth0": snetio(1000, 2000, 10, 20, 0, 0, 0, 0),
+                "lo": snetio(9, 9, 9, 9, 0, 0, 0, 0)}
+    monkeypatch.setattr(mod.psutil, "net_io_counters", lambda pernic=False: counters)
+    cpu = [collections.namedtuple("scputimes", "user nice system idle iowait")(10, 0, 10, 80, 0)]
+    monkeypatch.setattr(mod.psutil, "cpu_times", lambda percpu=False: cpu[0])
+    context: dict = {}
+    first = mod.sample({}, context, mono=100.0, wall=1.0)
+    assert "network" not in first and "percent" not in first["cpu"]
+    counters["eth0"] = snetio(1000 + 500, 2000 + 1000, 10 + 5, 20 + 10, 0, 0, 0, 0)
+    counters["lo"] = snetio(10**9, 10**9, 10**9, 10**9, 0, 0, 0, 0)  # loopback is not counted
+    cpu[0] = cpu[0]._replace(user=40, idle=90)  # 30 busy of 40
+    second = mod.sample({}, context, mono=110.0, wall=11.0)
+    assert second["network"] == {"bytes_in": 100.0, "bytes_out": 50.0, "packets_in": 1.0, "packets_out": 0.5}
+    assert second["cpu"]["percent"] == 75.0
+    counters["eth0"] = snetio(1, 1, 1, 1, 0, 0, 0, 0)  # interface reset: counters went back
+    third = mod.sample({}, context, mono=120.0, wall=21.0)
+    assert "network" not in third
+    counters["eth0"] = snetio(11, 21, 2, 3, 0, 0, 0, 0)
+    fourth = mod.sample({}, context, mono=130.0, wall=31.0)
+    assert fourth["network"] == {"bytes_in": 2.0, "bytes_out": 1.0, "packets_in": 0.2, "packets_out": 0.1}
+
+
+def test_interval_is_honoured_when_the_beacon_sees_it(loaded):
+    funcs, _ = loaded
+    beacon = funcs["dcluster_stats.beacon"]
+    assert len(beacon([{"interval": 3600}])) == 1
+    assert beacon([{"interval": 3600}]) == []  # too soon
+    time.sleep(0.05)
+    assert len(beacon([{"interval": 0.01}])) == 1
+
+
+def test_salt_beacon_processing_fires_one_event_per_interval():
+    """Salt's own Beacon.process: tag, data (with id), and the interval in loop_interval ticks."""
+    import salt.beacons
+
+    opts = minion_opts()
+    opts["id"] = "w-test"
+    opts["loop_interval"] = 1
+    b = salt.beacons.Beacon(opts, {})
+    config = {"dcluster_stats": [{"interval": 3}, {"disks": ["/"]}]}
+    fired = [b.process(json.loads(json.dumps(config)), {}) for _ in range(10)]
+    ticks = [i for i, f in enumerate(fired) if f]
+    assert len(ticks) == 3 and ticks[1] - ticks[0] == ticks[2] - ticks[1] == 3, [len(f) for f in fired]
+    assert all(len(fired[i]) == 1 for i in ticks)
+    event = fired[ticks[0]][0]
+    assert event["tag"] == "salt/beacon/w-test/dcluster_stats/"
+    assert event["data"]["id"] == "w-test" and "memory" in event["data"]
+
+
+def test_virtual_refuses_without_psutil():
+    code = f"""
+import sys
+sys.modules["psutil"] = None   # import psutil -> ImportError
+import salt.config, salt.loader
+opts = salt.config.minion_config(None)
+opts["beacons_dirs"] = [{BEACONS!r}]
+funcs = salt.loader.beacons(opts, {{}}, context={{}})
+print("dcluster_stats.beacon" in funcs)
+print(funcs.missing_fun_string("dcluster_stats.beacon"))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    present, why = out.stdout.strip().splitlines()[-2:]
+    assert present == "False"
+    assert "psutil is missing" in why
+
+
+def test_reactor_renders_the_runner_call():
+    """reactor/stats.sls through Salt's jinja|yaml with a real beacon event -> runner.dcluster.forward_stats."""
+    import salt.utils.templates
+    import salt.utils.yaml
+
+    opts = minion_opts()
+    data = {"time": 1.0, "cpu": {"percent": 3.5}, "disk": {"/": {"used": 5}}, "id": "1e3",
+            "_stamp": "2026-01-01T00:00:00.000000"}
+    with open(os.path.join(REPO, "reactor", "stats.sls")) as fh:
+        template = fh.read()
+    rendered = salt.utils.templates.JINJA(
+        template, from_str=True, to_str=True, tag="salt/beacon/1e3/dcluster_stats/", data=data,
+        opts=opts, saltenv="base", sls="reactor.stats", grains={}, pillar={}, salt={})
+    assert rendered["result"], rendered
+    high = salt.utils.yaml.safe_load(rendered["data"])
+    (state_id, body), = high.items()
+    (args,) = body["runner.dcluster.forward_stats"]
+    kwargs = {k: v for d in args["args"] for k, v in d.items()}
+    assert kwargs == {"minion_id": "1e3", "data": data}  # "1e3" stays a string, data round-trips
+
+    rendered = salt.utils.templates.JINJA(template, from_str=True, to_str=True, tag="x", data={}, opts=opts,
+                                         saltenv="base", sls="reactor.stats", grains={}, pillar={}, salt={})
+    assert not (salt.utils.yaml.safe_load(rendered["data"]) or {})  # no id: no reaction
