@@ -27,7 +27,7 @@ test-unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
 demo: venv system-deps
-	$(PY) -m dcluster.demo
+	$(PY) -m dcluster.demo $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 demo-clean: venv
 	$(PY) -m dcluster.demo --clean

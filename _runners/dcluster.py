@@ -22,8 +22,8 @@ __virtualname__ = "dcluster"
 
 try:
     import dcluster.config as dconfig
+    from dcluster.glue import dashboard, stats
     from dcluster.glue import runner_client as rc
-    from dcluster.glue import stats
 
     HAS_DCLUSTER = True
 except ImportError as _exc:  # pragma: no cover
@@ -171,6 +171,35 @@ def history(limit=360):
         salt-run dcluster.history limit=60
     """
     return list(_state().get("history", []))[-int(limit):]
+
+
+def graphs(minutes=120):
+    """
+    The dashboard's graphs: nodes and cores by state and by resource, and pending jobs, over the
+    last ``minutes``; from Graphite's render API when the graphite plugin has a ``render_url``
+    (fetched by the master), else from the engine's recent history.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.graphs minutes=30
+    """
+    return dashboard.graphs(_state(), minutes=float(minutes))
+
+
+def dashboard_paths():
+    """
+    Where the installed dashboard is: the ``rest_cherrypy`` options ``app``, ``app_path``,
+    ``static`` and ``static_path`` that serve it through salt-api (see docs/salt-api.md).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.dashboard_paths
+    """
+    return dashboard.paths()
 
 
 def config():
@@ -400,3 +429,24 @@ def forward_stats(minion_id, data):
     minion = _engine_pillar_minion()
     return stats.forward_stats(__opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key),
                                minion_id, data)
+
+
+def simulate(trace, **kwargs):
+    """
+    Replay a job trace (SWF, plain or .gz, or a bundled one: kth, hpc2n) through a scaling
+    policy in simulated time and return its cost and waits.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.simulate trace=kth policy=dcluster idle=300
+        salt-run dcluster.simulate trace=/srv/site.swf.gz policy=powersave max_nodes=50 cores_per_node=8
+    """
+    from dcluster.sim.runner import simulate as _simulate
+
+    opts = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    try:
+        return _simulate(trace, **opts)
+    except (OSError, ValueError) as exc:
+        return {"ok": False, "message": str(exc)}

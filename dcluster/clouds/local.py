@@ -15,6 +15,11 @@ namespace as ``/bin/sh <file>``: that file is the instance's own boot script
 is given as an argument list, never through a shell's ``-c``.  The boot
 process's output goes to ``<state_dir>/<id>/boot.log``; its process group
 and the namespace's processes are killed on destroy, so nothing leaks.
+
+With ``hosts_file`` set (e.g. /etc/hosts) the driver is also the cloud's DNS:
+each instance's ``address minion-id`` line is there while the instance exists
+(Grid Engine's qmaster must resolve its exec hosts), marked with the instance
+id so that exactly that line is taken out on destroy.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from .errors import CloudError, InvalidConfig, QuotaExceeded, Transient
 log = logging.getLogger(__name__)
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+HOSTS_MARK = "# dcluster-local "  # ends each hosts_file line we write, with the instance id
 _CHILDREN: dict[int, subprocess.Popen] = {}  # boot processes we started, reaped on every call
 
 
@@ -68,6 +74,7 @@ class LocalDriver(Driver):
                                 cloud="local", code="gateway")
         self.bridge = str(cfg.get("bridge") or "dcbr0")
         self.state_dir = str(cfg.get("state_dir") or "/var/lib/dcluster/local-cloud")
+        self.hosts_file = str(cfg.get("hosts_file") or "")
 
     # ------------------------------------------------------------ state files
     def _path(self, iid: str) -> str:
@@ -186,6 +193,7 @@ class LocalDriver(Driver):
                    "tags": tags_for(self.cluster, self.resource.name, minion_id, now), "pid": None, "pgid": None,
                    "dir": idir}
             self._write(rec)  # recorded before anything exists: a crash leaves something destroy can find
+            self._publish_name(rec)
         try:
             os.makedirs(self.instance_root(minion_id), mode=0o700, exist_ok=True)
             userdata = userdata_for(minion_id)
@@ -219,8 +227,36 @@ class LocalDriver(Driver):
         prefix = self.config.get("instance_name_prefix") or ""
         return f"{prefix}-{minion_id}" if prefix else minion_id
 
+    # ------------------------------------------------------------ names (the local cloud's DNS)
+    def _hosts_line(self, rec: dict) -> str:
+        return f"{rec['address']} {rec['tags'][model.TAG_MINION]} {HOSTS_MARK}{rec['id']}"
+
+    def _publish_name(self, rec: dict) -> None:
+        """``address minion-id`` into ``hosts_file`` (the caller holds the lock)."""
+        if not self.hosts_file:
+            return
+        netns.check_loopback(rec["address"])
+        with open(self.hosts_file) as fh:
+            lines = fh.read().splitlines()
+        lines = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])] + [self._hosts_line(rec)]
+        with open(self.hosts_file, "w") as fh:  # in place: /etc/hosts may be a bind mount
+            fh.write("\n".join(lines) + "\n")
+
+    def _unpublish_name(self, rec: dict) -> None:
+        if not self.hosts_file:
+            return
+        try:
+            with open(self.hosts_file) as fh:
+                lines = fh.read().splitlines()
+        except FileNotFoundError:
+            return
+        kept = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])]
+        if kept != lines:
+            with open(self.hosts_file, "w") as fh:
+                fh.write("\n".join(kept) + "\n")
+
     def _remove(self, rec: dict) -> None:
-        """Kill everything of the instance, delete its namespace and its state."""
+        """Kill everything of the instance, delete its namespace, its name and its state."""
         pgid = rec.get("pgid")
         netns.delete_host(rec["namespace"])
         if pgid:  # anything of the boot's session that left the namespace
@@ -232,6 +268,8 @@ class LocalDriver(Driver):
                     proc.wait(timeout=5)
         if rec.get("dir", "").startswith(os.path.join(self.state_dir, "hosts") + os.sep):
             shutil.rmtree(rec["dir"], ignore_errors=True)
+        with self._locked():
+            self._unpublish_name(rec)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(rec["id"]))
 

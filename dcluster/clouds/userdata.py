@@ -4,7 +4,8 @@ The template sees ``minion_id``, ``master`` (the address the minion connects
 to), ``resource`` (the resource name), ``resource_type`` (openstack, aws,
 local), ``scheduler`` (torque, sge, slurm), ``cluster`` (the cluster name)
 and ``instance_dir`` (local cloud only: a directory private to the instance;
-empty on real clouds).  Undefined names are errors, so a typo in a template
+empty on real clouds), plus the resource's ``userdata_vars`` (which cannot
+replace any of those).  Undefined names are errors, so a typo in a template
 fails the first launch with the template's path instead of booting a broken
 node.  The default template (package data,
 ``dcluster/data/userdata/salt-minion.sh.j2``) installs a salt-minion if
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Mapping
 from importlib import resources as _res
+from typing import Any
 
 import jinja2
 
@@ -54,26 +57,29 @@ def load_template(path: str | None) -> jinja2.Template:
 
 
 def render(template: jinja2.Template | str | None, *, minion_id: str, master: str, resource: str,
-           scheduler: str, cluster: str, resource_type: str = "", instance_dir: str = "") -> str:
-    """The user-data of one instance."""
+           scheduler: str, cluster: str, resource_type: str = "", instance_dir: str = "",
+           extra: Mapping[str, Any] | None = None) -> str:
+    """The user-data of one instance; ``extra`` (``userdata_vars``) adds variables, never replaces ours."""
     if not isinstance(template, jinja2.Template):
         template = load_template(template)
+    context = dict(extra or {})
+    context.update(minion_id=minion_id, master=master, resource=resource, resource_type=resource_type,
+                   scheduler=scheduler, cluster=cluster, instance_dir=instance_dir)
     try:
-        return template.render(minion_id=minion_id, master=master, resource=resource, resource_type=resource_type,
-                               scheduler=scheduler, cluster=cluster, instance_dir=instance_dir)
+        return template.render(**context)
     except jinja2.UndefinedError as exc:
         where = getattr(template, "dcluster_source", "userdata template")
         raise InvalidConfig(f"userdata_file {where}: {exc.message}") from None
 
 
 def renderer(path: str | None, *, master: str, resource: str, scheduler: str, cluster: str,
-             resource_type: str = "", instance_dir_for=None):
+             resource_type: str = "", instance_dir_for=None, extra: Mapping[str, Any] | None = None):
     """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once)."""
     tpl = load_template(path)
 
     def userdata_for(minion_id: str) -> str:
         return render(tpl, minion_id=minion_id, master=master, resource=resource, scheduler=scheduler,
                       cluster=cluster, resource_type=resource_type,
-                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "")
+                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "", extra=extra)
 
     return userdata_for

@@ -9,6 +9,7 @@ output dcluster filters itself (see :mod:`dcluster.config.command`).
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from .schema import CommandSpec, Dict, MapOf, Scalar, StrList, Typed
 
@@ -113,6 +114,9 @@ COMMON_CLOUD = {
                                        "Listing never matches on it: it selects by dcluster tags.", default=""),
     "userdata_file": Scalar(doc="Jinja2 template rendered as the instance's user-data; empty: the built-in salt-minion bootstrap.",
                             default=""),
+    "userdata_vars": MapOf(doc="Extra variables for the user-data template. The built-in one writes master_port, "
+                               "publish_port and acceptance_wait_time into the minion's configuration when given.",
+                           value=Scalar(kind=(str, int, float, bool))),
 }
 
 OPENSTACK = Dict(fields={
@@ -193,6 +197,8 @@ LOCAL = Dict(fields={
     "mem_mb": Scalar(doc="Memory each namespace host reports, in MB.", default=2048, kind=int, minimum=1),
     "state_dir": Scalar(doc="Where instance metadata lives (the 'cloud' API's state).", default="/var/lib/dcluster/local-cloud"),
     "boot_delay": _seconds("Seconds a host stays 'pending' before its userdata runs.", 0),
+    "hosts_file": Scalar(doc="The local cloud's DNS: a hosts file (e.g. /etc/hosts) that gets an 'address minion-id' "
+                             "line per instance while it exists; empty: names are not published.", default=""),
 })
 
 CLOUD_CONFIGS = {"openstack": OPENSTACK, "aws": AWS, "local": LOCAL}
@@ -239,11 +245,25 @@ CONFIG_CHECKER = Dict(doc="How dcluster learns that a new worker finished its co
     }),
 })
 
+def _render_url_problem(url: str) -> str | None:
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if parts.username or parts.password:
+        return "must not carry credentials (it is shown on the dashboard)"
+    return None
+
+
 GRAPHITE_ARGS = Dict(fields={
     "hostname": Scalar(doc="Carbon host.", default="localhost"),
     "port": Scalar(doc="Carbon plaintext port.", default=2003, kind=int, minimum=1, maximum=65535),
     "prefix": Scalar(doc="Metric name prefix.", default="headnode.dynamiccluster"),
     "interval": _seconds("Seconds between reports.", 60, 1),
+    "render_url": Scalar(doc="graphite-web base URL whose render API the dashboard's graphs read (the master fetches "
+                             "it); empty: the graphs use the engine's own recent history.", default="",
+                         extra=_render_url_problem),
 })
 
 PLUGIN = Dict(fields={

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OPERATOR_HOLD = "held by an operator (salt-run dcluster.hold)"  # not "dcluster...": never auto-removed
+# not "dcluster...": never auto-removed.  Only characters every scheduler adapter accepts in a
+# hold reason (schedulers._common.HOLD_REASON_RE): no parentheses.
+OPERATOR_HOLD = "held by an operator: salt-run dcluster.hold"
 
 
 def _fail(msg: str, **extra) -> dict[str, Any]:
@@ -102,10 +104,17 @@ def hold(c: Controller, name: str) -> dict[str, Any]:
 
 
 def release(c: Controller, name: str) -> dict[str, Any]:
+    if (err := _need(c)) is not None:
+        return err
     w = _worker(c, name)
     if w is not None and w.state not in (WorkerState.HELD, WorkerState.DRAINING, WorkerState.PHYSICAL):
         return _fail(f"{name} is {w.state.value}, not held")
-    return _scheduler_action(c, name, Kind.RELEASE, "released by an operator", allow_physical=True)
+    if w is None or w.node is None:
+        return _fail(f"{name} is not a node of the scheduler")
+    # An operator's release lifts whatever hold the node has, as the original's unhold did: the
+    # adapters release only dcluster's own holds unless forced, and this hold is the operator's.
+    c.ports.scheduler(c.config).release(name, force=True)
+    return _ok(f"release {name}")
 
 
 def vacate(c: Controller, name: str) -> dict[str, Any]:

@@ -91,7 +91,10 @@ class Executor:
             res = cfg.resources[action.resource]
             ip = worker.instance.ip if worker and worker.instance else None
             props = (res.reservation.property,) if res.reservation.property else ()
-            out = sched.add_node(action.target, action.cores, action.mem_mb, res.reservation, props, ip)
+            kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": props}
+            if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address
+                kwargs["address"] = ip
+            out = sched.add_node(action.target, action.cores, **kwargs)
             hook = cfg.cluster.config.get("post_add_node_command")
             if hook is not None:
                 self.hook(hook, worker, "post_add_node_command", sync=True, args=(action.target, ip or ""))
@@ -151,9 +154,12 @@ class Executor:
         now = self.c.clock
         try:
             drv = self.c.ports.driver(cfg, res)
+            # The local cloud gives each instance a private directory (the template's instance_dir).
             render = userdata.renderer(res.config.get("userdata_file") or None, master=self.c.ports.master_address,
                                        resource=resource, scheduler=cfg.cluster.type, cluster=cfg.cluster_name,
-                                       resource_type=res.type)
+                                       resource_type=res.type,
+                                       instance_dir_for=getattr(drv, "instance_root", None),
+                                       extra=res.config.get("userdata_vars"))
             result = drv.launch(n, ids, render)
             error = result.error
             instances = list(result.instances)
@@ -211,6 +217,16 @@ class Executor:
             run()
         else:
             self.c.submit(run)
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
 def _plain(value: Any) -> Any:

@@ -278,6 +278,8 @@ class Controller:
         sample = {"time": view.now, "nodes": counts, "cores": cores, "pending_jobs": len(pending),
                   "pending_cores": sum(j.cores for j in pending),
                   "by_resource": {r: sum(1 for w in view.workers if w.resource == r and w.state.value in (
+                      "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources},
+                  "cores_by_resource": {r: sum(w.cores for w in view.workers if w.resource == r and w.state.value in (
                       "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources}}
         with self.state.lock:
             self.state.history.append(sample)

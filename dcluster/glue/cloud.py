@@ -88,7 +88,8 @@ def call(config_get, op: str, resource: str, cloud_type: str | None = None, *, o
             else:
                 render = userdata.renderer(
                     res.config.get("userdata_file") or None, master=master_address(opts, res, kw.get("master")),
-                    resource=res.name, scheduler=cfg.cluster.type, cluster=cfg.cluster_name, resource_type=res.type)
+                    resource=res.name, scheduler=cfg.cluster.type, cluster=cfg.cluster_name, resource_type=res.type,
+                    extra=res.config.get("userdata_vars"))
             result = drv.launch(count, ids, render)
             if result.error is not None and not result.instances:
                 raise result.error  # nothing exists: a plain failure
@@ -110,6 +111,6 @@ def _local_renderer(drv, res, cfg, opts, master):
     def userdata_for(minion_id: str) -> str:
         return userdata.render(tpl, minion_id=minion_id, master=master_address(opts, res, master), resource=res.name,
                                scheduler=cfg.cluster.type, cluster=cfg.cluster_name, resource_type=res.type,
-                               instance_dir=drv.instance_root(minion_id))
+                               instance_dir=drv.instance_root(minion_id), extra=res.config.get("userdata_vars"))
 
     return userdata_for

@@ -62,8 +62,8 @@ class RemoteScheduler:
     def hold(self, name, reason="dcluster: hold"):
         return self._call("hold", name, reason=reason)
 
-    def release(self, name):
-        return self._call("release", name)
+    def release(self, name, force=False):
+        return self._call("release", name, force=force)
 
     def remove(self, name):
         return self._call("remove", name)

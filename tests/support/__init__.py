@@ -1,140 +1,18 @@
 """Support code for the tests: daemon fixtures (slurm, sge), fake commands (fakecmd), shared helpers.
 
-The helpers here are used by the daemon fixtures: editing /etc/hosts with a
-backup that is restored at teardown, and stopping processes by PID.
+The helpers used by the daemon fixtures (editing /etc/hosts with a backup that
+is restored at teardown, stopping processes by PID) live in
+:mod:`dcluster.demo.procs`, shared with the demo; they are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import time
 
-HOSTS = "/etc/hosts"
+# The helpers live in the package so the demo (run outside pytest) shares them.
+from dcluster.demo.procs import HOSTS, HostsFile, alive, read_pid, stop_pid, wait_for
 
-
-class HostsFile:
-    """Puts lines at the top of /etc/hosts; ``restore()`` puts the backup back.
-
-    ``drop_name`` is removed from every other line (SGE needs the host name to
-    resolve to the bridge address only).  If someone else changed the file
-    meanwhile, only our lines are taken out instead of restoring the backup.
-    """
-
-    def __init__(self, path: str = HOSTS):
-        self.path = path
-        self.backup = f"{path}.dcsched-backup"
-        self.written: str | None = None
-        self.original: str | None = None
-
-    def install(self, lines: list[str], drop_name: str | None = None) -> None:
-        with open(self.path) as fh:
-            self.original = fh.read()
-        shutil.copy2(self.path, self.backup)
-        kept = []
-        for line in self.original.splitlines():
-            fields = line.split("#", 1)[0].split()
-            if drop_name and len(fields) >= 2 and drop_name in fields[1:]:
-                rest = [f for f in fields[1:] if f != drop_name]
-                if not rest:
-                    continue
-                line = " ".join([fields[0], *rest])
-            kept.append(line)
-        self.written = "\n".join([*lines, *kept]) + "\n"
-        self._write(self.written)
-
-    def add(self, line: str) -> None:
-        with open(self.path) as fh:
-            current = fh.read()
-        if line in current.splitlines():
-            return
-        new = current.rstrip("\n") + "\n" + line + "\n"
-        if self.written == current:
-            self.written = new
-        self._write(new)
-
-    def _write(self, text: str) -> None:
-        # /etc/hosts may be a bind mount: rewrite in place, never rename over it.
-        with open(self.path, "w") as fh:
-            fh.write(text)
-
-    def restore(self) -> None:
-        if self.original is None:
-            return
-        with open(self.path) as fh:
-            current = fh.read()
-        if current == self.written:
-            self._write(self.original)
-        else:  # someone else edited it too: take out only what we added
-            ours = set(self.written.splitlines()) - set(self.original.splitlines()) if self.written else set()
-            self._write("\n".join(line for line in current.splitlines() if line not in ours) + "\n")
-        try:
-            os.unlink(self.backup)
-        except FileNotFoundError:
-            pass
-        self.original = None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def stop_pid(pid: int | None, grace: float = 10.0) -> None:
-    """TERM, wait up to ``grace`` seconds, then KILL."""
-    if not pid or pid <= 1:
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            break
-        time.sleep(0.05)
-    else:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:  # reap if it is our child
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def read_pid(path: str) -> int | None:
-    try:
-        with open(path) as fh:
-            return int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
+__all__ = ["HOSTS", "HostsFile", "alive", "read_pid", "root_skip_reason", "stop_pid", "wait_for"]
 
 
 def root_skip_reason() -> str | None:

@@ -1,6 +1,7 @@
 """A real Slurm 22.05 (Debian ``slurm-wlm``) for the daemon tests.
 
-``SlurmCluster.start()`` installs the packages when missing (as root), starts
+``SlurmCluster.start()`` (over :class:`dcluster.demo.slurm.SlurmHead`, shared
+with the demo) installs the packages when missing (as root), starts
 munged when none is running, writes its own slurm.conf (own ports, state under
 a temp dir, ``SLURM_CONF`` for every command, so /etc/slurm is not touched)
 with a NodeSet on the feature ``dcluster`` and a partition ``dyn`` of it, and
@@ -14,14 +15,13 @@ namespaces and the bridge; fixtures call it in a finalizer.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 
 from dcluster import netns
-from dcluster.glue.run import local_runner
+from dcluster.demo.slurm import SlurmHead
 
-from . import alive, read_pid, root_skip_reason, stop_pid, wait_for
+from . import read_pid, root_skip_reason, stop_pid, wait_for
 
 BRIDGE = "dcsched0"
 GATEWAY = "127.200.0.49"  # dcsched0 is 127.200.0.48/28 (shared with the SGE tests, one module at a time)
@@ -30,46 +30,6 @@ CTLD_PORT = 16917
 SLURMD_PORT = 16918
 FEATURE = "dcluster"
 PARTITION = "dyn"
-
-CONF = """\
-ClusterName=dcsched
-SlurmctldHost={host}({gateway})
-SlurmctldPort={ctld_port}
-SlurmdPort={slurmd_port}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool/%n
-SlurmctldPidFile={d}/run/slurmctld.pid
-SlurmdPidFile={d}/run/slurmd-%n.pid
-SlurmctldLogFile={d}/log/slurmctld.log
-SlurmdLogFile={d}/log/slurmd-%n.log
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-MpiDefault=none
-ReturnToService=2
-SlurmctldTimeout=30
-SlurmdTimeout=30
-InactiveLimit=0
-MinJobAge=30
-KillWait=2
-Waittime=0
-TreeWidth=65533
-CommunicationParameters=NoAddrCache
-MaxNodeCount=32
-NodeSet=dcset Feature={feature}
-PartitionName={partition} Nodes=dcset Default=YES MaxTime=INFINITE State=UP
-"""
 
 
 def skip_reason() -> str | None:
@@ -84,15 +44,12 @@ def skip_reason() -> str | None:
     return None
 
 
-class SlurmCluster:
+class SlurmCluster(SlurmHead):
+    """The shared :class:`dcluster.demo.slurm.SlurmHead` plus slurmd's in namespace hosts on ``dcsched0``."""
+
     def __init__(self):
-        self.host = socket.gethostname()
-        self.dir = tempfile.mkdtemp(prefix="dcsched-slurm-")
-        self.conf = os.path.join(self.dir, "slurm.conf")
-        self.env = {"SLURM_CONF": self.conf}
-        self.run = local_runner(timeout=30, env=self.env)
-        self.munged_pid: int | None = None
-        self.ctld_pid: int | None = None
+        super().__init__(tempfile.mkdtemp(prefix="dcsched-slurm-"), GATEWAY, cluster="dcsched", ctld_port=CTLD_PORT,
+                         slurmd_port=SLURMD_PORT, feature=FEATURE, partition=PARTITION)
         self.netns_hosts: dict[str, str] = {}
         self.slurmd: dict[str, int] = {}  # node name -> pid
 
@@ -101,23 +58,8 @@ class SlurmCluster:
                                             "partition": PARTITION, "node_feature": FEATURE}}
 
     def start(self) -> None:
-        for sub in ("state", "spool", "log", "run"):
-            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
-        with open(self.conf, "w") as fh:
-            fh.write(CONF.format(host=self.host, gateway=GATEWAY, ctld_port=CTLD_PORT, slurmd_port=SLURMD_PORT,
-                                 d=self.dir, feature=FEATURE, partition=PARTITION))
         netns.ensure_bridge(BRIDGE, GATEWAY, PREFIX)
-        os.makedirs("/run/munge", exist_ok=True)
-        subprocess.run(["chown", "munge:munge", "/run/munge"], check=True)
-        if not os.path.exists("/run/munge/munge.socket.2") or not alive(read_pid("/run/munge/munged.pid") or 0):
-            subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force"], check=True, timeout=30)
-            self.munged_pid = wait_for(lambda: read_pid("/run/munge/munged.pid"), 10, what="munged.pid")
-        full = dict(os.environ, **self.env)
-        subprocess.run(["/usr/sbin/slurmctld", "-i", "-f", self.conf], env=full, check=True, timeout=30,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.ctld_pid = wait_for(lambda: read_pid(os.path.join(self.dir, "run", "slurmctld.pid")), 10,
-                                 what="slurmctld.pid")
-        wait_for(lambda: "UP" in self.run(["scontrol", "ping"])[1], 20, 0.1, what="slurmctld to answer ping")
+        super().start()
 
     def add_netns_host(self, name: str, index: int) -> str:
         address = f"127.200.0.{56 + index}"
@@ -154,9 +96,7 @@ class SlurmCluster:
                 netns.delete_host(name)
             except Exception as exc:  # noqa: BLE001 - keep cleaning up
                 errors.append(exc)
-        stop_pid(self.ctld_pid, grace=10)
-        if self.munged_pid:
-            stop_pid(self.munged_pid, grace=5)
+        super().stop()
         netns.delete_bridge(BRIDGE)
         subprocess.run(["rm", "-rf", self.dir], check=False)
         if errors:

@@ -41,8 +41,8 @@ class MemScheduler:
         self.nodes_[name] = Node(name, NodeState.HELD, cores=n.cores, jobs=n.jobs, cores_used=n.cores_used,
                                  hold_reason=reason)
 
-    def release(self, name):
-        self.calls.append(("release", name))
+    def release(self, name, force=False):
+        self.calls.append(("release", name) + (("force",) if force else ()))
         n = self.nodes_[name]
         self.nodes_[name] = Node(name, NodeState.IDLE, cores=n.cores)
 

@@ -1,0 +1,285 @@
+"""The engine, runner and reactors in a real salt-master, with real minions.
+
+A pytest-salt-factories master runs the dcluster engine with the auth and
+start reactors.  The cloud is the real ``local`` cloud: a launched instance
+is a network namespace whose user-data starts a real salt-minion.  The
+scheduler is Torque, which Debian does not package: its commands are fakes on
+PATH that replay real recorded outputs (tests/data/scheduler-output/torque)
+and log their argv.  Metrics go to a real carbon-cache when one is installed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from dcluster import identity, netns
+from dcluster.clouds.local import LocalDriver
+from dcluster.config import load
+from tests.conftest import ROOT
+from tests.support import wait_for
+from tests.support.carbon import CarbonCache
+from tests.support.carbon import skip_reason as carbon_skip
+from tests.support.fakecmd import FakeCommands
+
+pytestmark = [pytest.mark.daemons, pytest.mark.slow]
+
+BRIDGE, GATEWAY, NETWORK = "dceng0", "127.200.0.65", "127.200.0.64/28"
+SECRET = "engine-test-secret-0123456789"
+TORQUE = ROOT / "tests" / "data" / "scheduler-output" / "torque"
+SALT_MINION = os.path.join(os.path.dirname(sys.executable), "salt-minion")
+NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
+
+USERDATA = """#!/bin/sh
+# test user-data: a salt-minion for the test master on its random ports
+set -eu
+ROOT={{ instance_dir }}
+mkdir -p "$ROOT/etc/salt"
+cat > "$ROOT/etc/salt/minion" <<CONF
+id: {{ minion_id }}
+master: {{ master }}
+master_port: %(ret_port)s
+publish_port: %(publish_port)s
+pki_dir: $ROOT/etc/salt/pki/minion
+cachedir: $ROOT/var/cache/salt/minion
+pidfile: $ROOT/var/run/salt-minion.pid
+log_file: $ROOT/var/log/salt/minion
+sock_dir: /run/dcluster/{{ minion_id[-12:] }}
+acceptance_wait_time: 1
+random_reauth_delay: 0
+auth_tries: 60
+user: root
+CONF
+exec %(salt_minion)s -c "$ROOT/etc/salt" -l warning
+"""
+
+WORKER_SLS = """
+dcluster-test-highstate-marker:
+  file.managed:
+    - name: %(markers)s/{{ grains['id'] }}
+    - contents: highstate ran
+    - makedirs: True
+"""
+
+CHECKNODE = "checking node {0}\n\nState:   Idle  (in current state for 00:00:05)\n"
+
+
+def pbsnodes_xml(names):
+    nodes = "".join(f"<Node><name>{n}</name><state>free</state><np>2</np><ntype>cluster</ntype></Node>"
+                    for n in names)
+    return f"<Data>{nodes}</Data>"
+
+
+def torque_config(fake):
+    return {
+        "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
+        "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
+        "remove_node_command": 'qmgr -c "delete node {0}"',
+        "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"', "diagnose_p_command": "diagnose -p",
+        "showres_command": "showres -n", "setres_command": "setres {0} {1} {2}",
+        "releaseres_command": "releaseres {0}", "delete_job_command": "qdel -p {0}",
+        "signal_job_command": "qsig -s {0} {1}",
+        "command_env": {"PATH": fake.path_env}, "command_timeout": 20,
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(salt_factories, tmp_path_factory):
+    if netns.available():
+        pytest.skip(f"namespace hosts unavailable: {netns.available()}")
+    tmp = tmp_path_factory.mktemp("engine")
+    markers = tmp / "markers"
+    fake = FakeCommands(str(tmp / "fakebin"), NAMES)
+    fake.respond("pbsnodes", file=str(TORQUE / "ctxswitch-qhost-output_05-pbsnodes-x.xml"))
+    fake.respond("qstat", file=str(TORQUE / "goove-farm.particle.cz-qstat-x-single-job.xml"))
+    fake.respond("checknode", CHECKNODE)
+    carbon = None
+    extra = []
+    pillar = None
+    try:
+        if carbon_skip() is None:
+            carbon = CarbonCache(str(tmp / "carbon"))
+            carbon.start()
+        netns.ensure_bridge(BRIDGE, GATEWAY, 28)
+        master = salt_factories.salt_master_daemon(
+            "dceng-master",
+            overrides={
+                "interface": GATEWAY,
+                "file_roots": {"base": [str(tmp / "states")]},
+                "pillar_roots": {"base": [str(tmp / "pillar")]},
+                "engines": [{"dcluster": {"master_address": GATEWAY, "interval": 1}}],
+                "reactor": [
+                    {"salt/auth": [str(ROOT / "reactor" / "auth.sls")]},
+                    {"salt/minion/*/start": [str(ROOT / "reactor" / "start.sls")]},
+                ],
+            },
+            on_auth_event_callback=lambda *a, **k: None,  # the auth reactor decides, not the factory
+        )
+        ports = {"ret_port": master.config["ret_port"], "publish_port": master.config["publish_port"],
+                 "salt_minion": SALT_MINION}
+        (tmp / "userdata.sh.j2").write_text(USERDATA % ports)
+        (tmp / "states").mkdir(exist_ok=True)
+        (tmp / "states" / "top.sls").write_text("base:\n  '*':\n    - worker\n")
+        (tmp / "states" / "worker.sls").write_text(WORKER_SLS % {"markers": markers})
+        pillar = {
+            "secret": SECRET, "cluster_name": "dc", "max_launch_time": 300, "max_idle_time": 3600,
+            "cluster_poller_interval": 1, "cloud_poller_interval": 2,
+            "cluster": {"type": "torque", "config": torque_config(fake)},
+            "cloud": {"r1": {"type": "local", "cores": 2, "quantity": {"min": 1, "max": 1},
+                             "config": {"bridge": BRIDGE, "network": NETWORK, "gateway": GATEWAY,
+                                        "state_dir": str(tmp / "local-cloud"),
+                                        "userdata_file": str(tmp / "userdata.sh.j2")}}},
+        }
+        if carbon is not None:
+            pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
+                "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "dctest", "interval": 1}}}
+        (tmp / "pillar").mkdir(exist_ok=True)
+        (tmp / "pillar" / "top.sls").write_text("base:\n  'dceng-master':\n    - dcluster\n")
+        (tmp / "pillar" / "dcluster.sls").write_text(yaml.safe_dump({"dcluster": pillar}))
+        with master.started(start_timeout=120):
+            yield {"master": master, "fake": fake, "carbon": carbon, "markers": markers, "tmp": tmp,
+                   "config": load(pillar), "extra": extra}
+    finally:
+        for proc in extra:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if pillar is not None:
+            drv = LocalDriver(load(pillar).resources["r1"], "dc", SECRET)
+            ids = [i.id for i in drv.instances()]
+            if ids:
+                drv.destroy(ids)
+        for name in netns.list_hosts("dc-r1-"):
+            netns.delete_host(name)
+        netns.delete_bridge(BRIDGE)
+        if carbon is not None:
+            carbon.stop()
+
+
+def keys(master):
+    ret = master.salt_key_cli().run("-L", "--out=json")
+    assert ret.returncode == 0, ret
+    return ret.data if isinstance(ret.data, dict) else json.loads(ret.stdout)
+
+
+def launched(stack):
+    drv = LocalDriver(stack["config"].resources["r1"], "dc", SECRET)
+    return [i for i in drv.instances() if i.state.value != "gone"]
+
+
+def test_engine_launches_to_min_and_the_auth_reactor_accepts_its_minion(stack):
+    master = stack["master"]
+    insts = wait_for(lambda: launched(stack), 60, what="the engine to launch the min instance")
+    assert len(insts) == 1
+    mid = insts[0].minion_id
+    assert identity.parse(mid, SECRET, "dc") is not None
+    wait_for(lambda: mid in keys(master).get("minions", []), 90, what=f"the key of {mid} to be accepted")
+    # the start reactor asked for a highstate: the worker formula ran on the minion
+    wait_for(lambda: (stack["markers"] / mid).exists(), 120, what="the highstate marker")
+
+    # the engine learnt the highstate result and registered the node in the scheduler
+    def created():
+        return [c for c in stack["fake"].calls() if c[:3] == ["qmgr", "-c", f"create node {mid}"]]
+
+    try:
+        wait_for(created, 60, what="qmgr create node")
+    except TimeoutError:
+        log = LocalDriver(stack["config"].resources["r1"], "dc", SECRET).instance_root(mid) + "/var/log/salt/minion"
+        with open(log) as fh:
+            print("".join(fh.readlines()[-60:]))
+        raise
+    stack["mid"] = mid
+    # min is 1 and max is 1: exactly one instance, however many cycles ran
+    assert len(launched(stack)) == 1
+
+
+def test_status_runner_shows_live_engine_state(stack):
+    mid = stack["mid"]
+    fake = stack["fake"]
+    fake.reset()
+    fake.respond("pbsnodes", pbsnodes_xml(["cn001", mid]))
+    fake.respond("qstat", "")
+    fake.respond("checknode", CHECKNODE)
+    run = stack["master"].salt_run_cli()
+
+    def idle():
+        ret = run.run("dcluster.status")
+        ok = ret.returncode == 0 and any(mid in w for w in ret.data["workers"].get("idle", []))
+        return ret.data if ok else None
+
+    data = wait_for(idle, 30, what="status to show the worker idle")
+    assert data["resources"]["r1"].startswith("1/1")
+    assert any("cn001" in w and "physical" in w for w in data["workers"]["physical"])
+    assert data["engine"]["stale"] is False and data["engine"]["scheduler_ok"] is True
+    workers = run.run("dcluster.workers", "state=idle").data
+    assert [w["name"] for w in workers] == [mid]
+    assert workers[0]["instance"]["ip"].startswith("127.200.0.")
+
+
+def test_operator_actions_go_through_the_engine(stack):
+    run = stack["master"].salt_run_cli()
+    ret = run.run("dcluster.hold", "cn001")
+    assert ret.data["ok"] is True, ret.data
+    holds = [c for c in stack["fake"].calls() if c[0] == "pbsnodes" and "-o" in c and "cn001" in c]
+    assert holds, stack["fake"].calls()
+    ret = run.run("dcluster.remove", "cn001")
+    assert ret.data["ok"] is False and "not launched by dcluster" in ret.data["message"]
+    ret = run.run("dcluster.launch", "r1", "count=1")
+    assert ret.data["ok"] is False and "exceed max 1" in ret.data["message"]
+    ret = run.run("dcluster.validate", "minion=dceng-master")
+    assert ret.data == {"valid": True, "minion": "dceng-master", "errors": []}
+
+
+def _rogue_minion(stack, minion_id, name):
+    root = stack["tmp"] / name
+    (root / "etc" / "salt").mkdir(parents=True)
+    master = stack["master"]
+    (root / "etc" / "salt" / "minion").write_text(yaml.safe_dump({
+        "id": minion_id, "master": GATEWAY, "master_port": master.config["ret_port"],
+        "publish_port": master.config["publish_port"], "root_dir": str(root), "acceptance_wait_time": 1,
+        "random_reauth_delay": 0, "user": "root"}))
+    proc = subprocess.Popen([SALT_MINION, "-c", str(root / "etc" / "salt"), "-l", "warning"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack["extra"].append(proc)
+    return proc
+
+
+def test_spoofed_and_replayed_ids_stay_unaccepted(stack):
+    master, mid = stack["master"], stack["mid"]
+    forged = mid[:-12] + ("0" * 12 if not mid.endswith("0" * 12) else "1" * 12)
+    unknown = identity.make("dc", "r1", SECRET)  # signed, but no such instance
+    accepted_before = keys(master)["minions"]
+    pub = os.path.join(master.config["pki_dir"], "minions", mid)
+    with open(pub) as fh:
+        key_before = fh.read()
+    for i, name in enumerate((forged, unknown, mid)):
+        _rogue_minion(stack, name, f"rogue{i}")
+    wait_for(lambda: {forged, unknown} <= set(keys(master).get("minions_pre", [])), 60, what="rogue keys to arrive")
+    time.sleep(5)  # several auth retries, each one a reactor run
+    k = keys(master)
+    assert forged in k["minions_pre"] and unknown in k["minions_pre"]
+    assert sorted(k["minions"]) == sorted(accepted_before)
+    with open(pub) as fh:
+        assert fh.read() == key_before  # the replayed id did not replace the worker's key
+
+
+def test_engine_metrics_reach_carbon(stack):
+    carbon = stack["carbon"]
+    if carbon is None:
+        pytest.skip(carbon_skip())
+    start = time.time() - 300
+
+    def nodes():
+        path = "dctest.resource.r1.nodes"
+        if not os.path.exists(carbon.wsp(path)):
+            return None
+        return [v for _, v in carbon.fetch(path, start) if v is not None]
+
+    values = wait_for(nodes, 60, what="engine metrics in whisper")
+    assert values[-1] == 1.0
