@@ -79,6 +79,7 @@ def _build(v) -> Config:
         cluster_poller_interval=v["cluster_poller_interval"],
         cloud_poller_interval=v["cloud_poller_interval"],
         auto_provision_interval=v["auto_provision_interval"],
+        scale_up_delay=v["scale_up_delay"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

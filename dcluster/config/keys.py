@@ -296,6 +296,8 @@ ROOT = Dict(
         "cluster_poller_interval": _seconds("Seconds between scheduler polls.", 10, 1),
         "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
         "auto_provision_interval": _seconds("Seconds between scaling decisions.", 60, 1),
+        "scale_up_delay": _seconds("Seconds a job must have been pending before it may cause a launch; nodes that "
+                                   "free up meanwhile absorb short jobs. 0: launch at once.", 0),
         "worker_number": Scalar(doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1),
         "auto_mode": Scalar(doc="Scale automatically; false keeps the cluster as it is (manual launches still work).",
                             default=True, kind=bool),

@@ -62,6 +62,7 @@ class Config:
     cluster_poller_interval: int = 10
     cloud_poller_interval: int = 20
     auto_provision_interval: int = 60
+    scale_up_delay: int = 0
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

@@ -76,7 +76,7 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
         last_show = 0.0
         while time.time() < deadline:
             queued = stack.queued()
-            alive = [r for r in stack.instances() if r["tags"].get("dcluster_resource", o.resource)]
+            alive = stack.instances()
             if time.time() - last_show >= every:
                 last_show = time.time()
                 _print(f"\n--- t+{time.time() - t0:5.1f} s: {len(queued)} job(s) queued, {len(alive)} instance(s), "
@@ -91,10 +91,14 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
         m = metrics.compute(stack.events.events if stack.events else [], stack.submitted, stack.finished(), t_end)
         with open(os.path.join(o.state_dir, "metrics.json"), "w") as fh:
             json.dump(m, fh, indent=1)
+        with open(os.path.join(o.state_dir, "events.json"), "w") as fh:
+            json.dump({"submitted": stack.submitted, "finished": stack.finished(),
+                       "events": stack.events.events if stack.events else []}, fh, indent=1, default=str)
         _print("\n=== summary ===")
         for line in metrics.summary_lines(m, o.max_idle_time):
             _print(line)
-        _print(f"workers: {', '.join(sorted(m['per_worker'])) or 'none'}")
+        _print(f"workers: {', '.join(sorted(m['per_worker'])) or 'none'}; events recorded: "
+               f"{len(stack.events.events) if stack.events else 0} {stack.events.error if stack.events else ''}")
         _print(f"scheduler nodes left: {stack.scheduler_nodes() or 'none'}; accepted keys left: "
                f"{stack.accepted_keys() or 'none'}")
         ok = m["jobs_run"] == len(ids) and not stack.instances() and not stack.scheduler_nodes()

@@ -70,7 +70,8 @@ class SlurmHead:
     """slurmctld (and munged if needed) for a cluster whose nodes live on ``gateway``'s bridge."""
 
     def __init__(self, directory: str, gateway: str, cluster: str = "dcsched", ctld_port: int = 16917,
-                 slurmd_port: int = 16918, feature: str = "dcluster", partition: str = "dyn", extra_conf: str = ""):
+                 slurmd_port: int = 16918, feature: str = "dcluster", partition: str = "dyn", extra_conf: str = "",
+                 own_munge: bool = False):
         self.host = socket.gethostname()
         self.dir = directory
         self.gateway = gateway
@@ -83,6 +84,11 @@ class SlurmHead:
         self.run = local_runner(timeout=30, env=self.env)
         self.munged_pid: int | None = None
         self.ctld_pid: int | None = None
+        # own_munge: a munged of our own on a socket in our directory (AuthInfo=socket=...), so other
+        # users of the machine's munged (tests running meanwhile) neither stop ours nor see it.
+        self.munge_dir = os.path.join(self.dir, "munge") if own_munge else None
+        if self.munge_dir:
+            self.extra_conf = f"AuthInfo=socket={self.munge_dir}/munge.socket\n" + self.extra_conf
 
     def config(self) -> dict:
         """The ``dcluster:cluster`` pillar section for this controller (the master is the head node)."""
@@ -99,6 +105,16 @@ class SlurmHead:
                                  partition=self.partition, extra=self.extra_conf))
 
     def start_munge(self) -> None:
+        if self.munge_dir:
+            os.makedirs(self.munge_dir, mode=0o755, exist_ok=True)
+            shutil.chown(self.munge_dir, "munge", "munge")
+            pidfile = os.path.join(self.munge_dir, "munged.pid")
+            subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force",
+                            f"--socket={self.munge_dir}/munge.socket", f"--pid-file={pidfile}",
+                            f"--log-file={self.munge_dir}/munged.log", f"--seed-file={self.munge_dir}/munged.seed"],
+                           check=True, timeout=30)
+            self.munged_pid = wait_for(lambda: read_pid(pidfile), 10, what="munged.pid")
+            return
         os.makedirs("/run/munge", exist_ok=True)
         shutil.chown("/run/munge", "munge", "munge")
         if not os.path.exists(MUNGE_SOCKET) or not alive(read_pid(MUNGE_PID) or 0):

@@ -56,7 +56,7 @@ class Options:
     gateway: str = "127.200.0.209"
     publish_port: int = 24505
     ret_port: int = 24506
-    cluster_name: str = "dcdemo"
+    cluster_name: str = "dc"  # short: minion ids are host names, and slurmd's socket paths hold them twice
     resource: str = "demo"
     min: int = 0
     max: int = 3
@@ -100,6 +100,8 @@ class EventLog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.error = ""
+        self.ready = threading.Event()
 
     def start(self) -> None:
         self._stop.clear()
@@ -116,11 +118,13 @@ class EventLog:
                         ev = bus.get_event(wait=0.5, full=True)
                         if not ev:
                             continue
+                        self.ready.set()  # subscribed: the engine's cycles arrive every second
                         tag = ev.get("tag", "")
                         if tag.startswith(self.PREFIXES) and not tag.startswith("dcluster/cycle"):
                             with self.lock:
                                 self.events.append((time.time(), tag, dict(ev.get("data") or {})))
-            except Exception:  # noqa: BLE001 - the master restarts in a test: reconnect
+            except Exception as exc:  # noqa: BLE001 - the master restarts in a test: reconnect
+                self.error = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.5)
 
     def stop(self) -> None:
@@ -146,7 +150,7 @@ class Stack:
         self.cloud_dir = os.path.join(d, "c")  # short: minion socket paths live below it
         self.pid_dir = os.path.join(d, "pids")
         self.jobs_dir = os.path.join(d, "jobs")
-        self.sched_dir = os.path.join(d, "sched")
+        self.sched_dir = os.path.join(d, "s")  # short: Unix socket paths (slurmd spool) have 108 bytes
         self.secret = secrets.token_hex(16)
         self.master_proc: subprocess.Popen | None = None
         self.head = None
@@ -245,7 +249,7 @@ class Stack:
     def start(self) -> None:
         """Clean what an earlier run left, then bring everything up."""
         clean(self.dir, quiet=True)
-        for sub in ("salt", "sched", "jobs"):
+        for sub in ("salt", "s", "jobs"):
             shutil.rmtree(os.path.join(self.dir, sub), ignore_errors=True)
         for d in (self.dir, self.pid_dir, self.jobs_dir, self.sched_dir, self.cloud_dir):
             os.makedirs(d, exist_ok=True)
@@ -257,7 +261,7 @@ class Stack:
             from .slurm import SlurmHead
 
             self.head = SlurmHead(self.sched_dir, o.gateway, cluster="dcdemo", ctld_port=o.slurmctld_port,
-                                  slurmd_port=o.slurmd_port, extra_conf="DefMemPerCPU=100\n")
+                                  slurmd_port=o.slurmd_port, extra_conf="DefMemPerCPU=100\nSchedulerParameters=bf_interval=1\n", own_munge=True)
         else:
             from .sge import SgeHead
 
@@ -297,6 +301,8 @@ class Stack:
         if self.events is None:
             self.events = EventLog(self.master_opts())
             self.events.start()
+        if wait and not self.events.ready.wait(30):
+            raise TimeoutError(f"no event from the master's bus within 30 s ({self.events.error or 'no error'})")
 
     def stop_master(self) -> None:
         """Stop the salt-master (and its engine, reactor, workers) by PID."""
@@ -462,8 +468,8 @@ def clean(state_dir: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
         if pgid and procs.alive(pgid):
             procs.stop_pid(pgid, grace=3, group=True)
         os.unlink(os.path.join(cloud_dir, f"{rec['id']}.json"))
-    _drop_hosts_lines(lambda ln: HOSTS_MARK in ln and f" {meta.get('cluster_name', 'dcdemo')}-" in ln, done)
-    sched_dir = os.path.join(state_dir, "sched")
+    _drop_hosts_lines(lambda ln: HOSTS_MARK in ln and f" {meta.get('cluster_name', 'dc')}-" in ln, done)
+    sched_dir = os.path.join(state_dir, "s")
     stray = []  # worker daemons whose namespace went missing (pid files of this stack only)
     run = os.path.join(sched_dir, "run")
     if os.path.isdir(run):
@@ -498,7 +504,7 @@ def clean(state_dir: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
         pass
     if procs.restore_backup(procs.HOSTS, backup, lines):
         done.append("restored /etc/hosts")
-    for sub in ("c", "pillar"):  # logs (salt/, sched/) stay for a post-mortem until the next start
+    for sub in ("c", "pillar"):  # logs (salt/, s/) stay for a post-mortem until the next start
         shutil.rmtree(os.path.join(state_dir, sub), ignore_errors=True)
     for d in done:
         say(d)

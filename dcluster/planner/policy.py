@@ -77,6 +77,8 @@ class _Planner:
         self.acted: set[str] = set()  # workers that already have an action in this plan
         self.doomed: set[str] = set()  # ...of which these are being removed or destroyed
         self.launched: dict[str, int] = {}
+        self._live_base: dict[str, int] | None = None
+        self._by_name = {w.name: w for w in view.workers}
 
     # ------------------------------------------------------------ helpers
     def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False) -> None:
@@ -191,7 +193,10 @@ class _Planner:
                     continue
                 fits_cache[shape] = fits
             placed = None
+            young = cfg.scale_up_delay and job.submit_time and self.now - job.submit_time < cfg.scale_up_delay
             for tiers, allow_new in passes:
+                if allow_new and young:
+                    break  # existing capacity only, until it has waited scale_up_delay
                 for res in fits:
                     pool = pools[res.name]
                     if not pool.might_fit(job.chunk_cores, tiers, allow_new):
@@ -212,7 +217,9 @@ class _Planner:
                         break
                 if placed:
                     break
-            if not placed:
+            if not placed and young:
+                self.waiting.append((job.id, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)"))
+            elif not placed:
                 failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
                 self.waiting.append((job.id, failed[shape]))
 
@@ -233,9 +240,15 @@ class _Planner:
 
     def _live(self, res: Resource) -> int:
         """Workers that serve or will serve jobs: what min is measured against."""
-        return (sum(1 for w in self.view.workers if w.resource == res.name and w.name not in self.doomed
-                    and w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
-                + self.view.in_flight.get(res.name, 0) + self.launched.get(res.name, 0))
+        if self._live_base is None:
+            self._live_base = {}
+            for w in self.view.workers:
+                if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
+                    self._live_base[w.resource] = self._live_base.get(w.resource, 0) + 1
+        doomed = sum(1 for n in self.doomed if self._by_name[n].resource == res.name
+                     and self._by_name[n].state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
+        return (self._live_base.get(res.name, 0) - doomed + self.view.in_flight.get(res.name, 0)
+                + self.launched.get(res.name, 0))
 
     def _top_up(self, resources: list[Resource], pools: dict[str, Pool]) -> None:
         for res in resources:
@@ -291,7 +304,7 @@ class _Planner:
                     break
                 self.actions.append(Action(
                     Kind.HOLD, res.name,
-                    f"dcluster: idle {self.now - w.since:.0f} s >= max_idle_time {limit} s", target=w.name))
+                    f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s", target=w.name))
                 self.acted.add(w.name)
                 keep -= 1
 

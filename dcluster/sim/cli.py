@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boot", type=float, help="seconds from launch until a node takes jobs (default 300)")
     p.add_argument("--idle", type=int, help="max_idle_time / SuspendTime in seconds (default 600)")
     p.add_argument("--poll", type=int, help="seconds between scaling decisions (default 60)")
+    p.add_argument("--delay", type=int, help="dcluster's scale_up_delay: seconds a job waits before it may cause a "
+                   "launch (default 0)")
     p.add_argument("--kill-at-walltime", action="store_true", help="cut jobs at their requested time")
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
@@ -62,7 +64,7 @@ class Bar:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     opts = {"policy": args.policy}
-    for name in ("cores_per_node", "max_nodes", "min_nodes", "boot", "idle", "poll"):
+    for name in ("cores_per_node", "max_nodes", "min_nodes", "boot", "idle", "poll", "delay"):
         value = getattr(args, name)
         if value is not None:
             opts[name] = value

@@ -65,6 +65,7 @@ class Settings:
     boot: float = 300.0  # s from launch until the node can be registered (boot + configuration)
     idle: int = 600  # max_idle_time / SuspendTime
     poll: int = 60  # the engine's decision cadence
+    delay: int = 0  # scale_up_delay of the dcluster policy
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -112,6 +113,7 @@ def build_config(s: Settings) -> Config:
         "max_idle_time": s.idle,
         "max_launch_time": s.max_launch_time or int(s.boot) + 3600,
         "auto_provision_interval": s.poll,
+        "scale_up_delay": s.delay,
         "cloud": cloud,
     })
 

@@ -187,6 +187,10 @@ def test_idle_past_limit_is_held_with_our_reason_and_never_below_min():
     held = [a.target for a in p.of(Kind.HOLD)]
     assert held == sorted([a, b], key=lambda n: {a: 0, b: 1}[n])
     assert all(x.reason.startswith("dcluster") for x in p.of(Kind.HOLD))
+    # the adapters refuse hold reasons with other characters (found by the first end-to-end run: ">=")
+    from dcluster.schedulers._common import check_reason
+
+    assert all(check_reason(x.reason) for x in p.of(Kind.HOLD))
     cfg_min2 = config({"r1": {"quantity": {"min": 2, "max": 10}}}, max_idle_time=600)
     assert [x.target for x in plan(v, cfg_min2).of(Kind.HOLD)] == [a]
 
@@ -358,3 +362,17 @@ def test_a_worker_being_registered_still_counts_as_capacity():
     a = wid()
     p = plan(view(cfg, [], {"r1": [inst(a, age=60)]}, jobs=[job(1, cores=4)], configured={a}), cfg)
     assert [x.kind for x in p.actions] == [Kind.REGISTER]
+
+
+
+def test_scale_up_delay_launches_only_for_jobs_that_waited_long_enough():
+    cfg = config(scale_up_delay=120)
+    fresh, old = job("fresh", cores=4, submit=NOW - 30), job("old", cores=4, submit=NOW - 200)
+    p = plan(view(cfg, jobs=[fresh, old]), cfg)
+    assert launches(p) == {"r1": 1} and p.of(Kind.LAUNCH)[0].jobs == ("old",)
+    assert p.waiting == (("fresh", "pending for less than scale_up_delay (120 s)"),)
+    # existing capacity is still counted for young jobs: no hold of an idle node they fit on
+    a = wid()
+    n, i = worker(a, since=NOW - 5000)
+    cfg0 = config(scale_up_delay=120, max_idle_time=0)
+    assert plan(view(cfg0, [n], {"r1": [i]}, jobs=[fresh]), cfg0).actions == ()

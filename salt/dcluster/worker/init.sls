@@ -6,5 +6,5 @@ include:
 {%- else %}
 dcluster-worker-unknown-scheduler:
   test.fail_without_changes:
-    - name: "grain dcluster:scheduler is {{ scheduler | json }}: expected slurm, sge or torque"
+    - name: {{ ("grain dcluster:scheduler is '" ~ scheduler ~ "': expected slurm, sge or torque") | json }}
 {%- endif %}

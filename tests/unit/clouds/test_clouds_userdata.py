@@ -39,7 +39,15 @@ def test_default_template_writes_minion_config_and_starts_minion_in_instance_dir
     conf = (root / "etc/salt/minion.d/dcluster.conf").read_text()
     assert "id: hpc-loc-abcdef-0123456789ab" in conf
     assert "master: 127.200.0.1" in conf
-    assert f"root_dir: {root}" in conf
+    # everything the minion keeps lives in the instance's directory...
+    for line in (f"pki_dir: {root}/etc/salt/pki/minion", f"cachedir: {root}/var/cache/salt/minion",
+                 f"log_file: {root}/var/log/salt/minion"):
+        assert line in conf
+    # ...but its sockets do not: Unix socket paths are limited to 108 bytes
+    sock = [line for line in conf.splitlines() if line.startswith("sock_dir: ")][0].split(": ", 1)[1]
+    assert sock == "/run/dcluster/0123456789ab"
+    assert len(sock + "/minion_event_0123456789_pub.ipc") < 108
+    assert "\nroot_dir:" not in conf  # Salt would prepend it to sock_dir
     assert (tmp_path / "argv").read_text().split()[:2] == ["-c", f"{root}/etc/salt"]
 
 
