@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 
@@ -155,12 +156,27 @@ def command(name: str, hostname: str, argv: Sequence[str], boottime_zero: bool =
     return out
 
 
+# Forks; the parent exits at once, so the child is nobody's descendant (argv follows).
+_DETACH = "import os, sys\nif os.fork():\n    os._exit(0)\nos.execvp(sys.argv[1], sys.argv[1:])"
+
+
 def spawn(name: str, hostname: str, argv: Sequence[str], log_path: str | None = None, env: dict | None = None,
-          boottime_zero: bool = False) -> subprocess.Popen:
-    """Start ``argv`` inside host ``name``; output goes to ``log_path`` (or is discarded)."""
+          boottime_zero: bool = False, detach: bool = False) -> subprocess.Popen:
+    """Start ``argv`` inside host ``name``; output goes to ``log_path`` (or is discarded).
+
+    ``detach``: the process is re-parented away from the caller (the returned
+    Popen is an intermediate that exits at once), as a machine's processes are
+    no one's children.  The local cloud needs it: Salt's process manager kills
+    every descendant of the master when it stops, which would kill the
+    instances the engine launched.  The process group (the Popen's pid, a new
+    session) still holds the instance's processes.
+    """
+    cmd = command(name, hostname, argv, boottime_zero)
+    if detach:
+        cmd = [sys.executable, "-c", _DETACH, *cmd]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
-        return subprocess.Popen(command(name, hostname, argv, boottime_zero), stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     finally:
         if log_path:

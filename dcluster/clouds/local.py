@@ -211,7 +211,8 @@ class LocalDriver(Driver):
                                             "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
                    "HOME": self.instance_root(minion_id), "LANG": "C.UTF-8",
                    "DCLUSTER_MINION_ID": minion_id, "DCLUSTER_INSTANCE_DIR": self.instance_root(minion_id)}
-            proc = netns.spawn(ns, minion_id, argv, log_path=os.path.join(idir, "boot.log"), env=env)
+            # detached: the instance must outlive the master (a restart kills the master's descendants)
+            proc = netns.spawn(ns, minion_id, argv, log_path=os.path.join(idir, "boot.log"), env=env, detach=True)
             _CHILDREN[proc.pid] = proc
             with self._locked():
                 rec.update(pid=proc.pid, pgid=proc.pid)
