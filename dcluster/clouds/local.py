@@ -45,6 +45,7 @@ from .errors import CloudError, InvalidConfig, QuotaExceeded, Transient
 log = logging.getLogger(__name__)
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+RELEASED = ".released"  # address -> when it was freed (not *.json: those are instance records)
 HOSTS_MARK = "# dcluster-local "  # ends each hosts_file line we write, with the instance id
 _CHILDREN: dict[int, subprocess.Popen] = {}  # boot processes we started, reaped on every call
 
@@ -120,10 +121,34 @@ class LocalDriver(Driver):
         os.replace(tmp, self._path(rec["id"]))
 
     def _allocate(self, taken: set[str]) -> str:
-        for host in self.network.hosts():
-            if host != self.gateway and str(host) not in taken:
-                return str(host)
-        raise QuotaExceeded(f"no free address left in {self.network}", cloud="local", code="addresses")
+        """A free address: never used ones first, then the one released longest ago.
+
+        Reusing an address at once breaks schedulers that cache host names by
+        address: Grid Engine's qmaster rejected a new exec host with "IP based
+        host name resolving <old name> doesn't match client host name".
+        """
+        released = self._released()
+        free = [h for h in self.network.hosts() if h != self.gateway and str(h) not in taken]
+        if not free:
+            raise QuotaExceeded(f"no free address left in {self.network}", cloud="local", code="addresses")
+        return str(min(free, key=lambda h: (released.get(str(h), 0.0), h)))
+
+    def _released(self) -> dict[str, float]:
+        try:
+            with open(os.path.join(self.state_dir, RELEASED)) as fh:
+                data = json.load(fh)
+            return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _release(self, address: str) -> None:
+        """Remember when ``address`` was given back (the caller holds the lock)."""
+        data = self._released()
+        data[address] = time.time()
+        tmp = os.path.join(self.state_dir, RELEASED + ".tmp")
+        with open(tmp, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, os.path.join(self.state_dir, RELEASED))
 
     # ------------------------------------------------------------ Driver
     def cores(self) -> int:
@@ -271,6 +296,8 @@ class LocalDriver(Driver):
             shutil.rmtree(rec["dir"], ignore_errors=True)
         with self._locked():
             self._unpublish_name(rec)
+            if rec.get("address"):
+                self._release(rec["address"])
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(rec["id"]))
 

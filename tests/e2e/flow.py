@@ -131,10 +131,11 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
 
 def never_connecting_instance_is_destroyed(stack: Stack) -> None:
     name, launched = stack.broken
-    wait(stack, lambda: not [r for r in of(stack, "broken") if minion(r) == name],
+    # destroyed by the engine (its event), and gone from the cloud
+    wait(stack, lambda: not [r for r in of(stack, "broken") if minion(r) == name]
+         and events(stack, "dcluster/action/destroy/done", target=name),
          max(5.0, launched + MAX_LAUNCH + 40 - time.time()), "the instance that never connected to be destroyed")
     destroyed = events(stack, "dcluster/action/destroy/done", target=name)
-    assert destroyed, "destroyed by the engine, not by anyone else"
     age = destroyed[0][0] - launched
     assert MAX_LAUNCH <= age <= MAX_LAUNCH + 30, f"destroyed {age:.0f} s after launch (max_launch_time {MAX_LAUNCH})"
     assert not events(stack, "dcluster/key/accepted", name=name) and name not in stack.accepted_keys()
