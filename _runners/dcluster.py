@@ -72,9 +72,13 @@ def status():
     view = last.get("view") or {}
     now = view.get("now") or time.time()
     by_state = {}
+    failed = data.get("config_failed") or {}
     for w in view.get("workers", []):
+        reason = w["reason"]
+        if w["name"] in failed:  # its highstate failed: say so rather than "not yet a scheduler node"
+            reason = f"configuration failed: {failed[w['name']]}"
         by_state.setdefault(w["state"], []).append(
-            f"{w['name']} [{w['resource'] or 'physical'}] {_age(now, w.get('since'))}: {w['reason']}"
+            f"{w['name']} [{w['resource'] or 'physical'}] {_age(now, w.get('since'))}: {reason}"
             + (f" (jobs {', '.join(w['jobs'][:5])})" if w.get("jobs") else "")
         )
     pending = [j for j in view.get("jobs", []) if j.get("state") == "pending"]

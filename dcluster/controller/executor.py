@@ -103,6 +103,9 @@ class Executor:
             if action.jobs:
                 sched.vacate(action.target)
             out = sched.remove(action.target)
+            with self.c.state.lock:
+                # retired: never registered again, even if its instance lingers until destroyed
+                self.c.state.configured.discard(action.target)
             hook = cfg.cluster.config.get("post_remove_node_command")
             if hook is not None:
                 ip = worker.instance.ip if worker and worker.instance else ""
