@@ -114,3 +114,38 @@ def test_every_combination_gives_exactly_one_state():
         if n is not None or (i is not None and i.state != InstanceState.GONE):
             assert names == [name], (n, i)
             assert isinstance(v.workers[0].state, WorkerState)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("same", WorkerState.IDLE),  # the same snapshot objects: the worker is carried over as it was
+        ("node", WorkerState.BUSY),  # a new node snapshot is classified afresh
+        ("instance", WorkerState.DELETING),  # ...and so is a new instance snapshot
+        ("scheduler_down", WorkerState.UNKNOWN),  # a failed poll is never answered from the last cycle
+    ],
+)
+def test_unchanged_snapshots_reuse_the_previous_worker(change, expected):
+    name = wid()
+    n, i = node(name, since=NOW - 400), inst(name)
+    first = reconcile(CFG, NOW, [n], {"r1": [i]})
+    nodes = [n]
+    if change == "node":
+        nodes = [node(name, state=NodeState.BUSY, jobs=("1",), used=1)]
+    elif change == "scheduler_down":
+        nodes = None
+    instances = {"r1": [inst(name, state=InstanceState.DELETING) if change == "instance" else i]}
+    later = reconcile(CFG, NOW + 300, nodes, instances, previous=first)
+    w = state_of(later, name)
+    assert w.state == expected
+    if change == "same":
+        assert w is state_of(first, name) and w.since == NOW - 400
+
+
+def test_a_starting_instance_still_turns_orphan_with_the_same_snapshot():
+    name = wid()
+    i = inst(name, age=100)
+    first = reconcile(CFG, NOW, [], {"r1": [i]})
+    assert state_of(first, name).state == WorkerState.STARTING
+    later = reconcile(CFG, NOW + 1200, [], {"r1": [i]}, previous=first)
+    assert state_of(later, name).state == WorkerState.ORPHAN
