@@ -142,13 +142,21 @@ def reconcile(
         node, inst = node_map.get(name), inst_map.get(name)
         prev = before.get(name)
         if (prev is not None and node is not None and inst is not None and prev.node is node
-                and prev.instance is inst and scheduler_ok and cloud_ok.get(inst.resource, False)):
+                and prev.instance is inst and scheduler_ok and cloud_ok.get(inst.resource, False)
+                and prev.state != WorkerState.STARTING):  # starting ones depend on their age
             # Same (immutable) snapshots as last cycle: with a node present the classification does
             # not depend on the time, so the worker is unchanged.  Saves most of the work of a
             # cycle in a large steady cluster (and of every step of a trace replay).
             workers.append(prev)
             continue
         state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
+        if (state == WorkerState.ERROR and node is not None and inst is not None and not node.jobs
+                and node.state in (NodeState.DOWN, NodeState.UNKNOWN)
+                and inst.state == InstanceState.RUNNING and now - inst.launch_time <= config.max_launch_time
+                and prev is not None and prev.state == WorkerState.STARTING):
+            # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
+            # execd reports): still starting, so its capacity counts and no second node is launched.
+            state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
         since = _since(state, node, inst, before.get(name), now)
         workers.append(Worker(name=name, state=state, resource=resource, node=node, instance=inst,
                               since=since, reason=reason))

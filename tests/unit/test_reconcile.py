@@ -149,3 +149,22 @@ def test_a_starting_instance_still_turns_orphan_with_the_same_snapshot():
     assert state_of(first, name).state == WorkerState.STARTING
     later = reconcile(CFG, NOW + 1200, [], {"r1": [i]}, previous=first)
     assert state_of(later, name).state == WorkerState.ORPHAN
+
+
+def test_a_just_registered_node_reported_down_is_still_starting():
+    # a new Grid Engine exec host shows "u" (down) until its execd reports: it must keep counting
+    # as capacity under way, or the planner launches a second node for the same jobs
+    name = wid()
+    first = view(CFG, [], {"r1": [inst(name, age=20)]})
+    assert state_of(first, name).state == WorkerState.STARTING
+    down = reconcile(CFG, NOW + 5, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=20)]}, previous=first)
+    assert state_of(down, name).state == WorkerState.STARTING
+    assert "waiting for its first report" in state_of(down, name).reason
+    # once it was usable, down means down
+    up = reconcile(CFG, NOW + 10, [node(name)], {"r1": [inst(name, age=30)]}, previous=down)
+    assert state_of(up, name).state == WorkerState.IDLE
+    again = reconcile(CFG, NOW + 15, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=35)]}, previous=up)
+    assert state_of(again, name).state == WorkerState.ERROR
+    # and an old instance whose node never came up is not "starting" for ever
+    old = view(CFG, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=5000)]})
+    assert state_of(old, name).state == WorkerState.ERROR
