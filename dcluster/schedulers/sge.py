@@ -31,6 +31,7 @@ from ._common import (
     check_jobid,
     check_reason,
     duration_s,
+    gc_paused,
     is_ours,
     iter_xml,
     mem_mb,
@@ -139,7 +140,13 @@ def _state(code: str, pending: bool) -> JobState:
 
 def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") -> list[dict[str, Any]]:
     """Raw job records of ``qstat -xml -r``: one per ``job_list`` element."""
+    with gc_paused():
+        return _parse_qstat_records(data, command)
+
+
+def _parse_qstat_records(data: str | bytes, command: str) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
+    stamps: dict[str, float] = {}  # many jobs share a submission second
     for elem in iter_xml(data, "job_list", "job_info", command):
         f: dict[str, str] = {}
         pe = None
@@ -155,7 +162,12 @@ def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") 
         number = f.get("JB_job_number", "").strip()
         if not number:
             raise ParseError(command, data, f"a <job_list> without <JB_job_number> (record {len(records) + 1})")
-        rec: dict[str, Any] = {
+        stamp = f.get("JB_submission_time", "").strip() or f.get("JAT_start_time", "").strip()
+        submit = stamps.get(stamp)
+        if submit is None:
+            submit = stamps[stamp] = _timestamp(stamp)
+        slots = to_int(f.get("slots"), 1)
+        records.append({
             "number": number,
             "list_state": elem.get("state", ""),
             "state": f.get("state", "").strip(),
@@ -165,41 +177,58 @@ def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") 
             "project": f.get("JB_project", "").strip(),
             "queue_name": f.get("queue_name", "").strip(),
             "hard_queue": f.get("hard_req_queue", "").strip(),
-            "slots": to_int(f.get("slots"), 1),
+            "slots": slots,
             "tasks": f.get("tasks", "").strip(),
-            "submit": _timestamp(f.get("JB_submission_time", "").strip() or f.get("JAT_start_time", "").strip()),
+            "submit": submit,
             "master": f.get("master", "").strip(),
-            "pe": None,
-            "pe_slots": 0,
+            "pe": pe.get("name", "") if pe is not None else None,
+            "pe_slots": to_int(pe.text, slots) if pe is not None else 0,
             "requests": requests,
-        }
-        if pe is not None:
-            rec["pe"] = pe.get("name", "")
-            rec["pe_slots"] = to_int(pe.text, rec["slots"])
-        records.append(rec)
+        })
     return records
+
+
+_MEM_REQUESTS = ("mem_free", "h_vmem", "virtual_free", "s_vmem", "mem_req")
+
+
+def _request_limits(requests: dict[str, str]) -> tuple[int, int]:
+    """(memory per slot in MB, walltime in s) of a job's hard requests."""
+    per_slot_mem = 0
+    for name in _MEM_REQUESTS:
+        if requests.get(name):
+            per_slot_mem = mem_mb(requests[name])
+            break
+    return per_slot_mem, duration_s(requests.get("h_rt") or requests.get("s_rt"))
 
 
 def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None) -> list[Job]:
     """Jobs from raw records; running entries of one task on several queues are merged."""
-    rules = rules or {}
-    kwargs: dict[str, dict[str, Any]] = {}
+    with gc_paused():
+        return _jobs_from_records(records, rules or {})
+
+
+def _jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str]) -> list[Job]:
+    # job id -> (the Job's fields but id/nodes/extra, extra); the fields are shared by the tasks of one entry
+    entries: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     nodes: dict[str, list[str]] = {}
     shapes: dict[tuple[int, str | None], dict[str, Any]] = {}
+    limits: dict[tuple, tuple[int, int]] = {}  # many jobs share their requests
     for rec in records:
         pending = rec["list_state"] == "pending"
         state = _state(rec["state"], pending)
-        host = rec["queue_name"].split("@", 1)[1] if "@" in rec["queue_name"] else ""
+        queue_name = rec["queue_name"]
+        host = queue_name.split("@", 1)[1] if "@" in queue_name else ""
+        number = rec["number"]
         task = rec["tasks"]
         if task and not pending:
-            jid = f"{rec['number']}.{task}"
-            if jid in kwargs:  # SLAVE / further queue instance of a running parallel job
+            jid = f"{number}.{task}"
+            if jid in entries:  # SLAVE / further queue instance of a running parallel job
                 if host and host not in nodes[jid]:
                     nodes[jid].append(host)
                 continue
-        elif not task and rec["number"] in kwargs:
-            if host and host not in nodes[rec["number"]]:
-                nodes[rec["number"]].append(host)
+        elif not task and number in entries:
+            if host and host not in nodes[number]:
+                nodes[number].append(host)
             continue
         slots = rec["pe_slots"] or rec["slots"] or 1
         extra: dict[str, Any] = {"state_code": rec["state"]}
@@ -212,15 +241,13 @@ def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | 
                 rule = "$fill_up"
         key = (slots if rec["pe"] else 1, rule)
         shape = shapes.get(key) or shapes.setdefault(key, shape_for(*key))
-        per_slot_mem = 0
         requests = rec["requests"]
         if requests:
-            for name in ("mem_free", "h_vmem", "virtual_free", "s_vmem", "mem_req"):
-                if requests.get(name):
-                    per_slot_mem = mem_mb(requests[name])
-                    break
-        walltime = duration_s(requests.get("h_rt") or requests.get("s_rt")) if requests else 0
-        queue = rec["queue_name"].split("@", 1)[0] if rec["queue_name"] else rec["hard_queue"].split("@", 1)[0]
+            req_key = tuple(requests.items())
+            per_slot_mem, walltime = limits.get(req_key) or limits.setdefault(req_key, _request_limits(requests))
+        else:
+            per_slot_mem, walltime = 0, 0
+        queue = queue_name.split("@", 1)[0] if queue_name else rec["hard_queue"].split("@", 1)[0]
         if task and pending:
             task_ids, beyond = expand_tasks(task)
             if beyond:
@@ -233,19 +260,22 @@ def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | 
             "chunk_mem_mb": per_slot_mem * shape["chunk_cores"], "walltime_s": walltime,
             "submit_time": rec["submit"], **shape,
         }
+        several = len(task_ids) > 1
         for t in task_ids:
-            jid = f"{rec['number']}.{t}" if t else rec["number"]
-            if jid in kwargs:
+            jid = f"{number}.{t}" if t else number
+            if jid in entries:
                 continue
             nodes[jid] = [host] if host else []
-            kwargs[jid] = {**common, "extra": dict(extra) if len(task_ids) > 1 else extra}
-    return [Job(id=jid, nodes=tuple(nodes[jid]) if kw["state"] == JobState.RUNNING else (), **kw)
-            for jid, kw in kwargs.items()]
+            entries[jid] = (common, dict(extra) if several else extra)
+    running = JobState.RUNNING
+    return [Job(id=jid, nodes=tuple(nodes[jid]) if common["state"] == running else (), extra=extra, **common)
+            for jid, (common, extra) in entries.items()]
 
 
 def parse_qstat(data: str | bytes, rules: Mapping[str, str] | None = None,
                 command: str = "qstat -u * -xml -r") -> list[Job]:
-    return jobs_from_records(parse_qstat_records(data, command), rules)
+    with gc_paused():
+        return _jobs_from_records(_parse_qstat_records(data, command), rules or {})
 
 
 # ---------------------------------------------------------------- qhost

@@ -103,3 +103,134 @@ def test_local_runner_runs_argv_and_reports_missing_programs():
 def test_make_adapter_rejects_unknown_type():
     with pytest.raises(ValueError, match="unknown scheduler type"):
         make_adapter("pbspro", {}, lambda argv: (0, "", ""))
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_iter_xml_multibyte_text_across_chunk_boundaries(as_bytes):
+    # a str is encoded one chunk at a time, bytes are cut anywhere: either way the text arrives whole
+    from dcluster.schedulers._common import CHUNK
+
+    name = "\u00e9\u20ac\U0001f600" * 40
+    doc = "<Data>" + "".join(f"<Node><name>{i}{name}</name></Node>" for i in range(3 * CHUNK // 500)) + "</Data>"
+    names = [e.findtext("name") for e in iter_xml(doc.encode() if as_bytes else doc, "Node", "Data", "x")]
+    assert len(names) == 3 * CHUNK // 500 and all(n == f"{i}{name}" for i, n in enumerate(names))
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("<Data><Node><name>a</name></Node>", "invalid XML"),  # truncated after a whole record
+    ("<Data><Node><name>a</name></Node></Data><Data/>", "invalid XML"),  # a second root
+    ("<html><Node><name>a</name></Node></html>", "expected a <Data> document, got <html>"),
+    ("<html><Node><name>a</name>", "expected a <Data> document, got <html>"),  # wrong root wins over truncation
+    ("<?xml version='1.0'?><!-- nothing -->", "invalid XML"),
+])
+def test_iter_xml_errors_name_the_command_and_show_the_output(bad, message):
+    with pytest.raises(ParseError) as exc:
+        list(iter_xml(bad, "Node", "Data", "pbsnodes -x"))
+    assert "'pbsnodes -x'" in str(exc.value) and message in str(exc.value) and bad[:20] in str(exc.value)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gc_paused_restores_the_collector_even_on_error(enabled):
+    import gc
+
+    from dcluster.schedulers._common import gc_paused
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with pytest.raises(ParseError), gc_paused():
+            assert not gc.isenabled()
+            raise ParseError("x", "", "boom")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("doc", ["<html><Data><Node><name>a</name></Node></Data></html>",
+                                 "<Nodes><Node><name>a</name></Node></Nodes>"])
+def test_iter_xml_checks_the_document_root_not_the_first_element_named(doc):
+    with pytest.raises(ParseError, match="expected a <Data> document, got <(html|Nodes)>"):
+        list(iter_xml(doc, "Node", "Data", "pbsnodes -x"))
+
+
+# ---- build_records: large documents are parsed in slices; the result (or error) must be iter_xml's
+def _fields(elem, n):
+    return n, tuple((c.tag, c.text) for c in elem if isinstance(c.tag, str))
+
+
+def _big(record, n=None, head="<Data>", tail="</Data>"):
+    from dcluster.schedulers._common import _FAST_MIN
+
+    n = n or _FAST_MIN // len(record) + 1000  # over _FAST_MIN: at least 3 slices
+    return head + "".join(record.replace("#", str(i)) for i in range(n)) + tail
+
+
+def _both(doc, monkeypatch):
+    """(result or error text) of build_records, and of the plain iter_xml path."""
+    from dcluster.schedulers import _common
+
+    def run():
+        try:
+            return _common.build_records(doc, "Job", "Data", "qstat -x", _fields)
+        except ParseError as exc:
+            return str(exc)
+
+    fast = run()
+    monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
+    return fast, run()
+
+
+def test_build_records_slices_a_plain_large_document(monkeypatch):
+    from dcluster.schedulers import _common
+
+    doc = _big("<Job><Job_Id>#.s</Job_Id><queue>q\u00e9</queue></Job>", head="<?xml version='1.0'?>\n<Data>")
+    fast, exact = _both(doc, monkeypatch)
+    assert fast == exact and len(fast) > 40000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
+    monkeypatch.setattr(_common, "_FAST_MIN", 0)  # and the slices were used: iter_xml is not needed
+    monkeypatch.setattr(_common, "iter_xml", None)
+    assert _common.build_records(doc.encode(), "Job", "Data", "x", _fields) == exact
+
+
+@pytest.mark.parametrize("record,head,tail", [
+    ("<!-- </Job> --><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # cuts inside comments
+    ("<Job><Job_Id>#</Job_Id><n><![CDATA[a</Job>b]]></n></Job>", "<Data>", "</Data>"),  # inside CDATA
+    ("<?pi </Job> ?><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # inside processing instructions
+    ("<Job><Job_Id>#</Job_Id><Job><Job_Id>#b</Job_Id></Job></Job>", "<Data>", "</Data>"),  # nested records
+    ("<Other><Job><Job_Id>#</Job_Id></Job></Other>", "<Data>", "</Data>"),  # records deeper down
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data xmlns='urn:x'>", "</Data>"),  # wrong root (namespace)
+    ("<Job><Job_Id>#</Job_Id></Job>", "<html><Data>", "</Data></html>"),  # wrong root
+    ("<Job><Job_Id>#</Job_Id></Job>", "<!DOCTYPE Data [<!ENTITY e 'x'>]><Data>", "<Job><Job_Id>&e;</Job_Id></Job></Data>"),
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>junk"),  # garbage after the root
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data><Data></Data>"),  # a second root
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id>"),  # truncated
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id></Jbo></Data>"),  # mismatched tag
+])
+def test_build_records_gives_the_same_result_or_error_as_iter_xml(record, head, tail, monkeypatch):
+    fast, exact = _both(_big(record, head=head, tail=tail), monkeypatch)
+    assert fast == exact
+    if "Jbo" in tail or tail in ("</Data>junk", "</Data><Data></Data>", "<Job><Job_Id>x</Job_Id>") or "html" in head \
+            or "xmlns" in head:
+        assert isinstance(fast, str) and "'qstat -x'" in fast  # an error, never a partial list
+
+
+def test_build_records_errors_of_build_are_iter_xml_s(monkeypatch):
+    def build(elem, n):
+        if elem.findtext("Job_Id") is None:
+            raise ParseError("qstat -x", "<Data>", f"a <Job> without <Job_Id> (record {n})")
+        return n
+
+    from dcluster.schedulers import _common
+
+    doc = _big("<Job><Job_Id>#</Job_Id></Job>", tail="<Job/></Data>")
+    with pytest.raises(ParseError, match=r"record \d+\)") as fast:
+        _common.build_records(doc, "Job", "Data", "qstat -x", build)
+    monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
+    with pytest.raises(ParseError) as exact:
+        _common.build_records(doc, "Job", "Data", "qstat -x", build)
+    assert str(fast.value) == str(exact.value)
+
+
+def test_build_records_latin1_declaration_is_left_to_iter_xml(monkeypatch):
+    doc = _big("<Job><Job_Id>#</Job_Id><n>\u00e9</n></Job>", head="<?xml version='1.0' encoding='ISO-8859-1'?><Data>")
+    fast, exact = _both(doc.encode("latin-1"), monkeypatch)
+    assert fast == exact and fast[0][1][1] == ("n", "\u00e9")

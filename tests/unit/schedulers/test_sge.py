@@ -175,3 +175,19 @@ def test_commands_refuse_unsafe_names(rec):
     with pytest.raises(RefusedError):
         adapter(rec).add_node("n1", 2, reservation={"account": "a b;c"})
     assert rec.calls == []
+
+
+def test_qstat_records_sharing_requests_and_array_tasks_keep_their_own_extra():
+    doc = ("<job_info><queue_info/><job_info>"
+           + "".join(f"<job_list state='pending'><JB_job_number>{n}</JB_job_number><state>qw</state>"
+                     "<JB_submission_time>2026-11-22T17:08:16</JB_submission_time><slots>8</slots>"
+                     "<requested_pe name='mpi'>8</requested_pe><tasks>1-2</tasks>"
+                     "<hard_request name='h_vmem'>2G</hard_request><hard_request name='h_rt'>60</hard_request>"
+                     "</job_list>" for n in (11, 12))
+           + "</job_info></job_info>")
+    jobs = {j.id: j for j in sge.parse_qstat(doc, RULES)}
+    assert list(jobs) == ["11.1", "11.2", "12.1", "12.2"]
+    assert all((j.chunk_mem_mb, j.walltime_s, j.chunks) == (2048, 60, 8) for j in jobs.values())
+    assert jobs["11.1"].submit_time == jobs["12.2"].submit_time > 0
+    jobs["11.1"].extra["mark"] = 1
+    assert all("mark" not in j.extra for jid, j in jobs.items() if jid != "11.1")

@@ -236,3 +236,45 @@ def test_check_reports_each_component(rec):
     rec.on(r"pbsnodes", data("torque/pcluster-torque612-pbsnodes-x.xml")).on(r"diagnose", "", rc=1, stderr="no maui")
     out = adapter(rec).check()
     assert out["healthy"] is False and len(out["problems"]) == 1 and out["problems"][0].startswith("maui:")
+
+
+def test_qstat_jobs_sharing_a_request_get_their_own_extra():
+    # shapes are computed once per distinct <Resource_List>: the jobs must not share mutable parts
+    rl = "<Resource_List><nodes>1:ppn=2+2:ppn=3</nodes><walltime>01:00:00</walltime></Resource_List>"
+    doc = ("<Data>" + "".join(f"<Job><Job_Id>{i}.s</Job_Id><job_state>Q</job_state>{rl}</Job>" for i in (1, 2))
+           + "<Job><Job_Id>3.s</Job_Id><job_state>Q</job_state><Resource_List><nodes>1:ppn=2+2:ppn=3</nodes>"
+           "</Resource_List></Job></Data>")
+    a, b, c = torque.parse_qstat(doc)
+    assert a.extra["chunk_list"] == b.extra["chunk_list"] == [[1, 2], [2, 3]]
+    assert a.extra is not b.extra and a.extra["chunk_list"] is not b.extra["chunk_list"]
+    a.extra["chunk_list"][0][0] = 99
+    assert b.extra["chunk_list"] == [[1, 2], [2, 3]] and (a.extra["full_id"], b.extra["full_id"]) == ("1.s", "2.s")
+    assert (a.walltime_s, b.walltime_s, c.walltime_s) == (3600, 3600, 0)  # same nodes, other request
+
+
+def test_qstat_reads_direct_children_only_last_repeat_and_first_resource_list():
+    doc = ("<Data><Job><Job_Id>5.s</Job_Id><resources_used><queue>no</queue><walltime>00:01:00</walltime>"
+           "</resources_used><job_state>Q</job_state><queue>a</queue><queue>b</queue>"
+           "<Resource_List><ncpus>4</ncpus></Resource_List><Resource_List><ncpus>8</ncpus></Resource_List>"
+           "</Job></Data>")
+    (job,) = torque.parse_qstat(doc)
+    assert (job.queue, job.chunk_cores, job.walltime_s) == ("b", 4, 0)
+
+
+def test_qstat_bytes_and_str_give_the_same_jobs():
+    text = data("torque/pcluster-torque612-qstat-t-x.xml")
+    as_str, as_bytes = torque.parse_qstat(text), torque.parse_qstat(text.encode())
+    assert [j.to_dict() for j in as_str] == [j.to_dict() for j in as_bytes] and len(as_str) == 7
+
+
+def test_qstat_large_output_sliced_equals_streamed(monkeypatch):
+    # > 2 MB: parse_qstat takes the sliced path; the jobs must be those of the streaming path
+    from dcluster.schedulers import _common
+
+    text = data("torque/pcluster-torque612-qstat-t-x.xml")
+    head, _, rest = text.partition("<Job>")
+    body, _, _ = ("<Job>" + rest).rpartition("</Data>")
+    doc = head + body * (3 * _common.CHUNK // len(body)) + "</Data>\n"
+    fast = [j.to_dict() for j in torque.parse_qstat(doc)]
+    monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
+    assert fast == [j.to_dict() for j in torque.parse_qstat(doc)] and len(fast) > 1000
