@@ -68,11 +68,12 @@ class Command:
                     top = max(top, int(name))
         return top + 1
 
-    def render(self, *values: object) -> list[str]:
+    def render(self, *values: object, keep_empty: bool = False) -> list[str]:
         """The argv with values filled in.  Values are checked, never split.
 
         An argument that becomes empty after formatting is dropped, so an
-        optional trailing field (``qhost -q -j -xml {0} {1}``) may be "".
+        optional trailing field (``qhost -q -j -xml {0} {1}``) may be "";
+        ``keep_empty`` keeps it (hooks: "$3" must stay the third value).
         """
         clean = []
         for value in values:
@@ -86,7 +87,7 @@ class Command:
                 rendered = arg.format(*clean)
             except (IndexError, KeyError) as exc:
                 raise CommandError(f"command {self.template!r} needs more values than {len(clean)}") from exc
-            if rendered or not arg:
+            if rendered or not arg or keep_empty:
                 out.append(rendered)
         return out
 

@@ -207,7 +207,7 @@ class Executor:
 
         def run() -> None:
             try:
-                argv = command.render(*args)
+                argv = command.render(*args, keep_empty=True)  # positions are the hook's interface
             except Exception as exc:  # noqa: BLE001
                 log.warning("dcluster: %s not run: %s", what, exc)
                 return

@@ -171,3 +171,44 @@ def test_state_survives_a_restart(env, tmp_path):
     c2 = Controller(c.ports, state_path=c.state_path, clock=clock)
     assert c2.state.limits["r1"].mode == "draining" and c2.state.auto_mode is False and "x" in c2.state.configured
     c2.shutdown()
+
+
+def test_hooks_run_as_argument_lists_with_their_output_logged(tmp_path):
+    sched, cloud, events, keys, clock = MemScheduler(), MemCloud(), [], set(), Clock()
+    cloud.clock = clock
+    calls = []
+    data = pillar(max_idle_time=0, post_vm_destroy_command="/usr/local/bin/gone {0} {1} {2} {3}",
+                  cluster={"type": "slurm", "config": {"post_remove_node_command": "/usr/local/bin/removed {0} {1}"}})
+    p = ports(data, sched, cloud, events, keys)
+    p.hook = lambda argv, timeout: calls.append((list(argv), timeout)) or (3, "hook said no")
+    c = Controller(p, state_path=str(tmp_path / "s.json"), clock=clock)
+    try:
+        sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+        step(c, clock)
+        (a,) = cloud.launch_calls[0]
+        c.mark_configured(a, True)
+        step(c, clock)
+        sched.jobs_ = []
+        for _ in range(4):
+            step(c, clock)
+        assert cloud.destroyed == [a]
+        assert (["/usr/local/bin/removed", a, "127.200.0.250"], 120) in calls
+        # the instance has no name here: its place stays, empty, so "$4" is still the resource
+        assert (["/usr/local/bin/gone", a, "127.200.0.250", "", "r1"], 120) in calls
+        hook_events = [d for t, d in events if t == "dcluster/hook/post_vm_destroy_command"]
+        assert hook_events and hook_events[0]["rc"] == 3 and "hook said no" in hook_events[0]["output"]
+    finally:
+        c.shutdown()
+
+
+def test_run_hook_has_a_timeout_and_never_uses_a_shell(tmp_path):
+    from dcluster.controller.ports import run_hook
+
+    rc, out = run_hook(["/bin/sleep", "5"], 1)
+    assert rc == -1 and "timed out after 1 s" in out
+    # a value with shell syntax stays one literal argument
+    marker = tmp_path / "x"
+    rc, out = run_hook(["/bin/echo", f"a; touch {marker}"], 5)
+    assert rc == 0 and out.strip() == f"a; touch {marker}" and not marker.exists()
+    rc, out = run_hook(["/nonexistent/hook"], 5)
+    assert rc == -1 and "No such file" in out
