@@ -41,6 +41,20 @@ def _state():
     return rc.published(__opts__)
 
 
+def _needs_engine(fn):
+    """Read-only runners answer ``{ok: False, message}`` when the engine has published nothing yet."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except rc.EngineUnavailable as exc:
+            return {"ok": False, "message": str(exc)}
+
+    return wrapper
+
+
 def _call(cmd, **args):
     try:
         return rc.call(__opts__, cmd, args)
@@ -107,6 +121,7 @@ def status():
     }
 
 
+@_needs_engine
 def workers(state=None, resource=None, name=None):
     """
     Workers with their state, age, reason, jobs and instance (original: GET /workernode[?state], /workernode/<h>).
@@ -130,6 +145,7 @@ def workers(state=None, resource=None, name=None):
     return out
 
 
+@_needs_engine
 def jobs(state="pending", id=None, limit=None):  # noqa: A002 - the original's parameter name
     """
     Jobs the engine last saw (original: GET /job, /job/<id>).  ``state=all`` lists every state.
@@ -150,6 +166,7 @@ def jobs(state="pending", id=None, limit=None):  # noqa: A002 - the original's p
     return out[: int(limit)] if limit else out
 
 
+@_needs_engine
 def resources(name=None):
     """
     Resources with limits, size, node shape, reservation and backoff (original: GET /resource[/<n>]).
@@ -164,6 +181,7 @@ def resources(name=None):
     return res.get(name, {"ok": False, "message": f"unknown resource {name!r}"}) if name else res
 
 
+@_needs_engine
 def history(limit=360):
     """
     Recent samples of nodes and cores by state and by resource, and pending jobs (the dashboard's graphs).
@@ -177,6 +195,7 @@ def history(limit=360):
     return list(_state().get("history", []))[-int(limit):]
 
 
+@_needs_engine
 def graphs(minutes=120):
     """
     The dashboard's graphs: nodes and cores by state and by resource, and pending jobs, over the
@@ -206,6 +225,7 @@ def dashboard_paths():
     return dashboard.paths()
 
 
+@_needs_engine
 def config():
     """
     The configuration the engine runs with, secrets removed (original: GET /server/config).
@@ -219,6 +239,7 @@ def config():
     return (_state().get("last") or {}).get("config") or {}
 
 
+@_needs_engine
 def server_status():
     """
     Auto mode, engine liveness, scheduler health and actions under way
