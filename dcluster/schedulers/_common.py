@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from dcluster.config import Command, CommandError
+from dcluster.model import NodeState
 
 from .errors import ParseError, RefusedError, SchedulerError
 
@@ -374,6 +375,17 @@ class Adapter:
             if node.name == name:
                 return node
         return None
+
+    node_word = "node"  # what the scheduler calls its nodes, for messages
+
+    def releasable(self, name: str, force: bool = False):
+        """The node ``name``, if we may release it: not held, held by us, or anyone's with ``force``."""
+        node = self.node(name)
+        if node is None:
+            raise RefusedError("release", f"{name} is not a {self.node_word}")
+        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
+            raise RefusedError("release", f"{name} is held by someone else ({node.hold_reason!r}); not releasing")
+        return node
 
 
 def split_list(value: Any) -> tuple[str, ...]:

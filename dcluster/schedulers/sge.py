@@ -32,7 +32,6 @@ from ._common import (
     check_reason,
     duration_s,
     gc_paused,
-    is_ours,
     iter_xml,
     mem_mb,
     reservation_fields,
@@ -350,6 +349,7 @@ report_variables      NONE
 
 class SgeAdapter(Adapter):
     kind = "sge"
+    node_word = "Grid Engine host"
 
     def __init__(self, config, run, sleep=None, tmpdir: str | None = None):
         super().__init__(config, run, sleep)
@@ -506,11 +506,7 @@ class SgeAdapter(Adapter):
 
     def release(self, name: str, force: bool = False) -> None:
         """Enable the host's queues and drop our mark; an admin's hold is left alone unless ``force``."""
-        node = self.node(name)
-        if node is None:
-            raise RefusedError("release", f"{name} is not a Grid Engine host")
-        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
-            raise RefusedError("release", f"{name} was disabled by someone else; not releasing")
+        self.releasable(name, force)
         self.call(self.argv("qmod_command", "-e", name))
         self._leave_hold_group(name)
 

@@ -27,7 +27,6 @@ from ._common import (
     check_jobid,
     check_reason,
     has_content,
-    is_ours,
     reservation_fields,
     split_list,
 )
@@ -248,6 +247,7 @@ def _node_features(raw: dict[str, Any]) -> tuple[str, ...]:
 
 class SlurmAdapter(Adapter):
     kind = "slurm"
+    node_word = "Slurm node"
 
     def scontrol(self, *args: str) -> list[str]:
         return self.cmd("scontrol_command").render() + list(args)
@@ -370,11 +370,7 @@ class SlurmAdapter(Adapter):
 
     def release(self, name: str, force: bool = False) -> None:
         """Resume a node we drained; an admin's drain is left alone unless ``force``."""
-        node = self.node(name)
-        if node is None:
-            raise RefusedError("release", f"{name} is not a Slurm node")
-        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
-            raise RefusedError("release", f"{name} is drained by someone else ({node.hold_reason!r}); not releasing")
+        node = self.releasable(name, force)
         if node.state in (NodeState.HELD, NodeState.DOWN):
             self.call(self.scontrol("update", f"nodename={name}", "state=resume"))
 

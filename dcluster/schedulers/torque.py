@@ -29,7 +29,6 @@ from ._common import (
     check_reason,
     duration_s,
     gc_paused,
-    is_ours,
     iter_xml,
     mem_mb,
     reservation_fields,
@@ -267,6 +266,7 @@ class TorqueAdapter(Adapter):
     """Torque + MAUI as sequences of commands (see the module doc for what was verified)."""
 
     kind = "torque"
+    node_word = "Torque node"
 
     def __init__(self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0,
                  retry_pause: float = 2.0):
@@ -393,9 +393,7 @@ class TorqueAdapter(Adapter):
 
     def release(self, name: str, force: bool = False) -> None:
         """Clear our hold (offline flag and note).  An admin's hold is left alone unless ``force``."""
-        node = self._known(name)
-        if node.state == NodeState.HELD and not is_ours(node.hold_reason) and not force:
-            raise RefusedError("release", f"{name} is held by someone else ({node.hold_reason!r}); not releasing")
+        self.releasable(name, force)
         self.call(self.argv("pbsnodes_command", "-c", "") + ["-N", "", name])
 
     def _known(self, name: str) -> Node:
