@@ -91,19 +91,21 @@ def test_jobs_shapes_states_and_nodes(cluster, sched, hosts_up):
 
 
 def test_our_hold_and_an_admins_hold_are_told_apart(cluster, sched, hosts_up):
-    sched.hold("dcs2", "dcluster: idle")
-    node = {n.name: n for n in sched.nodes()}["dcs2"]
+    # the earlier sleep job runs on one of the two hosts, whichever Grid Engine chose: use the other
+    host = next(n.name for n in sched.nodes() if n.name.startswith("dcs") and not n.jobs)
+    sched.hold(host, "dcluster: idle")
+    node = {n.name: n for n in sched.nodes()}[host]
     assert node.state == NodeState.HELD and node.hold_reason.startswith("dcluster")
-    sched.release("dcs2")
-    assert {n.name: n for n in sched.nodes()}["dcs2"].state == NodeState.IDLE
-    assert "dcs2" not in (sched.hostgroup("@dcluster_hold") or [])
-    cluster.run(["qmod", "-d", "*@dcs2"])  # an admin's hold
-    node = {n.name: n for n in sched.nodes()}["dcs2"]
+    sched.release(host)
+    assert {n.name: n for n in sched.nodes()}[host].state == NodeState.IDLE
+    assert host not in (sched.hostgroup("@dcluster_hold") or [])
+    cluster.run(["qmod", "-d", f"*@{host}"])  # an admin's hold
+    node = {n.name: n for n in sched.nodes()}[host]
     assert node.state == NodeState.HELD and not node.hold_reason.startswith("dcluster")
     with pytest.raises(RefusedError, match="someone else"):
-        sched.release("dcs2")
-    sched.release("dcs2", force=True)
-    assert {n.name: n for n in sched.nodes()}["dcs2"].state == NodeState.IDLE
+        sched.release(host)
+    sched.release(host, force=True)
+    assert {n.name: n for n in sched.nodes()}[host].state == NodeState.IDLE
 
 
 def test_remove_refused_while_jobs_then_vacate_and_remove(cluster, sched, hosts_up):
