@@ -295,7 +295,10 @@ ROOT = Dict(
         "max_launch_time": _seconds("Seconds from the launch request until the worker must be usable.", 1200, 1),
         "cluster_poller_interval": _seconds("Seconds between scheduler polls.", 10, 1),
         "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
-        "auto_provision_interval": _seconds("Seconds between scaling decisions.", 60, 1),
+        "auto_provision_interval": _seconds("Kept from the original, where it had no effect: dcluster plans after "
+                                            "every scheduler poll (planning is idempotent and counts launches in "
+                                            "flight), so decisions follow cluster_poller_interval. The simulator "
+                                            "uses it as its decision cadence.", 60, 1),
         "scale_up_delay": _seconds("Seconds a job must have been pending before it may cause a launch; nodes that "
                                    "free up meanwhile absorb short jobs. 0: launch at once.", 0),
         "worker_number": Scalar(doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1),
