@@ -1,0 +1,58 @@
+"""The engine's remote scheduler port: data from the head minion back into the model, failures loud.
+
+The client here stands in for salt.client.LocalClient and answers with the
+shapes ``LocalClient.cmd(..., full_return=True)`` returns; the real round trip
+through a master and minion is exercised by tests/integration.
+"""
+
+import pytest
+
+from dcluster.config import Reservation
+from dcluster.glue.engine_ports import RemoteError, RemoteScheduler
+from dcluster.model import Job, JobState, Node, NodeState
+
+
+class Client:
+    def __init__(self, answer):
+        self.answer, self.calls = answer, []
+
+    def cmd(self, tgt, fun, arg=(), kwarg=None, timeout=None, full_return=False):
+        self.calls.append((tgt, fun, list(arg), kwarg, timeout, full_return))
+        return self.answer(fun) if callable(self.answer) else self.answer
+
+
+def test_jobs_and_nodes_come_back_as_model_objects():
+    job = Job("7", JobState.PENDING, queue="batch", chunks=2, chunk_cores=4, properties=("ssd",))
+    node = Node("cn1", NodeState.HELD, cores=8, jobs=("3",), hold_reason="dcluster: idle")
+
+    def answer(fun):
+        data = [job.to_dict()] if fun.endswith(".jobs") else [node.to_dict()]
+        return {"head": {"ret": data, "retcode": 0, "jid": "1"}}
+
+    client = Client(answer)
+    port = RemoteScheduler(client, "head", "slurm", 30)
+    assert port.jobs() == [job] and port.nodes() == [node]
+    assert client.calls[0][:2] == ("head", "dcluster_slurm.jobs") and client.calls[0][5] is True
+
+
+@pytest.mark.parametrize("answer, message", [
+    ({}, "no answer within 30 s"),
+    ({"head": {"ret": "ERROR: squeue: error: Unable to contact slurm controller", "retcode": 1}}, "failed"),
+    ({"head": {"ret": "Traceback (most recent call last): ...", "retcode": 0}}, "failed"),
+    ({"head": {"ret": {"not": "a list"}, "retcode": 0}}, "not a list"),
+])
+def test_a_failed_remote_poll_raises_and_never_looks_like_no_nodes(answer, message):
+    port = RemoteScheduler(Client(answer), "head", "torque", 30)
+    with pytest.raises(RemoteError, match=message):
+        port.nodes()
+
+
+def test_add_node_passes_the_reservation_and_an_address_only_to_slurm():
+    ok = {"head": {"ret": {"name": "n1"}, "retcode": 0}}
+    slurm, sge = Client(ok), Client(ok)
+    res = Reservation(queue="short", account="physics", property="ssd")
+    RemoteScheduler(slurm, "head", "slurm", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
+    RemoteScheduler(sge, "head", "sge", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
+    assert slurm.calls[0][1:4] == ("dcluster_slurm.add_node", ["n1", 4], {
+        "mem_mb": 2048, "queue": "short", "account": "physics", "property": "ssd", "address": "127.200.0.9"})
+    assert "address" not in sge.calls[0][3]
