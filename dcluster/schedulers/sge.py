@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
+import operator
 import os
 import re
 import tempfile
@@ -137,14 +138,23 @@ def _state(code: str, pending: bool) -> JobState:
     return JobState.OTHER  # suspended (s, S, T) and others
 
 
+# The fields of a raw record, in the order of the tuples the parser builds (the dicts of
+# parse_qstat_records have these keys).
+RECORD_KEYS = ("number", "list_state", "state", "prio", "name", "owner", "project", "queue_name", "hard_queue",
+               "slots", "tasks", "submit", "master", "pe", "pe_slots", "requests")
+_record_values = operator.itemgetter(*RECORD_KEYS)
+
+
 def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") -> list[dict[str, Any]]:
     """Raw job records of ``qstat -xml -r``: one per ``job_list`` element."""
     with gc_paused():
-        return _parse_qstat_records(data, command)
+        return [dict(zip(RECORD_KEYS, values, strict=True)) for values in _parse_qstat_values(data, command)]
 
 
-def _parse_qstat_records(data: str | bytes, command: str) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
+def _parse_qstat_values(data: str | bytes, command: str) -> list[tuple]:
+    """The records as tuples in RECORD_KEYS order (no dict per job on the way to the Jobs)."""
+    records: list[tuple] = []
+    append = records.append
     stamps: dict[str, float] = {}  # many jobs share a submission second
     for elem in iter_xml(data, "job_list", "job_info", command):
         f: dict[str, str] = {}
@@ -158,32 +168,33 @@ def _parse_qstat_records(data: str | bytes, command: str) -> list[dict[str, Any]
                 pe = c
             else:
                 f[tag] = c.text or ""
-        number = f.get("JB_job_number", "").strip()
+        get = f.get
+        number = get("JB_job_number", "").strip()
         if not number:
             raise ParseError(command, data, f"a <job_list> without <JB_job_number> (record {len(records) + 1})")
-        stamp = f.get("JB_submission_time", "").strip() or f.get("JAT_start_time", "").strip()
+        stamp = get("JB_submission_time", "").strip() or get("JAT_start_time", "").strip()
         submit = stamps.get(stamp)
         if submit is None:
             submit = stamps[stamp] = _timestamp(stamp)
-        slots = to_int(f.get("slots"), 1)
-        records.append({
-            "number": number,
-            "list_state": elem.get("state", ""),
-            "state": f.get("state", "").strip(),
-            "prio": to_float(f.get("JAT_prio")),
-            "name": f.get("JB_name", "").strip(),
-            "owner": f.get("JB_owner", "").strip(),
-            "project": f.get("JB_project", "").strip(),
-            "queue_name": f.get("queue_name", "").strip(),
-            "hard_queue": f.get("hard_req_queue", "").strip(),
-            "slots": slots,
-            "tasks": f.get("tasks", "").strip(),
-            "submit": submit,
-            "master": f.get("master", "").strip(),
-            "pe": pe.get("name", "") if pe is not None else None,
-            "pe_slots": to_int(pe.text, slots) if pe is not None else 0,
-            "requests": requests,
-        })
+        slots = to_int(get("slots"), 1)
+        append((
+            number,
+            elem.get("state", ""),
+            get("state", "").strip(),
+            to_float(get("JAT_prio")),
+            get("JB_name", "").strip(),
+            get("JB_owner", "").strip(),
+            get("JB_project", "").strip(),
+            get("queue_name", "").strip(),
+            get("hard_req_queue", "").strip(),
+            slots,
+            get("tasks", "").strip(),
+            submit,
+            get("master", "").strip(),
+            pe.get("name", "") if pe is not None else None,
+            to_int(pe.text, slots) if pe is not None else 0,
+            requests,
+        ))
     return records
 
 
@@ -203,22 +214,26 @@ def _request_limits(requests: dict[str, str]) -> tuple[int, int]:
 def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None) -> list[Job]:
     """Jobs from raw records; running entries of one task on several queues are merged."""
     with gc_paused():
-        return _jobs_from_records(records, rules or {})
+        return _jobs_from_records([_record_values(rec) for rec in records], rules or {})
 
 
-def _jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str]) -> list[Job]:
-    # job id -> (the Job's fields but id/nodes/extra, extra); the fields are shared by the tasks of one entry
-    entries: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[Job]:
+    """Jobs of records given as tuples in RECORD_KEYS order."""
+    # job id -> (the Job's fields but id/nodes/extra as a tuple, extra); the fields are shared by the tasks of one
+    # entry.  Tuples and keyword calls rather than a dict merged with the shape and expanded for every Job.
+    entries: dict[str, tuple[tuple, dict[str, Any]]] = {}
     nodes: dict[str, list[str]] = {}
-    shapes: dict[tuple[int, str | None], dict[str, Any]] = {}
+    shapes: dict[tuple[int, str | None], tuple[int, int, bool]] = {}
     limits: dict[tuple, tuple[int, int]] = {}  # many jobs share their requests
-    for rec in records:
-        pending = rec["list_state"] == "pending"
-        state = _state(rec["state"], pending)
-        queue_name = rec["queue_name"]
+    states: dict[tuple[str, bool], JobState] = {}
+    pe_rules: dict[str, str | None] = {}
+    for (number, list_state, code, prio, name, owner, project, queue_name, hard_queue, slots, task, submit, _master,
+         pe, pe_slots, requests) in records:
+        pending = list_state == "pending"
+        state = states.get((code, pending))
+        if state is None:
+            state = states[(code, pending)] = _state(code, pending)
         host = queue_name.split("@", 1)[1] if "@" in queue_name else ""
-        number = rec["number"]
-        task = rec["tasks"]
         if task and not pending:
             jid = f"{number}.{task}"
             if jid in entries:  # SLAVE / further queue instance of a running parallel job
@@ -229,36 +244,33 @@ def _jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str]) 
             if host and host not in nodes[number]:
                 nodes[number].append(host)
             continue
-        slots = rec["pe_slots"] or rec["slots"] or 1
-        extra: dict[str, Any] = {"state_code": rec["state"]}
+        extra: dict[str, Any] = {"state_code": code}
         rule = None
-        if rec["pe"]:
-            rule = resolve_rule(rec["pe"], rules)
-            extra["pe"] = rec["pe"]
+        if pe:
+            rule = pe_rules[pe] if pe in pe_rules else pe_rules.setdefault(pe, resolve_rule(pe, rules))
+            extra["pe"] = pe
             extra["allocation_rule"] = rule or "unknown"
             if rule is None:
                 rule = "$fill_up"
-        key = (slots if rec["pe"] else 1, rule)
-        shape = shapes.get(key) or shapes.setdefault(key, shape_for(*key))
-        requests = rec["requests"]
+        key = ((pe_slots or slots or 1) if pe else 1, rule)
+        shape = shapes.get(key)
+        if shape is None:
+            full = shape_for(*key)
+            shape = shapes[key] = (full["chunks"], full["chunk_cores"], full["distinct"])
         if requests:
             req_key = tuple(requests.items())
             per_slot_mem, walltime = limits.get(req_key) or limits.setdefault(req_key, _request_limits(requests))
         else:
             per_slot_mem, walltime = 0, 0
-        queue = queue_name.split("@", 1)[0] if queue_name else rec["hard_queue"].split("@", 1)[0]
+        queue = queue_name.split("@", 1)[0] if queue_name else hard_queue.split("@", 1)[0]
         if task and pending:
             task_ids, beyond = expand_tasks(task)
             if beyond:
                 extra["tasks_not_listed"] = beyond
         else:
             task_ids = [task]
-        common = {
-            "state": state, "queue": queue, "account": rec["project"] if rec["project"] != "NONE" else "",
-            "owner": rec["owner"], "name": rec["name"], "priority": rec["prio"],
-            "chunk_mem_mb": per_slot_mem * shape["chunk_cores"], "walltime_s": walltime,
-            "submit_time": rec["submit"], **shape,
-        }
+        common = (state, queue, project if project != "NONE" else "", owner, name, prio,
+                  shape[0], shape[1], per_slot_mem * shape[1], shape[2], walltime, submit)
         several = len(task_ids) > 1
         for t in task_ids:
             jid = f"{number}.{t}" if t else number
@@ -267,14 +279,21 @@ def _jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str]) 
             nodes[jid] = [host] if host else []
             entries[jid] = (common, dict(extra) if several else extra)
     running = JobState.RUNNING
-    return [Job(id=jid, nodes=tuple(nodes[jid]) if common["state"] == running else (), extra=extra, **common)
-            for jid, (common, extra) in entries.items()]
+    out = []
+    append = out.append
+    for jid, (common, extra) in entries.items():
+        state, queue, account, owner, name, prio, chunks, chunk_cores, chunk_mem_mb, distinct, walltime, submit = common
+        append(Job(id=jid, state=state, queue=queue, account=account, owner=owner, name=name, priority=prio,
+                   chunks=chunks, chunk_cores=chunk_cores, chunk_mem_mb=chunk_mem_mb, distinct=distinct,
+                   walltime_s=walltime, submit_time=submit, nodes=tuple(nodes[jid]) if state == running else (),
+                   extra=extra))
+    return out
 
 
 def parse_qstat(data: str | bytes, rules: Mapping[str, str] | None = None,
                 command: str = "qstat -u * -xml -r") -> list[Job]:
     with gc_paused():
-        return _jobs_from_records(_parse_qstat_records(data, command), rules or {})
+        return _jobs_from_records(_parse_qstat_values(data, command), rules or {})
 
 
 # ---------------------------------------------------------------- qhost
@@ -417,9 +436,13 @@ class SgeAdapter(Adapter):
     # ------------------------------------------------------------ queries
     def jobs(self) -> list[Job]:
         argv = self.argv("qstat_command")
-        records = parse_qstat_records(self.output(argv), " ".join(argv))
-        rules = self.allocation_rules(r["pe"] for r in records if r["pe"])
-        return self.filter_jobs(jobs_from_records(records, rules))
+        with gc_paused():
+            records = _parse_qstat_values(self.output(argv), " ".join(argv))
+        pe = RECORD_KEYS.index("pe")
+        rules = self.allocation_rules(r[pe] for r in records if r[pe])
+        with gc_paused():
+            jobs = _jobs_from_records(records, rules)
+        return self.filter_jobs(jobs)
 
     def nodes(self, name: str | None = None) -> list[Node]:
         argv = self.argv("qhost_command", *(("-h", check_host(name)) if name else ("", "")))

@@ -54,7 +54,16 @@ def qsub(cluster, *args):
 
 
 @pytest.fixture(scope="module")
-def hosts_up(cluster, sched):
+def hosts_up(request, cluster, sched):
+    def remove_hosts():  # the cell lives on disk: leave no exec host behind for the next user of it
+        cluster.run(["qdel", "-f", "-u", "*"])
+        for name in ("dcs1", "dcs2"):
+            cluster.qconf("-ke", name, check=False)
+            cluster.qconf("-dattr", "hostgroup", "hostlist", name, "@allhosts", check=False)
+            cluster.qconf("-dattr", "hostgroup", "hostlist", name, "@dcluster_hold", check=False)
+            cluster.qconf("-de", name, check=False)
+
+    request.addfinalizer(remove_hosts)
     for name in ("dcs1", "dcs2"):
         out = sched.add_node(name, 2)
         assert out["hostgroup"] == "@allhosts" and out["queue"] == "all.q"

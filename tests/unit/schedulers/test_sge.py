@@ -33,6 +33,16 @@ def test_qstat_real_pcluster_merges_parallel_entries_and_states():
     assert jobs["97"].state == JobState.PENDING and jobs["72"].state == JobState.HELD
 
 
+@pytest.mark.parametrize("name", ["sge/dcsched-sge819-qstat-u-all-xml-r.xml", "sge/pcluster-sge-qstat-xml-g-dt-u-all.xml"])
+def test_qstat_records_then_jobs_give_the_jobs_of_parse_qstat(name):
+    # parse_qstat (and the adapter) build the jobs from tuples; the public record dicts must give the same jobs
+    out = data(name)
+    records = sge.parse_qstat_records(out)
+    assert records and all(list(r) == list(sge.RECORD_KEYS) for r in records)
+    jobs = [j.to_dict() for j in sge.parse_qstat(out, RULES)]
+    assert [j.to_dict() for j in sge.jobs_from_records(records, RULES)] == jobs and len(jobs) >= len(records) // 2
+
+
 def test_shape_rules():
     assert sge.shape_for(8, "$pe_slots") == {"chunks": 1, "chunk_cores": 8, "distinct": True}
     assert sge.shape_for(8, "4") == {"chunks": 2, "chunk_cores": 4, "distinct": True}
@@ -91,6 +101,9 @@ def test_jobs_asks_allocation_rules_of_requested_pes_only(rec):
     rec.on(r"-sp smp", data("sge/cyclecloud-gridengine-pe-smpslots.txt"))
     jobs = {j.id: j for j in adapter(rec).jobs()}
     assert jobs["5"].chunks == 2 and jobs["3"].distinct is False
+    rules = {"mpi": "$round_robin", "four": "4", "smp": "$pe_slots"}  # those of the listings above
+    expected = sge.parse_qstat(data("sge/dcsched-sge819-qstat-u-all-xml-r.xml"), rules)
+    assert [j.to_dict() for j in jobs.values()] == [j.to_dict() for j in expected]
     assert ["/usr/bin/qconf", "-sp", "fill"] not in rec.calls
     assert rec.calls[0] == ["/usr/bin/qstat", "-u", "*", "-xml", "-r"]
 
