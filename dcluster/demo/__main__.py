@@ -82,7 +82,7 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
                 _print(f"\n--- t+{time.time() - t0:5.1f} s: {len(queued)} job(s) queued, {len(alive)} instance(s), "
                        f"{len(stack.finished())} job(s) done --- salt-run dcluster.status")
                 _print(stack.status_text())
-            if not queued and not alive and len(stack.finished()) >= len(ids) and not stack.scheduler_nodes():
+            if not queued and not alive and len(stack.finished()) >= len(ids) and not stack.our_scheduler_nodes():
                 break
             time.sleep(1)
         else:
@@ -99,9 +99,9 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
             _print(line)
         _print(f"workers: {', '.join(sorted(m['per_worker'])) or 'none'}; events recorded: "
                f"{len(stack.events.events) if stack.events else 0} {stack.events.error if stack.events else ''}")
-        _print(f"scheduler nodes left: {stack.scheduler_nodes() or 'none'}; accepted keys left: "
+        _print(f"scheduler nodes left: {stack.our_scheduler_nodes() or 'none'}; accepted keys left: "
                f"{stack.accepted_keys() or 'none'}")
-        ok = m["jobs_run"] == len(ids) and not stack.instances() and not stack.scheduler_nodes()
+        ok = m["jobs_run"] == len(ids) and not stack.instances() and not stack.our_scheduler_nodes()
         code = 0 if ok else 1
     except KeyboardInterrupt:
         _print("demo: interrupted")

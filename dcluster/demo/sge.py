@@ -98,7 +98,8 @@ class SgeHead:
         self.run(["qdel", "-f", "-u", "*"])  # jobs left in the spool by an earlier, killed run
         self.qconf("-as", self.host, check=False)
         rc, sconf, _ = self.qconf("-ssconf")
-        sconf = set_values(sconf, {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1"})
+        sconf = set_values(sconf, {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1",
+                                   "schedd_job_info": "true"})
         self.qconf("-Msconf", self._file("sconf", sconf))
         rc, conf, _ = self.qconf("-sconf")
         conf = set_values(conf, {"load_report_time": "00:00:02", "max_unheard": "00:00:20", "min_uid": "0",

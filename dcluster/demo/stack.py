@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -362,10 +363,17 @@ class Stack:
                                                script, str(seconds), self.jobs_dir])
                 jid = out.strip().split(";")[0]
             else:
-                rc, out, err = self.sched_run(["qsub", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null",
+                # -w n: a cluster scaled to zero has no queue instance yet, and qsub's default check
+                # would refuse the very jobs that should make it grow (set it in sge_request on a site)
+                rc, out, err = self.sched_run(["qsub", "-w", "n", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null",
                                                "-wd", self.jobs_dir, "/usr/bin/python3", script, str(seconds),
                                                self.jobs_dir])
                 jid = out.strip().split(".")[0]
+                queued = re.search(r"Your job (\d+) .*has been submitted", err)
+                if rc != 0 and queued and self.sched_run(["qstat", "-j", queued.group(1)])[0] == 0:
+                    # SoGE 8.1.9 with no exec host at all (a cluster scaled to zero) queues the job
+                    # but exits 1 with "not allowed to run in any queue"; the job is there.
+                    rc, jid = 0, queued.group(1)
             if rc != 0 or not jid:
                 raise RuntimeError(f"job submission failed ({rc}): {err or out}")
             self.submitted[jid] = t
@@ -403,6 +411,12 @@ class Stack:
             return [ln.split()[0].split("=", 1)[1] for ln in out.splitlines() if ln.startswith("NodeName=")]
         rc, out, _ = self.head.qconf("-sel", check=False)
         return out.split() if rc == 0 else []
+
+    def our_scheduler_nodes(self) -> list[str]:
+        """Scheduler nodes this run of the demo launched (signed with its secret); others are not ours to judge."""
+        from .. import identity
+
+        return [n for n in self.scheduler_nodes() if identity.parse(n, self.secret, self.o.cluster_name)]
 
     def instances(self) -> list[dict]:
         """The local cloud's instance records (all resources)."""
