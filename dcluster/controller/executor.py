@@ -126,7 +126,7 @@ class Executor:
             self.c.state.configured.discard(minion_id)
             self.c.state.config_failed.pop(minion_id, None)
             self.c.state.recent_launches.pop(minion_id, None)
-        self.c._cloud_dirty.add(resource)
+        self.c.cloud_changed(resource)
         try:
             self.c.ports.delete_key(minion_id)
         except Exception as exc:  # noqa: BLE001 - the key sweep retries
@@ -180,7 +180,7 @@ class Executor:
                 kind = getattr(error, "kind", "transient")
                 self.c.state.backoff[resource] = bo.failure(self.c.state.backoff.get(resource), kind, str(error),
                                                             now(), cfg.backoff)
-        self.c._cloud_dirty.add(resource)
+        self.c.cloud_changed(resource)
         self.c.state.count("launched", len(instances))
         data = {"kind": "launch", "resource": resource, "requested": n, "launched": len(instances),
                 "minion_ids": [i.minion_id for i in instances], "reason": reason}

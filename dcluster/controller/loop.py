@@ -19,7 +19,7 @@ from typing import Any
 from .. import config as dconfig
 from ..config import Config
 from ..model import Instance, InstanceState, WorkerState
-from ..planner import Kind, Plan, plan
+from ..planner import Plan, plan
 from ..reconcile import View, reconcile
 from . import state as st
 from .executor import Executor
@@ -304,11 +304,12 @@ class Controller:
             for w in view.workers:
                 if w.resource == name:
                     states[w.state.value] = states.get(w.state.value, 0) + 1
+            cores, mem = shape_of(view, res)
             out[name] = {
                 "type": res.type, "priority": res.priority, "min": lim.min, "max": lim.max, "mode": lim.mode,
                 "configured_min": res.min, "configured_max": res.max,
                 "current": view.current(name), "in_flight": view.in_flight.get(name, 0), "states": states,
-                "cores_per_node": shape_of(view, res)[0], "mem_mb_per_node": shape_of(view, res)[1],
+                "cores_per_node": cores, "mem_mb_per_node": mem,
                 "reservation": {"queue": res.reservation.queue, "account": res.reservation.account,
                                 "property": res.reservation.property},
                 "cloud_ok": view.cloud_ok.get(name, False),
@@ -337,8 +338,12 @@ class Controller:
             time.sleep(0.05)
         return False
 
+    def cloud_changed(self, resource: str) -> None:
+        """We launched or destroyed something: list the resource again on the next cycle."""
+        self._cloud_dirty.add(resource)
+
     def submit(self, fn: Callable[[], Any]) -> Future:
         return self.pool().submit(fn)
 
 
-__all__ = ["Controller", "Kind"]
+__all__ = ["Controller"]

@@ -106,7 +106,7 @@ def test_failed_polls_delete_nothing_and_cycle_survives(env):
     assert tags(events, "dcluster/poll/failed")
     sched.fail = False
     cloud.list_fails = True
-    c._cloud_dirty.add("r1")
+    c.cloud_changed("r1")
     for _ in range(3):
         step(c, clock, 100)
     assert not cloud.destroyed and not [x for x in sched.calls if x[0] == "remove"]
