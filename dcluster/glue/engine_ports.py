@@ -112,23 +112,22 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
 
     local = salt.client.get_local_client(opts["conf_file"])
     wheel = salt.wheel.WheelClient(opts)
-    schedulers: dict[tuple, Any] = {}
+    schedulers: list = []  # [(cluster settings, port)]: rebuilt only when the settings change
 
     def pillar():
         data = runners["pillar.show_pillar"](pillar_minion)
         return (data or {}).get("dcluster")
 
     def scheduler(cfg: Config):
-        key = (cfg.cluster.type, cfg.cluster.head_minion, id(cfg.cluster.config))
-        port = schedulers.get(key)
-        if port is None:
-            schedulers.clear()
-            if cfg.cluster.head_minion:
-                timeout = int(cfg.cluster.config.get("command_timeout") or 60) + 10
-                port = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
-            else:
-                port = local_scheduler(cfg)
-            schedulers[key] = port
+        # The config is loaded afresh every cycle: compare by value (as DriverCache does), not by identity.
+        if schedulers and schedulers[0][0] == cfg.cluster:
+            return schedulers[0][1]
+        if cfg.cluster.head_minion:
+            timeout = int(cfg.cluster.config.get("command_timeout") or 60) + 10
+            port = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
+        else:
+            port = local_scheduler(cfg)
+        schedulers[:] = [(cfg.cluster, port)]
         return port
 
     def accepted_keys() -> set[str]:
