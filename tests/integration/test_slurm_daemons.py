@@ -125,7 +125,9 @@ def test_salt_module_with_real_cmd_run_all(cluster, two_nodes):
     opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
                  "pillar": {"dcluster": {"cluster": cluster.config()}}})
     funcs = salt.loader.minion_mods(opts)
-    nodes = {n["name"]: n for n in funcs["dcluster_slurm.nodes"]()}
-    assert nodes["dcn2"]["state"] == "idle" and "big" in nodes["dcn2"]["properties"]
+    # The earlier test's forced resume may leave dcn2 NOT_RESPONDING (reported down) until slurmctld's next ping.
+    nodes = wait_for(lambda: (lambda ns: ns if ns["dcn2"]["state"] == "idle" else None)(
+        {n["name"]: n for n in funcs["dcluster_slurm.nodes"]()}), 40, 0.5, what="dcn2 to be idle through the module")
+    assert "big" in nodes["dcn2"]["properties"] and nodes["dcn2"]["cores"] == 1
     assert isinstance(funcs["dcluster_slurm.jobs"](), list)
     assert funcs["dcluster_slurm.check"]()["healthy"] is True
