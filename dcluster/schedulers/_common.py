@@ -215,7 +215,8 @@ _FAST_MIN = 2 * CHUNK
 _DECL = r"(?:<\?xml\s+version\s*=\s*(['\"])1\.0\1(?:\s+encoding\s*=\s*(['\"])[Uu][Tt][Ff]-8\2)?" \
         r"(?:\s+standalone\s*=\s*(['\"])(?:yes|no)\3)?\s*\?>\s*)?"
 _HEADS: dict[tuple[str, type], re.Pattern] = {}
-_SLICE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
+# collect_ids=False: no xml:id index (nothing looks elements up by id); a few per cent of the parse.
+_SLICE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
 
 
 def _head(root: str, kind: type) -> re.Pattern:
