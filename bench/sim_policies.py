@@ -1,16 +1,18 @@
 """Policy comparison: the whole KTH-SP2 trace replayed under every policy.
 
 dcluster, dc1 and powersave are swept over idle timeouts (0, 60, 300, 600,
-1800 s; powersave's SuspendTime is the idle timeout); static has no idle
-dimension (one row).  100 one-core nodes, boot 300 s, decisions every 60 s.
+1800 s; powersave's SuspendTime is the idle timeout); dcluster also over its
+``respect_reservations`` setting (true, the default, and false: "greedy");
+static has no idle dimension (one row).  100 one-core nodes, boot 300 s, decisions every 60 s.
 Replays run in 2 processes at most.  Writes the ``## Policy comparison
 (KTH-SP2 replay)`` section of docs/performance.md (other sections are kept)
 and prints ``kth_replay_s=<s of one dcluster replay>`` as its last line.
 
-A policy's *frontier* is its set of (node-hours, mean wait) points not beaten
-on both by another of its own points.  dcluster's frontier is "on or below" a
-baseline point when some dcluster point has no more node-hours and no more
-mean wait (1 % tolerance on each, for replay noise).
+A policy's *frontier* is its set of (node-hours, mean wait) points, over all
+its settings, not beaten on both by another of its own points.  dcluster's
+frontier is "on or below" a baseline point when some dcluster point has no more
+node-hours and no more mean wait.  The verdict says so strictly; a point
+covered only with a 1 % tolerance on each (replay noise) is reported as such.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ HEADING = "## Policy comparison (KTH-SP2 replay)"
 
 
 def run_one(args):
-    policy, idle = args
+    policy, idle, *greedy = args
     opts = {"policy": policy, "boot": BOOT}
     if idle is not None:
         opts["idle"] = idle
+    if greedy and greedy[0]:
+        opts["reservations"] = False
     t0 = time.perf_counter()
     out = simulate("kth", **opts)
     out["wall_s"] = time.perf_counter() - t0
@@ -55,14 +59,19 @@ def frontier(points):
     return sorted(out, key=lambda p: p["node_hours"])
 
 
-def covered(b, ours):
-    """A dcluster point with no more node-hours and no more mean wait than ``b`` (within TOL), or None."""
+def covered(b, ours, tol=0.0):
+    """A dcluster point with no more node-hours and no more mean wait than ``b`` (within ``tol``), or None."""
     best = None
     for d in ours:
-        if d["node_hours"] <= b["node_hours"] * (1 + TOL) and d["mean_wait_s"] <= b["mean_wait_s"] * (1 + TOL):
+        if d["node_hours"] <= b["node_hours"] * (1 + tol) and d["mean_wait_s"] <= b["mean_wait_s"] * (1 + tol):
             if best is None or d["node_hours"] < best["node_hours"]:
                 best = d
     return best
+
+
+def label(r):
+    name = r["policy"] + (" greedy" if r.get("respect_reservations") is False else "")
+    return name + ("" if r["idle_s"] is None else f" idle {r['idle_s']}")
 
 
 def table(results):
@@ -71,7 +80,8 @@ def table(results):
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         idle = "-" if r["idle_s"] is None else str(r["idle_s"])
-        rows.append(f"| {r['policy']} | {idle} | {r['node_hours']:,.0f} | {r['work_node_hours']:,.0f} | "
+        name = r["policy"] + (" greedy" if r.get("respect_reservations") is False else "")
+        rows.append(f"| {name} | {idle} | {r['node_hours']:,.0f} | {r['work_node_hours']:,.0f} | "
                     f"{r['utilisation']:.3f} | {r['mean_wait_s']:,.0f} | {r['p95_wait_s']:,.0f} | "
                     f"{r['max_wait_s']:,.0f} | {r['mean_bounded_slowdown']:.1f} | {r['launches']:,} | "
                     f"{r['peak_nodes']} | {r['jobs_never_started']} | {r['wall_s']:.1f} |")
@@ -84,21 +94,22 @@ def verdicts(results):
     for r in results:
         if r["policy"] == "dcluster":
             continue
-        label = f"{r['policy']}" + ("" if r["idle_s"] is None else f" idle {r['idle_s']}")
-        d = covered(r, ours)
+        d, how = covered(r, ours), ""
+        if d is None:
+            d, how = covered(r, ours, TOL), " (only within the 1 % tolerance)"
         if d is not None:
-            lines.append(f"- {label}: covered by dcluster idle {d['idle_s']} "
-                         f"({d['node_hours']:,.0f} <= {r['node_hours']:,.0f} node-h, "
-                         f"{d['mean_wait_s']:,.0f} <= {r['mean_wait_s']:,.0f} s mean wait)")
+            lines.append(f"- {label(r)}: covered by {label(d)}{how} "
+                         f"({d['node_hours']:,.0f} vs {r['node_hours']:,.0f} node-h, "
+                         f"{d['mean_wait_s']:,.0f} vs {r['mean_wait_s']:,.0f} s mean wait)")
         else:
-            lines.append(f"- **{label}: NOT covered** ({r['node_hours']:,.0f} node-h, {r['mean_wait_s']:,.0f} s "
+            lines.append(f"- **{label(r)}: NOT covered** ({r['node_hours']:,.0f} node-h, {r['mean_wait_s']:,.0f} s "
                          f"mean wait; no dcluster point has both as low)")
     return ours, lines
 
 
 def section(results, jobs, skipped):
     ours, lines = verdicts(results)
-    front = ", ".join(f"idle {p['idle_s']} ({p['node_hours']:,.0f} node-h, {p['mean_wait_s']:,.0f} s)" for p in ours)
+    front = ", ".join(f"{label(p)} ({p['node_hours']:,.0f} node-h, {p['mean_wait_s']:,.0f} s)" for p in ours)
     return "\n".join([
         HEADING,
         "",
@@ -114,7 +125,7 @@ def section(results, jobs, skipped):
         f"dcluster's frontier (node-hours against mean wait): {front}.",
         "",
         "Is every baseline point on or above dcluster's frontier (some dcluster point with no more "
-        "node-hours and no more mean wait, 1 % tolerance)?",
+        "node-hours and no more mean wait)?",
         "",
         *lines,
         "",
@@ -138,18 +149,20 @@ def write_section(text):
 
 
 def main():
-    runs = [("dcluster", i) for i in IDLES] + [("dc1", i) for i in IDLES] + [("powersave", i) for i in IDLES]
+    runs = [("dcluster", i) for i in IDLES] + [("dcluster", i, True) for i in IDLES]
+    runs += [("dc1", i) for i in IDLES] + [("powersave", i) for i in IDLES]
     runs.append(("static", None))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run_one, runs))
     for r in results:
-        print(f"{r['policy']:>9} idle={r['idle_s']!s:>5} node_h={r['node_hours']:>10,.0f} "
+        print(f"{label(r):>24} node_h={r['node_hours']:>10,.0f} "
               f"wait={r['mean_wait_s']:>8,.0f} s replay={r['wall_s']:.1f} s", file=sys.stderr)
     order = {p: i for i, p in enumerate(("dcluster", "powersave", "dc1", "static"))}
-    results.sort(key=lambda r: (order[r["policy"]], r["idle_s"] if r["idle_s"] is not None else -1))
+    results.sort(key=lambda r: (order[r["policy"]], r.get("respect_reservations") is False,
+                                r["idle_s"] if r["idle_s"] is not None else -1))
     write_section(section(results, results[0]["jobs"], results[0]["jobs_skipped"]))
-    one = next(r for r in results if r["policy"] == "dcluster" and r["idle_s"] == 600)
+    one = next(r for r in results if r["policy"] == "dcluster" and r["idle_s"] == 600 and r["respect_reservations"])
     # The solo figure: one dcluster replay alone on the machine (the sweep ran two at a time).
     solo = run_one(("dcluster", 600))["wall_s"]
     print(f"sweep: {len(results)} replays in {time.perf_counter() - t0:.0f} s; dcluster idle 600 replay "

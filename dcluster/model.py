@@ -95,6 +95,7 @@ class Job:
     walltime_s: int = 0  # 0: not requested
     submit_time: float = 0.0
     nodes: tuple[str, ...] = ()  # nodes a running job occupies
+    start_time: float = 0.0  # when a running job started (0: unknown); with walltime_s, when it must end
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -80,6 +80,7 @@ def _build(v) -> Config:
         cloud_poller_interval=v["cloud_poller_interval"],
         auto_provision_interval=v["auto_provision_interval"],
         scale_up_delay=v["scale_up_delay"],
+        respect_reservations=v["respect_reservations"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

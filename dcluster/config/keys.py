@@ -301,6 +301,12 @@ ROOT = Dict(
                                             "uses it as its decision cadence.", 60, 1),
         "scale_up_delay": _seconds("Seconds a job must have been pending before it may cause a launch; nodes that "
                                    "free up meanwhile absorb short jobs. 0: launch at once.", 0),
+        "respect_reservations": Scalar(
+            doc="Plan like the scheduler's EASY backfilling: once the first pending job cannot start, a later job "
+                "that would delay it (it ends after that job's reserved start and needs more than the cores left "
+                "over) neither keeps an idle node up nor causes a launch. Cheaper and fair to wide jobs; false "
+                "launches for every job that fits, which shortens the mean wait and costs more node-hours (see "
+                "docs/performance.md).", default=True, kind=bool),
         "worker_number": Scalar(doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1),
         "auto_mode": Scalar(doc="Scale automatically; false keeps the cluster as it is (manual launches still work).",
                             default=True, kind=bool),

@@ -63,6 +63,7 @@ class Config:
     cloud_poller_interval: int = 20
     auto_provision_interval: int = 60
     scale_up_delay: int = 0
+    respect_reservations: bool = True
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

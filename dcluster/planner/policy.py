@@ -172,6 +172,7 @@ class _Planner:
         failed: dict[tuple, str] = {}
         motivated: dict[str, list[str]] = {}
         passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
+        resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
         for job in pending:
             cls = eligibility.job_class(job)
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
@@ -192,6 +193,15 @@ class _Planner:
                     self.unplaceable.append((job.id, _too_big(job, order, pools, view)))
                     continue
                 fits_cache[shape] = fits
+            on_extra = False
+            if resv is not None and cfg.respect_reservations and resv.covers(fits):
+                in_window = bool(job.walltime_s) and self.now + job.walltime_s <= resv.shadow
+                if not in_window and job.cores > resv.extra:
+                    # It would delay the reserved job, so the scheduler will not start it
+                    # before that one: it neither keeps an idle node up nor launches one.
+                    self.waiting.append((job.id, resv.why))
+                    continue
+                on_extra = not in_window
             placed = None
             young = cfg.scale_up_delay and job.submit_time and self.now - job.submit_time < cfg.scale_up_delay
             for tiers, allow_new in passes:
@@ -217,11 +227,15 @@ class _Planner:
                         break
                 if placed:
                     break
+            if placed and on_extra:
+                resv.extra -= job.cores
             if not placed and young:
                 self.waiting.append((job.id, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)"))
             elif not placed:
                 failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
                 self.waiting.append((job.id, failed[shape]))
+                if resv is None:
+                    resv = _reservation(job, fits, pools, view, self.now)
 
         for res in resources:
             pool = pools[res.name]
@@ -302,11 +316,58 @@ class _Planner:
             for w in idle:
                 if keep - 1 < lim.min:
                     break
-                self.actions.append(Action(
-                    Kind.HOLD, res.name,
-                    f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s", target=w.name))
-                self.acted.add(w.name)
+                why = f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
+                # Held, removed and destroyed in one go: the executor stops at the first step
+                # that fails, and removal is refused while the node runs a job (one the
+                # scheduler started between our poll and the hold), which then keeps the
+                # node held until it is empty.
+                self.actions.append(Action(Kind.HOLD, res.name, why, target=w.name))
+                self._remove_and_destroy(w, why)
                 keep -= 1
+
+
+class _Reservation:
+    """The scheduler's reservation for the first job that cannot start (EASY backfilling).
+
+    ``shadow`` is when enough cores free up for it on the nodes that exist now
+    (running jobs end by start time + wall time); ``extra`` the cores it will
+    not need then.  A later job is started by the scheduler only if it ends
+    before the shadow time or fits in the extra cores.
+    """
+
+    def __init__(self, job_id: str, resources: frozenset[str], shadow: float, extra: int):
+        self.resources, self.shadow, self.extra = resources, shadow, extra
+        self.why = f"behind job {job_id}, for which the scheduler reserves the free cores"
+
+    def covers(self, fits: list[Resource]) -> bool:
+        return any(r.name in self.resources for r in fits)
+
+
+def _reservation(job, fits: list[Resource], pools: dict[str, Pool], view: View, now: float) -> _Reservation | None:
+    """The head job's reservation, or None when running jobs' ends are unknown or never free enough cores."""
+    names = frozenset(r.name for r in fits)
+    registered = {w.name for w in view.workers if w.resource in names and w.node is not None}
+    # Like Slurm's powered-down cloud nodes, the nodes we may still launch count as free
+    # capacity for the reservation, and so do our draining nodes (they are released for demand).
+    free = sum(b.free for n in names for b in pools[n].bins)
+    free += sum(max(0, pools[n].headroom - pools[n].new_nodes) * pools[n].cores for n in names)
+    releases = []
+    for j in view.jobs:
+        if j.state != JobState.RUNNING or not j.nodes:
+            continue
+        ours = sum(1 for n in j.nodes if n in registered)
+        if not ours:
+            continue
+        if not j.start_time or not j.walltime_s:
+            return None  # an end we cannot tell: no estimate at all
+        releases.append((max(now, j.start_time + j.walltime_s), j.cores * ours // len(j.nodes)))
+    releases.sort()
+    need = job.cores
+    for when, cores in releases:
+        free += cores
+        if free >= need:
+            return _Reservation(job.id, names, when, free - need)
+    return None
 
 
 def _launch_reason(n: int, jobs: list[str]) -> str:

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=int, help="seconds between scaling decisions (default 60)")
     p.add_argument("--delay", type=int, help="dcluster's scale_up_delay: seconds a job waits before it may cause a "
                    "launch (default 0)")
+    p.add_argument("--greedy", action="store_true", help="dcluster with respect_reservations false: launch for "
+                   "every job that fits, even one that would delay the job the scheduler reserves for")
     p.add_argument("--kill-at-walltime", action="store_true", help="cut jobs at their requested time")
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             opts[name] = value
     if args.kill_at_walltime:
         opts["kill_at_walltime"] = True
+    if args.greedy:
+        opts["reservations"] = False
     progress = Bar() if sys.stdout.isatty() else None
     try:
         out = simulate(args.trace, limit=args.limit, plot=args.plot, json=args.json, progress=progress, **opts)

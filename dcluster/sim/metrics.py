@@ -48,6 +48,7 @@ def summarise(r: Result) -> dict[str, Any]:
         "boot_s": s.boot,
         "idle_s": s.idle if s.policy != "static" else None,
         "poll_s": s.poll,
+        "respect_reservations": s.reservations if s.policy == "dcluster" else None,
         "jobs": len(r.jobs),
         "jobs_skipped": len(r.skipped),
         "jobs_completed": len(completed),

@@ -66,6 +66,7 @@ class Settings:
     idle: int = 600  # max_idle_time / SuspendTime
     poll: int = 60  # the engine's decision cadence
     delay: int = 0  # scale_up_delay of the dcluster policy
+    reservations: bool = True  # respect_reservations of the dcluster policy
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -114,6 +115,7 @@ def build_config(s: Settings) -> Config:
         "max_launch_time": s.max_launch_time or int(s.boot) + 3600,
         "auto_provision_interval": s.poll,
         "scale_up_delay": s.delay,
+        "respect_reservations": s.reservations,
         "cloud": cloud,
     })
 
@@ -194,11 +196,19 @@ class Replay:
 
     # ------------------------------------------------------------ snapshots
     def _job_model(self, job: SimJob) -> Job:
-        if job.model is None:
+        if job.model is None or job.model.state != JobState.PENDING:
             job.model = Job(id=job.id, state=JobState.PENDING, chunks=job.cores, chunk_cores=1,
                             chunk_mem_mb=job.mem_mb, distinct=False, walltime_s=int(job.walltime),
                             submit_time=job.submit)
         return job.model
+
+    def _running_model(self, job: SimJob) -> Job:
+        m = job.model
+        if m is None or m.state != JobState.RUNNING or m.start_time != job.start:
+            m = job.model = Job(id=job.id, state=JobState.RUNNING, chunks=job.cores, chunk_cores=1,
+                                chunk_mem_mb=job.mem_mb, distinct=False, walltime_s=int(job.walltime),
+                                submit_time=job.submit, start_time=job.start or 0.0, nodes=tuple(job.alloc))
+        return m
 
     def _nodes(self) -> list[Node]:
         models = self.node_models
@@ -220,7 +230,8 @@ class Replay:
         configured = frozenset(name for name, inst in self.cloud.alive.items()
                                if inst.ready <= now and name not in self.sched.nodes)
         view = reconcile(self.config, now, self._nodes(), self.cloud.snapshot(now),
-                         [self._job_model(j) for j in self.sched.pending], previous=self.prev,
+                         [self._job_model(j) for j in self.sched.pending]
+                         + [self._running_model(j) for j in self.sched.running.values()], previous=self.prev,
                          configured=configured, in_flight={}, backoff=dict(self.backoff))
         self.prev = view
         return view

@@ -27,7 +27,7 @@ BUNDLED = {
 }
 _INT = {"cores_per_node", "max_nodes", "min_nodes", "idle", "poll", "mem_mb", "max_launch_time"}
 _FLOAT = {"boot"}
-_BOOL = {"kill_at_walltime", "backfill", "record"}
+_BOOL = {"kill_at_walltime", "backfill", "record", "reservations"}
 
 
 def trace_path(trace: str) -> str:

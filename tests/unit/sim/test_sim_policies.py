@@ -36,15 +36,15 @@ def starts(jobs):
 
 def test_dcluster_three_jobs():
     # 0 launch 2 (J1, J2); 60 J3 arrives, no headroom: waiting; 120 both register, J1 J2 start;
-    # 420 J2 ends, node B idle; 480 B idle 60 s and not wanted (J3 fits nowhere): HOLD;
-    # 540 B drained: REMOVE + DESTROY; 720 J1 ends: J3 fits on A + 1 new node: LAUNCH 1;
+    # 420 J2 ends, node B idle; 480 B idle 60 s and not wanted (J3 fits nowhere): HOLD, REMOVE
+    # and DESTROY at once; 720 J1 ends: J3 fits on A + 1 new node: LAUNCH 1;
     # 840 C registers, J3 starts; 960 done.
     r, m, jobs = run(THREE, policy="dcluster")
     assert starts(jobs) == {"1": 120, "2": 120, "3": 840}
     assert m["jobs"] == 3 and m["jobs_completed"] == 3 and m["jobs_never_started"] == 0
     assert m["launches"] == 3 and m["peak_nodes"] == 2
     # A 0-960, B 0-540, C 720-960
-    assert m["node_hours"] == pytest.approx((960 + 540 + 240) / 3600, abs=1e-3)
+    assert m["node_hours"] == pytest.approx((960 + 480 + 240) / 3600, abs=1e-3)
     assert m["work_node_hours"] == pytest.approx((600 + 300 + 240) / 3600, abs=1e-3)
     assert m["mean_wait_s"] == pytest.approx((120 + 120 + 780) / 3)
     assert m["p95_wait_s"] == 780
