@@ -467,6 +467,7 @@ def simulate(trace, **kwargs):
 
         salt-run dcluster.simulate trace=kth policy=dcluster idle=300
         salt-run dcluster.simulate trace=/srv/site.swf.gz policy=powersave max_nodes=50 cores_per_node=8
+        salt-run dcluster.simulate trace=kth idle=60 reservations=false   # respect_reservations off
     """
     from dcluster.sim.runner import simulate as _simulate
 

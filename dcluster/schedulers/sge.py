@@ -286,7 +286,8 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[J
         append(Job(id=jid, state=state, queue=queue, account=account, owner=owner, name=name, priority=prio,
                    chunks=chunks, chunk_cores=chunk_cores, chunk_mem_mb=chunk_mem_mb, distinct=distinct,
                    walltime_s=walltime, submit_time=submit, nodes=tuple(nodes[jid]) if state == running else (),
-                   extra=extra))
+                   # qstat -r gives a running job's JAT_start_time, not its JB_submission_time: ``submit`` holds it
+                   start_time=submit if state == running else 0.0, extra=extra))
     return out
 
 

@@ -163,6 +163,7 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
                 chunks=count, chunk_cores=chunk_cores, chunk_mem_mb=mem, distinct=True,
                 walltime_s=int(limit) * 60 if limit else 0, submit_time=float(num(raw.get("submit_time"), 0)),
                 nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
+                start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
                 extra=dict(extra),
             ))
     return jobs

@@ -129,7 +129,7 @@ def _exec_nodes(exec_host: str) -> tuple[str, ...]:
 # The children of a <Job> that parse_qstat reads (<Resource_List> included); a real
 # record has about 40, and reading only these is most of the per-job cost saved.
 _QSTAT_FIELDS = ("Job_Id", "job_state", "Hold_Types", "queue", "Account_Name", "Job_Owner", "Job_Name", "ctime",
-                 "exec_host", "Resource_List")
+                 "exec_host", "start_time", "Resource_List")
 
 
 def _cached_shape(resource_list: Any, shapes: dict) -> tuple[dict[str, Any], list[list[int]] | None]:
@@ -199,6 +199,7 @@ def _parse_qstat(data: str | bytes, command: str, priorities: dict[str, float]) 
             priority=priorities.get(jid, 0.0),
             submit_time=float(to_int(f.get("ctime"))),
             nodes=_exec_nodes(f.get("exec_host") or "") if state == JobState.RUNNING else (),
+            start_time=float(to_int(f.get("start_time"))) if state == JobState.RUNNING else 0.0,
             extra=extra,
             **shape,
         )

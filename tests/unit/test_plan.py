@@ -378,3 +378,72 @@ def test_scale_up_delay_launches_only_for_jobs_that_waited_long_enough():
     n, i = worker(a, since=NOW - 5000)
     cfg0 = config(scale_up_delay=120, max_idle_time=0)
     assert plan(view(cfg0, [n], {"r1": [i]}, jobs=[fresh]), cfg0).actions == ()
+
+
+# ----------------------------------------------------------------- the scheduler's reservation (EASY)
+def _resv_case(respect=True, known_start=True, extra_jobs=()):
+    """3 one-core nodes at max 3: A runs until NOW+900, B until NOW+100, C idle.  The head job needs 3
+    cores, so the scheduler reserves them for NOW+900 (B's core at +100, A's at +900), none left over."""
+    from dataclasses import replace
+
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 3}}}, max_idle_time=0,
+                 respect_reservations=respect)
+    a, b, c = wid(n=1), wid(n=2), wid(n=3)
+    na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
+    nb, ib = worker(b, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
+    nc, ic = worker(c, cores=1, since=NOW - 5000)
+    start = NOW - 100 if known_start else 0.0
+    running = [replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=start, walltime_s=1000),
+               replace(job("run2", state=JobState.RUNNING), nodes=(b,), start_time=start, walltime_s=200)]
+    pending = [replace(job("wide", chunks=3), walltime_s=100),
+               replace(job("long", submit=1.0), walltime_s=5000), *extra_jobs]
+    return cfg, c, plan(view(cfg, [na, nb, nc], {"r1": [ia, ib, ic]}, jobs=running + pending), cfg)
+
+
+def test_an_idle_node_only_a_job_behind_the_reservation_wants_is_retired():
+    cfg, c, p = _resv_case()
+    assert [(a.kind, a.target) for a in p.actions] == [(Kind.HOLD, c), (Kind.REMOVE, c), (Kind.DESTROY, c)]
+    why = dict(p.waiting)
+    assert "at max (3)" in why["wide"] and why["long"] == "behind job wide, for which the scheduler reserves the free cores"
+    assert not p.launches()
+
+
+def test_a_job_that_ends_before_the_reserved_start_backfills_the_idle_node():
+    from dataclasses import replace
+
+    # 600 s from now ends before NOW+900: EASY starts it on C, so C stays
+    _, c, p = _resv_case(extra_jobs=[replace(job("short", submit=2.0), walltime_s=600)])
+    assert p.actions == () and "short" not in dict(p.waiting)
+
+
+@pytest.mark.parametrize("respect, known_start", [(False, True), (True, False)])
+def test_without_a_reservation_every_job_that_fits_keeps_the_idle_node(respect, known_start):
+    # respect_reservations false, or a running job whose end cannot be told: the long job wants C
+    _, c, p = _resv_case(respect=respect, known_start=known_start)
+    assert p.actions == () and "long" not in dict(p.waiting)
+
+
+def test_launchable_nodes_count_for_the_reservation_and_a_job_that_fits_the_extra_goes_ahead():
+    from dataclasses import replace
+
+    # 4 one-core nodes, max 5: A runs until NOW+900, B and D one 2-core job until NOW+100, C idle.
+    # The head (3 cores) has C and one launchable node now, B and D at +100: reserved for +100 with
+    # 1 core over.  l1 fits in that core (on C); l2 would delay the head: no launch for it.
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0)
+    a, b, c, d = wid(n=1), wid(n=2), wid(n=3), wid(n=4)
+    na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
+    nb, ib = worker(b, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
+    nd, id_ = worker(d, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
+    nc, ic = worker(c, cores=1, since=NOW - 5000)
+    running = [replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1000),
+               replace(job("run2", chunks=2, state=JobState.RUNNING), nodes=(b, d), start_time=NOW - 100,
+                       walltime_s=200)]
+    pending = [replace(job("wide", chunks=3), walltime_s=100), replace(job("l1", submit=1.0), walltime_s=5000),
+               replace(job("l2", submit=2.0), walltime_s=5000)]
+    v = view(cfg, [na, nb, nc, nd], {"r1": [ia, ib, ic, id_]}, jobs=running + pending)
+    p = plan(v, cfg)
+    assert p.actions == ()  # C kept for l1; nothing launched for l2
+    assert dict(p.waiting)["l2"].startswith("behind job wide") and "l1" not in dict(p.waiting)
+    greedy = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0,
+                    respect_reservations=False)
+    assert plan(v, greedy).launches() == {"r1": 1}  # without the reservation l2 gets the last node

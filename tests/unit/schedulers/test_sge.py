@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dcluster.model import JobState, NodeState
@@ -14,6 +16,9 @@ RULES = {"mpi": "$round_robin", "smp": "$pe_slots", "four": "4", "fill": "$fill_
 def test_qstat_real_sge819_shapes_by_allocation_rule():
     jobs = {j.id: j for j in sge.parse_qstat(data("sge/dcsched-sge819-qstat-u-all-xml-r.xml"), RULES)}
     assert jobs["1"].state == JobState.RUNNING and jobs["1"].nodes == ("dcs1",) and jobs["1"].queue == "all.q"
+    # JAT_start_time 2026-11-22T17:08:15, host local time; pending jobs have no start
+    assert jobs["1"].start_time == time.mktime((2026, 11, 22, 17, 8, 15, 0, 0, -1))
+    assert all(j.start_time == 0.0 for j in jobs.values() if j.state != JobState.RUNNING)
     mpi = jobs["3"]  # -pe mpi 8 ($round_robin), mem_free=1G per slot, h_rt=3600
     assert (mpi.chunks, mpi.chunk_cores, mpi.distinct, mpi.chunk_mem_mb, mpi.walltime_s) == (8, 1, False, 1024, 3600)
     four = jobs["5"]  # -pe four 8 (allocation_rule 4)

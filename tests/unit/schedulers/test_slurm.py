@@ -24,6 +24,8 @@ def test_squeue_real_2108_and_2505_shapes():
     run = jobs["26515966"]
     assert run.state == JobState.RUNNING and run.nodes == ("cs75",) and run.account == "account1"
     assert run.chunk_mem_mb == 64000 and run.walltime_s == 30240 * 60
+    assert run.start_time == 1684114921.0
+    assert all(j.start_time == 0.0 for j in jobs.values() if j.state != JobState.RUNNING)
     assert run.properties == ("a100-80gb", "preemptible", "gpu-1")
     new = slurm.parse_squeue(data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json"))
     assert len(new) == 19 and new[0].id == "2195" and new[0].state == JobState.OTHER and new[0].chunks == 4

@@ -44,6 +44,9 @@ def test_qstat_real_pcluster_array_jobs_and_shapes():
     assert (j149.state, j149.chunks, j149.chunk_cores, j149.distinct) == (JobState.RUNNING, 1, 2, True)
     assert j149.nodes == ("ip-10-0-1-168",) and j149.walltime_s == 3600 and j149.queue == "batch"
     assert j149.owner == "centos" and j149.submit_time == 1562156185.0
+    # a running job's start (the planner's estimate of when the scheduler frees its cores); none while queued
+    assert j149.start_time == 1562156185.0 and jobs["150"].start_time == 1562156357.0
+    assert all(j.start_time == 0.0 for j in jobs.values() if j.state != JobState.RUNNING)
     assert jobs["150"].chunks == 2 and jobs["150"].chunk_cores == 1  # nodes=2
     assert jobs["150"].nodes == ("ip-10-0-1-95", "ip-10-0-1-168")
     assert (jobs["151"].chunks, jobs["151"].chunk_cores) == (1, 2)  # ncpus=2 is 2 cores (the original said 1)

@@ -73,3 +73,13 @@ def test_runner_rejects_unknown_and_malformed_options():
         settings_from("kth", {"idel": 5})
     with pytest.raises(ValueError, match="option idle='soon'"):
         settings_from("kth", {"idle": "soon"})
+
+
+def test_cli_greedy_turns_respect_reservations_off(tmp_path, capsys):
+    trace = tmp_path / "three.swf"
+    trace.write_text(TRACE)
+    assert cli.main([str(trace), "--max-nodes", "2", "--boot", "120"]) == 0
+    assert json.loads(capsys.readouterr().out)["respect_reservations"] is True
+    assert cli.main([str(trace), "--max-nodes", "2", "--boot", "120", "--greedy"]) == 0
+    assert json.loads(capsys.readouterr().out)["respect_reservations"] is False
+    assert settings_from(str(trace), {"reservations": "false"}).reservations is False  # the runner's string form
