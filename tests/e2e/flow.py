@@ -117,7 +117,7 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
     assert len(seen) == 3, seen
     assert_gone(stack, seen)
     assert not [r for r in stack.instances() if netns.exists(r["namespace"]) and minion(r) in seen]
-    for name in seen:  # each went idle -> draining (our hold) -> removed -> destroyed, in that order
+    for name in seen:  # each went idle -> held (ours) -> removed -> destroyed, in that order
         held = events(stack, "dcluster/action/hold/done", target=name)
         removed = events(stack, "dcluster/action/remove/done", target=name)
         destroyed = events(stack, "dcluster/action/destroy/done", target=name)
@@ -125,7 +125,10 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
         assert held[0][0] <= removed[0][0] <= destroyed[0][0]
     m = metrics.compute(stack.events.events, {j: stack.submitted[j] for j in ids}, done)
     record(stack, "burst", m)
-    assert m["jobs_run"] == 6 and m["workers_with_jobs"] == 3
+    # Which worker runs which job is the scheduler's choice: a worker that registers after the
+    # others have worked through the 8 s jobs may get none (seen on a loaded 2-core machine), and
+    # is then retired idle like the rest.  dcluster's part, 3 launches for 6 cores, is checked above.
+    assert m["jobs_run"] == 6 and 2 <= m["workers_with_jobs"] <= 3, m
     return m
 
 
