@@ -352,6 +352,14 @@ class Stack:
     def sched_run(self, argv: list[str]) -> tuple[int, str, str]:
         return self.head.run(argv)
 
+    def _sge_job_listed(self, jid: str, tries: int = 10) -> bool:
+        # qstat -j has been seen to miss a job qsub had just reported (once, under load): ask again briefly
+        for _ in range(tries):
+            if self.sched_run(["qstat", "-j", jid])[0] == 0:
+                return True
+            time.sleep(0.3)
+        return False
+
     def submit(self, count: int, seconds: float) -> list[str]:
         """Submit ``count`` one-core jobs of ``seconds`` each; returns their ids."""
         script = os.path.join(self.dir, "job.py")
@@ -370,7 +378,7 @@ class Stack:
                                                self.jobs_dir])
                 jid = out.strip().split(".")[0]
                 queued = re.search(r"Your job (\d+) .*has been submitted", err)
-                if rc != 0 and queued and self.sched_run(["qstat", "-j", queued.group(1)])[0] == 0:
+                if rc != 0 and queued and self._sge_job_listed(queued.group(1)):
                     # SoGE 8.1.9 with no exec host at all (a cluster scaled to zero) queues the job
                     # but exits 1 with "not allowed to run in any queue"; the job is there.
                     rc, jid = 0, queued.group(1)
