@@ -213,3 +213,37 @@ def test_run_hook_has_a_timeout_and_never_uses_a_shell(tmp_path):
     assert rc == 0 and out.strip() == f"a; touch {marker}" and not marker.exists()
     rc, out = run_hook(["/nonexistent/hook"], 5)
     assert rc == -1 and "No such file" in out
+
+
+def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
+    """Hold, remove and destroy run as one chain: the removal is refused when the scheduler started a
+    job on the node meanwhile, so nothing is destroyed; the node stays held until the job ends."""
+    c, sched, cloud, events, keys, clock = env
+    c.ports.pillar = lambda: pillar(max_idle_time=0)
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    (a,) = cloud.launch_calls[0]
+    c.mark_configured(a, True)
+    step(c, clock)  # registered; the job is gone from the queue but has not started yet
+    sched.jobs_ = []
+    hold = sched.hold
+
+    def racing_hold(name, reason="dcluster"):
+        hold(name, reason)  # ...and the scheduler had just started job 2 on it
+        n = sched.nodes_[name]
+        sched.nodes_[name] = Node(name, NodeState.HELD, cores=n.cores, jobs=("2",), cores_used=4, hold_reason=reason)
+
+    sched.hold = racing_hold
+    step(c, clock)
+    assert [x[0] for x in sched.calls if x[1] == a][-2:] == ["hold", "remove"]
+    assert cloud.destroyed == [] and a in sched.nodes_
+    assert tags(events, "dcluster/action/remove/failed") and not tags(events, "dcluster/action/destroy")
+    sched.hold = hold
+    step(c, clock)
+    assert {w.name: w.state.value for w in c.view.workers} == {a: "draining"}  # ours, held, the job runs on
+    assert cloud.destroyed == []
+    n = sched.nodes_[a]
+    sched.nodes_[a] = Node(a, NodeState.HELD, cores=n.cores, hold_reason=n.hold_reason)  # job 2 ended
+    step(c, clock)
+    step(c, clock)
+    assert cloud.destroyed == [a] and a not in sched.nodes_
