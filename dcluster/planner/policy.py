@@ -329,10 +329,11 @@ class _Planner:
 class _Reservation:
     """The scheduler's reservation for the first job that cannot start (EASY backfilling).
 
-    ``shadow`` is when enough cores free up for it on the nodes that exist now
-    (running jobs end by start time + wall time); ``extra`` the cores it will
-    not need then.  A later job is started by the scheduler only if it ends
-    before the shadow time or fits in the extra cores.
+    ``shadow`` is when enough cores are free for it (free cores of our nodes,
+    the nodes we may still launch, then each running job's cores at its start
+    time + wall time); ``extra`` the cores it will not need then.  A later job
+    is started by the scheduler only if it ends before the shadow time or fits
+    in the extra cores.
     """
 
     def __init__(self, job_id: str, resources: frozenset[str], shadow: float, extra: int):
@@ -350,7 +351,7 @@ def _reservation(job, fits: list[Resource], pools: dict[str, Pool], view: View, 
     # Like Slurm's powered-down cloud nodes, the nodes we may still launch count as free
     # capacity for the reservation, and so do our draining nodes (they are released for demand).
     free = sum(b.free for n in names for b in pools[n].bins)
-    free += sum(max(0, pools[n].headroom - pools[n].new_nodes) * pools[n].cores for n in names)
+    free += sum(pools[n].headroom * pools[n].cores for n in names)  # what this plan has not launched yet
     releases = []
     for j in view.jobs:
         if j.state != JobState.RUNNING or not j.nodes:

@@ -447,3 +447,18 @@ def test_launchable_nodes_count_for_the_reservation_and_a_job_that_fits_the_extr
     greedy = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0,
                     respect_reservations=False)
     assert plan(v, greedy).launches() == {"r1": 1}  # without the reservation l2 gets the last node
+
+
+def test_nodes_launched_earlier_in_the_plan_are_not_counted_twice_against_the_reservation():
+    from dataclasses import replace
+
+    # max 4 one-core nodes, A busy until NOW+1000.  j1 takes a new node (2 launchable left); the head
+    # needs 3: 2 now + A's at +1000, reserved then with none over.  The long job behind it gets nothing.
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 4}}})
+    a = wid(n=1)
+    na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
+    running = replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1100)
+    pending = [job("j1", submit=1.0), replace(job("head", chunks=3, submit=2.0), walltime_s=100),
+               replace(job("long", submit=3.0), walltime_s=5000)]
+    p = plan(view(cfg, [na], {"r1": [ia]}, jobs=[running, *pending]), cfg)
+    assert p.launches() == {"r1": 1} and dict(p.waiting)["long"].startswith("behind job head")
