@@ -173,6 +173,7 @@ class _Planner:
         motivated: dict[str, list[str]] = {}
         passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
         resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
+        head_seen = False  # EASY reserves for that one job only: worked out once, even when there is none
         for job in pending:
             cls = eligibility.job_class(job)
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
@@ -234,7 +235,8 @@ class _Planner:
             elif not placed:
                 failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
                 self.waiting.append((job.id, failed[shape]))
-                if resv is None:
+                if not head_seen:
+                    head_seen = True
                     resv = _reservation(job, fits, pools, view, self.now)
 
         for res in resources:
