@@ -91,8 +91,8 @@ def test_full_lifecycle(env):
     assert tags(events, "dcluster/worker/idle") and not tags(events, "dcluster/worker/draining")
 
 
-def test_failed_polls_delete_nothing_and_cycle_survives(env):
-    c, sched, cloud, events, keys, clock = env
+def one_registered_worker(c, sched, cloud, clock):
+    """max_idle_time 0; one 4-core job launched one worker, now registered; the queue is empty again."""
     c.ports.pillar = lambda: pillar(max_idle_time=0)
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
     step(c, clock)
@@ -100,6 +100,12 @@ def test_failed_polls_delete_nothing_and_cycle_survives(env):
     c.mark_configured(a, True)
     step(c, clock)
     sched.jobs_ = []
+    return a
+
+
+def test_failed_polls_delete_nothing_and_cycle_survives(env):
+    c, sched, cloud, events, keys, clock = env
+    one_registered_worker(c, sched, cloud, clock)
     sched.fail = True
     for _ in range(3):
         assert step(c, clock, 100)["ok"]
@@ -219,13 +225,7 @@ def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
     """Hold, remove and destroy run as one chain: the removal is refused when the scheduler started a
     job on the node meanwhile, so nothing is destroyed; the node stays held until the job ends."""
     c, sched, cloud, events, keys, clock = env
-    c.ports.pillar = lambda: pillar(max_idle_time=0)
-    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-    step(c, clock)
-    (a,) = cloud.launch_calls[0]
-    c.mark_configured(a, True)
-    step(c, clock)  # registered; the job is gone from the queue but has not started yet
-    sched.jobs_ = []
+    a = one_registered_worker(c, sched, cloud, clock)
     hold = sched.hold
 
     def racing_hold(name, reason="dcluster"):
