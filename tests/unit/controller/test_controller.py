@@ -92,8 +92,7 @@ def test_full_lifecycle(env):
 
 
 def one_registered_worker(c, sched, cloud, clock):
-    """max_idle_time 0; one 4-core job launched one worker, now registered; the queue is empty again."""
-    c.ports.pillar = lambda: pillar(max_idle_time=0)
+    """One 4-core job launched one worker, now registered; the queue is empty again."""
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
     step(c, clock)
     (a,) = cloud.launch_calls[0]
@@ -105,6 +104,7 @@ def one_registered_worker(c, sched, cloud, clock):
 
 def test_failed_polls_delete_nothing_and_cycle_survives(env):
     c, sched, cloud, events, keys, clock = env
+    c.ports.pillar = lambda: pillar(max_idle_time=0)
     one_registered_worker(c, sched, cloud, clock)
     sched.fail = True
     for _ in range(3):
@@ -190,12 +190,7 @@ def test_hooks_run_as_argument_lists_with_their_output_logged(tmp_path):
     p.hook = lambda argv, timeout: calls.append((list(argv), timeout)) or (3, "hook said no")
     c = Controller(p, state_path=str(tmp_path / "s.json"), clock=clock)
     try:
-        sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-        step(c, clock)
-        (a,) = cloud.launch_calls[0]
-        c.mark_configured(a, True)
-        step(c, clock)
-        sched.jobs_ = []
+        a = one_registered_worker(c, sched, cloud, clock)
         for _ in range(4):
             step(c, clock)
         assert cloud.destroyed == [a]
@@ -225,6 +220,7 @@ def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
     """Hold, remove and destroy run as one chain: the removal is refused when the scheduler started a
     job on the node meanwhile, so nothing is destroyed; the node stays held until the job ends."""
     c, sched, cloud, events, keys, clock = env
+    c.ports.pillar = lambda: pillar(max_idle_time=0)
     a = one_registered_worker(c, sched, cloud, clock)
     hold = sched.hold
 
