@@ -1,6 +1,6 @@
-"""The end-to-end scenarios, shared by the Slurm and the Grid Engine modules.
+"""The end-to-end scenarios, run by tests/e2e/test_e2e.py once for Slurm and once for Grid Engine.
 
-One :class:`dcluster.demo.stack.Stack` per module (salt-master with the
+One :class:`dcluster.demo.stack.Stack` per scheduler (salt-master with the
 dcluster engine and reactors, the scheduler's controller on this host, the
 ``local`` cloud); its finalizer stops every daemon by PID and removes the
 namespaces, the bridge and /etc/hosts lines even when a test fails.  The

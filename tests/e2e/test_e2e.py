@@ -1,0 +1,33 @@
+"""End to end: salt-master + dcluster engine + reactors, the scheduler's controller on this host, the local cloud.
+
+Run once per scheduler: Grid Engine (sge_qmaster; workers run sge_execd and the
+engine adds the exec host) and Slurm (slurmctld; workers register with
+slurmd -Z).  Workers boot as namespaces running salt-minion, are accepted by
+the auth reactor, highstated by salt://dcluster/worker, run the jobs, idle out
+and are destroyed.  See tests/e2e/flow.py.
+"""
+
+import pytest
+
+from . import flow
+
+pytestmark = [pytest.mark.daemons, pytest.mark.slow]
+
+
+# Module scope: one stack per scheduler, its three tests in this order (the second uses the first's
+# never-connecting instance), then it is stopped before the other scheduler's starts.
+@pytest.fixture(scope="module", params=["sge", "slurm"])
+def stack(request):
+    return flow.make_stack(request, request.param)
+
+
+def test_burst_scales_up_runs_every_job_and_scales_down_to_min(stack):
+    flow.burst_scales_up_runs_jobs_and_scales_down(stack)
+
+
+def test_instance_whose_minion_never_connects_is_destroyed_after_max_launch_time(stack):
+    flow.never_connecting_instance_is_destroyed(stack)
+
+
+def test_master_restart_mid_scale_up_leaves_no_orphan_no_duplicate_and_every_job_completes(stack):
+    flow.master_restart_mid_scale_up(stack)
