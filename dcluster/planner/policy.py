@@ -195,7 +195,7 @@ class _Planner:
                     continue
                 fits_cache[shape] = fits
             on_extra = False
-            if resv is not None and cfg.respect_reservations and resv.covers(fits):
+            if resv is not None and resv.covers(fits):
                 in_window = bool(job.walltime_s) and self.now + job.walltime_s <= resv.shadow
                 if not in_window and job.cores > resv.extra:
                     # It would delay the reserved job, so the scheduler will not start it
@@ -235,7 +235,7 @@ class _Planner:
             elif not placed:
                 failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
                 self.waiting.append((job.id, failed[shape]))
-                if not head_seen:
+                if not head_seen and cfg.respect_reservations:  # off: no reservation is worked out at all
                     head_seen = True
                     resv = _reservation(job, fits, pools, view, self.now)
 
