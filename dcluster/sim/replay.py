@@ -196,18 +196,14 @@ class Replay:
 
     # ------------------------------------------------------------ snapshots
     def _job_model(self, job: SimJob) -> Job:
-        if job.model is None or job.model.state != JobState.PENDING:
-            job.model = Job(id=job.id, state=JobState.PENDING, chunks=job.cores, chunk_cores=1,
-                            chunk_mem_mb=job.mem_mb, distinct=False, walltime_s=int(job.walltime),
-                            submit_time=job.submit)
-        return job.model
-
-    def _running_model(self, job: SimJob) -> Job:
+        """The planner's view of a pending or running job, cached on it until it starts or is requeued."""
+        running = job.start is not None
         m = job.model
-        if m is None or m.state != JobState.RUNNING or m.start_time != job.start:
-            m = job.model = Job(id=job.id, state=JobState.RUNNING, chunks=job.cores, chunk_cores=1,
-                                chunk_mem_mb=job.mem_mb, distinct=False, walltime_s=int(job.walltime),
-                                submit_time=job.submit, start_time=job.start or 0.0, nodes=tuple(job.alloc))
+        if m is None or (m.state == JobState.RUNNING) != running or m.start_time != (job.start or 0.0):
+            m = job.model = Job(id=job.id, state=JobState.RUNNING if running else JobState.PENDING,
+                                chunks=job.cores, chunk_cores=1, chunk_mem_mb=job.mem_mb, distinct=False,
+                                walltime_s=int(job.walltime), submit_time=job.submit, start_time=job.start or 0.0,
+                                nodes=tuple(job.alloc) if running else ())
         return m
 
     def _nodes(self) -> list[Node]:
@@ -231,7 +227,7 @@ class Replay:
                                if inst.ready <= now and name not in self.sched.nodes)
         view = reconcile(self.config, now, self._nodes(), self.cloud.snapshot(now),
                          [self._job_model(j) for j in self.sched.pending]
-                         + [self._running_model(j) for j in self.sched.running.values()], previous=self.prev,
+                         + [self._job_model(j) for j in self.sched.running.values()], previous=self.prev,
                          configured=configured, in_flight={}, backoff=dict(self.backoff))
         self.prev = view
         return view
