@@ -69,7 +69,7 @@ COUNTED_STATES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Job:
     """One scheduler job, reduced to what scaling needs.
 
@@ -78,6 +78,13 @@ class Job:
     different nodes (Torque ``nodes=N:ppn=M``, Slurm ``-N``, Grid Engine
     integer allocation rules); when false the chunks may share nodes freely
     (Grid Engine ``$fill_up``/``$round_robin``: one chunk per slot).
+
+    Treat a Job as read-only (derive changed ones with ``dataclasses.replace``),
+    like the other model classes.  It alone is not frozen: a frozen
+    dataclass sets every field through ``object.__setattr__`` (about 29,000
+    CPU instructions a Job against 7,000), a tenth of a 50,000-job parse
+    (docs/performance.md).  Nothing assigns to a Job's fields; as a mutable
+    dataclass it is not hashable.
     """
 
     id: str
