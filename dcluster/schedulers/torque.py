@@ -126,25 +126,40 @@ def _exec_nodes(exec_host: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-# The children of a <Job> that parse_qstat reads (<Resource_List> included); a real
-# record has about 40, and reading only these is most of the per-job cost saved.
+# The children of a <Job> whose text parse_qstat reads (and <Resource_List>, read as an
+# element); a real record has about 40, and reading only these is most of the per-job cost saved.
+# A repeated child: the last one counts, but the first <Resource_List>.
 _QSTAT_FIELDS = ("Job_Id", "job_state", "Hold_Types", "queue", "Account_Name", "Job_Owner", "Job_Name", "ctime",
-                 "exec_host", "start_time", "Resource_List")
+                 "exec_host", "start_time")
 
 
-def _cached_shape(resource_list: Any, shapes: dict) -> tuple[dict[str, Any], list[list[int]] | None]:
+def _epoch(value: str | None) -> float:
+    """A Torque time (seconds since the epoch) as a float; 0.0 when missing or not a number."""
+    try:
+        return float(int(value))  # the usual form; to_int would take twice as long
+    except (TypeError, ValueError):
+        return float(to_int(value))
+
+
+# A Job's shape fields, in this order, as _cached_shape returns them.
+_SHAPE_FIELDS = ("properties", "chunks", "chunk_cores", "chunk_mem_mb", "distinct", "walltime_s")
+_SHAPE_DEFAULTS = ((), 1, 1, 0, True, 0)
+
+
+def _cached_shape(resource_list: Any, shapes: dict) -> tuple[tuple, list[list[int]] | None]:
     """job_shape of a <Resource_List> element, computed once per distinct content.
 
-    Returns the shape without its ``extra`` (shared between jobs: copy before
-    changing it) and the ``chunk_list`` of a mixed request, if any.
+    Returns the shape as a tuple in _SHAPE_FIELDS order and the ``chunk_list``
+    of a mixed request, if any (shared between jobs: copy before changing it).
     """
     key = tuple([(c.tag, c.text) for c in resource_list])
     cached = shapes.get(key)
     if cached is None:
         res = {tag: (value or "").strip() for tag, value in key}
-        shape = job_shape(res) if res else {"walltime_s": 0}
+        shape = job_shape(res) if res else {}
         chunk_list = shape.pop("extra", {}).get("chunk_list")
-        cached = shapes[key] = (shape, chunk_list)
+        values = tuple(shape.get(name, default) for name, default in zip(_SHAPE_FIELDS, _SHAPE_DEFAULTS, strict=True))
+        cached = shapes[key] = (values, chunk_list)
     return cached
 
 
@@ -156,55 +171,53 @@ def parse_qstat(data: str | bytes, command: str = "qstat -x -t",
 
 
 def _parse_qstat(data: str | bytes, command: str, priorities: dict[str, float]) -> list[Job]:
-    shapes: dict[tuple, tuple[dict[str, Any], list[list[int]] | None]] = {}  # many jobs share a request
-    no_shape: dict[str, Any] = {"walltime_s": 0}
+    shapes: dict[tuple, tuple[tuple, list[list[int]] | None]] = {}  # many jobs share a request
+    running, pending, held, other = JobState.RUNNING, JobState.PENDING, JobState.HELD, JobState.OTHER
 
-    def job(elem: Any, number: int) -> Job:
-        # Only the children read, in one filtered pass in lxml (a second one for <Resource_List>
-        # cost a tenth of the parse).  A repeated child: the last one counts, but the first <Resource_List>.
-        f: dict[str, Any] = {}
-        resource_list = None
-        for c in elem.iterchildren(*_QSTAT_FIELDS):
-            tag = c.tag
-            if tag == "Resource_List":
-                if resource_list is None:
-                    resource_list = c
-            else:
-                f[tag] = c.text
-        full = (f.get("Job_Id") or "").strip()
+    def job(elem: Any, number: int, f: dict[str, Any]) -> Job:
+        get = f.get
+        full = (get("Job_Id") or "").strip()
         if not full:
             raise ParseError(command, data, f"a <Job> without <Job_Id> (record {number})")
-        jid = short_id(full)
-        state_code = (f.get("job_state") or "").strip()
+        jid = full.partition(".")[0]  # short_id(full), full being stripped
+        state_code = (get("job_state") or "").strip()
+        extra: dict[str, Any] = {"full_id": full, "state_code": state_code}
+        resource_list = get("Resource_List")
         if resource_list is not None:
             shape, chunk_list = _cached_shape(resource_list, shapes)
-            extra: dict[str, Any] = {"chunk_list": [list(p) for p in chunk_list]} if chunk_list else {}
+            if chunk_list:
+                extra["chunk_list"] = [list(p) for p in chunk_list]
         else:
-            shape, extra = no_shape, {}
-        extra["full_id"] = full
-        extra["state_code"] = state_code
-        hold = (f.get("Hold_Types") or "").strip()
+            shape = _SHAPE_DEFAULTS
+        state = _STATES.get(state_code, other)
+        hold = (get("Hold_Types") or "").strip()
         if hold and hold != "n":
             extra["hold_types"] = hold
-        state = _STATES.get(state_code, JobState.OTHER)
-        if state == JobState.PENDING and hold and hold != "n":
-            state = JobState.HELD
+            if state is pending:
+                state = held
+        properties, chunks, chunk_cores, chunk_mem_mb, distinct, walltime_s = shape
+        is_running = state is running
         return Job(
             id=jid,
             state=state,
-            queue=(f.get("queue") or "").strip(),
-            account=(f.get("Account_Name") or "").strip(),
-            owner=(f.get("Job_Owner") or "").split("@", 1)[0].strip(),
-            name=(f.get("Job_Name") or "").strip(),
+            queue=(get("queue") or "").strip(),
+            account=(get("Account_Name") or "").strip(),
+            owner=(get("Job_Owner") or "").partition("@")[0].strip(),
+            name=(get("Job_Name") or "").strip(),
             priority=priorities.get(jid, 0.0),
-            submit_time=float(to_int(f.get("ctime"))),
-            nodes=_exec_nodes(f.get("exec_host") or "") if state == JobState.RUNNING else (),
-            start_time=float(to_int(f.get("start_time"))) if state == JobState.RUNNING else 0.0,
+            submit_time=_epoch(get("ctime")),
+            nodes=_exec_nodes(get("exec_host") or "") if is_running else (),
+            start_time=_epoch(get("start_time")) if is_running else 0.0,
             extra=extra,
-            **shape,
+            properties=properties,
+            chunks=chunks,
+            chunk_cores=chunk_cores,
+            chunk_mem_mb=chunk_mem_mb,
+            distinct=distinct,
+            walltime_s=walltime_s,
         )
 
-    return build_records(data, "Job", "Data", command, job, allow_empty=True)
+    return build_records(data, "Job", "Data", command, job, _QSTAT_FIELDS, ("Resource_List",), allow_empty=True)
 
 
 _PHYSMEM = re.compile(r"(?:^|,)\s*physmem=([0-9]+)([a-zA-Z]*)")

@@ -154,8 +154,11 @@ def test_iter_xml_checks_the_document_root_not_the_first_element_named(doc):
 
 
 # ---- build_records: large documents are parsed in slices; the result (or error) must be iter_xml's
-def _fields(elem, n):
-    return n, tuple((c.tag, c.text) for c in elem if isinstance(c.tag, str))
+FIELDS = ("Job_Id", "queue", "n")
+
+
+def _fields(elem, n, kids):
+    return n, tuple(sorted(kids.items()))
 
 
 def _big(record, n=None, head="<Data>", tail="</Data>"):
@@ -171,7 +174,7 @@ def _both(doc, monkeypatch):
 
     def run():
         try:
-            return _common.build_records(doc, "Job", "Data", "qstat -x", _fields)
+            return _common.build_records(doc, "Job", "Data", "qstat -x", _fields, FIELDS)
         except ParseError as exc:
             return str(exc)
 
@@ -184,11 +187,12 @@ def test_build_records_slices_a_plain_large_document(monkeypatch):
     from dcluster.schedulers import _common
 
     doc = _big("<Job><Job_Id>#.s</Job_Id><queue>q\u00e9</queue></Job>", head="<?xml version='1.0'?>\n<Data>")
+    assert len(doc) > _common._FAST_MIN  # over two CHUNKs: at least 3 slices
     fast, exact = _both(doc, monkeypatch)
-    assert fast == exact and len(fast) > 40000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
+    assert fast == exact and len(fast) > 1000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
     monkeypatch.setattr(_common, "_FAST_MIN", 0)  # and the slices were used: iter_xml is not needed
     monkeypatch.setattr(_common, "iter_xml", None)
-    assert _common.build_records(doc.encode(), "Job", "Data", "x", _fields) == exact
+    assert _common.build_records(doc.encode(), "Job", "Data", "x", _fields, FIELDS) == exact
 
 
 @pytest.mark.parametrize("record,head,tail", [
@@ -197,6 +201,11 @@ def test_build_records_slices_a_plain_large_document(monkeypatch):
     ("<?pi </Job> ?><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # inside processing instructions
     ("<Job><Job_Id>#</Job_Id><Job><Job_Id>#b</Job_Id></Job></Job>", "<Data>", "</Data>"),  # nested records
     ("<Other><Job><Job_Id>#</Job_Id></Job></Other>", "<Data>", "</Data>"),  # records deeper down
+    ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "<Data>", "</Data>"),  # not fields
+    ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "<Data>", "</Data>"),  # in a field
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data><queue>top</queue>", "</Data>"),  # a field among the records
+    ("<Job><Job_Id>#</Job_Id></Job><!-- c -->", "<Data>", "</Data>"),  # comments among the records
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><n/><n>2</n></Job></Data>"),  # repeated, empty
     ("<Job><Job_Id>#</Job_Id></Job>", "<Data xmlns='urn:x'>", "</Data>"),  # wrong root (namespace)
     ("<Job><Job_Id>#</Job_Id></Job>", "<html><Data>", "</Data></html>"),  # wrong root
     ("<Job><Job_Id>#</Job_Id></Job>", "<!DOCTYPE Data [<!ENTITY e 'x'>]><Data>", "<Job><Job_Id>&e;</Job_Id></Job></Data>"),
@@ -213,8 +222,40 @@ def test_build_records_gives_the_same_result_or_error_as_iter_xml(record, head, 
         assert isinstance(fast, str) and "'qstat -x'" in fast  # an error, never a partial list
 
 
+@pytest.mark.parametrize("record,tail", [
+    ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "</Data>"),
+    ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "</Data>"),
+    ("<Job><Job_Id>#</Job_Id></Job>", "<Job><n/><n>2</n></Job></Data>"),
+])
+def test_build_records_slices_read_only_the_records_own_fields(record, tail, monkeypatch):
+    """Elements named like fields deeper down are not fields, in the slices as in iter_xml (no fallback)."""
+    from dcluster.schedulers import _common
+
+    doc = _big(record, tail=tail)
+    fast, exact = _both(doc, monkeypatch)
+    monkeypatch.setattr(_common, "_FAST_MIN", 0)
+    monkeypatch.setattr(_common, "iter_xml", None)
+    assert _common.build_records(doc, "Job", "Data", "x", _fields, FIELDS) == exact == fast
+    assert ("queue", "deep") not in exact[0][1] and ("Job_Id", "in") not in exact[0][1]
+
+
+def test_build_records_text_fields_last_one_counts_element_fields_first(monkeypatch):
+    from dcluster.schedulers import _common
+
+    def build(elem, n, kids):
+        return kids["Job_Id"], kids["r"].findtext("k"), sorted(kids)
+
+    doc = _big("<Job><Job_Id>#</Job_Id><r><k>1</k></r><Job_Id>#b</Job_Id><r><k>2</k></r><x>no</x></Job>")
+    sliced = _common.build_records(doc, "Job", "Data", "x", build, ("Job_Id",), ("r",))
+    monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
+    streamed = _common.build_records(doc, "Job", "Data", "x", build, ("Job_Id",), ("r",))
+    assert sliced == streamed and sliced[0] == ("0b", "1", ["Job_Id", "r"])
+    with pytest.raises(ValueError, match="both as text and as elements"):
+        _common.build_records(doc, "Job", "Data", "x", build, ("Job_Id", "r"), ("r",))
+
+
 def test_build_records_errors_of_build_are_iter_xml_s(monkeypatch):
-    def build(elem, n):
+    def build(elem, n, kids):
         if elem.findtext("Job_Id") is None:
             raise ParseError("qstat -x", "<Data>", f"a <Job> without <Job_Id> (record {n})")
         return n
