@@ -35,7 +35,7 @@ __virtualname__ = "dcluster"
 try:
     from dcluster.controller import Controller
     from dcluster.controller import commands as dc_commands
-    from dcluster.glue.engine_ports import salt_ports
+    from dcluster.glue.engine_ports import EventSender, salt_ports
 
     HAS_DCLUSTER = True
 except ImportError as _exc:  # pragma: no cover - reported by __virtual__
@@ -56,11 +56,7 @@ def state_path(opts):
 def _fire_fn(opts):
     import salt.utils.event
 
-    def fire(tag, data):
-        with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=False) as ev:
-            ev.fire_event(data, tag)
-
-    return fire
+    return EventSender(lambda: salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=False))
 
 
 def _highstate_return(controller, tag, data):

@@ -178,3 +178,32 @@ def port_open(host: str, port: int, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+class EventSender:
+    """Fire one event on the master's bus, retrying when Salt could not send it.
+
+    Salt's ``fire_event`` returns False, silently, when it cannot connect to
+    the master's event socket within its timeout (seen on a loaded 2-core
+    machine). Reactors, the dashboard and the operator's ``state.event``
+    rely on these events, so a send is tried ``tries`` times with a longer
+    timeout, and an event still not sent raises (the controller logs it and
+    goes on).  ``open_bus()`` returns a context manager giving an object
+    with Salt's ``fire_event(data, tag, timeout=ms)``.
+    """
+
+    def __init__(self, open_bus, tries: int = 3, timeout_ms: int = 5000):
+        self.open_bus, self.tries, self.timeout_ms = open_bus, tries, timeout_ms
+
+    def __call__(self, tag: str, data: Mapping[str, Any]) -> None:
+        problem = "the master's event socket did not answer"
+        for attempt in range(1, self.tries + 1):
+            try:
+                with self.open_bus() as bus:
+                    if bus.fire_event(dict(data), tag, timeout=self.timeout_ms):
+                        if attempt > 1:
+                            log.info("dcluster: event %s sent at try %d", tag, attempt)
+                        return
+            except Exception as exc:  # noqa: BLE001 - the bus's own errors: try again
+                problem = f"{type(exc).__name__}: {exc}"
+        raise RemoteError(f"event {tag} not sent after {self.tries} tries: {problem}")

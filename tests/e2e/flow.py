@@ -81,6 +81,14 @@ def events(stack: Stack, tag: str, **match) -> list[tuple[float, str, dict]]:
     return [e for e in stack.events.matching(tag) if e[1] == tag and all(e[2].get(k) == v for k, v in match.items())]
 
 
+def worker_story(stack: Stack, name: str) -> list[tuple[float, str, str]]:
+    """Every dcluster event about one worker (time, tag, reason or error), and the event listener's last error."""
+    story = [(round(t, 1), tag, str(data.get("reason") or data.get("error") or ""))
+             for t, tag, data in stack.events.matching("dcluster/")
+             if name in (data.get("target"), data.get("name"), data.get("minion_id"))]
+    return story + [(0.0, "listener error", stack.events.error)]
+
+
 def assert_gone(stack: Stack, names: set[str]) -> None:
     """Nothing of these workers is left: instance, namespace, key, scheduler node, hosts line."""
     left = {minion(r) for r in stack.instances()} & names
@@ -94,9 +102,10 @@ def assert_gone(stack: Stack, names: set[str]) -> None:
 
 def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
     """Six one-core jobs on two-core workers: exactly three workers, every job runs on one, all go away."""
+    asked = time.time()  # before the launch: the instance's own launch time is later, never earlier
     r = stack.salt_run("dcluster.launch", "broken", "count=1")  # for the max_launch_time test, meanwhile
     assert r.get("ok"), r
-    stack.broken = (r["minion_ids"][0], time.time())
+    stack.broken = (r["minion_ids"][0], asked)
     ids = stack.submit(6, JOB_SECONDS)
     seen: set[str] = set()
     peak = [0]
@@ -121,7 +130,7 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
         held = events(stack, "dcluster/action/hold/done", target=name)
         removed = events(stack, "dcluster/action/remove/done", target=name)
         destroyed = events(stack, "dcluster/action/destroy/done", target=name)
-        assert held and removed and destroyed, name
+        assert held and removed and destroyed, (name, worker_story(stack, name))
         assert held[0][0] <= removed[0][0] <= destroyed[0][0]
     m = metrics.compute(stack.events.events, {j: stack.submitted[j] for j in ids}, done)
     record(stack, "burst", m)

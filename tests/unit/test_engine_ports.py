@@ -56,3 +56,50 @@ def test_add_node_passes_the_reservation_and_an_address_only_to_slurm():
     assert slurm.calls[0][1:4] == ("dcluster_slurm.add_node", ["n1", 4], {
         "mem_mb": 2048, "queue": "short", "account": "physics", "property": "ssd", "address": "127.200.0.9"})
     assert "address" not in sge.calls[0][3]
+
+
+class Bus:
+    """Stands in for salt.utils.event's master event: fire_event answers from a script."""
+
+    def __init__(self, answers):
+        self.answers, self.sent, self.opened = list(answers), [], 0
+
+    def __call__(self):
+        self.opened += 1
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def fire_event(self, data, tag, timeout=1000):
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        data["_stamp"] = "now"  # Salt adds this to the dict it is given
+        self.sent.append((tag, data, timeout, answer))
+        return answer
+
+
+def test_event_sender_tries_again_when_salt_could_not_send():
+    from dcluster.glue.engine_ports import EventSender
+
+    bus = Bus([False, OSError("socket closed"), True])
+    data = {"target": "w1"}
+    EventSender(bus, tries=3, timeout_ms=5000)("dcluster/action/hold/done", data)
+    assert bus.opened == 3 and [s[3] for s in bus.sent] == [False, True]
+    assert bus.sent[-1][:3] == ("dcluster/action/hold/done", {"target": "w1", "_stamp": "now"}, 5000)
+    assert data == {"target": "w1"}  # the caller's dict is not changed
+
+
+def test_event_sender_raises_naming_the_event_when_every_try_failed():
+    from dcluster.glue.engine_ports import EventSender, RemoteError
+
+    bus = Bus([False, False])
+    with pytest.raises(RemoteError, match=r"event dcluster/x not sent after 2 tries: the master's event socket"):
+        EventSender(bus, tries=2)("dcluster/x", {})
+    bus = Bus([False, TimeoutError("connect")])
+    with pytest.raises(RemoteError, match="TimeoutError: connect"):
+        EventSender(bus, tries=2)("dcluster/x", {})
