@@ -31,7 +31,7 @@ from dcluster.schedulers import sge, torque  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(HERE), "tests", "data", "scheduler-output")
 N = 50_000
-ROUNDS = 3
+ROUNDS = 5
 
 
 def torque_doc(n: int) -> str:
