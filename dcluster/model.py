@@ -3,8 +3,10 @@
 Scheduler adapters turn command output into :class:`Job` and :class:`Node`;
 cloud drivers turn API answers into :class:`Instance`; :mod:`dcluster.reconcile`
 joins them into :class:`Worker` objects, one per machine, each in exactly one
-:class:`WorkerState`.  Everything here is a frozen dataclass so a snapshot can
-be shared between threads and kept as history without copying.
+:class:`WorkerState`.  Everything here is immutable so a snapshot can be
+shared between threads and kept as history without copying: frozen
+dataclasses, but for :class:`Job`, which is read-only by convention (its
+docstring says why).
 """
 
 from __future__ import annotations
