@@ -462,3 +462,21 @@ def test_nodes_launched_earlier_in_the_plan_are_not_counted_twice_against_the_re
                replace(job("long", submit=3.0), walltime_s=5000)]
     p = plan(view(cfg, [na], {"r1": [ia]}, jobs=[running, *pending]), cfg)
     assert p.launches() == {"r1": 1} and dict(p.waiting)["long"].startswith("behind job head")
+
+
+@pytest.mark.parametrize("respect", [True, False])
+def test_plan_leaves_the_jobs_it_was_given_unchanged(respect):
+    """model.Job is read-only by convention, not frozen: planning must not change one."""
+    from dataclasses import replace
+
+    cfg = config({"r1": {"cores": 2, "quantity": {"min": 0, "max": 3}}, "r2": {"cores": 8}},
+                 respect_reservations=respect)
+    name = wid(n=1)
+    n, i = worker(name, state=NodeState.BUSY, cores=2, used=2, jobs=("run",))
+    jobs = [replace(job("run", state=JobState.RUNNING), nodes=(name,), start_time=NOW - 50, walltime_s=600),
+            replace(job("wide", chunks=4, cores=2), walltime_s=100, extra={"chunk_list": [[4, 2]]}),
+            job("held", state=JobState.HELD), *[job(k, cores=k % 3 + 1, mem=500 * k) for k in range(8)]]
+    before = [j.to_dict() for j in jobs]
+    v = view(cfg, [n], {"r1": [i], "r2": []}, jobs=jobs)
+    p = plan(v, cfg)
+    assert p.actions and [j.to_dict() for j in jobs] == before and [j.to_dict() for j in v.jobs] == before
