@@ -56,6 +56,22 @@ def _reap() -> None:
             _CHILDREN.pop(pid, None)
 
 
+
+def _rewrite(path: str, text: str) -> None:
+    """Rewrite ``path`` in place with no moment at which it is empty.
+
+    In place, not renamed over: /etc/hosts may be a bind mount.  Opening it
+    with "w" truncated it first, and a resolver reading it just then (qsub
+    resolving the head's own name, seen in CI) found nothing.  Writing over
+    the old text and truncating after leaves a reader the old text, the new
+    one, or the new one over the old one's tail: the lines before the first
+    change, like the host's own, are always there.
+    """
+    data = text.encode()
+    with open(path, "r+b") as fh:
+        fh.write(data)
+        fh.truncate()
+
 class LocalDriver(Driver):
     type = "local"
 
@@ -265,8 +281,7 @@ class LocalDriver(Driver):
         with open(self.hosts_file) as fh:
             lines = fh.read().splitlines()
         lines = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])] + [self._hosts_line(rec)]
-        with open(self.hosts_file, "w") as fh:  # in place: /etc/hosts may be a bind mount
-            fh.write("\n".join(lines) + "\n")
+        _rewrite(self.hosts_file, "\n".join(lines) + "\n")
 
     def _unpublish_name(self, rec: dict) -> None:
         if not self.hosts_file:
@@ -278,8 +293,7 @@ class LocalDriver(Driver):
             return
         kept = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])]
         if kept != lines:
-            with open(self.hosts_file, "w") as fh:
-                fh.write("\n".join(kept) + "\n")
+            _rewrite(self.hosts_file, "\n".join(kept) + "\n")
 
     def _remove(self, rec: dict) -> None:
         """Kill everything of the instance, delete its namespace, its name and its state."""

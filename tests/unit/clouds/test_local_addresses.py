@@ -25,3 +25,43 @@ def test_fresh_addresses_first_then_least_recently_released(tmp_path):
     assert drv._allocate(set()) == "127.200.0.210"  # every one used: the oldest release
     assert drv._allocate({"127.200.0.210"}) == "127.200.0.211"
     assert driver(tmp_path)._allocate(set()) == "127.200.0.210"  # remembered across restarts (state_dir)
+
+
+def test_hosts_file_is_rewritten_in_place_longer_and_shorter(tmp_path):
+    """Same file (inode: /etc/hosts may be a bind mount), exact new text whether it grows or shrinks."""
+    from dcluster.clouds.local import _rewrite
+
+    path = tmp_path / "hosts"
+    path.write_text("127.0.0.1 localhost head\n")
+    inode = path.stat().st_ino
+    longer = "127.0.0.1 localhost head\n127.200.0.101 w1 # dcluster-local i-1\n"
+    _rewrite(str(path), longer)
+    assert path.read_text() == longer and path.stat().st_ino == inode
+    _rewrite(str(path), "127.0.0.1 localhost head\n")
+    assert path.read_text() == "127.0.0.1 localhost head\n" and path.stat().st_ino == inode
+
+
+def test_a_reader_always_finds_the_lines_before_the_change(tmp_path):
+    """What a resolver reading the hosts file during rewrites sees: never a file without the host's line."""
+    import threading
+
+    from dcluster.clouds.local import _rewrite
+
+    path = tmp_path / "hosts"
+    head = "127.0.0.1 localhost head\n"
+    path.write_text(head)
+    seen, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            seen.append(path.read_text().startswith(head))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i in range(3000):
+            _rewrite(str(path), head + "".join(f"127.200.0.{k} w{k} # dcluster-local i-{k}\n" for k in range(i % 7)))
+    finally:
+        stop.set()
+        t.join()
+    assert seen and all(seen)
