@@ -38,6 +38,7 @@ class Executor:
     def __init__(self, controller: Controller):
         self.c = controller
         self.busy: set[str] = set()
+        self.finished: dict[str, float] = {}  # worker -> when its last chain ended
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ dispatch
@@ -53,10 +54,17 @@ class Executor:
                 order.append(action.target)
             chains[action.target].append(action)
         workers = {w.name: w for w in view.workers}
+        with self._lock:  # a chain that ended before this view was observed cannot make it stale
+            self.finished = {t: at for t, at in self.finished.items() if at >= view.now}
         for target in order:
             with self._lock:
                 if target in self.busy:
                     continue  # its previous chain is still running; the next plan will see
+                if target in self.finished:
+                    # Its last chain ended while this view was being observed, which may show it half
+                    # done: a destroyed instance still listed and its node gone looks "starting" and
+                    # would be registered again.  The next plan will see.
+                    continue
                 self.busy.add(target)
             self.c.submit(lambda t=target: self._chain(cfg, chains[t], workers.get(t)))
 
@@ -79,6 +87,7 @@ class Executor:
         finally:
             with self._lock:
                 self.busy.discard(actions[0].target)
+                self.finished[actions[0].target] = self.c.clock()
 
     def do(self, cfg: Config, action: Action, worker: Worker | None) -> Any:
         sched = self.c.ports.scheduler(cfg)

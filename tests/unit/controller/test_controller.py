@@ -243,3 +243,23 @@ def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
     step(c, clock)
     step(c, clock)
     assert cloud.destroyed == [a] and a not in sched.nodes_
+
+
+def test_a_plan_from_a_view_older_than_a_worker_s_last_chain_leaves_it_alone(env):
+    """A chain that ended while the view was being observed (a destroy, say) may leave the view showing
+    the worker half done; actions planned from it wait for the next view."""
+    from dataclasses import replace
+
+    from dcluster.planner import Kind
+    from dcluster.planner.actions import Action, Plan
+
+    c, sched, cloud, events, keys, clock = env
+    a = one_registered_worker(c, sched, cloud, clock)
+    view, cfg = c.view, c.config
+    hold = Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),))
+    c.executor.finished[a] = view.now + 0.5  # its last chain ended after this view's poll began
+    c.executor.run(cfg, hold, view)
+    assert c.wait_idle(10) and not [x for x in sched.calls if x[:2] == ("hold", a)]
+    c.executor.run(cfg, hold, replace(view, now=view.now + 1))  # a view observed after that
+    assert c.wait_idle(10) and [x for x in sched.calls if x[:2] == ("hold", a)]
+    assert c.executor.finished[a] == clock.t
