@@ -56,7 +56,6 @@ def _reap() -> None:
             _CHILDREN.pop(pid, None)
 
 
-
 def _rewrite(path: str, text: str) -> None:
     """Rewrite ``path`` in place with no moment at which it is empty.
 
@@ -71,6 +70,7 @@ def _rewrite(path: str, text: str) -> None:
     with open(path, "r+b") as fh:
         fh.write(data)
         fh.truncate()
+
 
 class LocalDriver(Driver):
     type = "local"
@@ -234,7 +234,7 @@ class LocalDriver(Driver):
                    "tags": tags_for(self.cluster, self.resource.name, minion_id, now), "pid": None, "pgid": None,
                    "dir": idir}
             self._write(rec)  # recorded before anything exists: a crash leaves something destroy can find
-            self._publish_name(rec)
+            self._set_name(rec, publish=True)
         try:
             os.makedirs(self.instance_root(minion_id), mode=0o700, exist_ok=True)
             userdata = userdata_for(minion_id)
@@ -273,25 +273,25 @@ class LocalDriver(Driver):
     def _hosts_line(self, rec: dict) -> str:
         return f"{rec['address']} {rec['tags'][model.TAG_MINION]} {HOSTS_MARK}{rec['id']}"
 
-    def _publish_name(self, rec: dict) -> None:
-        """``address minion-id`` into ``hosts_file`` (the caller holds the lock)."""
-        if not self.hosts_file:
-            return
-        netns.check_loopback(rec["address"])
-        with open(self.hosts_file) as fh:
-            lines = fh.read().splitlines()
-        lines = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])] + [self._hosts_line(rec)]
-        _rewrite(self.hosts_file, "\n".join(lines) + "\n")
+    def _set_name(self, rec: dict, publish: bool) -> None:
+        """Put the instance's ``address minion-id`` line into ``hosts_file``, or take it out.
 
-    def _unpublish_name(self, rec: dict) -> None:
+        The caller holds the lock.  A hosts file that is not there has no line to take out.
+        """
         if not self.hosts_file:
             return
+        if publish:
+            netns.check_loopback(rec["address"])
         try:
             with open(self.hosts_file) as fh:
                 lines = fh.read().splitlines()
         except FileNotFoundError:
+            if publish:
+                raise
             return
         kept = [ln for ln in lines if not ln.endswith(HOSTS_MARK + rec["id"])]
+        if publish:
+            kept.append(self._hosts_line(rec))
         if kept != lines:
             _rewrite(self.hosts_file, "\n".join(kept) + "\n")
 
@@ -309,7 +309,7 @@ class LocalDriver(Driver):
         if rec.get("dir", "").startswith(os.path.join(self.state_dir, "hosts") + os.sep):
             shutil.rmtree(rec["dir"], ignore_errors=True)
         with self._locked():
-            self._unpublish_name(rec)
+            self._set_name(rec, publish=False)
             if rec.get("address"):
                 self._release(rec["address"])
         with contextlib.suppress(FileNotFoundError):

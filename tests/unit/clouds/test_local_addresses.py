@@ -4,6 +4,8 @@ Found by the Grid Engine end-to-end run: qmaster caches host names by address,
 so a new exec host at an address freed a moment before was rejected.
 """
 
+import pytest
+
 from dcluster import config
 from dcluster.clouds.local import LocalDriver
 
@@ -65,3 +67,30 @@ def test_a_reader_always_finds_the_lines_before_the_change(tmp_path):
         stop.set()
         t.join()
     assert seen and all(seen)
+
+
+def test_names_go_into_the_hosts_file_and_out_again_leaving_other_lines(tmp_path):
+    from dcluster import model
+    from dcluster.clouds.local import HOSTS_MARK
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost head\n")
+    c = config.load({"secret": "0123456789abcdef0123", "cluster": {"type": "sge"}, "cluster_name": "hpc",
+                     "cloud": {"loc": {"type": "local", "config": {
+                         "network": "127.200.0.208/29", "gateway": "127.200.0.209", "state_dir": str(tmp_path),
+                         "hosts_file": str(hosts)}}}})
+    drv = LocalDriver(c.resources["loc"], "hpc", c.secret)
+    a = {"id": "i-a", "address": "127.200.0.210", "tags": {model.TAG_MINION: "wa"}}
+    b = {"id": "i-b", "address": "127.200.0.211", "tags": {model.TAG_MINION: "wb"}}
+    drv._set_name(a, publish=True)
+    drv._set_name(b, publish=True)
+    drv._set_name(a, publish=True)  # again: still one line for it
+    assert hosts.read_text() == (f"127.0.0.1 localhost head\n127.200.0.211 wb {HOSTS_MARK}i-b\n"
+                                 f"127.200.0.210 wa {HOSTS_MARK}i-a\n")
+    drv._set_name(a, publish=False)
+    drv._set_name(a, publish=False)  # not there any more: nothing to do
+    assert hosts.read_text() == f"127.0.0.1 localhost head\n127.200.0.211 wb {HOSTS_MARK}i-b\n"
+    hosts.unlink()
+    drv._set_name(b, publish=False)  # no hosts file: no line to take out
+    with pytest.raises(FileNotFoundError):
+        drv._set_name(b, publish=True)
