@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 from .config.secret import Secret
 
-_ID_RE = re.compile(r"^([a-z][a-z0-9]{0,15})-([a-z][a-z0-9]{0,15})-([0-9a-f]{6})-([0-9a-f]{12})$")
+# Matched with fullmatch: "$" alone also matches before a trailing newline (an id plus a newline is not ours).
+_ID_RE = re.compile(r"([a-z][a-z0-9]{0,15})-([a-z][a-z0-9]{0,15})-([0-9a-f]{6})-([0-9a-f]{12})")
+MAX_LEN = 63  # a DNS label
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +49,20 @@ def make(cluster: str, resource: str, secret: Secret | str, nonce: str | None = 
     return f"{stem}-{_mac(secret, stem)}"
 
 
+def well_formed(minion_id: object) -> bool:
+    """Whether ``minion_id`` has the shape of an id we make (a short str; no HMAC check).
+
+    Checked before anything else touches an id taken from an event: type first,
+    then length, so a 1 MB or non-str value is never matched against anything.
+    """
+    return isinstance(minion_id, str) and len(minion_id) <= MAX_LEN and _ID_RE.fullmatch(minion_id) is not None
+
+
 def parse(minion_id: str, secret: Secret | str, cluster: str | None = None) -> Identity | None:
     """The identity behind ``minion_id`` if it is one we could have made, else None."""
-    m = _ID_RE.match(minion_id or "")
+    if not well_formed(minion_id):
+        return None
+    m = _ID_RE.fullmatch(minion_id)
     if not m:
         return None
     ident = Identity(m.group(1), m.group(2), m.group(3))

@@ -27,3 +27,16 @@ def test_forged_and_foreign_ids_are_rejected():
 def test_ids_are_unpredictable():
     ids = {identity.make("dc", "r", S) for _ in range(200)}
     assert len(ids) == 200
+
+
+def test_well_formed_checks_type_length_and_the_whole_string():
+    mid = identity.make("dc", "nectar", S)
+    assert identity.well_formed(mid)
+    for bad in (mid + "\n", "\n" + mid, mid + " ", mid.upper(), mid + "0" * 64, "a" * 10**6, "", None, 7,
+                [mid], {mid: 1}, mid.encode()):
+        assert not identity.well_formed(bad), repr(bad)[:80]
+
+
+def test_a_trailing_newline_does_not_make_an_id_ours():
+    mid = identity.make("dc", "nectar", S)
+    assert identity.parse(mid + "\n", S) is None  # "$" matched before it: fullmatch does not
