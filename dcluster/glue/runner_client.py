@@ -2,7 +2,9 @@
 
 The engine is the one actor; runners never compute a second view of the
 cluster.  Read-only runners read the state the engine publishes each cycle
-(``<cachedir>/dcluster/state.json``); actions go to the engine as events.
+(``<cachedir>/dcluster/state.json``); actions go to the engine as events,
+signed with the master-local command key (see ``command_auth``): a minion can
+fire the same tag, but the engine obeys only what a runner in the master signed.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ def published(opts) -> dict[str, Any]:
 def call(opts, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
     import salt.utils.event
 
+    from . import command_auth
+
+    key = command_auth.load_or_create_key(command_auth.key_path(opts["cachedir"]))
     reply = f"dcluster/reply/{uuid.uuid4().hex}"
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
         bus.subscribe(reply)
-        bus.fire_event({"args": args or {}, "reply": reply}, f"dcluster/cmd/{cmd}")
+        bus.fire_event(command_auth.sign(key, cmd, args or {}, reply), f"dcluster/cmd/{cmd}")
         deadline = time.time() + timeout
         while time.time() < deadline:
             ev = bus.get_event(wait=min(1.0, deadline - time.time()), tag=reply, full=True)
