@@ -6,9 +6,13 @@ restart), polls the scheduler (through ``dcluster_<type>`` on the head minion,
 or in-process when the master is the head node) and the cloud, reconciles,
 plans and carries out the actions on a bounded thread pool.  Operator
 commands from the ``dcluster`` runner arrive as ``dcluster/cmd/*`` events and
-are answered on the reply tag they name; highstate returns of new workers
-(``salt/job/*/ret/*``) mark them configured.  Every action and worker state
-change is fired under ``dcluster/``.
+are answered on the reply tag they name; only commands signed with the
+master-local key (``<cachedir>/dcluster/command.key``, see
+``dcluster.glue.command_auth``) are obeyed, since any minion can fire that tag.
+A new worker is configured when Salt's job cache holds a successful return of
+a highstate the engine started for it (``dcluster.controller.highstate_jobs``);
+``salt/job/*/ret/*`` events only hint that it may be there.  Every action and
+worker state change is fired under ``dcluster/``.
 
 Master configuration:
 
@@ -33,11 +37,13 @@ log = logging.getLogger(__name__)
 __virtualname__ = "dcluster"
 
 try:
-    from dcluster.controller import Controller
+    from dcluster.controller import Controller, highstate_jobs
     from dcluster.controller import commands as dc_commands
+    from dcluster.glue import command_auth
     from dcluster.glue.engine_ports import EventSender, salt_ports
 
     HAS_DCLUSTER = True
+    _REFUSALS = command_auth.RateLimitedLog(log)
 except ImportError as _exc:  # pragma: no cover - reported by __virtual__
     HAS_DCLUSTER = False
     _IMPORT_ERROR = str(_exc)
@@ -59,27 +65,31 @@ def _fire_fn(opts):
     return EventSender(lambda: salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=False))
 
 
-def _highstate_return(controller, tag, data):
-    """salt/job/<jid>/ret/<id> of a state run on one of our workers -> configured or failed."""
-    if data.get("fun") not in ("state.apply", "state.highstate", "state.sls"):
-        return
-    minion = data.get("id", "")
-    if controller.config is None:
-        return
-    from dcluster import identity
+def _refused(controller, counter, what, tag, reason):
+    """Log (rate-limited: a flood must not fill the log) and count one refused event."""
+    controller.state.count(counter)
+    _REFUSALS.warning("dcluster: refused %s %.200r: %s", what, tag, reason)
 
-    if identity.parse(minion, controller.config.secret, controller.config.cluster_name) is None:
-        return
-    ret = data.get("return")
-    ok = data.get("success", False) and data.get("retcode", 1) == 0
-    failed = []
-    if isinstance(ret, dict):
-        failed = [k for k, v in ret.items() if isinstance(v, dict) and v.get("result") is False]
-        ok = ok and not failed
-    elif not isinstance(ret, dict):
-        ok = False
-    detail = "highstate succeeded" if ok else f"highstate failed: {', '.join(failed)[:400] or str(ret)[:400]}"
-    controller.mark_configured(minion, ok, detail)
+
+def _command(controller, verifier, fire, tag, data):
+    """A ``dcluster/cmd/<cmd>`` event: obeyed and answered only if a runner in this master signed it."""
+    cmd = tag.split("/", 2)[2]
+    try:
+        args, reply = verifier.verify(cmd, data)
+    except command_auth.Refused as exc:
+        _refused(controller, "commands_refused", "command", tag, str(exc))  # no reply: the sender learns nothing
+        return None
+    result = dc_commands.run(controller, cmd, **args)
+    fire(reply, result)
+    return result
+
+
+def _highstate_return(controller, tag, data):
+    """salt/job/<jid>/ret/<id>: if the engine started that job for that minion, read its result from the job cache."""
+    status, why = highstate_jobs.on_return(controller, tag, data)
+    if status == "refused":
+        _refused(controller, "highstate_returns_refused", "highstate return", tag, why)
+    return status
 
 
 def start(pillar_minion=None, master_address=None, interval=None):
@@ -88,6 +98,9 @@ def start(pillar_minion=None, master_address=None, interval=None):
     """
     import salt.utils.event
 
+    from dcluster.glue import log_filter
+
+    log_filter.install()  # every record of this process (botocore, keystoneauth too) is scrubbed of credentials
     opts = __opts__  # noqa: F821 - Salt's loader dunder
     fire = _fire_fn(opts)
     pillar_minion = pillar_minion or opts.get("id")
@@ -96,6 +109,11 @@ def start(pillar_minion=None, master_address=None, interval=None):
         master_address = iface if iface not in ("0.0.0.0", "::") else opts.get("id", "salt")
     ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)  # noqa: F821
     controller = Controller(ports, state_path=state_path(opts))
+    ports.highstate = highstate_jobs.tracked(controller, ports.highstate)
+    key_file = command_auth.key_path(opts["cachedir"])
+    command_auth.load_or_create_key(key_file)
+    verifier = command_auth.Verifier(command_auth.FileKey(key_file))
+    hinted = {}  # jid -> when to look in the job cache again (its return event came before the cache write)
     controller.meta = {"pillar_minion": pillar_minion, "master_address": master_address}
     log.info("dcluster engine started: pillar of %s, master address %s", pillar_minion, master_address)
     fire("dcluster/engine/started", {"pillar_minion": pillar_minion, "master_address": master_address})
@@ -108,17 +126,21 @@ def start(pillar_minion=None, master_address=None, interval=None):
                 fire("dcluster/cycle", {"ok": summary.get("ok"), "actions": summary.get("actions", [])[:50]})
                 step = interval or (controller.config.cluster_poller_interval if controller.config else 10)
                 next_cycle = now + float(step)
+            for jid, when in list(hinted.items()):
+                if time.time() >= when:
+                    del hinted[jid]
+                    highstate_jobs.settle(controller, jid)
             event = bus.get_event(wait=max(0.05, min(1.0, next_cycle - time.time())), full=True)
             if not event:
                 continue
-            tag, data = event.get("tag", ""), event.get("data", {}) or {}
+            tag, data = event.get("tag", ""), event.get("data", {})
             try:
+                if not isinstance(tag, str):
+                    continue
                 if tag.startswith("dcluster/cmd/"):
-                    cmd = tag.split("/", 2)[2]
-                    result = dc_commands.run(controller, cmd, **(data.get("args") or {}))
-                    if data.get("reply"):
-                        fire(data["reply"], result)
+                    _command(controller, verifier, fire, tag, data)
                 elif tag.startswith("salt/job/") and "/ret/" in tag:
-                    _highstate_return(controller, tag, data)
+                    if _highstate_return(controller, tag, data) == "pending" and len(hinted) < 1000:
+                        hinted[tag.split("/")[2]] = time.time() + 0.5
             except Exception:  # noqa: BLE001 - one bad event must not end the engine
-                log.exception("dcluster engine: could not handle %s", tag)
+                log.exception("dcluster engine: could not handle %.200r", tag)

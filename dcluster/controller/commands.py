@@ -221,16 +221,12 @@ def accept(c: Controller, minion_id: str) -> dict[str, Any]:
     return _ok(why)
 
 
-def configured(c: Controller, minion_id: str, ok: bool = True, detail: str = "") -> dict[str, Any]:
-    c.mark_configured(minion_id, bool(ok), detail)
-    return _ok(f"{minion_id} {'configured' if ok else 'configuration failed'}")
-
-
 COMMANDS = {
     "launch": launch, "hold": hold, "release": release, "vacate": vacate, "remove": remove,
     "freeze": freeze, "drain": drain, "restore": restore, "auto": auto, "accept": accept,
-    "configured": configured,
 }
+# No "configured" command: whether a worker is configured comes from Salt's job cache for a
+# highstate the engine started (highstate_jobs), never from what someone asks for.
 
 
 def started(c: Controller, minion_id: str) -> dict[str, Any]:

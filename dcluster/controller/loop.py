@@ -21,6 +21,7 @@ from ..config import Config
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
+from . import highstate_jobs
 from . import state as st
 from .executor import Executor
 from .ports import Ports
@@ -190,6 +191,7 @@ class Controller:
         self.pool()
         nodes, jobs = self.poll_scheduler(cfg)
         insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
+        highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
         with self.state.lock:
             view = reconcile(
                 cfg, now, nodes, insts, jobs or (), previous=self.view,

@@ -4,9 +4,10 @@ Everything about the cluster itself is derived again from the scheduler and
 the cloud each cycle.  What cannot be derived is kept here and written
 atomically to a JSON file in the master's cachedir: operator overrides
 (freeze, drain, auto mode), launch backoff, which new workers finished their
-configuration, launches whose instances the cloud does not list yet, and a
-short history for the status views and graphs.  Losing the file loses no
-instance: at worst a frozen resource thaws and a backoff restarts.
+configuration (and the highstate jobs still outstanding), launches whose
+instances the cloud does not list yet, and a short history for the status
+views and graphs.  Losing the file loses no instance: at worst a frozen
+resource thaws and a backoff restarts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import scrub
 from ..model import Instance
 from ..reconcile import BackoffState, Limits
 
@@ -35,6 +37,8 @@ class ControllerState:
     config_failed: dict[str, str] = field(default_factory=dict)
     recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
     in_flight: dict[str, int] = field(default_factory=dict)
+    # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
+    highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
@@ -47,7 +51,7 @@ class ControllerState:
 
     def error(self, now: float, where: str, message: str) -> None:
         with self.lock:
-            self.errors.append({"time": now, "where": where, "message": message[:1000]})
+            self.errors.append({"time": now, "where": where, "message": scrub.text(message)[:1000]})
 
     # ------------------------------------------------------------ persistence
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +66,7 @@ class ControllerState:
                 "config_failed": dict(self.config_failed),
                 "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
                 "in_flight": dict(self.in_flight),
+                "highstate_jobs": {k: dict(v) for k, v in self.highstate_jobs.items()},
                 "counters": dict(self.counters),
                 "history": list(self.history),
                 "errors": list(self.errors),
@@ -80,11 +85,22 @@ class ControllerState:
         # Launches that were under way when the master stopped either reached the
         # cloud (and are listed by their tags) or did not: nothing is in flight now.
         st.in_flight = {}
+        st.highstate_jobs = _highstate_jobs(data.get("highstate_jobs"))
         st.counters = dict(data.get("counters") or {})
         st.history.extend(data.get("history") or ())
         st.errors.extend(data.get("errors") or ())
         st.last = data.get("last") or {}
         return st
+
+
+def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
+    """Outstanding highstate jids as saved; anything malformed is dropped (at worst, one more highstate)."""
+    out = {}
+    for jid, job in (data if isinstance(data, dict) else {}).items():
+        if (isinstance(jid, str) and isinstance(job, dict) and isinstance(job.get("minion"), str)
+                and isinstance(job.get("started"), (int, float)) and not isinstance(job.get("started"), bool)):
+            out[jid] = {"minion": job["minion"], "started": float(job["started"])}
+    return out
 
 
 def save(state: ControllerState, path: str) -> None:

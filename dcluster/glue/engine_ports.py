@@ -145,7 +145,34 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         metrics=graphite_port(),
     )
     ports.highstate = highstate  # type: ignore[attr-defined]
+    ports.job_result = job_cache(opts)  # type: ignore[attr-defined]
     return ports
+
+
+def job_cache(opts: Mapping[str, Any]):
+    """``job_result(jid, minion_id)``: what that minion returned for the job, from the master's job cache.
+
+    Read as ``salt-run jobs.lookup_jid`` reads it (the ``ext_job_cache`` returner
+    if set, else ``master_job_cache``, through a MasterMinion's returners).  The
+    cache holds what each minion returned over its own authenticated channel,
+    unlike a ``salt/job/*/ret/*`` event, which any minion can fire.  None while
+    the minion has not returned.
+    """
+    loaded: list = []
+
+    def job_result(jid: str, minion_id: str) -> dict[str, Any] | None:
+        if not loaded:
+            import salt.minion
+
+            loaded.append(salt.minion.MasterMinion(dict(opts), states=False, rend=False))
+        name = opts.get("ext_job_cache") or opts.get("master_job_cache") or "local_cache"
+        returns = loaded[0].returners[f"{name}.get_jid"](jid) or {}
+        if minion_id not in returns:
+            return None
+        entry = returns[minion_id]
+        return dict(entry) if isinstance(entry, Mapping) else {"return": entry}
+
+    return job_result
 
 
 def graphite_port():

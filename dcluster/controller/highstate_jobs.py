@@ -1,0 +1,142 @@
+"""Which new workers finished their highstate: only jobs the engine started, as Salt's job cache has them.
+
+A ``salt/job/<jid>/ret/<id>`` event proves nothing: any minion can fire one
+with any tag and data (``salt-call event.send``; Salt does not blacklist
+``salt/job/*``).  So the engine records the jid of every highstate it starts
+(``ControllerState.highstate_jobs``: jid -> minion id and start time, kept
+across restarts), takes a return event only as a hint for a jid it started for
+exactly the tag's minion, and reads the result from the master's job cache,
+which holds only what that minion itself returned over its authenticated
+channel.  The cache is written after the event is fired, and a return may
+arrive while the master restarts, so the loop asks the cache again for every
+outstanding jid each cycle; a jid with no return within
+``config_checker:salt:timeout`` is forgotten (``max_launch_time`` then deals
+with the worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loop import Controller
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 900.0
+STATE_FUNS = ("state.apply", "state.highstate", "state.sls")
+
+
+def timeout_of(c: Controller) -> float:
+    cfg = c.config
+    salt_checker = (cfg.config_checker.get("salt") if cfg is not None else None) or {}
+    return float(salt_checker.get("timeout") or DEFAULT_TIMEOUT)
+
+
+def record(c: Controller, jid: Any, minion_id: str) -> None:
+    if not isinstance(jid, str) or not jid:  # cmd_async returns 0 or "" when nothing was published
+        return
+    with c.state.lock:
+        c.state.highstate_jobs[jid] = {"minion": minion_id, "started": c.clock()}
+
+
+def tracked(c: Controller, highstate: Callable[[str], Any]) -> Callable[[str], Any]:
+    """The highstate port, remembering each jid it returns for the minion it targeted."""
+
+    def start(minion_id: str) -> Any:
+        jid = highstate(minion_id)
+        record(c, jid, minion_id)
+        return jid
+
+    return start
+
+
+def parse_tag(tag: Any) -> tuple[str, str] | None:
+    """``salt/job/<jid>/ret/<id>`` -> (jid, id); None for anything else."""
+    if not isinstance(tag, str) or len(tag) > 512:
+        return None
+    parts = tag.split("/")
+    if len(parts) != 5 or parts[:2] != ["salt", "job"] or parts[3] != "ret" or not parts[2] or not parts[4]:
+        return None
+    return parts[2], parts[4]
+
+
+def on_return(c: Controller, tag: str, data: Any) -> tuple[str, str]:
+    """A job return event: ("ignored" | "refused" | "pending" | "settled", why)."""
+    parsed = parse_tag(tag)
+    if parsed is None:
+        return "ignored", "not a job return tag"
+    jid, minion = parsed
+    claimed = data.get("id") if isinstance(data, Mapping) else None
+    with c.state.lock:
+        job = c.state.highstate_jobs.get(jid)
+    if job is None:
+        if _ours(c, minion) and isinstance(data, Mapping) and data.get("fun") in STATE_FUNS:
+            return "refused", "a state run of a dcluster worker that the engine did not start"
+        return "ignored", "not a job the engine started"  # every other job's return passes by here
+    if claimed != minion:
+        return "refused", "the event's id is not the tag's minion"
+    if job["minion"] != minion:
+        return "refused", "the engine started this job for another minion"
+    return settle(c, jid), "checked the job cache"
+
+
+def settle(c: Controller, jid: str) -> str:
+    """Mark the job's minion configured or failed if the job cache has its return: "settled" or "pending"."""
+    job_result = getattr(c.ports, "job_result", None)
+    with c.state.lock:
+        job = c.state.highstate_jobs.get(jid)
+    if job is None or job_result is None:
+        return "pending"
+    minion = job["minion"]
+    try:
+        entry = job_result(jid, minion)
+    except Exception as exc:  # noqa: BLE001 - asked again next cycle
+        log.warning("dcluster: cannot read the job cache for %s: %s", jid, exc)
+        return "pending"
+    if entry is None:
+        return "pending"
+    with c.state.lock:
+        c.state.highstate_jobs.pop(jid, None)
+    ok, detail = judge(entry)
+    c.mark_configured(minion, ok, detail)
+    return "settled"
+
+
+def recheck(c: Controller) -> None:
+    """Each cycle: every outstanding jid once more; forget those older than the checker's timeout."""
+    with c.state.lock:
+        jobs = dict(c.state.highstate_jobs)
+    now, limit = c.clock(), timeout_of(c)
+    for jid, job in jobs.items():
+        if settle(c, jid) == "pending" and now - job["started"] > limit:
+            with c.state.lock:
+                c.state.highstate_jobs.pop(jid, None)
+            log.warning("dcluster: no highstate return from %s (job %s) within %.0f s", job["minion"], jid, limit)
+
+
+def judge(entry: Any) -> tuple[bool, str]:
+    """A job-cache entry ({return, retcode, success}) of a state run -> (ok, detail)."""
+    if not isinstance(entry, Mapping):
+        return False, "highstate failed: unreadable job cache entry"
+    ret = entry.get("return")
+    retcode = entry.get("retcode")
+    ok = entry.get("success") is True and type(retcode) is int and retcode == 0
+    failed: list[str] = []
+    if isinstance(ret, Mapping):
+        failed = [str(k) for k, v in ret.items() if isinstance(v, Mapping) and v.get("result") is False]
+        ok = ok and not failed
+    else:
+        ok = False
+    if ok:
+        return True, "highstate succeeded"
+    return False, f"highstate failed: {', '.join(failed)[:400] or str(ret)[:400]}"
+
+
+def _ours(c: Controller, minion: str) -> bool:
+    from .. import identity
+
+    cfg = c.config
+    return cfg is not None and identity.parse(minion, cfg.secret, cfg.cluster_name) is not None
