@@ -9,38 +9,14 @@ log line, a Salt return or an event through an exception.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from ..config.secret import REDACTED, Secret
+from .. import scrub as _scrub
 
 KINDS = ("quota", "capacity", "config", "auth", "transient", "notfound")
 
-# Things that look like credentials in SDK/HTTP error texts.
-_PATTERNS = [
-    re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[0-9A-Z]{12,}\b"),  # AWS access key ids
-    re.compile(r"(?i)(x-(?:auth|subject)-token['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
-    re.compile(r"(?i)((?:password|passwd|secret|secret_access_key|aws_secret_access_key|token|signature|"
-               r"credential|authorization)['\"]?\s*[:=]\s*['\"]?)[^\s'\",}&]+"),
-    re.compile(r"(?i)(\bBearer\s+)[^\s'\",]+"),
-]
-
-
-def scrub(text: str, secrets: Iterable[Secret | str | None] = ()) -> str:
-    """``text`` with every known secret value and every credential-looking token masked."""
-    text = str(text)
-    values = []
-    for s in secrets:
-        if s is None:
-            continue
-        v = s.reveal() if isinstance(s, Secret) else str(s)
-        if len(v) >= 4:  # masking "ab" everywhere would garble the message and reveal nothing
-            values.append(v)
-    for v in sorted(values, key=len, reverse=True):
-        text = text.replace(v, REDACTED)
-    for pat in _PATTERNS:
-        text = pat.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
+# The one scrubber lives in dcluster.scrub; this name stays for the drivers and the glue.
+scrub = _scrub.text
 
 
 class CloudError(Exception):

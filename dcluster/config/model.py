@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from ..scrub import is_credential_key, mask_url_password
 from .command import Command
 from .secret import REDACTED, Secret
 
@@ -82,19 +83,31 @@ class Config:
         return self.max_idle_time
 
     def redacted(self) -> dict[str, Any]:
-        """Plain data for runner output and the dashboard: secrets masked."""
+        """Plain data for runner output, the dashboard and state.json: every credential masked.
+
+        Masked: each Secret, any value under a credential-like key (``token``,
+        ``api_key``, ``access_key_id`` ...), the password of a URL (a proxy),
+        and every ``command_env`` value (an environment is where schedulers
+        and sites keep passwords and license keys).
+        """
         return _plain(self)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, key: Any = None) -> Any:
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Command):
         return value.template
+    if key == "command_env" and isinstance(value, Mapping):
+        return {k: REDACTED for k in value}
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_plain(v, key) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: _plain(getattr(value, f.name), f.name) for f in fields(value)}
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "" and is_credential_key(key):
+        return REDACTED
+    if isinstance(value, str):
+        return mask_url_password(value)
     return value
