@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import identity
+from .. import identity, scrub
 from ..model import WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
@@ -59,11 +59,11 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
         return _fail(f"{cmd}: {exc}")
     except Exception as exc:  # noqa: BLE001 - an operator error must not end the engine
         log.exception("dcluster: command %s failed", cmd)
-        return _fail(f"{cmd} failed: {exc}")
+        return _fail(f"{cmd} failed: {scrub.text(exc)}")
     if result.get("ok"):
         c.fire(f"command/{cmd}", {"args": {k: v for k, v in kw.items()}, "message": result.get("message", "")})
     c.save()
-    return result
+    return scrub.data(result)  # it goes back to the runner: no credential in an operator's output
 
 
 def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from .. import config as dconfig
+from .. import scrub
 from ..config import Config
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
@@ -61,7 +62,7 @@ class Controller:
 
     def fire(self, tag: str, data: dict) -> None:
         try:
-            self.ports.fire(f"dcluster/{tag}", data)
+            self.ports.fire(f"dcluster/{tag}", scrub.data(data))
         except Exception:  # noqa: BLE001 - events are best effort; the loop goes on
             log.exception("dcluster: could not fire event %s", tag)
 
@@ -101,6 +102,7 @@ class Controller:
             self.state.error(self.clock(), "config", str(exc))
             self.fire("config/invalid", {"errors": exc.errors})
             return self.config
+        scrub.REGISTRY.update(cfg)  # before anything of this config can reach a message
         self.config = cfg
         return cfg
 
