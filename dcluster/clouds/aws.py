@@ -1,12 +1,12 @@
-"""Amazon EC2 through boto3: on-demand batches, spot with a deadline and an on-demand fallback.
+"""Amazon EC2 through boto3: on demand, or spot with a deadline and an on-demand fallback.
 
-On-demand: one ``RunInstances`` per batch with ``MinCount=1, MaxCount=n`` and
-the tags in ``TagSpecifications`` (see :mod:`dcluster.clouds.base` for how
-one call carries n minion ids).  When EC2 starts fewer than n, the rest is
-asked for once more, all-or-nothing (``MinCount=MaxCount=rest``): either the
-capacity is there now, or the refusal becomes the launch's classified error
-and the result lists exactly the instances that exist.  (moto starts
-``MinCount`` instances, so against moto every batch takes those two calls.)
+On-demand: one ``RunInstances`` per instance (``MinCount=MaxCount=1``), with
+its own user-data (its own minion key) and its tags in
+``TagSpecifications``, several calls at a time (see
+:mod:`dcluster.clouds.base`).  ``ClientToken`` is the minion id, so a call
+repeated after a timeout finds the instance the first one made.  After a
+refusal no further call starts, and the result lists exactly the instances
+that exist, with the refusal as the launch's classified error.
 
 Spot: one ``RequestSpotInstances`` per instance (each needs its own
 user-data and tags), valid for ``spot_timeout`` seconds, polled until
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import secrets as _secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,11 +29,8 @@ from typing import Any
 
 from .. import model
 from .base import (
-    MAX_BATCH,
     Driver,
     LaunchResult,
-    batch_tags,
-    batch_userdata,
     launch_time_from,
     minion_from_tags,
     tags_for,
@@ -319,76 +315,31 @@ class AwsDriver(Driver):
                 return result
             result.extra["fallback_on_demand"] = len(ids)
             result.error = None
-        batch = max(1, min(int(self.resource.launch_batch), MAX_BATCH))
-        for n in range(0, len(ids), batch):
-            err = self._run_batch(ids[n:n + batch], userdata_for, result, cores, mem)
-            if err is not None:
-                result.error = err
-                break
+        self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
         return result
 
-    def _run_batch(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> CloudError | None:
-        """Launch ``ids`` (one call, plus one for a shortfall); append what exists to ``result``."""
-        try:
-            userdata = batch_userdata(ids, userdata_for, "aws")
-        except CloudError as exc:
-            return exc
-        if userdata is None:  # the template cannot be shared (not a script): one call per instance
-            for mid in ids:
-                err = self._run_batch([mid], userdata_for, result, cores, mem)
-                if err is not None:
-                    return err
-            return None
-        if len(userdata.encode()) > USERDATA_LIMIT and len(ids) > 1:
-            half = len(ids) // 2
-            return (self._run_batch(ids[:half], userdata_for, result, cores, mem)
-                    or self._run_batch(ids[half:], userdata_for, result, cores, mem))
-        token = _secrets.token_hex(8)
-        tags = batch_tags(self.cluster, self.resource.name, ids, token)
-        inst_tags = dict(tags)
-        if len(ids) == 1:
-            inst_tags["Name"] = self._name(ids[0])
-        params = dict(self._launch_spec(), MinCount=1, MaxCount=len(ids), UserData=userdata, ClientToken=token,
-                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(inst_tags)},
+    def _run_one(self, minion_id: str, userdata_for, cores: int, mem: int) -> model.Instance | None:
+        """One ``RunInstances`` for one instance, with its own user-data and tags.
+
+        ``ClientToken`` is the minion id: a call repeated after a timeout
+        returns the instance the first call made instead of starting another.
+        """
+        userdata = userdata_for(minion_id)
+        if len(userdata.encode()) > USERDATA_LIMIT:
+            raise InvalidConfig(f"the user-data of {minion_id} is {len(userdata.encode())} bytes; EC2 takes at most "
+                                f"{USERDATA_LIMIT}", cloud="aws", code="userdata-size")
+        tags = tags_for(self.cluster, self.resource.name, minion_id)
+        tags["Name"] = self._name(minion_id)
+        params = dict(self._launch_spec(), MinCount=1, MaxCount=1, UserData=userdata, ClientToken=minion_id,
+                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(tags)},
                                          {"ResourceType": "volume", "Tags": _tag_list(
                                              {model.TAG_CLUSTER: self.cluster, model.TAG_RESOURCE: self.resource.name})}])
-        try:
-            answer = self._call("run_instances", **params)
-        except CloudError as exc:
-            return exc
-        got = answer.get("Instances", [])
-        for raw in got:
-            raw.setdefault("Tags", _tag_list(inst_tags))
-            inst = self._to_instance(raw, cores, mem)
-            if inst is not None:
-                result.instances.append(inst)
-        done = {i.minion_id for i in result.instances}
-        rest = [m for m in ids if m not in done]
-        if rest and len(rest) < len(ids):
-            log.info("aws %s: EC2 started %d of %d; asking for the other %d", self.resource.name, len(ids) - len(rest),
-                     len(ids), len(rest))
-            return self._run_exact(rest, userdata_for, result, cores, mem)
-        return None
-
-    def _run_exact(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> CloudError | None:
-        userdata = batch_userdata(ids, userdata_for, "aws")
-        if userdata is None or (len(userdata.encode()) > USERDATA_LIMIT and len(ids) > 1):
-            return self._run_batch(ids, userdata_for, result, cores, mem)
-        token = _secrets.token_hex(8)
-        tags = batch_tags(self.cluster, self.resource.name, ids, token)
-        if len(ids) == 1:
-            tags["Name"] = self._name(ids[0])
-        params = dict(self._launch_spec(), MinCount=len(ids), MaxCount=len(ids), UserData=userdata, ClientToken=token,
-                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(tags)}])
-        try:
-            answer = self._call("run_instances", **params)
-        except CloudError as exc:
-            return exc
+        answer = self._call("run_instances", **params)
         for raw in answer.get("Instances", []):
             raw.setdefault("Tags", _tag_list(tags))
             inst = self._to_instance(raw, cores, mem)
             if inst is not None:
-                result.instances.append(inst)
+                return inst
         return None
 
     def _name(self, minion_id: str) -> str:

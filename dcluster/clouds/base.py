@@ -6,47 +6,44 @@ HMAC secret (:mod:`dcluster.identity`).  Listing selects on exactly that,
 never on a name pattern: the original's unanchored ``prefix-*`` regex listed
 (and at startup destroyed) other people's instances.
 
-Batches
--------
-EC2 ``RunInstances`` and Nova ``POST /servers`` launch ``count`` instances in
-one call, but every instance of such a call gets the *same* tags and the same
-user-data, while each of ours needs its own minion id.  So a batch carries:
+One instance, one API call
+--------------------------
+Each instance gets its own user-data, which carries its own minion key
+(:mod:`dcluster.keypairs`), and its own tags with its minion id, so no
+instance ever sees another's id or key.  EC2 ``RunInstances`` and Nova
+``POST /servers`` could start many instances in one call, but every
+instance of such a call gets the same user-data and tags; so the drivers
+make one call per instance, :data:`LAUNCH_THREADS` at a time
+(:meth:`Driver.launch_each`).  Every instance is identifiable from the
+moment it exists (its tags are part of the create call), and the call is
+idempotent where the cloud allows it (EC2 ``ClientToken`` = minion id).
 
-* the common tags (cluster, resource, launch time) plus ``dcluster-batch``
-  and the batch's minion ids in launch-index order, packed into
-  ``dcluster-ids-<n>`` tags (only the ``<nonce>-<mac>`` part, 12 per tag);
-* a user-data wrapper (:func:`batch_userdata`) that asks the instance
-  metadata service for the instance's launch index, picks its id from the
-  same list, and runs the user-data rendered for that id.
-
-The driver maps an instance to its id with its launch index
-(:func:`minion_from_tags`), so every instance is identifiable from the
-moment it exists; no second tagging call is needed (the original's tag-after
--launch race, where a crash left untagged instances, cannot happen).
+Instances that dcluster launched in batches before this (tags
+``dcluster-batch`` and ``dcluster-ids-<n>``) are still recognised by their
+launch index, so an upgrade leaks none of them.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import identity, model
 from ..config.model import Resource
 from ..config.secret import Secret
-from .errors import CloudError
+from .errors import CloudError, Transient
 
 log = logging.getLogger(__name__)
 
+# Tags of instances launched in batches by earlier releases (read, never written any more).
 TAG_BATCH = "dcluster-batch"
 TAG_IDS = "dcluster-ids-"  # + n: space-separated "<nonce>-<mac>" of the batch, in launch-index order
-IDS_PER_TAG = 12  # 12 ids of 19 characters and their spaces: 239 < 255, the Nova metadata limit (EC2: 256)
-MAX_BATCH = IDS_PER_TAG * 40  # stays under EC2's 50 tags per resource
-PLACEHOLDER = "@DCLUSTER_MINION_ID@"
+LAUNCH_THREADS = 8  # create calls under way at once per launch (each call starts one instance)
 
 
 @dataclass
@@ -124,6 +121,41 @@ class Driver(abc.ABC):
                 raise ValueError(f"{mid!r} is not a minion id of cluster {self.cluster} resource {self.resource.name}")
         return ids
 
+    def launch_each(self, ids: Sequence[str], launch_one: Callable[[str], model.Instance | None],
+                    result: LaunchResult, threads: int | None = None) -> None:
+        """Start each of ``ids`` with its own call, ``threads`` at a time, into ``result``.
+
+        ``launch_one(minion_id)`` returns the instance (None: the cloud made
+        nothing) or raises :class:`CloudError`.  After the first error no new
+        call is started (calls under way finish and count); the first error
+        becomes ``result.error``, so the result lists exactly what exists.
+        """
+        ids = list(ids)
+        stop = False
+        found: dict[str, model.Instance] = {}
+
+        def one(mid: str) -> None:
+            nonlocal stop
+            if stop:
+                return
+            try:
+                inst = launch_one(mid)
+            except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose what exists
+                stop = True
+                if result.error is None:
+                    result.error = exc if isinstance(exc, CloudError) else Transient(
+                        f"{type(exc).__name__}: {exc}", cloud=self.type)
+                return
+            if inst is not None:
+                found[mid] = inst
+
+        threads = threads or LAUNCH_THREADS
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(ids))),
+                                thread_name_prefix=f"dcluster-launch-{self.resource.name}") as pool:
+            for fut in [pool.submit(one, mid) for mid in ids]:
+                fut.result()
+        result.instances.extend(found[mid] for mid in ids if mid in found)
+
     def is_ours(self, tags: Mapping[str, str]) -> bool:
         return tags.get(model.TAG_CLUSTER) == self.cluster and tags.get(model.TAG_RESOURCE) == self.resource.name
 
@@ -140,28 +172,6 @@ def tags_for(cluster: str, resource: str, minion_id: str, launch_time: float | N
         model.TAG_MINION: minion_id,
         model.TAG_LAUNCHED: _fmt_time(time.time() if launch_time is None else launch_time),
     }
-
-
-def batch_tags(cluster: str, resource: str, minion_ids: Sequence[str], batch: str,
-               launch_time: float | None = None) -> dict[str, str]:
-    """The tags every instance of one multi-instance API call carries (see the module docstring)."""
-    if len(minion_ids) == 1:
-        return tags_for(cluster, resource, minion_ids[0], launch_time)
-    stem = f"{cluster}-{resource}-"
-    tails = []
-    for mid in minion_ids:
-        if not mid.startswith(stem):
-            raise ValueError(f"{mid!r} does not belong to {stem}*")
-        tails.append(mid[len(stem):])
-    tags = {
-        model.TAG_CLUSTER: cluster,
-        model.TAG_RESOURCE: resource,
-        model.TAG_LAUNCHED: _fmt_time(time.time() if launch_time is None else launch_time),
-        TAG_BATCH: batch,
-    }
-    for n in range(0, len(tails), IDS_PER_TAG):
-        tags[f"{TAG_IDS}{n // IDS_PER_TAG}"] = " ".join(tails[n:n + IDS_PER_TAG])
-    return tags
 
 
 def batch_ids(tags: Mapping[str, str]) -> list[str]:
@@ -194,70 +204,3 @@ def launch_time_from(tags: Mapping[str, str], fallback: float) -> float:
 
 def _fmt_time(t: float) -> str:
     return f"{t:.3f}"
-
-
-# Commands that print the instance's launch index, per metadata service.
-INDEX_COMMANDS = {
-    "aws": (
-        "tok=$(curl -sf -m 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "
-        "http://169.254.169.254/latest/api/token || true)\n"
-        "    idx=$(curl -sf -m 5 ${tok:+-H \"X-aws-ec2-metadata-token: $tok\"} "
-        "http://169.254.169.254/latest/meta-data/ami-launch-index || true)"
-    ),
-    "openstack": (
-        "idx=$(curl -sf -m 5 http://169.254.169.254/openstack/latest/meta_data.json "
-        "| sed -n 's/.*\"launch_index\": *\\([0-9][0-9]*\\).*/\\1/p' || true)"
-    ),
-}
-
-_WRAPPER = """#!/bin/sh
-# dcluster batch user-data: one API call launched {count} instances.  Each asks
-# the metadata service for its launch index, takes its minion id from the list
-# below (the same list is in the instance's dcluster-ids-* tags) and runs the
-# user-data rendered for that id.
-ids='{ids}'
-idx=
-for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
-    {index_command}
-    case "$idx" in ''|*[!0-9]*) sleep 5 ;; *) break ;; esac
-done
-case "$idx" in ''|*[!0-9]*) echo "dcluster: no launch index from the metadata service" >&2; exit 1 ;; esac
-set -f
-set -- $ids
-shift "$idx" || exit 1
-DCLUSTER_MINION_ID=$1
-export DCLUSTER_MINION_ID
-umask 077
-f=/run/dcluster-userdata-$$
-sed "s/{placeholder}/$DCLUSTER_MINION_ID/g" > "$f" <<'DCLUSTER_USERDATA_EOF'
-{body}DCLUSTER_USERDATA_EOF
-chmod 700 "$f"
-exec "$f"
-"""
-
-
-def batch_userdata(minion_ids: Sequence[str], userdata_for: Callable[[str], str], cloud: str) -> str | None:
-    """One user-data for a whole batch, or None when the batch cannot share one.
-
-    The user-data rendered for each id must be the same text with the id in
-    the same places, and be a ``#!`` script (a ``#cloud-config`` document
-    cannot be wrapped): then the wrapper substitutes the id at boot, which is
-    the same text the template would have produced for it.
-    """
-    if len(minion_ids) == 1:
-        return userdata_for(minion_ids[0])
-    bodies = set()
-    for mid in minion_ids:
-        bodies.add(userdata_for(mid).replace(mid, PLACEHOLDER))
-        if len(bodies) > 1:
-            return None
-    body = bodies.pop()
-    if not body.startswith("#!") or "DCLUSTER_USERDATA_EOF" in body:
-        return None
-    if not body.endswith("\n"):
-        body += "\n"
-    stem = minion_ids[0].rsplit("-", 2)[0]
-    if not all(re.fullmatch(r"[a-z0-9-]+", m) and m.startswith(stem) for m in minion_ids):
-        return None
-    return _WRAPPER.format(count=len(minion_ids), ids=" ".join(minion_ids), index_command=INDEX_COMMANDS[cloud],
-                           placeholder=PLACEHOLDER, body=body)

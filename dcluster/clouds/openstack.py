@@ -2,30 +2,26 @@
 
 Authentication: Keystone v3 password (user and project domains) or an
 application credential; the region picks the compute endpoint from the
-catalog.  A batch is one ``POST /servers`` with ``min_count=1,
-max_count=n``: Nova names the servers ``<name>-1`` .. ``<name>-n`` in
-launch-index order and gives them all the same metadata and user-data, so
-the batch metadata carries the minion ids (see :mod:`dcluster.clouds.base`)
-and each server finds its own with its launch index.  When Nova starts
-fewer than asked (quota), the rest is asked for once more, all-or-nothing,
-and a refusal becomes the launch's classified error.
+catalog.  Each instance is one ``POST /servers``, named by its minion id,
+with its own user-data (its own minion key) and metadata, several calls at a
+time (see :mod:`dcluster.clouds.base`); a server that Nova puts in ERROR at
+once is deleted and its fault becomes the launch's classified error.
 
-Listing is ``servers.list()`` filtered in Python on our metadata, never on a
-name pattern.  Secrets reach keystoneauth1 only in :meth:`_make_client`.
+Listing is ``servers.list()`` over every page, filtered in Python on our
+metadata, never on a name pattern.  Secrets reach keystoneauth1 only in :meth:`_make_client`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import secrets as _secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from .. import model
-from .base import MAX_BATCH, Driver, LaunchResult, batch_tags, batch_userdata, launch_time_from, minion_from_tags
+from .base import Driver, LaunchResult, launch_time_from, minion_from_tags, tags_for
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
@@ -176,7 +172,9 @@ class OpenStackDriver(Driver):
 
     # ------------------------------------------------------------ listing
     def _all_servers(self) -> list:
-        return self._do(lambda: self.client.servers.list(detailed=True, search_opts={"all_tenants": False}))
+        # limit=-1: novaclient follows the markers to the last page.  Without it Nova answers its first
+        # page only (osapi_max_limit, 1000 by default), and every older worker would look gone.
+        return self._do(lambda: self.client.servers.list(detailed=True, search_opts={"all_tenants": False}, limit=-1))
 
     def _launch_index(self, server, meta: dict) -> int | None:
         idx = getattr(server, "OS-EXT-SRV-ATTR:launch_index", None)
@@ -256,35 +254,15 @@ class OpenStackDriver(Driver):
         except CloudError as exc:
             result.error = exc
             return result
-        batch = max(1, min(int(self.resource.launch_batch), MAX_BATCH))
-        for n in range(0, len(ids), batch):
-            err = self._create(ids[n:n + batch], userdata_for, result, cores, mem, nics, exact=False)
-            if err is not None:
-                result.error = err
-                break
+        self.launch_each(ids, lambda mid: self._create_one(mid, userdata_for, cores, mem, nics), result)
         return result
 
-    def _create(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int, nics,
-                exact: bool) -> CloudError | None:
-        try:
-            userdata = batch_userdata(ids, userdata_for, "openstack")
-        except CloudError as exc:
-            return exc
-        if userdata is None:  # not shareable (e.g. #cloud-config): one server per call
-            for mid in ids:
-                err = self._create([mid], userdata_for, result, cores, mem, nics, exact=True)
-                if err is not None:
-                    return err
-            return None
-        token = _secrets.token_hex(6)
+    def _create_one(self, minion_id: str, userdata_for, cores: int, mem: int, nics) -> model.Instance | None:
+        """One ``POST /servers`` for one instance, named by its minion id, with its own user-data and metadata."""
+        userdata = userdata_for(minion_id)
         meta = {str(k): str(v) for k, v in (self.config.get("metadata") or {}).items()}
-        meta.update(batch_tags(self.cluster, self.resource.name, ids, token))
-        if len(ids) == 1:
-            name = self._name(ids[0])
-        else:
-            name = self._name(f"{self.cluster}-{self.resource.name}-{token}")
-        kwargs: dict[str, Any] = {"meta": meta, "userdata": userdata, "min_count": len(ids) if exact else 1,
-                                  "max_count": len(ids)}
+        meta.update(tags_for(self.cluster, self.resource.name, minion_id))
+        kwargs: dict[str, Any] = {"meta": meta, "userdata": userdata, "min_count": 1, "max_count": 1}
         cfg = self.config
         if cfg.get("key_name"):
             kwargs["key_name"] = cfg["key_name"]
@@ -294,46 +272,23 @@ class OpenStackDriver(Driver):
             kwargs["availability_zone"] = cfg["availability_zone"]
         if nics:
             kwargs["nics"] = nics
-        try:
-            first = self._do(lambda: self.client.servers.create(name, cfg["image_uuid"], self.flavor().id, **kwargs))
-        except CloudError as exc:
-            return exc
-        if len(ids) == 1:
-            servers = [first]
-            try:  # the create answer lacks metadata details on some clouds; read it back
-                servers = [self._do(lambda: self.client.servers.get(first.id))]
-            except CloudError:
-                pass
-        else:
-            servers = [s for s in self._all_servers() if (getattr(s, "metadata", {}) or {}).get("dcluster-batch") == token]
-        error: CloudError | None = None
-        failed = []
-        for server in servers:
-            inst = self._to_instance(server, cores, mem)
-            if inst is None:
-                continue
+        name = self._name(minion_id)
+        first = self._do(lambda: self.client.servers.create(name, cfg["image_uuid"], self.flavor().id, **kwargs))
+        server = first
+        try:  # the create answer lacks metadata details on some clouds; read it back
+            server = self._do(lambda: self.client.servers.get(first.id))
+        except CloudError:
+            pass
+        inst = self._to_instance(server, cores, mem)
+        if inst is None:
+            return None
+        if inst.state == model.InstanceState.ERROR:
+            # Scheduling already failed (e.g. "No valid host was found"): the server is useless.
             fault = inst.tags.get("dcluster-fault", "")
-            if inst.state == model.InstanceState.ERROR:
-                # Scheduling already failed (e.g. "No valid host was found"): the server is useless.
-                error = error or classify(500 if NO_VALID_HOST not in fault else None, fault or "server in ERROR",
-                                          self._secrets, code="ERROR")
-                failed.append(inst.id)
-                continue
-            result.instances.append(inst)
-        if failed:
-            self.destroy(failed)
-        if error is not None:
-            return error
-        done = {i.minion_id for i in result.instances}
-        rest = [m for m in ids if m not in done]
-        if rest and not exact and len(rest) < len(ids):
-            log.info("openstack %s: Nova started %d of %d; asking for the other %d", self.resource.name,
-                     len(ids) - len(rest), len(ids), len(rest))
-            return self._create(rest, userdata_for, result, cores, mem, nics, exact=True)
-        if rest:
-            return InsufficientCapacity(f"Nova started {len(ids) - len(rest)} of {len(ids)} servers",
-                                        cloud="openstack", code="partial")
-        return None
+            self.destroy([inst.id])
+            raise classify(500 if NO_VALID_HOST not in fault else None, fault or "server in ERROR",
+                           self._secrets, code="ERROR")
+        return inst
 
     # ------------------------------------------------------------ destroying
     def destroy(self, ids: Sequence[str]) -> dict[str, str]:

@@ -4,8 +4,11 @@ The template sees ``minion_id``, ``master`` (the address the minion connects
 to), ``resource`` (the resource name), ``resource_type`` (openstack, aws,
 local), ``scheduler`` (torque, sge, slurm), ``cluster`` (the cluster name)
 and ``instance_dir`` (local cloud only: a directory private to the instance;
-empty on real clouds), plus the resource's ``userdata_vars`` (which cannot
-replace any of those).  Undefined names are errors, so a typo in a template
+empty on real clouds), ``minion_pem`` and ``minion_pub`` (the minion's key
+pair, made and pre-accepted by the master: the template must install them
+as ``minion.pem`` / ``minion.pub`` in the minion's pki_dir, or the minion
+presents a key the master refuses), plus the resource's ``userdata_vars``
+(which cannot replace any of those).  Undefined names are errors, so a typo in a template
 fails the first launch with the template's path instead of booting a broken
 node.  The default template (package data,
 ``dcluster/data/userdata/salt-minion.sh.j2``) installs a salt-minion if
@@ -22,6 +25,7 @@ from typing import Any
 
 import jinja2
 
+from ..keypairs import KeyPair
 from .errors import InvalidConfig
 
 DEFAULT_TEMPLATE = "salt-minion.sh.j2"
@@ -58,28 +62,49 @@ def load_template(path: str | None) -> jinja2.Template:
 
 def render(template: jinja2.Template | str | None, *, minion_id: str, master: str, resource: str,
            scheduler: str, cluster: str, resource_type: str = "", instance_dir: str = "",
-           extra: Mapping[str, Any] | None = None) -> str:
-    """The user-data of one instance; ``extra`` (``userdata_vars``) adds variables, never replaces ours."""
+           extra: Mapping[str, Any] | None = None, key: KeyPair | None = None) -> str:
+    """The user-data of one instance; ``extra`` (``userdata_vars``) adds variables, never replaces ours.
+
+    With ``key``, the template must put the private key into the user-data:
+    one that leaves it out would boot a minion whose own key the master
+    refuses, so that is an error naming the template.
+    """
     if not isinstance(template, jinja2.Template):
         template = load_template(template)
+    where = getattr(template, "dcluster_source", "userdata template")
     context = dict(extra or {})
     context.update(minion_id=minion_id, master=master, resource=resource, resource_type=resource_type,
-                   scheduler=scheduler, cluster=cluster, instance_dir=instance_dir)
+                   scheduler=scheduler, cluster=cluster, instance_dir=instance_dir,
+                   minion_pem=key.private_pem if key else "", minion_pub=key.public_pem if key else "")
     try:
-        return template.render(**context)
+        text = template.render(**context)
     except jinja2.UndefinedError as exc:
-        where = getattr(template, "dcluster_source", "userdata template")
         raise InvalidConfig(f"userdata_file {where}: {exc.message}") from None
+    if key is not None and _pem_line(key.private_pem) not in text:
+        raise InvalidConfig(f"userdata_file {where}: does not install {{{{ minion_pem }}}}: the minion would present "
+                            f"a key of its own, which the master refuses (its key is pre-accepted)")
+    return text
+
+
+def _pem_line(pem: str) -> str:
+    """A line of the key's body: survives indenting the PEM into a YAML block (cloud-config)."""
+    body = [ln for ln in pem.splitlines() if ln and not ln.startswith("-----")]
+    return body[len(body) // 2]
 
 
 def renderer(path: str | None, *, master: str, resource: str, scheduler: str, cluster: str,
-             resource_type: str = "", instance_dir_for=None, extra: Mapping[str, Any] | None = None):
-    """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once)."""
+             resource_type: str = "", instance_dir_for=None, extra: Mapping[str, Any] | None = None,
+             keys: Mapping[str, KeyPair] | None = None):
+    """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once).
+
+    ``keys`` maps each minion id to its key pair; an id without one gets none.
+    """
     tpl = load_template(path)
 
     def userdata_for(minion_id: str) -> str:
         return render(tpl, minion_id=minion_id, master=master, resource=resource, scheduler=scheduler,
                       cluster=cluster, resource_type=resource_type,
-                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "", extra=extra)
+                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "", extra=extra,
+                      key=(keys or {}).get(minion_id))
 
     return userdata_for

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import identity
+from .. import identity, keypairs
 from ..clouds import userdata
 from ..clouds.errors import CloudError
 from ..config import Command, Config
@@ -136,10 +136,7 @@ class Executor:
             self.c.state.config_failed.pop(minion_id, None)
             self.c.state.recent_launches.pop(minion_id, None)
         self.c.cloud_changed(resource)
-        try:
-            self.c.ports.delete_key(minion_id)
-        except Exception as exc:  # noqa: BLE001 - the key sweep retries
-            log.warning("dcluster: could not delete the key of %s: %s", minion_id, exc)
+        self._delete_key(minion_id)
         if cfg.post_vm_destroy_command is not None and worker is not None:
             self.hook(cfg.post_vm_destroy_command, worker, "post_vm_destroy_command", sync=True)
         return {"instance": instance_id, "status": status}
@@ -166,12 +163,13 @@ class Executor:
         now = self.c.clock
         try:
             drv = self.c.ports.driver(cfg, res)
+            keys = self._preaccept(ids)
             # The local cloud gives each instance a private directory (the template's instance_dir).
             render = userdata.renderer(res.config.get("userdata_file") or None, master=self.c.ports.master_address,
                                        resource=resource, scheduler=cfg.cluster.type, cluster=cfg.cluster_name,
                                        resource_type=res.type,
                                        instance_dir_for=getattr(drv, "instance_root", None),
-                                       extra=res.config.get("userdata_vars"))
+                                       extra=res.config.get("userdata_vars"), keys=keys)
             result = drv.launch(n, ids, render)
             error = result.error
             instances = list(result.instances)
@@ -179,6 +177,7 @@ class Executor:
             error, instances = exc, []
         except Exception as exc:  # noqa: BLE001 - unknown errors back off as transient
             error, instances = exc, []
+        self._drop_unused_keys(ids, instances, error)
         with self.c.state.lock:
             self.c.state.in_flight[resource] = max(0, self.c.state.in_flight.get(resource, 0) - n)
             for inst in instances:
@@ -203,6 +202,46 @@ class Executor:
             self.c.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
             log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
                         error)
+
+    def _preaccept(self, ids: list[str]) -> dict[str, keypairs.KeyPair]:
+        """A key pair per id, its public key accepted by the master before the instance exists.
+
+        Salt's own convention (salt-cloud, ``salt.modules.seed``): the worker
+        authenticates with a key the master already trusts, so no key is ever
+        accepted because of what a client claims.  A failure accepts none.
+        """
+        keys = dict(zip(ids, self.c.keys.take(len(ids)), strict=True))
+        done: list[str] = []
+        try:
+            for mid, pair in keys.items():
+                self.c.ports.preaccept_key(mid, pair.public_pem)
+                done.append(mid)
+        except Exception:
+            for mid in done:
+                self._delete_key(mid)
+            raise
+        return keys
+
+    def _drop_unused_keys(self, ids: list[str], instances: list, error: BaseException | None) -> None:
+        """Delete the keys of ids the cloud made no instance for, when it surely made none.
+
+        After a refusal (quota, capacity, configuration, authentication) the
+        ids without an instance will never exist.  After a transient error
+        (a timeout) an instance may exist that the answer did not show: its
+        key stays until the key sweep finds it unused across listings.
+        """
+        if error is not None and getattr(error, "kind", "transient") == "transient":
+            return
+        made = {i.minion_id for i in instances}
+        for mid in ids:
+            if mid not in made:
+                self._delete_key(mid)
+
+    def _delete_key(self, minion_id: str) -> None:
+        try:
+            self.c.ports.delete_key(minion_id)
+        except Exception as exc:  # noqa: BLE001 - the key sweep retries
+            log.warning("dcluster: could not delete the key of %s: %s", minion_id, exc)
 
     # ------------------------------------------------------------ hooks
     def hook(self, command: Command, worker: Worker | None, what: str, sync: bool = False,

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import config as dconfig
 from .. import scrub
+from ..keypairs import KeyPool
 from ..config import Config
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class Controller:
-    def __init__(self, ports: Ports, state_path: str | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, ports: Ports, state_path: str | None = None, clock: Callable[[], float] = time.time,
+                 keys: KeyPool | None = None):
         self.ports = ports
         self.clock = clock
         self.state_path = state_path
@@ -42,9 +44,11 @@ class Controller:
         self._cloud_cache: dict[str, tuple[float, list[Instance] | None]] = {}
         self._cloud_dirty: set[str] = set()
         self._shapes: dict[str, tuple[int, int]] = {}
+        self._keyless: dict[str, float] = {}  # our accepted keys with no instance -> first seen so
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
+        self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
         self.executor = Executor(self)
         self.lock = threading.RLock()
         self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
@@ -191,6 +195,8 @@ class Controller:
         if cfg is None:
             return {"ok": False, "error": "no valid configuration"}
         self.pool()
+        # Keys for one launch action of every resource are made ahead of time.
+        self.keys.set_target(sum(min(r.launch_batch, r.max) for r in cfg.resources.values()))
         nodes, jobs = self.poll_scheduler(cfg)
         insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
@@ -260,11 +266,21 @@ class Controller:
             log.debug("dcluster: cannot list keys: %s", exc)
             return
         alive = {w.name for w in view.workers}
+        # A key is pre-accepted before its instance exists, and a launch that timed out may have made an
+        # instance no listing shows yet: a key is unused only when listings across ``grace`` seconds agree.
+        grace = max(60.0, 2.0 * cfg.cloud_poller_interval)
+        unused = set()
         for mid in accepted:
             ident = identity.parse(mid, cfg.secret, cfg.cluster_name)
             if ident is None or mid in alive or not view.cloud_ok.get(ident.resource, False):
                 continue
             if mid in self.state.recent_launches or self.state.in_flight.get(ident.resource):
+                continue
+            unused.add(mid)
+        now = view.now
+        self._keyless = {mid: self._keyless.get(mid, now) for mid in unused}
+        for mid, since in self._keyless.items():
+            if now - since < grace:
                 continue
             try:
                 self.ports.delete_key(mid)

@@ -52,8 +52,9 @@ class Ports:
     scheduler: Callable[[Config], SchedulerPort]
     driver: Callable[[Config, Resource], Any]  # -> dcluster.clouds.base.Driver
     fire: Callable[[str, dict], None] = _nothing  # (tag, data) onto the event bus
-    accept_key: Callable[[str], Any] = _nothing
+    preaccept_key: Callable[[str, str], Any] = _nothing  # (minion id, public key PEM): accepted before the launch
     delete_key: Callable[[str], Any] = _nothing
+    reject_key: Callable[[str], Any] = _nothing  # a pending key under one of our ids: never accepted
     accepted_keys: Callable[[], set[str]] = field(default=lambda: set())
     hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
     master_address: str = "salt"

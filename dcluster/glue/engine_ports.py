@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from .. import identity
 from ..config import Config, Resource
 from ..model import Job, Node
 
@@ -134,13 +135,33 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         keys = wheel.cmd("key.list", ["accepted"]) or {}
         return set(keys.get("minions", []))
 
+    def reject_key(minion_id: str):
+        # key.reject takes a glob: only a well-formed id of ours (letters, digits, dashes) may reach it,
+        # so it can never match another minion's key.
+        if not identity.well_formed(minion_id) or any(ch in minion_id for ch in "*?[]!"):
+            raise ValueError(f"refusing to reject keys matching {minion_id!r:.80}: not a dcluster minion id")
+        return wheel.cmd("key.reject", [minion_id], kwarg={"include_accepted": False, "include_denied": False})
+
+    def preaccept_key(minion_id: str, public_pem: str) -> None:
+        # As salt.wheel.key.gen_accept stores a key it made: in the master's key cache, state accepted.
+        # Never over another key: an id that has one (in any state) is not launched.
+        import salt.cache
+
+        if not identity.well_formed(minion_id):
+            raise ValueError(f"refusing to accept a key for {minion_id!r:.80}: not a dcluster minion id")
+        cache = salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
+        if cache.fetch("keys", minion_id):
+            raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
+        cache.store("keys", minion_id, {"pub": public_pem, "state": "accepted"})
+
     def highstate(minion_id: str) -> str:
         return local.cmd_async(minion_id, "state.apply")
 
     ports = Ports(
         pillar=pillar, scheduler=scheduler, driver=DriverCache(), fire=fire,
-        accept_key=lambda mid: wheel.cmd("key.accept", [mid]),
+        preaccept_key=preaccept_key,
         delete_key=lambda mid: wheel.cmd("key.delete", [mid]),
+        reject_key=reject_key,
         accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
         metrics=graphite_port(),
     )

@@ -70,7 +70,7 @@ def record_calls(drv):
     return calls
 
 
-def test_batch_launch_one_call_tags_and_listing(moto, ec2):
+def test_one_call_per_instance_with_its_own_tags_user_data_and_token(moto, ec2):
     drv = driver(moto)
     calls = record_calls(drv)
     want = ids(4)
@@ -78,9 +78,14 @@ def test_batch_launch_one_call_tags_and_listing(moto, ec2):
     result = drv.launch(4, want, ud)
     assert result.error is None and result.launched == 4 and not result.partial
     runs = [p for name, p in calls if name == "RunInstances"]
-    assert runs[0]["MinCount"] == 1 and runs[0]["MaxCount"] == 4  # one call for the batch
-    # moto starts MinCount: the driver asked for the other 3 all-or-nothing
-    assert [(p["MinCount"], p["MaxCount"]) for p in runs[1:]] == [(3, 3)]
+    assert len(runs) == 4 and all((p["MinCount"], p["MaxCount"]) == (1, 1) for p in runs)
+    by_id = {p["ClientToken"]: p for p in runs}  # the token is the minion id: a repeated call finds the first's
+    assert set(by_id) == set(want)
+    for mid, p in by_id.items():
+        tags = {t["Key"]: t["Value"] for t in p["TagSpecifications"][0]["Tags"]}
+        assert tags[model.TAG_MINION] == mid and base.TAG_BATCH not in tags
+        assert p["UserData"] == ud(mid)
+        assert not [other for other in want if other != mid and (other in p["UserData"] or other in str(tags))]
     assert not [n for n, _ in calls if n == "CreateTags"]  # tags only at RunInstances
     listed = {i.minion_id: i for i in drv.instances()}
     assert set(listed) == set(want)
@@ -90,14 +95,10 @@ def test_batch_launch_one_call_tags_and_listing(moto, ec2):
         assert before - 1 <= inst.launch_time <= time.time() + 1
         assert inst.cores == 2 and inst.mem_mb == 1024  # from DescribeInstanceTypes
         assert not inst.spot
-    # The ids in the tags are those the instance picks with its launch index (same list as in its user-data).
-    raw = ec2.describe_instances(InstanceIds=[listed[want[0]].id])["Reservations"][0]["Instances"][0]
-    tags = {t["Key"]: t["Value"] for t in raw["Tags"]}
-    assert base.minion_from_tags(tags, raw["AmiLaunchIndex"]) == want[0]
-    assert tags[base.TAG_BATCH]
 
 
-def test_partial_batch_reported_exactly(moto, ec2):
+def test_a_refusal_stops_further_calls_and_the_result_is_exact(moto, ec2, monkeypatch):
+    monkeypatch.setattr(base, "LAUNCH_THREADS", 1)  # one call at a time: which calls follow a refusal is exact
     drv = driver(moto)
     seen = []
 
@@ -112,12 +113,31 @@ def test_partial_batch_reported_exactly(moto, ec2):
     drv.client.meta.events.register("before-call.ec2.RunInstances", refuse_second)
     want = ids(5)
     result = drv.launch(5, want, ud)
+    assert len(seen) == 2  # nothing after the refusal
     assert result.launched == 1 and result.requested == 5 and result.partial
     assert result.error is not None and result.error.kind == "capacity"
     assert "sufficient t3.micro capacity" in result.error.message
     listed = drv.instances()
     assert [i.id for i in listed] == [i.id for i in result.instances]
     assert listed[0].minion_id == want[0]
+
+
+def test_concurrent_calls_under_way_at_a_refusal_still_count(moto, ec2):
+    drv = driver(moto)
+    want = ids(6)
+
+    def refuse_one(params, model, **kwargs):
+        if params["body"].get("ClientToken") == want[2]:  # the serialized request (query protocol)
+            return (SimpleNamespace(status_code=400, headers={}), {"Error": {"Code": "InstanceLimitExceeded",
+                                                                            "Message": "limit reached"},
+                                                                  "ResponseMetadata": {"HTTPStatusCode": 400}})
+        return None
+
+    drv.client.meta.events.register("before-call.ec2.RunInstances", refuse_one)
+    result = drv.launch(6, want, ud)
+    assert result.error.kind == "quota" and want[2] not in {i.minion_id for i in result.instances}
+    # whatever was started is in the result, and the result is what exists
+    assert sorted(i.id for i in drv.instances()) == sorted(i.id for i in result.instances)
 
 
 def test_capacity_refusal_without_5xx_is_capacity(moto, ec2):

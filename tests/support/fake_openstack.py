@@ -10,7 +10,8 @@ uses, with Nova's documented shapes and error bodies:
 * ``GET /compute/v2.1/flavors/detail``, ``POST /servers`` (``min_count`` /
   ``max_count``, multi-create names ``<name>-<i>``, an instance quota that
   answers 403 "Quota exceeded ..." or creates fewer), ``GET /servers/detail``,
-  ``GET/DELETE /servers/<id>``;
+  ``GET/DELETE /servers/<id>``; listings are paged like Nova's (``page_size``,
+  ``limit``, ``marker``);
 * injected faults: ``fake.fail(method, path_regex, status, message)`` answers
   once with that error, ``fake.fail(..., delay=s)`` answers late (timeouts),
   ``fake.no_valid_host = True`` puts new servers in ERROR with Nova's fault.
@@ -57,6 +58,7 @@ class FakeOpenStack:
     flavors: dict = field(default_factory=lambda: {"fl-small": ("m1.small", 2, 2048), "fl-large": ("m1.large", 8, 16384)})
     quota_instances: int = 100
     no_valid_host: bool = False
+    page_size: int = 1000  # Nova's osapi_max_limit: a listing answers at most this many servers
 
     def __post_init__(self):
         self.servers: dict[str, dict] = {}
@@ -64,6 +66,7 @@ class FakeOpenStack:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict | None]] = []
         self.lock = threading.Lock()
+        self.list_calls = 0
         self.app = self._build()
         self._server = None
         self.url = ""
@@ -228,8 +231,18 @@ class FakeOpenStack:
 
         @app.get("/compute/v2.1/servers/detail")
         def detail():
+            # Nova pages its listings: at most page_size servers (osapi_max_limit), after ``marker``.
+            size = min(int(request.args.get("limit", fake.page_size)), fake.page_size)
             with fake.lock:
-                return jsonify({"servers": [public(s) for s in fake.servers.values() if s["status"] != "DELETED"]})
+                live = [s for s in fake.servers.values() if s["status"] != "DELETED"]
+                marker = request.args.get("marker")
+                if marker is not None:
+                    ids = [s["id"] for s in live]
+                    if marker not in ids:
+                        return error(400, f"marker [{marker}] not found")
+                    live = live[ids.index(marker) + 1:]
+                fake.list_calls += 1
+                return jsonify({"servers": [public(s) for s in live[:size]]})
 
         @app.get("/compute/v2.1/servers/<sid>")
         def show(sid):

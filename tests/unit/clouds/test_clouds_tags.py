@@ -21,30 +21,25 @@ def test_tags_for_carries_cluster_resource_minion_and_time():
     assert base.launch_time_from({model.TAG_LAUNCHED: "garbage"}, 7.0) == 7.0
 
 
-@pytest.mark.parametrize("n", [2, 13, 14, 50, 240])
-def test_batch_tags_round_trip_in_launch_index_order(n):
+def test_the_minion_tag_names_the_instance():
+    mid = _ids(1)[0]
+    assert base.minion_from_tags(base.tags_for("hpc", "ec2", mid), None) == mid
+
+
+@pytest.mark.parametrize("n", [2, 13, 50])
+def test_instances_of_batches_launched_by_earlier_releases_are_still_recognised(n):
+    # As releases before per-instance keys tagged one multi-instance call: no minion tag, the batch's
+    # ids (without the cluster-resource stem) 12 to a dcluster-ids-<k> tag, in launch-index order.
     ids = _ids(n)
-    tags = base.batch_tags("hpc", "ec2", ids, "tok")
-    assert model.TAG_MINION not in tags  # one call: no per-instance tag
-    assert all(len(v) <= 255 for v in tags.values())
-    assert len(tags) <= 50 - 1  # EC2 allows 50 tags per resource; Name may come on top
+    tails = [m[len("hpc-ec2-"):] for m in ids]
+    tags = {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "ec2", base.TAG_BATCH: "tok"}
+    for k in range(0, n, 12):
+        tags[f"{base.TAG_IDS}{k // 12}"] = " ".join(tails[k:k + 12])
     assert base.batch_ids(tags) == ids
     for i, mid in enumerate(ids):
         assert base.minion_from_tags(tags, i) == mid
     assert base.minion_from_tags(tags, n) == ""
     assert base.minion_from_tags(tags, None) == ""
-
-
-def test_single_launch_uses_the_minion_tag():
-    ids = _ids(1)
-    tags = base.batch_tags("hpc", "ec2", ids, "tok")
-    assert tags[model.TAG_MINION] == ids[0]
-    assert base.minion_from_tags(tags, None) == ids[0]
-
-
-def test_batch_tags_refuse_ids_of_another_resource():
-    with pytest.raises(ValueError):
-        base.batch_tags("hpc", "ec2", _ids(1) + _ids(1, resource="other"), "tok")
 
 
 def _driver(resource="ec2"):

@@ -1,12 +1,13 @@
-"""User-data rendering, the default salt-minion template, and the batch wrapper (run for real with /bin/sh)."""
+"""User-data rendering and the default salt-minion template (run for real with /bin/sh)."""
 
 import os
+import stat
 import subprocess
 
 import pytest
 
-from dcluster import identity
-from dcluster.clouds import base, userdata
+from dcluster import identity, keypairs
+from dcluster.clouds import userdata
 from dcluster.clouds.errors import InvalidConfig
 
 CTX = {"master": "127.200.0.1", "resource": "ec2", "scheduler": "slurm", "cluster": "hpc"}
@@ -71,38 +72,49 @@ def test_renderer_passes_every_context_value(tmp_path):
     assert render("m1") == "m1 127.200.0.1 ec2 slurm hpc aws"
 
 
-def test_batch_wrapper_gives_each_launch_index_its_own_id(tmp_path, monkeypatch):
-    # The metadata service is replaced by an environment variable; the rest of the wrapper runs as shipped.
-    monkeypatch.setitem(base.INDEX_COMMANDS, "aws", 'idx="$TEST_INDEX"')
-    ids = [identity.make("hpc", "ec2", "0123456789abcdef") for _ in range(3)]
-    out = tmp_path / "out"
-
-    def userdata_for(mid):
-        return f"#!/bin/sh\necho 'id={mid}' > {out}.$TEST_INDEX\n"
-
-    wrapper = base.batch_userdata(ids, userdata_for, "aws")
-    assert wrapper is not None and wrapper.startswith("#!/bin/sh")
-    script = tmp_path / "wrapper"
-    script.write_text(wrapper)
-    for i, mid in enumerate(ids):
-        subprocess.run(["/bin/sh", str(script)], env={"TEST_INDEX": str(i), "PATH": "/usr/bin:/bin"},
-                       check=True, timeout=10)
-        assert (tmp_path / f"out.{i}").read_text() == f"id={mid}\n"
-
-
-def test_batch_wrapper_refuses_what_it_cannot_share():
-    ids = [identity.make("hpc", "ec2", "0123456789abcdef") for _ in range(2)]
-    assert base.batch_userdata(ids, lambda m: "#cloud-config\nhostname: " + m, "aws") is None
-    counter = iter(range(10))
-    assert base.batch_userdata(ids, lambda m: f"#!/bin/sh\necho {next(counter)}\n", "aws") is None
-    assert base.batch_userdata(ids[:1], lambda m: "anything " + m, "aws") == "anything " + ids[0]
+def test_default_template_installs_the_key_pair_root_only(tmp_path):
+    # Run the local-cloud flavour for real: the minion must find the pre-accepted pair in its pki_dir.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "salt-minion").write_text("#!/bin/sh\nexit 0\n")
+    (bindir / "salt-minion").chmod(0o755)
+    root = tmp_path / "root"
+    pair = keypairs.generate()
+    text = userdata.render(None, minion_id="hpc-loc-abcdef-0123456789ab", instance_dir=str(root), key=pair, **CTX)
+    script = tmp_path / "ud.sh"
+    script.write_text(text)
+    subprocess.run(["/bin/sh", str(script)], env={"PATH": f"{bindir}:/usr/bin:/bin"}, check=True, timeout=30)
+    pki = root / "etc/salt/pki/minion"
+    assert (pki / "minion.pem").read_text() == pair.private_pem
+    assert (pki / "minion.pub").read_text() == pair.public_pem
+    assert stat.S_IMODE((pki / "minion.pem").stat().st_mode) == 0o400
+    assert stat.S_IMODE((pki / "minion.pub").stat().st_mode) & 0o077 == 0
 
 
-def test_wrapper_with_default_template_fits_ec2_limit_for_a_batch_of_50():
-    ids = [identity.make("hpc", "ec2", "0123456789abcdef") for _ in range(50)]
-    render = userdata.renderer(None, **CTX)
-    wrapper = base.batch_userdata(ids, render, "aws")
-    assert wrapper is not None
-    assert len(wrapper.encode()) < 16384
-    assert all(mid in wrapper for mid in ids)
+def test_a_template_that_drops_the_key_is_refused_by_name(tmp_path):
+    tpl = tmp_path / "ud.j2"
+    tpl.write_text("#!/bin/sh\necho {{ minion_id }}\n")
+    with pytest.raises(InvalidConfig, match=f"{tpl}.*minion_pem"):
+        userdata.render(str(tpl), minion_id="x", key=keypairs.generate(), **CTX)
+    # a cloud-config template that indents the key into a YAML block installs it
+    tpl.write_text("#cloud-config\nwrite_files:\n  - path: /etc/salt/pki/minion/minion.pem\n    content: |\n"
+                   "      {{ minion_pem | indent(6) }}\n")
+    assert "cloud-config" in userdata.render(str(tpl), minion_id="x", key=keypairs.generate(), **CTX)
+
+
+def test_renderer_gives_each_id_its_own_key_and_no_other():
+    pairs = {m: keypairs.generate() for m in ("hpc-ec2-aaaaaa-0123456789ab", "hpc-ec2-bbbbbb-0123456789ab")}
+    render = userdata.renderer(None, keys=pairs, **CTX)
+    for mid, pair in pairs.items():
+        text = render(mid)
+        assert pair.private_pem in text and mid in text
+        for other, other_pair in pairs.items():
+            if other != mid:
+                assert other not in text and other_pair.private_pem not in text
+
+
+def test_default_template_with_a_key_fits_the_ec2_limit():
+    text = userdata.render(None, minion_id=identity.make("hpc", "ec2", "0123456789abcdef"), key=keypairs.generate(),
+                           **CTX)
+    assert len(text.encode()) < 16384
     assert os.path.basename(userdata.DEFAULT_TEMPLATE) == "salt-minion.sh.j2"

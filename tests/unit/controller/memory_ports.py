@@ -8,6 +8,10 @@ tests/functional, and the whole chain in the end-to-end tests.
 
 from __future__ import annotations
 
+import itertools
+import threading
+
+from dcluster import keypairs
 from dcluster.clouds.base import LaunchResult
 from dcluster.clouds.errors import InsufficientCapacity
 from dcluster.controller import Ports
@@ -64,6 +68,7 @@ class MemCloud:
         self.instances_: dict[str, Instance] = {}
         self.cores_ = cores
         self.launch_calls = []
+        self.userdata: dict[str, str] = {}  # minion id -> the user-data it was launched with
         self.destroyed = []
         self.refuse = None  # an exception to raise from launch
         self.list_fails = False
@@ -76,11 +81,11 @@ class MemCloud:
 
     def launch(self, count, minion_ids, userdata_for):
         self.launch_calls.append(list(minion_ids))
+        self.userdata.update({mid: userdata_for(mid) for mid in minion_ids})
         if self.refuse is not None:
             return LaunchResult([], count, self.refuse)
         out = []
         for mid in minion_ids:
-            assert "#!" in userdata_for(mid) or userdata_for(mid)
             inst = Instance(id=f"i-{mid[-8:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
                             launch_time=self.clock(), cores=self.cores_, ip="127.200.0.250")
             self.instances_[mid] = inst
@@ -103,13 +108,27 @@ class MemCloud:
         return 0
 
 
+_PAIRS: list[keypairs.KeyPair] = []
+_PAIRS_LOCK = threading.Lock()
+
+
+def key_pool():
+    """A KeyPool handing out real RSA pairs from a few made once: each launch's keys are distinct
+    among 16, which is all a unit test needs, without 40 ms of key making per launch."""
+    with _PAIRS_LOCK:
+        if not _PAIRS:
+            _PAIRS.extend(keypairs.generate() for _ in range(16))
+    pairs = itertools.cycle(list(_PAIRS))
+    return keypairs.KeyPool(make=lambda: next(pairs))
+
+
 def ports(pillar, sched, cloud, events, keys):
     return Ports(
         pillar=lambda: pillar,
         scheduler=lambda cfg: sched,
         driver=lambda cfg, res: cloud,
         fire=lambda tag, data: events.append((tag, data)),
-        accept_key=lambda mid: keys.add(mid),
+        preaccept_key=lambda mid, pub: keys.add(mid),  # the public key itself: see test_controller's key tests
         delete_key=lambda mid: keys.discard(mid),
         accepted_keys=lambda: set(keys),
         hook=lambda argv, timeout: (0, "ok"),
@@ -117,4 +136,4 @@ def ports(pillar, sched, cloud, events, keys):
     )
 
 
-__all__ = ["InsufficientCapacity", "MemCloud", "MemScheduler", "ports"]
+__all__ = ["InsufficientCapacity", "MemCloud", "MemScheduler", "key_pool", "ports"]
