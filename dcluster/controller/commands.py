@@ -1,4 +1,4 @@
-"""Operator commands (the runners' actions) and the minion-key check.
+"""Operator commands (the runners' actions) and the refusal of pending keys under our ids.
 
 They run in the controller's process, on its live state, so what an operator
 does and what the loop does cannot race: the engine is the one actor.
@@ -188,42 +188,33 @@ def auto(c: Controller, enable: Any = None) -> dict[str, Any]:
     return _ok(f"auto mode {'on' if c.auto_mode() else 'off'}", auto_mode=c.auto_mode())
 
 
-def may_accept(c: Controller, minion_id: str) -> tuple[bool, str]:
-    """Whether the key of ``minion_id`` may be accepted: ours, launched, starting, first key."""
+def pending_key(c: Controller, minion_id: str) -> dict[str, Any]:
+    """A key waits under ``minion_id`` (reactor/auth.sls): never accepted if the id is ours.
+
+    Every worker's key is generated and accepted before its launch, so a worker never
+    presents a pending key: one under a dcluster id is someone else's claim to be that
+    worker, rejected and reported.  Ids that are not ours are the admin's business.
+    """
+    if not identity.well_formed(minion_id):
+        return _fail("not a dcluster minion id; left for the admin")
     if c.config is None:
-        return False, "the engine has no configuration yet"
-    ident = identity.parse(minion_id, c.config.secret, c.config.cluster_name)
-    if ident is None:
-        return False, "not a minion id dcluster made (bad format or HMAC)"
+        return _fail("the engine has no configuration yet")
+    if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
+        return _fail("not a dcluster minion id; left for the admin")
+    why = "a pending key under a dcluster minion id: workers' keys are accepted before launch"
     try:
-        accepted = c.ports.accepted_keys()
-    except Exception as exc:  # noqa: BLE001
-        return False, f"cannot list accepted keys: {exc}"
-    if minion_id in accepted:
-        return False, "a key with this id is accepted already (a replayed id)"
-    w = _worker(c, minion_id)
-    inst = w.instance if w is not None else c.state.recent_launches.get(minion_id)
-    if inst is None:
-        return False, "no instance with this id in the cloud"
-    if w is not None and w.state != WorkerState.STARTING:
-        return False, f"its instance is {w.state.value}, not starting"
-    return True, f"instance {inst.id} of {ident.resource} is starting"
-
-
-def accept(c: Controller, minion_id: str) -> dict[str, Any]:
-    ok, why = may_accept(c, minion_id)
-    if not ok:
-        log.warning("dcluster: key of %s left unaccepted: %s", minion_id, why)
-        c.fire("key/refused", {"name": minion_id, "reason": why})
-        return _fail(why)
-    c.ports.accept_key(minion_id)
-    c.fire("key/accepted", {"name": minion_id, "reason": why})
-    return _ok(why)
+        c.ports.reject_key(minion_id)
+    except Exception as exc:  # noqa: BLE001 - still refused (never accepted) and reported
+        why += f"; moving it to the rejected keys failed: {exc}"
+    log.warning("dcluster: key of %s refused: %s", minion_id, why)
+    c.fire("key/refused", {"name": minion_id, "reason": why})
+    c.state.count("keys_refused")
+    return _fail(why)
 
 
 COMMANDS = {
     "launch": launch, "hold": hold, "release": release, "vacate": vacate, "remove": remove,
-    "freeze": freeze, "drain": drain, "restore": restore, "auto": auto, "accept": accept,
+    "freeze": freeze, "drain": drain, "restore": restore, "auto": auto, "pending_key": pending_key,
 }
 # No "configured" command: whether a worker is configured comes from Salt's job cache for a
 # highstate the engine started (highstate_jobs), never from what someone asks for.
@@ -231,6 +222,8 @@ COMMANDS = {
 
 def started(c: Controller, minion_id: str) -> dict[str, Any]:
     """A minion connected (reactor/start.sls): highstate it if it is one of our starting workers."""
+    if not identity.well_formed(minion_id):
+        return _fail("not a dcluster worker id; left alone")
     if c.config is None:
         return _fail("the engine has no configuration yet")
     if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
