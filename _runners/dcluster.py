@@ -401,23 +401,45 @@ def validate(minion=None):
     return {"valid": not errs, "minion": minion, "errors": errs}
 
 
-def accept_if_known(minion_id, act=None):
+def _bad_id(minion_id, what):
+    """Why ``minion_id`` (from an event: hostile until checked) is refused, or None if well formed.
+
+    Checked before anything else, so a malformed id never reaches the engine.  The log
+    shows its repr cut to 200 characters: a 1 MB id does not flood the log, a newline
+    in it cannot forge a log line.
     """
-    Accept the key of ``minion_id`` only if it is an instance dcluster launched, that the
-    cloud reports, that is still starting, and whose id has no accepted key yet.  Called by
-    ``reactor/auth.sls``; everything else stays unaccepted and is logged.
+    from dcluster import identity
+
+    if identity.well_formed(minion_id):
+        return None
+    log.warning("dcluster: %s: refused a malformed minion id %.200r", what, minion_id)
+    kind = type(minion_id).__name__
+    return f"not a dcluster minion id (a {kind}" + (f" of {len(minion_id)} characters" if isinstance(
+        minion_id, str) else "") + "); left for the admin"
+
+
+def pending_key(minion_id, act=None):
+    """
+    A key is pending (or was denied) under ``minion_id`` (called by ``reactor/auth.sls``).
+
+    dcluster accepts each worker's key before launching it, so a pending key under one
+    of dcluster's ids is never legitimate: the engine rejects it and reports it
+    (``dcluster/key/refused``).  Any other id is left alone for the admin.  Returns
+    ``{ok: False, message}``: a pending key is never accepted here.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run dcluster.accept_if_known dc-nectar-1a2b3c-0123456789ab
+        salt-run dcluster.pending_key dc-nectar-1a2b3c-0123456789ab
     """
-    if act not in (None, "pend"):
-        return {"ok": False, "message": f"auth act {act!r}: nothing to do"}
-    result = _call("accept", minion_id=minion_id)
-    if not result.get("ok"):
-        log.warning("dcluster: key of %s left unaccepted: %s", minion_id, result.get("message"))
+    why = _bad_id(minion_id, "pending key")
+    if why is not None:
+        return {"ok": False, "message": why}
+    if act not in (None, "pend", "denied"):
+        return {"ok": False, "message": f"auth act {str(act)[:20]!r}: nothing to do"}
+    result = _call("pending_key", minion_id=minion_id)
+    log.warning("dcluster: pending key of %s: %s", minion_id, result.get("message"))
     return result
 
 
@@ -431,6 +453,9 @@ def minion_started(minion_id):
 
         salt-run dcluster.minion_started dc-nectar-1a2b3c-0123456789ab
     """
+    why = _bad_id(minion_id, "minion start")
+    if why is not None:
+        return {"ok": False, "message": why}
     return _call("started", minion_id=minion_id)
 
 
@@ -449,8 +474,11 @@ def forward_stats(minion_id, data):
 
     .. code-block:: bash
 
-        salt-run dcluster.forward_stats minion_id=w1 data='{"cpu": {"percent": 5}}'
+        salt-run dcluster.forward_stats minion_id=dc-nectar-1a2b3c-0123456789ab data='{"cpu": {"percent": 5}}'
     """
+    why = _bad_id(minion_id, "stats")
+    if why is not None:  # only our workers' stats are forwarded: the rest are dropped
+        return {"ok": False, "message": f"stats dropped: {why}"}
     minion = _engine_pillar_minion()
     return stats.forward_stats(__opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key),
                                minion_id, data)

@@ -204,28 +204,3 @@ print(funcs.missing_fun_string("dcluster_stats.beacon"))
     present, why = out.stdout.strip().splitlines()[-2:]
     assert present == "False"
     assert "psutil is missing" in why
-
-
-def test_reactor_renders_the_runner_call():
-    """reactor/stats.sls through Salt's jinja|yaml with a real beacon event -> runner.dcluster.forward_stats."""
-    import salt.utils.templates
-    import salt.utils.yaml
-
-    opts = minion_opts()
-    data = {"time": 1.0, "cpu": {"percent": 3.5}, "disk": {"/": {"used": 5}}, "id": "1e3",
-            "_stamp": "2026-01-01T00:00:00.000000"}
-    with open(os.path.join(REPO, "reactor", "stats.sls")) as fh:
-        template = fh.read()
-    rendered = salt.utils.templates.JINJA(
-        template, from_str=True, to_str=True, tag="salt/beacon/1e3/dcluster_stats/", data=data,
-        opts=opts, saltenv="base", sls="reactor.stats", grains={}, pillar={}, salt={})
-    assert rendered["result"], rendered
-    high = salt.utils.yaml.safe_load(rendered["data"])
-    (state_id, body), = high.items()
-    (args,) = body["runner.dcluster.forward_stats"]
-    kwargs = {k: v for d in args["args"] for k, v in d.items()}
-    assert kwargs == {"minion_id": "1e3", "data": data}  # "1e3" stays a string, data round-trips
-
-    rendered = salt.utils.templates.JINJA(template, from_str=True, to_str=True, tag="x", data={}, opts=opts,
-                                         saltenv="base", sls="reactor.stats", grains={}, pillar={}, salt={})
-    assert not (salt.utils.yaml.safe_load(rendered["data"]) or {})  # no id: no reaction

@@ -1,0 +1,163 @@
+"""The reactors through Salt's real Reactor pipeline: no event value becomes a reaction of its own.
+
+Each reactor file is rendered, verified and compiled by ``salt.utils.reactor.Reactor.reactions``
+(render_reaction -> render_template -> verify_high -> compile_high_data, what the master's
+Reactor process runs, with real master opts), and each chunk is turned into the client call
+by ``ReactWrap.run``; only the last step, handing the call to a Runner/Wheel/Local client, is
+replaced by a recorder.  ``test_the_pre_12_auth_reactor_runs_the_payload`` keeps the attack
+on record: the same check fails on the reactor this replaced.
+"""
+
+import sys
+
+import pytest
+import salt.config
+import salt.utils.reactor
+
+from tests.conftest import ROOT
+from tests.support.hostile_ids import HOSTILE, NOT_STRINGS, OLD_AUTH_SLS, payload
+
+REACTORS = ROOT / "reactor"
+WELL_FORMED = "dc-r1-abcdef-0123456789ab"
+
+
+class RecordingWrap(salt.utils.reactor.ReactWrap):
+    """ReactWrap's own argument handling; the calls are recorded instead of sent to a client."""
+
+    def __init__(self, opts):  # no thread pool, no clients
+        self.opts, self.calls = opts, []
+
+    def populate_client_cache(self, low):
+        pass
+
+    def runner(self, fun, **kwargs):
+        self.calls.append(("runner", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
+
+    def wheel(self, fun, **kwargs):
+        self.calls.append(("wheel", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
+
+    def local(self, fun, tgt, **kwargs):
+        self.calls.append(("local", fun, tgt, dict(kwargs.get("kwarg", {}))))
+
+    def caller(self, fun, **kwargs):
+        self.calls.append(("caller", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
+
+
+@pytest.fixture(scope="module")
+def reactor(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reactor")
+    opts = salt.config.master_config(None)
+    for key in ("root_dir", "cachedir", "pki_dir", "sock_dir", "extension_modules"):
+        opts[key] = str(tmp / key)
+    opts["log_file"] = str(tmp / "master.log")
+    before = set(sys.modules)
+    yield salt.utils.reactor.Reactor(opts)
+    for name in set(sys.modules) - before:  # Salt's py renderer registers each file as a module
+        if name in ("auth", "start", "stats"):
+            del sys.modules[name]
+
+
+def react(reactor, path, tag, data):
+    """[(client, fun, args or tgt, kwargs)] the reaction to one event would call."""
+    chunks = reactor.reactions(tag, data, [str(path)])
+    wrap = RecordingWrap(reactor.opts)
+    for chunk in chunks:
+        wrap.run(chunk)
+    assert len(wrap.calls) == len(chunks)  # every chunk made exactly one call: none failed silently
+    return wrap.calls
+
+
+def foreign(calls):
+    return [c for c in calls if not (c[0] == "runner" and c[1].startswith("dcluster."))]
+
+
+# ------------------------------------------------------------------ the attack on the old reactor
+def test_the_pre_12_auth_reactor_runs_the_payload(reactor, tmp_path):
+    """The reactor before #12 put data['id'] into YAML: the payload id adds its own reactions."""
+    old = tmp_path / "auth.sls"
+    old.write_text(OLD_AUTH_SLS)
+    chunks = reactor.reactions("salt/auth", {"id": payload("dcpwn-x"), "act": "pend"}, [str(old)])
+    called = {(c["state"], c["fun"]) for c in chunks}
+    assert {("runner", "salt.cmd"), ("wheel", "key.accept"), ("local", "cmd.run")} <= called
+    assert not any(c["fun"].startswith("dcluster.") for c in chunks)  # dcluster's own check never ran
+    (local,) = [c for c in chunks if c["state"] == "local"]
+    (wheel,) = [c for c in chunks if c["state"] == "wheel"]
+    assert local["tgt"] == "*" and wheel["args"] == [{"match": "*"}]
+
+
+# ------------------------------------------------------------------ auth.sls
+@pytest.mark.parametrize("act", ["pend", "denied"])
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_auth_passes_any_str_id_as_one_string_to_dcluster_only(reactor, name, act):
+    mid = HOSTILE[name]
+    calls = react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": mid, "act": act, "pub": "k", "result": True})
+    assert calls == [("runner", "dcluster.pending_key", (), {"minion_id": mid, "act": act})]
+    assert type(calls[0][3]["minion_id"]) is str and calls[0][3]["minion_id"] == mid
+
+
+def test_auth_with_a_well_formed_id(reactor):
+    calls = react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": WELL_FORMED, "act": "pend"})
+    assert calls == [("runner", "dcluster.pending_key", (), {"minion_id": WELL_FORMED, "act": "pend"})]
+
+
+@pytest.mark.parametrize("act", ["accept", "reject", "full", "error", None, "pend\n", ["pend"]])
+def test_auth_ignores_other_acts(reactor, act):
+    assert react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": WELL_FORMED, "act": act}) == []
+
+
+@pytest.mark.parametrize("name", sorted(NOT_STRINGS))
+def test_auth_ignores_an_id_that_is_not_a_string(reactor, name):
+    assert react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": NOT_STRINGS[name], "act": "pend"}) == []
+    assert react(reactor, REACTORS / "auth.sls", "salt/auth", {"act": "pend"}) == []
+
+
+# ------------------------------------------------------------------ start.sls
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_start_passes_the_tags_id_as_one_string(reactor, name):
+    mid = HOSTILE[name]
+    calls = react(reactor, REACTORS / "start.sls", f"salt/minion/{mid}/start", {"id": mid, "cmd": "_minion_event"})
+    assert calls == [("runner", "dcluster.minion_started", (), {"minion_id": mid})]
+
+
+def test_start_needs_the_events_id_to_equal_the_tags(reactor):
+    start = REACTORS / "start.sls"
+    assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": WELL_FORMED}) == [
+        ("runner", "dcluster.minion_started", (), {"minion_id": WELL_FORMED})]
+    assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": "cn001"}) == []
+    assert react(reactor, start, "salt/minion/cn001/start", {"id": WELL_FORMED}) == []
+    assert react(reactor, start, "salt/minion//start", {"id": ""}) == []
+    assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {}) == []
+    for value in NOT_STRINGS.values():
+        assert react(reactor, start, f"salt/minion/{value}/start", {"id": value}) == []
+
+
+# ------------------------------------------------------------------ stats.sls
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_stats_passes_the_id_and_the_data_unchanged(reactor, name):
+    mid = HOSTILE[name]
+    data = {"time": 1.0, "cpu": {"percent": 3.5}, "disk": {"/": {"used": 5}}, "id": mid,
+            "_stamp": "2026-01-01T00:00:00.000000",
+            "note": payload("dcpwn-data"), "name": "{{ x }}", "fun": "salt.cmd", "require": [{"a": "b"}]}
+    calls = react(reactor, REACTORS / "stats.sls", f"salt/beacon/{mid}/dcluster_stats/", data)
+    assert calls == [("runner", "dcluster.forward_stats", (), {"minion_id": mid, "data": data})]
+
+
+def test_stats_keeps_yaml_lookalikes_as_strings_and_needs_a_matching_id(reactor):
+    stats = REACTORS / "stats.sls"
+    data = {"id": "1e3", "time": 1.0, "load": {"1m": "yes"}}
+    ((_, _, _, kwargs),) = react(reactor, stats, "salt/beacon/1e3/dcluster_stats/", data)
+    assert kwargs == {"minion_id": "1e3", "data": data}
+    assert react(reactor, stats, "salt/beacon/other/dcluster_stats/", data) == []
+    assert react(reactor, stats, "salt/beacon/1e3/dcluster_stats/", {"time": 1.0}) == []
+    assert react(reactor, stats, "salt/beacon/1e3/other/", data) == []
+
+
+def test_only_dcluster_reactions_from_any_reactor(reactor):
+    """The check the old auth reactor fails: run every hostile id through every reactor."""
+    for mid in list(HOSTILE.values()) + list(NOT_STRINGS.values()):
+        for path, tag, data in (
+            (REACTORS / "auth.sls", "salt/auth", {"id": mid, "act": "pend"}),
+            (REACTORS / "start.sls", f"salt/minion/{mid}/start", {"id": mid}),
+            (REACTORS / "stats.sls", f"salt/beacon/{mid}/dcluster_stats/", {"id": mid}),
+        ):
+            assert foreign(react(reactor, path, tag, data)) == []
