@@ -1,8 +1,9 @@
 """``python -m dcluster.demo [--scheduler slurm|sge]`` runs the demo; ``--clean`` stops what a run left.
 
 The demo submits a burst of jobs, then shows ``salt-run dcluster.status``
-every few seconds while workers boot (namespaces running salt-minion), are
-accepted by the auth reactor, highstated by the worker formula, registered,
+every few seconds while workers boot (namespaces running salt-minion with the
+key pair the engine accepted before their launch), are highstated by the
+worker formula, registered,
 run the jobs, idle out and are destroyed; it ends with a summary and leaves
 nothing running.
 """

@@ -2,8 +2,8 @@
 
 Run once per scheduler: Grid Engine (sge_qmaster; workers run sge_execd and the
 engine adds the exec host) and Slurm (slurmctld; workers register with
-slurmd -Z).  Workers boot as namespaces running salt-minion, are accepted by
-the auth reactor, highstated by salt://dcluster/worker, run the jobs, idle out
+slurmd -Z).  Workers boot as namespaces running salt-minion with the key the
+engine accepted before their launch, are highstated by salt://dcluster/worker, run the jobs, idle out
 and are destroyed.  See tests/e2e/flow.py.
 """
 
