@@ -58,7 +58,9 @@ def instances(resource):
 
 def launch(resource, count=1, master=None):
     """
-    Launch ``count`` instances of a aws resource (in batches).  Returns what was launched,
+    Launch ``count`` instances of a aws resource, to check its cloud settings: they get no
+    pre-accepted minion key, so they never join the master (workers are launched by the engine:
+    ``salt-run dcluster.launch``), and the engine destroys them after ``max_launch_time``.  Returns what was launched,
     exactly, and the classified error that stopped the rest of a partial launch; when
     nothing could be launched, raises CommandExecutionError with the error's kind.
 
