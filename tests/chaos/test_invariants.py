@@ -1,0 +1,24 @@
+"""The promises of issue 13 over a few seeded chaos runs per fault family: every counter 0.
+
+``bench/chaos.py`` runs 1,000 of each; this is the short version ``make test`` runs.  Strict xfail
+until the fixes of issue 13 land: then these pass, fail loudly as XPASS, and the marks go.
+"""
+
+import pytest
+
+from tests.support.chaos import Counters, Run
+
+SEEDS = range(4)
+
+
+@pytest.mark.parametrize("family", [
+    pytest.param("detectable", marks=pytest.mark.xfail(strict=True, reason="issue 13: over max and unconfigured "
+                                                       "workers destroyed under detectable faults")),
+    pytest.param("wrong", marks=pytest.mark.xfail(strict=True, reason="issue 13: one wrong observation destroys "
+                                                  "busy nodes, requeues jobs, launches twice")),
+])
+def test_no_promise_broken(family):
+    total = Counters()
+    for seed in SEEDS:
+        total.add(Run(seed, family).run())
+    assert total.broken() == {}, f"{family}: {total.broken()} over {len(SEEDS)} runs"
