@@ -37,3 +37,6 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+chaos: venv
+	$(PY) bench/chaos.py --runs 1000 --family both
