@@ -108,10 +108,13 @@ def forms(value: str) -> tuple[str, ...]:
     first = _escapes(value)
     seen: set[str] = set()
     for f in first:
-        # one more level of escaping: a JSON body shown in a repr or a JSON log line
-        for g in (f, f.replace("\\", "\\\\"), json.dumps(f)[1:-1], repr(f.encode("utf-8"))[2:-1], _lower_hex(f)):
-            if len(g) >= MIN_LEN:
-                seen.add(g)
+        # one more level: a JSON body shown in a repr, a JSON log line, an XML error or a URL-encoded echo
+        for g in (f, f.replace("\\", "\\\\"), json.dumps(f)[1:-1], repr(f.encode("utf-8"))[2:-1], html.escape(f),
+                  html.escape(f, quote=False), urllib.parse.quote(f), urllib.parse.quote(f, safe=""),
+                  urllib.parse.quote_plus(f)):
+            for h in (g, _lower_hex(g)):
+                if len(h) >= MIN_LEN:
+                    seen.add(h)
     return tuple(sorted(seen, key=len, reverse=True))
 
 
@@ -305,10 +308,18 @@ def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+_AUTH_SCHEME = re.compile(r"(?i)(basic|bearer|token|negotiate|ntlm)\s+[^\s'\",;\\]+|aws4-hmac-sha256\s[^\r\n'\"\\]*?"
+                          r"signature=[0-9a-f]+")
+
+
 def _auth_headers(text: str) -> str:
+    """The value of an Authorization header; only its credential when the scheme is known (the rest is useful)."""
     spans = []
     for m in _AUTH_HEADER.finditer(text):
         a, b = _value_end(text, m.end(), _HEADER_STOP)
+        known = _AUTH_SCHEME.match(text, a, b)
+        if known is not None:
+            b = known.end()
         if b > a:
             spans.append((a, b))
     return _mask_spans(text, spans)
