@@ -365,20 +365,27 @@ def _shapes(text: str) -> str:
 
 
 # ------------------------------------------------------------------ known values
+@functools.lru_cache(maxsize=64)
+def _compiled(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[re.Pattern, ...], tuple[str, ...]]:
+    """Literal forms, multi-word patterns and base64 cores of a set of values (cached: the registry rarely changes)."""
+    literals = tuple(sorted({f for v in values for f in forms(v)}, key=len, reverse=True))
+    spaced = tuple(p for p in (_spaced(v) for v in values) if p is not None)
+    cores = tuple(sorted({c for v in values for c in b64_cores(v)}, key=len, reverse=True))
+    return literals, spaced, cores
+
+
 def _mask_known(text: str, values: Iterable[str]) -> str:
-    values = [v for v in values if len(v) >= MIN_LEN]
+    values = tuple(dict.fromkeys(v for v in values if len(v) >= MIN_LEN))
     if not values:
         return text
-    literals = sorted({f for v in values for f in forms(v)}, key=len, reverse=True)
+    literals, spaced, cores = _compiled(values)
     for f in literals:
         if f in text:
             text = text.replace(f, REDACTED)
-    for v in values:
-        pat = _spaced(v)
-        if pat is not None:
-            text = pat.sub(REDACTED, text)
+    for pat in spaced:
+        text = pat.sub(REDACTED, text)
     spans = []
-    for core in sorted({c for v in values for c in b64_cores(v)}, key=len, reverse=True):
+    for core in cores:
         start = text.find(core)
         while start >= 0:
             a, b = start, start + len(core)
