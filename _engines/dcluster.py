@@ -43,7 +43,8 @@ try:
     from dcluster.glue.engine_ports import EventSender, salt_ports
 
     HAS_DCLUSTER = True
-    _REFUSALS = command_auth.RateLimitedLog(log)
+    # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
+    _REFUSALS = {"command": command_auth.RateLimitedLog(log), "highstate return": command_auth.RateLimitedLog(log)}
 except ImportError as _exc:  # pragma: no cover - reported by __virtual__
     HAS_DCLUSTER = False
     _IMPORT_ERROR = str(_exc)
@@ -68,7 +69,7 @@ def _fire_fn(opts):
 def _refused(controller, counter, what, tag, reason):
     """Log (rate-limited: a flood must not fill the log) and count one refused event."""
     controller.state.count(counter)
-    _REFUSALS.warning("dcluster: refused %s %.200r: %s", what, tag, reason)
+    _REFUSALS[what].warning("dcluster: refused %s %.200r: %s", what, tag, reason)
 
 
 def _command(controller, verifier, fire, tag, data):

@@ -12,9 +12,8 @@ from memory_ports import MemCloud, MemScheduler
 
 from _engines import dcluster as engine
 from dcluster import identity
-from dcluster.controller import Controller, Ports
+from dcluster.controller import Controller, Ports, highstate_jobs
 from dcluster.controller import commands as cmds
-from dcluster.controller import highstate_jobs
 from dcluster.glue import command_auth
 
 SECRET = "highstate-jobs-test-secret-1"
