@@ -17,7 +17,8 @@ Two kinds of masking, both applied by :func:`text` (a string) and :func:`data`
   (when it decodes to ``user:pass``)/``Bearer`` tokens, ``key=value``,
   ``"key": "value"``, ``key: value`` and ``<key>value</key>`` for
   credential-like keys (quoted multi-word values included), URL userinfo
-  passwords (plain and percent-encoded), AWS access key ids.
+  passwords (plain and percent-encoded), AWS access key ids, private keys (PEM
+  blocks, and base64 blobs that hold one, such as a worker's user-data).
 
 The known values come from :data:`REGISTRY`, which the controller updates on
 each configuration load (:func:`known_values` says which), plus any passed in
@@ -350,7 +351,25 @@ def _basic(m: re.Match) -> str:
     return m.group(1) + m.group(2) + REDACTED if b":" in decoded else m.group(0)
 
 
+# Private keys.  A worker's minion key travels in its user-data, which the SDKs log at DEBUG: as a PEM
+# block (escaped newlines included; cut off or whole) or inside a base64 blob (EC2 and Nova take user-data
+# base64-encoded), found by the alignment-independent base64 of the PEM marker.
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S)
+_PEM_MARK_CORES = b64_cores("PRIVATE KEY-----")
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/_%-]{16,}={0,2}")
+
+
+def _private_keys(text: str) -> str:
+    if "PRIVATE KEY" in text:
+        text = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{REDACTED}", text)
+    if any(c in text for c in _PEM_MARK_CORES):
+        text = _B64_TOKEN.sub(lambda m: REDACTED if any(c in m.group(0) for c in _PEM_MARK_CORES) else m.group(0),
+                              text)
+    return text
+
+
 def _shapes(text: str) -> str:
+    text = _private_keys(text)
     if "uthorization" in text or "UTHORIZATION" in text:
         text = _auth_headers(text)
     text = _DIGEST.sub(lambda m: m.group(1) + REDACTED, text)

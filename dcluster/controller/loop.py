@@ -18,8 +18,8 @@ from typing import Any
 
 from .. import config as dconfig
 from .. import scrub
-from ..keypairs import KeyPool
 from ..config import Config
+from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile

@@ -132,8 +132,9 @@ def test_500_is_transient(fake):
     drv = driver(fake)
     fake.fail("POST", r"/servers$", 500, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/")
     result = drv.launch(2, ids(2), ud)
-    # the fault answers one of the two calls (made at the same time); the other server exists, and says so
-    assert result.launched == 1 and result.error.kind == "transient"
+    # The fault answers one of the two calls.  The other either ran alongside (its server exists) or had
+    # not started yet when the refusal came (then it is not made): the result says which, exactly.
+    assert result.launched in (0, 1) and result.error.kind == "transient"
     assert "Unexpected API Error" in result.error.message
     assert [i.id for i in drv.instances()] == [i.id for i in result.instances]
 
