@@ -20,8 +20,9 @@ Master configuration:
 
     engines:
       - dcluster:
-          # whose pillar holds the dcluster: key (default: this master's id)
-          pillar_minion: headnode
+          # whose pillar holds the dcluster: key (default: this master's own id, the one
+          # place the cloud credentials should be; see pillar.example)
+          # pillar_minion: saltmaster_master
           # address the workers' salt-minions use to reach this master
           master_address: 10.0.0.1
           # seconds between cycles (default: cluster_poller_interval from the pillar)
@@ -130,7 +131,10 @@ def start(pillar_minion=None, master_address=None, interval=None):
             for jid, when in list(hinted.items()):
                 if time.time() >= when:
                     del hinted[jid]
-                    highstate_jobs.settle(controller, jid)
+                    try:
+                        highstate_jobs.settle(controller, jid)
+                    except Exception:  # noqa: BLE001 - the cycle asks the job cache again
+                        log.exception("dcluster engine: could not check job %s", jid)
             event = bus.get_event(wait=max(0.05, min(1.0, next_cycle - time.time())), full=True)
             if not event:
                 continue
