@@ -254,8 +254,10 @@ def is_plain_secret(v: str) -> bool:
 
 
 # ------------------------------------------------------------------ unknown credentials by shape
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:'\"<>]*:)[^\s/@'\"<>]+@")
-_USERINFO_QUOTED = re.compile(r"(?i)(%3A%2F%2F[^\s%/@&'\"]*%3A)[^\s/@&'\"]+?(%40)")
+# Bounded repetitions and a look-behind instead of \b: unbounded ones backtrack quadratically on
+# hostile text ("a." * 50000 took 65 s), and the log filter sees text any minion can send.
+_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}://[^\s/@:'\"<>]{0,256}:)[^\s/@'\"<>]{1,256}@")
+_USERINFO_QUOTED = re.compile(r"(?i)(%3A%2F%2F[^\s%/@&'\"]{0,256}%3A)[^\s/@&'\"]{1,256}?(%40)")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|AGPA|ABIA|ACCA)[A-Z0-9]{12,}\b")
 _BEARER = re.compile(r"\b(Bearer|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}")
 _BASIC = re.compile(r"\b(Basic)(\s+)([A-Za-z0-9+/=_-]{6,})")

@@ -136,19 +136,18 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         return set(keys.get("minions", []))
 
     def reject_key(minion_id: str):
-        # key.reject takes a glob: only a well-formed id of ours (letters, digits, dashes) may reach it,
-        # so it can never match another minion's key.
-        if not identity.well_formed(minion_id) or any(ch in minion_id for ch in "*?[]!"):
-            raise ValueError(f"refusing to reject keys matching {minion_id!r:.80}: not a dcluster minion id")
-        return wheel.cmd("key.reject", [minion_id], kwarg={"include_accepted": False, "include_denied": False})
+        return wheel.cmd("key.reject", [ours_only(minion_id, "reject")],
+                         kwarg={"include_accepted": False, "include_denied": False})
+
+    def delete_key(minion_id: str):
+        return wheel.cmd("key.delete", [ours_only(minion_id, "delete")])
 
     def preaccept_key(minion_id: str, public_pem: str) -> None:
         # As salt.wheel.key.gen_accept stores a key it made: in the master's key cache, state accepted.
         # Never over another key: an id that has one (in any state) is not launched.
         import salt.cache
 
-        if not identity.well_formed(minion_id):
-            raise ValueError(f"refusing to accept a key for {minion_id!r:.80}: not a dcluster minion id")
+        ours_only(minion_id, "accept")
         cache = salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
         if cache.fetch("keys", minion_id):
             raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
@@ -160,7 +159,7 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
     ports = Ports(
         pillar=pillar, scheduler=scheduler, driver=DriverCache(), fire=fire,
         preaccept_key=preaccept_key,
-        delete_key=lambda mid: wheel.cmd("key.delete", [mid]),
+        delete_key=delete_key,
         reject_key=reject_key,
         accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
         metrics=graphite_port(),
@@ -168,6 +167,17 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
     ports.highstate = highstate  # type: ignore[attr-defined]
     ports.job_result = job_cache(opts)  # type: ignore[attr-defined]
     return ports
+
+
+def ours_only(minion_id: str, what: str) -> str:
+    """``minion_id`` if it is well formed as ours (letters, digits, dashes), else ValueError.
+
+    The wheel's key functions take a glob: only such an id may reach them, so a
+    call can never match another minion's key.
+    """
+    if not identity.well_formed(minion_id) or any(ch in minion_id for ch in "*?[]!"):
+        raise ValueError(f"refusing to {what} keys matching {minion_id!r:.80}: not a dcluster minion id")
+    return minion_id
 
 
 def job_cache(opts: Mapping[str, Any]):

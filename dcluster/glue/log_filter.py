@@ -14,6 +14,7 @@ import logging
 from .. import scrub
 
 _DONE = "_dcluster_scrubbed"
+LIMIT = 65536  # characters of one record's message kept (the scrubber masks a secret cut off at the end)
 
 
 class ScrubFilter(logging.Filter):
@@ -26,6 +27,8 @@ class ScrubFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string is logged as is, scrubbed
             message = f"{record.msg} {record.args}"
+        if len(message) > LIMIT:  # cut first: scrubbing is linear, but a 10 MB event dump is still slow
+            message = f"{message[:LIMIT]}... ({len(message) - LIMIT} characters cut)"
         record.msg = scrub.text(message)
         record.args = ()
         if record.exc_info and not record.exc_text:

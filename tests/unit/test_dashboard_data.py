@@ -182,12 +182,29 @@ def test_shipped_api_config_binds_loopback_has_roles_and_no_password():
     assert not re.search(r"(?im)^\s*[^#\n]*password\s*:", text), "no password in the shipped config"
     assert "dcadmin" not in text.split("# file:")[0]  # no default user outside the commented file example
     pam = conf["external_auth"]["pam"]
-    ro = {f.split(".", 1)[1] for f in pam["dcluster-ro%"][0]["@runner"]}
-    admin = {f.split(".", 1)[1] for f in pam["dcluster-admin%"][0]["@runner"]}
+    ro = granted(pam["dcluster-ro%"][0]["@runner"])
+    admin = granted(pam["dcluster-admin%"][0]["@runner"])
     assert ro == READ and admin == READ | ACT
     assert admin <= runner_functions()
     # the commented file-eauth variant grants the same
     block = text.split("  # file:\n", 1)[1].split("\n\n", 1)[0]
     commented = yaml.safe_load("\n".join(line.replace("  #", "", 1) for line in block.splitlines()))
-    assert {f.split(".", 1)[1] for f in commented["dcadmin"][0]["@runner"]} == READ | ACT
-    assert {f.split(".", 1)[1] for f in commented["dcviewer"][0]["@runner"]} == READ
+    assert granted(commented["dcadmin"][0]["@runner"]) == READ | ACT
+    assert granted(commented["dcviewer"][0]["@runner"]) == READ
+
+
+def granted(entries):
+    """The runners an ACL list allows, matched as Salt matches them (re.match: from the start only);
+    each entry must allow exactly its own runner, not one whose name merely starts the same."""
+    import salt.utils.minions
+
+    match = salt.utils.minions.CkMinions.match_check
+    out = set()
+    for entry in entries:
+        names = {f for f in runner_functions() | READ | ACT if match(None, entry, f"dcluster.{f}")}
+        assert len(names) == 1, f"{entry!r} allows {names}"
+        (name,) = names
+        for lookalike in (f"dcluster.{name}_x", f"dclusterx{name}", f"dcluster.{name}.x"):
+            assert not match(None, entry, lookalike), f"{entry!r} also allows {lookalike}"
+        out.add(name)
+    return out

@@ -103,3 +103,14 @@ def test_event_sender_raises_naming_the_event_when_every_try_failed():
     bus = Bus([False, TimeoutError("connect")])
     with pytest.raises(RemoteError, match="TimeoutError: connect"):
         EventSender(bus, tries=2)("dcluster/x", {})
+
+
+@pytest.mark.parametrize("bad", ["*", "dc-r1-*", "dc-r1-[ab]cdef-0123456789ab", "dc-r1-abcdef-0123456789a?",
+                                 "minion1", "", "dc-r1-abcdef-0123456789ab\n", 7])
+def test_key_functions_take_only_our_well_formed_ids(bad):
+    # key.accept/reject/delete take globs: a glob or a foreign id must never reach them
+    from dcluster.glue.engine_ports import ours_only
+
+    with pytest.raises(ValueError, match="not a dcluster minion id"):
+        ours_only(bad, "delete")
+    assert ours_only("dc-r1-abcdef-0123456789ab", "delete") == "dc-r1-abcdef-0123456789ab"

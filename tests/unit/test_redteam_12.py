@@ -203,13 +203,12 @@ def test_a_refused_pending_key_does_not_rewrite_the_state_file(env):
 
 # ------------------------------------------------------------------ 4. the scrubber's worst case
 ADVERSARIAL = {
-    "dotted words (URL scheme regex)": "a." * 10_000,
-    "dashed words (URL scheme regex)": "a-" * 10_000,
-    "quoted scheme separators (URL-encoded userinfo regex)": "%3A%2F%2F%3A" * 3_000,
+    "dotted words (URL scheme regex)": "a." * 50_000,
+    "dashed words (URL scheme regex)": "a-" * 50_000,
+    "quoted scheme separators (URL-encoded userinfo regex)": "%3A%2F%2F%3A" * 8_000,
 }
 
 
-@pytest.mark.xfail(strict=True, reason="_USERINFO and _USERINFO_QUOTED backtrack quadratically")
 @pytest.mark.parametrize("message", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
 def test_the_log_filter_is_linear_on_hostile_text(message):
     """Attack: a 20-36 KB log message of a crafted shape blocks the engine for seconds.
@@ -219,12 +218,13 @@ def test_the_log_filter_is_linear_on_hostile_text(message):
     %s``), whoever fired it; ``state.error`` scrubs a message before cutting
     it to 1,000 characters.  Measured: 100 KB of ``a.`` takes 65 s, 96 KB of
     ``%3A%2F%2F%3A`` 15 s; a realistic 100 KB cloud listing takes 50 ms.
-    Expected: linear time (well under 0.3 s for 36 KB).
+    Expected: linear time.  The bound is loose on purpose (a loaded 2-core CI): the filter keeps 64 KB
+    of these 96-100 KB texts, which take about 0.1 s linearly and tens of seconds quadratically.
     """
     record = __import__("logging").LogRecord("x", 30, __file__, 1, "received %s", (message,), None)
     start = time.perf_counter()
     ScrubFilter().filter(record)
-    assert time.perf_counter() - start < 0.3
+    assert time.perf_counter() - start < 5.0
 
 
 def test_the_filter_still_masks_a_proxy_password():

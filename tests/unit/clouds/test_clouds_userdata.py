@@ -118,3 +118,28 @@ def test_default_template_with_a_key_fits_the_ec2_limit():
                            **CTX)
     assert len(text.encode()) < 16384
     assert os.path.basename(userdata.DEFAULT_TEMPLATE) == "salt-minion.sh.j2"
+
+
+def test_default_template_closes_the_metadata_service_to_other_users(tmp_path):
+    # On a real cloud the user-data (and so the key) is served to any process that asks the metadata
+    # service: the template asks iptables and ip6tables to let only root through, on every address.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "fw.log"
+    for tool in ("iptables", "ip6tables"):
+        # -C (is the rule there?) fails, -I records the rule
+        (bindir / tool).write_text(f'#!/bin/sh\n[ "$1" = -C ] && exit 1\necho {tool} "$@" >> {log}\n')
+        (bindir / tool).chmod(0o755)
+    for tool in ("hostname", "salt-minion", "systemctl"):
+        (bindir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bindir / tool).chmod(0o755)
+    text = userdata.render(None, minion_id="hpc-ec2-abcdef-0123456789ab", key=keypairs.generate(), **CTX)
+    # write the config under tmp_path instead of /etc (the rest runs as shipped)
+    text = text.replace("CONF_DIR=/etc/salt", f"CONF_DIR={tmp_path}/etc").replace("/etc/hostname", "/dev/null")
+    script = tmp_path / "ud.sh"
+    script.write_text(text)
+    subprocess.run(["/bin/sh", str(script)], env={"PATH": f"{bindir}:/usr/bin:/bin"}, check=True, timeout=30)
+    rules = log.read_text().splitlines()
+    for tool, addr in (("iptables", "169.254.169.254"), ("ip6tables", "fd00:ec2::254"),
+                       ("ip6tables", "fe80::a9fe:a9fe")):
+        assert f"{tool} -I OUTPUT -d {addr} -m owner ! --uid-owner 0 -j REJECT" in rules
