@@ -55,6 +55,9 @@ class Ports:
     preaccept_key: Callable[[str, str], Any] = _nothing  # (minion id, public key PEM): accepted before the launch
     delete_key: Callable[[str], Any] = _nothing
     reject_key: Callable[[str], Any] = _nothing  # a pending key under one of our ids: never accepted
+    # the states the master holds keys of an id in ("accepted", "pending", "rejected", "denied"); None: unknown.
+    # A salt/auth event can be forged by a worker: a refusal is reported only for a key that exists.
+    key_states: Callable[[str], set[str]] | None = None
     accepted_keys: Callable[[], set[str]] = field(default=lambda: set())
     hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
     master_address: str = "salt"

@@ -139,6 +139,16 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         return wheel.cmd("key.reject", [ours_only(minion_id, "reject")],
                          kwarg={"include_accepted": False, "include_denied": False})
 
+    def key_states(minion_id: str) -> set[str]:
+        import salt.cache
+
+        cache = salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
+        key = cache.fetch("keys", ours_only(minion_id, "look up"))
+        states = {key["state"]} if isinstance(key, Mapping) and key.get("state") else set()
+        if cache.fetch("denied_keys", minion_id):
+            states.add("denied")
+        return states
+
     def delete_key(minion_id: str):
         return wheel.cmd("key.delete", [ours_only(minion_id, "delete")])
 
@@ -160,7 +170,7 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         pillar=pillar, scheduler=scheduler, driver=DriverCache(), fire=fire,
         preaccept_key=preaccept_key,
         delete_key=delete_key,
-        reject_key=reject_key,
+        reject_key=reject_key, key_states=key_states,
         accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
         metrics=graphite_port(),
     )
