@@ -30,6 +30,11 @@ from .model import (
 
 OUR_HOLD_PREFIX = "dcluster"
 
+# What counts toward a resource's max: every instance that exists in any state, until it is gone
+# (an orphan or an instance being deleted is still there, and still paid for).
+MAX_STATES = COUNTED_STATES | {WorkerState.DELETING, WorkerState.ORPHAN}
+STALE_REASON = "from the last good listing (this resource's cloud poll failed); no action until it answers"
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -66,6 +71,8 @@ class View:
     cloud_ok: Mapping[str, bool] = field(default_factory=_empty)
     configured: frozenset[str] = frozenset()  # minion ids whose configuration check passed
     in_flight: Mapping[str, int] = field(default_factory=_empty)  # launches requested, not yet listed
+    # ids asked of a create call that failed transiently, not listed yet: they may exist
+    maybe_launched: Mapping[str, int] = field(default_factory=_empty)
     backoff: Mapping[str, BackoffState] = field(default_factory=_empty)
     limits: Mapping[str, Limits] = field(default_factory=_empty)
     shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
@@ -82,10 +89,15 @@ class View:
         return out
 
     def current(self, resource: str) -> int:
-        """Workers that exist or are paid for, plus launches under way."""
-        return sum(1 for w in self.workers if w.resource == resource and w.state in COUNTED_STATES) + self.in_flight.get(
-            resource, 0
-        )
+        """What counts toward max: instances in any state until gone, plus launches under way or of
+        unknown outcome."""
+        return sum(1 for w in self.workers if w.resource == resource and w.state in MAX_STATES) + self.launching(
+            resource)
+
+    def launching(self, resource: str) -> int:
+        """Instances that may exist and no listing shows: launches under way, and create calls of
+        unknown outcome.  Counted as starting capacity, so a job never causes two launches."""
+        return self.in_flight.get(resource, 0) + self.maybe_launched.get(resource, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +107,7 @@ class View:
             "scheduler_ok": self.scheduler_ok,
             "cloud_ok": dict(self.cloud_ok),
             "in_flight": dict(self.in_flight),
+            "maybe_launched": dict(self.maybe_launched),
             "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
                         for k, b in self.backoff.items()},
             "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
@@ -113,13 +126,17 @@ def reconcile(
     instances: Mapping[str, Iterable[Instance] | None],
     jobs: Iterable[Job] = (),
     previous: View | None = None,
+    stale: Mapping[str, Iterable[Instance]] | None = None,
     **extra: Any,
 ) -> View:
     """Join the snapshots into a :class:`View`.
 
     ``nodes`` is None when the scheduler poll failed; ``instances`` maps each
     resource to its instances, or to None when that resource's poll failed.
-    ``previous`` carries each worker's ``since`` across cycles.  ``extra``
+    ``previous`` carries each worker's ``since`` across cycles.  ``stale``
+    maps a resource whose poll failed to its last known instances: they stay
+    in the view (as UNKNOWN workers, so they count toward max and nothing
+    destructive is based on them) instead of vanishing.  ``extra``
     passes the engine's runtime state (configured, in_flight, backoff,
     limits, auto_mode) through to the view.
     """
@@ -127,6 +144,14 @@ def reconcile(
     node_map = {n.name: n for n in (nodes or ())}
     cloud_ok = {name: instances.get(name) is not None for name in config.resources}
     inst_map: dict[str, Instance] = {}
+    stale_ids: set[str] = set()
+    for name, items in (stale or {}).items():
+        if cloud_ok.get(name, True):
+            continue  # listed this cycle: the fresh answer wins
+        for inst in items or ():
+            if inst.state != InstanceState.GONE:
+                inst_map[inst.minion_id] = inst
+                stale_ids.add(inst.minion_id)
     for items in instances.values():
         for inst in items or ():
             if inst.state == InstanceState.GONE:
@@ -149,7 +174,10 @@ def reconcile(
             # cycle in a large steady cluster (and of every step of a trace replay).
             workers.append(prev)
             continue
-        state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
+        if name in stale_ids:
+            state, resource, reason = WorkerState.UNKNOWN, inst.resource, STALE_REASON
+        else:
+            state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
         if (state == WorkerState.ERROR and node is not None and inst is not None and not node.jobs
                 and node.state in (NodeState.DOWN, NodeState.UNKNOWN)
                 and inst.state == InstanceState.RUNNING and now - inst.launch_time <= config.max_launch_time

@@ -40,14 +40,21 @@ class Executor:
         self.busy: set[str] = set()
         self.finished: dict[str, float] = {}  # worker -> when its last chain ended
         self._lock = threading.Lock()
+        # Backoff episodes: the launches of one plan (all their batches) get one number when they are
+        # issued; a resource's backoff remembers the last number issued when it was recorded.  A batch
+        # numbered up to that belongs to the same episode: its failure does not grow the backoff, its
+        # success does not clear it.
+        self._batches = 0
+        self._backoff_at: dict[str, int] = {}
 
     # ------------------------------------------------------------ dispatch
     def run(self, cfg: Config, result: Plan, view: View) -> None:
         chains: dict[str, list[Action]] = {}
         order: list[str] = []
+        episode = self._issue() if any(a.kind == Kind.LAUNCH for a in result.actions) else 0
         for action in result.actions:
             if action.kind == Kind.LAUNCH:
-                self.launch(cfg, action.resource, action.count, action.reason)
+                self.launch(cfg, action.resource, action.count, action.reason, episode=episode)
                 continue
             if action.target not in chains:
                 chains[action.target] = []
@@ -141,9 +148,18 @@ class Executor:
             self.hook(cfg.post_vm_destroy_command, worker, "post_vm_destroy_command", sync=True)
         return {"instance": instance_id, "status": status}
 
-    def launch(self, cfg: Config, resource: str, count: int, reason: str) -> list[str]:
-        """Start ``count`` instances in batches; returns the minion ids requested."""
+    def _issue(self) -> int:
+        with self.c.state.lock:
+            self._batches += 1
+            return self._batches
+
+    def launch(self, cfg: Config, resource: str, count: int, reason: str, episode: int | None = None) -> list[str]:
+        """Start ``count`` instances in batches; returns the minion ids requested.
+
+        ``episode``: the number its batches share for the backoff (one per plan; a new one if None).
+        """
         res = cfg.resources[resource]
+        batch = episode or self._issue()
         ids_all = []
         left = count
         while left > 0:
@@ -154,13 +170,14 @@ class Executor:
                 self.c.state.in_flight[resource] = self.c.state.in_flight.get(resource, 0) + n
             self.c.fire("action/launch/started", {"kind": "launch", "resource": resource, "count": n,
                                                   "reason": reason, "minion_ids": ids})
-            self.c.submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason))
+            self.c.submit(lambda ids=ids, n=n, batch=batch: self._launch(cfg, resource, n, ids, reason, batch))
             left -= n
         return ids_all
 
-    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str) -> None:
+    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int = 0) -> None:
         res = cfg.resources[resource]
         now = self.c.clock
+        asked = False  # whether the cloud was asked at all (keys or user-data may fail before)
         try:
             drv = self.c.ports.driver(cfg, res)
             keys = self._preaccept(ids)
@@ -170,6 +187,7 @@ class Executor:
                                        resource_type=res.type,
                                        instance_dir_for=getattr(drv, "instance_root", None),
                                        extra=res.config.get("userdata_vars"), keys=keys)
+            asked = True
             result = drv.launch(n, ids, render)
             error = result.error
             instances = list(result.instances)
@@ -182,12 +200,14 @@ class Executor:
             self.c.state.in_flight[resource] = max(0, self.c.state.in_flight.get(resource, 0) - n)
             for inst in instances:
                 self.c.state.recent_launches[inst.minion_id] = inst
-            if error is None:
-                self.c.state.backoff.pop(resource, None)
-            else:
-                kind = getattr(error, "kind", "transient")
-                self.c.state.backoff[resource] = bo.failure(self.c.state.backoff.get(resource), kind, str(error),
-                                                            now(), cfg.backoff)
+            if asked and error is not None and getattr(error, "kind", "transient") == "transient":
+                # The call may have made instances it did not report (created, then timed out):
+                # they count toward max until a listing shows them or listings agree they are not there.
+                made = {i.minion_id for i in instances}
+                for mid in ids:
+                    if mid not in made:
+                        self.c.state.maybe_launched[mid] = {"resource": resource, "since": now()}
+            self._backoff(cfg, resource, batch, error, now())
         self.c.cloud_changed(resource)
         self.c.state.count("launched", len(instances))
         data = {"kind": "launch", "resource": resource, "requested": n, "launched": len(instances),
@@ -202,6 +222,26 @@ class Executor:
             self.c.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
             log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
                         error)
+
+    def _backoff(self, cfg: Config, resource: str, batch: int, error: BaseException | None, at: float) -> None:
+        """Grow the backoff once per failure episode; only a batch issued after it began ends it.
+
+        Batches of one launch (and launches issued while one is under way) fail
+        together when the cloud is down or full: that is one episode, not one
+        failure per batch.  Called with the state lock held.
+        """
+        current = self.c.state.backoff.get(resource)
+        same_episode = current is not None and batch <= self._backoff_at.get(resource, -1)
+        if error is None:
+            if current is not None and not same_episode:
+                self.c.state.backoff.pop(resource, None)
+                self._backoff_at.pop(resource, None)
+            return
+        if same_episode:
+            return
+        kind = getattr(error, "kind", "transient")
+        self.c.state.backoff[resource] = bo.failure(current, kind, str(error), at, cfg.backoff)
+        self._backoff_at[resource] = self._batches
 
     def _preaccept(self, ids: list[str]) -> dict[str, keypairs.KeyPair]:
         """A key pair per id, its public key accepted by the master before the instance exists.

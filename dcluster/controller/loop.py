@@ -27,6 +27,7 @@ from . import highstate_jobs
 from . import state as st
 from .executor import Executor
 from .ports import Ports
+from .unlisted import Unlisted, listing_grace, maybe_launched_grace
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,11 @@ class Controller:
         self.view: View | None = None
         self.plan: Plan | None = None
         self._cloud_cache: dict[str, tuple[float, list[Instance] | None]] = {}
+        self._last_listed: dict[str, list[Instance]] = {}  # each resource's last good listing
+        self._maybe_absent = Unlisted()  # launches of unknown outcome that good listings do not show
         self._cloud_dirty: set[str] = set()
         self._shapes: dict[str, tuple[int, int]] = {}
-        self._keyless: dict[str, float] = {}  # our accepted keys with no instance -> first seen so
+        self._keyless = Unlisted()  # our accepted keys with no instance -> first seen so
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
@@ -139,6 +142,8 @@ class Controller:
                 result = None
                 self._failed_poll(name, str(exc))
             self._cloud_cache[name] = (now, result)
+            if result is not None:
+                self._last_listed[name] = result
             self._cloud_dirty.discard(name)
         return {name: self._cloud_cache.get(name, (0, None))[1] for name in cfg.resources}
 
@@ -176,6 +181,53 @@ class Controller:
                 out[name] = list(items) + extra
             return out
 
+    def _stale_listings(self, cfg: Config, insts: dict, now: float) -> dict[str, list[Instance]]:
+        """For each resource whose listing failed: its last good listing plus our launches since.
+
+        A failed listing must not make instances vanish: they still exist and are paid for,
+        so they count toward max and their capacity toward pending jobs (else another resource
+        launches for the same job).  reconcile marks them unknown: nothing destructive is ever
+        based on them.
+        """
+        out = {}
+        with self.state.lock:
+            for name in cfg.resources:
+                if insts.get(name) is not None:
+                    continue
+                items = list(self._last_listed.get(name, ()))
+                known = {i.minion_id for i in items}
+                items += [i for mid, i in self.state.recent_launches.items()
+                          if i.resource == name and mid not in known
+                          and now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval]
+                if items:
+                    out[name] = items
+        return out
+
+    def _maybe_launched(self, cfg: Config, insts: dict, now: float) -> dict[str, int]:
+        """Per resource, ids asked of a create call that failed transiently and no listing shows yet.
+
+        They count toward max (and as starting capacity) until a good listing shows them, or
+        good listings across :func:`~.unlisted.maybe_launched_grace` agree they do not exist.
+        """
+        with self.state.lock:
+            absent, unsure = set(), set()
+            for mid, rec in list(self.state.maybe_launched.items()):
+                listed = insts.get(rec["resource"])
+                if rec["resource"] not in cfg.resources or (
+                        listed is not None and any(i.minion_id == mid for i in listed)):
+                    del self.state.maybe_launched[mid]  # listed: an instance like any other now
+                elif listed is None:
+                    unsure.add(mid)  # its listing failed: neither here nor gone
+                else:
+                    absent.add(mid)
+            self._maybe_absent.observe(absent, now, unsure=unsure)
+            for mid in self._maybe_absent.confirmed(maybe_launched_grace(cfg), now):
+                self.state.maybe_launched.pop(mid, None)
+            out: dict[str, int] = {}
+            for rec in self.state.maybe_launched.values():
+                out[rec["resource"]] = out.get(rec["resource"], 0) + 1
+            return out
+
     # ------------------------------------------------------------ the cycle
     def cycle(self) -> dict[str, Any]:
         """One round.  Never raises: errors are recorded, logged and fired."""
@@ -199,10 +251,12 @@ class Controller:
         self.keys.set_target(sum(min(r.launch_batch, r.max) for r in cfg.resources.values()))
         nodes, jobs = self.poll_scheduler(cfg)
         insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
+        stale = self._stale_listings(cfg, insts, now)
+        maybe = self._maybe_launched(cfg, insts, now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
         with self.state.lock:
             view = reconcile(
-                cfg, now, nodes, insts, jobs or (), previous=self.view,
+                cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, maybe_launched=maybe,
                 configured=set(self.state.configured), in_flight=dict(self.state.in_flight),
                 backoff=dict(self.state.backoff), limits=dict(self.state.limits),
                 auto_mode=self.auto_mode(), shapes=dict(self._shapes),
@@ -268,20 +322,18 @@ class Controller:
         alive = {w.name for w in view.workers}
         # A key is pre-accepted before its instance exists, and a launch that timed out may have made an
         # instance no listing shows yet: a key is unused only when listings across ``grace`` seconds agree.
-        grace = max(60.0, 2.0 * cfg.cloud_poller_interval)
+        grace = listing_grace(cfg)
         unused = set()
         for mid in accepted:
             ident = identity.parse(mid, cfg.secret, cfg.cluster_name)
             if ident is None or mid in alive or not view.cloud_ok.get(ident.resource, False):
                 continue
-            if mid in self.state.recent_launches or self.state.in_flight.get(ident.resource):
+            if (mid in self.state.recent_launches or mid in self.state.maybe_launched
+                    or self.state.in_flight.get(ident.resource)):
                 continue
             unused.add(mid)
-        now = view.now
-        self._keyless = {mid: self._keyless.get(mid, now) for mid in unused}
-        for mid, since in self._keyless.items():
-            if now - since < grace:
-                continue
+        self._keyless.observe(unused, view.now)
+        for mid in sorted(self._keyless.confirmed(grace, view.now)):
             try:
                 self.ports.delete_key(mid)
                 self.fire("key/deleted", {"name": mid, "reason": "its instance no longer exists"})

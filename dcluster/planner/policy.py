@@ -158,7 +158,13 @@ class _Planner:
                 elif w.state == WorkerState.DRAINING and lim.mode != "draining":
                     used = w.node.cores_used if w.node else 0
                     pool.add(max(0, (w.cores or cores) - used), -1, w.name, DRAINING)
-            for _ in range(view.in_flight.get(res.name, 0)):
+                elif w.state == WorkerState.UNKNOWN:
+                    # Its resource's listing failed, but it most likely still exists (starting or up):
+                    # its capacity counts, or another resource would launch for the same job.
+                    used = w.node.cores_used if w.node else 0
+                    pool.add(max(0, (w.cores or cores) - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1,
+                             w.name, LIVE)
+            for _ in range(view.launching(res.name)):
                 pool.add(cores or 1, mem or -1, "", LIVE)
             pools[res.name] = pool
 
@@ -263,7 +269,7 @@ class _Planner:
                     self._live_base[w.resource] = self._live_base.get(w.resource, 0) + 1
         doomed = sum(1 for n in self.doomed if self._by_name[n].resource == res.name
                      and self._by_name[n].state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
-        return (self._live_base.get(res.name, 0) - doomed + self.view.in_flight.get(res.name, 0)
+        return (self._live_base.get(res.name, 0) - doomed + self.view.launching(res.name)
                 + self.launched.get(res.name, 0))
 
     def _top_up(self, resources: list[Resource], pools: dict[str, Pool]) -> None:

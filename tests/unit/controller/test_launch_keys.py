@@ -133,9 +133,14 @@ def test_a_timed_out_launch_keeps_its_keys_until_listings_agree_they_are_unused(
     cycle(c, clock, dt=10)  # listed without it once: not yet
     cycle(c, clock, dt=30)
     assert mid in rec.accepted
-    for _ in range(4):  # listings over more than the grace (max(60 s, 2 cloud polls)) agree
+    # its id may have been launched: kept until listings across the maybe-launched grace (180 s) agree
+    # it does not exist, then its key until listings across the key grace (max(60 s, 2 cloud polls)) agree
+    for _ in range(6):
         cycle(c, clock, dt=20)
-    assert rec.deleted == [mid] and not rec.accepted
+    assert mid in rec.accepted and c.state.maybe_launched
+    for _ in range(6):
+        cycle(c, clock, dt=20)
+    assert rec.deleted == [mid] and not rec.accepted and not c.state.maybe_launched
 
 
 def test_a_key_that_cannot_be_accepted_launches_nothing_and_leaves_no_key(tmp_path):
