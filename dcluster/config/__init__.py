@@ -13,7 +13,7 @@ from typing import Any
 
 from . import keys
 from .command import Command, CommandError
-from .model import Backoff, Cluster, Config, Reservation, Resource
+from .model import Backoff, Cluster, Config, ConfirmAbsence, Reservation, Resource
 from .schema import ConfigError, check
 from .secret import Secret
 
@@ -88,6 +88,7 @@ def _build(v) -> Config:
         post_vm_destroy_command=v["post_vm_destroy_command"],
         config_checker=checker,
         backoff=Backoff(**dict(v["backoff"])),
+        confirm_absence=ConfirmAbsence(**dict(v["confirm_absence"])),
         resources=MappingProxyType(resources),
         plugins=v["plugins"],
         logging=v["logging"],

@@ -285,6 +285,15 @@ BACKOFF = Dict(doc="How a resource whose launches fail is rested.", fields={
     "capacity_pause": _seconds("Pause after a quota or capacity error (the cloud is full: try elsewhere).", 600, 1),
 })
 
+CONFIRM_ABSENCE = Dict(doc="How long a worker missing from one source (the scheduler's node list, its resource's cloud "
+                            "listing) must stay missing before dcluster acts on it (destroy, remove, requeue). One "
+                            "poll's answer can be valid and wrong; nothing happens meanwhile, and never while any "
+                            "source shows a job on the worker.", fields={
+    "polls": Scalar(doc="Consecutive successful polls that must all miss it.", default=3, kind=int, minimum=1),
+    "seconds": _seconds("Seconds those polls must span; at least twice the poll interval of the source whatever "
+                        "this says, so one cached listing never counts as several.", 60),
+})
+
 ROOT = Dict(
     fields={
         "cluster_name": Scalar(doc="Names this cluster in instance tags and minion ids.", default="dc", extra=_name_problem),
@@ -319,6 +328,7 @@ ROOT = Dict(
         "post_vm_destroy_command": _cmd("Hook after an instance is destroyed: {0} hostname, {1} IP, {2} instance name, {3} resource.", None),
         "hook_timeout": _seconds("Seconds a hook may run.", 120, 1),
         "backoff": BACKOFF,
+        "confirm_absence": CONFIRM_ABSENCE,
         "cluster": CLUSTER,
         "cloud": MapOf(doc="Cloud resources by name.", value=RESOURCE, key_check=_name_problem),
         "plugins": MapOf(doc="Plugins by name.", value=PLUGIN),

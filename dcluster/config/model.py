@@ -43,6 +43,12 @@ class Backoff:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfirmAbsence:
+    polls: int = 3
+    seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class Cluster:
     type: str
     head_minion: str = ""
@@ -72,6 +78,7 @@ class Config:
     post_vm_destroy_command: Command | None = None
     config_checker: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({"salt": {"timeout": 900}}))
     backoff: Backoff = Backoff()
+    confirm_absence: ConfirmAbsence = ConfirmAbsence()
     resources: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))
     plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     logging: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

@@ -106,9 +106,14 @@ class _Planner:
                     self.actions.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
                                                cores=w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
                     self.acted.add(w.name)
+            elif w.state == WorkerState.ERROR and w.instance is None and w.jobs:
+                # reconcile keeps such a worker unknown (absence.py); should one get here, jobs the
+                # scheduler still shows are never requeued on the word of a listing.
+                self.notes.append(f"{w.name}: {w.reason}, but it still runs jobs {', '.join(w.jobs)}; not touched")
+                self.acted.add(w.name)
             elif w.state == WorkerState.ERROR and w.instance is None:
-                # Ours by its signed name, and the cloud answered without it: the machine is gone,
-                # so are its jobs; requeue them and take the node out of the scheduler.
+                # Ours by its signed name, and the cloud answered without it in polls across
+                # confirm_absence (reconcile): the machine is gone; take the node out of the scheduler.
                 self.actions.append(Action(Kind.REMOVE, w.resource, w.reason, target=w.name, jobs=tuple(w.jobs)))
                 self.acted.add(w.name)
                 self.doomed.add(w.name)

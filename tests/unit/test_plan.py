@@ -255,10 +255,19 @@ def test_physical_nodes_are_never_touched():
     assert plan(view(cfg, nodes), cfg).actions == ()
 
 
+def _confirmed(cfg, *args, **kw):
+    """The view after polls across confirm_absence (defaults: 3 polls, 60 s) that all agree."""
+    v = None
+    for ago in (60, 30, 0):
+        v = view(cfg, *args, now=NOW - ago, previous=v, **kw)
+    return v
+
+
 def test_orphan_is_destroyed_and_stuck_starting_node_removed_then_destroyed():
     cfg = config(max_launch_time=1200)
     orphan, stuck = wid(n=1), wid(n=2)
-    v = view(cfg, [node(stuck, state=NodeState.STARTING)], {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]})
+    v = _confirmed(cfg, [node(stuck, state=NodeState.STARTING)],
+                   {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]})
     p = plan(v, cfg)
     assert [(x.kind, x.target) for x in p.actions] == [
         (Kind.DESTROY, orphan), (Kind.REMOVE, stuck), (Kind.DESTROY, stuck)]
@@ -275,11 +284,13 @@ def test_down_node_is_deleted_after_max_down_time_only_without_jobs():
     assert any(c in note for note in p.notes)
 
 
-def test_node_whose_instance_vanished_is_removed_and_its_jobs_requeued():
+def test_node_whose_instance_vanished_is_removed_once_no_job_runs_on_it():
     cfg = config()
     a = wid()
-    p = plan(view(cfg, [node(a, state=NodeState.BUSY, jobs=("3",), used=1)], {"r1": []}), cfg)
-    assert [(x.kind, x.target, x.jobs) for x in p.actions] == [(Kind.REMOVE, a, ("3",))]
+    busy = _confirmed(cfg, [node(a, state=NodeState.BUSY, jobs=("3",), used=1)], {"r1": []})
+    assert plan(busy, cfg).actions == ()  # the scheduler ends the jobs of a machine that is gone: not us
+    p = plan(_confirmed(cfg, [node(a, state=NodeState.DOWN)], {"r1": []}), cfg)
+    assert [(x.kind, x.target, x.jobs) for x in p.actions] == [(Kind.REMOVE, a, ())]
 
 
 def test_instance_in_error_is_destroyed():
@@ -318,7 +329,8 @@ def test_auto_mode_off_keeps_the_cluster_but_still_destroys_orphans():
     cfg = config(max_idle_time=0)
     idle, orphan = wid(n=1), wid(n=2)
     n, i = worker(idle, since=NOW - 5000)
-    v = view(cfg, [n], {"r1": [i, inst(orphan, age=99999)]}, jobs=[job(1, cores=4), job(2, cores=4)], auto_mode=False)
+    v = _confirmed(cfg, [n], {"r1": [i, inst(orphan, age=99999)]}, jobs=[job(1, cores=4), job(2, cores=4)],
+                   auto_mode=False)
     p = plan(v, cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, orphan)]
 

@@ -32,7 +32,8 @@ def state_of(v, name):
         ({"state": NodeState.IDLE}, {"state": InstanceState.ERROR}, WorkerState.ERROR),
         ({"state": NodeState.IDLE}, {"state": InstanceState.DELETING}, WorkerState.DELETING),
         (None, {"age": 60}, WorkerState.STARTING),
-        (None, {"age": 1300}, WorkerState.ORPHAN),
+        # one poll missing it proves nothing (tests/unit/test_absence.py confirms it into ORPHAN)
+        (None, {"age": 1300}, WorkerState.UNKNOWN),
         (None, {"state": InstanceState.PENDING, "age": 5}, WorkerState.STARTING),
         (None, {"state": InstanceState.DELETING}, WorkerState.DELETING),
     ],
@@ -57,7 +58,10 @@ def test_unsigned_and_forged_names_are_physical():
 
 def test_our_node_without_instance_is_error_only_when_the_cloud_answered():
     name = wid()
-    assert state_of(view(CFG, [node(name)], {"r1": []}), name).state == WorkerState.ERROR
+    first = view(CFG, [node(name)], {"r1": []}, now=NOW - 60)
+    assert state_of(first, name).state == WorkerState.UNKNOWN  # one listing without it: confirming
+    second = view(CFG, [node(name)], {"r1": []}, now=NOW - 30, previous=first)
+    assert state_of(view(CFG, [node(name)], {"r1": []}, previous=second), name).state == WorkerState.ERROR
     failed = view(CFG, [node(name)], {"r1": None})
     assert state_of(failed, name).state == WorkerState.UNKNOWN
     assert failed.cloud_ok["r1"] is False
@@ -147,7 +151,8 @@ def test_a_starting_instance_still_turns_orphan_with_the_same_snapshot():
     i = inst(name, age=100)
     first = reconcile(CFG, NOW, [], {"r1": [i]})
     assert state_of(first, name).state == WorkerState.STARTING
-    later = reconcile(CFG, NOW + 1200, [], {"r1": [i]}, previous=first)
+    between = reconcile(CFG, NOW + 600, [], {"r1": [i]}, previous=first)
+    later = reconcile(CFG, NOW + 1200, [], {"r1": [i]}, previous=between)
     assert state_of(later, name).state == WorkerState.ORPHAN
 
 

@@ -1,0 +1,176 @@
+"""No destruction on one observation (issue 13, dcluster/absence.py).
+
+A worker missing from one source, or whose node disagrees with the job list,
+is unknown ("confirming") until polls across ``confirm_absence`` agree, and is
+never destroyed, removed or requeued while any source shows a job on it.
+"""
+
+import pytest
+from builders import NOW, config, inst, node, view, wid
+
+from dcluster.config import ConfigError, load
+from dcluster.model import Job, JobState, NodeState, WorkerState
+from dcluster.planner import plan
+from dcluster.planner.actions import Kind
+
+CFG = config(max_launch_time=1200, max_idle_time=0, max_down_time=480)
+
+
+def state_of(v, name):
+    (w,) = [w for w in v.workers if w.name == name]
+    return w
+
+
+def polls(cfg, seconds_apart, count, nodes, instances, jobs=(), previous=None, end=NOW, **extra):
+    """``count`` reconciles ``seconds_apart`` apart ending at ``end``, each fed the last view."""
+    v = previous
+    for k in range(count):
+        at = end - (count - 1 - k) * seconds_apart
+        nodes_now = nodes(at) if callable(nodes) else nodes
+        v = view(cfg, nodes_now, instances, jobs, now=at, previous=v, **extra)
+    return v
+
+
+def destructive(p):
+    return [(a.kind, a.target, a.jobs) for a in p.actions if a.kind in (Kind.DESTROY, Kind.REMOVE, Kind.HOLD)]
+
+
+def running(jid, name):
+    return Job(id=str(jid), state=JobState.RUNNING, chunk_cores=4, nodes=(name,))
+
+
+# ------------------------------------------------------------ missing from the scheduler
+def test_one_sinfo_missing_an_old_node_destroys_nothing():
+    name = wid()
+    before = view(CFG, [node(name)], {"r1": [inst(name, age=5000)]}, now=NOW - 10)
+    v = view(CFG, [], {"r1": [inst(name, age=5000)]}, previous=before)
+    w = state_of(v, name)
+    assert w.state == WorkerState.UNKNOWN
+    assert "absent from the scheduler's node list" in w.reason and "confirming" in w.reason
+    assert destructive(plan(v, CFG)) == []
+    assert v.to_dict()["absences"][name]["source"] == "scheduler"
+
+
+def test_a_node_missing_from_sinfo_but_running_a_job_in_the_job_list_is_never_destroyed():
+    name = wid()
+    v = polls(CFG, 30, 10, [], {"r1": [inst(name, age=5000)]}, jobs=[running(7, name)])
+    w = state_of(v, name)
+    assert w.state == WorkerState.UNKNOWN and "job 7" in w.reason
+    assert destructive(plan(v, CFG)) == []
+
+
+def test_absence_is_confirmed_by_polls_and_time_then_the_orphan_is_destroyed():
+    name = wid()
+    instances = {"r1": [inst(name, age=5000)]}
+    # three polls 10 s apart span 20 s, under confirm_absence.seconds (60): not yet
+    assert state_of(polls(CFG, 10, 3, [], instances), name).state == WorkerState.UNKNOWN
+    # two polls 60 s apart span the time but are too few
+    assert state_of(polls(CFG, 60, 2, [], instances), name).state == WorkerState.UNKNOWN
+    v = polls(CFG, 30, 3, [], instances)
+    assert state_of(v, name).state == WorkerState.ORPHAN
+    assert [(a.kind, a.target) for a in plan(v, CFG).actions] == [(Kind.DESTROY, name)]
+
+
+def test_a_restart_restarts_the_confirmation():
+    name = wid()
+    instances = {"r1": [inst(name, age=5000)]}
+    confirmed = polls(CFG, 30, 3, [], instances)
+    assert state_of(confirmed, name).state == WorkerState.ORPHAN
+    after_restart = view(CFG, [], instances, now=NOW + 10)  # no previous view: the memory is gone
+    assert state_of(after_restart, name).state == WorkerState.UNKNOWN
+
+
+def test_a_failed_poll_neither_counts_nor_restarts_the_confirmation():
+    name = wid()
+    instances = {"r1": [inst(name, age=5000)]}
+    two = polls(CFG, 30, 2, [], instances, end=NOW - 60)
+    failed = view(CFG, None, instances, now=NOW - 30, previous=two)
+    assert failed.absences[name].polls == 2 and failed.absences[name].since == NOW - 90
+    third = view(CFG, [], instances, now=NOW, previous=failed)
+    assert state_of(third, name).state == WorkerState.ORPHAN
+
+
+def test_a_node_that_comes_back_resets_the_count():
+    name = wid()
+    instances = {"r1": [inst(name, age=5000)]}
+    v = polls(CFG, 30, 2, [], instances, end=NOW - 60)
+    v = view(CFG, [node(name, state=NodeState.BUSY, jobs=("1",), used=4)], instances, now=NOW - 30, previous=v)
+    assert name not in v.absences
+    v = view(CFG, [], instances, now=NOW, previous=v)
+    assert state_of(v, name).state == WorkerState.UNKNOWN and v.absences[name].polls == 1
+
+
+def test_a_known_node_missing_young_is_not_registered_again_on_one_poll():
+    name = wid()
+    i = inst(name, age=100)
+    before = view(CFG, [node(name)], {"r1": [i]}, now=NOW - 10, configured={name})
+    v = view(CFG, [], {"r1": [i]}, previous=before, configured={name})
+    assert state_of(v, name).state == WorkerState.UNKNOWN
+    assert plan(v, CFG).actions == ()
+
+
+# ------------------------------------------------------------ missing from the cloud listing
+def test_one_listing_missing_an_instance_neither_removes_nor_requeues():
+    name = wid()
+    busy = node(name, state=NodeState.BUSY, jobs=("3",), used=4)
+    before = view(CFG, [busy], {"r1": [inst(name, age=5000)]}, now=NOW - 10)
+    v = view(CFG, [busy], {"r1": []}, previous=before)
+    assert state_of(v, name).state == WorkerState.UNKNOWN
+    assert destructive(plan(v, CFG)) == []
+    idle = view(CFG, [node(name)], {"r1": []}, previous=before)
+    assert "confirming" in state_of(idle, name).reason
+    assert destructive(plan(idle, CFG)) == []
+
+
+def test_a_confirmed_absence_never_requeues_jobs_the_scheduler_still_shows():
+    name = wid()
+    busy = node(name, state=NodeState.BUSY, jobs=("3",), used=4)
+    v = polls(CFG, 30, 5, [busy], {"r1": []})
+    assert state_of(v, name).state == WorkerState.UNKNOWN and "job 3" in state_of(v, name).reason
+    assert destructive(plan(v, CFG)) == []
+
+
+def test_a_confirmed_absence_of_an_empty_node_removes_it():
+    name = wid()
+    v = polls(CFG, 30, 3, [node(name, state=NodeState.DOWN)], {"r1": []})
+    assert state_of(v, name).state == WorkerState.ERROR
+    assert destructive(plan(v, CFG)) == [(Kind.REMOVE, name, ())]
+
+
+def test_cloud_absence_needs_twice_the_cloud_poll_interval():
+    cfg = config(cloud_poller_interval=60, confirm_absence={"polls": 3, "seconds": 0})
+    name = wid()
+    v = polls(cfg, 30, 4, [node(name)], {"r1": []})  # 90 s: one cached listing seen four times
+    assert state_of(v, name).state == WorkerState.UNKNOWN
+    v = polls(cfg, 30, 5, [node(name)], {"r1": []})
+    assert state_of(v, name).state == WorkerState.ERROR
+
+
+# ------------------------------------------------------------ the node and the job list disagree
+def test_an_idle_node_the_job_list_says_runs_a_job_is_not_scaled_down():
+    name = wid()
+    pair = (node(name, since=NOW - 5000), inst(name, age=5000))
+    v = polls(CFG, 30, 5, [pair[0]], {"r1": [pair[1]]}, jobs=[running(9, name)])
+    w = state_of(v, name)
+    assert w.state == WorkerState.UNKNOWN and "job 9" in w.reason
+    assert destructive(plan(v, CFG)) == []
+
+
+def test_one_flipped_state_does_not_make_a_node_down_since_its_last_change():
+    name = wid()
+    i = inst(name, age=5000)
+    before = view(CFG, [node(name, since=NOW - 5000)], {"r1": [i]}, now=NOW - 10, jobs=[])
+    v = view(CFG, [node(name, state=NodeState.DOWN, since=NOW - 5000)], {"r1": [i]}, previous=before)
+    w = state_of(v, name)
+    assert w.state == WorkerState.ERROR and w.since == NOW - 10
+    assert destructive(plan(v, CFG)) == []
+
+
+# ------------------------------------------------------------ the pillar key
+def test_confirm_absence_is_validated_by_key_path():
+    base = {"secret": "s" * 20, "cluster": {"type": "slurm"}, "cloud": {"r1": {"type": "local"}}}
+    assert load(base).confirm_absence.polls == 3 and load(base).confirm_absence.seconds == 60
+    with pytest.raises(ConfigError) as bad:
+        load({**base, "confirm_absence": {"polls": 0, "secnds": 5}})
+    text = " ".join(bad.value.errors)
+    assert "confirm_absence:polls" in text and "confirm_absence:secnds: unknown key" in text
