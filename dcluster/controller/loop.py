@@ -8,6 +8,7 @@ cloud call does not stall the loop; one chain of actions per worker at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -194,7 +195,9 @@ class Controller:
             for name in cfg.resources:
                 if insts.get(name) is not None:
                     continue
-                items = list(self._last_listed.get(name, ()))
+                # copies: reconcile reuses a worker whose snapshots are the very same objects, and a
+                # worker kept from a stale listing must be judged afresh once the listing answers
+                items = [dataclasses.replace(i) for i in self._last_listed.get(name, ())]
                 known = {i.minion_id for i in items}
                 items += [i for mid, i in self.state.recent_launches.items()
                           if i.resource == name and mid not in known

@@ -114,6 +114,26 @@ def test_a_failed_listing_keeps_its_starting_instance_and_no_other_resource_laun
     assert c.view.cloud_ok[res] and c.view.workers[0].reason != w.reason
 
 
+def test_a_registered_worker_from_a_stale_listing_is_judged_afresh_once_the_listing_answers(tmp_path):
+    c, sched, clouds, clock = make(tmp_path, r2={"quantity": {"min": 0, "max": 0}})
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    cycle(c, clock)
+    (mid,) = clouds["r1"].launch_calls[0]
+    c.mark_configured(mid, True)
+    cycle(c, clock)
+    sched.jobs_ = []
+    cycle(c, clock)
+    assert c.view.workers[0].state == WorkerState.IDLE
+    clouds["r1"].list_fails = True
+    c.cloud_changed("r1")
+    cycle(c, clock)
+    assert c.view.workers[0].state == WorkerState.UNKNOWN
+    clouds["r1"].list_fails = False
+    c.cloud_changed("r1")
+    cycle(c, clock)
+    assert c.view.workers[0].state == WorkerState.IDLE
+
+
 def test_a_stale_listing_counts_toward_max(tmp_path):
     c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 2}, "priority": 1},
                                    r2={"quantity": {"min": 0, "max": 0}})
