@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from . import identity
+from . import absence, identity
+from .absence import Absence
 from .config import Config
 from .model import (
     COUNTED_STATES,
@@ -77,6 +78,7 @@ class View:
     limits: Mapping[str, Limits] = field(default_factory=_empty)
     shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
     auto_mode: bool = True
+    absences: Mapping[str, Absence] = field(default_factory=_empty)  # workers missing from one source (absence.py)
 
     def by_resource(self, resource: str) -> list[Worker]:
         return [w for w in self.workers if w.resource == resource]
@@ -112,6 +114,7 @@ class View:
                         for k, b in self.backoff.items()},
             "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
             "auto_mode": self.auto_mode,
+            "absences": {k: a.to_dict() for k, a in self.absences.items()},
         }
 
 
@@ -162,11 +165,17 @@ def reconcile(
                 inst_map[inst.minion_id] = inst
 
     before = {w.name: w for w in previous.workers} if previous else {}
+    jobs = tuple(jobs)
+    listed_jobs = absence.running_on(jobs) if scheduler_ok else {}
+    prev_absences = previous.absences if previous is not None else {}
+    absences: dict[str, Absence] = {}
     workers = []
     for name in sorted(set(node_map) | set(inst_map)):
         node, inst = node_map.get(name), inst_map.get(name)
         prev = before.get(name)
-        if (prev is not None and node is not None and inst is not None and prev.node is node
+        listed = listed_jobs.get(name, ())
+        if (prev is not None and not (listed and not set(listed) <= set(node.jobs if node else ()))
+                and node is not None and inst is not None and prev.node is node
                 and prev.instance is inst and scheduler_ok and cloud_ok.get(inst.resource, False)
                 and prev.state != WorkerState.STARTING):  # starting ones depend on their age
             # Same (immutable) snapshots as last cycle: with a node present the classification does
@@ -185,15 +194,22 @@ def reconcile(
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
             state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
-        since = _since(state, node, inst, before.get(name), now)
+        if state != WorkerState.PHYSICAL:
+            gone = absence.observe(prev_absences.get(name), node, inst, resource, scheduler_ok, cloud_ok,
+                                   prev is not None and prev.node is not None, now)
+            if gone is not None:
+                absences[name] = gone
+            state, reason = absence.judge(config, now, state, reason, gone, node, resource, listed)
+        since = _since(state, node, inst, before.get(name), now, previous)
         workers.append(Worker(name=name, state=state, resource=resource, node=node, instance=inst,
                               since=since, reason=reason))
     if not scheduler_ok and previous is not None:
         jobs_out = previous.jobs  # keep showing what we last knew; the planner acts on nothing
     else:
-        jobs_out = tuple(jobs)
+        jobs_out = jobs
     return View(now=now, workers=tuple(workers), jobs=tuple(jobs_out), scheduler_ok=scheduler_ok,
-                cloud_ok=MappingProxyType(cloud_ok), **{k: _freeze(v) for k, v in extra.items()})
+                cloud_ok=MappingProxyType(cloud_ok), absences=MappingProxyType(absences),
+                **{k: _freeze(v) for k, v in extra.items()})
 
 
 def _freeze(value: Any) -> Any:
@@ -248,7 +264,8 @@ def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[Wo
     return WorkerState.ERROR, resource, f"scheduler state {node.state.value}"
 
 
-def _since(state: WorkerState, node: Node | None, inst: Instance | None, before: Worker | None, now: float) -> float:
+def _since(state: WorkerState, node: Node | None, inst: Instance | None, before: Worker | None, now: float,
+           previous: View | None = None) -> float:
     if before is not None and before.state == state:
         return before.since
     if state == WorkerState.STARTING and inst is not None:
@@ -256,5 +273,11 @@ def _since(state: WorkerState, node: Node | None, inst: Instance | None, before:
     if node is not None and node.state_since is not None and state in (
         WorkerState.IDLE, WorkerState.BUSY, WorkerState.DRAINING, WorkerState.HELD, WorkerState.ERROR
     ):
-        return min(node.state_since, now)
+        since = min(node.state_since, now)
+        if before is not None and previous is not None and before.state not in (WorkerState.UNKNOWN,
+                                                                                WorkerState.STARTING):
+            # We saw it in another state last poll, so it changed since then, whatever the node's
+            # timestamp says: one poll with a flipped state string must not look down for hours.
+            since = max(since, min(previous.now, now))
+        return since
     return now
