@@ -112,8 +112,10 @@ class SgeHead:
         if self.qconf("-shgrp", "@allhosts", check=False)[0] != 0:
             self.qconf("-Ahgrp", self._file("hg", "group_name @allhosts\nhostlist NONE\n"))
         rc, q, _ = self.qconf("-sq", check=False)
+        # load_thresholds NONE: every exec host here is a namespace on this one machine and reports its
+        # load; the template's np_load_avg=1.75 put all.q in alarm (no dispatch) whenever it was busy.
         queue = set_values(q, {"qname": "all.q", "hostlist": "@allhosts", "pe_list": "NONE", "slots": "1",
-                               "shell": "/bin/sh"})
+                               "shell": "/bin/sh", "load_thresholds": "NONE"})
         if self.qconf("-sq", "all.q", check=False)[0] == 0:
             self.qconf("-Mq", self._file("all.q", queue))
         else:
