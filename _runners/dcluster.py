@@ -67,9 +67,18 @@ def _age(now, since):
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _bootstrap_line(name, b):
+    if not b:
+        return ""
+    if b.get("protected"):
+        return (f"; protected, no launches: {b['failures']} in a row never joined (last {', '.join(b['last'][-3:])}: "
+                f"{b['reason'][:120]}); fix its image or user-data in the pillar, or salt-run dcluster.restore {name}")
+    return f"; {b['failures']} of {b['limit']} in a row never joined: probing until one joins"
+
+
 def status():
     """
-    One screen: resources (min/current/max, backoff), workers by state with
+    One screen: resources (min/current/max, backoff, bootstrap breaker), workers by state with
     age and reason, pending demand, recent errors.
 
     CLI Example:
@@ -105,6 +114,7 @@ def status():
         "resources": {
             name: f"{r['current']}/{r['max']} (min {r['min']}{', ' + r['mode'] if r['mode'] != 'normal' else ''})"
             + (f"; backing off ({r['backoff']['kind']}): {r['backoff']['last_error'][:120]}" if r.get("backoff") else "")
+            + _bootstrap_line(name, r.get("bootstrap"))
             + ("" if r.get("cloud_ok") else "; cloud poll failing")
             for name, r in (last.get("resources") or {}).items()
         },

@@ -57,6 +57,29 @@ class BackoffState:
         return self.until > now
 
 
+@dataclass(frozen=True, slots=True)
+class BootstrapState:
+    """The bootstrap breaker of a resource: its instances launched and destroyed without ever joining.
+
+    ``failures`` counts such instances in a row (a worker that joins ends the
+    run); at the pillar's ``bootstrap_failures`` the resource launches no more
+    until an operator restores it or its pillar changes (``fingerprint``).
+    """
+
+    failures: int = 0
+    since: float = 0.0  # launch time of the first of them: only a worker launched since disproves it
+    last: tuple[str, ...] = ()  # the latest of them (minion ids), for the status and de-duplication
+    reason: str = ""
+    fingerprint: str = ""  # the resource's pillar when they were launched
+
+    def protected(self, limit: int) -> bool:
+        return limit > 0 and self.failures >= limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"failures": self.failures, "since": self.since, "last": list(self.last), "reason": self.reason,
+                "fingerprint": self.fingerprint}
+
+
 def _empty() -> Mapping:
     return MappingProxyType({})
 
@@ -76,6 +99,7 @@ class View:
     maybe_launched: Mapping[str, int] = field(default_factory=_empty)
     backoff: Mapping[str, BackoffState] = field(default_factory=_empty)
     limits: Mapping[str, Limits] = field(default_factory=_empty)
+    bootstrap: Mapping[str, BootstrapState] = field(default_factory=_empty)  # resources whose instances never joined
     shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
     auto_mode: bool = True
     absences: Mapping[str, Absence] = field(default_factory=_empty)  # workers missing from one source (absence.py)
@@ -113,6 +137,7 @@ class View:
             "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
                         for k, b in self.backoff.items()},
             "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
+            "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
             "auto_mode": self.auto_mode,
             "absences": {k: a.to_dict() for k, a in self.absences.items()},
         }

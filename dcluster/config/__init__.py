@@ -76,6 +76,7 @@ def _build(v) -> Config:
         max_idle_time=v["max_idle_time"],
         max_down_time=v["max_down_time"],
         max_launch_time=v["max_launch_time"],
+        bootstrap_failures=v["bootstrap_failures"],
         cluster_poller_interval=v["cluster_poller_interval"],
         cloud_poller_interval=v["cloud_poller_interval"],
         auto_provision_interval=v["auto_provision_interval"],

@@ -302,6 +302,12 @@ ROOT = Dict(
         "max_idle_time": _seconds("Seconds a worker may stay idle before it is drained and deleted.", 600),
         "max_down_time": _seconds("Seconds a worker may be down (error) before it is deleted.", 480),
         "max_launch_time": _seconds("Seconds from the launch request until the worker must be usable.", 1200, 1),
+        "bootstrap_failures": Scalar(
+            doc="Instances of a resource in a row that never join (destroyed after max_launch_time without being "
+                "configured or registered) before the resource launches no more: a bad image or user-data. It "
+                "resumes when a worker launched since joins, its pillar changes, or on salt-run dcluster.restore "
+                "<resource>. After the first such instance it launches only what this number leaves. 0: never stop.",
+            default=3, kind=int, minimum=0),
         "cluster_poller_interval": _seconds("Seconds between scheduler polls.", 10, 1),
         "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
         "auto_provision_interval": _seconds("Kept from the original, where it had no effect: dcluster plans after "

@@ -66,6 +66,7 @@ class Config:
     max_idle_time: int = 600
     max_down_time: int = 480
     max_launch_time: int = 1200
+    bootstrap_failures: int = 3  # the bootstrap breaker (dcluster.planner.backoff); 0: off
     cluster_poller_interval: int = 10
     cloud_poller_interval: int = 20
     auto_provision_interval: int = 60

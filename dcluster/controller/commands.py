@@ -15,6 +15,7 @@ from ..model import WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
 from ..reconcile import Limits
+from . import breaker
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -177,8 +178,11 @@ def drain(c: Controller, resource: str) -> dict[str, Any]:
 
 
 def restore(c: Controller, resource: str) -> dict[str, Any]:
-    """Back to the pillar's min and max."""
-    return _limits(c, resource, lambda res: None)
+    """Back to the pillar's min and max, and lift the bootstrap breaker (see ``bootstrap_failures``)."""
+    out = _limits(c, resource, lambda res: None)
+    if out["ok"] and breaker.reset(c, resource, "restored by an operator (salt-run dcluster.restore)"):
+        out["message"] += "; bootstrap breaker lifted: it may launch again"
+    return out
 
 
 def auto(c: Controller, enable: Any = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..model import Worker
 from ..planner import Action, Kind, Plan
 from ..planner import backoff as bo
 from ..reconcile import View
+from . import breaker
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -128,7 +129,10 @@ class Executor:
                 self.hook(hook, worker, "post_remove_node_command", sync=True, args=(action.target, ip))
             return _plain(out)
         if kind == Kind.DESTROY:
-            return self.destroy(cfg, action.resource, action.target, action.instance_id, worker)
+            out = self.destroy(cfg, action.resource, action.target, action.instance_id, worker)
+            if action.never_joined:
+                breaker.never_joined(self.c, cfg, action, worker)
+            return out
         raise ActionFailed(f"unknown action {kind}")
 
     # ------------------------------------------------------------ cloud

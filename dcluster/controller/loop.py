@@ -24,7 +24,7 @@ from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
-from . import highstate_jobs
+from . import breaker, highstate_jobs
 from . import state as st
 from .executor import Executor
 from .ports import Ports
@@ -262,8 +262,9 @@ class Controller:
                 cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, maybe_launched=maybe,
                 configured=set(self.state.configured), in_flight=dict(self.state.in_flight),
                 backoff=dict(self.state.backoff), limits=dict(self.state.limits),
-                auto_mode=self.auto_mode(), shapes=dict(self._shapes),
+                auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),
             )
+        view = breaker.refresh(self, cfg, view)  # a worker that joined or a pillar change ends a breaker
         self.check_ports(cfg, view)
         result = plan(view, cfg)
         self._changes(self.view, view)
@@ -390,6 +391,7 @@ class Controller:
                 "cloud_ok": view.cloud_ok.get(name, False),
                 "backoff": None if not b or not b.active(view.now) else {
                     "until": b.until, "failures": b.failures, "kind": b.kind, "last_error": b.last_error},
+                "bootstrap": _bootstrap_summary(view, name, cfg.bootstrap_failures),
             }
         return out
 
@@ -419,6 +421,14 @@ class Controller:
 
     def submit(self, fn: Callable[[], Any]) -> Future:
         return self.pool().submit(fn)
+
+
+def _bootstrap_summary(view: View, resource: str, limit: int) -> dict[str, Any] | None:
+    b = view.bootstrap.get(resource)
+    if b is None:
+        return None
+    return {"failures": b.failures, "limit": limit, "protected": b.protected(limit), "last": list(b.last[-limit:]),
+            "reason": b.reason}
 
 
 __all__ = ["Controller"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import scrub
 from ..model import Instance
-from ..reconcile import BackoffState, Limits
+from ..reconcile import BackoffState, BootstrapState, Limits
 
 HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
 ERRORS = 50
@@ -33,6 +33,7 @@ class ControllerState:
     auto_mode: bool | None = None  # None: the pillar's auto_mode
     limits: dict[str, Limits] = field(default_factory=dict)
     backoff: dict[str, BackoffState] = field(default_factory=dict)
+    bootstrap: dict[str, BootstrapState] = field(default_factory=dict)  # the bootstrap breaker, per resource
     configured: set[str] = field(default_factory=set)
     config_failed: dict[str, str] = field(default_factory=dict)
     recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
@@ -66,6 +67,7 @@ class ControllerState:
                 "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
                 "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
                             for k, b in self.backoff.items()},
+                "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
                 "configured": sorted(self.configured),
                 "config_failed": dict(self.config_failed),
                 "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
@@ -84,6 +86,7 @@ class ControllerState:
         st.auto_mode = data.get("auto_mode")
         st.limits = {k: Limits(**v) for k, v in (data.get("limits") or {}).items()}
         st.backoff = {k: BackoffState(**v) for k, v in (data.get("backoff") or {}).items()}
+        st.bootstrap = _bootstrap(data.get("bootstrap"))
         st.configured = set(data.get("configured") or ())
         st.config_failed = dict(data.get("config_failed") or {})
         st.recent_launches = {k: Instance.from_dict(v) for k, v in (data.get("recent_launches") or {}).items()}
@@ -117,6 +120,24 @@ def _maybe_launched(data: Any) -> dict[str, dict[str, Any]]:
         if (isinstance(mid, str) and isinstance(rec, dict) and isinstance(rec.get("resource"), str)
                 and isinstance(rec.get("since"), (int, float)) and not isinstance(rec.get("since"), bool)):
             out[mid] = {"resource": rec["resource"], "since": float(rec["since"])}
+    return out
+
+
+def _bootstrap(data: Any) -> dict[str, BootstrapState]:
+    """The bootstrap breakers as saved; a malformed entry is dropped (the breaker counts again)."""
+    out = {}
+    for name, rec in (data if isinstance(data, dict) else {}).items():
+        try:
+            failures, since = rec["failures"], rec["since"]
+            if (not isinstance(name, str) or type(failures) is not int or failures < 0
+                    or not isinstance(since, (int, float)) or isinstance(since, bool)):
+                continue
+            last = tuple(str(m) for m in rec.get("last") or ())
+            out[name] = BootstrapState(failures=failures, since=float(since), last=last,
+                                       reason=str(rec.get("reason") or "")[:500],
+                                       fingerprint=str(rec.get("fingerprint") or ""))
+        except (KeyError, TypeError, AttributeError):
+            continue
     return out
 
 

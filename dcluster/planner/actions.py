@@ -27,6 +27,7 @@ class Action:
     jobs: tuple[str, ...] = ()  # the jobs that motivated a launch (first few)
     cores: int = 0  # register only
     mem_mb: int = 0
+    never_joined: bool = False  # destroy only: launched, never configured nor registered (the bootstrap breaker)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": self.kind.value, "resource": self.resource, "reason": self.reason}
@@ -36,6 +37,8 @@ class Action:
                 out[key] = value
         if self.jobs:
             out["jobs"] = list(self.jobs)
+        if self.never_joined:
+            out["never_joined"] = True
         return out
 
     def __str__(self) -> str:

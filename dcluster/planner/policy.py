@@ -27,7 +27,7 @@ from __future__ import annotations
 from ..config import Config, Resource
 from ..model import JobState, Worker, WorkerState
 from ..reconcile import Limits, View
-from . import eligibility
+from . import backoff, eligibility
 from .actions import Action, Kind, Plan
 from .packing import DRAINING, LIVE, Pool
 
@@ -81,12 +81,13 @@ class _Planner:
         self._by_name = {w.name: w for w in view.workers}
 
     # ------------------------------------------------------------ helpers
-    def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False) -> None:
+    def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False, never_joined: bool = False) -> None:
         if w.node is not None:
             self.actions.append(Action(Kind.REMOVE, w.resource, reason, target=w.name,
                                        jobs=tuple(w.jobs) if vacate else ()))
         if w.instance is not None:
-            self.actions.append(Action(Kind.DESTROY, w.resource, reason, target=w.name, instance_id=w.instance.id))
+            self.actions.append(Action(Kind.DESTROY, w.resource, reason, target=w.name, instance_id=w.instance.id,
+                                       never_joined=never_joined))
         self.acted.add(w.name)
         self.doomed.add(w.name)
 
@@ -95,12 +96,13 @@ class _Planner:
         cfg = self.config
         for w in self.view.workers:
             if w.state == WorkerState.ORPHAN:
-                self._remove_and_destroy(w, w.reason)
+                self._remove_and_destroy(w, w.reason, never_joined=not backoff.joined(w, self.view.configured))
             elif w.state == WorkerState.STARTING and w.instance is not None:
                 age = self.now - w.instance.launch_time
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
-                        w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)")
+                        w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
+                        never_joined=not backoff.joined(w, self.view.configured))
                 elif w.node is None and w.instance.state.value == "running" and w.name in self.view.configured:
                     cores, mem = shape_of(self.view, cfg.resources[w.resource]) if w.resource in cfg.resources else (0, 0)
                     self.actions.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
@@ -139,8 +141,11 @@ class _Planner:
             lim = limits_of(view, res)
             cores, mem = shape_of(view, res)
             headroom = max(0, lim.max - sizes[res.name])
+            room, protected = self._bootstrap_room(res)
             if lim.mode == "draining":
                 headroom, why = 0, "draining"
+            elif room == 0:
+                headroom, why = 0, protected
             elif view.backoff.get(res.name) and view.backoff[res.name].active(self.now):
                 b = view.backoff[res.name]
                 why = f"backing off after {b.kind} error until {b.until:.0f}: {b.last_error}"
@@ -151,6 +156,8 @@ class _Planner:
                 why, headroom = f"cores per node unknown (set dcluster:cloud:{res.name}:cores)", 0
             else:
                 why = f"at max ({lim.max})"
+            if room is not None and room < headroom:
+                headroom, why = room, protected  # probing: one that joins lifts it
             blocked[res.name] = why
             pool = Pool(res.name, cores or 1, mem, headroom)
             for w in view.workers:
@@ -265,6 +272,12 @@ class _Planner:
                 self.launched[res.name] = n
         self._top_up(resources, pools)
 
+    def _bootstrap_room(self, res: Resource) -> tuple[int | None, str]:
+        """The bootstrap breaker's limit on new instances of ``res`` (None: none), counting the
+        never-joined instances this plan destroys as failed already."""
+        pending = [a.target for a in self.actions if a.never_joined and a.resource == res.name]
+        return backoff.launch_room(self.view, res, self.config.bootstrap_failures, pending)
+
     def _live(self, res: Resource) -> int:
         """Workers that serve or will serve jobs: what min is measured against."""
         if self._live_base is None:
@@ -286,6 +299,12 @@ class _Planner:
             if short <= 0:
                 continue
             room = lim.max - self.view.current(res.name) - self.launched.get(res.name, 0)
+            probe, protected = self._bootstrap_room(res)
+            if probe is not None:
+                if probe - self.launched.get(res.name, 0) <= 0:
+                    self.notes.append(f"{res.name}: below min ({lim.min}) but {protected}")
+                    continue
+                room = min(room, probe - self.launched.get(res.name, 0))
             b = self.view.backoff.get(res.name)
             if b and b.active(self.now):
                 self.notes.append(f"{res.name}: below min ({lim.min}) but backing off after {b.kind} error")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dcluster import config as dconfig
 
-from .harness import Run, pillar
+from .harness import T0, Run, pillar
 from .oracle import Counters
 
 LONG = 3000.0  # a job that outlives max_launch_time
@@ -143,14 +143,28 @@ def scenario_resource_removed_from_pillar(seed: int = 9) -> Counters:
 
 def scenario_bad_image_relaunches(seed: int = 10, hours: float = 1.0) -> Counters:
     """Instances that never join are relaunched without end; ``extra['launches']`` counts them
-    (issue 13: 90 launches in 6 hours for 5 jobs); a breaker would stop at N (default 3)."""
+    (issue 13: 90 launches in 6 hours for 5 jobs); a breaker would stop at N (default 3).
+    ``extra['by_resource']`` counts them per resource (each resource is its own breaker: its
+    image may be the only bad one), ``extra['last_launch_s']`` is when the last one was made."""
     run = Run(seed, None)
     run.faults.rates["never_joins"] = 1.0
+    by_resource: dict[str, int] = {}
+    last = [0.0]
+    counted = run.cloud.on_launch
+
+    def on_launch(inst):
+        by_resource[inst.resource] = by_resource.get(inst.resource, 0) + 1
+        last[0] = run.t - T0  # true seconds since the start
+        counted(inst)
+
+    run.cloud.on_launch = on_launch
     for _ in range(2):
         run.submit(cpus=4, duration=600)
     run.advance(hours * 3600)
     counters = run.oracle.c
     counters.extra["launches"] = counters.launches
+    counters.extra["by_resource"] = by_resource
+    counters.extra["last_launch_s"] = last[0]
     run.close()
     return counters
 
