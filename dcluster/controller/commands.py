@@ -11,11 +11,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import identity, scrub
-from ..model import WorkerState
+from ..model import JobState, WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
 from ..reconcile import Limits
 from . import breaker
+from .state import DEFERRED_STARTS
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -50,6 +51,53 @@ def _need(c: Controller):
     return None
 
 
+# A view older than this many cluster_poller_intervals is stale: the engine is not cycling as it should.
+STALE_CYCLES = 3
+
+
+def _stale(c: Controller) -> str | None:
+    """Why the whole view cannot be trusted (None: it can)."""
+    age = c.clock() - c.view.now
+    if age > STALE_CYCLES * c.config.cluster_poller_interval:
+        return f"the engine's view is {age:.0f} s old (it cycles every {c.config.cluster_poller_interval} s)"
+    return None
+
+
+def _unsure(c: Controller, name: str, w) -> str | None:
+    """Why the view cannot be trusted about worker ``name`` (None: it can).
+
+    A failed poll does not show an empty cluster: a node missing from a failed ``sinfo`` may be
+    running jobs.  So a command that destroys or requeues refuses instead of guessing.
+    """
+    if not c.view.scheduler_ok:
+        return "the last scheduler poll failed"
+    if (why := _stale(c)) is not None:
+        return why
+    if w is not None and w.state == WorkerState.UNKNOWN:
+        return f"{name} is in state unknown ({w.reason})"
+    resource = w.resource if w is not None else None
+    if not resource:  # not in the view at all: perhaps only because its resource's listing failed
+        ident = identity.parse(name, c.config.secret, c.config.cluster_name)
+        resource = ident.resource if ident is not None else None
+    if resource and not c.view.cloud_ok.get(resource, False):
+        return f"the last cloud listing of {resource} failed"
+    return None
+
+
+def _refuse(name: str, why: str) -> dict[str, Any]:
+    return _fail(f"{name}: {why}; refusing to act on a view that may be wrong. "
+                 "Wait for a cycle with good polls (salt-run dcluster.status) and retry", stale=True)
+
+
+def _running_on(c: Controller, name: str, w) -> list[str]:
+    """Jobs any source shows on ``name``: the node's own list and the job list's running jobs."""
+    jobs = list(w.jobs) if w is not None else []
+    for job in c.view.jobs:
+        if job.state == JobState.RUNNING and name in job.nodes and job.id not in jobs:
+            jobs.append(job.id)
+    return jobs
+
+
 def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
     handler = COMMANDS.get(cmd)
     if handler is None:
@@ -76,6 +124,10 @@ def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:
     count = int(count)
     if count < 1:
         return _fail("count must be at least 1")
+    # The room is counted from the view: a failed listing hides starting instances (above max).
+    why = _stale(c) or (None if c.view.cloud_ok.get(resource, False) else "its last cloud listing failed")
+    if why is not None:
+        return _refuse(resource, why)
     lim = limits_of(c.view, res)
     room = lim.max - c.current(resource)
     if count > room:
@@ -87,6 +139,8 @@ def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:
 def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_physical: bool) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
+    if not c.view.scheduler_ok:  # the node is missing from the view, not from the scheduler
+        return _refuse(name, "the last scheduler poll failed")
     w = _worker(c, name)
     if w is None or w.node is None:
         return _fail(f"{name} is not a node of the scheduler")
@@ -98,6 +152,8 @@ def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_p
 
 
 def hold(c: Controller, name: str) -> dict[str, Any]:
+    # hold and release are undone by each other and destroy nothing (the executor's own chain
+    # re-checks a node before removing it): only a failed scheduler poll, which hides the node, refuses.
     w = _worker(c, name)
     if w is not None and w.state not in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.PHYSICAL):
         return _fail(f"{name} is {w.state.value}; only idle or busy nodes can be held")
@@ -107,6 +163,8 @@ def hold(c: Controller, name: str) -> dict[str, Any]:
 def release(c: Controller, name: str) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
+    if not c.view.scheduler_ok:
+        return _refuse(name, "the last scheduler poll failed")
     w = _worker(c, name)
     if w is not None and w.state not in (WorkerState.HELD, WorkerState.DRAINING, WorkerState.PHYSICAL):
         return _fail(f"{name} is {w.state.value}, not held")
@@ -122,6 +180,8 @@ def vacate(c: Controller, name: str) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
     w = _worker(c, name)
+    if (why := _unsure(c, name, w)) is not None:
+        return _refuse(name, why)
     if w is None or w.node is None:
         return _fail(f"{name} is not a node of the scheduler")
     if not w.jobs:
@@ -131,16 +191,19 @@ def vacate(c: Controller, name: str) -> dict[str, Any]:
 
 
 def remove(c: Controller, name: str) -> dict[str, Any]:
-    """Take one of our workers out of the scheduler and the cloud; refused while it runs jobs."""
+    """Take one of our workers out of the scheduler and the cloud; refused while it runs jobs,
+    and while the view may be wrong about it (a failed or old poll, an unknown worker)."""
     if (err := _need(c)) is not None:
         return err
     w = _worker(c, name)
+    if (why := _unsure(c, name, w)) is not None:
+        return _refuse(name, why)
     if w is None:
         return _fail(f"no worker {name}")
     if w.state == WorkerState.PHYSICAL:
         return _fail(f"{name} was not launched by dcluster; refusing")
-    if w.jobs:
-        return _fail(f"{name} runs jobs {', '.join(w.jobs)}; hold it and wait, or vacate it first")
+    if jobs := _running_on(c, name, w):
+        return _fail(f"{name} runs jobs {', '.join(jobs)}; hold it and wait, or vacate it first")
     done = []
     if w.node is not None:
         c.executor.do(c.config, Action(Kind.REMOVE, w.resource, "removed by an operator", target=name), w)
@@ -225,7 +288,13 @@ COMMANDS = {
 
 
 def started(c: Controller, minion_id: str) -> dict[str, Any]:
-    """A minion connected (reactor/start.sls): highstate it if it is one of our starting workers."""
+    """A minion connected (reactor/start.sls): highstate it if it is one of our starting workers.
+
+    The start event comes once.  If the view cannot say what the worker is (no cycle yet, a
+    failed or old poll, the worker unknown), refusing would waste the worker (never configured,
+    destroyed after max_launch_time): the start is deferred to the next good cycle instead
+    (:func:`start_deferred`).
+    """
     if not identity.well_formed(minion_id):
         return _fail("not a dcluster worker id; left alone")
     if c.config is None:
@@ -233,8 +302,15 @@ def started(c: Controller, minion_id: str) -> dict[str, Any]:
     if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
         return _fail(f"{minion_id} is not a dcluster worker; left alone")
     w = _worker(c, minion_id)
+    why = "the engine has not completed a cycle yet" if c.view is None else _unsure(c, minion_id, w)
+    if why is not None:
+        return _defer(c, minion_id, why)
     if w is not None and w.state not in (WorkerState.STARTING,):
         return _fail(f"{minion_id} is {w.state.value}; no highstate")
+    return _highstate(c, minion_id)
+
+
+def _highstate(c: Controller, minion_id: str) -> dict[str, Any]:
     highstate = getattr(c.ports, "highstate", None)
     if highstate is None:
         return _fail("no highstate port")
@@ -242,6 +318,53 @@ def started(c: Controller, minion_id: str) -> dict[str, Any]:
     with c.state.lock:
         c.state.config_failed.pop(minion_id, None)
     return _ok(f"highstate of {minion_id} started", jid=jid)
+
+
+def _defer(c: Controller, minion_id: str, why: str) -> dict[str, Any]:
+    """Remember a start event (persisted, bounded) until a cycle's view is good."""
+    with c.state.lock:
+        pending = c.state.deferred_starts
+        pending.pop(minion_id, None)
+        while len(pending) >= DEFERRED_STARTS:  # ids are HMAC-signed ours: only a huge burst fills it
+            pending.pop(min(pending, key=pending.get))
+        pending[minion_id] = c.clock()
+    log.info("dcluster: start of %s deferred: %s", minion_id, why)
+    return _ok(f"start of {minion_id} deferred to the next good cycle: {why}", deferred=True)
+
+
+def start_deferred(c: Controller) -> None:
+    """Each cycle, on the view just made: highstate the deferred starts the view can now judge.
+
+    One that is then a starting worker of ours is highstated; one the view still cannot judge
+    waits; anything else (gone, registered, no longer ours, older than max_launch_time) is dropped.
+    """
+    with c.state.lock:
+        pending = dict(c.state.deferred_starts)
+    if not pending or c.config is None or c.view is None:
+        return
+    for mid, since in pending.items():
+        w = _worker(c, mid)
+        outcome = None
+        if abs(c.view.now - since) > c.config.max_launch_time:
+            outcome = "dropped: older than max_launch_time"
+        elif identity.parse(mid, c.config.secret, c.config.cluster_name) is None:
+            outcome = "dropped: not a dcluster worker under the current pillar"
+        elif _unsure(c, mid, w) is not None:
+            continue  # still cannot tell: wait for a good cycle
+        elif w is None or w.state != WorkerState.STARTING:
+            outcome = f"dropped: {'not in the view' if w is None else w.state.value}"
+        elif mid in c.state.configured:
+            outcome = "dropped: already configured"
+        else:
+            try:
+                outcome = _highstate(c, mid)["message"]
+            except Exception as exc:  # noqa: BLE001 - one minion's failure must not end the cycle; retried
+                log.warning("dcluster: deferred highstate of %s failed: %s", mid, scrub.text(exc))
+                continue
+        with c.state.lock:
+            c.state.deferred_starts.pop(mid, None)
+        log.info("dcluster: deferred start of %s: %s", mid, outcome)
+        c.fire("worker/start_deferred", {"name": mid, "outcome": outcome})
 
 
 COMMANDS["started"] = started

@@ -24,7 +24,7 @@ from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
-from . import breaker, highstate_jobs
+from . import breaker, commands, highstate_jobs
 from . import state as st
 from .executor import Executor
 from .ports import Ports
@@ -269,6 +269,7 @@ class Controller:
         result = plan(view, cfg)
         self._changes(self.view, view)
         self.view, self.plan = view, result
+        commands.start_deferred(self)  # start events that came while the view could not tell
         self.executor.run(cfg, result, view)
         self.sweep_keys(cfg, view)
         self.publish(cfg, view, result)

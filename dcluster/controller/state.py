@@ -26,6 +26,7 @@ from ..reconcile import BackoffState, BootstrapState, Limits
 
 HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
 ERRORS = 50
+DEFERRED_STARTS = 1000  # start events kept for a good view (commands.started); the oldest go first
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ControllerState:
     maybe_launched: dict[str, dict[str, Any]] = field(default_factory=dict)
     # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
     highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # minion id -> when its start event came during an unknown view (commands.started): highstated
+    # on the next cycle whose view is good, if it is then one of our starting workers
+    deferred_starts: dict[str, float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
@@ -74,6 +78,7 @@ class ControllerState:
                 "in_flight": dict(self.in_flight),
                 "maybe_launched": {k: dict(v) for k, v in self.maybe_launched.items()},
                 "highstate_jobs": {k: dict(v) for k, v in self.highstate_jobs.items()},
+                "deferred_starts": dict(self.deferred_starts),
                 "counters": dict(self.counters),
                 "history": list(self.history),
                 "errors": list(self.errors),
@@ -95,6 +100,7 @@ class ControllerState:
         st.in_flight = {}
         st.maybe_launched = _maybe_launched(data.get("maybe_launched"))
         st.highstate_jobs = _highstate_jobs(data.get("highstate_jobs"))
+        st.deferred_starts = _deferred_starts(data.get("deferred_starts"))
         st.counters = dict(data.get("counters") or {})
         st.history.extend(data.get("history") or ())
         st.errors.extend(data.get("errors") or ())
@@ -139,6 +145,15 @@ def _bootstrap(data: Any) -> dict[str, BootstrapState]:
         except (KeyError, TypeError, AttributeError):
             continue
     return out
+
+
+def _deferred_starts(data: Any) -> dict[str, float]:
+    """Deferred start events as saved; anything malformed is dropped (at worst a worker is not configured)."""
+    out = {}
+    for mid, at in (data if isinstance(data, dict) else {}).items():
+        if isinstance(mid, str) and isinstance(at, (int, float)) and not isinstance(at, bool):
+            out[mid] = float(at)
+    return dict(sorted(out.items(), key=lambda kv: kv[1])[-DEFERRED_STARTS:])
 
 
 def save(state: ControllerState, path: str) -> None:
