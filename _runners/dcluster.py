@@ -411,6 +411,18 @@ def validate(minion=None):
     return {"valid": not errs, "minion": minion, "errors": errs}
 
 
+_LIMITER = []
+
+
+def _refusals():
+    """The refusal log, rate-limited: anyone reaching port 4506 can make the reactor call these runners."""
+    if not _LIMITER:
+        from dcluster.glue.command_auth import RateLimitedLog
+
+        _LIMITER.append(RateLimitedLog(log))
+    return _LIMITER[0]
+
+
 def _bad_id(minion_id, what):
     """Why ``minion_id`` (from an event: hostile until checked) is refused, or None if well formed.
 
@@ -422,7 +434,7 @@ def _bad_id(minion_id, what):
 
     if identity.well_formed(minion_id):
         return None
-    log.warning("dcluster: %s: refused a malformed minion id %.200r", what, minion_id)
+    _refusals().warning("dcluster: %s: refused a malformed minion id %.200r", what, minion_id)
     kind = type(minion_id).__name__
     return f"not a dcluster minion id (a {kind}" + (f" of {len(minion_id)} characters" if isinstance(
         minion_id, str) else "") + "); left for the admin"
@@ -449,7 +461,7 @@ def pending_key(minion_id, act=None):
     if act not in (None, "pend", "denied"):
         return {"ok": False, "message": f"auth act {str(act)[:20]!r}: nothing to do"}
     result = _call("pending_key", minion_id=minion_id)
-    log.warning("dcluster: pending key of %s: %s", minion_id, result.get("message"))
+    _refusals().warning("dcluster: pending key of %s: %s", minion_id, result.get("message"))
     return result
 
 

@@ -111,7 +111,7 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
         return _fail(f"{cmd} failed: {scrub.text(exc)}")
     if result.get("ok"):
         c.fire(f"command/{cmd}", {"args": {k: v for k, v in kw.items()}, "message": result.get("message", "")})
-    c.save()
+        c.save()  # a refusal changed nothing worth a write: anyone reaching port 4506 can cause refusals
     return scrub.data(result)  # it goes back to the runner: no credential in an operator's output
 
 
@@ -268,6 +268,11 @@ def pending_key(c: Controller, minion_id: str) -> dict[str, Any]:
         return _fail("the engine has no configuration yet")
     if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
         return _fail("not a dcluster minion id; left for the admin")
+    # A worker can fire salt/auth itself (an events load): believe only the master's key cache.
+    states = c.ports.key_states(minion_id) if c.ports.key_states is not None else None
+    if states is not None and not states & {"pending", "denied"}:
+        c.state.count("auth_events_ignored")
+        return _fail("no pending or denied key under this id: a salt/auth event the master did not fire; ignored")
     why = "a pending key under a dcluster minion id: workers' keys are accepted before launch"
     try:
         c.ports.reject_key(minion_id)
@@ -285,6 +290,9 @@ COMMANDS = {
 }
 # No "configured" command: whether a worker is configured comes from Salt's job cache for a
 # highstate the engine started (highstate_jobs), never from what someone asks for.
+
+
+REPUBLISH_AFTER = 300.0  # seconds after which a start event may highstate a worker again
 
 
 def started(c: Controller, minion_id: str) -> dict[str, Any]:
@@ -314,6 +322,15 @@ def _highstate(c: Controller, minion_id: str) -> dict[str, Any]:
     highstate = getattr(c.ports, "highstate", None)
     if highstate is None:
         return _fail("no highstate port")
+    # One highstate at a time: a worker can fire salt/minion/<another>/start itself, and each would
+    # start another state run (a second one fails while the first runs) and clear its recorded failure.
+    # A run older than REPUBLISH_AFTER may have died with a restarted minion: then a start counts again.
+    with c.state.lock:
+        under_way = [jid for jid, job in c.state.highstate_jobs.items() if job.get("minion") == minion_id
+                     and c.clock() - float(job.get("started") or 0) < REPUBLISH_AFTER]
+    if under_way:
+        return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again",
+                   jid=under_way[0])
     jid = highstate(minion_id)
     with c.state.lock:
         c.state.config_failed.pop(minion_id, None)

@@ -60,7 +60,8 @@ class ControllerState:
 
     def error(self, now: float, where: str, message: str) -> None:
         with self.lock:
-            self.errors.append({"time": now, "where": where, "message": scrub.text(message)[:1000]})
+            # cut before scrubbing (a secret cut off at the end is still masked), so a huge message costs little
+            self.errors.append({"time": now, "where": where, "message": scrub.text(message[:2000])[:1000]})
 
     # ------------------------------------------------------------ persistence
     def to_json(self) -> dict[str, Any]:

@@ -128,7 +128,6 @@ def _starting_worker(c):
 
 
 # ------------------------------------------------------------------ 1. forged minion start
-@pytest.mark.xfail(strict=True, reason="started() republishes a highstate for every start event, forged or not")
 def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env, reactor):
     """Attack: root on worker A fires ``salt/minion/<B>/start`` with ``{"id": B}`` (an ``events`` load).
 
@@ -156,7 +155,6 @@ def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env,
 
 
 # ------------------------------------------------------------------ 2. forged salt/auth
-@pytest.mark.xfail(strict=True, reason="pending_key reports a refusal without checking that a pending key exists")
 def test_a_salt_auth_event_forged_by_a_worker_raises_no_false_alarm(env, reactor):
     """Attack: root on worker A fires ``salt/auth`` with ``{"act": "pend", "id": B}`` for a sibling B.
 
@@ -183,7 +181,6 @@ def test_a_salt_auth_event_forged_by_a_worker_raises_no_false_alarm(env, reactor
 
 
 # ------------------------------------------------------------------ 3. amplification from port 4506
-@pytest.mark.xfail(strict=True, reason="commands.run saves state.json after every command, refusals included")
 def test_a_refused_pending_key_does_not_rewrite_the_state_file(env):
     """Attack: anyone who reaches 4506 repeats an auth request under a well-formed id that is not ours.
 

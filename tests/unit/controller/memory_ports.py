@@ -131,6 +131,7 @@ def ports(pillar, sched, cloud, events, keys):
         preaccept_key=lambda mid, pub: keys.add(mid),  # the public key itself: see test_controller's key tests
         delete_key=lambda mid: keys.discard(mid),
         accepted_keys=lambda: set(keys),
+        key_states=lambda mid: {"accepted"} if mid in keys else set(),
         hook=lambda argv, timeout: (0, "ok"),
         master_address="127.200.0.1",
     )

@@ -22,6 +22,7 @@ def env(tmp_path):
               "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}}}
     p = ports(pillar, MemScheduler(), MemCloud(), events, keys)
     p.reject_key = rejected.append
+    p.key_states = lambda mid: {"pending"}  # a key waits under every id asked about here
     c = Controller(p, state_path=str(tmp_path / "state.json"))
     c.cycle()
     assert c.wait_idle(10) and c.config is not None
@@ -71,3 +72,17 @@ def test_started_refuses_malformed_ids_before_anything(env, mid):
     c, _, _ = env
     c.ports.highstate = lambda m: pytest.fail(f"highstate of {m!r:.40}")
     assert cmds.run(c, "started", minion_id=mid)["ok"] is False
+
+
+def test_an_auth_event_for_an_id_with_no_pending_or_denied_key_is_ignored(env):
+    # a worker can fire salt/auth itself: only a key the master holds is a claim to refuse and report
+    c, events, rejected = env
+    mid = identity.make("dc", "r1", SECRET)
+    c.ports.key_states = lambda m: {"accepted"}
+    out = cmds.run(c, "pending_key", minion_id=mid)
+    assert out["ok"] is False and "ignored" in out["message"]
+    assert rejected == [] and not [t for t, _ in events if "key/" in t]
+    assert "keys_refused" not in c.state.counters and c.state.counters["auth_events_ignored"] == 1
+    c.ports.key_states = lambda m: {"accepted", "denied"}  # someone did present another key: reported
+    assert "accepted before launch" in cmds.run(c, "pending_key", minion_id=mid)["message"]
+    assert c.state.counters["keys_refused"] == 1
