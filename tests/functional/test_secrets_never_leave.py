@@ -207,9 +207,14 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
             echo.mode = mode
             for fail in (False, True):
                 sched.fail = fail
+                echo.list_ok = not fail  # a good view launches (its errors echo the user-data); a bad one lists
                 clock[0] += 30  # past every backoff and the cloud poll interval
                 c.cycle()
                 assert c.wait_idle(60)
+        sched.fail, echo.list_ok = False, True  # an operator launches on a good view only
+        clock[0] += 30
+        c.cycle()
+        assert c.wait_idle(60)
         command = cmds.run(c, "launch", resource="ec2", count=1)
         clock[0] += 30
         c.cycle()

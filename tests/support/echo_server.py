@@ -4,7 +4,9 @@ It stands in for the worst cloud, proxy or gateway an SDK can talk to: one
 that reflects what it was sent (the ``Authorization``/``Proxy-Authorization``
 headers, the URL with its query string, the body) in its error message, in
 the encoding chosen by ``mode``, so the credentials a driver sends come back
-through the real SDK's exception and error parsing.  Keystone paths
+through the real SDK's exception and error parsing.  With ``list_ok`` an EC2
+listing answers an empty one (the engine launches only on a resource it
+could list), so launches happen and their errors echo the user-data.  Keystone paths
 (``/v3/auth/tokens``) answer 401 with Keystone's JSON error shape; every
 other path answers 401 with EC2's XML error shape (``AuthFailure``).  Used
 as the AWS ``endpoint_url``, as the AWS ``proxy`` (plain-HTTP proxying sends
@@ -47,6 +49,7 @@ def encode(text: str, mode: str) -> str:
 class EchoServer:
     def __init__(self):
         self.mode = "plain"
+        self.list_ok = False  # True: EC2 DescribeInstances answers an empty listing instead of an error
         self.requests: list[dict] = []  # what was received, raw (the tests' proof that credentials were sent)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -74,6 +77,17 @@ class EchoServer:
                 echo = (f"request {seen['method']} {seen['url']} Authorization: {seen['authorization']} "
                         f"Proxy-Authorization: {seen['proxy_authorization']} body {seen['body']}")
                 echo = encode(echo, server.mode)
+                if server.list_ok and "Action=DescribeInstances&" in body + "&":
+                    # an empty EC2 listing: the engine launches only on a resource it could list
+                    payload = (b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns='
+                               b'"http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>echo-1</requestId>'
+                               b'<reservationSet/></DescribeInstancesResponse>')
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 if "/v3/auth" in self.path:
                     payload = json.dumps({"error": {"code": 401, "title": "Unauthorized",
                                                     "message": f"The request was refused: {echo}"}}).encode()
