@@ -67,6 +67,13 @@ def _age(now, since):
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
+def _retired_lines(entries):
+    """Resources the pillar no longer uses whose workers are drained and destroyed, or stranded."""
+    from dcluster.controller import retired
+
+    return [retired.line(name, e) for name, e in sorted((entries or {}).items()) if isinstance(e, dict)]
+
+
 def _bootstrap_line(name, b):
     if not b:
         return ""
@@ -118,6 +125,7 @@ def status():
             + ("" if r.get("cloud_ok") else "; cloud poll failing")
             for name, r in (last.get("resources") or {}).items()
         },
+        "retired": _retired_lines(data.get("retired")),
         "workers": by_state,
         "pending": {
             "jobs": len(pending), "cores": sum(j["chunks"] * j["chunk_cores"] for j in pending),

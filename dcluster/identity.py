@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets as _secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config.secret import Secret
@@ -58,8 +59,13 @@ def well_formed(minion_id: object) -> bool:
     return isinstance(minion_id, str) and len(minion_id) <= MAX_LEN and _ID_RE.fullmatch(minion_id) is not None
 
 
-def parse(minion_id: str, secret: Secret | str, cluster: str | None = None) -> Identity | None:
-    """The identity behind ``minion_id`` if it is one we could have made, else None."""
+def parse(minion_id: str, secret: Secret | str | Sequence[Secret | str],
+          cluster: str | None = None) -> Identity | None:
+    """The identity behind ``minion_id`` if it is one we could have made, else None.
+
+    ``secret`` may be several (``Config.secrets``: the current one and ``previous_secrets``): an id
+    signed under any of them is ours, so rotating the secret orphans nothing.
+    """
     if not well_formed(minion_id):
         return None
     m = _ID_RE.fullmatch(minion_id)
@@ -68,6 +74,7 @@ def parse(minion_id: str, secret: Secret | str, cluster: str | None = None) -> I
     ident = Identity(m.group(1), m.group(2), m.group(3))
     if cluster is not None and ident.cluster != cluster:
         return None
-    if not hmac.compare_digest(_mac(secret, ident.stem), m.group(4)):
-        return None
-    return ident
+    keys = secret if isinstance(secret, (list, tuple)) else (secret,)
+    # every key is tried (no early exit), so the time taken does not tell which one signed the id
+    matches = [hmac.compare_digest(_mac(key, ident.stem), m.group(4)) for key in keys]
+    return ident if any(matches) else None

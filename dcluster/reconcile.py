@@ -170,7 +170,8 @@ def reconcile(
     """
     scheduler_ok = nodes is not None
     node_map = {n.name: n for n in (nodes or ())}
-    cloud_ok = {name: instances.get(name) is not None for name in config.resources}
+    # retired resources are listed too: their instances are drained and destroyed (controller/retired.py)
+    cloud_ok = {name: instances.get(name) is not None for name in (*config.resources, *config.retired)}
     inst_map: dict[str, Instance] = {}
     stale_ids: set[str] = set()
     for name, items in (stale or {}).items():
@@ -247,7 +248,7 @@ def _freeze(value: Any) -> Any:
 
 def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[WorkerState, str, str]:
     if inst is None:
-        ident = identity.parse(name, config.secret, config.cluster_name)
+        ident = identity.parse(name, config.secrets, config.cluster_name)
         if ident is None:
             return WorkerState.PHYSICAL, "", "not launched by dcluster"
         resource = ident.resource

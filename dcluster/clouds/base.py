@@ -78,6 +78,10 @@ class Driver(abc.ABC):
     """One resource of one cloud.  Methods raise :class:`CloudError` subclasses only."""
 
     type = ""
+    # Secrets the pillar used before ``secret`` (``previous_secrets``): instances whose ids verify under
+    # one of them are still ours, so they are listed and may be destroyed.  Set by registry.driver_for;
+    # new ids (check_ids) must verify under ``secret`` alone.
+    previous_secrets: tuple[Secret | str, ...] = ()
 
     def __init__(self, resource: Resource, cluster_name: str, secret: Secret | str):
         self.resource = resource
@@ -160,7 +164,7 @@ class Driver(abc.ABC):
         return tags.get(model.TAG_CLUSTER) == self.cluster and tags.get(model.TAG_RESOURCE) == self.resource.name
 
     def verified(self, minion_id: str) -> bool:
-        ident = identity.parse(minion_id, self.secret, self.cluster)
+        ident = identity.parse(minion_id, (self.secret, *self.previous_secrets), self.cluster)
         return ident is not None and ident.resource == self.resource.name
 
 

@@ -25,4 +25,6 @@ def driver_class(cloud_type: str) -> type[Driver]:
 
 def driver_for(resource: Resource, config: Config, **kwargs) -> Driver:
     """The driver of ``resource``; ``kwargs`` go to the driver (test seams such as ``client=``)."""
-    return driver_class(resource.type)(resource, config.cluster_name, config.secret, **kwargs)
+    drv = driver_class(resource.type)(resource, config.cluster_name, config.secret, **kwargs)
+    drv.previous_secrets = tuple(config.previous_secrets)
+    return drv

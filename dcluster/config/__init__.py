@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import MappingProxyType
 from typing import Any
 
@@ -53,24 +54,14 @@ def _build(v) -> Config:
         checker = MappingProxyType({"salt": checker.get("salt") or MappingProxyType({"timeout": 900})})
     else:
         checker = MappingProxyType({"port": checker["port"]})
-    resources = {}
-    for name, r in v["cloud"].items():
-        resources[name] = Resource(
-            name=name,
-            type=r["type"],
-            min=r["quantity"]["min"],
-            max=r["quantity"]["max"],
-            priority=r["priority"],
-            reservation=Reservation(**dict(r["reservation"])),
-            max_idle_time=r["max_idle_time"],
-            cores=r["cores"],
-            mem_mb=r["mem_mb"],
-            launch_batch=r["launch_batch"],
-            config=r["config"],
-        )
+    resources = {name: _resource(name, r) for name, r in v["cloud"].items()}
+    # Retired: listed, drained and destroyed, never launched (their limits are 0 whatever the pillar says).
+    retired = {name: dataclasses.replace(_resource(name, r), min=0, max=0)
+               for name, r in v["retired_resources"].items()}
     cl = v["cluster"]
     return Config(
         secret=v["secret"],
+        previous_secrets=tuple(s for s in v["previous_secrets"] if s != v["secret"]),
         cluster=Cluster(type=cl["type"], head_minion=cl["head_minion"], config=cl["config"]),
         cluster_name=v["cluster_name"],
         max_idle_time=v["max_idle_time"],
@@ -91,6 +82,23 @@ def _build(v) -> Config:
         backoff=Backoff(**dict(v["backoff"])),
         confirm_absence=ConfirmAbsence(**dict(v["confirm_absence"])),
         resources=MappingProxyType(resources),
+        retired=MappingProxyType(retired),
         plugins=v["plugins"],
         logging=v["logging"],
+    )
+
+
+def _resource(name: str, r) -> Resource:
+    return Resource(
+        name=name,
+        type=r["type"],
+        min=r["quantity"]["min"],
+        max=r["quantity"]["max"],
+        priority=r["priority"],
+        reservation=Reservation(**dict(r["reservation"])),
+        max_idle_time=r["max_idle_time"],
+        cores=r["cores"],
+        mem_mb=r["mem_mb"],
+        launch_batch=r["launch_batch"],
+        config=r["config"],
     )

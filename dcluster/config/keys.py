@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from .schema import CommandSpec, Dict, MapOf, Scalar, StrList, Typed
+from .schema import CommandSpec, Dict, MapOf, Scalar, SecretList, StrList, Typed
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
@@ -294,11 +294,28 @@ CONFIRM_ABSENCE = Dict(doc="How long a worker missing from one source (the sched
                         "this says, so one cached listing never counts as several.", 60),
 })
 
+def _secret_problem(value) -> str | None:
+    return None if len(str(value)) >= 16 else "is shorter than 16 characters"
+
+
+def _root_post(value, path, errors):
+    both = sorted(set(value["cloud"]) & set(value["retired_resources"]))
+    for name in both:
+        errors.append(f"{':'.join(path)}:retired_resources:{name}: also under cloud; a resource is either in use "
+                      "or retired")
+
+
 ROOT = Dict(
+    post=_root_post,
     fields={
         "cluster_name": Scalar(doc="Names this cluster in instance tags and minion ids.", default="dc", extra=_name_problem),
         "secret": Scalar(doc="Secret for the HMAC token in minion ids (unguessable ids). Required.", required=True,
-                         secret=True, extra=lambda v: None if len(str(v)) >= 16 else "is shorter than 16 characters"),
+                         secret=True, extra=_secret_problem),
+        "previous_secrets": SecretList(
+            doc="Secrets used before 'secret', to rotate it without orphaning a worker: ids signed under any of "
+                "them are still ours (listed, drained, destroyed, their keys swept); new workers get ids under "
+                "'secret'. Keep an old secret here until no worker launched under it is left.", default=(),
+            extra=_secret_problem),
         "max_idle_time": _seconds("Seconds a worker may stay idle before it is drained and deleted.", 600),
         "max_down_time": _seconds("Seconds a worker may be down (error) before it is deleted.", 480),
         "max_launch_time": _seconds("Seconds from the launch request until the worker must be usable.", 1200, 1),
@@ -337,6 +354,12 @@ ROOT = Dict(
         "confirm_absence": CONFIRM_ABSENCE,
         "cluster": CLUSTER,
         "cloud": MapOf(doc="Cloud resources by name.", value=RESOURCE, key_check=_name_problem),
+        "retired_resources": MapOf(
+            doc="Resources taken out of 'cloud' whose instances may still run: each entry keeps the cloud "
+                "settings (same keys as under 'cloud'; quantity, priority and reservation are ignored) so the "
+                "engine can list them, drain their nodes (running jobs finish) and destroy them. Nothing is "
+                "launched. Remove an entry once salt-run dcluster.status says nothing of it is left.",
+            value=RESOURCE, key_check=_name_problem),
         "plugins": MapOf(doc="Plugins by name.", value=PLUGIN),
         "logging": LOGGING,
     },

@@ -62,6 +62,7 @@ class Cluster:
 class Config:
     secret: Secret
     cluster: Cluster
+    previous_secrets: tuple[Secret, ...] = ()  # ids signed under these are still ours; new ones use `secret`
     cluster_name: str = "dc"
     max_idle_time: int = 600
     max_down_time: int = 480
@@ -81,8 +82,20 @@ class Config:
     backoff: Backoff = Backoff()
     confirm_absence: ConfirmAbsence = ConfirmAbsence()
     resources: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))
+    # Resources whose instances are drained and destroyed, never launched: the pillar's retired_resources,
+    # and those the engine remembers from an earlier pillar (dcluster.controller.retired).
+    retired: Mapping[str, Resource] = field(default_factory=lambda: MappingProxyType({}))
     plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     logging: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret an id of ours may be signed under: the current one first."""
+        return (self.secret, *self.previous_secrets)
+
+    def resource(self, name: str) -> Resource | None:
+        """A resource in use or retired (both are listed and their instances destroyed)."""
+        return self.resources.get(name) or self.retired.get(name)
 
     def idle_limit(self, resource: str) -> int:
         res = self.resources.get(resource)

@@ -135,6 +135,32 @@ class StrList(Spec):
 
 
 @dataclass(frozen=True)
+class SecretList(Spec):
+    """A list of secrets (a single string is a one-item list); each is wrapped as a :class:`Secret` and
+    never shown in an error, not even in part."""
+
+    extra: Callable[[Any], str | None] | None = None  # an error text for one item, or None
+
+    def check(self, value, path, errors):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            errors.append(f"{path_str(path)}: <secret> is not a list of strings")
+            return MISSING
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, (str, int)) or isinstance(item, bool):
+                errors.append(f"{path_str(path + (str(i),))}: <secret> is not a string")
+                continue
+            problem = self.extra(str(item)) if self.extra is not None else None
+            if problem:
+                errors.append(f"{path_str(path + (str(i),))}: <secret> {problem}")
+                continue
+            out.append(Secret(str(item)))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class Dict(Spec):
     """A mapping with known keys.  Unknown keys are errors (typos)."""
 

@@ -77,7 +77,7 @@ def _unsure(c: Controller, name: str, w) -> str | None:
         return f"{name} is in state unknown ({w.reason})"
     resource = w.resource if w is not None else None
     if not resource:  # not in the view at all: perhaps only because its resource's listing failed
-        ident = identity.parse(name, c.config.secret, c.config.cluster_name)
+        ident = identity.parse(name, c.config.secrets, c.config.cluster_name)
         resource = ident.resource if ident is not None else None
     if resource and not c.view.cloud_ok.get(resource, False):
         return f"the last cloud listing of {resource} failed"
@@ -266,7 +266,7 @@ def pending_key(c: Controller, minion_id: str) -> dict[str, Any]:
         return _fail("not a dcluster minion id; left for the admin")
     if c.config is None:
         return _fail("the engine has no configuration yet")
-    if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
+    if identity.parse(minion_id, c.config.secrets, c.config.cluster_name) is None:
         return _fail("not a dcluster minion id; left for the admin")
     # A worker can fire salt/auth itself (an events load): believe only the master's key cache.
     states = c.ports.key_states(minion_id) if c.ports.key_states is not None else None
@@ -307,7 +307,7 @@ def started(c: Controller, minion_id: str) -> dict[str, Any]:
         return _fail("not a dcluster worker id; left alone")
     if c.config is None:
         return _fail("the engine has no configuration yet")
-    if identity.parse(minion_id, c.config.secret, c.config.cluster_name) is None:
+    if identity.parse(minion_id, c.config.secrets, c.config.cluster_name) is None:
         return _fail(f"{minion_id} is not a dcluster worker; left alone")
     w = _worker(c, minion_id)
     why = "the engine has not completed a cycle yet" if c.view is None else _unsure(c, minion_id, w)
@@ -364,7 +364,7 @@ def start_deferred(c: Controller) -> None:
         outcome = None
         if abs(c.view.now - since) > c.config.max_launch_time:
             outcome = "dropped: older than max_launch_time"
-        elif identity.parse(mid, c.config.secret, c.config.cluster_name) is None:
+        elif identity.parse(mid, c.config.secrets, c.config.cluster_name) is None:
             outcome = "dropped: not a dcluster worker under the current pillar"
         elif _unsure(c, mid, w) is not None:
             continue  # still cannot tell: wait for a good cycle

@@ -137,7 +137,10 @@ class Executor:
 
     # ------------------------------------------------------------ cloud
     def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None) -> Any:
-        drv = self.c.ports.driver(cfg, cfg.resources[resource])
+        res = cfg.resource(resource)  # a retired resource's instances are destroyed too
+        if res is None:
+            raise ActionFailed(f"resource {resource!r} is neither in the pillar's cloud nor retired_resources")
+        drv = self.c.ports.driver(cfg, res)
         result = drv.destroy([instance_id])
         status = result.get(instance_id, "ok")
         if status not in ("ok", "gone"):

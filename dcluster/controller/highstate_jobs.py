@@ -139,4 +139,4 @@ def _ours(c: Controller, minion: str) -> bool:
     from .. import identity
 
     cfg = c.config
-    return cfg is not None and identity.parse(minion, cfg.secret, cfg.cluster_name) is not None
+    return cfg is not None and identity.parse(minion, cfg.secrets, cfg.cluster_name) is not None

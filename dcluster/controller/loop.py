@@ -24,7 +24,7 @@ from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
-from . import breaker, commands, highstate_jobs
+from . import breaker, commands, highstate_jobs, retired
 from . import state as st
 from .executor import Executor
 from .ports import Ports
@@ -54,6 +54,7 @@ class Controller:
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
         self.executor = Executor(self)
+        self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
         self.lock = threading.RLock()
         self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
 
@@ -110,6 +111,7 @@ class Controller:
             self.state.error(self.clock(), "config", str(exc))
             self.fire("config/invalid", {"errors": exc.errors})
             return self.config
+        cfg = retired.apply(self, cfg)  # resources the pillar dropped stay listed until empty
         scrub.REGISTRY.update(cfg)  # before anything of this config can reach a message
         self.config = cfg
         return cfg
@@ -128,7 +130,7 @@ class Controller:
 
     def poll_cloud(self, cfg: Config, now: float) -> dict[str, list[Instance] | None]:
         due = {}
-        for name, res in cfg.resources.items():
+        for name, res in {**cfg.resources, **cfg.retired}.items():
             at, cached = self._cloud_cache.get(name, (0.0, None))
             if name in self._cloud_dirty or cached is None or now - at >= cfg.cloud_poller_interval:
                 due[name] = self._poll_pool.submit(self._list, cfg, res)
@@ -146,7 +148,7 @@ class Controller:
             if result is not None:
                 self._last_listed[name] = result
             self._cloud_dirty.discard(name)
-        return {name: self._cloud_cache.get(name, (0, None))[1] for name in cfg.resources}
+        return {name: self._cloud_cache.get(name, (0, None))[1] for name in (*cfg.resources, *cfg.retired)}
 
     def _list(self, cfg: Config, res) -> list[Instance]:
         drv = self.ports.driver(cfg, res)
@@ -265,6 +267,7 @@ class Controller:
                 auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),
             )
         view = breaker.refresh(self, cfg, view)  # a worker that joined or a pillar change ends a breaker
+        retired.observe(self, cfg, view)  # what each retired resource has left, for the status
         self.check_ports(cfg, view)
         result = plan(view, cfg)
         self._changes(self.view, view)
@@ -330,7 +333,7 @@ class Controller:
         grace = listing_grace(cfg)
         unused = set()
         for mid in accepted:
-            ident = identity.parse(mid, cfg.secret, cfg.cluster_name)
+            ident = identity.parse(mid, cfg.secrets, cfg.cluster_name)
             if ident is None or mid in alive or not view.cloud_ok.get(ident.resource, False):
                 continue
             if (mid in self.state.recent_launches or mid in self.state.maybe_launched

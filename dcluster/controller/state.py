@@ -48,6 +48,9 @@ class ControllerState:
     # minion id -> when its start event came during an unknown view (commands.started): highstated
     # on the next cycle whose view is good, if it is then one of our starting workers
     deferred_starts: dict[str, float] = field(default_factory=dict)
+    # resource name -> {type, since (wall), settings, left, count, done} of each resource the pillar no
+    # longer uses whose instances may run (controller/retired.py); never a setting nor a credential
+    retired: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
@@ -80,6 +83,7 @@ class ControllerState:
                 "maybe_launched": {k: dict(v) for k, v in self.maybe_launched.items()},
                 "highstate_jobs": {k: dict(v) for k, v in self.highstate_jobs.items()},
                 "deferred_starts": dict(self.deferred_starts),
+                "retired": {k: dict(v) for k, v in self.retired.items()},
                 "counters": dict(self.counters),
                 "history": list(self.history),
                 "errors": list(self.errors),
@@ -102,6 +106,7 @@ class ControllerState:
         st.maybe_launched = _maybe_launched(data.get("maybe_launched"))
         st.highstate_jobs = _highstate_jobs(data.get("highstate_jobs"))
         st.deferred_starts = _deferred_starts(data.get("deferred_starts"))
+        st.retired = _retired(data.get("retired"))
         st.counters = dict(data.get("counters") or {})
         st.history.extend(data.get("history") or ())
         st.errors.extend(data.get("errors") or ())
@@ -145,6 +150,26 @@ def _bootstrap(data: Any) -> dict[str, BootstrapState]:
                                        fingerprint=str(rec.get("fingerprint") or ""))
         except (KeyError, TypeError, AttributeError):
             continue
+    return out
+
+
+def _retired(data: Any) -> dict[str, dict[str, Any]]:
+    """Retired resources as saved: names and counts only; a malformed entry is dropped (the scheduler's
+    signed node names bring a stranded resource back into the status)."""
+    out = {}
+    for name, rec in (data if isinstance(data, dict) else {}).items():
+        if not isinstance(name, str) or not isinstance(rec, dict):
+            continue
+        left = rec.get("left") if isinstance(rec.get("left"), list) else []
+        count, since = rec.get("count"), rec.get("since")
+        out[name[:64]] = {
+            "type": str(rec.get("type") or "")[:32],
+            "since": float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) else 0.0,
+            "settings": str(rec.get("settings") or "missing")[:16],
+            "left": [str(m)[:64] for m in left[:50]],
+            "count": count if type(count) is int and count >= 0 else len(left),
+            "done": rec.get("done") is True,
+        }
     return out
 
 

@@ -90,16 +90,18 @@ class DriverCache:
     """One cloud driver per resource, rebuilt when the resource's configuration changes."""
 
     def __init__(self):
-        self._drivers: dict[str, tuple[Resource, Any]] = {}
+        self._drivers: dict[str, tuple[tuple, Any]] = {}
 
     def __call__(self, cfg: Config, res: Resource):
         from ..clouds.registry import driver_for
 
+        # A rotated secret (or a new previous_secrets) changes which ids a driver makes and verifies.
+        key = (res, cfg.cluster_name, cfg.secret, tuple(cfg.previous_secrets))
         cached = self._drivers.get(res.name)
-        if cached is not None and cached[0] == res:
+        if cached is not None and cached[0] == key:
             return cached[1]
         drv = driver_for(res, cfg)
-        self._drivers[res.name] = (res, drv)
+        self._drivers[res.name] = (key, drv)
         return drv
 
 

@@ -57,6 +57,7 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
         return Plan(notes=("scheduler poll failed: planning nothing until it answers",))
     out = _Planner(view, config, now)
     out.safety()
+    out.retire()  # like safety, also in manual mode: the pillar no longer has the resource
     if view.auto_mode:
         out.scale_up()
         out.scale_down()
@@ -103,7 +104,8 @@ class _Planner:
                     self._remove_and_destroy(
                         w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
                         never_joined=not backoff.joined(w, self.view.configured))
-                elif w.node is None and w.instance.state.value == "running" and w.name in self.view.configured:
+                elif (w.node is None and w.instance.state.value == "running" and w.name in self.view.configured
+                      and w.resource in cfg.resources):  # a retired resource's worker is never registered
                     cores, mem = shape_of(self.view, cfg.resources[w.resource]) if w.resource in cfg.resources else (0, 0)
                     self.actions.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
                                                cores=w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
@@ -128,6 +130,27 @@ class _Planner:
                 self.actions.append(Action(Kind.REMOVE, w.resource, "its instance is being deleted", target=w.name))
                 self.acted.add(w.name)
                 self.doomed.add(w.name)
+
+    def retire(self) -> None:
+        """Workers of a retired resource (dcluster.controller.retired): held so running jobs finish, then
+        removed and destroyed once empty; an instance not yet in the scheduler is destroyed at once."""
+        for w in self.view.workers:
+            if w.resource not in self.config.retired or w.name in self.acted:
+                continue
+            why = f"dcluster: resource {w.resource} is retired from the pillar"
+            if w.state in (WorkerState.IDLE, WorkerState.BUSY):
+                self.actions.append(Action(Kind.HOLD, w.resource, why, target=w.name))
+                if w.state == WorkerState.IDLE and not w.jobs:
+                    # held, removed, destroyed in one chain; removal is refused if a job started meanwhile,
+                    # which stops the chain with the node held until it is empty
+                    self._remove_and_destroy(w, why)
+                self.acted.add(w.name)
+            elif w.state == WorkerState.DRAINING and not w.jobs and (w.node is None or w.node.cores_used == 0):
+                self._remove_and_destroy(w, f"drained and empty ({why})")
+            elif w.state == WorkerState.STARTING and w.node is None and w.instance is not None:
+                self._remove_and_destroy(w, f"{why}; never registered")
+            elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
+                self._remove_and_destroy(w, f"{w.reason}; {why}")
 
     # ------------------------------------------------------------ 2. scale-up
     def scale_up(self) -> None:

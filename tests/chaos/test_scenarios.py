@@ -22,7 +22,7 @@ def _open(reason):
     "deleting_not_counted_toward_max",  # every instance counts toward max until gone
     "start_after_failed_poll",  # fixed: a start during an unknown view is deferred to the next good cycle
     "highstate_return_during_restart",  # fixed by the job-cache recheck (issue 12)
-    pytest.param("resource_removed_from_pillar", marks=_open("a removed resource's instances leak")),
+    "resource_removed_from_pillar",  # fixed: a dropped resource is retired, drained, destroyed (controller/retired.py)
 ])
 def test_scenario_keeps_every_promise(name):
     counters = getattr(scenarios, f"scenario_{name}")()
