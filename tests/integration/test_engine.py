@@ -8,7 +8,6 @@ PATH that replay real recorded outputs (tests/data/scheduler-output/torque)
 and log their argv.  Metrics go to a real carbon-cache when one is installed.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from tests.conftest import ROOT
 from tests.support import wait_for
 from tests.support.carbon import CarbonCache
 from tests.support.carbon import skip_reason as carbon_skip
-from tests.support.fakecmd import FakeCommands
+from tests.support.master import engine_master, master_keys, torque_fakes, torque_pillar, write_pillar
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
 
@@ -32,7 +31,6 @@ BRIDGE, GATEWAY, NETWORK = "dceng0", "127.200.0.65", "127.200.0.64/28"
 SECRET = "engine-test-secret-0123456789"
 TORQUE = ROOT / "tests" / "data" / "scheduler-output" / "torque"
 SALT_MINION = os.path.join(os.path.dirname(sys.executable), "salt-minion")
-NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
 
 USERDATA = """#!/bin/sh
 # test user-data: a salt-minion for the test master on its random ports
@@ -81,26 +79,13 @@ def pbsnodes_xml(names):
     return f"<Data>{nodes}</Data>"
 
 
-def torque_config(fake):
-    return {
-        "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
-        "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
-        "remove_node_command": 'qmgr -c "delete node {0}"',
-        "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"', "diagnose_p_command": "diagnose -p",
-        "showres_command": "showres -n", "setres_command": "setres {0} {1} {2}",
-        "releaseres_command": "releaseres {0}", "delete_job_command": "qdel -p {0}",
-        "signal_job_command": "qsig -s {0} {1}",
-        "command_env": {"PATH": fake.path_env}, "command_timeout": 20,
-    }
-
-
 @pytest.fixture(scope="module")
 def stack(salt_factories, tmp_path_factory):
     if netns.available():
         pytest.skip(f"namespace hosts unavailable: {netns.available()}")
     tmp = tmp_path_factory.mktemp("engine")
     markers = tmp / "markers"
-    fake = FakeCommands(str(tmp / "fakebin"), NAMES)
+    fake = torque_fakes(tmp / "fakebin")
     fake.respond("pbsnodes", file=str(TORQUE / "ctxswitch-qhost-output_05-pbsnodes-x.xml"))
     fake.respond("qstat", file=str(TORQUE / "goove-farm.particle.cz-qstat-x-single-job.xml"))
     fake.respond("checknode", CHECKNODE)
@@ -112,41 +97,21 @@ def stack(salt_factories, tmp_path_factory):
             carbon = CarbonCache(str(tmp / "carbon"))
             carbon.start()
         netns.ensure_bridge(BRIDGE, GATEWAY, 28)
-        master = salt_factories.salt_master_daemon(
-            "dceng-master",
-            overrides={
-                "interface": GATEWAY,
-                "file_roots": {"base": [str(tmp / "states")]},
-                "pillar_roots": {"base": [str(tmp / "pillar")]},
-                "engines": [{"dcluster": {"master_address": GATEWAY, "interval": 1}}],
-                "reactor": [
-                    {"salt/auth": [str(ROOT / "reactor" / "auth.sls")]},
-                    {"salt/minion/*/start": [str(ROOT / "reactor" / "start.sls")]},
-                ],
-            },
-            on_auth_event_callback=lambda *a, **k: None,  # the auth reactor decides, not the factory
-        )
+        master = engine_master(salt_factories, "dceng-master", tmp, address=GATEWAY, reactors=[],
+                               file_roots={"base": [str(tmp / "states")]})
         ports = {"ret_port": master.config["ret_port"], "publish_port": master.config["publish_port"],
                  "salt_minion": SALT_MINION}
         (tmp / "userdata.sh.j2").write_text(USERDATA % ports)
         (tmp / "states").mkdir(exist_ok=True)
         (tmp / "states" / "top.sls").write_text("base:\n  '*':\n    - worker\n")
         (tmp / "states" / "worker.sls").write_text(WORKER_SLS % {"markers": markers})
-        pillar = {
-            "secret": SECRET, "cluster_name": "dc", "max_launch_time": 300, "max_idle_time": 3600,
-            "cluster_poller_interval": 1, "cloud_poller_interval": 2,
-            "cluster": {"type": "torque", "config": torque_config(fake)},
-            "cloud": {"r1": {"type": "local", "cores": 2, "quantity": {"min": 1, "max": 1},
-                             "config": {"bridge": BRIDGE, "network": NETWORK, "gateway": GATEWAY,
-                                        "state_dir": str(tmp / "local-cloud"),
-                                        "userdata_file": str(tmp / "userdata.sh.j2")}}},
-        }
+        pillar = torque_pillar(tmp, fake, SECRET, "dc", net=(BRIDGE, NETWORK, GATEWAY), quantity=(1, 1),
+                               r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
+                               max_launch_time=300, max_idle_time=3600)
         if carbon is not None:
             pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
                 "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "dctest", "interval": 1}}}
-        (tmp / "pillar").mkdir(exist_ok=True)
-        (tmp / "pillar" / "top.sls").write_text("base:\n  'dceng-master':\n    - dcluster\n")
-        (tmp / "pillar" / "dcluster.sls").write_text(yaml.safe_dump({"dcluster": pillar}))
+        write_pillar(tmp, "dceng-master", pillar)
         with master.started(start_timeout=120):
             yield {"master": master, "fake": fake, "carbon": carbon, "markers": markers, "tmp": tmp,
                    "config": load(pillar), "extra": extra}
@@ -169,12 +134,6 @@ def stack(salt_factories, tmp_path_factory):
             carbon.stop()
 
 
-def keys(master):
-    ret = master.salt_key_cli().run("-L", "--out=json")
-    assert ret.returncode == 0, ret
-    return ret.data if isinstance(ret.data, dict) else json.loads(ret.stdout)
-
-
 def launched(stack):
     drv = LocalDriver(stack["config"].resources["r1"], "dc", SECRET)
     return [i for i in drv.instances() if i.state.value != "gone"]
@@ -187,14 +146,14 @@ def test_engine_launches_to_min_with_a_pre_accepted_key_its_minion_uses(stack):
     mid = insts[0].minion_id
     assert identity.parse(mid, SECRET, "dc") is not None
     # accepted before the minion ever asked: the master holds the public half of the key in its user-data
-    assert mid in keys(master).get("minions", [])
+    assert mid in master_keys(master).get("minions", [])
     pki = LocalDriver(stack["config"].resources["r1"], "dc", SECRET).instance_root(mid) + "/etc/salt/pki/minion"
     with open(os.path.join(master.config["pki_dir"], "minions", mid)) as fh:
         accepted = fh.read()
     wait_for(lambda: os.path.exists(pki + "/minion.pub"), 60, what="the minion's key files")
     with open(pki + "/minion.pub") as fh:
         assert fh.read().strip() == accepted.strip()
-    assert not keys(master).get("minions_pre")  # the worker never presented a key of its own
+    assert not master_keys(master).get("minions_pre")  # the worker never presented a key of its own
     # the start reactor asked for a highstate: the worker formula ran on the minion
     wait_for(lambda: (stack["markers"] / mid).exists(), 120, what="the highstate marker")
 
@@ -269,7 +228,7 @@ def test_spoofed_and_replayed_ids_stay_unaccepted(stack):
     master, mid = stack["master"], stack["mid"]
     forged = mid[:-12] + ("0" * 12 if not mid.endswith("0" * 12) else "1" * 12)
     unknown = identity.make("dc", "r1", SECRET)  # signed, but no such instance
-    accepted_before = keys(master)["minions"]
+    accepted_before = master_keys(master)["minions"]
     pub = os.path.join(master.config["pki_dir"], "minions", mid)
     with open(pub) as fh:
         key_before = fh.read()
@@ -277,10 +236,10 @@ def test_spoofed_and_replayed_ids_stay_unaccepted(stack):
         _rogue_minion(stack, name, f"rogue{i}")
     # a signed id with no key of ours is refused (rejected: Salt refuses its later tries itself); an id
     # that is not ours is left pending for the admin; the worker's own id with another key is denied
-    wait_for(lambda: forged in keys(master).get("minions_pre", []) and
-             unknown in keys(master).get("minions_rejected", []), 60, what="the rogue keys to be refused")
+    wait_for(lambda: forged in master_keys(master).get("minions_pre", []) and
+             unknown in master_keys(master).get("minions_rejected", []), 60, what="the rogue keys to be refused")
     time.sleep(5)  # several auth retries, each one a reactor run
-    k = keys(master)
+    k = master_keys(master)
     assert forged in k["minions_pre"] and unknown in k["minions_rejected"]
     assert mid in k.get("minions_denied", [])
     assert sorted(k["minions"]) == sorted(accepted_before)

@@ -22,19 +22,16 @@ import uuid
 
 import pytest
 import salt.utils.event
-import yaml
 
 from dcluster import identity
-from tests.conftest import ROOT
 from tests.support import wait_for
-from tests.support.fakecmd import FakeCommands
 from tests.support.hostile_ids import OLD_AUTH_SLS, payload
+from tests.support.master import empty_torque, engine_master, master_keys, torque_pillar, write_pillar
 
 pytestmark = [pytest.mark.daemons]
 
 SECRET = "hostile-auth-test-secret-01"
 CLUSTER = "dcha"
-NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
 OLD_TAG = "dcluster-test/old-auth"  # only this test's master routes it to the pre-#12 reactor
 
 SIGN_IN = r"""
@@ -56,59 +53,19 @@ print(json.dumps(out))
 """
 
 
-def torque_config(fake):
-    return {
-        "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
-        "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
-        "remove_node_command": 'qmgr -c "delete node {0}"',
-        "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"', "diagnose_p_command": "diagnose -p",
-        "showres_command": "showres -n", "setres_command": "setres {0} {1} {2}",
-        "releaseres_command": "releaseres {0}", "delete_job_command": "qdel -p {0}",
-        "signal_job_command": "qsig -s {0} {1}",
-        "command_env": {"PATH": fake.path_env}, "command_timeout": 20,
-    }
-
-
 @pytest.fixture(scope="module")
 def master(salt_factories, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    fake = FakeCommands(str(tmp / "fakebin"), NAMES)
-    fake.respond("qstat", "<Data></Data>")
-    fake.respond("pbsnodes", "<Data></Data>")
-    pillar = {
-        "secret": SECRET, "cluster_name": CLUSTER, "cluster_poller_interval": 1, "cloud_poller_interval": 2,
-        "cluster": {"type": "torque", "config": torque_config(fake)},
-        "cloud": {"r1": {"type": "local", "cores": 2, "quantity": {"min": 0, "max": 1},
-                         "config": {"bridge": "dchabr0", "network": "127.200.0.112/28", "gateway": "127.200.0.113",
-                                    "state_dir": str(tmp / "local-cloud")}}},
-    }
-    (tmp / "pillar").mkdir()
-    (tmp / "pillar" / "top.sls").write_text("base:\n  'dcha-master':\n    - dcluster\n")
-    (tmp / "pillar" / "dcluster.sls").write_text(yaml.safe_dump({"dcluster": pillar}))
+    fake = empty_torque(tmp / "fakebin")
+    pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=("dchabr0", "127.200.0.112/28", "127.200.0.113"),
+                           quantity=(0, 1))
+    write_pillar(tmp, "dcha-master", pillar)
     (tmp / "old_auth.sls").write_text(OLD_AUTH_SLS)
-    m = salt_factories.salt_master_daemon(
-        "dcha-master",
-        overrides={
-            "interface": "127.0.0.1", "pillar_roots": {"base": [str(tmp / "pillar")]},
-            "engines": [{"dcluster": {"master_address": "127.0.0.1", "interval": 1}}],
-            "reactor": [
-                {"salt/auth": [str(ROOT / "reactor" / "auth.sls")]},
-                {"salt/minion/*/start": [str(ROOT / "reactor" / "start.sls")]},
-                {OLD_TAG: [str(tmp / "old_auth.sls")]},
-            ],
-        },
-        on_auth_event_callback=lambda *a, **k: None,  # the reactors decide, not the factory
-    )
+    m = engine_master(salt_factories, "dcha-master", tmp, reactors=[{OLD_TAG: [str(tmp / "old_auth.sls")]}])
     with m.started(start_timeout=120):
         wait_for(lambda: os.path.exists(f"{m.config['cachedir']}/dcluster/state.json"), 60,
                  what="the engine's first cycle")
         yield m
-
-
-def keys(master):
-    ret = master.salt_key_cli().run("-L", "--out=json")
-    assert ret.returncode == 0, ret
-    return ret.data if isinstance(ret.data, dict) else json.loads(ret.stdout)
 
 
 def sign_in(master, ids, root):
@@ -158,7 +115,7 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
                 if e.data.get("fun") == "runner.dcluster.pending_key"]
         assert all(r.get("ok") is False for r in rets), rets
 
-        k = keys(master)
+        k = master_keys(master)
         assert k.get("minions", []) == []
         assert k.get("minions_rejected", []) == [ours]
         assert set(k.get("minions_pre", [])) == set(hostile + [forged])

@@ -21,57 +21,28 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import yaml
 
 from dcluster import identity, netns
 from dcluster.clouds.local import LocalDriver
 from dcluster.config import load
 from dcluster.controller import state as st
 from tests.support import wait_for
-from tests.support.fakecmd import FakeCommands
+from tests.support.master import empty_torque, engine_master, torque_pillar, write_pillar
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
 
 SECRET = "minion-commands-test-secret-01"
 CLUSTER = "dcmc"
-NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
-
-
-def torque_config(fake):
-    return {
-        "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
-        "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
-        "remove_node_command": 'qmgr -c "delete node {0}"',
-        "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"', "diagnose_p_command": "diagnose -p",
-        "showres_command": "showres -n", "setres_command": "setres {0} {1} {2}",
-        "releaseres_command": "releaseres {0}", "delete_job_command": "qdel -p {0}",
-        "signal_job_command": "qsig -s {0} {1}",
-        "command_env": {"PATH": fake.path_env}, "command_timeout": 20,
-    }
 
 
 @pytest.fixture(scope="module")
 def stack(salt_factories, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mincmd")
-    fake = FakeCommands(str(tmp / "fakebin"), NAMES)
-    fake.respond("qstat", "<Data></Data>")
-    fake.respond("pbsnodes", "<Data></Data>")
-    pillar = {
-        "secret": SECRET, "cluster_name": CLUSTER, "cluster_poller_interval": 1, "cloud_poller_interval": 2,
-        "cluster": {"type": "torque", "config": torque_config(fake)},
-        "cloud": {"r1": {"type": "local", "cores": 2, "quantity": {"min": 0, "max": 2},
-                         "config": {"bridge": "dcmcbr0", "network": "127.200.0.96/28", "gateway": "127.200.0.97",
-                                    "state_dir": str(tmp / "local-cloud")}}},
-    }
-    (tmp / "pillar").mkdir()
-    (tmp / "pillar" / "top.sls").write_text("base:\n  'dcmc-master':\n    - dcluster\n")
-    (tmp / "pillar" / "dcluster.sls").write_text(yaml.safe_dump({"dcluster": pillar}))
-    master = salt_factories.salt_master_daemon(
-        "dcmc-master",
-        overrides={"interface": "127.0.0.1", "pillar_roots": {"base": [str(tmp / "pillar")]},
-                   "engines": [{"dcluster": {"master_address": "127.0.0.1", "interval": 1}}],
-                   "log_level_logfile": "warning"},
-    )
+    fake = empty_torque(tmp / "fakebin")
+    pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=("dcmcbr0", "127.200.0.96/28", "127.200.0.97"),
+                           quantity=(0, 2))
+    write_pillar(tmp, "dcmc-master", pillar)
+    master = engine_master(salt_factories, "dcmc-master", tmp, log_level_logfile="warning")
     try:
         with master.started(start_timeout=120):
             minion = master.salt_minion_daemon("dcmc-rogue")  # accepted by the factory, as any worker is
