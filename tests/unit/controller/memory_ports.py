@@ -1,9 +1,10 @@
 """In-memory test doubles of the controller's own ports (scheduler, cloud, keys, events).
 
 These stand in for *our* interfaces so the loop's bookkeeping can be checked
-cycle by cycle without daemons; the real adapters and drivers are exercised
-against real daemons, moto and namespaces in tests/integration and
-tests/functional, and the whole chain in the end-to-end tests.
+cycle by cycle without daemons (``Loop``: a Controller on them at a test
+``Clock``); the real adapters and drivers are exercised against real daemons,
+moto and namespaces in tests/integration and tests/functional, and the whole
+chain in the end-to-end tests.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import threading
 from dcluster import keypairs
 from dcluster.clouds.base import LaunchResult
 from dcluster.clouds.errors import InsufficientCapacity
-from dcluster.controller import Ports
-from dcluster.model import Instance, InstanceState, Node, NodeState
+from dcluster.controller import Controller, Ports
+from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeState
 
 
 class MemScheduler:
@@ -137,4 +138,65 @@ def ports(pillar, sched, cloud, events, keys):
     )
 
 
-__all__ = ["InsufficientCapacity", "MemCloud", "MemScheduler", "key_pool", "ports"]
+def slurm_pillar(secret, r1=None, **settings):
+    """A pillar of a Slurm cluster with one local resource r1 of 4 cores (min 0, max 4), the keys in
+    ``r1`` replacing its own, and ``settings`` on top."""
+    resource = {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}, **(r1 or {})}
+    return {"secret": secret, "cluster": {"type": "slurm"}, "cloud": {"r1": resource}, **settings}
+
+
+class Clock:
+    """The wall clock of a test: it stands still until the test moves ``t``."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def step(c, clock, dt=10):
+    """Move ``clock`` on by ``dt`` seconds and run one cycle of ``c`` to the end of the actions it started."""
+    clock.t += dt
+    out = c.cycle()
+    assert c.wait_idle(10)
+    return out
+
+
+def registered_worker(c, sched, cloud, clock):
+    """One 4-core job launched one worker, now configured and registered; the queue is empty again."""
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    (name,) = cloud.launch_calls[0]
+    c.mark_configured(name, True)
+    step(c, clock)
+    sched.jobs_ = []
+    assert name in sched.nodes_
+    return name
+
+
+class Loop:
+    """A Controller on the in-memory ports at a test Clock, its state file in ``tmp_path``.
+
+    The pillar port reads ``data`` at each cycle, so a test edits or replaces it as an operator
+    edits the pillar; ``start`` makes another Controller on the same ports, state file and clock.
+    """
+
+    def __init__(self, tmp_path, data):
+        self.sched, self.cloud, self.events, self.keys, self.clock = MemScheduler(), MemCloud(), [], set(), Clock()
+        self.cloud.clock = self.clock
+        self.data = data
+        self.path = str(tmp_path / "state.json")
+        self.c = self.start()
+
+    def start(self):
+        p = ports(self.data, self.sched, self.cloud, self.events, self.keys)
+        p.pillar = lambda: self.data
+        return Controller(p, state_path=self.path, clock=self.clock, keys=key_pool())
+
+    def step(self, dt=10):
+        return step(self.c, self.clock, dt)
+
+
+__all__ = ["Clock", "InsufficientCapacity", "Loop", "MemCloud", "MemScheduler", "key_pool", "ports",
+           "registered_worker", "slurm_pillar", "step"]

@@ -5,9 +5,8 @@ which is what a bad image or user-data looks like to the engine.
 """
 
 import pytest
-from memory_ports import MemCloud, MemScheduler, key_pool, ports
+from memory_ports import Loop, slurm_pillar
 
-from dcluster.controller import Controller
 from dcluster.controller import commands as cmds
 from dcluster.model import Job, JobState
 
@@ -17,45 +16,16 @@ ROUND = LAUNCH_TIME + 60  # launch to destroy of an instance that never joins, a
 
 
 def pillar(**over):
-    data = {
-        "secret": SECRET, "cluster": {"type": "slurm"}, "max_launch_time": LAUNCH_TIME,
-        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 8},
-                         "config": {"userdata_vars": {"image": "bad"}}}},
-    }
-    data.update(over)
-    return data
+    return slurm_pillar(SECRET, r1={"quantity": {"min": 0, "max": 8}, "config": {"userdata_vars": {"image": "bad"}}},
+                        max_launch_time=LAUNCH_TIME) | over
 
 
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
-
-class Env:
-    def __init__(self, tmp_path, data):
-        self.sched, self.cloud, self.events, self.keys, self.clock = MemScheduler(), MemCloud(), [], set(), Clock()
-        self.cloud.clock = self.clock
-        self.data = data
-        self.path = str(tmp_path / "state.json")
-        self.c = self.start()
-
-    def start(self):
-        p = ports(self.data, self.sched, self.cloud, self.events, self.keys)
-        p.pillar = lambda: self.data
-        return Controller(p, state_path=self.path, clock=self.clock, keys=key_pool())
+class Env(Loop):
+    """Loop, restarted at will, run for a while, with the launches and events counted."""
 
     def restart(self):
         self.c.shutdown()
         self.c = self.start()
-
-    def step(self, dt=10):
-        self.clock.t += dt
-        out = self.c.cycle()
-        assert self.c.wait_idle(10)
-        return out
 
     def run(self, seconds, dt=60):
         end = self.clock.t + seconds

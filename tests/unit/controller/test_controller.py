@@ -1,7 +1,7 @@
 """The loop cycle by cycle: scale up, register, idle out, drain, remove, destroy; failures; commands."""
 
 import pytest
-from memory_ports import InsufficientCapacity, MemCloud, MemScheduler, key_pool, ports
+from memory_ports import InsufficientCapacity, Loop, key_pool, registered_worker, slurm_pillar, step
 
 from dcluster.controller import Controller
 from dcluster.controller import commands as cmds
@@ -11,38 +11,15 @@ SECRET = "controller-test-secret-123"
 
 
 def pillar(**over):
-    data = {
-        "secret": SECRET, "cluster": {"type": "slurm"}, "max_idle_time": 100, "max_launch_time": 600,
-        "backoff": {"initial": 30, "capacity_pause": 300},
-        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
-    }
-    data.update(over)
-    return data
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+    return slurm_pillar(SECRET, max_idle_time=100, max_launch_time=600,
+                        backoff={"initial": 30, "capacity_pause": 300}) | over
 
 
 @pytest.fixture
 def env(tmp_path):
-    sched, cloud, events, keys, clock = MemScheduler(), MemCloud(), [], set(), Clock()
-    cloud.clock = clock
-    c = Controller(ports(pillar(), sched, cloud, events, keys), state_path=str(tmp_path / "state.json"), clock=clock,
-                   keys=key_pool())
-    yield c, sched, cloud, events, keys, clock
-    c.shutdown()
-
-
-def step(c, clock, dt=10):
-    clock.t += dt
-    out = c.cycle()
-    assert c.wait_idle(10)
-    return out
+    lp = Loop(tmp_path, pillar())
+    yield lp.c, lp.sched, lp.cloud, lp.events, lp.keys, lp.clock
+    lp.c.shutdown()
 
 
 def tags(events, prefix):
@@ -85,21 +62,10 @@ def test_full_lifecycle(env):
     assert tags(events, "dcluster/worker/idle") and not tags(events, "dcluster/worker/draining")
 
 
-def one_registered_worker(c, sched, cloud, clock):
-    """One 4-core job launched one worker, now registered; the queue is empty again."""
-    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-    step(c, clock)
-    (a,) = cloud.launch_calls[0]
-    c.mark_configured(a, True)
-    step(c, clock)
-    sched.jobs_ = []
-    return a
-
-
 def test_failed_polls_delete_nothing_and_cycle_survives(env):
     c, sched, cloud, events, keys, clock = env
     c.ports.pillar = lambda: pillar(max_idle_time=0)
-    one_registered_worker(c, sched, cloud, clock)
+    registered_worker(c, sched, cloud, clock)
     sched.fail = True
     for _ in range(3):
         assert step(c, clock, 100)["ok"]
@@ -175,16 +141,14 @@ def test_state_survives_a_restart(env, tmp_path):
 
 
 def test_hooks_run_as_argument_lists_with_their_output_logged(tmp_path):
-    sched, cloud, events, keys, clock = MemScheduler(), MemCloud(), [], set(), Clock()
-    cloud.clock = clock
     calls = []
-    data = pillar(max_idle_time=0, post_vm_destroy_command="/usr/local/bin/gone {0} {1} {2} {3}",
-                  cluster={"type": "slurm", "config": {"post_remove_node_command": "/usr/local/bin/removed {0} {1}"}})
-    p = ports(data, sched, cloud, events, keys)
-    p.hook = lambda argv, timeout: calls.append((list(argv), timeout)) or (3, "hook said no")
-    c = Controller(p, state_path=str(tmp_path / "s.json"), clock=clock, keys=key_pool())
+    lp = Loop(tmp_path, pillar(max_idle_time=0, post_vm_destroy_command="/usr/local/bin/gone {0} {1} {2} {3}",
+                               cluster={"type": "slurm",
+                                        "config": {"post_remove_node_command": "/usr/local/bin/removed {0} {1}"}}))
+    c, sched, cloud, events, clock = lp.c, lp.sched, lp.cloud, lp.events, lp.clock
+    c.ports.hook = lambda argv, timeout: calls.append((list(argv), timeout)) or (3, "hook said no")
     try:
-        a = one_registered_worker(c, sched, cloud, clock)
+        a = registered_worker(c, sched, cloud, clock)
         for _ in range(4):
             step(c, clock)
         assert cloud.destroyed == [a]
@@ -215,7 +179,7 @@ def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
     job on the node meanwhile, so nothing is destroyed; the node stays held until the job ends."""
     c, sched, cloud, events, keys, clock = env
     c.ports.pillar = lambda: pillar(max_idle_time=0)
-    a = one_registered_worker(c, sched, cloud, clock)
+    a = registered_worker(c, sched, cloud, clock)
     hold = sched.hold
 
     def racing_hold(name, reason="dcluster"):
@@ -248,7 +212,7 @@ def test_a_plan_from_a_view_older_than_a_worker_s_last_chain_leaves_it_alone(env
     from dcluster.planner.actions import Action, Plan
 
     c, sched, cloud, events, keys, clock = env
-    a = one_registered_worker(c, sched, cloud, clock)
+    a = registered_worker(c, sched, cloud, clock)
     view, cfg = c.view, c.config
     hold = Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),))
     c.executor.finished[a] = view.now + 0.5  # its last chain ended after this view's poll began

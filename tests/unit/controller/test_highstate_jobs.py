@@ -8,7 +8,7 @@ what a minion can fire with ``salt-call event.send``.
 import logging
 
 import pytest
-from memory_ports import MemCloud, MemScheduler
+from memory_ports import Clock, MemCloud, MemScheduler, slurm_pillar
 
 from _engines import dcluster as engine
 from dcluster import identity
@@ -22,19 +22,7 @@ FAILED_RETURN = {"return": {"pkg_|-slurmd_|-slurmd_|-installed": {"result": Fals
 
 
 def pillar(timeout=900):
-    return {
-        "secret": SECRET, "cluster_name": "dc", "cluster": {"type": "slurm"},
-        "config_checker": {"salt": {"timeout": timeout}},
-        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
-    }
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+    return slurm_pillar(SECRET, cluster_name="dc", config_checker={"salt": {"timeout": timeout}})
 
 
 class JobCache:

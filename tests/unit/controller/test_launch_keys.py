@@ -6,27 +6,17 @@ port (the master's key cache) is exercised with a real master in
 tests/integration/test_engine.py.
 """
 
-from memory_ports import MemCloud, MemScheduler, key_pool, ports
+from memory_ports import Loop, slurm_pillar, step
 
 from dcluster.clouds.base import LaunchResult
 from dcluster.clouds.errors import QuotaExceeded, Transient
-from dcluster.controller import Controller
 from dcluster.model import Job, JobState
 
 SECRET = "controller-test-secret-123"
 
 
 def pillar():
-    return {"secret": SECRET, "cluster": {"type": "slurm"}, "max_launch_time": 600, "cloud_poller_interval": 20,
-            "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 6}}}}
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+    return slurm_pillar(SECRET, r1={"quantity": {"min": 0, "max": 6}}, max_launch_time=600, cloud_poller_interval=20)
 
 
 class Recorder:
@@ -57,25 +47,17 @@ class Recorder:
 
 
 def make(tmp_path):
-    sched, cloud, clock = MemScheduler(), MemCloud(), Clock()
-    cloud.clock = clock
-    rec = Recorder(cloud)
-    p = ports(pillar(), sched, cloud, [], set())
+    lp = Loop(tmp_path, pillar())
+    rec = Recorder(lp.cloud)
+    p = lp.c.ports
     p.preaccept_key, p.delete_key, p.accepted_keys = rec.preaccept, rec.delete, lambda: set(rec.accepted)
-    c = Controller(p, state_path=str(tmp_path / "state.json"), clock=clock, keys=key_pool())
-    return c, sched, cloud, clock, rec
-
-
-def cycle(c, clock, dt=10):
-    clock.t += dt
-    c.cycle()
-    assert c.wait_idle(10)
+    return lp.c, lp.sched, lp.cloud, lp.clock, rec
 
 
 def test_each_worker_gets_its_own_key_accepted_before_its_launch(tmp_path):
     c, sched, cloud, clock, rec = make(tmp_path)
     sched.jobs_ = [Job(str(i), JobState.PENDING, chunk_cores=4) for i in range(3)]
-    cycle(c, clock)
+    step(c, clock)
     ids = cloud.launch_calls[0]
     assert len(ids) == 3
     # every id's key was accepted before the cloud was asked for anything
@@ -100,7 +82,7 @@ def test_user_data_holds_the_private_half_of_the_accepted_key(tmp_path):
 
     c, sched, cloud, clock, rec = make(tmp_path)
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-    cycle(c, clock)
+    step(c, clock)
     (mid,) = cloud.launch_calls[0]
     text = cloud.userdata[mid]
     pem = text[text.index("-----BEGIN RSA PRIVATE KEY-----"):text.index("-----END RSA PRIVATE KEY-----") + 29]
@@ -116,7 +98,7 @@ def test_a_refused_launch_deletes_the_keys_it_accepted(tmp_path):
     c, sched, cloud, clock, rec = make(tmp_path)
     cloud.refuse = QuotaExceeded("Quota exceeded for instances", cloud="test")
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4), Job("2", JobState.PENDING, chunk_cores=4)]
-    cycle(c, clock)
+    step(c, clock)
     ids = cloud.launch_calls[0]
     assert set(rec.deleted) == set(ids) and not rec.accepted
 
@@ -125,21 +107,21 @@ def test_a_timed_out_launch_keeps_its_keys_until_listings_agree_they_are_unused(
     c, sched, cloud, clock, rec = make(tmp_path)
     cloud.refuse = Transient("read timed out", cloud="test")  # the instance may exist all the same
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-    cycle(c, clock)
+    step(c, clock)
     (mid,) = cloud.launch_calls[0]
     assert mid in rec.accepted and not rec.deleted
     sched.jobs_ = []
     cloud.refuse = None
-    cycle(c, clock, dt=10)  # listed without it once: not yet
-    cycle(c, clock, dt=30)
+    step(c, clock, dt=10)  # listed without it once: not yet
+    step(c, clock, dt=30)
     assert mid in rec.accepted
     # its id may have been launched: kept until listings across the maybe-launched grace (180 s) agree
     # it does not exist, then its key until listings across the key grace (max(60 s, 2 cloud polls)) agree
     for _ in range(6):
-        cycle(c, clock, dt=20)
+        step(c, clock, dt=20)
     assert mid in rec.accepted and c.state.maybe_launched
     for _ in range(6):
-        cycle(c, clock, dt=20)
+        step(c, clock, dt=20)
     assert rec.deleted == [mid] and not rec.accepted and not c.state.maybe_launched
 
 
@@ -147,7 +129,7 @@ def test_a_key_that_cannot_be_accepted_launches_nothing_and_leaves_no_key(tmp_pa
     c, sched, cloud, clock, rec = make(tmp_path)
     rec.fail_on = "preaccept"  # the first key goes in, the second fails
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4), Job("2", JobState.PENDING, chunk_cores=4)]
-    cycle(c, clock)
+    step(c, clock)
     assert cloud.launch_calls == [] and not rec.accepted and len(rec.deleted) == 1
     assert any("key cache" in e["message"] for e in c.state.errors)
     assert c.state.backoff.get("r1") is not None
@@ -163,6 +145,6 @@ def test_partial_launch_keeps_exactly_the_keys_of_instances_that_exist(tmp_path)
 
     cloud.launch = half
     sched.jobs_ = [Job(str(i), JobState.PENDING, chunk_cores=4) for i in range(3)]
-    cycle(c, clock)
+    step(c, clock)
     made = set(cloud.instances_)
     assert len(made) == 1 and set(rec.accepted) == made

@@ -6,7 +6,7 @@ cycle; a minion's one start event is kept and acted on when the view can tell wh
 """
 
 import pytest
-from memory_ports import MemCloud, MemScheduler, key_pool, ports
+from memory_ports import Loop, key_pool, registered_worker, slurm_pillar, step
 
 from dcluster.controller import Controller
 from dcluster.controller import commands as cmds
@@ -16,52 +16,17 @@ SECRET = "q7-operator-test-s3cret-0123456789"
 
 
 def pillar(**over):
-    data = {
-        "secret": SECRET, "cluster": {"type": "slurm"}, "max_idle_time": 1000, "max_launch_time": 600,
-        "cluster_poller_interval": 10, "cloud_poller_interval": 10,
-        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
-    }
-    data.update(over)
-    return data
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
+    return slurm_pillar(SECRET, max_idle_time=1000, max_launch_time=600, cluster_poller_interval=10,
+                        cloud_poller_interval=10) | over
 
 
 @pytest.fixture
 def env(tmp_path):
-    sched, cloud, events, keys, clock = MemScheduler(), MemCloud(), [], set(), Clock()
-    cloud.clock = clock
-    c = Controller(ports(pillar(), sched, cloud, events, keys), state_path=str(tmp_path / "state.json"),
-                   clock=clock, keys=key_pool())
+    lp = Loop(tmp_path, pillar())
     highstates = []
-    c.ports.highstate = lambda mid: highstates.append(mid) or f"jid-{len(highstates)}"
-    yield c, sched, cloud, clock, highstates
-    c.shutdown()
-
-
-def step(c, clock, dt=10):
-    clock.t += dt
-    out = c.cycle()
-    assert c.wait_idle(10)
-    return out
-
-
-def registered(c, sched, cloud, clock):
-    """One worker launched for a 4-core job, configured and registered; the queue is empty again."""
-    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
-    step(c, clock)
-    (name,) = cloud.launch_calls[0]
-    c.mark_configured(name, True)
-    step(c, clock)
-    sched.jobs_ = []
-    assert name in sched.nodes_
-    return name
+    lp.c.ports.highstate = lambda mid: highstates.append(mid) or f"jid-{len(highstates)}"
+    yield lp.c, lp.sched, lp.cloud, lp.clock, highstates
+    lp.c.shutdown()
 
 
 def busy(sched, name, job="5"):
@@ -81,7 +46,7 @@ def refused(out, why):
 
 def test_remove_after_a_failed_scheduler_poll_refuses_and_destroys_nothing(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)
+    name = registered_worker(c, sched, cloud, clock)
     busy(sched, name)
     step(c, clock)
     sched.fail = True  # the node, busy, is missing from this cycle's view
@@ -96,7 +61,7 @@ def test_remove_after_a_failed_scheduler_poll_refuses_and_destroys_nothing(env):
 
 def test_remove_after_a_failed_cloud_listing_refuses(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)
+    name = registered_worker(c, sched, cloud, clock)
     cloud.list_fails = True
     c.cloud_changed("r1")
     step(c, clock)
@@ -107,7 +72,7 @@ def test_remove_after_a_failed_cloud_listing_refuses(env):
 
 def test_remove_on_a_stale_view_refuses(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)  # idle in the last view
+    name = registered_worker(c, sched, cloud, clock)  # idle in the last view
     busy(sched, name)  # ...and busy since; the engine has not cycled for a minute
     clock.t += 60
     refused(cmds.run(c, "remove", name=name), "s old")
@@ -116,7 +81,7 @@ def test_remove_on_a_stale_view_refuses(env):
 
 def test_remove_refuses_while_the_job_list_shows_a_job_on_the_node(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)
+    name = registered_worker(c, sched, cloud, clock)
     # sinfo lists the node without jobs (plausible but wrong); squeue shows job 9 running on it
     sched.jobs_ = [Job("9", JobState.RUNNING, chunk_cores=4, nodes=(name,))]
     step(c, clock)
@@ -127,7 +92,7 @@ def test_remove_refuses_while_the_job_list_shows_a_job_on_the_node(env):
 
 def test_remove_on_a_good_view_still_removes_an_idle_worker(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)
+    name = registered_worker(c, sched, cloud, clock)
     step(c, clock)
     assert cmds.run(c, "remove", name=name)["ok"]
     assert ("remove", name) in sched.calls and cloud.destroyed == [name]
@@ -135,7 +100,7 @@ def test_remove_on_a_good_view_still_removes_an_idle_worker(env):
 
 def test_vacate_refuses_on_an_unknown_worker_and_a_stale_view(env):
     c, sched, cloud, clock, _ = env
-    name = registered(c, sched, cloud, clock)
+    name = registered_worker(c, sched, cloud, clock)
     busy(sched, name)
     step(c, clock)
     clock.t += 60
