@@ -4,67 +4,24 @@ Each reactor file is rendered, verified and compiled by ``salt.utils.reactor.Rea
 (render_reaction -> render_template -> verify_high -> compile_high_data, what the master's
 Reactor process runs, with real master opts), and each chunk is turned into the client call
 by ``ReactWrap.run``; only the last step, handing the call to a Runner/Wheel/Local client, is
-replaced by a recorder.  ``test_the_pre_12_auth_reactor_runs_the_payload`` keeps the attack
-on record: the same check fails on the reactor this replaced.
+replaced by a recorder (tests/support/reactor.py).  ``test_the_pre_12_auth_reactor_runs_the_payload``
+keeps the attack on record: the same check fails on the reactor this replaced.
 """
 
-import sys
-
 import pytest
-import salt.config
-import salt.utils.reactor
 
 from tests.conftest import ROOT
 from tests.support.hostile_ids import HOSTILE, NOT_STRINGS, OLD_AUTH_SLS, payload
+from tests.support.reactor import master_reactor, react
 
 REACTORS = ROOT / "reactor"
 WELL_FORMED = "dc-r1-abcdef-0123456789ab"
 
 
-class RecordingWrap(salt.utils.reactor.ReactWrap):
-    """ReactWrap's own argument handling; the calls are recorded instead of sent to a client."""
-
-    def __init__(self, opts):  # no thread pool, no clients
-        self.opts, self.calls = opts, []
-
-    def populate_client_cache(self, low):
-        pass
-
-    def runner(self, fun, **kwargs):
-        self.calls.append(("runner", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
-
-    def wheel(self, fun, **kwargs):
-        self.calls.append(("wheel", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
-
-    def local(self, fun, tgt, **kwargs):
-        self.calls.append(("local", fun, tgt, dict(kwargs.get("kwarg", {}))))
-
-    def caller(self, fun, **kwargs):
-        self.calls.append(("caller", fun, tuple(kwargs.get("arg", ())), dict(kwargs.get("kwarg", {}))))
-
-
 @pytest.fixture(scope="module")
 def reactor(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reactor")
-    opts = salt.config.master_config(None)
-    for key in ("root_dir", "cachedir", "pki_dir", "sock_dir", "extension_modules"):
-        opts[key] = str(tmp / key)
-    opts["log_file"] = str(tmp / "master.log")
-    before = set(sys.modules)
-    yield salt.utils.reactor.Reactor(opts)
-    for name in set(sys.modules) - before:  # Salt's py renderer registers each file as a module
-        if name in ("auth", "start", "stats"):
-            del sys.modules[name]
-
-
-def react(reactor, path, tag, data):
-    """[(client, fun, args or tgt, kwargs)] the reaction to one event would call."""
-    chunks = reactor.reactions(tag, data, [str(path)])
-    wrap = RecordingWrap(reactor.opts)
-    for chunk in chunks:
-        wrap.run(chunk)
-    assert len(wrap.calls) == len(chunks)  # every chunk made exactly one call: none failed silently
-    return wrap.calls
+    with master_reactor(tmp_path_factory.mktemp("reactor")) as r:
+        yield r
 
 
 def foreign(calls):

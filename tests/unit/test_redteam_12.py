@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-import salt.config
 import salt.daemons.masterapi
-import salt.utils.reactor
 
 sys.path.insert(0, str(Path(__file__).parent / "controller"))
 from memory_ports import MemCloud, MemScheduler, ports  # noqa: E402
@@ -32,6 +30,8 @@ from dcluster.controller import Controller, highstate_jobs  # noqa: E402
 from dcluster.controller import commands as cmds  # noqa: E402
 from dcluster.glue.log_filter import ScrubFilter  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
+from tests.support.reactor import master_reactor  # noqa: E402
+from tests.support.reactor import react as recorded  # noqa: E402
 
 SECRET = "redteam-12-test-secret-456"
 REACTORS = ROOT / "reactor"
@@ -63,36 +63,15 @@ def forged_by(attacker_id, tag, data):
     return master.event.fired
 
 
-class _Wrap(salt.utils.reactor.ReactWrap):
-    def __init__(self, opts):
-        self.opts, self.calls = opts, []
-
-    def populate_client_cache(self, low):
-        pass
-
-    def runner(self, fun, **kwargs):
-        self.calls.append((fun, dict(kwargs.get("kwarg", {}))))
-
-
 @pytest.fixture(scope="module")
 def reactor(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reactor")
-    opts = salt.config.master_config(None)
-    for key in ("root_dir", "cachedir", "pki_dir", "sock_dir", "extension_modules"):
-        opts[key] = str(tmp / key)
-    opts["log_file"] = str(tmp / "master.log")
-    before = set(sys.modules)
-    yield salt.utils.reactor.Reactor(opts)
-    for name in set(sys.modules) - before:
-        if name in ("auth", "start", "stats"):
-            del sys.modules[name]
+    with master_reactor(tmp_path_factory.mktemp("reactor")) as r:
+        yield r
 
 
 def react(reactor, sls, tag, data):
-    wrap = _Wrap(reactor.opts)
-    for chunk in reactor.reactions(tag, data, [str(REACTORS / sls)]):
-        wrap.run(chunk)
-    return wrap.calls
+    """[(fun, kwarg)] of each client call the reaction to one event would make (runner or not)."""
+    return [(fun, kwarg) for _, fun, _, kwarg in recorded(reactor, REACTORS / sls, tag, data)]
 
 
 @pytest.fixture
