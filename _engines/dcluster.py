@@ -122,20 +122,20 @@ def start(pillar_minion=None, master_address=None, interval=None):
     next_cycle = 0.0
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
         while True:
-            now = time.time()
+            now = time.monotonic()  # a step of the wall clock must not stall (or hurry) the cycles
             if now >= next_cycle:
                 summary = controller.cycle()
                 fire("dcluster/cycle", {"ok": summary.get("ok"), "actions": summary.get("actions", [])[:50]})
                 step = interval or (controller.config.cluster_poller_interval if controller.config else 10)
                 next_cycle = now + float(step)
             for jid, when in list(hinted.items()):
-                if time.time() >= when:
+                if time.monotonic() >= when:
                     del hinted[jid]
                     try:
                         highstate_jobs.settle(controller, jid)
                     except Exception:  # noqa: BLE001 - the cycle asks the job cache again
                         log.exception("dcluster engine: could not check job %s", jid)
-            event = bus.get_event(wait=max(0.05, min(1.0, next_cycle - time.time())), full=True)
+            event = bus.get_event(wait=max(0.05, min(1.0, next_cycle - time.monotonic())), full=True)
             if not event:
                 continue
             tag, data = event.get("tag", ""), event.get("data", {})
@@ -146,6 +146,6 @@ def start(pillar_minion=None, master_address=None, interval=None):
                     _command(controller, verifier, fire, tag, data)
                 elif tag.startswith("salt/job/") and "/ret/" in tag:
                     if _highstate_return(controller, tag, data) == "pending" and len(hinted) < 1000:
-                        hinted[tag.split("/")[2]] = time.time() + 0.5
+                        hinted[tag.split("/")[2]] = time.monotonic() + 0.5
             except Exception:  # noqa: BLE001 - one bad event must not end the engine
                 log.exception("dcluster engine: could not handle %.200r", tag)

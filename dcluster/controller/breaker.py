@@ -34,7 +34,8 @@ def never_joined(c: Controller, cfg: Config, action: Action, worker: Worker | No
     res = cfg.resources.get(action.resource)
     if res is None:
         return
-    launched = worker.instance.launch_time if worker is not None and worker.instance is not None else c.clock()
+    # launch times in the view are anchored to the monotonic clock (controller/timeline.py): so is ``since``
+    launched = worker.instance.launch_time if worker is not None and worker.instance is not None else c.monotonic()
     limit = cfg.bootstrap_failures
     with c.state.lock:
         before = c.state.bootstrap.get(action.resource)

@@ -57,7 +57,7 @@ STALE_CYCLES = 3
 
 def _stale(c: Controller) -> str | None:
     """Why the whole view cannot be trusted (None: it can)."""
-    age = c.clock() - c.view.now
+    age = c.monotonic() - c.view.now  # view.now is monotonic: a wall-clock step makes no view stale
     if age > STALE_CYCLES * c.config.cluster_poller_interval:
         return f"the engine's view is {age:.0f} s old (it cycles every {c.config.cluster_poller_interval} s)"
     return None
@@ -327,7 +327,7 @@ def _highstate(c: Controller, minion_id: str) -> dict[str, Any]:
     # A run older than REPUBLISH_AFTER may have died with a restarted minion: then a start counts again.
     with c.state.lock:
         under_way = [jid for jid, job in c.state.highstate_jobs.items() if job.get("minion") == minion_id
-                     and c.clock() - float(job.get("started") or 0) < REPUBLISH_AFTER]
+                     and c.monotonic() - float(job.get("started") or 0) < REPUBLISH_AFTER]
     if under_way:
         return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again",
                    jid=under_way[0])
@@ -344,7 +344,7 @@ def _defer(c: Controller, minion_id: str, why: str) -> dict[str, Any]:
         pending.pop(minion_id, None)
         while len(pending) >= DEFERRED_STARTS:  # ids are HMAC-signed ours: only a huge burst fills it
             pending.pop(min(pending, key=pending.get))
-        pending[minion_id] = c.clock()
+        pending[minion_id] = c.monotonic()  # compared with view.now
     log.info("dcluster: start of %s deferred: %s", minion_id, why)
     return _ok(f"start of {minion_id} deferred to the next good cycle: {why}", deferred=True)
 

@@ -39,7 +39,7 @@ class Executor:
     def __init__(self, controller: Controller):
         self.c = controller
         self.busy: set[str] = set()
-        self.finished: dict[str, float] = {}  # worker -> when its last chain ended
+        self.finished: dict[str, float] = {}  # worker -> when its last chain ended (monotonic, as view.now)
         self._lock = threading.Lock()
         # Backoff episodes: the launches of one plan (all their batches) get one number when they are
         # issued; a resource's backoff remembers the last number issued when it was recorded.  A batch
@@ -95,7 +95,7 @@ class Executor:
         finally:
             with self._lock:
                 self.busy.discard(actions[0].target)
-                self.finished[actions[0].target] = self.c.clock()
+                self.finished[actions[0].target] = self.c.monotonic()
 
     def do(self, cfg: Config, action: Action, worker: Worker | None) -> Any:
         sched = self.c.ports.scheduler(cfg)
@@ -183,7 +183,7 @@ class Executor:
 
     def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int = 0) -> None:
         res = cfg.resources[resource]
-        now = self.c.clock
+        now = self.c.monotonic  # backoff and grace are intervals: the wall clock is for people only
         asked = False  # whether the cloud was asked at all (keys or user-data may fail before)
         try:
             drv = self.c.ports.driver(cfg, res)
@@ -195,6 +195,7 @@ class Executor:
                                        instance_dir_for=getattr(drv, "instance_root", None),
                                        extra=res.config.get("userdata_vars"), keys=keys)
             asked = True
+            self.c.timeline.launching(ids)  # none of them can be older than this call
             result = drv.launch(n, ids, render)
             error = result.error
             instances = list(result.instances)
@@ -225,7 +226,7 @@ class Executor:
         else:
             self.c.state.count("launch_failed")
             kind = getattr(error, "kind", "transient")
-            self.c.state.error(now(), f"launch:{resource}", f"{kind}: {error}")
+            self.c.state.error(self.c.clock(), f"launch:{resource}", f"{kind}: {error}")
             self.c.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
             log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
                         error)

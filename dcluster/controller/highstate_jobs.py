@@ -39,7 +39,7 @@ def record(c: Controller, jid: Any, minion_id: str) -> None:
     if not isinstance(jid, str) or not jid:  # cmd_async returns 0 or "" when nothing was published
         return
     with c.state.lock:
-        c.state.highstate_jobs[jid] = {"minion": minion_id, "started": c.clock()}
+        c.state.highstate_jobs[jid] = {"minion": minion_id, "started": c.monotonic()}
 
 
 def tracked(c: Controller, highstate: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -109,7 +109,7 @@ def recheck(c: Controller) -> None:
     """Each cycle: every outstanding jid once more; forget those older than the checker's timeout."""
     with c.state.lock:
         jobs = dict(c.state.highstate_jobs)
-    now, limit = c.clock(), timeout_of(c)
+    now, limit = c.monotonic(), timeout_of(c)
     for jid, job in jobs.items():
         if settle(c, jid) == "pending" and now - job["started"] > limit:
             with c.state.lock:

@@ -28,6 +28,7 @@ from . import breaker, commands, highstate_jobs, retired
 from . import state as st
 from .executor import Executor
 from .ports import Ports
+from .timeline import Timeline
 from .unlisted import Unlisted, listing_grace, maybe_launched_grace
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,16 @@ log = logging.getLogger(__name__)
 
 class Controller:
     def __init__(self, ports: Ports, state_path: str | None = None, clock: Callable[[], float] = time.time,
-                 keys: KeyPool | None = None):
+                 keys: KeyPool | None = None, monotonic: Callable[[], float] | None = None):
+        """``clock`` is the wall clock: timestamps for people and what is compared with outside times.
+        ``monotonic`` measures every interval (see :mod:`.timeline`); when only ``clock`` is injected
+        (a test's fake time), it drives both."""
         self.ports = ports
         self.clock = clock
+        self.monotonic = monotonic or (time.monotonic if clock is time.time else clock)
+        self.timeline = Timeline(clock, self.monotonic)
         self.state_path = state_path
-        self.state = st.load(state_path) if state_path else st.ControllerState()
+        self.state = st.load(state_path, self.monotonic(), clock()) if state_path else st.ControllerState()
         self.config: Config | None = None
         self.view: View | None = None
         self.plan: Plan | None = None
@@ -89,7 +95,7 @@ class Controller:
     def save(self) -> None:
         if self.state_path:
             try:
-                st.save(self.state, self.state_path)
+                st.save(self.state, self.state_path, self.monotonic(), self.clock())
             except OSError:
                 log.exception("dcluster: could not write %s", self.state_path)
 
@@ -121,7 +127,8 @@ class Controller:
             port = self.ports.scheduler(cfg)
             nodes = port.nodes()
             jobs = port.jobs()
-            return list(nodes), list(jobs)
+            # the scheduler's timestamps onto the monotonic clock
+            return self.timeline.nodes(nodes), self.timeline.jobs(jobs, submit_times=bool(cfg.scale_up_delay))
         except Exception as exc:  # noqa: BLE001 - a failed poll is data, not a crash
             log.warning("dcluster: scheduler poll failed: %s", exc)
             self.state.error(self.clock(), "scheduler", str(exc))
@@ -144,6 +151,7 @@ class Controller:
             except Exception as exc:  # noqa: BLE001
                 result = None
                 self._failed_poll(name, str(exc))
+            result = self.timeline.instances(result)  # launch-time tags onto the monotonic clock
             self._cloud_cache[name] = (now, result)
             if result is not None:
                 self._last_listed[name] = result
@@ -177,6 +185,7 @@ class Controller:
                 for mid, inst in list(self.state.recent_launches.items()):
                     if inst.resource != name:
                         continue
+                    inst = self.timeline.instance(inst)
                     if mid in listed or now - inst.launch_time > cfg.max_launch_time + 2 * cfg.cloud_poller_interval:
                         del self.state.recent_launches[mid]
                     else:
@@ -201,9 +210,9 @@ class Controller:
                 # worker kept from a stale listing must be judged afresh once the listing answers
                 items = [dataclasses.replace(i) for i in self._last_listed.get(name, ())]
                 known = {i.minion_id for i in items}
-                items += [i for mid, i in self.state.recent_launches.items()
-                          if i.resource == name and mid not in known
-                          and now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval]
+                recent = [self.timeline.instance(i) for mid, i in self.state.recent_launches.items()
+                          if i.resource == name and mid not in known]
+                items += [i for i in recent if now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval]
                 if items:
                     out[name] = items
         return out
@@ -236,18 +245,18 @@ class Controller:
     # ------------------------------------------------------------ the cycle
     def cycle(self) -> dict[str, Any]:
         """One round.  Never raises: errors are recorded, logged and fired."""
-        now = self.clock()
+        now, wall = self.timeline.observe()  # intervals on the first, timestamps for people on the second
         try:
-            return self._cycle(now)
+            return self._cycle(now, wall)
         except Exception as exc:  # noqa: BLE001 - the loop must survive anything
             log.exception("dcluster: cycle failed")
-            self.state.error(now, "cycle", f"{type(exc).__name__}: {exc}")
+            self.state.error(wall, "cycle", f"{type(exc).__name__}: {exc}")
             self.fire("cycle/failed", {"error": f"{type(exc).__name__}: {exc}"[:1000]})
             return {"ok": False, "error": str(exc)}
         finally:
             self.save()
 
-    def _cycle(self, now: float) -> dict[str, Any]:
+    def _cycle(self, now: float, wall: float) -> dict[str, Any]:
         cfg = self.load_config()
         if cfg is None:
             return {"ok": False, "error": "no valid configuration"}
@@ -275,10 +284,10 @@ class Controller:
         commands.start_deferred(self)  # start events that came while the view could not tell
         self.executor.run(cfg, result, view)
         self.sweep_keys(cfg, view)
-        self.publish(cfg, view, result)
+        self.publish(cfg, view, result, wall)
         if self.ports.metrics is not None:
             try:
-                self.ports.metrics(cfg, view, result, dict(self.state.counters), now)
+                self.ports.metrics(cfg, view, result, dict(self.state.counters), wall)
             except Exception:  # noqa: BLE001
                 log.exception("dcluster: metrics failed")
         return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
@@ -348,14 +357,17 @@ class Controller:
             except Exception as exc:  # noqa: BLE001
                 log.warning("dcluster: could not delete key %s: %s", mid, exc)
 
-    def publish(self, cfg: Config, view: View, result: Plan) -> None:
+    def publish(self, cfg: Config, view: View, result: Plan, wall: float | None = None) -> None:
+        """``wall``: the cycle's wall-clock time, stamped on the history and on what the runners read
+        (their age of the view, the dashboard's graphs); the view's own times are monotonic."""
+        wall = self.clock() if wall is None else wall
         counts = {s.value: 0 for s in WorkerState}
         cores = {s.value: 0 for s in WorkerState}
         for w in view.workers:
             counts[w.state.value] += 1
             cores[w.state.value] += w.cores
         pending = [j for j in view.jobs if j.state.value == "pending"]
-        sample = {"time": view.now, "nodes": counts, "cores": cores, "pending_jobs": len(pending),
+        sample = {"time": wall, "nodes": counts, "cores": cores, "pending_jobs": len(pending),
                   "pending_cores": sum(j.cores for j in pending),
                   "by_resource": {r: sum(1 for w in view.workers if w.resource == r and w.state.value in (
                       "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources},
@@ -364,7 +376,7 @@ class Controller:
         with self.state.lock:
             self.state.history.append(sample)
             self.state.last = {
-                "time": view.now,
+                "time": wall,
                 "view": view.to_dict(),
                 "plan": result.to_dict(),
                 "config": cfg.redacted(),

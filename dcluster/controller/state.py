@@ -8,10 +8,21 @@ configuration (and the highstate jobs still outstanding), launches whose
 instances the cloud does not list yet, and a short history for the status
 views and graphs.  Losing the file loses no instance: at worst a frozen
 resource thaws and a backoff restarts.
+
+Times: in memory, the controller's own times (backoff ``until``, bootstrap
+``since``, ``maybe_launched`` and deferred-start ``since``, highstate
+``started``) are on the monotonic clock, which does not carry over a reboot.
+The file holds them as wall-clock times with ``saved_at``; on load each is put
+back on the monotonic clock at the same distance from the save, less the time
+the engine was down by the wall clock (never negative: a clock stepped back
+while it was down counts as no downtime, and a time never lands in the
+future of a "since").  Outside data (instances' launch-time tags, error
+and history timestamps, ``last`` for the runners) is stored as it is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -67,22 +78,25 @@ class ControllerState:
             self.errors.append({"time": now, "where": where, "message": scrub.text(message[:2000])[:1000]})
 
     # ------------------------------------------------------------ persistence
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, mono: float | None = None, wall: float | None = None) -> dict[str, Any]:
+        """``mono``, ``wall``: both clocks now, to store the monotonic times as wall times (None: as they are)."""
+        off = 0.0 if mono is None or wall is None else wall - mono
         with self.lock:
             return {
                 "version": 1,
+                "saved_at": wall,
                 "auto_mode": self.auto_mode,
                 "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
-                "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
-                            for k, b in self.backoff.items()},
-                "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
+                "backoff": {k: {"failures": b.failures, "until": b.until + off, "kind": b.kind,
+                                "last_error": b.last_error} for k, b in self.backoff.items()},
+                "bootstrap": {k: {**b.to_dict(), "since": b.since + off} for k, b in self.bootstrap.items()},
                 "configured": sorted(self.configured),
                 "config_failed": dict(self.config_failed),
                 "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
                 "in_flight": dict(self.in_flight),
-                "maybe_launched": {k: dict(v) for k, v in self.maybe_launched.items()},
-                "highstate_jobs": {k: dict(v) for k, v in self.highstate_jobs.items()},
-                "deferred_starts": dict(self.deferred_starts),
+                "maybe_launched": {k: {**v, "since": v["since"] + off} for k, v in self.maybe_launched.items()},
+                "highstate_jobs": {k: {**v, "started": v["started"] + off} for k, v in self.highstate_jobs.items()},
+                "deferred_starts": {k: t + off for k, t in self.deferred_starts.items()},
                 "retired": {k: dict(v) for k, v in self.retired.items()},
                 "counters": dict(self.counters),
                 "history": list(self.history),
@@ -91,8 +105,31 @@ class ControllerState:
             }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ControllerState:
+    def from_json(cls, data: dict[str, Any], mono: float | None = None, wall: float | None = None) -> ControllerState:
+        """``mono``, ``wall``: both clocks now, to put the saved times back on the monotonic clock."""
         st = cls()
+        st._load(data)
+        if mono is not None and wall is not None:
+            st._to_monotonic(data.get("saved_at"), mono, wall)
+        return st
+
+    def _to_monotonic(self, saved_at: Any, mono: float, wall: float) -> None:
+        if not isinstance(saved_at, (int, float)) or isinstance(saved_at, bool) or saved_at != saved_at:
+            saved_at = wall  # an older file: its times were wall times, and no downtime is known
+        down = max(0.0, wall - saved_at)  # a clock stepped back while down is no downtime
+        shift = mono - down - saved_at
+
+        def past(t: float) -> float:  # when something began: never in the future
+            return min(t + shift, mono)
+
+        self.backoff = {k: dataclasses.replace(b, until=b.until + shift) for k, b in self.backoff.items()}
+        self.bootstrap = {k: dataclasses.replace(b, since=past(b.since)) for k, b in self.bootstrap.items()}
+        self.maybe_launched = {k: {**v, "since": past(v["since"])} for k, v in self.maybe_launched.items()}
+        self.highstate_jobs = {k: {**v, "started": past(v["started"])} for k, v in self.highstate_jobs.items()}
+        self.deferred_starts = {k: past(t) for k, t in self.deferred_starts.items()}
+
+    def _load(self, data: dict[str, Any]) -> None:
+        st = self
         st.auto_mode = data.get("auto_mode")
         st.limits = {k: Limits(**v) for k, v in (data.get("limits") or {}).items()}
         st.backoff = {k: BackoffState(**v) for k, v in (data.get("backoff") or {}).items()}
@@ -111,7 +148,6 @@ class ControllerState:
         st.history.extend(data.get("history") or ())
         st.errors.extend(data.get("errors") or ())
         st.last = data.get("last") or {}
-        return st
 
 
 def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
@@ -182,8 +218,8 @@ def _deferred_starts(data: Any) -> dict[str, float]:
     return dict(sorted(out.items(), key=lambda kv: kv[1])[-DEFERRED_STARTS:])
 
 
-def save(state: ControllerState, path: str) -> None:
-    data = state.to_json()
+def save(state: ControllerState, path: str, mono: float | None = None, wall: float | None = None) -> None:
+    data = state.to_json(mono, wall)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-")
     try:
@@ -199,10 +235,10 @@ def save(state: ControllerState, path: str) -> None:
         raise
 
 
-def load(path: str) -> ControllerState:
+def load(path: str, mono: float | None = None, wall: float | None = None) -> ControllerState:
     try:
         with open(path) as fh:
-            return ControllerState.from_json(json.load(fh))
+            return ControllerState.from_json(json.load(fh), mono, wall)
     except FileNotFoundError:
         return ControllerState()
 

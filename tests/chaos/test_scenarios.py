@@ -38,7 +38,6 @@ def test_bad_image_stops_after_the_breaker():
     assert extra["last_launch_s"] < 3600
 
 
-@_open("a backward clock step stalls actions for the size of the step")
 def test_clock_step_back_does_not_stall_idle_out():
     # max_idle_time 120 s, plus the cycle that holds, removes and destroys
     assert scenarios.scenario_clock_step_back().extra["idle_out_s"] <= 120 + 30

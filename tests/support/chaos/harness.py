@@ -34,6 +34,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import inspect
 import os
 import random
 import shutil
@@ -113,7 +114,9 @@ class Run:
         self.seed = seed
         self.rng = random.Random(f"world-{seed}")
         self.t = T0  # true time
-        self.offset = 0.0  # the master's clock minus true time (clock steps)
+        self.offset = 0.0  # the master's wall clock minus true time (clock steps move only this)
+        self._boots = random.Random(f"boot-{seed}")  # each master process's monotonic clock origin
+        self.mono_base = 0.0
         self.pillar = pillar_data or pillar()
         self.cfg = dconfig.load(self.pillar)
         self.fault_time = fault_time
@@ -145,6 +148,11 @@ class Run:
     # ------------------------------------------------------------ wiring
     def master_clock(self) -> float:
         return self.t + self.offset
+
+    def master_monotonic(self) -> float:
+        """The master's monotonic clock: true time from an origin of its own (a new one each start,
+        as after a reboot: nothing monotonic carries over a restart), never stepped."""
+        return self.t + self.mono_base
 
     def _ports(self) -> Ports:
         """Fresh ports for each master process (the engine wraps some of them per Controller)."""
@@ -182,7 +190,10 @@ class Run:
 
     def _start(self) -> None:
         ports = self._ports()
-        self.ctrl = Controller(ports, state_path=self.state_path, clock=self.master_clock)
+        self.mono_base = self._boots.uniform(1e3, 1e6) - T0
+        # Controller changes as it is reworked: a version without a monotonic clock gets the wall clock only.
+        mono = {"monotonic": self.master_monotonic} if "monotonic" in inspect.signature(Controller).parameters else {}
+        self.ctrl = Controller(ports, state_path=self.state_path, clock=self.master_clock, **mono)
         self.ctrl.submit = _inline
         # The graphs' history (720 samples) is no input of any decision, but writing it with the state
         # file every cycle was 80 % of a run's time: keep a few samples.
@@ -339,9 +350,14 @@ class Run:
             self.oracle.count_above_max(self.cfg)
             return
         cfg = self.ctrl.config or self.cfg
-        self.oracle.before_cycle(cfg, self.master_clock(), self.ctrl)
+        self.oracle.before_cycle(cfg, self.oracle_now(), self.ctrl)
         self._guard(self.ctrl.cycle)
         self.oracle.after_cycle(cfg)
+
+    def oracle_now(self) -> float:
+        """The time the oracle plans at, on the controller's clock for intervals (the monotonic one when it
+        has one: then the oracle also sees true ages, see Oracle.true_view)."""
+        return self.ctrl.monotonic() if hasattr(self.ctrl, "monotonic") else self.master_clock()
 
     def advance(self, seconds: float) -> None:
         end = self.t + seconds

@@ -9,7 +9,7 @@ true state, read through the real parsers from fault-free outputs.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from dcluster import identity
 from dcluster.planner import plan
@@ -100,6 +100,15 @@ class Oracle:
         known = {n.name for n in nodes}
         nodes += [n for n in parse_future_nodes(slurm.future_nodes()) if n.name not in known]
         insts = {r: [cloud.snapshot(i) for i in cloud.exist(r) if _ours(cfg, i.minion_id, r)] for r in cfg.resources}
+        if hasattr(ctrl, "monotonic"):
+            # ``now`` is on the controller's monotonic clock: every time of the true state goes onto it at its
+            # true age (the launch-time tag is what the master's stepped wall clock said; its creation is true)
+            shift = now - self.w.t
+            insts = {r: [replace(i, launch_time=cloud.instances[i.id].created + shift) for i in items]
+                     for r, items in insts.items()}
+            nodes = [replace(n, state_since=n.state_since + shift) if n.state_since else n for n in nodes]
+            jobs = [replace(j, submit_time=j.submit_time and j.submit_time + shift,
+                            start_time=j.start_time and j.start_time + shift) for j in jobs]
         configured = {i.minion_id for i in cloud.instances.values() if i.highstate_ok and i.exists()}
         state = getattr(ctrl, "state", None)
         return reconcile(cfg, now, nodes, insts, jobs, configured=configured, in_flight={},

@@ -1,0 +1,123 @@
+"""Two clocks: intervals on a monotonic one, times from outside anchored to it when first seen.
+
+Every interval the controller measures (idle time, ``max_launch_time``, backoff,
+grace periods, a chain's end, the view's age) is on the monotonic clock, so a
+step of the wall clock (NTP, an operator's ``date -s``) neither stalls actions
+for the size of a backward step nor makes everything look old at once after a
+forward one.
+
+Times that come from outside are wall-clock times: an instance's launch-time
+tag, when the scheduler says a node entered its state, a job's submit and
+start times.  Each is anchored to the monotonic clock the first time it is
+seen (its age then, by the wall clock, never negative) and keeps that anchor
+while it is seen again, so a later step does not move it.  A step can only
+mislead about a time first seen after it, and then by at most the step:
+
+- a backward step makes such a time look at most "now" (age 0, never in the
+  future), which delays, never hastens, what its age decides;
+- a forward step makes it look older by the step; for our own launches this is
+  bounded by when this process asked the cloud (an instance is never older
+  than the call that made it).
+
+Anchors live in memory only: after a restart each outside time is anchored
+again from the wall clock (persisted times of our own are converted on save
+and load, see :mod:`.state`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable
+
+from ..model import Instance, Job, Node
+
+# An anchor not used for this long is forgotten (the item is gone, or its source has failed
+# that long; it is then anchored again from the wall clock).
+FORGET_AFTER = 3600.0
+
+
+class Timeline:
+    """The controller's two clocks and the anchors of outside times."""
+
+    def __init__(self, wall: Callable[[], float], monotonic: Callable[[], float]):
+        self.wall, self.monotonic = wall, monotonic
+        self._anchors: dict[tuple[str, str, float], list[float]] = {}  # -> [monotonic time, last used]
+        self._launched: dict[str, float] = {}  # minion id -> monotonic time before our create call
+        self._mono = monotonic()
+        self._wall = wall()
+
+    def observe(self) -> tuple[float, float]:
+        """The start of an observation (a cycle): both clocks, read once, used for every anchor made."""
+        self._mono, self._wall = self.monotonic(), self.wall()
+        cutoff = self._mono - FORGET_AFTER
+        if len(self._anchors) > 64 and any(used < cutoff for _t, used in self._anchors.values()):
+            self._anchors = {k: v for k, v in self._anchors.items() if v[1] >= cutoff}
+        self._launched = {k: t for k, t in self._launched.items() if t >= cutoff}
+        return self._mono, self._wall
+
+    def launching(self, minion_ids: Iterable[str]) -> None:
+        """We are about to ask the cloud for these: none of them can be older than now."""
+        now = self.monotonic()
+        for mid in minion_ids:
+            self._launched[mid] = now
+
+    def anchor(self, kind: str, key: str, wall_time: float | None) -> float | None:
+        """``wall_time`` (seen now, of item ``key``) on the monotonic clock; 0 and None mean unknown."""
+        if not wall_time:
+            return wall_time
+        k = (kind, key, wall_time)
+        hit = self._anchors.get(k)
+        if hit is None:
+            at = self._mono - max(0.0, self._wall - wall_time)
+            if kind == "launch" and key in self._launched:
+                at = max(at, self._launched[key])
+            hit = self._anchors[k] = [at, self._mono]
+        else:
+            hit[1] = self._mono
+        return hit[0]
+
+    # ------------------------------------------------------------ snapshots
+    def instances(self, items: Iterable[Instance] | None) -> list[Instance] | None:
+        if items is None:
+            return None
+        return [self.instance(i) for i in items]
+
+    def instance(self, inst: Instance) -> Instance:
+        at = self.anchor("launch", inst.minion_id, inst.launch_time)
+        return inst if at == inst.launch_time else _replace(inst, launch_time=at)
+
+    def nodes(self, items: Iterable[Node] | None) -> list[Node] | None:
+        if items is None:
+            return None
+        out = []
+        for n in items:
+            at = self.anchor("node", n.name, n.state_since)
+            out.append(n if at == n.state_since else _replace(n, state_since=at))
+        return out
+
+    def jobs(self, items: Iterable[Job] | None, submit_times: bool = True) -> list[Job] | None:
+        """Jobs with the times the planner measures from on the monotonic clock: start times of jobs
+        with a walltime (reservations), and submit times when ``submit_times`` (``scale_up_delay`` is
+        set; all or none, as the planner also orders by them).  The others keep the scheduler's wall
+        times: copying each of 50,000 jobs every cycle would cost a third of a second for nothing."""
+        if items is None:
+            return None
+        out = []
+        for j in items:
+            submit = self.anchor("submit", j.id, j.submit_time) if submit_times else j.submit_time
+            start = self.anchor("start", j.id, j.start_time) if j.walltime_s else j.start_time
+            if submit == j.submit_time and start == j.start_time:
+                out.append(j)
+                continue
+            j = copy.copy(j)  # a Job is read-only by convention: this copy is ours (faster than replace())
+            j.submit_time, j.start_time = submit, start
+            out.append(j)
+        return out
+
+
+def _replace(obj, **changes):
+    return dataclasses.replace(obj, **changes)
+
+
+__all__ = ["Timeline", "FORGET_AFTER"]
