@@ -106,3 +106,32 @@ def test_a_seed_replays_the_same_run():
     a = Run(3, "wrong", fault_time=300).run()
     b = Run(3, "wrong", fault_time=300).run()
     assert a.to_dict() == b.to_dict() and a.cycles > 50 and sum(a.faults.values()) > 0
+
+
+def test_a_launch_standing_in_for_the_preferred_resource_is_not_beyond_policy(run):
+    # The true plan launches on r1 (preferred); the controller, whose r1 listing failed (or which counts
+    # ids of an r1 create call of unknown outcome toward its max), launches on r2 instead: the policy's
+    # own fallback, no node more.  A second node on r2, or one on r1 the truth wanted on r2, is beyond.
+    for planned, made, counted in (({"r1": 1}, ("r2",), 0), ({"r1": 1}, ("r2", "r2"), 1),
+                                   ({"r2": 1}, ("r1",), 1), ({"r1": 1, "r2": 1}, ("r2", "r2"), 0),
+                                   ({"r1": 1, "r2": 1}, ("r2", "r2", "r2"), 1)):
+        run.oracle.c.launched_beyond_policy = 0
+        run.oracle.true_launches = dict(planned)
+        for res in made:
+            _new(run, res)
+        run.oracle.after_cycle(run.cfg)
+        assert run.oracle.c.launched_beyond_policy == counted, (planned, made)
+
+
+def test_the_true_view_confirms_an_orphan_across_polls_as_the_controller_does(run):
+    # An instance that never joined is an orphan once older than max_launch_time; reconcile calls it
+    # so only when polls across confirm_absence agree it is no scheduler node, which needs the previous
+    # true view.  Without it every true view keeps it "confirming" (unknown, its cores free for jobs).
+    inst = _new(run, will_join=False)
+    run.t += run.cfg.max_launch_time + 1
+    states = []
+    for _ in range(8):
+        run.t += run.cfg.cluster_poller_interval
+        view = run.oracle.true_view(run.cfg, run.t)
+        states += [w.state.value for w in view.workers if w.name == inst.minion_id]
+    assert states[0] == "unknown" and states[-1] == "orphan"

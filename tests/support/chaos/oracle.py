@@ -72,6 +72,12 @@ class Oracle:
         self.c = Counters()
         self.launched_now: dict[str, int] = {}
         self.true_launches: dict[str, int] | None = None
+        # The last true View and its clock offset: reconcile carries what it learnt across polls (how long
+        # an instance has been no scheduler node, absence.py) in ``previous``; without it every true
+        # view would see each orphan for the first time and keep it "confirming" (unknown, its cores
+        # free) forever, so plan() on the truth would pack jobs on orphans.
+        self._previous = None
+        self._previous_shift = 0.0
 
     # ------------------------------------------------------------ hooks of the simulated cloud
     def on_destroy(self, inst, who: str) -> None:
@@ -100,6 +106,7 @@ class Oracle:
         known = {n.name for n in nodes}
         nodes += [n for n in parse_future_nodes(slurm.future_nodes()) if n.name not in known]
         insts = {r: [cloud.snapshot(i) for i in cloud.exist(r) if _ours(cfg, i.minion_id, r)] for r in cfg.resources}
+        shift = 0.0
         if hasattr(ctrl, "monotonic"):
             # ``now`` is on the controller's monotonic clock: every time of the true state goes onto it at its
             # true age (the launch-time tag is what the master's stepped wall clock said; its creation is true)
@@ -111,9 +118,21 @@ class Oracle:
                             start_time=j.start_time and j.start_time + shift) for j in jobs]
         configured = {i.minion_id for i in cloud.instances.values() if i.highstate_ok and i.exists()}
         state = getattr(ctrl, "state", None)
-        return reconcile(cfg, now, nodes, insts, jobs, configured=configured, in_flight={},
-                         backoff=dict(state.backoff) if state else {}, limits=dict(state.limits) if state else {},
+        view = reconcile(cfg, now, nodes, insts, jobs, previous=self._previous_on(shift), configured=configured,
+                         in_flight={}, backoff=dict(state.backoff) if state else {},
+                         limits=dict(state.limits) if state else {},
                          auto_mode=ctrl.auto_mode() if ctrl is not None else True)
+        self._previous, self._previous_shift = view, shift
+        return view
+
+    def _previous_on(self, shift: float):
+        """The last true View, its times moved onto this master's clock (a restarted master's monotonic
+        clock has another origin)."""
+        prev, d = self._previous, shift - self._previous_shift
+        if prev is None or not d:
+            return prev
+        return replace(prev, now=prev.now + d, workers=tuple(replace(w, since=w.since + d) for w in prev.workers),
+                       absences={k: replace(a, since=a.since + d) for k, a in prev.absences.items()})
 
     def before_cycle(self, cfg, now: float, ctrl) -> None:
         self.launched_now = {}
@@ -122,8 +141,7 @@ class Oracle:
     def after_cycle(self, cfg) -> None:
         self.c.cycles += 1
         if self.true_launches is not None:
-            for res, n in self.launched_now.items():
-                self.c.launched_beyond_policy += max(0, n - self.true_launches.get(res, 0))
+            self.c.launched_beyond_policy += beyond(cfg, self.launched_now, self.true_launches)
         self.true_launches = None
         self.launched_now = {}
         self.count_above_max(cfg)
@@ -147,6 +165,27 @@ class Oracle:
                 self.c.orphans_left += 1
         self.c.jobs = len(slurm.jobs)
         return self.c
+
+
+def beyond(cfg, launched: dict[str, int], planned: dict[str, int]) -> int:
+    """Nodes launched beyond the plan on the true state, resource by resource in the expander's order.
+
+    A launch on a less preferred resource that stands in for one the true plan makes on a preferred
+    resource is not beyond the policy: it is the policy's own fallback when the controller may not use the
+    preferred one this cycle for a reason the true state does not show (its listing failed; ids of a create
+    call of unknown outcome count toward its max, as they must for "never above max").  What is counted is
+    every node more than the true plan launches on that resource and on those preferred to it.
+    """
+    out, short = 0, 0
+    for res in sorted(cfg.resources.values(), key=lambda r: (r.priority, r.name)):
+        n, want = launched.get(res.name, 0), planned.get(res.name, 0)
+        excess = max(0, n - want)
+        stands_in = min(excess, short)
+        short -= stands_in
+        out += excess - stands_in
+        short += max(0, want - n)
+    # launches on a resource the pillar no longer has are all beyond
+    return out + sum(n for name, n in launched.items() if name not in cfg.resources)
 
 
 def _ours(cfg, minion_id: str, resource: str) -> bool:
