@@ -35,6 +35,8 @@ OUR_HOLD_PREFIX = "dcluster"
 # (an orphan or an instance being deleted is still there, and still paid for).
 MAX_STATES = COUNTED_STATES | {WorkerState.DELETING, WorkerState.ORPHAN}
 STALE_REASON = "cloud poll failed; kept from the last good listing; no action until it answers"
+UNLISTED_REASON = ("missing from the {resource} cloud listing, shown by an earlier one: counted until listings "
+                   "agree it is gone; no action")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,7 @@ def reconcile(
     jobs: Iterable[Job] = (),
     previous: View | None = None,
     stale: Mapping[str, Iterable[Instance]] | None = None,
+    unlisted: Mapping[str, Iterable[Instance]] | None = None,
     **extra: Any,
 ) -> View:
     """Join the snapshots into a :class:`View`.
@@ -164,7 +167,10 @@ def reconcile(
     ``previous`` carries each worker's ``since`` across cycles.  ``stale``
     maps a resource whose poll failed to its last known instances: they stay
     in the view (as UNKNOWN workers, so they count toward max and nothing
-    destructive is based on them) instead of vanishing.  ``extra``
+    destructive is based on them) instead of vanishing.  ``unlisted`` maps a
+    resource whose poll answered to instances an earlier good listing showed
+    and this one misses: one that is no scheduler node is kept the same way
+    (a node missing its instance is absence.py's).  ``extra``
     passes the engine's runtime state (configured, in_flight, backoff,
     limits, auto_mode) through to the view.
     """
@@ -189,6 +195,14 @@ def reconcile(
             old = inst_map.get(inst.minion_id)
             if old is None or inst.launch_time < old.launch_time:
                 inst_map[inst.minion_id] = inst
+    unlisted_ids: set[str] = set()
+    for name, items in (unlisted or {}).items():
+        if not cloud_ok.get(name, False):
+            continue  # its stale listing has them
+        for inst in items or ():
+            if inst.state != InstanceState.GONE and inst.minion_id not in inst_map and inst.minion_id not in node_map:
+                inst_map[inst.minion_id] = inst
+                unlisted_ids.add(inst.minion_id)
 
     before = {w.name: w for w in previous.workers} if previous else {}
     jobs = tuple(jobs)
@@ -211,6 +225,8 @@ def reconcile(
             continue
         if name in stale_ids:
             state, resource, reason = WorkerState.UNKNOWN, inst.resource, STALE_REASON
+        elif name in unlisted_ids:
+            state, resource, reason = WorkerState.UNKNOWN, inst.resource, UNLISTED_REASON.format(resource=inst.resource)
         else:
             state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
         if (state == WorkerState.ERROR and node is not None and inst is not None and not node.jobs
@@ -220,7 +236,10 @@ def reconcile(
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
             state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
-        if state != WorkerState.PHYSICAL:
+        if name in unlisted_ids:
+            if name in prev_absences:  # no observation of either source about it: its count goes on
+                absences[name] = prev_absences[name]
+        elif state != WorkerState.PHYSICAL:
             gone = absence.observe(prev_absences.get(name), node, inst, resource, scheduler_ok, cloud_ok,
                                    prev is not None and prev.node is not None, now)
             if gone is not None:

@@ -149,6 +149,7 @@ class Executor:
             self.c.state.configured.discard(minion_id)
             self.c.state.config_failed.pop(minion_id, None)
             self.c.state.recent_launches.pop(minion_id, None)
+        self.c.listed.forget(minion_id)  # its absence from the next listings is expected
         self.c.cloud_changed(resource)
         self._delete_key(minion_id)
         if cfg.post_vm_destroy_command is not None and worker is not None:
@@ -196,6 +197,12 @@ class Executor:
                                        extra=res.config.get("userdata_vars"), keys=keys)
             asked = True
             self.c.timeline.launching(ids)  # none of them can be older than this call
+            with self.c.state.lock:
+                for mid in ids:
+                    self.c.state.maybe_launched[mid] = {"resource": resource, "since": now(), "launching": True}
+            # Saved before the create calls: a master killed during them remembers these ids after its
+            # restart (as maybe launched: counted toward max until listed or agreed absent).
+            self.c.save()
             result = drv.launch(n, ids, render)
             error = result.error
             instances = list(result.instances)
@@ -206,6 +213,9 @@ class Executor:
         self._drop_unused_keys(ids, instances, error)
         with self.c.state.lock:
             self.c.state.in_flight[resource] = max(0, self.c.state.in_flight.get(resource, 0) - n)
+            for mid in ids:
+                if self.c.state.maybe_launched.get(mid, {}).get("launching"):
+                    del self.c.state.maybe_launched[mid]  # answered: what the answer says counts now
             for inst in instances:
                 self.c.state.recent_launches[inst.minion_id] = inst
             if asked and error is not None and getattr(error, "kind", "transient") == "transient":

@@ -27,6 +27,7 @@ from ..reconcile import View, reconcile
 from . import breaker, commands, highstate_jobs, retired
 from . import state as st
 from .executor import Executor
+from .listed import Listed
 from .ports import Ports
 from .timeline import Timeline
 from .unlisted import Unlisted, listing_grace, maybe_launched_grace
@@ -50,7 +51,7 @@ class Controller:
         self.view: View | None = None
         self.plan: Plan | None = None
         self._cloud_cache: dict[str, tuple[float, list[Instance] | None]] = {}
-        self._last_listed: dict[str, list[Instance]] = {}  # each resource's last good listing
+        self.listed = Listed(self.state)  # our instances as good listings showed them (persisted)
         self._maybe_absent = Unlisted()  # launches of unknown outcome that good listings do not show
         self._cloud_dirty: set[str] = set()
         self._shapes: dict[str, tuple[int, int]] = {}
@@ -151,10 +152,10 @@ class Controller:
             except Exception as exc:  # noqa: BLE001
                 result = None
                 self._failed_poll(name, str(exc))
+            if result is not None:
+                self.listed.saw(name, result, now, listing_grace(cfg))
             result = self.timeline.instances(result)  # launch-time tags onto the monotonic clock
             self._cloud_cache[name] = (now, result)
-            if result is not None:
-                self._last_listed[name] = result
             self._cloud_dirty.discard(name)
         return {name: self._cloud_cache.get(name, (0, None))[1] for name in (*cfg.resources, *cfg.retired)}
 
@@ -207,14 +208,29 @@ class Controller:
                 if insts.get(name) is not None:
                     continue
                 # copies: reconcile reuses a worker whose snapshots are the very same objects, and a
-                # worker kept from a stale listing must be judged afresh once the listing answers
-                items = [dataclasses.replace(i) for i in self._last_listed.get(name, ())]
+                # worker kept from a stale listing must be judged afresh once the listing answers.
+                # What good listings showed, also before a restart (controller/listed.py).
+                items = [dataclasses.replace(self.timeline.instance(i)) for i in self.listed.of(name)]
                 known = {i.minion_id for i in items}
                 recent = [self.timeline.instance(i) for mid, i in self.state.recent_launches.items()
                           if i.resource == name and mid not in known]
                 items += [i for i in recent if now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval]
                 if items:
                     out[name] = items
+        return out
+
+    def _unlisted(self, cfg: Config, insts: dict) -> dict[str, list[Instance]]:
+        """For each resource whose listing answered: instances an earlier good listing showed that this
+        one misses and listings do not yet agree are gone (controller/listed.py).  reconcile keeps those
+        that are no scheduler node as unknown workers: they count toward max, nothing is done to them."""
+        out = {}
+        for name in cfg.resources:
+            if insts.get(name) is None:
+                continue
+            shown = {i.minion_id for i in insts[name]}
+            items = [self.timeline.instance(i) for i in self.listed.missing(name) if i.minion_id not in shown]
+            if items:
+                out[name] = items
         return out
 
     def _maybe_launched(self, cfg: Config, insts: dict, now: float) -> dict[str, int]:
@@ -226,6 +242,8 @@ class Controller:
         with self.state.lock:
             absent, unsure = set(), set()
             for mid, rec in list(self.state.maybe_launched.items()):
+                if rec.get("launching"):
+                    continue  # its create call is under way: in_flight counts it
                 listed = insts.get(rec["resource"])
                 if rec["resource"] not in cfg.resources or (
                         listed is not None and any(i.minion_id == mid for i in listed)):
@@ -239,7 +257,8 @@ class Controller:
                 self.state.maybe_launched.pop(mid, None)
             out: dict[str, int] = {}
             for rec in self.state.maybe_launched.values():
-                out[rec["resource"]] = out.get(rec["resource"], 0) + 1
+                if not rec.get("launching"):
+                    out[rec["resource"]] = out.get(rec["resource"], 0) + 1
             return out
 
     # ------------------------------------------------------------ the cycle
@@ -266,11 +285,13 @@ class Controller:
         nodes, jobs = self.poll_scheduler(cfg)
         insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
         stale = self._stale_listings(cfg, insts, now)
+        unlisted = self._unlisted(cfg, insts)
         maybe = self._maybe_launched(cfg, insts, now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
         with self.state.lock:
             view = reconcile(
-                cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, maybe_launched=maybe,
+                cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,
+                maybe_launched=maybe,
                 configured=set(self.state.configured), in_flight=dict(self.state.in_flight),
                 backoff=dict(self.state.backoff), limits=dict(self.state.limits),
                 auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),

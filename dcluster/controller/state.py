@@ -49,10 +49,16 @@ class ControllerState:
     configured: set[str] = field(default_factory=set)
     config_failed: dict[str, str] = field(default_factory=dict)
     recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
+    # minion id -> our instance as the last good listing of its resource showed it (launch-time tag as listed):
+    # the stale listing of a resource whose poll fails (also after a restart), and an instance a later
+    # listing misses still counts toward max until listings agree it is gone (controller/listed.py)
+    listed: dict[str, Instance] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     # minion id -> {"resource", "since"} of each id a create call was made for whose outcome is unknown
     # (it failed transiently: a timeout may come after the instance exists); counted toward max until a
-    # listing shows it or listings across a grace agree it does not exist (see controller/unlisted.py)
+    # listing shows it or listings across a grace agree it does not exist (see controller/unlisted.py).
+    # Ids of a create call under way are here too, with "launching": True (in_flight counts them), and
+    # saved before the call: a master killed during it remembers them as maybe launched after its restart.
     maybe_launched: dict[str, dict[str, Any]] = field(default_factory=dict)
     # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
     highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -93,6 +99,7 @@ class ControllerState:
                 "configured": sorted(self.configured),
                 "config_failed": dict(self.config_failed),
                 "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
+                "listed": {k: v.to_dict() for k, v in self.listed.items()},
                 "in_flight": dict(self.in_flight),
                 "maybe_launched": {k: {**v, "since": v["since"] + off} for k, v in self.maybe_launched.items()},
                 "highstate_jobs": {k: {**v, "started": v["started"] + off} for k, v in self.highstate_jobs.items()},
@@ -137,6 +144,7 @@ class ControllerState:
         st.configured = set(data.get("configured") or ())
         st.config_failed = dict(data.get("config_failed") or {})
         st.recent_launches = {k: Instance.from_dict(v) for k, v in (data.get("recent_launches") or {}).items()}
+        st.listed = _listed(data.get("listed"))
         # Launches that were under way when the master stopped either reached the
         # cloud (and are listed by their tags) or did not: nothing is in flight now.
         st.in_flight = {}
@@ -168,6 +176,20 @@ def _maybe_launched(data: Any) -> dict[str, dict[str, Any]]:
         if (isinstance(mid, str) and isinstance(rec, dict) and isinstance(rec.get("resource"), str)
                 and isinstance(rec.get("since"), (int, float)) and not isinstance(rec.get("since"), bool)):
             out[mid] = {"resource": rec["resource"], "since": float(rec["since"])}
+    return out
+
+
+def _listed(data: Any) -> dict[str, Instance]:
+    """Instances as last listed; a malformed entry is dropped (the next good listing shows what exists)."""
+    out = {}
+    for mid, rec in (data if isinstance(data, dict) else {}).items():
+        try:
+            inst = Instance.from_dict(rec)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if (isinstance(mid, str) and inst.minion_id == mid and isinstance(inst.resource, str)
+                and isinstance(inst.launch_time, (int, float)) and not isinstance(inst.launch_time, bool)):
+            out[mid] = inst
     return out
 
 

@@ -23,6 +23,8 @@ def _open(reason):
     "start_after_failed_poll",  # fixed: a start during an unknown view is deferred to the next good cycle
     "highstate_return_during_restart",  # fixed by the job-cache recheck (issue 12)
     "resource_removed_from_pillar",  # fixed: a dropped resource is retired, drained, destroyed (controller/retired.py)
+    "listing_missing_starting_instance",  # what a good listing showed counts until listings agree (controller/listed.py)
+    "kill_mid_launch",  # the ids of a create call are saved, as maybe launched, before it runs
 ])
 def test_scenario_keeps_every_promise(name):
     counters = getattr(scenarios, f"scenario_{name}")()

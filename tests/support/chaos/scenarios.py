@@ -83,6 +83,36 @@ def scenario_launch_created_then_timeout(seed: int = 5) -> Counters:
     return _finish(run)
 
 
+def scenario_listing_missing_starting_instance(seed: int = 10) -> Counters:
+    """One listing leaves out a starting instance that is no scheduler node yet: it vanishes from the view and
+    a second one is launched above max (cycles_above_max, launched_beyond_policy)."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], quantity={"min": 0, "max": 1})}
+    run = Run(seed, None, pillar_data=data)
+    run.submit(cpus=4, duration=600)
+    run.step()  # r1 launches
+    run.step()  # listed: no longer a recent launch of the controller, only the listing shows it
+    run.submit(cpus=4, duration=600)
+    run.faults.force("listing_missing_instance")
+    run.step()
+    return _finish(run)
+
+
+def scenario_kill_mid_launch(seed: int = 11) -> Counters:
+    """The master dies while its create call runs; the instance exists but the listing lags the restart: the
+    restarted master forgot the id and launches again for the same job (launched_beyond_policy)."""
+    run = Run(seed, None)
+    run.faults.force("kill_mid_launch")
+    run.submit(cpus=4, duration=600)
+    run.step()  # r1 launches and the master is killed after the create
+    assert run.ctrl is None and run.kills == ["mid-launch"], "scenario set-up: the master was not killed"
+    (inst,) = run.cloud.instances.values()
+    run.down_until = run.t + 20
+    inst.visible_at = run.t + 120  # listed only well after the restart
+    run.advance(200)
+    return _finish(run)
+
+
 def scenario_deleting_not_counted_toward_max(seed: int = 6) -> Counters:
     """An instance being deleted does not count toward max: a new launch goes above it (cycles_above_max)."""
     data = pillar()
