@@ -8,7 +8,8 @@ the OpenStack fake in tests/functional), one MemCloud per resource.
 import threading
 import time
 
-from memory_ports import MemCloud, MemScheduler, key_pool, ports
+from memory_ports import Clock, MemCloud, MemScheduler, key_pool, ports
+from memory_ports import step as cycle
 
 from dcluster import config as dconfig
 from dcluster import identity
@@ -31,14 +32,6 @@ def pillar(**res_over):
         cloud[name] = {**cloud[name], **over}
     return {"secret": SECRET, "cluster": {"type": "slurm"}, "max_launch_time": 600, "cloud_poller_interval": 10,
             "backoff": {"initial": 30, "capacity_pause": 300}, "cloud": cloud}
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 class ResCloud(MemCloud):
@@ -78,12 +71,6 @@ def make(tmp_path, **res_over):
     p.driver = lambda cfg, res: clouds[res.name]
     c = Controller(p, state_path=str(tmp_path / "state.json"), clock=clock, keys=key_pool())
     return c, sched, clouds, clock
-
-
-def cycle(c, clock, dt=10):
-    clock.t += dt
-    c.cycle()
-    assert c.wait_idle(10)
 
 
 def launched(clouds):
