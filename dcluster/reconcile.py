@@ -105,6 +105,9 @@ class View:
     shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
     auto_mode: bool = True
     absences: Mapping[str, Absence] = field(default_factory=_empty)  # workers missing from one source (absence.py)
+    # workers the actuator is acting on (a chain under way or ended while this view was observed:
+    # dcluster.actuator.Status.acting); the planner plans nothing for them this cycle
+    acting: frozenset[str] = frozenset()
 
     def by_resource(self, resource: str) -> list[Worker]:
         return [w for w in self.workers if w.resource == resource]
@@ -142,6 +145,7 @@ class View:
             "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
             "auto_mode": self.auto_mode,
             "absences": {k: a.to_dict() for k, a in self.absences.items()},
+            "acting": sorted(self.acting),
         }
 
 

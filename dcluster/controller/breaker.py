@@ -2,7 +2,7 @@
 
 The planner decides (:mod:`dcluster.planner.backoff`): it flags each destroy of
 an instance that never joined and stops launching a resource once
-``bootstrap_failures`` of them came in a row.  Here the executor counts a
+``bootstrap_failures`` of them came in a row.  Here the actuator counts a
 flagged destroy once it is done, each cycle ends a breaker that a join or a
 pillar change disproves, and ``salt-run dcluster.restore <resource>`` lifts it.
 The count lives in ``ControllerState.bootstrap``, which the state file keeps

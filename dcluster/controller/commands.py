@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import identity, scrub
+from ..actuator import Busy
 from ..model import JobState, WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
@@ -132,7 +133,7 @@ def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:
     room = lim.max - c.current(resource)
     if count > room:
         return _fail(f"{resource}: {count} more would exceed max {lim.max} (room for {max(room, 0)})")
-    ids = c.executor.launch(c.config, resource, count, "requested by an operator")
+    ids = c.actuator.launch(c.config, resource, count, "requested by an operator")
     return _ok(f"launching {count} x {resource}", minion_ids=ids)
 
 
@@ -146,13 +147,20 @@ def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_p
         return _fail(f"{name} is not a node of the scheduler")
     if w.state == WorkerState.PHYSICAL and not allow_physical:
         return _fail(f"{name} was not launched by dcluster; refusing")
-    action = Action(kind, w.resource, reason, target=name, jobs=tuple(w.jobs) if kind == Kind.REMOVE else ())
-    c.executor.do(c.config, action, w)
-    return _ok(f"{kind.value} {name}")
+    return _perform(c, w, [Action(kind, w.resource, reason, target=name)], f"{kind.value} {name}")
+
+
+def _perform(c: Controller, w, actions: list[Action], message: str, **extra: Any) -> dict[str, Any]:
+    """One chain through the actuator: refused while a chain on that worker is under way."""
+    try:
+        c.actuator.perform(c.config, actions, w)
+    except Busy as exc:
+        return _refuse(actions[0].target, str(exc))
+    return _ok(message, **extra)
 
 
 def hold(c: Controller, name: str) -> dict[str, Any]:
-    # hold and release are undone by each other and destroy nothing (the executor's own chain
+    # hold and release are undone by each other and destroy nothing (the actuator's own chain
     # re-checks a node before removing it): only a failed scheduler poll, which hides the node, refuses.
     w = _worker(c, name)
     if w is not None and w.state not in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.PHYSICAL):
@@ -172,8 +180,8 @@ def release(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} is not a node of the scheduler")
     # An operator's release lifts whatever hold the node has, as the original's unhold did: the
     # adapters release only dcluster's own holds unless forced, and this hold is the operator's.
-    c.ports.scheduler(c.config).release(name, force=True)
-    return _ok(f"release {name}")
+    return _perform(c, w, [Action(Kind.RELEASE, w.resource, "released by an operator", target=name, force=True)],
+                    f"release {name}")
 
 
 def vacate(c: Controller, name: str) -> dict[str, Any]:
@@ -186,8 +194,8 @@ def vacate(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} is not a node of the scheduler")
     if not w.jobs:
         return _fail(f"{name} runs no jobs")
-    out = c.ports.scheduler(c.config).vacate(name)
-    return _ok(f"requeued/killed the jobs of {name}", jobs=list(w.jobs), detail=str(out))
+    return _perform(c, w, [Action(Kind.VACATE, w.resource, "vacated by an operator", target=name, jobs=tuple(w.jobs))],
+                    f"requeued/killed the jobs of {name}", jobs=list(w.jobs))
 
 
 def remove(c: Controller, name: str) -> dict[str, Any]:
@@ -204,14 +212,17 @@ def remove(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} was not launched by dcluster; refusing")
     if jobs := _running_on(c, name, w):
         return _fail(f"{name} runs jobs {', '.join(jobs)}; hold it and wait, or vacate it first")
-    done = []
+    actions, done = [], []
     if w.node is not None:
-        c.executor.do(c.config, Action(Kind.REMOVE, w.resource, "removed by an operator", target=name), w)
+        actions.append(Action(Kind.REMOVE, w.resource, "removed by an operator", target=name))
         done.append("removed from the scheduler")
     if w.instance is not None:
-        c.executor.destroy(c.config, w.resource, name, w.instance.id, w)
+        actions.append(Action(Kind.DESTROY, w.resource, "removed by an operator", target=name,
+                              instance_id=w.instance.id))
         done.append("instance destroyed")
-    return _ok(f"{name}: {', '.join(done) or 'nothing to do'}")
+    if not actions:
+        return _ok(f"{name}: nothing to do")
+    return _perform(c, w, actions, f"{name}: {', '.join(done)}")
 
 
 def _limits(c: Controller, resource: str, make) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import config as dconfig
 from .. import scrub
+from ..actuator import Actuator, ActuatorPorts
 from ..config import Config
 from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, WorkerState
@@ -26,7 +27,6 @@ from ..planner import Plan, plan
 from ..reconcile import View, reconcile
 from . import breaker, commands, highstate_jobs, retired
 from . import state as st
-from .executor import Executor
 from .listed import Listed
 from .ports import Ports
 from .timeline import Timeline
@@ -60,12 +60,28 @@ class Controller:
         self._pool_size = 0
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
-        self.executor = Executor(self)
+        self.actuator = Actuator(self._actuator_ports(), records=self.state)
         self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
         self.lock = threading.RLock()
         self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
 
     # ------------------------------------------------------------ plumbing
+    def _actuator_ports(self) -> ActuatorPorts:
+        """The actuator's world: this engine's ports, clocks and pool, never the controller itself.
+
+        Late-bound where a test swaps the controller's own (its pool, its clock)."""
+        ports = self.ports
+        return ActuatorPorts(
+            scheduler=lambda cfg: ports.scheduler(cfg), driver=lambda cfg, res: ports.driver(cfg, res),
+            keys=self.keys, clock=lambda: self.clock(), monotonic=lambda: self.monotonic(),
+            fire=self.fire, preaccept_key=lambda mid, pem: ports.preaccept_key(mid, pem),
+            delete_key=lambda mid: ports.delete_key(mid), hook=lambda argv, timeout: ports.hook(argv, timeout),
+            hook_timeout=lambda: self.config.hook_timeout if self.config else 120,
+            submit=lambda fn: self.submit(fn), master_address=ports.master_address, save=self.save,
+            launching=lambda ids: self.timeline.launching(ids), cloud_changed=self.cloud_changed,
+            destroyed=lambda mid: self.listed.forget(mid),
+            never_joined=lambda cfg, action, worker: breaker.never_joined(self, cfg, action, worker))
+
     def pool(self) -> ThreadPoolExecutor:
         size = self.config.worker_number if self.config else 2
         if self._pool is None or size != self._pool_size:
@@ -288,11 +304,12 @@ class Controller:
         unlisted = self._unlisted(cfg, insts)
         maybe = self._maybe_launched(cfg, insts, now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
+        acts = self.actuator.status()
         with self.state.lock:
             view = reconcile(
                 cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,
                 maybe_launched=maybe,
-                configured=set(self.state.configured), in_flight=dict(self.state.in_flight),
+                configured=set(self.state.configured), in_flight=dict(acts.in_flight), acting=acts.acting(now),
                 backoff=dict(self.state.backoff), limits=dict(self.state.limits),
                 auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),
             )
@@ -303,7 +320,7 @@ class Controller:
         self._changes(self.view, view)
         self.view, self.plan = view, result
         commands.start_deferred(self)  # start events that came while the view could not tell
-        self.executor.run(cfg, result, view)
+        self.actuator.run(cfg, result, {w.name: w for w in view.workers}, view.now)
         self.sweep_keys(cfg, view)
         self.publish(cfg, view, result, wall)
         if self.ports.metrics is not None:
@@ -344,7 +361,7 @@ class Controller:
             if (self.config and self.config.post_vm_provision_command and w.instance is not None
                     and w.instance.state == InstanceState.RUNNING and prev is not None and prev.instance is not None
                     and prev.instance.state != InstanceState.RUNNING):
-                self.executor.hook(self.config.post_vm_provision_command, w, "post_vm_provision_command")
+                self.actuator.hook(self.config.post_vm_provision_command, w, "post_vm_provision_command")
         for name in set(old) - {w.name for w in after.workers}:
             self.fire("worker/gone", {"name": name, "resource": old[name].resource, "from": old[name].state.value})
 
@@ -402,7 +419,7 @@ class Controller:
                 "plan": result.to_dict(),
                 "config": cfg.redacted(),
                 "resources": self.resources_summary(cfg, view),
-                "busy_targets": sorted(self.executor.busy),
+                "busy_targets": sorted(self.actuator.status().chains),
                 "meta": dict(self.meta),
             }
 
@@ -447,7 +464,7 @@ class Controller:
         """Wait until no action is running (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.executor.busy and not any(self.state.in_flight.values()):
+            if self.actuator.idle():
                 return True
             time.sleep(0.05)
         return False

@@ -26,40 +26,30 @@ import dataclasses
 import json
 import os
 import tempfile
-import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import scrub
+from ..actuator.records import Records
 from ..model import Instance
 from ..reconcile import BackoffState, BootstrapState, Limits
 
 HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
-ERRORS = 50
 DEFERRED_STARTS = 1000  # start events kept for a good view (commands.started); the oldest go first
 
 
 @dataclass
-class ControllerState:
+class ControllerState(Records):
+    """The actuator's :class:`~dcluster.actuator.Records` (backoff, configured, launches in flight and of
+    unknown outcome, counters, errors) and the rest of the engine's memory."""
+
     auto_mode: bool | None = None  # None: the pillar's auto_mode
     limits: dict[str, Limits] = field(default_factory=dict)
-    backoff: dict[str, BackoffState] = field(default_factory=dict)
     bootstrap: dict[str, BootstrapState] = field(default_factory=dict)  # the bootstrap breaker, per resource
-    configured: set[str] = field(default_factory=set)
-    config_failed: dict[str, str] = field(default_factory=dict)
-    recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
     # minion id -> our instance as the last good listing of its resource showed it (launch-time tag as listed):
     # the stale listing of a resource whose poll fails (also after a restart), and an instance a later
     # listing misses still counts toward max until listings agree it is gone (controller/listed.py)
     listed: dict[str, Instance] = field(default_factory=dict)
-    in_flight: dict[str, int] = field(default_factory=dict)
-    # minion id -> {"resource", "since"} of each id a create call was made for whose outcome is unknown
-    # (it failed transiently: a timeout may come after the instance exists); counted toward max until a
-    # listing shows it or listings across a grace agree it does not exist (see controller/unlisted.py).
-    # Ids of a create call under way are here too, with "launching": True (in_flight counts them), and
-    # saved before the call: a master killed during it remembers them as maybe launched after its restart.
-    maybe_launched: dict[str, dict[str, Any]] = field(default_factory=dict)
     # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
     highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # minion id -> when its start event came during an unknown view (commands.started): highstated
@@ -68,20 +58,8 @@ class ControllerState:
     # resource name -> {type, since (wall), settings, left, count, done} of each resource the pillar no
     # longer uses whose instances may run (controller/retired.py); never a setting nor a credential
     retired: dict[str, dict[str, Any]] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
-    errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
     last: dict[str, Any] = field(default_factory=dict)  # last view/plan, for the runners
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-
-    def count(self, key: str, n: int = 1) -> None:
-        with self.lock:
-            self.counters[key] = self.counters.get(key, 0) + n
-
-    def error(self, now: float, where: str, message: str) -> None:
-        with self.lock:
-            # cut before scrubbing (a secret cut off at the end is still masked), so a huge message costs little
-            self.errors.append({"time": now, "where": where, "message": scrub.text(message[:2000])[:1000]})
 
     # ------------------------------------------------------------ persistence
     def to_json(self, mono: float | None = None, wall: float | None = None) -> dict[str, Any]:

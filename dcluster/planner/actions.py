@@ -14,6 +14,7 @@ class Kind(enum.StrEnum):
     RELEASE = "release"  # undo our hold: demand came back
     REMOVE = "remove"  # delete the node from the scheduler (the adapter refuses if jobs run)
     DESTROY = "destroy"  # delete the instance in the cloud
+    VACATE = "vacate"  # requeue or kill a worker's jobs: an operator's command only, never planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Action:
     cores: int = 0  # register only
     mem_mb: int = 0
     never_joined: bool = False  # destroy only: launched, never configured nor registered (the bootstrap breaker)
+    force: bool = False  # release only: lift any hold, not only dcluster's (an operator's release)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": self.kind.value, "resource": self.resource, "reason": self.reason}
@@ -39,6 +41,8 @@ class Action:
             out["jobs"] = list(self.jobs)
         if self.never_joined:
             out["never_joined"] = True
+        if self.force:
+            out["force"] = True
         return out
 
     def __str__(self) -> str:

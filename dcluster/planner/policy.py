@@ -63,6 +63,7 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
         out.scale_down()
     else:
         out.notes.append("auto mode is off: only leak prevention runs")
+    out.leave_acting()
     return Plan(actions=tuple(out.actions), unplaceable=tuple(out.unplaceable), waiting=tuple(out.waiting),
                 notes=tuple(out.notes))
 
@@ -91,6 +92,27 @@ class _Planner:
                                        never_joined=never_joined))
         self.acted.add(w.name)
         self.doomed.add(w.name)
+
+    def leave_acting(self) -> None:
+        """Drop what this plan would do to workers the actuator is acting on (``view.acting``).
+
+        Their view may be half done (a chain removed the node, its instance is
+        still listed); the next cycle's view, observed after the chain ended,
+        decides.  Launches are no action on a worker and stay; max counts every
+        instance, these workers' too.
+        """
+        acting = self.view.acting
+        if not acting:
+            return
+        kept, left = [], set()
+        for a in self.actions:
+            if a.kind != Kind.LAUNCH and a.target in acting:
+                left.add(a.target)
+            else:
+                kept.append(a)
+        self.actions = kept
+        for name in sorted(left):
+            self.notes.append(f"{name}: a chain of actions on it is under way; the next cycle decides")
 
     # ------------------------------------------------------------ 1. safety
     def safety(self) -> None:
@@ -372,7 +394,7 @@ class _Planner:
                 if keep - 1 < lim.min:
                     break
                 why = f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
-                # Held, removed and destroyed in one go: the executor stops at the first step
+                # Held, removed and destroyed in one go: the actuator stops at the first step
                 # that fails, and removal is refused while the node runs a job (one the
                 # scheduler started between our poll and the hold), which then keeps the
                 # node held until it is empty.

@@ -92,7 +92,9 @@ class Cloud:
         self.launches = 0  # instances launched
         self.launch_requests = 0
         self.failures: list[tuple[float, str, str]] = []  # (time, resource, kind)
-        self._serial = 0
+        self._serial = 0  # minion-id nonces
+        self._ids = 0  # instance ids
+        self._by_id: dict[str, str] = {}  # instance id -> name, of live instances
         self._ver = 0  # bumped on launch/destroy
         self._snap: tuple | None = None  # (ver, valid until, snapshot)
         self._rng = {r.name: random.Random(r.faults.seed) for r in resources}
@@ -102,7 +104,15 @@ class Cloud:
             return len(self.alive)
         return sum(1 for i in self.alive.values() if i.resource == resource)
 
-    def launch(self, resource: str, count: int, now: float) -> list[SimInstance]:
+    def next_nonce(self) -> str:
+        self._serial += 1
+        return f"{self._serial:06x}"
+
+    def name_of(self, instance_id: str) -> str | None:
+        return self._by_id.get(instance_id)
+
+    def launch(self, resource: str, count: int, now: float, names: list[str] | None = None) -> list[SimInstance]:
+        """``names``: the minion ids asked for (the actuator makes them); made here if None."""
         res = self.resources.get(resource)
         if res is None:
             raise errors.InvalidConfig(f"no resource {resource}", cloud="sim")
@@ -112,16 +122,18 @@ class Cloud:
             self.failures.append((now, resource, kind))
             raise errors.make(kind, f"injected {kind} failure launching {count} x {resource} at t={now:.0f}",
                               cloud="sim")
+        if names is None:
+            names = [identity.make(self.cluster, resource, self.secret, nonce=self.next_nonce()) for _ in range(count)]
         out = []
-        for _ in range(count):
-            self._serial += 1
-            name = identity.make(self.cluster, resource, self.secret, nonce=f"{self._serial:06x}")
-            inst = SimInstance(id=f"sim-{self._serial}", name=name, resource=resource, launched=now,
+        for name in names[:count]:
+            self._ids += 1
+            inst = SimInstance(id=f"sim-{self._ids}", name=name, resource=resource, launched=now,
                                ready=now + res.boot, cores=res.cores, mem_mb=res.mem_mb)
             self.alive[name] = inst
+            self._by_id[inst.id] = name
             out.append(inst)
         self._ver += 1
-        self.launches += count
+        self.launches += len(out)
         return out
 
     def _fault(self, res: SimResource, count: int, now: float) -> str | None:
@@ -139,6 +151,7 @@ class Cloud:
         inst = self.alive.pop(name, None)
         if inst is None:
             raise errors.NotFound(f"no instance {name}", cloud="sim")
+        self._by_id.pop(inst.id, None)
         inst.destroyed = now
         self._ver += 1
         self.gone.append(inst)

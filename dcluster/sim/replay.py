@@ -18,14 +18,16 @@ the trace's first submit) and only when something could change the answer:
 Stretches with nothing pending and no timer due are jumped over.  A tick with
 nothing to change would plan nothing, so skipping it changes no result.
 
-Carrying out actions: LAUNCH asks the cloud (a classified error puts the
-resource in backoff via :mod:`dcluster.planner.backoff`; success clears it);
-REGISTER adds a booted instance's node to the scheduler (the replay reports
-booted instances as ``configured``); HOLD/RELEASE hold and release the node
-(the hold reason is the action's, ``dcluster: ...``); REMOVE takes the node
-out of the scheduler (refused while it runs jobs, unless the action names
-jobs to vacate, which are requeued); DESTROY deletes the instance.  Actions
-on one worker form a chain that stops at its first failure, as in the engine.
+Carrying out actions: the engine's own :class:`dcluster.actuator.Actuator`
+does it, over ports that act on the simulated scheduler and cloud
+(:mod:`.ports`): LAUNCH in batches of ``launch_batch``, a classified error
+putting the resource in backoff once per failure episode; REGISTER adds a
+booted instance's node (the replay reports booted instances as
+``configured``); HOLD/RELEASE hold and release the node (the hold reason is
+the action's, ``dcluster: ...``); REMOVE takes the node out of the scheduler
+(refused while it runs jobs, unless the action names jobs to vacate, which
+are requeued); DESTROY deletes the instance.  Actions on one worker form a
+chain that stops at its first failure, as in the engine.
 
 Node-hours are instance time from launch to destroy, clipped to the replay's
 span (first submit to last job end).  ``static`` nodes are up before the
@@ -41,14 +43,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import identity
-from ..clouds.errors import CloudError
+from ..actuator import Actuator, ActuatorPorts
 from ..config import Config, load
 from ..model import Job, JobState, Node, NodeState
-from ..planner import Kind, backoff
+from ..planner import Kind
 from ..reconcile import reconcile
 from . import policies as _policies
 from .cloud import Cloud, Faults, SimResource
-from .scheduler import Scheduler, SchedulerError, SimJob
+from .ports import NoKeys, SimDriver, SimSchedulerPort, sim_id
+from .scheduler import Scheduler, SimJob
 from .swf import SwfJob
 
 SIM_SECRET = "dcluster-sim-secret-0001"  # not a secret: it only signs simulated minion ids
@@ -182,12 +185,12 @@ class Replay:
                                          spec.get("mem_mb", settings.mem_mb), spec.get("boot", settings.boot),
                                          spec.get("faults") or Faults()))
         self.cloud = Cloud(CLUSTER, SIM_SECRET, resources)
-        self.backoff: dict[str, Any] = {}
+        self.now = 0.0  # the replay's time, which the actuator's clocks read
+        self.actuator = self._actuator()
         self.prev = None
         self.node_models: dict[str, Node] = {}
         self.action_counts: dict[str, int] = {}
         self.action_errors: list[str] = []
-        self.backoffs = 0
         self.unplaceable = 0
         self.series: list[tuple[float, int, int, int, int, float]] = []
         self.ticks = 0
@@ -225,51 +228,43 @@ class Replay:
     def _view(self, now: float):
         configured = frozenset(name for name, inst in self.cloud.alive.items()
                                if inst.ready <= now and name not in self.sched.nodes)
+        acts, records = self.actuator.status(), self.actuator.records
         view = reconcile(self.config, now, self._nodes(), self.cloud.snapshot(now),
                          [self._job_model(j) for j in self.sched.pending]
                          + [self._job_model(j) for j in self.sched.running.values()], previous=self.prev,
-                         configured=configured, in_flight={}, backoff=dict(self.backoff))
+                         configured=configured, in_flight=dict(acts.in_flight), acting=acts.acting(now),
+                         backoff=dict(records.backoff))
         self.prev = view
         return view
 
     # ------------------------------------------------------------ actions
+    def _actuator(self) -> Actuator:
+        clock = lambda: self.now  # noqa: E731 - simulated time is both the wall and the monotonic clock
+        sched = SimSchedulerPort(self.sched, self.cloud, clock)
+        drivers = {name: SimDriver(self.cloud, name, self.sched, clock) for name in self.cloud.resources}
+        return Actuator(ActuatorPorts(
+            scheduler=lambda cfg: sched, driver=lambda cfg, res: drivers[res.name], keys=NoKeys(),
+            clock=clock, monotonic=clock, fire=self._event, new_id=sim_id(self.cloud)))
+
+    def _event(self, tag: str, data: dict) -> None:
+        kind, _, outcome = tag.removeprefix("action/").partition("/")
+        if outcome == "started" and kind != Kind.LAUNCH.value:
+            self.action_counts[kind] = self.action_counts.get(kind, 0) + 1
+        elif outcome == "failed" and len(self.action_errors) < 100:
+            what = data.get("target") or f"{data.get('requested')} x {data.get('resource')}"
+            self.action_errors.append(f"t={self.now:.0f} {kind} {what}: {data.get('error')}")
+
     def _carry_out(self, plan, now: float) -> None:
-        failed: set[str] = set()
-        for a in plan.actions:
-            if a.target and a.target in failed:
-                continue
+        for a in plan.of(Kind.LAUNCH):
             self.action_counts[a.kind.value] = self.action_counts.get(a.kind.value, 0) + 1
-            try:
-                if a.kind == Kind.LAUNCH:
-                    try:
-                        self.cloud.launch(a.resource, a.count, now)
-                    except CloudError as exc:
-                        self.backoff[a.resource] = backoff.failure(self.backoff.get(a.resource), exc.kind, str(exc),
-                                                                   now, self.config.backoff)
-                        self.backoffs += 1
-                        continue
-                    self.backoff.pop(a.resource, None)  # backoff.success(): a launch that worked clears it
-                    self.peak = max(self.peak, len(self.cloud.alive))
-                elif a.kind == Kind.REGISTER:
-                    inst = self.cloud.alive[a.target]
-                    self.sched.add_node(a.target, a.cores or inst.cores, a.mem_mb or inst.mem_mb, now)
-                elif a.kind == Kind.HOLD:
-                    if not a.reason.lower().startswith("dcluster"):
-                        raise SchedulerError(f"hold reason {a.reason!r} does not mark the hold as ours")
-                    self.sched.hold(a.target, a.reason, now)
-                elif a.kind == Kind.RELEASE:
-                    self.sched.release(a.target, now)
-                elif a.kind == Kind.REMOVE:
-                    if a.target in self.sched.nodes:
-                        self.sched.remove_node(a.target, now, vacate=bool(a.jobs))
-                elif a.kind == Kind.DESTROY:
-                    if a.target in self.sched.nodes:
-                        raise SchedulerError(f"refusing to destroy {a.target}: still a scheduler node")
-                    self.cloud.destroy(a.target, now)
-            except (SchedulerError, CloudError, KeyError) as exc:
-                failed.add(a.target)
-                if len(self.action_errors) < 100:
-                    self.action_errors.append(f"t={now:.0f} {a}: {exc}")
+        self.now = now
+        self.actuator.run(self.config, plan, {}, observed=now)
+        records = self.actuator.records
+        # The simulated cloud answers at once and truly: what a launch made is listed from now on, and a
+        # failed call made nothing, so nothing is left to count as maybe launched.
+        records.recent_launches.clear()
+        records.maybe_launched.clear()
+        self.peak = max(self.peak, len(self.cloud.alive))
 
     # ------------------------------------------------------------ the loop
     def _grid(self, t: float) -> float:
@@ -293,7 +288,7 @@ class Replay:
             times.append(nr)
         elif any(name not in self.sched.nodes for name in self.cloud.alive):
             times.append(now + self.s.poll)  # booted, not yet registered
-        for b in self.backoff.values():
+        for b in self.actuator.records.backoff.values():
             if b.until > now:
                 times.append(b.until)
         future = [t for t in times if t > now]
@@ -410,7 +405,8 @@ class Replay:
             node_seconds=self._node_seconds(t0, end), launches=self.cloud.launches,
             launch_requests=self.cloud.launch_requests, launch_failures=list(self.cloud.failures),
             peak_nodes=self.peak, ticks=self.ticks, plan_s=self.plan_s, wall_s=_time.perf_counter() - wall0,
-            action_counts=dict(self.action_counts), action_errors=list(self.action_errors), backoffs=self.backoffs,
+            action_counts=dict(self.action_counts), action_errors=list(self.action_errors),
+            backoffs=self.actuator.records.counters.get("launch_failed", 0),
             series=self.series, unplaceable=self.unplaceable,
         )
 

@@ -209,7 +209,7 @@ def test_idle_node_that_pending_demand_fits_is_not_held():
     a = wid()
     n, i = worker(a, since=NOW - 5000)
     assert plan(view(cfg, [n], {"r1": [i]}, jobs=[job(1, cores=4)]), cfg).actions == ()
-    # without demand: held, removed and destroyed in one plan, in that order (the executor stops at a failure)
+    # without demand: held, removed and destroyed in one plan, in that order (the actuator stops at a failure)
     assert [x.kind for x in plan(view(cfg, [n], {"r1": [i]}), cfg).actions] == [Kind.HOLD, Kind.REMOVE, Kind.DESTROY]
 
 

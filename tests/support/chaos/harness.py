@@ -1,7 +1,7 @@
 """One chaos run: the real Controller over a simulated Slurm and cloud, in simulated time.
 
 What is real: :class:`dcluster.controller.Controller` with real
-:class:`dcluster.controller.ports.Ports`, the executor, the operator commands
+:class:`dcluster.controller.ports.Ports`, the actuator, the operator commands
 (:func:`dcluster.controller.commands.run`), the state file, the real Slurm
 adapter and its parsers (``make_adapter("slurm", ...)``), reconcile and the
 planner.  What is simulated (and says so): Slurm and the cloud

@@ -206,18 +206,66 @@ def test_a_job_started_between_the_poll_and_the_hold_keeps_its_node(env):
 def test_a_plan_from_a_view_older_than_a_worker_s_last_chain_leaves_it_alone(env):
     """A chain that ended while the view was being observed (a destroy, say) may leave the view showing
     the worker half done; actions planned from it wait for the next view."""
-    from dataclasses import replace
-
     from dcluster.planner import Kind
     from dcluster.planner.actions import Action, Plan
 
     c, sched, cloud, events, keys, clock = env
     a = registered_worker(c, sched, cloud, clock)
-    view, cfg = c.view, c.config
+    workers, cfg = {w.name: w for w in c.view.workers}, c.config
+    release = Action(Kind.RELEASE, "r1", "demand came back", target=a)
+    c.actuator.perform(cfg, [release], workers[a])  # a chain that ends now, at clock.t
     hold = Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),))
-    c.executor.finished[a] = view.now + 0.5  # its last chain ended after this view's poll began
-    c.executor.run(cfg, hold, view)
+    assert a in c.actuator.status().acting(clock.t - 0.5)  # what reconcile folds into the view
+    assert c.actuator.run(cfg, hold, workers, observed=clock.t - 0.5) == [a]  # its view began before it ended
     assert c.wait_idle(10) and not [x for x in sched.calls if x[:2] == ("hold", a)]
-    c.executor.run(cfg, hold, replace(view, now=view.now + 1))  # a view observed after that
+    assert c.actuator.run(cfg, hold, workers, observed=clock.t + 1) == []  # a view observed after that
     assert c.wait_idle(10) and [x for x in sched.calls if x[:2] == ("hold", a)]
-    assert c.executor.finished[a] == clock.t
+    assert a not in c.actuator.status().acting(clock.t + 1)
+
+
+def test_the_planner_plans_nothing_for_a_worker_being_acted_on(env):
+    from dataclasses import replace
+
+    from dcluster.planner import plan
+
+    c, sched, cloud, events, keys, clock = env
+    a = registered_worker(c, sched, cloud, clock)
+    view, later = c.view, c.view.now + 3600  # idle far past max_idle_time: a plan then holds it
+    assert [x.target for x in plan(view, c.config, later).actions if x.target == a]
+    out = plan(replace(view, acting=frozenset({a})), c.config, later)
+    assert not [x for x in out.actions if x.target == a]
+    assert any(a in n and "under way" in n for n in out.notes)
+
+
+def test_an_operator_command_waits_for_the_chain_under_way(env):
+    """One chain per worker, whoever asks: an operator's hold during the loop's chain is refused."""
+    import threading
+
+    from dcluster.actuator import Busy
+    from dcluster.planner import Kind
+    from dcluster.planner.actions import Action, Plan
+
+    c, sched, cloud, events, keys, clock = env
+    a = registered_worker(c, sched, cloud, clock)
+    step(c, clock)  # a view that shows it idle
+    workers = {w.name: w for w in c.view.workers}
+    gate, inside = threading.Event(), threading.Event()
+    hold = sched.hold
+
+    def slow_hold(name, reason=""):
+        inside.set()
+        gate.wait(10)
+        return hold(name, reason)
+
+    sched.hold = slow_hold
+    c.actuator.run(c.config, Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),)), workers,
+                   observed=clock.t + 1)
+    assert inside.wait(10)
+    try:
+        with pytest.raises(Busy):
+            c.actuator.perform(c.config, [Action(Kind.RELEASE, "r1", "x", target=a)], workers[a])
+        refused = cmds.run(c, "hold", name=a)
+        assert refused["ok"] is False and "under way" in refused["message"]
+    finally:
+        gate.set()
+    assert c.wait_idle(10)

@@ -224,7 +224,7 @@ def test_the_engine_refuses_an_unsigned_command_without_answering(env, caplog, c
     v = command_auth.Verifier(lambda: b"s" * 32)
     with caplog.at_level(logging.WARNING):
         assert engine._command(c, v, lambda tag, data: fired.append((tag, data)), f"dcluster/cmd/{cmd}", data) is None
-    assert fired == [] and c.state.auto_mode is None and c.executor.busy == set()
+    assert fired == [] and c.state.auto_mode is None and not c.actuator.status().chains
     assert c.state.counters["commands_refused"] == 1
     assert f"refused command 'dcluster/cmd/{cmd}'" in caplog.text
 

@@ -130,3 +130,30 @@ def test_settings_are_checked():
         Settings(policy="nope").check()
     with pytest.raises(ValueError, match="fault kind"):
         Faults(windows=((0, 1, "bogus"),))
+
+
+def test_the_replay_acts_through_the_engine_s_actuator():
+    # 120 one-core jobs at once on 120 one-core nodes: the actuator asks the cloud in batches of
+    # launch_batch (50), as the engine does: three create calls.  The replay used to ask for all 120
+    # in one call.
+    trace = "; MaxNodes: 120\n" + "".join(
+        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121))
+    r, m, jobs = run(trace, policy="dcluster", max_nodes=120)
+    assert r.launch_requests == 3 and m["launches"] == 120
+    assert m["jobs_completed"] == 120
+    assert r.action_counts == {"launch": 1, "register": 120}
+
+
+def test_a_refused_destroy_stops_its_chain_in_the_replay(monkeypatch):
+    # The actuator's chain stops at its first failure: a node the scheduler will not remove is never
+    # destroyed (the simulated driver also refuses to delete an instance that is still a node).
+    from dcluster.sim import ports
+    from dcluster.sim.scheduler import SchedulerError
+
+    def stuck(self, name):
+        raise SchedulerError(f"{name}: cannot remove")
+
+    monkeypatch.setattr(ports.SimSchedulerPort, "remove", stuck)
+    r, m, jobs = run(THREE, policy="dcluster")
+    assert r.action_counts.get("destroy", 0) == 0
+    assert any("remove" in e and "cannot remove" in e for e in r.action_errors)

@@ -1,0 +1,120 @@
+"""One action on one worker: what each kind asks of the scheduler and the cloud."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+from ..config import Config
+from ..model import Worker
+from ..planner import Action, Kind
+from .errors import ActionFailed
+from .hooks import Hooks
+from .ports import ActuatorPorts
+from .records import Records
+
+log = logging.getLogger(__name__)
+
+
+class Steps:
+    def __init__(self, ports: ActuatorPorts, records: Records, hooks: Hooks):
+        self.ports, self.records, self.hooks = ports, records, hooks
+
+    def do(self, cfg: Config, action: Action, worker: Worker | None) -> Any:
+        sched = self.ports.scheduler(cfg)
+        kind = action.kind
+        if kind == Kind.HOLD:
+            return _plain(sched.hold(action.target, action.reason))
+        if kind == Kind.RELEASE:
+            # force: an operator's release lifts whatever hold the node has, as the original's unhold did
+            return _plain(sched.release(action.target, force=True) if action.force else sched.release(action.target))
+        if kind == Kind.VACATE:
+            return _plain(sched.vacate(action.target))
+        if kind == Kind.REGISTER:
+            return self._register(cfg, sched, action, worker)
+        if kind == Kind.REMOVE:
+            return self._remove(cfg, sched, action, worker)
+        if kind == Kind.DESTROY:
+            out = self.destroy(cfg, action.resource, action.target, action.instance_id, worker)
+            if action.never_joined:
+                self.ports.never_joined(cfg, action, worker)
+            return out
+        raise ActionFailed(f"unknown action {kind}")
+
+    def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None) -> Any:
+        res = cfg.resources[action.resource]
+        ip = worker.instance.ip if worker and worker.instance else None
+        props = (res.reservation.property,) if res.reservation.property else ()
+        kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": props}
+        if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address
+            kwargs["address"] = ip
+        out = sched.add_node(action.target, action.cores, **kwargs)
+        hook = cfg.cluster.config.get("post_add_node_command")
+        if hook is not None:
+            self.hooks.run(hook, worker, "post_add_node_command", sync=True, args=(action.target, ip or ""))
+        return _plain(out)
+
+    def _remove(self, cfg: Config, sched: Any, action: Action, worker: Worker | None) -> Any:
+        if action.jobs:
+            sched.vacate(action.target)
+        out = sched.remove(action.target)
+        with self.records.lock:
+            # retired: never registered again, even if its instance lingers until destroyed
+            self.records.configured.discard(action.target)
+        hook = cfg.cluster.config.get("post_remove_node_command")
+        if hook is not None:
+            ip = worker.instance.ip if worker and worker.instance else ""
+            self.hooks.run(hook, worker, "post_remove_node_command", sync=True, args=(action.target, ip))
+        return _plain(out)
+
+    def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None) -> Any:
+        res = cfg.resource(resource)  # a retired resource's instances are destroyed too
+        if res is None:
+            raise ActionFailed(f"resource {resource!r} is neither in the pillar's cloud nor retired_resources")
+        drv = self.ports.driver(cfg, res)
+        result = drv.destroy([instance_id])
+        status = result.get(instance_id, "ok")
+        if status not in ("ok", "gone"):
+            raise ActionFailed(f"the cloud refused to delete {instance_id}: {status}")
+        with self.records.lock:
+            self.records.configured.discard(minion_id)
+            self.records.config_failed.pop(minion_id, None)
+            self.records.recent_launches.pop(minion_id, None)
+        self.ports.destroyed(minion_id)  # its absence from the next listings is expected
+        self.ports.cloud_changed(resource)
+        delete_key(self.ports, minion_id)
+        if cfg.post_vm_destroy_command is not None and worker is not None:
+            self.hooks.run(cfg.post_vm_destroy_command, worker, "post_vm_destroy_command", sync=True)
+        return {"instance": instance_id, "status": status}
+
+
+def delete_key(ports: ActuatorPorts, minion_id: str) -> None:
+    try:
+        ports.delete_key(minion_id)
+    except Exception as exc:  # noqa: BLE001 - the key sweep retries
+        log.warning("dcluster: could not delete the key of %s: %s", minion_id, exc)
+
+
+_ACCEPTS: dict[tuple[type, str, str], bool] = {}  # (adapter class, method, parameter): a register costs no inspect
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    owner = getattr(fn, "__self__", None)
+    key = (type(owner), getattr(fn, "__name__", ""), name) if owner is not None else None
+    if key is not None and key in _ACCEPTS:
+        return _ACCEPTS[key]
+    try:
+        params = inspect.signature(fn).parameters
+        ok = name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    except (TypeError, ValueError):
+        ok = False
+    if key is not None:
+        _ACCEPTS[key] = ok
+    return ok
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return str(value)
