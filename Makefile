@@ -2,12 +2,13 @@
 # make test  - installs everything the suite needs and runs the whole suite
 # make bench - benchmarks; figures go to docs/performance.md
 # make lint  - ruff
+# make regressions REV=929499a - issue 13's regression tests on that commit's dcluster (docs/reliability.md)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps test test-unit demo demo-clean bench lint
+.PHONY: venv system-deps test test-unit demo demo-clean bench lint regressions
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,3 +41,6 @@ lint: venv
 
 chaos: venv
 	$(PY) bench/chaos.py --runs 1000 --family both
+
+regressions: venv
+	$(PY) bench/regressions_on.py $(if $(REV),--rev $(REV))

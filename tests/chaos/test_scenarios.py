@@ -25,10 +25,12 @@ def _open(reason):
     "resource_removed_from_pillar",  # fixed: a dropped resource is retired, drained, destroyed (controller/retired.py)
     "listing_missing_starting_instance",  # what a good listing showed counts until listings agree (controller/listed.py)
     "kill_mid_launch",  # the ids of a create call are saved, as maybe launched, before it runs
+    "flip_renames_busy_node",  # a flip that still parses is one observation: confirmed like an absence
+    "resource_renamed_in_pillar",  # the old name is retired like a dropped resource
 ])
 def test_scenario_keeps_every_promise(name):
     counters = getattr(scenarios, f"scenario_{name}")()
-    assert counters.broken() == {}
+    assert counters.broken() == {}, counters.broken()
 
 
 def test_bad_image_stops_after_the_breaker():
@@ -43,3 +45,32 @@ def test_bad_image_stops_after_the_breaker():
 def test_clock_step_back_does_not_stall_idle_out():
     # max_idle_time 120 s, plus the cycle that holds, removes and destroys
     assert scenarios.scenario_clock_step_back().extra["idle_out_s"] <= 120 + 30
+
+
+def test_a_secret_rotated_with_previous_secrets_takes_effect_and_orphans_nothing():
+    # previous_secrets keeps the worker signed under the old secret ours (drained, destroyed once idle);
+    # the worker launched after the change is signed under the new one
+    counters = scenarios.scenario_secret_rotated()
+    assert counters.extra["launched_after"] >= 1
+    assert counters.extra["under_new_secret"] == counters.extra["launched_after"]
+    assert counters.broken() == {}
+
+
+def test_a_secret_changed_without_previous_secrets_still_orphans():
+    # What pillar.example warns of: without previous_secrets the running worker is no longer ours.
+    assert scenarios.scenario_secret_rotated(previous=False).broken() == {"orphans_left": 1}
+
+
+def test_a_sibling_batch_s_success_keeps_the_failure_s_backoff():
+    # backoff.initial is 30 s: the failed call's resource is not called again before it ends
+    counters = scenarios.scenario_sibling_batch_clears_backoff()
+    assert counters.extra["relaunch_after_s"] >= 30
+    assert counters.broken() == {}
+
+
+def test_a_highstate_return_lost_in_a_restart_still_registers_the_worker():
+    # the job cache is re-read after the restart: the configured worker joins and runs the job,
+    # nothing is launched in its place
+    extra = scenarios.scenario_highstate_return_during_restart().extra
+    assert extra["configured_worker_ran_a_job"] == 1
+    assert extra["launches"] == 1

@@ -99,6 +99,17 @@ def test_listing_follows_every_page(fake):
     assert fake.list_calls >= 3
 
 
+def test_listing_follows_every_page_of_servers_already_there(fake):
+    # Issue 13: a listing that stops at Nova's first page makes the older workers look gone (their jobs
+    # vacated, their servers never destroyed).  The servers are made in the fake, not by this driver's
+    # launch, so the listing alone is under test.
+    fake.page_size = 3
+    want = ids(8)
+    for mid in want:
+        fake.add_server(mid, {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "nova", model.TAG_MINION: mid})
+    assert sorted(i.minion_id for i in driver(fake).instances()) == sorted(want)
+
+
 def test_servers_of_batches_launched_by_earlier_releases_are_still_listed(fake):
     # As releases before per-instance keys created them: one POST with max_count=3, the ids in metadata.
     drv = driver(fake)

@@ -72,6 +72,7 @@ class Faults:
         self.forced: dict[str, int] = {}  # name -> how many of its next opportunities fire (scripted scenarios)
         self.kill: Callable[[str], None] = lambda where: None  # set by the harness: raises MasterKilled
         self._lock = threading.Lock()
+        self.flip = _flip  # how flip_still_parses changes an answer; a scenario may aim it at one field
 
     # ------------------------------------------------------------ drawing
     def rng_of(self, resource: str | None) -> random.Random:
@@ -136,7 +137,7 @@ class Faults:
                 doc["nodes"].pop(self.rng.randrange(len(doc["nodes"])))
             return rc, json.dumps(doc), err
         if self.roll("flip_still_parses"):
-            return rc, _flip(self.rng, out, parses=True), err
+            return rc, self.flip(self.rng, out, parses=True), err
         return rc, out, err
 
     # ------------------------------------------------------------ the cloud

@@ -159,7 +159,10 @@ class Run:
         run = self.faults.wrap(self.slurm.run)
 
         def driver(cfg, res):
-            return SimDriver(res, cfg.cluster_name, cfg.secret, self.cloud, self.faults, self.master_clock)
+            drv = SimDriver(res, cfg.cluster_name, cfg.secret, self.cloud, self.faults, self.master_clock)
+            # as clouds.registry.driver_for: ids signed under a rotated-out secret are still ours
+            drv.previous_secrets = tuple(getattr(cfg, "previous_secrets", ()))
+            return drv
 
         offered = {
             "pillar": lambda: self.pillar,

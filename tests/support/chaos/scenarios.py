@@ -10,8 +10,9 @@ which is what tests/chaos/test_scenarios.py asserts (xfail until then).
 from __future__ import annotations
 
 from dcluster import config as dconfig
+from dcluster import identity
 
-from .harness import T0, Run, pillar
+from .harness import SECRET, T0, Run, pillar
 from .oracle import Counters
 
 LONG = 3000.0  # a job that outlives max_launch_time
@@ -83,6 +84,103 @@ def scenario_launch_created_then_timeout(seed: int = 5) -> Counters:
     return _finish(run)
 
 
+def scenario_flip_renames_busy_node(seed: int = 12) -> Counters:
+    """One ``sinfo`` with one byte of a busy node's name flipped (still valid JSON, the job list still
+    names the node) destroys it as an orphan (busy_destroyed, jobs_lost)."""
+    run = Run(seed, None)
+    _job, name = _busy(run, LONG)
+    run.advance(run.cfg.max_launch_time + 60)  # old enough to look like an orphan
+    flipped = name[:-1] + ("0" if name[-1] != "0" else "1")
+    hits = []
+
+    def flip(rng, text, parses):
+        # aimed at the node's name in sinfo's answer; the job list (squeue) is left as it is
+        if '"nodes": [' not in text:
+            return text
+        hits.append(1)
+        return text.replace(f'"name": "{name}"', f'"name": "{flipped}"', 1)
+
+    run.faults.flip = flip
+    run.faults.force("flip_still_parses", 2)  # squeue's turn (unchanged) and sinfo's, in either order
+    run.step()
+    assert hits, "scenario set-up: no sinfo answer was flipped"
+    return _finish(run)
+
+
+def scenario_sibling_batch_clears_backoff(seed: int = 13) -> Counters:
+    """Three launch calls of one resource in a cycle (launch_batch 1): the first fails (5xx), its siblings
+    succeed, and their success clears the failure's backoff, so the resource is called again the next
+    cycle.  ``extra['relaunch_after_s']``: seconds from the failure to the next instance made
+    (backoff.initial is 30 s)."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], launch_batch=1),
+                     "r2": dict(data["cloud"]["r2"], quantity={"min": 0, "max": 0})}
+    run = Run(seed, None, pillar_data=data)
+    made: list[float] = []
+    counted = run.cloud.on_launch
+
+    def on_launch(inst):
+        made.append(run.t)
+        counted(inst)
+
+    run.cloud.on_launch = on_launch
+    for _ in range(3):
+        run.submit(cpus=4, duration=600)
+    run.faults.force("cloud_launch_5xx")
+    run.step()  # three calls: the first fails before creating anything, the other two create theirs
+    assert len(made) == 2, f"scenario set-up: {len(made)} instances made in the failing cycle"
+    failed_at = run.t
+    run.advance(60)
+    counters = _finish(run)
+    counters.extra["relaunch_after_s"] = min((t - failed_at for t in made[2:]), default=float("inf"))
+    return counters
+
+
+def scenario_resource_renamed_in_pillar(seed: int = 14) -> Counters:
+    """Renaming a resource in the pillar (r1 -> r3, same settings) while its worker runs a job leaves that
+    instance running, unmanaged (orphans_left)."""
+    run = Run(seed, None)
+    _busy(run, 600)
+    data = pillar()
+    data["cloud"] = {"r3": data["cloud"]["r1"], "r2": data["cloud"]["r2"]}
+    run.pillar = data  # the controller reads it next cycle, the oracle judges by it
+    run.cfg = dconfig.load(data)
+    return _finish(run)
+
+
+ROTATED = "chaos-rotated-secret-9876543210"
+
+
+def scenario_secret_rotated(seed: int = 15, previous: bool = True) -> Counters:
+    """The pillar's ``secret`` changes while a worker runs a job, the old value moved to ``previous_secrets``
+    as pillar.example says (``previous=False``: just changed); a second job then needs a new worker.  The
+    old worker must still be drained and destroyed once idle, not left unlisted (orphans_left), and the
+    new one must be signed under the new secret: ``extra['launched_after']`` instances were made after the
+    change, ``extra['under_new_secret']`` of them verify under it.  The oracle judges by the configuration
+    the controller loaded (a pillar it refuses leaves it on the old one)."""
+    run = Run(seed, None)
+    _busy(run, 600)
+    data = pillar(secret=ROTATED)
+    if previous:
+        data["previous_secrets"] = [SECRET]
+    after: list[str] = []
+    counted = run.cloud.on_launch
+
+    def on_launch(inst):
+        after.append(inst.minion_id)
+        counted(inst)
+
+    run.cloud.on_launch = on_launch
+    run.pillar = data  # the controller reads it next cycle
+    run.step()
+    run.submit(cpus=4, duration=300)
+    counters = _finish(run)
+    counters.extra["launched_after"] = len(after)
+    counters.extra["under_new_secret"] = sum(
+        identity.parse(mid, ROTATED, run.cfg.cluster_name) is not None for mid in after)
+    return counters
+
+
 def scenario_listing_missing_starting_instance(seed: int = 10) -> Counters:
     """One listing leaves out a starting instance that is no scheduler node yet: it vanishes from the view and
     a second one is launched above max (cycles_above_max, launched_beyond_policy)."""
@@ -143,8 +241,10 @@ def scenario_start_after_failed_poll(seed: int = 7) -> Counters:
 
 
 def scenario_highstate_return_during_restart(seed: int = 8) -> Counters:
-    """A highstate return that arrives while the master restarts is lost; the worker is destroyed
-    unconfigured (good_destroyed_unconfigured_restart)."""
+    """A highstate return that arrives while the master restarts is lost; the worker is never registered and
+    is destroyed after max_launch_time, and another is launched for its job.  The oracle does not count
+    that destroy (the highstate did finish in truth), so the scenario measures it:
+    ``extra['configured_worker_ran_a_job']`` (1 or 0) and ``extra['launches']``."""
     run = Run(seed, None)
     run.submit(cpus=4, duration=600)
     end = run.t + 600
@@ -152,10 +252,21 @@ def scenario_highstate_return_during_restart(seed: int = 8) -> Counters:
         run.step()
     jid, (mid, _done) = next(iter(run.highstates.items()))
     run.highstates[jid] = (mid, run.t + 5)
+    ran: set[str] = set()
+    tick = run.slurm.tick
+
+    def tick_and_note():
+        tick()
+        ran.update(j.node for j in run.slurm.jobs.values() if j.state == "RUNNING")
+
+    run.slurm.tick = tick_and_note
     run.ctrl.state_path = None  # killed: the state file keeps its last save
     run._down()
     run.down_until = run.t + 30
-    return _finish(run)
+    counters = _finish(run)
+    counters.extra["configured_worker_ran_a_job"] = int(mid in ran)
+    counters.extra["launches"] = counters.launches
+    return counters
 
 
 def scenario_resource_removed_from_pillar(seed: int = 9) -> Counters:

@@ -214,6 +214,20 @@ def test_deleting_and_orphan_instances_count_toward_max():
     assert v.current("r1") == 2
 
 
+def test_no_launch_above_max_beside_an_orphan_or_a_deleting_instance():
+    # issue 13: the plan itself, per state: at max 1, one such instance leaves no room for a launch
+    cfg = dconfig.load(pillar(r1={"quantity": {"min": 0, "max": 1}}, r2={"quantity": {"min": 0, "max": 0}}))
+    for state in (WorkerState.ORPHAN, WorkerState.DELETING):
+        mid = identity.make(cfg.cluster_name, "r1", cfg.secret)
+        inst = Instance(id=f"i-{mid[-6:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
+                        launch_time=NOW - 900, cores=4)
+        w = Worker(name=mid, state=state, resource="r1", instance=inst, since=NOW - 60, reason="test")
+        v = View(now=NOW, workers=(w,), jobs=(Job("1", JobState.PENDING, chunk_cores=4),),
+                 cloud_ok={"r1": True, "r2": True})
+        launches = [a for a in plan(v, cfg).actions if a.kind == Kind.LAUNCH]
+        assert launches == [], f"{state.value} at max 1: {sum(a.count for a in launches)} launched"
+
+
 # ------------------------------------------------------------------ backoff episodes
 def test_backoff_grows_once_per_episode_not_per_batch(tmp_path):
     c, sched, clouds, clock = make(tmp_path, r1={"launch_batch": 1}, r2={"quantity": {"min": 0, "max": 0}})
