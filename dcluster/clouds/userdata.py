@@ -17,6 +17,7 @@ missing and starts it with that id and master.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 from collections.abc import Mapping
@@ -43,7 +44,6 @@ def _env() -> jinja2.Environment:
 
 def load_template(path: str | None) -> jinja2.Template:
     """The template at ``path`` (``userdata_file``), or the default one when empty."""
-    env = _env()
     if not path:
         text, where = default_template_text(), f"<builtin {DEFAULT_TEMPLATE}>"
     else:
@@ -52,8 +52,15 @@ def load_template(path: str | None) -> jinja2.Template:
                 text, where = fh.read(), path
         except OSError as exc:
             raise InvalidConfig(f"userdata_file {path}: cannot be read: {exc.strerror}") from None
+    return _compile(text, where)
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(text: str, where: str) -> jinja2.Template:
+    """A template compiled once per text: compiling costs milliseconds, and every launch batch loads
+    its resource's template (read each time, so an edited file takes effect at the next launch)."""
     try:
-        tpl = env.from_string(text)
+        tpl = _env().from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise InvalidConfig(f"userdata_file {where}: line {exc.lineno}: {exc.message}") from None
     tpl.dcluster_source = where  # type: ignore[attr-defined]

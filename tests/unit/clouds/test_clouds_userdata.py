@@ -143,3 +143,15 @@ def test_default_template_closes_the_metadata_service_to_other_users(tmp_path):
     for tool, addr in (("iptables", "169.254.169.254"), ("ip6tables", "fd00:ec2::254"),
                        ("ip6tables", "fe80::a9fe:a9fe")):
         assert f"{tool} -I OUTPUT -d {addr} -m owner ! --uid-owner 0 -j REJECT" in rules
+
+
+def test_a_template_is_compiled_once_and_an_edit_takes_effect_at_the_next_load(tmp_path):
+    from dcluster.clouds import userdata as ud
+
+    path = tmp_path / "ud.sh.j2"
+    path.write_text("#!/bin/sh\necho {{ minion_id }}\n")
+    first, again = ud.load_template(str(path)), ud.load_template(str(path))
+    assert first is again  # launch batches do not compile it again
+    path.write_text("#!/bin/sh\necho edited {{ minion_id }}\n")
+    edited = ud.load_template(str(path))
+    assert edited is not first and "edited m1" in edited.render(minion_id="m1")
