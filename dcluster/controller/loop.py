@@ -418,13 +418,17 @@ class Controller:
                 "view": view.to_dict(),
                 "plan": result.to_dict(),
                 "config": cfg.redacted(),
-                "resources": self.resources_summary(cfg, view),
+                "resources": self.resources_summary(cfg, view, wall),
                 "busy_targets": sorted(self.actuator.status().chains),
                 "meta": dict(self.meta),
             }
 
-    def resources_summary(self, cfg: Config, view: View) -> dict[str, Any]:
+    def resources_summary(self, cfg: Config, view: View, wall: float | None = None) -> dict[str, Any]:
+        """Per resource, what the runners and the dashboard show; ``wall``: the view's time on the wall
+        clock, to show when a backoff ends (the view's own times are monotonic)."""
         from ..planner.policy import limits_of, shape_of
+
+        wall = self.clock() if wall is None else wall
 
         out = {}
         for name, res in cfg.resources.items():
@@ -444,7 +448,7 @@ class Controller:
                                 "property": res.reservation.property},
                 "cloud_ok": view.cloud_ok.get(name, False),
                 "backoff": None if not b or not b.active(view.now) else {
-                    "until": b.until, "failures": b.failures, "kind": b.kind, "last_error": b.last_error},
+                    "until": wall + (b.until - view.now), "failures": b.failures, "kind": b.kind, "last_error": b.last_error},
                 "bootstrap": _bootstrap_summary(view, name, cfg.bootstrap_failures),
             }
         return out

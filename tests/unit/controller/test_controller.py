@@ -269,3 +269,26 @@ def test_an_operator_command_waits_for_the_chain_under_way(env):
     finally:
         gate.set()
     assert c.wait_idle(10)
+
+
+def test_the_status_shows_when_a_backoff_ends_on_the_wall_clock(tmp_path):
+    """Backoffs run on the monotonic clock; the runners and the dashboard (``new Date(until * 1000)``)
+    need the wall time it ends at."""
+    from memory_ports import Clock, key_pool, ports
+
+    lp = Loop(tmp_path, pillar())
+    wall = Clock()
+    wall.t = 1_800_000_000.0  # the wall clock far from the monotonic one, as on a real master
+    c = Controller(ports(lp.data, lp.sched, lp.cloud, lp.events, lp.keys), state_path=lp.path, clock=wall,
+                   monotonic=lp.clock, keys=key_pool())
+    lp.cloud.refuse = InsufficientCapacity("No valid host was found")
+    lp.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    for _ in range(2):
+        lp.clock.t += 10
+        wall.t += 10
+        c.cycle()
+        assert c.wait_idle(10)
+    shown = c.state.last["resources"]["r1"]["backoff"]
+    assert shown["kind"] == "capacity"
+    assert wall.t < shown["until"] <= wall.t + 300  # capacity_pause 300 s from the failure
+    c.shutdown()
