@@ -287,6 +287,7 @@ def _browse(api, slurm, browser, running, pending):
     card = page.locator("#resources .card[data-resource=loc]")
     card.wait_for(timeout=15000)
     assert card.locator("dd.limits").inner_text() == "0 / 0 / 0"
+    assert "joining" in card.locator("dl.kv").inner_text()  # the bootstrap breaker's row: not protected
     page.screenshot(path=str(SHOTS / "resources.png"))
 
     page.click("#tabs .tab[data-view=graphs]")

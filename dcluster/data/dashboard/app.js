@@ -228,7 +228,12 @@
         el("dt", {}, "cloud"), el("dd", {class: r.cloud_ok ? "good" : "bad"}, r.cloud_ok ? "answering" : "poll failing"),
         el("dt", {}, "backoff"), el("dd", {class: r.backoff ? "backoff" : ""}, r.backoff
           ? r.backoff.kind + ", " + r.backoff.failures + " failure(s), until " + new Date(r.backoff.until * 1000).toLocaleTimeString() + ": " + r.backoff.last_error
-          : "none"));
+          : "none"),
+        // the bootstrap breaker (issue 13): instances that never joined stop a resource's launches
+        el("dt", {}, "bootstrap"), el("dd", {class: r.bootstrap && r.bootstrap.protected ? "bad" : ""}, r.bootstrap
+          ? (r.bootstrap.protected ? "protected, no launches: " : "") + r.bootstrap.failures + " of " + r.bootstrap.limit
+            + " in a row never joined" + (r.bootstrap.protected ? " (" + r.bootstrap.reason + "; Restore lifts it)" : "")
+          : "joining"));
       box.appendChild(el("div", {class: "card", data: {resource: name}},
         el("h3", {}, name), bar, kv,
         el("div", {class: "buttons"}, count,
