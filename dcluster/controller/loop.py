@@ -44,9 +44,10 @@ class Controller:
         self.ports = ports
         self.clock = clock
         self.monotonic = monotonic or (time.monotonic if clock is time.time else clock)
-        self.timeline = Timeline(clock, self.monotonic)
         self.state_path = state_path
         self.state = st.load(state_path, self.monotonic(), clock()) if state_path else st.ControllerState()
+        # when we asked the cloud for each launch: persisted, so it bounds their age after a restart too
+        self.timeline = Timeline(clock, self.monotonic, launched=self.state.launched, lock=self.state.lock)
         self.config: Config | None = None
         self.view: View | None = None
         self.plan: Plan | None = None

@@ -11,7 +11,7 @@ resource thaws and a backoff restarts.
 
 Times: in memory, the controller's own times (backoff ``until``, bootstrap
 ``since``, ``maybe_launched`` and deferred-start ``since``, highstate
-``started``) are on the monotonic clock, which does not carry over a reboot.
+``started``, when each launch was asked of the cloud) are on the monotonic clock, which does not carry over a reboot.
 The file holds them as wall-clock times with ``saved_at``; on load each is put
 back on the monotonic clock at the same distance from the save, less the time
 the engine was down by the wall clock (never negative: a clock stepped back
@@ -50,6 +50,10 @@ class ControllerState(Records):
     # the stale listing of a resource whose poll fails (also after a restart), and an instance a later
     # listing misses still counts toward max until listings agree it is gone (controller/listed.py)
     listed: dict[str, Instance] = field(default_factory=dict)
+    # minion id -> when we asked the cloud for it (monotonic): none of our instances is older than that,
+    # whatever its launch-time tag says after a forward step of the wall clock (controller/timeline.py);
+    # kept so that a restart after such a step does not take a starting worker for an old one
+    launched: dict[str, float] = field(default_factory=dict)
     # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
     highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # minion id -> when its start event came during an unknown view (commands.started): highstated
@@ -80,6 +84,7 @@ class ControllerState(Records):
                 "listed": {k: v.to_dict() for k, v in self.listed.items()},
                 "in_flight": dict(self.in_flight),
                 "maybe_launched": {k: {**v, "since": v["since"] + off} for k, v in self.maybe_launched.items()},
+                "launched": {k: t + off for k, t in self.launched.items()},
                 "highstate_jobs": {k: {**v, "started": v["started"] + off} for k, v in self.highstate_jobs.items()},
                 "deferred_starts": {k: t + off for k, t in self.deferred_starts.items()},
                 "retired": {k: dict(v) for k, v in self.retired.items()},
@@ -110,6 +115,7 @@ class ControllerState(Records):
         self.backoff = {k: dataclasses.replace(b, until=b.until + shift) for k, b in self.backoff.items()}
         self.bootstrap = {k: dataclasses.replace(b, since=past(b.since)) for k, b in self.bootstrap.items()}
         self.maybe_launched = {k: {**v, "since": past(v["since"])} for k, v in self.maybe_launched.items()}
+        self.launched = {k: past(t) for k, t in self.launched.items()}
         self.highstate_jobs = {k: {**v, "started": past(v["started"])} for k, v in self.highstate_jobs.items()}
         self.deferred_starts = {k: past(t) for k, t in self.deferred_starts.items()}
 
@@ -127,6 +133,7 @@ class ControllerState(Records):
         # cloud (and are listed by their tags) or did not: nothing is in flight now.
         st.in_flight = {}
         st.maybe_launched = _maybe_launched(data.get("maybe_launched"))
+        st.launched = _times(data.get("launched"))
         st.highstate_jobs = _highstate_jobs(data.get("highstate_jobs"))
         st.deferred_starts = _deferred_starts(data.get("deferred_starts"))
         st.retired = _retired(data.get("retired"))
@@ -154,6 +161,15 @@ def _maybe_launched(data: Any) -> dict[str, dict[str, Any]]:
         if (isinstance(mid, str) and isinstance(rec, dict) and isinstance(rec.get("resource"), str)
                 and isinstance(rec.get("since"), (int, float)) and not isinstance(rec.get("since"), bool)):
             out[mid] = {"resource": rec["resource"], "since": float(rec["since"])}
+    return out
+
+
+def _times(data: Any) -> dict[str, float]:
+    """minion id -> time as saved; anything malformed is dropped (at worst a launch-time tag is believed)."""
+    out = {}
+    for mid, at in (data if isinstance(data, dict) else {}).items():
+        if isinstance(mid, str) and isinstance(at, (int, float)) and not isinstance(at, bool) and at == at:
+            out[mid] = float(at)
     return out
 
 

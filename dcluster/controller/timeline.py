@@ -16,18 +16,22 @@ mislead about a time first seen after it, and then by at most the step:
 - a backward step makes such a time look at most "now" (age 0, never in the
   future), which delays, never hastens, what its age decides;
 - a forward step makes it look older by the step; for our own launches this is
-  bounded by when this process asked the cloud (an instance is never older
-  than the call that made it).
+  bounded by when we asked the cloud (an instance is never older than the
+  call that made it).
 
 Anchors live in memory only: after a restart each outside time is anchored
 again from the wall clock (persisted times of our own are converted on save
-and load, see :mod:`.state`).
+and load, see :mod:`.state`).  When we asked the cloud for each of our
+launches is such a time of our own: it is kept in the persisted state, so a
+forward step before a restart does not make a worker that is still starting
+look older than ``max_launch_time`` to the restarted master.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable
 
 from ..model import Instance, Job, Node
@@ -40,10 +44,14 @@ FORGET_AFTER = 3600.0
 class Timeline:
     """The controller's two clocks and the anchors of outside times."""
 
-    def __init__(self, wall: Callable[[], float], monotonic: Callable[[], float]):
+    def __init__(self, wall: Callable[[], float], monotonic: Callable[[], float],
+                 launched: dict[str, float] | None = None, lock: threading.RLock | None = None):
+        """``launched``: minion id -> monotonic time before our create call for it, changed in place
+        (the controller passes its persisted state's, with that state's ``lock``)."""
         self.wall, self.monotonic = wall, monotonic
         self._anchors: dict[tuple[str, str, float], list[float]] = {}  # -> [monotonic time, last used]
-        self._launched: dict[str, float] = {}  # minion id -> monotonic time before our create call
+        self._launched = {} if launched is None else launched
+        self._lock = lock or threading.RLock()
         self._mono = monotonic()
         self._wall = wall()
 
@@ -53,14 +61,17 @@ class Timeline:
         cutoff = self._mono - FORGET_AFTER
         if len(self._anchors) > 64 and any(used < cutoff for _t, used in self._anchors.values()):
             self._anchors = {k: v for k, v in self._anchors.items() if v[1] >= cutoff}
-        self._launched = {k: t for k, t in self._launched.items() if t >= cutoff}
+        with self._lock:
+            for mid in [k for k, t in self._launched.items() if t < cutoff]:
+                del self._launched[mid]
         return self._mono, self._wall
 
     def launching(self, minion_ids: Iterable[str]) -> None:
         """We are about to ask the cloud for these: none of them can be older than now."""
         now = self.monotonic()
-        for mid in minion_ids:
-            self._launched[mid] = now
+        with self._lock:
+            for mid in minion_ids:
+                self._launched[mid] = now
 
     def anchor(self, kind: str, key: str, wall_time: float | None) -> float | None:
         """``wall_time`` (seen now, of item ``key``) on the monotonic clock; 0 and None mean unknown."""
@@ -70,8 +81,10 @@ class Timeline:
         hit = self._anchors.get(k)
         if hit is None:
             at = self._mono - max(0.0, self._wall - wall_time)
-            if kind == "launch" and key in self._launched:
-                at = max(at, self._launched[key])
+            if kind == "launch":
+                asked = self._launched.get(key)
+                if asked is not None:
+                    at = max(at, asked)
             hit = self._anchors[k] = [at, self._mono]
         else:
             hit[1] = self._mono

@@ -192,12 +192,40 @@ def test_saved_times_are_wall_times_and_come_back_on_the_monotonic_clock():
     s = st.ControllerState()
     s.maybe_launched["dc-r1-x"] = {"resource": "r1", "since": 900.0}  # monotonic: 100 s before 1000
     s.deferred_starts["dc-r1-y"] = 990.0
+    s.launched["dc-r1-z"] = 950.0  # when we asked the cloud for it
     data = s.to_json(mono=1000.0, wall=1_800_000_000.0)
     assert data["maybe_launched"]["dc-r1-x"]["since"] == 1_800_000_000.0 - 100
     # loaded 50 s (wall) later on a machine whose monotonic clock now reads 20
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_050.0)
     assert back.maybe_launched["dc-r1-x"]["since"] == 20.0 - 150
     assert back.deferred_starts["dc-r1-y"] == 20.0 - 60
+    assert back.launched["dc-r1-z"] == 20.0 - 100
     # a wall clock stepped back while down: no downtime, and nothing lands in the future
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_000.0 - 3600)
     assert back.maybe_launched["dc-r1-x"]["since"] == 20.0 - 100
+
+
+def test_forward_step_then_restart_does_not_age_our_own_launch(tmp_path):
+    # Chaos seed 120: a worker launched just before a forward step is still starting when the master
+    # restarts.  The restarted master anchors its launch-time tag from the stepped wall clock: it looks
+    # older than max_launch_time and was destroyed as an orphan while its highstate ran.  When this
+    # master asked the cloud for it is saved, so no instance of ours is older than its create call.
+    sched, cloud, clocks = MemScheduler(), MemCloud(), Clocks(mono_origin=5_000.0)
+    cloud.clock = clocks.wall
+    c = controller(sched, cloud, clocks, tmp_path)
+    name = launched(c, sched, cloud, clocks)
+    step(c, clocks)
+    assert worker(c, name).state == WorkerState.STARTING
+    clocks.offset += STEP
+    step(c, clocks)
+    c.shutdown()
+    clocks.t += 30  # down 30 s; the machine rebooted: a new monotonic origin
+    clocks.origin = 70.0
+    c = controller(sched, cloud, clocks, tmp_path)
+    try:
+        for _ in range(10):
+            step(c, clocks)
+            assert name not in cloud.destroyed
+            assert worker(c, name).state == WorkerState.STARTING, worker(c, name).reason
+    finally:
+        c.shutdown()
