@@ -364,7 +364,9 @@ def start_deferred(c: Controller) -> None:
     """Each cycle, on the view just made: highstate the deferred starts the view can now judge.
 
     One that is then a starting worker of ours is highstated; one the view still cannot judge
-    waits; anything else (gone, registered, no longer ours, older than max_launch_time) is dropped.
+    waits, and so does one the view does not show while its id may be an instance no listing shows
+    yet (its create call is under way or timed out, or the cloud answered and listings lag); anything
+    else (gone, registered, no longer ours, older than max_launch_time) is dropped.
     """
     with c.state.lock:
         pending = dict(c.state.deferred_starts)
@@ -379,6 +381,8 @@ def start_deferred(c: Controller) -> None:
             outcome = "dropped: not a dcluster worker under the current pillar"
         elif _unsure(c, mid, w) is not None:
             continue  # still cannot tell: wait for a good cycle
+        elif w is None and _may_be_unlisted(c, mid):
+            continue  # its minion started, so its instance exists: wait until a listing shows it
         elif w is None or w.state != WorkerState.STARTING:
             outcome = f"dropped: {'not in the view' if w is None else w.state.value}"
         elif mid in c.state.configured:
@@ -393,6 +397,12 @@ def start_deferred(c: Controller) -> None:
             c.state.deferred_starts.pop(mid, None)
         log.info("dcluster: deferred start of %s: %s", mid, outcome)
         c.fire("worker/start_deferred", {"name": mid, "outcome": outcome})
+
+
+def _may_be_unlisted(c: Controller, minion_id: str) -> bool:
+    """Whether ``minion_id`` is one of our launches that listings may not show yet."""
+    with c.state.lock:
+        return minion_id in c.state.maybe_launched or minion_id in c.state.recent_launches
 
 
 COMMANDS["started"] = started

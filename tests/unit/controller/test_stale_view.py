@@ -8,6 +8,8 @@ cycle; a minion's one start event is kept and acted on when the view can tell wh
 import pytest
 from memory_ports import Loop, key_pool, registered_worker, slurm_pillar, step
 
+from dcluster.clouds.base import LaunchResult
+from dcluster.clouds.errors import Transient
 from dcluster.controller import Controller
 from dcluster.controller import commands as cmds
 from dcluster.model import Job, JobState, Node, NodeState
@@ -198,6 +200,36 @@ def test_a_deferred_start_is_dropped_when_the_worker_is_gone_or_too_old(env):
     c.state.deferred_starts["dc-r1-000000-000000000000"] = clock.t - 601  # older than max_launch_time
     step(c, clock)
     assert highstates == [] and c.state.deferred_starts == {}
+
+
+def test_a_deferred_start_waits_for_a_launch_no_listing_shows_yet(env):
+    # Chaos seed 744: the create call made the instance, then timed out (its id is maybe launched) and
+    # listings lag behind it.  Its minion's start came during a failed scheduler poll; the next good
+    # cycle did not show it yet and dropped the start: never highstated, destroyed after max_launch_time.
+    c, sched, cloud, clock, highstates = env
+    hidden = set()
+    create, listing = cloud.launch, cloud.instances
+
+    def created_then_timed_out(count, minion_ids, userdata_for):
+        create(count, minion_ids, userdata_for)
+        hidden.update(minion_ids)  # not listed yet (eventual consistency)
+        return LaunchResult([], count, Transient("read timed out after creating (test)"))
+
+    cloud.launch = created_then_timed_out
+    cloud.instances = lambda: [i for i in listing() if i.minion_id not in hidden]
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    (name,) = cloud.launch_calls[0]
+    assert name in c.state.maybe_launched and name not in {w.name for w in c.view.workers}
+    sched.fail = True
+    step(c, clock)
+    assert cmds.run(c, "started", minion_id=name)["deferred"]
+    sched.fail = False
+    step(c, clock)  # a good view that does not show it yet: the start waits
+    assert highstates == [] and name in c.state.deferred_starts
+    hidden.clear()
+    step(c, clock)
+    assert highstates == [name] and c.state.deferred_starts == {}
 
 
 def test_deferred_starts_are_bounded_and_malformed_ones_not_loaded(env, monkeypatch):
