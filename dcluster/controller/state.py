@@ -13,10 +13,12 @@ Times: in memory, the controller's own times (backoff ``until``, bootstrap
 ``since``, ``maybe_launched`` and deferred-start ``since``, highstate
 ``started``, when each launch was asked of the cloud) are on the monotonic clock, which does not carry over a reboot.
 The file holds them as wall-clock times with ``saved_at``; on load each is put
-back on the monotonic clock at the same distance from the save, less the time
-the engine was down by the wall clock (never negative: a clock stepped back
-while it was down counts as no downtime, and a time never lands in the
-future of a "since").  Outside data (instances' launch-time tags, error
+back on the monotonic clock at the same distance from the save.  A backoff's
+end is also moved closer by the time the engine was down by the wall clock
+(never negative: a clock stepped back while it was down counts as no
+downtime); when something began is not (its age is its age at the save: a
+forward step while down must not make a starting worker look old), and never
+lands in the future.  Outside data (instances' launch-time tags, error
 and history timestamps, ``last`` for the runners) is stored as it is.
 """
 
@@ -108,9 +110,16 @@ class ControllerState(Records):
             saved_at = wall  # an older file: its times were wall times, and no downtime is known
         down = max(0.0, wall - saved_at)  # a clock stepped back while down is no downtime
         shift = mono - down - saved_at
+        # When something of ours began is put back at its age at the save: the downtime by the wall
+        # clock cannot be told from a forward step while down (a +600 s step during a 40 s restart made a
+        # starting worker look 840 s old: destroyed as never joined, its deferred start dropped as too
+        # old).  What these ages decide (destroying a worker that never joined, dropping a deferred start
+        # or an outstanding highstate) may so come later by the downtime, never earlier.  A backoff's end
+        # keeps the downtime: a step then only retries a launch sooner.
+        begun = mono - saved_at
 
         def past(t: float) -> float:  # when something began: never in the future
-            return min(t + shift, mono)
+            return min(t + begun, mono)
 
         self.backoff = {k: dataclasses.replace(b, until=b.until + shift) for k, b in self.backoff.items()}
         self.bootstrap = {k: dataclasses.replace(b, since=past(b.since)) for k, b in self.bootstrap.items()}

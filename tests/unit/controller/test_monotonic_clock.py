@@ -15,6 +15,7 @@ from dcluster.controller import Controller
 from dcluster.controller import commands as cmds
 from dcluster.controller import state as st
 from dcluster.model import Job, JobState, WorkerState
+from dcluster.reconcile import BackoffState
 
 SECRET = "q7-monotonic-test-s3cret-0123456789"
 STEP = 900.0  # larger than max_launch_time, max_idle_time and the backoff
@@ -193,16 +194,21 @@ def test_saved_times_are_wall_times_and_come_back_on_the_monotonic_clock():
     s.maybe_launched["dc-r1-x"] = {"resource": "r1", "since": 900.0}  # monotonic: 100 s before 1000
     s.deferred_starts["dc-r1-y"] = 990.0
     s.launched["dc-r1-z"] = 950.0  # when we asked the cloud for it
+    s.backoff["r1"] = BackoffState(failures=1, until=1200.0, kind="capacity")  # 200 s left
     data = s.to_json(mono=1000.0, wall=1_800_000_000.0)
     assert data["maybe_launched"]["dc-r1-x"]["since"] == 1_800_000_000.0 - 100
-    # loaded 50 s (wall) later on a machine whose monotonic clock now reads 20
+    # loaded 50 s (wall) later on a machine whose monotonic clock now reads 20.  When something began
+    # comes back at its age at the save: 50 s by the wall clock may be a forward step while down, which
+    # must not make a starting worker look old.  A backoff's end counts them (a step only retries sooner).
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_050.0)
-    assert back.maybe_launched["dc-r1-x"]["since"] == 20.0 - 150
-    assert back.deferred_starts["dc-r1-y"] == 20.0 - 60
-    assert back.launched["dc-r1-z"] == 20.0 - 100
+    assert back.maybe_launched["dc-r1-x"]["since"] == 20.0 - 100
+    assert back.deferred_starts["dc-r1-y"] == 20.0 - 10
+    assert back.launched["dc-r1-z"] == 20.0 - 50
+    assert back.backoff["r1"].until == 20.0 + 150
     # a wall clock stepped back while down: no downtime, and nothing lands in the future
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_000.0 - 3600)
     assert back.maybe_launched["dc-r1-x"]["since"] == 20.0 - 100
+    assert back.backoff["r1"].until == 20.0 + 200
 
 
 def test_forward_step_then_restart_does_not_age_our_own_launch(tmp_path):
@@ -220,6 +226,29 @@ def test_forward_step_then_restart_does_not_age_our_own_launch(tmp_path):
     step(c, clocks)
     c.shutdown()
     clocks.t += 30  # down 30 s; the machine rebooted: a new monotonic origin
+    clocks.origin = 70.0
+    c = controller(sched, cloud, clocks, tmp_path)
+    try:
+        for _ in range(10):
+            step(c, clocks)
+            assert name not in cloud.destroyed
+            assert worker(c, name).state == WorkerState.STARTING, worker(c, name).reason
+    finally:
+        c.shutdown()
+
+
+def test_forward_step_while_the_master_is_down_does_not_age_our_own_launch(tmp_path):
+    # Chaos seed 669: the wall clock stepped +600 s during a 40 s restart.  The restarted master counted
+    # the step as downtime: a worker launched 130 s before looked 840 s old and was destroyed as never
+    # joined (its deferred start dropped as older than max_launch_time) while it was starting.
+    sched, cloud, clocks = MemScheduler(), MemCloud(), Clocks(mono_origin=5_000.0)
+    cloud.clock = clocks.wall
+    c = controller(sched, cloud, clocks, tmp_path)
+    name = launched(c, sched, cloud, clocks)
+    step(c, clocks)
+    c.shutdown()
+    clocks.t += 30  # down 30 s, during which the wall clock is stepped; the machine rebooted
+    clocks.offset += STEP
     clocks.origin = 70.0
     c = controller(sched, cloud, clocks, tmp_path)
     try:
