@@ -85,6 +85,19 @@ def _unsure(c: Controller, name: str, w) -> str | None:
     return None
 
 
+def _acted_on(c: Controller, name: str) -> str | None:
+    """Why the view may not show worker ``name`` as it is now: an action of ours on it is under way
+    or ended after the view was taken (a cycle's view comes before its actions: one that registered
+    a starting worker leaves it "starting, no scheduler node" while jobs already start on the node)."""
+    ex = c.executor
+    if name in ex.busy:
+        return "an action on it is under way"
+    ended = ex.finished.get(name)
+    if ended is not None and ended >= c.view.now:
+        return "an action on it ended after this view was taken"
+    return None
+
+
 def _refuse(name: str, why: str) -> dict[str, Any]:
     return _fail(f"{name}: {why}; refusing to act on a view that may be wrong. "
                  "Wait for a cycle with good polls (salt-run dcluster.status) and retry", stale=True)
@@ -204,7 +217,7 @@ def remove(c: Controller, name: str) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
     w = _worker(c, name)
-    if (why := _unsure(c, name, w)) is not None:
+    if (why := _unsure(c, name, w) or _acted_on(c, name)) is not None:
         return _refuse(name, why)
     if w is None:
         return _fail(f"no worker {name}")

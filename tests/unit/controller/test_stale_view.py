@@ -92,6 +92,25 @@ def test_remove_refuses_while_the_job_list_shows_a_job_on_the_node(env):
     assert touched(sched, cloud, name) == []
 
 
+def test_remove_right_after_the_cycle_that_registered_the_worker_refuses(env):
+    # Chaos seed 226: the view of a cycle is taken before its actions run.  That cycle registered the
+    # configured worker (the view: starting, no scheduler node); jobs started on the new node at once,
+    # and an operator's remove before the next cycle destroyed it as a starting worker, with its jobs.
+    c, sched, cloud, clock, _ = env
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    step(c, clock)
+    (name,) = cloud.launch_calls[0]
+    c.mark_configured(name, True)
+    step(c, clock)  # registers it
+    assert name in sched.nodes_ and {w.name: w.state.value for w in c.view.workers}[name] == "starting"
+    busy(sched, name, job="1")
+    refused(cmds.run(c, "remove", name=name), "after this view")
+    assert touched(sched, cloud, name) == []
+    step(c, clock)  # a view that shows the node and its job: refused for the job, as always
+    out = cmds.run(c, "remove", name=name)
+    assert not out["ok"] and "1" in out["message"] and touched(sched, cloud, name) == []
+
+
 def test_remove_on_a_good_view_still_removes_an_idle_worker(env):
     c, sched, cloud, clock, _ = env
     name = registered_worker(c, sched, cloud, clock)
