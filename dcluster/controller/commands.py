@@ -89,11 +89,10 @@ def _acted_on(c: Controller, name: str) -> str | None:
     """Why the view may not show worker ``name`` as it is now: an action of ours on it is under way
     or ended after the view was taken (a cycle's view comes before its actions: one that registered
     a starting worker leaves it "starting, no scheduler node" while jobs already start on the node)."""
-    ex = c.executor
-    if name in ex.busy:
+    status = c.actuator.status()
+    if name in status.chains:
         return "an action on it is under way"
-    ended = ex.finished.get(name)
-    if ended is not None and ended >= c.view.now:
+    if name in status.acting(c.view.now):
         return "an action on it ended after this view was taken"
     return None
 
