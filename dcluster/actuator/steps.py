@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from typing import Any
 
 from ..config import Config
-from ..model import Worker
+from ..model import InstanceState, Worker
 from ..planner import Action, Kind
 from .errors import ActionFailed
 from .hooks import Hooks
@@ -80,7 +81,12 @@ class Steps:
         with self.records.lock:
             self.records.configured.discard(minion_id)
             self.records.config_failed.pop(minion_id, None)
-            self.records.recent_launches.pop(minion_id, None)
+            recent = self.records.recent_launches.pop(minion_id, None)
+            if recent is not None and status == "ok":
+                # No listing has shown it yet (they lag the create call): it exists, deleting, until the
+                # cloud is done, and counts toward max until a listing shows it or listings agree it is
+                # not there (the controller's _merge_recent).  Forgetting it would launch another above max.
+                self.records.recent_launches[minion_id] = dataclasses.replace(recent, state=InstanceState.DELETING)
         self.ports.destroyed(minion_id)  # its absence from the next listings is expected
         self.ports.cloud_changed(resource)
         delete_key(self.ports, minion_id)

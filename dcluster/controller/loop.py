@@ -54,6 +54,7 @@ class Controller:
         self._cloud_cache: dict[str, tuple[float, list[Instance] | None]] = {}
         self.listed = Listed(self.state)  # our instances as good listings showed them (persisted)
         self._maybe_absent = Unlisted()  # launches of unknown outcome that good listings do not show
+        self._deleted_absent = Unlisted()  # instances we deleted before any listing showed them, not shown since
         self._cloud_dirty: set[str] = set()
         self._shapes: dict[str, tuple[int, int]] = {}
         self._keyless = Unlisted()  # our accepted keys with no instance -> first seen so
@@ -191,14 +192,25 @@ class Controller:
         self.fire("poll/failed", {"what": "cloud", "resource": resource, "error": message[:1000]})
 
     def _merge_recent(self, cfg: Config, insts: dict, now: float) -> dict:
-        """Add launches the cloud does not list yet (eventual consistency), drop those it does."""
+        """Add launches the cloud does not list yet (eventual consistency), drop those it does.
+
+        One we deleted before any listing showed it (the actuator keeps it, deleting) still exists
+        until the cloud is done: it stays, counted toward max as deleting, until a listing shows it or
+        good listings across :func:`~.unlisted.maybe_launched_grace` agree it is not there (a listing
+        that lags its create call cannot tell that it is gone).
+        """
         with self.state.lock:
             out = {}
+            absent, unsure = set(), set()
             for name, items in insts.items():
+                deleting = {mid for mid, i in self.state.recent_launches.items()
+                            if i.resource == name and i.state == InstanceState.DELETING}
                 if items is None:
                     out[name] = None
+                    unsure |= deleting
                     continue
                 listed = {i.minion_id for i in items}
+                absent |= deleting - listed
                 extra = []
                 for mid, inst in list(self.state.recent_launches.items()):
                     if inst.resource != name:
@@ -209,6 +221,11 @@ class Controller:
                     else:
                         extra.append(inst)
                 out[name] = list(items) + extra
+            self._deleted_absent.observe(absent, now, unsure=unsure)
+            for mid in self._deleted_absent.confirmed(maybe_launched_grace(cfg), now):
+                inst = self.state.recent_launches.pop(mid, None)
+                if inst is not None and out.get(inst.resource) is not None:
+                    out[inst.resource] = [i for i in out[inst.resource] if i.minion_id != mid]
             return out
 
     def _stale_listings(self, cfg: Config, insts: dict, now: float) -> dict[str, list[Instance]]:

@@ -64,6 +64,44 @@ def scenario_listing_missing_instance(seed: int = 3) -> Counters:
     return _finish(run)
 
 
+def scenario_remove_right_after_register(seed: int = 12) -> Counters:
+    """``remove`` in the step after the node's register: the view, polled before the register, shows the
+    worker starting without a node, but the node came up and its job started since (busy_destroyed,
+    jobs_lost; wrong-family seeds 446, 600, 869)."""
+    run = Run(seed, None)
+    job = run.submit(cpus=4, duration=LONG)
+    end = run.t + 900
+    while run.t < end and not run.slurm.nodes:
+        run.step()
+    (name,) = run.slurm.nodes
+    # The next step up to its operator command (as Run.step: time, cloud, Slurm): slurmd registers, the job starts.
+    run.t += run.cfg.cluster_poller_interval
+    run.cloud.tick()
+    run.slurm.tick()
+    assert job.state == "RUNNING" and job.node == name, "scenario set-up: the job did not start on the new node"
+    run.operator("remove", name=name)
+    return _finish(run)
+
+
+def scenario_removed_before_listed(seed: int = 13) -> Counters:
+    """An operator removes a starting instance that no listing has shown yet (they lag): forgotten at its
+    destroy though it exists, deleting, it is replaced at once above max (cycles_above_max,
+    launched_beyond_policy; wrong-family seeds 255, 904)."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], quantity={"min": 0, "max": 1})}
+    run = Run(seed, None, pillar_data=data)
+    run.submit(cpus=4, duration=600)
+    run.step()  # r1 launches
+    (inst,) = run.cloud.instances.values()
+    inst.visible_at = run.t + 120  # listed only later (eventual consistency)
+    run.step()
+    run.operator("remove", name=inst.minion_id)
+    assert inst.state == "deleting", "scenario set-up: the remove did not destroy it"
+    inst.gone_at = run.t + 30  # a slow delete
+    run.advance(60)
+    return _finish(run)
+
+
 def scenario_failed_listing_launches_elsewhere(seed: int = 4) -> Counters:
     """A failed listing of r1 hides its starting instance; r2 launches for the same job (launched_beyond_policy)."""
     run = Run(seed, None)

@@ -5,6 +5,7 @@ interfaces; the real drivers' idempotent launches are tested against moto and
 the OpenStack fake in tests/functional), one MemCloud per resource.
 """
 
+import dataclasses
 import threading
 import time
 
@@ -16,6 +17,7 @@ from dcluster import identity
 from dcluster.clouds.base import LaunchResult
 from dcluster.clouds.errors import Transient
 from dcluster.controller import Controller
+from dcluster.controller import commands as cmds
 from dcluster.controller import state as st
 from dcluster.model import Instance, InstanceState, Job, JobState, Worker, WorkerState
 from dcluster.planner import Kind, plan
@@ -44,6 +46,18 @@ class ResCloud(MemCloud):
         self.hidden: set[str] = set()
         self.timeout_after_create = False
         self.gate = None  # a callable run before a launch answers
+        self.slow_delete = False  # a deleted instance stays, deleting, until the test makes it gone
+
+    def destroy(self, ids):
+        if not self.slow_delete:
+            return super().destroy(ids)
+        out = {}
+        for mid, inst in list(self.instances_.items()):
+            if inst.id in ids and inst.state != InstanceState.DELETING:
+                self.instances_[mid] = dataclasses.replace(inst, state=InstanceState.DELETING)
+                self.destroyed.append(mid)
+                out[inst.id] = "ok"
+        return {i: out.get(i, "gone") for i in ids}
 
     def instances(self):
         return [i for i in super().instances() if i.minion_id not in self.hidden]
@@ -193,6 +207,46 @@ def test_maybe_launched_ids_survive_a_restart_and_garbage_is_dropped(tmp_path):
     data["maybe_launched"] = {"a": {"resource": 1, "since": 2}, "b": {"resource": "r1", "since": True}, "c": [],
                               "d": {"resource": "r1", "since": 3}}
     assert st.ControllerState.from_json(data).maybe_launched == {"d": {"resource": "r1", "since": 3.0}}
+
+
+def deleted_before_listed(tmp_path):
+    """r1 (max 1) launched for a job; the listing lags the create, and an operator removes the instance
+    before any listing showed it: the cloud is deleting it, and the listing does not show it yet."""
+    c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 1}},
+                                   r2={"quantity": {"min": 0, "max": 0}})
+    cl = clouds["r1"]
+    cl.gate = lambda ids: cl.hidden.update(ids)
+    cl.slow_delete = True
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    cycle(c, clock)
+    cycle(c, clock)
+    (mid,) = cl.launch_calls[0]
+    assert cmds.run(c, "remove", name=mid)["ok"] and cl.destroyed == [mid]
+    return c, cl, clock, mid
+
+
+def test_an_instance_deleted_before_any_listing_showed_it_counts_until_listings_agree(tmp_path):
+    # Chaos seeds 255, 904 (wrong family): forgotten at its destroy, it was replaced at once, above max.
+    c, cl, clock, mid = deleted_before_listed(tmp_path)
+    for _ in range(17):  # 170 s of listings without it: under the 180 s grace, it may still be there
+        cycle(c, clock)
+        assert len(cl.launch_calls) == 1 and c.view.current("r1") == 1
+    assert [(w.name, w.state) for w in c.view.workers] == [(mid, WorkerState.DELETING)]
+    del cl.instances_[mid]  # gone
+    for _ in range(3):
+        cycle(c, clock)
+    assert len(cl.launch_calls) == 2 and mid not in c.state.recent_launches
+
+
+def test_an_instance_deleted_before_listed_is_forgotten_once_a_listing_showed_it_gone(tmp_path):
+    c, cl, clock, mid = deleted_before_listed(tmp_path)
+    cl.hidden.clear()  # listed now, deleting: the listing counts it from here
+    cycle(c, clock)
+    assert mid not in c.state.recent_launches and c.view.current("r1") == 1 and len(cl.launch_calls) == 1
+    del cl.instances_[mid]  # gone: a listing that showed it and misses it now is believed
+    cycle(c, clock)
+    cycle(c, clock)
+    assert len(cl.launch_calls) == 2
 
 
 # ------------------------------------------------------------------ every state counts toward max
