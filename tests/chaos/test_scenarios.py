@@ -35,6 +35,13 @@ def test_scenario_keeps_every_promise(name):
     assert counters.broken() == {}, counters.broken()
 
 
+@pytest.mark.parametrize("while_down", [False, True])
+def test_clock_step_and_restart_keeps_every_promise(while_down):
+    # fixed: when we asked the cloud for each launch is persisted, and a restart puts when something of
+    # ours began back at its age at the save (controller/timeline.py, controller/state.py)
+    assert scenarios.scenario_clock_step_and_restart(while_down=while_down).broken() == {}
+
+
 def test_bad_image_stops_after_the_breaker():
     # Both resources boot a bad image.  Each is its own breaker (the other's image may be good), so
     # each makes at most bootstrap_failures (3) instances that never join, then none for hours.

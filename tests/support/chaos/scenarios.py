@@ -367,6 +367,25 @@ def scenario_clock_step_back(seed: int = 11, step: float = -600.0) -> Counters:
     return counters
 
 
+def scenario_clock_step_and_restart(seed: int = 12, while_down: bool = False) -> Counters:
+    """A forward clock step (600 s, more than max_launch_time) just before a master restart, or while the
+    master is down, with a worker starting: the restarted master took its launch for 600 s older and
+    destroyed it as never joined (good_destroyed_unconfigured_restart, launched_beyond_policy)."""
+    run = Run(seed, None)
+    run.submit(cpus=4, duration=600)
+    run.step()  # r1 launches
+    run.step()
+    if not while_down:
+        run.offset += 600.0
+        run.step()
+    run.ctrl.state_path = None  # killed between cycles: the state file keeps its last save
+    run._down()
+    run.down_until = run.t + 30
+    if while_down:
+        run.offset += 600.0
+    return _finish(run)
+
+
 ALL = {
     name[len("scenario_"):]: fn for name, fn in sorted(globals().items())
     if name.startswith("scenario_") and callable(fn)
