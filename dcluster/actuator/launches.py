@@ -136,6 +136,7 @@ class Launches:
             return
         kind = getattr(error, "kind", "transient")
         self.records.backoff[resource] = bo.failure(current, kind, str(error), at, cfg.backoff)
+        self.records.count("backoff")  # one per failure episode (launch_failed counts each failed call)
         with self._lock:
             self._backoff_at[resource] = self._issued
 

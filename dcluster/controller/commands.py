@@ -99,7 +99,7 @@ def _acted_on(c: Controller, name: str) -> str | None:
 
 def _refuse(name: str, why: str) -> dict[str, Any]:
     return _fail(f"{name}: {why}; refusing to act on a view that may be wrong. "
-                 "Wait for a cycle with good polls (salt-run dcluster.status) and retry", stale=True)
+                 "Wait for the next cycle with good polls (salt-run dcluster.status) and retry", stale=True)
 
 
 def _running_on(c: Controller, name: str, w) -> list[str]:
@@ -162,12 +162,16 @@ def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_p
     return _perform(c, w, [Action(kind, w.resource, reason, target=name)], f"{kind.value} {name}")
 
 
-def _perform(c: Controller, w, actions: list[Action], message: str, **extra: Any) -> dict[str, Any]:
-    """One chain through the actuator: refused while a chain on that worker is under way."""
+def _perform(c: Controller, w, actions: list[Action], message: str, detail: bool = False,
+             **extra: Any) -> dict[str, Any]:
+    """One chain through the actuator: refused while a chain on that worker is under way.
+    ``detail``: the reply carries what the scheduler answered to the first action."""
     try:
-        c.actuator.perform(c.config, actions, w)
+        details = c.actuator.perform(c.config, actions, w)
     except Busy as exc:
-        return _refuse(actions[0].target, str(exc))
+        return _fail(str(exc), busy=True)
+    if detail and details:
+        extra["detail"] = str(details[0])
     return _ok(message, **extra)
 
 
@@ -207,7 +211,7 @@ def vacate(c: Controller, name: str) -> dict[str, Any]:
     if not w.jobs:
         return _fail(f"{name} runs no jobs")
     return _perform(c, w, [Action(Kind.VACATE, w.resource, "vacated by an operator", target=name, jobs=tuple(w.jobs))],
-                    f"requeued/killed the jobs of {name}", jobs=list(w.jobs))
+                    f"requeued/killed the jobs of {name}", jobs=list(w.jobs), detail=True)
 
 
 def remove(c: Controller, name: str) -> dict[str, Any]:

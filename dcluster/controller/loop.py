@@ -317,12 +317,15 @@ class Controller:
         # Keys for one launch action of every resource are made ahead of time.
         self.keys.set_target(sum(min(r.launch_batch, r.max) for r in cfg.resources.values()))
         nodes, jobs = self.poll_scheduler(cfg)
-        insts = self._merge_recent(cfg, self.poll_cloud(cfg, now), now)
+        listings = self.poll_cloud(cfg, now)
+        # What the actuator does, taken before the launches it answered are merged: a launch answered in
+        # between is then counted twice for a cycle (in flight and merged), never not at all (above max).
+        acts = self.actuator.status()
+        insts = self._merge_recent(cfg, listings, now)
         stale = self._stale_listings(cfg, insts, now)
         unlisted = self._unlisted(cfg, insts)
         maybe = self._maybe_launched(cfg, insts, now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
-        acts = self.actuator.status()
         with self.state.lock:
             view = reconcile(
                 cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,

@@ -406,7 +406,7 @@ class Replay:
             launch_requests=self.cloud.launch_requests, launch_failures=list(self.cloud.failures),
             peak_nodes=self.peak, ticks=self.ticks, plan_s=self.plan_s, wall_s=_time.perf_counter() - wall0,
             action_counts=dict(self.action_counts), action_errors=list(self.action_errors),
-            backoffs=self.actuator.records.counters.get("launch_failed", 0),
+            backoffs=self.actuator.records.counters.get("backoff", 0),
             series=self.series, unplaceable=self.unplaceable,
         )
 

@@ -321,3 +321,30 @@ def test_a_sibling_batch_s_success_does_not_clear_a_failure(tmp_path):
     cycle(c, clock)
     assert len(calls) == 2
     assert c.state.backoff["r1"].failures == 1 and c.state.backoff["r1"].active(clock.t)
+
+
+def test_a_launch_answered_during_the_cycle_is_counted_once_at_least(tmp_path):
+    """The cycle reads what the actuator has in flight before it merges the launches it answered: a
+    create call that answers in between counts (twice for one cycle), never not at all."""
+    c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 1}}, r2={"quantity": {"max": 0}})
+    queued = []
+    c.submit = queued.append  # the actuator's pool: the create call waits for the test
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    clock.t += 10
+    c.cycle()
+    assert c.state.in_flight == {"r1": 1} and launched(clouds)["r1"] == 0
+    merge = c._merge_recent
+
+    def merge_then_answer(*a, **k):
+        out = merge(*a, **k)
+        while queued:
+            queued.pop(0)()  # the cloud answers the create call right after the merge
+        return out
+
+    c._merge_recent = merge_then_answer
+    clock.t += 10
+    c.cycle()
+    assert c.view.current("r1") >= 1
+    while queued:
+        queued.pop(0)()
+    assert launched(clouds)["r1"] == 1  # no second launch above max 1

@@ -157,3 +157,13 @@ def test_a_refused_destroy_stops_its_chain_in_the_replay(monkeypatch):
     r, m, jobs = run(THREE, policy="dcluster")
     assert r.action_counts.get("destroy", 0) == 0
     assert any("remove" in e and "cannot remove" in e for e in r.action_errors)
+
+
+def test_backoffs_count_failure_episodes_not_failed_batches():
+    # 120 jobs at t=0 on 120 nodes: three launch batches of one plan fail together (transient at t=0),
+    # which is one backoff episode, as in the engine.
+    trace = "; MaxNodes: 120\n" + "".join(
+        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121))
+    r, m, jobs = run(trace, policy="dcluster", max_nodes=120, faults=Faults(windows=((0, 1, "transient"),)))
+    assert len(r.launch_failures) == 3 and r.backoffs == 1
+    assert m["jobs_completed"] == 120
