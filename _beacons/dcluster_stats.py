@@ -19,6 +19,7 @@ Minion configuration (every key optional):
             - /
             - /scratch
         - interfaces:           # network interfaces summed; default all but loopback
+                                # (rates count only interfaces present in both samples)
             - eth0
 
 The event data:
@@ -109,19 +110,44 @@ def _rate(now, before, elapsed):
     return delta / elapsed
 
 
+NET_FIELDS = (("bytes_in", "bytes_recv"), ("bytes_out", "bytes_sent"),
+              ("packets_in", "packets_recv"), ("packets_out", "packets_sent"))
+
+
 def _network(interfaces):
+    """Counters per selected interface present now: {name: (bytes_in, bytes_out, packets_in, packets_out)}."""
     counters = psutil.net_io_counters(pernic=True)
     names = interfaces if interfaces is not None else [n for n in counters if n != "lo"]
-    totals = {"bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0}
-    for name in names:
-        c = counters.get(name)
-        if c is None:
-            continue  # configured but absent (not up yet): counts as nothing
-        totals["bytes_in"] += c.bytes_recv
-        totals["bytes_out"] += c.bytes_sent
-        totals["packets_in"] += c.packets_recv
-        totals["packets_out"] += c.packets_sent
-    return totals
+    # a configured interface that is absent (not up yet) is simply not there
+    return {n: tuple(getattr(counters[n], f) for _, f in NET_FIELDS) for n in names if n in counters}
+
+
+def _network_rates(now, before, elapsed):
+    """
+    Per-second rates summed over the interfaces present in both samples.
+
+    Totals over whatever interfaces exist at each sample are wrong whenever the
+    set changes: a veth appearing with its counters already high reads as gigabytes
+    per second, one vanishing as a negative rate.  So an interface counts only
+    when it is in both samples and none of its counters went back (a reset, or an
+    interface deleted and recreated under the same name: its delta is unknown,
+    and the current counters are the baseline for the next sample).  None when
+    interfaces exist now but none of them can give a delta.
+    """
+    if elapsed <= 0:
+        return None
+    sums = [0] * len(NET_FIELDS)
+    common = 0
+    for name, values in now.items():
+        old = before.get(name)
+        if old is None or any(v < o for v, o in zip(values, old)):
+            continue
+        common += 1
+        for i, (v, o) in enumerate(zip(values, old)):
+            sums[i] += v - o
+    if now and not common:
+        return None
+    return {key: total / elapsed for (key, _), total in zip(NET_FIELDS, sums)}
 
 
 def _diskio():
@@ -172,8 +198,10 @@ def sample(conf, context, mono=None, wall=None):
         d_busy, d_total = busy - last["cpu"][0], total - last["cpu"][1]
         if d_total > 0 and d_busy >= 0:
             event["cpu"]["percent"] = round(min(100.0, 100.0 * d_busy / d_total), 2)
-        rates = {k: _rate(v, last["net"].get(k, v), elapsed) for k, v in net.items()}
-        if all(r is not None for r in rates.values()):
+        # a context from an older beacon version held totals, not per-interface counters
+        before = last["net"] if all(isinstance(v, tuple) for v in last["net"].values()) else {}
+        rates = _network_rates(net, before, elapsed)
+        if rates is not None:
             event["network"] = rates
         if dio is not None and last.get("diskio") is not None:
             rates = {k: _rate(v, last["diskio"][k], elapsed) for k, v in dio.items()}

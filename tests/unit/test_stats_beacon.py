@@ -99,7 +99,8 @@ def test_beacon_runs_for_real_and_computes_rates_from_deltas(loaded):
     funcs, context = loaded
     beacon = funcs["dcluster_stats.beacon"]
     t0 = time.time()
-    (first,) = beacon([{"disks": ["/", "/no/such/mount"]}])
+    # the same interface selection in both samples: the rate is a delta of the same counters
+    (first,) = beacon([{"disks": ["/", "/no/such/mount"]}, {"interfaces": ["lo"]}])
     # first sample: levels, no rates yet (nothing to take a delta from)
     assert set(first) == {"time", "cpu", "load", "memory", "swap", "disk"}
     assert abs(first["time"] - t0) < 5
@@ -159,6 +160,57 @@ def test_rates_are_exact_deltas_over_elapsed_time(monkeypatch):
     counters["eth0"] = snetio(11, 21, 2, 3, 0, 0, 0, 0)
     fourth = mod.sample({}, context, mono=130.0, wall=31.0)
     assert fourth["network"] == {"bytes_in": 2.0, "bytes_out": 1.0, "packets_in": 0.2, "packets_out": 0.1}
+
+
+def _beacon_module():
+    sys.path.insert(0, BEACONS)
+    try:
+        import dcluster_stats as mod
+    finally:
+        sys.path.remove(BEACONS)
+    return mod
+
+
+def test_network_rate_counts_only_interfaces_present_in_both_samples(monkeypatch):
+    """A veth appearing with high counters, one vanishing, one reset: none of them distorts the rate."""
+    mod = _beacon_module()
+    snetio = type(psutil.net_io_counters())  # bytes_sent, bytes_recv, packets_sent, packets_recv, ...
+    counters = {"eth0": snetio(1000, 2000, 10, 20, 0, 0, 0, 0)}
+    monkeypatch.setattr(mod.psutil, "net_io_counters", lambda pernic=False: counters)
+    context: dict = {}
+    mod.sample({}, context, mono=0.0, wall=0.0)
+    # a veth appears already carrying 16 GB (moved in from a namespace): it is not 1.6 GB/s of traffic
+    counters["eth0"] = snetio(1100, 2200, 11, 22, 0, 0, 0, 0)
+    counters["veth7"] = snetio(16 * 10**9, 16 * 10**9, 10**7, 10**7, 0, 0, 0, 0)
+    appeared = mod.sample({}, context, mono=10.0, wall=10.0)
+    assert appeared["network"] == {"bytes_out": 10.0, "bytes_in": 20.0, "packets_out": 0.1, "packets_in": 0.2}
+    # from then on it counts, by its own delta
+    counters["eth0"] = snetio(1200, 2400, 12, 24, 0, 0, 0, 0)
+    counters["veth7"] = snetio(16 * 10**9 + 1000, 16 * 10**9, 10**7 + 10, 10**7, 0, 0, 0, 0)
+    both = mod.sample({}, context, mono=20.0, wall=20.0)
+    assert both["network"] == {"bytes_out": 110.0, "bytes_in": 20.0, "packets_out": 1.1, "packets_in": 0.2}
+    # it vanishes: the others' rate is still there (the totals went down, but no counter did)
+    del counters["veth7"]
+    counters["eth0"] = snetio(1300, 2600, 13, 26, 0, 0, 0, 0)
+    vanished = mod.sample({}, context, mono=30.0, wall=30.0)
+    assert vanished["network"] == {"bytes_out": 10.0, "bytes_in": 20.0, "packets_out": 0.1, "packets_in": 0.2}
+    # one interface reset (recreated under the same name) while another carried traffic: the reset one
+    # is left out of this interval, not allowed to cancel or hide the other's traffic
+    counters["eth1"] = snetio(50, 50, 1, 1, 0, 0, 0, 0)
+    mod.sample({}, context, mono=40.0, wall=40.0)
+    counters["eth0"] = snetio(1, 1, 1, 1, 0, 0, 0, 0)
+    counters["eth1"] = snetio(550, 50, 6, 1, 0, 0, 0, 0)
+    reset = mod.sample({}, context, mono=50.0, wall=50.0)
+    assert reset["network"] == {"bytes_out": 50.0, "bytes_in": 0.0, "packets_out": 0.5, "packets_in": 0.0}
+    # every interface new since the last sample: no rate can be known, none is made up
+    context_only_new = {"eth9": snetio(7, 7, 7, 7, 0, 0, 0, 0)}
+    monkeypatch.setattr(mod.psutil, "net_io_counters", lambda pernic=False: context_only_new)
+    assert "network" not in mod.sample({}, context, mono=60.0, wall=60.0)
+    # no interface selected exists at all: nothing to count is a rate of zero
+    monkeypatch.setattr(mod.psutil, "net_io_counters", lambda pernic=False: {"lo": snetio(1, 1, 1, 1, 0, 0, 0, 0)})
+    mod.sample({}, context, mono=70.0, wall=70.0)
+    nothing = mod.sample({}, context, mono=80.0, wall=80.0)
+    assert nothing["network"] == {"bytes_out": 0.0, "bytes_in": 0.0, "packets_out": 0.0, "packets_in": 0.0}
 
 
 def test_interval_is_honoured_when_the_beacon_sees_it(loaded):
