@@ -100,7 +100,7 @@ def start(pillar_minion=None, master_address=None, interval=None):
     """
     import salt.utils.event
 
-    from dcluster.glue import log_filter
+    from dcluster.glue import log_config, log_filter
 
     log_filter.install()  # every record of this process (botocore, keystoneauth too) is scrubbed of credentials
     opts = __opts__  # noqa: F821 - Salt's loader dunder
@@ -120,11 +120,18 @@ def start(pillar_minion=None, master_address=None, interval=None):
     log.info("dcluster engine started: pillar of %s, master address %s", pillar_minion, master_address)
     fire("dcluster/engine/started", {"pillar_minion": pillar_minion, "master_address": master_address})
     next_cycle = 0.0
+    logged_by = None  # the config whose logging: section is in force
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
         while True:
             now = time.monotonic()  # a step of the wall clock must not stall (or hurry) the cycles
             if now >= next_cycle:
                 summary = controller.cycle()
+                if controller.config is not None and dict(controller.config.logging) != logged_by:
+                    logged_by = dict(controller.config.logging)
+                    try:
+                        log_config.apply(logged_by)
+                    except OSError as exc:  # e.g. log_location's directory is missing: Salt's log still works
+                        log.error("dcluster engine: cannot apply dcluster:logging: %s", exc)
                 fire("dcluster/cycle", {"ok": summary.get("ok"), "actions": summary.get("actions", [])[:50]})
                 step = interval or (controller.config.cluster_poller_interval if controller.config else 10)
                 next_cycle = now + float(step)

@@ -1,8 +1,10 @@
 """Suite-wide fixtures: pytest-salt-factories settings and root/daemon skips."""
 
+import hashlib
 import logging
 import os
 import pathlib
+import tempfile
 
 import pytest
 
@@ -16,7 +18,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def salt_factories_config():
     # The suite runs Salt from the project's virtualenv; no coverage sitecustomize needed.
-    return {"code_dir": str(ROOT), "inject_sitecustomize": False, "start_timeout": 120}
+    # The factories write each daemon's launcher script once into <root_dir>/scripts, with code_dir (the checkout
+    # whose `dcluster` the daemons import) baked in; a root_dir shared by two checkouts (the default, the temp
+    # directory) runs the daemons of one on the other's code.  One root per checkout (short: unix socket paths).
+    root = pathlib.Path(tempfile.gettempdir()) / f"dc-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
+    root.mkdir(exist_ok=True)
+    return {"code_dir": str(ROOT), "inject_sitecustomize": False, "start_timeout": 120, "root_dir": str(root)}
 
 
 def pytest_collection_modifyitems(config, items):

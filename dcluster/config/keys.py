@@ -235,7 +235,9 @@ RESOURCE = Typed(fields=RESOURCE.fields, variants=CLOUD_CONFIGS)
 # ---------------------------------------------------------------- top level
 CONFIG_CHECKER = Dict(doc="How dcluster learns that a new worker finished its configuration.", fields={
     "salt": Dict(doc="Wait for the worker's highstate job to return successfully (the default).", fields={
-        "timeout": _seconds("Seconds the highstate may take.", 900, 1),
+        "timeout": _seconds("Seconds the highstate may take; with no return by then it counts as failed (salt-run "
+                            "dcluster.status says so) and its late return is refused. max_launch_time still "
+                            "destroys a worker that never becomes usable.", 900, 1),
     }),
     "port": Dict(doc="A TCP port on the worker that answers once it is configured.", fields={
         "number": Scalar(doc="The port.", required=True, kind=int, minimum=1, maximum=65535),
@@ -271,10 +273,29 @@ PLUGIN = Dict(fields={
     "arguments": GRAPHITE_ARGS,
 })
 
-LOGGING = Dict(doc="Level of dcluster's loggers (Salt's logging writes them).", fields={
-    "log_level": Scalar(doc="0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG.", default=2, kind=int, minimum=0, maximum=3),
-    "log_location": Scalar(doc="Also write dcluster's log to this file; empty: Salt's log only.", default=""),
-    "log_format": Scalar(doc="Format of that file.", default="%(asctime)s - %(levelname)s - %(threadName)s - %(message)s"),
+def _log_location_problem(path: str) -> str | None:
+    return None if not path or str(path).startswith("/") else "must be an absolute path (the engine's working directory is not yours)"
+
+
+def _log_format_problem(fmt: str) -> str | None:
+    import logging  # here: the schema module is imported by everything, logging only matters for this check
+
+    record = logging.LogRecord("dcluster", logging.INFO, __file__, 1, "message", (), None, func="f")
+    try:
+        logging.Formatter(fmt, validate=True).format(record)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"is not a logging format ({exc})"
+    return None
+
+
+LOGGING = Dict(doc="dcluster's own logging in the engine (dcluster.glue.log_config applies it).", fields={
+    "log_level": Scalar(doc="Level of dcluster's loggers: 0 ERROR, 1 WARNING, 2 INFO, 3 DEBUG; Salt's handlers still "
+                            "filter by their own level. Unset: Salt's level decides.",
+                        default=None, kind=int, minimum=0, maximum=3),
+    "log_location": Scalar(doc="Also write dcluster's log to this file (absolute path), scrubbed like every other "
+                               "handler; empty: Salt's log only.", default="", extra=_log_location_problem),
+    "log_format": Scalar(doc="Format of that file.", default="%(asctime)s - %(levelname)s - %(threadName)s - %(message)s",
+                         extra=_log_format_problem),
     "log_max_size": Scalar(doc="Bytes before the file rotates (3 kept).", default=2097152, kind=int, minimum=1024),
 })
 

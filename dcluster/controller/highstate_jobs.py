@@ -10,8 +10,10 @@ which holds only what that minion itself returned over its authenticated
 channel.  The cache is written after the event is fired, and a return may
 arrive while the master restarts, so the loop asks the cache again for every
 outstanding jid each cycle; a jid with no return within
-``config_checker:salt:timeout`` is forgotten (``max_launch_time`` then deals
-with the worker).
+``config-checker:salt:timeout`` is forgotten and counts as a failed
+configuration (``salt-run dcluster.status`` says so, naming the key; a later
+return of that jid is refused; a new minion start may start a new highstate,
+and ``max_launch_time`` still destroys a worker that never becomes usable).
 """
 
 from __future__ import annotations
@@ -114,7 +116,9 @@ def recheck(c: Controller) -> None:
         if settle(c, jid) == "pending" and now - job["started"] > limit:
             with c.state.lock:
                 c.state.highstate_jobs.pop(jid, None)
-            log.warning("dcluster: no highstate return from %s (job %s) within %.0f s", job["minion"], jid, limit)
+            why = f"no highstate return (job {jid}) within {limit:.0f} s (dcluster:config-checker:salt:timeout)"
+            log.warning("dcluster: %s: %s", job["minion"], why)
+            c.mark_configured(job["minion"], False, why)
 
 
 def judge(entry: Any) -> tuple[bool, str]:

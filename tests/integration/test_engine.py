@@ -108,6 +108,9 @@ def stack(salt_factories, tmp_path_factory):
         pillar = torque_pillar(tmp, fake, SECRET, "dc", net=(BRIDGE, NETWORK, GATEWAY), quantity=(1, 1),
                                r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
                                max_launch_time=300, max_idle_time=3600)
+        # dcluster's own log file at DEBUG while Salt's log stays at its level (issue 16: the section did nothing)
+        pillar["logging"] = {"log_level": 3, "log_location": str(tmp / "dcluster.log"),
+                             "log_format": "%(levelname)s %(name)s: %(message)s"}
         if carbon is not None:
             pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
                 "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "dctest", "interval": 1}}}
@@ -171,6 +174,20 @@ def test_engine_launches_to_min_with_a_pre_accepted_key_its_minion_uses(stack):
     stack["mid"] = mid
     # min is 1 and max is 1: exactly one instance, however many cycles ran
     assert len(launched(stack)) == 1
+
+
+def test_the_pillars_logging_section_gives_dclusters_own_file(stack):
+    path = stack["tmp"] / "dcluster.log"
+
+    def scheduler_polls():
+        text = path.read_text() if path.exists() else ""
+        return text if "DEBUG dcluster.schedulers._common: torque: running" in text else None
+
+    text = wait_for(scheduler_polls, 60, what="the engine's scheduler polls in dcluster's log file")
+    records = [line.split(" ", 2) for line in text.splitlines()
+               if line.startswith(("DEBUG ", "INFO ", "WARNING ", "ERROR ", "CRITICAL "))]
+    assert records and all(name.startswith(("dcluster", "salt.loaded.ext.engines.dcluster")) for _, name, _ in records)
+    assert SECRET not in text
 
 
 def test_status_runner_shows_live_engine_state(stack):

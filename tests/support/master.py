@@ -84,7 +84,10 @@ def engine_master(salt_factories, master_id: str, tmp, address: str = "127.0.0.1
     ``overrides`` are added to the master's configuration.
     """
     config = {"interface": address, "pillar_roots": {"base": [str(tmp / "pillar")]},
-              "engines": [{"dcluster": {"master_address": address, "interval": 1}}], **overrides}
+              "engines": [{"dcluster": {"master_address": address, "interval": 1}}],
+              # This checkout's engine and runner, searched before the installed entry point's folders: an
+              # editable install made from another checkout would otherwise run its engine, not the one under test.
+              "engines_dirs": [str(ROOT / "_engines")], "runner_dirs": [str(ROOT / "_runners")], **overrides}
     kwargs = {}
     if reactors is not None:
         config["reactor"] = REACTORS + list(reactors)

@@ -166,12 +166,15 @@ def test_an_outstanding_jid_is_forgotten_after_the_checkers_timeout(tmp_path):
     clock.t += 30
     c.cycle()
     assert jid in c.state.highstate_jobs
+    assert nothing_marked(c, a)
     clock.t += 31
     c.cycle()
-    assert jid not in c.state.highstate_jobs and nothing_marked(c, a)
+    # the timeout is the checker's verdict: a failed configuration the status shows, naming the key
+    assert jid not in c.state.highstate_jobs and a not in c.state.configured
+    assert "within 60 s (dcluster:config-checker:salt:timeout)" in c.state.config_failed[a]
     cache.entries[(jid, a)] = OK_RETURN  # too late: nobody is waiting for it
     status = engine._highstate_return(c, *ret_event(jid, a))
-    assert nothing_marked(c, a) and status == "refused"
+    assert a not in c.state.configured and status == "refused"
     c.shutdown()
 
 
