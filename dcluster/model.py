@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, fields
+from fnmatch import fnmatchcase
 from typing import Any
 
 
@@ -121,6 +122,20 @@ class Job:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return _from_dict(cls, data, state=JobState)
+
+    def may_run_in(self, queue: str) -> bool:
+        """Whether the scheduler may start this job in ``queue`` (a queue, partition or cluster queue name).
+
+        ``queue`` is what the job asked for: empty when it named none (Grid Engine
+        without ``-q``: any queue), else a comma-separated list (Slurm ``-p a,b``,
+        Grid Engine ``-q a.q,b.q``), whose entries may be Grid Engine wildcard
+        patterns (``*.q``) or queue instances (``b.q@host``: its cluster queue).
+        """
+        if not self.queue:
+            return True
+        if self.queue == queue:
+            return True  # the common case, without splitting
+        return any(fnmatchcase(queue, q.split("@", 1)[0].strip() or "*") for q in self.queue.split(","))
 
 
 @dataclass(frozen=True, slots=True)

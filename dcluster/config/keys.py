@@ -34,7 +34,10 @@ def _cmd(doc: str, default: str) -> CommandSpec:
 
 # ---------------------------------------------------------------- cluster
 COMMON_CLUSTER = {
-    "queue_to_monitor": StrList(doc="Queues/partitions whose jobs count as demand; empty means all.", default=()),
+    "queue_to_monitor": StrList(doc="Queues/partitions whose jobs count as demand; empty means all. A job counts when "
+                                    "the scheduler may run it in one of them (Job.may_run_in): it names one, a list "
+                                    "or Grid Engine pattern with one, or (Grid Engine, no -q) no queue at all.",
+                                default=()),
     "queued_job_number_to_display": Scalar(
         doc="How many queued jobs the status views list. Display only: every pending job is planned for.",
         default=30, kind=int, minimum=0),

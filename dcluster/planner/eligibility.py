@@ -1,7 +1,9 @@
 """Which resources may run a job, and in which order to try them (the "expander").
 
 Matching follows the original's rules (seed doc, "Cloud variables"): a resource
-reserved for a queue or an account serves only jobs of that queue or account;
+reserved for a queue or an account serves only jobs of that queue or account
+(a job the scheduler may run in that queue: one that names it, a pattern or
+list matching it, or, on Grid Engine, no queue at all);
 a job that asks for node properties can only go where the reservation
 provides them; a job with no property may use a property-reserved resource.
 Order: resources whose reservation explicitly matches the job first, then
@@ -18,7 +20,7 @@ def eligible(job: Job, res: Resource) -> bool:
     r = res.reservation
     if r.account and r.account != job.account:
         return False
-    if r.queue and r.queue != job.queue:
+    if r.queue and not job.may_run_in(r.queue):
         return False
     if job.properties:
         offered = {r.property} if r.property else set()
@@ -31,7 +33,7 @@ def exact_match(job: Job, res: Resource) -> bool:
     r = res.reservation
     return bool(
         (r.account and r.account == job.account)
-        or (r.queue and r.queue == job.queue)
+        or (r.queue and job.queue and job.may_run_in(r.queue))
         or (r.property and r.property in job.properties)
     )
 

@@ -225,8 +225,10 @@ class _Planner:
                 pool.add(cores or 1, mem or -1, "", LIVE)
             pools[res.name] = pool
 
-        monitored = set(cfg.cluster.config.get("queue_to_monitor") or ())
-        pending = [j for j in view.jobs if j.state == JobState.PENDING and (not monitored or j.queue in monitored)]
+        monitored = tuple(cfg.cluster.config.get("queue_to_monitor") or ())
+        # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
+        pending = [j for j in view.jobs if j.state == JobState.PENDING
+                   and (not monitored or any(j.may_run_in(q) for q in monitored))]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
         order_cache: dict[tuple, list[Resource]] = {}
         fits_cache: dict[tuple, list[Resource]] = {}

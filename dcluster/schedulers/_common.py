@@ -413,8 +413,9 @@ class Adapter:
         queues = tuple(self.config.get("queue_to_monitor") or ())
         if not queues:
             return jobs
-        # a job that names no queue (Grid Engine without -q) may run in any of them
-        return [j for j in jobs if j.queue in queues or not j.queue]
+        # a job counts when it may run in any monitored queue: one that names no queue (Grid Engine without
+        # -q) may run in all of them; one that names several (-q a.q,b.q, -p a,b) or a pattern, in any match
+        return [j for j in jobs if any(j.may_run_in(q) for q in queues)]
 
     # -- interface (implemented per scheduler)
     def jobs(self):  # pragma: no cover - abstract

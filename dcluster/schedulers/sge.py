@@ -166,6 +166,9 @@ def _parse_qstat_values(data: str | bytes, command: str) -> list[tuple]:
                 requests[c.get("name", "")] = (c.text or "").strip()
             elif tag == "requested_pe":
                 pe = c
+            elif tag == "hard_req_queue" and "hard_req_queue" in f:
+                # -q a.q,b.q (or -q a.q -q b.q) gives one element per queue: keep them all
+                f[tag] = f"{f[tag]},{c.text or ''}"
             else:
                 f[tag] = c.text or ""
         get = f.get
@@ -262,7 +265,14 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[J
             per_slot_mem, walltime = limits.get(req_key) or limits.setdefault(req_key, _request_limits(requests))
         else:
             per_slot_mem, walltime = 0, 0
-        queue = queue_name.split("@", 1)[0] if queue_name else hard_queue.split("@", 1)[0]
+        # running: the queue instance it runs in; pending: the cluster queues (or patterns) it asked for,
+        # comma-separated, "" for none (it may run in any queue: Job.may_run_in)
+        if queue_name:
+            queue = queue_name.split("@", 1)[0]
+        elif "@" in hard_queue:
+            queue = ",".join(q.split("@", 1)[0] or "*" for q in hard_queue.split(","))
+        else:
+            queue = hard_queue
         if task and pending:
             task_ids, beyond = expand_tasks(task)
             if beyond:

@@ -99,6 +99,39 @@ def test_jobs_shapes_states_and_nodes(cluster, sched, hosts_up):
         cluster.run(["qdel", jid])
 
 
+def test_queue_to_monitor_counts_jobs_that_name_no_queue_or_a_list_with_it(cluster, sched, hosts_up):
+    """Issue 16: with queue_to_monitor set, a pending job submitted without -q (it may run in any queue) counts."""
+    import re
+
+    from dcluster.planner import Kind, plan
+    from tests.unit.builders import config, view
+
+    conf = re.sub(r"(?m)^hostlist\s+.*$", f"hostlist {hosts_up[0]}",
+                  re.sub(r"(?m)^qname\s+.*$", "qname b.q", cluster.qconf("-sq", "all.q")[1]))
+    cluster.qconf("-dq", "b.q", check=False)  # left over from a killed run
+    cluster.qconf("-Aq", cluster._file("b.q", conf))
+    jids = []
+    try:
+        # 8 slots: more than the two 2-slot hosts have, so every one stays pending
+        for args in ([], ["-q", "all.q"], ["-q", "b.q"], ["-q", "all.q,b.q"], ["-q", f"b.q@{hosts_up[0]}"]):
+            jids.append(qsub(cluster, "-pe", "mpi", "8", *args, "sleep", "1"))
+        any_q, all_q, b_q, both, instance = jids
+        monitored = load({"secret": "0123456789abcdef", "cluster": {**cluster.config(), "config": {
+            **cluster.config()["config"], "queue_to_monitor": ["b.q"]}}}).cluster.config
+        jobs = {j.id: j for j in SgeAdapter(monitored, cluster.run).jobs() if j.id in jids}
+        assert set(jobs) == {any_q, b_q, both, instance}, {j.id: j.queue for j in jobs.values()}
+        assert all(j.state == JobState.PENDING for j in jobs.values())
+        # and the planner launches for them, not for the all.q job
+        cfg = config({"r1": {"cores": 8}}, cluster={"type": "sge", "config": {"queue_to_monitor": ["b.q"]}})
+        everything = [j for j in sched.jobs() if j.id in jids]
+        served = {jid for a in plan(view(cfg, jobs=everything), cfg).of(Kind.LAUNCH) for jid in a.jobs}
+        assert served == {any_q, b_q, both, instance}
+    finally:
+        for jid in jids:
+            cluster.run(["qdel", "-f", jid])
+        cluster.qconf("-dq", "b.q", check=False)
+
+
 def test_our_hold_and_an_admins_hold_are_told_apart(cluster, sched, hosts_up):
     # the earlier sleep job runs on one of the two hosts, whichever Grid Engine chose: use the other
     host = next(n.name for n in sched.nodes() if n.name.startswith("dcs") and not n.jobs)

@@ -492,3 +492,20 @@ def test_plan_leaves_the_jobs_it_was_given_unchanged(respect):
     v = view(cfg, [n], {"r1": [i], "r2": []}, jobs=jobs)
     p = plan(v, cfg)
     assert p.actions and [j.to_dict() for j in jobs] == before and [j.to_dict() for j in v.jobs] == before
+
+
+def test_queue_to_monitor_counts_a_job_that_names_no_queue_or_a_matching_list():
+    """Grid Engine: a pending job without -q (queue "") may run in a monitored queue: it is demand (issue 16)."""
+    cfg = config(cluster={"type": "sge", "config": {"queue_to_monitor": ["b.q"]}})
+    jobs = [job("any", queue=""), job("list", queue="all.q,b.q", cores=4), job("other", queue="all.q", cores=4),
+            job("pattern", queue="*.q", cores=4)]
+    p = plan(view(cfg, jobs=jobs), cfg)
+    served = {j for a in p.of(Kind.LAUNCH) for j in a.jobs}
+    assert served == {"any", "list", "pattern"}
+
+
+def test_a_queue_reserved_resource_serves_jobs_the_scheduler_may_run_in_that_queue():
+    cfg = config({"r1": {"reservation": {"queue": "b.q"}}}, cluster={"type": "sge"})
+    for queue, ok in (("", True), ("b.q", True), ("all.q,b.q", True), ("b*", True), ("all.q", False)):
+        p = plan(view(cfg, jobs=[job(1, queue=queue)]), cfg)
+        assert (launches(p) == {"r1": 1}) is ok, queue

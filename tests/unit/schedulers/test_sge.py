@@ -209,3 +209,32 @@ def test_qstat_records_sharing_requests_and_array_tasks_keep_their_own_extra():
     assert jobs["11.1"].submit_time == jobs["12.2"].submit_time > 0
     jobs["11.1"].extra["mark"] = 1
     assert all("mark" not in j.extra for jid, j in jobs.items() if jid != "11.1")
+
+
+QUEUE_REQUESTS = "sge/dcsched-sge819-qstat-queue-requests-xml-r.xml"  # real SoGE 8.1.9, see the data README
+
+
+def test_queue_requests_of_real_qstat_every_queue_a_job_names_is_kept():
+    jobs = {j.id: j for j in sge.parse_qstat(data(QUEUE_REQUESTS))}
+    assert {jid: j.queue for jid, j in jobs.items()} == {
+        "108": "",  # no -q
+        "109": "all.q", "110": "b.q",
+        "111": "all.q,b.q",  # -q all.q,b.q: two <hard_req_queue> elements (the parser kept only the last)
+        "112": "*.q",
+        "113": "b.q",  # -q b.q@dcs1: the queue instance's cluster queue
+        "114": "all.q,b.q",  # -q all.q -q b.q
+        "115": "b*",
+    }
+    assert all(j.state == JobState.PENDING for j in jobs.values())
+
+
+@pytest.mark.parametrize("monitored, counted", [
+    (["b.q"], {"108", "110", "111", "112", "113", "114", "115"}),
+    (["all.q"], {"108", "109", "111", "112", "114"}),
+    (["other.q"], {"108", "112"}),  # no -q: any queue; *.q matches other.q too
+    ([], {str(n) for n in range(108, 116)}),
+])
+def test_queue_to_monitor_counts_every_job_a_monitored_queue_may_run(rec, monitored, counted):
+    """Grid Engine semantics: a job without -q may run in any queue, -q a,b in either, a pattern in any match."""
+    rec.on(r"qstat", data(QUEUE_REQUESTS))
+    assert {j.id for j in adapter(rec, queue_to_monitor=monitored).jobs()} == counted
