@@ -96,6 +96,9 @@ class View:
     scheduler_ok: bool = True
     cloud_ok: Mapping[str, bool] = field(default_factory=_empty)
     configured: frozenset[str] = frozenset()  # minion ids whose configuration check passed
+    # minion ids whose REGISTER was carried out (actuator Records.registered); None: not known (the
+    # simulator, tests), and then a node that joined by itself is not registered again
+    registered: frozenset[str] | None = None
     in_flight: Mapping[str, int] = field(default_factory=_empty)  # launches requested, not yet listed
     # ids asked of a create call that failed transiently, not listed yet: they may exist
     maybe_launched: Mapping[str, int] = field(default_factory=_empty)

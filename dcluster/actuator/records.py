@@ -23,6 +23,10 @@ ERRORS = 50
 class Records:
     backoff: dict[str, BackoffState] = field(default_factory=dict)
     configured: set[str] = field(default_factory=set)
+    # minion ids whose REGISTER was carried out (add_node with the resource's reservation, post_add_node_command),
+    # whether the engine created the node or the node joined by itself (slurmd -Z): the planner registers a
+    # configured worker's node that is not in here, once
+    registered: set[str] = field(default_factory=set)
     config_failed: dict[str, str] = field(default_factory=dict)
     recent_launches: dict[str, Instance] = field(default_factory=dict)  # minion id -> instance we were told of
     in_flight: dict[str, int] = field(default_factory=dict)

@@ -51,6 +51,10 @@ class Steps:
         if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address
             kwargs["address"] = ip
         out = sched.add_node(action.target, action.cores, **kwargs)
+        with self.records.lock:
+            # before the hook: a failed hook is not retried (as for a node we created), and add_node's
+            # account reservation must not be created twice
+            self.records.registered.add(action.target)
         hook = cfg.cluster.config.get("post_add_node_command")
         if hook is not None:
             self.hooks.run(hook, worker, "post_add_node_command", sync=True, args=(action.target, ip or ""))
@@ -63,6 +67,7 @@ class Steps:
         with self.records.lock:
             # retired: never registered again, even if its instance lingers until destroyed
             self.records.configured.discard(action.target)
+            self.records.registered.discard(action.target)
         hook = cfg.cluster.config.get("post_remove_node_command")
         if hook is not None:
             ip = worker.instance.ip if worker and worker.instance else ""
@@ -80,6 +85,7 @@ class Steps:
             raise ActionFailed(f"the cloud refused to delete {instance_id}: {status}")
         with self.records.lock:
             self.records.configured.discard(minion_id)
+            self.records.registered.discard(minion_id)
             self.records.config_failed.pop(minion_id, None)
             recent = self.records.recent_launches.pop(minion_id, None)
             if recent is not None and status == "ok":

@@ -81,6 +81,7 @@ class ControllerState(Records):
                                 "last_error": b.last_error} for k, b in self.backoff.items()},
                 "bootstrap": {k: {**b.to_dict(), "since": b.since + off} for k, b in self.bootstrap.items()},
                 "configured": sorted(self.configured),
+                "registered": sorted(self.registered),
                 "config_failed": dict(self.config_failed),
                 "recent_launches": {k: v.to_dict() for k, v in self.recent_launches.items()},
                 "listed": {k: v.to_dict() for k, v in self.listed.items()},
@@ -135,6 +136,10 @@ class ControllerState(Records):
         st.backoff = {k: BackoffState(**v) for k, v in (data.get("backoff") or {}).items()}
         st.bootstrap = _bootstrap(data.get("bootstrap"))
         st.configured = set(data.get("configured") or ())
+        # A file from before "registered" existed: the workers configured then were registered then (or
+        # joined by themselves); registering them again would run post_add_node_command a second time.
+        registered = data.get("registered") if "registered" in data else data.get("configured")
+        st.registered = {r for r in (registered or ()) if isinstance(r, str)}
         st.config_failed = dict(data.get("config_failed") or {})
         st.recent_launches = {k: Instance.from_dict(v) for k, v in (data.get("recent_launches") or {}).items()}
         st.listed = _listed(data.get("listed"))

@@ -152,6 +152,26 @@ class _Planner:
                 self.actions.append(Action(Kind.REMOVE, w.resource, "its instance is being deleted", target=w.name))
                 self.acted.add(w.name)
                 self.doomed.add(w.name)
+        self.register_self_joined()
+
+    def register_self_joined(self) -> None:
+        """A configured worker whose node joined the scheduler by itself (Slurm's ``slurmd -Z``, the worker
+        formula's way) never met the REGISTER above: it gets the same one, once (``view.registered``), so
+        its reservation (features, account) and ``post_add_node_command`` apply whichever way it joined;
+        the adapters' add_node gives an existing node only what it lacks."""
+        if self.view.registered is None:
+            return  # not known (simulator, tests): never register a node twice
+        for w in self.view.workers:
+            if (w.node is None or w.instance is None or w.instance.state.value != "running"
+                    or w.name in self.view.registered or w.name not in self.view.configured or w.name in self.acted
+                    or w.resource not in self.config.resources
+                    or w.state not in (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY)):
+                continue
+            cores, mem = shape_of(self.view, self.config.resources[w.resource])
+            self.actions.append(Action(Kind.REGISTER, w.resource, "joined the scheduler by itself: applying its "
+                                       "reservation and post_add_node_command", target=w.name,
+                                       cores=w.node.cores or w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
+            self.acted.add(w.name)
 
     def retire(self) -> None:
         """Workers of a retired resource (dcluster.controller.retired): held so running jobs finish, then

@@ -131,3 +131,54 @@ def test_salt_module_with_real_cmd_run_all(cluster, two_nodes):
     assert "big" in nodes["dcn2"]["properties"] and nodes["dcn2"]["cores"] == 1
     assert isinstance(funcs["dcluster_slurm.jobs"](), list)
     assert funcs["dcluster_slurm.check"]()["healthy"] is True
+
+
+def test_a_node_that_registers_itself_gets_the_engines_register_once(tmp_path, cluster, sched, two_nodes):
+    """Issue 16: slurmd -Z (the worker formula's way) left a worker without its reservation's features,
+    its account reservation and post_add_node_command; the engine now registers such a node, once."""
+    from dcluster import identity
+    from dcluster.controller import Controller
+    from dcluster.model import Instance, InstanceState
+    from tests.unit.controller.memory_ports import Clock, MemCloud, key_pool, ports, step
+
+    secret = "selfjoin-test-secret-0123"
+    mid = identity.make("dc", "r1", secret)
+    clock, cloud, hooks, events = Clock(), MemCloud(), [], []
+    cloud.instances_[mid] = Instance(id="i-self", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
+                                     launch_time=clock(), cores=1, ip="127.200.0.252")
+    pillar = {"secret": secret, "cluster_name": "dc", "max_idle_time": 3600,
+              "cluster": {**cluster.config(), "config": {**cluster.config()["config"],
+                                                         "post_add_node_command": "/usr/local/bin/added {0} {1}"}},
+              "cloud": {"r1": {"type": "local", "cores": 1, "quantity": {"min": 0, "max": 2},
+                               "reservation": {"property": "gpu", "account": "physics"}}}}
+
+    def controller():
+        p = ports(pillar, None, cloud, events, set())
+        p.scheduler = lambda cfg: SlurmAdapter(cfg.cluster.config, cluster.run)
+        p.hook = lambda argv, timeout: hooks.append(list(argv)) or (0, "ok")
+        return Controller(p, state_path=str(tmp_path / "state.json"), clock=clock, keys=key_pool())
+
+    c = controller()
+    try:
+        cluster.add_netns_host("dcsl3", 2)
+        cluster.start_slurmd("dcsl3", mid, dynamic_conf="CPUs=1 RealMemory=300 Feature=dcluster")
+        wait_for(lambda: node_of(sched, mid) and node_of(sched, mid).state == NodeState.IDLE, 15, 0.2,
+                 what="the worker's slurmd to register itself")
+        c.mark_configured(mid, True, "highstate done")
+        step(c, clock)
+        node = node_of(sched, mid)
+        assert "gpu" in node.properties, node.properties  # the reservation's property, as a feature
+        rc, out, _ = cluster.run(["scontrol", "show", "reservation", f"dcluster_{mid}"])
+        assert rc == 0 and "Accounts=physics" in out and f"Nodes={mid}" in out, out
+        assert hooks == [["/usr/local/bin/added", mid, "127.200.0.252"]]
+        step(c, clock)
+        c.shutdown()
+        c = controller()  # a master restart remembers it was done
+        step(c, clock)
+        assert hooks == [["/usr/local/bin/added", mid, "127.200.0.252"]]
+        assert [t.rsplit("/", 1)[1] for t, _ in events if "action/register/" in t] == ["started", "done"]
+    finally:
+        c.shutdown()
+        cluster.run(["scontrol", "delete", "reservation", f"dcluster_{mid}"])
+        cluster.stop_slurmd(mid)
+        cluster.run(["scontrol", "delete", f"nodename={mid}"])

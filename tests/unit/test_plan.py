@@ -509,3 +509,20 @@ def test_a_queue_reserved_resource_serves_jobs_the_scheduler_may_run_in_that_que
     for queue, ok in (("", True), ("b.q", True), ("all.q,b.q", True), ("b*", True), ("all.q", False)):
         p = plan(view(cfg, jobs=[job(1, queue=queue)]), cfg)
         assert (launches(p) == {"r1": 1}) is ok, queue
+
+
+def test_a_configured_node_that_joined_by_itself_is_registered_once():
+    """Issue 16: slurmd -Z makes the node itself; the engine's REGISTER (reservation, hook) must still come."""
+    cfg = config()
+    a, b = wid(n=1), wid(n=2)
+    (na, ia), (nb, ib) = worker(a), worker(b, state=NodeState.BUSY, used=4, jobs=("7",))
+    nodes, insts = [na, nb], {"r1": [ia, ib]}
+    p = plan(view(cfg, nodes, insts, configured={a, b}, registered=set()), cfg)
+    regs = p.of(Kind.REGISTER)
+    assert sorted(r.target for r in regs) == sorted([a, b]) and all("joined the scheduler by itself" in r.reason
+                                                                    for r in regs)
+    assert {r.target: r.cores for r in regs} == {a: 4, b: 4}
+    # done (registered), not configured yet, or unknown (the simulator): nothing
+    assert plan(view(cfg, nodes, insts, configured={a, b}, registered={a, b}), cfg).of(Kind.REGISTER) == []
+    assert plan(view(cfg, nodes, insts, configured=set(), registered=set()), cfg).of(Kind.REGISTER) == []
+    assert plan(view(cfg, nodes, insts, configured={a, b}), cfg).of(Kind.REGISTER) == []
