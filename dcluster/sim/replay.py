@@ -272,8 +272,13 @@ class Replay:
         k = math.ceil((t - self.t0) / p - 1e-9)
         return self.t0 + k * p
 
-    def _wakes(self, now: float) -> float | None:
-        """The earliest future time a timer could make the policy act."""
+    def _wakes(self, now: float, seen: float) -> float | None:
+        """The earliest time, ``now`` or later, a timer could make the policy act.
+
+        A timer due at or before ``seen`` (the time of a tick that planned on the very
+        scheduler state there is now) was already weighed by that tick; any other due timer
+        (``seen < t <= now``, e.g. a node idle since now under ``idle: 0``) is due now.
+        """
         times = []
         pad = 1 if self.policy.strict_idle else 0
         for n in self.sched.nodes.values():
@@ -291,8 +296,8 @@ class Replay:
         for b in self.actuator.records.backoff.values():
             if b.until > now:
                 times.append(b.until)
-        future = [t for t in times if t > now]
-        return min(future) if future else None
+        due = [t for t in times if t > seen]
+        return max(now, min(due)) if due else None
 
     def _resource_of(self, name: str) -> str:
         inst = self.cloud.alive.get(name)
@@ -370,7 +375,7 @@ class Replay:
                 # Follow-ups (REMOVE/DESTROY once drained, REGISTER once booted, retry after a backoff) are
                 # timers in _wakes; a tick that acted while jobs wait gets the engine's next cycle too, since
                 # what it changed (nodes removed, released ...) may change what the policy does for them.
-                nxt = self._wakes(now)
+                nxt = self._wakes(now, seen=now)
                 if acted and sched.pending:
                     nxt = min(nxt, now + s.poll) if nxt is not None else now + s.poll
                 decision = self._grid(nxt) if nxt is not None else None
@@ -384,7 +389,8 @@ class Replay:
                 else:
                     stall = 0
             elif changed and not sched.pending:
-                nxt = self._wakes(now)
+                # The scheduler changed since the last tick: every timer already due counts (it may act now).
+                nxt = self._wakes(now, seen=-math.inf)
                 if nxt is not None:
                     g = self._grid(nxt)
                     decision = g if decision is None else min(decision, g)

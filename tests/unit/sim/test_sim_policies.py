@@ -167,3 +167,22 @@ def test_backoffs_count_failure_episodes_not_failed_batches():
     r, m, jobs = run(trace, policy="dcluster", max_nodes=120, faults=Faults(windows=((0, 1, "transient"),)))
     assert len(r.launch_failures) == 3 and r.backoffs == 1
     assert m["jobs_completed"] == 120
+
+
+TWO = """\
+; MaxNodes: 2
+1 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1
+2 0 -1 900 1 -1 -1 1 900 -1 1 1 1 -1 -1 -1 -1 -1
+"""
+
+
+@pytest.mark.parametrize("policy", ["dcluster", "powersave"])
+def test_an_idle_timer_due_now_is_acted_on_now(policy):
+    # idle 0: 0 launch 2; 120 J1, J2 start; 420 J1 ends with nothing queued, node A's timer is
+    # due at once (420 is on the 60 s grid): retired at 420.  The replay used to keep only timers
+    # strictly after now, so A stayed up until the next event, J2's end at 1020 (A 0-1020).
+    r, m, jobs = run(TWO, policy=policy, idle=0)
+    assert starts(jobs) == {"1": 120, "2": 120}
+    assert r.action_counts.get("destroy") == 1
+    # A 0-420, B 0-1020
+    assert m["node_hours"] == pytest.approx((420 + 1020) / 3600, abs=1e-3)
