@@ -353,8 +353,8 @@ ROOT = Dict(
         "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
         "auto_provision_interval": _seconds("Kept from the original, where it had no effect: dcluster plans after "
                                             "every scheduler poll (planning is idempotent and counts launches in "
-                                            "flight), so decisions follow cluster_poller_interval. The simulator "
-                                            "uses it as its decision cadence.", 60, 1),
+                                            "flight), so decisions follow cluster_poller_interval, in the simulator "
+                                            "too.", 60, 1),
         "scale_up_delay": _seconds("Seconds a job must have been pending before it may cause a launch; nodes that "
                                    "free up meanwhile absorb short jobs. 0: launch at once.", 0),
         "respect_reservations": Scalar(

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-nodes", type=int, help="nodes kept even when idle (default 0)")
     p.add_argument("--boot", type=float, help="seconds from launch until a node takes jobs (default 300)")
     p.add_argument("--idle", type=int, help="max_idle_time / SuspendTime in seconds (default 600)")
-    p.add_argument("--poll", type=int, help="seconds between scaling decisions (default 60)")
+    p.add_argument("--poll", type=int, help="seconds between scaling decisions, the engine's cluster_poller_interval (default 10)")
     p.add_argument("--delay", type=int, help="dcluster's scale_up_delay: seconds a job waits before it may cause a "
                    "launch (default 0)")
     p.add_argument("--greedy", action="store_true", help="dcluster with respect_reservations false: launch for "

@@ -6,12 +6,13 @@ what fits at once, as a real one would.  *Decision ticks* - the engine's
 cycle: snapshot nodes, instances and pending jobs as :mod:`dcluster.model`
 objects, :func:`dcluster.reconcile.reconcile` them, ask the policy for a
 :class:`~dcluster.planner.Plan`, carry its actions out - run on the engine's
-cadence (``poll`` s, default ``auto_provision_interval`` 60 s, measured from
-the trace's first submit) and only when something could change the answer:
+cadence (``poll`` s, default 10 s: the engine plans after every scheduler poll,
+``cluster_poller_interval``; measured from the trace's first submit) and only
+when something could change the answer:
 
 * the scheduler changed while jobs are pending (demand the policy may act on);
-* a node's idle timer expires (``since + idle``), an instance finishes
-  booting, a backoff ends;
+* a node's idle timer expires (``since + idle``; one already due when the
+  scheduler changes counts at once), an instance finishes booting, a backoff ends;
 * a node is drained and empty (the next cycle removes and destroys it);
 * the previous tick acted while jobs wait (the engine's next cycle).
 
@@ -67,7 +68,7 @@ class Settings:
     min_nodes: int = 0
     boot: float = 300.0  # s from launch until the node can be registered (boot + configuration)
     idle: int = 600  # max_idle_time / SuspendTime
-    poll: int = 60  # the engine's decision cadence
+    poll: int = 10  # the engine's decision cadence: it plans after every scheduler poll
     delay: int = 0  # scale_up_delay of the dcluster policy
     reservations: bool = True  # respect_reservations of the dcluster policy
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
@@ -116,7 +117,7 @@ def build_config(s: Settings) -> Config:
         "cluster": {"type": "slurm"},
         "max_idle_time": s.idle,
         "max_launch_time": s.max_launch_time or int(s.boot) + 3600,
-        "auto_provision_interval": s.poll,
+        "cluster_poller_interval": s.poll,
         "scale_up_delay": s.delay,
         "respect_reservations": s.reservations,
         "cloud": cloud,
