@@ -11,7 +11,7 @@ import pytest
 
 from dcluster.sim import metrics
 from dcluster.sim.cloud import Faults
-from dcluster.sim.replay import Settings, jobs_from_swf, replay
+from dcluster.sim.replay import Settings, build_config, jobs_from_swf, replay
 from dcluster.sim.swf import parse_line
 
 THREE = """\
@@ -186,3 +186,18 @@ def test_an_idle_timer_due_now_is_acted_on_now(policy):
     assert r.action_counts.get("destroy") == 1
     # A 0-420, B 0-1020
     assert m["node_hours"] == pytest.approx((420 + 1020) / 3600, abs=1e-3)
+
+
+def test_the_replay_decides_at_the_engine_s_cadence_by_default():
+    # The engine plans after every scheduler poll (cluster_poller_interval, 10 s).  J1 at 0 launches
+    # a node; J2 arrives at 25: the next cycle, at 30, launches another, which takes J2 at 30 + 120.
+    # At the old 60 s cadence that launch waited until t=60.
+    text = ("1 0 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n"
+            "2 25 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n")
+    records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(text.splitlines(), 1)) if r]
+    s = Settings(max_nodes=2, boot=120, idle=60)
+    assert s.poll == 10 and build_config(s).cluster_poller_interval == 10
+    jobs, _ = jobs_from_swf(records)
+    result = replay(jobs, s)
+    assert {j.id: j.start for j in result.jobs} == {"1": 120, "2": 150}
+    assert metrics.summarise(result)["poll_s"] == 10
