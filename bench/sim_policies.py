@@ -3,7 +3,8 @@
 dcluster, dc1 and powersave are swept over idle timeouts (0, 60, 300, 600,
 1800 s; powersave's SuspendTime is the idle timeout); dcluster also over its
 ``respect_reservations`` setting (true, the default, and false: "greedy");
-static has no idle dimension (one row).  100 one-core nodes, boot 300 s, decisions every 60 s.
+static has no idle dimension (one row).  100 one-core nodes, boot 300 s, decisions at the
+engine's cadence (the replay's default poll, cluster_poller_interval 10 s).
 Replays run in 2 processes at most.  Writes the ``## Policy comparison
 (KTH-SP2 replay)`` section of docs/performance.md (other sections are kept)
 and prints ``kth_replay_s=<s of one dcluster replay>`` as its last line.
@@ -92,15 +93,18 @@ def label(r):
 
 
 def table(results):
-    rows = ["| policy | idle s | node-hours | work node-h | util. | mean wait s | p95 wait s | max wait s | "
-            "bounded slowdown | launches | peak | never started | replay s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| policy | idle s | node-hours | oracle node-h | / oracle | work node-h | util. | mean wait s | "
+            "p50 wait s | p95 wait s | max wait s | wide mean wait s | wide max wait s | bounded slowdown | "
+            "launches | peak | never started | replay s |",
+            "|---|" + "---:|" * 17]
     for r in results:
         idle = "-" if r["idle_s"] is None else str(r["idle_s"])
         name = r["policy"] + (" greedy" if r.get("respect_reservations") is False else "")
-        rows.append(f"| {name} | {idle} | {r['node_hours']:,.0f} | {r['work_node_hours']:,.0f} | "
-                    f"{r['utilisation']:.3f} | {r['mean_wait_s']:,.0f} | {r['p95_wait_s']:,.0f} | "
-                    f"{r['max_wait_s']:,.0f} | {r['mean_bounded_slowdown']:.1f} | {r['launches']:,} | "
+        rows.append(f"| {name} | {idle} | {r['node_hours']:,.0f} | {r['oracle_node_hours']:,.0f} | "
+                    f"{r['over_oracle']:.3f} | {r['work_node_hours']:,.0f} | "
+                    f"{r['utilisation']:.3f} | {r['mean_wait_s']:,.0f} | {r['p50_wait_s']:,.0f} | "
+                    f"{r['p95_wait_s']:,.0f} | {r['max_wait_s']:,.0f} | {r['wide_mean_wait_s']:,.0f} | "
+                    f"{r['wide_max_wait_s']:,.0f} | {r['mean_bounded_slowdown']:.1f} | {r['launches']:,} | "
                     f"{r['peak_nodes']} | {r['jobs_never_started']} | {r['wall_s']:.1f} |")
     return "\n".join(rows)
 
@@ -141,10 +145,13 @@ def section(results, jobs, skipped):
         "",
         f"`make bench` (bench/sim_policies.py).  The whole KTH-SP2 trace ({jobs:,} jobs replayed, {skipped} "
         "skipped for lack of a processor count) through the simulated FCFS + EASY scheduler; 100 one-core "
-        f"nodes at most, none kept (min 0), boot {BOOT} s, decisions every 60 s, jobs run their recorded "
-        "time.  Node-hours count instances from launch to destroy (boot included) over the trace's span; "
-        "work node-hours are the jobs' own node-hours, a lower bound.  static is the KTH machine itself "
-        "(100 nodes always up).",
+        f"nodes at most, none kept (min 0), boot {BOOT} s, decisions every {results[0]['poll_s']} s, jobs run "
+        "their recorded time.  Node-hours count instances from launch to destroy (boot included) over the "
+        "trace's span; work node-hours are the jobs' own node-hours, a lower bound; oracle node-hours what "
+        "perfect foresight would pay for the run's own schedule (each node up exactly while a job runs on "
+        "it).  Wide jobs use at least a quarter of the machine "
+        f"({results[0]['wide_jobs']:,} jobs of {results[0]['wide_min_cores']}+ processors).  static is the "
+        "KTH machine itself (100 nodes always up).",
         "",
         table(results),
         "",

@@ -5,10 +5,21 @@
 * ``work_node_hours``: the sum over started jobs of processors / cores per node
   times run time: node-hours of pure work, a lower bound of ``node_hours``
   (with one core per node it is exactly each job's nodes times its run time).
-* waits are start - submit of jobs that started; ``p95_wait_s`` is the nearest-rank
-  95th percentile; ``mean_bounded_slowdown`` is the mean of
+* ``oracle_node_hours``: what a scaler with perfect foresight would pay for the run's
+  own schedule (same starts, same nodes): each node up exactly while a job of the
+  final schedule runs on it, no boot, no idle (the union of its jobs' run times),
+  clipped to the span.  The schedule's work bound at node granularity: with one
+  core per node it equals ``work_node_hours``; with more it counts a node shared or
+  half used as a whole node.  A run of a job requeued off a node is not counted.
+  ``over_oracle`` is ``node_hours / oracle_node_hours``.
+* waits are start - submit of jobs that started; ``p50_wait_s`` and ``p95_wait_s``
+  are nearest-rank percentiles; ``mean_bounded_slowdown`` is the mean of
   ``max(1, (wait + run) / max(run, 10 s))`` over completed jobs (Feitelson's
   bounded slowdown, tau = 10 s).
+* wide jobs use at least a quarter of the machine's cores (``wide_min_cores``,
+  from ``machine_cores``: the trace machine's processors when known, else the
+  replay's ``max_nodes`` x ``cores_per_node``); ``wide_mean_wait_s`` and
+  ``wide_max_wait_s`` are over those that started, which a mean over all jobs hides.
 * ``launches``: instances launched (not API calls: ``launch_requests``);
   ``peak_nodes``: most instances alive at once.
 """
@@ -32,11 +43,40 @@ def percentile(values: list[float], q: float) -> float:
     return float(ordered[rank - 1])
 
 
-def summarise(r: Result) -> dict[str, Any]:
+def oracle_node_seconds(jobs, start: float, end: float) -> float:
+    """Node-seconds of each node's union of its jobs' run intervals, clipped to ``[start, end]``."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for j in jobs:
+        if j.start is None or j.end is None:
+            continue
+        lo, hi = max(j.start, start), min(j.end, end)
+        if hi > lo:
+            for name in j.alloc:
+                spans.setdefault(name, []).append((lo, hi))
+    total = 0.0
+    for intervals in spans.values():
+        intervals.sort()
+        cur_lo, cur_hi = intervals[0]
+        for lo, hi in intervals[1:]:
+            if lo > cur_hi:
+                total += cur_hi - cur_lo
+                cur_lo, cur_hi = lo, hi
+            elif hi > cur_hi:
+                cur_hi = hi
+        total += cur_hi - cur_lo
+    return total
+
+
+def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
     s = r.settings
     started = [j for j in r.jobs if j.start is not None]
     completed = [j for j in started if j.end is not None and j.end <= r.end]
     waits = [j.start - j.submit for j in started]
+    machine = machine_cores or s.max_nodes * s.cores_per_node
+    wide_min = max(1, math.ceil(machine / 4))
+    wide = [j for j in r.jobs if j.cores >= wide_min]
+    wide_waits = [j.start - j.submit for j in wide if j.start is not None]
+    oracle = oracle_node_seconds(started, r.start, r.end) / 3600.0
     slow = [max(1.0, (j.start - j.submit + j.runtime) / max(j.runtime, TAU)) for j in completed]
     work = sum(j.cores * j.runtime for j in started) / s.cores_per_node / 3600.0
     node_hours = r.node_seconds / 3600.0
@@ -56,9 +96,17 @@ def summarise(r: Result) -> dict[str, Any]:
         "node_hours": round(node_hours, 3),
         "work_node_hours": round(work, 3),
         "utilisation": round(work / node_hours, 4) if node_hours else 0.0,
+        "oracle_node_hours": round(oracle, 3),
+        "over_oracle": round(node_hours / oracle, 4) if oracle else 0.0,
         "mean_wait_s": round(sum(waits) / len(waits), 1) if waits else 0.0,
+        "p50_wait_s": percentile(waits, 50),
         "p95_wait_s": percentile(waits, 95),
         "max_wait_s": max(waits) if waits else 0.0,
+        "machine_cores": machine,
+        "wide_min_cores": wide_min,
+        "wide_jobs": len(wide),
+        "wide_mean_wait_s": round(sum(wide_waits) / len(wide_waits), 1) if wide_waits else 0.0,
+        "wide_max_wait_s": max(wide_waits) if wide_waits else 0.0,
         "mean_bounded_slowdown": round(sum(slow) / len(slow), 3) if slow else 0.0,
         "launches": r.launches,
         "launch_requests": r.launch_requests,

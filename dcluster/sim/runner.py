@@ -5,7 +5,8 @@ trace: ``kth`` (KTH-SP2, 100 one-core nodes) or ``hpc2n`` (HPC2N, 120
 two-core nodes).  Options are the fields of :class:`dcluster.sim.replay.Settings`
 (``policy``, ``cores_per_node``, ``max_nodes``, ``boot``, ``idle``, ``poll`` ...),
 plus ``limit`` (replay only the first N jobs), ``plot`` (a PNG path) and
-``json`` (a path to write the metrics to).
+``json`` (a path to write the metrics to).  Wide jobs (a quarter of the machine)
+are judged against the trace machine (header ``MaxProcs``), whatever ``max_nodes``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def trace_path(trace: str) -> str:
     if not os.path.isfile(trace):
         raise FileNotFoundError(f"trace {trace!r}: no such file, and not a bundled trace ({', '.join(BUNDLED)})")
     return trace
+
+
+def machine_cores(path: str) -> int | None:
+    """The trace machine's processors (the SWF header's ``MaxProcs``), or None when the header has none."""
+    value = swf.header(path).get("MaxProcs")
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"trace {path}: header MaxProcs {value!r} is not a positive integer")
+    return value
 
 
 def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
@@ -81,7 +92,7 @@ def simulate(trace: str, limit: int | None = None, plot: str | None = None, json
     if not jobs:
         raise ValueError(f"trace {path}: no job to replay")
     result = replay(jobs, s, skipped, progress)
-    out = metrics.summarise(result)
+    out = metrics.summarise(result, machine_cores(path))
     out["trace"] = os.path.basename(path)
     if plot:
         from .plot import plot as draw
