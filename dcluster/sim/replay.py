@@ -289,6 +289,10 @@ class Replay:
             elif not n.jobs and self.policy.has_idle:
                 limit = self.config.idle_limit(self._resource_of(n.name))
                 times.append(n.since + limit + pad)
+                if n.since + limit + pad <= now and self.sched.pending:
+                    # Past its timer, kept for the jobs that wait: whether they still want it depends on the
+                    # time (a backfill window closing before the head's reservation), so ask every cycle.
+                    times.append(now + self.s.poll)
         nr = self.cloud.next_ready(now)
         if nr is not None:
             times.append(nr)
@@ -376,7 +380,9 @@ class Replay:
                 # Follow-ups (REMOVE/DESTROY once drained, REGISTER once booted, retry after a backoff) are
                 # timers in _wakes; a tick that acted while jobs wait gets the engine's next cycle too, since
                 # what it changed (nodes removed, released ...) may change what the policy does for them.
-                nxt = self._wakes(now, seen=now)
+                # A tick that acted planned on the state before its actions: a timer already due on what
+                # it changed (a node it registered, idle since now under idle 0) was not weighed yet.
+                nxt = self._wakes(now, seen=-math.inf if acted else now)
                 if acted and sched.pending:
                     nxt = min(nxt, now + s.poll) if nxt is not None else now + s.poll
                 decision = self._grid(nxt) if nxt is not None else None
