@@ -103,7 +103,11 @@ def status():
     now = view.get("now") or time.time()
     by_state = {}
     failed = data.get("config_failed") or {}
-    for w in view.get("workers", []):
+    try:
+        workers_now = rc.workers(__opts__)
+    except rc.EngineUnavailable:
+        workers_now = []  # the summary is there: its cycle's workers are being written
+    for w in workers_now:
         reason = w["reason"]
         if w["name"] in failed:  # its highstate failed: say so rather than "not yet a scheduler node"
             reason = f"configuration failed: {failed[w['name']]}"
@@ -111,7 +115,6 @@ def status():
             f"{w['name']} [{w['resource'] or 'physical'}] {_age(now, w.get('since'))}: {reason}"
             + (f" (jobs {', '.join(w['jobs'][:5])})" if w.get("jobs") else "")
         )
-    pending = [j for j in view.get("jobs", []) if j.get("state") == "pending"]
     plan = last.get("plan") or {}
     return {
         "engine": {
@@ -128,9 +131,10 @@ def status():
         "retired": _retired_lines(data.get("retired")),
         "workers": by_state,
         "pending": {
-            "jobs": len(pending), "cores": sum(j["chunks"] * j["chunk_cores"] for j in pending),
+            "jobs": (view.get("job_counts") or {}).get("pending", 0),
+            "cores": (view.get("job_cores") or {}).get("pending", 0),
             "unplaceable": [f"{u['job']}: {u['reason']}" for u in plan.get("unplaceable", [])[:10]],
-            "waiting": len(plan.get("waiting", [])),
+            "waiting": plan.get("waiting_count", len(plan.get("waiting", []))),
         },
         "planned": [f"{a['kind']} {a.get('target') or a.get('count')}: {a['reason']}" for a in plan.get("actions", [])],
         "notes": plan.get("notes", []),
@@ -150,9 +154,8 @@ def workers(state=None, resource=None, name=None):
 
         salt-run dcluster.workers state=idle
     """
-    view = (_state().get("last") or {}).get("view") or {}
     out = []
-    for w in view.get("workers", []):
+    for w in rc.workers(__opts__):
         if state and w["state"] != state:
             continue
         if resource and w["resource"] != resource:
@@ -164,9 +167,12 @@ def workers(state=None, resource=None, name=None):
 
 
 @_needs_engine
-def jobs(state="pending", id=None, limit=None):  # noqa: A002 - the original's parameter name
+def jobs(state="pending", id=None, limit=None, offset=0):  # noqa: A002 - the original's parameter name
     """
-    Jobs the engine last saw (original: GET /job, /job/<id>).  ``state=all`` lists every state.
+    Jobs the engine last saw (original: GET /job, /job/<id>).  ``state=all`` lists every state;
+    ``offset`` and ``limit`` page through them (``limit`` defaults to the pillar's
+    ``queued_job_number_to_display``).  The first page of each state is read from what the
+    engine published; any other page, or a job beyond it, is asked of the engine.
 
     CLI Example:
 
@@ -174,14 +180,37 @@ def jobs(state="pending", id=None, limit=None):  # noqa: A002 - the original's p
 
         salt-run dcluster.jobs
         salt-run dcluster.jobs id=1234
+        salt-run dcluster.jobs state=all offset=1000 limit=500
     """
-    data = _state()
-    view = (data.get("last") or {}).get("view") or {}
-    out = [j for j in view.get("jobs", []) if (state == "all" or id or j["state"] == state) and (not id or j["id"] == str(id))]
-    if limit is None and not id:
-        conf = ((data.get("last") or {}).get("config") or {}).get("cluster", {}).get("config", {})
+    data = rc.jobs(__opts__)
+    offset = int(offset or 0)
+    if id:
+        for j in data.get("all", []) + [j for js in (data.get("by_state") or {}).values() for j in js]:
+            if j["id"] == str(id):
+                return [j]
+        if data.get("total", 0) <= len(data.get("all", [])):
+            return []  # every job was published: there is none of that id
+        return _engine_jobs(id=str(id), limit=1)
+    if limit is None:
+        conf = ((_state().get("last") or {}).get("config") or {}).get("cluster", {}).get("config", {})
         limit = conf.get("queued_job_number_to_display", 30) or None
-    return out[: int(limit)] if limit else out
+    published = data.get("all", []) if state == "all" else (data.get("by_state") or {}).get(state, [])
+    count = data.get("total", 0) if state == "all" else (data.get("counts") or {}).get(state, 0)
+    end = count if not limit else min(count, offset + int(limit))
+    if end <= len(published):
+        return published[offset:end]
+    return _engine_jobs(state=state, offset=offset, limit=max(1, end - offset))
+
+
+def _engine_jobs(**args):
+    """A page of jobs the engine did not publish, filtered on its live view (controller/queries.py)."""
+    from dcluster.controller.queries import MAX_PAGE
+
+    args["limit"] = min(int(args.get("limit") or MAX_PAGE), MAX_PAGE)
+    out = rc.call(__opts__, "jobs", args)
+    if not out.get("ok"):
+        raise rc.EngineUnavailable(out.get("message") or "the engine did not answer")
+    return out["jobs"]
 
 
 @_needs_engine

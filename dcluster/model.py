@@ -12,7 +12,7 @@ docstring says why).
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -236,15 +236,38 @@ class Worker:
         return out
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(obj: Any) -> dict[str, Any]:
-    """asdict() with enums turned into their values, for JSON and Salt returns."""
-    out = asdict(obj)
-    for key, value in out.items():
+    """asdict() with enums turned into their values, for JSON and Salt returns.
+
+    Field by field rather than through ``asdict``, whose recursive deep copy was most of the
+    cost of publishing 100,000 jobs (issue 15); the model's fields are scalars, tuples of
+    scalars and flat dicts (``extra``, ``tags``), copied here so the result shares nothing."""
+    names = _FIELDS.get(type(obj))
+    if names is None:
+        names = _FIELDS[type(obj)] = tuple(f.name for f in fields(obj))
+    out = {}
+    for key in names:
+        value = getattr(obj, key)
         if isinstance(value, enum.Enum):
-            out[key] = value.value
+            value = value.value
         elif isinstance(value, tuple):
-            out[key] = list(value)
+            value = list(value)
+        elif isinstance(value, (dict, list)):
+            value = _copy(value)
+        out[key] = value
     return out
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of plain containers (what ``asdict`` did for a field)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    return value
 
 
 def _from_dict(cls, data: dict[str, Any], **enums: type[enum.Enum]) -> Any:

@@ -16,7 +16,7 @@ from ..model import JobState, WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
 from ..reconcile import Limits
-from . import breaker
+from . import breaker, queries
 from .state import DEFERRED_STARTS
 
 if TYPE_CHECKING:
@@ -112,6 +112,11 @@ def _running_on(c: Controller, name: str, w) -> list[str]:
 
 
 def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
+    if cmd in queries.QUERIES:  # read-only: no event, no write
+        try:
+            return scrub.data(queries.QUERIES[cmd](c, **kw))
+        except TypeError as exc:
+            return _fail(f"{cmd}: {exc}")
     handler = COMMANDS.get(cmd)
     if handler is None:
         return _fail(f"unknown command {cmd!r}; known: {', '.join(sorted(COMMANDS))}")

@@ -22,10 +22,10 @@ from .. import scrub
 from ..actuator import Actuator, ActuatorPorts
 from ..config import Config
 from ..keypairs import KeyPool
-from ..model import Instance, InstanceState, WorkerState
+from ..model import Instance, InstanceState, JobState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
-from . import breaker, commands, highstate_jobs, retired
+from . import breaker, commands, highstate_jobs, publish, retired
 from . import state as st
 from .listed import Listed
 from .ports import Ports
@@ -46,6 +46,9 @@ class Controller:
         self.monotonic = monotonic or (time.monotonic if clock is time.time else clock)
         self.state_path = state_path
         self.state = st.load(state_path, self.monotonic(), clock()) if state_path else st.ControllerState()
+        if state_path:
+            self.state.history.extend(publish.history(state_path))  # the graphs go on across a restart
+        self._state_file = st.StateFile()  # written when it changed (issue 15)
         # when we asked the cloud for each launch: persisted, so it bounds their age after a restart too
         self.timeline = Timeline(clock, self.monotonic, launched=self.state.launched, lock=self.state.lock)
         self.config: Config | None = None
@@ -114,7 +117,7 @@ class Controller:
     def save(self) -> None:
         if self.state_path:
             try:
-                st.save(self.state, self.state_path, self.monotonic(), self.clock())
+                self._state_file.save(self.state, self.state_path, self.monotonic(), self.clock())
             except OSError:
                 log.exception("dcluster: could not write %s", self.state_path)
 
@@ -425,24 +428,32 @@ class Controller:
         for w in view.workers:
             counts[w.state.value] += 1
             cores[w.state.value] += w.cores
-        pending = [j for j in view.jobs if j.state.value == "pending"]
+        pending = [j for j in view.jobs if j.state == JobState.PENDING]
         sample = {"time": wall, "nodes": counts, "cores": cores, "pending_jobs": len(pending),
                   "pending_cores": sum(j.cores for j in pending),
                   "by_resource": {r: sum(1 for w in view.workers if w.resource == r and w.state.value in (
                       "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources},
                   "cores_by_resource": {r: sum(w.cores for w in view.workers if w.resource == r and w.state.value in (
                       "starting", "idle", "busy", "draining", "held", "error")) for r in cfg.resources}}
+        last = {
+            "time": wall,
+            "view": publish.view_summary(view),  # jobs and workers: in files of their own (controller/publish.py)
+            "plan": publish.plan_summary(result),
+            "config": cfg.redacted(),
+            "resources": self.resources_summary(cfg, view, wall),
+            "busy_targets": sorted(self.actuator.status().chains),
+            "meta": dict(self.meta),
+        }
         with self.state.lock:
             self.state.history.append(sample)
-            self.state.last = {
-                "time": wall,
-                "view": view.to_dict(),
-                "plan": result.to_dict(),
-                "config": cfg.redacted(),
-                "resources": self.resources_summary(cfg, view, wall),
-                "busy_targets": sorted(self.actuator.status().chains),
-                "meta": dict(self.meta),
-            }
+            self.state.last = last
+            summary = {"time": wall, "last": last, "history": list(self.state.history),
+                       "errors": list(self.state.errors), "counters": dict(self.state.counters),
+                       "config_failed": dict(self.state.config_failed), "auto_mode": self.state.auto_mode,
+                       "retired": {k: dict(v) for k, v in self.state.retired.items()}}
+        path = self.state_path  # None once a test's master is "dead": it publishes nothing more
+        if path:
+            publish.write(path, summary, view)
 
     def resources_summary(self, cfg: Config, view: View, wall: float | None = None) -> dict[str, Any]:
         """Per resource, what the runners and the dashboard show; ``wall``: the view's time on the wall

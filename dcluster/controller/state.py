@@ -5,9 +5,10 @@ the cloud each cycle.  What cannot be derived is kept here and written
 atomically to a JSON file in the master's cachedir: operator overrides
 (freeze, drain, auto mode), launch backoff, which new workers finished their
 configuration (and the highstate jobs still outstanding), launches whose
-instances the cloud does not list yet, and a short history for the status
-views and graphs.  Losing the file loses no instance: at worst a frozen
-resource thaws and a backoff restarts.
+instances the cloud does not list yet.  It is written only when that changed
+(:class:`StateFile`); what the runners read (the last view, the graphs'
+history) is published beside it each cycle (controller/publish.py).  Losing
+the file loses no instance: at worst a frozen resource thaws and a backoff restarts.
 
 Times: in memory, the controller's own times (backoff ``until``, bootstrap
 ``since``, ``maybe_launched`` and deferred-start ``since``, highstate
@@ -19,7 +20,7 @@ end is also moved closer by the time the engine was down by the wall clock
 downtime); when something began is not (its age is its age at the save: a
 forward step while down must not make a starting worker look old), and never
 lands in the future.  Outside data (instances' launch-time tags, error
-and history timestamps, ``last`` for the runners) is stored as it is.
+timestamps) is stored as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +66,10 @@ class ControllerState(Records):
     # resource name -> {type, since (wall), settings, left, count, done} of each resource the pillar no
     # longer uses whose instances may run (controller/retired.py); never a setting nor a credential
     retired: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the runners read, published each cycle beside the state file (controller/publish.py), not in it:
+    # the graphs' recent samples (read back from there at a start) and the last cycle's summary.
     history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
-    last: dict[str, Any] = field(default_factory=dict)  # last view/plan, for the runners
+    last: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------ persistence
     def to_json(self, mono: float | None = None, wall: float | None = None) -> dict[str, Any]:
@@ -92,9 +96,7 @@ class ControllerState(Records):
                 "deferred_starts": {k: t + off for k, t in self.deferred_starts.items()},
                 "retired": {k: dict(v) for k, v in self.retired.items()},
                 "counters": dict(self.counters),
-                "history": list(self.history),
                 "errors": list(self.errors),
-                "last": self.last,
             }
 
     @classmethod
@@ -152,9 +154,7 @@ class ControllerState(Records):
         st.deferred_starts = _deferred_starts(data.get("deferred_starts"))
         st.retired = _retired(data.get("retired"))
         st.counters = dict(data.get("counters") or {})
-        st.history.extend(data.get("history") or ())
         st.errors.extend(data.get("errors") or ())
-        st.last = data.get("last") or {}
 
 
 def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
@@ -249,12 +249,20 @@ def _deferred_starts(data: Any) -> dict[str, float]:
 
 
 def save(state: ControllerState, path: str, mono: float | None = None, wall: float | None = None) -> None:
-    data = state.to_json(mono, wall)
+    write_json(path, state.to_json(mono, wall))
+
+
+def write_json(path: str, data: Any) -> None:
+    """``data`` as JSON at ``path``, atomically (a reader never sees half a file), mode 0600."""
+    write_text(path, json.dumps(data, default=str))
+
+
+def write_text(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, default=str)
+            fh.write(text)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)  # atomic: a reader never sees half a file
     except BaseException:
@@ -263,6 +271,38 @@ def save(state: ControllerState, path: str, mono: float | None = None, wall: flo
         except OSError:
             pass
         raise
+
+
+REFRESH = 60.0  # seconds (monotonic) after which an unchanged state is written again
+
+
+class StateFile:
+    """Writes the state only when it changed (issue 15: it was rewritten every cycle and after every
+    command or highstate return, 60 MB at scale), one writer at a time.
+
+    What is compared is the state on the monotonic clock with the offset between the two clocks
+    in whole seconds: a wall-clock step (which moves the saved wall times) is a change.  An
+    unchanged state is still written every :data:`REFRESH` seconds, so that ``saved_at`` stays
+    recent: after a restart, the age of what began before the save (a starting worker, a launch of
+    unknown outcome) is its age at the save, which an old ``saved_at`` would make too young.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._key: str | None = None
+        self._at = 0.0  # monotonic time of the last write
+
+    def save(self, state: ControllerState, path: str, mono: float, wall: float) -> bool:
+        """True if it wrote."""
+        with self._lock:
+            raw = state.to_json()
+            raw["clock_offset"] = round(wall - mono)
+            key = json.dumps(raw, default=str, sort_keys=True)
+            if key == self._key and mono - self._at < REFRESH:
+                return False
+            save(state, path, mono, wall)
+            self._key, self._at = key, mono
+            return True
 
 
 def load(path: str, mono: float | None = None, wall: float | None = None) -> ControllerState:
@@ -274,6 +314,6 @@ def load(path: str, mono: float | None = None, wall: float | None = None) -> Con
 
 
 def read(path: str) -> dict[str, Any]:
-    """The published state as plain data, for the runners."""
+    """A JSON file of the engine's as plain data."""
     with open(path) as fh:
         return json.load(fh)

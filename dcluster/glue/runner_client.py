@@ -1,8 +1,9 @@
 """How the ``dcluster`` runner reaches the engine: an event out, the answer on a reply tag.
 
 The engine is the one actor; runners never compute a second view of the
-cluster.  Read-only runners read the state the engine publishes each cycle
-(``<cachedir>/dcluster/state.json``); actions go to the engine as events,
+cluster.  Read-only runners read what the engine publishes each cycle beside
+``<cachedir>/dcluster/state.json`` (``controller/publish.py``), or, for a page of jobs
+not published, ask the engine; actions go to the engine as events,
 signed with the master-local command key (see ``command_auth``): a minion can
 fire the same tag, but the engine obeys only what a runner in the master signed.
 """
@@ -25,21 +26,39 @@ def state_file(opts) -> str:
     return os.path.join(opts["cachedir"], "dcluster", "state.json")
 
 
-def published(opts) -> dict[str, Any]:
+def _read(opts, which: str) -> dict[str, Any]:
+    from ..controller import publish
     from ..controller import state as st
 
-    path = state_file(opts)
+    path = publish.paths(state_file(opts))[which]
     try:
         data = st.read(path)
     except FileNotFoundError:
         raise EngineUnavailable(
-            f"no engine state at {path}: is the dcluster engine configured (master 'engines:') and running?"
+            f"nothing published by the engine at {path}: is the dcluster engine configured (master 'engines:') "
+            "and running?"
         ) from None
+    return data if isinstance(data, dict) else {}
+
+
+def published(opts) -> dict[str, Any]:
+    """The summary the engine published after its last cycle (``controller/publish.py``), with its age."""
+    data = _read(opts, "summary")
     last = data.get("last") or {}
     age = time.time() - float(last.get("time") or 0)
     data["engine_age_s"] = round(age, 1)
     data["engine_stale"] = age > STALE_AFTER
     return data
+
+
+def workers(opts) -> list[dict[str, Any]]:
+    """Every worker of the last cycle's view."""
+    return list(_read(opts, "workers").get("workers") or [])
+
+
+def jobs(opts) -> dict[str, Any]:
+    """The first page of the last cycle's jobs, of all and of each state, and each state's count."""
+    return _read(opts, "jobs")
 
 
 def call(opts, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:

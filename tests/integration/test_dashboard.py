@@ -103,12 +103,15 @@ def api(salt_factories, slurm, users, tmp_path_factory):
         },
     )
     with master.started(start_timeout=120):
-        state = os.path.join(master.config["cachedir"], "dcluster", "state.json")
+        published = os.path.join(master.config["cachedir"], "dcluster", "workers.json")  # controller/publish.py
 
         def node_seen():
-            with open(state) as fh:
-                view = (json.load(fh).get("last") or {}).get("view") or {}
-            return any(w["name"] == NODE for w in view.get("workers", []))
+            try:
+                with open(published) as fh:
+                    workers = json.load(fh).get("workers") or []
+            except FileNotFoundError:
+                return False
+            return any(w["name"] == NODE for w in workers)
 
         wait_for(node_seen, 60, 0.5, what=f"the engine to see {NODE}")
         with master.salt_api_daemon().started(start_timeout=120):

@@ -59,7 +59,15 @@ def stack(salt_factories, tmp_path_factory):
 
 
 def engine_state(master):
-    return st.read(f"{master.config['cachedir']}/dcluster/state.json")
+    """The state file, with what the engine published of its last cycle (controller/publish.py)."""
+    base = f"{master.config['cachedir']}/dcluster"
+    data = st.read(f"{base}/state.json")
+    try:
+        data["last"] = st.read(f"{base}/published.json").get("last") or {}
+        data["workers"] = st.read(f"{base}/workers.json").get("workers")
+    except FileNotFoundError:
+        data["last"] = {}
+    return data
 
 
 def send(minion, tag, data, preload=None):
@@ -112,7 +120,7 @@ def test_commands_and_returns_fired_by_a_minion_change_nothing(stack, event_list
     assert after["auto_mode"] == before["auto_mode"] is None
     assert after["limits"] == {} and after["recent_launches"] == {} and after["in_flight"] in ({}, {"r1": 0})
     assert after["configured"] == [] and after["config_failed"] == {}
-    assert after["last"]["view"]["workers"] == [] and not after["last"]["plan"]["actions"]
+    assert after["workers"] == [] and not after["last"]["plan"]["actions"]
     assert not LocalDriver(stack["config"].resources["r1"], CLUSTER, SECRET).instances()
     no_effects = event_listener.get_events(
         [(master.id, "dcluster/command/*"), (master.id, "dcluster/action/*"), (master.id, "dcluster/worker/*"),

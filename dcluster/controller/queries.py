@@ -1,0 +1,59 @@
+"""Read-only questions a runner asks the engine itself: what is not published (controller/publish.py).
+
+Answered from the live view between cycles; they change nothing, fire no event and write
+nothing.  Arguments come from a signed runner call, still checked: a bad one is an
+error naming it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..model import JobState
+
+if TYPE_CHECKING:
+    from .loop import Controller
+
+MAX_PAGE = 5000  # jobs in one answer: it travels on the event bus
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= n <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {n}")
+    return n
+
+
+def jobs(c: Controller, state: str = "pending", id: Any = None, offset: Any = 0,  # noqa: A002 - the runner's name
+         limit: Any = MAX_PAGE) -> dict[str, Any]:
+    """One page of the view's jobs: of ``state`` (``all``: every state), or the job ``id``."""
+    if c.view is None:
+        return {"ok": False, "message": "the engine has not completed a cycle yet"}
+    states = {s.value for s in JobState}
+    try:
+        if state != "all" and state not in states:
+            raise ValueError(f"state must be 'all' or one of {', '.join(sorted(states))}, not {str(state)[:40]!r}")
+        offset = _int("offset", offset, 0, 10**9)
+        limit = _int("limit", limit, 1, MAX_PAGE)
+    except ValueError as exc:
+        return {"ok": False, "message": f"jobs: {exc}"}
+    out, matched = [], 0
+    want = None if id is None else str(id)
+    for j in c.view.jobs:
+        if want is not None:
+            if j.id != want:
+                continue
+        elif state != "all" and j.state.value != state:
+            continue
+        if matched >= offset and len(out) < limit:
+            out.append(j.to_dict())
+        matched += 1
+    return {"ok": True, "jobs": out, "total": matched, "offset": offset}
+
+
+QUERIES = {"jobs": jobs}
+
+__all__ = ["MAX_PAGE", "QUERIES", "jobs"]

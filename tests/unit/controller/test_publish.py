@@ -1,0 +1,130 @@
+"""Issue 15: what survives a restart is small and written when it changes; what the runners read is
+published beside it as a summary, the workers and the first page of jobs; other pages come from the
+engine's live view."""
+
+import importlib.util
+import json
+import os
+
+from memory_ports import Loop, registered_worker, slurm_pillar
+
+from dcluster.controller import commands as cmds
+from dcluster.controller import publish, queries
+from dcluster.controller import state as st
+from dcluster.model import Job, JobState
+from tests.conftest import ROOT
+
+SECRET = "publish-secret-0123456789"
+
+
+def load_runner(cachedir):
+    spec = importlib.util.spec_from_file_location("dcluster_runner_publish", ROOT / "_runners" / "dcluster.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.__opts__ = {"cachedir": str(cachedir), "sock_dir": str(cachedir)}  # what Salt's loader injects
+    return mod
+
+
+def loop(tmp_path):
+    (tmp_path / "dcluster").mkdir()
+    return Loop(tmp_path / "dcluster", slurm_pillar(SECRET))
+
+
+def written(path):
+    return os.stat(path).st_mtime_ns, open(path).read()
+
+
+def test_an_unchanged_state_is_not_written_again_and_a_change_is(tmp_path):
+    env = loop(tmp_path)
+    registered_worker(env.c, env.sched, env.cloud, env.clock)
+    env.step()
+    before = written(env.path)
+    for _ in range(3):  # 30 s: nothing of what must survive changed
+        env.step()
+    assert written(env.path) == before
+    assert cmds.run(env.c, "freeze", resource="r1")["ok"]
+    after = json.loads(open(env.path).read())
+    assert after["limits"]["r1"]["mode"] == "frozen"  # written at once: a restart keeps the freeze
+
+
+def test_an_unchanged_state_is_written_again_after_a_while(tmp_path):
+    """saved_at stays recent: after a restart the age of a starting worker is its age at the save."""
+    env = loop(tmp_path)
+    registered_worker(env.c, env.sched, env.cloud, env.clock)
+    env.step()
+    env.step()
+    before = written(env.path)
+    env.step(st.REFRESH + 1)
+    assert written(env.path) != before and json.loads(before[1])["saved_at"] < env.clock.t
+    assert json.loads(open(env.path).read())["saved_at"] == env.clock.t
+
+
+def test_the_state_file_holds_no_view(tmp_path):
+    env = loop(tmp_path)
+    env.sched.jobs_ = [Job(f"j{i}", JobState.PENDING, chunk_cores=4) for i in range(50)]
+    env.step()
+    text = open(env.path).read()
+    data = json.loads(text)
+    assert "last" not in data and "history" not in data
+    assert '"j7"' not in text  # no job of the view
+    assert data["recent_launches"]  # what the actuator needs is there
+
+
+def test_runners_read_the_published_summary_workers_and_first_page(tmp_path):
+    env = loop(tmp_path)
+    name = registered_worker(env.c, env.sched, env.cloud, env.clock)
+    n = publish.PAGE + 500
+    env.sched.jobs_ = [Job(str(1000 + i), JobState.PENDING, chunk_cores=64) for i in range(n)]  # fits no node
+    env.step()
+    runner = load_runner(tmp_path)
+    status = runner.status()
+    assert status["pending"]["jobs"] == n and status["pending"]["cores"] == 64 * n
+    assert [line.split()[0] for lines in status["workers"].values() for line in lines] == [name]
+    assert len(status["pending"]["unplaceable"]) == 10
+    assert [w["name"] for w in runner.workers()] == [name]
+    assert runner.workers(state="busy") == []
+    assert [j["id"] for j in runner.jobs()] == [str(1000 + i) for i in range(30)]  # queued_job_number_to_display
+    assert runner.jobs(id="1007")[0]["chunk_cores"] == 64
+    jobs_file = json.loads((tmp_path / "dcluster" / publish.JOBS).read_text())
+    assert len(jobs_file["by_state"]["pending"]) == publish.PAGE and jobs_file["counts"]["pending"] == n
+    summary = json.loads((tmp_path / "dcluster" / publish.SUMMARY).read_text())
+    assert "jobs" not in summary["last"]["view"] and "workers" not in summary["last"]["view"]
+    assert len(summary["last"]["plan"]["unplaceable"]) == publish.SAMPLE
+    assert summary["last"]["plan"]["unplaceable_count"] == n
+
+    # beyond the published page: the engine's live view answers (the event bus is not what is tested here)
+    asked = []
+
+    def call(opts, cmd, args):
+        asked.append(cmd)
+        return cmds.run(env.c, cmd, **args)
+
+    runner.rc.call = call
+    page = runner.jobs(offset=publish.PAGE + 10, limit=5)
+    assert [j["id"] for j in page] == [str(1000 + publish.PAGE + 10 + i) for i in range(5)]
+    assert runner.jobs(id=str(1000 + n - 1))[0]["id"] == str(1000 + n - 1)
+    assert runner.jobs(id="nope") == []
+    assert asked == ["jobs", "jobs", "jobs"]
+    assert not [t for t, _ in env.events if t.startswith("dcluster/command/")]  # a query is no command
+
+
+def test_the_jobs_query_checks_its_arguments(tmp_path):
+    env = loop(tmp_path)
+    env.sched.jobs_ = [Job("1", JobState.PENDING)]
+    env.step()
+    out = cmds.run(env.c, "jobs", state="{{bad}}")
+    assert out["ok"] is False and "state must be" in out["message"]
+    out = cmds.run(env.c, "jobs", limit=queries.MAX_PAGE + 1)
+    assert out["ok"] is False and "limit must be between" in out["message"]
+    out = cmds.run(env.c, "jobs", offset="x")
+    assert out["ok"] is False and "offset must be a whole number" in out["message"]
+    assert cmds.run(env.c, "jobs", state="all")["jobs"][0]["id"] == "1"
+
+
+def test_history_carries_over_a_restart(tmp_path):
+    env = loop(tmp_path)
+    env.step()
+    env.step()
+    env.c.shutdown()
+    again = env.start()
+    assert [s["time"] for s in again.state.history] == [1010.0, 1020.0]
