@@ -54,7 +54,8 @@ class Launches:
                 self.records.in_flight[resource] = self.records.in_flight.get(resource, 0) + n
             self.ports.fire("action/launch/started", {"kind": "launch", "resource": resource, "count": n,
                                                       "reason": reason, "minion_ids": ids})
-            self.ports.submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch))
+            submit = self.ports.submit_launch or self.ports.submit
+            submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch))
             left -= n
         return ids_all
 

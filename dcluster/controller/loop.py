@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from .. import config as dconfig
@@ -33,6 +34,8 @@ from .timeline import Timeline
 from .unlisted import Unlisted, listing_grace, maybe_launched_grace
 
 log = logging.getLogger(__name__)
+
+PORT_WAIT = 0.5  # seconds a cycle waits in all for the port checks it started (see check_ports)
 
 
 class Controller:
@@ -62,8 +65,11 @@ class Controller:
         self._shapes: dict[str, tuple[int, int]] = {}
         self._keyless = Unlisted()  # our accepted keys with no instance -> first seen so
         self._pool: ThreadPoolExecutor | None = None
+        self._launch_pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
+        self._check_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dcluster-portcheck")
+        self._port_checks: dict[str, Future] = {}  # minion id -> its port check under way
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
         self.actuator = Actuator(self._actuator_ports(), records=self.state)
         self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
@@ -82,7 +88,8 @@ class Controller:
             fire=self.fire, preaccept_key=lambda mid, pem: ports.preaccept_key(mid, pem),
             delete_key=lambda mid: ports.delete_key(mid), hook=lambda argv, timeout: ports.hook(argv, timeout),
             hook_timeout=lambda: self.config.hook_timeout if self.config else 120,
-            submit=lambda fn: self.submit(fn), master_address=ports.master_address, save=self.save,
+            submit=lambda fn: self.submit(fn), submit_launch=lambda fn: self.submit_launch(fn),
+            master_address=ports.master_address, save=self.save,
             launching=lambda ids: self.timeline.launching(ids), cloud_changed=self.cloud_changed,
             destroyed=lambda mid: self.listed.forget(mid),
             never_joined=lambda cfg, action, worker: breaker.never_joined(self, cfg, action, worker))
@@ -90,11 +97,14 @@ class Controller:
     def pool(self) -> ThreadPoolExecutor:
         size = self.config.worker_number if self.config else 2
         if self._pool is None or size != self._pool_size:
-            old = self._pool
+            old, old_launch = self._pool, self._launch_pool
             self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dcluster-act")
+            # create calls apart: a spot request waiting for its fulfilment holds a thread of this one only
+            self._launch_pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="dcluster-launch")
             self._pool_size = size
-            if old is not None:
-                old.shutdown(wait=False)
+            for p in (old, old_launch):
+                if p is not None:
+                    p.shutdown(wait=False)
         return self._pool
 
     def fire(self, tag: str, data: dict) -> None:
@@ -109,9 +119,11 @@ class Controller:
         return self.config.auto_mode if self.config else True
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        for p in (self._launch_pool, self._pool):  # launches first: a failed one may queue a chain
+            if p is not None:
+                p.shutdown(wait=True)
         self._poll_pool.shutdown(wait=False)
+        self._check_pool.shutdown(wait=False)
         self.save()
 
     def save(self) -> None:
@@ -355,14 +367,31 @@ class Controller:
         return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
 
     def check_ports(self, cfg: Config, view: View) -> None:
-        """The port config checker: a starting worker whose port answers is configured."""
+        """The port config checker: a starting worker whose port answers is configured.
+
+        Each check runs on a pool of its own, one per worker at a time; the cycle waits for them at
+        most :data:`PORT_WAIT` seconds in all and takes the answers that came since (issue 15: 40
+        starting workers checked in turn with a 2 s timeout stalled the loop for 80 s)."""
         port = (cfg.config_checker.get("port") or {}).get("number")
         if not port or self.ports.port_open is None:
             return
-        for w in view.workers:
-            if (w.state == WorkerState.STARTING and w.instance is not None and w.instance.ip
-                    and w.name not in self.state.configured and self.ports.port_open(w.instance.ip, port)):
-                self.mark_configured(w.name, True, f"port {port} answers")
+        starting = {w.name: w for w in view.workers
+                    if w.state == WorkerState.STARTING and w.instance is not None and w.instance.ip
+                    and w.name not in self.state.configured}
+        for w in starting.values():
+            if w.name not in self._port_checks:
+                self._port_checks[w.name] = self._check_pool.submit(self.ports.port_open, w.instance.ip, port)
+        wait_futures(list(self._port_checks.values()), timeout=PORT_WAIT)
+        for name, fut in list(self._port_checks.items()):
+            if not fut.done():
+                continue
+            del self._port_checks[name]
+            try:
+                ok = fut.result()
+            except Exception:  # noqa: BLE001 - no answer: checked again next cycle
+                ok = False
+            if ok and name in starting:  # still starting: not gone, nor configured meanwhile
+                self.mark_configured(name, True, f"port {port} answers")
 
     def mark_configured(self, minion_id: str, ok: bool, detail: str = "") -> None:
         with self.state.lock:
@@ -511,6 +540,10 @@ class Controller:
 
     def submit(self, fn: Callable[[], Any]) -> Future:
         return self.pool().submit(fn)
+
+    def submit_launch(self, fn: Callable[[], Any]) -> Future:
+        self.pool()
+        return self._launch_pool.submit(fn)
 
 
 def _bootstrap_summary(view: View, resource: str, limit: int) -> dict[str, Any] | None:

@@ -15,14 +15,14 @@ state.json, an operator command's result and the runner functions
 ``status``, ``config`` and ``server_status``.
 
 Then every log record (all loggers, DEBUG, through the engine's filter),
-every fired event, the state file, the command result and each runner result
+every fired event, the state file, the published files, the command result and each runner result
 is scanned for each of 8 credentials (plain, multi-word, URL-special
 ``+/=&%@:``, unicode, base64-looking, JSON-special ``"\\``) in each of up to
 15 forms (plain, its first and last two thirds, base64 and urlsafe base64
 cores at 3 alignments, quote, quote(safe=''), quote_plus, JSON with and
 without ensure_ascii, XML-escaped; 68 distinct forms over the 8) in each of
-7 places: 476 checks, against the red-team finding's 53 cases (asserted:
-at least 53 x 7).  The scrubber of 929499a (no registry, no event or runner
+8 places (the files the engine publishes for the runners since issue 15):
+544 checks, against the red-team finding's 53 cases (asserted: at least 53 x 7).  The scrubber of 929499a (no registry, no event or runner
 scrubbing, the old ``redacted()``, no log filter) fails 82 of them.  A positive
 control asserts each credential that an SDK puts on the wire did reach the
 echo server, so its absence from the outputs is the scrubber's doing
@@ -59,7 +59,8 @@ SECRETS = {
     "env_secret": "lic 7f3a+/= Züri &%",  # a command_env value
     "hmac_secret": "dcluster-hmac-secret-0123456789",
 }
-PLACES = ("log", "event", "state.json", "command", "runner.status", "runner.config", "runner.server_status")
+PLACES = ("log", "event", "state.json", "published", "command", "runner.status", "runner.config",
+          "runner.server_status")
 
 
 def b64_cores(s: str) -> dict[str, str]:
@@ -243,6 +244,10 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
         "log": capture.lines,
         "event": [s for _, d in events for s in strings(d)] + [t for t, _ in events],
         "state.json": [state_path.read_text(encoding="utf-8")] + list(strings(json.loads(state_path.read_text()))),
+        # what the runners read (controller/publish.py): summary, workers, first page of jobs
+        "published": [t for name in ("published.json", "workers.json", "jobs.json")
+                      for text in [(state_path.parent / name).read_text(encoding="utf-8")]
+                      for t in [text, *strings(json.loads(text))]],
         "command": list(strings(command)),
         "runner.status": list(strings(runner.status())),
         "runner.config": list(strings(runner.config())),
@@ -260,5 +265,5 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
                         i = t.index(form)
                         leaks.append(f"{name} as {form_name} in {place}: ...{t[max(0, i - 60):i + len(form) + 20]!r}")
                         break
-    assert checks == 476, checks  # 68 forms x 7 places (see the docstring)
+    assert checks == 544, checks  # 68 forms x 8 places (see the docstring)
     assert not leaks, f"{len(leaks)} of {checks} checks leaked:\n" + "\n".join(leaks[:60])

@@ -198,6 +198,8 @@ class Run:
         mono = {"monotonic": self.master_monotonic} if "monotonic" in inspect.signature(Controller).parameters else {}
         self.ctrl = Controller(ports, state_path=self.state_path, clock=self.master_clock, **mono)
         self.ctrl.submit = _inline
+        if hasattr(self.ctrl, "submit_launch"):  # create calls on a pool of their own (issue 15): inline too
+            self.ctrl.submit_launch = _inline
         # The graphs' history (720 samples) is no input of any decision, but writing it with the state
         # file every cycle was 80 % of a run's time: keep a few samples.
         if hasattr(self.ctrl.state, "history"):
