@@ -263,8 +263,8 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 def _copy(value: Any) -> Any:
     """A deep copy of plain containers (what ``asdict`` did for a field)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, dict):  # no call per scalar: tags and extra are flat dicts of strings
+        return {k: _copy(v) if isinstance(v, (dict, list, tuple)) else v for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_copy(v) for v in value)
     return value
