@@ -128,3 +128,15 @@ def test_history_carries_over_a_restart(tmp_path):
     env.c.shutdown()
     again = env.start()
     assert [s["time"] for s in again.state.history] == [1010.0, 1020.0]
+
+
+def test_a_wall_clock_step_rewrites_the_state(tmp_path):
+    """The file holds monotonic times as wall times: after a step of the wall clock, an unchanged
+    state written before the step would put a backoff's end elsewhere after a restart."""
+    s = st.ControllerState()
+    s.configured.add("w1")
+    f, path = st.StateFile(), str(tmp_path / "state.json")
+    assert f.save(s, path, mono=100.0, wall=1_000_000.0)
+    assert not f.save(s, path, mono=110.0, wall=1_000_010.0)  # both clocks moved together: nothing to write
+    assert f.save(s, path, mono=120.0, wall=1_000_620.0)  # the wall clock stepped 600 s forward
+    assert json.loads(open(path).read())["saved_at"] == 1_000_620.0
