@@ -328,7 +328,7 @@ def test_a_launch_answered_during_the_cycle_is_counted_once_at_least(tmp_path):
     create call that answers in between counts (twice for one cycle), never not at all."""
     c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 1}}, r2={"quantity": {"max": 0}})
     queued = []
-    c.submit = queued.append  # the actuator's pool: the create call waits for the test
+    c.submit_launch = queued.append  # the launch pool: the create call waits for the test
     sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
     clock.t += 10
     c.cycle()
