@@ -211,6 +211,18 @@ def test_saved_times_are_wall_times_and_come_back_on_the_monotonic_clock():
     assert back.backoff["r1"].until == 20.0 + 200
 
 
+def restarted_keeps_it_starting(sched, cloud, clocks, tmp_path, name):
+    """A master restarted on the same state file: ten cycles later the worker is still starting."""
+    c = controller(sched, cloud, clocks, tmp_path)
+    try:
+        for _ in range(10):
+            step(c, clocks)
+            assert name not in cloud.destroyed
+            assert worker(c, name).state == WorkerState.STARTING, worker(c, name).reason
+    finally:
+        c.shutdown()
+
+
 def test_forward_step_then_restart_does_not_age_our_own_launch(tmp_path):
     # Chaos seed 120: a worker launched just before a forward step is still starting when the master
     # restarts.  The restarted master anchors its launch-time tag from the stepped wall clock: it looks
@@ -227,14 +239,7 @@ def test_forward_step_then_restart_does_not_age_our_own_launch(tmp_path):
     c.shutdown()
     clocks.t += 30  # down 30 s; the machine rebooted: a new monotonic origin
     clocks.origin = 70.0
-    c = controller(sched, cloud, clocks, tmp_path)
-    try:
-        for _ in range(10):
-            step(c, clocks)
-            assert name not in cloud.destroyed
-            assert worker(c, name).state == WorkerState.STARTING, worker(c, name).reason
-    finally:
-        c.shutdown()
+    restarted_keeps_it_starting(sched, cloud, clocks, tmp_path, name)
 
 
 def test_forward_step_while_the_master_is_down_does_not_age_our_own_launch(tmp_path):
@@ -250,11 +255,4 @@ def test_forward_step_while_the_master_is_down_does_not_age_our_own_launch(tmp_p
     clocks.t += 30  # down 30 s, during which the wall clock is stepped; the machine rebooted
     clocks.offset += STEP
     clocks.origin = 70.0
-    c = controller(sched, cloud, clocks, tmp_path)
-    try:
-        for _ in range(10):
-            step(c, clocks)
-            assert name not in cloud.destroyed
-            assert worker(c, name).state == WorkerState.STARTING, worker(c, name).reason
-    finally:
-        c.shutdown()
+    restarted_keeps_it_starting(sched, cloud, clocks, tmp_path, name)
