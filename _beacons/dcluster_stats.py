@@ -140,14 +140,14 @@ def _network_rates(now, before, elapsed):
     common = 0
     for name, values in now.items():
         old = before.get(name)
-        if old is None or any(v < o for v, o in zip(values, old)):
+        if old is None or any(v < o for v, o in zip(values, old, strict=False)):
             continue
         common += 1
-        for i, (v, o) in enumerate(zip(values, old)):
+        for i, (v, o) in enumerate(zip(values, old, strict=False)):
             sums[i] += v - o
     if now and not common:
         return None
-    return {key: total / elapsed for (key, _), total in zip(NET_FIELDS, sums)}
+    return {key: total / elapsed for (key, _), total in zip(NET_FIELDS, sums, strict=True)}
 
 
 def _diskio():

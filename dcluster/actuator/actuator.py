@@ -102,7 +102,8 @@ class Actuator:
                     log.warning("dcluster: %s", msg)
                     self.records.error(self.ports.clock(), "action", msg)
                     self.records.count(f"{action.kind.value}_failed")
-                    self.ports.fire(f"action/{action.kind.value}/failed", {**action.to_dict(), "error": str(exc)[:1000]})
+                    self.ports.fire(f"action/{action.kind.value}/failed",
+                                    {**action.to_dict(), "error": str(exc)[:1000]})
                     if raise_failure:
                         raise
                     return details

@@ -345,7 +345,8 @@ class Controller:
             view = reconcile(
                 cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,
                 maybe_launched=maybe,
-                configured=set(self.state.configured), registered=set(self.state.registered), in_flight=dict(acts.in_flight), acting=acts.acting(now),
+                configured=set(self.state.configured), registered=set(self.state.registered),
+                in_flight=dict(acts.in_flight), acting=acts.acting(now),
                 backoff=dict(self.state.backoff), limits=dict(self.state.limits),
                 auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),
             )

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ..actuator.ports import SchedulerPort
 from ..config import Config, Resource
-from ..model import Job, Node
 
 log = logging.getLogger(__name__)
 

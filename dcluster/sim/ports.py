@@ -16,16 +16,16 @@ from typing import Any
 from .. import identity
 from ..clouds.base import LaunchResult
 from ..clouds.errors import CloudError
-from ..keypairs import KeyPair
+from ..keypairs import KeyPair, KeyPool
 from .cloud import Cloud
 from .scheduler import Scheduler, SchedulerError
 
 _NO_KEY = KeyPair("", "")  # no simulated worker boots: user-data is never rendered
 
 
-class NoKeys:
-    def take(self, n: int) -> list[KeyPair]:
-        return [_NO_KEY] * n
+def no_keys() -> KeyPool:
+    """The engine's key pool with nothing to generate: placeholder pairs, none kept ready."""
+    return KeyPool(make=lambda: _NO_KEY)
 
 
 class SimSchedulerPort:

@@ -51,7 +51,7 @@ from ..planner import Kind
 from ..reconcile import reconcile
 from . import policies as _policies
 from .cloud import Cloud, Faults, SimResource
-from .ports import NoKeys, SimDriver, SimSchedulerPort, sim_id
+from .ports import SimDriver, SimSchedulerPort, no_keys, sim_id
 from .scheduler import Scheduler, SimJob
 from .swf import SwfJob
 
@@ -244,7 +244,7 @@ class Replay:
         sched = SimSchedulerPort(self.sched, self.cloud, clock)
         drivers = {name: SimDriver(self.cloud, name, self.sched, clock) for name in self.cloud.resources}
         return Actuator(ActuatorPorts(
-            scheduler=lambda cfg: sched, driver=lambda cfg, res: drivers[res.name], keys=NoKeys(),
+            scheduler=lambda cfg: sched, driver=lambda cfg, res: drivers[res.name], keys=no_keys(),
             clock=clock, monotonic=clock, fire=self._event, new_id=sim_id(self.cloud)))
 
     def _event(self, tag: str, data: dict) -> None:
