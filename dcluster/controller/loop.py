@@ -70,6 +70,7 @@ class Controller:
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
         self._check_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dcluster-portcheck")
         self._port_checks: dict[str, Future] = {}  # minion id -> its port check under way
+        self._newly_configured = False  # a worker became configured after the last view was made
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
         self.actuator = Actuator(self._actuator_ports(), records=self.state)
         self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
@@ -342,6 +343,7 @@ class Controller:
         maybe = self._maybe_launched(cfg, insts, now)
         highstate_jobs.recheck(self)  # results that reached Salt's job cache since (or during a restart)
         with self.state.lock:
+            self._newly_configured = False  # this view has them all
             view = reconcile(
                 cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,
                 maybe_launched=maybe,
@@ -394,9 +396,15 @@ class Controller:
             if ok and name in starting:  # still starting: not gone, nor configured meanwhile
                 self.mark_configured(name, True, f"port {port} answers")
 
+    def wants_cycle(self) -> bool:
+        """Whether a cycle should come before its interval: a worker became configured since the last
+        view, and only a cycle registers it (glue/engine_loop.py spaces such early cycles)."""
+        return self._newly_configured
+
     def mark_configured(self, minion_id: str, ok: bool, detail: str = "") -> None:
         with self.state.lock:
             if ok:
+                self._newly_configured = True
                 self.state.configured.add(minion_id)
                 self.state.config_failed.pop(minion_id, None)
             else:

@@ -10,11 +10,11 @@ import logging
 import pytest
 from memory_ports import Clock, MemCloud, MemScheduler, slurm_pillar
 
-from _engines import dcluster as engine
 from dcluster import identity
 from dcluster.controller import Controller, Ports, highstate_jobs
 from dcluster.controller import commands as cmds
 from dcluster.glue import command_auth
+from dcluster.glue.engine_loop import EngineLoop
 
 SECRET = "highstate-jobs-test-secret-1"
 OK_RETURN = {"return": {"file_|-marker_|-/m_|-managed": {"result": True}}, "retcode": 0, "success": True}
@@ -69,6 +69,11 @@ def ret_event(jid, minion, claimed=None, **data):
     return f"salt/job/{jid}/ret/{minion}", body
 
 
+def hs_return(c, tag, data):
+    """A return event as the engine's loop handles it."""
+    return EngineLoop(c, None, lambda tag, data: None).highstate_return(tag, data)
+
+
 def nothing_marked(c, *names):
     return all(n not in c.state.configured and n not in c.state.config_failed for n in names)
 
@@ -86,8 +91,8 @@ def test_a_return_whose_data_id_is_not_the_tags_minion_is_refused(env, caplog):
     jid = c.ports.highstate(a)
     cache.entries[(jid, a)] = OK_RETURN
     with caplog.at_level(logging.WARNING):
-        first = engine._highstate_return(c, *ret_event(jid, a, claimed=b))
-        second = engine._highstate_return(c, f"salt/job/{jid}/ret/{a}", "not a mapping")
+        first = hs_return(c, *ret_event(jid, a, claimed=b))
+        second = hs_return(c, f"salt/job/{jid}/ret/{a}", "not a mapping")
     assert nothing_marked(c, a, b) and jid in c.state.highstate_jobs
     assert first == second == "refused"
     assert c.state.counters["highstate_returns_refused"] == 2
@@ -99,11 +104,11 @@ def test_a_return_of_a_job_the_engine_did_not_start_is_refused(env, caplog):
     forged = "20260101000000999999"
     cache.entries[(forged, a)] = OK_RETURN  # even a real cache entry of someone else's job is not taken
     with caplog.at_level(logging.WARNING):
-        status = engine._highstate_return(c, *ret_event(forged, a))
+        status = hs_return(c, *ret_event(forged, a))
     assert nothing_marked(c, a) and status == "refused"
     assert "did not start" in caplog.text and c.state.counters["highstate_returns_refused"] == 1
     # other jobs' returns (the head node's scheduler calls, an admin's test.ping) pass by quietly
-    assert engine._highstate_return(c, *ret_event(forged, "headnode", fun="dcluster_slurm.jobs")) == "ignored"
+    assert hs_return(c, *ret_event(forged, "headnode", fun="dcluster_slurm.jobs")) == "ignored"
     assert c.state.counters["highstate_returns_refused"] == 1
 
 
@@ -111,7 +116,7 @@ def test_the_jid_of_another_minion_is_refused(env):
     c, cache, clock, events, a, b = env
     jid = c.ports.highstate(a)
     cache.entries[(jid, b)] = OK_RETURN
-    status = engine._highstate_return(c, *ret_event(jid, b))
+    status = hs_return(c, *ret_event(jid, b))
     assert nothing_marked(c, a, b) and c.state.highstate_jobs[jid]["minion"] == a
     assert status == "refused"
 
@@ -120,7 +125,7 @@ def test_the_result_is_the_job_caches_not_the_events(env):
     c, cache, clock, events, a, b = env
     jid = c.ports.highstate(a)
     cache.entries[(jid, a)] = FAILED_RETURN
-    status = engine._highstate_return(c, *ret_event(jid, a))  # the event says success
+    status = hs_return(c, *ret_event(jid, a))  # the event says success
     assert a not in c.state.configured and status == "settled"
     assert "pkg_|-slurmd_|-slurmd_|-installed" in c.state.config_failed[a]
     assert jid not in c.state.highstate_jobs
@@ -130,7 +135,7 @@ def test_the_result_is_the_job_caches_not_the_events(env):
 def test_a_return_not_yet_in_the_cache_is_taken_on_a_later_cycle(env):
     c, cache, clock, events, a, b = env
     jid = c.ports.highstate(a)
-    status = engine._highstate_return(c, *ret_event(jid, a))
+    status = hs_return(c, *ret_event(jid, a))
     assert nothing_marked(c, a) and status == "pending"
     clock.t += 10
     c.cycle()
@@ -173,7 +178,7 @@ def test_an_outstanding_jid_is_forgotten_after_the_checkers_timeout(tmp_path):
     assert jid not in c.state.highstate_jobs and a not in c.state.configured
     assert "within 60 s (dcluster:config-checker:salt:timeout)" in c.state.config_failed[a]
     cache.entries[(jid, a)] = OK_RETURN  # too late: nobody is waiting for it
-    status = engine._highstate_return(c, *ret_event(jid, a))
+    status = hs_return(c, *ret_event(jid, a))
     assert a not in c.state.configured and status == "refused"
     c.shutdown()
 
@@ -210,8 +215,8 @@ def test_the_engine_obeys_a_signed_command_and_answers_it(env):
     c, cache, clock, events, a, b = env
     fired = []
     v = command_auth.Verifier(lambda: b"s" * 32)
-    out = engine._command(c, v, lambda tag, data: fired.append((tag, data)), "dcluster/cmd/auto",
-                          signed("auto", {"enable": False}))
+    out = EngineLoop(c, v, lambda tag, data: fired.append((tag, data))).command(
+        "dcluster/cmd/auto", signed("auto", {"enable": False}))
     assert out["ok"] and c.state.auto_mode is False
     assert fired == [("dcluster/reply/" + "0" * 32, out)]
 
@@ -226,7 +231,7 @@ def test_the_engine_refuses_an_unsigned_command_without_answering(env, caplog, c
     fired = []
     v = command_auth.Verifier(lambda: b"s" * 32)
     with caplog.at_level(logging.WARNING):
-        assert engine._command(c, v, lambda tag, data: fired.append((tag, data)), f"dcluster/cmd/{cmd}", data) is None
+        assert EngineLoop(c, v, lambda tag, data: fired.append((tag, data))).command(f"dcluster/cmd/{cmd}", data) is None
     assert fired == [] and c.state.auto_mode is None and not c.actuator.status().chains
     assert c.state.counters["commands_refused"] == 1
     assert f"refused command 'dcluster/cmd/{cmd}'" in caplog.text

@@ -1,0 +1,121 @@
+"""The engine's one thread: a cycle every interval on the monotonic clock, the master's events in between.
+
+``_engines/dcluster.py`` gives it the master's event bus; ``bench/scale_out.py`` and the unit tests
+give it a bus of their own, so what they measure and check is this loop, not a copy of it.
+
+Events handled here: ``dcluster/cmd/<cmd>`` (obeyed and answered only when a runner of this master
+signed it, see :mod:`.command_auth`) and ``salt/job/<jid>/ret/<id>`` (a hint that a highstate the
+engine started may be in the job cache, see :mod:`dcluster.controller.highstate_jobs`).
+
+A cycle comes early, :data:`EARLY_GAP` seconds after the last one ended at the soonest, when a worker
+became configured since the last cycle: its REGISTER is decided by a cycle, and in a burst of
+new workers waiting up to a whole interval for it is most of a worker's way from start to usable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..controller import Controller, highstate_jobs
+from ..controller import commands as dc_commands
+from . import command_auth, log_config
+
+log = logging.getLogger("dcluster.engine")
+
+EARLY_GAP = 2.0  # seconds between the end of a cycle and an early one
+HINTS = 1000  # job returns waiting for the job cache at most (a forged flood must not grow it)
+
+
+class EngineLoop:
+    def __init__(self, controller: Controller, verifier: command_auth.Verifier, fire: Callable[[str, dict], Any],
+                 interval: float | None = None, monotonic: Callable[[], float] = time.monotonic):
+        self.controller, self.verifier, self.fire = controller, verifier, fire
+        self.interval, self.monotonic = interval, monotonic
+        self.next_cycle = 0.0
+        self.cycle_ended = -float("inf")
+        self.hinted: dict[str, float] = {}  # jid -> when to look in the job cache again
+        self.logged_by: dict | None = None  # the config whose logging: section is in force
+        # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
+        self.refusals = {"command": command_auth.RateLimitedLog(log),
+                         "highstate return": command_auth.RateLimitedLog(log)}
+
+    def run(self, get_event: Callable[[float], dict | None]) -> None:
+        """Forever: ``get_event(wait)`` is the bus's ``get_event(wait=..., full=True)``."""
+        while True:
+            self.step(get_event)
+
+    def step(self, get_event: Callable[[float], dict | None]) -> None:
+        """A cycle if one is due, the hints whose time came, then at most one event."""
+        c = self.controller
+        now = self.monotonic()  # a step of the wall clock must not stall (or hurry) the cycles
+        if c.wants_cycle() and now - self.cycle_ended >= EARLY_GAP:
+            self.next_cycle = min(self.next_cycle, now)
+        if now >= self.next_cycle:
+            self.cycle(now)
+        for jid, when in list(self.hinted.items()):
+            if self.monotonic() >= when:
+                del self.hinted[jid]
+                try:
+                    highstate_jobs.settle(c, jid)
+                except Exception:  # noqa: BLE001 - the cycle asks the job cache again
+                    log.exception("dcluster engine: could not check job %s", jid)
+        event = get_event(max(0.05, min(1.0, self.next_cycle - self.monotonic())))
+        if event:
+            self.handle(event)
+
+    def cycle(self, now: float) -> None:
+        c = self.controller
+        summary = c.cycle()
+        if c.config is not None and dict(c.config.logging) != self.logged_by:
+            self.logged_by = dict(c.config.logging)
+            try:
+                log_config.apply(self.logged_by)
+            except OSError as exc:  # e.g. log_location's directory is missing: Salt's log still works
+                log.error("dcluster engine: cannot apply dcluster:logging: %s", exc)
+        self.fire("dcluster/cycle", {"ok": summary.get("ok"), "actions": summary.get("actions", [])[:50]})
+        step = self.interval or (c.config.cluster_poller_interval if c.config else 10)
+        self.next_cycle = now + float(step)
+        self.cycle_ended = self.monotonic()
+
+    def handle(self, event: Any) -> None:
+        tag, data = (event.get("tag", ""), event.get("data", {})) if isinstance(event, dict) else ("", {})
+        try:
+            if not isinstance(tag, str):
+                return
+            if tag.startswith("dcluster/cmd/"):
+                self.command(tag, data)
+            elif tag.startswith("salt/job/") and "/ret/" in tag:
+                if self.highstate_return(tag, data) == "pending" and len(self.hinted) < HINTS:
+                    self.hinted[tag.split("/")[2]] = self.monotonic() + 0.5
+        except Exception:  # noqa: BLE001 - one bad event must not end the engine
+            log.exception("dcluster engine: could not handle %.200r", tag)
+
+    def command(self, tag: str, data: Any) -> dict | None:
+        """A ``dcluster/cmd/<cmd>`` event: obeyed and answered only if a runner in this master signed it."""
+        cmd = tag.split("/", 2)[2]
+        try:
+            args, reply = self.verifier.verify(cmd, data)
+        except command_auth.Refused as exc:
+            self._refused("commands_refused", "command", tag, str(exc))  # no reply: the sender learns nothing
+            return None
+        result = dc_commands.run(self.controller, cmd, **args)
+        self.fire(reply, result)
+        return result
+
+    def highstate_return(self, tag: str, data: Any) -> str:
+        """salt/job/<jid>/ret/<id>: if the engine started that job for that minion, read its result from the cache."""
+        status, why = highstate_jobs.on_return(self.controller, tag, data)
+        if status == "refused":
+            self._refused("highstate_returns_refused", "highstate return", tag, why)
+        return status
+
+    def _refused(self, counter: str, what: str, tag: str, reason: str) -> None:
+        """Log (rate-limited: a flood must not fill the log) and count one refused event."""
+        self.controller.state.count(counter)
+        self.refusals[what].warning("dcluster: refused %s %.200r: %s", what, tag, reason)
+
+
+__all__ = ["EARLY_GAP", "EngineLoop"]
