@@ -136,7 +136,8 @@ class Launches:
         if same_episode:
             return
         kind = getattr(error, "kind", "transient")
-        self.records.backoff[resource] = bo.failure(current, kind, str(error), at, cfg.backoff)
+        self.records.backoff[resource] = bo.failure(current, kind, str(error), at, cfg.backoff,
+                                                    retry_after=getattr(error, "retry_after", 0.0))
         self.records.count("backoff")  # one per failure episode (launch_failed counts each failed call)
         with self._lock:
             self._backoff_at[resource] = self._issued

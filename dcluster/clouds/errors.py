@@ -24,13 +24,16 @@ class CloudError(Exception):
 
     kind = "transient"
 
-    def __init__(self, message: str, *, cloud: str = "", code: str = "", secrets: Iterable = (), kind: str | None = None):
+    def __init__(self, message: str, *, cloud: str = "", code: str = "", secrets: Iterable = (), kind: str | None = None,
+                 retry_after: float = 0.0):
         if kind is not None:
             if kind not in KINDS:
                 raise ValueError(f"unknown cloud error kind {kind!r}")
             self.kind = kind
         self.cloud = cloud
         self.code = code
+        # Seconds the cloud asked us to wait before the next call (a rate limit's Retry-After); 0: no hint.
+        self.retry_after = max(0.0, float(retry_after or 0))
         self.message = scrub(message, secrets)
         super().__init__(self.message)
 
@@ -40,7 +43,10 @@ class CloudError(Exception):
         return f"{where}{self.kind} error{code}: {self.message}"
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "cloud": self.cloud, "code": self.code, "message": self.message}
+        out = {"kind": self.kind, "cloud": self.cloud, "code": self.code, "message": self.message}
+        if self.retry_after:
+            out["retry_after"] = self.retry_after
+        return out
 
 
 class QuotaExceeded(CloudError):

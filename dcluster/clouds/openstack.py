@@ -9,18 +9,27 @@ once is deleted and its fault becomes the launch's classified error.
 
 Listing is ``servers.list()`` over every page, filtered in Python on our
 metadata, never on a name pattern.  Secrets reach keystoneauth1 only in :meth:`_make_client`.
+
+What real clouds need besides: a network given by name (looked up in Neutron),
+boot from volume (``block_device_mapping_v2``, the volume deleted with the
+server), a private CA's bundle as ``verify``, an HTTP(S) proxy.  Tested against
+Nova's, Keystone's and Neutron's own recorded answers
+(tests/functional/test_openstack_recorded.py) and an HTTP fake.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from .. import model
+from ..scrub import url_password
 from .base import Driver, LaunchResult, launch_time_from, minion_from_tags, tags_for
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
@@ -43,14 +52,31 @@ STATES = {
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 
 
-def classify(status: int | None, message: str, secrets: Sequence = (), code: str = "") -> CloudError:
-    """The classified error of a Nova/Keystone answer (HTTP status and message)."""
+# Nova's capacity faults: NoValidHost, and MaxRetriesExceeded (a NoValidHost: every alternate host failed).
+CAPACITY_WORDS = (NO_VALID_HOST.lower(), "insufficient compute resources", "exhausted all hosts")
+# A quota refusal: Nova's TooManyInstances ("Quota exceeded for ..."), unified limits (oslo.limit's
+# "Project ... is over a limit for [Resource servers is over limit of ...]"), the legacy overLimit.
+QUOTA_WORDS = ("quota", "overlimit", "limit exceeded", "over a limit", "is over limit")
+# A rate limit is no quota: Nova's rate limiter (and the proxies in front of clouds) answer 429, or 413
+# before 2014, "This request was rate-limited." with a Retry-After; Nova's 413 quota refusal had none.
+RATE_WORDS = ("rate-limited", "rate limit", "too many requests")
+# 403 answers that only a change of the pillar fixes (not the credentials).
+FORBIDDEN_CONFIG_WORDS = ("volume-backed", "external network")
+
+
+def classify(status: int | None, message: str, secrets: Sequence = (), code: str = "",
+             retry_after: float = 0.0) -> CloudError:
+    """The classified error of a Nova/Keystone answer (HTTP status, message, Retry-After seconds)."""
     kw = {"cloud": "openstack", "code": code or (str(status) if status else ""), "secrets": secrets}
     low = message.lower()
-    if NO_VALID_HOST.lower() in low or "insufficient compute resources" in low:
+    if any(w in low for w in CAPACITY_WORDS):
         return InsufficientCapacity(message, **kw)
-    if status == 413 or (status == 403 and ("quota" in low or "overlimit" in low or "limit exceeded" in low)):
+    if status == 429 or (status == 413 and any(w in low for w in RATE_WORDS)):
+        return Transient(message, retry_after=retry_after, **kw)
+    if status == 413 or (status == 403 and any(w in low for w in QUOTA_WORDS)):
         return QuotaExceeded(message, **kw)
+    if status == 403 and any(w in low for w in FORBIDDEN_CONFIG_WORDS):
+        return InvalidConfig(message, **kw)
     if status == 401 or status == 403:
         return AuthFailure(message, **kw)
     if status is not None and status >= 500:
@@ -59,9 +85,19 @@ def classify(status: int | None, message: str, secrets: Sequence = (), code: str
         return NotFound(message, **kw)
     if status in (400, 404, 409):
         return InvalidConfig(message, **kw)
-    if status == 429:
-        return Transient(message, **kw)
     return Transient(message, **kw)
+
+
+def _retry_after(exc: BaseException) -> float:
+    """Seconds the answer asked us to wait (novaclient's retry_after, else the Retry-After header)."""
+    value = getattr(exc, "retry_after", None)
+    if not value:
+        response = getattr(exc, "response", None)
+        value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value or 0))
+    except (TypeError, ValueError):  # an HTTP-date, or garbage: no hint
+        return 0.0
 
 
 def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
@@ -76,9 +112,10 @@ def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
         details = getattr(exc, "details", None)
         if details and str(details) not in msg:
             msg = f"{msg}: {details}"
-        return classify(getattr(exc, "code", None), str(msg), secrets)
+        return classify(getattr(exc, "code", None), str(msg), secrets, retry_after=_retry_after(exc))
     if isinstance(exc, kx.HttpError):
-        return classify(getattr(exc, "http_status", None), str(getattr(exc, "message", "") or exc), secrets)
+        return classify(getattr(exc, "http_status", None), str(getattr(exc, "message", "") or exc), secrets,
+                        retry_after=_retry_after(exc))
     if isinstance(exc, (kx.ConnectFailure, kx.ConnectionError, kx.RetriableConnectionFailure)):
         return Transient(str(exc), cloud="openstack", code="connection", secrets=secrets)
     if isinstance(exc, (kx.AuthorizationFailure, kx.MissingAuthPlugin, kx.NoMatchingPlugin)):
@@ -108,10 +145,40 @@ class OpenStackDriver(Driver):
         super().__init__(resource, cluster_name, secret)
         self._client = client
         self._flavor: Any = None
+        self._versioned: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     @property
     def _secrets(self) -> list:
-        return [self.config.get("password"), self.config.get("application_credential_secret"), self.secret]
+        return [self.config.get("password"), self.config.get("application_credential_secret"), self.secret,
+                url_password(self.config.get("proxy"))]
+
+    def _where(self, key: str) -> str:
+        return f"dcluster:cloud:{self.resource.name}:config:{key}"
+
+    def _verify(self) -> bool | str:
+        """keystoneauth's ``verify``: a CA bundle path, True (the system's CAs), or False only with ``insecure``."""
+        verify = self.config.get("verify", True)
+        if isinstance(verify, str):
+            if not os.path.isfile(verify) or not os.access(verify, os.R_OK):
+                raise InvalidConfig(f"{self._where('verify')}: CA bundle {verify} is not a readable file",
+                                    cloud="openstack", code="verify")
+            return verify
+        # The schema refuses verify: False without insecure: True; the driver holds to it as well.
+        return False if verify is False and self.config.get("insecure") is True else True
+
+    def _http(self):
+        """The requests session under keystoneauth1: the pillar's proxy for http and https (CONNECT)."""
+        import requests
+
+        http = requests.Session()
+        proxy = self.config.get("proxy")
+        if proxy:
+            http.proxies = {"http": proxy, "https": proxy}
+            # requests lets HTTP(S)_PROXY of the environment override a session's proxies (and NO_PROXY
+            # skip them): the pillar's proxy is used for every call only when the environment is not read.
+            http.trust_env = False
+        return http
 
     def _make_client(self):
         from keystoneauth1 import session
@@ -132,8 +199,19 @@ class OpenStackDriver(Driver):
                                project_name=cfg.get("project") or None, project_id=cfg.get("project_id") or None,
                                user_domain_name=cfg.get("user_domain_name") or "Default",
                                project_domain_name=cfg.get("project_domain_name") or "Default")
-        sess = session.Session(auth=auth, verify=bool(cfg.get("verify", True)), timeout=int(cfg.get("timeout") or 30))
+        sess = session.Session(auth=auth, session=self._http(), verify=self._verify(),
+                               timeout=int(cfg.get("timeout") or 30))
         return nova_client.Client("2.1", session=sess, region_name=cfg.get("region_name") or None)
+
+    def _client_at(self, version: str):
+        """A client of the same session at a later microversion (for the one call that needs it)."""
+        with self._lock:
+            if version not in self._versioned:
+                from novaclient import client as nova_client
+
+                self._versioned[version] = nova_client.Client(version, session=self.client.client.session,
+                                                              region_name=self.config.get("region_name") or None)
+            return self._versioned[version]
 
     @property
     def client(self):
@@ -232,12 +310,62 @@ class OpenStackDriver(Driver):
             return None
         if _UUID.match(net):
             return [{"net-id": net}]
+        return [{"net-id": self._network_id(net)}]
+
+    def _network_id(self, name: str) -> str:
+        """The id of the one network called ``name`` that Neutron shows the project.
+
+        Asked of Neutron directly (``GET /v2.0/networks?name=``, the name
+        URL-encoded: novaclient's ``find_network`` pastes it into the URL as it
+        is, so ``net1#x`` would look up ``net1``), and matched again here on
+        the exact name: a Neutron or proxy that ignores the filter answers
+        every network, and the first of those is not the one asked for.
+        """
+        where = self._where("network")
         try:
-            found = self.client.neutron.find_network(net)
+            resp = self.client.client.session.get(
+                "/v2.0/networks", params={"name": name}, raise_exc=True,
+                endpoint_filter={"service_type": "network", "interface": "public",
+                                 "region_name": self.config.get("region_name") or None})
+            body = resp.json()
+        except ValueError:
+            raise InvalidConfig(f"{where}: Neutron's answer to the look-up of {name!r} is not JSON",
+                                cloud="openstack", code="network") from None
         except Exception as exc:
             err = translate(exc, self._secrets)
-            raise InvalidConfig(f"network {net}: {err.message}", cloud="openstack", code="network") from None
-        return [{"net-id": found.id}]
+            # Neutron down or the token refused heal without a pillar change: they keep their kind.
+            kind = type(err) if err.kind in ("transient", "auth") else InvalidConfig
+            raise kind(f"{where}: looking up {name!r}: {err.message}", cloud="openstack", code="network",
+                       retry_after=err.retry_after) from None
+        nets = body.get("networks") if isinstance(body, dict) else None
+        if not isinstance(nets, list):
+            raise InvalidConfig(f"{where}: Neutron's answer to the look-up of {name!r} has no list of networks",
+                                cloud="openstack", code="network")
+        ids = [n.get("id") for n in nets if isinstance(n, dict) and n.get("name") == name and n.get("id")]
+        if not ids:
+            raise InvalidConfig(f"{where}: no network named {name!r} is visible to the project",
+                                cloud="openstack", code="network")
+        if len(ids) > 1:
+            raise InvalidConfig(f"{where}: {len(ids)} networks are named {name!r} ({', '.join(map(str, ids))}); "
+                                "give the id of the one to attach", cloud="openstack", code="network")
+        return str(ids[0])
+
+    def _boot_volume(self) -> dict | None:
+        """The block_device_mapping_v2 entry of ``boot_from_volume``: a new volume made from the image.
+
+        ``delete_on_termination`` is true unless the pillar says otherwise: the
+        volume is Nova's to delete with the server, so destroying a worker (or
+        a launch whose server went to ERROR) leaves no paid volume behind.
+        """
+        bfv = self.config.get("boot_from_volume")
+        if not bfv or not bfv.get("size_gb"):
+            return None
+        bdm = {"uuid": self.config["image_uuid"], "source_type": "image", "destination_type": "volume",
+               "boot_index": 0, "volume_size": int(bfv["size_gb"]),
+               "delete_on_termination": bfv.get("delete_on_termination", True) is not False}
+        if bfv.get("volume_type"):
+            bdm["volume_type"] = str(bfv["volume_type"])
+        return bdm
 
     def _name(self, stem: str) -> str:
         prefix = self.config.get("instance_name_prefix") or ""
@@ -273,7 +401,17 @@ class OpenStackDriver(Driver):
         if nics:
             kwargs["nics"] = nics
         name = self._name(minion_id)
-        first = self._do(lambda: self.client.servers.create(name, cfg["image_uuid"], self.flavor().id, **kwargs))
+        image, creator = cfg["image_uuid"], self.client
+        bdm = self._boot_volume()
+        if bdm is not None:
+            # The image is the volume's source, not the server's: imageRef stays empty.
+            image, kwargs["block_device_mapping_v2"] = None, [bdm]
+            if "volume_type" in bdm:
+                # A volume type needs microversion 2.67, where a server needs its networks said: "auto" is
+                # what 2.1 does when none is given.
+                creator = self._client_at("2.67")
+                kwargs.setdefault("nics", "auto")
+        first = self._do(lambda: creator.servers.create(name, image, self.flavor().id, **kwargs))
         server = first
         try:  # the create answer lacks metadata details on some clouds; read it back
             server = self._do(lambda: self.client.servers.get(first.id))

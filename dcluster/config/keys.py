@@ -141,9 +141,44 @@ OPENSTACK = Dict(fields={
     "availability_zone": Scalar(doc="Availability zone; one resource per zone."),
     "network": Scalar(doc="Network name or id to attach."),
     "metadata": Dict(doc="Extra server metadata (dcluster adds its own identity keys).", fields={}),
-    "verify": Scalar(doc="Verify TLS certificates.", default=True, kind=bool),
+    "verify": Scalar(doc="TLS verification: True (the system's CAs), or the absolute path of a CA bundle (PEM) for a "
+                         "cloud whose certificates a private CA signed; False only with insecure: True.",
+                     default=True, kind=(bool, str), extra=lambda v: _ca_bundle_problem(v)),
+    "insecure": Scalar(doc="Says that verify: False is meant (no TLS certificate check: anyone on the path can read "
+                           "the credentials). Has no other effect.", default=False, kind=bool),
+    "proxy": Scalar(doc="HTTP(S) proxy for every Keystone, Nova and Neutron call, as a URL: http://host:port "
+                        "(user:password@ allowed; the password is scrubbed from all output). Empty: none, or the "
+                        "master's HTTP(S)_PROXY environment.", extra=lambda v: _proxy_problem(v)),
+    "boot_from_volume": Dict(doc="Boot from a new volume made from the image (for flavors with no local disk, or "
+                                 "a bigger root disk); unset: boot from the image on the hypervisor's disk.", fields={
+        "size_gb": Scalar(doc="Size of the root volume in GiB; required to boot from volume.", kind=int, minimum=1),
+        "volume_type": Scalar(doc="Cinder volume type; empty: the cloud's default (needs Nova microversion 2.67)."),
+        "delete_on_termination": Scalar(
+            doc="Nova deletes the volume with the server. Keep True: dcluster destroys workers and failed launches "
+                "by deleting their servers only, so with False every one leaves a paid volume behind.",
+            default=True, kind=bool),
+    }),
     "timeout": _seconds("HTTP timeout of one API call.", 30, 1),
 })
+
+
+def _ca_bundle_problem(value) -> str | None:
+    if isinstance(value, str) and not value.startswith("/"):
+        return "is not an absolute path of a CA bundle (or true, or false with insecure: true)"
+    return None
+
+
+def _proxy_problem(value) -> str | None:
+    try:
+        parts = urllib.parse.urlsplit(str(value))
+        port = parts.port
+    except ValueError:
+        return "is not a proxy URL (http://host:port)"
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        return "is not a proxy URL: it needs http:// or https://, a host and a port"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "is not a proxy URL: nothing may follow host:port"
+    return None
 
 
 def _openstack_post(value, path, errors):
@@ -156,6 +191,12 @@ def _openstack_post(value, path, errors):
         )
     if has_password and not (value.get("project") or value.get("project_id")):
         errors.append(f"{':'.join(path)}:project: required with password auth, but not set")
+    if value.get("verify") is False and value.get("insecure") is not True:
+        errors.append(f"{':'.join(path)}:verify: false turns TLS certificate checks off; set insecure: true as well "
+                      "if that is meant, or give the CA bundle's path instead")
+    bfv = value.get("boot_from_volume") or {}
+    if not bfv.get("size_gb") and (bfv.get("volume_type") or bfv.get("delete_on_termination") is False):
+        errors.append(f"{':'.join(path)}:boot_from_volume:size_gb: required to boot from volume, but not set")
 
 
 OPENSTACK = Dict(fields=OPENSTACK.fields, post=_openstack_post)

@@ -23,7 +23,10 @@ RETRYABLE = {"transient"}
 FULL = {"quota", "capacity"}
 
 
-def failure(state: BackoffState | None, kind: str, message: str, now: float, settings: Backoff) -> BackoffState:
+def failure(state: BackoffState | None, kind: str, message: str, now: float, settings: Backoff,
+            retry_after: float = 0.0) -> BackoffState:
+    """``retry_after``: what the cloud asked us to wait (a rate limit's Retry-After); the pause is at least
+    that, up to ``settings.max`` (a hostile or absurd header must not stop a resource for days)."""
     failures = (state.failures if state else 0) + 1
     if kind in FULL:
         pause = settings.capacity_pause
@@ -31,6 +34,7 @@ def failure(state: BackoffState | None, kind: str, message: str, now: float, set
         pause = min(settings.max, settings.initial * settings.factor ** (failures - 1))
     else:  # config, auth, unknown: retrying will not help soon
         pause = settings.max
+    pause = max(pause, min(float(retry_after or 0), settings.max))
     return BackoffState(failures=failures, until=now + pause, kind=kind, last_error=message[:500])
 
 

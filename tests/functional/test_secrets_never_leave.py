@@ -8,7 +8,7 @@ ensure_ascii, XML-escaped).  The real AwsDriver (boto3: the echo server is
 its endpoint_url *and* its proxy, whose URL carries a password, so botocore
 sends ``Proxy-Authorization: Basic ...``) and the real OpenStackDriver
 (keystoneauth1 + novaclient: password and application-credential auth, the
-echo server is the auth_url) run inside a real Controller cycle; the
+echo server is the auth_url, and the password resource's proxy) run inside a real Controller cycle; the
 scheduler port fails every other cycle with a message showing a
 ``command_env`` secret.  Launch and listing errors flow into logs, events,
 state.json, an operator command's result and the runner functions
@@ -186,7 +186,8 @@ def pillar(echo, tmp_path):
                 "access_key_id": SECRETS["aws_key_id"], "secret_access_key": SECRETS["aws_secret"],
                 "userdata_file": str(tpl), "userdata_vars": {"join_token": SECRETS["join_token"]}}},
             "nova": {"type": "openstack", **common, "config": {
-                **os_conf, "username": "demo", "password": SECRETS["os_password"], "project": "demo"}},
+                **os_conf, "username": "demo", "password": SECRETS["os_password"], "project": "demo",
+                "proxy": proxy}},
             "novaapp": {"type": "openstack", **common, "config": {
                 **os_conf, "application_credential_id": "appcred-id-0001",
                 "application_credential_secret": SECRETS["appcred_secret"]}},
@@ -230,6 +231,8 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
     assert any(SECRETS["aws_key_id"] in r["authorization"] for r in reqs), "no SigV4 request reached the echo"
     basic = base64.b64encode(f"dcuser:{SECRETS['proxy_password']}".encode()).decode()
     assert any(r["proxy_authorization"] == f"Basic {basic}" for r in reqs), "botocore did not go through the proxy"
+    assert any(r["proxy_authorization"] == f"Basic {basic}" and SECRETS["os_password"] in r["body"] for r in reqs), \
+        "keystoneauth did not go through the proxy"
     userdata = [base64.b64decode(urllib.parse.parse_qs(r["body"]).get("UserData", [""])[0]).decode("utf-8", "replace")
                 for r in reqs if "Action=RunInstances" in r["body"]]
     assert any(SECRETS["join_token"] in u for u in userdata), "no RunInstances carried the user-data"

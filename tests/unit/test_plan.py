@@ -174,6 +174,13 @@ def test_backoff_schedule_tells_capacity_from_transient():
     assert bo.success(t9) is None
 
 
+def test_backoff_lasts_at_least_the_cloud_s_retry_after_up_to_max():
+    s = config().backoff
+    assert bo.failure(None, "transient", "429", 0, s, retry_after=s.initial + 7).until == s.initial + 7
+    assert bo.failure(None, "transient", "429", 0, s, retry_after=1).until == s.initial  # never shorter
+    assert bo.failure(None, "transient", "429", 0, s, retry_after=10 ** 9).until == s.max  # nor for ever
+
+
 # ----------------------------------------------------------------- scale-down
 def test_idle_past_limit_is_held_with_our_reason_and_never_below_min():
     cfg = config({"r1": {"quantity": {"min": 1, "max": 10}}}, max_idle_time=600)

@@ -57,9 +57,22 @@ def test_ec2_client_error_keeps_message_without_credentials():
     (404, "Instance abc could not be found.", "notfound"),
     (500, "Internal Server Error", "transient"),
     (503, "Service Unavailable", "transient"),
+    # unified limits (oslo.limit's words) and MaxRetriesExceeded; more in tests/functional/test_openstack_recorded.py
+    (403, "Project p1 is over a limit for [Resource servers is over limit of 10 due to current usage 10 and delta 1]",
+     "quota"),
+    (500, "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures", "capacity"),
+    (429, "Too Many Requests", "transient"),
+    (413, "This request was rate-limited.", "transient"),
+    (403, "Only volume-backed servers are allowed for flavors with zero disk.", "config"),
 ])
 def test_nova_answers(status, message, kind):
     assert openstack.classify(status, message).kind == kind
+
+
+def test_nova_rate_limit_keeps_its_retry_after():
+    err = openstack.classify(429, "This request was rate-limited.", retry_after=4)
+    assert err.kind == "transient" and err.retry_after == 4.0 and err.to_dict()["retry_after"] == 4.0
+    assert "retry_after" not in openstack.classify(500, "boom").to_dict()
 
 
 def test_scrub_masks_known_secrets_and_credential_shapes():

@@ -300,6 +300,15 @@ def test_backoff_grows_once_per_episode_not_per_batch(tmp_path):
     assert len(clouds["r1"].launch_calls) == 8 and c.state.backoff["r1"].failures == 2
 
 
+def test_a_rate_limit_rests_the_resource_as_long_as_its_retry_after(tmp_path):
+    c, sched, clouds, clock = make(tmp_path, r1={"launch_batch": 1}, r2={"quantity": {"min": 0, "max": 0}})
+    clouds["r1"].refuse = Transient("This request was rate-limited.", cloud="test", retry_after=300)
+    sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    cycle(c, clock)
+    b = c.state.backoff["r1"]
+    assert b.kind == "transient" and b.until == clock.t + 300  # not the 30 s of a first transient failure
+
+
 def test_a_sibling_batch_s_success_does_not_clear_a_failure(tmp_path):
     c, sched, clouds, clock = make(tmp_path, r1={"launch_batch": 1}, r2={"quantity": {"min": 0, "max": 0}})
     cl = clouds["r1"]
