@@ -69,7 +69,7 @@ def nodes():
     return [n.to_dict() for n in _call("nodes")]
 
 
-def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, address=None):  # noqa: A002
+def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, properties=None, address=None):  # noqa: A002
     """
     Add a dynamic node (scontrol create nodename=... state=future) or give a self-registered one (slurmd -Z) our features.
 
@@ -79,11 +79,11 @@ def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, add
 
         salt head dcluster_slurm.add_node dc-r1-abc123 4 queue=batch
     """
-    reservation = {"queue": queue, "account": account, "property": property}
+    reservation = {"queue": queue, "account": account, "property": property, "properties": properties}
     return _call("add_node", name, int(cores), int(mem_mb), reservation, address=address)
 
 
-def set_reservation(name, queue=None, account=None, property=None):  # noqa: A002
+def set_reservation(name, queue=None, account=None, property=None, properties=None):  # noqa: A002
     """
     Features for a queue/property; a Slurm reservation for an account.
 
@@ -93,7 +93,10 @@ def set_reservation(name, queue=None, account=None, property=None):  # noqa: A00
 
         salt head dcluster_slurm.set_reservation dc-r1-abc123 queue=batch
     """
-    return _call("set_reservation", name, queue=queue, account=account, property=property)
+    if isinstance(properties, str):
+        properties = properties.split(",")
+    return _call("set_reservation", name, queue=queue, account=account, property=property,
+                 properties=tuple(properties or ()))
 
 
 def hold(name, reason="dcluster: held"):

@@ -72,7 +72,7 @@ def nodes():
     return [n.to_dict() for n in _call("nodes")]
 
 
-def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None):  # noqa: A002 - the pillar's word
+def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, properties=None):  # noqa: A002 - the pillar's word
     """
     Add a node: qmgr create node, np, properties, MAUI reservations, state=free.
 
@@ -82,7 +82,7 @@ def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None):  #
 
         salt head dcluster_torque.add_node dc-r1-abc123 4 queue=batch
     """
-    reservation = {"queue": queue, "account": account, "property": property}
+    reservation = {"queue": queue, "account": account, "property": property, "properties": properties}
     return _call("add_node", name, int(cores), int(mem_mb), reservation)
 
 

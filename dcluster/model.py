@@ -95,6 +95,7 @@ class Job:
     queue: str = ""
     account: str = ""
     properties: tuple[str, ...] = ()  # node properties/features the job requires
+    constraint: str = ""  # Slurm --constraint as squeue shows it; when set it decides, not properties
     owner: str = ""
     name: str = ""
     priority: float = 0.0  # higher runs first

@@ -46,8 +46,7 @@ class Steps:
     def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None) -> Any:
         res = cfg.resources[action.resource]
         ip = worker.instance.ip if worker and worker.instance else None
-        props = (res.reservation.property,) if res.reservation.property else ()
-        kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": props}
+        kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": res.reservation.properties}
         if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address
             kwargs["address"] = ip
         out = sched.add_node(action.target, action.cores, **kwargs)

@@ -24,6 +24,17 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
+# What every scheduler takes as a property name: a Torque property, a Slurm feature (none of Slurm's
+# constraint operators &|,*[]() may be in it) and a Grid Engine complex name.
+_PROPERTY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
+
+
+def _property_problem(name: str) -> str | None:
+    if _PROPERTY_RE.match(name):
+        return None
+    return "is not a property name (letters, digits and _ . - only, starting with a letter, digit or _; at most 63)"
+
+
 def _seconds(doc: str, default: int, minimum: int = 0) -> Scalar:
     return Scalar(doc=doc, default=default, kind=int, minimum=minimum)
 
@@ -252,8 +263,13 @@ RESOURCE = Typed(fields={
     "reservation": Dict(doc="Which jobs this resource serves; unset means any.", fields={
         "queue": Scalar(doc="Only jobs of this queue (Torque: MAUI setres -q; SGE: slots in this queue; Slurm: partition)."),
         "account": Scalar(doc="Only jobs of this account (Torque: MAUI setres -a; SGE: hostgroup; Slurm: account)."),
-        "property": Scalar(doc="Node property/feature given to the nodes; jobs asking for it prefer this resource."),
-    }),
+        "properties": StrList(
+            doc="Node properties/features every node gets (Torque properties, Slurm features, Grid Engine boolean "
+                "complexes set TRUE on the host); a job asking for properties goes only where they satisfy its "
+                "request under its scheduler's rule, and prefers such a resource. 'property: x' is the same as "
+                "'properties: [x]'.",
+            default=(), extra=_property_problem),
+    }, aliases={"property": "properties"}),
     "quantity": Dict(doc="Worker node limits.", fields={
         "min": Scalar(doc="Nodes kept even when idle.", default=0, kind=int, minimum=0),
         "max": Scalar(doc="Nodes never exceeded.", default=1, kind=int, minimum=0),

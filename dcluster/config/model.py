@@ -16,7 +16,7 @@ from .secret import REDACTED, Secret
 class Reservation:
     queue: str | None = None
     account: str | None = None
-    property: str | None = None
+    properties: tuple[str, ...] = ()  # every node gets all of them (the pillar's singular property: one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,8 @@ class CommandSpec(Spec):
 class StrList(Spec):
     """A list of strings; a single string is accepted as a one-item list."""
 
+    extra: Callable[[str], str | None] | None = None  # an error text for one item, or None
+
     def check(self, value, path, errors):
         if isinstance(value, str):
             value = [value]
@@ -129,6 +131,10 @@ class StrList(Spec):
         for i, item in enumerate(value):
             if not isinstance(item, (str, int)) or isinstance(item, bool):
                 errors.append(f"{path_str(path + (str(i),))}: {show(item)} is not a string")
+                continue
+            problem = self.extra(str(item)) if self.extra is not None else None
+            if problem:
+                errors.append(f"{path_str(path + (str(i),))}: {show(item)} {problem}")
                 continue
             out.append(str(item))
         return tuple(out)

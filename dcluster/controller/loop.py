@@ -515,7 +515,7 @@ class Controller:
                 "current": view.current(name), "in_flight": view.in_flight.get(name, 0), "states": states,
                 "cores_per_node": cores, "mem_mb_per_node": mem,
                 "reservation": {"queue": res.reservation.queue, "account": res.reservation.account,
-                                "property": res.reservation.property},
+                                "properties": list(res.reservation.properties) or None},
                 "cloud_ok": view.cloud_ok.get(name, False),
                 "backoff": None if not b or not b.active(view.now) else {
                     "until": wall + (b.until - view.now), "failures": b.failures, "kind": b.kind, "last_error": b.last_error},

@@ -53,9 +53,14 @@ class RemoteScheduler:
 
     def add_node(self, name, cores, mem_mb=0, reservation=None, properties=(), address=None):
         r = reservation
-        props = list(properties)
-        kwargs = {"mem_mb": mem_mb, "queue": getattr(r, "queue", None), "account": getattr(r, "account", None),
-                  "property": props[0] if props else None}
+        props = list(dict.fromkeys((*properties, *(getattr(r, "properties", None) or ()))))
+        kwargs = {"mem_mb": mem_mb, "queue": getattr(r, "queue", None), "account": getattr(r, "account", None)}
+        # One property goes as the singular argument every version of the head node's module takes
+        # (its modules may be synced after the master's); several need the list argument.
+        if len(props) > 1:
+            kwargs["properties"] = props
+        else:
+            kwargs["property"] = props[0] if props else None
         if address and self.kind == "slurm":  # only Slurm's dynamic nodes take an address
             kwargs["address"] = address
         return self._call("add_node", name, cores, **kwargs)

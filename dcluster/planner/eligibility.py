@@ -4,8 +4,12 @@ Matching follows the original's rules (seed doc, "Cloud variables"): a resource
 reserved for a queue or an account serves only jobs of that queue or account
 (a job the scheduler may run in that queue: one that names it, a pattern or
 list matching it, or, on Grid Engine, no queue at all);
-a job that asks for node properties can only go where the reservation
-provides them; a job with no property may use a property-reserved resource.
+a job that asks for node properties can only go where the reservation's
+``properties`` satisfy its requirement, under its scheduler's rule
+(:mod:`dcluster.constraint`: all of them for Torque and Grid Engine, the
+``--constraint`` expression for Slurm); a job with no property may use a
+property-reserved resource.  A constraint that cannot be read makes the job
+unplaceable (:func:`unreadable`), never a match.
 Order: resources whose reservation explicitly matches the job first, then
 lower priority number, then fewer nodes, then name (so plans are repeatable).
 """
@@ -13,7 +17,31 @@ lower priority number, then fewer nodes, then name (so plans are repeatable).
 from __future__ import annotations
 
 from ..config import Resource
+from ..constraint import ConstraintError, Expr, all_of, evaluate, parse_slurm
 from ..model import Job
+
+
+def requirement(job: Job) -> Expr | None:
+    """The job's property requirement (None: none).  Raises ConstraintError for an unreadable constraint."""
+    if job.constraint:
+        return parse_slurm(job.constraint)
+    return all_of(job.properties) if job.properties else None
+
+
+def unreadable(job: Job) -> str | None:
+    """Why the job's constraint cannot be read, naming the job and the constraint; None when it can."""
+    try:
+        requirement(job)
+    except ConstraintError as exc:
+        return f"job {job.id}: cannot read its constraint {job.constraint!r:.200}: {exc}"
+    return None
+
+
+def _satisfied(job: Job, res: Resource) -> bool:
+    try:
+        return evaluate(requirement(job), frozenset(res.reservation.properties))
+    except ConstraintError:
+        return False  # unreadable: placed nowhere (the planner reports it through unreadable())
 
 
 def eligible(job: Job, res: Resource) -> bool:
@@ -22,11 +50,7 @@ def eligible(job: Job, res: Resource) -> bool:
         return False
     if r.queue and not job.may_run_in(r.queue):
         return False
-    if job.properties:
-        offered = {r.property} if r.property else set()
-        if not set(job.properties) <= offered:
-            return False
-    return True
+    return _satisfied(job, res)
 
 
 def exact_match(job: Job, res: Resource) -> bool:
@@ -34,7 +58,7 @@ def exact_match(job: Job, res: Resource) -> bool:
     return bool(
         (r.account and r.account == job.account)
         or (r.queue and job.queue and job.may_run_in(r.queue))
-        or (r.property and r.property in job.properties)
+        or (r.properties and (job.constraint or job.properties) and _satisfied(job, res))
     )
 
 
@@ -47,4 +71,4 @@ def order(job: Job, resources: list[Resource], sizes: dict[str, int]) -> list[Re
 
 def job_class(job: Job) -> tuple:
     """Jobs with equal class have equal eligibility and order: plan() caches on it."""
-    return (job.queue, job.account, job.properties)
+    return (job.queue, job.account, job.properties, job.constraint)

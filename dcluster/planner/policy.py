@@ -271,7 +271,7 @@ class _Planner:
                 if order is None:
                     order = order_cache[cls] = eligibility.order(job, resources, sizes)
                 if not order:
-                    self.unplaceable.append((job.id, _no_match(job)))
+                    self.unplaceable.append((job.id, eligibility.unreadable(job) or _no_match(job)))
                     continue
                 fits = [r for r in order if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
                         and (not job.distinct or job.chunks <= limits_of(view, r).max)]
@@ -482,7 +482,9 @@ def _no_match(job) -> str:
         want.append(f"queue {job.queue}")
     if job.account:
         want.append(f"account {job.account}")
-    if job.properties:
+    if job.constraint:
+        want.append(f"constraint {job.constraint}")
+    elif job.properties:
         want.append(f"properties {','.join(job.properties)}")
     return "no resource's reservation accepts " + (" / ".join(want) or "it")
 

@@ -60,15 +60,21 @@ def is_ours(reason: str | None) -> bool:
     return bool(reason) and reason.strip().lower().startswith(OURS)
 
 
-def reservation_fields(reservation: Any) -> tuple[str | None, str | None, str | None]:
-    """(queue, account, property) of a Reservation, a mapping or None."""
+def reservation_fields(reservation: Any) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(queue, account, properties) of a Reservation, a mapping or None.
+
+    A mapping (from the Salt modules' arguments) may give ``properties`` as a
+    list or a comma-separated string, and the older singular ``property``.
+    """
     if reservation is None:
-        return None, None, None
-    if isinstance(reservation, Mapping):
-        get = reservation.get
-        return get("queue") or None, get("account") or None, get("property") or None
-    return (getattr(reservation, "queue", None) or None, getattr(reservation, "account", None) or None,
-            getattr(reservation, "property", None) or None)
+        return None, None, ()
+    get = reservation.get if isinstance(reservation, Mapping) else lambda k: getattr(reservation, k, None)
+    props = get("properties") or ()
+    if isinstance(props, str):
+        props = props.split(",")
+    props = [*props, get("property")] if get("property") else list(props)
+    return (get("queue") or None, get("account") or None,
+            tuple(dict.fromkeys(str(p).strip() for p in props if p and str(p).strip())))
 
 
 # ---------------------------------------------------------------- units

@@ -63,6 +63,36 @@ def parse_list(output: str) -> list[str]:
     return [ln.strip() for ln in (output or "").splitlines() if ln.strip() and " " not in ln.strip()]
 
 
+def parse_booleans(output: str, command: str = "qconf -sc") -> dict[str, str]:
+    """BOOL complexes of a ``qconf -sc`` listing: name and shortcut -> name (what ``-l`` may say)."""
+    out: dict[str, str] = {}
+    for line in (output or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and not parts[0].startswith("#") and parts[2].upper() == "BOOL":
+            out[parts[0]] = parts[0]
+            out.setdefault(parts[1], parts[0])
+    if not out and "name" not in (output or ""):
+        raise ParseError(command, output, "no complex listing")
+    return out
+
+
+# Grid Engine's own complexes that are no boolean: jobs requesting only these need no qconf -sc.
+NOT_BOOLEAN = frozenset({
+    "arch", "calendar", "cpu", "h_core", "h_cpu", "h_data", "h_fsize", "h_rss", "h_rt", "h_stack", "h_vmem",
+    "hostname", "load_avg", "mem_free", "mem_total", "mem_used", "num_proc", "qname", "s_core", "s_cpu", "s_data",
+    "s_fsize", "s_rss", "s_rt", "s_stack", "s_vmem", "slots", "swap_free", "swap_total", "tmpdir", "virtual_free",
+    "virtual_total", "mem_req",
+})
+_TRUE = {"TRUE", "1"}  # a true BOOL value (complex(5): 0, 1, TRUE, FALSE in any case)
+
+
+def request_properties(requests: Mapping[str, str], booleans: Mapping[str, str]) -> tuple[str, ...]:
+    """The properties a job's hard requests ask for: boolean complexes requested true (``-l bigmem``,
+    ``-l ssd=TRUE``), by their full name whichever way the job named them."""
+    return tuple(dict.fromkeys(booleans[name] for name, value in requests.items()
+                               if name in booleans and (value or "TRUE").strip().upper() in _TRUE))
+
+
 def parse_hostgroup(output: str, command: str = "qconf -shgrp") -> list[str]:
     """Hosts of a ``qconf -shgrp @group`` listing (continuation lines end with a backslash)."""
     joined = (output or "").replace("\\\n", " ")
@@ -214,20 +244,24 @@ def _request_limits(requests: dict[str, str]) -> tuple[int, int]:
     return per_slot_mem, duration_s(requests.get("h_rt") or requests.get("s_rt"))
 
 
-def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None) -> list[Job]:
+def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None,
+                      booleans: Mapping[str, str] | None = None) -> list[Job]:
     """Jobs from raw records; running entries of one task on several queues are merged."""
     with gc_paused():
-        return _jobs_from_records([_record_values(rec) for rec in records], rules or {})
+        return _jobs_from_records([_record_values(rec) for rec in records], rules or {}, booleans or {})
 
 
-def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[Job]:
-    """Jobs of records given as tuples in RECORD_KEYS order."""
+def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
+                       booleans: Mapping[str, str] | None = None) -> list[Job]:
+    """Jobs of records given as tuples in RECORD_KEYS order; ``booleans`` (parse_booleans) says which
+    hard requests are node properties."""
+    booleans = booleans or {}
     # job id -> (the Job's fields but id/nodes/extra as a tuple, extra); the fields are shared by the tasks of one
     # entry.  Tuples and keyword calls rather than a dict merged with the shape and expanded for every Job.
     entries: dict[str, tuple[tuple, dict[str, Any]]] = {}
     nodes: dict[str, list[str]] = {}
     shapes: dict[tuple[int, str | None], tuple[int, int, bool]] = {}
-    limits: dict[tuple, tuple[int, int]] = {}  # many jobs share their requests
+    limits: dict[tuple, tuple[int, int, tuple[str, ...]]] = {}  # many jobs share their requests
     states: dict[tuple[str, bool], JobState] = {}
     pe_rules: dict[str, str | None] = {}
     for (number, list_state, code, prio, name, owner, project, queue_name, hard_queue, slots, task, submit, _master,
@@ -262,9 +296,10 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[J
             shape = shapes[key] = (full["chunks"], full["chunk_cores"], full["distinct"])
         if requests:
             req_key = tuple(requests.items())
-            per_slot_mem, walltime = limits.get(req_key) or limits.setdefault(req_key, _request_limits(requests))
+            per_slot_mem, walltime, props = limits.get(req_key) or limits.setdefault(
+                req_key, (*_request_limits(requests), request_properties(requests, booleans)))
         else:
-            per_slot_mem, walltime = 0, 0
+            per_slot_mem, walltime, props = 0, 0, ()
         # running: the queue instance it runs in; pending: the cluster queues (or patterns) it asked for,
         # comma-separated, "" for none (it may run in any queue: Job.may_run_in)
         if queue_name:
@@ -280,7 +315,7 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[J
         else:
             task_ids = [task]
         common = (state, queue, project if project != "NONE" else "", owner, name, prio,
-                  shape[0], shape[1], per_slot_mem * shape[1], shape[2], walltime, submit)
+                  shape[0], shape[1], per_slot_mem * shape[1], shape[2], walltime, submit, props)
         several = len(task_ids) > 1
         for t in task_ids:
             jid = f"{number}.{t}" if t else number
@@ -292,8 +327,10 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str]) -> list[J
     out = []
     append = out.append
     for jid, (common, extra) in entries.items():
-        state, queue, account, owner, name, prio, chunks, chunk_cores, chunk_mem_mb, distinct, walltime, submit = common
-        append(Job(id=jid, state=state, queue=queue, account=account, owner=owner, name=name, priority=prio,
+        (state, queue, account, owner, name, prio, chunks, chunk_cores, chunk_mem_mb, distinct, walltime, submit,
+         props) = common
+        append(Job(id=jid, state=state, queue=queue, account=account, properties=props, owner=owner, name=name,
+                   priority=prio,
                    chunks=chunks, chunk_cores=chunk_cores, chunk_mem_mb=chunk_mem_mb, distinct=distinct,
                    walltime_s=walltime, submit_time=submit, nodes=tuple(nodes[jid]) if state == running else (),
                    # qstat -r gives a running job's JAT_start_time, not its JB_submission_time: ``submit`` holds it
@@ -367,7 +404,7 @@ def parse_qhost(data: str | bytes, held: Iterable[str] = (), command: str = "qho
 
 EXECHOST_TEMPLATE = """hostname              {name}
 load_scaling          NONE
-complex_values        NONE
+complex_values        {complex_values}
 user_lists            NONE
 xuser_lists           NONE
 projects              NONE
@@ -451,9 +488,17 @@ class SgeAdapter(Adapter):
             records = _parse_qstat_values(self.output(argv), " ".join(argv))
         pe = RECORD_KEYS.index("pe")
         rules = self.allocation_rules(r[pe] for r in records if r[pe])
+        req = RECORD_KEYS.index("requests")
+        asked = {name for r in records for name in r[req]}
+        booleans = self.booleans() if asked - NOT_BOOLEAN else {}
         with gc_paused():
-            jobs = _jobs_from_records(records, rules)
+            jobs = _jobs_from_records(records, rules, booleans)
         return self.filter_jobs(jobs)
+
+    def booleans(self) -> dict[str, str]:
+        """The BOOL complexes (``qconf -sc``): the requests that name node properties."""
+        argv = self.qconf("-sc")
+        return parse_booleans(self.output(argv), " ".join(argv))
 
     def nodes(self, name: str | None = None) -> list[Node]:
         argv = self.argv("qhost_command", *(("-h", check_host(name)) if name else ("", "")))
@@ -491,20 +536,24 @@ class SgeAdapter(Adapter):
         cores = int(cores)
         if cores < 1:
             raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
-        queue, account, _prop = reservation_fields(reservation)
+        queue, account, given = reservation_fields(reservation)
+        # each property a boolean complex TRUE on the host (the complex must exist: qconf -sc)
+        props = [check_group(p) for p in dict.fromkeys((*properties, *given))]
+        values = ",".join(f"{p}=TRUE" for p in props) or "NONE"
         group = check_group(account or self.config.get("default_hostgroup") or "@allhosts")
         if not group.startswith("@"):
             group = "@" + group
         queue = check_group(queue or self.config.get("default_queue") or "all.q")
         exists = self.call(self.qconf("-se", name), check=False)[0] == 0
-        self._with_file("-Me" if exists else "-Ae", name, EXECHOST_TEMPLATE.format(name=name))
+        self._with_file("-Me" if exists else "-Ae", name, EXECHOST_TEMPLATE.format(name=name, complex_values=values))
         members = self.hostgroup(group)
         if members is None:
             raise SchedulerError(self.qconf("-shgrp", group), 1, "", f"hostgroup {group} does not exist")
         if name not in members:
             self.call(self.argv("hostgroup_command", "-aattr", name, group))
         self.call(self.argv("set_slots_command", cores, queue, name))
-        return {"name": name, "cores": cores, "hostgroup": group, "queue": queue, "updated": exists}
+        return {"name": name, "cores": cores, "hostgroup": group, "queue": queue, "updated": exists,
+                "properties": props}
 
     def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> dict[str, Any]:
         """Put the host into the hostgroup ``account`` and give it slots in ``queue``."""

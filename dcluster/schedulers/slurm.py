@@ -104,12 +104,18 @@ def _tres(text: str) -> dict[str, str]:
     return dict(p.split("=", 1) for p in (text or "").split(",") if "=" in p)
 
 
-def _features(value: Any) -> tuple[str, ...]:
+def _constraint(value: Any) -> str:
+    """A job's constraint (squeue's ``features``) as Slurm shows it: a string, or a list of names (AND)."""
     if isinstance(value, list):
-        return tuple(str(v) for v in value if v)
-    # job constraints: 'a&b', 'a,b', '[a|b]' -> the names
-    names = (re.sub(r"\*[0-9]+$", "", t.strip()) for t in re.split(r"[&,|\[\]()]+", str(value or "")))
-    return tuple(t for t in names if t)
+        return "&".join(str(v) for v in value if v)
+    return str(value or "").strip()
+
+
+def _features(constraint: str) -> tuple[str, ...]:
+    """The feature names a constraint mentions ('a&b', '[a|b]', 'a*2'), for display; what the job
+    requires is the whole expression (Job.constraint, read by dcluster.constraint)."""
+    names = (re.sub(r"\*[0-9]+$", "", t.strip()) for t in re.split(r"[&,|\[\]()]+", constraint))
+    return tuple(dict.fromkeys(t for t in names if t))
 
 
 def _job_state(raw: dict[str, Any]) -> tuple[JobState, str]:
@@ -144,6 +150,7 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
         task = raw.get("array_task_id")
         task = num(task, None) if isinstance(task, dict) else task
         base_id = str(raw["job_id"])
+        constraint = _constraint(raw.get("features"))
         extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
         ids = [base_id]
         if array_job and task is not None:
@@ -158,7 +165,7 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
         for jid in ids:
             jobs.append(Job(
                 id=jid, state=state, queue=str(raw.get("partition") or ""), account=str(raw.get("account") or ""),
-                properties=_features(raw.get("features")), owner=str(raw.get("user_name") or ""),
+                properties=_features(constraint), constraint=constraint, owner=str(raw.get("user_name") or ""),
                 name=str(raw.get("name") or ""), priority=float(num(raw.get("priority"), 0)),
                 chunks=count, chunk_cores=chunk_cores, chunk_mem_mb=mem, distinct=True,
                 walltime_s=int(limit) * 60 if limit else 0, submit_time=float(num(raw.get("submit_time"), 0)),
@@ -291,9 +298,9 @@ class SlurmAdapter(Adapter):
 
     # ------------------------------------------------------------ actions
     def _features_for(self, reservation: Any, properties: Iterable[str]) -> list[str]:
-        queue, _account, prop = reservation_fields(reservation)
+        queue, _account, props = reservation_fields(reservation)
         feats = [self.config.get("node_feature") or "dcluster"]
-        for f in (*properties, prop, queue):
+        for f in (*properties, *props, queue):
             if f and f not in feats:
                 feats.append(check_group(f))
         return feats
@@ -329,22 +336,22 @@ class SlurmAdapter(Adapter):
                 argv.insert(-1, f"nodeaddr={address}")
             self.call(argv)
             result = {"name": name, "created": True, "features": feats}
-        _queue, account, _prop = reservation_fields(reservation)
+        _queue, account, _props = reservation_fields(reservation)
         if account:
             self.set_reservation(name, account=account)
             result["account"] = account
         return result
 
     def set_reservation(self, name: str, queue: str | None = None, account: str | None = None,
-                        property: str | None = None) -> dict[str, Any]:
-        """Queue/property become node features; an account gets a Slurm reservation of the node."""
+                        property: str | None = None, properties: Iterable[str] = ()) -> dict[str, Any]:
+        """Queue/properties become node features; an account gets a Slurm reservation of the node."""
         check_host(name)
         done: dict[str, Any] = {"name": name}
-        extra = [f for f in (queue, property) if f]
+        extra = [f for f in (queue, property, *properties) if f]
         if extra:
             node = self.node(name)
             have = list(node.properties) if node else []
-            merged = have + [check_group(f) for f in extra if f not in have]
+            merged = have + [check_group(f) for f in dict.fromkeys(extra) if f not in have]
             self.call(self.scontrol("update", f"nodename={name}", f"availablefeatures={','.join(merged)}",
                                     f"activefeatures={','.join(merged)}"))
             done["features"] = merged

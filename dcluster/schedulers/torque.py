@@ -106,6 +106,10 @@ def job_shape(res: dict[str, str]) -> dict[str, Any]:
     elif res.get("procs"):
         shape["chunks"] = max(1, to_int(res["procs"], 1))
         shape["distinct"] = False
+    if res.get("feature"):
+        # -l feature=a:b (Moab/MAUI's resource extension): node properties as well, all required
+        feats = [f.strip() for f in res["feature"].replace(",", ":").split(":") if f.strip()]
+        shape["properties"] = tuple(dict.fromkeys((*shape["properties"], *feats)))
     total_mem = mem_mb(res.get("mem"))
     if total_mem:
         shape["chunk_mem_mb"] = int(math.ceil(total_mem / shape["chunks"]))
@@ -360,8 +364,9 @@ class TorqueAdapter(Adapter):
         cores = int(cores)
         if cores < 1:
             raise RefusedError("add_node", f"cores must be at least 1, not {cores}")
-        queue, account, prop = (check_group(v) if v else None for v in reservation_fields(reservation))
-        props = [check_group(p) for p in (*properties, *([prop] if prop else []))]
+        queue, account, given = reservation_fields(reservation)
+        queue, account = (check_group(v) if v else None for v in (queue, account))
+        props = [check_group(p) for p in dict.fromkeys((*properties, *given))]
         argv = self.argv("add_node_command", name)
         for attempt in range(1, self.create_tries + 1):
             rc, out, err = self.call(argv, check=False)

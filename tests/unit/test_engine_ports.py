@@ -50,12 +50,20 @@ def test_a_failed_remote_poll_raises_and_never_looks_like_no_nodes(answer, messa
 def test_add_node_passes_the_reservation_and_an_address_only_to_slurm():
     ok = {"head": {"ret": {"name": "n1"}, "retcode": 0}}
     slurm, sge = Client(ok), Client(ok)
-    res = Reservation(queue="short", account="physics", property="ssd")
+    res = Reservation(queue="short", account="physics", properties=("ssd",))
     RemoteScheduler(slurm, "head", "slurm", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
     RemoteScheduler(sge, "head", "sge", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
     assert slurm.calls[0][1:4] == ("dcluster_slurm.add_node", ["n1", 4], {
         "mem_mb": 2048, "queue": "short", "account": "physics", "property": "ssd", "address": "127.200.0.9"})
     assert "address" not in sge.calls[0][3]
+
+
+def test_add_node_sends_several_properties_as_the_list_argument():
+    ok = {"head": {"ret": {"name": "n1"}, "retcode": 0}}
+    torque = Client(ok)
+    res = Reservation(properties=("bigmem", "ssd"))
+    RemoteScheduler(torque, "head", "torque", 30).add_node("n1", 4, 2048, res, ("bigmem", "ssd"))
+    assert torque.calls[0][3]["properties"] == ["bigmem", "ssd"] and "property" not in torque.calls[0][3]
 
 
 class Bus:
