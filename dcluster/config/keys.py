@@ -95,7 +95,7 @@ SGE = Dict(fields={
     "qdel_command": _cmd("Force-deletes a job: {0} job id.", "/usr/bin/qdel -f {0}"),
     "add_exechost_command": _cmd("Adds an exec host from a file: {0} file path.", "/usr/bin/qconf -Ae {0}"),
     "kill_execd_command": _cmd("Stops a host's execd: {0} host.", "/usr/bin/qconf -ke {0}"),
-    "qconf_command": _cmd("qconf itself, for the file-driven forms dcluster builds (-Me, -Ahgrp, -se, -shgrp).",
+    "qconf_command": _cmd("qconf itself, for the file-driven forms dcluster builds (-Me, -Ahgrp, -se, -shgrp, -sc).",
                           "/usr/bin/qconf"),
     "default_hostgroup": Scalar(doc="Hostgroup new hosts join when the resource reserves no account.", default="@allhosts"),
     "default_queue": Scalar(doc="Queue whose slots are set on new hosts when the resource reserves no queue.", default="all.q"),

@@ -10,6 +10,8 @@ other daemon tests.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from dcluster import netns
@@ -84,7 +86,13 @@ def test_constrained_jobs_are_placed_on_the_resource_whose_properties_match_and_
 
     either = sbatch(cluster, "-c", "1", "--mem=100", "--constraint=[a|b]", "--wrap", "sleep 300")
     both = sbatch(cluster, "-c", "1", "--mem=100", "--constraint=a&b", "--wrap", "sleep 300")
+    counts = sbatch(cluster, "-H", "-N", "2", "--constraint=[a*1&b*1]", "--wrap", "sleep 1")
+    if os.environ.get("RECORD_TO"):  # how tests/data/scheduler-output/slurm/dcsched-slurm2205-squeue-constraints
+        rc, text, _ = cluster.run(["squeue", "--all", "--json"])  # -json.json was recorded
+        with open(os.path.join(os.environ["RECORD_TO"], "dcsched-slurm2205-squeue-constraints-json.json"), "w") as fh:
+            fh.write(text)
     jobs = {j.id: j for j in sched.jobs()}
+    assert jobs[counts].constraint == "[a*1&b*1]"
     assert (jobs[either].state, jobs[either].constraint) == (JobState.PENDING, "[a|b]")
     assert (jobs[both].state, jobs[both].constraint) == (JobState.PENDING, "a&b")
 
@@ -101,7 +109,7 @@ def test_constrained_jobs_are_placed_on_the_resource_whose_properties_match_and_
                                 else None)({j.id: j for j in sched.jobs()}), 60, 0.5, what="both jobs to run")
     assert running[either].nodes == ("dcrn1",) and running[both].nodes == ("dcrn1",)
     assert {"a", "b"} <= set({n.name: n for n in sched.nodes()}["dcrn1"].properties)
-    cluster.run(["scancel", either, both])
+    cluster.run(["scancel", either, both, counts])
 
 
 def test_counts_in_brackets_need_a_resource_whose_nodes_carry_every_counted_feature(cluster):

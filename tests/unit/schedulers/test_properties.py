@@ -1,18 +1,23 @@
 """Job properties as each adapter reads them, and every reservation property given to a registered node.
 
 Recorded real outputs used where they show any: the rivos Slurm 21.08 squeue
-(a job with ``a100-80gb&preemptible&gpu-1``) and our Slurm 22.05 one (``big``);
+(a job with ``a100-80gb&preemptible&gpu-1``) and our Slurm 22.05 ones (``big``;
+``[a|b]``, ``a&b``, ``[a*1&b*1]``);
 the Slurm 25.05 (slurmweb) jobs all have an empty ``features``; none of the
 Torque qstat recordings has a node property or ``feature`` in a job's
-Resource_List (their pbsnodes have node properties: test_torque); no Grid
-Engine qstat recording has a boolean request (only ``h_rt`` and ``mem_free``).
+Resource_List (their pbsnodes have node properties: test_torque); of the
+Grid Engine qstat recordings only ours of issue 16 has a boolean request
+(``-l bm -l ssd=TRUE``, with its ``qconf -sc``); the public ones and our
+earlier ones have ``h_rt`` and ``mem_free`` only.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from dcluster.config import Reservation
 from dcluster.constraint import evaluate, parse_slurm
-from dcluster.schedulers import sge, slurm, torque
+from dcluster.schedulers import ParseError, sge, slurm, torque
 from tests.unit.schedulers.sched_helpers import cluster_config, data
 
 SINFO = data("slurm/dcsched-slurm2205-sinfo-json.json")
@@ -31,6 +36,14 @@ def test_slurm_jobs_keep_the_constraint_of_recorded_real_output():
     assert ours["5"].constraint == "big" and ours["1"].constraint == ""
     assert all(j.constraint == "" for j in slurm.parse_squeue(
         data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json")))
+
+
+def test_slurm_constraints_of_our_real_22_05_recording_are_read_as_slurm_reads_them():
+    jobs = slurm.parse_squeue(data("slurm/dcsched-slurm2205-squeue-constraints-json.json"))
+    assert [(j.constraint, j.chunks) for j in jobs] == [("[a|b]", 1), ("a&b", 1), ("[a*1&b*1]", 2)]
+    only_a = frozenset({"a"})
+    assert [evaluate(parse_slurm(j.constraint), only_a) for j in jobs] == [True, False, False]
+    assert all(evaluate(parse_slurm(j.constraint), frozenset({"a", "b"})) for j in jobs)
 
 
 def test_slurm_constraint_forms_in_squeue_json():
@@ -103,6 +116,21 @@ slots               s          INT         <=    YES         YES        1       
 
 def test_grid_engine_boolean_complexes_of_qconf_sc():
     assert sge.parse_booleans(QCONF_SC) == {"bigmem": "bigmem", "bm": "bigmem", "ssd": "ssd"}
+    real = sge.parse_booleans(data("sge/dcsched-sge819-qconf-sc-bool.txt"))
+    # SoGE's own BOOLs (display_win_gui, rerun) and the two the recording added
+    assert {real[k] for k in ("bm", "ssd", "dwg", "re")} == {"bigmem", "ssd", "display_win_gui", "rerun"}
+    assert "h_rt" not in real and "arch" not in real and "slots" not in real
+
+
+def test_grid_engine_properties_of_recorded_real_output(rec):
+    rec.on(r"qstat", data("sge/dcsched-sge819-qstat-u-all-xml-r-bool.xml"))
+    rec.on(r"-sc", data("sge/dcsched-sge819-qconf-sc-bool.txt"))
+    (job,) = sge.SgeAdapter(cluster_config("sge"), rec, sleep=lambda s: None).jobs()
+    assert (job.properties, job.walltime_s) == (("bigmem", "ssd"), 600)
+    assert ["/usr/bin/qconf", "-sc"] in rec.calls
+    # without the complex list, a request is no property: the name alone does not say it is a boolean
+    (job,) = sge.parse_qstat(data("sge/dcsched-sge819-qstat-u-all-xml-r-bool.xml"))
+    assert job.properties == ()
 
 
 def qstat_with(requests: str) -> str:
@@ -146,3 +174,10 @@ def test_grid_engine_host_gets_every_property_as_a_true_complex(rec):
     sge.SgeAdapter(cluster_config("sge"), rec2, sleep=lambda s: None).add_node("dc-r1-aa", 4)
     (content,) = rec2.files.values()
     assert "complex_values        NONE\n" in content
+
+
+def test_a_garbled_complex_list_fails_the_poll_never_drops_the_properties(rec):
+    rec.on(r"qstat", data("sge/dcsched-sge819-qstat-u-all-xml-r-bool.xml"))
+    rec.on(r"-sc", "error: commlib error: got select error (Connection refused)\n")
+    with pytest.raises(ParseError, match="qconf -sc.*no complex listing"):
+        sge.SgeAdapter(cluster_config("sge"), rec, sleep=lambda s: None).jobs()
