@@ -16,8 +16,8 @@ lower priority number, then fewer nodes, then name (so plans are repeatable).
 
 from __future__ import annotations
 
-from ..config import Resource
-from ..constraint import ConstraintError, Expr, all_of, evaluate, parse_slurm
+from ..config import Cluster, Resource
+from ..constraint import ConstraintError, Expr, all_of, evaluate, names, parse_slurm
 from ..model import Job
 
 
@@ -37,35 +37,54 @@ def unreadable(job: Job) -> str | None:
     return None
 
 
-def _satisfied(job: Job, res: Resource) -> bool:
+def offered(res: Resource, cluster: Cluster | None = None) -> frozenset[str]:
+    """The properties every node of ``res`` carries: its reservation's, and on Slurm also the features the
+    adapter gives every node it registers (``node_feature``, and the reserved queue's name)."""
+    props = set(res.reservation.properties)
+    if cluster is not None and cluster.type == "slurm":
+        props.add(cluster.config.get("node_feature") or "dcluster")
+        if res.reservation.queue:
+            props.add(res.reservation.queue)
+    return frozenset(props)
+
+
+def _satisfied(job: Job, res: Resource, cluster: Cluster | None = None) -> bool:
     try:
-        return evaluate(requirement(job), frozenset(res.reservation.properties))
+        return evaluate(requirement(job), offered(res, cluster))
     except ConstraintError:
         return False  # unreadable: placed nowhere (the planner reports it through unreadable())
 
 
-def eligible(job: Job, res: Resource) -> bool:
+def eligible(job: Job, res: Resource, cluster: Cluster | None = None) -> bool:
     r = res.reservation
     if r.account and r.account != job.account:
         return False
     if r.queue and not job.may_run_in(r.queue):
         return False
-    return _satisfied(job, res)
+    return _satisfied(job, res, cluster)
 
 
-def exact_match(job: Job, res: Resource) -> bool:
+def exact_match(job: Job, res: Resource, cluster: Cluster | None = None) -> bool:
     r = res.reservation
     return bool(
         (r.account and r.account == job.account)
         or (r.queue and job.queue and job.may_run_in(r.queue))
-        or (r.properties and (job.constraint or job.properties) and _satisfied(job, res))
+        or (r.properties and not _names(job).isdisjoint(r.properties) and _satisfied(job, res, cluster))
     )
 
 
-def order(job: Job, resources: list[Resource], sizes: dict[str, int]) -> list[Resource]:
-    """Eligible resources for ``job``, best first."""
-    fit = [r for r in resources if eligible(job, r)]
-    fit.sort(key=lambda r: (not exact_match(job, r), r.priority, sizes.get(r.name, 0), r.name))
+def _names(job: Job) -> frozenset[str]:
+    """The properties the job's requirement names (none when unreadable)."""
+    try:
+        return frozenset(names(requirement(job)))
+    except ConstraintError:
+        return frozenset()
+
+
+def order(job: Job, resources: list[Resource], sizes: dict[str, int], cluster: Cluster | None = None) -> list[Resource]:
+    """Eligible resources for ``job``, best first (``cluster``: what its scheduler adds to every node)."""
+    fit = [r for r in resources if eligible(job, r, cluster)]
+    fit.sort(key=lambda r: (not exact_match(job, r, cluster), r.priority, sizes.get(r.name, 0), r.name))
     return fit
 
 

@@ -269,7 +269,7 @@ class _Planner:
             if fits is None:
                 order = order_cache.get(cls)
                 if order is None:
-                    order = order_cache[cls] = eligibility.order(job, resources, sizes)
+                    order = order_cache[cls] = eligibility.order(job, resources, sizes, cfg.cluster)
                 if not order:
                     self.unplaceable.append((job.id, eligibility.unreadable(job) or _no_match(job)))
                     continue

@@ -68,3 +68,13 @@ def test_a_constraint_is_never_read_as_its_names_alone():
     cfg = config({k: v for k, v in RESOURCES.items() if k in ("big", "fast")})
     p = plan(view(cfg, jobs=[slurm_job(1, "bigmem&ssd")]), cfg)
     assert launches(p) == {} and p.unplaceable[0][0] == "1"
+
+
+def test_on_slurm_the_features_every_registered_node_gets_count_too():
+    # the Slurm adapter gives each node node_feature ("dcluster" by default) and its reserved queue's name
+    cfg = config({"big": {"reservation": {"property": "bigmem", "queue": "long"}}, "plain": {"priority": 0}})
+    jobs = [slurm_job(1, "dcluster&bigmem", queue="long"), slurm_job(2, "dcluster"), slurm_job(3, "long&bigmem")]
+    assert launches(plan(view(cfg, jobs=jobs), cfg)) == {"big": 2, "plain": 1}
+    torque = config({"big": {"reservation": {"property": "bigmem"}}}, cluster_type="torque")
+    p = plan(view(torque, jobs=[job(1, cores=4, props=("dcluster", "bigmem"))]), torque)
+    assert launches(p) == {} and p.unplaceable[0][0] == "1"  # Torque nodes get no such property
