@@ -4,8 +4,8 @@ Thin Salt glue over :mod:`dcluster.schedulers.torque`: settings come from
 ``config.get dcluster:cluster`` (validated), commands run through
 ``cmd.run_all`` with ``python_shell=False``.  Torque is not packaged for
 Debian; this module is tested through fake commands replaying real recorded
-outputs.  The MAUI text formats were not checked against real output (see
-dcluster.schedulers.maui).
+outputs.  The MAUI text formats were checked against MAUI's own source, not
+against a captured output, none being public (see dcluster.schedulers.maui).
 """
 
 import logging

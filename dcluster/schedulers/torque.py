@@ -4,7 +4,10 @@ Torque is not packaged for Debian 12, so nothing real can run here: the
 parsers are tested against real recorded outputs (tests/data/scheduler-output/
 torque, with provenance) and the adapter through fake commands on PATH that
 replay them.  The MAUI text formats (``diagnose -p``, ``showres -n``,
-``checknode``) were NOT checked against real output: see :mod:`.maui`.
+``checknode``) were checked against MAUI's own source, not against a captured
+output, none being public: see :mod:`.maui`.  :meth:`TorqueAdapter.check`
+(pbs_server and MAUI answer) is asked by the engine every poll
+(:mod:`dcluster.controller.health`).
 """
 
 from __future__ import annotations
@@ -341,6 +344,7 @@ class TorqueAdapter(Adapter):
         return [r for r in res if name is None or r.node == name]
 
     def check(self) -> dict[str, Any]:
+        """pbs_server answers ``pbsnodes -x`` and MAUI ``diagnose -p``; the engine asks every poll."""
         problems = []
         try:
             self.nodes()

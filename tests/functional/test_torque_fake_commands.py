@@ -3,8 +3,9 @@
 Torque is not packaged for Debian 12, so nothing real can run: each fake
 (tests/support/fakecmd.py) replays a real recorded output
 (tests/data/scheduler-output/torque, with provenance) and logs the argv it was
-given.  The MAUI reports are synthetic (no real one exists; see
-dcluster/schedulers/maui.py).
+given.  The MAUI reports are laid out by MAUI 3.3.x's own format strings
+(tests/unit/schedulers/maui_layouts.py): no captured one exists, see
+dcluster/schedulers/maui.py.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ import salt.loader
 from salt.exceptions import CommandExecutionError
 
 from tests.support.fakecmd import FakeCommands
+from tests.unit.schedulers import maui_layouts as lay
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "scheduler-output", "torque")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
+DIAGNOSE_P = lay.diagnose_p([("152", 1716, False)], header="  Serv(QTime)", weights="     1(    1)",
+                            columns=["100.0(1716.)"], footer="100.0(100.0)")
+
+
+def showres_n(*nodes):
+    return lay.showres_n([(n, [("User", f"{n}.0", "N/A", "1", "-00:01:00", "INFINITE", "Mon Dec  7 10:00:00")])
+                          for n in nodes])
+
+
 TEMPLATES = {
     "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
     "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
@@ -53,7 +64,7 @@ def mods(fake):
 
 def test_jobs_and_nodes_from_recorded_outputs(fake, mods):
     fake.respond("qstat", file=os.path.join(DATA, "pcluster-torque612-qstat-t-x.xml"))
-    fake.respond("diagnose", "Job  PRIORITY*\n\n152   1716   0.0\n")
+    fake.respond("diagnose", DIAGNOSE_P)
     fake.respond("pbsnodes", args=["-x"], file=os.path.join(DATA, "ctxswitch-qhost-output_04-pbsnodes-x.xml"))
     jobs = {j["id"]: j for j in mods["dcluster_torque.jobs"]()}
     assert len(jobs) == 7 and jobs["152"]["priority"] == 1716.0 and jobs["152"]["state"] == "pending"
@@ -75,7 +86,7 @@ def test_failed_or_garbled_poll_raises_never_empty(fake, mods):
 
 
 def test_add_hold_release_remove_vacate_argv(fake, mods):
-    fake.respond("checknode", "State:  Idle  (in current state for 00:00:01)\n")
+    fake.respond("checknode", lay.checknode("dc-r1-aa", "Idle", "00:00:01"))
     mods["dcluster_torque.add_node"]("dc-r1-aa", 2, queue="batch")
     assert fake.calls() == [
         ["qmgr", "-c", "create node dc-r1-aa"], ["qmgr", "-c", "set node dc-r1-aa np = 2"],
@@ -87,7 +98,7 @@ def test_add_hold_release_remove_vacate_argv(fake, mods):
     fake.reset()
     fake.respond("pbsnodes", args=["-x", "dc-r1-aa"], stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state>"
                  "<np>2</np><note>dcluster: idle</note><jobs>0/77.srv</jobs></Node></Data>")
-    fake.respond("showres", "dc-r1-aa   User   dc-r1-aa.0   N/A   1  -00:01:00  INFINITY  Mon\n")
+    fake.respond("showres", showres_n("dc-r1-aa"))
     with pytest.raises(CommandExecutionError, match="still runs jobs 77"):
         mods["dcluster_torque.remove"]("dc-r1-aa")
     assert mods["dcluster_torque.vacate"]("dc-r1-aa") == ["77"]
@@ -99,8 +110,7 @@ def test_add_hold_release_remove_vacate_argv(fake, mods):
 def test_remove_releases_reservations_then_deletes(fake, mods):
     fake.respond("pbsnodes", args=["-x", "dc-r1-aa"],
                  stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np></Node></Data>")
-    fake.respond("showres", "dc-r1-aa   User   dc-r1-aa.0   N/A   1  -00:01:00  INFINITY  Mon\n"
-                            "dc-r1-aab  User   dc-r1-aab.0  N/A   1  -00:01:00  INFINITY  Mon\n")
+    fake.respond("showres", showres_n("dc-r1-aa", "dc-r1-aab"))
     out = mods["dcluster_torque.remove"]("dc-r1-aa")
     assert out["released_reservations"] == ["dc-r1-aa.0"]
     assert fake.calls()[-2:] == [["releaseres", "dc-r1-aa.0"], ["qmgr", "-c", "delete node dc-r1-aa"]]

@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 from tests.support import wait_for
 from tests.support.carbon import CarbonCache
 from tests.support.carbon import skip_reason as carbon_skip
-from tests.support.master import engine_master, master_keys, torque_fakes, torque_pillar, write_pillar
+from tests.support.master import engine_master, master_keys, maui_quiet, torque_fakes, torque_pillar, write_pillar
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
 
@@ -89,6 +89,7 @@ def stack(salt_factories, tmp_path_factory):
     fake.respond("pbsnodes", file=str(TORQUE / "ctxswitch-qhost-output_05-pbsnodes-x.xml"))
     fake.respond("qstat", file=str(TORQUE / "goove-farm.particle.cz-qstat-x-single-job.xml"))
     fake.respond("checknode", CHECKNODE)
+    maui_quiet(fake)  # its one job runs: no idle job
     carbon = None
     extra = []
     pillar = None
@@ -197,6 +198,7 @@ def test_status_runner_shows_live_engine_state(stack):
     fake.respond("pbsnodes", pbsnodes_xml(["cn001", mid]))
     fake.respond("qstat", "")
     fake.respond("checknode", CHECKNODE)
+    maui_quiet(fake)
     run = stack["master"].salt_run_cli()
 
     def idle():

@@ -29,12 +29,21 @@ def torque_fakes(directory) -> FakeCommands:
     return FakeCommands(str(directory), TORQUE_NAMES)
 
 
+def maui_quiet(fake: FakeCommands) -> FakeCommands:
+    """MAUI's answers when no job waits and nothing is reserved, as MAUI 3.3 words them: the engine
+    checks MAUI's health each cycle (``diagnose -p``) and an empty output is not a MAUI report."""
+    fake.respond("diagnose", "no idle jobs in queue\n")
+    fake.respond("showres", "reservations on Sat Dec  5 04:00:00\n\n" + " " * 12 + "NodeName       Type      "
+                 "ReservationID   JobState Task       Start    Duration            StartTime\n\n0 nodes reserved\n")
+    return fake
+
+
 def empty_torque(directory) -> FakeCommands:
     """Torque's fakes answering an empty cluster: no job, no node."""
     fake = torque_fakes(directory)
     fake.respond("qstat", "<Data></Data>")
     fake.respond("pbsnodes", "<Data></Data>")
-    return fake
+    return maui_quiet(fake)
 
 
 def torque_config(fake: FakeCommands) -> dict:

@@ -6,35 +6,22 @@ import pytest
 
 from dcluster.model import JobState, NodeState
 from dcluster.schedulers import ParseError, RefusedError, SchedulerError, maui, torque
+from tests.unit.schedulers import maui_layouts as lay
 from tests.unit.schedulers.sched_helpers import cluster_config, data
 
-# Synthetic MAUI reports in the layout of the MAUI admin guide (no real output exists: see maui.py).
-DIAGNOSE_P = """diagnosing job priority information (partition: ALL)
-
-Job                    PRIORITY*   Cred( User:Class)  Serv(QTime)
-             Weights   --------       1(    1:    1)     1(    1)
-
-152                        1716       0.0(  0.0:  0.0) 100.0(1716.)
-166[1]                      50*       0.0(  0.0:  0.0) 100.0(  50.)
-
-Percent Contribution   --------       0.0(  0.0:  0.0) 100.0(100.0)
-
-* indicates system prio set on job
-"""
-SHOWRES_N = """reservations on Fri Jul 13 10:00:00
-
-NodeName             Type      ReservationID   JobState Task       Start    Duration  StartTime
-
-dc-r1-aa              Job      149             Running    2   -1:00:00  1:00:00:00  Fri Jul 13 09:00:00
-                      User     dc-r1-aa.0          N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
-dc-r1-aab             User     dc-r1-aab.0         N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
-node7                 User     admin.1             N/A    1  -00:05:00    INFINITY  Fri Jul 13 09:55:00
-"""
-CHECKNODE = """checking node dc-r1-aa
-
-State:      Idle  (in current state for 00:00:10)
-Configured Resources: PROCS: 4  MEM: 7G  SWAP: 7G  DISK: 1M
-"""
+# MAUI reports laid out by MAUI 3.3.x's own format strings (no captured output exists: see maui.py).
+DIAGNOSE_P = lay.diagnose_p(
+    [("152", 1716, False), ("166[1]", 50, True)],
+    header="   Cred( User:Class)  Serv(QTime)", weights="      1(    1:    1)     1(    1)",
+    columns=["    0.0(  0.0:  0.0) 100.0(1716.)", "    0.0(  0.0:  0.0) 100.0(  50.)"],
+    footer="    0.0(  0.0:  0.0) 100.0(100.0)")
+SHOWRES_N = lay.showres_n([
+    ("dc-r1-aa", [("Job", "149", "Running", "2", "-1:00:00", "1:00:00:00", "Fri Jul 13 09:00:00"),
+                  ("User", "dc-r1-aa.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
+    ("dc-r1-aab", [("User", "dc-r1-aab.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
+    ("node7", [("User", "admin.1", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
+], now="Fri Jul 13 10:00:00")
+CHECKNODE = lay.checknode("dc-r1-aa", "Idle", "00:00:10")
 
 
 def test_qstat_real_pcluster_array_jobs_and_shapes():
@@ -125,14 +112,14 @@ def test_pbsnodes_garbage_raises(bad):
     assert "pbsnodes -x" in str(exc.value)
 
 
-def test_maui_parsers_on_admin_guide_layouts():
+def test_maui_parsers_on_maui_source_layouts():
     assert maui.parse_diagnose_p(DIAGNOSE_P) == {"152": 1716.0, "166[1]": 50.0}
     res = maui.parse_showres_n(SHOWRES_N)
     assert [(r.node, r.type, r.id) for r in res] == [
         ("dc-r1-aa", "Job", "149"), ("dc-r1-aa", "User", "dc-r1-aa.0"), ("dc-r1-aab", "User", "dc-r1-aab.0"),
         ("node7", "User", "admin.1")]
     assert maui.parse_checknode(CHECKNODE) == "Idle"
-    with pytest.raises(ParseError, match="no 'State:' line"):
+    with pytest.raises(ParseError, match="does not know this node"):
         maui.parse_checknode("ERROR:  cannot locate node 'x'")
 
 
@@ -233,6 +220,14 @@ def test_vacate_signals_then_purges(rec):
     assert adapter(rec).vacate("n") == ["5", "166[1]"]
     assert rec.calls[1:] == [["/usr/bin/qsig", "-s", "9", "5"], ["/usr/bin/qdel", "-p", "5"],
                              ["/usr/bin/qsig", "-s", "9", "166[1]"], ["/usr/bin/qdel", "-p", "166[1]"]]
+
+
+def test_check_is_healthy_when_maui_has_no_idle_job_and_not_when_it_answers_garbage(rec):
+    rec.on(r"pbsnodes", data("torque/pcluster-torque612-pbsnodes-x.xml")).on(r"diagnose", "no idle jobs in queue\n")
+    assert adapter(rec).check() == {"healthy": True, "scheduler": "torque", "problems": []}
+    rec.on(r"diagnose", "ERROR:    cannot connect to 'head' port 42559\n")
+    out = adapter(rec).check()
+    assert out["healthy"] is False and "diagnose -p" in out["problems"][0] and "cannot connect" in out["problems"][0]
 
 
 def test_check_reports_each_component(rec):
