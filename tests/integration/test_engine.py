@@ -229,6 +229,34 @@ def test_operator_actions_go_through_the_engine(stack):
     assert ret.data == {"valid": True, "minion": "dceng-master", "errors": []}
 
 
+def _prime(fake, mid, diagnose=None):
+    fake.reset()
+    if diagnose is not None:
+        fake.respond("diagnose", **diagnose)
+    fake.respond("pbsnodes", pbsnodes_xml(["cn001", mid]))
+    fake.respond("qstat", "")
+    fake.respond("checknode", CHECKNODE)
+    maui_quiet(fake)
+
+
+def test_maui_down_fails_the_poll_and_the_status_says_why(stack):
+    fake, mid = stack["fake"], stack["mid"]
+    run = stack["master"].salt_run_cli()
+    _prime(fake, mid, diagnose={"rc": 1, "stderr": "ERROR:    cannot connect to 'dceng-master' port 42559\n"})
+
+    def failing():
+        data = run.run("dcluster.status").data
+        why = [e for e in data.get("recent_errors", []) if "torque health check failed" in e]
+        return data if data["engine"]["scheduler_ok"] is False and why else None
+
+    data = wait_for(failing, 30, what="status to show MAUI's failed check")
+    assert any("cannot connect to 'dceng-master'" in e for e in data["recent_errors"])
+    assert not [c for c in fake.calls() if c[0] == "qmgr" and "delete" in " ".join(c)]
+    _prime(fake, mid)  # MAUI answers again
+    wait_for(lambda: run.run("dcluster.status").data["engine"]["scheduler_ok"] or None, 30,
+             what="the poll to succeed again")
+
+
 def _rogue_minion(stack, minion_id, name):
     root = stack["tmp"] / name
     (root / "etc" / "salt").mkdir(parents=True)
