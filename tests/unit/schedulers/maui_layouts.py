@@ -29,13 +29,13 @@ def showres_n(rows: list[tuple], now: str = "Sat Dec  5 04:00:00") -> str:
 
 
 def diagnose_p(jobs: list[tuple[str, float, bool]], header: str, weights: str, columns: list[str],
-               footer: str) -> str:
+               footer: str, partition: str = "ALL") -> str:
     """``UIDiagnosePriority`` (src/UserI.c) with ``MJobGetStartPriority`` (src/MPriority.c).
 
     ``jobs``: (name, priority, system priority set); ``columns`` the per-job component text."""
     if not jobs:
         return "no idle jobs in queue\n"
-    out = ["diagnosing job priority information (partition: ALL)\n\n"]
+    out = [f"diagnosing job priority information (partition: {partition})\n\n"]
     out.append("%-20s %10s%c %s\n" % ("Job", "PRIORITY", "*", header))
     out.append("%20s %10s%c %s\n" % ("Weights", "--------", " ", weights))
     out.append("\n")

@@ -60,6 +60,12 @@ def test_diagnose_p_priorities_with_system_priority_negative_and_long_names():
     assert maui.parse_diagnose_p(out) == {"152": 1716.0, "166[1]": 1000000005.0, "170": -20.0, "171": 3.0}
 
 
+def test_diagnose_p_of_one_partition():
+    out = lay.diagnose_p([("201", 12.0, False)], columns=["    0.0(  0.0:  0.0) 100.0(  12.)"], partition="gpu", **DIAG)
+    assert out.startswith("diagnosing job priority information (partition: gpu)")
+    assert maui.parse_diagnose_p(out) == {"201": 12.0}
+
+
 def test_diagnose_p_with_no_idle_jobs_is_empty_not_an_error():
     assert lay.diagnose_p([], columns=[], **DIAG) == "no idle jobs in queue\n"
     assert maui.parse_diagnose_p("no idle jobs in queue\n") == {}
