@@ -6,8 +6,8 @@ torque, with provenance) and the adapter through fake commands on PATH that
 replay them.  The MAUI text formats (``diagnose -p``, ``showres -n``,
 ``checknode``) were checked against MAUI's own source, not against a captured
 output, none being public: see :mod:`.maui`.  :meth:`TorqueAdapter.check`
-(pbs_server and MAUI answer) is asked by the engine every poll
-(:mod:`dcluster.controller.health`).
+(pbs_server and MAUI answer) is for operators: the engine's poll runs
+``diagnose -p`` every time, so MAUI down fails the poll (:meth:`TorqueAdapter.jobs`).
 """
 
 from __future__ import annotations
@@ -306,19 +306,20 @@ class TorqueAdapter(Adapter):
 
     # ------------------------------------------------------------ queries
     def priorities(self) -> dict[str, float]:
-        """MAUI priorities; empty (with a warning) when MAUI does not answer: jobs keep priority 0."""
+        """MAUI's priorities of the idle jobs (``diagnose -p``); raises when MAUI does not answer."""
         argv = self.argv("diagnose_p_command")
-        try:
-            return maui.parse_diagnose_p(self.output(argv), " ".join(argv))
-        except SchedulerError as exc:
-            log.warning("torque: MAUI priorities unavailable, using 0: %s", exc)
-            return {}
+        return maui.parse_diagnose_p(self.output(argv), " ".join(argv))
 
     def jobs(self) -> list[Job]:
+        """The jobs, with MAUI's priorities.  ``diagnose -p`` runs every poll, also with no job queued: it is
+        the poll's health check of MAUI.  pbs_server answers ``qstat`` and ``pbsnodes`` while MAUI, which
+        decides where and when every job starts, is down or wedged; a poll that then looked fine would let
+        the planner retire the "idle" workers MAUI was about to use.  So MAUI failing fails the poll, as a
+        failed ``squeue`` or ``qstat`` does for Slurm and Grid Engine, whose daemons do their own scheduling."""
         argv = self.argv("qstat_command")
         out = self.output(argv)
         jobs = parse_qstat(out, " ".join(argv))
-        prios = self.priorities() if any(j.state == JobState.PENDING for j in jobs) else {}
+        prios = self.priorities()  # raises when MAUI does not answer: the poll failed
         if prios:
             jobs = [_with_priority(j, prios.get(j.id, 0.0)) for j in jobs]
         return self.filter_jobs(jobs)
@@ -344,7 +345,8 @@ class TorqueAdapter(Adapter):
         return [r for r in res if name is None or r.node == name]
 
     def check(self) -> dict[str, Any]:
-        """pbs_server answers ``pbsnodes -x`` and MAUI ``diagnose -p``; the engine asks every poll."""
+        """pbs_server answers ``pbsnodes -x`` and MAUI ``diagnose -p`` (for operators: the engine's poll runs
+        both anyway, see :meth:`jobs`)."""
         problems = []
         try:
             self.nodes()

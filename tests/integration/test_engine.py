@@ -246,7 +246,7 @@ def test_maui_down_fails_the_poll_and_the_status_says_why(stack):
 
     def failing():
         data = run.run("dcluster.status").data
-        why = [e for e in data.get("recent_errors", []) if "torque health check failed" in e]
+        why = [e for e in data.get("recent_errors", []) if "diagnose -p" in e]
         return data if data["engine"]["scheduler_ok"] is False and why else None
 
     data = wait_for(failing, 30, what="status to show MAUI's failed check")

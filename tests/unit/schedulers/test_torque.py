@@ -135,10 +135,25 @@ def test_jobs_uses_maui_priorities_and_keeps_jobs_missing_there(rec):
     assert rec.calls == [["/usr/bin/qstat", "-x", "-t"], ["/usr/bin/diagnose", "-p"]]
 
 
-def test_jobs_without_maui_still_returns_jobs_and_filters_queues(rec):
-    rec.on(r"qstat", data("torque/pcluster-torque612-qstat-t-x.xml")).on(r"diagnose", "", rc=1, stderr="maui down")
+def test_jobs_filter_queues(rec):
+    rec.on(r"qstat", data("torque/pcluster-torque612-qstat-t-x.xml")).on(r"diagnose", DIAGNOSE_P)
     assert len(adapter(rec).jobs()) == 7
     assert adapter(rec, queue_to_monitor=["other"]).jobs() == []
+
+
+@pytest.mark.parametrize("qstat", ["torque/pcluster-torque612-qstat-t-x.xml", None])
+def test_maui_down_fails_the_poll_with_or_without_queued_jobs(rec, qstat):
+    """pbs_server answers while MAUI, which starts the jobs, does not: the poll must not look fine (the
+    planner would retire "idle" workers MAUI was about to use).  ``diagnose -p`` is the poll's check of MAUI,
+    run once per poll, also with nothing queued."""
+    rec.on(r"qstat", data(qstat) if qstat else "").on(r"diagnose", "", rc=1,
+                                                       stderr="ERROR:    cannot connect to 'head' port 42559")
+    with pytest.raises(SchedulerError, match="diagnose -p.*cannot connect to 'head'"):
+        adapter(rec).jobs()
+    rec.on(r"diagnose", "no idle jobs in queue\n")
+    rec.calls.clear()
+    assert len(adapter(rec).jobs()) == (7 if qstat else 0)
+    assert [c[0] for c in rec.calls] == ["/usr/bin/qstat", "/usr/bin/diagnose"]
 
 
 def test_failed_qstat_raises_never_empty(rec):
