@@ -48,10 +48,12 @@ class Actuator:
         return Status(chains=chains, ended=ended, in_flight=flying)
 
     def idle(self) -> bool:
-        """No chain and no create call under way (tests, shutdown)."""
+        """No chain, no create call and no poll of open requests under way (tests, shutdown)."""
         with self._lock:
             if self._chains:
                 return False
+        if self.launches.requests.busy():
+            return False
         with self.records.lock:
             return not any(self.records.in_flight.values())
 
@@ -73,8 +75,12 @@ class Actuator:
             if not self._claim(target, observed):
                 skipped.append(target)  # the planner should not have: the next plan will see
                 continue
-            self.ports.submit(lambda a=actions, w=workers.get(target): self._chain(cfg, a, w))
+            self.ports.submit(lambda a=actions, w=workers.get(target): self._chain_from(cfg, a, w, 0))
         return skipped
+
+    def poll_requests(self, cfg: Config) -> None:
+        """Start the polls of the requests create calls left open (spot); returns at once."""
+        self.launches.requests.poll(cfg)
 
     def _claim(self, target: str, observed: float | None = None) -> bool:
         with self._lock:
@@ -90,26 +96,80 @@ class Actuator:
             self._chains.discard(target)
             self._ended[target] = self.ports.monotonic()
 
+    def _chain_from(self, cfg: Config, actions: list[Action], worker: Worker | None, i: int) -> None:
+        """The loop's chain from its ``i``-th action on, on the action pool.  An action with hooks hands
+        them to the hook pool, which hands the rest of the chain back to the action pool when they
+        ended: the chain waits for its hooks, no action thread does (issue 15)."""
+        handed = False
+        try:
+            while i < len(actions):
+                action, later = actions[i], []
+                ok, detail = self._do(cfg, action, worker, later)
+                if not ok:
+                    return
+                i += 1
+                if later:
+                    handed = self._after_hooks(cfg, actions, worker, i, action, detail, later)
+                    if handed:
+                        return
+                    continue
+                self._done(action, detail)
+        finally:
+            if not handed:
+                self._release(actions[0].target)
+
+    def _after_hooks(self, cfg: Config, actions: list[Action], worker: Worker | None, i: int, action: Action,
+                     detail: Any, later: list) -> bool:
+        """Run ``later``'s hooks on the hook pool, then the chain from ``i`` on; False: run here instead."""
+        def hooks() -> None:
+            try:
+                for command, w, what, args in later:
+                    self.hooks.run(command, w, what, sync=True, args=args)
+            finally:
+                self._done(action, detail)
+                try:
+                    self.ports.submit(lambda: self._chain_from(cfg, actions, worker, i))
+                except RuntimeError:  # the pool is shut down: the engine is stopping
+                    self._release(actions[0].target)
+
+        try:
+            (self.ports.submit_hook or self.ports.submit)(hooks)
+            return True
+        except RuntimeError:
+            for command, w, what, args in later:
+                self.hooks.run(command, w, what, sync=True, args=args)
+            self._done(action, detail)
+            return False
+
+    def _do(self, cfg: Config, action: Action, worker: Worker | None, later: list | None) -> tuple[bool, Any]:
+        self.ports.fire(f"action/{action.kind.value}/started", action.to_dict())
+        try:
+            detail = self.steps.do(cfg, action, worker, later)
+        except Exception as exc:  # noqa: BLE001 - recorded, fired, chain stops
+            msg = f"{action.kind.value} {action.target}: {exc}"
+            log.warning("dcluster: %s", msg)
+            self.records.error(self.ports.clock(), "action", msg)
+            self.records.count(f"{action.kind.value}_failed")
+            self.ports.fire(f"action/{action.kind.value}/failed", {**action.to_dict(), "error": str(exc)[:1000]})
+            return False, exc
+        self.records.count(action.kind.value)
+        log.info("dcluster: %s", action)
+        return True, detail
+
+    def _done(self, action: Action, detail: Any) -> None:
+        self.ports.fire(f"action/{action.kind.value}/done", {**action.to_dict(), "detail": detail})
+
     def _chain(self, cfg: Config, actions: list[Action], worker: Worker | None, raise_failure: bool = False) -> list:
+        """An operator's chain, on the caller's thread, hooks included."""
         details = []
         try:
             for action in actions:
-                self.ports.fire(f"action/{action.kind.value}/started", action.to_dict())
-                try:
-                    detail = self.steps.do(cfg, action, worker)
-                except Exception as exc:  # noqa: BLE001 - recorded, fired, chain stops
-                    msg = f"{action.kind.value} {action.target}: {exc}"
-                    log.warning("dcluster: %s", msg)
-                    self.records.error(self.ports.clock(), "action", msg)
-                    self.records.count(f"{action.kind.value}_failed")
-                    self.ports.fire(f"action/{action.kind.value}/failed",
-                                    {**action.to_dict(), "error": str(exc)[:1000]})
+                ok, detail = self._do(cfg, action, worker, None)
+                if not ok:
                     if raise_failure:
-                        raise
+                        raise detail
                     return details
-                self.records.count(action.kind.value)
-                log.info("dcluster: %s", action)
-                self.ports.fire(f"action/{action.kind.value}/done", {**action.to_dict(), "detail": detail})
+                self._done(action, detail)
                 details.append(detail)
             return details
         finally:

@@ -38,5 +38,5 @@ class Hooks:
 
         if sync:
             run()
-        else:
-            self.ports.submit(run)
+        else:  # on the hook pool: a hung hook never holds an action thread
+            (self.ports.submit_hook or self.ports.submit)(run)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 
 from .. import keypairs
 from ..clouds import userdata
@@ -16,6 +17,7 @@ from ..config import Config
 from ..planner import backoff as bo
 from .ports import ActuatorPorts
 from .records import Records
+from .requests import OpenRequests
 from .steps import delete_key
 
 log = logging.getLogger(__name__)
@@ -31,16 +33,19 @@ class Launches:
         # success does not clear it.
         self._issued = 0
         self._backoff_at: dict[str, int] = {}
+        self.requests = OpenRequests(ports, records, self)
 
     def episode(self) -> int:
         with self._lock:
             self._issued += 1
             return self._issued
 
-    def launch(self, cfg: Config, resource: str, count: int, reason: str, episode: int | None = None) -> list[str]:
+    def launch(self, cfg: Config, resource: str, count: int, reason: str, episode: int | None = None,
+               on_demand: bool = False) -> list[str]:
         """Start ``count`` instances in batches; returns the minion ids requested.
 
         ``episode``: the number its batches share for the backoff (one per plan; a new one if None).
+        ``on_demand``: leave no request open (the fallback of spot requests not fulfilled in time).
         """
         res = cfg.resources[resource]
         batch = episode or self.episode()
@@ -55,11 +60,12 @@ class Launches:
             self.ports.fire("action/launch/started", {"kind": "launch", "resource": resource, "count": n,
                                                       "reason": reason, "minion_ids": ids})
             submit = self.ports.submit_launch or self.ports.submit
-            submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch))
+            submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch, on_demand))
             left -= n
         return ids_all
 
-    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int) -> None:
+    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int,
+                on_demand: bool = False) -> None:
         res = cfg.resources[resource]
         now = self.ports.monotonic  # backoff and grace are intervals: the wall clock is for people only
         rec = self.records
@@ -81,14 +87,17 @@ class Launches:
             # Saved before the create calls: a master killed during them remembers these ids after its
             # restart (as maybe launched: counted toward max until listed or agreed absent).
             self.ports.save()
-            result = drv.launch(n, ids, render)
+            # A spot request is only asked here: the loop polls it (actuator/requests.py).
+            create = drv.launch_on_demand if on_demand else getattr(drv, "start_launch", drv.launch)
+            result = create(n, ids, render)
             error = result.error
             instances = list(result.instances)
+            opened = {mid: rid for mid, rid in result.requests.items() if mid in ids}
         except CloudError as exc:
-            error, instances = exc, []
+            error, instances, opened = exc, [], {}
         except Exception as exc:  # noqa: BLE001 - unknown errors back off as transient
-            error, instances = exc, []
-        self._drop_unused_keys(ids, instances, error)
+            error, instances, opened = exc, [], {}
+        self._drop_unused_keys(ids, instances, error, keep=opened)
         with rec.lock:
             rec.in_flight[resource] = max(0, rec.in_flight.get(resource, 0) - n)
             for mid in ids:
@@ -96,21 +105,26 @@ class Launches:
                     del rec.maybe_launched[mid]  # answered: what the answer says counts now
             for inst in instances:
                 rec.recent_launches[inst.minion_id] = inst
+            self.requests.opened(cfg, resource, opened)
             if asked and error is not None and getattr(error, "kind", "transient") == "transient":
                 # The call may have made instances it did not report (created, then timed out):
                 # they count toward max until a listing shows them or listings agree they are not there.
-                made = {i.minion_id for i in instances}
+                made = {i.minion_id for i in instances} | set(opened)
                 for mid in ids:
                     if mid not in made:
                         rec.maybe_launched[mid] = {"resource": resource, "since": now()}
             self._backoff(cfg, resource, batch, error, now())
+        if opened:
+            self.ports.save()  # open requests are polled after a restart too, never asked for again
         self.ports.cloud_changed(resource)
         rec.count("launched", len(instances))
         data = {"kind": "launch", "resource": resource, "requested": n, "launched": len(instances),
-                "minion_ids": [i.minion_id for i in instances], "reason": reason}
+                "minion_ids": [i.minion_id for i in instances], "reason": reason,
+                **({"requests_open": sorted(opened)} if opened else {})}
         if error is None:
             self.ports.fire("action/launch/done", data)
-            log.info("dcluster: launched %d x %s: %s", len(instances), resource, reason)
+            log.info("dcluster: launched %d x %s%s: %s", len(instances), resource,
+                     f", {len(opened)} spot request(s) open" if opened else "", reason)
         else:
             rec.count("launch_failed")
             kind = getattr(error, "kind", "transient")
@@ -118,6 +132,15 @@ class Launches:
             self.ports.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
             log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
                         error)
+
+    def failed(self, cfg: Config, resource: str, error: CloudError) -> None:
+        """A launch failed after its create call answered (spot requests not fulfilled in time)."""
+        rec = self.records
+        rec.count("launch_failed")
+        rec.error(self.ports.clock(), f"launch:{resource}", f"{error.kind}: {error}")
+        with rec.lock:
+            self._backoff(cfg, resource, self.episode(), error, self.ports.monotonic())
+        log.warning("dcluster: launch of %s: %s error: %s", resource, error.kind, error)
 
     def _backoff(self, cfg: Config, resource: str, batch: int, error: BaseException | None, at: float) -> None:
         """Grow the backoff once per failure episode; only a batch issued after it began ends it.
@@ -161,7 +184,8 @@ class Launches:
             raise
         return keys
 
-    def _drop_unused_keys(self, ids: list[str], instances: list, error: BaseException | None) -> None:
+    def _drop_unused_keys(self, ids: list[str], instances: list, error: BaseException | None,
+                          keep: Iterable[str] = ()) -> None:
         """Delete the keys of ids the cloud made no instance for, when it surely made none.
 
         After a refusal (quota, capacity, configuration, authentication) the
@@ -171,7 +195,7 @@ class Launches:
         """
         if error is not None and getattr(error, "kind", "transient") == "transient":
             return
-        made = {i.minion_id for i in instances}
+        made = {i.minion_id for i in instances} | set(keep)  # an open request's instance will need its key
         for mid in ids:
             if mid not in made:
                 delete_key(self.ports, mid)

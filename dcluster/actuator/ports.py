@@ -60,10 +60,12 @@ class ActuatorPorts:
     hook: Callable[[Sequence[str], float], tuple[int, str]] = lambda argv, timeout: (0, "")
     hook_timeout: Callable[[], float] = lambda: 120.0
     submit: Callable[[Callable[[], Any]], Future] = _inline  # the engine's thread pool
-    # Create calls (a spot request waits for its fulfilment in it, up to spot_timeout) run on a pool
-    # of their own: a slow cloud never delays a REGISTER, REMOVE or DESTROY of another worker (issue 15).
-    # None: on ``submit``.
+    # Create calls and the polls of open spot requests run on a pool of their own: a slow cloud never
+    # delays a REGISTER, REMOVE or DESTROY of another worker (issue 15).  None: on ``submit``.
     submit_launch: Callable[[Callable[[], Any]], Future] | None = None
+    # Hooks (bounded by hook_timeout) run on a pool of their own: a hung hook holds up its own worker's
+    # chain only, never another worker's action.  None: on ``submit``.
+    submit_hook: Callable[[Callable[[], Any]], Future] | None = None
     master_address: str | None = None  # rendered into user-data
     new_id: Callable[[Config, str], str] = lambda cfg, resource: identity.make(cfg.cluster_name, resource, cfg.secret)
     save: Callable[[], None] = _nothing  # persist the records now (before a create call)

@@ -36,6 +36,10 @@ class Records:
     # Ids of a create call under way are here too, with "launching": True (in_flight counts them), and
     # saved before the call: a master killed during it remembers them as maybe launched after its restart.
     maybe_launched: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # request id -> {"minion", "resource", "since", "deadline", "cancelled"} of each request a create call
+    # left open (an EC2 spot request), polled each cycle until adopted, cancelled or replaced
+    # (actuator/requests.py); its worker counts toward max meanwhile (a placeholder in recent_launches)
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -22,7 +22,9 @@ class Steps:
     def __init__(self, ports: ActuatorPorts, records: Records, hooks: Hooks):
         self.ports, self.records, self.hooks = ports, records, hooks
 
-    def do(self, cfg: Config, action: Action, worker: Worker | None) -> Any:
+    def do(self, cfg: Config, action: Action, worker: Worker | None, hooks: list | None = None) -> Any:
+        """Carry out ``action``.  Its hooks run here, or, given a list ``hooks``, are added to it as
+        (command, worker, what, args) for the caller to run after the step (on the hook pool)."""
         sched = self.ports.scheduler(cfg)
         kind = action.kind
         if kind == Kind.HOLD:
@@ -33,17 +35,24 @@ class Steps:
         if kind == Kind.VACATE:
             return _plain(sched.vacate(action.target))
         if kind == Kind.REGISTER:
-            return self._register(cfg, sched, action, worker)
+            return self._register(cfg, sched, action, worker, hooks)
         if kind == Kind.REMOVE:
-            return self._remove(cfg, sched, action, worker)
+            return self._remove(cfg, sched, action, worker, hooks)
         if kind == Kind.DESTROY:
-            out = self.destroy(cfg, action.resource, action.target, action.instance_id, worker)
+            out = self.destroy(cfg, action.resource, action.target, action.instance_id, worker, hooks)
             if action.never_joined:
                 self.ports.never_joined(cfg, action, worker)
             return out
         raise ActionFailed(f"unknown action {kind}")
 
-    def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None) -> Any:
+    def _hook(self, hooks: list | None, command: Any, worker: Worker | None, what: str,
+              args: tuple[str, ...] | None = None) -> None:
+        if hooks is None:
+            self.hooks.run(command, worker, what, sync=True, args=args)
+        else:
+            hooks.append((command, worker, what, args))
+
+    def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: list | None) -> Any:
         res = cfg.resources[action.resource]
         ip = worker.instance.ip if worker and worker.instance else None
         kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": res.reservation.properties}
@@ -56,10 +65,10 @@ class Steps:
             self.records.registered.add(action.target)
         hook = cfg.cluster.config.get("post_add_node_command")
         if hook is not None:
-            self.hooks.run(hook, worker, "post_add_node_command", sync=True, args=(action.target, ip or ""))
+            self._hook(hooks, hook, worker, "post_add_node_command", (action.target, ip or ""))
         return _plain(out)
 
-    def _remove(self, cfg: Config, sched: Any, action: Action, worker: Worker | None) -> Any:
+    def _remove(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: list | None) -> Any:
         if action.jobs:
             sched.vacate(action.target)
         out = sched.remove(action.target)
@@ -70,10 +79,11 @@ class Steps:
         hook = cfg.cluster.config.get("post_remove_node_command")
         if hook is not None:
             ip = worker.instance.ip if worker and worker.instance else ""
-            self.hooks.run(hook, worker, "post_remove_node_command", sync=True, args=(action.target, ip))
+            self._hook(hooks, hook, worker, "post_remove_node_command", (action.target, ip))
         return _plain(out)
 
-    def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None) -> Any:
+    def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None,
+                hooks: list | None = None) -> Any:
         res = cfg.resource(resource)  # a retired resource's instances are destroyed too
         if res is None:
             raise ActionFailed(f"resource {resource!r} is neither in the pillar's cloud nor retired_resources")
@@ -86,6 +96,7 @@ class Steps:
             self.records.configured.discard(minion_id)
             self.records.registered.discard(minion_id)
             self.records.config_failed.pop(minion_id, None)
+            self.records.requests.pop(instance_id, None)  # an open request cancelled: never replaced
             recent = self.records.recent_launches.pop(minion_id, None)
             if recent is not None and status == "ok":
                 # No listing has shown it yet (they lag the create call): it exists, deleting, until the
@@ -96,7 +107,7 @@ class Steps:
         self.ports.cloud_changed(resource)
         delete_key(self.ports, minion_id)
         if cfg.post_vm_destroy_command is not None and worker is not None:
-            self.hooks.run(cfg.post_vm_destroy_command, worker, "post_vm_destroy_command", sync=True)
+            self._hook(hooks, cfg.post_vm_destroy_command, worker, "post_vm_destroy_command")
         return {"instance": instance_id, "status": status}
 
 

@@ -9,11 +9,15 @@ refusal no further call starts, and the result lists exactly the instances
 that exist, with the refusal as the launch's classified error.
 
 Spot: one ``RequestSpotInstances`` per instance (each needs its own
-user-data and tags), valid for ``spot_timeout`` seconds, polled until
-fulfilled.  Requests still open at the deadline are cancelled; instances
-that slipped through between the last poll and the cancel are terminated;
-the unfulfilled part is launched on demand when ``spot_fallback_on_demand``
-(the default) is on, else reported as a capacity error.
+user-data and tags), valid for ``spot_timeout`` seconds.  The engine's
+create call (:meth:`AwsDriver.start_launch`) only makes the requests and
+returns them open; its loop polls every open request of a resource in one
+``DescribeSpotInstanceRequests`` a cycle (dcluster.actuator.requests), adopts
+fulfilled ones (tags their instances), and at the deadline cancels the rest,
+adopts any fulfilled while being cancelled, and launches the unfulfilled part
+on demand when ``spot_fallback_on_demand`` (the default) is on, else reports a
+capacity error.  :meth:`AwsDriver.launch` (the Salt module's) does the same
+waiting in the call.
 
 Every secret reaches boto3 only in :meth:`AwsDriver._make_client`.
 """
@@ -21,9 +25,10 @@ Every secret reaches boto3 only in :meth:`AwsDriver._make_client`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +36,7 @@ from .. import model
 from .base import (
     Driver,
     LaunchResult,
+    Request,
     launch_time_from,
     minion_from_tags,
     tags_for,
@@ -295,6 +301,16 @@ class AwsDriver(Driver):
         return spec
 
     def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
+        """Launch and, for spot, wait here for the requests (the Salt module's launch; the engine's loop
+        uses :meth:`start_launch` and polls instead)."""
+        result = self.start_launch(count, minion_ids, userdata_for)
+        if result.requests:
+            self._wait_for_requests(result, userdata_for)
+        return result
+
+    def start_launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
+        """On demand: the instances.  Spot: the requests, left open in ``result.requests``; ids whose
+        request was refused for quota or capacity are launched on demand here (if the fallback is on)."""
         ids = self.check_ids(count, minion_ids)
         result = LaunchResult(instances=[], requested=count)
         if not ids:
@@ -305,16 +321,27 @@ class AwsDriver(Driver):
             result.error = exc
             return result
         if self.config.get("spot_bid") is not None:
-            ids = self._launch_spot(ids, userdata_for, result, cores, mem)
+            ids = self._request_spot(ids, userdata_for, result)
             if not ids:
                 return result
             if not self.config.get("spot_fallback_on_demand", True):
-                result.error = result.error or InsufficientCapacity(
-                    f"{len(ids)} spot request(s) not fulfilled within {self.config.get('spot_timeout', 300)} s",
-                    cloud="aws", code="spot-timeout")
-                return result
+                return result  # the refusal is the error
             result.extra["fallback_on_demand"] = len(ids)
             result.error = None
+        self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
+        return result
+
+    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
+                         userdata_for: Callable[[str], str]) -> LaunchResult:
+        ids = self.check_ids(count, minion_ids)
+        result = LaunchResult(instances=[], requested=count)
+        if not ids:
+            return result
+        try:
+            cores, mem = self.cores(), self.mem_mb()
+        except CloudError as exc:
+            result.error = exc
+            return result
         self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
         return result
 
@@ -347,17 +374,19 @@ class AwsDriver(Driver):
         return f"{prefix}-{minion_id}" if prefix else minion_id
 
     # ------------------------------------------------------------ spot
-    def _launch_spot(self, ids: list[str], userdata_for, result: LaunchResult, cores: int, mem: int) -> list[str]:
-        """Spot requests for ``ids``; returns the ids still to launch (unfulfilled)."""
+    def _request_spot(self, ids: list[str], userdata_for, result: LaunchResult) -> list[str]:
+        """One spot request per id, valid for ``spot_timeout``, into ``result.requests``; returns the
+        ids whose request was refused for quota or capacity.  Any other error stops (the requests made
+        so far stay in ``result.requests``: they exist)."""
         timeout = int(self.config.get("spot_timeout") or 300)
         until = datetime.now(UTC) + timedelta(seconds=timeout)
-        requests: dict[str, str] = {}  # request id -> minion id
-        left: list[str] = []
+        refused: list[str] = []
         for mid in ids:
             try:
                 ud = userdata_for(mid)
-            except CloudError as exc:
-                result.error = exc
+            except Exception as exc:  # noqa: BLE001 - the requests made so far must stay in the result
+                result.error = exc if isinstance(exc, CloudError) else InvalidConfig(
+                    f"the user-data of {mid}: {exc}", cloud="aws", code="userdata")
                 return []
             spec = self._launch_spec()
             spec["UserData"] = base64.b64encode(ud.encode()).decode()
@@ -369,54 +398,84 @@ class AwsDriver(Driver):
                     Type="one-time", ValidUntil=until, LaunchSpecification=spec,
                     TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": _tag_list(tags)}])
             except CloudError as exc:
-                if exc.kind in ("quota", "capacity"):
-                    left.append(mid)
-                    result.error = exc
-                    continue
                 result.error = exc
-                return []
-            for req in answer.get("SpotInstanceRequests", []):
-                requests[req["SpotInstanceRequestId"]] = mid
-        deadline = self._clock() + timeout
-        pending = dict(requests)
-        fulfilled: dict[str, str] = {}  # instance id -> minion id
-        while pending:
-            for req in self._spot_requests(ids=list(pending)):
-                seen = self._spot_view(dict(req)) if self._spot_view else req
-                rid = seen["SpotInstanceRequestId"]
-                if rid not in pending:
+                if exc.kind in ("quota", "capacity"):
+                    refused.append(mid)
                     continue
-                if seen.get("State") == "active" and seen.get("InstanceId"):
-                    fulfilled[seen["InstanceId"]] = pending.pop(rid)
-                elif seen.get("State") in ("closed", "cancelled", "failed"):
-                    left.append(pending.pop(rid))
-            if not pending or self._clock() >= deadline:
-                break
-            self._sleep(min(self._poll, max(0.0, deadline - self._clock())))
-        if pending:
-            log.info("aws %s: %d spot request(s) unfulfilled after %d s; cancelling", self.resource.name,
-                     len(pending), timeout)
-            self._cancel_spot(list(pending))
-            left += list(pending.values())
-        if fulfilled:
-            self._adopt_spot(fulfilled, result, cores, mem)
-        if left:
-            result.extra["spot_unfulfilled"] = len(left)
-        return left
+                return []
+            for req in answer.get("SpotInstanceRequests", [])[:1]:
+                result.requests[mid] = req["SpotInstanceRequestId"]
+        if refused:
+            result.extra["spot_refused"] = len(refused)
+        return refused
 
-    def _cancel_spot(self, request_ids: list[str]) -> None:
+    def _request(self, raw: dict) -> Request | None:
+        seen = self._spot_view(dict(raw)) if self._spot_view else raw
+        tags = _tags(seen)
+        minion = tags.get(model.TAG_MINION, "")
+        if not self.is_ours(tags) or not self.verified(minion):
+            return None
+        until = seen.get("ValidUntil")
+        return Request(id=seen["SpotInstanceRequestId"], minion_id=minion, state=str(seen.get("State", "")),
+                       instance_id=seen.get("InstanceId") or "",
+                       valid_until=until.timestamp() if isinstance(until, datetime) else None)
+
+    def poll_requests(self, request_ids: Sequence[str], discover: bool = False) -> list[Request]:
+        """One DescribeSpotInstanceRequests: by id (a filter: an id EC2 does not know yet fails no call),
+        or with ``discover`` by our tags, every open or fulfilled request; the instances of fulfilled
+        ones found that way are looked up in one more call to tell which are adopted (tagged) already."""
+        out: dict[str, Request] = {}
+        if discover:
+            found = self._spot_requests(filters=self._filters() + [{"Name": "state", "Values": ["open", "active"]}])
+        elif request_ids:
+            found = []
+            for n in range(0, len(request_ids), 200):  # a filter takes at most 200 values
+                found += self._spot_requests(filters=[{"Name": "spot-instance-request-id",
+                                                       "Values": list(request_ids[n:n + 200])}])
+        else:
+            return []
+        for raw in found:
+            req = self._request(raw)
+            if req is not None:
+                out[req.id] = req
+        if discover:
+            ours = self._tagged_ours([r.instance_id for r in out.values() if r.instance_id])
+            out = {k: dataclasses.replace(r, adopted=r.instance_id in ours) for k, r in out.items()}
+        wanted = set(request_ids)
+        return [r for r in out.values() if discover or r.id in wanted]
+
+    def _tagged_ours(self, instance_ids: list[str]) -> set[str]:
+        out = set()
+        for n in range(0, len(instance_ids), 200):
+            for res in self._paged("describe_instances", "Reservations",
+                                   Filters=[{"Name": "instance-id", "Values": instance_ids[n:n + 200]}]):
+                for raw in res.get("Instances", []):
+                    if self._to_instance(raw, 0, 0) is not None:
+                        out.add(raw["InstanceId"])
+        return out
+
+    def cancel_requests(self, request_ids: Sequence[str]) -> list[Request]:
+        """Cancel, then look again: one fulfilled between the last poll and the cancel shows its
+        instance (a cancel does not end it), which the caller adopts."""
+        ids = list(request_ids)
+        for n in range(0, len(ids), 200):
+            try:
+                self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=ids[n:n + 200])
+            except NotFound:
+                pass
+        return self.poll_requests(ids)
+
+    def adopt(self, fulfilled: Mapping[str, str]) -> LaunchResult:
+        """Tag the instances of fulfilled requests (EC2 cannot tag them at fulfilment) and report them;
+        one whose tagging failed is not reported (adopted by a later call)."""
+        result = LaunchResult(instances=[], requested=len(fulfilled))
+        if not fulfilled:
+            return result
         try:
-            self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=request_ids)
-        except NotFound:
-            pass
-        # A request fulfilled between the last poll and the cancel leaves an instance: terminate it.
-        strays = [r["InstanceId"] for r in self._spot_requests(ids=request_ids) if r.get("InstanceId")]
-        if strays:
-            log.info("aws %s: terminating %d instance(s) of cancelled spot requests", self.resource.name, len(strays))
-            self._call("terminate_instances", InstanceIds=strays)
-
-    def _adopt_spot(self, fulfilled: dict[str, str], result: LaunchResult, cores: int, mem: int) -> None:
-        """Tag the instances of fulfilled requests (EC2 cannot tag them at fulfilment) and report them."""
+            cores, mem = self.cores(), self.mem_mb()
+        except CloudError as exc:
+            result.error = exc
+            return result
         for iid, mid in fulfilled.items():
             tags = tags_for(self.cluster, self.resource.name, mid)
             tags["Name"] = self._name(mid)
@@ -424,13 +483,63 @@ class AwsDriver(Driver):
                 self._call("create_tags", Resources=[iid], Tags=_tag_list(tags))
             except CloudError as exc:
                 result.error = exc
-        found = self._paged("describe_instances", "Reservations",
-                            Filters=[{"Name": "instance-id", "Values": list(fulfilled)}])
+        try:
+            found = self._paged("describe_instances", "Reservations",
+                                Filters=[{"Name": "instance-id", "Values": list(fulfilled)}])
+        except CloudError as exc:
+            result.error = exc
+            return result
         for res in found:
             for raw in res.get("Instances", []):
                 inst = self._to_instance(raw, cores, mem)
-                if inst is not None:
+                if inst is not None and fulfilled.get(inst.id) == inst.minion_id:
                     result.instances.append(inst)
+        return result
+
+    def _wait_for_requests(self, result: LaunchResult, userdata_for) -> None:
+        """Poll ``result.requests`` until fulfilled or ``spot_timeout``; cancel the rest, adopt what was
+        fulfilled (also while cancelling), launch the unfulfilled part on demand if the fallback is on."""
+        timeout = int(self.config.get("spot_timeout") or 300)
+        deadline = self._clock() + timeout
+        pending = {rid: mid for mid, rid in result.requests.items()}
+        result.requests = {}
+        fulfilled: dict[str, str] = {}  # instance id -> minion id
+        left: list[str] = []
+
+        def sort(reqs: list[Request], final: bool) -> None:
+            seen = {r.id: r for r in reqs}
+            for rid in list(pending):
+                req = seen.get(rid)
+                if req is not None and req.instance_id:
+                    fulfilled[req.instance_id] = pending.pop(rid)
+                elif (req is None and final) or (req is not None and req.state in ("closed", "cancelled", "failed")):
+                    left.append(pending.pop(rid))
+
+        while pending:
+            sort(self.poll_requests(list(pending)), final=False)
+            if not pending or self._clock() >= deadline:
+                break
+            self._sleep(min(self._poll, max(0.0, deadline - self._clock())))
+        if pending:
+            log.info("aws %s: %d spot request(s) unfulfilled after %d s; cancelling", self.resource.name,
+                     len(pending), timeout)
+            sort(self.cancel_requests(list(pending)), final=True)
+            left += list(pending.values())  # still open after the cancel: it will not be fulfilled
+        if fulfilled:
+            adopted = self.adopt(fulfilled)
+            result.instances += adopted.instances
+            result.error = result.error or adopted.error
+        if not left:
+            return
+        result.extra["spot_unfulfilled"] = len(left)
+        if not self.config.get("spot_fallback_on_demand", True):
+            result.error = result.error or InsufficientCapacity(
+                f"{len(left)} spot request(s) not fulfilled within {timeout} s", cloud="aws", code="spot-timeout")
+            return
+        result.extra["fallback_on_demand"] = result.extra.get("fallback_on_demand", 0) + len(left)
+        more = self.launch_on_demand(len(left), left, userdata_for)
+        result.instances += more.instances
+        result.error = more.error
 
     # ------------------------------------------------------------ destroying
     def destroy(self, ids: Sequence[str]) -> dict[str, str]:

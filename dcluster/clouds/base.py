@@ -46,6 +46,18 @@ TAG_IDS = "dcluster-ids-"  # + n: space-separated "<nonce>-<mac>" of the batch, 
 LAUNCH_THREADS = 8  # create calls under way at once per launch (each call starts one instance)
 
 
+@dataclass(frozen=True)
+class Request:
+    """A request for an instance the cloud answers later (an EC2 spot request), as one poll saw it."""
+
+    id: str
+    minion_id: str
+    state: str  # "open" (waiting), "active" (fulfilled), "closed", "cancelled", "failed"
+    instance_id: str = ""  # the instance that fulfilled it, if any
+    valid_until: float | None = None  # wall clock: the cloud closes it then
+    adopted: bool = False  # its instance already carries our tags (found again after a restart)
+
+
 @dataclass
 class LaunchResult:
     """What a launch did: exactly the instances that exist, and why the rest do not."""
@@ -54,6 +66,9 @@ class LaunchResult:
     requested: int
     error: CloudError | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # minion id -> request id of each instance asked for and not made yet (an open spot request): the
+    # caller polls them (:meth:`Driver.poll_requests`) and adopts, cancels or replaces them
+    requests: dict[str, str] = field(default_factory=dict)
 
     @property
     def launched(self) -> int:
@@ -70,6 +85,7 @@ class LaunchResult:
             "partial": self.partial,
             "instances": [i.to_dict() for i in self.instances],
             "error": self.error.to_dict() if self.error else None,
+            **({"requests": dict(self.requests)} if self.requests else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -111,6 +127,33 @@ class Driver(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (optional)."""
+
+    # ------------------------------------------------------------ requests answered later (spot)
+    # A create call that only asks (an EC2 spot request) returns at once with the requests open
+    # (``LaunchResult.requests``); the engine's loop polls them each cycle, all in one call, and
+    # adopts, cancels or replaces them (dcluster.actuator.requests).  Clouds that answer a create
+    # call with the instance keep these defaults.
+    def start_launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
+        """As :meth:`launch`, but requests the cloud fulfils later are left open in ``result.requests``."""
+        return self.launch(count, minion_ids, userdata_for)
+
+    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
+                         userdata_for: Callable[[str], str]) -> LaunchResult:
+        """Launch with no request left open (the fallback of requests not fulfilled in time)."""
+        return self.launch(count, minion_ids, userdata_for)
+
+    def poll_requests(self, request_ids: Sequence[str], discover: bool = False) -> list[Request]:
+        """The requests of ``request_ids`` the cloud knows, in one call; ``discover``: also every open
+        or fulfilled request of ours that is not adopted (found again after a restart)."""
+        return []
+
+    def cancel_requests(self, request_ids: Sequence[str]) -> list[Request]:
+        """Cancel; returns the requests as they are after it (one fulfilled meanwhile shows its instance)."""
+        return []
+
+    def adopt(self, fulfilled: Mapping[str, str]) -> LaunchResult:
+        """Make the instances of fulfilled requests (instance id -> minion id) ours: tagged, listed."""
+        return LaunchResult(instances=[], requested=len(fulfilled))
 
     # ------------------------------------------------------------ helpers
     def check_ids(self, count: int, minion_ids: Sequence[str]) -> list[str]:

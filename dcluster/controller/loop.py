@@ -36,6 +36,7 @@ from .unlisted import Unlisted, listing_grace, maybe_launched_grace
 log = logging.getLogger(__name__)
 
 PORT_WAIT = 0.5  # seconds a cycle waits in all for the port checks it started (see check_ports)
+HOOK_THREADS = 16  # hooks running at once (post_add_node_command and the like)
 
 
 class Controller:
@@ -69,6 +70,8 @@ class Controller:
         self._pool_size = 0
         self._poll_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dcluster-poll")
         self._check_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dcluster-portcheck")
+        # hooks (each bounded by hook_timeout): a hung one holds a thread of this pool, no action thread
+        self._hook_pool = ThreadPoolExecutor(max_workers=HOOK_THREADS, thread_name_prefix="dcluster-hook")
         self._port_checks: dict[str, Future] = {}  # minion id -> its port check under way
         self._newly_configured = False  # a worker became configured after the last view was made
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
@@ -90,6 +93,7 @@ class Controller:
             delete_key=lambda mid: ports.delete_key(mid), hook=lambda argv, timeout: ports.hook(argv, timeout),
             hook_timeout=lambda: self.config.hook_timeout if self.config else 120,
             submit=lambda fn: self.submit(fn), submit_launch=lambda fn: self.submit_launch(fn),
+            submit_hook=lambda fn: self.submit_hook(fn),
             master_address=ports.master_address, save=self.save,
             launching=lambda ids: self.timeline.launching(ids), cloud_changed=self.cloud_changed,
             destroyed=lambda mid: self.listed.forget(mid),
@@ -120,7 +124,8 @@ class Controller:
         return self.config.auto_mode if self.config else True
 
     def shutdown(self) -> None:
-        for p in (self._launch_pool, self._pool):  # launches first: a failed one may queue a chain
+        # launches first: a failed one may queue a chain; hooks before the actions they hand chains back to
+        for p in (self._launch_pool, self._hook_pool, self._pool):
             if p is not None:
                 p.shutdown(wait=True)
         self._poll_pool.shutdown(wait=False)
@@ -360,6 +365,7 @@ class Controller:
         self.view, self.plan = view, result
         commands.start_deferred(self)  # start events that came while the view could not tell
         self.actuator.run(cfg, result, {w.name: w for w in view.workers}, view.now)
+        self.actuator.poll_requests(cfg)  # open spot requests: adopted, cancelled or replaced off the cycle
         self.sweep_keys(cfg, view)
         self.publish(cfg, view, result, wall)
         if self.ports.metrics is not None:
@@ -553,6 +559,9 @@ class Controller:
     def submit_launch(self, fn: Callable[[], Any]) -> Future:
         self.pool()
         return self._launch_pool.submit(fn)
+
+    def submit_hook(self, fn: Callable[[], Any]) -> Future:
+        return self._hook_pool.submit(fn)
 
 
 def _bootstrap_summary(view: View, resource: str, limit: int) -> dict[str, Any] | None:

@@ -91,6 +91,8 @@ class ControllerState(Records):
                 "listed": {k: v.to_dict() for k, v in self.listed.items()},
                 "in_flight": dict(self.in_flight),
                 "maybe_launched": {k: {**v, "since": v["since"] + off} for k, v in self.maybe_launched.items()},
+                "requests": {k: {**v, "since": v["since"] + off, "deadline": v["deadline"] + off}
+                             for k, v in self.requests.items()},
                 "launched": {k: t + off for k, t in self.launched.items()},
                 "highstate_jobs": {k: {**v, "started": v["started"] + off} for k, v in self.highstate_jobs.items()},
                 "deferred_starts": {k: t + off for k, t in self.deferred_starts.items()},
@@ -127,6 +129,9 @@ class ControllerState(Records):
         self.backoff = {k: dataclasses.replace(b, until=b.until + shift) for k, b in self.backoff.items()}
         self.bootstrap = {k: dataclasses.replace(b, since=past(b.since)) for k, b in self.bootstrap.items()}
         self.maybe_launched = {k: {**v, "since": past(v["since"])} for k, v in self.maybe_launched.items()}
+        # a request's deadline is the cloud's (ValidUntil): the downtime counts toward it
+        self.requests = {k: {**v, "since": past(v["since"]), "deadline": v["deadline"] + shift}
+                         for k, v in self.requests.items()}
         self.launched = {k: past(t) for k, t in self.launched.items()}
         self.highstate_jobs = {k: {**v, "started": past(v["started"])} for k, v in self.highstate_jobs.items()}
         self.deferred_starts = {k: past(t) for k, t in self.deferred_starts.items()}
@@ -149,6 +154,7 @@ class ControllerState(Records):
         # cloud (and are listed by their tags) or did not: nothing is in flight now.
         st.in_flight = {}
         st.maybe_launched = _maybe_launched(data.get("maybe_launched"))
+        st.requests = _requests(data.get("requests"))
         st.launched = _times(data.get("launched"))
         st.highstate_jobs = _highstate_jobs(data.get("highstate_jobs"))
         st.deferred_starts = _deferred_starts(data.get("deferred_starts"))
@@ -175,6 +181,22 @@ def _maybe_launched(data: Any) -> dict[str, dict[str, Any]]:
         if (isinstance(mid, str) and isinstance(rec, dict) and isinstance(rec.get("resource"), str)
                 and isinstance(rec.get("since"), (int, float)) and not isinstance(rec.get("since"), bool)):
             out[mid] = {"resource": rec["resource"], "since": float(rec["since"])}
+    return out
+
+
+def _requests(data: Any) -> dict[str, dict[str, Any]]:
+    """Open requests as saved; anything malformed is dropped (the first poll after the start finds
+    our open requests again by their tags)."""
+    out = {}
+    for rid, rec in (data if isinstance(data, dict) else {}).items():
+        if not (isinstance(rid, str) and isinstance(rec, dict) and isinstance(rec.get("minion"), str)
+                and isinstance(rec.get("resource"), str)):
+            continue
+        since, deadline = rec.get("since"), rec.get("deadline")
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t == t for t in (since, deadline)):
+            continue
+        out[rid] = {"minion": rec["minion"], "resource": rec["resource"], "since": float(since),
+                    "deadline": float(deadline), "cancelled": rec.get("cancelled") is True}
     return out
 
 

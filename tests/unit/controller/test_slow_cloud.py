@@ -50,7 +50,7 @@ def test_two_pending_spot_requests_do_not_delay_a_registration(tmp_path):
         env.clock.t += 10
         env.c.cycle()
         deadline = time.monotonic() + 10
-        while first not in env.sched.nodes_ and time.monotonic() < deadline:
+        while (first not in env.sched.nodes_ or cloud.waiting < 2) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert cloud.waiting == 2  # both spot requests are still pending
         assert first in env.sched.nodes_, "the registration waited behind the spot requests"
@@ -92,3 +92,64 @@ def test_a_port_check_that_does_not_answer_does_not_stall_the_cycle(tmp_path):
     finally:
         answer.set()
         env.c.shutdown()
+
+
+def test_a_hook_that_sleeps_does_not_delay_another_workers_destroy(tmp_path):
+    """Hooks ran on the action pool: a post_add_node_command that hangs (up to hook_timeout) held an
+    action thread, and the DESTROY of another worker waited behind it.  The registering worker's own
+    chain still waits for its hook: its REGISTER is done only when the hook ended."""
+    from dcluster.controller.ports import run_hook
+
+    env = Loop(tmp_path, slurm_pillar(SECRET, worker_number=1, max_idle_time=100, max_launch_time=3600))
+    env.c.ports.hook = run_hook  # real commands, as the engine runs them
+    try:
+        env.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4), Job("2", JobState.PENDING, chunk_cores=4)]
+        env.step()
+        a, b = env.cloud.launch_calls[0]
+        env.c.mark_configured(b, True)
+        env.step()
+        assert b in env.sched.nodes_
+        env.sched.jobs_ = []  # both jobs ran elsewhere: b idles out, a is still starting
+        env.data = slurm_pillar(SECRET, worker_number=1, max_idle_time=100, max_launch_time=3600,
+                                cluster={"type": "slurm", "config": {"post_add_node_command": "/bin/sleep 6"}})
+        env.c.mark_configured(a, True)
+        env.clock.t += 10
+        env.c.cycle()  # registers a: its hook sleeps 6 s
+        deadline = time.monotonic() + 5
+        while a not in env.sched.nodes_ and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert a in env.sched.nodes_
+        env.clock.t += 200  # b idle for longer than max_idle_time: held, removed and destroyed
+        began = time.monotonic()
+        env.c.cycle()
+        while b not in env.cloud.destroyed and time.monotonic() - began < 4:
+            time.sleep(0.02)
+        assert b in env.cloud.destroyed, "the DESTROY waited behind another worker's hook"
+        done = [d["target"] for t, d in env.events if t == "dcluster/action/register/done"]
+        assert a not in done  # a's chain waits for its own hook
+        assert env.c.wait_idle(20)
+        done = [d["target"] for t, d in env.events if t == "dcluster/action/register/done"]
+        hooks = [d for t, d in env.events if t == "dcluster/hook/post_add_node_command"]
+        assert a in done and hooks and hooks[0]["rc"] == 0 and hooks[0]["argv"] == ["/bin/sleep", "6"]
+    finally:
+        env.c.shutdown()
+
+
+def test_open_requests_are_saved_with_wall_times_and_malformed_ones_dropped():
+    from dcluster.controller import state as st
+
+    s = st.ControllerState()
+    s.requests["sir-a"] = {"minion": "dc-r1-a", "resource": "r1", "since": 900.0, "deadline": 1200.0,
+                           "cancelled": False}
+    data = s.to_json(mono=1000.0, wall=1_800_000_000.0)
+    assert data["requests"]["sir-a"]["deadline"] == 1_800_000_000.0 + 200
+    data["requests"].update({
+        "sir-b": {"minion": "dc-r1-b", "resource": "r1", "since": "soon", "deadline": 1.0},
+        "sir-c": {"minion": ["x"], "resource": "r1", "since": 1.0, "deadline": 1.0},
+        "sir-d": "open",
+        "sir-e": {"minion": "dc-r1-e", "resource": "r1", "since": 1.0, "deadline": float("nan")},
+    })
+    # loaded 50 s (wall) later, the monotonic clock reading 20: the cloud's deadline counts the downtime
+    back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_050.0)
+    assert back.requests == {"sir-a": {"minion": "dc-r1-a", "resource": "r1", "since": 20.0 - 100,
+                                       "deadline": 20.0 + 150, "cancelled": False}}

@@ -1,0 +1,227 @@
+"""Requests a create call leaves open (EC2 spot requests), polled by the loop until resolved.
+
+A spot request may wait for capacity up to ``spot_timeout`` (300 s).  Waited
+for inside the create call, it held a launch thread that long: a third
+pending request delayed every other launch (issue 15).  Now the create call
+only makes the requests (:meth:`Driver.start_launch`) and they are recorded
+here, in the records the controller persists, so a restart loses none.  Each
+cycle :meth:`OpenRequests.poll` asks the cloud about all open requests of a
+resource in one call, on the launch pool, one poll per resource at a time:
+
+- fulfilled: the instance is adopted (tagged as ours) and counts as launched;
+- closed or failed without an instance: replaced by an on-demand launch;
+- open at the deadline: cancelled, then looked at again; one fulfilled while
+  being cancelled is adopted (a cancel does not end its instance), the rest
+  are replaced by an on-demand launch of as many new ids (the fallback), or
+  reported as a capacity error when ``spot_fallback_on_demand`` is off.
+
+Until resolved, each request's worker counts toward max as a pending instance
+(a placeholder in ``recent_launches``, as the cloud lists an open request).
+The first poll of a spot resource after a start also looks for open or
+fulfilled requests of ours by their tags that the records do not hold (a
+master killed between the request and the save): they are tracked and
+adopted like the others, never requested again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from ..clouds.errors import CloudError, InsufficientCapacity
+from ..config import Config
+from ..model import Instance, InstanceState
+from .ports import ActuatorPorts
+from .records import Records
+from .steps import delete_key
+
+log = logging.getLogger(__name__)
+
+DONE = ("closed", "cancelled", "failed")  # a request in one of these states is fulfilled no more
+
+
+class OpenRequests:
+    def __init__(self, ports: ActuatorPorts, records: Records, launches: Any):
+        self.ports, self.records, self.launches = ports, records, launches
+        self._lock = threading.Lock()
+        self._polling: set[str] = set()  # resources with a poll under way
+        self._looked: set[str] = set()  # resources looked at by their tags since this start
+
+    # ------------------------------------------------------------ recording
+    def opened(self, cfg: Config, resource: str, opened: dict[str, str]) -> None:
+        """A create call left these requests (minion id -> request id) open.  Records' lock held."""
+        if not opened:
+            return
+        res = cfg.resource(resource)
+        timeout = float((res.config.get("spot_timeout") if res else None) or 300)
+        now = self.ports.monotonic()
+        for mid, rid in opened.items():
+            self._track(resource, rid, mid, now, now + timeout, res.cores if res else 0)
+
+    def _track(self, resource: str, rid: str, mid: str, since: float, deadline: float, cores: int) -> None:
+        self.records.requests[rid] = {"minion": mid, "resource": resource, "since": since, "deadline": deadline,
+                                      "cancelled": False}
+        if mid not in self.records.recent_launches:
+            # counted toward max as the pending instance the cloud lists for an open request
+            self.records.recent_launches[mid] = Instance(
+                id=rid, resource=resource, minion_id=mid, state=InstanceState.PENDING,
+                launch_time=self.ports.clock(), name=mid, cores=cores, spot=True)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._polling)
+
+    # ------------------------------------------------------------ polling
+    def poll(self, cfg: Config) -> None:
+        """Start a poll of each resource with open requests (and, once after a start, of each spot
+        resource, to find requests the records lost); returns at once."""
+        with self.records.lock:
+            due = {r["resource"] for r in self.records.requests.values()}
+        due |= {name for name, res in cfg.resources.items()
+                if res.config.get("spot_bid") is not None and name not in self._looked}
+        submit = self.ports.submit_launch or self.ports.submit
+        for name in sorted(due):
+            with self._lock:
+                if name in self._polling:
+                    continue
+                self._polling.add(name)
+            try:
+                submit(lambda name=name: self._poll(cfg, name))
+            except RuntimeError:  # the pool is shut down: the engine is stopping
+                with self._lock:
+                    self._polling.discard(name)
+
+    def _poll(self, cfg: Config, resource: str) -> None:
+        try:
+            self._poll_one(cfg, resource)
+        except Exception as exc:  # noqa: BLE001 - polled again next cycle
+            log.warning("dcluster: polling the open requests of %s: %s", resource, exc)
+            self.records.error(self.ports.clock(), f"requests:{resource}", str(exc))
+        finally:
+            with self._lock:
+                self._polling.discard(resource)
+
+    def _poll_one(self, cfg: Config, resource: str) -> None:
+        res = cfg.resource(resource)
+        if res is None:
+            return
+        drv = self.ports.driver(cfg, res)
+        discover = resource in cfg.resources and resource not in self._looked
+        with self.records.lock:
+            mine = {rid: dict(r) for rid, r in self.records.requests.items() if r["resource"] == resource}
+        seen = {r.id: r for r in drv.poll_requests(sorted(mine), discover=discover)}
+        now = self.ports.monotonic()
+        if discover:
+            self._looked.add(resource)
+            self._found_again(res, mine, seen, now)
+            with self.records.lock:
+                mine = {rid: dict(r) for rid, r in self.records.requests.items() if r["resource"] == resource}
+        fulfilled: dict[str, str] = {}  # instance id -> request id
+        unfulfilled: list[str] = []
+        cancel: list[str] = []
+        for rid, rec in mine.items():
+            req = seen.get(rid)
+            if req is not None and req.instance_id:
+                fulfilled[req.instance_id] = rid
+            elif req is not None and req.state in DONE:
+                unfulfilled.append(rid)
+            elif req is None and rec["cancelled"]:
+                unfulfilled.append(rid)  # cancelled and forgotten: nothing was fulfilled
+            elif now >= rec["deadline"]:
+                cancel.append(rid)  # open (or not known yet) at its deadline
+        if cancel:
+            log.info("dcluster: %d spot request(s) of %s unfulfilled at the deadline; cancelling", len(cancel),
+                     resource)
+            with self.records.lock:
+                for rid in cancel:
+                    if rid in self.records.requests:
+                        self.records.requests[rid]["cancelled"] = True
+            after = {r.id: r for r in drv.cancel_requests(cancel)}
+            for rid in cancel:
+                req = after.get(rid)
+                if req is not None and req.instance_id:
+                    fulfilled[req.instance_id] = rid  # fulfilled while being cancelled: ours all the same
+                elif req is None or req.state in DONE:
+                    unfulfilled.append(rid)
+                # still open: the cancel has not taken yet; looked at again next cycle
+            self.ports.save()  # a restart now must not take them for requests still to wait for
+        if fulfilled:
+            self._adopt(cfg, drv, resource, fulfilled, mine)
+        if unfulfilled:
+            self._replace(cfg, resource, unfulfilled, mine)
+        if fulfilled or unfulfilled or cancel:
+            self.ports.cloud_changed(resource)
+
+    def _found_again(self, res: Any, mine: dict[str, dict], seen: dict[str, Any], now: float) -> None:
+        """Requests of ours the records do not hold (killed between the request and the save)."""
+        with self.records.lock:
+            launching = {m for m, r in self.records.maybe_launched.items() if r.get("launching")}
+            for rid, req in seen.items():
+                if rid in self.records.requests or req.adopted or req.minion_id in launching:
+                    continue
+                if req.state not in ("open", "active"):
+                    continue
+                left = (req.valid_until - self.ports.clock()) if req.valid_until else float(
+                    res.config.get("spot_timeout") or 300)
+                log.info("dcluster: found spot request %s of %s (%s) again", rid, res.name, req.minion_id)
+                self._track(res.name, rid, req.minion_id, now, now + max(0.0, left), res.cores)
+                self.records.maybe_launched.pop(req.minion_id, None)  # tracked: it counts as a request now
+                mine[rid] = dict(self.records.requests[rid])
+
+    def _adopt(self, cfg: Config, drv: Any, resource: str, fulfilled: dict[str, str], mine: dict[str, dict]) -> None:
+        result = drv.adopt({iid: mine[rid]["minion"] for iid, rid in fulfilled.items()})
+        by_minion = {i.minion_id: i for i in result.instances}
+        adopted = []
+        with self.records.lock:
+            for rid in fulfilled.values():
+                mid = mine[rid]["minion"]
+                inst = by_minion.get(mid)
+                if inst is None or rid not in self.records.requests:
+                    continue  # not tagged yet (tried again next poll), or destroyed meanwhile
+                del self.records.requests[rid]
+                self.records.recent_launches[mid] = inst
+                adopted.append(mid)
+        if result.error is not None:
+            self.records.error(self.ports.clock(), f"requests:{resource}", f"adopting spot instances: {result.error}")
+        if adopted:
+            self.records.count("launched", len(adopted))
+            self.ports.fire("action/launch/fulfilled", {"kind": "launch", "resource": resource,
+                                                        "launched": len(adopted), "minion_ids": sorted(adopted)})
+            log.info("dcluster: %d spot request(s) of %s fulfilled", len(adopted), resource)
+
+    def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict]) -> None:
+        """Forget requests that were not fulfilled; launch as many on demand (new ids, new keys)."""
+        gone = []
+        with self.records.lock:
+            for rid in rids:
+                if self.records.requests.pop(rid, None) is None:
+                    continue  # destroyed meanwhile (its worker's chain cancelled it): nothing to replace
+                mid = mine[rid]["minion"]
+                placeholder = self.records.recent_launches.get(mid)
+                if placeholder is not None and placeholder.id == rid:
+                    del self.records.recent_launches[mid]
+                gone.append(mid)
+        if not gone:
+            return
+        for mid in gone:
+            self.ports.destroyed(mid)  # its absence from the next listings is expected
+            delete_key(self.ports, mid)
+        res = cfg.resources.get(resource)
+        if res is None:
+            return  # retired: nothing is launched for it any more
+        timeout = int(res.config.get("spot_timeout") or 300)
+        if res.config.get("spot_fallback_on_demand", True):
+            self.records.count("spot_fallback", len(gone))
+            self.launches.launch(cfg, resource, len(gone), f"{len(gone)} spot request(s) not fulfilled within "
+                                 f"{timeout} s: on demand instead", on_demand=True)
+            return
+        error = InsufficientCapacity(f"{len(gone)} spot request(s) not fulfilled within {timeout} s", cloud="aws",
+                                     code="spot-timeout")
+        self._failed(cfg, resource, gone, error)
+
+    def _failed(self, cfg: Config, resource: str, ids: list[str], error: CloudError) -> None:
+        self.launches.failed(cfg, resource, error)
+        self.ports.fire("action/launch/failed", {"kind": "launch", "resource": resource, "requested": len(ids),
+                                                 "launched": 0, "minion_ids": [], "error": str(error)[:1000],
+                                                 "error_kind": error.kind})
