@@ -302,3 +302,43 @@ def _answer(parsed):
     from botocore.awsrequest import AWSResponse
 
     return AWSResponse("http://127.0.0.1/", 200, {}, None), parsed
+
+
+def test_without_the_fallback_an_unfulfilled_request_backs_the_resource_off(tmp_path, moto, ec2):
+    data = pillar(moto, spot_timeout=60)
+    data["cloud"]["spot"]["config"]["spot_fallback_on_demand"] = False
+    env = Engine(tmp_path, moto, data)
+    env.spot.hold = True
+    try:
+        env.sched.jobs_ = jobs(1)
+        env.step()
+        (mid,) = [r["minion"] for r in env.c.state.requests.values()]
+        env.step(70)
+        assert env.ops("spot", "CancelSpotInstanceRequests") == 1 and not env.c.state.requests
+        assert env.ops("spot", "RunInstances") == 0 and mid not in env.keys
+        backoff = env.c.state.backoff["spot"]
+        assert backoff.kind == "capacity" and "not fulfilled within 60 s" in backoff.last_error
+        failed = [e for t, e in env.events if t == "dcluster/action/launch/failed"]
+        assert failed and failed[-1]["error_kind"] == "capacity"
+    finally:
+        env.c.shutdown()
+
+
+def test_an_open_request_whose_worker_is_destroyed_is_not_replaced(tmp_path, moto, ec2):
+    """max_launch_time before the request's deadline: the planner destroys the worker (the request is
+    cancelled); the poll then finds nothing to launch on demand in its place."""
+    env = Engine(tmp_path, moto, pillar(moto, spot_timeout=3000, max_launch_time=60))
+    env.spot.hold = True
+    try:
+        env.sched.jobs_ = jobs(1)
+        env.step()
+        (rid,) = env.c.state.requests
+        env.step(70)  # never joined: destroyed (once polls agree it is not in the scheduler), request cancelled
+        for _ in range(4):
+            env.step(30)
+        assert rid not in env.c.state.requests
+        assert rid not in {r["SpotInstanceRequestId"] for r in requests(ec2)}
+        assert env.ops("spot", "RunInstances") == 0  # not replaced on demand
+        assert [e for t, e in env.events if t == "dcluster/action/destroy/done" and e["instance_id"] == rid]
+    finally:
+        env.c.shutdown()
