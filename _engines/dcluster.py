@@ -27,6 +27,9 @@ Master configuration:
           master_address: 10.0.0.1
           # seconds between cycles (default: cluster_poller_interval from the pillar)
           interval: 10
+          # seconds between the beacon samples each worker may send for the graphs, on average
+          # (default 30, the dcluster_stats beacon's interval); more are dropped and counted
+          stats_interval: 30
 """
 
 import logging
@@ -41,6 +44,7 @@ try:
     from dcluster.glue import command_auth
     from dcluster.glue.engine_loop import EngineLoop
     from dcluster.glue.engine_ports import EventSender, salt_ports
+    from dcluster.worker_stats import WorkerStats
 
     HAS_DCLUSTER = True
 except ImportError as _exc:  # pragma: no cover - reported by __virtual__
@@ -64,7 +68,7 @@ def _fire_fn(opts):
     return EventSender(lambda: salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=False))
 
 
-def start(pillar_minion=None, master_address=None, interval=None):
+def start(pillar_minion=None, master_address=None, interval=None, stats_interval=None):
     """
     Run the autoscaling loop until the master stops.
     """
@@ -81,6 +85,12 @@ def start(pillar_minion=None, master_address=None, interval=None):
         master_address = iface if iface not in ("0.0.0.0", "::") else opts.get("id", "salt")
     ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)  # noqa: F821
     controller = Controller(ports, state_path=state_path(opts))
+    if stats_interval is not None:
+        try:
+            controller.worker_stats = WorkerStats(min_interval=float(stats_interval))
+        except (TypeError, ValueError):
+            raise ValueError(f"engines: dcluster: stats_interval must be a number of seconds above 0, "
+                             f"not {stats_interval!r}") from None
     ports.highstate = highstate_jobs.tracked(controller, ports.highstate)
     key_file = command_auth.key_path(opts["cachedir"])
     command_auth.load_or_create_key(key_file)

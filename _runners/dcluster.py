@@ -258,6 +258,27 @@ def graphs(minutes=120):
     return dashboard.graphs(_state(), minutes=float(minutes))
 
 
+@_needs_engine
+def worker_graphs(name, minutes=120):
+    """
+    One worker's graphs over the last ``minutes``: load, CPU, memory and swap, network and
+    disk I/O, and its fullest mount, from its ``dcluster_stats`` beacon; from Graphite's render
+    API when the graphite plugin has a ``render_url``, else from the engine's bounded history.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.worker_graphs name=dc-nectar-1a2b3c-0123456789ab minutes=120
+    """
+    from dcluster.glue.worker_graphs import worker_graphs as _worker_graphs
+
+    def engine(mid, mins):
+        return rc.call(__opts__, "worker_stats", {"name": mid, "minutes": mins})
+
+    return _worker_graphs(_state(), name, minutes, engine)
+
+
 def dashboard_paths():
     """
     Where the installed dashboard is: the ``rest_cherrypy`` options ``app``, ``app_path``,

@@ -26,6 +26,7 @@ from ..keypairs import KeyPool
 from ..model import Instance, InstanceState, JobState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
+from ..worker_stats import WorkerStats
 from . import breaker, commands, highstate_jobs, publish, retired
 from . import state as st
 from .listed import Listed
@@ -79,6 +80,7 @@ class Controller:
         self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
         self.lock = threading.RLock()
         self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
+        self.worker_stats = WorkerStats()  # the beacons' statistics, for the graphs only (stats_intake.py)
 
     # ------------------------------------------------------------ plumbing
     def _actuator_ports(self) -> ActuatorPorts:

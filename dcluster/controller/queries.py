@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model import JobState
+from . import stats_intake
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -55,5 +56,6 @@ def jobs(c: Controller, state: str = "pending", id: Any = None, offset: Any = 0,
 
 
 QUERIES = {"jobs": jobs}
+QUERIES["worker_stats"] = stats_intake.query  # a worker's beacon statistics (the engine's own history)
 
 __all__ = ["MAX_PAGE", "QUERIES", "jobs"]

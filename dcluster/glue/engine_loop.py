@@ -4,8 +4,10 @@
 give it a bus of their own, so what they measure and check is this loop, not a copy of it.
 
 Events handled here: ``dcluster/cmd/<cmd>`` (obeyed and answered only when a runner of this master
-signed it, see :mod:`.command_auth`) and ``salt/job/<jid>/ret/<id>`` (a hint that a highstate the
-engine started may be in the job cache, see :mod:`dcluster.controller.highstate_jobs`).
+signed it, see :mod:`.command_auth`), ``salt/job/<jid>/ret/<id>`` (a hint that a highstate the
+engine started may be in the job cache, see :mod:`dcluster.controller.highstate_jobs`) and
+``salt/beacon/<id>/dcluster_stats/`` (a worker's statistics for its graphs, kept only if they pass
+every check, see :mod:`dcluster.controller.stats_intake`).
 
 A cycle comes early, :data:`EARLY_GAP` seconds after the last one ended at the soonest, when a worker
 became configured since the last cycle: its REGISTER is decided by a cycle, and in a burst of
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..controller import Controller, highstate_jobs
+from ..controller import Controller, highstate_jobs, stats_intake
 from ..controller import commands as dc_commands
 from . import command_auth, log_config
 
@@ -40,7 +42,8 @@ class EngineLoop:
         self.logged_by: dict | None = None  # the config whose logging: section is in force
         # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
         self.refusals = {"command": command_auth.RateLimitedLog(log),
-                         "highstate return": command_auth.RateLimitedLog(log)}
+                         "highstate return": command_auth.RateLimitedLog(log),
+                         "stats": command_auth.RateLimitedLog(log)}
 
     def run(self, get_event: Callable[[float], dict | None]) -> None:
         """Forever: ``get_event(wait)`` is the bus's ``get_event(wait=..., full=True)``."""
@@ -90,6 +93,8 @@ class EngineLoop:
             elif tag.startswith("salt/job/") and "/ret/" in tag:
                 if self.highstate_return(tag, data) == "pending" and len(self.hinted) < HINTS:
                     self.hinted[tag.split("/")[2]] = self.monotonic() + 0.5
+            elif stats_intake.is_stats_tag(tag):
+                self.stats(tag, data)
         except Exception:  # noqa: BLE001 - one bad event must not end the engine
             log.exception("dcluster engine: could not handle %.200r", tag)
 
@@ -111,6 +116,14 @@ class EngineLoop:
         if status == "refused":
             self._refused("highstate_returns_refused", "highstate return", tag, why)
         return status
+
+    def stats(self, tag: str, data: Any) -> str | None:
+        """A ``dcluster_stats`` beacon event: kept for the worker graphs if it passes every check, else counted."""
+        why = stats_intake.intake(self.controller, tag, data)
+        # a minion that is not one of our workers, or a beacon faster than stats_interval, is expected: counted only
+        if why is not None and why.split(":", 1)[0] not in ("tag", "unknown", "rate"):
+            self.refusals["stats"].warning("dcluster: dropped stats event %.200r: %.300s", tag, why)
+        return why
 
     def _refused(self, counter: str, what: str, tag: str, reason: str) -> None:
         """Log (rate-limited: a flood must not fill the log) and count one refused event."""

@@ -179,6 +179,7 @@
         el("td", {}, inst ? [inst.id, el("div", {class: "muted"}, [inst.state, inst.ip].filter(Boolean).join(" \u00b7 "))] : "-"),
         el("td", {class: "actions"}, buttons)));
     }
+    await showWorkerGraphs();
   }
 
   async function showJobs() {
@@ -318,6 +319,66 @@
     }
   }
 
+  // ---- one worker's graphs (click its row): load, CPU, memory, network and disk from its stats beacon
+  const WORKER_GROUPS = [
+    ["load", "Load", 1], ["cpu", "CPU busy (%)", 1], ["memory", "Memory and swap used (%)", 1],
+    ["network", "Network (KiB/s)", 1 / 1024], ["disk_io", "Disk I/O (KiB/s)", 1 / 1024],
+  ];
+  let workerShown = null;       // the worker whose graphs are open
+
+  function scaleSeries(series, k) {
+    const out = {};
+    for (const [label, pts] of Object.entries(series || {})) out[label] = pts.map((p) => [p[0], Number(p[1]) * k]);
+    return out;
+  }
+
+  function lastValue(pts) {
+    if (!pts || !pts.length) return "";
+    const v = Number(pts[pts.length - 1][1]);
+    return Math.abs(v) >= 100 ? String(Math.round(v)) : String(Math.round(v * 100) / 100);
+  }
+
+  async function showWorkerGraphs() {
+    const panel = $("worker-graphs");
+    for (const r of $("workers").tBodies[0].rows) r.classList.toggle("selected", !!workerShown && r.dataset.name === workerShown);
+    if (!workerShown) { panel.hidden = true; return; }
+    const minutes = Number($("graph-range").value);
+    const data = await runner("worker_graphs", {name: workerShown, minutes});
+    const box = clear($("worker-graphs-box"));
+    panel.hidden = false;
+    text("worker-graphs-name", workerShown);
+    if (!data || data.ok === false) { text("worker-graphs-source", (data && data.message) || "no answer"); return; }
+    text("worker-graphs-source", "last " + minutes + " min; source: "
+      + (data.source === "graphite" ? "Graphite render API" : "the engine's recent history of its stats beacon")
+      + (data.graphite_error ? " (Graphite failed: " + data.graphite_error + ")" : ""));
+    for (const [key, title, k] of WORKER_GROUPS) {
+      const series = scaleSeries((data.series || {})[key], k);
+      const canvas = el("canvas", {"aria-label": title, role: "img"});
+      const legend = el("div", {class: "legend"});
+      Object.keys(series).sort().forEach((label, i) => {
+        const sw = el("span", {class: "swatch"}); sw.style.background = COLORS[i % COLORS.length];
+        legend.appendChild(el("span", {}, sw, label + " " + lastValue(series[label])));
+      });
+      const used = key === "disk_io" ? ((data.series || {}).disk_used || {})["fullest mount %"] : null;
+      if (used && used.length) legend.appendChild(el("span", {class: "used"}, "fullest mount " + lastValue(used) + " % used"));
+      if (!Object.keys(series).length) legend.appendChild(el("span", {class: "muted"}, "no data yet"));
+      box.appendChild(el("div", {class: "graph", data: {graph: key}}, el("h3", {}, title), canvas, legend));
+      chart(canvas, series, minutes);
+    }
+  }
+
+  function initWorkerGraphs() {
+    $("workers").tBodies[0].addEventListener("click", (ev) => {
+      if (ev.target.closest("button")) return;      // an action button, not a request for graphs
+      const row = ev.target.closest("tr[data-name]");
+      const state = row && row.querySelector("td.state");
+      if (!row || !state || state.textContent === "physical") return;  // only our workers run the beacon
+      workerShown = row.dataset.name;
+      showWorkerGraphs().catch((e) => say(e.message, true));
+    });
+    $("worker-graphs-close").addEventListener("click", () => { workerShown = null; showWorkerGraphs(); });
+  }
+
   async function showSettings() {
     const [s, status, conf] = await Promise.all([runner("server_status"), runner("status"), runner("config")]);
     text("auto-mode", s.auto_mode ? "on" : "off");
@@ -395,6 +456,7 @@
     $("worker-state").addEventListener("change", refresh);
     $("jobs-all").addEventListener("change", refresh);
     $("graph-range").addEventListener("change", refresh);
+    initWorkerGraphs();
     $("login").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       text("login-error", "");
