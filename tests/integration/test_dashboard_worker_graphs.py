@@ -1,4 +1,4 @@
-"""A worker's graphs in the dashboard, in headless Chromium, from its real stats beacon (no Graphite).
+"""A worker's graphs in the dashboard, in headless Chromium, from its real stats beacon: Graphite, then the engine.
 
 A pytest-salt-factories master runs the dcluster engine (``stats_interval`` 1 s)
 and salt-api (``rest_cherrypy`` on a free 127.0.0.1 port, file eauth, a random
@@ -8,10 +8,14 @@ namespace whose user-data starts a real salt-minion with the key the engine
 made and accepted for it, and with the ``dcluster_stats`` beacon every 2 s.
 The scheduler is Torque's fakes answering an empty cluster (Torque is not
 packaged here), so the worker stays ``starting``: a worker the engine knows.
-The beacon's events reach the engine over the master's event bus; the page asks
-``dcluster.worker_graphs`` and draws the worker's five graphs.  A forged event
-put on the same bus is dropped and counted.  The screenshot is
-docs/screenshots/dashboard-worker-graphs.png.
+The beacon's events reach the engine over the master's event bus, and
+``reactor/stats.sls`` sends them through ``dcluster.forward_stats`` to a real
+carbon-cache, read by a real graphite-web (the graphite plugin's ``render_url``).
+The page asks ``dcluster.worker_graphs`` and draws the worker's five graphs from
+Graphite's render API; once graphite-web is stopped, from the engine's own
+history, saying why.  A forged event put on the bus is dropped and counted.
+Screenshots: docs/screenshots/dashboard-worker-graphs.png (Graphite) and
+dashboard-worker-graphs-engine.png (the engine's history).
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from dcluster.glue import dashboard
 from tests.conftest import ROOT
 from tests.integration.test_dashboard import CHROMIUM, browser, free_port  # noqa: F401 - browser: a fixture
 from tests.support import wait_for
+from tests.support.carbon import CarbonCache
+from tests.support.carbon import skip_reason as carbon_skip
+from tests.support.graphite_web import GraphiteWeb
+from tests.support.graphite_web import skip_reason as web_skip
 from tests.support.master import empty_torque, engine_master, torque_pillar, write_pillar
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
@@ -39,6 +47,8 @@ BRIDGE, GATEWAY, NETWORK = "dcwgbr0", "127.200.0.225", "127.200.0.224/28"
 SECRET = "wg-stats-secret-5f3a9c0d"
 CLUSTER = "wg"
 SHOT = ROOT / "docs" / "screenshots" / "dashboard-worker-graphs.png"
+SHOT_ENGINE = ROOT / "docs" / "screenshots" / "dashboard-worker-graphs-engine.png"
+PREFIX = "wgtest.dc"
 SALT_MINION = os.path.join(os.path.dirname(sys.executable), "salt-minion")
 READ = ["dcluster.status", "dcluster.workers", "dcluster.jobs", "dcluster.resources", "dcluster.history",
         "dcluster.graphs", "dcluster.worker_graphs", "dcluster.config", "dcluster.server_status"]
@@ -84,6 +94,8 @@ exec %(salt_minion)s -c "$ROOT/etc/salt" -l warning
 def stack(salt_factories, tmp_path_factory):
     if netns.available():
         pytest.skip(f"namespace hosts unavailable: {netns.available()}")
+    if carbon_skip() or web_skip():
+        pytest.skip(carbon_skip() or web_skip())
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; see scripts/install-system-deps.sh)")
     tmp = tmp_path_factory.mktemp("worker-graphs")
@@ -92,7 +104,11 @@ def stack(salt_factories, tmp_path_factory):
     os.chmod(tmp / "users", 0o600)
     fake = empty_torque(tmp / "fakebin")
     pillar = None
+    carbon = CarbonCache(str(tmp / "carbon"))
+    web = GraphiteWeb(str(tmp / "graphite-web"), carbon)
     try:
+        carbon.start()
+        web.start()
         netns.ensure_bridge(BRIDGE, GATEWAY, 28)
         port = free_port()
         paths = dashboard.paths()
@@ -100,6 +116,7 @@ def stack(salt_factories, tmp_path_factory):
             salt_factories, "dcwg-master", tmp, address=GATEWAY,
             engines=[{"dcluster": {"master_address": GATEWAY, "interval": 1, "stats_interval": 1}}],
             netapi_enable_clients=["runner"],
+            reactor=[{"salt/beacon/*/dcluster_stats/": [str(ROOT / "reactor" / "stats.sls")]}],
             external_auth={"file": {"^filename": str(tmp / "users"), "^filetype": "text", "^hashtype": "sha256",
                                     "dcro": [{"@runner": READ}]}},
             rest_cherrypy={"host": "127.0.0.1", "port": port, "disable_ssl": True, "app": paths["app"],
@@ -111,10 +128,15 @@ def stack(salt_factories, tmp_path_factory):
         pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=(BRIDGE, NETWORK, GATEWAY), quantity=(1, 1),
                                r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
                                max_launch_time=3600, max_idle_time=3600)
+        pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
+            "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": PREFIX, "render_url": web.url}}}
         write_pillar(tmp, "dcwg-master", pillar)
         with master.started(start_timeout=120), master.salt_api_daemon().started(start_timeout=120):
-            yield {"master": master, "url": f"http://127.0.0.1:{port}", "users": users, "config": load(pillar)}
+            yield {"master": master, "url": f"http://127.0.0.1:{port}", "users": users, "config": load(pillar),
+                   "web": web}
     finally:
+        web.stop()
+        carbon.stop()
         if pillar is not None:
             drv = LocalDriver(load(pillar).resources["r1"], CLUSTER, SECRET)
             ids = [i.id for i in drv.instances()]
@@ -142,32 +164,20 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
 
     def enough():
         out = worker_graphs(stack, mid)
-        return out if out.get("ok") and len(out["series"]["network"].get("in", ())) >= 4 else None
+        return out if out.get("ok") and len(out["series"]["network"].get("in", ())) >= 3 else None
 
     try:
-        out = wait_for(enough, 180, 1.0, what="four samples with rates from the worker's beacon")
+        out = wait_for(enough, 180, 1.0, what="three 10 s points with rates of the worker's beacon in Graphite")
     except TimeoutError:
         log = drv.instance_root(mid) + "/var/log/salt/minion"
         if os.path.exists(log):
             with open(log) as fh:
                 print("".join(fh.readlines()[-40:]))
         raise
-    assert out["source"] == "engine"
+    assert out["source"] == "graphite" and "graphite_error" not in out
     assert {g for g, s in out["series"].items() if s} == {"load", "cpu", "memory", "network", "disk_io",
                                                            "disk_used"}
     assert 0 <= out["series"]["memory"]["memory %"][-1][1] <= 100
-    # the beacon is configured at 2 s and the engine allows 1 s: nothing of the worker's own was dropped
-    assert out["intake"]["dropped"]["id"] == out["intake"]["dropped"]["keys"] == 0
-
-    # another minion's event claiming to be this worker, on the same bus: dropped and counted, not drawn
-    before = out["intake"]["dropped"]["id"]
-    with salt.utils.event.get_master_event(stack["master"].config, stack["master"].config["sock_dir"],
-                                           listen=False) as bus:
-        bus.fire_event({"id": "dc-other-000000-000000000000", "load": {"1m": 1e6, "5m": 0, "15m": 0}},
-                       f"salt/beacon/{mid}/dcluster_stats/")
-    after = wait_for(lambda: (o := worker_graphs(stack, mid))["intake"]["dropped"]["id"] > before and o, 30, 1.0,
-                     what="the forged event to be counted")
-    assert max(v for _, v in after["series"]["load"]["1m"]) < 1e6
 
     page = browser.new_page()
     console_errors = []
@@ -188,12 +198,35 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
         expect(graph.locator(".legend")).not_to_contain_text("no data yet", timeout=20000)
     expect(panel.locator(".graph[data-graph=load] .legend")).to_contain_text("15m")
     expect(panel.locator(".graph[data-graph=disk_io] .legend")).to_contain_text("fullest mount")
-    assert "engine's recent history" in page.locator("#worker-graphs-source").inner_text()
+    assert "Graphite render API" in page.locator("#worker-graphs-source").inner_text()
     assert "selected" in (row.get_attribute("class") or "")
     SHOT.parent.mkdir(parents=True, exist_ok=True)
-    panel.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOT), full_page=True)
+
+    # graphite-web goes away: the next refresh draws the engine's own history and says why
+    stack["web"].stop()
+    expect(page.locator("#worker-graphs-source")).to_contain_text("Graphite failed", timeout=30000)
+    assert "engine's recent history" in page.locator("#worker-graphs-source").inner_text()
+    for key in ("load", "cpu", "memory", "network", "disk_io"):
+        expect(panel.locator(f".graph[data-graph={key}] .legend")).not_to_contain_text("no data yet")
+    page.screenshot(path=str(SHOT_ENGINE), full_page=True)
     page.locator("#worker-graphs-close").click()
     expect(panel).to_be_hidden()
     assert console_errors == [], console_errors
     page.close()
+
+    out = worker_graphs(stack, mid)
+    assert out["source"] == "engine" and out["graphite_error"]
+    assert len(out["series"]["network"]["in"]) >= 3
+    # the beacon is configured at 2 s and the engine allows 1 s: nothing of the worker's own was dropped
+    assert out["intake"]["dropped"]["id"] == out["intake"]["dropped"]["keys"] == 0
+
+    # another minion's event claiming to be this worker, on the same bus: dropped and counted, not drawn
+    before = out["intake"]["dropped"]["id"]
+    with salt.utils.event.get_master_event(stack["master"].config, stack["master"].config["sock_dir"],
+                                           listen=False) as bus:
+        bus.fire_event({"id": "dc-other-000000-000000000000", "load": {"1m": 1e6, "5m": 0, "15m": 0}},
+                       f"salt/beacon/{mid}/dcluster_stats/")
+    after = wait_for(lambda: (o := worker_graphs(stack, mid))["intake"]["dropped"]["id"] > before and o, 30, 1.0,
+                     what="the forged event to be counted")
+    assert max(v for _, v in after["series"]["load"]["1m"]) < 1e6
