@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import sys
 
@@ -189,6 +190,9 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
     page.click("#login button[type=submit]")
     row = page.locator(f"#workers tbody tr[data-name='{mid}']")
     row.wait_for(timeout=20000)
+    # launched during this test: its age is minutes (the row once compared the engine's monotonic clock with
+    # the browser's wall clock and showed decades)
+    assert re.fullmatch(r"[0-9]+m[0-5][0-9]s", row.locator("td:nth-child(5)").inner_text()), row.inner_text()
     row.locator("td.name").click()
     panel = page.locator("#worker-graphs")
     expect(panel).to_be_visible(timeout=20000)

@@ -172,7 +172,8 @@
         el("td", {class: "node"}, w.node ? badge(nodeState, "n-") : "-",
           node.hold_reason ? el("div", {class: "muted"}, node.hold_reason) : null),
         el("td", {}, w.resource || "physical"),
-        el("td", {}, age(now, w.since)),
+        // age_s: the engine's own measure; "since" is on its monotonic clock, not comparable with this browser's
+        el("td", {class: "age"}, typeof w.age_s === "number" ? age(now, now - w.age_s) : ""),
         el("td", {}, w.reason || ""),
         el("td", {}, (w.jobs || []).slice(0, 8).join(", ") + ((w.jobs || []).length > 8 ? " \u2026" : "")),
         el("td", {}, w.cores || ""),
