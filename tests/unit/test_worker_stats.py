@@ -324,6 +324,23 @@ def test_stats_change_no_decision_and_write_no_state(engine, real_event):
     assert counts["accepted"] == 4 and counts["dropped"]["rate"] == 996 and counts["dropped"]["id"] == 500
 
 
+def test_the_engine_loop_hands_stats_events_to_the_store_and_nothing_else(engine, real_event):
+    """The engine's own event loop (glue/engine_loop.py), as the master's bus feeds it."""
+    from dcluster.glue.engine_loop import EngineLoop
+
+    c, (a, b), events = engine
+    fired = []
+    loop = EngineLoop(c, None, lambda tag, data: fired.append(tag))
+    loop.handle({"tag": tag(a), "data": event(real_event, mid=a)})
+    loop.handle({"tag": tag(b), "data": event(real_event, mid=a)})  # forged: B's tag, A's id
+    loop.handle({"tag": tag(a), "data": "not a dict"})
+    loop.handle({"tag": f"salt/beacon/{a}/diskusage/", "data": event(real_event, mid=a)})  # not ours: ignored
+    counts = c.worker_stats.counts()
+    assert counts["accepted"] == 1 and counts["dropped"]["id"] == 1 and counts["dropped"]["keys"] == 1
+    assert sum(counts["dropped"].values()) == 2
+    assert fired == [] and "stats_dropped" not in c.state.counters
+
+
 # ------------------------------------------------------------------ the runner's choice of source
 def published(render_url=None):
     args = {"prefix": "hpc.dc"}
