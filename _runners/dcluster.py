@@ -213,6 +213,43 @@ def _engine_jobs(**args):
     return out["jobs"]
 
 
+def plan(offset=0, limit=50, job=None, worker=None, reason=None):
+    """
+    A live dry-run: what the engine would do now and why, without acting.  Asked of the engine,
+    which answers from the plan of its last cycle, made on its live view (no event to any
+    worker, no write, no action): counts of pending jobs and of workers per reason, the
+    actions (and, with auto mode off, what auto mode would do), and a page of pending jobs
+    (which resource each goes to, or why none) and of workers (why kept, or what is done to
+    them and why).  ``offset`` and ``limit`` (at most 1000) page both lists; ``job``,
+    ``worker`` and ``reason`` (a code of the summary, e.g. ``at_max``, ``backoff``, ``busy``)
+    filter them.  Raises when the engine is unavailable or refuses the arguments.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run dcluster.plan
+        salt-run dcluster.plan reason=at_max limit=20
+        salt-run dcluster.plan job=1234
+        salt-run dcluster.plan worker=dc-nectar-1a2b3c-0123456789ab
+    """
+    from salt.exceptions import CommandExecutionError
+
+    args = {"offset": offset, "limit": limit}
+    for key, value in (("job", job), ("worker", worker), ("reason", reason)):
+        if value is not None:
+            args[key] = value
+    try:
+        _state()  # nothing published: no engine to ask (fails at once instead of waiting for an answer)
+        out = rc.call(__opts__, "plan", args, timeout=30.0)
+    except rc.EngineUnavailable as exc:
+        raise CommandExecutionError(f"dcluster.plan: {exc}") from None
+    if not isinstance(out, dict) or not out.get("ok"):
+        why = out.get("message") if isinstance(out, dict) else None
+        raise CommandExecutionError(f"dcluster.plan: {why or 'the engine gave no answer'}")
+    return out
+
+
 @_needs_engine
 def resources(name=None):
     """

@@ -421,8 +421,15 @@ ROOT = Dict(
                 "launches for every job that fits, which shortens the mean wait and costs more node-hours (see "
                 "docs/performance.md).", default=True, kind=bool),
         "worker_number": Scalar(doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1),
-        "auto_mode": Scalar(doc="Scale automatically; false keeps the cluster as it is (manual launches still work).",
-                            default=True, kind=bool),
+        "auto_mode": Scalar(
+            doc="Scale automatically. False stops the planner's scale-up and scale-down: no launch for pending "
+                "jobs, no top-up to min, no release of a draining worker for demand, no hold of idle workers, no "
+                "removal of drained empty workers, no destruction of workers down past max_down_time, no hold of "
+                "a drained resource's workers. Leak prevention still runs: instances that never joined within "
+                "max_launch_time, orphaned instances and instances in ERROR without jobs are destroyed, nodes "
+                "whose instance is gone leave the scheduler, configured workers are registered, a retired "
+                "resource's workers are drained and destroyed; operator commands still work. salt-run "
+                "dcluster.plan shows what auto mode would do.", default=True, kind=bool),
         "admin-server": Dict(doc="Legacy: the original's web server. Ignored; use salt-api (see README).", fields={
             "port": Scalar(doc="Ignored.", kind=int),
             "debug": Scalar(doc="Ignored.", kind=bool),

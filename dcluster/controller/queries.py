@@ -55,7 +55,37 @@ def jobs(c: Controller, state: str = "pending", id: Any = None, offset: Any = 0,
     return {"ok": True, "jobs": out, "total": matched, "offset": offset}
 
 
-QUERIES = {"jobs": jobs}
+def _name(what: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not 0 < len(str(value)) <= 200:
+        raise ValueError(f"{what} must be a job id or worker name of 1 to 200 characters, not {str(value)[:40]!r}")
+    return str(value)
+
+
+def plan(c: Controller, offset: Any = 0, limit: Any = 50, job: Any = None, worker: Any = None,
+         reason: Any = None) -> dict[str, Any]:
+    """The dry-run of the plan the engine made on its live view (planner/explain.py): counts per
+    reason, the actions, and a page of pending jobs and of workers with where they go or why not."""
+    from ..planner import explain
+
+    if c.view is None or c.plan is None or c.config is None:
+        return {"ok": False, "message": "the engine has not completed a cycle yet"}
+    try:
+        offset = _int("offset", offset, 0, 10**9)
+        limit = _int("limit", limit, 1, explain.MAX_LIMIT)
+        job, worker = _name("job", job), _name("worker", worker)
+        if reason is not None and reason not in explain.CODES:
+            raise ValueError(f"reason must be one of {', '.join(sorted(explain.CODES))}, not {str(reason)[:40]!r}")
+    except ValueError as exc:
+        return {"ok": False, "message": f"plan: {exc}"}
+    monitored = tuple(c.config.cluster.config.get("queue_to_monitor") or ())
+    out = explain.dry_run(c.plan, c.view, monitored, offset=offset, limit=limit, job=job, worker=worker,
+                          reason=reason)
+    return {"ok": True, "view_age_s": round(c.monotonic() - c.view.now, 1), **out}
+
+
+QUERIES = {"jobs": jobs, "plan": plan}
 QUERIES["worker_stats"] = stats_intake.query  # a worker's beacon statistics (the engine's own history)
 
-__all__ = ["MAX_PAGE", "QUERIES", "jobs"]
+__all__ = ["MAX_PAGE", "QUERIES", "jobs", "plan"]

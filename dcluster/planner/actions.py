@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,12 +60,22 @@ class Plan:
     instance whose node could not be removed).  ``unplaceable`` lists jobs no
     resource can ever run, ``waiting`` jobs that could run but get no capacity
     now (resources at max or backing off), ``notes`` things an admin should see.
+
+    For the dry-run (``explain.py``): ``placed`` says where each job that got
+    capacity goes, ``kept`` why a worker is left as it is (worker -> (code, why)),
+    ``codes`` files every reason text above under its code (one entry per distinct
+    text), ``suppressed`` holds what auto mode would do while it is off.
     """
 
     actions: tuple[Action, ...] = ()
     unplaceable: tuple[tuple[str, str], ...] = ()
     waiting: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = field(default=())
+    placed: tuple[tuple[str, str], ...] = ()
+    kept: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    codes: Mapping[str, str] = field(default_factory=dict)
+    suppressed: tuple[Action, ...] = ()
+    planned: bool = True  # False: the scheduler poll failed and nothing was planned
 
     def of(self, kind: Kind) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]

@@ -28,6 +28,7 @@ from ..config import Config, Resource
 from ..model import JobState, Worker, WorkerState
 from ..reconcile import Limits, View
 from . import backoff, eligibility
+from . import explain as why_
 from .actions import Action, Kind, Plan
 from .packing import DRAINING, LIVE, Pool
 
@@ -54,18 +55,26 @@ def shape_of(view: View, res: Resource) -> tuple[int, int]:
 def plan(view: View, config: Config, now: float | None = None) -> Plan:
     now = view.now if now is None else now
     if not view.scheduler_ok:
-        return Plan(notes=("scheduler poll failed: planning nothing until it answers",))
+        return Plan(notes=("scheduler poll failed: planning nothing until it answers",), planned=False)
     out = _Planner(view, config, now)
     out.safety()
     out.retire()  # like safety, also in manual mode: the pillar no longer has the resource
+    suppressed: tuple[Action, ...] = ()
     if view.auto_mode:
         out.scale_up()
         out.scale_down()
     else:
+        # The same decisions, set aside and not carried out: the dry-run shows what auto mode would do.
+        n_actions, n_notes = len(out.actions), len(out.notes)
+        out.scale_up()
+        out.scale_down()
+        suppressed = tuple(out.actions[n_actions:])
+        del out.actions[n_actions:], out.notes[n_notes:]
         out.notes.append("auto mode is off: only leak prevention runs")
     out.leave_acting()
     return Plan(actions=tuple(out.actions), unplaceable=tuple(out.unplaceable), waiting=tuple(out.waiting),
-                notes=tuple(out.notes))
+                notes=tuple(out.notes), placed=tuple(out.placed), kept=out.kept, codes=out.codes,
+                suppressed=suppressed)
 
 
 class _Planner:
@@ -79,10 +88,20 @@ class _Planner:
         self.acted: set[str] = set()  # workers that already have an action in this plan
         self.doomed: set[str] = set()  # ...of which these are being removed or destroyed
         self.launched: dict[str, int] = {}
+        # for the dry-run (explain.py): where each placed job goes, why a worker is left as it is, and
+        # the code of each reason text (texts are shared per job class: one entry per distinct text)
+        self.placed: list[tuple[str, str]] = []
+        self.kept: dict[str, tuple[str, str]] = {}
+        self.codes: dict[str, str] = {}
         self._live_base: dict[str, int] | None = None
         self._by_name = {w.name: w for w in view.workers}
 
     # ------------------------------------------------------------ helpers
+    def _why(self, code: str, text: str) -> str:
+        """``text``, filed under ``code`` for the dry-run."""
+        self.codes[text] = code
+        return text
+
     def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False, never_joined: bool = False) -> None:
         if w.node is not None:
             self.actions.append(Action(Kind.REMOVE, w.resource, reason, target=w.name,
@@ -122,6 +141,9 @@ class _Planner:
                 self._remove_and_destroy(w, w.reason, never_joined=not backoff.joined(w, self.view.configured))
             elif w.state == WorkerState.STARTING and w.instance is not None:
                 age = self.now - w.instance.launch_time
+                # what the dry-run says while it boots (an action below on it says more)
+                self.kept[w.name] = (why_.BOOTING, f"booting: launched {age:.0f} s ago; destroyed if not usable "
+                                     f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)")
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
                         w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
@@ -202,33 +224,41 @@ class _Planner:
         pools: dict[str, Pool] = {}
         draining = {w.name for w in view.workers if w.state == WorkerState.DRAINING}
         blocked: dict[str, str] = {}  # resource -> why it may not launch now
+        blocked_code: dict[str, str] = {}  # ... filed under which code (explain.py)
+        booting: set[str] = set()  # starting workers: a job placed on one waits for it to boot
+        first_new: dict[str, int] = {}  # per pool, the index of the first node this plan launches
         for res in resources:
             lim = limits_of(view, res)
             cores, mem = shape_of(view, res)
             headroom = max(0, lim.max - sizes[res.name])
             room, protected = self._bootstrap_room(res)
             if lim.mode == "draining":
-                headroom, why = 0, "draining"
+                headroom, why, code = 0, "draining (salt-run dcluster.drain): launches nothing", why_.DRAINED
             elif room == 0:
-                headroom, why = 0, protected
+                headroom, why, code = 0, protected, why_.PROTECTED
             elif view.backoff.get(res.name) and view.backoff[res.name].active(self.now):
                 b = view.backoff[res.name]
-                why = f"backing off after {b.kind} error until {b.until:.0f}: {b.last_error}"
-                headroom = 0
+                why = f"backing off after {b.kind} error for {b.until - self.now:.0f} s more: {b.last_error}"
+                headroom, code = 0, why_.BACKOFF
             elif not view.cloud_ok.get(res.name, True):
-                why, headroom = "cloud poll failed", 0
+                why, headroom, code = "cloud poll failed", 0, why_.CLOUD_FAILED
             elif not cores:
                 why, headroom = f"cores per node unknown (set dcluster:cloud:{res.name}:cores)", 0
+                code = why_.CORES_UNKNOWN
+            elif lim.mode == "frozen":
+                why, code = f"frozen at {lim.max} node(s) (salt-run dcluster.restore {res.name})", why_.FROZEN
             else:
-                why = f"at max ({lim.max})"
+                why, code = f"at max ({lim.max})", why_.AT_MAX
             if room is not None and room < headroom:
-                headroom, why = room, protected  # probing: one that joins lifts it
-            blocked[res.name] = why
+                headroom, why, code = room, protected, why_.PROTECTED  # probing: one that joins lifts it
+            blocked[res.name], blocked_code[res.name] = why, code
             pool = Pool(res.name, cores or 1, mem, headroom)
             for w in view.workers:
                 if w.resource != res.name or w.name in self.doomed:
                     continue
                 if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
+                    if w.state == WorkerState.STARTING:
+                        booting.add(w.name)
                     used = w.node.cores_used if w.node else 0
                     wc = w.cores or cores
                     pool.add(max(0, wc - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1, w.name, LIVE)
@@ -244,6 +274,7 @@ class _Planner:
             for _ in range(view.launching(res.name)):
                 pool.add(cores or 1, mem or -1, "", LIVE)
             pools[res.name] = pool
+            first_new[res.name] = len(pool.bins)
 
         monitored = tuple(cfg.cluster.config.get("queue_to_monitor") or ())
         # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
@@ -259,6 +290,7 @@ class _Planner:
         passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
         resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
         head_seen = False  # EASY reserves for that one job only: worked out once, even when there is none
+        young_why = self._why(why_.SCALE_UP_DELAY, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)")
         for job in pending:
             cls = eligibility.job_class(job)
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
@@ -271,12 +303,15 @@ class _Planner:
                 if order is None:
                     order = order_cache[cls] = eligibility.order(job, resources, sizes, cfg.cluster)
                 if not order:
-                    self.unplaceable.append((job.id, eligibility.unreadable(job) or _no_match(job)))
+                    self.unplaceable.append((job.id, self._why(why_.RESERVATION,
+                                                               eligibility.unreadable(job) or _no_match(job))))
                     continue
+                # ever: the pillar's max counts, not only an operator's freeze or drain of it (then the
+                # job waits for the resource, it is not unplaceable)
                 fits = [r for r in order if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
-                        and (not job.distinct or job.chunks <= limits_of(view, r).max)]
+                        and (not job.distinct or job.chunks <= max(r.max, limits_of(view, r).max))]
                 if not fits:
-                    self.unplaceable.append((job.id, _too_big(job, order, pools, view)))
+                    self.unplaceable.append((job.id, self._why(why_.SHAPE, _too_big(job, order, pools, view))))
                     continue
                 fits_cache[shape] = fits
             on_extra = False
@@ -304,6 +339,8 @@ class _Planner:
                         for idx in used:
                             if pool.bins[idx].name:
                                 self.wanted.add(pool.bins[idx].name)
+                        self.placed.append((job.id, self._placement(res.name, pool, used, first_new[res.name],
+                                                                    draining, booting)))
                         if pool.new_nodes > before:
                             motivated.setdefault(res.name, []).append(job.id)
                             sizes[res.name] += pool.new_nodes - before
@@ -316,13 +353,17 @@ class _Planner:
             if placed and on_extra:
                 resv.extra -= job.cores
             if not placed and young:
-                self.waiting.append((job.id, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)"))
+                self.waiting.append((job.id, young_why))
             elif not placed:
-                failed[shape] = "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
+                # filed under the code of the best eligible resource; the text names every one's reason
+                failed[shape] = self._why(blocked_code[fits[0].name],
+                                          "; ".join(f"{r.name} {blocked[r.name]}" for r in fits))
                 self.waiting.append((job.id, failed[shape]))
                 if not head_seen and cfg.respect_reservations:  # off: no reservation is worked out at all
                     head_seen = True
                     resv = _reservation(job, fits, pools, view, self.now)
+                    if resv is not None:
+                        self._why(why_.BEHIND_RESERVATION, resv.why)
 
         for res in resources:
             pool = pools[res.name]
@@ -338,6 +379,19 @@ class _Planner:
                                            jobs=tuple(jobs[:MAX_JOBS_IN_REASON])))
                 self.launched[res.name] = n
         self._top_up(resources, pools)
+
+    def _placement(self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str],
+                   booting: set[str]) -> str:
+        """Where a placed job goes, in words filed under a code (explain.py)."""
+        names = [pool.bins[i].name for i in used if i < first_new]
+        if len(names) < len(used):
+            return self._why(why_.LAUNCH, f"{resource}: on new node(s) this plan launches")
+        shown = ", ".join(n or "a launch under way" for n in names[:3]) + (" ..." if len(names) > 3 else "")
+        if any(n in draining for n in names):
+            return self._why(why_.RELEASE, f"{resource}: releases draining worker(s) {shown}")
+        if any(not n or n in booting for n in names):
+            return self._why(why_.BOOTING, f"{resource}: waits for {shown}, already booting")
+        return self._why(why_.EXISTING, f"{resource}: fits on {shown}; the scheduler starts it there")
 
     def _bootstrap_room(self, res: Resource) -> tuple[int | None, str]:
         """The bootstrap breaker's limit on new instances of ``res`` (None: none), counting the
@@ -409,11 +463,24 @@ class _Planner:
                         self.acted.add(w.name)
                 continue
             limit = cfg.idle_limit(res.name)
-            idle = [w for w in workers if w.state == WorkerState.IDLE and w.name not in self.wanted
-                    and w.name not in self.acted and self.now - w.since >= limit]
+            idle = []
+            for w in workers:
+                if w.state != WorkerState.IDLE or w.name in self.acted:
+                    continue
+                if w.name in self.wanted:
+                    self.kept[w.name] = (why_.WANTED, "a pending job would run on it")
+                elif self.now - w.since < limit:
+                    self.kept[w.name] = (why_.IDLE_TIME, f"idle {self.now - w.since:.0f} s, within max_idle_time "
+                                         f"({limit} s): {limit - (self.now - w.since):.0f} s more")
+                else:
+                    idle.append(w)
             idle.sort(key=lambda w: (w.since, w.name))
-            for w in idle:
+            for k, w in enumerate(idle):
                 if keep - 1 < lim.min:
+                    frozen = ", frozen by an operator" if lim.mode == "frozen" else ""
+                    for left in idle[k:]:
+                        self.kept[left.name] = (why_.MIN, f"idle past max_idle_time ({limit} s), kept for the "
+                                                f"resource's min ({lim.min}{frozen})")
                     break
                 why = f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
                 # Held, removed and destroyed in one go: the actuator stops at the first step

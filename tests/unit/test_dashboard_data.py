@@ -25,7 +25,8 @@ from tests.conftest import ROOT
 
 ASSETS = ROOT / "dcluster" / "data" / "dashboard"
 API_CONF = ROOT / "conf" / "master.d" / "dcluster-api.conf.example"
-READ = {"status", "workers", "jobs", "resources", "history", "graphs", "worker_graphs", "config", "server_status"}
+READ = {"status", "workers", "jobs", "plan", "resources", "history", "graphs", "worker_graphs", "config",
+        "server_status"}
 ACT = {"launch", "hold", "release", "vacate", "remove", "freeze", "drain", "restore", "auto"}
 
 
