@@ -15,7 +15,7 @@ import time
 from dcluster import identity
 from dcluster.config import load
 from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeState
-from dcluster.planner import plan
+from dcluster.planner import explain, plan
 from dcluster.reconcile import reconcile
 
 SECRET = "bench-secret-0123456789"
@@ -68,11 +68,14 @@ def main() -> None:
         t0 = time.perf_counter()
         result = plan(view, cfg)
         best = min(best, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    explain.dry_run(result, view)  # what salt-run dcluster.plan costs the engine (for information)
+    t_explain = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     launched = sum(result.launches().values())
     print(f"reconcile_s={t_rec:.3f} workers={len(view.workers)} jobs={len(jobs)} launches={launched} "
           f"holds={len([a for a in result.actions if a.kind.value == 'hold'])} waiting={len(result.waiting)} "
-          f"unplaceable={len(result.unplaceable)}", file=sys.stderr)
+          f"unplaceable={len(result.unplaceable)} dry_run_s={t_explain:.3f}", file=sys.stderr)
     print(f"plan_s={best:.3f} rss_mb={rss:.0f}")
 
 

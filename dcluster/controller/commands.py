@@ -117,6 +117,9 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
             return scrub.data(queries.QUERIES[cmd](c, **kw))
         except TypeError as exc:
             return _fail(f"{cmd}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - answered, so the runner fails at once instead of timing out
+            log.exception("dcluster: query %s failed", cmd)
+            return _fail(f"{cmd} failed: {scrub.text(exc)}")
     handler = COMMANDS.get(cmd)
     if handler is None:
         return _fail(f"unknown command {cmd!r}; known: {', '.join(sorted(COMMANDS))}")

@@ -77,18 +77,20 @@ def _job_rows(plan: Plan, view) -> tuple[list[tuple[str, str, str]], set[str]]:
     return rows, {r[0] for r in rows}
 
 
-def job_reasons(plan: Plan, view, monitored: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every pending job with its code and reason (the ones the plan did not consider say why)."""
+def _all_job_rows(plan: Plan, view, monitored: tuple[str, ...]) -> list[tuple[str, str, str]]:
     rows, seen = _job_rows(plan, view)
-    out = [{"job": j, "reason": code, "why": why} for j, code, why in rows]
     if len(seen) < sum(1 for j in view.jobs if j.state == JobState.PENDING):
         if not view.scheduler_ok:
             code, why = NO_PLAN, "the scheduler poll failed: nothing is planned until it answers"
         else:
             code, why = NOT_MONITORED, f"in no queue of queue_to_monitor ({', '.join(monitored)}): not demand"
-        out += [{"job": j.id, "reason": code, "why": why} for j in view.jobs
-                if j.state == JobState.PENDING and j.id not in seen]
-    return out
+        rows += [(j.id, code, why) for j in view.jobs if j.state == JobState.PENDING and j.id not in seen]
+    return rows
+
+
+def job_reasons(plan: Plan, view, monitored: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every pending job with its code and reason (the ones the plan did not consider say why)."""
+    return [{"job": j, "reason": code, "why": why} for j, code, why in _all_job_rows(plan, view, monitored)]
 
 
 def _actions_by_target(actions: tuple[Action, ...]) -> dict[str, list[Action]]:
@@ -137,20 +139,26 @@ def worker_reasons(plan: Plan, view) -> list[dict[str, Any]]:
     return [worker_reason(w, plan, done, held_back, view.now) for w in view.workers]
 
 
-def _page(rows: list[dict[str, Any]], key: str, offset: int, limit: int, only: str | None, reason: str | None):
-    picked = [r for r in rows if (only is None or r[key] == only) and (reason is None or r["reason"] == reason)]
+def _page(rows: list, key, offset: int, limit: int, only: str | None, reason: str | None):
+    picked = [r for r in rows if (only is None or key(r) == only) and (reason is None or _code(r) == reason)]
     return {"total": len(picked), "offset": offset, "rows": picked[offset:offset + limit]}
+
+
+def _code(row) -> str:
+    return row[1] if isinstance(row, tuple) else row["reason"]
 
 
 def dry_run(plan: Plan, view, monitored: tuple[str, ...] = (), offset: int = 0, limit: int = 50,
             job: str | None = None, worker: str | None = None, reason: str | None = None) -> dict[str, Any]:
     """The dry-run of ``plan`` on ``view``: counts per reason, the actions, a page of jobs and of workers."""
-    jobs = job_reasons(plan, view, monitored)
+    jobs = _all_job_rows(plan, view, monitored)  # tuples: only the page becomes dicts (100,000 jobs)
     workers = worker_reasons(plan, view)
+    page = _page(jobs, lambda r: r[0], offset, limit, job, reason)
+    page["rows"] = [{"job": j, "reason": code, "why": why} for j, code, why in page["rows"]]
     return {
         "auto_mode": view.auto_mode,
         "scheduler_ok": view.scheduler_ok,
-        "summary": {"jobs": dict(Counter(r["reason"] for r in jobs).most_common()),
+        "summary": {"jobs": dict(Counter(r[1] for r in jobs).most_common()),
                     "workers": dict(Counter(r["reason"] for r in workers).most_common())},
         "actions": [a.to_dict() for a in plan.actions[:MAX_LIMIT]],
         "actions_total": len(plan.actions),
@@ -158,8 +166,8 @@ def dry_run(plan: Plan, view, monitored: tuple[str, ...] = (), offset: int = 0, 
         "not_done": [a.to_dict() for a in plan.suppressed[:MAX_LIMIT]],
         "not_done_total": len(plan.suppressed),
         "notes": list(plan.notes[:MAX_LIMIT]),
-        "jobs": _page(jobs, "job", offset, limit, job, reason),
-        "workers": _page(workers, "worker", offset, limit, worker, reason),
+        "jobs": page,
+        "workers": _page(workers, lambda r: r["worker"], offset, limit, worker, reason),
     }
 
 

@@ -562,4 +562,5 @@ def _too_big(job, order, pools, view) -> str:
     if job.chunk_cores > pool.cores or (pool.mem and job.chunk_mem_mb > pool.mem):
         return (f"needs {job.chunk_cores} cores / {job.chunk_mem_mb} MB on one node; the largest eligible node "
                 f"({biggest.name}) has {pool.cores} cores / {pool.mem or '?'} MB")
-    return f"needs {job.chunks} separate nodes; no eligible resource may have that many"
+    most = max(max(r.max, limits_of(view, r).max) for r in order)
+    return f"needs {job.chunks} separate nodes; no eligible resource may have that many (at most {most})"

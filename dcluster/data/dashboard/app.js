@@ -402,7 +402,88 @@
     $("config").textContent = JSON.stringify(conf, null, 2);
   }
 
-  const VIEWS = {workers: showWorkers, jobs: showJobs, resources: showResources, graphs: showGraphs, settings: showSettings};
+  // ---- the Plan view: the live dry-run (salt-run dcluster.plan); it only reads, nothing is done from here
+  const PLAN_PAGE = 50;
+  let planOffset = 0;
+
+  function planFilter(code) {
+    const sel = $("plan-reason");
+    if (code && !Array.from(sel.options).some((o) => o.value === code)) sel.appendChild(el("option", {value: code}, code));
+    sel.value = code;
+    planOffset = 0;
+    refresh();
+  }
+
+  function planCounts(id, counts) {
+    const ul = clear($(id));
+    const entries = Object.entries(counts || {});
+    if (!entries.length) ul.appendChild(el("li", {class: "muted"}, "none"));
+    for (const [code, n] of entries) {
+      ul.appendChild(el("li", {data: {reason: code}, title: "show only " + code, on: {click: () => planFilter(code)}},
+        badge(code, "r-"), " " + n));
+    }
+  }
+
+  function planActions(id, actions, total) {
+    const ul = clear($(id));
+    for (const a of actions || []) {
+      const what = a.kind === "launch" ? a.count + " \u00d7 " + a.resource : a.target;
+      ul.appendChild(el("li", {data: {kind: a.kind}}, el("strong", {}, a.kind), " " + what + ": " + a.reason));
+    }
+    if ((total || 0) > (actions || []).length) ul.appendChild(el("li", {class: "muted"}, "\u2026 " + total + " in all"));
+    return ul;
+  }
+
+  async function showPlan() {
+    const reason = $("plan-reason").value;
+    const kw = {offset: planOffset, limit: PLAN_PAGE};
+    if (reason) kw.reason = reason;
+    const p = await runner("plan", kw);
+    if (!p || typeof p !== "object") return;
+    const sel = $("plan-reason");
+    const known = new Set(Array.from(sel.options).map((o) => o.value));
+    for (const code of [...Object.keys(p.summary.jobs || {}), ...Object.keys(p.summary.workers || {})]) {
+      if (!known.has(code)) { sel.appendChild(el("option", {value: code}, code)); known.add(code); }
+    }
+    text("plan-info", "auto mode " + (p.auto_mode ? "on" : "off") + " \u00b7 the engine's view of "
+      + Math.round(p.view_age_s || 0) + " s ago \u00b7 " + p.actions_total + " action(s)");
+    planCounts("plan-job-counts", p.summary.jobs);
+    planCounts("plan-worker-counts", p.summary.workers);
+    const acts = planActions("plan-actions", p.actions, p.actions_total);
+    if (!acts.childNodes.length) acts.appendChild(el("li", {class: "muted"}, "nothing: the cluster stays as it is"));
+    const off = (p.not_done || []).length > 0;
+    $("plan-not-done-title").hidden = !off; $("plan-not-done").hidden = !off;
+    planActions("plan-not-done", p.not_done, p.not_done_total);
+    const notes = clear($("plan-notes"));
+    for (const n of p.notes || []) notes.appendChild(el("li", {}, n));
+    const jobs = clear($("plan-jobs").tBodies[0]);
+    if (!p.jobs.rows.length) jobs.appendChild(el("tr", {}, el("td", {colspan: 3, class: "empty"}, "no pending jobs")));
+    for (const r of p.jobs.rows) {
+      jobs.appendChild(el("tr", {data: {job: r.job}}, el("td", {}, r.job), el("td", {class: "reason"}, badge(r.reason, "r-")),
+        el("td", {}, r.why)));
+    }
+    const workers = clear($("plan-workers").tBodies[0]);
+    if (!p.workers.rows.length) workers.appendChild(el("tr", {}, el("td", {colspan: 5, class: "empty"}, "no workers")));
+    for (const r of p.workers.rows) {
+      workers.appendChild(el("tr", {data: {name: r.worker}}, el("td", {class: "name"}, r.worker),
+        el("td", {}, badge(r.state, "s-")), el("td", {}, r.resource || "physical"),
+        el("td", {class: "reason"}, badge(r.reason, "r-")), el("td", {}, r.why)));
+    }
+    const total = Math.max(p.jobs.total, p.workers.total);
+    text("plan-page", total ? (planOffset + 1) + "\u2013" + Math.min(total, planOffset + PLAN_PAGE) + " of "
+      + p.jobs.total + " job(s), " + p.workers.total + " worker(s)" : "");
+    $("plan-prev").disabled = planOffset === 0;
+    $("plan-next").disabled = planOffset + PLAN_PAGE >= total;
+  }
+
+  function planSetup() {
+    $("plan-reason").addEventListener("change", () => { planOffset = 0; refresh(); });
+    $("plan-prev").addEventListener("click", () => { planOffset = Math.max(0, planOffset - PLAN_PAGE); refresh(); });
+    $("plan-next").addEventListener("click", () => { planOffset += PLAN_PAGE; refresh(); });
+  }
+
+  const VIEWS = {workers: showWorkers, jobs: showJobs, plan: showPlan, resources: showResources, graphs: showGraphs,
+    settings: showSettings};
 
   async function refresh() {
     if (!session || busy) return;
@@ -458,6 +539,7 @@
     $("jobs-all").addEventListener("change", refresh);
     $("graph-range").addEventListener("change", refresh);
     initWorkerGraphs();
+    planSetup();
     $("login").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       text("login-error", "");

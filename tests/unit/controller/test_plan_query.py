@@ -58,6 +58,12 @@ def test_the_query_checks_its_arguments(env, args, part):
     assert out["ok"] is False and part in out["message"]
 
 
+def test_a_query_that_fails_is_answered_with_why(env):
+    env.c.plan = object()  # not a Plan: the dry-run cannot read it
+    out = cmds.run(env.c, "plan")
+    assert out["ok"] is False and out["message"].startswith("plan failed: ") and "attribute" in out["message"]
+
+
 def test_before_a_cycle_the_engine_says_so(tmp_path):
     (tmp_path / "dcluster").mkdir()
     env = Loop(tmp_path / "dcluster", slurm_pillar(SECRET))
