@@ -282,3 +282,31 @@ def test_every_code_the_planner_files_is_a_known_one():
     v = at(cfg, [], [job(1, cores=4), job(2, cores=99), job(3, queue="x", props=("y",))])
     p = plan(v, cfg)
     assert set(p.codes.values()) <= ex.CODES
+
+
+def test_auto_mode_off_stops_exactly_scale_up_and_scale_down():
+    """What README and pillar.example say auto_mode False stops, and what it still runs, on one view."""
+    from dcluster.model import InstanceState
+
+    cfg = config({"r1": {}, "r2": {"quantity": {"min": 2, "max": 10}, "reservation": {"property": "gpu"}}},
+                 max_idle_time=0)
+    orphan, joined, broken, idle, drained = (wid(n=k) for k in range(5))
+    nodes = [node(idle, since=NOW - 5000), node(drained, NodeState.HELD, reason="dcluster: idle 700 s")]
+    insts = {"r1": [inst(orphan, age=99999), inst(joined, age=100), inst(broken, state=InstanceState.ERROR),
+                    inst(idle), inst(drained)], "r2": []}
+
+    def planned(auto):
+        v = None
+        for ago in (60, 30, 0):  # absences confirmed across polls, as reconcile needs
+            v = view(cfg, nodes, insts, jobs=[job("gpu", cores=4, props=("gpu",))], now=NOW - ago, previous=v,
+                     configured={joined}, auto_mode=auto)
+        return plan(v, cfg)
+
+    on, off = planned(True), planned(False)
+    still = [(a.kind, a.target) for a in off.actions]
+    assert still == [(Kind.DESTROY, orphan), (Kind.REGISTER, joined), (Kind.DESTROY, broken)]
+    stopped = [(a.kind, a.target or a.resource) for a in off.suppressed]
+    assert stopped == [(Kind.LAUNCH, "r2"), (Kind.LAUNCH, "r2"),  # for the job, then the top-up to min
+                       (Kind.REMOVE, drained), (Kind.DESTROY, drained),
+                       (Kind.HOLD, idle), (Kind.REMOVE, idle), (Kind.DESTROY, idle)]
+    assert list(on.actions) == list(off.actions) + list(off.suppressed)  # the same decisions, set aside
