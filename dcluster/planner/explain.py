@@ -101,13 +101,15 @@ def _actions_by_target(actions: tuple[Action, ...]) -> dict[str, list[Action]]:
     return out
 
 
-def _acting_note(plan: Plan, name: str) -> str:
-    prefix = f"{name}: a chain of actions on it is under way"
-    return next((n for n in plan.notes if n.startswith(prefix)), "")
+ACTING_NOTE = ": a chain of actions on it is under way"  # after a worker's name: policy.leave_acting's note
+
+
+def _acting_notes(plan: Plan) -> dict[str, str]:
+    return {n.split(ACTING_NOTE, 1)[0]: n for n in plan.notes if ACTING_NOTE in n}
 
 
 def worker_reason(w: Worker, plan: Plan, done: dict[str, list[Action]], held_back: dict[str, list[Action]],
-                  now: float) -> dict[str, Any]:
+                  acting: dict[str, str]) -> dict[str, Any]:
     row: dict[str, Any] = {"worker": w.name, "state": w.state.value, "resource": w.resource}
     if not plan.planned:
         row.update(reason=NO_PLAN, why=plan.notes[0] if plan.notes else "nothing planned", actions=[])
@@ -121,7 +123,7 @@ def worker_reason(w: Worker, plan: Plan, done: dict[str, list[Action]], held_bac
     elif w.name in plan.kept:
         code, why = plan.kept[w.name]
         row.update(reason=code, why=why, actions=[])
-    elif note := _acting_note(plan, w.name):
+    elif note := acting.get(w.name):
         row.update(reason=ACTING, why=note, actions=[])
     else:  # a state the planner leaves alone: its own reason
         code = _STATE_REASON.get(w.state, w.state.value)
@@ -136,7 +138,8 @@ def worker_reason(w: Worker, plan: Plan, done: dict[str, list[Action]], held_bac
 
 def worker_reasons(plan: Plan, view) -> list[dict[str, Any]]:
     done, held_back = _actions_by_target(plan.actions), _actions_by_target(plan.suppressed)
-    return [worker_reason(w, plan, done, held_back, view.now) for w in view.workers]
+    acting = _acting_notes(plan)
+    return [worker_reason(w, plan, done, held_back, acting) for w in view.workers]
 
 
 def _page(rows: list, key, offset: int, limit: int, only: str | None, reason: str | None):

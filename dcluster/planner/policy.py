@@ -131,7 +131,7 @@ class _Planner:
                 kept.append(a)
         self.actions = kept
         for name in sorted(left):
-            self.notes.append(f"{name}: a chain of actions on it is under way; the next cycle decides")
+            self.notes.append(f"{name}{why_.ACTING_NOTE}; the next cycle decides")
 
     # ------------------------------------------------------------ 1. safety
     def safety(self) -> None:
