@@ -93,6 +93,7 @@ class _Planner:
         self.placed: list[tuple[str, str]] = []
         self.kept: dict[str, tuple[str, str]] = {}
         self.codes: dict[str, str] = {}
+        self._launch_why: dict[str, str] = {}
         self._live_base: dict[str, int] | None = None
         self._by_name = {w.name: w for w in view.workers}
 
@@ -309,7 +310,7 @@ class _Planner:
                 # ever: the pillar's max counts, not only an operator's freeze or drain of it (then the
                 # job waits for the resource, it is not unplaceable)
                 fits = [r for r in order if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
-                        and (not job.distinct or job.chunks <= max(r.max, limits_of(view, r).max))]
+                        and (not job.distinct or job.chunks <= r.max or job.chunks <= limits_of(view, r).max)]
                 if not fits:
                     self.unplaceable.append((job.id, self._why(why_.SHAPE, _too_big(job, order, pools, view))))
                     continue
@@ -383,13 +384,21 @@ class _Planner:
     def _placement(self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str],
                    booting: set[str]) -> str:
         """Where a placed job goes, in words filed under a code (explain.py)."""
-        names = [pool.bins[i].name for i in used if i < first_new]
-        if len(names) < len(used):
-            return self._why(why_.LAUNCH, f"{resource}: on new node(s) this plan launches")
-        shown = ", ".join(n or "a launch under way" for n in names[:3]) + (" ..." if len(names) > 3 else "")
-        if any(n in draining for n in names):
+        if used[-1] >= first_new:  # place() lists the nodes it launches last; one text per resource
+            why = self._launch_why.get(resource)
+            if why is None:
+                why = self._launch_why[resource] = self._why(why_.LAUNCH, f"{resource}: on new node(s) this plan "
+                                                             "launches")
+            return why
+        # set operations, no generator: this runs once per placed job
+        names = [pool.bins[i].name for i in used]
+        launching = "" in names  # a launch under way (its node has no name yet)
+        if launching:
+            names = [n or "a launch under way" for n in names]
+        shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+        if not draining.isdisjoint(names):
             return self._why(why_.RELEASE, f"{resource}: releases draining worker(s) {shown}")
-        if any(not n or n in booting for n in names):
+        if launching or not booting.isdisjoint(names):
             return self._why(why_.BOOTING, f"{resource}: waits for {shown}, already booting")
         return self._why(why_.EXISTING, f"{resource}: fits on {shown}; the scheduler starts it there")
 
