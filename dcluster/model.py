@@ -250,16 +250,33 @@ def _plain(obj: Any) -> dict[str, Any]:
     if names is None:
         names = _FIELDS[type(obj)] = tuple(f.name for f in fields(obj))
     out = {}
+    kinds = _KINDS
     for key in names:
         value = getattr(obj, key)
-        if isinstance(value, enum.Enum):
+        kind = kinds.get(type(value))
+        if kind is None:
+            kind = _kind(type(value))
+        if kind == _ENUM:
             value = value.value
-        elif isinstance(value, tuple):
+        elif kind == _TUPLE:
             value = list(value)
-        elif isinstance(value, (dict, list)):
+        elif kind == _CONTAINER:
             value = _copy(value)
         out[key] = value
     return out
+
+
+# What _plain does with a value, by its type: one dict look-up per field instead of up to three
+# isinstance calls (a third of publishing 5,000 workers; issue 15).  Same order as those tests.
+_SCALAR, _ENUM, _TUPLE, _CONTAINER = 0, 1, 2, 3
+_KINDS: dict[type, int] = {}
+
+
+def _kind(t: type) -> int:
+    kind = (_ENUM if issubclass(t, enum.Enum) else _TUPLE if issubclass(t, tuple)
+            else _CONTAINER if issubclass(t, (dict, list)) else _SCALAR)
+    _KINDS[t] = kind
+    return kind
 
 
 def _copy(value: Any) -> Any:

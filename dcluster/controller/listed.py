@@ -24,28 +24,53 @@ from .state import ControllerState
 
 
 class Listed:
+    """The only writer of ``state.listed`` once the state is loaded (its per-resource index relies on it)."""
+
     def __init__(self, state: ControllerState):
         self.state = state
         self._missing: dict[str, float] = {}  # minion id -> the first good listing that missed it (monotonic)
+        # resource -> its minion ids in state.listed: a listing of one resource looks at its own
+        # instances only (20 listings of 250 each walked all 5,000 every cycle: 0.3 s)
+        self._by_resource: dict[str, dict[str, None]] | None = None
+
+    def _index(self) -> dict[str, dict[str, None]]:
+        if self._by_resource is None:
+            self._by_resource = {}
+            for mid, inst in self.state.listed.items():
+                self._by_resource.setdefault(inst.resource, {})[mid] = None
+        return self._by_resource
 
     def saw(self, resource: str, items: Iterable[Instance], now: float, grace: float) -> None:
         """A good listing of ``resource`` (as the cloud answered: launch-time tags as listed)."""
         shown = {i.minion_id: i for i in items if i.state != InstanceState.GONE}
         with self.state.lock:
-            for mid, inst in list(self.state.listed.items()):
-                if inst.resource != resource or mid in shown:
+            index = self._index()
+            listed = self.state.listed
+            for mid in list(index.get(resource, ())):
+                inst = listed.get(mid)
+                if inst is None or inst.resource != resource:  # not through us: the index was stale
+                    index[resource].pop(mid, None)
+                    continue
+                if mid in shown:
                     continue
                 since = self._missing.setdefault(mid, now)
                 if inst.state == InstanceState.DELETING or now - since >= grace:
                     self.forget(mid)
+            mine = index.setdefault(resource, {})
             for mid, inst in shown.items():
-                self.state.listed[mid] = inst
+                old = listed.get(mid)
+                if old is not None and old.resource != resource:
+                    index.get(old.resource, {}).pop(mid, None)
+                listed[mid] = inst
+                mine[mid] = None
                 self._missing.pop(mid, None)
 
     def forget(self, minion_id: str) -> None:
         """It is gone (we destroyed it, or listings agree): it counts no more."""
         with self.state.lock:
-            self.state.listed.pop(minion_id, None)
+            inst = self.state.listed.pop(minion_id, None)
+            if inst is not None and self._by_resource is not None:
+                self._by_resource.get(inst.resource, {}).pop(minion_id, None)
             self._missing.pop(minion_id, None)
 
     def of(self, resource: str) -> list[Instance]:
@@ -56,4 +81,6 @@ class Listed:
     def missing(self, resource: str) -> list[Instance]:
         """Instances of ``resource`` the last good listing missed, not yet agreed gone."""
         with self.state.lock:
+            if not self._missing:  # the usual case: the last listings missed nothing
+                return []
             return [i for mid, i in self.state.listed.items() if i.resource == resource and mid in self._missing]

@@ -52,11 +52,14 @@ def plan_summary(result) -> dict[str, Any]:
 
 def view_summary(view) -> dict[str, Any]:
     """The view without its jobs and workers (see :func:`jobs_pages`, :func:`workers_of`)."""
-    counts = {s.value: 0 for s in JobState}
-    cores = {s.value: 0 for s in JobState}
+    # keyed by the member, not its .value (an enum property: 100,000 reads of it for 50,000 jobs)
+    n = dict.fromkeys(JobState, 0)
+    c = dict.fromkeys(JobState, 0)
     for j in view.jobs:
-        counts[j.state.value] += 1
-        cores[j.state.value] += j.cores
+        n[j.state] += 1
+        c[j.state] += j.chunks * j.chunk_cores  # Job.cores
+    counts = {s.value: v for s, v in n.items()}
+    cores = {s.value: v for s, v in c.items()}
     return {
         "now": view.now, "scheduler_ok": view.scheduler_ok, "cloud_ok": dict(view.cloud_ok),
         "in_flight": dict(view.in_flight), "maybe_launched": dict(view.maybe_launched),
@@ -74,13 +77,15 @@ def jobs_pages(view) -> dict[str, Any]:
     by_state: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     head = []
+    seen: dict[JobState, int] = {}  # by member: .value is an enum property, read 50,000 times
     for j in view.jobs:
-        s = j.state.value
-        counts[s] = counts.get(s, 0) + 1
-        if counts[s] <= PAGE:
-            by_state.setdefault(s, []).append(j.to_dict())
+        s = j.state
+        k = seen[s] = seen.get(s, 0) + 1
+        if k <= PAGE:
+            by_state.setdefault(s.value, []).append(j.to_dict())
         if len(head) < PAGE:
             head.append(j)
+    counts.update((s.value, k) for s, k in seen.items())
     return {"page": PAGE, "total": len(view.jobs), "counts": counts,
             "all": [j.to_dict() for j in head], "by_state": by_state}
 

@@ -33,6 +33,10 @@ class Pool:
     buckets: list[list[list[int]]] = field(default_factory=list)
     top: list[int] = field(default_factory=lambda: [0, 0])  # the largest free count ever added, per tier
     new_nodes: int = 0
+    # place() arguments that found no room.  Free cores and memory, headroom and the candidates only
+    # shrink while a plan places jobs, so they find none later either, until a bin is added or a
+    # draining one turns live (which clears this): 28,571 pending jobs made 92,630 such calls.
+    failed: set[tuple] = field(default_factory=set)
 
     def __post_init__(self):
         size = max(self.cores, 1) + 1
@@ -46,6 +50,7 @@ class Pool:
     def add(self, free: int, mem: int, name: str, tier: int) -> int:
         idx = len(self.bins)
         self.bins.append(Bin(free, mem, name, tier))
+        self.failed.clear()
         if free > 0:
             self._grow(free)
             self.buckets[tier][free].append(idx)
@@ -94,6 +99,7 @@ class Pool:
         if b.tier == DRAINING:
             # A draining node that gets demand is released and counts as live from now on.
             b.tier = LIVE
+            self.failed.clear()
         if b.free > 0:
             self.buckets[b.tier][b.free].append(idx)
 
@@ -103,6 +109,16 @@ class Pool:
     def place(self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
               ) -> list[int] | None:
         """Place a job's chunks; returns the bins used (new nodes included), or None and changes nothing."""
+        key = (chunks, cores, mem, distinct, tiers, allow_new)
+        if key in self.failed:
+            return None
+        used = self._place(chunks, cores, mem, distinct, tiers, allow_new)
+        if used is None:
+            self.failed.add(key)
+        return used
+
+    def _place(self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
+               ) -> list[int] | None:
         if cores > max(self.top[LIVE], self.top[DRAINING], self.cores if allow_new else 0):
             return None  # fast path: nothing here is big enough
         if distinct:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from dcluster.config import ConfigError
@@ -98,6 +100,29 @@ def test_local_runner_runs_argv_and_reports_missing_programs():
     assert run(["printf", "%s", "a;b"]) == (0, "a;b", "")
     with pytest.raises(SchedulerError, match="could not start"):
         run(["/nonexistent/qstat"])
+
+
+@pytest.mark.parametrize("printed", ["a\r\nb\rc\n\r\r\n", "caf\u00e9 \u20ac\n" * 3, "", "plain\n", "\xff"])
+def test_local_runner_gives_what_text_mode_gives(printed):
+    # it reads bytes and decodes them itself (skipping the newline passes when there is no \r):
+    # the same text, universal newlines included, on stdout, stderr and through stdin, as text=True
+    import subprocess
+
+    script = "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d); sys.stderr.buffer.write(b'<' + d * 2)"
+    argv = [sys.executable, "-c", script]
+    want = subprocess.run(argv, input=printed, capture_output=True, text=True)
+    assert local_runner(timeout=5)(argv, stdin=printed) == (0, want.stdout, want.stderr)
+
+
+def test_local_runner_refuses_undecodable_output_as_text_mode_does():
+    import subprocess
+
+    argv = [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'ok\\xff\\xfe')"]
+    with pytest.raises(UnicodeDecodeError) as want:
+        subprocess.run(argv, capture_output=True, text=True)
+    with pytest.raises(UnicodeDecodeError) as got:
+        local_runner(timeout=5)(argv)
+    assert str(got.value) == str(want.value)
 
 
 def test_make_adapter_rejects_unknown_type():
