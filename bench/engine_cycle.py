@@ -15,13 +15,15 @@ figure is the loop's own work, not the cloud's.
 Stages (wall seconds): ``scheduler`` (both commands and their parse), ``cloud`` (20
 listings), ``observe`` (both: the scheduler is polled while the cloud is listed),
 ``reconcile``, ``plan``, ``publish``, ``save`` (the state file), ``cycle`` (all of it,
-with the rest: events of the first cycle, key sweep, ...).  Then each read: ``status``, ``workers``, ``jobs`` (first page) called as ``salt-run`` calls them (the
-runner module, with ``__opts__``), and ``dashboard`` (one refresh of the dashboard: the
-runner calls app.js makes, server_status, workers, jobs, status, resources, graphs,
-config).  ROUNDS rounds in one process, each printed as ``stage=wall/cpu`` seconds (CPU: this
-process's, all threads, but the scheduler's: its own thread's; on a shared machine the less
-disturbed figure, but the ``cat`` of the fake commands is not in it); the last two lines
-are the best of each and the peak RSS.  Run: ``PYTHONPATH=. .venv/bin/python bench/engine_cycle.py``.
+with the rest: events of the first cycle, key sweep, ...).  Then each read: ``status``,
+``workers``, ``jobs`` (first page) called as ``salt-run`` calls them (the runner module,
+with ``__opts__``), and ``dashboard`` (one refresh of the dashboard: the runner calls
+app.js makes, server_status, workers, jobs, status, resources, graphs, config).  ROUNDS
+rounds in one process, each printed as ``stage=wall/cpu`` seconds (CPU: this process's, all
+threads, while the stage ran: ``scheduler`` and ``cloud`` overlap and each includes the
+other's share; on a shared machine the less disturbed figure, but the ``cat`` of the fake
+commands is not in it); the last two lines are the best of each and the peak RSS.  Run:
+``PYTHONPATH=. .venv/bin/python bench/engine_cycle.py``.
 """
 
 from __future__ import annotations
@@ -120,21 +122,21 @@ def peak_mb() -> float:
 def timed_stages(c: Controller, times: dict[str, float], cpu: dict[str, float]) -> None:
     """Wrap the controller's stages so each round records their wall and CPU time."""
 
-    def wrap(name, fn, cpu_time=time.process_time):
+    def wrap(name, fn):
         def inner(*a, **kw):
-            t0, c0 = time.perf_counter(), cpu_time()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **kw)
             finally:
                 times[name] = times.get(name, 0.0) + time.perf_counter() - t0
-                cpu[name] = cpu.get(name, 0.0) + cpu_time() - c0
+                cpu[name] = cpu.get(name, 0.0) + time.process_time() - c0
         return inner
 
-    # The scheduler is polled on a thread of its own while the cloud is listed: its CPU is that
-    # thread's; the cloud's is the process's over the listings (the scheduler's share included).
+    # The scheduler is polled on threads of its own while the cloud is listed: the CPU of each of the
+    # two stages is the process's while it ran, the other's share included; ``observe`` is both.
     if hasattr(c, "_observe"):  # (the code before it ran them one after the other)
         c._observe = wrap("observe", c._observe)
-    c.poll_scheduler = wrap("scheduler", c.poll_scheduler, time.thread_time)
+    c.poll_scheduler = wrap("scheduler", c.poll_scheduler)
     c.poll_cloud = wrap("cloud", c.poll_cloud)
     c.publish = wrap("publish", c.publish)
     c.save = wrap("save", c.save)

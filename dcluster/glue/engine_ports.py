@@ -88,7 +88,9 @@ def local_scheduler(cfg: Config):
 
     conf = cfg.cluster.config
     env = {k: str(v) for k, v in (conf.get("command_env") or {}).items()}
-    return make_adapter(cfg.cluster.type, conf, local_runner(int(conf.get("command_timeout") or 60), env or None))
+    adapter = make_adapter(cfg.cluster.type, conf, local_runner(int(conf.get("command_timeout") or 60), env or None))
+    adapter.queries_in_parallel = True  # its commands are subprocesses: nodes and jobs may be asked at once
+    return adapter
 
 
 class DriverCache:

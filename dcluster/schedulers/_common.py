@@ -373,6 +373,10 @@ class Adapter:
     """
 
     kind = "scheduler"
+    # nodes() and jobs() are read-only commands sharing nothing here: the engine runs them at once
+    # (controller/loop.py) when whoever gave ``run`` knows it thread-safe and sets this (subprocess is:
+    # engine_ports.local_scheduler); a recorder or a simulation keeps its calls in order
+    queries_in_parallel = False
 
     def __init__(self, config: Mapping[str, Any], run: Run, sleep: Callable[[float], None] | None = None):
         import time

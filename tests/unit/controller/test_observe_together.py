@@ -76,3 +76,72 @@ def test_a_failed_scheduler_poll_still_plans_nothing_destructive(tmp_path):
         assert any(tag == "dcluster/poll/failed" and data["what"] == "scheduler" for tag, data in env.events)
     finally:
         env.c.shutdown()
+
+
+class BothAtOnce(MemScheduler):
+    """An adapter whose nodes and jobs may be asked at once: nodes() answers once jobs() has started
+    (asked in turn, nodes first, it waits 10 s for nothing)."""
+
+    queries_in_parallel = True
+
+    def __init__(self):
+        super().__init__()
+        self.jobs_started = threading.Event()
+        self.saw_jobs = None
+        self.fail_nodes = self.fail_jobs = False
+
+    def nodes(self):
+        self.saw_jobs = self.jobs_started.wait(10)
+        if self.fail_nodes:
+            raise RuntimeError("pbsnodes: cannot connect to server")
+        return super().nodes()
+
+    def jobs(self):
+        self.jobs_started.set()
+        if self.fail_jobs:
+            raise RuntimeError("qstat: cannot connect to server")
+        return super().jobs()
+
+
+def _both(tmp_path):
+    env = Loop(tmp_path, slurm_pillar(SECRET))
+    env.sched = BothAtOnce()
+    env.c.ports.scheduler = lambda cfg: env.sched
+    return env
+
+
+def test_nodes_and_jobs_are_asked_at_once_where_the_adapter_allows(tmp_path):
+    env = _both(tmp_path)
+    try:
+        env.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+        out = env.step()
+        assert env.sched.saw_jobs is True, "jobs() was asked only after nodes() had answered"
+        assert out["ok"] and env.c.view.scheduler_ok and len(env.cloud.launch_calls) == 1
+    finally:
+        env.c.shutdown()
+
+
+def test_either_query_failing_fails_the_poll_with_the_nodes_error_first(tmp_path):
+    env = _both(tmp_path)
+    try:
+        for fail_nodes, fail_jobs, want in ((True, False, "pbsnodes"), (False, True, "qstat"),
+                                            (True, True, "pbsnodes")):
+            env.sched.fail_nodes, env.sched.fail_jobs = fail_nodes, fail_jobs
+            env.sched.jobs_started.clear()
+            del env.events[:]
+            env.step()
+            assert env.c.view.scheduler_ok is False
+            (error,) = [d["error"] for tag, d in env.events if tag == "dcluster/poll/failed"]
+            assert error.startswith(want), error
+    finally:
+        env.c.shutdown()
+
+
+def test_the_engine_asks_its_local_adapter_both_at_once_and_the_others_in_turn():
+    from dcluster.config import load
+    from dcluster.glue.engine_ports import local_scheduler
+    from dcluster.schedulers import make_adapter
+
+    cfg = load({**slurm_pillar(SECRET), "cluster": {"type": "torque"}})
+    assert local_scheduler(cfg).queries_in_parallel is True  # its commands are subprocesses
+    assert make_adapter("slurm", {}, lambda argv, stdin=None: (0, "", "")).queries_in_parallel is False
