@@ -13,11 +13,20 @@ Failures are injected per resource with :class:`Faults`:
   launch that would exceed it fails with ``capacity`` and launches nothing
   (clouds refuse a whole ``min_count`` request);
 * ``rate``: probability that one launch request fails with ``rate_kind``
-  (seeded, so replays repeat).
+  (seeded, so replays repeat);
+* ``capacity_rate``: probability that one launch request is refused for want of
+  capacity (``capacity``, as a cloud out of that instance type answers).
+
+Boot times: a resource boots in ``boot`` s, or, with ``boot_p95`` above it, in a
+time drawn from the lognormal distribution whose median is ``boot`` and whose
+95th percentile is ``boot_p95`` (boot and configuration times are skewed: most
+nodes come up near the median, a few take much longer).  Draws are seeded per
+resource, apart from the failure draws, so turning one on does not shift the other.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -35,6 +44,7 @@ class Faults:
     rate: float = 0.0
     rate_kind: str = "transient"
     seed: int = 0
+    capacity_rate: float = 0.0
 
     def __post_init__(self):
         for _, _, kind in self.windows:
@@ -42,8 +52,9 @@ class Faults:
                 raise ValueError(f"fault kind {kind!r} is not one of {', '.join(KINDS)}")
         if self.rate_kind not in KINDS:
             raise ValueError(f"fault kind {self.rate_kind!r} is not one of {', '.join(KINDS)}")
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate {self.rate} is not within 0..1")
+        for name in ("rate", "capacity_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"fault {name} {getattr(self, name)} is not within 0..1")
 
 
 @dataclass(slots=True)
@@ -77,14 +88,32 @@ class SimResource:
     name: str
     cores: int
     mem_mb: int = 0
-    boot: float = 300.0
+    boot: float = 300.0  # s; the median when boot_p95 is set
     faults: Faults = field(default_factory=Faults)
+    boot_p95: float = 0.0  # 0 (or not above boot): every boot takes ``boot`` s
+
+    def __post_init__(self):
+        if self.boot < 0 or self.boot_p95 < 0:
+            raise ValueError(f"resource {self.name}: boot {self.boot} / boot_p95 {self.boot_p95} is negative")
+        if self.boot_p95 and self.boot_p95 < self.boot:
+            raise ValueError(f"resource {self.name}: boot_p95 {self.boot_p95} is below the median boot {self.boot}")
+
+
+Z95 = 1.6448536269514722  # the standard normal's 95th percentile
+
+
+def boot_draw(res: SimResource, rng: random.Random) -> float:
+    """One boot time of ``res`` (see the module docstring)."""
+    if not res.boot_p95 or res.boot_p95 <= res.boot or res.boot <= 0:
+        return res.boot
+    sigma = math.log(res.boot_p95 / res.boot) / Z95
+    return rng.lognormvariate(math.log(res.boot), sigma)
 
 
 class Cloud:
     """Instances of every simulated resource, with node-hour accounting."""
 
-    def __init__(self, cluster: str, secret: str, resources: list[SimResource]):
+    def __init__(self, cluster: str, secret: str, resources: list[SimResource], seed: int = 0):
         self.cluster, self.secret = cluster, secret
         self.resources = {r.name: r for r in resources}
         self.alive: dict[str, SimInstance] = {}  # by name
@@ -98,6 +127,7 @@ class Cloud:
         self._ver = 0  # bumped on launch/destroy
         self._snap: tuple | None = None  # (ver, valid until, snapshot)
         self._rng = {r.name: random.Random(r.faults.seed) for r in resources}
+        self._boot_rng = {r.name: random.Random(f"boot:{seed}:{r.name}") for r in resources}
 
     def alive_count(self, resource: str | None = None) -> int:
         if resource is None:
@@ -128,7 +158,7 @@ class Cloud:
         for name in names[:count]:
             self._ids += 1
             inst = SimInstance(id=f"sim-{self._ids}", name=name, resource=resource, launched=now,
-                               ready=now + res.boot, cores=res.cores, mem_mb=res.mem_mb)
+                               ready=now + boot_draw(res, self._boot_rng[resource]), cores=res.cores, mem_mb=res.mem_mb)
             self.alive[name] = inst
             self._by_id[inst.id] = name
             out.append(inst)
@@ -145,6 +175,8 @@ class Cloud:
             return "capacity"
         if f.rate and self._rng[res.name].random() < f.rate:
             return f.rate_kind
+        if f.capacity_rate and self._rng[res.name].random() < f.capacity_rate:
+            return "capacity"
         return None
 
     def destroy(self, name: str, now: float) -> SimInstance:

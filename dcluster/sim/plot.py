@@ -69,3 +69,44 @@ def _thin(series, max_points):
         out.append((chunk[0][0], *peak[1:5], max(p[5] for p in chunk)))
         i += step
     return out
+
+
+def frontier_plot(rows: list[dict[str, Any]], out: str, title: str = "") -> str:
+    """Write a PNG of each policy's (node-hours, mean wait) points and its frontier to ``out``; returns ``out``.
+
+    ``rows`` are :func:`dcluster.sim.metrics.summarise` results; a policy's points are
+    labelled with their idle timeouts, and its frontier (see :mod:`.sweep`) is joined.
+    """
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("plotting needs matplotlib: pip install 'dcluster[sim]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .sweep import frontier
+
+    if not rows:
+        raise ValueError("no sweep points to plot")
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        points = [r for r in rows if r["policy"] == policy]
+        front = frontier(points)
+        marker = "*" if policy == "static" else "o"
+        line = ax.plot([p["node_hours"] for p in front], [p["mean_wait_s"] for p in front], marker=marker,
+                       markersize=9 if marker == "*" else 5, label=f"{policy} (frontier)")[0]
+        ax.scatter([p["node_hours"] for p in points], [p["mean_wait_s"] for p in points], marker=marker,
+                   s=60 if marker == "*" else 18, color=line.get_color(), alpha=0.5)
+        for p in points:
+            if p.get("idle_s") is not None:
+                ax.annotate(f"{p['idle_s']}", (p["node_hours"], p["mean_wait_s"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=7, color=line.get_color())
+    ax.set_xlabel("node-hours")
+    ax.set_ylabel("mean wait (s)")
+    ax.set_title(title or "node-hours / mean wait frontier (labels: idle timeout, s)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,8 +1,11 @@
 """Trace replay: the real reconcile + policy against a simulated scheduler and cloud, in simulated time.
 
 The loop is event driven.  Scheduler events (a job arrives, a job ends) are
-handled at their exact times: the simulated scheduler (FCFS + EASY) starts
-what fits at once, as a real one would.  *Decision ticks* - the engine's
+handled at their exact times: the simulated scheduler starts what fits at
+once, as a real one would (``scheduler``: ``easy``, FCFS + EASY,
+:mod:`.scheduler`; or ``slurm``, multifactor priority with a main pass on
+events and a backfill pass every ``bf_interval`` s, :mod:`.slurm`, whose passes
+are events too).  *Decision ticks* - the engine's
 cycle: snapshot nodes, instances and pending jobs as :mod:`dcluster.model`
 objects, :func:`dcluster.reconcile.reconcile` them, ask the policy for a
 :class:`~dcluster.planner.Plan`, carry its actions out - run on the engine's
@@ -53,8 +56,10 @@ from . import policies as _policies
 from .cloud import Cloud, Faults, SimResource
 from .ports import SimDriver, SimSchedulerPort, no_keys, sim_id
 from .scheduler import Scheduler, SimJob
+from .slurm import SlurmParams, SlurmScheduler
 from .swf import SwfJob
 
+SCHEDULERS = ("easy", "slurm")
 SIM_SECRET = "dcluster-sim-secret-0001"  # not a secret: it only signs simulated minion ids
 CLUSTER = "sim"
 RESOURCE = "sim"
@@ -66,7 +71,9 @@ class Settings:
     cores_per_node: int = 1
     max_nodes: int = 100
     min_nodes: int = 0
-    boot: float = 300.0  # s from launch until the node can be registered (boot + configuration)
+    boot: float = 300.0  # s from launch until the node can be registered (boot + configuration); the median
+    boot_p95: float = 0.0  # above boot: boot times drawn from a lognormal with this 95th percentile
+    seed: int = 0  # of the boot-time draws (failure draws: faults.seed)
     idle: int = 600  # max_idle_time / SuspendTime
     poll: int = 10  # the engine's decision cadence: it plans after every scheduler poll
     delay: int = 0  # scale_up_delay of the dcluster policy
@@ -74,6 +81,12 @@ class Settings:
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
+    scheduler: str = "easy"  # the simulated scheduler: easy (FCFS + EASY) or slurm (see dcluster.sim.slurm)
+    slurm: SlurmParams = field(default_factory=SlurmParams)
+    # Whether the slurm model's reservations count nodes to come: booting instances at their ready time and
+    # nodes still to launch (up to max) one boot from now, as Slurm counts the power-saved nodes it knows of.
+    # None: for powersave only (its nodes are all in slurm.conf; dcluster adds a node once it has booted).
+    reserve_future: bool | None = None
     faults: Faults = field(default_factory=Faults)
     max_launch_time: int | None = None  # default: boot + 3600
     # More resources besides "sim", for experiments (fallback ...): name -> dict of
@@ -83,12 +96,17 @@ class Settings:
 
     def check(self) -> None:
         problems = []
+        if self.scheduler not in SCHEDULERS:
+            problems.append(f"scheduler {self.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        if self.boot_p95 and self.boot_p95 < self.boot:
+            problems.append(f"boot_p95 {self.boot_p95} is below boot {self.boot} (the median)")
+        problems += [f"slurm {p}" for p in self.slurm.problems()]
         if self.policy not in _policies.POLICIES:
             problems.append(f"policy {self.policy!r} is not one of {', '.join(_policies.POLICIES)}")
         for name in ("cores_per_node", "max_nodes", "poll"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} is {getattr(self, name)}; it must be at least 1")
-        for name in ("boot", "idle", "min_nodes", "mem_mb"):
+        for name in ("boot", "boot_p95", "idle", "min_nodes", "mem_mb"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} is {getattr(self, name)}; it must not be negative")
         if self.min_nodes > self.max_nodes:
@@ -116,7 +134,7 @@ def build_config(s: Settings) -> Config:
         "cluster_name": CLUSTER,
         "cluster": {"type": "slurm"},
         "max_idle_time": s.idle,
-        "max_launch_time": s.max_launch_time or int(s.boot) + 3600,
+        "max_launch_time": s.max_launch_time or int(max(s.boot, s.boot_p95)) + 3600,
         "cluster_poller_interval": s.poll,
         "scale_up_delay": s.delay,
         "respect_reservations": s.reservations,
@@ -179,13 +197,14 @@ class Replay:
         self.progress = progress
         self.config = build_config(settings)
         self.policy = _policies.make(settings.policy, settings.max_nodes)
-        self.sched = Scheduler(backfill=settings.backfill)
-        resources = [SimResource(RESOURCE, settings.cores_per_node, settings.mem_mb, settings.boot, settings.faults)]
+        self.sched = self._scheduler(settings)
+        resources = [SimResource(RESOURCE, settings.cores_per_node, settings.mem_mb, settings.boot, settings.faults,
+                                 settings.boot_p95)]
         for name, spec in settings.extra_resources.items():
             resources.append(SimResource(name, spec.get("cores", settings.cores_per_node),
                                          spec.get("mem_mb", settings.mem_mb), spec.get("boot", settings.boot),
-                                         spec.get("faults") or Faults()))
-        self.cloud = Cloud(CLUSTER, SIM_SECRET, resources)
+                                         spec.get("faults") or Faults(), spec.get("boot_p95", 0.0)))
+        self.cloud = Cloud(CLUSTER, SIM_SECRET, resources, seed=settings.seed)
         self.now = 0.0  # the replay's time, which the actuator's clocks read
         self.actuator = self._actuator()
         self.prev = None
@@ -197,6 +216,25 @@ class Replay:
         self.ticks = 0
         self.plan_s = 0.0
         self.peak = 0
+
+    def _scheduler(self, s: Settings) -> Scheduler:
+        if s.scheduler == "easy":
+            return Scheduler(backfill=s.backfill)
+        sched = SlurmScheduler(s.slurm, s.max_nodes * s.cores_per_node)
+        if s.reserve_future or (s.reserve_future is None and s.policy == "powersave"):
+            sched.future_nodes = self._future_nodes
+        return sched
+
+    def _future_nodes(self, now: float) -> list[tuple[float, int]]:
+        """(ready time, cores) of every instance not yet a scheduler node (booting, or booted and unregistered),
+        and of every node a resource may still launch (powered down, in Slurm's terms), ready one boot from now."""
+        out = [(i.ready, i.cores) for name, i in self.cloud.alive.items() if name not in self.sched.nodes]
+        for res in self.config.resources.values():
+            room = res.max - self.cloud.alive_count(res.name)
+            if room > 0:
+                sim = self.cloud.resources[res.name]
+                out += [(now + sim.boot, sim.cores)] * room
+        return out
 
     # ------------------------------------------------------------ snapshots
     def _job_model(self, job: SimJob) -> Job:
@@ -361,6 +399,9 @@ class Replay:
                 cands.append(ne)
             if decision is not None:
                 cands.append(decision)
+            bf = sched.next_pass()  # the slurm model's periodic backfill pass
+            if bf is not None:
+                cands.append(bf)
             if not cands:
                 break
             now = max(now, min(cands))

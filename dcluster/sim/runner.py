@@ -21,14 +21,15 @@ from typing import Any
 from . import metrics, swf
 from .cloud import Faults
 from .replay import Settings, jobs_from_swf, replay
+from .slurm import SlurmParams
 
 BUNDLED = {
     "kth": ("KTH-SP2-1996-2.1-cln.swf.gz", {"cores_per_node": 1, "max_nodes": 100}),
     "hpc2n": ("hpc2n.swf.gz", {"cores_per_node": 2, "max_nodes": 120}),
 }
-_INT = {"cores_per_node", "max_nodes", "min_nodes", "idle", "poll", "mem_mb", "max_launch_time"}
-_FLOAT = {"boot"}
-_BOOL = {"kill_at_walltime", "backfill", "record", "reservations"}
+_INT = {"cores_per_node", "max_nodes", "min_nodes", "idle", "poll", "mem_mb", "max_launch_time", "seed"}
+_FLOAT = {"boot", "boot_p95"}
+_BOOL = {"kill_at_walltime", "backfill", "record", "reservations", "reserve_future"}
 
 
 def trace_path(trace: str) -> str:
@@ -69,6 +70,8 @@ def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
                 value = value.lower() in ("true", "1", "yes")
             elif key == "faults" and isinstance(value, dict):
                 value = Faults(**value)
+            elif key == "slurm" and isinstance(value, dict):
+                value = SlurmParams.from_options(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"option {key}={value!r}: {exc}") from None
         values[key] = value

@@ -1,4 +1,7 @@
-"""A simulated batch scheduler: FCFS with EASY backfilling over elastic nodes.
+"""A simulated batch scheduler: FCFS with EASY backfilling over elastic nodes (``scheduler: easy``).
+
+The Slurm-like model (``scheduler: slurm``) is :mod:`.slurm`; it shares this
+module's node and job bookkeeping.
 
 Decisions (documented here because they shape every number the simulator
 reports):
@@ -245,6 +248,10 @@ class Scheduler:
         heapq.heappush(self.ends, (job.end, job.order, job.id))
         self.started += 1
         self.changed = True
+
+    def next_pass(self) -> float | None:
+        """When a pass of this scheduler's own (not caused by an event) is due: never, for FCFS + EASY."""
+        return None
 
     def schedule(self, now: float) -> list[SimJob]:
         """One scheduling pass; returns the jobs it started."""

@@ -83,3 +83,20 @@ def test_cli_greedy_turns_respect_reservations_off(tmp_path, capsys):
     assert cli.main([str(trace), "--max-nodes", "2", "--boot", "120", "--greedy"]) == 0
     assert json.loads(capsys.readouterr().out)["respect_reservations"] is False
     assert settings_from(str(trace), {"reservations": "false"}).reservations is False  # the runner's string form
+
+
+def test_cli_scheduler_cloud_and_slurm_options(tmp_path, capsys):
+    trace = tmp_path / "three.swf"
+    trace.write_text(TRACE)
+    assert cli.main([str(trace), "--max-nodes", "2", "--boot", "120", "--scheduler", "slurm", "--bf-interval", "60",
+                     "--bf-window", "7200", "--prio-size", "0", "--boot-p95", "400", "--launch-failure-rate", "0.5",
+                     "--capacity-refusal-rate", "0.25", "--seed", "7"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["scheduler"] == "slurm" and out["boot_p95_s"] == 400.0
+    assert (out["slurm"]["bf_interval"], out["slurm"]["bf_window"], out["slurm"]["prio_size"]) == (60, 7200, 0)
+    assert (out["launch_failure_rate"], out["capacity_refusal_rate"]) == (0.5, 0.25)
+    assert out["jobs_completed"] == 3
+    assert cli.main([str(trace), "--scheduler", "slurm", "--bf-interval", "0"]) == 2
+    assert "slurm bf_interval is 0; it must be at least 1" in capsys.readouterr().err
+    assert cli.main([str(trace), "--boot", "120", "--boot-p95", "60"]) == 2
+    assert "boot_p95 60.0 is below boot 120.0 (the median)" in capsys.readouterr().err
