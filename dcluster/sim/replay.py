@@ -382,7 +382,8 @@ class Replay:
         jobs, s, sched = self.jobs, self.s, self.sched
         self.t0 = t0 = jobs[0].submit if jobs else 0.0
         if self.policy.prewarm:
-            self.cloud.launch(RESOURCE, self.policy.prewarm, t0 - s.boot)
+            for inst in self.cloud.launch(RESOURCE, self.policy.prewarm, t0 - s.boot):
+                inst.ready = min(inst.ready, t0)  # up when the trace starts, whatever boot time was drawn
             self.peak = len(self.cloud.alive)
         n_jobs = len(jobs)
         i = 0

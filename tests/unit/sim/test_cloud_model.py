@@ -84,3 +84,10 @@ def test_failures_flow_through_the_actuator_s_backoff_in_a_replay():
     assert r.backoffs > 0  # each failure episode put the resource in backoff, as in the engine
     assert len(r.launch_failures) / r.launch_requests == pytest.approx(1 - 0.7 * 0.8, abs=0.15)
     assert all(j.start is not None for j in r.jobs)  # the retries after the backoff launched them
+
+
+def test_static_nodes_are_up_at_the_first_submit_whatever_boot_time_is_drawn():
+    wide = "1 0 -1 100 4 -1 -1 4 100 -1 1 1 1 -1 -1 -1 -1 -1"  # all 4 nodes at the first submit
+    jobs, _ = jobs_from_swf([parse_line(wide, "t.swf", 1)])
+    r = replay(jobs, Settings(policy="static", max_nodes=4, boot=120, boot_p95=600, seed=1))
+    assert r.jobs[0].start == 0.0
