@@ -76,6 +76,20 @@ def pbsnodes_doc(names: list[str], cores: dict[str, int]) -> str:
     return "<Data>" + "".join(parts) + "</Data>"
 
 
+def diagnose_doc(qstat: str) -> str:
+    """MAUI's ``diagnose -p`` of every queued job (the poll runs it: it is MAUI's health check too), laid out
+    by MAUI 3.3's own format strings as tests/unit/schedulers/maui_layouts.py renders them."""
+    from dcluster.model import JobState
+    from dcluster.schedulers.torque import parse_qstat
+    from tests.unit.schedulers.maui_layouts import diagnose_p
+
+    queued = [j.id for j in parse_qstat(qstat) if j.state == JobState.PENDING]
+    return diagnose_p([(jid, 1000 + i % 997, False) for i, jid in enumerate(queued)],
+                      header="   Cred( User:Class)  Serv(QTime)", weights="      1(    1:    1)     1(    1)",
+                      columns=["    0.0(  0.0:  0.0) 100.0(1000.)"] * len(queued),
+                      footer="    0.0(  0.0:  0.0) 100.0(100.0)")
+
+
 def build(tmp: str) -> dict:
     now = time.time()
     cloud, names, cores = {}, [], {}
@@ -97,7 +111,8 @@ def build(tmp: str) -> dict:
                    "tags": tags_for(CLUSTER, res, mid, now - 3600), "pid": None, "pgid": None, "dir": ""}
             with open(os.path.join(sdir, f"{iid}.json"), "w") as fh:
                 json.dump(rec, fh, indent=1, sort_keys=True)
-    files = {"qstat.xml": torque_doc(N_JOBS), "pbsnodes.xml": pbsnodes_doc(names, cores), "diagnose.txt": ""}
+    qstat = torque_doc(N_JOBS)
+    files = {"qstat.xml": qstat, "pbsnodes.xml": pbsnodes_doc(names, cores), "diagnose.txt": diagnose_doc(qstat)}
     for name, text in files.items():
         with open(os.path.join(tmp, name), "w") as fh:
             fh.write(text)
