@@ -11,7 +11,9 @@ try:
     import lxml  # noqa: F401
 
     from dcluster.config import ConfigError
+    from dcluster.glue.names import sync_hosts as _sync_hosts
     from dcluster.glue.run import scheduler_adapter
+    from dcluster.names import NameError_
     from dcluster.schedulers.errors import SchedulerError
 
     HAS_CORE = True
@@ -161,3 +163,22 @@ def check():
         salt head dcluster_sge.check
     """
     return _call("check")
+
+
+def sync_hosts(entries, hosts_file="/etc/hosts", withdraw=True):
+    """
+    Make the lines of ``hosts_file`` that end in ``# dcluster`` say exactly ``entries``
+    ({minion id: IP address}), with Salt's hosts module; no other line is touched.
+    ``withdraw=False`` only adds and updates.  The engine calls it every cycle the workers change.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt head dcluster_sge.sync_hosts '{"dc-r1-0a1b2c-0123456789ab": "10.0.0.5"}'
+    """
+    try:
+        return _sync_hosts(__salt__, __context__, hosts_file, entries, withdraw=withdraw)
+    except (NameError_, OSError) as exc:
+        log.error("dcluster_sge.sync_hosts: %s", exc)
+        raise CommandExecutionError(f"sync_hosts: {exc}") from exc

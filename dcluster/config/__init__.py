@@ -85,6 +85,7 @@ def _build(v) -> Config:
         retired=MappingProxyType(retired),
         plugins=v["plugins"],
         logging=v["logging"],
+        name_resolution=v["name_resolution"],
     )
 
 

@@ -375,6 +375,23 @@ CONFIRM_ABSENCE = Dict(doc="How long a worker missing from one source (the sched
                         "this says, so one cached listing never counts as several.", 60),
 })
 
+def _hosts_file_problem(path) -> str | None:
+    return None if str(path).startswith("/") and "\n" not in str(path) else "must be an absolute path"
+
+
+NAME_RESOLUTION = Dict(doc="How a worker's name (its minion id) comes to resolve where the scheduler needs it (Grid "
+                           "Engine and Torque refuse hosts they cannot resolve). 'hosts': each cycle the engine makes "
+                           "the lines ending in '# dcluster' of the head node's hosts file say exactly the workers "
+                           "whose instances are listed, with the address their cloud gives (Salt's hosts module on "
+                           "the head minion, or in the engine when the master is the head); no other line is "
+                           "touched. 'none': the site resolves them itself (its DNS, the cloud's).", fields={
+    "method": Scalar(doc="hosts or none.", default="hosts", choices=("hosts", "none")),
+    "hosts_file": Scalar(doc="The head node's hosts file.", default="/etc/hosts", extra=_hosts_file_problem),
+    "also_on_workers": Scalar(doc="Grid Engine and Torque: also give every worker the others' lines (a block between "
+                                  "'# BEGIN dcluster workers' markers in its /etc/hosts, by Salt's file.blockreplace "
+                                  "from the engine), for parallel jobs across workers.", default=True, kind=bool),
+})
+
 def _secret_problem(value) -> str | None:
     return None if len(str(value)) >= 16 else "is shorter than 16 characters"
 
@@ -450,6 +467,7 @@ ROOT = Dict(
             value=RESOURCE, key_check=_name_problem),
         "plugins": MapOf(doc="Plugins by name.", value=PLUGIN),
         "logging": LOGGING,
+        "name_resolution": NAME_RESOLUTION,
     },
     aliases={"config_checker": "config-checker", "admin_server": "admin-server"},
 )

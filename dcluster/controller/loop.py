@@ -30,6 +30,7 @@ from ..worker_stats import WorkerStats
 from . import breaker, commands, highstate_jobs, publish, retired
 from . import state as st
 from .listed import Listed
+from .name_sync import NameSync
 from .ports import Ports
 from .timeline import Timeline
 from .unlisted import Unlisted, listing_grace, maybe_launched_grace
@@ -82,6 +83,7 @@ class Controller:
         self._newly_configured = False  # a worker became configured after the last view was made
         self.keys = keys or KeyPool()  # workers' minion key pairs, made ahead of launches (see dcluster.keypairs)
         self.actuator = Actuator(self._actuator_ports(), records=self.state)
+        self.name_sync = NameSync()  # worker names on the head node (dcluster.names)
         self.retirement = retired.Retirement()  # resources the pillar dropped (their settings: memory only)
         self.lock = threading.RLock()
         self.meta: dict[str, Any] = {}  # how the engine runs (pillar minion, master address), for the runners
@@ -403,6 +405,7 @@ class Controller:
         view = breaker.refresh(self, cfg, view)  # a worker that joined or a pillar change ends a breaker
         retired.observe(self, cfg, view)  # what each retired resource has left, for the status
         self.check_ports(cfg, view)
+        self.name_sync(self, cfg, view, now, wall)  # before acting: a REGISTER needs the name to resolve
         result = plan(view, cfg)
         self._changes(self.view, view)
         self.view, self.plan = view, result

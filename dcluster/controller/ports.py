@@ -51,3 +51,5 @@ class Ports:
     master_address: str = "salt"
     port_open: Callable[[str, int], bool] | None = None  # for the port config checker
     metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle
+    # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never
+    names: Callable[[Config, dict, bool], Any] | None = None

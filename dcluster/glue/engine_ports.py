@@ -80,6 +80,9 @@ class RemoteScheduler:
     def check(self):
         return self._call("check")
 
+    def sync_hosts(self, entries, hosts_file, withdraw=True):
+        return self._call("sync_hosts", entries=dict(entries), hosts_file=hosts_file, withdraw=withdraw)
+
 
 def local_scheduler(cfg: Config):
     """The scheduler adapter run in this process (the master is the head node)."""
@@ -182,10 +185,50 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         reject_key=reject_key, key_states=key_states,
         accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
         metrics=graphite_port(),
+        names=names_port(opts, local, scheduler),
     )
     ports.highstate = highstate  # type: ignore[attr-defined]
     ports.job_result = job_cache(opts)  # type: ignore[attr-defined]
     return ports
+
+
+WORKERS_BLOCK = ("# BEGIN dcluster workers", "# END dcluster workers")
+WORKERS_PUSH_EVERY = 300.0  # seconds: a worker whose minion was not up at a change gets the block by then
+
+
+def names_port(opts: Mapping[str, Any], local, scheduler):
+    """``names(cfg, entries, withdraw)``: worker names into the head node's hosts file (dcluster.names).
+
+    On the head minion through its scheduler module (``dcluster_<type>.sync_hosts``, Salt's hosts
+    module there), or here when the master is the head.  For Grid Engine and Torque, with
+    ``also_on_workers``, every worker also gets all workers' lines: one ``file.blockreplace`` job
+    (Salt's own, nothing of dcluster needed on the workers) targeting them all, sent when the lines
+    change and every WORKERS_PUSH_EVERY seconds; only the block between dcluster's markers changes.
+    """
+    import time
+
+    from . import names as glue_names
+
+    pushed: dict[str, Any] = {"block": None, "at": -WORKERS_PUSH_EVERY}
+
+    def publish(cfg: Config, entries: Mapping[str, str], withdraw: bool):
+        nr = cfg.name_resolution
+        port = scheduler(cfg)
+        if isinstance(port, RemoteScheduler):
+            out = port.sync_hosts(entries, nr["hosts_file"], withdraw)
+        else:
+            out = glue_names.in_process(opts, nr["hosts_file"], entries, withdraw)
+        if nr.get("also_on_workers") and cfg.cluster.type in ("sge", "torque") and entries:
+            block = glue_names.peers_block(entries)
+            now = time.monotonic()
+            if block != pushed["block"] or now - pushed["at"] >= WORKERS_PUSH_EVERY:
+                local.cmd_async(sorted(entries), "file.blockreplace", arg=["/etc/hosts"], tgt_type="list",
+                                kwarg={"marker_start": WORKERS_BLOCK[0], "marker_end": WORKERS_BLOCK[1],
+                                       "content": block, "append_if_not_found": True, "backup": False})
+                pushed.update(block=block, at=now)
+        return out
+
+    return publish
 
 
 def ours_only(minion_id: str, what: str) -> str:

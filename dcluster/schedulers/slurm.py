@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from dcluster.model import Job, JobState, Node, NodeState
+from dcluster.names import NameError_, check_address
 
 from ._common import (
     DEFAULT_HOLD_REASON,
@@ -332,8 +333,13 @@ class SlurmAdapter(Adapter):
             if mem_mb:
                 argv.insert(-1, f"realmemory={int(mem_mb)}")
             if address:
-                check_host(address)
-                argv.insert(-1, f"nodeaddr={address}")
+                # From the cloud's answer: an IP literal only, never a second argument or a host name
+                # that would itself need resolving; NodeHostname is the node's own name (its minion id).
+                try:
+                    address = check_address(address, f"add_node {name}: address")
+                except NameError_ as exc:
+                    raise RefusedError("add_node", str(exc)) from None
+                argv[-1:-1] = [f"nodeaddr={address}", f"nodehostname={name}"]
             self.call(argv)
             result = {"name": name, "created": True, "features": feats}
         _queue, account, _props = reservation_fields(reservation)

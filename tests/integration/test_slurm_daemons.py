@@ -55,6 +55,10 @@ def two_nodes(cluster, sched):
     assert out["created"] is True
     n2 = node_of(sched, "dcn2")
     assert n2 is not None and n2.state == NodeState.STARTING and n2.properties == ("dcluster", "big")
+    # the address the cloud gave: slurmctld reaches the node there, whatever its name resolves to
+    rc, shown, err = cluster.run(["scontrol", "--future", "show", "node", "dcn2"])  # FUTURE nodes are hidden without it
+    assert rc == 0, (rc, shown, err)
+    assert f"NodeAddr={cluster.netns_hosts['dcsl2']} " in shown and "NodeHostName=dcn2 " in shown
     cluster.start_slurmd("dcsl2", "dcn2", dynamic_conf="CPUs=1 RealMemory=400 Feature=dcluster,big")
     wait_for(lambda: node_of(sched, "dcn2").state == NodeState.IDLE, 15, 0.2, what="dcn2 to register")
     return ["dcn1", "dcn2"]
@@ -64,6 +68,13 @@ def sbatch(cluster, *args):
     rc, out, err = cluster.run(["sbatch", "--parsable", "-o", "/dev/null", *args])
     assert rc == 0, err
     return out.strip().split(";")[0]
+
+
+def test_an_address_that_is_not_an_ip_literal_is_refused_before_any_command(cluster, sched):
+    for bad in ("10.0.0.5 state=idle", "head.example", "fe80::1%eth0"):
+        with pytest.raises(RefusedError, match="not an IP address"):
+            sched.add_node("dcn9", 1, address=bad)
+    assert node_of(sched, "dcn9") is None
 
 
 def test_both_ways_of_adding_nodes_join_the_partition(sched, two_nodes):

@@ -79,8 +79,18 @@ def test_add_node_creates_future_node_with_feature(rec):
     out = adapter(rec, node_feature="dcluster").add_node("dc-r1-aa", 4, 1000, {"property": "big"},
                                                          address="127.200.0.60")
     assert rec.calls[-1] == ["/usr/bin/scontrol", "create", "nodename=dc-r1-aa", "cpus=4", "features=dcluster,big",
-                             "realmemory=1000", "nodeaddr=127.200.0.60", "state=future"]
+                             "realmemory=1000", "nodeaddr=127.200.0.60", "nodehostname=dc-r1-aa", "state=future"]
     assert out["created"] is True
+
+
+def test_add_node_takes_an_ipv6_address_and_refuses_anything_but_an_ip_literal(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
+    adapter(rec).add_node("dc-r1-ab", 4, address="FD00:0::60")
+    assert rec.calls[-1][-3:] == ["nodeaddr=fd00::60", "nodehostname=dc-r1-ab", "state=future"]
+    for bad in ("10.0.0.5 state=idle", "head.example", "fe80::1%eth0", "0.0.0.0"):
+        with pytest.raises(RefusedError, match="add_node dc-r1-ac: address"):
+            adapter(rec).add_node("dc-r1-ac", 4, address=bad)
+        assert not any("nodename=dc-r1-ac" in c for c in rec.calls)
 
 
 def test_add_node_of_a_registered_node_only_adds_features(rec):

@@ -1,0 +1,57 @@
+"""Each cycle, the head node's hosts entries are made to match the view (see :mod:`dcluster.names`).
+
+Nothing of it is persisted: the entries are a function of the cloud listings, so after a master
+restart the first cycle publishes them again and withdraws what a stale file still holds.  The
+call is made when the entries change, and at least every ``cloud_poller_interval`` even when they
+do not (an admin or a reinstalled head node may have lost them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from .. import names
+from ..config import Config
+from ..reconcile import View
+
+log = logging.getLogger(__name__)
+
+
+class NameSync:
+    def __init__(self) -> None:
+        self.last: tuple | None = None  # (entries, withdraw) last published
+        self.last_at = -math.inf
+        self.reported: tuple = ()  # problems and conflicts last reported (each is reported once)
+        self.result: dict[str, Any] | None = None  # the head node's last answer, for the status
+
+    def __call__(self, ctrl, cfg: Config, view: View, now: float, wall: float) -> None:
+        port = ctrl.ports.names
+        if port is None or cfg.name_resolution.get("method") != "hosts":
+            return
+        # A local cloud with a hosts_file keeps its own lines (dcluster.clouds.local): not ours twice.
+        skip = [r.name for r in (*cfg.resources.values(), *cfg.retired.values())
+                if r.type == "local" and r.config.get("hosts_file")]
+        entries, problems = names.wanted(view.workers, cfg.secrets, skip)
+        # A failed listing may miss live workers: add and update, withdraw nothing.
+        withdraw = bool(view.cloud_ok) and all(view.cloud_ok.values())
+        key = (tuple(sorted(entries.items())), withdraw)
+        if key == self.last and now - self.last_at < cfg.cloud_poller_interval:
+            return
+        try:
+            result = port(cfg, entries, withdraw) or {}
+        except Exception as exc:  # noqa: BLE001 - tried again next cycle
+            log.warning("dcluster: publishing worker names failed: %s", exc)
+            ctrl.state.error(wall, "names", f"publishing worker names failed: {exc}"[:1000])
+            self.last = None
+            return
+        self.last, self.last_at, self.result = key, now, result
+        if result.get("set") or result.get("remove"):
+            ctrl.fire("names/changed", {"set": result.get("set", []), "remove": result.get("remove", [])})
+        report = tuple(problems) + tuple(result.get("conflicts") or ())
+        if report and report != self.reported:
+            for msg in report:
+                log.warning("dcluster: worker name not published: %s", msg)
+            ctrl.state.error(wall, "names", "; ".join(report)[:1000])
+        self.reported = report

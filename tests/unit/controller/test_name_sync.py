@@ -1,0 +1,136 @@
+"""The engine keeps the head node's hosts entries equal to its view, cycle by cycle and across a restart.
+
+The controller runs on the in-memory ports of memory_ports; its names port is the real one of a
+master that is the head node (``dcluster.glue.names.in_process``: Salt's hosts module loaded in
+this process) writing a temporary hosts file.
+"""
+
+from __future__ import annotations
+
+import salt.config
+from memory_ports import Loop, slurm_pillar
+
+from dcluster import identity, names
+from dcluster.glue import names as glue_names
+from dcluster.model import Job, JobState
+
+SECRET = "zq7-sync-test-secret-0101"  # a prefix no other test's text starts with (the scrubber masks cut-off secrets)
+ADMIN = "127.0.0.1 localhost\n10.0.0.9 nfs-server # storage\n"
+OPTS = salt.config.minion_config(None)
+
+
+def loop_with_hosts(tmp_path, **settings):
+    hosts = tmp_path / "hosts"
+    hosts.write_text(ADMIN)
+    loop = Loop(tmp_path, slurm_pillar(SECRET, cluster_name="dc", max_idle_time=30,
+                                       name_resolution={"hosts_file": str(hosts)}, **settings))
+    calls = []
+
+    def port(cfg, entries, withdraw):
+        calls.append((dict(entries), withdraw))
+        return glue_names.in_process(OPTS, cfg.name_resolution["hosts_file"], entries, withdraw)
+
+    start = loop.start
+
+    def start_with_names():  # the engine's ports, names included, at every (re)start
+        c = start()
+        c.ports.names = port
+        return c
+
+    loop.start = start_with_names
+    loop.c.ports.names = port
+    return loop, hosts, calls
+
+
+def ours(hosts):
+    return {n: a for a, ns in names.HostsFile.parse(hosts.read_text()).ours.items() for n in ns}
+
+
+def test_a_worker_resolves_before_it_is_registered_and_is_withdrawn_when_it_goes(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    seen_at_register = {}
+    add_node = loop.sched.add_node
+
+    def checking_add_node(name, cores, **kw):
+        seen_at_register[name] = ours(hosts).get(name)
+        return add_node(name, cores, **kw)
+
+    loop.sched.add_node = checking_add_node
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    (name,) = loop.cloud.launch_calls[0]
+    loop.step()
+    assert ours(hosts) == {name: "127.200.0.250"}
+    loop.c.mark_configured(name, True)
+    loop.step()
+    assert seen_at_register == {name: "127.200.0.250"}
+    loop.sched.jobs_ = []
+    for _ in range(6):  # idle past max_idle_time: held, removed, destroyed
+        loop.step()
+    assert loop.cloud.destroyed == [name]
+    assert ours(hosts) == {} and hosts.read_text() == ADMIN
+
+
+def test_a_failed_listing_withdraws_nothing(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    (name,) = loop.cloud.launch_calls[0]
+    assert name in ours(hosts)
+    loop.cloud.list_fails = True
+    loop.step(30)
+    assert calls[-1][1] is False and name in ours(hosts)
+
+
+def test_after_a_restart_the_entries_are_derived_again_and_stale_ones_withdrawn(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    (name,) = loop.cloud.launch_calls[0]
+    # While the master was down: the instance went, the head's file kept its line and got another
+    # stale one (a worker of an earlier run), and the admin added a line.
+    del loop.cloud.instances_[name]
+    gone = identity.make("dc", "r1", SECRET, nonce="00abcd")
+    with open(hosts, "a") as fh:
+        fh.write(f"10.0.0.44\t\t{gone}\t\t# dcluster\n10.0.0.10 login\n")
+    loop.cloud.launch(1, [survivor := identity.make("dc", "r1", SECRET)], lambda m: "")
+    loop.sched.jobs_ = []
+    loop.c = loop.start()
+    loop.step()
+    assert gone not in ours(hosts) and ours(hosts)[survivor] == "127.200.0.250"
+    # the vanished instance stays until good listings confirm its absence (confirm_absence), then goes
+    for _ in range(8):
+        loop.step()
+    assert ours(hosts) == {survivor: "127.200.0.250"}
+    assert hosts.read_text().splitlines()[:2] == ADMIN.splitlines() and "10.0.0.10 login" in hosts.read_text()
+
+
+def test_method_none_publishes_nothing(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    loop.data["name_resolution"]["method"] = "none"
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    assert calls == [] and hosts.read_text() == ADMIN
+
+
+def test_a_failing_head_node_is_reported_and_tried_again(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    real = loop.c.ports.names
+    answers = [RuntimeError("dcluster_slurm.sync_hosts on head: no answer within 70 s")]
+
+    def flaky(cfg, entries, withdraw):
+        if answers:
+            raise answers.pop()
+        return real(cfg, entries, withdraw)
+
+    loop.c.ports.names = flaky
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    assert any(e.get("where") == "names" and "no answer" in e.get("message", "") for e in loop.c.state.errors)
+    loop.step()
+    (name,) = loop.cloud.launch_calls[0]
+    assert name in ours(hosts)
