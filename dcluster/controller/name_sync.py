@@ -23,12 +23,17 @@ class NameSync:
     def __init__(self) -> None:
         self.last: tuple | None = None  # (entries, withdraw) last published
         self.last_at = -math.inf
+        self.failed_at = -math.inf  # when the last call failed
         self.reported: tuple = ()  # problems and conflicts last reported (each is reported once)
         self.result: dict[str, Any] | None = None  # the head node's last answer, for the status
 
     def __call__(self, ctrl, cfg: Config, view: View, now: float, wall: float) -> None:
         port = ctrl.ports.names
         if port is None or cfg.name_resolution.get("method") != "hosts":
+            return
+        # The head node did not answer the scheduler poll: a call to it now would only wait out its
+        # timeout in the middle of the cycle.  Nothing is registered meanwhile either.
+        if not view.scheduler_ok:
             return
         # A local cloud with a hosts_file keeps its own lines (dcluster.clouds.local): not ours twice.
         skip = [r.name for r in (*cfg.resources.values(), *cfg.retired.values())
@@ -39,12 +44,14 @@ class NameSync:
         key = (tuple(sorted(entries.items())), withdraw)
         if key == self.last and now - self.last_at < cfg.cloud_poller_interval:
             return
+        if now - self.failed_at < cfg.cloud_poller_interval:
+            return  # a failed call is tried again after a poll interval, not every cycle
         try:
             result = port(cfg, entries, withdraw) or {}
         except Exception as exc:  # noqa: BLE001 - tried again next cycle
             log.warning("dcluster: publishing worker names failed: %s", exc)
             ctrl.state.error(wall, "names", f"publishing worker names failed: {exc}"[:1000])
-            self.last = None
+            self.last, self.failed_at = None, now
             return
         self.last, self.last_at, self.result = key, now, result
         if result.get("set") or result.get("remove"):

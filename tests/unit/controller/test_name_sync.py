@@ -131,6 +131,24 @@ def test_a_failing_head_node_is_reported_and_tried_again(tmp_path):
     loop.step()
     loop.step()
     assert any(e.get("where") == "names" and "no answer" in e.get("message", "") for e in loop.c.state.errors)
-    loop.step()
+    tries = len(calls)
+    loop.step(5)  # not every cycle: after a poll interval (cloud_poller_interval)
+    assert len(calls) == tries
+    loop.step(20)
     (name,) = loop.cloud.launch_calls[0]
     assert name in ours(hosts)
+
+
+def test_no_call_while_the_head_node_does_not_answer_the_scheduler_poll(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path)
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    tries = len(calls)
+    loop.sched.fail = True
+    loop.step(30)
+    loop.step(30)
+    assert len(calls) == tries
+    loop.sched.fail = False
+    loop.step(30)
+    assert len(calls) == tries + 1
