@@ -76,16 +76,17 @@ def check_entries(entries: object, secrets: Sequence | None = None) -> dict[str,
     return out
 
 
-def wanted(workers: Iterable, secrets: Sequence, skip_resources: Iterable[str] = ()) -> tuple[dict[str, str], list[str]]:
+def wanted(workers: Iterable, secrets: Sequence,
+           skip_resources: Iterable[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
     """The entries the view asks for: every worker of ours whose instance has a machine and an address.
 
-    Returns ``({name: address}, problems)``; a worker whose listing carries a bad address or an
-    unsigned name is a problem, never an entry.  Workers of ``skip_resources`` (a local cloud that
+    Returns ``({name: address}, {name: problem})``; a worker whose listing carries a bad address or
+    an unsigned name is a problem, never an entry.  Workers of ``skip_resources`` (a local cloud that
     keeps its own hosts file) are left out.
     """
     skip = set(skip_resources)
     out: dict[str, str] = {}
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     for w in workers:
         inst = getattr(w, "instance", None)
         if inst is None or inst.state in _NO_ENTRY or not inst.ip or w.resource in skip:
@@ -94,7 +95,7 @@ def wanted(workers: Iterable, secrets: Sequence, skip_resources: Iterable[str] =
             name = check_name(w.name, secrets, f"instance {inst.id} of {w.resource}")
             out[name] = check_address(inst.ip, f"instance {inst.id} ({name}) of {w.resource}")
         except NameError_ as exc:
-            problems.append(str(exc))
+            problems[str(w.name)] = str(exc)
     return out, problems
 
 

@@ -74,3 +74,6 @@ class ActuatorPorts:
     cloud_changed: Callable[[str], None] = _nothing  # list this resource again soon
     destroyed: Callable[[str], None] = _nothing  # minion id whose instance the cloud deleted
     never_joined: Callable[[Config, Action, Worker | None], None] = _nothing  # the bootstrap breaker's count
+    # (config, resource, minion id) -> why it may not be registered yet (its name does not resolve on the
+    # head node: dcluster.controller.name_sync), or None
+    name_not_ready: Callable[[Config, str, str], str | None] = _nothing

@@ -54,6 +54,9 @@ class Steps:
 
     def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: list | None) -> Any:
         res = cfg.resources[action.resource]
+        why = self.ports.name_not_ready(cfg, action.resource, action.target)
+        if why:  # failed, so planned again next cycle
+            raise ActionFailed(why)
         ip = worker.instance.ip if worker and worker.instance else None
         kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": res.reservation.properties}
         if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address

@@ -106,7 +106,8 @@ class Controller:
             master_address=ports.master_address, save=self.save,
             launching=lambda ids: self.timeline.launching(ids), cloud_changed=self.cloud_changed,
             destroyed=lambda mid: self.listed.forget(mid),
-            never_joined=lambda cfg, action, worker: breaker.never_joined(self, cfg, action, worker))
+            never_joined=lambda cfg, action, worker: breaker.never_joined(self, cfg, action, worker),
+            name_not_ready=lambda cfg, resource, name: self.name_sync.not_ready(self, cfg, resource, name))
 
     def pool(self) -> ThreadPoolExecutor:
         size = self.config.worker_number if self.config else 2

@@ -26,6 +26,8 @@ class NameSync:
         self.failed_at = -math.inf  # when the last call failed
         self.reported: tuple = ()  # problems and conflicts last reported (each is reported once)
         self.result: dict[str, Any] | None = None  # the head node's last answer, for the status
+        self.skipped: frozenset[str] = frozenset()  # resources whose names a local cloud publishes itself
+        self.problems: dict[str, str] = {}  # worker -> why its entry was refused
 
     def __call__(self, ctrl, cfg: Config, view: View, now: float, wall: float) -> None:
         port = ctrl.ports.names
@@ -39,6 +41,7 @@ class NameSync:
         skip = [r.name for r in (*cfg.resources.values(), *cfg.retired.values())
                 if r.type == "local" and r.config.get("hosts_file")]
         entries, problems = names.wanted(view.workers, cfg.secrets, skip)
+        self.skipped, self.problems = frozenset(skip), problems
         # A failed listing may miss live workers: add and update, withdraw nothing.
         withdraw = bool(view.cloud_ok) and all(view.cloud_ok.values())
         key = (tuple(sorted(entries.items())), withdraw)
@@ -56,9 +59,27 @@ class NameSync:
         self.last, self.last_at, self.result = key, now, result
         if result.get("set") or result.get("remove"):
             ctrl.fire("names/changed", {"set": result.get("set", []), "remove": result.get("remove", [])})
-        report = tuple(problems) + tuple(result.get("conflicts") or ())
+        report = tuple(problems.values()) + tuple(result.get("conflicts") or ())
         if report and report != self.reported:
             for msg in report:
                 log.warning("dcluster: worker name not published: %s", msg)
             ctrl.state.error(wall, "names", "; ".join(report)[:1000])
         self.reported = report
+
+    def not_ready(self, ctrl, cfg: Config, resource: str, name: str) -> str | None:
+        """Why ``name`` may not be registered yet (its name would not resolve on the head), or None.
+
+        Grid Engine and Torque refuse a host they cannot resolve; Slurm nodes get their address
+        (NodeAddr) instead.  A name an admin's line resolves (a conflict) is ready.
+        """
+        if (ctrl.ports.names is None or cfg.name_resolution.get("method") != "hosts"
+                or cfg.cluster.type == "slurm" or resource in self.skipped):
+            return None
+        if name in self.problems:
+            return f"{name} is not registered: its hosts entry was refused ({self.problems[name]})"
+        published = dict(self.last[0]) if self.last is not None else {}
+        conflicts = {c.split(":", 1)[0] for c in (self.result or {}).get("conflicts") or ()}
+        if name in published or name in conflicts:
+            return None
+        return (f"{name} is not registered yet: its name is not in the head node's hosts file "
+                f"({cfg.name_resolution.get('hosts_file')}); it will be once the head node answers")

@@ -76,7 +76,8 @@ def test_the_view_asks_for_every_listed_instance_with_a_machine_and_reports_bad_
                Worker(name="physical1", resource="", state=WorkerState.PHYSICAL)]
     entries, problems = names.wanted(workers, (SECRET,), skip_resources=["loc"])
     assert entries == {A: "10.0.0.5", B: "10.0.0.6"}
-    assert len(problems) == 2 and "not an IP address" in problems[0] and "not signed" in problems[1]
+    assert sorted(problems) == sorted([wid(5), forged])
+    assert "not an IP address" in problems[wid(5)] and "not signed" in problems[forged]
 
 
 def test_edits_add_withdraw_and_leave_foreign_lines_alone():

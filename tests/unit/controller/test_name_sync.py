@@ -152,3 +152,50 @@ def test_no_call_while_the_head_node_does_not_answer_the_scheduler_poll(tmp_path
     loop.sched.fail = False
     loop.step(30)
     assert len(calls) == tries + 1
+
+
+def sge_loop(tmp_path):
+    loop, hosts, calls = loop_with_hosts(tmp_path, cluster={"type": "sge"})
+    adds = []
+    add_node = loop.sched.add_node
+    loop.sched.add_node = lambda name, cores, **kw: (adds.append(name), add_node(name, cores, **kw))[1]
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    (name,) = loop.cloud.launch_calls[0]
+    return loop, hosts, calls, adds, name
+
+
+def test_grid_engine_registers_a_worker_only_once_its_name_is_on_the_head(tmp_path):
+    loop, hosts, calls, adds, name = sge_loop(tmp_path)
+    real = loop.c.ports.names
+    down = [True]
+
+    def head(cfg, entries, withdraw):
+        if down[0]:
+            raise RuntimeError("dcluster_sge.sync_hosts on head: no answer within 70 s")
+        return real(cfg, entries, withdraw)
+
+    loop.c.ports.names = head
+    loop.step(30)
+    loop.c.mark_configured(name, True)
+    loop.step(30)
+    assert adds == [] and name not in ours(hosts)
+    assert any("not registered yet" in e["message"] for e in loop.c.state.errors)
+    down[0] = False
+    loop.step(30)
+    loop.step(30)
+    assert adds == [name] and ours(hosts) == {name: "127.200.0.250"}
+
+
+def test_a_worker_whose_cloud_gives_a_hostile_address_is_never_registered_nor_written(tmp_path):
+    import dataclasses
+
+    loop, hosts, calls, adds, name = sge_loop(tmp_path)
+    inst = loop.cloud.instances_[name]
+    loop.cloud.instances_[name] = dataclasses.replace(inst, ip="127.200.0.250\n10.6.6.6 login-node")
+    loop.c.mark_configured(name, True)
+    for _ in range(3):
+        loop.step(30)
+    assert adds == [] and hosts.read_text() == ADMIN
+    assert any("hosts entry was refused" in e["message"] and "not an IP address" in e["message"]
+               for e in loop.c.state.errors)
