@@ -384,7 +384,7 @@ NAME_RESOLUTION = Dict(doc="How a worker's name (its minion id) comes to resolve
                            "the lines ending in '# dcluster' of the head node's hosts file say exactly the workers "
                            "whose instances are listed, with the address their cloud gives (Salt's hosts module on "
                            "the head minion, or in the engine when the master is the head); no other line is "
-                           "touched. 'none': the site resolves them itself (its DNS, the cloud's).", fields={
+                           "touched; workers of a local cloud are left to its own hosts_file. 'none': the site resolves them itself (its DNS, the cloud's).", fields={
     "method": Scalar(doc="hosts or none.", default="hosts", choices=("hosts", "none")),
     "hosts_file": Scalar(doc="The head node's hosts file.", default="/etc/hosts", extra=_hosts_file_problem),
     "also_on_workers": Scalar(doc="Grid Engine and Torque: also give every worker the others' lines (a block between "

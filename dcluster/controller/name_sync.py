@@ -37,9 +37,9 @@ class NameSync:
         # timeout in the middle of the cycle.  Nothing is registered meanwhile either.
         if not view.scheduler_ok:
             return
-        # A local cloud with a hosts_file keeps its own lines (dcluster.clouds.local): not ours twice.
-        skip = [r.name for r in (*cfg.resources.values(), *cfg.retired.values())
-                if r.type == "local" and r.config.get("hosts_file")]
+        # The local cloud's workers are namespaces of this machine, named by its own hosts_file option
+        # (dcluster.clouds.local); the demo and the tests run it, and must leave the machine's file alone.
+        skip = [r.name for r in (*cfg.resources.values(), *cfg.retired.values()) if r.type == "local"]
         entries, problems = names.wanted(view.workers, cfg.secrets, skip)
         self.skipped, self.problems = frozenset(skip), problems
         # A failed listing may miss live workers: add and update, withdraw nothing.

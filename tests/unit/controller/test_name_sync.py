@@ -22,7 +22,9 @@ OPTS = salt.config.minion_config(None)
 def loop_with_hosts(tmp_path, **settings):
     hosts = tmp_path / "hosts"
     hosts.write_text(ADMIN)
-    loop = Loop(tmp_path, slurm_pillar(SECRET, cluster_name="dc", max_idle_time=30,
+    # an AWS resource (its driver is memory_ports' cloud): a local one's names are left to that cloud
+    r1 = {"type": "aws", "config": {"image_id": "ami-0123", "instance_type": "t3.large"}}
+    loop = Loop(tmp_path, slurm_pillar(SECRET, r1=r1, cluster_name="dc", max_idle_time=30,
                                        name_resolution={"hosts_file": str(hosts)}, **settings))
     calls = []
 
@@ -199,3 +201,15 @@ def test_a_worker_whose_cloud_gives_a_hostile_address_is_never_registered_nor_wr
     assert adds == [] and hosts.read_text() == ADMIN
     assert any("hosts entry was refused" in e["message"] and "not an IP address" in e["message"]
                for e in loop.c.state.errors)
+
+
+def test_local_cloud_workers_are_left_to_that_cloud(tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text(ADMIN)
+    loop = Loop(tmp_path, slurm_pillar(SECRET, cluster_name="dc", name_resolution={"hosts_file": str(hosts)}))
+    calls = []
+    loop.c.ports.names = lambda cfg, entries, withdraw: calls.append(dict(entries)) or {}
+    loop.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
+    loop.step()
+    loop.step()
+    assert loop.cloud.launch_calls and calls and all(c == {} for c in calls)
