@@ -13,7 +13,9 @@ dcluster_worker:
     cores: 2
     mem_mb: 2048
     features: [dcluster]
-    # A munge key to install (salt:// or a path on the master); empty: the image has it.
+    # A munge key file to install (salt:// or a path; a salt:// file can be fetched by every
+    # minion: prefer dcluster_munge_key.sls, whose dcluster_worker:munge_key wins over this).
+    # Empty: the image has it.
     munge_key_source: salt://slurm/munge.key
     # Start slurmd with an uptime of ~0 (only for hosts sharing a boot time: the local cloud).
     boottime_zero: False

@@ -2,6 +2,7 @@
 {%- set scheduler = salt['grains.get']('dcluster:scheduler', '') %}
 {%- if scheduler in ('slurm', 'sge', 'torque') %}
 include:
+  - dcluster.worker.common
   - dcluster.worker.{{ scheduler }}
 {%- else %}
 dcluster-worker-unknown-scheduler:

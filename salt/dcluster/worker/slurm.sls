@@ -10,7 +10,11 @@ dcluster-slurm-packages:
     - require_in:
       - dcluster_worker: dcluster-slurmd
 {%- endif %}
-{%- if w.get('munge_key_source') %}
+{%- set munge_pillar = salt['pillar.get']('dcluster_worker:munge_key') %}
+{%- if munge_pillar %}
+include:
+  - dcluster.worker.munge
+{%- elif w.get('munge_key_source') %}
 dcluster-munge-key:
   file.managed:
     - name: /etc/munge/munge.key
@@ -37,3 +41,7 @@ dcluster-slurmd:
     - env:
         SLURM_CONF: {{ conf }}
     - boottime_zero: {{ w.get('boottime_zero', False) | json }}
+{%- if munge_pillar %}
+    - require:
+      - service: dcluster-munged
+{%- endif %}

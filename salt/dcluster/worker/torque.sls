@@ -6,6 +6,11 @@
 {%- set w = salt['pillar.get']('dcluster_worker:torque', {}) %}
 {%- set home = w.get('home', '/var/spool/torque') %}
 {%- set server = w.get('server_name', 'headnode') %}
+{#- Torque built with munge authentication: the cluster's key, as for Slurm. #}
+{%- if salt['pillar.get']('dcluster_worker:munge_key') %}
+include:
+  - dcluster.worker.munge
+{%- endif %}
 {%- if w.get('install', True) %}
 dcluster-torque-packages:
   pkg.installed:

@@ -1,0 +1,202 @@
+"""The head formula applied for real: a fresh head host becomes a Slurm head by state.apply.
+
+The host is a throw-away set of namespaces on this machine (tests/support/head_root.py:
+private PID, mount, UTS and network namespaces, copy-on-write overlays over /etc /var
+/srv /opt /usr/local, its own loopback and 127.200.0.233 on a veth pair kept inside),
+so the formula runs with its production defaults (/etc/slurm, /etc/munge, Debian's init
+scripts) without touching this machine's own files or daemons.  ``salt-call --local``
+applies ``dcluster.head`` with the Debian packages already installed here (slurmctld,
+munge, graphite-carbon): the library goes from a wheel into a fresh venv, the master.d
+drop-ins and reactors are written, munged, slurmctld and carbon-cache are started
+through their init scripts and answer; a second apply changes nothing.
+
+The kernel here has no NFS server (no nfsd in /proc/filesystems, no modules): the real
+apply writes the export file only (share:nfs_server False); the NFS server states are
+checked with test=True.  Killing the host's PID 1 (by PID) ends every daemon in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.support.head_root import HeadRoot, available
+
+pytestmark = [pytest.mark.daemons, pytest.mark.slow]
+
+_why = available()
+if _why:
+    pytest.skip(_why, allow_module_level=True)
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SALT_CALL = os.path.join(os.path.dirname(sys.executable), "salt-call")
+HOST, ADDRESS = "dchead", "127.200.0.233"  # private to the head's network namespace
+SHARE = "/srv/shared"
+CLIENTS = "127.200.0.232/29"
+
+
+def pillar(wheel: str, venv: str) -> dict:
+    return {"dcluster_head": {
+        "scheduler": "slurm",
+        "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
+        # no salt-master service on this machine: the drop-ins are written, nothing restarted
+        "master": {"service": "", "master_address": ADDRESS, "file_roots": [os.path.join(REPO, "salt")]},
+        "share": {"path": SHARE, "clients": [CLIENTS], "nfs_server": False},
+        "slurm": {"cluster_name": "dchead", "control_addr": ADDRESS},
+    }}
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    d = tmp_path_factory.mktemp("head")
+    # The library as a wheel built from a copy of the checkout (nothing is built in the worktree).
+    src = d / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build",
+                                                              "*.egg-info", "__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(d / "wheels"), str(src)], check=True, capture_output=True)
+    wheel = str(next((d / "wheels").iterdir()))
+    venv = str(d / "venv")
+    subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
+    (d / "pillar").mkdir()
+    (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
+    (d / "pillar" / "head.sls").write_text(json.dumps(pillar(wheel, venv)))
+    (d / "minion").write_text(yaml.safe_dump({
+        "file_client": "local", "id": HOST, "root_dir": str(d / "saltroot"),
+        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(d / "pillar")]}}))
+    root = HeadRoot(str(d / "root"), HOST, ADDRESS)
+    root.start()
+    try:
+        yield root, d, venv
+    finally:
+        pids = ns_pids(root)
+        root.stop()
+        deadline = time.monotonic() + 20
+        while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def ns_pids(root: HeadRoot) -> list[int]:
+    """This machine's PIDs of every process in the head's PID namespace."""
+    try:
+        mine = os.readlink(f"/proc/{root.target}/ns/pid")
+    except OSError:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == mine:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def apply(root: HeadRoot, d, sls: str = "dcluster.head", *extra: str) -> dict:
+    p = root.run([SALT_CALL, "-c", str(d), "--local", "state.apply", sls, *extra, "--out=json", "-l", "error"],
+                 timeout=600)
+    assert p.stdout, p.stderr.decode()[-3000:]
+    out = json.loads(p.stdout)["local"]
+    assert isinstance(out, dict), out
+    return {k.split("_|-")[1] + ":" + k.split("_|-")[2]: v for k, v in out.items()}
+
+
+def failed(results: dict) -> dict:
+    return {k: v["comment"] for k, v in results.items() if v["result"] is not True}
+
+
+@pytest.fixture(scope="module")
+def first(head):
+    root, d, _ = head
+    return apply(root, d)
+
+
+def test_first_apply_succeeds_and_changes_the_host(first):
+    assert failed(first) == {}
+    changed = {k for k, v in first.items() if v["changes"]}
+    for sid in ("dcluster-master-engine", "dcluster-master-reactor", "dcluster-share-export",
+                "dcluster-munge-key", "dcluster-munged", "dcluster-slurm-conf", "dcluster-slurmctld",
+                "dcluster-carbon-cache"):
+        assert any(k.startswith(sid + ":") for k in changed), (sid, sorted(changed))
+    assert any(k.startswith("dcluster-library:") for k in changed)
+
+
+def test_slurmctld_munge_and_carbon_run_and_answer(head, first):
+    root, _, _ = head
+    ping = root.run(["scontrol", "ping"])
+    assert b"is UP" in ping.stdout, ping
+    parts = root.run(["sinfo", "-h", "-o", "%P %a"])
+    assert parts.stdout.split() == [b"dcluster*", b"up"], parts
+    cred = root.run(["munge", "-n"])
+    assert cred.returncode == 0, cred
+    check = root.run(["unmunge"], input=cred.stdout)
+    assert check.returncode == 0 and b"STATUS:          Success" in check.stdout, check
+    # carbon-cache on the head's own loopback writes what it receives
+    send = ("import socket, time; s = socket.create_connection(('127.0.0.1', 2003), 5); "
+            "s.sendall(b'dcluster.headtest.value 7 %d\\n' % time.time()); s.close()")
+    assert root.run(["/usr/bin/python3", "-c", send]).returncode == 0
+    wsp = root.upper("/var/lib/graphite/whisper/dcluster/headtest/value.wsp")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(wsp) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert os.path.exists(wsp)
+
+
+def test_library_drop_ins_reactors_export_and_key(head, first):
+    root, d, venv = head
+    where = subprocess.run([os.path.join(venv, "bin", "python"), "-I", "-c", "import dcluster; print(dcluster.__file__)"],
+                           capture_output=True, text=True)
+    assert where.stdout.startswith(venv), where
+    conf = root.upper("/etc/salt/master.d")
+    with open(os.path.join(conf, "dcluster-engine.conf")) as fh:
+        assert yaml.safe_load(fh) == {"engines": [{"dcluster": {"master_address": ADDRESS}}]}
+    with open(os.path.join(conf, "dcluster-reactor.conf")) as fh:
+        reactor = yaml.safe_load(fh)["reactor"]
+    targets = [path for mapping in reactor for paths in mapping.values() for path in paths]
+    assert len(targets) == 3
+    for path in targets:
+        with open(root.upper(path)) as ours, open(os.path.join(REPO, "reactor", os.path.basename(path))) as shipped:
+            assert ours.read() == shipped.read()
+    with open(os.path.join(conf, "dcluster-file-roots.conf")) as fh:
+        assert yaml.safe_load(fh) == {"file_roots": {"base": [os.path.join(REPO, "salt")]}}
+    with open(root.upper("/etc/exports.d/dcluster.exports")) as fh:
+        assert fh.read().splitlines()[-1] == f"{SHARE} {CLIENTS}(rw,sync,no_subtree_check,root_squash)"
+    assert stat.S_IMODE(os.stat(root.upper(SHARE)).st_mode) == 0o1777
+    store, key = root.upper("/etc/salt/dcluster/munge.key"), root.upper("/etc/munge/munge.key")
+    with open(store, "rb") as a, open(key, "rb") as b:
+        assert a.read() == b.read()
+    assert stat.S_IMODE(os.stat(store).st_mode) == 0o400 and os.stat(store).st_uid == 0
+    assert stat.S_IMODE(os.stat(os.path.dirname(store)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o400
+    import pwd
+    assert pwd.getpwuid(os.stat(key).st_uid).pw_name == "munge"
+
+
+def test_second_apply_changes_nothing(head, first):
+    root, d, _ = head
+    again = apply(root, d)
+    assert failed(again) == {}
+    assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}
+    # the services were checked, not skipped
+    assert "already running" in again["dcluster-slurmctld:slurmctld"]["comment"]
+
+
+def test_nfs_server_states_with_test_true(head, first):
+    """No kernel NFS server here: the export with nfs_server on is checked with test=True."""
+    root, d, _ = head
+    override = json.dumps({"dcluster_head": {"share": {"nfs_server": True}}})
+    res = apply(root, d, "dcluster.head.share", "test=True", f"pillar={override}")
+    assert failed({k: v for k, v in res.items() if v["result"] is not None}) == {}
+    assert res["dcluster-nfs-server-packages:dcluster-nfs-server-packages"]["result"] is None
+    assert "nfs-kernel-server" in json.dumps(res["dcluster-nfs-server-packages:dcluster-nfs-server-packages"])
+    assert res["dcluster-nfs-server:nfs-kernel-server"]["result"] is None
+    assert res["dcluster-share-export:/etc/exports.d/dcluster.exports"]["result"] is True
