@@ -8,7 +8,9 @@ if [ "$(id -u)" != 0 ]; then
     echo "install-system-deps: not root; skipping Debian packages (daemon tests will skip)" >&2
     exit 0
 fi
-want=(slurm-wlm munge gridengine-master gridengine-exec gridengine-client graphite-carbon graphite-web iproute2 util-linux chromium)
+# debconf-utils: the head formula preseeds Grid Engine with debconf.set (tests/integration/test_head_formula.py).
+want=(slurm-wlm munge gridengine-master gridengine-exec gridengine-client graphite-carbon graphite-web iproute2 util-linux chromium
+      debconf-utils)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,13 +1,13 @@
 """The head formula applied for real: a fresh head host becomes a Slurm head by state.apply.
 
-The host is a throw-away set of namespaces on this machine (tests/support/head_root.py:
+Once for Slurm (slurmctld, munged) and once for Grid Engine (sge_qmaster).  The host is a throw-away set of namespaces on this machine (tests/support/head_root.py:
 private PID, mount, UTS and network namespaces, copy-on-write overlays over /etc /var
 /srv /opt /usr/local, its own loopback and 127.200.0.233 on a veth pair kept inside),
 so the formula runs with its production defaults (/etc/slurm, /etc/munge, Debian's init
 scripts) without touching this machine's own files or daemons.  ``salt-call --local``
 applies ``dcluster.head`` with the Debian packages already installed here (slurmctld,
-munge, graphite-carbon): the library goes from a wheel into a fresh venv, the master.d
-drop-ins and reactors are written, munged, slurmctld and carbon-cache are started
+munge, gridengine-master, debconf-utils, graphite-carbon): the library goes from a wheel into a fresh venv, the master.d
+drop-ins and reactors are written, munged and slurmctld (or sge_qmaster) and carbon-cache are started
 through their init scripts and answer; a second apply changes nothing.
 
 The kernel here has no NFS server (no nfsd in /proc/filesystems, no modules): the real
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -43,9 +44,9 @@ SHARE = "/srv/shared"
 CLIENTS = "127.200.0.232/29"
 
 
-def pillar(wheel: str, venv: str) -> dict:
+def pillar(scheduler: str, wheel: str, venv: str) -> dict:
     return {"dcluster_head": {
-        "scheduler": "slurm",
+        "scheduler": scheduler,
         "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
         # no salt-master service on this machine: the drop-ins are written, nothing restarted
         "master": {"service": "", "master_address": ADDRESS, "file_roots": [os.path.join(REPO, "salt")]},
@@ -54,9 +55,11 @@ def pillar(wheel: str, venv: str) -> dict:
     }}
 
 
-@pytest.fixture(scope="module")
-def head(tmp_path_factory):
-    d = tmp_path_factory.mktemp("head")
+# One head host per scheduler, its tests in file order, stopped before the next one starts.
+@pytest.fixture(scope="module", params=["slurm", "sge"])
+def head(request, tmp_path_factory):
+    scheduler = request.param
+    d = tmp_path_factory.mktemp(f"head-{scheduler}")
     # The library as a wheel built from a copy of the checkout (nothing is built in the worktree).
     src = d / "src"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build",
@@ -68,14 +71,14 @@ def head(tmp_path_factory):
     subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
     (d / "pillar").mkdir()
     (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
-    (d / "pillar" / "head.sls").write_text(json.dumps(pillar(wheel, venv)))
+    (d / "pillar" / "head.sls").write_text(json.dumps(pillar(scheduler, wheel, venv)))
     (d / "minion").write_text(yaml.safe_dump({
         "file_client": "local", "id": HOST, "root_dir": str(d / "saltroot"),
         "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(d / "pillar")]}}))
     root = HeadRoot(str(d / "root"), HOST, ADDRESS)
     root.start()
     try:
-        yield root, d, venv
+        yield root, d, venv, scheduler
     finally:
         pids = ns_pids(root)
         root.stop()
@@ -116,30 +119,41 @@ def failed(results: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def first(head):
-    root, d, _ = head
+    root, d, _, scheduler = head
     return apply(root, d)
 
 
-def test_first_apply_succeeds_and_changes_the_host(first):
+SCHEDULER_STATES = {"slurm": ("dcluster-munge-key", "dcluster-munged", "dcluster-slurm-conf", "dcluster-slurmctld"),
+                    "sge": ("dcluster-sge-act-qmaster", "dcluster-sge-environment", "dcluster-sge-qmaster")}
+
+
+def test_first_apply_succeeds_and_changes_the_host(head, first):
+    scheduler = head[3]
     assert failed(first) == {}
     changed = {k for k, v in first.items() if v["changes"]}
-    for sid in ("dcluster-master-engine", "dcluster-master-reactor", "dcluster-share-export",
-                "dcluster-munge-key", "dcluster-munged", "dcluster-slurm-conf", "dcluster-slurmctld",
-                "dcluster-carbon-cache"):
+    for sid in ("dcluster-library", "dcluster-master-engine", "dcluster-master-reactor", "dcluster-share-export",
+                "dcluster-carbon-cache", *SCHEDULER_STATES[scheduler]):
         assert any(k.startswith(sid + ":") for k in changed), (sid, sorted(changed))
-    assert any(k.startswith("dcluster-library:") for k in changed)
 
 
-def test_slurmctld_munge_and_carbon_run_and_answer(head, first):
-    root, _, _ = head
-    ping = root.run(["scontrol", "ping"])
-    assert b"is UP" in ping.stdout, ping
-    parts = root.run(["sinfo", "-h", "-o", "%P %a"])
-    assert parts.stdout.split() == [b"dcluster*", b"up"], parts
-    cred = root.run(["munge", "-n"])
-    assert cred.returncode == 0, cred
-    check = root.run(["unmunge"], input=cred.stdout)
-    assert check.returncode == 0 and b"STATUS:          Success" in check.stdout, check
+def test_the_scheduler_server_and_carbon_run_and_answer(head, first):
+    root, _, _, scheduler = head
+    if scheduler == "slurm":
+        ping = root.run(["scontrol", "ping"])
+        assert b"is UP" in ping.stdout, ping
+        parts = root.run(["sinfo", "-h", "-o", "%P %a"])
+        assert parts.stdout.split() == [b"dcluster*", b"up"], parts
+        cred = root.run(["munge", "-n"])
+        assert cred.returncode == 0, cred
+        check = root.run(["unmunge"], input=cred.stdout)
+        assert check.returncode == 0 and b"STATUS:          Success" in check.stdout, check
+    else:
+        # the qmaster answers on the cell's port, as the head it was told it is
+        env = ["env", "SGE_ROOT=/var/lib/gridengine", "SGE_CELL=default", "SGE_QMASTER_PORT=6444"]
+        hosts = root.run([*env, "qconf", "-sh"])
+        assert hosts.returncode == 0 and HOST.encode() in hosts.stdout.split(), hosts
+        with open(root.upper("/var/lib/gridengine/default/common/act_qmaster")) as fh:
+            assert fh.read().strip() == HOST
     # carbon-cache on the head's own loopback writes what it receives
     send = ("import socket, time; s = socket.create_connection(('127.0.0.1', 2003), 5); "
             "s.sendall(b'dcluster.headtest.value 7 %d\\n' % time.time()); s.close()")
@@ -152,7 +166,7 @@ def test_slurmctld_munge_and_carbon_run_and_answer(head, first):
 
 
 def test_library_drop_ins_reactors_export_and_key(head, first):
-    root, d, venv = head
+    root, d, venv, scheduler = head
     where = subprocess.run([os.path.join(venv, "bin", "python"), "-I", "-c", "import dcluster; print(dcluster.__file__)"],
                            capture_output=True, text=True)
     assert where.stdout.startswith(venv), where
@@ -171,28 +185,33 @@ def test_library_drop_ins_reactors_export_and_key(head, first):
     with open(root.upper("/etc/exports.d/dcluster.exports")) as fh:
         assert fh.read().splitlines()[-1] == f"{SHARE} {CLIENTS}(rw,sync,no_subtree_check,root_squash)"
     assert stat.S_IMODE(os.stat(root.upper(SHARE)).st_mode) == 0o1777
+    if scheduler == "slurm":
+        check_munge_key(root)
+
+
+def check_munge_key(root: HeadRoot) -> None:
     store, key = root.upper("/etc/salt/dcluster/munge.key"), root.upper("/etc/munge/munge.key")
     with open(store, "rb") as a, open(key, "rb") as b:
         assert a.read() == b.read()
     assert stat.S_IMODE(os.stat(store).st_mode) == 0o400 and os.stat(store).st_uid == 0
     assert stat.S_IMODE(os.stat(os.path.dirname(store)).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o400
-    import pwd
     assert pwd.getpwuid(os.stat(key).st_uid).pw_name == "munge"
 
 
 def test_second_apply_changes_nothing(head, first):
-    root, d, _ = head
+    root, d, _, scheduler = head
     again = apply(root, d)
     assert failed(again) == {}
     assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}
     # the services were checked, not skipped
-    assert "already running" in again["dcluster-slurmctld:slurmctld"]["comment"]
+    server = {"slurm": "dcluster-slurmctld:slurmctld", "sge": "dcluster-sge-qmaster:gridengine-master"}[scheduler]
+    assert "already running" in again[server]["comment"]
 
 
 def test_nfs_server_states_with_test_true(head, first):
     """No kernel NFS server here: the export with nfs_server on is checked with test=True."""
-    root, d, _ = head
+    root, d, _, scheduler = head
     override = json.dumps({"dcluster_head": {"share": {"nfs_server": True}}})
     res = apply(root, d, "dcluster.head.share", "test=True", f"pillar={override}")
     assert failed({k: v for k, v in res.items() if v["result"] is not None}) == {}

@@ -32,16 +32,19 @@ dcluster-sge-act-qmaster:
     - require:
       - pkg: dcluster-sge-packages
 
-{#- The cell's ports for the init script and every client on the head. #}
+{#- Read (sourced) by Debian's init scripts: without SGE_START_MASTERD=yes the qmaster's
+    script exits without starting it.  The ports are exported to the daemons. #}
 dcluster-sge-environment:
   file.managed:
     - name: /etc/default/gridengine
     - contents: |
         # Managed by Salt (dcluster.head.sge).
+        SGE_START_MASTERD=yes
+        SGE_START_EXECD=no
         SGE_ROOT={{ g.sge_root }}
         SGE_CELL={{ g.cell }}
-        SGE_QMASTER_PORT={{ g.qmaster_port | int }}
-        SGE_EXECD_PORT={{ g.execd_port | int }}
+        export SGE_QMASTER_PORT={{ g.qmaster_port | int }}
+        export SGE_EXECD_PORT={{ g.execd_port | int }}
     - require:
       - pkg: dcluster-sge-packages
 
@@ -53,9 +56,12 @@ dcluster-sge-run-dir:
     - require:
       - pkg: dcluster-sge-packages
 
+{#- sig: Debian's init script looks for a pidfile the qmaster does not write there, so its
+    status says "dead" while it runs; Salt checks the process instead. #}
 dcluster-sge-qmaster:
   service.running:
     - name: {{ g.service }}
+    - sig: {{ g.get('qmaster_binary', '/usr/lib/gridengine/sge_qmaster') }}
     - enable: {{ head.enable_services | json }}
     - require:
       - file: dcluster-sge-run-dir

@@ -92,7 +92,9 @@ def test_api_drop_in_serves_the_dashboard_with_anchored_acls(tmp_path):
 def test_sge_head_renders_the_qmaster(tmp_path):
     low = show_sls(tmp_path, "dcluster.head", example("head-sge.sls"))
     _, env = args(low, "dcluster-sge-environment")
-    assert "SGE_QMASTER_PORT=6444" in env["contents"]
+    assert "export SGE_QMASTER_PORT=6444" in env["contents"].splitlines()
+    # Debian's init script starts no qmaster without it
+    assert "SGE_START_MASTERD=yes" in env["contents"].splitlines()
     _, act = args(low, "dcluster-sge-act-qmaster")
     assert act["name"] == "/var/lib/gridengine/default/common/act_qmaster" and act["contents"] == "headnode"
     assert args(low, "dcluster-sge-qmaster")[0] == "service.running"
