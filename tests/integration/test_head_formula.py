@@ -219,3 +219,36 @@ def test_nfs_server_states_with_test_true(head, first):
     assert "nfs-kernel-server" in json.dumps(res["dcluster-nfs-server-packages:dcluster-nfs-server-packages"])
     assert res["dcluster-nfs-server:nfs-kernel-server"]["result"] is None
     assert res["dcluster-share-export:/etc/exports.d/dcluster.exports"]["result"] is True
+
+
+def test_worker_munge_key_from_pillar_applied_for_real(tmp_path):
+    """dcluster.worker.munge on a fresh host: the pillar's key (base64) becomes munged's key, idempotently."""
+    import base64
+
+    key = os.urandom(1024)
+    (tmp_path / "pillar").mkdir()
+    (tmp_path / "pillar" / "top.sls").write_text("base:\n  '*': [worker]\n")
+    (tmp_path / "pillar" / "worker.sls").write_text(json.dumps(
+        {"dcluster_worker": {"munge_key": base64.b64encode(key).decode()}}))
+    (tmp_path / "minion").write_text(yaml.safe_dump({
+        "file_client": "local", "id": "dcworker", "root_dir": str(tmp_path / "saltroot"),
+        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(tmp_path / "pillar")]}}))
+    root = HeadRoot(str(tmp_path / "root"), "dcworker", ADDRESS)
+    root.start()
+    try:
+        first = apply(root, tmp_path, "dcluster.worker.munge")
+        assert failed(first) == {}
+        assert first["dcluster-munged:munge"]["changes"], first["dcluster-munged:munge"]
+        path = root.upper("/etc/munge/munge.key")
+        with open(path, "rb") as fh:
+            assert fh.read() == key
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o400 and pwd.getpwuid(os.stat(path).st_uid).pw_name == "munge"
+        cred = root.run(["munge", "-n"])
+        assert root.run(["unmunge"], input=cred.stdout).returncode == 0
+        # the key never appears in the state output
+        assert base64.b64encode(key).decode()[:40] not in json.dumps(first)
+        again = apply(root, tmp_path, "dcluster.worker.munge")
+        assert failed(again) == {}
+        assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}
+    finally:
+        root.stop()
