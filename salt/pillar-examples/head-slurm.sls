@@ -79,5 +79,8 @@ dcluster_head:
     partition: dcluster
     node_feature: dcluster
     max_nodes: 64
+    # SlurmctldParameters=enable_configless: workers may fetch slurm.conf from slurmctld
+    # (dcluster_worker:slurm:conf_server) instead of having it in their image.
+    configless: True
     # More slurm.conf lines, appended as they are.
     extra: []

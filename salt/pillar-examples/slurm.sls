@@ -7,6 +7,9 @@ dcluster_worker:
     packages: [slurmd, munge]
     # The cluster's slurm.conf on the worker (also exported as SLURM_CONF).
     conf: /etc/slurm/slurm.conf
+    # Or configless: slurmd --conf-server <host[:port]> fetches slurm.conf from slurmctld
+    # (the head formula enables it); conf is then unused.
+    # conf_server: headnode:6817
     # What the node registers with (slurmd -Z --conf "CPUs=.. RealMemory=.. Feature=.."):
     # the same cores/mem_mb as the dcluster resource, and the feature the partition's
     # NodeSet selects (dcluster:cluster:config:node_feature).

@@ -74,7 +74,9 @@ def head(request, tmp_path_factory):
     (d / "pillar" / "head.sls").write_text(json.dumps(pillar(scheduler, wheel, venv)))
     (d / "minion").write_text(yaml.safe_dump({
         "file_client": "local", "id": HOST, "root_dir": str(d / "saltroot"),
-        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(d / "pillar")]}}))
+        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(d / "pillar")]},
+        # dcluster_worker.registered, for the worker formula applied on the head host
+        "states_dirs": [os.path.join(REPO, "_states")]}))
     root = HeadRoot(str(d / "root"), HOST, ADDRESS)
     root.start()
     try:
@@ -207,6 +209,35 @@ def test_second_apply_changes_nothing(head, first):
     # the services were checked, not skipped
     server = {"slurm": "dcluster-slurmctld:slurmctld", "sge": "dcluster-sge-qmaster:gridengine-master"}[scheduler]
     assert "already running" in again[server]["comment"]
+
+
+def test_a_slurm_worker_from_the_worker_formula_joins_and_runs_a_job(head, first):
+    """The worker formula (configless: slurm.conf from this head's slurmctld) on the head host itself."""
+    root, d, _, scheduler = head
+    if scheduler != "slurm":
+        pytest.skip("the Slurm worker")
+    worker = {"dcluster_worker": {"slurm": {"install": False, "conf_server": f"{ADDRESS}:6817", "cores": 1,
+                                            "mem_mb": 200, "features": ["dcluster"]}}}
+    res = apply(root, d, "dcluster.worker.slurm", f"pillar={json.dumps(worker)}")
+    assert failed(res) == {}
+    assert res[f"dcluster-slurmd:{HOST}"]["changes"]["started"]["argv"][-2:] == ["--conf-server", f"{ADDRESS}:6817"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        nodes = root.run(["sinfo", "-h", "-N", "-o", "%N %t %f"]).stdout.decode().split()
+        if nodes[:2] == [HOST, "idle"]:
+            break
+        time.sleep(1)
+    assert nodes[:3] == [HOST, "idle", "dcluster"], nodes
+    out = os.path.join(SHARE, "job-%j.out")
+    sub = root.run(["sbatch", "--parsable", "-p", "dcluster", "-o", out, "--wrap", "echo ran-on-$(hostname)"])
+    assert sub.returncode == 0, sub
+    job = sub.stdout.decode().strip()
+    result = root.upper(os.path.join(SHARE, f"job-{job}.out"))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (os.path.exists(result) and open(result).read()):
+        time.sleep(1)
+    with open(result) as fh:
+        assert fh.read().strip() == f"ran-on-{HOST}"
 
 
 def test_nfs_server_states_with_test_true(head, first):

@@ -2,7 +2,10 @@
     feature the head's partition NodeSet selects.  Settings: pillar dcluster_worker:slurm
     (see salt/pillar-examples/slurm.sls). #}
 {%- set w = salt['pillar.get']('dcluster_worker:slurm', {}) %}
-{%- set conf = w.get('conf', '/etc/slurm/slurm.conf') %}
+{#- conf_server (host[:port] of slurmctld): configless, slurmd fetches slurm.conf from the head
+    (whose slurm.conf has SlurmctldParameters=enable_configless); conf is then unused. #}
+{%- set conf_server = w.get('conf_server', '') %}
+{%- set conf = '' if conf_server else w.get('conf', '/etc/slurm/slurm.conf') %}
 {%- if w.get('install', True) %}
 dcluster-slurm-packages:
   pkg.installed:
@@ -37,9 +40,13 @@ dcluster-slurmd:
     - cores: {{ w.get('cores', grains['num_cpus']) | int }}
     - mem_mb: {{ w.get('mem_mb', grains['mem_total']) | int }}
     - features: {{ w.get('features', ['dcluster']) | json }}
+{%- if conf_server %}
+    - args: {{ ['--conf-server', conf_server] | json }}
+{%- else %}
     - conf: {{ conf }}
     - env:
         SLURM_CONF: {{ conf }}
+{%- endif %}
     - boottime_zero: {{ w.get('boottime_zero', False) | json }}
 {%- if munge_pillar %}
     - require:

@@ -152,3 +152,14 @@ def test_slurm_worker_takes_the_munge_key_from_pillar_before_slurmd(tmp_path):
     assert key["mode"] == "0400" and key["replace"] is False
     _, slurmd = args(low, "dcluster-slurmd")
     assert {"service": "dcluster-munged"} in slurmd["require"]
+
+
+def test_configless_slurm_worker_fetches_its_conf_from_the_head(tmp_path):
+    pillar = example("slurm.sls")
+    pillar["dcluster_worker"]["slurm"]["conf_server"] = "headnode:6817"
+    low = show_sls(tmp_path, "dcluster.worker", pillar, grains={"dcluster": {"scheduler": "slurm"}})
+    _, slurmd = args(low, "dcluster-slurmd")
+    assert slurmd["args"] == ["--conf-server", "headnode:6817"]
+    assert not slurmd.get("conf") and "env" not in slurmd
+    head = show_sls(tmp_path, "dcluster.head.slurm", example("head-slurm.sls"))
+    assert args(head, "dcluster-slurm-conf")[1]["context"]["s"]["configless"] is True
