@@ -170,7 +170,7 @@ class OpenRequests:
                 mine[rid] = dict(self.records.requests[rid])
 
     def _adopt(self, cfg: Config, drv: Any, resource: str, fulfilled: dict[str, str], mine: dict[str, dict]) -> None:
-        result = drv.adopt({iid: mine[rid]["minion"] for iid, rid in fulfilled.items()})
+        result = drv.adopt({iid: mine[rid]["minion"] for iid, rid in fulfilled.items()}, fulfilled)
         by_minion = {i.minion_id: i for i in result.instances}
         adopted = []
         with self.records.lock:

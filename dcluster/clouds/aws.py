@@ -465,14 +465,16 @@ class AwsDriver(Driver):
                 pass
         return self.poll_requests(ids)
 
-    def adopt(self, fulfilled: Mapping[str, str]) -> LaunchResult:
+    def adopt(self, fulfilled: Mapping[str, str], requests: Mapping[str, str] | None = None) -> LaunchResult:
         """Tag the instances of fulfilled requests (EC2 cannot tag them at fulfilment) and report them;
-        one whose tagging failed is not reported (adopted by a later call)."""
+        one whose tagging failed is not reported (adopted by a later call).  ``requests``: instance id ->
+        the request id that named it."""
         result = LaunchResult(instances=[], requested=len(fulfilled))
         if not fulfilled:
             return result
         try:
             cores, mem = self.cores(), self.mem_mb()
+            fulfilled = self._spot_instances_of(fulfilled, requests or {})
         except CloudError as exc:
             result.error = exc
             return result
@@ -496,6 +498,34 @@ class AwsDriver(Driver):
                     result.instances.append(inst)
         return result
 
+    def _spot_instances_of(self, fulfilled: Mapping[str, str], requests: Mapping[str, str]) -> dict[str, str]:
+        """The part of ``fulfilled`` (instance id -> minion id) that a spot request can have launched for
+        that minion.  Tagging makes an instance ours, to drain and destroy: an instance id named by a
+        buggy or hostile request listing must be a spot instance (of that request, where EC2 says which)
+        that carries no other worker's tags, or an unrelated machine would be taken."""
+        out: dict[str, str] = {}
+        for res in self._paged("describe_instances", "Reservations",
+                               Filters=[{"Name": "instance-id", "Values": list(fulfilled)}]):
+            for raw in res.get("Instances", []):
+                iid = raw.get("InstanceId")
+                mid = fulfilled.get(iid)
+                if mid is None:
+                    continue
+                rid, tags = requests.get(iid), _tags(raw)
+                why = None
+                if raw.get("InstanceLifecycle") != "spot":
+                    why = "it is not a spot instance"
+                elif rid and raw.get("SpotInstanceRequestId") not in (None, rid):
+                    why = f"it was launched by request {raw.get('SpotInstanceRequestId')}"
+                elif tags.get(model.TAG_MINION, mid) != mid or tags.get(model.TAG_CLUSTER, self.cluster) != self.cluster:
+                    why = "it carries another worker's tags"
+                if why:
+                    log.warning("aws %s: not adopting instance %s for %s (request %s): %s", self.resource.name,
+                                iid, mid, rid or "?", why)
+                    continue
+                out[iid] = mid
+        return out
+
     def _wait_for_requests(self, result: LaunchResult, userdata_for) -> None:
         """Poll ``result.requests`` until fulfilled or ``spot_timeout``; cancel the rest, adopt what was
         fulfilled (also while cancelling), launch the unfulfilled part on demand if the fallback is on."""
@@ -504,6 +534,7 @@ class AwsDriver(Driver):
         pending = {rid: mid for mid, rid in result.requests.items()}
         result.requests = {}
         fulfilled: dict[str, str] = {}  # instance id -> minion id
+        request_of: dict[str, str] = {}  # instance id -> request id
         left: list[str] = []
 
         def sort(reqs: list[Request], final: bool) -> None:
@@ -512,6 +543,7 @@ class AwsDriver(Driver):
                 req = seen.get(rid)
                 if req is not None and req.instance_id:
                     fulfilled[req.instance_id] = pending.pop(rid)
+                    request_of[req.instance_id] = rid
                 elif (req is None and final) or (req is not None and req.state in ("closed", "cancelled", "failed")):
                     left.append(pending.pop(rid))
 
@@ -526,7 +558,7 @@ class AwsDriver(Driver):
             sort(self.cancel_requests(list(pending)), final=True)
             left += list(pending.values())  # still open after the cancel: it will not be fulfilled
         if fulfilled:
-            adopted = self.adopt(fulfilled)
+            adopted = self.adopt(fulfilled, request_of)
             result.instances += adopted.instances
             result.error = result.error or adopted.error
         if not left:

@@ -151,8 +151,9 @@ class Driver(abc.ABC):
         """Cancel; returns the requests as they are after it (one fulfilled meanwhile shows its instance)."""
         return []
 
-    def adopt(self, fulfilled: Mapping[str, str]) -> LaunchResult:
-        """Make the instances of fulfilled requests (instance id -> minion id) ours: tagged, listed."""
+    def adopt(self, fulfilled: Mapping[str, str], requests: Mapping[str, str] | None = None) -> LaunchResult:
+        """Make the instances of fulfilled requests (instance id -> minion id) ours: tagged, listed;
+        ``requests``: instance id -> the request that named it (checked where the cloud tells)."""
         return LaunchResult(instances=[], requested=len(fulfilled))
 
     # ------------------------------------------------------------ helpers
