@@ -162,8 +162,10 @@ class OpenRequests:
                     continue
                 if req.state not in ("open", "active"):
                     continue
-                left = (req.valid_until - self.ports.clock()) if req.valid_until else float(
-                    res.config.get("spot_timeout") or 300)
+                # no longer than spot_timeout, whatever ValidUntil the listing says: until then the
+                # worker counts toward max (EC2's default ValidUntil is 7 days; a hostile answer, years)
+                timeout = float(res.config.get("spot_timeout") or 300)
+                left = min(req.valid_until - self.ports.clock(), timeout) if req.valid_until else timeout
                 log.info("dcluster: found spot request %s of %s (%s) again", rid, res.name, req.minion_id)
                 self._track(res.name, rid, req.minion_id, now, now + max(0.0, left), res.cores)
                 self.records.maybe_launched.pop(req.minion_id, None)  # tracked: it counts as a request now

@@ -1,4 +1,6 @@
-"""A spot request listing that names an instance the request did not launch adopts nothing.
+"""Spot requests as a hostile or buggy cloud lists them: nothing is adopted or held on its word alone.
+
+A listing that names an instance the request did not launch adopts nothing.
 
 Adoption tags the instance as ours, and an instance tagged as ours is drained
 and destroyed like any worker: a buggy or hostile DescribeSpotInstanceRequests
@@ -7,6 +9,9 @@ answer pointing a fulfilled request of ours at an unrelated on-demand instance
 and real boto3 against moto in server mode; the answer is altered through the
 driver's documented ``spot_view`` seam.
 """
+
+import os
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -50,4 +55,29 @@ def test_a_request_listed_with_a_foreign_instance_does_not_tag_it_as_ours(tmp_pa
         assert model.TAG_CLUSTER not in tags_of(ec2, foreign), "an instance the request did not launch was adopted"
         assert not any(i.id == foreign for i in env.c.state.recent_launches.values())
     finally:
+        env.c.shutdown()
+
+
+def test_a_request_found_again_waits_no_longer_than_spot_timeout(tmp_path, moto, ec2):
+    """A request the state file lost, found again by its tags, is cancelled by spot_timeout whatever
+    ValidUntil the listing gives (one made without it lives 7 days on EC2; a hostile answer says years):
+    until then its worker counts toward max, so a far ValidUntil would hold that slot all along."""
+    env = Engine(tmp_path, moto, pillar(moto, spot_timeout=60))
+    env.spot.hold = True
+    held = env.spot
+    env.sched.jobs_ = jobs(1)
+    env.step()
+    env.c.shutdown()
+    os.unlink(env.path)
+    env.spot = lambda req: dict(held(req), ValidUntil=datetime.fromtimestamp(env.clock.t + 30 * 86400, UTC))
+    env.drivers.clear()
+    env.c = env.start()
+    env.calls.clear()
+    try:
+        env.step()  # found again, still open: tracked
+        assert len(env.c.state.requests) == 1
+        env.step(70)  # past spot_timeout since it was found: cancelled
+        assert env.ops("spot", "CancelSpotInstanceRequests") == 1
+    finally:
+        held.hold = False
         env.c.shutdown()
