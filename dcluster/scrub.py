@@ -204,7 +204,22 @@ def url_password(value: Any) -> str | None:
 
 def mask_url_password(value: str) -> str:
     """``value`` with the password of its userinfo masked; the rest of the URL kept."""
-    return _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", value)
+    masked = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", value)
+    # A value that is one URL (a pillar's proxy) may hold in its password what the pattern stops at
+    # (an unencoded '@', a quote, '<' '>', a blank), which urlsplit still reads as the password, and
+    # so does the HTTP client: its whole userinfo after the user name is masked by position.
+    try:
+        parts = urllib.parse.urlsplit(value)
+        has_password = parts.password is not None
+    except ValueError:
+        return masked
+    if not has_password:
+        return masked
+    start = len(parts.scheme) + 3
+    if value[:start].lower() != parts.scheme + "://" or value[start:start + len(parts.netloc)] != parts.netloc:
+        return REDACTED  # urlsplit dropped characters (tabs, newlines): nothing of it is shown
+    user = parts.netloc.rpartition("@")[0].split(":", 1)[0]
+    return f"{value[:start]}{user}:{REDACTED}@{parts.netloc.rpartition('@')[2]}{value[start + len(parts.netloc):]}"
 
 
 def known_values(config: Any) -> list[str]:
