@@ -47,6 +47,8 @@ class OpenRequests:
         self._lock = threading.Lock()
         self._polling: set[str] = set()  # resources with a poll under way
         self._looked: set[str] = set()  # resources looked at by their tags since this start
+        # cancelled requests one listing did not show: replaced only if the next one does not either
+        self._missed: set[str] = set()
 
     # ------------------------------------------------------------ recording
     def opened(self, cfg: Config, resource: str, opened: dict[str, str]) -> None:
@@ -122,12 +124,15 @@ class OpenRequests:
         cancel: list[str] = []
         for rid, rec in mine.items():
             req = seen.get(rid)
+            if req is not None:
+                self._missed.discard(rid)
             if req is not None and req.instance_id:
                 fulfilled[req.instance_id] = rid
             elif req is not None and req.state in DONE:
                 unfulfilled.append(rid)
             elif req is None and rec["cancelled"]:
-                unfulfilled.append(rid)  # cancelled and forgotten: nothing was fulfilled
+                if self._absent_again(rid):
+                    unfulfilled.append(rid)  # cancelled and forgotten: nothing was fulfilled
             elif now >= rec["deadline"]:
                 cancel.append(rid)  # open (or not known yet) at its deadline
         if cancel:
@@ -142,7 +147,9 @@ class OpenRequests:
                 req = after.get(rid)
                 if req is not None and req.instance_id:
                     fulfilled[req.instance_id] = rid  # fulfilled while being cancelled: ours all the same
-                elif req is None or req.state in DONE:
+                elif req is not None and req.state in DONE:
+                    unfulfilled.append(rid)
+                elif req is None and self._absent_again(rid):
                     unfulfilled.append(rid)
                 # still open: the cancel has not taken yet; looked at again next cycle
             self.ports.save()  # a restart now must not take them for requests still to wait for
@@ -152,6 +159,17 @@ class OpenRequests:
             self._replace(cfg, resource, unfulfilled, mine)
         if fulfilled or unfulfilled or cancel:
             self.ports.cloud_changed(resource)
+
+    def _absent_again(self, rid: str) -> bool:
+        """Whether a cancelled request missing from this listing was missing from the last one too.
+        EC2 lists a cancelled request for hours, with the instance it launched if it was fulfilled
+        first; a listing that lags or errs must not, on its own, make that instance (untagged, so
+        never listed as ours) a leak and launch a replacement besides."""
+        if rid in self._missed:
+            self._missed.discard(rid)
+            return True
+        self._missed.add(rid)
+        return False
 
     def _found_again(self, res: Any, mine: dict[str, dict], seen: dict[str, Any], now: float) -> None:
         """Requests of ours the records do not hold (killed between the request and the save)."""

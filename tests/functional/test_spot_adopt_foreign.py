@@ -81,3 +81,21 @@ def test_a_request_found_again_waits_no_longer_than_spot_timeout(tmp_path, moto,
     finally:
         held.hold = False
         env.c.shutdown()
+
+
+def test_a_cancelled_request_missing_from_one_listing_is_not_replaced_yet(tmp_path, moto, ec2):
+    """After the cancel, EC2 still lists a request (with its instance, if it was fulfilled first): one
+    listing without it (moto forgets it at once) replaces nothing; a second one does."""
+    env = Engine(tmp_path, moto, pillar(moto, spot_timeout=60))
+    env.spot.hold = True
+    try:
+        env.sched.jobs_ = jobs(1)
+        env.step()
+        (rid,) = env.c.state.requests
+        env.step(70)  # cancelled at the deadline; the look after the cancel does not show it
+        assert env.ops("spot", "CancelSpotInstanceRequests") == 1
+        assert rid in env.c.state.requests and env.ops("spot", "RunInstances") == 0
+        env.step()  # missing again: replaced on demand
+        assert rid not in env.c.state.requests and env.ops("spot", "RunInstances") == 1
+    finally:
+        env.c.shutdown()
