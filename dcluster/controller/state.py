@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 import threading
@@ -193,7 +194,7 @@ def _requests(data: Any) -> dict[str, dict[str, Any]]:
                 and isinstance(rec.get("resource"), str)):
             continue
         since, deadline = rec.get("since"), rec.get("deadline")
-        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t == t for t in (since, deadline)):
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (since, deadline)):
             continue
         out[rid] = {"minion": rec["minion"], "resource": rec["resource"], "since": float(since),
                     "deadline": float(deadline), "cancelled": rec.get("cancelled") is True}

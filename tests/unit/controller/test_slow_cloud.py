@@ -148,6 +148,9 @@ def test_open_requests_are_saved_with_wall_times_and_malformed_ones_dropped():
         "sir-c": {"minion": ["x"], "resource": "r1", "since": 1.0, "deadline": 1.0},
         "sir-d": "open",
         "sir-e": {"minion": "dc-r1-e", "resource": "r1", "since": 1.0, "deadline": float("nan")},
+        # JSON's Infinity reads as a float: a request never due, its worker counted toward max for good
+        "sir-f": {"minion": "dc-r1-f", "resource": "r1", "since": 1.0, "deadline": float("inf")},
+        "sir-g": {"minion": "dc-r1-g", "resource": "r1", "since": -float("inf"), "deadline": 1.0},
     })
     # loaded 50 s (wall) later, the monotonic clock reading 20: the cloud's deadline counts the downtime
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_050.0)
