@@ -311,6 +311,15 @@ class AwsDriver(Driver):
     def start_launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
         """On demand: the instances.  Spot: the requests, left open in ``result.requests``; ids whose
         request was refused for quota or capacity are launched on demand here (if the fallback is on)."""
+        return self._start(count, minion_ids, userdata_for, spot=self.config.get("spot_bid") is not None)
+
+    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
+                         userdata_for: Callable[[str], str]) -> LaunchResult:
+        """On demand whatever ``spot_bid`` says (the fallback of spot requests not fulfilled in time)."""
+        return self._start(count, minion_ids, userdata_for, spot=False)
+
+    def _start(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str],
+               spot: bool) -> LaunchResult:
         ids = self.check_ids(count, minion_ids)
         result = LaunchResult(instances=[], requested=count)
         if not ids:
@@ -320,7 +329,7 @@ class AwsDriver(Driver):
         except CloudError as exc:
             result.error = exc
             return result
-        if self.config.get("spot_bid") is not None:
+        if spot:
             ids = self._request_spot(ids, userdata_for, result)
             if not ids:
                 return result
@@ -328,20 +337,6 @@ class AwsDriver(Driver):
                 return result  # the refusal is the error
             result.extra["fallback_on_demand"] = len(ids)
             result.error = None
-        self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
-        return result
-
-    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
-                         userdata_for: Callable[[str], str]) -> LaunchResult:
-        ids = self.check_ids(count, minion_ids)
-        result = LaunchResult(instances=[], requested=count)
-        if not ids:
-            return result
-        try:
-            cores, mem = self.cores(), self.mem_mb()
-        except CloudError as exc:
-            result.error = exc
-            return result
         self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
         return result
 
