@@ -316,15 +316,25 @@ class StateFile:
         self._at = 0.0  # monotonic time of the last write
 
     def save(self, state: ControllerState, path: str, mono: float, wall: float) -> bool:
-        """True if it wrote."""
+        """True if it wrote.
+
+        The state is turned into text once: its monotonic times are put on the wall clock with the
+        offset between the clocks in whole seconds, so an unchanged state gives the same text however
+        the clocks drift by fractions, and that text, less ``saved_at``, is what is compared.  The
+        wall times written are off by under half a second (they are for people); the ages a restart
+        computes are exact, as ``saved_at`` carries the same offset.  (Issue 15: every start and
+        every highstate return is saved at once; at 300 workers the two serialisations of each save
+        were most of what the engine spent on an event.)"""
+        off = float(round(wall - mono))
         with self._lock:
-            raw = state.to_json()
-            raw["clock_offset"] = round(wall - mono)
-            key = json.dumps(raw, default=str, sort_keys=True)
-            if key == self._key and mono - self._at < REFRESH:
+            raw = state.to_json(0.0, off)  # times + (off - 0.0)
+            raw.pop("saved_at", None)
+            raw["clock_offset"] = off  # a step of the wall clock is a change, whatever the state holds
+            body = json.dumps(raw, default=str, sort_keys=True)
+            if body == self._key and mono - self._at < REFRESH:
                 return False
-            save(state, path, mono, wall)
-            self._key, self._at = key, mono
+            write_text(path, f'{body[:-1]}, "saved_at": {json.dumps(mono + off)}}}')
+            self._key, self._at = body, mono
             return True
 
 

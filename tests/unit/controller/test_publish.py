@@ -143,3 +143,20 @@ def test_a_wall_clock_step_rewrites_the_state(tmp_path):
     assert not f.save(s, path, mono=110.0, wall=1_000_010.0)  # both clocks moved together: nothing to write
     assert f.save(s, path, mono=120.0, wall=1_000_620.0)  # the wall clock stepped 600 s forward
     assert json.loads(open(path).read())["saved_at"] == 1_000_620.0
+
+
+def test_a_save_turns_the_state_into_text_once(tmp_path, monkeypatch):
+    """Every start and every highstate return is saved at once (issue 15): a save that writes must not
+    serialise the whole state twice, once to compare and once to write."""
+    s = st.ControllerState()
+    s.configured.add("w1")
+    calls = []
+    real = st.ControllerState.to_json
+    monkeypatch.setattr(st.ControllerState, "to_json", lambda self, *a: calls.append(a) or real(self, *a))
+    f, path = st.StateFile(), str(tmp_path / "state.json")
+    assert f.save(s, path, mono=100.0, wall=1_000_000.4)
+    assert len(calls) == 1
+    saved = json.loads(open(path).read())
+    assert saved["configured"] == ["w1"] and saved["saved_at"] == 1_000_000.0  # the offset in whole seconds
+    again = st.ControllerState.from_json(saved, mono=200.0, wall=1_000_100.4)
+    assert again.configured == {"w1"}
