@@ -295,8 +295,13 @@ class Scheduler:
                     node.free_mem -= c * job.mem_mb
                 used.add(name)
 
-        self._easy(virtual, now, take, order_key=lambda n: (n.name[0] == "~", n.name[:5] == "~off", n.free, n.name))
+        # registered nodes first, then booting, then powered-down ones
+        self._whatif_pass(now, virtual, take, lambda n: (n.name[0] == "~", n.name[:5] == "~off", n.free, n.name))
         return used & real, sum(1 for name in used if name.startswith("~off"))
+
+    def _whatif_pass(self, now: float, virtual: list[SimNode], take, key) -> None:
+        """The scheduling passes of :meth:`whatif` over the virtual nodes: FCFS + EASY here."""
+        self._easy(virtual, now, take, order_key=key)
 
     def _easy(self, usable: list[SimNode], now: float, take, order_key=None) -> tuple[list[SimJob], list[SimJob]]:
         """FCFS + EASY over ``usable``; ``take(job, alloc)`` starts a job.  Returns (started, still pending)."""

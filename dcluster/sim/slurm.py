@@ -262,33 +262,11 @@ class SlurmScheduler(Scheduler):
         return started
 
     # ------------------------------------------------------------ power saving's view
-    def whatif(self, now: float, booting: int, off: int, cores: int, mem_mb: int = 0) -> tuple[set[str], int]:
-        """Which idle nodes and how many powered-down nodes Slurm would allocate, as in the base class.
-
-        Booting and powered-down nodes count as free now (Slurm allocates a job to
-        them and it waits for the resume); the main pass, then the backfill pass.
+    def _whatif_pass(self, now: float, virtual: list[SimNode], take, key) -> None:
+        """Power saving's view (:meth:`Scheduler.whatif`): booting and powered-down nodes count as free
+        now (Slurm allocates a job to them and it waits for the resume); the main pass, then the
+        backfill pass.
         """
-        if not self.pending:
-            return set(), 0
-        virtual = [SimNode(n.name, n.cores, n.mem_mb, free=n.free, free_mem=n.free_mem)
-                   for n in self.nodes.values() if n.usable and n.free > 0]
-        real = {n.name for n in virtual}
-        virtual += [SimNode(f"~boot{i}", cores, mem_mb, free=cores, free_mem=mem_mb) for i in range(booting)]
-        virtual += [SimNode(f"~off{i}", cores, mem_mb, free=cores, free_mem=mem_mb) for i in range(off)]
-        if not virtual:
-            return set(), 0
-        by_name = {n.name: n for n in virtual}
-        used: set[str] = set()
-
-        def take(job, alloc):
-            for name, c in alloc.items():
-                node = by_name[name]
-                node.free -= c
-                if node.mem_mb and job.mem_mb:
-                    node.free_mem -= c * job.mem_mb
-                used.add(name)
-
-        key = lambda n: (n.name[0] == "~", n.name[:5] == "~off", n.free, n.name)  # noqa: E731
         first = self._main(now, virtual, take, self.pending, key)
         ids = {j.id for j in first}
         future, self.future_nodes = self.future_nodes, None  # the booting nodes are among ``virtual`` here
@@ -297,4 +275,3 @@ class SlurmScheduler(Scheduler):
                            [j for j in self.pending if j.id not in ids], key)
         finally:
             self.future_nodes = future
-        return used & real, sum(1 for name in used if name.startswith("~off"))
