@@ -11,9 +11,8 @@ try:
     import lxml  # noqa: F401
 
     from dcluster.config import ConfigError
-    from dcluster.glue.names import sync_hosts as _sync_hosts
+    from dcluster.glue.names import module_sync_hosts as _sync_hosts
     from dcluster.glue.run import scheduler_adapter
-    from dcluster.names import NameError_
     from dcluster.schedulers.errors import SchedulerError
 
     HAS_CORE = True
@@ -177,8 +176,4 @@ def sync_hosts(entries, hosts_file="/etc/hosts", withdraw=True):
 
         salt head dcluster_sge.sync_hosts '{"dc-r1-0a1b2c-0123456789ab": "10.0.0.5"}'
     """
-    try:
-        return _sync_hosts(__salt__, __context__, hosts_file, entries, withdraw=withdraw)
-    except (NameError_, OSError) as exc:
-        log.error("dcluster_sge.sync_hosts: %s", exc)
-        raise CommandExecutionError(f"sync_hosts: {exc}") from exc
+    return _sync_hosts(__virtualname__, __salt__, __context__, hosts_file, entries, withdraw=withdraw)

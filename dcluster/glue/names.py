@@ -8,11 +8,14 @@ holds is never taken from an earlier call (an admin may have edited it since).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from .. import names
+
+log = logging.getLogger(__name__)
 
 # Salt's hosts module takes its file from this context key before the minion's `hosts.file` option;
 # setting it makes the module write the file the pillar names.
@@ -51,6 +54,19 @@ def sync_hosts(salt: Mapping[str, Any], context: MutableMapping, hosts_file: str
         salt["hosts.rm_host"](addr, name)
     context.pop(_LIST_KEY, None)
     return {"hosts_file": path, **todo.to_dict()}
+
+
+def module_sync_hosts(module: str, salt: Mapping[str, Any], context: MutableMapping, hosts_file: str,
+                      entries: object, withdraw: bool = True) -> dict[str, Any]:
+    """:func:`sync_hosts` for the execution module ``module`` (``dcluster_<scheduler>``): a refused
+    entry or an unwritable file is logged and raised as Salt's ``CommandExecutionError``."""
+    from salt.exceptions import CommandExecutionError
+
+    try:
+        return sync_hosts(salt, context, hosts_file, entries, withdraw=withdraw)
+    except (names.NameError_, OSError) as exc:
+        log.error("%s.sync_hosts: %s", module, exc)
+        raise CommandExecutionError(f"sync_hosts: {exc}") from exc
 
 
 _LOADED: dict[str, Any] = {}
