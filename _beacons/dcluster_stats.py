@@ -82,8 +82,10 @@ def validate(config):
     conf = salt.utils.beacons.list_to_dict(config)
     unknown = sorted(k for k in conf if k not in OWN_KEYS | SALT_KEYS and not str(k).startswith("_"))
     if unknown:
-        return False, (f"dcluster_stats beacon: unknown option(s) {', '.join(map(str, unknown))}; "
-                       f"known: {', '.join(sorted(OWN_KEYS))}")
+        return False, (
+            f"dcluster_stats beacon: unknown option(s) {', '.join(map(str, unknown))}; "
+            f"known: {', '.join(sorted(OWN_KEYS))}"
+        )
     if "interval" in conf:
         value = conf["interval"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -110,8 +112,12 @@ def _rate(now, before, elapsed):
     return delta / elapsed
 
 
-NET_FIELDS = (("bytes_in", "bytes_recv"), ("bytes_out", "bytes_sent"),
-              ("packets_in", "packets_recv"), ("packets_out", "packets_sent"))
+NET_FIELDS = (
+    ("bytes_in", "bytes_recv"),
+    ("bytes_out", "bytes_sent"),
+    ("packets_in", "packets_recv"),
+    ("packets_out", "packets_sent"),
+)
 
 
 def _network(interfaces):
@@ -154,8 +160,12 @@ def _diskio():
     c = psutil.disk_io_counters()
     if c is None:  # no disks the kernel reports (some containers)
         return None
-    return {"read_bytes": c.read_bytes, "write_bytes": c.write_bytes,
-            "read_ops": c.read_count, "write_ops": c.write_count}
+    return {
+        "read_bytes": c.read_bytes,
+        "write_bytes": c.write_bytes,
+        "read_ops": c.read_count,
+        "write_ops": c.write_count,
+    }
 
 
 def _cpu_busy(times):

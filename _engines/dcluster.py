@@ -89,8 +89,9 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
         try:
             controller.worker_stats = WorkerStats(min_interval=float(stats_interval))
         except (TypeError, ValueError):
-            raise ValueError(f"engines: dcluster: stats_interval must be a number of seconds above 0, "
-                             f"not {stats_interval!r}") from None
+            raise ValueError(
+                f"engines: dcluster: stats_interval must be a number of seconds above 0, not {stats_interval!r}"
+            ) from None
     ports.highstate = highstate_jobs.tracked(controller, ports.highstate)
     key_file = command_auth.key_path(opts["cachedir"])
     command_auth.load_or_create_key(key_file)

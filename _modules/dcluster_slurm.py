@@ -96,8 +96,9 @@ def set_reservation(name, queue=None, account=None, property=None, properties=No
     """
     if isinstance(properties, str):
         properties = properties.split(",")
-    return _call("set_reservation", name, queue=queue, account=account, property=property,
-                 properties=tuple(properties or ()))
+    return _call(
+        "set_reservation", name, queue=queue, account=account, property=property, properties=tuple(properties or ())
+    )
 
 
 def hold(name, reason="dcluster: held"):

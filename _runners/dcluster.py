@@ -78,8 +78,10 @@ def _bootstrap_line(name, b):
     if not b:
         return ""
     if b.get("protected"):
-        return (f"; protected, no launches: {b['failures']} in a row never joined (last {', '.join(b['last'][-3:])}: "
-                f"{b['reason'][:120]}); fix its image or user-data in the pillar, or salt-run dcluster.restore {name}")
+        return (
+            f"; protected, no launches: {b['failures']} in a row never joined (last {', '.join(b['last'][-3:])}: "
+            f"{b['reason'][:120]}); fix its image or user-data in the pillar, or salt-run dcluster.restore {name}"
+        )
     return f"; {b['failures']} of {b['limit']} in a row never joined: probing until one joins"
 
 
@@ -118,12 +120,18 @@ def status():
     plan = last.get("plan") or {}
     return {
         "engine": {
-            "auto_mode": view.get("auto_mode"), "last_cycle_age_s": data["engine_age_s"],
-            "stale": data["engine_stale"], "scheduler_ok": view.get("scheduler_ok"),
+            "auto_mode": view.get("auto_mode"),
+            "last_cycle_age_s": data["engine_age_s"],
+            "stale": data["engine_stale"],
+            "scheduler_ok": view.get("scheduler_ok"),
         },
         "resources": {
             name: f"{r['current']}/{r['max']} (min {r['min']}{', ' + r['mode'] if r['mode'] != 'normal' else ''})"
-            + (f"; backing off ({r['backoff']['kind']}): {r['backoff']['last_error'][:120]}" if r.get("backoff") else "")
+            + (
+                f"; backing off ({r['backoff']['kind']}): {r['backoff']['last_error'][:120]}"
+                if r.get("backoff")
+                else ""
+            )
             + _bootstrap_line(name, r.get("bootstrap"))
             + ("" if r.get("cloud_ok") else "; cloud poll failing")
             for name, r in (last.get("resources") or {}).items()
@@ -138,8 +146,10 @@ def status():
         },
         "planned": [f"{a['kind']} {a.get('target') or a.get('count')}: {a['reason']}" for a in plan.get("actions", [])],
         "notes": plan.get("notes", []),
-        "recent_errors": [f"{time.strftime('%H:%M:%S', time.localtime(e['time']))} {e['where']}: {e['message'][:300]}"
-                          for e in list(data.get("errors", []))[-8:]],
+        "recent_errors": [
+            f"{time.strftime('%H:%M:%S', time.localtime(e['time']))} {e['where']}: {e['message'][:300]}"
+            for e in list(data.get("errors", []))[-8:]
+        ],
     }
 
 
@@ -276,7 +286,7 @@ def history(limit=360):
 
         salt-run dcluster.history limit=60
     """
-    return list(_state().get("history", []))[-int(limit):]
+    return list(_state().get("history", []))[-int(limit) :]
 
 
 @_needs_engine
@@ -360,9 +370,13 @@ def server_status():
     last = data.get("last") or {}
     view = last.get("view") or {}
     return {
-        "auto_mode": view.get("auto_mode"), "engine_age_s": data["engine_age_s"], "engine_stale": data["engine_stale"],
-        "scheduler_ok": view.get("scheduler_ok"), "cloud_ok": view.get("cloud_ok"),
-        "in_flight": view.get("in_flight"), "busy_workers": last.get("busy_targets", []),
+        "auto_mode": view.get("auto_mode"),
+        "engine_age_s": data["engine_age_s"],
+        "engine_stale": data["engine_stale"],
+        "scheduler_ok": view.get("scheduler_ok"),
+        "cloud_ok": view.get("cloud_ok"),
+        "in_flight": view.get("in_flight"),
+        "busy_workers": last.get("busy_targets", []),
         "counters": data.get("counters", {}),
     }
 
@@ -531,8 +545,11 @@ def _bad_id(minion_id, what):
         return None
     _refusals().warning("dcluster: %s: refused a malformed minion id %.200r", what, minion_id)
     kind = type(minion_id).__name__
-    return f"not a dcluster minion id (a {kind}" + (f" of {len(minion_id)} characters" if isinstance(
-        minion_id, str) else "") + "); left for the admin"
+    return (
+        f"not a dcluster minion id (a {kind}"
+        + (f" of {len(minion_id)} characters" if isinstance(minion_id, str) else "")
+        + "); left for the admin"
+    )
 
 
 def pending_key(minion_id, act=None):
@@ -597,8 +614,9 @@ def forward_stats(minion_id, data):
     if why is not None:  # only our workers' stats are forwarded: the rest are dropped
         return {"ok": False, "message": f"stats dropped: {why}"}
     minion = _engine_pillar_minion()
-    return stats.forward_stats(__opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key),
-                               minion_id, data)
+    return stats.forward_stats(
+        __opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key), minion_id, data
+    )
 
 
 def simulate(trace, **kwargs):

@@ -44,8 +44,20 @@ def __virtual__():
     return __virtualname__
 
 
-def registered(name, scheduler, cores=None, mem_mb=None, features=None, conf=None, env=None, sbin="/usr/sbin",
-               args=None, boottime_zero=False, log_dir=None, timeout=30):
+def registered(
+    name,
+    scheduler,
+    cores=None,
+    mem_mb=None,
+    features=None,
+    conf=None,
+    env=None,
+    sbin="/usr/sbin",
+    args=None,
+    boottime_zero=False,
+    log_dir=None,
+    timeout=30,
+):
     """
     Ensure the worker daemon of ``scheduler`` (slurm, sge or torque) runs on this host as node ``name``.
 
@@ -84,8 +96,9 @@ def registered(name, scheduler, cores=None, mem_mb=None, features=None, conf=Non
     """
     ret = {"name": name, "changes": {}, "result": False, "comment": ""}
     try:
-        argv = _worker.daemon_argv(scheduler, name, cores=cores, mem_mb=mem_mb, features=features or (), conf=conf,
-                                   sbin=sbin, args=args or ())
+        argv = _worker.daemon_argv(
+            scheduler, name, cores=cores, mem_mb=mem_mb, features=features or (), conf=conf, sbin=sbin, args=args or ()
+        )
     except _worker.WorkerError as exc:
         ret["comment"] = str(exc)
         return ret
@@ -95,8 +108,11 @@ def registered(name, scheduler, cores=None, mem_mb=None, features=None, conf=Non
         ret.update(result=True, comment=f"{daemon} of {name} is running (pid {', '.join(map(str, pids))})")
         return ret
     if __opts__.get("test"):  # noqa: F821 - Salt's loader dunder
-        ret.update(result=None, comment=f"{daemon} of {name} would be started",
-                   changes={"started": {"argv": argv, "boottime_zero": bool(boottime_zero)}})
+        ret.update(
+            result=None,
+            comment=f"{daemon} of {name} would be started",
+            changes={"started": {"argv": argv, "boottime_zero": bool(boottime_zero)}},
+        )
         return ret
     if not os.access(argv[0], os.X_OK):
         ret["comment"] = f"{argv[0]} is not installed (install the {scheduler} worker package)"
@@ -104,12 +120,16 @@ def registered(name, scheduler, cores=None, mem_mb=None, features=None, conf=Non
     log_dir = log_dir or os.path.join(__opts__.get("cachedir", "/tmp"), "dcluster")  # noqa: F821
     log_path = os.path.join(log_dir, f"{daemon}.log")
     try:
-        pids = _worker.start(argv, env=env, log_path=log_path, boottime_zero=bool(boottime_zero),
-                             timeout=float(timeout))
+        pids = _worker.start(
+            argv, env=env, log_path=log_path, boottime_zero=bool(boottime_zero), timeout=float(timeout)
+        )
     except _worker.WorkerError as exc:
         ret["comment"] = str(exc)
         return ret
     log.info("dcluster_worker: started %s as %s (pid %s)", daemon, name, pids)
-    ret.update(result=True, comment=f"{daemon} of {name} started (pid {', '.join(map(str, pids))})",
-               changes={"started": {"argv": argv, "pid": pids[0], "log": log_path}})
+    ret.update(
+        result=True,
+        comment=f"{daemon} of {name} started (pid {', '.join(map(str, pids))})",
+        changes={"started": {"argv": argv, "pid": pids[0], "log": log_path}},
+    )
     return ret

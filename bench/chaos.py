@@ -65,14 +65,23 @@ def table(results: dict[str, tuple], runs: int) -> str:
     from tests.support.chaos import ROWS
 
     fams = list(results)
-    head = "| after faults stop and the cluster settles | " + " | ".join(
-        {"detectable": "detectable faults", "wrong": "+ plausible-but-wrong"}[f] for f in fams) + " |"
+    head = (
+        "| after faults stop and the cluster settles | "
+        + " | ".join({"detectable": "detectable faults", "wrong": "+ plausible-but-wrong"}[f] for f in fams)
+        + " |"
+    )
     lines = [head, "|---|" + "---|" * len(fams)]
     for name, words in ROWS:
         lines.append(f"| {words} | " + " | ".join(f"{getattr(results[f][0], name):,}" for f in fams) + " |")
-    lines.append("| (runs / cycles / master restarts / launches / jobs) | " + " | ".join(
-        f"{runs:,} / {results[f][0].cycles:,} / {results[f][0].restarts:,} / {results[f][0].launches:,} / "
-        f"{results[f][0].jobs:,}" for f in fams) + " |")
+    lines.append(
+        "| (runs / cycles / master restarts / launches / jobs) | "
+        + " | ".join(
+            f"{runs:,} / {results[f][0].cycles:,} / {results[f][0].restarts:,} / {results[f][0].launches:,} / "
+            f"{results[f][0].jobs:,}"
+            for f in fams
+        )
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -90,8 +99,9 @@ def commit(code: str | None) -> str:
         return open(marker).read().strip() + " (exported)"
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "dcluster"], cwd=ROOT, capture_output=True,
-                               text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "dcluster"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return out.stdout.strip() + (" + uncommitted changes under dcluster/" if dirty else "")
     except OSError:
         return "unknown"
@@ -130,18 +140,20 @@ def main(argv=None) -> int:
         print(f"{fam}: {args.runs} runs in {time.perf_counter() - t:.0f} s", flush=True)
     took = time.perf_counter() - t0
     cmd = "python bench/chaos.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    block = "\n".join([
-        f"Command: `{cmd}`  ",
-        f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}; code measured: "
-        f"{commit(args.code)}; {args.jobs} processes, {took:.0f} s wall-clock "
-        f"({took / (args.runs * len(fams)):.2f} s a run); {fault_time:.0f} simulated seconds of faults a run.",
-        "",
-        table(results, args.runs),
-        "",
-        "Runs that broke each promise (seeds replay with `Run(seed, family).run()`):",
-        "",
-        first_seeds(results),
-    ])
+    block = "\n".join(
+        [
+            f"Command: `{cmd}`  ",
+            f"Date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}; code measured: "
+            f"{commit(args.code)}; {args.jobs} processes, {took:.0f} s wall-clock "
+            f"({took / (args.runs * len(fams)):.2f} s a run); {fault_time:.0f} simulated seconds of faults a run.",
+            "",
+            table(results, args.runs),
+            "",
+            "Runs that broke each promise (seeds replay with `Run(seed, family).run()`):",
+            "",
+            first_seeds(results),
+        ]
+    )
     print(block)
     if not args.no_doc:
         write_doc(block)

@@ -38,17 +38,40 @@ def main() -> int:
     args = ap.parse_args()
     base.LAUNCH_THREADS = args.threads
     with MotoServer() as moto:
-        cfg = config.load({"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "bench", "cloud": {
-            "ec2": {"type": "aws", "quantity": {"max": args.count}, "config": {
-                "image_id": "ami-12c6146b", "instance_type": "t3.micro", "access_key_id": "testing",
-                "secret_access_key": "testing", "endpoint_url": moto.url}}}})
+        cfg = config.load(
+            {
+                "secret": SECRET,
+                "cluster": {"type": "slurm"},
+                "cluster_name": "bench",
+                "cloud": {
+                    "ec2": {
+                        "type": "aws",
+                        "quantity": {"max": args.count},
+                        "config": {
+                            "image_id": "ami-12c6146b",
+                            "instance_type": "t3.micro",
+                            "access_key_id": "testing",
+                            "secret_access_key": "testing",
+                            "endpoint_url": moto.url,
+                        },
+                    }
+                },
+            }
+        )
         drv = AwsDriver(cfg.resources["ec2"], cfg.cluster_name, cfg.secret)
         calls: list[str] = []
         drv.client.meta.events.register("before-call.ec2.*", lambda model, **kw: calls.append(model.name))
 
         def renderer(ids, pairs):
-            return userdata.renderer(None, master="127.0.0.1", resource="ec2", scheduler="slurm", cluster="bench",
-                                     resource_type="aws", keys=dict(zip(ids, pairs, strict=True)))
+            return userdata.renderer(
+                None,
+                master="127.0.0.1",
+                resource="ec2",
+                scheduler="slurm",
+                cluster="bench",
+                resource_type="aws",
+                keys=dict(zip(ids, pairs, strict=True)),
+            )
 
         warm_ids = [identity.make("bench", "ec2", SECRET)]
         warm = drv.launch(1, warm_ids, renderer(warm_ids, [keypairs.generate()]))

@@ -69,10 +69,12 @@ def main() -> int:
     for line in metrics.summary_lines(m, a.idle):
         print(line)
     s2l, s2u, e2d = m["submit_to_launch_s"], m["minion_start_to_usable_s"], m["last_job_end_to_destroyed_s"]
-    print(f"e2e_latency {a.scheduler}: submit->launch p50 {s2l['p50']:.2f} s p95 {s2l['p95']:.2f} s; "
-          f"minion start->usable p50 {s2u['p50']:.1f} s max {s2u['max']:.1f} s; last job end->destroyed "
-          f"p50 {e2d['p50']:.1f} s max {e2d['max']:.1f} s (max_idle_time {a.idle}); {m['jobs_run']} jobs, "
-          f"{m['workers']} workers, {time.time() - t0:.0f} s")
+    print(
+        f"e2e_latency {a.scheduler}: submit->launch p50 {s2l['p50']:.2f} s p95 {s2l['p95']:.2f} s; "
+        f"minion start->usable p50 {s2u['p50']:.1f} s max {s2u['max']:.1f} s; last job end->destroyed "
+        f"p50 {e2d['p50']:.1f} s max {e2d['max']:.1f} s (max_idle_time {a.idle}); {m['jobs_run']} jobs, "
+        f"{m['workers']} workers, {time.time() - t0:.0f} s"
+    )
     return 0
 
 

@@ -84,10 +84,13 @@ def diagnose_doc(qstat: str) -> str:
     from tests.unit.schedulers.maui_layouts import diagnose_p
 
     queued = [j.id for j in parse_qstat(qstat) if j.state == JobState.PENDING]
-    return diagnose_p([(jid, 1000 + i % 997, False) for i, jid in enumerate(queued)],
-                      header="   Cred( User:Class)  Serv(QTime)", weights="      1(    1:    1)     1(    1)",
-                      columns=["    0.0(  0.0:  0.0) 100.0(1000.)"] * len(queued),
-                      footer="    0.0(  0.0:  0.0) 100.0(100.0)")
+    return diagnose_p(
+        [(jid, 1000 + i % 997, False) for i, jid in enumerate(queued)],
+        header="   Cred( User:Class)  Serv(QTime)",
+        weights="      1(    1:    1)     1(    1)",
+        columns=["    0.0(  0.0:  0.0) 100.0(1000.)"] * len(queued),
+        footer="    0.0(  0.0:  0.0) 100.0(100.0)",
+    )
 
 
 def build(tmp: str) -> dict:
@@ -98,17 +101,32 @@ def build(tmp: str) -> dict:
         sdir = os.path.join(tmp, "cloud", res)
         os.makedirs(sdir)
         n = N_NODES // N_RES
-        cloud[res] = {"type": "local", "cores": CORES[r % 4], "mem_mb": 64000, "priority": r % 4,
-                      "quantity": {"min": n, "max": n},
-                      "config": {"state_dir": sdir, "network": f"127.201.{r}.0/24", "gateway": f"127.201.{r}.1"}}
+        cloud[res] = {
+            "type": "local",
+            "cores": CORES[r % 4],
+            "mem_mb": 64000,
+            "priority": r % 4,
+            "quantity": {"min": n, "max": n},
+            "config": {"state_dir": sdir, "network": f"127.201.{r}.0/24", "gateway": f"127.201.{r}.1"},
+        }
         for w in range(n):
             mid = identity.make(CLUSTER, res, SECRET, nonce=f"{r:02x}{w:04x}")
             names.append(mid)
             cores[mid] = CORES[r % 4]
             iid = f"local-{r:02x}{w:08x}"
-            rec = {"id": iid, "namespace": "dcl-" + iid[6:], "address": f"127.201.{r}.{2 + w % 250}",
-                   "name": mid, "created": now - 3600, "boot_at": now - 3600, "bridge": "dcbench0",
-                   "tags": tags_for(CLUSTER, res, mid, now - 3600), "pid": None, "pgid": None, "dir": ""}
+            rec = {
+                "id": iid,
+                "namespace": "dcl-" + iid[6:],
+                "address": f"127.201.{r}.{2 + w % 250}",
+                "name": mid,
+                "created": now - 3600,
+                "boot_at": now - 3600,
+                "bridge": "dcbench0",
+                "tags": tags_for(CLUSTER, res, mid, now - 3600),
+                "pid": None,
+                "pgid": None,
+                "dir": "",
+            }
             with open(os.path.join(sdir, f"{iid}.json"), "w") as fh:
                 json.dump(rec, fh, indent=1, sort_keys=True)
     qstat = torque_doc(N_JOBS)
@@ -122,12 +140,17 @@ def build(tmp: str) -> dict:
         fh.write(f"#!/bin/sh\nexec /bin/cat {os.path.join(tmp, 'pbsnodes.xml')}\n")
     os.chmod(fake, 0o755)
     pillar = {
-        "secret": SECRET, "cluster_name": CLUSTER, "cloud": cloud,
-        "cluster": {"type": "torque", "config": {
-            "qstat_command": f"/bin/cat {os.path.join(tmp, 'qstat.xml')}",
-            "pbsnodes_command": f"{fake} {{0}} {{1}}",
-            "diagnose_p_command": f"/bin/cat {os.path.join(tmp, 'diagnose.txt')}",
-        }},
+        "secret": SECRET,
+        "cluster_name": CLUSTER,
+        "cloud": cloud,
+        "cluster": {
+            "type": "torque",
+            "config": {
+                "qstat_command": f"/bin/cat {os.path.join(tmp, 'qstat.xml')}",
+                "pbsnodes_command": f"{fake} {{0}} {{1}}",
+                "diagnose_p_command": f"/bin/cat {os.path.join(tmp, 'diagnose.txt')}",
+            },
+        },
     }
     return pillar
 
@@ -147,6 +170,7 @@ def timed_stages(c: Controller, times: dict[str, float], cpu: dict[str, float]) 
             finally:
                 times[name] = times.get(name, 0.0) + time.perf_counter() - t0
                 cpu[name] = cpu.get(name, 0.0) + time.process_time() - c0
+
         return inner
 
     # The scheduler is polled on threads of its own while the cloud is listed: the CPU of each of the
@@ -162,7 +186,9 @@ def timed_stages(c: Controller, times: dict[str, float], cpu: dict[str, float]) 
 
 
 def load_runner(cachedir: str):
-    spec = importlib.util.spec_from_file_location("dcluster_runner_bench", os.path.join(ROOT, "_runners", "dcluster.py"))
+    spec = importlib.util.spec_from_file_location(
+        "dcluster_runner_bench", os.path.join(ROOT, "_runners", "dcluster.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.__opts__ = {"cachedir": cachedir, "sock_dir": cachedir}
@@ -186,10 +212,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dc-engine-bench-") as tmp:
         t0 = time.perf_counter()
         pillar = build(tmp)
-        print(f"built in {time.perf_counter() - t0:.1f} s: {N_JOBS} jobs "
-              f"({os.path.getsize(os.path.join(tmp, 'qstat.xml')) / 1e6:.1f} MB), {N_NODES} nodes "
-              f"({os.path.getsize(os.path.join(tmp, 'pbsnodes.xml')) / 1e6:.1f} MB), {N_RES} resources; "
-              f"peak RSS so far {peak_mb():.0f} MB", flush=True)
+        print(
+            f"built in {time.perf_counter() - t0:.1f} s: {N_JOBS} jobs "
+            f"({os.path.getsize(os.path.join(tmp, 'qstat.xml')) / 1e6:.1f} MB), {N_NODES} nodes "
+            f"({os.path.getsize(os.path.join(tmp, 'pbsnodes.xml')) / 1e6:.1f} MB), {N_RES} resources; "
+            f"peak RSS so far {peak_mb():.0f} MB",
+            flush=True,
+        )
         cachedir = os.path.join(tmp, "cache")
         state_path = os.path.join(cachedir, "dcluster", "state.json")
         drivers = DriverCache()
@@ -222,8 +251,12 @@ def main() -> None:
                 t0, c0 = time.perf_counter(), time.process_time()
                 gc.collect()
                 times["gc_after"], cpu["gc_after"] = time.perf_counter() - t0, time.process_time() - c0
-                for name, fn in (("status", run.status), ("workers", run.workers), ("jobs", run.jobs),
-                                 ("dashboard", lambda: dashboard_refresh(run))):
+                for name, fn in (
+                    ("status", run.status),
+                    ("workers", run.workers),
+                    ("jobs", run.jobs),
+                    ("dashboard", lambda: dashboard_refresh(run)),
+                ):
                     t0, c0 = time.perf_counter(), time.process_time()
                     res = fn()
                     times[name], cpu[name] = time.perf_counter() - t0, time.process_time() - c0
@@ -231,18 +264,25 @@ def main() -> None:
                         raise SystemExit(f"{name}: {res}")
                 size = os.path.getsize(state_path) if os.path.exists(state_path) else 0
                 line = " ".join(f"{k}={times.get(k, 0.0):.3f}/{cpu.get(k, 0.0):.3f}" for k in stages + reads)
-                print(f"round {rnd}: {line} workers={out['workers']} actions={len(out['actions'])} "
-                      f"state_mb={size / 1e6:.1f} rss_mb={peak_mb():.0f}", flush=True)
+                print(
+                    f"round {rnd}: {line} workers={out['workers']} actions={len(out['actions'])} "
+                    f"state_mb={size / 1e6:.1f} rss_mb={peak_mb():.0f}",
+                    flush=True,
+                )
                 for k in stages + reads:
                     best[k] = min(best.get(k, float("inf")), times.get(k, 0.0))
                     best_cpu[k] = min(best_cpu.get(k, float("inf")), cpu.get(k, 0.0))
             view = c.view
             pending = sum(1 for j in view.jobs if j.state.value == "pending")
-            print(f"view: {len(view.workers)} workers, {len(view.jobs)} jobs ({pending} pending); "
-                  f"published files: " + ", ".join(
-                      f"{n} {os.path.getsize(os.path.join(cachedir, 'dcluster', n)) / 1e6:.2f} MB"
-                      for n in sorted(os.listdir(os.path.join(cachedir, "dcluster")))
-                      if os.path.isfile(os.path.join(cachedir, "dcluster", n))))
+            print(
+                f"view: {len(view.workers)} workers, {len(view.jobs)} jobs ({pending} pending); "
+                f"published files: "
+                + ", ".join(
+                    f"{n} {os.path.getsize(os.path.join(cachedir, 'dcluster', n)) / 1e6:.2f} MB"
+                    for n in sorted(os.listdir(os.path.join(cachedir, "dcluster")))
+                    if os.path.isfile(os.path.join(cachedir, "dcluster", n))
+                )
+            )
         finally:
             c.shutdown()
         print("best wall " + " ".join(f"{k}_s={best[k]:.3f}" for k in stages + reads))

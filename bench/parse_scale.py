@@ -54,9 +54,14 @@ def sge_doc(n: int) -> str:
     half = n // 2
     run = "".join(renum(running[i % len(running)], i) for i in range(half))
     pend = "".join(renum(pending[i % len(pending)], half + i) for i in range(n - half))
-    return ("<?xml version='1.0'?>\n<job_info xmlns:xsd=\"http://arc.liv.ac.uk/repos/darcs/sge/source/dist/util/"
-            "resources/schemas/qstat/qstat.xsd\">\n  <queue_info>\n" + run + "\n  </queue_info>\n  <job_info>\n"
-            + pend + "\n  </job_info>\n</job_info>\n")
+    return (
+        "<?xml version='1.0'?>\n<job_info xmlns:xsd=\"http://arc.liv.ac.uk/repos/darcs/sge/source/dist/util/"
+        'resources/schemas/qstat/qstat.xsd">\n  <queue_info>\n'
+        + run
+        + "\n  </queue_info>\n  <job_info>\n"
+        + pend
+        + "\n  </job_info>\n</job_info>\n"
+    )
 
 
 def reset_peak() -> bool:
@@ -107,13 +112,20 @@ def main() -> None:
     sge_s = min(stimes)
     assert len(sjobs) >= N, len(sjobs)  # pending array entries expand to several tasks
     rss_mb = max(overall, peak_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(f"torque: {N} jobs, {tsize / 1e6:.1f} MB of XML; sge: {N} job_list entries -> {len(sjobs)} jobs, "
-          f"{len(sdoc) / 1e6:.1f} MB of XML")
+    print(
+        f"torque: {N} jobs, {tsize / 1e6:.1f} MB of XML; sge: {N} job_list entries -> {len(sjobs)} jobs, "
+        f"{len(sdoc) / 1e6:.1f} MB of XML"
+    )
     if can_reset:
-        print(f"peak RSS of each parse alone (its document included): torque {torque_peak:.0f} MB, "
-              f"sge {sge_peak:.0f} MB")
-    print("CPU s of each round: torque " + " ".join(f"{t:.3f}" for t in ttimes)
-          + "; sge " + " ".join(f"{t:.3f}" for t in stimes))
+        print(
+            f"peak RSS of each parse alone (its document included): torque {torque_peak:.0f} MB, sge {sge_peak:.0f} MB"
+        )
+    print(
+        "CPU s of each round: torque "
+        + " ".join(f"{t:.3f}" for t in ttimes)
+        + "; sge "
+        + " ".join(f"{t:.3f}" for t in stimes)
+    )
     print(f"torque_s={torque_s:.3f} sge_s={sge_s:.3f} rss_mb={rss_mb:.0f}")
 
 

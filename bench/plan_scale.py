@@ -27,7 +27,10 @@ def build():
     cloud = {}
     for r in range(N_RES):
         cloud[f"res{r}"] = {
-            "type": "local", "cores": rng.choice([4, 8, 16, 32]), "mem_mb": 64000, "priority": r % 4,
+            "type": "local",
+            "cores": rng.choice([4, 8, 16, 32]),
+            "mem_mb": 64000,
+            "priority": r % 4,
             "quantity": {"min": 0, "max": 600},
             "reservation": {"queue": f"q{r % 5}"} if r % 3 == 0 else {},
         }
@@ -38,11 +41,27 @@ def build():
         res = f"res{w % N_RES}"
         name = identity.make("dc", res, SECRET, nonce=f"{w:06x}")
         cores = cfg.resources[res].cores
-        insts[res].append(Instance(id=f"i-{w}", resource=res, minion_id=name, state=InstanceState.RUNNING,
-                                   launch_time=now - 3600, cores=cores))
+        insts[res].append(
+            Instance(
+                id=f"i-{w}",
+                resource=res,
+                minion_id=name,
+                state=InstanceState.RUNNING,
+                launch_time=now - 3600,
+                cores=cores,
+            )
+        )
         used = rng.choice([0, cores // 2, cores])
-        nodes.append(Node(name, NodeState.BUSY if used else NodeState.IDLE, cores=cores, cores_used=used,
-                          jobs=(str(w),) if used else (), state_since=now - rng.randint(0, 2000)))
+        nodes.append(
+            Node(
+                name,
+                NodeState.BUSY if used else NodeState.IDLE,
+                cores=cores,
+                cores_used=used,
+                jobs=(str(w),) if used else (),
+                state_since=now - rng.randint(0, 2000),
+            )
+        )
     jobs = []
     for j in range(N_JOBS):
         shape = rng.random()
@@ -52,8 +71,17 @@ def build():
             kw = {"chunks": rng.randint(2, 8), "chunk_cores": rng.choice([4, 8])}
         else:
             kw = {"chunks": rng.randint(8, 64), "chunk_cores": 1, "distinct": False}
-        jobs.append(Job(str(100000 + j), JobState.PENDING, queue=f"q{rng.randint(0, 5)}", priority=rng.random(),
-                        submit_time=now - rng.randint(0, 86400), chunk_mem_mb=rng.choice([0, 1000, 4000]), **kw))
+        jobs.append(
+            Job(
+                str(100000 + j),
+                JobState.PENDING,
+                queue=f"q{rng.randint(0, 5)}",
+                priority=rng.random(),
+                submit_time=now - rng.randint(0, 86400),
+                chunk_mem_mb=rng.choice([0, 1000, 4000]),
+                **kw,
+            )
+        )
     return cfg, now, nodes, insts, jobs
 
 
@@ -73,9 +101,12 @@ def main() -> None:
     t_explain = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     launched = sum(result.launches().values())
-    print(f"reconcile_s={t_rec:.3f} workers={len(view.workers)} jobs={len(jobs)} launches={launched} "
-          f"holds={len([a for a in result.actions if a.kind.value == 'hold'])} waiting={len(result.waiting)} "
-          f"unplaceable={len(result.unplaceable)} dry_run_s={t_explain:.3f}", file=sys.stderr)
+    print(
+        f"reconcile_s={t_rec:.3f} workers={len(view.workers)} jobs={len(jobs)} launches={launched} "
+        f"holds={len([a for a in result.actions if a.kind.value == 'hold'])} waiting={len(result.waiting)} "
+        f"unplaceable={len(result.unplaceable)} dry_run_s={t_explain:.3f}",
+        file=sys.stderr,
+    )
     print(f"plan_s={best:.3f} rss_mb={rss:.0f}")
 
 

@@ -67,27 +67,49 @@ def write_config(tmp: str, threads: int, extra: dict) -> str:
         fh.write(f"#!/bin/sh\nexec /bin/cat {empty}\n")
     os.chmod(pbsnodes, 0o755)
     pillar = {
-        "secret": SECRET, "cluster_name": CLUSTER,
+        "secret": SECRET,
+        "cluster_name": CLUSTER,
         # the cloud is listed rarely: a key of an id with no instance is deleted only after 2 listings' time
-        "cluster_poller_interval": 10, "cloud_poller_interval": 600,
-        "cluster": {"type": "torque", "config": {
-            "qstat_command": f"/bin/cat {empty}", "pbsnodes_command": f"{pbsnodes} {{0}} {{1}}",
-            "diagnose_p_command": f"/bin/cat {os.path.join(tmp, 'diagnose.txt')}"}},
-        "cloud": {RESOURCE: {"type": "local", "cores": 2, "quantity": {"min": 0, "max": 5000},
-                             "config": {"state_dir": os.path.join(tmp, "local-cloud")}}},
+        "cluster_poller_interval": 10,
+        "cloud_poller_interval": 600,
+        "cluster": {
+            "type": "torque",
+            "config": {
+                "qstat_command": f"/bin/cat {empty}",
+                "pbsnodes_command": f"{pbsnodes} {{0}} {{1}}",
+                "diagnose_p_command": f"/bin/cat {os.path.join(tmp, 'diagnose.txt')}",
+            },
+        },
+        "cloud": {
+            RESOURCE: {
+                "type": "local",
+                "cores": 2,
+                "quantity": {"min": 0, "max": 5000},
+                "config": {"state_dir": os.path.join(tmp, "local-cloud")},
+            }
+        },
     }
     with open(os.path.join(tmp, "pillar", "top.sls"), "w") as fh:
         fh.write("base:\n  'reactor-bench':\n    - dcluster\n")
     with open(os.path.join(tmp, "pillar", "dcluster.sls"), "w") as fh:
         yaml.safe_dump({"dcluster": pillar}, fh)
     master = {
-        "id": "reactor-bench", "user": "root", "root_dir": tmp, "interface": "127.0.0.1",
-        "publish_port": free_port(), "ret_port": free_port(), "pki_dir": os.path.join(tmp, "pki"),
-        "cachedir": os.path.join(tmp, "cache"), "sock_dir": os.path.join(tmp, "sock"),
-        "pidfile": os.path.join(tmp, "master.pid"), "log_file": os.path.join(tmp, "master.log"),
-        "log_level_logfile": "warning", "pillar_roots": {"base": [os.path.join(tmp, "pillar")]},
+        "id": "reactor-bench",
+        "user": "root",
+        "root_dir": tmp,
+        "interface": "127.0.0.1",
+        "publish_port": free_port(),
+        "ret_port": free_port(),
+        "pki_dir": os.path.join(tmp, "pki"),
+        "cachedir": os.path.join(tmp, "cache"),
+        "sock_dir": os.path.join(tmp, "sock"),
+        "pidfile": os.path.join(tmp, "master.pid"),
+        "log_file": os.path.join(tmp, "master.log"),
+        "log_level_logfile": "warning",
+        "pillar_roots": {"base": [os.path.join(tmp, "pillar")]},
         "file_roots": {"base": [os.path.join(tmp, "states")]},
-        "engines_dirs": [os.path.join(ROOT, "_engines")], "runner_dirs": [os.path.join(ROOT, "_runners")],
+        "engines_dirs": [os.path.join(ROOT, "_engines")],
+        "runner_dirs": [os.path.join(ROOT, "_runners")],
         "engines": [{"dcluster": {"master_address": "127.0.0.1"}}],
         "reactor": [{"salt/minion/*/start": [os.path.join(ROOT, "reactor", "start.sls")]}],
         "reactor_worker_threads": threads,
@@ -121,13 +143,23 @@ def tree_cpu(root_pid: int) -> dict[str, float]:
         while p not in (0, 1, root_pid) and p in parent:
             p = parent[p]
         if p == root_pid:
-            out[_kind(title[pid]) if pid != root_pid else "main"] = out.get(
-                _kind(title[pid]) if pid != root_pid else "main", 0.0) + stat[pid]
+            out[_kind(title[pid]) if pid != root_pid else "main"] = (
+                out.get(_kind(title[pid]) if pid != root_pid else "main", 0.0) + stat[pid]
+            )
     return out
 
 
-KINDS = ("Reactor", "Engine(salt.loaded.ext.engines.dcluster", "MWorker", "EventPublisher", "EventMonitor",
-         "Maintenance", "FileserverUpdate", "PubServerChannel", "ReqServer")
+KINDS = (
+    "Reactor",
+    "Engine(salt.loaded.ext.engines.dcluster",
+    "MWorker",
+    "EventPublisher",
+    "EventMonitor",
+    "Maintenance",
+    "FileserverUpdate",
+    "PubServerChannel",
+    "ReqServer",
+)
 
 
 def _kind(title: str) -> str:
@@ -240,9 +272,16 @@ def one_round(opts, follow: Follow, pid: int, n: int, over: float, label: str, t
                 time.sleep(min(0.01, due - time.monotonic()))
             # what the master fires for a minion's _minion_event "start" (salt/master.py AESFuncs)
             fired[mid] = time.monotonic()
-            bus.fire_event({"id": mid, "cmd": "_minion_event", "pretag": None,
-                            "data": f"Minion {mid} started at {time.ctime()}", "tag": f"salt/minion/{mid}/start"},
-                           f"salt/minion/{mid}/start")
+            bus.fire_event(
+                {
+                    "id": mid,
+                    "cmd": "_minion_event",
+                    "pretag": None,
+                    "data": f"Minion {mid} started at {time.ctime()}",
+                    "tag": f"salt/minion/{mid}/start",
+                },
+                f"salt/minion/{mid}/start",
+            )
             if i % 20 == 0:
                 with follow.lock:
                     backlog.append(sum(1 for m in fired if "reply" not in follow.t.get(m, {})))
@@ -272,26 +311,42 @@ def one_round(opts, follow: Follow, pid: int, n: int, over: float, label: str, t
     for o in outcomes:
         k = " ".join(w for w in o.split()[:4] if not w.startswith(CLUSTER + "-")) if o else "(no answer)"
         kinds[k] = kinds.get(k, 0) + 1
-    print(f"\n== {label}: {n} start events over {over:.0f} s (fired in {fire_s:.1f} s), "
-          f"reactor_worker_threads {opts['reactor_worker_threads']}")
-    print(f"  handled by the engine: {len(handled)}/{n}; runner calls returned: "
-          f"{sum(1 for m in ids if 'ret' in t[m])}/{n}; answers: {kinds}")
+    print(
+        f"\n== {label}: {n} start events over {over:.0f} s (fired in {fire_s:.1f} s), "
+        f"reactor_worker_threads {opts['reactor_worker_threads']}"
+    )
+    print(
+        f"  handled by the engine: {len(handled)}/{n}; runner calls returned: "
+        f"{sum(1 for m in ids if 'ret' in t[m])}/{n}; answers: {kinds}"
+    )
     if handled:
-        print(f"  start -> engine handled: p50 {pct(handled, .5):.2f} s, p95 {pct(handled, .95):.2f} s, "
-              f"max {handled[-1]:.2f} s")
-        print(f"  of which start -> a reactor thread took it: p50 {pct(waited, .5):.2f} s, max {waited[-1]:.2f} s; "
-              f"command fired -> engine answered: p50 {pct(engine, .5):.3f} s, max {engine[-1]:.2f} s")
-        print(f"  a reactor thread held per call (runner new -> ret): p50 {pct(held, .5):.3f} s, "
-              f"p95 {pct(held, .95):.3f} s")
+        print(
+            f"  start -> engine handled: p50 {pct(handled, 0.5):.2f} s, p95 {pct(handled, 0.95):.2f} s, "
+            f"max {handled[-1]:.2f} s"
+        )
+        print(
+            f"  of which start -> a reactor thread took it: p50 {pct(waited, 0.5):.2f} s, max {waited[-1]:.2f} s; "
+            f"command fired -> engine answered: p50 {pct(engine, 0.5):.3f} s, max {engine[-1]:.2f} s"
+        )
+        print(
+            f"  a reactor thread held per call (runner new -> ret): p50 {pct(held, 0.5):.3f} s, "
+            f"p95 {pct(held, 0.95):.3f} s"
+        )
         span = last_reply - t0
-        print(f"  throughput: {len(handled) / span:.1f} handled/s over the round ({span:.1f} s from the first "
-              f"event to the last answer); {len(handled) / max(1e-3, last_reply - first_reply):.1f}/s between "
-              f"the first and last answer")
-    print(f"  backlog (fired, not yet handled): most {max(backlog)}, at the end of firing "
-          f"{backlog[min(len(backlog) - 1, n // 20)]}")
+        print(
+            f"  throughput: {len(handled) / span:.1f} handled/s over the round ({span:.1f} s from the first "
+            f"event to the last answer); {len(handled) / max(1e-3, last_reply - first_reply):.1f}/s between "
+            f"the first and last answer"
+        )
+    print(
+        f"  backlog (fired, not yet handled): most {max(backlog)}, at the end of firing "
+        f"{backlog[min(len(backlog) - 1, n // 20)]}"
+    )
     print(f"  commands the engine refused so far (published counter; stale ones among them): {refused(opts)}")
-    print(f"  master CPU: {total:.1f} s in {wall:.1f} s, {total / n * 1000:.1f} ms per event; by process: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05))
+    print(
+        f"  master CPU: {total:.1f} s in {wall:.1f} s, {total / n * 1000:.1f} ms per event; by process: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    )
     return {"handled": handled, "cpu_per_event": total / n}
 
 
@@ -310,8 +365,13 @@ def main() -> int:
     tmp = tempfile.mkdtemp(prefix="dc-reactor-rate-")
     conf = write_config(tmp, a.threads, {})
     env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout's dcluster, not an installed one
-    proc = subprocess.Popen([salt_master, "-c", conf, "-l", "quiet"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [salt_master, "-c", conf, "-l", "quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         import salt.config
 

@@ -30,32 +30,42 @@ TESTS = {
     "one listing missing a starting instance": [f"{SCEN}[listing_missing_starting_instance]"],
     "a byte flip that still parses": [f"{SCEN}[flip_renames_busy_node]"],
     "OpenStack lists only Nova's first page": [
-        "tests/functional/test_openstack_fake.py::test_listing_follows_every_page_of_servers_already_there"],
+        "tests/functional/test_openstack_fake.py::test_listing_follows_every_page_of_servers_already_there"
+    ],
     "a failed listing: another resource launches": [f"{SCEN}[failed_listing_launches_elsewhere]"],
-    "a launch created then timed out records nothing": [f"{SCEN}[launch_created_then_timeout]",
-                                                         f"{SCEN}[kill_mid_launch]"],
+    "a launch created then timed out records nothing": [
+        f"{SCEN}[launch_created_then_timeout]",
+        f"{SCEN}[kill_mid_launch]",
+    ],
     "a sibling batch's success clears the backoff": [
-        "tests/chaos/test_scenarios.py::test_a_sibling_batch_s_success_keeps_the_failure_s_backoff"],
+        "tests/chaos/test_scenarios.py::test_a_sibling_batch_s_success_keeps_the_failure_s_backoff"
+    ],
     "orphans and deleting instances do not count toward max": [
         f"{SCEN}[deleting_not_counted_toward_max]",
-        "tests/unit/controller/test_max.py::test_no_launch_above_max_beside_an_orphan_or_a_deleting_instance"],
+        "tests/unit/controller/test_max.py::test_no_launch_above_max_beside_an_orphan_or_a_deleting_instance",
+    ],
     "a start event right after a failed poll is refused": [f"{SCEN}[start_after_failed_poll]"],
     "a highstate return during a restart is lost": [
-        "tests/chaos/test_scenarios.py::test_a_highstate_return_lost_in_a_restart_still_registers_the_worker"],
+        "tests/chaos/test_scenarios.py::test_a_highstate_return_lost_in_a_restart_still_registers_the_worker"
+    ],
     "a backward clock step stalls actions": [
-        "tests/chaos/test_scenarios.py::test_clock_step_back_does_not_stall_idle_out"],
+        "tests/chaos/test_scenarios.py::test_clock_step_back_does_not_stall_idle_out"
+    ],
     "a resource removed from the pillar": [f"{SCEN}[resource_removed_from_pillar]"],
     "a resource renamed in the pillar": [f"{SCEN}[resource_renamed_in_pillar]"],
     "secret changed (previous_secrets)": [
-        "tests/chaos/test_scenarios.py::test_a_secret_rotated_with_previous_secrets_takes_effect_and_orphans_nothing"],
+        "tests/chaos/test_scenarios.py::test_a_secret_rotated_with_previous_secrets_takes_effect_and_orphans_nothing"
+    ],
     "cluster_name changed (documented)": [
         "tests/unit/test_pillar_docs.py::"
-        "test_pillar_example_warns_that_changing_cluster_name_orphans_and_says_how_to_change_it"],
+        "test_pillar_example_warns_that_changing_cluster_name_orphans_and_says_how_to_change_it"
+    ],
     "a bad image relaunches forever (breaker)": [
-        "tests/chaos/test_scenarios.py::test_bad_image_stops_after_the_breaker"],
+        "tests/chaos/test_scenarios.py::test_bad_image_stops_after_the_breaker"
+    ],
 }
 
-PLUGIN = '''
+PLUGIN = """
 import os
 import sys
 
@@ -64,12 +74,13 @@ def pytest_sessionfinish(session):
     # the dcluster the tests imported, for the runner to check
     with open(os.environ["DCLUSTER_REGRESS_WHICH"], "w") as fh:
         fh.write(getattr(sys.modules.get("dcluster"), "__file__", "") or "")
-'''
+"""
 
 
 def export(rev: str, into: str) -> str:
-    archive = subprocess.run(["git", "-C", ROOT, "archive", rev, "dcluster", "pillar.example"],
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", ROOT, "archive", rev, "dcluster", "pillar.example"], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
     return into
 
@@ -89,8 +100,23 @@ def main(argv=None) -> int:
         which = os.path.join(tmp, "which")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([code, tmp]), DCLUSTER_REGRESS_WHICH=which)
         # -P: no current directory on the path (it would put this tree's dcluster first)
-        cmd = [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "which_dcluster",
-               "-o", "pythonpath=", "--import-mode=append", "--tb=short", f"--junitxml={xml}", *ids]
+        cmd = [
+            sys.executable,
+            "-P",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "which_dcluster",
+            "-o",
+            "pythonpath=",
+            "--import-mode=append",
+            "--tb=short",
+            f"--junitxml={xml}",
+            *ids,
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         used = open(which).read() if os.path.exists(which) else ""
         want = os.path.join(code, "dcluster", "__init__.py")

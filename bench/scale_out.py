@@ -70,8 +70,15 @@ class Cloud:
         for mid in minion_ids:
             userdata_for(mid)  # the real rendering, with this worker's own key
             time.sleep(CREATE_S)
-            inst = Instance(id=f"i-{mid[-10:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
-                            launch_time=time.time(), cores=4, ip="127.200.0.250")
+            inst = Instance(
+                id=f"i-{mid[-10:]}",
+                resource="r1",
+                minion_id=mid,
+                state=InstanceState.RUNNING,
+                launch_time=time.time(),
+                cores=4,
+                ip="127.200.0.250",
+            )
             with self.lock:
                 self.instances_[mid] = inst
                 self.create_calls += 1
@@ -181,18 +188,32 @@ def main() -> None:
         jid = str(next(jids))
         done = time.monotonic() + random.uniform(*HIGHSTATE_S)
         # the job cache has the return when its event comes (the engine checks again if not)
-        bus.put(done, f"salt/job/{jid}/ret/{mid}", {"id": mid, "fun": "state.apply", "jid": jid,
-                                                      "_cache": {"return": {}, "retcode": 0, "success": True}})
+        bus.put(
+            done,
+            f"salt/job/{jid}/ret/{mid}",
+            {"id": mid, "fun": "state.apply", "jid": jid, "_cache": {"return": {}, "retcode": 0, "success": True}},
+        )
         return jid
 
-    pillar = {"secret": SECRET, "cluster": {"type": "slurm"}, "worker_number": args.threads,
-              "cluster_poller_interval": int(args.interval), "cloud_poller_interval": int(args.interval),
-              "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": n}}}}
+    pillar = {
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "worker_number": args.threads,
+        "cluster_poller_interval": int(args.interval),
+        "cloud_poller_interval": int(args.interval),
+        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": n}}},
+    }
     keys: set[str] = set()
-    ports = Ports(pillar=lambda: pillar, scheduler=lambda cfg: sched, driver=lambda cfg, res: cloud,
-                  preaccept_key=lambda mid, pem: keys.add(mid), delete_key=keys.discard,
-                  accepted_keys=lambda: set(keys), key_states=lambda mid: {"accepted"} if mid in keys else set(),
-                  master_address="127.200.0.1")
+    ports = Ports(
+        pillar=lambda: pillar,
+        scheduler=lambda cfg: sched,
+        driver=lambda cfg, res: cloud,
+        preaccept_key=lambda mid, pem: keys.add(mid),
+        delete_key=keys.discard,
+        accepted_keys=lambda: set(keys),
+        key_states=lambda mid: {"accepted"} if mid in keys else set(),
+        master_address="127.200.0.1",
+    )
     ports.job_result = lambda jid, mid: job_cache.get(jid)
     with tempfile.TemporaryDirectory(prefix="dc-scale-out-") as tmp:
         c = Controller(ports, state_path=os.path.join(tmp, "state.json"))
@@ -213,9 +234,11 @@ def main() -> None:
                 first_actions.extend(out.get("actions", []))
             with sched.lock:
                 done = len(sched.registered_at)
-            print(f"t={at - t0:6.1f} s cycle {cycles[-1][1]:.2f} s: created {cloud.create_calls}, "
-                  f"started {len(started_at)}, configured {len(c.state.configured)}, registered {done}",
-                  flush=True)
+            print(
+                f"t={at - t0:6.1f} s cycle {cycles[-1][1]:.2f} s: created {cloud.create_calls}, "
+                f"started {len(started_at)}, configured {len(c.state.configured)}, registered {done}",
+                flush=True,
+            )
             return out
 
         c.cycle = cycle
@@ -254,28 +277,33 @@ def main() -> None:
         finally:
             c.shutdown()
     reg = sched.registered_at
-    launches = sum(int(a.split()[1]) if a.split()[1].isdigit() else 1 for a in first_actions
-                   if a.startswith("launch"))
-    print(f"first cycle: {len(first_actions)} actions, {launches} instances asked for: "
-          f"{first_actions[:3]}")
+    launches = sum(int(a.split()[1]) if a.split()[1].isdigit() else 1 for a in first_actions if a.startswith("launch"))
+    print(f"first cycle: {len(first_actions)} actions, {launches} instances asked for: {first_actions[:3]}")
     if cloud.answered_at:
-        print(f"create calls: {cloud.create_calls}, the last answered {max(cloud.answered_at) - t0:.1f} s after "
-              "the start")
+        print(
+            f"create calls: {cloud.create_calls}, the last answered {max(cloud.answered_at) - t0:.1f} s after the start"
+        )
     if reg:
         per = sorted(reg[m] - started_at[m] for m in reg if m in started_at)
-        print(f"registered {len(reg)}/{n}; the last {max(reg.values()) - t0:.1f} s after the start; minion start "
-              f"-> registered p50 {per[len(per) // 2]:.1f} s, max {per[-1]:.1f} s (the highstate alone: "
-              f"{HIGHSTATE_S[0]:.0f}-{HIGHSTATE_S[1]:.0f} s)")
+        print(
+            f"registered {len(reg)}/{n}; the last {max(reg.values()) - t0:.1f} s after the start; minion start "
+            f"-> registered p50 {per[len(per) // 2]:.1f} s, max {per[-1]:.1f} s (the highstate alone: "
+            f"{HIGHSTATE_S[0]:.0f}-{HIGHSTATE_S[1]:.0f} s)"
+        )
         first, last = min(started_at.values()), max(started_at.values())
         print(f"minion starts: {len(started_at)} within {last - first:.1f} s")
-    print(f"cycles: {len(cycles)}, longest {max(d for _, d in cycles):.2f} s; event lag p50 "
-          f"{sorted(lags)[len(lags) // 2]:.3f} s, max {max(lags):.2f} s; peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"cycles: {len(cycles)}, longest {max(d for _, d in cycles):.2f} s; event lag p50 "
+        f"{sorted(lags)[len(lags) // 2]:.3f} s, max {max(lags):.2f} s; peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     for kind, took in handled.items():
         if took:
             took.sort()
-            print(f"handling a {kind} event: p50 {took[len(took) // 2] * 1000:.1f} ms, max {took[-1] * 1000:.1f} ms, "
-                  f"{sum(took):.1f} s in all")
+            print(
+                f"handling a {kind} event: p50 {took[len(took) // 2] * 1000:.1f} ms, max {took[-1] * 1000:.1f} ms, "
+                f"{sum(took):.1f} s in all"
+            )
 
 
 if __name__ == "__main__":

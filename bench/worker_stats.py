@@ -79,8 +79,7 @@ def main() -> None:
     limited.known(ids)
     one = [good[0]] * N
     rate("refused: over its rate", limited.offer, one)
-    rate("refused: another worker's id", limited.offer,
-         [(f"salt/beacon/{ids[1]}/dcluster_stats/", event(ids[0]))] * N)
+    rate("refused: another worker's id", limited.offer, [(f"salt/beacon/{ids[1]}/dcluster_stats/", event(ids[0]))] * N)
     nan = event(ids[0], load={"1m": math.nan, "5m": 0.0, "15m": 0.0})
     rate("refused: a NaN", limited.offer, [(good[0][0], nan)] * N)
     rate("refused: a 1 MB tag", limited.offer, [("salt/beacon/" + "d" * 1_000_000 + "/dcluster_stats/", base)] * 200)
@@ -96,8 +95,10 @@ def main() -> None:
     held = tracemalloc.get_traced_memory()[0] - after_events
     tracemalloc.stop()
     assert full.counts()["workers"] == MAX_WORKERS and full.counts()["accepted"] == MAX_WORKERS * (SAMPLES + 10)
-    print(f"full store: {MAX_WORKERS} workers x {SAMPLES} samples held {held / 1e6:.1f} MB "
-          f"(bound {full.capacity_bytes / 1e6:.1f} MB of samples)")
+    print(
+        f"full store: {MAX_WORKERS} workers x {SAMPLES} samples held {held / 1e6:.1f} MB "
+        f"(bound {full.capacity_bytes / 1e6:.1f} MB of samples)"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ class Absence:
 
     def progress(self, config: Config, now: float) -> str:
         polls, seconds = self.needed(config)
-        return (f"since {self.since:.0f}: {self.polls} of {polls} polls, {max(0.0, now - self.since):.0f} of "
-                f"{seconds:.0f} s")
+        return (
+            f"since {self.since:.0f}: {self.polls} of {polls} polls, {max(0.0, now - self.since):.0f} of "
+            f"{seconds:.0f} s"
+        )
 
     def to_dict(self) -> dict:
         return {"source": self.source, "since": self.since, "polls": self.polls, "had_node": self.had_node}
@@ -61,8 +63,16 @@ def running_on(jobs: Iterable[Job]) -> dict[str, tuple[str, ...]]:
     return {name: tuple(ids) for name, ids in out.items()}
 
 
-def observe(prev: Absence | None, node: Node | None, inst: Instance | None, resource: str, scheduler_ok: bool,
-            cloud_ok: Mapping[str, bool], had_node: bool, now: float) -> Absence | None:
+def observe(
+    prev: Absence | None,
+    node: Node | None,
+    inst: Instance | None,
+    resource: str,
+    scheduler_ok: bool,
+    cloud_ok: Mapping[str, bool],
+    had_node: bool,
+    now: float,
+) -> Absence | None:
     """This cycle's absence record of one worker, from last cycle's and what the polls say."""
     if node is None and inst is not None:
         source, observed = SCHEDULER, scheduler_ok
@@ -79,8 +89,16 @@ def observe(prev: Absence | None, node: Node | None, inst: Instance | None, reso
     return replace(prev, polls=prev.polls + 1)
 
 
-def judge(config: Config, now: float, state: WorkerState, reason: str, absence: Absence | None,
-          node: Node | None, resource: str, listed: tuple[str, ...]) -> tuple[WorkerState, str]:
+def judge(
+    config: Config,
+    now: float,
+    state: WorkerState,
+    reason: str,
+    absence: Absence | None,
+    node: Node | None,
+    resource: str,
+    listed: tuple[str, ...],
+) -> tuple[WorkerState, str]:
     """The worker's state once unconfirmed absences and jobs shown by any source are taken into account.
 
     ``listed``: running jobs of the job list that name the worker.
@@ -89,28 +107,39 @@ def judge(config: Config, now: float, state: WorkerState, reason: str, absence: 
         return state, reason  # already untouchable, and its reason (a failed poll) says why
     if absence is not None and absence.source == SCHEDULER:
         if listed:
-            return WorkerState.UNKNOWN, (f"absent from the scheduler's node list, but the job list shows "
-                                         f"{_jobs(listed)} running on it: no action while it does")
+            return WorkerState.UNKNOWN, (
+                f"absent from the scheduler's node list, but the job list shows "
+                f"{_jobs(listed)} running on it: no action while it does"
+            )
         if not absence.confirmed(config, now) and (state == WorkerState.ORPHAN or absence.had_node):
             what = "was a scheduler node, " if absence.had_node else ""
-            return WorkerState.UNKNOWN, (f"{what}absent from the scheduler's node list "
-                                         f"({absence.progress(config, now)}): confirming")
+            return WorkerState.UNKNOWN, (
+                f"{what}absent from the scheduler's node list ({absence.progress(config, now)}): confirming"
+            )
         return state, reason
     if absence is not None and absence.source == CLOUD:
         shown = tuple(sorted(set(node.jobs if node else ()) | set(listed)))
         if shown:
-            return WorkerState.UNKNOWN, (f"absent from the {resource} cloud listing, but {_jobs(shown)} still "
-                                         f"run on it by the scheduler: no action while they do")
+            return WorkerState.UNKNOWN, (
+                f"absent from the {resource} cloud listing, but {_jobs(shown)} still "
+                f"run on it by the scheduler: no action while they do"
+            )
         if not absence.confirmed(config, now):
-            return WorkerState.UNKNOWN, (f"absent from the {resource} cloud listing "
-                                         f"({absence.progress(config, now)}): confirming")
+            return WorkerState.UNKNOWN, (
+                f"absent from the {resource} cloud listing ({absence.progress(config, now)}): confirming"
+            )
         return state, reason
-    if node is not None and listed and state in (WorkerState.IDLE, WorkerState.DRAINING, WorkerState.ERROR,
-                                                 WorkerState.STARTING):
+    if (
+        node is not None
+        and listed
+        and state in (WorkerState.IDLE, WorkerState.DRAINING, WorkerState.ERROR, WorkerState.STARTING)
+    ):
         extra = sorted(set(listed) - set(node.jobs))
         if extra:
-            return WorkerState.UNKNOWN, (f"the job list shows {_jobs(extra)} running on it but its node shows "
-                                         f"{state.value}: no action until they agree")
+            return WorkerState.UNKNOWN, (
+                f"the job list shows {_jobs(extra)} running on it but its node shows "
+                f"{state.value}: no action until they agree"
+            )
     return state, reason
 
 

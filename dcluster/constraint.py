@@ -138,8 +138,10 @@ class _SlurmParser:
         outside = [t for t in expr.terms if not (isinstance(t, Group) and t.kind == "bracket")]
         if any(t.count for t in outside) and sum(isinstance(t, Feature) for t in _flat(expr)) > 1:
             # Slurm refuses "'*' outside of brackets with more than one feature"
-            raise ConstraintError("a count ('*N') outside brackets is allowed only on a lone feature "
-                                  "(counts of several go in brackets: '[a*2&b*1]')")
+            raise ConstraintError(
+                "a count ('*N') outside brackets is allowed only on a lone feature "
+                "(counts of several go in brackets: '[a*2&b*1]')"
+            )
         return expr
 
     def sequence(self, kind: str, closer: str) -> Group:
@@ -196,8 +198,9 @@ class _SlurmParser:
 def _check_bracket(group: Group) -> None:
     """Slurm: inside brackets, '&' (counts) needs a count on every term, '|' (matching OR) none, not both."""
     if "&" in group.ops and "|" in group.ops:
-        raise ConstraintError("brackets mix '&' and '|' (Slurm takes either counts joined by '&' "
-                              "or a matching OR joined by '|')")
+        raise ConstraintError(
+            "brackets mix '&' and '|' (Slurm takes either counts joined by '&' or a matching OR joined by '|')"
+        )
     if "&" in group.ops and not all(t.count for t in group.terms):
         raise ConstraintError("inside brackets, every term joined by '&' needs a count ('[a*2&b*1]')")
     if "|" in group.ops and any(t.count for t in group.terms):

@@ -59,8 +59,7 @@ def well_formed(minion_id: object) -> bool:
     return isinstance(minion_id, str) and len(minion_id) <= MAX_LEN and _ID_RE.fullmatch(minion_id) is not None
 
 
-def parse(minion_id: str, secret: Secret | str | Sequence[Secret | str],
-          cluster: str | None = None) -> Identity | None:
+def parse(minion_id: str, secret: Secret | str | Sequence[Secret | str], cluster: str | None = None) -> Identity | None:
     """The identity behind ``minion_id`` if it is one we could have made, else None.
 
     ``secret`` may be several (``Config.secrets``: the current one and ``previous_secrets``): an id

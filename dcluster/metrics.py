@@ -83,8 +83,9 @@ def _number(value: Any) -> float | None:
 # ------------------------------------------------------------------ engine
 
 
-def engine_metrics(view, plan_summary: Mapping | None, counters: Mapping | None, prefix: str,
-                   timestamp: float | None = None) -> list[Metric]:
+def engine_metrics(
+    view, plan_summary: Mapping | None, counters: Mapping | None, prefix: str, timestamp: float | None = None
+) -> list[Metric]:
     """The engine's metrics for one cycle.
 
     ``view`` is a :class:`dcluster.reconcile.View`; ``plan_summary`` is
@@ -253,9 +254,13 @@ class GraphiteSettings:
         """From a plugin entry (``{class_name, arguments}``) or from its ``arguments`` alone."""
         args = data.get("arguments", data)
         d = cls()
-        return cls(hostname=str(args.get("hostname", d.hostname)), port=int(args.get("port", d.port)),
-                   prefix=str(args.get("prefix", d.prefix)), interval=int(args.get("interval", d.interval)),
-                   timeout=float(args.get("timeout", d.timeout)))
+        return cls(
+            hostname=str(args.get("hostname", d.hostname)),
+            port=int(args.get("port", d.port)),
+            prefix=str(args.get("prefix", d.prefix)),
+            interval=int(args.get("interval", d.interval)),
+            timeout=float(args.get("timeout", d.timeout)),
+        )
 
 
 def graphite_settings(config) -> GraphiteSettings | None:
@@ -290,9 +295,17 @@ class CarbonClient:
     losing the next write to a dead connection.
     """
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0, max_buffer: int = 10_000,
-                 backoff_initial: float = 1.0, backoff_max: float = 60.0, batch: int = 500,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float = 5.0,
+        max_buffer: int = 10_000,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        batch: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if max_buffer < 1:
             raise ValueError("max_buffer must be at least 1")
         self.host, self.port, self.timeout = host, int(port), float(timeout)
@@ -365,8 +378,15 @@ class CarbonClient:
             self._next_try = now + delay
             self.last_error = f"{type(exc).__name__}: {exc}"
             level = logging.WARNING if self.failures == 1 else logging.DEBUG
-            log.log(level, "carbon %s:%s: send failed (%s); %d line(s) kept, next try in %.0f s",
-                    self.host, self.port, self.last_error, len(self._buffer), delay)
+            log.log(
+                level,
+                "carbon %s:%s: send failed (%s); %d line(s) kept, next try in %.0f s",
+                self.host,
+                self.port,
+                self.last_error,
+                len(self._buffer),
+                delay,
+            )
             return False
         if self.failures:
             log.info("carbon %s:%s: sending again after %d failed attempt(s)", self.host, self.port, self.failures)

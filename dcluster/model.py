@@ -273,8 +273,15 @@ _KINDS: dict[type, int] = {}
 
 
 def _kind(t: type) -> int:
-    kind = (_ENUM if issubclass(t, enum.Enum) else _TUPLE if issubclass(t, tuple)
-            else _CONTAINER if issubclass(t, (dict, list)) else _SCALAR)
+    kind = (
+        _ENUM
+        if issubclass(t, enum.Enum)
+        else _TUPLE
+        if issubclass(t, tuple)
+        else _CONTAINER
+        if issubclass(t, (dict, list))
+        else _SCALAR
+    )
     _KINDS[t] = kind
     return kind
 

@@ -76,8 +76,9 @@ def check_entries(entries: object, secrets: Sequence | None = None) -> dict[str,
     return out
 
 
-def wanted(workers: Iterable, secrets: Sequence,
-           skip_resources: Iterable[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
+def wanted(
+    workers: Iterable, secrets: Sequence, skip_resources: Iterable[str] = ()
+) -> tuple[dict[str, str], dict[str, str]]:
     """The entries the view asks for: every worker of ours whose instance has a machine and an address.
 
     Returns ``({name: address}, {name: problem})``; a worker whose listing carries a bad address or
@@ -140,8 +141,11 @@ class Edits:
     conflicts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"set": [list(s) for s in self.set], "remove": [list(r) for r in self.remove],
-                "conflicts": list(self.conflicts)}
+        return {
+            "set": [list(s) for s in self.set],
+            "remove": [list(r) for r in self.remove],
+            "conflicts": list(self.conflicts),
+        }
 
 
 def edits(text: str, entries: Mapping[str, str], withdraw: bool = True) -> Edits:

@@ -55,8 +55,10 @@ def available() -> str | None:
     if os.geteuid() != 0:
         return "needs root"
     for tool in ("ip", "nsenter", "unshare"):
-        if not any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "/usr/sbin:/usr/bin").split(":")
-                   + ["/usr/sbin", "/sbin", "/usr/bin"]):
+        if not any(
+            os.access(os.path.join(d, tool), os.X_OK)
+            for d in os.environ.get("PATH", "/usr/sbin:/usr/bin").split(":") + ["/usr/sbin", "/sbin", "/usr/bin"]
+        ):
             return f"needs {tool}"
     return None
 
@@ -97,8 +99,16 @@ def add_host(name: str, address: str, bridge: str, prefix: int = 24) -> None:
         _run(["ip", "-n", name, "addr", "add", f"{address}/{prefix}", "dev", peer])
         _run(["ip", "-n", name, "link", "set", peer, "up"])
         _run(["ip", "-n", name, "link", "set", "lo", "up"])
-        _run(["nsenter", f"--net={NETNS_DIR}/{name}", "sysctl", "-qw",
-              "net.ipv4.conf.all.route_localnet=1", f"net.ipv4.conf.{peer}.route_localnet=1"])
+        _run(
+            [
+                "nsenter",
+                f"--net={NETNS_DIR}/{name}",
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.route_localnet=1",
+                f"net.ipv4.conf.{peer}.route_localnet=1",
+            ]
+        )
     except Exception:
         delete_host(name)
         raise
@@ -151,8 +161,13 @@ def command(name: str, hostname: str, argv: Sequence[str], boottime_zero: bool =
             up = int(float(fh.read().split()[0]))
         out += ["--time", f"--boottime={-up}"]
     # hostname is set by a tiny python, not a shell: sethostname then exec.
-    out += ["python3", "-c", "import os,socket,sys; socket.sethostname(sys.argv[1]); os.execvp(sys.argv[2], sys.argv[2:])",
-            hostname, *argv]
+    out += [
+        "python3",
+        "-c",
+        "import os,socket,sys; socket.sethostname(sys.argv[1]); os.execvp(sys.argv[2], sys.argv[2:])",
+        hostname,
+        *argv,
+    ]
     return out
 
 
@@ -160,8 +175,15 @@ def command(name: str, hostname: str, argv: Sequence[str], boottime_zero: bool =
 _DETACH = "import os, sys\nif os.fork():\n    os._exit(0)\nos.execvp(sys.argv[1], sys.argv[1:])"
 
 
-def spawn(name: str, hostname: str, argv: Sequence[str], log_path: str | None = None, env: dict | None = None,
-          boottime_zero: bool = False, detach: bool = False) -> subprocess.Popen:
+def spawn(
+    name: str,
+    hostname: str,
+    argv: Sequence[str],
+    log_path: str | None = None,
+    env: dict | None = None,
+    boottime_zero: bool = False,
+    detach: bool = False,
+) -> subprocess.Popen:
     """Start ``argv`` inside host ``name``; output goes to ``log_path`` (or is discarded).
 
     ``detach``: the process is re-parented away from the caller (the returned
@@ -176,8 +198,9 @@ def spawn(name: str, hostname: str, argv: Sequence[str], log_path: str | None = 
         cmd = [sys.executable, "-c", _DETACH, *cmd]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
     finally:
         if log_path:
             out.close()

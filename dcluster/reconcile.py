@@ -35,8 +35,10 @@ OUR_HOLD_PREFIX = "dcluster"
 # (an orphan or an instance being deleted is still there, and still paid for).
 MAX_STATES = COUNTED_STATES | {WorkerState.DELETING, WorkerState.ORPHAN}
 STALE_REASON = "cloud poll failed; kept from the last good listing; no action until it answers"
-UNLISTED_REASON = ("missing from the {resource} cloud listing, shown by an earlier one: counted until listings "
-                   "agree it is gone; no action")
+UNLISTED_REASON = (
+    "missing from the {resource} cloud listing, shown by an earlier one: counted until listings "
+    "agree it is gone; no action"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +80,13 @@ class BootstrapState:
         return limit > 0 and self.failures >= limit
 
     def to_dict(self) -> dict[str, Any]:
-        return {"failures": self.failures, "since": self.since, "last": list(self.last), "reason": self.reason,
-                "fingerprint": self.fingerprint}
+        return {
+            "failures": self.failures,
+            "since": self.since,
+            "last": list(self.last),
+            "reason": self.reason,
+            "fingerprint": self.fingerprint,
+        }
 
 
 def _empty() -> Mapping:
@@ -126,7 +133,8 @@ class View:
         """What counts toward max: instances in any state until gone, plus launches under way or of
         unknown outcome."""
         return sum(1 for w in self.workers if w.resource == resource and w.state in MAX_STATES) + self.launching(
-            resource)
+            resource
+        )
 
     def launching(self, resource: str) -> int:
         """Instances that may exist and no listing shows: launches under way, and create calls of
@@ -142,8 +150,10 @@ class View:
             "cloud_ok": dict(self.cloud_ok),
             "in_flight": dict(self.in_flight),
             "maybe_launched": dict(self.maybe_launched),
-            "backoff": {k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
-                        for k, b in self.backoff.items()},
+            "backoff": {
+                k: {"failures": b.failures, "until": b.until, "kind": b.kind, "last_error": b.last_error}
+                for k, b in self.backoff.items()
+            },
             "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
             "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
             "auto_mode": self.auto_mode,
@@ -221,10 +231,17 @@ def reconcile(
         node, inst = node_map.get(name), inst_map.get(name)
         prev = before.get(name)
         listed = listed_jobs.get(name, ())
-        if (prev is not None and not (listed and not set(listed) <= set(node.jobs if node else ()))
-                and node is not None and inst is not None and prev.node is node
-                and prev.instance is inst and scheduler_ok and cloud_ok.get(inst.resource, False)
-                and prev.state != WorkerState.STARTING):  # starting ones depend on their age
+        if (
+            prev is not None
+            and not (listed and not set(listed) <= set(node.jobs if node else ()))
+            and node is not None
+            and inst is not None
+            and prev.node is node
+            and prev.instance is inst
+            and scheduler_ok
+            and cloud_ok.get(inst.resource, False)
+            and prev.state != WorkerState.STARTING
+        ):  # starting ones depend on their age
             # Same (immutable) snapshots as last cycle: with a node present the classification does
             # not depend on the time, so the worker is unchanged.  Saves most of the work of a
             # cycle in a large steady cluster (and of every step of a trace replay).
@@ -236,10 +253,17 @@ def reconcile(
             state, resource, reason = WorkerState.UNKNOWN, inst.resource, UNLISTED_REASON.format(resource=inst.resource)
         else:
             state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
-        if (state == WorkerState.ERROR and node is not None and inst is not None and not node.jobs
-                and node.state in (NodeState.DOWN, NodeState.UNKNOWN)
-                and inst.state == InstanceState.RUNNING and now - inst.launch_time <= config.max_launch_time
-                and prev is not None and prev.state == WorkerState.STARTING):
+        if (
+            state == WorkerState.ERROR
+            and node is not None
+            and inst is not None
+            and not node.jobs
+            and node.state in (NodeState.DOWN, NodeState.UNKNOWN)
+            and inst.state == InstanceState.RUNNING
+            and now - inst.launch_time <= config.max_launch_time
+            and prev is not None
+            and prev.state == WorkerState.STARTING
+        ):
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
             state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
@@ -247,21 +271,36 @@ def reconcile(
             if name in prev_absences:  # no observation of either source about it: its count goes on
                 absences[name] = prev_absences[name]
         elif state != WorkerState.PHYSICAL:
-            gone = absence.observe(prev_absences.get(name), node, inst, resource, scheduler_ok, cloud_ok,
-                                   prev is not None and prev.node is not None, now)
+            gone = absence.observe(
+                prev_absences.get(name),
+                node,
+                inst,
+                resource,
+                scheduler_ok,
+                cloud_ok,
+                prev is not None and prev.node is not None,
+                now,
+            )
             if gone is not None:
                 absences[name] = gone
             state, reason = absence.judge(config, now, state, reason, gone, node, resource, listed)
         since = _since(state, node, inst, before.get(name), now, previous)
-        workers.append(Worker(name=name, state=state, resource=resource, node=node, instance=inst,
-                              since=since, reason=reason))
+        workers.append(
+            Worker(name=name, state=state, resource=resource, node=node, instance=inst, since=since, reason=reason)
+        )
     if not scheduler_ok and previous is not None:
         jobs_out = previous.jobs  # keep showing what we last knew; the planner acts on nothing
     else:
         jobs_out = jobs
-    return View(now=now, workers=tuple(workers), jobs=tuple(jobs_out), scheduler_ok=scheduler_ok,
-                cloud_ok=MappingProxyType(cloud_ok), absences=MappingProxyType(absences),
-                **{k: _freeze(v) for k, v in extra.items()})
+    return View(
+        now=now,
+        workers=tuple(workers),
+        jobs=tuple(jobs_out),
+        scheduler_ok=scheduler_ok,
+        cloud_ok=MappingProxyType(cloud_ok),
+        absences=MappingProxyType(absences),
+        **{k: _freeze(v) for k, v in extra.items()},
+    )
 
 
 def _freeze(value: Any) -> Any:
@@ -293,9 +332,12 @@ def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[Wo
         return WorkerState.ERROR, resource, "the instance is in ERROR in the cloud"
     if node is None:
         if age > config.max_launch_time:
-            return (WorkerState.ORPHAN, resource,
-                    f"never became a scheduler node within max_launch_time ({config.max_launch_time} s); "
-                    f"launched {age:.0f} s ago")
+            return (
+                WorkerState.ORPHAN,
+                resource,
+                f"never became a scheduler node within max_launch_time ({config.max_launch_time} s); "
+                f"launched {age:.0f} s ago",
+            )
         return WorkerState.STARTING, resource, f"instance {inst.state.value}, not yet a scheduler node"
 
     if node.jobs and node.state in (NodeState.IDLE, NodeState.STARTING, NodeState.UNKNOWN):
@@ -312,22 +354,37 @@ def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[Wo
     if node.state == NodeState.STARTING:
         return WorkerState.STARTING, resource, "registered, not yet reporting"
     if node.state == NodeState.DOWN:
-        return WorkerState.ERROR, resource, f"down in the scheduler{': ' + node.hold_reason if node.hold_reason else ''}"
+        return (
+            WorkerState.ERROR,
+            resource,
+            f"down in the scheduler{': ' + node.hold_reason if node.hold_reason else ''}",
+        )
     return WorkerState.ERROR, resource, f"scheduler state {node.state.value}"
 
 
-def _since(state: WorkerState, node: Node | None, inst: Instance | None, before: Worker | None, now: float,
-           previous: View | None = None) -> float:
+def _since(
+    state: WorkerState,
+    node: Node | None,
+    inst: Instance | None,
+    before: Worker | None,
+    now: float,
+    previous: View | None = None,
+) -> float:
     if before is not None and before.state == state:
         return before.since
     if state == WorkerState.STARTING and inst is not None:
         return inst.launch_time
-    if node is not None and node.state_since is not None and state in (
-        WorkerState.IDLE, WorkerState.BUSY, WorkerState.DRAINING, WorkerState.HELD, WorkerState.ERROR
+    if (
+        node is not None
+        and node.state_since is not None
+        and state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.DRAINING, WorkerState.HELD, WorkerState.ERROR)
     ):
         since = min(node.state_since, now)
-        if before is not None and previous is not None and before.state not in (WorkerState.UNKNOWN,
-                                                                                WorkerState.STARTING):
+        if (
+            before is not None
+            and previous is not None
+            and before.state not in (WorkerState.UNKNOWN, WorkerState.STARTING)
+        ):
             # We saw it in another state last poll, so it changed since then, whatever the node's
             # timestamp says: one poll with a flipped state string must not look down for hours.
             since = max(since, min(previous.now, now))

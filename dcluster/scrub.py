@@ -50,13 +50,53 @@ KEEP = 3600.0  # seconds a rotated secret is still masked (late messages from ca
 _B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_%")
 
 # ------------------------------------------------------------------ which keys hold credentials
-_CRED_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "signature", "apikey",
-               "accesskey", "privatekey", "sessionkey", "authorization", "cookie")
+_CRED_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "signature",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "sessionkey",
+    "authorization",
+    "cookie",
+)
 _CRED_WORDS = {"pwd", "auth", "pass", "psk"}
 # A key naming *where* or *what kind of* credential, not the credential itself.
-_NOT_CRED_LAST = {"url", "uri", "endpoint", "file", "path", "type", "method", "methods", "plugin", "name", "domain",
-                  "dir", "expires", "expiry", "expiration", "length", "policy", "mode", "ttl", "algorithm",
-                  "version", "kind", "required", "enabled", "hint", "store", "format", "count"}
+_NOT_CRED_LAST = {
+    "url",
+    "uri",
+    "endpoint",
+    "file",
+    "path",
+    "type",
+    "method",
+    "methods",
+    "plugin",
+    "name",
+    "domain",
+    "dir",
+    "expires",
+    "expiry",
+    "expiration",
+    "length",
+    "policy",
+    "mode",
+    "ttl",
+    "algorithm",
+    "version",
+    "kind",
+    "required",
+    "enabled",
+    "hint",
+    "store",
+    "format",
+    "count",
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -86,13 +126,23 @@ def _bytes_forms(value: str) -> list[bytes]:
 
 def _escapes(v: str) -> list[str]:
     """The ways one string is shown escaped inside JSON, XML/HTML, repr and URLs."""
-    out = [v, json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1],
-           html.escape(v), html.escape(v, quote=False), html.escape(v).replace("&#x27;", "&#39;"),
-           html.escape(v).replace("&#x27;", "&apos;"), html.escape(v, quote=False).encode("ascii", "xmlcharrefreplace").decode(),
-           repr(v)[1:-1], v.replace("\\", "\\\\").replace("'", "\\'"),
-           repr(v.encode("utf-8"))[2:-1],
-           urllib.parse.quote(v), urllib.parse.quote(v, safe=""), urllib.parse.quote_plus(v),
-           urllib.parse.quote_plus(v, safe="/")]
+    out = [
+        v,
+        json.dumps(v)[1:-1],
+        json.dumps(v, ensure_ascii=False)[1:-1],
+        html.escape(v),
+        html.escape(v, quote=False),
+        html.escape(v).replace("&#x27;", "&#39;"),
+        html.escape(v).replace("&#x27;", "&apos;"),
+        html.escape(v, quote=False).encode("ascii", "xmlcharrefreplace").decode(),
+        repr(v)[1:-1],
+        v.replace("\\", "\\\\").replace("'", "\\'"),
+        repr(v.encode("utf-8"))[2:-1],
+        urllib.parse.quote(v),
+        urllib.parse.quote(v, safe=""),
+        urllib.parse.quote_plus(v),
+        urllib.parse.quote_plus(v, safe="/"),
+    ]
     for b in _bytes_forms(v)[1:]:
         out.append(urllib.parse.quote(b, safe=""))
         out.append(urllib.parse.quote_plus(b))
@@ -110,9 +160,17 @@ def forms(value: str) -> tuple[str, ...]:
     seen: set[str] = set()
     for f in first:
         # one more level: a JSON body shown in a repr, a JSON log line, an XML error or a URL-encoded echo
-        for g in (f, f.replace("\\", "\\\\"), json.dumps(f)[1:-1], repr(f.encode("utf-8"))[2:-1], html.escape(f),
-                  html.escape(f, quote=False), urllib.parse.quote(f), urllib.parse.quote(f, safe=""),
-                  urllib.parse.quote_plus(f)):
+        for g in (
+            f,
+            f.replace("\\", "\\\\"),
+            json.dumps(f)[1:-1],
+            repr(f.encode("utf-8"))[2:-1],
+            html.escape(f),
+            html.escape(f, quote=False),
+            urllib.parse.quote(f),
+            urllib.parse.quote(f, safe=""),
+            urllib.parse.quote_plus(f),
+        ):
             for h in (g, _lower_hex(g)):
                 if len(h) >= MIN_LEN:
                     seen.add(h)
@@ -216,10 +274,10 @@ def mask_url_password(value: str) -> str:
     if not has_password:
         return masked
     start = len(parts.scheme) + 3
-    if value[:start].lower() != parts.scheme + "://" or value[start:start + len(parts.netloc)] != parts.netloc:
+    if value[:start].lower() != parts.scheme + "://" or value[start : start + len(parts.netloc)] != parts.netloc:
         return REDACTED  # urlsplit dropped characters (tabs, newlines): nothing of it is shown
     user = parts.netloc.rpartition("@")[0].split(":", 1)[0]
-    return f"{value[:start]}{user}:{REDACTED}@{parts.netloc.rpartition('@')[2]}{value[start + len(parts.netloc):]}"
+    return f"{value[:start]}{user}:{REDACTED}@{parts.netloc.rpartition('@')[2]}{value[start + len(parts.netloc) :]}"
 
 
 def known_values(config: Any) -> list[str]:
@@ -326,8 +384,10 @@ def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-_AUTH_SCHEME = re.compile(r"(?i)(basic|bearer|token|negotiate|ntlm)\s+[^\s'\",;\\]+|aws4-hmac-sha256\s[^\r\n'\"\\]*?"
-                          r"signature=[0-9a-f]+")
+_AUTH_SCHEME = re.compile(
+    r"(?i)(basic|bearer|token|negotiate|ntlm)\s+[^\s'\",;\\]+|aws4-hmac-sha256\s[^\r\n'\"\\]*?"
+    r"signature=[0-9a-f]+"
+)
 
 
 def _auth_headers(text: str) -> str:
@@ -362,7 +422,9 @@ def _key_values(text: str) -> str:
 def _basic(m: re.Match) -> str:
     token = m.group(3)
     try:
-        decoded = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_" if "-" in token or "_" in token else None)
+        decoded = base64.b64decode(
+            token + "=" * (-len(token) % 4), altchars=b"-_" if "-" in token or "_" in token else None
+        )
     except (binascii.Error, ValueError):
         return m.group(0)
     return m.group(1) + m.group(2) + REDACTED if b":" in decoded else m.group(0)
@@ -380,8 +442,7 @@ def _private_keys(text: str) -> str:
     if "PRIVATE KEY" in text:
         text = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{REDACTED}", text)
     if any(c in text for c in _PEM_MARK_CORES):
-        text = _B64_TOKEN.sub(lambda m: REDACTED if any(c in m.group(0) for c in _PEM_MARK_CORES) else m.group(0),
-                              text)
+        text = _B64_TOKEN.sub(lambda m: REDACTED if any(c in m.group(0) for c in _PEM_MARK_CORES) else m.group(0), text)
     return text
 
 
@@ -393,8 +454,14 @@ def _shapes(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     text = _BASIC.sub(_basic, text)
     text = _key_values(text)
-    text = _XML.sub(lambda m: m.group(0) if not is_credential_key(m.group(1)) else
-                    f"<{m.group(1)}{m.group(2) or ''}>{REDACTED}</{m.group(1)}>", text)
+    text = _XML.sub(
+        lambda m: (
+            m.group(0)
+            if not is_credential_key(m.group(1))
+            else f"<{m.group(1)}{m.group(2) or ''}>{REDACTED}</{m.group(1)}>"
+        ),
+        text,
+    )
     text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     text = _USERINFO_QUOTED.sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
     return _AWS_KEY_ID.sub(REDACTED, text)
@@ -490,5 +557,17 @@ def _data(value: Any, secrets: list, key: Any) -> Any:
 
 scrub = text  # the name clouds.errors has always exported
 
-__all__ = ["REDACTED", "REGISTRY", "Registry", "b64_cores", "data", "forms", "is_credential_key", "known_values",
-           "mask_url_password", "scrub", "text", "url_password"]
+__all__ = [
+    "REDACTED",
+    "REGISTRY",
+    "Registry",
+    "b64_cores",
+    "data",
+    "forms",
+    "is_credential_key",
+    "known_values",
+    "mask_url_password",
+    "scrub",
+    "text",
+    "url_password",
+]

@@ -58,8 +58,19 @@ MAX_MOUNTS = 32
 MAX_MOUNT_LEN = 256
 MAX_TIME = float(2**33)  # the year 2242
 
-FIELDS = ("load1", "load5", "load15", "cpu", "memory", "swap", "net_in", "net_out", "disk_read", "disk_write",
-          "disk_used")
+FIELDS = (
+    "load1",
+    "load5",
+    "load15",
+    "cpu",
+    "memory",
+    "swap",
+    "net_in",
+    "net_out",
+    "disk_read",
+    "disk_write",
+    "disk_used",
+)
 _INDEX = {f: i + 1 for i, f in enumerate(FIELDS)}  # slot 0 of each sample is its time
 _WIDTH = 1 + len(FIELDS)
 
@@ -67,13 +78,25 @@ _WIDTH = 1 + len(FIELDS)
 SCHEMA: dict[str, dict[str, tuple[str | None, float]]] = {
     "cpu": {"percent": ("cpu", PERCENT), "count": (None, MAX_COUNT)},
     "load": {"1m": ("load1", MAX_LOAD), "5m": ("load5", MAX_LOAD), "15m": ("load15", MAX_LOAD)},
-    "memory": {"percent": ("memory", PERCENT), "total": (None, MAX_BYTES), "available": (None, MAX_BYTES),
-               "used": (None, MAX_BYTES)},
+    "memory": {
+        "percent": ("memory", PERCENT),
+        "total": (None, MAX_BYTES),
+        "available": (None, MAX_BYTES),
+        "used": (None, MAX_BYTES),
+    },
     "swap": {"percent": ("swap", PERCENT), "total": (None, MAX_BYTES), "used": (None, MAX_BYTES)},
-    "network": {"bytes_in": ("net_in", MAX_BYTES), "bytes_out": ("net_out", MAX_BYTES),
-                "packets_in": (None, MAX_BYTES), "packets_out": (None, MAX_BYTES)},
-    "diskio": {"read_bytes": ("disk_read", MAX_BYTES), "write_bytes": ("disk_write", MAX_BYTES),
-               "read_ops": (None, MAX_BYTES), "write_ops": (None, MAX_BYTES)},
+    "network": {
+        "bytes_in": ("net_in", MAX_BYTES),
+        "bytes_out": ("net_out", MAX_BYTES),
+        "packets_in": (None, MAX_BYTES),
+        "packets_out": (None, MAX_BYTES),
+    },
+    "diskio": {
+        "read_bytes": ("disk_read", MAX_BYTES),
+        "write_bytes": ("disk_write", MAX_BYTES),
+        "read_ops": (None, MAX_BYTES),
+        "write_ops": (None, MAX_BYTES),
+    },
 }
 DISK_KEYS = {"percent": PERCENT, "total": MAX_BYTES, "used": MAX_BYTES, "free": MAX_BYTES}
 SALT_KEYS = ("id", "_stamp")
@@ -104,7 +127,7 @@ def minion_of(tag: Any) -> str:
     """The minion id in a ``dcluster_stats`` beacon tag; :class:`Dropped` ("tag") if it is not one of ours."""
     if not isinstance(tag, str) or len(tag) > MAX_TAG or not (tag.startswith(TAG_PREFIX) and tag.endswith(TAG_SUFFIX)):
         raise Dropped("tag", f"not a dcluster_stats beacon tag: {str(tag)[:100]!r}")
-    minion_id = tag[len(TAG_PREFIX):-len(TAG_SUFFIX)]
+    minion_id = tag[len(TAG_PREFIX) : -len(TAG_SUFFIX)]
     if not identity.well_formed(minion_id):
         raise Dropped("tag", f"{minion_id[:80]!r} in the tag is not a dcluster minion id")
     return minion_id
@@ -157,8 +180,9 @@ def parse(minion_id: str, data: Any) -> dict[str, float]:
     if "disk" in data:
         fullest = None
         for mount, usage in _dict("disk", data["disk"], MAX_MOUNTS).items():
-            if not (isinstance(mount, str) and mount.startswith("/") and len(mount) <= MAX_MOUNT_LEN
-                    and mount.isprintable()):
+            if not (
+                isinstance(mount, str) and mount.startswith("/") and len(mount) <= MAX_MOUNT_LEN and mount.isprintable()
+            ):
                 raise Dropped("keys", f"disk: {str(mount)[:40]!r} is not a mount point")
             for sub, value in _dict(f"disk:{mount}", usage, len(DISK_KEYS)).items():
                 if sub not in DISK_KEYS:
@@ -205,15 +229,21 @@ class _Ring:
         start = (self.head - self.count) % samples
         for k in range(self.count):
             base = ((start + k) % samples) * _WIDTH
-            yield tuple(self.values[base:base + _WIDTH])
+            yield tuple(self.values[base : base + _WIDTH])
 
 
 class WorkerStats:
     """The bounded, rate-limited store of the workers' statistics; thread-safe."""
 
-    def __init__(self, samples: int = SAMPLES, max_workers: int = MAX_WORKERS, min_interval: float = MIN_INTERVAL,
-                 burst: int = BURST, monotonic: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        samples: int = SAMPLES,
+        max_workers: int = MAX_WORKERS,
+        min_interval: float = MIN_INTERVAL,
+        burst: int = BURST,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ):
         if samples < 1 or max_workers < 1 or burst < 1 or not 0 < min_interval < math.inf:
             raise ValueError("samples, max_workers and burst must be at least 1, min_interval above 0")
         self.samples, self.max_workers = int(samples), int(max_workers)
@@ -270,8 +300,12 @@ class WorkerStats:
 
     def counts(self) -> dict[str, Any]:
         with self._lock:
-            return {"accepted": self.accepted, "dropped": dict(self.dropped), "workers": len(self._rings),
-                    "known": len(self._known)}
+            return {
+                "accepted": self.accepted,
+                "dropped": dict(self.dropped),
+                "workers": len(self._rings),
+                "known": len(self._known),
+            }
 
     def series(self, name: str, minutes: float, now: float | None = None) -> dict[str, dict[str, list[list[float]]]]:
         """``{group: {label: [[time, value], ...]}}`` of worker ``name`` over the last ``minutes``."""

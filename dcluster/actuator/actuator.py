@@ -118,9 +118,18 @@ class Actuator:
             if not handed:
                 self._release(actions[0].target)
 
-    def _after_hooks(self, cfg: Config, actions: list[Action], worker: Worker | None, i: int, action: Action,
-                     detail: Any, later: list) -> bool:
+    def _after_hooks(
+        self,
+        cfg: Config,
+        actions: list[Action],
+        worker: Worker | None,
+        i: int,
+        action: Action,
+        detail: Any,
+        later: list,
+    ) -> bool:
         """Run ``later``'s hooks on the hook pool, then the chain from ``i`` on; False: run here instead."""
+
         def hooks() -> None:
             try:
                 for command, w, what, args in later:

@@ -16,13 +16,18 @@ class Hooks:
     def __init__(self, ports: ActuatorPorts):
         self.ports = ports
 
-    def run(self, command: Command, worker: Worker | None, what: str, sync: bool = False,
-            args: Sequence[str] | None = None) -> None:
+    def run(
+        self, command: Command, worker: Worker | None, what: str, sync: bool = False, args: Sequence[str] | None = None
+    ) -> None:
         """Run a hook without a shell, with a timeout, off the loop unless ``sync``; log its output."""
         if args is None:
             inst = worker.instance if worker else None
-            args = (worker.name if worker else "", inst.ip if inst else "", inst.name if inst else "",
-                    worker.resource if worker else "")
+            args = (
+                worker.name if worker else "",
+                inst.ip if inst else "",
+                inst.name if inst else "",
+                worker.resource if worker else "",
+            )
         timeout = self.ports.hook_timeout()
 
         def run() -> None:

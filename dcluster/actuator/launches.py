@@ -40,8 +40,9 @@ class Launches:
             self._issued += 1
             return self._issued
 
-    def launch(self, cfg: Config, resource: str, count: int, reason: str, episode: int | None = None,
-               on_demand: bool = False) -> list[str]:
+    def launch(
+        self, cfg: Config, resource: str, count: int, reason: str, episode: int | None = None, on_demand: bool = False
+    ) -> list[str]:
         """Start ``count`` instances in batches; returns the minion ids requested.
 
         ``episode``: the number its batches share for the backoff (one per plan; a new one if None).
@@ -57,15 +58,18 @@ class Launches:
             ids_all += ids
             with self.records.lock:
                 self.records.in_flight[resource] = self.records.in_flight.get(resource, 0) + n
-            self.ports.fire("action/launch/started", {"kind": "launch", "resource": resource, "count": n,
-                                                      "reason": reason, "minion_ids": ids})
+            self.ports.fire(
+                "action/launch/started",
+                {"kind": "launch", "resource": resource, "count": n, "reason": reason, "minion_ids": ids},
+            )
             submit = self.ports.submit_launch or self.ports.submit
             submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch, on_demand))
             left -= n
         return ids_all
 
-    def _launch(self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int,
-                on_demand: bool = False) -> None:
+    def _launch(
+        self, cfg: Config, resource: str, n: int, ids: list[str], reason: str, batch: int, on_demand: bool = False
+    ) -> None:
         res = cfg.resources[resource]
         now = self.ports.monotonic  # backoff and grace are intervals: the wall clock is for people only
         rec = self.records
@@ -74,11 +78,17 @@ class Launches:
             drv = self.ports.driver(cfg, res)
             keys = self._preaccept(ids)
             # The local cloud gives each instance a private directory (the template's instance_dir).
-            render = userdata.renderer(res.config.get("userdata_file") or None, master=self.ports.master_address,
-                                       resource=resource, scheduler=cfg.cluster.type, cluster=cfg.cluster_name,
-                                       resource_type=res.type,
-                                       instance_dir_for=getattr(drv, "instance_root", None),
-                                       extra=res.config.get("userdata_vars"), keys=keys)
+            render = userdata.renderer(
+                res.config.get("userdata_file") or None,
+                master=self.ports.master_address,
+                resource=resource,
+                scheduler=cfg.cluster.type,
+                cluster=cfg.cluster_name,
+                resource_type=res.type,
+                instance_dir_for=getattr(drv, "instance_root", None),
+                extra=res.config.get("userdata_vars"),
+                keys=keys,
+            )
             asked = True
             self.ports.launching(ids)  # none of them can be older than this call
             with rec.lock:
@@ -118,20 +128,32 @@ class Launches:
             self.ports.save()  # open requests are polled after a restart too, never asked for again
         self.ports.cloud_changed(resource)
         rec.count("launched", len(instances))
-        data = {"kind": "launch", "resource": resource, "requested": n, "launched": len(instances),
-                "minion_ids": [i.minion_id for i in instances], "reason": reason,
-                **({"requests_open": sorted(opened)} if opened else {})}
+        data = {
+            "kind": "launch",
+            "resource": resource,
+            "requested": n,
+            "launched": len(instances),
+            "minion_ids": [i.minion_id for i in instances],
+            "reason": reason,
+            **({"requests_open": sorted(opened)} if opened else {}),
+        }
         if error is None:
             self.ports.fire("action/launch/done", data)
-            log.info("dcluster: launched %d x %s%s: %s", len(instances), resource,
-                     f", {len(opened)} spot request(s) open" if opened else "", reason)
+            log.info(
+                "dcluster: launched %d x %s%s: %s",
+                len(instances),
+                resource,
+                f", {len(opened)} spot request(s) open" if opened else "",
+                reason,
+            )
         else:
             rec.count("launch_failed")
             kind = getattr(error, "kind", "transient")
             rec.error(self.ports.clock(), f"launch:{resource}", f"{kind}: {error}")
             self.ports.fire("action/launch/failed", {**data, "error": str(error)[:1000], "error_kind": kind})
-            log.warning("dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind,
-                        error)
+            log.warning(
+                "dcluster: launch of %d x %s: %d started; %s error: %s", n, resource, len(instances), kind, error
+            )
 
     def failed(self, cfg: Config, resource: str, error: CloudError) -> None:
         """A launch failed after its create call answered (spot requests not fulfilled in time)."""
@@ -159,8 +181,9 @@ class Launches:
         if same_episode:
             return
         kind = getattr(error, "kind", "transient")
-        self.records.backoff[resource] = bo.failure(current, kind, str(error), at, cfg.backoff,
-                                                    retry_after=getattr(error, "retry_after", 0.0))
+        self.records.backoff[resource] = bo.failure(
+            current, kind, str(error), at, cfg.backoff, retry_after=getattr(error, "retry_after", 0.0)
+        )
         self.records.count("backoff")  # one per failure episode (launch_failed counts each failed call)
         with self._lock:
             self._backoff_at[resource] = self._issued
@@ -184,8 +207,9 @@ class Launches:
             raise
         return keys
 
-    def _drop_unused_keys(self, ids: list[str], instances: list, error: BaseException | None,
-                          keep: Iterable[str] = ()) -> None:
+    def _drop_unused_keys(
+        self, ids: list[str], instances: list, error: BaseException | None, keep: Iterable[str] = ()
+    ) -> None:
         """Delete the keys of ids the cloud made no instance for, when it surely made none.
 
         After a refusal (quota, capacity, configuration, authentication) the

@@ -62,13 +62,25 @@ class OpenRequests:
             self._track(resource, rid, mid, now, now + timeout, res.cores if res else 0)
 
     def _track(self, resource: str, rid: str, mid: str, since: float, deadline: float, cores: int) -> None:
-        self.records.requests[rid] = {"minion": mid, "resource": resource, "since": since, "deadline": deadline,
-                                      "cancelled": False}
+        self.records.requests[rid] = {
+            "minion": mid,
+            "resource": resource,
+            "since": since,
+            "deadline": deadline,
+            "cancelled": False,
+        }
         if mid not in self.records.recent_launches:
             # counted toward max as the pending instance the cloud lists for an open request
             self.records.recent_launches[mid] = Instance(
-                id=rid, resource=resource, minion_id=mid, state=InstanceState.PENDING,
-                launch_time=self.ports.clock(), name=mid, cores=cores, spot=True)
+                id=rid,
+                resource=resource,
+                minion_id=mid,
+                state=InstanceState.PENDING,
+                launch_time=self.ports.clock(),
+                name=mid,
+                cores=cores,
+                spot=True,
+            )
 
     def busy(self) -> bool:
         with self._lock:
@@ -80,8 +92,11 @@ class OpenRequests:
         resource, to find requests the records lost); returns at once."""
         with self.records.lock:
             due = {r["resource"] for r in self.records.requests.values()}
-        due |= {name for name, res in cfg.resources.items()
-                if res.config.get("spot_bid") is not None and name not in self._looked}
+        due |= {
+            name
+            for name, res in cfg.resources.items()
+            if res.config.get("spot_bid") is not None and name not in self._looked
+        }
         submit = self.ports.submit_launch or self.ports.submit
         for name in sorted(due):
             with self._lock:
@@ -136,8 +151,9 @@ class OpenRequests:
             elif now >= rec["deadline"]:
                 cancel.append(rid)  # open (or not known yet) at its deadline
         if cancel:
-            log.info("dcluster: %d spot request(s) of %s unfulfilled at the deadline; cancelling", len(cancel),
-                     resource)
+            log.info(
+                "dcluster: %d spot request(s) of %s unfulfilled at the deadline; cancelling", len(cancel), resource
+            )
             with self.records.lock:
                 for rid in cancel:
                     if rid in self.records.requests:
@@ -206,8 +222,10 @@ class OpenRequests:
             self.records.error(self.ports.clock(), f"requests:{resource}", f"adopting spot instances: {result.error}")
         if adopted:
             self.records.count("launched", len(adopted))
-            self.ports.fire("action/launch/fulfilled", {"kind": "launch", "resource": resource,
-                                                        "launched": len(adopted), "minion_ids": sorted(adopted)})
+            self.ports.fire(
+                "action/launch/fulfilled",
+                {"kind": "launch", "resource": resource, "launched": len(adopted), "minion_ids": sorted(adopted)},
+            )
             log.info("dcluster: %d spot request(s) of %s fulfilled", len(adopted), resource)
 
     def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict]) -> None:
@@ -233,15 +251,30 @@ class OpenRequests:
         timeout = int(res.config.get("spot_timeout") or 300)
         if res.config.get("spot_fallback_on_demand", True):
             self.records.count("spot_fallback", len(gone))
-            self.launches.launch(cfg, resource, len(gone), f"{len(gone)} spot request(s) not fulfilled within "
-                                 f"{timeout} s: on demand instead", on_demand=True)
+            self.launches.launch(
+                cfg,
+                resource,
+                len(gone),
+                f"{len(gone)} spot request(s) not fulfilled within {timeout} s: on demand instead",
+                on_demand=True,
+            )
             return
-        error = InsufficientCapacity(f"{len(gone)} spot request(s) not fulfilled within {timeout} s", cloud="aws",
-                                     code="spot-timeout")
+        error = InsufficientCapacity(
+            f"{len(gone)} spot request(s) not fulfilled within {timeout} s", cloud="aws", code="spot-timeout"
+        )
         self._failed(cfg, resource, gone, error)
 
     def _failed(self, cfg: Config, resource: str, ids: list[str], error: CloudError) -> None:
         self.launches.failed(cfg, resource, error)
-        self.ports.fire("action/launch/failed", {"kind": "launch", "resource": resource, "requested": len(ids),
-                                                 "launched": 0, "minion_ids": [], "error": str(error)[:1000],
-                                                 "error_kind": error.kind})
+        self.ports.fire(
+            "action/launch/failed",
+            {
+                "kind": "launch",
+                "resource": resource,
+                "requested": len(ids),
+                "launched": 0,
+                "minion_ids": [],
+                "error": str(error)[:1000],
+                "error_kind": error.kind,
+            },
+        )

@@ -45,8 +45,9 @@ class Steps:
             return out
         raise ActionFailed(f"unknown action {kind}")
 
-    def _hook(self, hooks: list | None, command: Any, worker: Worker | None, what: str,
-              args: tuple[str, ...] | None = None) -> None:
+    def _hook(
+        self, hooks: list | None, command: Any, worker: Worker | None, what: str, args: tuple[str, ...] | None = None
+    ) -> None:
         if hooks is None:
             self.hooks.run(command, worker, what, sync=True, args=args)
         else:
@@ -85,8 +86,15 @@ class Steps:
             self._hook(hooks, hook, worker, "post_remove_node_command", (action.target, ip))
         return _plain(out)
 
-    def destroy(self, cfg: Config, resource: str, minion_id: str, instance_id: str, worker: Worker | None,
-                hooks: list | None = None) -> Any:
+    def destroy(
+        self,
+        cfg: Config,
+        resource: str,
+        minion_id: str,
+        instance_id: str,
+        worker: Worker | None,
+        hooks: list | None = None,
+    ) -> Any:
         res = cfg.resource(resource)  # a retired resource's instances are destroyed too
         if res is None:
             raise ActionFailed(f"resource {resource!r} is neither in the pillar's cloud nor retired_resources")

@@ -56,15 +56,48 @@ STATES = {
     "terminated": model.InstanceState.GONE,
 }
 
-_QUOTA = {"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded", "SpotInstanceCountExceeded",
-          "VolumeLimitExceeded", "InsufficientFreeAddressesInSubnet", "AddressLimitExceeded"}
-_CAPACITY = {"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientReservedInstanceCapacity",
-             "InsufficientCapacity", "SpotMaxPriceTooLow", "capacity-not-available", "capacity-oversubscribed",
-             "price-too-low"}
-_AUTH = {"AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch", "OptInRequired",
-         "Blocked", "ExpiredToken", "AccessDenied", "AccessDeniedException", "MissingAuthenticationToken"}
-_TRANSIENT = {"RequestLimitExceeded", "Throttling", "ThrottlingException", "InternalError", "InternalFailure",
-              "ServiceUnavailable", "Unavailable", "RequestTimeout", "RequestTimeoutException"}
+_QUOTA = {
+    "InstanceLimitExceeded",
+    "VcpuLimitExceeded",
+    "MaxSpotInstanceCountExceeded",
+    "SpotInstanceCountExceeded",
+    "VolumeLimitExceeded",
+    "InsufficientFreeAddressesInSubnet",
+    "AddressLimitExceeded",
+}
+_CAPACITY = {
+    "InsufficientInstanceCapacity",
+    "InsufficientHostCapacity",
+    "InsufficientReservedInstanceCapacity",
+    "InsufficientCapacity",
+    "SpotMaxPriceTooLow",
+    "capacity-not-available",
+    "capacity-oversubscribed",
+    "price-too-low",
+}
+_AUTH = {
+    "AuthFailure",
+    "UnauthorizedOperation",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "OptInRequired",
+    "Blocked",
+    "ExpiredToken",
+    "AccessDenied",
+    "AccessDeniedException",
+    "MissingAuthenticationToken",
+}
+_TRANSIENT = {
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
 _NOTFOUND = {"InvalidInstanceID.NotFound", "InvalidSpotInstanceRequestID.NotFound"}
 
 
@@ -82,8 +115,11 @@ def classify(code: str, message: str, status: int | None = None, secrets: Sequen
         return AuthFailure(message, **kw)
     if code in _NOTFOUND:
         return NotFound(message, **kw)
-    if (code.startswith(("Invalid", "Missing", "Unsupported")) or code in ("InvalidParameterValue",)
-            or (status or 0) in (400, 404)):
+    if (
+        code.startswith(("Invalid", "Missing", "Unsupported"))
+        or code in ("InvalidParameterValue",)
+        or (status or 0) in (400, 404)
+    ):
         return InvalidConfig(message, **kw)
     return Transient(message, **kw)
 
@@ -102,8 +138,17 @@ def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
         return AuthFailure(str(exc), cloud="aws", secrets=secrets)
     if isinstance(exc, (bx.ParamValidationError, bx.NoRegionError, bx.InvalidRegionError)):
         return InvalidConfig(str(exc), cloud="aws", secrets=secrets)
-    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
-                        bx.ConnectionClosedError, bx.HTTPClientError, bx.ProxyConnectionError)):
+    if isinstance(
+        exc,
+        (
+            bx.EndpointConnectionError,
+            bx.ConnectTimeoutError,
+            bx.ReadTimeoutError,
+            bx.ConnectionClosedError,
+            bx.HTTPClientError,
+            bx.ProxyConnectionError,
+        ),
+    ):
         return Transient(str(exc), cloud="aws", secrets=secrets)
     if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
         return Transient(str(exc), cloud="aws", secrets=secrets)
@@ -127,9 +172,18 @@ def _ts(value: Any) -> float:
 class AwsDriver(Driver):
     type = "aws"
 
-    def __init__(self, resource, cluster_name, secret, *, client=None,
-                 spot_view: Callable[[dict], dict] | None = None, poll_interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        resource,
+        cluster_name,
+        secret,
+        *,
+        client=None,
+        spot_view: Callable[[dict], dict] | None = None,
+        poll_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         """``spot_view`` is a test seam: it sees each DescribeSpotInstanceRequests entry
         before the fulfilment check does, and returns what the check should see.  moto
         fulfils every spot request at once, so the timeout-then-on-demand path is
@@ -159,10 +213,18 @@ class AwsDriver(Driver):
             if cfg.get("proxy_port"):
                 url = f"{url}:{cfg['proxy_port']}"
             proxies = {"http": url, "https": url}
-        bcfg = Config(proxies=proxies, retries={"max_attempts": 3, "mode": "standard"},
-                      connect_timeout=10, read_timeout=60, max_pool_connections=20)
-        kwargs: dict[str, Any] = {"region_name": cfg.get("region_name") or "us-east-1", "config": bcfg,
-                                  "verify": bool(cfg.get("validate_certs", True))}
+        bcfg = Config(
+            proxies=proxies,
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=20,
+        )
+        kwargs: dict[str, Any] = {
+            "region_name": cfg.get("region_name") or "us-east-1",
+            "config": bcfg,
+            "verify": bool(cfg.get("validate_certs", True)),
+        }
         if cfg.get("endpoint_url"):
             kwargs["endpoint_url"] = cfg["endpoint_url"]
         if cfg.get("access_key_id"):
@@ -205,8 +267,10 @@ class AwsDriver(Driver):
             if not answer:
                 raise InvalidConfig(f"instance type {itype} is unknown in this region", cloud="aws")
             info = answer[0]
-            self._shape = (int(info.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
-                           int(info.get("MemoryInfo", {}).get("SizeInMiB", 0)))
+            self._shape = (
+                int(info.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
+                int(info.get("MemoryInfo", {}).get("SizeInMiB", 0)),
+            )
         return self._shape
 
     def cores(self) -> int:
@@ -217,8 +281,10 @@ class AwsDriver(Driver):
 
     # ------------------------------------------------------------ listing
     def _filters(self) -> list[dict]:
-        return [{"Name": f"tag:{model.TAG_CLUSTER}", "Values": [self.cluster]},
-                {"Name": f"tag:{model.TAG_RESOURCE}", "Values": [self.resource.name]}]
+        return [
+            {"Name": f"tag:{model.TAG_CLUSTER}", "Values": [self.cluster]},
+            {"Name": f"tag:{model.TAG_RESOURCE}", "Values": [self.resource.name]},
+        ]
 
     def _to_instance(self, raw: dict, cores: int, mem: int) -> model.Instance | None:
         tags = _tags(raw)
@@ -233,11 +299,19 @@ class AwsDriver(Driver):
         else:
             ip = raw.get("PrivateIpAddress") or ""
         return model.Instance(
-            id=raw["InstanceId"], resource=self.resource.name, minion_id=minion,
+            id=raw["InstanceId"],
+            resource=self.resource.name,
+            minion_id=minion,
             state=STATES.get(raw.get("State", {}).get("Name", ""), model.InstanceState.ERROR),
-            launch_time=launch_time_from(tags, _ts(raw.get("LaunchTime"))), cluster=self.cluster,
-            name=tags.get("Name", minion), ip=ip, cores=cores, mem_mb=mem,
-            spot=raw.get("InstanceLifecycle") == "spot", tags=tags)
+            launch_time=launch_time_from(tags, _ts(raw.get("LaunchTime"))),
+            cluster=self.cluster,
+            name=tags.get("Name", minion),
+            ip=ip,
+            cores=cores,
+            mem_mb=mem,
+            spot=raw.get("InstanceLifecycle") == "spot",
+            tags=tags,
+        )
 
     def instances(self) -> list[model.Instance]:
         cores, mem = self.cores(), self.mem_mb()
@@ -258,10 +332,21 @@ class AwsDriver(Driver):
                 minion = tags.get(model.TAG_MINION, "")
                 if not self.is_ours(tags) or not self.verified(minion):
                     continue
-                out.append(model.Instance(
-                    id=req["SpotInstanceRequestId"], resource=self.resource.name, minion_id=minion,
-                    state=model.InstanceState.PENDING, launch_time=launch_time_from(tags, time.time()),
-                    cluster=self.cluster, name=minion, cores=cores, mem_mb=mem, spot=True, tags=tags))
+                out.append(
+                    model.Instance(
+                        id=req["SpotInstanceRequestId"],
+                        resource=self.resource.name,
+                        minion_id=minion,
+                        state=model.InstanceState.PENDING,
+                        launch_time=launch_time_from(tags, time.time()),
+                        cluster=self.cluster,
+                        name=minion,
+                        cores=cores,
+                        mem_mb=mem,
+                        spot=True,
+                        tags=tags,
+                    )
+                )
         return out
 
     def _spot_requests(self, ids: Sequence[str] = (), filters: list | None = None) -> list[dict]:
@@ -285,8 +370,11 @@ class AwsDriver(Driver):
             spec["Placement"] = {"AvailabilityZone": cfg["availability_zone"]}
         groups = list(cfg.get("security_groups") or ())
         if cfg.get("subnet_id"):
-            nic: dict[str, Any] = {"DeviceIndex": 0, "SubnetId": cfg["subnet_id"],
-                                   "AssociatePublicIpAddress": bool(cfg.get("use_public_ip_address"))}
+            nic: dict[str, Any] = {
+                "DeviceIndex": 0,
+                "SubnetId": cfg["subnet_id"],
+                "AssociatePublicIpAddress": bool(cfg.get("use_public_ip_address")),
+            }
             if groups:
                 nic["Groups"] = groups
             spec["NetworkInterfaces"] = [nic]
@@ -295,9 +383,16 @@ class AwsDriver(Driver):
         disks = cfg.get("disk_map") or {}
         if disks:
             spec["BlockDeviceMappings"] = [
-                {"DeviceName": d["device"], "Ebs": {"VolumeSize": int(d["size"]), "VolumeType": d["volume_type"],
-                                                     "DeleteOnTermination": bool(d["delete_on_termination"])}}
-                for d in disks.values()]
+                {
+                    "DeviceName": d["device"],
+                    "Ebs": {
+                        "VolumeSize": int(d["size"]),
+                        "VolumeType": d["volume_type"],
+                        "DeleteOnTermination": bool(d["delete_on_termination"]),
+                    },
+                }
+                for d in disks.values()
+            ]
         return spec
 
     def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
@@ -313,13 +408,15 @@ class AwsDriver(Driver):
         request was refused for quota or capacity are launched on demand here (if the fallback is on)."""
         return self._start(count, minion_ids, userdata_for, spot=self.config.get("spot_bid") is not None)
 
-    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
-                         userdata_for: Callable[[str], str]) -> LaunchResult:
+    def launch_on_demand(
+        self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]
+    ) -> LaunchResult:
         """On demand whatever ``spot_bid`` says (the fallback of spot requests not fulfilled in time)."""
         return self._start(count, minion_ids, userdata_for, spot=False)
 
-    def _start(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str],
-               spot: bool) -> LaunchResult:
+    def _start(
+        self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str], spot: bool
+    ) -> LaunchResult:
         ids = self.check_ids(count, minion_ids)
         result = LaunchResult(instances=[], requested=count)
         if not ids:
@@ -348,14 +445,27 @@ class AwsDriver(Driver):
         """
         userdata = userdata_for(minion_id)
         if len(userdata.encode()) > USERDATA_LIMIT:
-            raise InvalidConfig(f"the user-data of {minion_id} is {len(userdata.encode())} bytes; EC2 takes at most "
-                                f"{USERDATA_LIMIT}", cloud="aws", code="userdata-size")
+            raise InvalidConfig(
+                f"the user-data of {minion_id} is {len(userdata.encode())} bytes; EC2 takes at most {USERDATA_LIMIT}",
+                cloud="aws",
+                code="userdata-size",
+            )
         tags = tags_for(self.cluster, self.resource.name, minion_id)
         tags["Name"] = self._name(minion_id)
-        params = dict(self._launch_spec(), MinCount=1, MaxCount=1, UserData=userdata, ClientToken=minion_id,
-                      TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(tags)},
-                                         {"ResourceType": "volume", "Tags": _tag_list(
-                                             {model.TAG_CLUSTER: self.cluster, model.TAG_RESOURCE: self.resource.name})}])
+        params = dict(
+            self._launch_spec(),
+            MinCount=1,
+            MaxCount=1,
+            UserData=userdata,
+            ClientToken=minion_id,
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": _tag_list(tags)},
+                {
+                    "ResourceType": "volume",
+                    "Tags": _tag_list({model.TAG_CLUSTER: self.cluster, model.TAG_RESOURCE: self.resource.name}),
+                },
+            ],
+        )
         answer = self._call("run_instances", **params)
         for raw in answer.get("Instances", []):
             raw.setdefault("Tags", _tag_list(tags))
@@ -380,8 +490,11 @@ class AwsDriver(Driver):
             try:
                 ud = userdata_for(mid)
             except Exception as exc:  # noqa: BLE001 - the requests made so far must stay in the result
-                result.error = exc if isinstance(exc, CloudError) else InvalidConfig(
-                    f"the user-data of {mid}: {exc}", cloud="aws", code="userdata")
+                result.error = (
+                    exc
+                    if isinstance(exc, CloudError)
+                    else InvalidConfig(f"the user-data of {mid}: {exc}", cloud="aws", code="userdata")
+                )
                 return []
             spec = self._launch_spec()
             spec["UserData"] = base64.b64encode(ud.encode()).decode()
@@ -389,9 +502,14 @@ class AwsDriver(Driver):
             tags["Name"] = self._name(mid)
             try:
                 answer = self._call(
-                    "request_spot_instances", SpotPrice=str(self.config["spot_bid"]), InstanceCount=1,
-                    Type="one-time", ValidUntil=until, LaunchSpecification=spec,
-                    TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": _tag_list(tags)}])
+                    "request_spot_instances",
+                    SpotPrice=str(self.config["spot_bid"]),
+                    InstanceCount=1,
+                    Type="one-time",
+                    ValidUntil=until,
+                    LaunchSpecification=spec,
+                    TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": _tag_list(tags)}],
+                )
             except CloudError as exc:
                 result.error = exc
                 if exc.kind in ("quota", "capacity"):
@@ -411,9 +529,13 @@ class AwsDriver(Driver):
         if not self.is_ours(tags) or not self.verified(minion):
             return None
         until = seen.get("ValidUntil")
-        return Request(id=seen["SpotInstanceRequestId"], minion_id=minion, state=str(seen.get("State", "")),
-                       instance_id=seen.get("InstanceId") or "",
-                       valid_until=until.timestamp() if isinstance(until, datetime) else None)
+        return Request(
+            id=seen["SpotInstanceRequestId"],
+            minion_id=minion,
+            state=str(seen.get("State", "")),
+            instance_id=seen.get("InstanceId") or "",
+            valid_until=until.timestamp() if isinstance(until, datetime) else None,
+        )
 
     def poll_requests(self, request_ids: Sequence[str], discover: bool = False) -> list[Request]:
         """One DescribeSpotInstanceRequests: by id (a filter: an id EC2 does not know yet fails no call),
@@ -425,8 +547,9 @@ class AwsDriver(Driver):
         elif request_ids:
             found = []
             for n in range(0, len(request_ids), 200):  # a filter takes at most 200 values
-                found += self._spot_requests(filters=[{"Name": "spot-instance-request-id",
-                                                       "Values": list(request_ids[n:n + 200])}])
+                found += self._spot_requests(
+                    filters=[{"Name": "spot-instance-request-id", "Values": list(request_ids[n : n + 200])}]
+                )
         else:
             return []
         for raw in found:
@@ -442,8 +565,11 @@ class AwsDriver(Driver):
     def _tagged_ours(self, instance_ids: list[str]) -> set[str]:
         out = set()
         for n in range(0, len(instance_ids), 200):
-            for res in self._paged("describe_instances", "Reservations",
-                                   Filters=[{"Name": "instance-id", "Values": instance_ids[n:n + 200]}]):
+            for res in self._paged(
+                "describe_instances",
+                "Reservations",
+                Filters=[{"Name": "instance-id", "Values": instance_ids[n : n + 200]}],
+            ):
                 for raw in res.get("Instances", []):
                     if self._to_instance(raw, 0, 0) is not None:
                         out.add(raw["InstanceId"])
@@ -455,7 +581,7 @@ class AwsDriver(Driver):
         ids = list(request_ids)
         for n in range(0, len(ids), 200):
             try:
-                self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=ids[n:n + 200])
+                self._call("cancel_spot_instance_requests", SpotInstanceRequestIds=ids[n : n + 200])
             except NotFound:
                 pass
         return self.poll_requests(ids)
@@ -481,8 +607,9 @@ class AwsDriver(Driver):
             except CloudError as exc:
                 result.error = exc
         try:
-            found = self._paged("describe_instances", "Reservations",
-                                Filters=[{"Name": "instance-id", "Values": list(fulfilled)}])
+            found = self._paged(
+                "describe_instances", "Reservations", Filters=[{"Name": "instance-id", "Values": list(fulfilled)}]
+            )
         except CloudError as exc:
             result.error = exc
             return result
@@ -499,8 +626,9 @@ class AwsDriver(Driver):
         buggy or hostile request listing must be a spot instance (of that request, where EC2 says which)
         that carries no other worker's tags, or an unrelated machine would be taken."""
         out: dict[str, str] = {}
-        for res in self._paged("describe_instances", "Reservations",
-                               Filters=[{"Name": "instance-id", "Values": list(fulfilled)}]):
+        for res in self._paged(
+            "describe_instances", "Reservations", Filters=[{"Name": "instance-id", "Values": list(fulfilled)}]
+        ):
             for raw in res.get("Instances", []):
                 iid = raw.get("InstanceId")
                 mid = fulfilled.get(iid)
@@ -512,11 +640,19 @@ class AwsDriver(Driver):
                     why = "it is not a spot instance"
                 elif rid and raw.get("SpotInstanceRequestId") not in (None, rid):
                     why = f"it was launched by request {raw.get('SpotInstanceRequestId')}"
-                elif tags.get(model.TAG_MINION, mid) != mid or tags.get(model.TAG_CLUSTER, self.cluster) != self.cluster:
+                elif (
+                    tags.get(model.TAG_MINION, mid) != mid or tags.get(model.TAG_CLUSTER, self.cluster) != self.cluster
+                ):
                     why = "it carries another worker's tags"
                 if why:
-                    log.warning("aws %s: not adopting instance %s for %s (request %s): %s", self.resource.name,
-                                iid, mid, rid or "?", why)
+                    log.warning(
+                        "aws %s: not adopting instance %s for %s (request %s): %s",
+                        self.resource.name,
+                        iid,
+                        mid,
+                        rid or "?",
+                        why,
+                    )
                     continue
                 out[iid] = mid
         return out
@@ -548,8 +684,12 @@ class AwsDriver(Driver):
                 break
             self._sleep(min(self._poll, max(0.0, deadline - self._clock())))
         if pending:
-            log.info("aws %s: %d spot request(s) unfulfilled after %d s; cancelling", self.resource.name,
-                     len(pending), timeout)
+            log.info(
+                "aws %s: %d spot request(s) unfulfilled after %d s; cancelling",
+                self.resource.name,
+                len(pending),
+                timeout,
+            )
             sort(self.cancel_requests(list(pending)), final=True)
             left += list(pending.values())  # still open after the cancel: it will not be fulfilled
         if fulfilled:
@@ -561,7 +701,8 @@ class AwsDriver(Driver):
         result.extra["spot_unfulfilled"] = len(left)
         if not self.config.get("spot_fallback_on_demand", True):
             result.error = result.error or InsufficientCapacity(
-                f"{len(left)} spot request(s) not fulfilled within {timeout} s", cloud="aws", code="spot-timeout")
+                f"{len(left)} spot request(s) not fulfilled within {timeout} s", cloud="aws", code="spot-timeout"
+            )
             return
         result.extra["fallback_on_demand"] = result.extra.get("fallback_on_demand", 0) + len(left)
         more = self.launch_on_demand(len(left), left, userdata_for)
@@ -582,7 +723,9 @@ class AwsDriver(Driver):
                 if req is None:
                     out[rid] = "gone"
                 elif not (self.is_ours(_tags(req)) and self.verified(_tags(req).get(model.TAG_MINION, ""))):
-                    out[rid] = f"refused: {rid} is not an instance of cluster {self.cluster} resource {self.resource.name}"
+                    out[rid] = (
+                        f"refused: {rid} is not an instance of cluster {self.cluster} resource {self.resource.name}"
+                    )
                 else:
                     cancel.append(rid)
                     if req.get("InstanceId"):
@@ -602,12 +745,13 @@ class AwsDriver(Driver):
                     known[raw["InstanceId"]] = raw
         rest = [i for i in iids if i not in known]
         for n in range(0, len(rest), 200):  # ids not found above: someone else's, or gone
-            for res in self._paged("describe_instances", "Reservations",
-                                   Filters=[{"Name": "instance-id", "Values": rest[n:n + 200]}]):
+            for res in self._paged(
+                "describe_instances", "Reservations", Filters=[{"Name": "instance-id", "Values": rest[n : n + 200]}]
+            ):
                 for raw in res.get("Instances", []):
                     known[raw["InstanceId"]] = raw
         for n in range(0, len(iids), 1000):
-            chunk = iids[n:n + 1000]
+            chunk = iids[n : n + 1000]
             kill, spot_reqs = [], []
             for iid in chunk:
                 raw = known.get(iid)
@@ -616,8 +760,9 @@ class AwsDriver(Driver):
                     continue
                 inst = self._to_instance(raw, cores, 0)
                 if inst is None:
-                    out[iid] = (f"refused: {iid} is not an instance of cluster {self.cluster} "
-                                f"resource {self.resource.name}")
+                    out[iid] = (
+                        f"refused: {iid} is not an instance of cluster {self.cluster} resource {self.resource.name}"
+                    )
                 elif inst.state == model.InstanceState.GONE:
                     out[iid] = "gone"
                 else:

@@ -137,8 +137,9 @@ class Driver(abc.ABC):
         """As :meth:`launch`, but requests the cloud fulfils later are left open in ``result.requests``."""
         return self.launch(count, minion_ids, userdata_for)
 
-    def launch_on_demand(self, count: int, minion_ids: Sequence[str],
-                         userdata_for: Callable[[str], str]) -> LaunchResult:
+    def launch_on_demand(
+        self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]
+    ) -> LaunchResult:
         """Launch with no request left open (the fallback of requests not fulfilled in time)."""
         return self.launch(count, minion_ids, userdata_for)
 
@@ -169,8 +170,13 @@ class Driver(abc.ABC):
                 raise ValueError(f"{mid!r} is not a minion id of cluster {self.cluster} resource {self.resource.name}")
         return ids
 
-    def launch_each(self, ids: Sequence[str], launch_one: Callable[[str], model.Instance | None],
-                    result: LaunchResult, threads: int | None = None) -> None:
+    def launch_each(
+        self,
+        ids: Sequence[str],
+        launch_one: Callable[[str], model.Instance | None],
+        result: LaunchResult,
+        threads: int | None = None,
+    ) -> None:
         """Start each of ``ids`` with its own call, ``threads`` at a time, into ``result``.
 
         ``launch_one(minion_id)`` returns the instance (None: the cloud made
@@ -191,15 +197,19 @@ class Driver(abc.ABC):
             except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose what exists
                 stop = True
                 if result.error is None:
-                    result.error = exc if isinstance(exc, CloudError) else Transient(
-                        f"{type(exc).__name__}: {exc}", cloud=self.type)
+                    result.error = (
+                        exc
+                        if isinstance(exc, CloudError)
+                        else Transient(f"{type(exc).__name__}: {exc}", cloud=self.type)
+                    )
                 return
             if inst is not None:
                 found[mid] = inst
 
         threads = threads or LAUNCH_THREADS
-        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(ids))),
-                                thread_name_prefix=f"dcluster-launch-{self.resource.name}") as pool:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(threads, len(ids))), thread_name_prefix=f"dcluster-launch-{self.resource.name}"
+        ) as pool:
             for fut in [pool.submit(one, mid) for mid in ids]:
                 fut.result()
         result.instances.extend(found[mid] for mid in ids if mid in found)

@@ -24,8 +24,16 @@ class CloudError(Exception):
 
     kind = "transient"
 
-    def __init__(self, message: str, *, cloud: str = "", code: str = "", secrets: Iterable = (), kind: str | None = None,
-                 retry_after: float = 0.0):
+    def __init__(
+        self,
+        message: str,
+        *,
+        cloud: str = "",
+        code: str = "",
+        secrets: Iterable = (),
+        kind: str | None = None,
+        retry_after: float = 0.0,
+    ):
         if kind is not None:
             if kind not in KINDS:
                 raise ValueError(f"unknown cloud error kind {kind!r}")

@@ -84,11 +84,17 @@ class LocalDriver(Driver):
         except ValueError as exc:
             raise InvalidConfig(f"local cloud {resource.name}: {exc}", cloud="local") from None
         if not self.network.subnet_of(LOOPBACK):
-            raise InvalidConfig(f"local cloud {resource.name}: network {self.network} is not inside 127.0.0.0/8",
-                                cloud="local", code="network")
+            raise InvalidConfig(
+                f"local cloud {resource.name}: network {self.network} is not inside 127.0.0.0/8",
+                cloud="local",
+                code="network",
+            )
         if self.gateway not in self.network:
-            raise InvalidConfig(f"local cloud {resource.name}: gateway {self.gateway} is not inside {self.network}",
-                                cloud="local", code="gateway")
+            raise InvalidConfig(
+                f"local cloud {resource.name}: gateway {self.gateway} is not inside {self.network}",
+                cloud="local",
+                code="gateway",
+            )
         self.bridge = str(cfg.get("bridge") or "dcbr0")
         self.state_dir = str(cfg.get("state_dir") or "/var/lib/dcluster/local-cloud")
         self.hosts_file = str(cfg.get("hosts_file") or "")
@@ -183,10 +189,19 @@ class LocalDriver(Driver):
             state = model.InstanceState.PENDING
         else:
             state = model.InstanceState.RUNNING
-        return model.Instance(id=rec["id"], resource=self.resource.name, minion_id=tags[model.TAG_MINION],
-                              state=state, launch_time=float(tags.get(model.TAG_LAUNCHED, rec.get("created", 0))),
-                              cluster=self.cluster, name=rec.get("name", ""), ip=rec["address"], cores=self.cores(),
-                              mem_mb=self.mem_mb(), tags=dict(tags))
+        return model.Instance(
+            id=rec["id"],
+            resource=self.resource.name,
+            minion_id=tags[model.TAG_MINION],
+            state=state,
+            launch_time=float(tags.get(model.TAG_LAUNCHED, rec.get("created", 0))),
+            cluster=self.cluster,
+            name=rec.get("name", ""),
+            ip=rec["address"],
+            cores=self.cores(),
+            mem_mb=self.mem_mb(),
+            tags=dict(tags),
+        )
 
     def instances(self) -> list[model.Instance]:
         _reap()
@@ -229,10 +244,19 @@ class LocalDriver(Driver):
         with self._locked():
             address = self._allocate({r["address"] for r in self._records()})
             netns.check_loopback(f"{address}/{self.network.prefixlen}")
-            rec = {"id": iid, "namespace": ns, "address": address, "name": self._name(minion_id), "created": now,
-                   "boot_at": now + int(self.config.get("boot_delay") or 0), "bridge": self.bridge,
-                   "tags": tags_for(self.cluster, self.resource.name, minion_id, now), "pid": None, "pgid": None,
-                   "dir": idir}
+            rec = {
+                "id": iid,
+                "namespace": ns,
+                "address": address,
+                "name": self._name(minion_id),
+                "created": now,
+                "boot_at": now + int(self.config.get("boot_delay") or 0),
+                "bridge": self.bridge,
+                "tags": tags_for(self.cluster, self.resource.name, minion_id, now),
+                "pid": None,
+                "pgid": None,
+                "dir": idir,
+            }
             self._write(rec)  # recorded before anything exists: a crash leaves something destroy can find
             self._set_name(rec, publish=True)
         try:
@@ -246,12 +270,30 @@ class LocalDriver(Driver):
             argv = ["/bin/sh", script]  # the instance's own boot script, as an argv (see the module docstring)
             delay = int(self.config.get("boot_delay") or 0)
             if delay:
-                argv = [sys.executable, "-c", "import os,sys,time; time.sleep(float(sys.argv[1])); "
-                        "os.execv(sys.argv[2], sys.argv[2:])", str(delay), *argv]
-            env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/sbin", "/usr/local/bin",
-                                            "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
-                   "HOME": self.instance_root(minion_id), "LANG": "C.UTF-8",
-                   "DCLUSTER_MINION_ID": minion_id, "DCLUSTER_INSTANCE_DIR": self.instance_root(minion_id)}
+                argv = [
+                    sys.executable,
+                    "-c",
+                    "import os,sys,time; time.sleep(float(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])",
+                    str(delay),
+                    *argv,
+                ]
+            env = {
+                "PATH": os.pathsep.join(
+                    [
+                        os.path.dirname(sys.executable),
+                        "/usr/local/sbin",
+                        "/usr/local/bin",
+                        "/usr/sbin",
+                        "/usr/bin",
+                        "/sbin",
+                        "/bin",
+                    ]
+                ),
+                "HOME": self.instance_root(minion_id),
+                "LANG": "C.UTF-8",
+                "DCLUSTER_MINION_ID": minion_id,
+                "DCLUSTER_INSTANCE_DIR": self.instance_root(minion_id),
+            }
             # detached: the instance must outlive the master (a restart kills the master's descendants)
             proc = netns.spawn(ns, minion_id, argv, log_path=os.path.join(idir, "boot.log"), env=env, detach=True)
             _CHILDREN[proc.pid] = proc

@@ -64,8 +64,9 @@ RATE_WORDS = ("rate-limited", "rate limit", "too many requests")
 FORBIDDEN_CONFIG_WORDS = ("volume-backed", "external network")
 
 
-def classify(status: int | None, message: str, secrets: Sequence = (), code: str = "",
-             retry_after: float = 0.0) -> CloudError:
+def classify(
+    status: int | None, message: str, secrets: Sequence = (), code: str = "", retry_after: float = 0.0
+) -> CloudError:
     """The classified error of a Nova/Keystone answer (HTTP status, message, Retry-After seconds)."""
     kw = {"cloud": "openstack", "code": code or (str(status) if status else ""), "secrets": secrets}
     low = message.lower()
@@ -81,7 +82,9 @@ def classify(status: int | None, message: str, secrets: Sequence = (), code: str
         return AuthFailure(message, **kw)
     if status is not None and status >= 500:
         return Transient(message, **kw)
-    if status == 404 and not any(w in low for w in ("image", "flavor", "network", "keypair", "key pair", "security group")):
+    if status == 404 and not any(
+        w in low for w in ("image", "flavor", "network", "keypair", "key pair", "security group")
+    ):
         return NotFound(message, **kw)
     if status in (400, 404, 409):
         return InvalidConfig(message, **kw)
@@ -114,8 +117,12 @@ def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
             msg = f"{msg}: {details}"
         return classify(getattr(exc, "code", None), str(msg), secrets, retry_after=_retry_after(exc))
     if isinstance(exc, kx.HttpError):
-        return classify(getattr(exc, "http_status", None), str(getattr(exc, "message", "") or exc), secrets,
-                        retry_after=_retry_after(exc))
+        return classify(
+            getattr(exc, "http_status", None),
+            str(getattr(exc, "message", "") or exc),
+            secrets,
+            retry_after=_retry_after(exc),
+        )
     if isinstance(exc, (kx.ConnectFailure, kx.ConnectionError, kx.RetriableConnectionFailure)):
         return Transient(str(exc), cloud="openstack", code="connection", secrets=secrets)
     if isinstance(exc, (kx.AuthorizationFailure, kx.MissingAuthPlugin, kx.NoMatchingPlugin)):
@@ -150,8 +157,12 @@ class OpenStackDriver(Driver):
 
     @property
     def _secrets(self) -> list:
-        return [self.config.get("password"), self.config.get("application_credential_secret"), self.secret,
-                url_password(self.config.get("proxy"))]
+        return [
+            self.config.get("password"),
+            self.config.get("application_credential_secret"),
+            self.secret,
+            url_password(self.config.get("proxy")),
+        ]
 
     def _where(self, key: str) -> str:
         return f"dcluster:cloud:{self.resource.name}:config:{key}"
@@ -161,8 +172,11 @@ class OpenStackDriver(Driver):
         verify = self.config.get("verify", True)
         if isinstance(verify, str):
             if not os.path.isfile(verify) or not os.access(verify, os.R_OK):
-                raise InvalidConfig(f"{self._where('verify')}: CA bundle {verify} is not a readable file",
-                                    cloud="openstack", code="verify")
+                raise InvalidConfig(
+                    f"{self._where('verify')}: CA bundle {verify} is not a readable file",
+                    cloud="openstack",
+                    code="verify",
+                )
             return verify
         # The schema refuses verify: False without insecure: True; the driver holds to it as well.
         return False if verify is False and self.config.get("insecure") is True else True
@@ -191,16 +205,24 @@ class OpenStackDriver(Driver):
             return v.reveal() if hasattr(v, "reveal") else v
 
         if cfg.get("application_credential_id"):
-            auth = v3.ApplicationCredential(auth_url=cfg["auth_url"],
-                                            application_credential_id=cfg["application_credential_id"],
-                                            application_credential_secret=reveal(cfg["application_credential_secret"]))
+            auth = v3.ApplicationCredential(
+                auth_url=cfg["auth_url"],
+                application_credential_id=cfg["application_credential_id"],
+                application_credential_secret=reveal(cfg["application_credential_secret"]),
+            )
         else:
-            auth = v3.Password(auth_url=cfg["auth_url"], username=cfg["username"], password=reveal(cfg["password"]),
-                               project_name=cfg.get("project") or None, project_id=cfg.get("project_id") or None,
-                               user_domain_name=cfg.get("user_domain_name") or "Default",
-                               project_domain_name=cfg.get("project_domain_name") or "Default")
-        sess = session.Session(auth=auth, session=self._http(), verify=self._verify(),
-                               timeout=int(cfg.get("timeout") or 30))
+            auth = v3.Password(
+                auth_url=cfg["auth_url"],
+                username=cfg["username"],
+                password=reveal(cfg["password"]),
+                project_name=cfg.get("project") or None,
+                project_id=cfg.get("project_id") or None,
+                user_domain_name=cfg.get("user_domain_name") or "Default",
+                project_domain_name=cfg.get("project_domain_name") or "Default",
+            )
+        sess = session.Session(
+            auth=auth, session=self._http(), verify=self._verify(), timeout=int(cfg.get("timeout") or 30)
+        )
         return nova_client.Client("2.1", session=sess, region_name=cfg.get("region_name") or None)
 
     def _client_at(self, version: str):
@@ -209,8 +231,9 @@ class OpenStackDriver(Driver):
             if version not in self._versioned:
                 from novaclient import client as nova_client
 
-                self._versioned[version] = nova_client.Client(version, session=self.client.client.session,
-                                                              region_name=self.config.get("region_name") or None)
+                self._versioned[version] = nova_client.Client(
+                    version, session=self.client.client.session, region_name=self.config.get("region_name") or None
+                )
             return self._versioned[version]
 
     @property
@@ -237,8 +260,9 @@ class OpenStackDriver(Driver):
             flavors = self._do(lambda: self.client.flavors.list(detailed=True))
             match = [f for f in flavors if f.name == name] or [f for f in flavors if f.id == name]
             if not match:
-                raise InvalidConfig(f"flavor {name} does not exist (or is not visible to the project)",
-                                    cloud="openstack", code="flavor")
+                raise InvalidConfig(
+                    f"flavor {name} does not exist (or is not visible to the project)", cloud="openstack", code="flavor"
+                )
             self._flavor = match[0]
         return self._flavor
 
@@ -290,9 +314,18 @@ class OpenStackDriver(Driver):
         if isinstance(fault, dict) and fault.get("message"):
             tags["dcluster-fault"] = str(fault["message"])[:255]
         return model.Instance(
-            id=server.id, resource=self.resource.name, minion_id=minion, state=state,
-            launch_time=launch_time_from(meta, _ts(getattr(server, "created", ""))), cluster=self.cluster,
-            name=getattr(server, "name", "") or minion, ip=ip, cores=cores, mem_mb=mem, tags=tags)
+            id=server.id,
+            resource=self.resource.name,
+            minion_id=minion,
+            state=state,
+            launch_time=launch_time_from(meta, _ts(getattr(server, "created", ""))),
+            cluster=self.cluster,
+            name=getattr(server, "name", "") or minion,
+            ip=ip,
+            cores=cores,
+            mem_mb=mem,
+            tags=tags,
+        )
 
     def instances(self) -> list[model.Instance]:
         cores, mem = self.cores(), self.mem_mb()
@@ -324,30 +357,49 @@ class OpenStackDriver(Driver):
         where = self._where("network")
         try:
             resp = self.client.client.session.get(
-                "/v2.0/networks", params={"name": name}, raise_exc=True,
-                endpoint_filter={"service_type": "network", "interface": "public",
-                                 "region_name": self.config.get("region_name") or None})
+                "/v2.0/networks",
+                params={"name": name},
+                raise_exc=True,
+                endpoint_filter={
+                    "service_type": "network",
+                    "interface": "public",
+                    "region_name": self.config.get("region_name") or None,
+                },
+            )
             body = resp.json()
         except ValueError:
-            raise InvalidConfig(f"{where}: Neutron's answer to the look-up of {name!r} is not JSON",
-                                cloud="openstack", code="network") from None
+            raise InvalidConfig(
+                f"{where}: Neutron's answer to the look-up of {name!r} is not JSON", cloud="openstack", code="network"
+            ) from None
         except Exception as exc:
             err = translate(exc, self._secrets)
             # Neutron down or the token refused heal without a pillar change: they keep their kind.
             kind = type(err) if err.kind in ("transient", "auth") else InvalidConfig
-            raise kind(f"{where}: looking up {name!r}: {err.message}", cloud="openstack", code="network",
-                       retry_after=err.retry_after) from None
+            raise kind(
+                f"{where}: looking up {name!r}: {err.message}",
+                cloud="openstack",
+                code="network",
+                retry_after=err.retry_after,
+            ) from None
         nets = body.get("networks") if isinstance(body, dict) else None
         if not isinstance(nets, list):
-            raise InvalidConfig(f"{where}: Neutron's answer to the look-up of {name!r} has no list of networks",
-                                cloud="openstack", code="network")
+            raise InvalidConfig(
+                f"{where}: Neutron's answer to the look-up of {name!r} has no list of networks",
+                cloud="openstack",
+                code="network",
+            )
         ids = [n.get("id") for n in nets if isinstance(n, dict) and n.get("name") == name and n.get("id")]
         if not ids:
-            raise InvalidConfig(f"{where}: no network named {name!r} is visible to the project",
-                                cloud="openstack", code="network")
+            raise InvalidConfig(
+                f"{where}: no network named {name!r} is visible to the project", cloud="openstack", code="network"
+            )
         if len(ids) > 1:
-            raise InvalidConfig(f"{where}: {len(ids)} networks are named {name!r} ({', '.join(map(str, ids))}); "
-                                "give the id of the one to attach", cloud="openstack", code="network")
+            raise InvalidConfig(
+                f"{where}: {len(ids)} networks are named {name!r} ({', '.join(map(str, ids))}); "
+                "give the id of the one to attach",
+                cloud="openstack",
+                code="network",
+            )
         return str(ids[0])
 
     def _boot_volume(self) -> dict | None:
@@ -360,9 +412,14 @@ class OpenStackDriver(Driver):
         bfv = self.config.get("boot_from_volume")
         if not bfv or not bfv.get("size_gb"):
             return None
-        bdm = {"uuid": self.config["image_uuid"], "source_type": "image", "destination_type": "volume",
-               "boot_index": 0, "volume_size": int(bfv["size_gb"]),
-               "delete_on_termination": bfv.get("delete_on_termination", True) is not False}
+        bdm = {
+            "uuid": self.config["image_uuid"],
+            "source_type": "image",
+            "destination_type": "volume",
+            "boot_index": 0,
+            "volume_size": int(bfv["size_gb"]),
+            "delete_on_termination": bfv.get("delete_on_termination", True) is not False,
+        }
         if bfv.get("volume_type"):
             bdm["volume_type"] = str(bfv["volume_type"])
         return bdm
@@ -424,8 +481,9 @@ class OpenStackDriver(Driver):
             # Scheduling already failed (e.g. "No valid host was found"): the server is useless.
             fault = inst.tags.get("dcluster-fault", "")
             self.destroy([inst.id])
-            raise classify(500 if NO_VALID_HOST not in fault else None, fault or "server in ERROR",
-                           self._secrets, code="ERROR")
+            raise classify(
+                500 if NO_VALID_HOST not in fault else None, fault or "server in ERROR", self._secrets, code="ERROR"
+            )
         return inst
 
     # ------------------------------------------------------------ destroying

@@ -67,9 +67,19 @@ def _compile(text: str, where: str) -> jinja2.Template:
     return tpl
 
 
-def render(template: jinja2.Template | str | None, *, minion_id: str, master: str, resource: str,
-           scheduler: str, cluster: str, resource_type: str = "", instance_dir: str = "",
-           extra: Mapping[str, Any] | None = None, key: KeyPair | None = None) -> str:
+def render(
+    template: jinja2.Template | str | None,
+    *,
+    minion_id: str,
+    master: str,
+    resource: str,
+    scheduler: str,
+    cluster: str,
+    resource_type: str = "",
+    instance_dir: str = "",
+    extra: Mapping[str, Any] | None = None,
+    key: KeyPair | None = None,
+) -> str:
     """The user-data of one instance; ``extra`` (``userdata_vars``) adds variables, never replaces ours.
 
     With ``key``, the template must put the private key into the user-data:
@@ -80,16 +90,26 @@ def render(template: jinja2.Template | str | None, *, minion_id: str, master: st
         template = load_template(template)
     where = getattr(template, "dcluster_source", "userdata template")
     context = dict(extra or {})
-    context.update(minion_id=minion_id, master=master, resource=resource, resource_type=resource_type,
-                   scheduler=scheduler, cluster=cluster, instance_dir=instance_dir,
-                   minion_pem=key.private_pem if key else "", minion_pub=key.public_pem if key else "")
+    context.update(
+        minion_id=minion_id,
+        master=master,
+        resource=resource,
+        resource_type=resource_type,
+        scheduler=scheduler,
+        cluster=cluster,
+        instance_dir=instance_dir,
+        minion_pem=key.private_pem if key else "",
+        minion_pub=key.public_pem if key else "",
+    )
     try:
         text = template.render(**context)
     except jinja2.UndefinedError as exc:
         raise InvalidConfig(f"userdata_file {where}: {exc.message}") from None
     if key is not None and _pem_line(key.private_pem) not in text:
-        raise InvalidConfig(f"userdata_file {where}: does not install {{{{ minion_pem }}}}: the minion would present "
-                            f"a key of its own, which the master refuses (its key is pre-accepted)")
+        raise InvalidConfig(
+            f"userdata_file {where}: does not install {{{{ minion_pem }}}}: the minion would present "
+            f"a key of its own, which the master refuses (its key is pre-accepted)"
+        )
     return text
 
 
@@ -99,9 +119,18 @@ def _pem_line(pem: str) -> str:
     return body[len(body) // 2]
 
 
-def renderer(path: str | None, *, master: str, resource: str, scheduler: str, cluster: str,
-             resource_type: str = "", instance_dir_for=None, extra: Mapping[str, Any] | None = None,
-             keys: Mapping[str, KeyPair] | None = None):
+def renderer(
+    path: str | None,
+    *,
+    master: str,
+    resource: str,
+    scheduler: str,
+    cluster: str,
+    resource_type: str = "",
+    instance_dir_for=None,
+    extra: Mapping[str, Any] | None = None,
+    keys: Mapping[str, KeyPair] | None = None,
+):
     """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once).
 
     ``keys`` maps each minion id to its key pair; an id without one gets none.
@@ -109,9 +138,17 @@ def renderer(path: str | None, *, master: str, resource: str, scheduler: str, cl
     tpl = load_template(path)
 
     def userdata_for(minion_id: str) -> str:
-        return render(tpl, minion_id=minion_id, master=master, resource=resource, scheduler=scheduler,
-                      cluster=cluster, resource_type=resource_type,
-                      instance_dir=instance_dir_for(minion_id) if instance_dir_for else "", extra=extra,
-                      key=(keys or {}).get(minion_id))
+        return render(
+            tpl,
+            minion_id=minion_id,
+            master=master,
+            resource=resource,
+            scheduler=scheduler,
+            cluster=cluster,
+            resource_type=resource_type,
+            instance_dir=instance_dir_for(minion_id) if instance_dir_for else "",
+            extra=extra,
+            key=(keys or {}).get(minion_id),
+        )
 
     return userdata_for

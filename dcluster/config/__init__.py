@@ -19,8 +19,18 @@ from .schema import ConfigError, check
 from .secret import Secret
 
 __all__ = [
-    "Backoff", "Cluster", "Command", "CommandError", "Config", "ConfigError", "Reservation",
-    "Resource", "Secret", "errors", "load", "PILLAR_KEY",
+    "Backoff",
+    "Cluster",
+    "Command",
+    "CommandError",
+    "Config",
+    "ConfigError",
+    "Reservation",
+    "Resource",
+    "Secret",
+    "errors",
+    "load",
+    "PILLAR_KEY",
 ]
 
 PILLAR_KEY = "dcluster"
@@ -56,8 +66,9 @@ def _build(v) -> Config:
         checker = MappingProxyType({"port": checker["port"]})
     resources = {name: _resource(name, r) for name, r in v["cloud"].items()}
     # Retired: listed, drained and destroyed, never launched (their limits are 0 whatever the pillar says).
-    retired = {name: dataclasses.replace(_resource(name, r), min=0, max=0)
-               for name, r in v["retired_resources"].items()}
+    retired = {
+        name: dataclasses.replace(_resource(name, r), min=0, max=0) for name, r in v["retired_resources"].items()
+    }
     cl = v["cluster"]
     return Config(
         secret=v["secret"],

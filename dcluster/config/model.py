@@ -88,8 +88,11 @@ class Config:
     plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     logging: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     # dcluster.names: method (hosts|none), hosts_file, also_on_workers
-    name_resolution: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType(
-        {"method": "hosts", "hosts_file": "/etc/hosts", "also_on_workers": True}))
+    name_resolution: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType(
+            {"method": "hosts", "hosts_file": "/etc/hosts", "also_on_workers": True}
+        )
+    )
 
     @property
     def secrets(self) -> tuple[Secret, ...]:

@@ -79,9 +79,7 @@ class Scalar(Spec):
             errors.append(f"{path_str(path)}: {shown} is not {_kind_name(kinds)}")
             return MISSING
         if self.choices is not None and value not in self.choices:
-            errors.append(
-                f"{path_str(path)}: {show(value)} is not one of {', '.join(map(str, self.choices))}"
-            )
+            errors.append(f"{path_str(path)}: {show(value)} is not one of {', '.join(map(str, self.choices))}")
             return MISSING
         if self.minimum is not None and value < self.minimum:
             errors.append(f"{path_str(path)}: {show(value)} is below the minimum {self.minimum:g}")

@@ -43,14 +43,23 @@ def never_joined(c: Controller, cfg: Config, action: Action, worker: Worker | No
         c.state.bootstrap[action.resource] = after
     was = before is not None and before.fingerprint == after.fingerprint and before.protected(limit)
     if after.protected(limit) and not was:
-        why = (f"{after.failures} instance(s) in a row never joined (bootstrap_failures {limit}), last "
-               f"{action.target}: {action.reason}")
+        why = (
+            f"{after.failures} instance(s) in a row never joined (bootstrap_failures {limit}), last "
+            f"{action.target}: {action.reason}"
+        )
         log.warning("dcluster: resource %s protected, no more launches: %s", action.resource, why)
         c.state.error(c.clock(), f"bootstrap:{action.resource}", why)
-        c.fire("resource/protected", {
-            "resource": action.resource, "failures": after.failures, "limit": limit, "minion_ids": list(after.last),
-            "reason": why[:1000],
-            "resume": f"fix its image or user-data in the pillar, or salt-run dcluster.restore {action.resource}"})
+        c.fire(
+            "resource/protected",
+            {
+                "resource": action.resource,
+                "failures": after.failures,
+                "limit": limit,
+                "minion_ids": list(after.last),
+                "reason": why[:1000],
+                "resume": f"fix its image or user-data in the pillar, or salt-run dcluster.restore {action.resource}",
+            },
+        )
     c.save()  # a restart right after must not forget it
 
 

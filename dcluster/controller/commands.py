@@ -98,8 +98,11 @@ def _acted_on(c: Controller, name: str) -> str | None:
 
 
 def _refuse(name: str, why: str) -> dict[str, Any]:
-    return _fail(f"{name}: {why}; refusing to act on a view that may be wrong. "
-                 "Wait for the next cycle with good polls (salt-run dcluster.status) and retry", stale=True)
+    return _fail(
+        f"{name}: {why}; refusing to act on a view that may be wrong. "
+        "Wait for the next cycle with good polls (salt-run dcluster.status) and retry",
+        stale=True,
+    )
 
 
 def _running_on(c: Controller, name: str, w) -> list[str]:
@@ -170,8 +173,9 @@ def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_p
     return _perform(c, w, [Action(kind, w.resource, reason, target=name)], f"{kind.value} {name}")
 
 
-def _perform(c: Controller, w, actions: list[Action], message: str, detail: bool = False,
-             **extra: Any) -> dict[str, Any]:
+def _perform(
+    c: Controller, w, actions: list[Action], message: str, detail: bool = False, **extra: Any
+) -> dict[str, Any]:
     """One chain through the actuator: refused while a chain on that worker is under way.
     ``detail``: the reply carries what the scheduler answered to the first action."""
     try:
@@ -204,8 +208,9 @@ def release(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} is not a node of the scheduler")
     # An operator's release lifts whatever hold the node has, as the original's unhold did: the
     # adapters release only dcluster's own holds unless forced, and this hold is the operator's.
-    return _perform(c, w, [Action(Kind.RELEASE, w.resource, "released by an operator", target=name, force=True)],
-                    f"release {name}")
+    return _perform(
+        c, w, [Action(Kind.RELEASE, w.resource, "released by an operator", target=name, force=True)], f"release {name}"
+    )
 
 
 def vacate(c: Controller, name: str) -> dict[str, Any]:
@@ -218,8 +223,14 @@ def vacate(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} is not a node of the scheduler")
     if not w.jobs:
         return _fail(f"{name} runs no jobs")
-    return _perform(c, w, [Action(Kind.VACATE, w.resource, "vacated by an operator", target=name, jobs=tuple(w.jobs))],
-                    f"requeued/killed the jobs of {name}", jobs=list(w.jobs), detail=True)
+    return _perform(
+        c,
+        w,
+        [Action(Kind.VACATE, w.resource, "vacated by an operator", target=name, jobs=tuple(w.jobs))],
+        f"requeued/killed the jobs of {name}",
+        jobs=list(w.jobs),
+        detail=True,
+    )
 
 
 def remove(c: Controller, name: str) -> dict[str, Any]:
@@ -241,8 +252,9 @@ def remove(c: Controller, name: str) -> dict[str, Any]:
         actions.append(Action(Kind.REMOVE, w.resource, "removed by an operator", target=name))
         done.append("removed from the scheduler")
     if w.instance is not None:
-        actions.append(Action(Kind.DESTROY, w.resource, "removed by an operator", target=name,
-                              instance_id=w.instance.id))
+        actions.append(
+            Action(Kind.DESTROY, w.resource, "removed by an operator", target=name, instance_id=w.instance.id)
+        )
         done.append("instance destroyed")
     if not actions:
         return _ok(f"{name}: nothing to do")
@@ -320,8 +332,16 @@ def pending_key(c: Controller, minion_id: str) -> dict[str, Any]:
 
 
 COMMANDS = {
-    "launch": launch, "hold": hold, "release": release, "vacate": vacate, "remove": remove,
-    "freeze": freeze, "drain": drain, "restore": restore, "auto": auto, "pending_key": pending_key,
+    "launch": launch,
+    "hold": hold,
+    "release": release,
+    "vacate": vacate,
+    "remove": remove,
+    "freeze": freeze,
+    "drain": drain,
+    "restore": restore,
+    "auto": auto,
+    "pending_key": pending_key,
 }
 # No "configured" command: whether a worker is configured comes from Salt's job cache for a
 # highstate the engine started (highstate_jobs), never from what someone asks for.
@@ -361,11 +381,13 @@ def _highstate(c: Controller, minion_id: str) -> dict[str, Any]:
     # start another state run (a second one fails while the first runs) and clear its recorded failure.
     # A run older than REPUBLISH_AFTER may have died with a restarted minion: then a start counts again.
     with c.state.lock:
-        under_way = [jid for jid, job in c.state.highstate_jobs.items() if job.get("minion") == minion_id
-                     and c.monotonic() - float(job.get("started") or 0) < REPUBLISH_AFTER]
+        under_way = [
+            jid
+            for jid, job in c.state.highstate_jobs.items()
+            if job.get("minion") == minion_id and c.monotonic() - float(job.get("started") or 0) < REPUBLISH_AFTER
+        ]
     if under_way:
-        return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again",
-                   jid=under_way[0])
+        return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again", jid=under_way[0])
     jid = highstate(minion_id)
     with c.state.lock:
         c.state.config_failed.pop(minion_id, None)

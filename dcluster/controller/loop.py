@@ -44,8 +44,14 @@ _SAMPLED = frozenset(("starting", "idle", "busy", "draining", "held", "error"))
 
 
 class Controller:
-    def __init__(self, ports: Ports, state_path: str | None = None, clock: Callable[[], float] = time.time,
-                 keys: KeyPool | None = None, monotonic: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        ports: Ports,
+        state_path: str | None = None,
+        clock: Callable[[], float] = time.time,
+        keys: KeyPool | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ):
         """``clock`` is the wall clock: timestamps for people and what is compared with outside times.
         ``monotonic`` measures every interval (see :mod:`.timeline`); when only ``clock`` is injected
         (a test's fake time), it drives both."""
@@ -96,18 +102,27 @@ class Controller:
         Late-bound where a test swaps the controller's own (its pool, its clock)."""
         ports = self.ports
         return ActuatorPorts(
-            scheduler=lambda cfg: ports.scheduler(cfg), driver=lambda cfg, res: ports.driver(cfg, res),
-            keys=self.keys, clock=lambda: self.clock(), monotonic=lambda: self.monotonic(),
-            fire=self.fire, preaccept_key=lambda mid, pem: ports.preaccept_key(mid, pem),
-            delete_key=lambda mid: ports.delete_key(mid), hook=lambda argv, timeout: ports.hook(argv, timeout),
+            scheduler=lambda cfg: ports.scheduler(cfg),
+            driver=lambda cfg, res: ports.driver(cfg, res),
+            keys=self.keys,
+            clock=lambda: self.clock(),
+            monotonic=lambda: self.monotonic(),
+            fire=self.fire,
+            preaccept_key=lambda mid, pem: ports.preaccept_key(mid, pem),
+            delete_key=lambda mid: ports.delete_key(mid),
+            hook=lambda argv, timeout: ports.hook(argv, timeout),
             hook_timeout=lambda: self.config.hook_timeout if self.config else 120,
-            submit=lambda fn: self.submit(fn), submit_launch=lambda fn: self.submit_launch(fn),
+            submit=lambda fn: self.submit(fn),
+            submit_launch=lambda fn: self.submit_launch(fn),
             submit_hook=lambda fn: self.submit_hook(fn),
-            master_address=ports.master_address, save=self.save,
-            launching=lambda ids: self.timeline.launching(ids), cloud_changed=self.cloud_changed,
+            master_address=ports.master_address,
+            save=self.save,
+            launching=lambda ids: self.timeline.launching(ids),
+            cloud_changed=self.cloud_changed,
             destroyed=lambda mid: self.listed.forget(mid),
             never_joined=lambda cfg, action, worker: breaker.never_joined(self, cfg, action, worker),
-            name_not_ready=lambda cfg, resource, name: self.name_sync.not_ready(self, cfg, resource, name))
+            name_not_ready=lambda cfg, resource, name: self.name_sync.not_ready(self, cfg, resource, name),
+        )
 
     def pool(self) -> ThreadPoolExecutor:
         size = self.config.worker_number if self.config else 2
@@ -264,8 +279,11 @@ class Controller:
             out = {}
             absent, unsure = set(), set()
             for name, items in insts.items():
-                deleting = {mid for mid, i in self.state.recent_launches.items()
-                            if i.resource == name and i.state == InstanceState.DELETING}
+                deleting = {
+                    mid
+                    for mid, i in self.state.recent_launches.items()
+                    if i.resource == name and i.state == InstanceState.DELETING
+                }
                 if items is None:
                     out[name] = None
                     unsure |= deleting
@@ -307,9 +325,14 @@ class Controller:
                 # What good listings showed, also before a restart (controller/listed.py).
                 items = [dataclasses.replace(self.timeline.instance(i)) for i in self.listed.of(name)]
                 known = {i.minion_id for i in items}
-                recent = [self.timeline.instance(i) for mid, i in self.state.recent_launches.items()
-                          if i.resource == name and mid not in known]
-                items += [i for i in recent if now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval]
+                recent = [
+                    self.timeline.instance(i)
+                    for mid, i in self.state.recent_launches.items()
+                    if i.resource == name and mid not in known
+                ]
+                items += [
+                    i for i in recent if now - i.launch_time <= cfg.max_launch_time + 2 * cfg.cloud_poller_interval
+                ]
                 if items:
                     out[name] = items
         return out
@@ -341,7 +364,8 @@ class Controller:
                     continue  # its create call is under way: in_flight counts it
                 listed = insts.get(rec["resource"])
                 if rec["resource"] not in cfg.resources or (
-                        listed is not None and any(i.minion_id == mid for i in listed)):
+                    listed is not None and any(i.minion_id == mid for i in listed)
+                ):
                     del self.state.maybe_launched[mid]  # listed: an instance like any other now
                 elif listed is None:
                     unsure.add(mid)  # its listing failed: neither here nor gone
@@ -396,12 +420,24 @@ class Controller:
         with self.state.lock:
             self._newly_configured = False  # this view has them all
             view = reconcile(
-                cfg, now, nodes, insts, jobs or (), previous=self.view, stale=stale, unlisted=unlisted,
+                cfg,
+                now,
+                nodes,
+                insts,
+                jobs or (),
+                previous=self.view,
+                stale=stale,
+                unlisted=unlisted,
                 maybe_launched=maybe,
-                configured=set(self.state.configured), registered=set(self.state.registered),
-                in_flight=dict(acts.in_flight), acting=acts.acting(now),
-                backoff=dict(self.state.backoff), limits=dict(self.state.limits),
-                auto_mode=self.auto_mode(), shapes=dict(self._shapes), bootstrap=dict(self.state.bootstrap),
+                configured=set(self.state.configured),
+                registered=set(self.state.registered),
+                in_flight=dict(acts.in_flight),
+                acting=acts.acting(now),
+                backoff=dict(self.state.backoff),
+                limits=dict(self.state.limits),
+                auto_mode=self.auto_mode(),
+                shapes=dict(self._shapes),
+                bootstrap=dict(self.state.bootstrap),
             )
         view = breaker.refresh(self, cfg, view)  # a worker that joined or a pillar change ends a breaker
         retired.observe(self, cfg, view)  # what each retired resource has left, for the status
@@ -431,9 +467,14 @@ class Controller:
         port = (cfg.config_checker.get("port") or {}).get("number")
         if not port or self.ports.port_open is None:
             return
-        starting = {w.name: w for w in view.workers
-                    if w.state == WorkerState.STARTING and w.instance is not None and w.instance.ip
-                    and w.name not in self.state.configured}
+        starting = {
+            w.name: w
+            for w in view.workers
+            if w.state == WorkerState.STARTING
+            and w.instance is not None
+            and w.instance.ip
+            and w.name not in self.state.configured
+        }
         for w in starting.values():
             if w.name not in self._port_checks:
                 self._port_checks[w.name] = self._check_pool.submit(self.ports.port_open, w.instance.ip, port)
@@ -470,12 +511,25 @@ class Controller:
         for w in after.workers:
             prev = old.get(w.name)
             if prev is None or prev.state != w.state:
-                self.fire(f"worker/{w.state.value}", {
-                    "name": w.name, "resource": w.resource, "from": prev.state.value if prev else None,
-                    "to": w.state.value, "reason": w.reason})
-            if (self.config and self.config.post_vm_provision_command and w.instance is not None
-                    and w.instance.state == InstanceState.RUNNING and prev is not None and prev.instance is not None
-                    and prev.instance.state != InstanceState.RUNNING):
+                self.fire(
+                    f"worker/{w.state.value}",
+                    {
+                        "name": w.name,
+                        "resource": w.resource,
+                        "from": prev.state.value if prev else None,
+                        "to": w.state.value,
+                        "reason": w.reason,
+                    },
+                )
+            if (
+                self.config
+                and self.config.post_vm_provision_command
+                and w.instance is not None
+                and w.instance.state == InstanceState.RUNNING
+                and prev is not None
+                and prev.instance is not None
+                and prev.instance.state != InstanceState.RUNNING
+            ):
                 self.actuator.hook(self.config.post_vm_provision_command, w, "post_vm_provision_command")
         for name in set(old) - {w.name for w in after.workers}:
             self.fire("worker/gone", {"name": name, "resource": old[name].resource, "from": old[name].state.value})
@@ -498,8 +552,11 @@ class Controller:
             ident = identity.parse(mid, cfg.secrets, cfg.cluster_name)
             if ident is None or mid in alive or not view.cloud_ok.get(ident.resource, False):
                 continue
-            if (mid in self.state.recent_launches or mid in self.state.maybe_launched
-                    or self.state.in_flight.get(ident.resource)):
+            if (
+                mid in self.state.recent_launches
+                or mid in self.state.maybe_launched
+                or self.state.in_flight.get(ident.resource)
+            ):
                 continue
             unused.add(mid)
         self._keyless.observe(unused, view.now)
@@ -531,8 +588,15 @@ class Controller:
             if j.state == JobState.PENDING:
                 pending_jobs += 1
                 pending_cores += j.chunks * j.chunk_cores  # Job.cores
-        sample = {"time": wall, "nodes": counts, "cores": cores, "pending_jobs": pending_jobs,
-                  "pending_cores": pending_cores, "by_resource": by_resource, "cores_by_resource": cores_by_resource}
+        sample = {
+            "time": wall,
+            "nodes": counts,
+            "cores": cores,
+            "pending_jobs": pending_jobs,
+            "pending_cores": pending_cores,
+            "by_resource": by_resource,
+            "cores_by_resource": cores_by_resource,
+        }
         last = {
             "time": wall,
             "view": publish.view_summary(view),  # jobs and workers: in files of their own (controller/publish.py)
@@ -545,10 +609,16 @@ class Controller:
         with self.state.lock:
             self.state.history.append(sample)
             self.state.last = last
-            summary = {"time": wall, "last": last, "history": list(self.state.history),
-                       "errors": list(self.state.errors), "counters": dict(self.state.counters),
-                       "config_failed": dict(self.state.config_failed), "auto_mode": self.state.auto_mode,
-                       "retired": {k: dict(v) for k, v in self.state.retired.items()}}
+            summary = {
+                "time": wall,
+                "last": last,
+                "history": list(self.state.history),
+                "errors": list(self.state.errors),
+                "counters": dict(self.state.counters),
+                "config_failed": dict(self.state.config_failed),
+                "auto_mode": self.state.auto_mode,
+                "retired": {k: dict(v) for k, v in self.state.retired.items()},
+            }
         path = self.state_path  # None once a test's master is "dead": it publishes nothing more
         if path:
             publish.write(path, summary, view)
@@ -570,15 +640,32 @@ class Controller:
                     states[w.state.value] = states.get(w.state.value, 0) + 1
             cores, mem = shape_of(view, res)
             out[name] = {
-                "type": res.type, "priority": res.priority, "min": lim.min, "max": lim.max, "mode": lim.mode,
-                "configured_min": res.min, "configured_max": res.max,
-                "current": view.current(name), "in_flight": view.in_flight.get(name, 0), "states": states,
-                "cores_per_node": cores, "mem_mb_per_node": mem,
-                "reservation": {"queue": res.reservation.queue, "account": res.reservation.account,
-                                "properties": list(res.reservation.properties) or None},
+                "type": res.type,
+                "priority": res.priority,
+                "min": lim.min,
+                "max": lim.max,
+                "mode": lim.mode,
+                "configured_min": res.min,
+                "configured_max": res.max,
+                "current": view.current(name),
+                "in_flight": view.in_flight.get(name, 0),
+                "states": states,
+                "cores_per_node": cores,
+                "mem_mb_per_node": mem,
+                "reservation": {
+                    "queue": res.reservation.queue,
+                    "account": res.reservation.account,
+                    "properties": list(res.reservation.properties) or None,
+                },
                 "cloud_ok": view.cloud_ok.get(name, False),
-                "backoff": None if not b or not b.active(view.now) else {
-                    "until": wall + (b.until - view.now), "failures": b.failures, "kind": b.kind, "last_error": b.last_error},
+                "backoff": None
+                if not b or not b.active(view.now)
+                else {
+                    "until": wall + (b.until - view.now),
+                    "failures": b.failures,
+                    "kind": b.kind,
+                    "last_error": b.last_error,
+                },
                 "bootstrap": _bootstrap_summary(view, name, cfg.bootstrap_failures),
             }
         return out
@@ -590,7 +677,9 @@ class Controller:
             return 0
         seen = {w.name for w in self.view.workers}
         with self.state.lock:
-            newer = sum(1 for mid, i in self.state.recent_launches.items() if i.resource == resource and mid not in seen)
+            newer = sum(
+                1 for mid, i in self.state.recent_launches.items() if i.resource == resource and mid not in seen
+            )
             flying = self.state.in_flight.get(resource, 0)
         return self.view.current(resource) - self.view.in_flight.get(resource, 0) + flying + newer
 
@@ -622,8 +711,13 @@ def _bootstrap_summary(view: View, resource: str, limit: int) -> dict[str, Any] 
     b = view.bootstrap.get(resource)
     if b is None:
         return None
-    return {"failures": b.failures, "limit": limit, "protected": b.protected(limit), "last": list(b.last[-limit:]),
-            "reason": b.reason}
+    return {
+        "failures": b.failures,
+        "limit": limit,
+        "protected": b.protected(limit),
+        "last": list(b.last[-limit:]),
+        "reason": b.reason,
+    }
 
 
 __all__ = ["Controller"]

@@ -72,8 +72,12 @@ class NameSync:
         Grid Engine and Torque refuse a host they cannot resolve; Slurm nodes get their address
         (NodeAddr) instead.  A name an admin's line resolves (a conflict) is ready.
         """
-        if (ctrl.ports.names is None or cfg.name_resolution.get("method") != "hosts"
-                or cfg.cluster.type == "slurm" or resource in self.skipped):
+        if (
+            ctrl.ports.names is None
+            or cfg.name_resolution.get("method") != "hosts"
+            or cfg.cluster.type == "slurm"
+            or resource in self.skipped
+        ):
             return None
         if name in self.problems:
             return f"{name} is not registered: its hosts entry was refused ({self.problems[name]})"
@@ -81,5 +85,7 @@ class NameSync:
         conflicts = {c.split(":", 1)[0] for c in (self.result or {}).get("conflicts") or ()}
         if name in published or name in conflicts:
             return None
-        return (f"{name} is not registered yet: its name is not in the head node's hosts file "
-                f"({cfg.name_resolution.get('hosts_file')}); it will be once the head node answers")
+        return (
+            f"{name} is not registered yet: its name is not in the head node's hosts file "
+            f"({cfg.name_resolution.get('hosts_file')}); it will be once the head node answers"
+        )

@@ -61,10 +61,16 @@ def view_summary(view) -> dict[str, Any]:
     counts = {s.value: v for s, v in n.items()}
     cores = {s.value: v for s, v in c.items()}
     return {
-        "now": view.now, "scheduler_ok": view.scheduler_ok, "cloud_ok": dict(view.cloud_ok),
-        "in_flight": dict(view.in_flight), "maybe_launched": dict(view.maybe_launched),
-        "auto_mode": view.auto_mode, "acting": sorted(view.acting),
-        "job_counts": counts, "job_cores": cores, "workers_count": len(view.workers),
+        "now": view.now,
+        "scheduler_ok": view.scheduler_ok,
+        "cloud_ok": dict(view.cloud_ok),
+        "in_flight": dict(view.in_flight),
+        "maybe_launched": dict(view.maybe_launched),
+        "auto_mode": view.auto_mode,
+        "acting": sorted(view.acting),
+        "job_counts": counts,
+        "job_cores": cores,
+        "workers_count": len(view.workers),
     }
 
 
@@ -86,8 +92,13 @@ def jobs_pages(view) -> dict[str, Any]:
         if len(head) < PAGE:
             head.append(j)
     counts.update((s.value, k) for s, k in seen.items())
-    return {"page": PAGE, "total": len(view.jobs), "counts": counts,
-            "all": [j.to_dict() for j in head], "by_state": by_state}
+    return {
+        "page": PAGE,
+        "total": len(view.jobs),
+        "counts": counts,
+        "all": [j.to_dict() for j in head],
+        "by_state": by_state,
+    }
 
 
 def write(state_path: str, summary: dict[str, Any], view) -> None:
@@ -112,5 +123,17 @@ def history(state_path: str) -> list[dict[str, Any]]:
     return [s for s in samples if isinstance(s, dict)] if isinstance(samples, list) else []
 
 
-__all__ = ["JOBS", "PAGE", "SAMPLE", "SUMMARY", "WORKERS", "history", "jobs_pages", "paths", "plan_summary",
-           "view_summary", "workers_of", "write"]
+__all__ = [
+    "JOBS",
+    "PAGE",
+    "SAMPLE",
+    "SUMMARY",
+    "WORKERS",
+    "history",
+    "jobs_pages",
+    "paths",
+    "plan_summary",
+    "view_summary",
+    "workers_of",
+    "write",
+]

@@ -28,8 +28,13 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     return n
 
 
-def jobs(c: Controller, state: str = "pending", id: Any = None, offset: Any = 0,  # noqa: A002 - the runner's name
-         limit: Any = MAX_PAGE) -> dict[str, Any]:
+def jobs(
+    c: Controller,
+    state: str = "pending",
+    id: Any = None,
+    offset: Any = 0,  # noqa: A002 - the runner's name
+    limit: Any = MAX_PAGE,
+) -> dict[str, Any]:
     """One page of the view's jobs: of ``state`` (``all``: every state), or the job ``id``."""
     if c.view is None:
         return {"ok": False, "message": "the engine has not completed a cycle yet"}
@@ -63,8 +68,9 @@ def _name(what: str, value: Any) -> str | None:
     return str(value)
 
 
-def plan(c: Controller, offset: Any = 0, limit: Any = 50, job: Any = None, worker: Any = None,
-         reason: Any = None) -> dict[str, Any]:
+def plan(
+    c: Controller, offset: Any = 0, limit: Any = 50, job: Any = None, worker: Any = None, reason: Any = None
+) -> dict[str, Any]:
     """The dry-run of the plan the engine made on its live view (planner/explain.py): counts per
     reason, the actions, and a page of pending jobs and of workers with where they go or why not."""
     from ..planner import explain
@@ -80,8 +86,7 @@ def plan(c: Controller, offset: Any = 0, limit: Any = 50, job: Any = None, worke
     except ValueError as exc:
         return {"ok": False, "message": f"plan: {exc}"}
     monitored = tuple(c.config.cluster.config.get("queue_to_monitor") or ())
-    out = explain.dry_run(c.plan, c.view, monitored, offset=offset, limit=limit, job=job, worker=worker,
-                          reason=reason)
+    out = explain.dry_run(c.plan, c.view, monitored, offset=offset, limit=limit, job=job, worker=worker, reason=reason)
     return {"ok": True, "view_age_s": round(c.monotonic() - c.view.now, 1), **out}
 
 

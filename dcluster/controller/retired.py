@@ -114,8 +114,9 @@ def observe(c: Controller, cfg: Config, view: View) -> None:
                 continue
             if settings == "missing" and entry["count"] and name not in r.reported:
                 r.reported.add(name)
-                events.append({"resource": name, "state": "stranded", "left": entry["left"],
-                               "message": line(name, entry)})
+                events.append(
+                    {"resource": name, "state": "stranded", "left": entry["left"], "message": line(name, entry)}
+                )
             if settings == "missing" and not entry["count"] and name not in left:
                 del saved[name]  # nothing of it shows anywhere any more
             entry["done"] = name in done
@@ -131,12 +132,16 @@ def line(name: str, entry: dict[str, Any]) -> str:
     shown = ", ".join(left[:5]) + (f" and {count - 5} more" if count > 5 else "")
     settings = entry.get("settings")
     if settings == "missing":
-        return (f"{name}: removed from the pillar with {count} worker(s) left ({shown}); its cloud settings are "
-                f"no longer known (the master restarted): put them under dcluster:retired_resources:{name} to "
-                "drain and destroy them, or delete the instances by hand")
+        return (
+            f"{name}: removed from the pillar with {count} worker(s) left ({shown}); its cloud settings are "
+            f"no longer known (the master restarted): put them under dcluster:retired_resources:{name} to "
+            "drain and destroy them, or delete the instances by hand"
+        )
     if count:
-        return (f"{name}: retired ({'settings kept in memory until it is empty' if settings == 'memory' else 'retired_resources'}); "
-                f"draining and destroying {count} worker(s): {shown}")
+        return (
+            f"{name}: retired ({'settings kept in memory until it is empty' if settings == 'memory' else 'retired_resources'}); "
+            f"draining and destroying {count} worker(s): {shown}"
+        )
     if settings == "pillar" and entry.get("done"):
         return f"{name}: retired, nothing left; you may remove it from dcluster:retired_resources"
     return f"{name}: retired, nothing listed; confirming before it is forgotten"

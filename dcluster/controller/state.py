@@ -82,8 +82,10 @@ class ControllerState(Records):
                 "saved_at": wall,
                 "auto_mode": self.auto_mode,
                 "limits": {k: {"min": v.min, "max": v.max, "mode": v.mode} for k, v in self.limits.items()},
-                "backoff": {k: {"failures": b.failures, "until": b.until + off, "kind": b.kind,
-                                "last_error": b.last_error} for k, b in self.backoff.items()},
+                "backoff": {
+                    k: {"failures": b.failures, "until": b.until + off, "kind": b.kind, "last_error": b.last_error}
+                    for k, b in self.backoff.items()
+                },
                 "bootstrap": {k: {**b.to_dict(), "since": b.since + off} for k, b in self.bootstrap.items()},
                 "configured": sorted(self.configured),
                 "registered": sorted(self.registered),
@@ -92,8 +94,10 @@ class ControllerState(Records):
                 "listed": {k: v.to_dict() for k, v in self.listed.items()},
                 "in_flight": dict(self.in_flight),
                 "maybe_launched": {k: {**v, "since": v["since"] + off} for k, v in self.maybe_launched.items()},
-                "requests": {k: {**v, "since": v["since"] + off, "deadline": v["deadline"] + off}
-                             for k, v in self.requests.items()},
+                "requests": {
+                    k: {**v, "since": v["since"] + off, "deadline": v["deadline"] + off}
+                    for k, v in self.requests.items()
+                },
                 "launched": {k: t + off for k, t in self.launched.items()},
                 "highstate_jobs": {k: {**v, "started": v["started"] + off} for k, v in self.highstate_jobs.items()},
                 "deferred_starts": {k: t + off for k, t in self.deferred_starts.items()},
@@ -131,8 +135,9 @@ class ControllerState(Records):
         self.bootstrap = {k: dataclasses.replace(b, since=past(b.since)) for k, b in self.bootstrap.items()}
         self.maybe_launched = {k: {**v, "since": past(v["since"])} for k, v in self.maybe_launched.items()}
         # a request's deadline is the cloud's (ValidUntil): the downtime counts toward it
-        self.requests = {k: {**v, "since": past(v["since"]), "deadline": v["deadline"] + shift}
-                         for k, v in self.requests.items()}
+        self.requests = {
+            k: {**v, "since": past(v["since"]), "deadline": v["deadline"] + shift} for k, v in self.requests.items()
+        }
         self.launched = {k: past(t) for k, t in self.launched.items()}
         self.highstate_jobs = {k: {**v, "started": past(v["started"])} for k, v in self.highstate_jobs.items()}
         self.deferred_starts = {k: past(t) for k, t in self.deferred_starts.items()}
@@ -168,8 +173,13 @@ def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
     """Outstanding highstate jids as saved; anything malformed is dropped (at worst, one more highstate)."""
     out = {}
     for jid, job in (data if isinstance(data, dict) else {}).items():
-        if (isinstance(jid, str) and isinstance(job, dict) and isinstance(job.get("minion"), str)
-                and isinstance(job.get("started"), (int, float)) and not isinstance(job.get("started"), bool)):
+        if (
+            isinstance(jid, str)
+            and isinstance(job, dict)
+            and isinstance(job.get("minion"), str)
+            and isinstance(job.get("started"), (int, float))
+            and not isinstance(job.get("started"), bool)
+        ):
             out[jid] = {"minion": job["minion"], "started": float(job["started"])}
     return out
 
@@ -179,8 +189,13 @@ def _maybe_launched(data: Any) -> dict[str, dict[str, Any]]:
     what exists, and the key sweep keeps the key of an id until listings agree it is unused)."""
     out = {}
     for mid, rec in (data if isinstance(data, dict) else {}).items():
-        if (isinstance(mid, str) and isinstance(rec, dict) and isinstance(rec.get("resource"), str)
-                and isinstance(rec.get("since"), (int, float)) and not isinstance(rec.get("since"), bool)):
+        if (
+            isinstance(mid, str)
+            and isinstance(rec, dict)
+            and isinstance(rec.get("resource"), str)
+            and isinstance(rec.get("since"), (int, float))
+            and not isinstance(rec.get("since"), bool)
+        ):
             out[mid] = {"resource": rec["resource"], "since": float(rec["since"])}
     return out
 
@@ -190,14 +205,25 @@ def _requests(data: Any) -> dict[str, dict[str, Any]]:
     our open requests again by their tags)."""
     out = {}
     for rid, rec in (data if isinstance(data, dict) else {}).items():
-        if not (isinstance(rid, str) and isinstance(rec, dict) and isinstance(rec.get("minion"), str)
-                and isinstance(rec.get("resource"), str)):
+        if not (
+            isinstance(rid, str)
+            and isinstance(rec, dict)
+            and isinstance(rec.get("minion"), str)
+            and isinstance(rec.get("resource"), str)
+        ):
             continue
         since, deadline = rec.get("since"), rec.get("deadline")
-        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (since, deadline)):
+        if not all(
+            isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (since, deadline)
+        ):
             continue
-        out[rid] = {"minion": rec["minion"], "resource": rec["resource"], "since": float(since),
-                    "deadline": float(deadline), "cancelled": rec.get("cancelled") is True}
+        out[rid] = {
+            "minion": rec["minion"],
+            "resource": rec["resource"],
+            "since": float(since),
+            "deadline": float(deadline),
+            "cancelled": rec.get("cancelled") is True,
+        }
     return out
 
 
@@ -218,8 +244,13 @@ def _listed(data: Any) -> dict[str, Instance]:
             inst = Instance.from_dict(rec)
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
-        if (isinstance(mid, str) and inst.minion_id == mid and isinstance(inst.resource, str)
-                and isinstance(inst.launch_time, (int, float)) and not isinstance(inst.launch_time, bool)):
+        if (
+            isinstance(mid, str)
+            and inst.minion_id == mid
+            and isinstance(inst.resource, str)
+            and isinstance(inst.launch_time, (int, float))
+            and not isinstance(inst.launch_time, bool)
+        ):
             out[mid] = inst
     return out
 
@@ -230,13 +261,22 @@ def _bootstrap(data: Any) -> dict[str, BootstrapState]:
     for name, rec in (data if isinstance(data, dict) else {}).items():
         try:
             failures, since = rec["failures"], rec["since"]
-            if (not isinstance(name, str) or type(failures) is not int or failures < 0
-                    or not isinstance(since, (int, float)) or isinstance(since, bool)):
+            if (
+                not isinstance(name, str)
+                or type(failures) is not int
+                or failures < 0
+                or not isinstance(since, (int, float))
+                or isinstance(since, bool)
+            ):
                 continue
             last = tuple(str(m) for m in rec.get("last") or ())
-            out[name] = BootstrapState(failures=failures, since=float(since), last=last,
-                                       reason=str(rec.get("reason") or "")[:500],
-                                       fingerprint=str(rec.get("fingerprint") or ""))
+            out[name] = BootstrapState(
+                failures=failures,
+                since=float(since),
+                last=last,
+                reason=str(rec.get("reason") or "")[:500],
+                fingerprint=str(rec.get("fingerprint") or ""),
+            )
         except (KeyError, TypeError, AttributeError):
             continue
     return out

@@ -46,8 +46,14 @@ def query(c: Controller, name: Any = None, minutes: Any = 120) -> dict[str, Any]
         return {"ok": False, "message": f"worker_graphs: minutes must be a number, not {str(minutes)[:40]!r}"}
     if not 1 <= minutes <= MAX_MINUTES:
         return {"ok": False, "message": f"worker_graphs: minutes must be between 1 and {MAX_MINUTES}"}
-    return {"ok": True, "name": name, "minutes": minutes, "source": "engine",
-            "series": c.worker_stats.series(name, minutes), "intake": c.worker_stats.counts()}
+    return {
+        "ok": True,
+        "name": name,
+        "minutes": minutes,
+        "source": "engine",
+        "series": c.worker_stats.series(name, minutes),
+        "intake": c.worker_stats.counts(),
+    }
 
 
 __all__ = ["intake", "is_stats_tag", "query"]

@@ -44,8 +44,13 @@ FORGET_AFTER = 3600.0
 class Timeline:
     """The controller's two clocks and the anchors of outside times."""
 
-    def __init__(self, wall: Callable[[], float], monotonic: Callable[[], float],
-                 launched: dict[str, float] | None = None, lock: threading.RLock | None = None):
+    def __init__(
+        self,
+        wall: Callable[[], float],
+        monotonic: Callable[[], float],
+        launched: dict[str, float] | None = None,
+        lock: threading.RLock | None = None,
+    ):
         """``launched``: minion id -> monotonic time before our create call for it, changed in place
         (the controller passes its persisted state's, with that state's ``lock``)."""
         self.wall, self.monotonic = wall, monotonic

@@ -65,12 +65,16 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
     t0 = time.time()
     code = 1
     try:
-        _print(f"demo: starting salt-master (engine + reactors), {o.scheduler} controller and the local cloud "
-               f"in {o.state_dir} ...")
+        _print(
+            f"demo: starting salt-master (engine + reactors), {o.scheduler} controller and the local cloud "
+            f"in {o.state_dir} ..."
+        )
         stack.start()
-        _print(f"demo: up in {time.time() - t0:.1f} s; master on {o.gateway}:{o.ret_port}, workers "
-               f"{o.network} (resource {o.resource}: min {o.min}, max {o.max}, {o.cores} cores, "
-               f"max_idle_time {o.max_idle_time} s)")
+        _print(
+            f"demo: up in {time.time() - t0:.1f} s; master on {o.gateway}:{o.ret_port}, workers "
+            f"{o.network} (resource {o.resource}: min {o.min}, max {o.max}, {o.cores} cores, "
+            f"max_idle_time {o.max_idle_time} s)"
+        )
         ids = stack.submit(jobs, seconds)
         _print(f"demo: submitted {len(ids)} jobs of {seconds:g} s: {', '.join(ids)}")
         deadline = time.time() + timeout
@@ -80,8 +84,10 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
             alive = stack.instances()
             if time.time() - last_show >= every:
                 last_show = time.time()
-                _print(f"\n--- t+{time.time() - t0:5.1f} s: {len(queued)} job(s) queued, {len(alive)} instance(s), "
-                       f"{len(stack.finished())} job(s) done --- salt-run dcluster.status")
+                _print(
+                    f"\n--- t+{time.time() - t0:5.1f} s: {len(queued)} job(s) queued, {len(alive)} instance(s), "
+                    f"{len(stack.finished())} job(s) done --- salt-run dcluster.status"
+                )
                 _print(stack.status_text())
             if not queued and not alive and len(stack.finished()) >= len(ids) and not stack.our_scheduler_nodes():
                 break
@@ -93,15 +99,27 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
         with open(os.path.join(o.state_dir, "metrics.json"), "w") as fh:
             json.dump(m, fh, indent=1)
         with open(os.path.join(o.state_dir, "events.json"), "w") as fh:
-            json.dump({"submitted": stack.submitted, "finished": stack.finished(),
-                       "events": stack.events.events if stack.events else []}, fh, indent=1, default=str)
+            json.dump(
+                {
+                    "submitted": stack.submitted,
+                    "finished": stack.finished(),
+                    "events": stack.events.events if stack.events else [],
+                },
+                fh,
+                indent=1,
+                default=str,
+            )
         _print("\n=== summary ===")
         for line in metrics.summary_lines(m, o.max_idle_time):
             _print(line)
-        _print(f"workers: {', '.join(sorted(m['per_worker'])) or 'none'}; events recorded: "
-               f"{len(stack.events.events) if stack.events else 0} {stack.events.error if stack.events else ''}")
-        _print(f"scheduler nodes left: {stack.our_scheduler_nodes() or 'none'}; accepted keys left: "
-               f"{stack.accepted_keys() or 'none'}")
+        _print(
+            f"workers: {', '.join(sorted(m['per_worker'])) or 'none'}; events recorded: "
+            f"{len(stack.events.events) if stack.events else 0} {stack.events.error if stack.events else ''}"
+        )
+        _print(
+            f"scheduler nodes left: {stack.our_scheduler_nodes() or 'none'}; accepted keys left: "
+            f"{stack.accepted_keys() or 'none'}"
+        )
         ok = m["jobs_run"] == len(ids) and not stack.instances() and not stack.our_scheduler_nodes()
         code = 0 if ok else 1
     except KeyboardInterrupt:
@@ -111,12 +129,15 @@ def run(o: Options, jobs: int, seconds: float, every: float, timeout: float) -> 
         _print("demo: stopping everything ...")
         stack.stop()
         left = leftovers(stack)
-        _print(f"demo: left running: {', '.join(left) if left else 'nothing'} "
-               f"(ip netns list: {netns.list_hosts('dcl-') or 'no dcl- namespaces'})")
+        _print(
+            f"demo: left running: {', '.join(left) if left else 'nothing'} "
+            f"(ip netns list: {netns.list_hosts('dcl-') or 'no dcl- namespaces'})"
+        )
         if left:
             code = code or 1
-    _print(f"demo: {'done' if code == 0 else 'FAILED'} in {time.time() - t0:.0f} s; metrics in "
-           f"{o.state_dir}/metrics.json")
+    _print(
+        f"demo: {'done' if code == 0 else 'FAILED'} in {time.time() - t0:.0f} s; metrics in {o.state_dir}/metrics.json"
+    )
     return code
 
 

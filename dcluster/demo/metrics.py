@@ -39,8 +39,12 @@ def _first(events: Iterable[Event], pred) -> float | None:
     return None
 
 
-def compute(events: list[Event], submitted: Mapping[str, float], finished: Mapping[str, Mapping[str, Any]],
-            end_time: float | None = None) -> dict[str, Any]:
+def compute(
+    events: list[Event],
+    submitted: Mapping[str, float],
+    finished: Mapping[str, Mapping[str, Any]],
+    end_time: float | None = None,
+) -> dict[str, Any]:
     events = sorted(events, key=lambda e: e[0])
     submit_to_launch = []
     launched_at: dict[str, float] = {}
@@ -49,20 +53,27 @@ def compute(events: list[Event], submitted: Mapping[str, float], finished: Mappi
             for mid in data.get("minion_ids") or ():
                 launched_at.setdefault(mid, t)
             m = _JOBS.search(str(data.get("reason", "")))
-            for jid in (m.group(1).split(", ") if m else ()):
+            for jid in m.group(1).split(", ") if m else ():
                 if jid in submitted:
                     submit_to_launch.append(t - submitted[jid])
     workers = {}
     for mid, t_launch in launched_at.items():
         t_start = _first(events, lambda tag, d, m=mid: tag == f"salt/minion/{m}/start")
-        t_usable = _first(events, lambda tag, d, m=mid: tag in ("dcluster/worker/idle", "dcluster/worker/busy")
-                          and d.get("name") == m)
-        t_destroyed = _first(events, lambda tag, d, m=mid: tag == "dcluster/action/destroy/done" and d.get("target") == m)
+        t_usable = _first(
+            events, lambda tag, d, m=mid: tag in ("dcluster/worker/idle", "dcluster/worker/busy") and d.get("name") == m
+        )
+        t_destroyed = _first(
+            events, lambda tag, d, m=mid: tag == "dcluster/action/destroy/done" and d.get("target") == m
+        )
         jobs = [r for r in finished.values() if r.get("host") == mid]
         last_end = max((float(r["end"]) for r in jobs), default=None)
         workers[mid] = {
-            "launch": t_launch, "minion_start": t_start, "usable": t_usable, "destroyed": t_destroyed,
-            "jobs": len(jobs), "last_job_end": last_end,
+            "launch": t_launch,
+            "minion_start": t_start,
+            "usable": t_usable,
+            "destroyed": t_destroyed,
+            "jobs": len(jobs),
+            "last_job_end": last_end,
             "minion_start_to_usable": t_usable - t_start if t_usable and t_start else None,
             "launch_to_usable": t_usable - t_launch if t_usable else None,
             "last_job_end_to_destroyed": t_destroyed - last_end if t_destroyed and last_end else None,
@@ -75,12 +86,18 @@ def compute(events: list[Event], submitted: Mapping[str, float], finished: Mappi
     e2d = [w["last_job_end_to_destroyed"] for w in workers.values() if w["last_job_end_to_destroyed"] is not None]
     ran = [j for j in submitted if j in finished]
     return {
-        "jobs_submitted": len(submitted), "jobs_run": len(ran),
-        "workers": len(workers), "workers_with_jobs": sum(1 for w in workers.values() if w["jobs"]),
+        "jobs_submitted": len(submitted),
+        "jobs_run": len(ran),
+        "workers": len(workers),
+        "workers_with_jobs": sum(1 for w in workers.values() if w["jobs"]),
         "time_to_first_worker_s": (min(usable) - first_submit) if usable and first_submit else None,
         "worker_node_seconds": sum(w["node_seconds"] or 0 for w in workers.values()),
-        "submit_to_launch_s": {"n": len(submit_to_launch), "p50": percentile(submit_to_launch, 50),
-                               "p95": percentile(submit_to_launch, 95), "max": max(submit_to_launch, default=None)},
+        "submit_to_launch_s": {
+            "n": len(submit_to_launch),
+            "p50": percentile(submit_to_launch, 50),
+            "p95": percentile(submit_to_launch, 95),
+            "max": max(submit_to_launch, default=None),
+        },
         "minion_start_to_usable_s": {"n": len(s2u), "p50": percentile(s2u, 50), "max": max(s2u, default=None)},
         "launch_to_usable_s": {"n": len(l2u), "p50": percentile(l2u, 50), "max": max(l2u, default=None)},
         "last_job_end_to_destroyed_s": {"n": len(e2d), "p50": percentile(e2d, 50), "max": max(e2d, default=None)},

@@ -42,8 +42,14 @@ def execd_pid(host: str) -> int | None:
 class SgeHead:
     """sge_qmaster for exec hosts on ``gateway``'s bridge."""
 
-    def __init__(self, directory: str, gateway: str, qmaster_port: int = 16544, execd_port: int = 16545,
-                 hosts_backup: str | None = None):
+    def __init__(
+        self,
+        directory: str,
+        gateway: str,
+        qmaster_port: int = 16544,
+        execd_port: int = 16545,
+        hosts_backup: str | None = None,
+    ):
         self.host = socket.gethostname()
         self.gateway = gateway
         self.qmaster_port, self.execd_port = qmaster_port, execd_port
@@ -55,8 +61,12 @@ class SgeHead:
         os.makedirs(self.log, exist_ok=True)
 
     def env(self) -> dict[str, str]:
-        return {"SGE_ROOT": SGE_ROOT, "SGE_CELL": CELL, "SGE_QMASTER_PORT": str(self.qmaster_port),
-                "SGE_EXECD_PORT": str(self.execd_port)}
+        return {
+            "SGE_ROOT": SGE_ROOT,
+            "SGE_CELL": CELL,
+            "SGE_QMASTER_PORT": str(self.qmaster_port),
+            "SGE_EXECD_PORT": str(self.execd_port),
+        }
 
     def config(self) -> dict:
         """The ``dcluster:cluster`` pillar section for this qmaster (the master is the head node)."""
@@ -91,19 +101,29 @@ class SgeHead:
         os.makedirs("/var/run/gridengine", exist_ok=True)
         shutil.chown("/var/run/gridengine", "sgeadmin", "sgeadmin")
         full = dict(os.environ, **self.env())
-        subprocess.run(["/usr/sbin/sge_qmaster"], env=full, check=True, timeout=30, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["/usr/sbin/sge_qmaster"],
+            env=full,
+            check=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.qmaster_pid = wait_for(lambda: read_pid(QMASTER_PID), 10, what="qmaster.pid")
         wait_for(lambda: self.run(["qstat"])[0] == 0, 20, what="sge_qmaster to answer qstat")
         self.run(["qdel", "-f", "-u", "*"])  # jobs left in the spool by an earlier, killed run
         self.qconf("-as", self.host, check=False)
         rc, sconf, _ = self.qconf("-ssconf")
-        sconf = set_values(sconf, {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1",
-                                   "schedd_job_info": "true"})
+        sconf = set_values(
+            sconf,
+            {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1", "schedd_job_info": "true"},
+        )
         self.qconf("-Msconf", self._file("sconf", sconf))
         rc, conf, _ = self.qconf("-sconf")
-        conf = set_values(conf, {"load_report_time": "00:00:02", "max_unheard": "00:00:20", "min_uid": "0",
-                                 "min_gid": "0"})
+        conf = set_values(
+            conf, {"load_report_time": "00:00:02", "max_unheard": "00:00:20", "min_uid": "0", "min_gid": "0"}
+        )
         os.makedirs(os.path.join(self.tmp, "conf"), exist_ok=True)
         path = os.path.join(self.tmp, "conf", "global")  # -Mconf takes the file name as the config name
         with open(path, "w") as fh:
@@ -114,8 +134,17 @@ class SgeHead:
         rc, q, _ = self.qconf("-sq", check=False)
         # load_thresholds NONE: every exec host here is a namespace on this one machine and reports its
         # load; the template's np_load_avg=1.75 put all.q in alarm (no dispatch) whenever it was busy.
-        queue = set_values(q, {"qname": "all.q", "hostlist": "@allhosts", "pe_list": "NONE", "slots": "1",
-                               "shell": "/bin/sh", "load_thresholds": "NONE"})
+        queue = set_values(
+            q,
+            {
+                "qname": "all.q",
+                "hostlist": "@allhosts",
+                "pe_list": "NONE",
+                "slots": "1",
+                "shell": "/bin/sh",
+                "load_thresholds": "NONE",
+            },
+        )
         if self.qconf("-sq", "all.q", check=False)[0] == 0:
             self.qconf("-Mq", self._file("all.q", queue))
         else:

@@ -69,9 +69,18 @@ def installed() -> bool:
 class SlurmHead:
     """slurmctld (and munged if needed) for a cluster whose nodes live on ``gateway``'s bridge."""
 
-    def __init__(self, directory: str, gateway: str, cluster: str = "dcsched", ctld_port: int = 16917,
-                 slurmd_port: int = 16918, feature: str = "dcluster", partition: str = "dyn", extra_conf: str = "",
-                 own_munge: bool = False):
+    def __init__(
+        self,
+        directory: str,
+        gateway: str,
+        cluster: str = "dcsched",
+        ctld_port: int = 16917,
+        slurmd_port: int = 16918,
+        feature: str = "dcluster",
+        partition: str = "dyn",
+        extra_conf: str = "",
+        own_munge: bool = False,
+    ):
         self.host = socket.gethostname()
         self.dir = directory
         self.gateway = gateway
@@ -92,27 +101,56 @@ class SlurmHead:
 
     def config(self) -> dict:
         """The ``dcluster:cluster`` pillar section for this controller (the master is the head node)."""
-        return {"type": "slurm", "head_minion": "",
-                "config": {"command_env": dict(self.env), "command_timeout": 30, "partition": self.partition,
-                           "node_feature": self.feature}}
+        return {
+            "type": "slurm",
+            "head_minion": "",
+            "config": {
+                "command_env": dict(self.env),
+                "command_timeout": 30,
+                "partition": self.partition,
+                "node_feature": self.feature,
+            },
+        }
 
     def write_conf(self) -> None:
         for sub in ("state", "spool", "log", "run"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         with open(self.conf, "w") as fh:
-            fh.write(CONF.format(cluster=self.cluster, host=self.host, gateway=self.gateway, ctld_port=self.ctld_port,
-                                 slurmd_port=self.slurmd_port, d=self.dir, feature=self.feature,
-                                 partition=self.partition, extra=self.extra_conf))
+            fh.write(
+                CONF.format(
+                    cluster=self.cluster,
+                    host=self.host,
+                    gateway=self.gateway,
+                    ctld_port=self.ctld_port,
+                    slurmd_port=self.slurmd_port,
+                    d=self.dir,
+                    feature=self.feature,
+                    partition=self.partition,
+                    extra=self.extra_conf,
+                )
+            )
 
     def start_munge(self) -> None:
         if self.munge_dir:
             os.makedirs(self.munge_dir, mode=0o755, exist_ok=True)
             shutil.chown(self.munge_dir, "munge", "munge")
             pidfile = os.path.join(self.munge_dir, "munged.pid")
-            subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--force",
-                            f"--socket={self.munge_dir}/munge.socket", f"--pid-file={pidfile}",
-                            f"--log-file={self.munge_dir}/munged.log", f"--seed-file={self.munge_dir}/munged.seed"],
-                           check=True, timeout=30)
+            subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    "munge",
+                    "--",
+                    "/usr/sbin/munged",
+                    "--force",
+                    f"--socket={self.munge_dir}/munge.socket",
+                    f"--pid-file={pidfile}",
+                    f"--log-file={self.munge_dir}/munged.log",
+                    f"--seed-file={self.munge_dir}/munged.seed",
+                ],
+                check=True,
+                timeout=30,
+            )
             self.munged_pid = wait_for(lambda: read_pid(pidfile), 10, what="munged.pid")
             return
         os.makedirs("/run/munge", exist_ok=True)
@@ -129,10 +167,18 @@ class SlurmHead:
         if os.path.exists(stale):
             os.unlink(stale)
         full = dict(os.environ, **self.env)
-        subprocess.run(["/usr/sbin/slurmctld", "-i", "-f", self.conf], env=full, check=True, timeout=30,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.ctld_pid = wait_for(lambda: read_pid(os.path.join(self.dir, "run", "slurmctld.pid")), 10,
-                                 what="slurmctld.pid")
+        subprocess.run(
+            ["/usr/sbin/slurmctld", "-i", "-f", self.conf],
+            env=full,
+            check=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.ctld_pid = wait_for(
+            lambda: read_pid(os.path.join(self.dir, "run", "slurmctld.pid")), 10, what="slurmctld.pid"
+        )
         wait_for(lambda: "UP" in self.run(["scontrol", "ping"])[1], 20, 0.1, what="slurmctld to answer ping")
 
     def pids(self) -> dict[str, int]:
@@ -152,7 +198,7 @@ class SlurmHead:
             if name.startswith("slurmd-") and name.endswith(".pid"):
                 pid = read_pid(os.path.join(run, name))
                 if pid and alive(pid):
-                    out[name[len("slurmd-"):-len(".pid")]] = pid
+                    out[name[len("slurmd-") : -len(".pid")]] = pid
         return out
 
     def stop(self) -> None:

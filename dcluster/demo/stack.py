@@ -175,15 +175,25 @@ class Stack:
     # ------------------------------------------------------------ configuration
     def resource_pillar(self, name: str | None = None, **over: Any) -> dict[str, Any]:
         o = self.o
-        conf = {"bridge": o.bridge, "network": o.network, "gateway": o.gateway, "state_dir": self.cloud_dir,
-                "cores": o.cores, "mem_mb": o.mem_mb,
-                "userdata_vars": {"master_port": o.ret_port, "publish_port": o.publish_port,
-                                  "acceptance_wait_time": 1}}
+        conf = {
+            "bridge": o.bridge,
+            "network": o.network,
+            "gateway": o.gateway,
+            "state_dir": self.cloud_dir,
+            "cores": o.cores,
+            "mem_mb": o.mem_mb,
+            "userdata_vars": {"master_port": o.ret_port, "publish_port": o.publish_port, "acceptance_wait_time": 1},
+        }
         if o.scheduler == "sge":
             conf["hosts_file"] = "/etc/hosts"  # qmaster must resolve its exec hosts
         conf.update(over.pop("config", {}))
-        res = {"type": "local", "quantity": {"min": o.min, "max": o.max}, "cores": o.cores, "mem_mb": o.mem_mb,
-               "config": conf}
+        res = {
+            "type": "local",
+            "quantity": {"min": o.min, "max": o.max},
+            "cores": o.cores,
+            "mem_mb": o.mem_mb,
+            "config": conf,
+        }
         res.update(over)
         return res
 
@@ -193,37 +203,71 @@ class Stack:
         for name, res in o.extra_resources.items():
             cloud[name] = self.resource_pillar(**res)
         return {
-            "cluster_name": o.cluster_name, "secret": self.secret, "max_idle_time": o.max_idle_time,
-            "max_down_time": 60, "max_launch_time": o.max_launch_time,
-            "cluster_poller_interval": o.cluster_poller_interval, "cloud_poller_interval": o.cloud_poller_interval,
-            "auto_provision_interval": 1, "worker_number": 4, "auto_mode": True,
+            "cluster_name": o.cluster_name,
+            "secret": self.secret,
+            "max_idle_time": o.max_idle_time,
+            "max_down_time": 60,
+            "max_launch_time": o.max_launch_time,
+            "cluster_poller_interval": o.cluster_poller_interval,
+            "cloud_poller_interval": o.cloud_poller_interval,
+            "auto_provision_interval": 1,
+            "worker_number": 4,
+            "auto_mode": True,
             "config-checker": {"salt": {"timeout": 120}},
             "backoff": {"initial": 5, "factor": 2.0, "max": 30, "capacity_pause": 30},
-            "cluster": self.head.config(), "cloud": cloud,
+            "cluster": self.head.config(),
+            "cloud": cloud,
         }
 
     def worker_pillar(self) -> dict[str, Any]:
         o = self.o
         if o.scheduler == "slurm":
-            return {"slurm": {"install": False, "conf": self.head.conf, "cores": o.cores, "mem_mb": o.mem_mb,
-                              "features": [self.head.feature], "boottime_zero": True}}
-        return {"sge": {"install": False, "sge_root": "/var/lib/gridengine", "cell": "default",
-                        "qmaster_port": o.sge_qmaster_port, "execd_port": o.sge_execd_port}}
+            return {
+                "slurm": {
+                    "install": False,
+                    "conf": self.head.conf,
+                    "cores": o.cores,
+                    "mem_mb": o.mem_mb,
+                    "features": [self.head.feature],
+                    "boottime_zero": True,
+                }
+            }
+        return {
+            "sge": {
+                "install": False,
+                "sge_root": "/var/lib/gridengine",
+                "cell": "default",
+                "qmaster_port": o.sge_qmaster_port,
+                "execd_port": o.sge_execd_port,
+            }
+        }
 
     def master_config(self) -> dict[str, Any]:
         o = self.o
         return {
-            "id": MASTER_ID, "user": "root", "root_dir": self.salt_dir, "conf_file": os.path.join(self.conf_dir, "master"),
-            "pki_dir": os.path.join(self.salt_dir, "pki"), "cachedir": os.path.join(self.salt_dir, "cache"),
-            "sock_dir": os.path.join(self.salt_dir, "sock"), "pidfile": os.path.join(self.salt_dir, "master.pid"),
-            "interface": o.gateway, "publish_port": o.publish_port, "ret_port": o.ret_port,
-            "worker_threads": 4, "open_mode": False, "auto_accept": False,
+            "id": MASTER_ID,
+            "user": "root",
+            "root_dir": self.salt_dir,
+            "conf_file": os.path.join(self.conf_dir, "master"),
+            "pki_dir": os.path.join(self.salt_dir, "pki"),
+            "cachedir": os.path.join(self.salt_dir, "cache"),
+            "sock_dir": os.path.join(self.salt_dir, "sock"),
+            "pidfile": os.path.join(self.salt_dir, "master.pid"),
+            "interface": o.gateway,
+            "publish_port": o.publish_port,
+            "ret_port": o.ret_port,
+            "worker_threads": 4,
+            "open_mode": False,
+            "auto_accept": False,
             "file_roots": {"base": [os.path.join(REPO, "salt")]},
             "pillar_roots": {"base": [self.pillar_dir]},
             "engines": [{"dcluster": {"interval": o.cluster_poller_interval, "master_address": o.gateway}}],
-            "reactor": [{"salt/auth": [os.path.join(REPO, "reactor", "auth.sls")]},
-                        {"salt/minion/*/start": [os.path.join(REPO, "reactor", "start.sls")]}],
-            "log_file": os.path.join(self.salt_dir, "master.log"), "log_level_logfile": "info",
+            "reactor": [
+                {"salt/auth": [os.path.join(REPO, "reactor", "auth.sls")]},
+                {"salt/minion/*/start": [os.path.join(REPO, "reactor", "start.sls")]},
+            ],
+            "log_file": os.path.join(self.salt_dir, "master.log"),
+            "log_level_logfile": "info",
             "key_logfile": os.path.join(self.salt_dir, "key.log"),
             "keep_jobs_seconds": 3600,
         }
@@ -234,8 +278,11 @@ class Stack:
         with open(os.path.join(self.conf_dir, "master"), "w") as fh:
             yaml.safe_dump(self.master_config(), fh, default_flow_style=False)
         top = {"base": {MASTER_ID: ["dcluster"], f"{self.o.cluster_name}-*": ["worker"]}}
-        for name, data in (("top", top), ("dcluster", {"dcluster": self.dcluster_pillar()}),
-                           ("worker", {"dcluster_worker": self.worker_pillar()})):
+        for name, data in (
+            ("top", top),
+            ("dcluster", {"dcluster": self.dcluster_pillar()}),
+            ("worker", {"dcluster_worker": self.worker_pillar()}),
+        ):
             path = os.path.join(self.pillar_dir, f"{name}.sls")
             with open(path, "w") as fh:
                 yaml.safe_dump(data, fh, default_flow_style=False)
@@ -261,13 +308,25 @@ class Stack:
         if o.scheduler == "slurm":
             from .slurm import SlurmHead
 
-            self.head = SlurmHead(self.sched_dir, o.gateway, cluster="dcdemo", ctld_port=o.slurmctld_port,
-                                  slurmd_port=o.slurmd_port, extra_conf="DefMemPerCPU=100\nSchedulerParameters=bf_interval=1\n", own_munge=True)
+            self.head = SlurmHead(
+                self.sched_dir,
+                o.gateway,
+                cluster="dcdemo",
+                ctld_port=o.slurmctld_port,
+                slurmd_port=o.slurmd_port,
+                extra_conf="DefMemPerCPU=100\nSchedulerParameters=bf_interval=1\n",
+                own_munge=True,
+            )
         else:
             from .sge import SgeHead
 
-            self.head = SgeHead(self.sched_dir, o.gateway, o.sge_qmaster_port, o.sge_execd_port,
-                                hosts_backup=os.path.join(self.dir, "hosts.backup"))
+            self.head = SgeHead(
+                self.sched_dir,
+                o.gateway,
+                o.sge_qmaster_port,
+                o.sge_execd_port,
+                hosts_backup=os.path.join(self.dir, "hosts.backup"),
+            )
         try:
             self.head.start()
         finally:
@@ -290,15 +349,24 @@ class Stack:
         log = open(os.path.join(self.salt_dir, "master.out"), "ab")  # noqa: SIM115 - handed to the child
         try:
             self.master_proc = subprocess.Popen(
-                [_python_bin("salt-master"), "-c", self.conf_dir, "-l", "warning"], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.dir)
+                [_python_bin("salt-master"), "-c", self.conf_dir, "-l", "warning"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.dir,
+            )
         finally:
             log.close()
         self._record_pid("salt-master", self.master_proc.pid)
         if wait:
             procs.wait_for(lambda: not port_free(o.gateway, o.ret_port), 60, 0.2, what="salt-master's ret port")
-            procs.wait_for(lambda: os.path.exists(os.path.join(self.salt_dir, "cache", "dcluster", "state.json")),
-                           60, 0.2, what="the dcluster engine's first cycle")
+            procs.wait_for(
+                lambda: os.path.exists(os.path.join(self.salt_dir, "cache", "dcluster", "state.json")),
+                60,
+                0.2,
+                what="the dcluster engine's first cycle",
+            )
         if self.events is None:
             self.events = EventLog(self.master_opts())
             self.events.start()
@@ -337,16 +405,26 @@ class Stack:
     # ------------------------------------------------------------ using it
     def salt_run(self, fun: str, *args: str, timeout: float = 60) -> Any:
         """``salt-run -c <conf> fun args --out=json``; the decoded return."""
-        proc = subprocess.run([_python_bin("salt-run"), "-c", self.conf_dir, fun, *args, "--out=json"],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [_python_bin("salt-run"), "-c", self.conf_dir, fun, *args, "--out=json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             return json.loads(proc.stdout)
         except ValueError:
             return {"ok": False, "message": (proc.stdout + proc.stderr).strip()[-2000:]}
 
     def status_text(self) -> str:
-        proc = subprocess.run([_python_bin("salt-run"), "-c", self.conf_dir, "dcluster.status", "--out=yaml"],
-                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [_python_bin("salt-run"), "-c", self.conf_dir, "dcluster.status", "--out=yaml"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         return proc.stdout.strip() or proc.stderr.strip()[-2000:]
 
     def sched_run(self, argv: list[str]) -> tuple[int, str, str]:
@@ -367,15 +445,45 @@ class Stack:
         for _ in range(count):
             t = time.time()
             if self.o.scheduler == "slurm":
-                rc, out, err = self.sched_run(["sbatch", "--parsable", "-c", "1", "-o", "/dev/null", "-D", self.jobs_dir,
-                                               script, str(seconds), self.jobs_dir])
+                rc, out, err = self.sched_run(
+                    [
+                        "sbatch",
+                        "--parsable",
+                        "-c",
+                        "1",
+                        "-o",
+                        "/dev/null",
+                        "-D",
+                        self.jobs_dir,
+                        script,
+                        str(seconds),
+                        self.jobs_dir,
+                    ]
+                )
                 jid = out.strip().split(";")[0]
             else:
                 # -w n: a cluster scaled to zero has no queue instance yet, and qsub's default check
                 # would refuse the very jobs that should make it grow (set it in sge_request on a site)
-                rc, out, err = self.sched_run(["qsub", "-w", "n", "-terse", "-b", "y", "-o", "/dev/null", "-e", "/dev/null",
-                                               "-wd", self.jobs_dir, "/usr/bin/python3", script, str(seconds),
-                                               self.jobs_dir])
+                rc, out, err = self.sched_run(
+                    [
+                        "qsub",
+                        "-w",
+                        "n",
+                        "-terse",
+                        "-b",
+                        "y",
+                        "-o",
+                        "/dev/null",
+                        "-e",
+                        "/dev/null",
+                        "-wd",
+                        self.jobs_dir,
+                        "/usr/bin/python3",
+                        script,
+                        str(seconds),
+                        self.jobs_dir,
+                    ]
+                )
                 jid = out.strip().split(".")[0]
                 queued = re.search(r"Your job (\d+) .*has been submitted", err)
                 if rc != 0 and queued and self._sge_job_listed(queued.group(1)):
@@ -471,8 +579,11 @@ def clean(state_dir: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
     except (OSError, ValueError):
         pass
     pid_dir = os.path.join(state_dir, "pids")
-    order = ["salt-master"] + sorted(n[:-4] for n in os.listdir(pid_dir) if n.endswith(".pid")
-                                     and n != "salt-master.pid") if os.path.isdir(pid_dir) else []
+    order = (
+        ["salt-master"] + sorted(n[:-4] for n in os.listdir(pid_dir) if n.endswith(".pid") and n != "salt-master.pid")
+        if os.path.isdir(pid_dir)
+        else []
+    )
     for name in order[:1]:
         pid = procs.read_pid(os.path.join(pid_dir, f"{name}.pid"))
         if pid and procs.alive(pid) and _is(pid, "salt-master"):
@@ -552,7 +663,11 @@ def _drop_hosts_lines(predicate, done: list[str]) -> None:
 
 
 def _sge_qdel_all(meta: Mapping[str, Any]) -> None:
-    env = dict(os.environ, SGE_ROOT="/var/lib/gridengine", SGE_CELL="default",
-               SGE_QMASTER_PORT=str(meta.get("sge_qmaster_port", 16554)),
-               SGE_EXECD_PORT=str(meta.get("sge_execd_port", 16555)))
+    env = dict(
+        os.environ,
+        SGE_ROOT="/var/lib/gridengine",
+        SGE_CELL="default",
+        SGE_QMASTER_PORT=str(meta.get("sge_qmaster_port", 16554)),
+        SGE_EXECD_PORT=str(meta.get("sge_execd_port", 16555)),
+    )
     subprocess.run(["qdel", "-f", "-u", "*"], env=env, capture_output=True, timeout=30, check=False)

@@ -25,8 +25,9 @@ class CloudGlueError(Exception):
     """A problem to report to the Salt caller (message is safe to show)."""
 
 
-def resource_config(config_get: Callable[..., Any], resource: str, cloud_type: str | None = None,
-                    pillar: Mapping | None = None) -> tuple[Config, Resource]:
+def resource_config(
+    config_get: Callable[..., Any], resource: str, cloud_type: str | None = None, pillar: Mapping | None = None
+) -> tuple[Config, Resource]:
     """The validated config and the named resource; ``config_get`` is ``__salt__["config.get"]``."""
     data = pillar if pillar is not None else config_get(PILLAR_KEY)
     if not data:
@@ -65,8 +66,17 @@ def master_address(opts: Mapping | None, res: Resource, explicit: str | None = N
     return str(opts.get("master") if opts.get("__role") == "minion" else opts.get("id") or "salt")
 
 
-def call(config_get, op: str, resource: str, cloud_type: str | None = None, *, opts=None, pillar=None,
-         driver_kwargs: dict | None = None, **kw) -> Any:
+def call(
+    config_get,
+    op: str,
+    resource: str,
+    cloud_type: str | None = None,
+    *,
+    opts=None,
+    pillar=None,
+    driver_kwargs: dict | None = None,
+    **kw,
+) -> Any:
     """Run one driver operation and return plain data; raises CloudGlueError (safe text) on failure."""
     cfg, res = resource_config(config_get, resource, cloud_type, pillar)
     secrets = _secrets(cfg, res)
@@ -87,9 +97,14 @@ def call(config_get, op: str, resource: str, cloud_type: str | None = None, *, o
                 render = _local_renderer(drv, res, cfg, opts, kw.get("master"))
             else:
                 render = userdata.renderer(
-                    res.config.get("userdata_file") or None, master=master_address(opts, res, kw.get("master")),
-                    resource=res.name, scheduler=cfg.cluster.type, cluster=cfg.cluster_name, resource_type=res.type,
-                    extra=res.config.get("userdata_vars"))
+                    res.config.get("userdata_file") or None,
+                    master=master_address(opts, res, kw.get("master")),
+                    resource=res.name,
+                    scheduler=cfg.cluster.type,
+                    cluster=cfg.cluster_name,
+                    resource_type=res.type,
+                    extra=res.config.get("userdata_vars"),
+                )
             result = drv.launch(count, ids, render)
             if result.error is not None and not result.instances:
                 raise result.error  # nothing exists: a plain failure
@@ -109,8 +124,16 @@ def _local_renderer(drv, res, cfg, opts, master):
     tpl = userdata.load_template(res.config.get("userdata_file") or None)
 
     def userdata_for(minion_id: str) -> str:
-        return userdata.render(tpl, minion_id=minion_id, master=master_address(opts, res, master), resource=res.name,
-                               scheduler=cfg.cluster.type, cluster=cfg.cluster_name, resource_type=res.type,
-                               instance_dir=drv.instance_root(minion_id), extra=res.config.get("userdata_vars"))
+        return userdata.render(
+            tpl,
+            minion_id=minion_id,
+            master=master_address(opts, res, master),
+            resource=res.name,
+            scheduler=cfg.cluster.type,
+            cluster=cfg.cluster_name,
+            resource_type=res.type,
+            instance_dir=drv.instance_root(minion_id),
+            extra=res.config.get("userdata_vars"),
+        )
 
     return userdata_for

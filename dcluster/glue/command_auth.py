@@ -84,8 +84,9 @@ def _read_key(path: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise CommandKeyError(f"{path} is not a regular file")
         if st.st_mode & 0o077:
-            raise CommandKeyError(f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
-                                  "delete it and a new key is made")
+            raise CommandKeyError(
+                f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); delete it and a new key is made"
+            )
         key = fh.read(KEY_BYTES + 1)
     if len(key) != KEY_BYTES:
         raise CommandKeyError(f"{path} does not hold a {KEY_BYTES}-byte key; delete it and a new key is made")
@@ -94,30 +95,46 @@ def _read_key(path: str) -> bytes:
 
 def canonical(cmd: str, args: Any, reply: Any, issued: Any, nonce: Any) -> bytes:
     """One byte string per command: sorted keys, no whitespace, ASCII only."""
-    return json.dumps({"cmd": cmd, "args": args, "reply": reply, "issued": issued, "nonce": nonce},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+    return json.dumps(
+        {"cmd": cmd, "args": args, "reply": reply, "issued": issued, "nonce": nonce},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    ).encode()
 
 
 def mac(key: bytes, cmd: str, args: Any, reply: Any, issued: Any, nonce: Any) -> str:
     return hmac.new(key, canonical(cmd, args, reply, issued, nonce), hashlib.sha256).hexdigest()
 
 
-def sign(key: bytes, cmd: str, args: dict[str, Any], reply: str, now: float | None = None,
-         nonce: str | None = None) -> dict[str, Any]:
+def sign(
+    key: bytes, cmd: str, args: dict[str, Any], reply: str, now: float | None = None, nonce: str | None = None
+) -> dict[str, Any]:
     """The event data of one signed command (its tag is ``dcluster/cmd/<cmd>``)."""
     issued = round(time.time() if now is None else now, 3)
     nonce = nonce or secrets.token_hex(16)
     # the same JSON round trip the bus does to types (tuples become lists), so both sides encode alike
     args = json.loads(json.dumps(args or {}, allow_nan=False))
-    return {"args": args, "reply": reply, "issued": issued, "nonce": nonce,
-            "mac": mac(key, cmd, args, reply, issued, nonce)}
+    return {
+        "args": args,
+        "reply": reply,
+        "issued": issued,
+        "nonce": nonce,
+        "mac": mac(key, cmd, args, reply, issued, nonce),
+    }
 
 
 class Verifier:
     """Checks the commands the engine receives; ``verify`` returns (args, reply) or raises Refused."""
 
-    def __init__(self, key: Callable[[], bytes], clock: Callable[[], float] = time.time,
-                 max_skew: float = MAX_SKEW, cache_size: int = NONCE_CACHE):
+    def __init__(
+        self,
+        key: Callable[[], bytes],
+        clock: Callable[[], float] = time.time,
+        max_skew: float = MAX_SKEW,
+        cache_size: int = NONCE_CACHE,
+    ):
         self.key, self.clock, self.max_skew, self.cache_size = key, clock, max_skew, cache_size
         self._seen: OrderedDict[str, float] = OrderedDict()  # nonce -> issued, oldest first
         self._lock = threading.Lock()
@@ -194,8 +211,9 @@ class FileKey:
 class RateLimitedLog:
     """At most ``burst`` warnings per ``period`` seconds, then one line counting those left out."""
 
-    def __init__(self, logger: logging.Logger, burst: int = 10, period: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, logger: logging.Logger, burst: int = 10, period: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.logger, self.burst, self.period, self.clock = logger, burst, period, clock
         self._start, self._n, self._dropped = -math.inf, 0, 0
 
@@ -203,8 +221,9 @@ class RateLimitedLog:
         now = self.clock()
         if now - self._start >= self.period:
             if self._dropped:
-                self.logger.warning("dcluster: %d more refusals were not logged in the last %.0f s",
-                                    self._dropped, self.period)
+                self.logger.warning(
+                    "dcluster: %d more refusals were not logged in the last %.0f s", self._dropped, self.period
+                )
             self._start, self._n, self._dropped = now, 0, 0
         if self._n >= self.burst:
             self._dropped += 1

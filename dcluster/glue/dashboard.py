@@ -44,8 +44,7 @@ Series = dict[str, list[list[float]]]  # label -> [[time, value], ...]
 
 
 def _empty() -> dict[str, Series]:
-    return {"nodes_by_state": {}, "cores_by_state": {}, "nodes_by_resource": {}, "cores_by_resource": {},
-            "pending": {}}
+    return {"nodes_by_state": {}, "cores_by_state": {}, "nodes_by_resource": {}, "cores_by_resource": {}, "pending": {}}
 
 
 def from_history(samples: list[Mapping[str, Any]], minutes: float, now: float | None = None) -> dict[str, Any]:
@@ -105,7 +104,7 @@ def parse_render(data: Any, prefix: str) -> dict[str, Series]:
     out = _empty()
     for entry in data:
         path = str(entry.get("target", ""))
-        rel = path[len(base) + 1:] if base and path.startswith(base + ".") else path
+        rel = path[len(base) + 1 :] if base and path.startswith(base + ".") else path
         parts = rel.split(".")
         if parts[0] in ("nodes", "cores") and len(parts) == 2:
             if parts[1] == "total":
@@ -138,13 +137,19 @@ def graphite_of(config: Mapping[str, Any]) -> dict[str, str] | None:
         if "graphite" in str(plugin.get("class_name", "")).lower():
             args = plugin.get("arguments") or {}
             if args.get("render_url"):
-                return {"render_url": str(args["render_url"]),
-                        "prefix": str(args.get("prefix") or "headnode.dynamiccluster")}
+                return {
+                    "render_url": str(args["render_url"]),
+                    "prefix": str(args.get("prefix") or "headnode.dynamiccluster"),
+                }
     return None
 
 
-def graphs(published: Mapping[str, Any], minutes: float = 120,
-           fetch: Callable[[str, float], Any] = _fetch, timeout: float = 10.0) -> dict[str, Any]:
+def graphs(
+    published: Mapping[str, Any],
+    minutes: float = 120,
+    fetch: Callable[[str, float], Any] = _fetch,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
     """The graphs' series: Graphite when configured and answering, else the engine's history."""
     minutes = max(1.0, min(float(minutes), 7 * 24 * 60))
     config = ((published.get("last") or {}).get("config")) or {}
@@ -162,5 +167,4 @@ def graphs(published: Mapping[str, Any], minutes: float = 120,
     return {"source": "graphite", "minutes": minutes, "series": series}
 
 
-__all__ = ["asset_dir", "from_history", "graphite_of", "graphs", "parse_render", "paths",
-           "render_request_url"]
+__all__ = ["asset_dir", "from_history", "graphite_of", "graphs", "parse_render", "paths", "render_request_url"]

@@ -32,8 +32,14 @@ HINTS = 1000  # job returns waiting for the job cache at most (a forged flood mu
 
 
 class EngineLoop:
-    def __init__(self, controller: Controller, verifier: command_auth.Verifier, fire: Callable[[str, dict], Any],
-                 interval: float | None = None, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        controller: Controller,
+        verifier: command_auth.Verifier,
+        fire: Callable[[str, dict], Any],
+        interval: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.controller, self.verifier, self.fire = controller, verifier, fire
         self.interval, self.monotonic = interval, monotonic
         self.next_cycle = 0.0
@@ -41,9 +47,11 @@ class EngineLoop:
         self.hinted: dict[str, float] = {}  # jid -> when to look in the job cache again
         self.logged_by: dict | None = None  # the config whose logging: section is in force
         # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
-        self.refusals = {"command": command_auth.RateLimitedLog(log),
-                         "highstate return": command_auth.RateLimitedLog(log),
-                         "stats": command_auth.RateLimitedLog(log)}
+        self.refusals = {
+            "command": command_auth.RateLimitedLog(log),
+            "highstate return": command_auth.RateLimitedLog(log),
+            "stats": command_auth.RateLimitedLog(log),
+        }
 
     def run(self, get_event: Callable[[float], dict | None]) -> None:
         """Forever: ``get_event(wait)`` is the bus's ``get_event(wait=..., full=True)``."""

@@ -28,8 +28,9 @@ class RemoteScheduler:
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         fun = f"dcluster_{self.kind}.{fn}"
-        ret = self.client.cmd(self.head, fun, arg=list(args), kwarg=kwargs or None, timeout=self.timeout,
-                              full_return=True)
+        ret = self.client.cmd(
+            self.head, fun, arg=list(args), kwarg=kwargs or None, timeout=self.timeout, full_return=True
+        )
         if self.head not in ret:
             raise RemoteError(f"{fun} on {self.head}: no answer within {self.timeout} s")
         answer = ret[self.head]
@@ -115,8 +116,7 @@ class DriverCache:
         return drv
 
 
-def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str,
-               fire):
+def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str, fire):
     """Ports for a controller running inside the salt-master's engine process."""
     import salt.client
     import salt.wheel
@@ -148,8 +148,9 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         return set(keys.get("minions", []))
 
     def reject_key(minion_id: str):
-        return wheel.cmd("key.reject", [ours_only(minion_id, "reject")],
-                         kwarg={"include_accepted": False, "include_denied": False})
+        return wheel.cmd(
+            "key.reject", [ours_only(minion_id, "reject")], kwarg={"include_accepted": False, "include_denied": False}
+        )
 
     def key_states(minion_id: str) -> set[str]:
         import salt.cache
@@ -179,11 +180,17 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         return local.cmd_async(minion_id, "state.apply")
 
     ports = Ports(
-        pillar=pillar, scheduler=scheduler, driver=DriverCache(), fire=fire,
+        pillar=pillar,
+        scheduler=scheduler,
+        driver=DriverCache(),
+        fire=fire,
         preaccept_key=preaccept_key,
         delete_key=delete_key,
-        reject_key=reject_key, key_states=key_states,
-        accepted_keys=accepted_keys, master_address=master_address, port_open=port_open,
+        reject_key=reject_key,
+        key_states=key_states,
+        accepted_keys=accepted_keys,
+        master_address=master_address,
+        port_open=port_open,
         metrics=graphite_port(),
         names=names_port(opts, local, scheduler),
     )
@@ -222,9 +229,19 @@ def names_port(opts: Mapping[str, Any], local, scheduler):
             block = glue_names.peers_block(entries)
             now = time.monotonic()
             if block != pushed["block"] or now - pushed["at"] >= WORKERS_PUSH_EVERY:
-                local.cmd_async(sorted(entries), "file.blockreplace", arg=["/etc/hosts"], tgt_type="list",
-                                kwarg={"marker_start": WORKERS_BLOCK[0], "marker_end": WORKERS_BLOCK[1],
-                                       "content": block, "append_if_not_found": True, "backup": False})
+                local.cmd_async(
+                    sorted(entries),
+                    "file.blockreplace",
+                    arg=["/etc/hosts"],
+                    tgt_type="list",
+                    kwarg={
+                        "marker_start": WORKERS_BLOCK[0],
+                        "marker_end": WORKERS_BLOCK[1],
+                        "content": block,
+                        "append_if_not_found": True,
+                        "backup": False,
+                    },
+                )
                 pushed.update(block=block, at=now)
         return out
 

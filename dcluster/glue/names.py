@@ -29,8 +29,9 @@ def check_hosts_file(path: object) -> str:
     return path
 
 
-def sync_hosts(salt: Mapping[str, Any], context: MutableMapping, hosts_file: str, entries: object,
-               withdraw: bool = True) -> dict[str, Any]:
+def sync_hosts(
+    salt: Mapping[str, Any], context: MutableMapping, hosts_file: str, entries: object, withdraw: bool = True
+) -> dict[str, Any]:
     """Make the ``# dcluster`` lines of ``hosts_file`` say exactly ``entries`` ({name: address}).
 
     Raises :class:`dcluster.names.NameError_` (nothing written) when an entry is not a minion id
@@ -56,8 +57,14 @@ def sync_hosts(salt: Mapping[str, Any], context: MutableMapping, hosts_file: str
     return {"hosts_file": path, **todo.to_dict()}
 
 
-def module_sync_hosts(module: str, salt: Mapping[str, Any], context: MutableMapping, hosts_file: str,
-                      entries: object, withdraw: bool = True) -> dict[str, Any]:
+def module_sync_hosts(
+    module: str,
+    salt: Mapping[str, Any],
+    context: MutableMapping,
+    hosts_file: str,
+    entries: object,
+    withdraw: bool = True,
+) -> dict[str, Any]:
     """:func:`sync_hosts` for the execution module ``module`` (``dcluster_<scheduler>``): a refused
     entry or an unwritable file is logged and raised as Salt's ``CommandExecutionError``."""
     from salt.exceptions import CommandExecutionError

@@ -16,8 +16,9 @@ from typing import Any
 from dcluster.schedulers.errors import SchedulerError
 
 
-def salt_runner(cmd_run_all: Callable[..., Mapping[str, Any]], timeout: int = 60,
-                env: Mapping[str, str] | None = None) -> Callable[..., tuple[int, str, str]]:
+def salt_runner(
+    cmd_run_all: Callable[..., Mapping[str, Any]], timeout: int = 60, env: Mapping[str, str] | None = None
+) -> Callable[..., tuple[int, str, str]]:
     """A run callable over ``__salt__["cmd.run_all"]``."""
 
     def run(argv: Sequence[str], stdin: str | None = None) -> tuple[int, str, str]:
@@ -51,9 +52,14 @@ def local_runner(timeout: int = 60, env: Mapping[str, str] | None = None) -> Cal
     def run(argv: Sequence[str], stdin: str | None = None) -> tuple[int, str, str]:
         encoding = locale.getpreferredencoding(False)  # what text=True would use
         try:
-            proc = subprocess.run(list(argv), input=None if stdin is None else stdin.encode(encoding),
-                                  capture_output=True, timeout=timeout, env=full_env,
-                                  stdin=None if stdin is not None else subprocess.DEVNULL)
+            proc = subprocess.run(
+                list(argv),
+                input=None if stdin is None else stdin.encode(encoding),
+                capture_output=True,
+                timeout=timeout,
+                env=full_env,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise SchedulerError(argv, None, exc.stdout or "", f"timed out after {timeout} s") from exc
         except OSError as exc:
@@ -72,8 +78,9 @@ def _text(data: bytes, encoding: str) -> str:
     return out
 
 
-def scheduler_adapter(kind: str, config_get: Callable[..., Any], cmd_run_all: Callable[..., Mapping[str, Any]],
-                      **kwargs: Any):
+def scheduler_adapter(
+    kind: str, config_get: Callable[..., Any], cmd_run_all: Callable[..., Mapping[str, Any]], **kwargs: Any
+):
     """The scheduler adapter a Salt module uses: settings from ``config.get``, commands through ``cmd.run_all``."""
     from dcluster.schedulers import make_adapter
 

@@ -43,8 +43,9 @@ def _read_settings(opts: Mapping | None, pillar_getter: Callable[[str], Any] | N
     return graphite_settings(load(data))
 
 
-def settings(opts: Mapping | None, pillar_getter: Callable[[str], Any] | None,
-             now: float | None = None) -> GraphiteSettings | None:
+def settings(
+    opts: Mapping | None, pillar_getter: Callable[[str], Any] | None, now: float | None = None
+) -> GraphiteSettings | None:
     """The Graphite settings, cached ``SETTINGS_TTL`` seconds; None when no Graphite plugin is configured."""
     now = time.monotonic() if now is None else now
     with _lock:
@@ -76,8 +77,9 @@ def reset() -> None:
         c.close()
 
 
-def forward_stats(opts: Mapping | None, pillar_getter: Callable[[str], Any] | None, minion_id: str,
-                  data: Mapping) -> dict[str, Any]:
+def forward_stats(
+    opts: Mapping | None, pillar_getter: Callable[[str], Any] | None, minion_id: str, data: Mapping
+) -> dict[str, Any]:
     """Send one beacon event's statistics to carbon.
 
     Returns ``{"result": bool, "comment": str, "metrics": n}``; ``result`` is
@@ -90,21 +92,38 @@ def forward_stats(opts: Mapping | None, pillar_getter: Callable[[str], Any] | No
         return {"result": False, "comment": f"graphite settings: {exc}", "metrics": 0}
     except Exception as exc:  # noqa: BLE001 - a pillar error must not kill the reactor thread
         log.exception("dcluster.forward_stats: reading the pillar failed")
-        return {"result": False, "comment": f"reading the {PILLAR_KEY} pillar failed: {type(exc).__name__}",
-                "metrics": 0}
+        return {
+            "result": False,
+            "comment": f"reading the {PILLAR_KEY} pillar failed: {type(exc).__name__}",
+            "metrics": 0,
+        }
     if s is None:
-        return {"result": False, "comment": f"{PILLAR_KEY}:plugins: no Graphite plugin configured; stats dropped",
-                "metrics": 0}
+        return {
+            "result": False,
+            "comment": f"{PILLAR_KEY}:plugins: no Graphite plugin configured; stats dropped",
+            "metrics": 0,
+        }
     if not minion_id or not isinstance(data, Mapping):
-        return {"result": False, "comment": "forward_stats needs minion_id and the beacon's data (a dict)",
-                "metrics": 0}
+        return {
+            "result": False,
+            "comment": "forward_stats needs minion_id and the beacon's data (a dict)",
+            "metrics": 0,
+        }
     metrics = stats_to_metrics(str(minion_id), data, s.prefix)
     if not metrics:
         return {"result": False, "comment": f"no numeric statistics in the event from {minion_id}", "metrics": 0}
     client = client_for(s)
     if client.send(metrics):
-        return {"result": True, "comment": f"{len(metrics)} metric(s) sent to {s.hostname}:{s.port}",
-                "metrics": len(metrics)}
-    return {"result": False, "metrics": len(metrics),
-            "comment": (f"carbon {s.hostname}:{s.port} unreachable ({client.last_error or 'backing off'}); "
-                        f"{client.pending} line(s) queued, {client.dropped} dropped so far")}
+        return {
+            "result": True,
+            "comment": f"{len(metrics)} metric(s) sent to {s.hostname}:{s.port}",
+            "metrics": len(metrics),
+        }
+    return {
+        "result": False,
+        "metrics": len(metrics),
+        "comment": (
+            f"carbon {s.hostname}:{s.port} unreachable ({client.last_error or 'backing off'}); "
+            f"{client.pending} line(s) queued, {client.dropped} dropped so far"
+        ),
+    }

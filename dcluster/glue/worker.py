@@ -24,9 +24,16 @@ class WorkerError(ValueError):
     pass
 
 
-def daemon_argv(scheduler: str, name: str, cores: int | None = None, mem_mb: int | None = None,
-                features: Iterable[str] = (), conf: str | None = None, sbin: str = "/usr/sbin",
-                args: Sequence[str] = ()) -> list[str]:
+def daemon_argv(
+    scheduler: str,
+    name: str,
+    cores: int | None = None,
+    mem_mb: int | None = None,
+    features: Iterable[str] = (),
+    conf: str | None = None,
+    sbin: str = "/usr/sbin",
+    args: Sequence[str] = (),
+) -> list[str]:
     """The argument list that starts ``scheduler``'s worker daemon for node ``name``."""
     if scheduler not in DAEMONS:
         raise WorkerError(f"scheduler {scheduler!r}: not one of {', '.join(sorted(DAEMONS))}")
@@ -76,14 +83,19 @@ def running(argv0: str, name: str | None = None) -> list[int]:
             continue
         if not cmd or os.path.basename(cmd[0]) != base or _netns_of(entry) != mine:
             continue
-        if base == "slurmd" and name and "-N" in cmd and cmd[cmd.index("-N") + 1:cmd.index("-N") + 2] != [name]:
+        if base == "slurmd" and name and "-N" in cmd and cmd[cmd.index("-N") + 1 : cmd.index("-N") + 2] != [name]:
             continue
         out.append(int(entry))
     return sorted(out)
 
 
-def start(argv: Sequence[str], env: Mapping[str, str] | None = None, log_path: str | None = None,
-          boottime_zero: bool = False, timeout: float = 30.0) -> list[int]:
+def start(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    log_path: str | None = None,
+    boottime_zero: bool = False,
+    timeout: float = 30.0,
+) -> list[int]:
     """Start a self-daemonizing daemon and wait until its process shows up; returns its pids.
 
     ``boottime_zero`` runs it in a new time namespace whose uptime is ~0
@@ -101,8 +113,16 @@ def start(argv: Sequence[str], env: Mapping[str, str] | None = None, log_path: s
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
-        proc = subprocess.run(cmd, env=full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                              start_new_session=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd,
+            env=full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise WorkerError(f"{argv[0]} did not daemonize within {timeout:g} s") from exc
     except OSError as exc:

@@ -73,9 +73,14 @@ def parse_render(data: Any, prefix: str, name: str) -> dict[str, dict[str, list[
     return out
 
 
-def worker_graphs(published: Mapping[str, Any], name: Any, minutes: Any,
-                  engine: Callable[[str, float], Mapping[str, Any]],
-                  fetch: Callable[[str, float], Any] = dashboard._fetch, timeout: float = 10.0) -> dict[str, Any]:
+def worker_graphs(
+    published: Mapping[str, Any],
+    name: Any,
+    minutes: Any,
+    engine: Callable[[str, float], Mapping[str, Any]],
+    fetch: Callable[[str, float], Any] = dashboard._fetch,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
     """The series of worker ``name``: Graphite when configured and answering, else ``engine(name, minutes)``."""
     if not identity.well_formed(name):
         return {"ok": False, "message": f"worker_graphs: name must be a dcluster minion id, not {str(name)[:80]!r}"}
@@ -88,8 +93,9 @@ def worker_graphs(published: Mapping[str, Any], name: Any, minutes: Any,
     graphite_error = None
     if g is not None:
         try:
-            series = parse_render(fetch(render_url(g["render_url"], g["prefix"], name, minutes), timeout),
-                                  g["prefix"], name)
+            series = parse_render(
+                fetch(render_url(g["render_url"], g["prefix"], name, minutes), timeout), g["prefix"], name
+            )
             return {"ok": True, "name": name, "minutes": minutes, "source": "graphite", "series": series}
         except Exception as exc:  # noqa: BLE001 - the graphs fall back; the reason is shown
             graphite_error = f"{type(exc).__name__}: {str(exc)[:300]}"

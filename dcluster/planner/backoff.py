@@ -23,8 +23,9 @@ RETRYABLE = {"transient"}
 FULL = {"quota", "capacity"}
 
 
-def failure(state: BackoffState | None, kind: str, message: str, now: float, settings: Backoff,
-            retry_after: float = 0.0) -> BackoffState:
+def failure(
+    state: BackoffState | None, kind: str, message: str, now: float, settings: Backoff, retry_after: float = 0.0
+) -> BackoffState:
     """``retry_after``: what the cloud asked us to wait (a rate limit's Retry-After); the pause is at least
     that, up to ``settings.max`` (a hostile or absurd header must not stop a resource for days)."""
     failures = (state.failures if state else 0) + 1
@@ -73,8 +74,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def never_joined(state: BootstrapState | None, minion_id: str, launched_at: float, reason: str,
-                 print_: str) -> BootstrapState:
+def never_joined(
+    state: BootstrapState | None, minion_id: str, launched_at: float, reason: str, print_: str
+) -> BootstrapState:
     """One more instance of a resource destroyed without ever joining (counted once per id)."""
     if state is not None and state.fingerprint != print_:
         state = None  # launched under another pillar: the run starts again
@@ -102,8 +104,12 @@ def bootstrap_state(view: View, res: Resource) -> tuple[BootstrapState | None, s
     if state.fingerprint != fingerprint(res):
         return None, "its pillar changed"
     for w in view.workers:
-        if (w.resource == res.name and w.instance is not None and w.instance.launch_time >= state.since
-                and joined(w, view.configured)):
+        if (
+            w.resource == res.name
+            and w.instance is not None
+            and w.instance.launch_time >= state.since
+            and joined(w, view.configured)
+        ):
             return None, f"{w.name} joined"
     return state, ""
 
@@ -122,11 +128,19 @@ def launch_room(view: View, res: Resource, limit: int, pending: Collection[str] 
         return None, ""
     if failures >= limit:
         reason = state.reason if state else "never joined"
-        return 0, (f"protected: {failures} launch(es) in a row never joined (last: {reason}); fix its image or "
-                   f"user-data in the pillar, or salt-run dcluster.restore {res.name}")
+        return 0, (
+            f"protected: {failures} launch(es) in a row never joined (last: {reason}); fix its image or "
+            f"user-data in the pillar, or salt-run dcluster.restore {res.name}"
+        )
     unproven = view.in_flight.get(res.name, 0) + sum(
-        1 for w in view.workers if w.resource == res.name and w.state == WorkerState.STARTING
-        and w.name not in pending and not joined(w, view.configured))
+        1
+        for w in view.workers
+        if w.resource == res.name
+        and w.state == WorkerState.STARTING
+        and w.name not in pending
+        and not joined(w, view.configured)
+    )
     room = max(0, limit - failures - unproven)
-    return room, (f"{failures} launch(es) in a row never joined: at most {limit - failures} unproven at a time "
-                  f"until one joins")
+    return room, (
+        f"{failures} launch(es) in a row never joined: at most {limit - failures} unproven at a time until one joins"
+    )

@@ -46,16 +46,38 @@ PHYSICAL = "physical"  # not ours: never touched
 ACTING = "acting"  # a chain of actions on it is under way
 
 WORKER_CODES = (BUSY, MIN, IDLE_TIME, WANTED, HELD, DRAINING, PHYSICAL, ACTING, BOOTING, AUTO_OFF, NO_PLAN)
-JOB_CODES = (EXISTING, BOOTING, RELEASE, LAUNCH, AT_MAX, FROZEN, DRAINED, BACKOFF, PROTECTED, CLOUD_FAILED,
-             CORES_UNKNOWN, SCALE_UP_DELAY, BEHIND_RESERVATION, RESERVATION, SHAPE, AUTO_OFF, NOT_MONITORED, NO_PLAN)
+JOB_CODES = (
+    EXISTING,
+    BOOTING,
+    RELEASE,
+    LAUNCH,
+    AT_MAX,
+    FROZEN,
+    DRAINED,
+    BACKOFF,
+    PROTECTED,
+    CLOUD_FAILED,
+    CORES_UNKNOWN,
+    SCALE_UP_DELAY,
+    BEHIND_RESERVATION,
+    RESERVATION,
+    SHAPE,
+    AUTO_OFF,
+    NOT_MONITORED,
+    NO_PLAN,
+)
 # every code a row may have: the above, an action's kind (what is done to a worker), a worker state's name
 CODES = frozenset(JOB_CODES + WORKER_CODES + tuple(k.value for k in Kind) + tuple(s.value for s in WorkerState))
 
 MAX_LIMIT = 1000  # rows of one page: the answer travels on the event bus
 
 _STATE_REASON = {
-    WorkerState.BUSY: BUSY, WorkerState.HELD: HELD, WorkerState.DRAINING: DRAINING,
-    WorkerState.PHYSICAL: PHYSICAL, WorkerState.STARTING: BOOTING, WorkerState.IDLE: IDLE_TIME,
+    WorkerState.BUSY: BUSY,
+    WorkerState.HELD: HELD,
+    WorkerState.DRAINING: DRAINING,
+    WorkerState.PHYSICAL: PHYSICAL,
+    WorkerState.STARTING: BOOTING,
+    WorkerState.IDLE: IDLE_TIME,
 }
 
 
@@ -108,8 +130,9 @@ def _acting_notes(plan: Plan) -> dict[str, str]:
     return {n.split(ACTING_NOTE, 1)[0]: n for n in plan.notes if ACTING_NOTE in n}
 
 
-def worker_reason(w: Worker, plan: Plan, done: dict[str, list[Action]], held_back: dict[str, list[Action]],
-                  acting: dict[str, str]) -> dict[str, Any]:
+def worker_reason(
+    w: Worker, plan: Plan, done: dict[str, list[Action]], held_back: dict[str, list[Action]], acting: dict[str, str]
+) -> dict[str, Any]:
     row: dict[str, Any] = {"worker": w.name, "state": w.state.value, "resource": w.resource}
     if not plan.planned:
         row.update(reason=NO_PLAN, why=plan.notes[0] if plan.notes else "nothing planned", actions=[])
@@ -118,8 +141,11 @@ def worker_reason(w: Worker, plan: Plan, done: dict[str, list[Action]], held_bac
         row.update(reason=acts[0].kind.value, why=acts[-1].reason, actions=[a.kind.value for a in acts])
     elif w.name in held_back:
         acts = held_back[w.name]
-        row.update(reason=AUTO_OFF, why=f"auto mode is off; with it on: {' + '.join(a.kind.value for a in acts)} "
-                   f"({acts[-1].reason})", actions=[])
+        row.update(
+            reason=AUTO_OFF,
+            why=f"auto mode is off; with it on: {' + '.join(a.kind.value for a in acts)} ({acts[-1].reason})",
+            actions=[],
+        )
     elif w.name in plan.kept:
         code, why = plan.kept[w.name]
         row.update(reason=code, why=why, actions=[])
@@ -144,15 +170,23 @@ def worker_reasons(plan: Plan, view) -> list[dict[str, Any]]:
 
 def _page(rows: list, key, offset: int, limit: int, only: str | None, reason: str | None):
     picked = [r for r in rows if (only is None or key(r) == only) and (reason is None or _code(r) == reason)]
-    return {"total": len(picked), "offset": offset, "rows": picked[offset:offset + limit]}
+    return {"total": len(picked), "offset": offset, "rows": picked[offset : offset + limit]}
 
 
 def _code(row) -> str:
     return row[1] if isinstance(row, tuple) else row["reason"]
 
 
-def dry_run(plan: Plan, view, monitored: tuple[str, ...] = (), offset: int = 0, limit: int = 50,
-            job: str | None = None, worker: str | None = None, reason: str | None = None) -> dict[str, Any]:
+def dry_run(
+    plan: Plan,
+    view,
+    monitored: tuple[str, ...] = (),
+    offset: int = 0,
+    limit: int = 50,
+    job: str | None = None,
+    worker: str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """The dry-run of ``plan`` on ``view``: counts per reason, the actions, a page of jobs and of workers."""
     jobs = _all_job_rows(plan, view, monitored)  # tuples: only the page becomes dicts (100,000 jobs)
     workers = worker_reasons(plan, view)
@@ -161,8 +195,10 @@ def dry_run(plan: Plan, view, monitored: tuple[str, ...] = (), offset: int = 0, 
     return {
         "auto_mode": view.auto_mode,
         "scheduler_ok": view.scheduler_ok,
-        "summary": {"jobs": dict(Counter(r[1] for r in jobs).most_common()),
-                    "workers": dict(Counter(r["reason"] for r in workers).most_common())},
+        "summary": {
+            "jobs": dict(Counter(r[1] for r in jobs).most_common()),
+            "workers": dict(Counter(r["reason"] for r in workers).most_common()),
+        },
         "actions": [a.to_dict() for a in plan.actions[:MAX_LIMIT]],
         "actions_total": len(plan.actions),
         # what auto mode would do and does not, because it is off (empty with it on)

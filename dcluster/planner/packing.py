@@ -106,8 +106,9 @@ class Pool:
     def can_ever_fit(self, chunk_cores: int, chunk_mem: int) -> bool:
         return chunk_cores <= self.cores and (not self.mem or not chunk_mem or chunk_mem <= self.mem)
 
-    def place(self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
-              ) -> list[int] | None:
+    def place(
+        self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
+    ) -> list[int] | None:
         """Place a job's chunks; returns the bins used (new nodes included), or None and changes nothing."""
         key = (chunks, cores, mem, distinct, tiers, allow_new)
         if key in self.failed:
@@ -117,8 +118,9 @@ class Pool:
             self.failed.add(key)
         return used
 
-    def _place(self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
-               ) -> list[int] | None:
+    def _place(
+        self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
+    ) -> list[int] | None:
         if cores > max(self.top[LIVE], self.top[DRAINING], self.cores if allow_new else 0):
             return None  # fast path: nothing here is big enough
         if distinct:

@@ -72,9 +72,16 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
         del out.actions[n_actions:], out.notes[n_notes:]
         out.notes.append("auto mode is off: only leak prevention runs")
     out.leave_acting()
-    return Plan(actions=tuple(out.actions), unplaceable=tuple(out.unplaceable), waiting=tuple(out.waiting),
-                notes=tuple(out.notes), placed=tuple(out.placed), kept=out.kept, codes=out.codes,
-                suppressed=suppressed)
+    return Plan(
+        actions=tuple(out.actions),
+        unplaceable=tuple(out.unplaceable),
+        waiting=tuple(out.waiting),
+        notes=tuple(out.notes),
+        placed=tuple(out.placed),
+        kept=out.kept,
+        codes=out.codes,
+        suppressed=suppressed,
+    )
 
 
 class _Planner:
@@ -105,11 +112,20 @@ class _Planner:
 
     def _remove_and_destroy(self, w: Worker, reason: str, vacate: bool = False, never_joined: bool = False) -> None:
         if w.node is not None:
-            self.actions.append(Action(Kind.REMOVE, w.resource, reason, target=w.name,
-                                       jobs=tuple(w.jobs) if vacate else ()))
+            self.actions.append(
+                Action(Kind.REMOVE, w.resource, reason, target=w.name, jobs=tuple(w.jobs) if vacate else ())
+            )
         if w.instance is not None:
-            self.actions.append(Action(Kind.DESTROY, w.resource, reason, target=w.name, instance_id=w.instance.id,
-                                       never_joined=never_joined))
+            self.actions.append(
+                Action(
+                    Kind.DESTROY,
+                    w.resource,
+                    reason,
+                    target=w.name,
+                    instance_id=w.instance.id,
+                    never_joined=never_joined,
+                )
+            )
         self.acted.add(w.name)
         self.doomed.add(w.name)
 
@@ -143,17 +159,36 @@ class _Planner:
             elif w.state == WorkerState.STARTING and w.instance is not None:
                 age = self.now - w.instance.launch_time
                 # what the dry-run says while it boots (an action below on it says more)
-                self.kept[w.name] = (why_.BOOTING, f"booting: launched {age:.0f} s ago; destroyed if not usable "
-                                     f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)")
+                self.kept[w.name] = (
+                    why_.BOOTING,
+                    f"booting: launched {age:.0f} s ago; destroyed if not usable "
+                    f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)",
+                )
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
-                        w, f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
-                        never_joined=not backoff.joined(w, self.view.configured))
-                elif (w.node is None and w.instance.state.value == "running" and w.name in self.view.configured
-                      and w.resource in cfg.resources):  # a retired resource's worker is never registered
-                    cores, mem = shape_of(self.view, cfg.resources[w.resource]) if w.resource in cfg.resources else (0, 0)
-                    self.actions.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
-                                               cores=w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
+                        w,
+                        f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
+                        never_joined=not backoff.joined(w, self.view.configured),
+                    )
+                elif (
+                    w.node is None
+                    and w.instance.state.value == "running"
+                    and w.name in self.view.configured
+                    and w.resource in cfg.resources
+                ):  # a retired resource's worker is never registered
+                    cores, mem = (
+                        shape_of(self.view, cfg.resources[w.resource]) if w.resource in cfg.resources else (0, 0)
+                    )
+                    self.actions.append(
+                        Action(
+                            Kind.REGISTER,
+                            w.resource,
+                            "configuration finished",
+                            target=w.name,
+                            cores=w.instance.cores or cores,
+                            mem_mb=w.instance.mem_mb or mem,
+                        )
+                    )
                     self.acted.add(w.name)
             elif w.state == WorkerState.ERROR and w.instance is None and w.jobs:
                 # reconcile keeps such a worker unknown (absence.py); should one get here, jobs the
@@ -185,15 +220,28 @@ class _Planner:
         if self.view.registered is None:
             return  # not known (simulator, tests): never register a node twice
         for w in self.view.workers:
-            if (w.node is None or w.instance is None or w.instance.state.value != "running"
-                    or w.name in self.view.registered or w.name not in self.view.configured or w.name in self.acted
-                    or w.resource not in self.config.resources
-                    or w.state not in (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY)):
+            if (
+                w.node is None
+                or w.instance is None
+                or w.instance.state.value != "running"
+                or w.name in self.view.registered
+                or w.name not in self.view.configured
+                or w.name in self.acted
+                or w.resource not in self.config.resources
+                or w.state not in (WorkerState.STARTING, WorkerState.IDLE, WorkerState.BUSY)
+            ):
                 continue
             cores, mem = shape_of(self.view, self.config.resources[w.resource])
-            self.actions.append(Action(Kind.REGISTER, w.resource, "joined the scheduler by itself: applying its "
-                                       "reservation and post_add_node_command", target=w.name,
-                                       cores=w.node.cores or w.instance.cores or cores, mem_mb=w.instance.mem_mb or mem))
+            self.actions.append(
+                Action(
+                    Kind.REGISTER,
+                    w.resource,
+                    "joined the scheduler by itself: applying its reservation and post_add_node_command",
+                    target=w.name,
+                    cores=w.node.cores or w.instance.cores or cores,
+                    mem_mb=w.instance.mem_mb or mem,
+                )
+            )
             self.acted.add(w.name)
 
     def retire(self) -> None:
@@ -262,7 +310,9 @@ class _Planner:
                         booting.add(w.name)
                     used = w.node.cores_used if w.node else 0
                     wc = w.cores or cores
-                    pool.add(max(0, wc - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1, w.name, LIVE)
+                    pool.add(
+                        max(0, wc - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1, w.name, LIVE
+                    )
                 elif w.state == WorkerState.DRAINING and lim.mode != "draining":
                     used = w.node.cores_used if w.node else 0
                     pool.add(max(0, (w.cores or cores) - used), -1, w.name, DRAINING)
@@ -270,8 +320,12 @@ class _Planner:
                     # Its resource's listing failed, but it most likely still exists (starting or up):
                     # its capacity counts, or another resource would launch for the same job.
                     used = w.node.cores_used if w.node else 0
-                    pool.add(max(0, (w.cores or cores) - used), (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1,
-                             w.name, LIVE)
+                    pool.add(
+                        max(0, (w.cores or cores) - used),
+                        (w.node.mem_mb if w.node and w.node.mem_mb else mem) or -1,
+                        w.name,
+                        LIVE,
+                    )
             for _ in range(view.launching(res.name)):
                 pool.add(cores or 1, mem or -1, "", LIVE)
             pools[res.name] = pool
@@ -279,8 +333,11 @@ class _Planner:
 
         monitored = tuple(cfg.cluster.config.get("queue_to_monitor") or ())
         # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
-        pending = [j for j in view.jobs if j.state == JobState.PENDING
-                   and (not monitored or any(j.may_run_in(q) for q in monitored))]
+        pending = [
+            j
+            for j in view.jobs
+            if j.state == JobState.PENDING and (not monitored or any(j.may_run_in(q) for q in monitored))
+        ]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
         order_cache: dict[tuple, list[Resource]] = {}
         fits_cache: dict[tuple, list[Resource]] = {}
@@ -304,13 +361,18 @@ class _Planner:
                 if order is None:
                     order = order_cache[cls] = eligibility.order(job, resources, sizes, cfg.cluster)
                 if not order:
-                    self.unplaceable.append((job.id, self._why(why_.RESERVATION,
-                                                               eligibility.unreadable(job) or _no_match(job))))
+                    self.unplaceable.append(
+                        (job.id, self._why(why_.RESERVATION, eligibility.unreadable(job) or _no_match(job)))
+                    )
                     continue
                 # ever: the pillar's max counts, not only an operator's freeze or drain of it (then the
                 # job waits for the resource, it is not unplaceable)
-                fits = [r for r in order if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
-                        and (not job.distinct or job.chunks <= r.max or job.chunks <= limits_of(view, r).max)]
+                fits = [
+                    r
+                    for r in order
+                    if pools[r.name].can_ever_fit(job.chunk_cores, job.chunk_mem_mb)
+                    and (not job.distinct or job.chunks <= r.max or job.chunks <= limits_of(view, r).max)
+                ]
                 if not fits:
                     self.unplaceable.append((job.id, self._why(why_.SHAPE, _too_big(job, order, pools, view))))
                     continue
@@ -340,8 +402,9 @@ class _Planner:
                         for idx in used:
                             if pool.bins[idx].name:
                                 self.wanted.add(pool.bins[idx].name)
-                        self.placed.append((job.id, self._placement(res.name, pool, used, first_new[res.name],
-                                                                    draining, booting)))
+                        self.placed.append(
+                            (job.id, self._placement(res.name, pool, used, first_new[res.name], draining, booting))
+                        )
                         if pool.new_nodes > before:
                             motivated.setdefault(res.name, []).append(job.id)
                             sizes[res.name] += pool.new_nodes - before
@@ -357,8 +420,9 @@ class _Planner:
                 self.waiting.append((job.id, young_why))
             elif not placed:
                 # filed under the code of the best eligible resource; the text names every one's reason
-                failed[shape] = self._why(blocked_code[fits[0].name],
-                                          "; ".join(f"{r.name} {blocked[r.name]}" for r in fits))
+                failed[shape] = self._why(
+                    blocked_code[fits[0].name], "; ".join(f"{r.name} {blocked[r.name]}" for r in fits)
+                )
                 self.waiting.append((job.id, failed[shape]))
                 if not head_seen and cfg.respect_reservations:  # off: no reservation is worked out at all
                     head_seen = True
@@ -370,25 +434,31 @@ class _Planner:
             pool = pools[res.name]
             for b in pool.bins:
                 if b.used and b.name in draining:
-                    self.actions.append(Action(Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node",
-                                               target=b.name))
+                    self.actions.append(
+                        Action(Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node", target=b.name)
+                    )
                     self.acted.add(b.name)
             n = pool.new_nodes
             if n:
                 jobs = motivated.get(res.name, [])
-                self.actions.append(Action(Kind.LAUNCH, res.name, _launch_reason(n, jobs), count=n,
-                                           jobs=tuple(jobs[:MAX_JOBS_IN_REASON])))
+                self.actions.append(
+                    Action(
+                        Kind.LAUNCH, res.name, _launch_reason(n, jobs), count=n, jobs=tuple(jobs[:MAX_JOBS_IN_REASON])
+                    )
+                )
                 self.launched[res.name] = n
         self._top_up(resources, pools)
 
-    def _placement(self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str],
-                   booting: set[str]) -> str:
+    def _placement(
+        self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str], booting: set[str]
+    ) -> str:
         """Where a placed job goes, in words filed under a code (explain.py)."""
         if used[-1] >= first_new:  # place() lists the nodes it launches last; one text per resource
             why = self._launch_why.get(resource)
             if why is None:
-                why = self._launch_why[resource] = self._why(why_.LAUNCH, f"{resource}: on new node(s) this plan "
-                                                             "launches")
+                why = self._launch_why[resource] = self._why(
+                    why_.LAUNCH, f"{resource}: on new node(s) this plan launches"
+                )
             return why
         # set operations, no generator: this runs once per placed job
         names = [pool.bins[i].name for i in used]
@@ -415,10 +485,15 @@ class _Planner:
             for w in self.view.workers:
                 if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
                     self._live_base[w.resource] = self._live_base.get(w.resource, 0) + 1
-        doomed = sum(1 for n in self.doomed if self._by_name[n].resource == res.name
-                     and self._by_name[n].state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING))
-        return (self._live_base.get(res.name, 0) - doomed + self.view.launching(res.name)
-                + self.launched.get(res.name, 0))
+        doomed = sum(
+            1
+            for n in self.doomed
+            if self._by_name[n].resource == res.name
+            and self._by_name[n].state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
+        )
+        return (
+            self._live_base.get(res.name, 0) - doomed + self.view.launching(res.name) + self.launched.get(res.name, 0)
+        )
 
     def _top_up(self, resources: list[Resource], pools: dict[str, Pool]) -> None:
         for res in resources:
@@ -443,8 +518,9 @@ class _Planner:
                 continue
             n = min(short, room)
             if n > 0:
-                self.actions.append(Action(Kind.LAUNCH, res.name, f"below min: {lim.min - short} of {lim.min} nodes",
-                                           count=n))
+                self.actions.append(
+                    Action(Kind.LAUNCH, res.name, f"below min: {lim.min - short} of {lim.min} nodes", count=n)
+                )
                 self.launched[res.name] = self.launched.get(res.name, 0) + n
 
     # ------------------------------------------------------------ 3. scale-down
@@ -460,15 +536,18 @@ class _Planner:
                 elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
                     down = self.now - w.since
                     if down > cfg.max_down_time:
-                        self._remove_and_destroy(w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)")
+                        self._remove_and_destroy(
+                            w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)"
+                        )
                 elif w.state == WorkerState.ERROR and w.jobs:
                     self.notes.append(f"{w.name}: {w.reason} with jobs {', '.join(w.jobs)}; not touched")
             keep = self._live(res)
             if lim.mode == "draining":
                 for w in workers:
                     if w.state in (WorkerState.IDLE, WorkerState.BUSY) and w.name not in self.acted:
-                        self.actions.append(Action(Kind.HOLD, res.name, "dcluster: resource is being drained",
-                                                   target=w.name))
+                        self.actions.append(
+                            Action(Kind.HOLD, res.name, "dcluster: resource is being drained", target=w.name)
+                        )
                         self.acted.add(w.name)
                 continue
             limit = cfg.idle_limit(res.name)
@@ -479,8 +558,11 @@ class _Planner:
                 if w.name in self.wanted:
                     self.kept[w.name] = (why_.WANTED, "a pending job would run on it")
                 elif self.now - w.since < limit:
-                    self.kept[w.name] = (why_.IDLE_TIME, f"idle {self.now - w.since:.0f} s, within max_idle_time "
-                                         f"({limit} s): {limit - (self.now - w.since):.0f} s more")
+                    self.kept[w.name] = (
+                        why_.IDLE_TIME,
+                        f"idle {self.now - w.since:.0f} s, within max_idle_time "
+                        f"({limit} s): {limit - (self.now - w.since):.0f} s more",
+                    )
                 else:
                     idle.append(w)
             idle.sort(key=lambda w: (w.since, w.name))
@@ -488,8 +570,10 @@ class _Planner:
                 if keep - 1 < lim.min:
                     frozen = ", frozen by an operator" if lim.mode == "frozen" else ""
                     for left in idle[k:]:
-                        self.kept[left.name] = (why_.MIN, f"idle past max_idle_time ({limit} s), kept for the "
-                                                f"resource's min ({lim.min}{frozen})")
+                        self.kept[left.name] = (
+                            why_.MIN,
+                            f"idle past max_idle_time ({limit} s), kept for the resource's min ({lim.min}{frozen})",
+                        )
                     break
                 why = f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
                 # Held, removed and destroyed in one go: the actuator stops at the first step
@@ -569,7 +653,9 @@ def _too_big(job, order, pools, view) -> str:
     biggest = max(order, key=lambda r: pools[r.name].cores)
     pool = pools[biggest.name]
     if job.chunk_cores > pool.cores or (pool.mem and job.chunk_mem_mb > pool.mem):
-        return (f"needs {job.chunk_cores} cores / {job.chunk_mem_mb} MB on one node; the largest eligible node "
-                f"({biggest.name}) has {pool.cores} cores / {pool.mem or '?'} MB")
+        return (
+            f"needs {job.chunk_cores} cores / {job.chunk_mem_mb} MB on one node; the largest eligible node "
+            f"({biggest.name}) has {pool.cores} cores / {pool.mem or '?'} MB"
+        )
     most = max(max(r.max, limits_of(view, r).max) for r in order)
     return f"needs {job.chunks} separate nodes; no eligible resource may have that many (at most {most})"

@@ -51,7 +51,9 @@ def check_group(name: str) -> str:
 
 def check_reason(reason: str) -> str:
     if not isinstance(reason, str) or not HOLD_REASON_RE.match(reason):
-        raise RefusedError("(validation)", f"refusing hold reason {reason!r}: letters, digits, spaces and _.@:%=,+/- only")
+        raise RefusedError(
+            "(validation)", f"refusing hold reason {reason!r}: letters, digits, spaces and _.@:%=,+/- only"
+        )
     return reason
 
 
@@ -72,13 +74,28 @@ def reservation_fields(reservation: Any) -> tuple[str | None, str | None, tuple[
     if isinstance(props, str):
         props = props.split(",")
     props = [*props, get("property")] if get("property") else list(props)
-    return (get("queue") or None, get("account") or None,
-            tuple(dict.fromkeys(str(p).strip() for p in props if p and str(p).strip())))
+    return (
+        get("queue") or None,
+        get("account") or None,
+        tuple(dict.fromkeys(str(p).strip() for p in props if p and str(p).strip())),
+    )
 
 
 # ---------------------------------------------------------------- units
-_MEM_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
-              "t": 1024**4, "tb": 1024**4, "p": 1024**5, "pb": 1024**5}
+_MEM_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "t": 1024**4,
+    "tb": 1024**4,
+    "p": 1024**5,
+    "pb": 1024**5,
+}
 _MEM_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -145,15 +162,16 @@ def _feed(parser: etree.XMLPullParser, data: str | bytes) -> Iterator[None]:
     """Feed ``data`` in CHUNK pieces (a str is encoded one piece at a time, never whole), then close."""
     encode = isinstance(data, str)
     for start in range(0, len(data), CHUNK):
-        chunk = data[start:start + CHUNK]
+        chunk = data[start : start + CHUNK]
         parser.feed(chunk.encode("utf-8") if encode else chunk)
         yield
     parser.close()
     yield
 
 
-def iter_xml(data: str | bytes, tags: str | Sequence[str], root: str | Sequence[str], command: str,
-             allow_empty: bool = False) -> Iterator[etree._Element]:
+def iter_xml(
+    data: str | bytes, tags: str | Sequence[str], root: str | Sequence[str], command: str, allow_empty: bool = False
+) -> Iterator[etree._Element]:
     """Yield each finished element named in ``tags``, streaming, freeing the tree as it goes.
 
     The document's root must be one of ``root``; a syntax error, a truncated
@@ -169,8 +187,9 @@ def iter_xml(data: str | bytes, tags: str | Sequence[str], root: str | Sequence[
             return
         raise ParseError(command, data, "empty output")
     # Start events only serve to check the root (the first one); one loop, no generator per event.
-    parser = etree.XMLPullParser(events=("start", "end"), tag=tags + roots, huge_tree=True,
-                                 resolve_entities=False, no_network=True)
+    parser = etree.XMLPullParser(
+        events=("start", "end"), tag=tags + roots, huge_tree=True, resolve_entities=False, no_network=True
+    )
     read_events = parser.read_events
     seen_root = False
     try:
@@ -221,8 +240,10 @@ def iter_xml(data: str | bytes, tags: str | Sequence[str], root: str | Sequence[
 # - any error, in parsing or in ``build``, gives up: iter_xml then decides,
 #   with its own error message.
 _FAST_MIN = 2 * CHUNK
-_DECL = r"(?:<\?xml\s+version\s*=\s*(['\"])1\.0\1(?:\s+encoding\s*=\s*(['\"])[Uu][Tt][Ff]-8\2)?" \
-        r"(?:\s+standalone\s*=\s*(['\"])(?:yes|no)\3)?\s*\?>\s*)?"
+_DECL = (
+    r"(?:<\?xml\s+version\s*=\s*(['\"])1\.0\1(?:\s+encoding\s*=\s*(['\"])[Uu][Tt][Ff]-8\2)?"
+    r"(?:\s+standalone\s*=\s*(['\"])(?:yes|no)\3)?\s*\?>\s*)?"
+)
 _HEADS: dict[tuple[str, type], re.Pattern] = {}
 # collect_ids=False: no xml:id index (nothing looks elements up by id); a few per cent of the parse.
 _SLICE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
@@ -248,7 +269,7 @@ def _slices(data: str | bytes, tag: str, root: str) -> Iterator[etree._Element]:
     start = 0
     while True:
         cut = data.find(end_tag, max(start, head.end()) + CHUNK)
-        piece = data[start:] if cut < 0 else data[start:cut + len(end_tag)]
+        piece = data[start:] if cut < 0 else data[start : cut + len(end_tag)]
         if encode:
             piece = piece.encode("utf-8")
         text = (b"" if start == 0 else open_root) + piece + (b"" if cut < 0 else close_root)
@@ -258,8 +279,14 @@ def _slices(data: str | bytes, tag: str, root: str) -> Iterator[etree._Element]:
         start = cut + len(end_tag)
 
 
-def _slice_records(top: etree._Element, tag: str, fields: frozenset[str], elements: frozenset[str],
-                   build: Callable[..., Any], out: list) -> None:
+def _slice_records(
+    top: etree._Element,
+    tag: str,
+    fields: frozenset[str],
+    elements: frozenset[str],
+    build: Callable[..., Any],
+    out: list,
+) -> None:
     """Append ``build(record, n, its fields)`` for each record of a slice; ValueError to give up.
 
     One lxml pass over the slice finds the records and their fields: a
@@ -308,8 +335,16 @@ def _record_fields(elem: etree._Element, fields: frozenset[str], elements: froze
     return kids
 
 
-def build_records(data: str | bytes, tag: str, root: str, command: str, build: Callable[..., Any],
-                  fields: Iterable[str] = (), elements: Iterable[str] = (), allow_empty: bool = False) -> list:
+def build_records(
+    data: str | bytes,
+    tag: str,
+    root: str,
+    command: str,
+    build: Callable[..., Any],
+    fields: Iterable[str] = (),
+    elements: Iterable[str] = (),
+    allow_empty: bool = False,
+) -> list:
     """``build(elem, n, kids)`` for each record of ``iter_xml(data, tag, root, command, allow_empty)``.
 
     ``kids`` maps the names of the record's children named in ``fields`` to
@@ -329,8 +364,10 @@ def build_records(data: str | bytes, tag: str, root: str, command: str, build: C
             return out
         except Exception:  # noqa: BLE001 - give up: iter_xml decides (and names the error)
             pass
-    return [build(elem, n, _record_fields(elem, fields, elements))
-            for n, elem in enumerate(iter_xml(data, tag, root, command, allow_empty), 1)]
+    return [
+        build(elem, n, _record_fields(elem, fields, elements))
+        for n, elem in enumerate(iter_xml(data, tag, root, command, allow_empty), 1)
+    ]
 
 
 def gc_paused():
@@ -386,8 +423,9 @@ class Adapter:
         except CommandError as exc:
             raise RefusedError(key, str(exc)) from exc
 
-    def call(self, argv: Sequence[str], stdin: str | None = None, ok: Sequence[int] = (0,),
-             check: bool = True) -> tuple[int, str, str]:
+    def call(
+        self, argv: Sequence[str], stdin: str | None = None, ok: Sequence[int] = (0,), check: bool = True
+    ) -> tuple[int, str, str]:
         argv = [str(a) for a in argv]
         log.debug("%s: running %s", self.kind, argv)
         try:

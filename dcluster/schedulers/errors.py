@@ -31,8 +31,9 @@ def command_text(command: str | Sequence[str]) -> str:
 class SchedulerError(RuntimeError):
     """A scheduler command failed (non-zero exit, timeout) or did something unexpected."""
 
-    def __init__(self, command: str | Sequence[str], rc: int | None, output_head: str | bytes | None = "",
-                 message: str = ""):
+    def __init__(
+        self, command: str | Sequence[str], rc: int | None, output_head: str | bytes | None = "", message: str = ""
+    ):
         self.command = command_text(command)
         self.rc = rc
         self.output_head = head(output_head)

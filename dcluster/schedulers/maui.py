@@ -140,8 +140,9 @@ def parse_showres_n(output: str, command: str = "showres -n") -> list[Reservatio
 
 
 # MAUI 3.3 MNodeState[]; Draining is Moab's (and older MAUIs') name for Drain.
-NODE_STATES = frozenset({"None", "Down", "Idle", "Busy", "Running", "Drained", "Drain", "Draining", "Flush",
-                         "Reserved", "Unknown"})
+NODE_STATES = frozenset(
+    {"None", "Down", "Idle", "Busy", "Running", "Drained", "Drain", "Draining", "Flush", "Reserved", "Unknown"}
+)
 _STATE = re.compile(r"^[ \t]*State:\s*(\S+)\s+\(in current state for", re.M)
 
 

@@ -77,20 +77,56 @@ def parse_booleans(output: str, command: str = "qconf -sc") -> dict[str, str]:
 
 
 # Grid Engine's own complexes that are no boolean: jobs requesting only these need no qconf -sc.
-NOT_BOOLEAN = frozenset({
-    "arch", "calendar", "cpu", "h_core", "h_cpu", "h_data", "h_fsize", "h_rss", "h_rt", "h_stack", "h_vmem",
-    "hostname", "load_avg", "mem_free", "mem_total", "mem_used", "num_proc", "qname", "s_core", "s_cpu", "s_data",
-    "s_fsize", "s_rss", "s_rt", "s_stack", "s_vmem", "slots", "swap_free", "swap_total", "tmpdir", "virtual_free",
-    "virtual_total", "mem_req",
-})
+NOT_BOOLEAN = frozenset(
+    {
+        "arch",
+        "calendar",
+        "cpu",
+        "h_core",
+        "h_cpu",
+        "h_data",
+        "h_fsize",
+        "h_rss",
+        "h_rt",
+        "h_stack",
+        "h_vmem",
+        "hostname",
+        "load_avg",
+        "mem_free",
+        "mem_total",
+        "mem_used",
+        "num_proc",
+        "qname",
+        "s_core",
+        "s_cpu",
+        "s_data",
+        "s_fsize",
+        "s_rss",
+        "s_rt",
+        "s_stack",
+        "s_vmem",
+        "slots",
+        "swap_free",
+        "swap_total",
+        "tmpdir",
+        "virtual_free",
+        "virtual_total",
+        "mem_req",
+    }
+)
 _TRUE = {"TRUE", "1"}  # a true BOOL value (complex(5): 0, 1, TRUE, FALSE in any case)
 
 
 def request_properties(requests: Mapping[str, str], booleans: Mapping[str, str]) -> tuple[str, ...]:
     """The properties a job's hard requests ask for: boolean complexes requested true (``-l bigmem``,
     ``-l ssd=TRUE``), by their full name whichever way the job named them."""
-    return tuple(dict.fromkeys(booleans[name] for name, value in requests.items()
-                               if name in booleans and (value or "TRUE").strip().upper() in _TRUE))
+    return tuple(
+        dict.fromkeys(
+            booleans[name]
+            for name, value in requests.items()
+            if name in booleans and (value or "TRUE").strip().upper() in _TRUE
+        )
+    )
 
 
 def parse_hostgroup(output: str, command: str = "qconf -shgrp") -> list[str]:
@@ -170,8 +206,24 @@ def _state(code: str, pending: bool) -> JobState:
 
 # The fields of a raw record, in the order of the tuples the parser builds (the dicts of
 # parse_qstat_records have these keys).
-RECORD_KEYS = ("number", "list_state", "state", "prio", "name", "owner", "project", "queue_name", "hard_queue",
-               "slots", "tasks", "submit", "master", "pe", "pe_slots", "requests")
+RECORD_KEYS = (
+    "number",
+    "list_state",
+    "state",
+    "prio",
+    "name",
+    "owner",
+    "project",
+    "queue_name",
+    "hard_queue",
+    "slots",
+    "tasks",
+    "submit",
+    "master",
+    "pe",
+    "pe_slots",
+    "requests",
+)
 _record_values = operator.itemgetter(*RECORD_KEYS)
 
 
@@ -210,24 +262,26 @@ def _parse_qstat_values(data: str | bytes, command: str) -> list[tuple]:
         if submit is None:
             submit = stamps[stamp] = _timestamp(stamp)
         slots = to_int(get("slots"), 1)
-        append((
-            number,
-            elem.get("state", ""),
-            get("state", "").strip(),
-            to_float(get("JAT_prio")),
-            get("JB_name", "").strip(),
-            get("JB_owner", "").strip(),
-            get("JB_project", "").strip(),
-            get("queue_name", "").strip(),
-            get("hard_req_queue", "").strip(),
-            slots,
-            get("tasks", "").strip(),
-            submit,
-            get("master", "").strip(),
-            pe.get("name", "") if pe is not None else None,
-            to_int(pe.text, slots) if pe is not None else 0,
-            requests,
-        ))
+        append(
+            (
+                number,
+                elem.get("state", ""),
+                get("state", "").strip(),
+                to_float(get("JAT_prio")),
+                get("JB_name", "").strip(),
+                get("JB_owner", "").strip(),
+                get("JB_project", "").strip(),
+                get("queue_name", "").strip(),
+                get("hard_req_queue", "").strip(),
+                slots,
+                get("tasks", "").strip(),
+                submit,
+                get("master", "").strip(),
+                pe.get("name", "") if pe is not None else None,
+                to_int(pe.text, slots) if pe is not None else 0,
+                requests,
+            )
+        )
     return records
 
 
@@ -244,15 +298,17 @@ def _request_limits(requests: dict[str, str]) -> tuple[int, int]:
     return per_slot_mem, duration_s(requests.get("h_rt") or requests.get("s_rt"))
 
 
-def jobs_from_records(records: list[dict[str, Any]], rules: Mapping[str, str] | None = None,
-                      booleans: Mapping[str, str] | None = None) -> list[Job]:
+def jobs_from_records(
+    records: list[dict[str, Any]], rules: Mapping[str, str] | None = None, booleans: Mapping[str, str] | None = None
+) -> list[Job]:
     """Jobs from raw records; running entries of one task on several queues are merged."""
     with gc_paused():
         return _jobs_from_records([_record_values(rec) for rec in records], rules or {}, booleans or {})
 
 
-def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
-                       booleans: Mapping[str, str] | None = None) -> list[Job]:
+def _jobs_from_records(
+    records: list[tuple], rules: Mapping[str, str], booleans: Mapping[str, str] | None = None
+) -> list[Job]:
     """Jobs of records given as tuples in RECORD_KEYS order; ``booleans`` (parse_booleans) says which
     hard requests are node properties."""
     booleans = booleans or {}
@@ -264,8 +320,24 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
     limits: dict[tuple, tuple[int, int, tuple[str, ...]]] = {}  # many jobs share their requests
     states: dict[tuple[str, bool], JobState] = {}
     pe_rules: dict[str, str | None] = {}
-    for (number, list_state, code, prio, name, owner, project, queue_name, hard_queue, slots, task, submit, _master,
-         pe, pe_slots, requests) in records:
+    for (
+        number,
+        list_state,
+        code,
+        prio,
+        name,
+        owner,
+        project,
+        queue_name,
+        hard_queue,
+        slots,
+        task,
+        submit,
+        _master,
+        pe,
+        pe_slots,
+        requests,
+    ) in records:
         pending = list_state == "pending"
         state = states.get((code, pending))
         if state is None:
@@ -297,7 +369,8 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
         if requests:
             req_key = tuple(requests.items())
             per_slot_mem, walltime, props = limits.get(req_key) or limits.setdefault(
-                req_key, (*_request_limits(requests), request_properties(requests, booleans)))
+                req_key, (*_request_limits(requests), request_properties(requests, booleans))
+            )
         else:
             per_slot_mem, walltime, props = 0, 0, ()
         # running: the queue instance it runs in; pending: the cluster queues (or patterns) it asked for,
@@ -314,8 +387,21 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
                 extra["tasks_not_listed"] = beyond
         else:
             task_ids = [task]
-        common = (state, queue, project if project != "NONE" else "", owner, name, prio,
-                  shape[0], shape[1], per_slot_mem * shape[1], shape[2], walltime, submit, props)
+        common = (
+            state,
+            queue,
+            project if project != "NONE" else "",
+            owner,
+            name,
+            prio,
+            shape[0],
+            shape[1],
+            per_slot_mem * shape[1],
+            shape[2],
+            walltime,
+            submit,
+            props,
+        )
         several = len(task_ids) > 1
         for t in task_ids:
             jid = f"{number}.{t}" if t else number
@@ -327,19 +413,49 @@ def _jobs_from_records(records: list[tuple], rules: Mapping[str, str],
     out = []
     append = out.append
     for jid, (common, extra) in entries.items():
-        (state, queue, account, owner, name, prio, chunks, chunk_cores, chunk_mem_mb, distinct, walltime, submit,
-         props) = common
-        append(Job(id=jid, state=state, queue=queue, account=account, properties=props, owner=owner, name=name,
-                   priority=prio,
-                   chunks=chunks, chunk_cores=chunk_cores, chunk_mem_mb=chunk_mem_mb, distinct=distinct,
-                   walltime_s=walltime, submit_time=submit, nodes=tuple(nodes[jid]) if state == running else (),
-                   # qstat -r gives a running job's JAT_start_time, not its JB_submission_time: ``submit`` holds it
-                   start_time=submit if state == running else 0.0, extra=extra))
+        (
+            state,
+            queue,
+            account,
+            owner,
+            name,
+            prio,
+            chunks,
+            chunk_cores,
+            chunk_mem_mb,
+            distinct,
+            walltime,
+            submit,
+            props,
+        ) = common
+        append(
+            Job(
+                id=jid,
+                state=state,
+                queue=queue,
+                account=account,
+                properties=props,
+                owner=owner,
+                name=name,
+                priority=prio,
+                chunks=chunks,
+                chunk_cores=chunk_cores,
+                chunk_mem_mb=chunk_mem_mb,
+                distinct=distinct,
+                walltime_s=walltime,
+                submit_time=submit,
+                nodes=tuple(nodes[jid]) if state == running else (),
+                # qstat -r gives a running job's JAT_start_time, not its JB_submission_time: ``submit`` holds it
+                start_time=submit if state == running else 0.0,
+                extra=extra,
+            )
+        )
     return out
 
 
-def parse_qstat(data: str | bytes, rules: Mapping[str, str] | None = None,
-                command: str = "qstat -u * -xml -r") -> list[Job]:
+def parse_qstat(
+    data: str | bytes, rules: Mapping[str, str] | None = None, command: str = "qstat -u * -xml -r"
+) -> list[Job]:
     with gc_paused():
         return _jobs_from_records(_parse_qstat_values(data, command), rules or {})
 
@@ -392,13 +508,28 @@ def parse_qhost(data: str | bytes, held: Iterable[str] = (), command: str = "qho
         else:
             state = NodeState.IDLE
         cores = num_proc or slots
-        out.append(Node(
-            name=name, state=state, cores=cores, cores_used=min(used, cores) if cores else used,
-            mem_mb=mem_mb(values.get("mem_total"), "mb"), jobs=tuple(jobs), hold_reason=hold_reason,
-            extra={"queues": {q: {"slots": to_int(v.get("slots")), "slots_used": to_int(v.get("slots_used")),
-                                  "state": v.get("state_string", "")} for q, v in queues.items()},
-                   "in_hold_group": name in held},
-        ))
+        out.append(
+            Node(
+                name=name,
+                state=state,
+                cores=cores,
+                cores_used=min(used, cores) if cores else used,
+                mem_mb=mem_mb(values.get("mem_total"), "mb"),
+                jobs=tuple(jobs),
+                hold_reason=hold_reason,
+                extra={
+                    "queues": {
+                        q: {
+                            "slots": to_int(v.get("slots")),
+                            "slots_used": to_int(v.get("slots_used")),
+                            "state": v.get("state_string", ""),
+                        }
+                        for q, v in queues.items()
+                    },
+                    "in_hold_group": name in held,
+                },
+            )
+        )
     return out
 
 
@@ -529,8 +660,9 @@ class SgeAdapter(Adapter):
         return {"healthy": not problems, "scheduler": "sge", "problems": problems}
 
     # ------------------------------------------------------------ actions
-    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
-                 properties: Iterable[str] = ()) -> dict[str, Any]:
+    def add_node(
+        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+    ) -> dict[str, Any]:
         """Exec host from a file (``qconf -Ae``, or ``-Me`` when it exists), hostgroup, queue slots."""
         check_host(name)
         cores = int(cores)
@@ -552,8 +684,14 @@ class SgeAdapter(Adapter):
         if name not in members:
             self.call(self.argv("hostgroup_command", "-aattr", name, group))
         self.call(self.argv("set_slots_command", cores, queue, name))
-        return {"name": name, "cores": cores, "hostgroup": group, "queue": queue, "updated": exists,
-                "properties": props}
+        return {
+            "name": name,
+            "cores": cores,
+            "hostgroup": group,
+            "queue": queue,
+            "updated": exists,
+            "properties": props,
+        }
 
     def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> dict[str, Any]:
         """Put the host into the hostgroup ``account`` and give it slots in ``queue``."""

@@ -37,8 +37,16 @@ log = logging.getLogger(__name__)
 
 MAX_ARRAY_TASKS = 10000
 HELD_REASONS = {
-    "JobHeldUser", "JobHeldAdmin", "Dependency", "DependencyNeverSatisfied", "BeginTime",
-    "JobArrayTaskLimit", "PartitionDown", "PartitionInactive", "InvalidAccount", "InvalidQOS",
+    "JobHeldUser",
+    "JobHeldAdmin",
+    "Dependency",
+    "DependencyNeverSatisfied",
+    "BeginTime",
+    "JobArrayTaskLimit",
+    "PartitionDown",
+    "PartitionInactive",
+    "InvalidAccount",
+    "InvalidQOS",
 }
 _RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 
@@ -164,16 +172,28 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
             if beyond:
                 extra["tasks_not_listed"] = beyond
         for jid in ids:
-            jobs.append(Job(
-                id=jid, state=state, queue=str(raw.get("partition") or ""), account=str(raw.get("account") or ""),
-                properties=_features(constraint), constraint=constraint, owner=str(raw.get("user_name") or ""),
-                name=str(raw.get("name") or ""), priority=float(num(raw.get("priority"), 0)),
-                chunks=count, chunk_cores=chunk_cores, chunk_mem_mb=mem, distinct=True,
-                walltime_s=int(limit) * 60 if limit else 0, submit_time=float(num(raw.get("submit_time"), 0)),
-                nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
-                start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
-                extra=dict(extra),
-            ))
+            jobs.append(
+                Job(
+                    id=jid,
+                    state=state,
+                    queue=str(raw.get("partition") or ""),
+                    account=str(raw.get("account") or ""),
+                    properties=_features(constraint),
+                    constraint=constraint,
+                    owner=str(raw.get("user_name") or ""),
+                    name=str(raw.get("name") or ""),
+                    priority=float(num(raw.get("priority"), 0)),
+                    chunks=count,
+                    chunk_cores=chunk_cores,
+                    chunk_mem_mb=mem,
+                    distinct=True,
+                    walltime_s=int(limit) * 60 if limit else 0,
+                    submit_time=float(num(raw.get("submit_time"), 0)),
+                    nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
+                    start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
+                    extra=dict(extra),
+                )
+            )
     return jobs
 
 
@@ -216,11 +236,20 @@ def parse_sinfo(data: str | bytes, jobs: Iterable[Job] = (), command: str = "sin
             state = NodeState.UNKNOWN
         since = num(raw.get("reason_changed_at"), 0) if hold_reason else 0
         out[name] = Node(
-            name=name, state=state, cores=cores, cores_used=used, mem_mb=int(num(raw.get("real_memory"), 0)),
-            jobs=jobs_here, properties=_node_features(raw),
-            hold_reason=hold_reason, state_since=float(since) if since else None,
-            extra={"state_flags": sorted(flags), "partitions": list(raw.get("partitions") or []),
-                   "address": raw.get("address", "")},
+            name=name,
+            state=state,
+            cores=cores,
+            cores_used=used,
+            mem_mb=int(num(raw.get("real_memory"), 0)),
+            jobs=jobs_here,
+            properties=_node_features(raw),
+            hold_reason=hold_reason,
+            state_since=float(since) if since else None,
+            extra={
+                "state_flags": sorted(flags),
+                "partitions": list(raw.get("partitions") or []),
+                "address": raw.get("address", ""),
+            },
         )
     return list(out.values())
 
@@ -241,11 +270,20 @@ def parse_future_nodes(output: str, command: str = "scontrol --future show node 
         kv = dict(_KV.findall(line))
         if "FUTURE" not in states(kv.get("State")):
             continue
-        out.append(Node(name=kv["NodeName"], state=NodeState.STARTING, cores=num(kv.get("CPUTot"), 0),
-                        mem_mb=num(kv.get("RealMemory"), 0),
-                        properties=split_list(kv.get("ActiveFeatures") or kv.get("AvailableFeatures")),
-                        extra={"state_flags": states(kv.get("State")), "partitions": split_list(kv.get("Partitions")),
-                               "address": kv.get("NodeAddr", "")}))
+        out.append(
+            Node(
+                name=kv["NodeName"],
+                state=NodeState.STARTING,
+                cores=num(kv.get("CPUTot"), 0),
+                mem_mb=num(kv.get("RealMemory"), 0),
+                properties=split_list(kv.get("ActiveFeatures") or kv.get("AvailableFeatures")),
+                extra={
+                    "state_flags": states(kv.get("State")),
+                    "partitions": split_list(kv.get("Partitions")),
+                    "address": kv.get("NodeAddr", ""),
+                },
+            )
+        )
     return out
 
 
@@ -306,8 +344,15 @@ class SlurmAdapter(Adapter):
                 feats.append(check_group(f))
         return feats
 
-    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
-                 properties: Iterable[str] = (), address: str | None = None) -> dict[str, Any]:
+    def add_node(
+        self,
+        name: str,
+        cores: int,
+        mem_mb: int = 0,
+        reservation: Any = None,
+        properties: Iterable[str] = (),
+        address: str | None = None,
+    ) -> dict[str, Any]:
         """A dynamic node: ``scontrol create nodename=X ... state=future``.
 
         A node that registered by itself (``slurmd -Z``) is only given our
@@ -324,12 +369,19 @@ class SlurmAdapter(Adapter):
             have = list(existing.properties)
             merged = have + [f for f in feats if f not in have]
             if merged != have:
-                self.call(self.scontrol("update", f"nodename={name}", f"availablefeatures={','.join(merged)}",
-                                        f"activefeatures={','.join(merged)}"))
+                self.call(
+                    self.scontrol(
+                        "update",
+                        f"nodename={name}",
+                        f"availablefeatures={','.join(merged)}",
+                        f"activefeatures={','.join(merged)}",
+                    )
+                )
             result = {"name": name, "created": False, "features": merged}
         else:
-            argv = self.scontrol("create", f"nodename={name}", f"cpus={cores}", f"features={','.join(feats)}",
-                                 "state=future")
+            argv = self.scontrol(
+                "create", f"nodename={name}", f"cpus={cores}", f"features={','.join(feats)}", "state=future"
+            )
             if mem_mb:
                 argv.insert(-1, f"realmemory={int(mem_mb)}")
             if address:
@@ -348,8 +400,14 @@ class SlurmAdapter(Adapter):
             result["account"] = account
         return result
 
-    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None,
-                        property: str | None = None, properties: Iterable[str] = ()) -> dict[str, Any]:
+    def set_reservation(
+        self,
+        name: str,
+        queue: str | None = None,
+        account: str | None = None,
+        property: str | None = None,
+        properties: Iterable[str] = (),
+    ) -> dict[str, Any]:
         """Queue/properties become node features; an account gets a Slurm reservation of the node."""
         check_host(name)
         done: dict[str, Any] = {"name": name}
@@ -358,14 +416,29 @@ class SlurmAdapter(Adapter):
             node = self.node(name)
             have = list(node.properties) if node else []
             merged = have + [check_group(f) for f in dict.fromkeys(extra) if f not in have]
-            self.call(self.scontrol("update", f"nodename={name}", f"availablefeatures={','.join(merged)}",
-                                    f"activefeatures={','.join(merged)}"))
+            self.call(
+                self.scontrol(
+                    "update",
+                    f"nodename={name}",
+                    f"availablefeatures={','.join(merged)}",
+                    f"activefeatures={','.join(merged)}",
+                )
+            )
             done["features"] = merged
         if account:
             check_group(account)
-            self.call(self.scontrol("create", "reservation", f"reservationname=dcluster_{name}",
-                                    f"accounts={account}", f"nodes={name}", "starttime=now",
-                                    "duration=infinite", "flags=ignore_jobs"))
+            self.call(
+                self.scontrol(
+                    "create",
+                    "reservation",
+                    f"reservationname=dcluster_{name}",
+                    f"accounts={account}",
+                    f"nodes={name}",
+                    "starttime=now",
+                    "duration=infinite",
+                    "flags=ignore_jobs",
+                )
+            )
             done["reservation"] = f"dcluster_{name}"
         return done
 

@@ -136,8 +136,18 @@ def _exec_nodes(exec_host: str) -> tuple[str, ...]:
 # The children of a <Job> whose text parse_qstat reads (and <Resource_List>, read as an
 # element); a real record has about 40, and reading only these is most of the per-job cost saved.
 # A repeated child: the last one counts, but the first <Resource_List>.
-_QSTAT_FIELDS = ("Job_Id", "job_state", "Hold_Types", "queue", "Account_Name", "Job_Owner", "Job_Name", "ctime",
-                 "exec_host", "start_time")
+_QSTAT_FIELDS = (
+    "Job_Id",
+    "job_state",
+    "Hold_Types",
+    "queue",
+    "Account_Name",
+    "Job_Owner",
+    "Job_Name",
+    "ctime",
+    "exec_host",
+    "start_time",
+)
 
 
 def _epoch(value: str | None) -> float:
@@ -170,8 +180,9 @@ def _cached_shape(resource_list: Any, shapes: dict) -> tuple[tuple, list[list[in
     return cached
 
 
-def parse_qstat(data: str | bytes, command: str = "qstat -x -t",
-                priorities: dict[str, float] | None = None) -> list[Job]:
+def parse_qstat(
+    data: str | bytes, command: str = "qstat -x -t", priorities: dict[str, float] | None = None
+) -> list[Job]:
     """Jobs of ``qstat -x [-t]``.  Empty output is "no jobs" (Torque prints nothing then)."""
     with gc_paused():
         return _parse_qstat(data, command, priorities or {})
@@ -284,10 +295,19 @@ def parse_pbsnodes(data: str | bytes, command: str = "pbsnodes -x") -> list[Node
             value = text(elem, opt)
             if value:
                 extra[opt] = value
-        nodes.append(Node(
-            name=name, state=state, cores=np_, cores_used=min(used, np_) if np_ else used, mem_mb=memory,
-            jobs=jobs, properties=split_list(text(elem, "properties")), hold_reason=hold_reason, extra=extra,
-        ))
+        nodes.append(
+            Node(
+                name=name,
+                state=state,
+                cores=np_,
+                cores_used=min(used, np_) if np_ else used,
+                mem_mb=memory,
+                jobs=jobs,
+                properties=split_list(text(elem, "properties")),
+                hold_reason=hold_reason,
+                extra=extra,
+            )
+        )
     return nodes
 
 
@@ -297,8 +317,9 @@ class TorqueAdapter(Adapter):
     kind = "torque"
     node_word = "Torque node"
 
-    def __init__(self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0,
-                 retry_pause: float = 2.0):
+    def __init__(
+        self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0, retry_pause: float = 2.0
+    ):
         super().__init__(config, run, sleep)
         self.create_tries = create_tries
         self.checknode_wait = checknode_wait
@@ -363,8 +384,9 @@ class TorqueAdapter(Adapter):
     def _qmgr_set(self, name: str, attr: str, op: str, value: object) -> None:
         self.call(self.argv("set_node_command", name, attr, op, value))
 
-    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
-                 properties: Iterable[str] = ()) -> dict[str, Any]:
+    def add_node(
+        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+    ) -> dict[str, Any]:
         """qmgr create node; np; properties; wait for MAUI (checknode); setres; state=free."""
         check_host(name)
         cores = int(cores)

@@ -33,25 +33,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-nodes", type=int, help="nodes kept even when idle (default 0)")
     p.add_argument("--boot", type=float, help="seconds from launch until a node takes jobs (default 300)")
     p.add_argument("--idle", type=int, help="max_idle_time / SuspendTime in seconds (default 600)")
-    p.add_argument("--poll", type=int, help="seconds between scaling decisions, the engine's cluster_poller_interval (default 10)")
-    p.add_argument("--delay", type=int, help="dcluster's scale_up_delay: seconds a job waits before it may cause a "
-                   "launch (default 0)")
-    p.add_argument("--greedy", action="store_true", help="dcluster with respect_reservations false: launch for "
-                   "every job that fits, even one that would delay the job the scheduler reserves for")
-    p.add_argument("--scheduler", choices=SCHEDULERS, help="the simulated scheduler: easy (FCFS + EASY backfill, "
-                   "the default) or slurm (multifactor priority, main pass on events, backfill pass every bf-interval)")
+    p.add_argument(
+        "--poll", type=int, help="seconds between scaling decisions, the engine's cluster_poller_interval (default 10)"
+    )
+    p.add_argument(
+        "--delay",
+        type=int,
+        help="dcluster's scale_up_delay: seconds a job waits before it may cause a launch (default 0)",
+    )
+    p.add_argument(
+        "--greedy",
+        action="store_true",
+        help="dcluster with respect_reservations false: launch for "
+        "every job that fits, even one that would delay the job the scheduler reserves for",
+    )
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        help="the simulated scheduler: easy (FCFS + EASY backfill, "
+        "the default) or slurm (multifactor priority, main pass on events, backfill pass every bf-interval)",
+    )
     d = SlurmParams()
     p.add_argument("--bf-interval", type=int, help=f"slurm: seconds between backfill passes (default {d.bf_interval})")
-    p.add_argument("--bf-window", type=int, help=f"slurm: seconds ahead the backfill pass reserves (default "
-                   f"{d.bf_window}; Slurm's bf_window is in minutes)")
-    p.add_argument("--bf-max-job-test", type=int, help=f"slurm: jobs tested per backfill pass (default {d.bf_max_job_test})")
+    p.add_argument(
+        "--bf-window",
+        type=int,
+        help=f"slurm: seconds ahead the backfill pass reserves (default "
+        f"{d.bf_window}; Slurm's bf_window is in minutes)",
+    )
+    p.add_argument(
+        "--bf-max-job-test", type=int, help=f"slurm: jobs tested per backfill pass (default {d.bf_max_job_test})"
+    )
     p.add_argument("--prio-age", type=float, help=f"slurm: PriorityWeightAge (default {d.prio_age:g})")
     p.add_argument("--prio-size", type=float, help=f"slurm: PriorityWeightJobSize (default {d.prio_size:g})")
-    p.add_argument("--reserve-future", action="store_true", default=None, help="slurm: reservations count booting "
-                   "instances at their ready time and nodes still to launch one boot from now, as Slurm counts "
-                   "power-saved nodes (default: for powersave only)")
-    p.add_argument("--boot-p95", type=float, help="draw boot times from a lognormal with median --boot and this "
-                   "95th percentile (default: every boot takes --boot)")
+    p.add_argument(
+        "--reserve-future",
+        action="store_true",
+        default=None,
+        help="slurm: reservations count booting "
+        "instances at their ready time and nodes still to launch one boot from now, as Slurm counts "
+        "power-saved nodes (default: for powersave only)",
+    )
+    p.add_argument(
+        "--boot-p95",
+        type=float,
+        help="draw boot times from a lognormal with median --boot and this "
+        "95th percentile (default: every boot takes --boot)",
+    )
     p.add_argument("--launch-failure-rate", type=float, help="probability a launch request fails (transient)")
     p.add_argument("--capacity-refusal-rate", type=float, help="probability a launch request is refused (capacity)")
     p.add_argument("--seed", type=int, help="seed of the boot-time and failure draws (default 0)")
@@ -59,8 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
     p.add_argument("--plot", metavar="OUT.png", help="draw nodes and demand over time here")
-    p.add_argument("--sweep", action="store_true", help="replay dcluster, powersave and static over --idles and "
-                   "write each policy's node-hours / mean-wait frontier (sweep.png, sweep.md) to --out")
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="replay dcluster, powersave and static over --idles and "
+        "write each policy's node-hours / mean-wait frontier (sweep.png, sweep.md) to --out",
+    )
     p.add_argument("--idles", default="0,60,300,600,1800", help="--sweep: idle timeouts, comma separated")
     p.add_argument("--out", default=".", help="--sweep: directory for sweep.png and sweep.md (default .)")
     return p
@@ -69,8 +101,18 @@ def _parser() -> argparse.ArgumentParser:
 def _options(args) -> dict:
     """Replay options from the parsed arguments (only those given, so each trace keeps its defaults)."""
     opts = {"policy": args.policy}
-    for name in ("cores_per_node", "max_nodes", "min_nodes", "boot", "boot_p95", "idle", "poll", "delay",
-                 "scheduler", "seed"):
+    for name in (
+        "cores_per_node",
+        "max_nodes",
+        "min_nodes",
+        "boot",
+        "boot_p95",
+        "idle",
+        "poll",
+        "delay",
+        "scheduler",
+        "seed",
+    ):
         value = getattr(args, name)
         if value is not None:
             opts[name] = value
@@ -80,12 +122,22 @@ def _options(args) -> dict:
         opts["reservations"] = False
     if args.reserve_future:
         opts["reserve_future"] = True
-    slurm = {k: getattr(args, k) for k in ("bf_interval", "bf_window", "bf_max_job_test", "prio_age", "prio_size")
-             if getattr(args, k) is not None}
+    slurm = {
+        k: getattr(args, k)
+        for k in ("bf_interval", "bf_window", "bf_max_job_test", "prio_age", "prio_size")
+        if getattr(args, k) is not None
+    }
     if slurm:
         opts["slurm"] = slurm
-    faults = {k: v for k, v in (("rate", args.launch_failure_rate), ("capacity_rate", args.capacity_refusal_rate),
-                                ("seed", args.seed)) if v is not None}
+    faults = {
+        k: v
+        for k, v in (
+            ("rate", args.launch_failure_rate),
+            ("capacity_rate", args.capacity_refusal_rate),
+            ("seed", args.seed),
+        )
+        if v is not None
+    }
     if faults.keys() - {"seed"}:
         opts["faults"] = faults
     return opts

@@ -76,9 +76,17 @@ class SimInstance:
     def snapshot(self, now: float, cluster: str) -> Instance:
         st = self.state(now)
         if self.model is None or self.model_state != st:
-            self.model = Instance(id=self.id, resource=self.resource, minion_id=self.name, state=st,
-                                  launch_time=self.launched, cluster=cluster, name=self.name, cores=self.cores,
-                                  mem_mb=self.mem_mb)
+            self.model = Instance(
+                id=self.id,
+                resource=self.resource,
+                minion_id=self.name,
+                state=st,
+                launch_time=self.launched,
+                cluster=cluster,
+                name=self.name,
+                cores=self.cores,
+                mem_mb=self.mem_mb,
+            )
             self.model_state = st
         return self.model
 
@@ -150,15 +158,23 @@ class Cloud:
         kind = self._fault(res, count, now)
         if kind:
             self.failures.append((now, resource, kind))
-            raise errors.make(kind, f"injected {kind} failure launching {count} x {resource} at t={now:.0f}",
-                              cloud="sim")
+            raise errors.make(
+                kind, f"injected {kind} failure launching {count} x {resource} at t={now:.0f}", cloud="sim"
+            )
         if names is None:
             names = [identity.make(self.cluster, resource, self.secret, nonce=self.next_nonce()) for _ in range(count)]
         out = []
         for name in names[:count]:
             self._ids += 1
-            inst = SimInstance(id=f"sim-{self._ids}", name=name, resource=resource, launched=now,
-                               ready=now + boot_draw(res, self._boot_rng[resource]), cores=res.cores, mem_mb=res.mem_mb)
+            inst = SimInstance(
+                id=f"sim-{self._ids}",
+                name=name,
+                resource=resource,
+                launched=now,
+                ready=now + boot_draw(res, self._boot_rng[resource]),
+                cores=res.cores,
+                mem_mb=res.mem_mb,
+            )
             self.alive[name] = inst
             self._by_id[inst.id] = name
             out.append(inst)

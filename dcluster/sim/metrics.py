@@ -124,4 +124,3 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "actions": dict(sorted(r.action_counts.items())),
         "action_errors": r.action_errors[:20],
     }
-

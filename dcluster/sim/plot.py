@@ -31,9 +31,17 @@ def plot(result, out: str, summary: dict[str, Any] | None = None, max_points: in
     demand = [p[5] for p in series]
 
     fig, ax = plt.subplots(figsize=(14, 5), dpi=100)
-    ax.stackplot(days, busy, idle, booting, draining, step="post",
-                 labels=("busy", "idle", "booting", "draining"),
-                 colors=("#2b7bba", "#9ecae1", "#fdae6b", "#d9d9d9"), linewidth=0)
+    ax.stackplot(
+        days,
+        busy,
+        idle,
+        booting,
+        draining,
+        step="post",
+        labels=("busy", "idle", "booting", "draining"),
+        colors=("#2b7bba", "#9ecae1", "#fdae6b", "#d9d9d9"),
+        linewidth=0,
+    )
     ax.step(days, demand, where="post", color="#d62728", linewidth=0.8, label="pending demand (nodes)")
     ax.axhline(result.settings.max_nodes, color="black", linestyle=":", linewidth=0.8, label="max nodes")
     ax.set_xlim(days[0], days[-1] if days[-1] > days[0] else days[0] + 1)
@@ -46,8 +54,10 @@ def plot(result, out: str, summary: dict[str, Any] | None = None, max_points: in
     if s.policy != "static":
         title += f", idle {s.idle} s"
     if summary:
-        title += (f" | {summary['node_hours']:.0f} node-h (work {summary['work_node_hours']:.0f}), "
-                  f"mean wait {summary['mean_wait_s']:.0f} s")
+        title += (
+            f" | {summary['node_hours']:.0f} node-h (work {summary['work_node_hours']:.0f}), "
+            f"mean wait {summary['mean_wait_s']:.0f} s"
+        )
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper right", fontsize=8, ncol=6)
     fig.tight_layout()
@@ -64,7 +74,7 @@ def _thin(series, max_points):
     out = []
     i = 0.0
     while int(i) < len(series):
-        chunk = series[int(i): int(i + step) or int(i) + 1]
+        chunk = series[int(i) : int(i + step) or int(i) + 1]
         peak = max(chunk, key=lambda p: p[1] + p[2] + p[3] + p[4])
         out.append((chunk[0][0], *peak[1:5], max(p[5] for p in chunk)))
         i += step
@@ -93,14 +103,31 @@ def frontier_plot(rows: list[dict[str, Any]], out: str, title: str = "") -> str:
         points = [r for r in rows if r["policy"] == policy]
         front = frontier(points)
         marker = "*" if policy == "static" else "o"
-        line = ax.plot([p["node_hours"] for p in front], [p["mean_wait_s"] for p in front], marker=marker,
-                       markersize=9 if marker == "*" else 5, label=f"{policy} (frontier)")[0]
-        ax.scatter([p["node_hours"] for p in points], [p["mean_wait_s"] for p in points], marker=marker,
-                   s=60 if marker == "*" else 18, color=line.get_color(), alpha=0.5)
+        line = ax.plot(
+            [p["node_hours"] for p in front],
+            [p["mean_wait_s"] for p in front],
+            marker=marker,
+            markersize=9 if marker == "*" else 5,
+            label=f"{policy} (frontier)",
+        )[0]
+        ax.scatter(
+            [p["node_hours"] for p in points],
+            [p["mean_wait_s"] for p in points],
+            marker=marker,
+            s=60 if marker == "*" else 18,
+            color=line.get_color(),
+            alpha=0.5,
+        )
         for p in points:
             if p.get("idle_s") is not None:
-                ax.annotate(f"{p['idle_s']}", (p["node_hours"], p["mean_wait_s"]), textcoords="offset points",
-                            xytext=(4, 4), fontsize=7, color=line.get_color())
+                ax.annotate(
+                    f"{p['idle_s']}",
+                    (p["node_hours"], p["mean_wait_s"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=7,
+                    color=line.get_color(),
+                )
     ax.set_xlabel("node-hours")
     ax.set_ylabel("mean wait (s)")
     ax.set_title(title or "node-hours / mean wait frontier (labels: idle timeout, s)", fontsize=9)

@@ -53,12 +53,24 @@ def _registrations(view: View, config: Config) -> tuple[list[Action], set[str]]:
     """REGISTER every booted, configured instance not yet in the scheduler (what every policy must do)."""
     out, names = [], set()
     for w in view.workers:
-        if (w.state == WorkerState.STARTING and w.node is None and w.instance is not None
-                and w.instance.state.value == "running" and w.name in view.configured):
+        if (
+            w.state == WorkerState.STARTING
+            and w.node is None
+            and w.instance is not None
+            and w.instance.state.value == "running"
+            and w.name in view.configured
+        ):
             res = config.resources.get(w.resource)
-            out.append(Action(Kind.REGISTER, w.resource, "configuration finished", target=w.name,
-                              cores=w.instance.cores or (res.cores if res else 0) or 0,
-                              mem_mb=w.instance.mem_mb or (res.mem_mb if res else 0) or 0))
+            out.append(
+                Action(
+                    Kind.REGISTER,
+                    w.resource,
+                    "configuration finished",
+                    target=w.name,
+                    cores=w.instance.cores or (res.cores if res else 0) or 0,
+                    mem_mb=w.instance.mem_mb or (res.mem_mb if res else 0) or 0,
+                )
+            )
             names.add(w.name)
     return out, names
 
@@ -97,8 +109,14 @@ class Dc1Policy(Policy):
         actions, registered = _registrations(view, config)
         resources = sorted(config.resources.values(), key=lambda r: r.name)
         current = {r.name: sum(1 for w in view.workers if w.resource == r.name) for r in resources}
-        starting = {r.name: any(w.state == WorkerState.STARTING and w.name not in registered
-                                for w in view.workers if w.resource == r.name) for r in resources}
+        starting = {
+            r.name: any(
+                w.state == WorkerState.STARTING and w.name not in registered
+                for w in view.workers
+                if w.resource == r.name
+            )
+            for r in resources
+        }
         topped = False
         for res in resources:
             if current[res.name] < res.min and not starting[res.name]:
@@ -152,13 +170,26 @@ class Dc1Policy(Policy):
             limit = config.idle_limit(res.name)
             for w in ws:
                 if w.state == WorkerState.IDLE and now - w.since > limit and active > res.min:
-                    out.append(Action(Kind.HOLD, res.name, f"{HOLD_PREFIX}dc1 idle {now - w.since:.0f} s > {limit} s",
-                                      target=w.name))
+                    out.append(
+                        Action(
+                            Kind.HOLD,
+                            res.name,
+                            f"{HOLD_PREFIX}dc1 idle {now - w.since:.0f} s > {limit} s",
+                            target=w.name,
+                        )
+                    )
                     active -= 1
                 elif w.state == WorkerState.DRAINING and not w.jobs and active + 1 > res.min:
                     out.append(Action(Kind.REMOVE, res.name, "dc1: held and empty", target=w.name))
-                    out.append(Action(Kind.DESTROY, res.name, "dc1: held and empty", target=w.name,
-                                      instance_id=w.instance.id if w.instance else ""))
+                    out.append(
+                        Action(
+                            Kind.DESTROY,
+                            res.name,
+                            "dc1: held and empty",
+                            target=w.name,
+                            instance_id=w.instance.id if w.instance else "",
+                        )
+                    )
         return out
 
 
@@ -180,21 +211,43 @@ class PowersavePolicy(Policy):
             off = 0
         used_idle, resume = sim.whatif(now, booting=len(booting), off=off, cores=res.cores or 1)
         if resume:
-            actions.append(Action(Kind.LAUNCH, res.name, f"powersave: resume {resume} node(s) allocated to jobs",
-                                  count=resume))
+            actions.append(
+                Action(Kind.LAUNCH, res.name, f"powersave: resume {resume} node(s) allocated to jobs", count=resume)
+            )
         limit = config.idle_limit(res.name)
         for w in view.workers:
-            if (w.resource == res.name and w.state == WorkerState.IDLE and w.name not in used_idle
-                    and w.name not in registered and now - w.since >= limit and view.current(res.name) > res.min):
+            if (
+                w.resource == res.name
+                and w.state == WorkerState.IDLE
+                and w.name not in used_idle
+                and w.name not in registered
+                and now - w.since >= limit
+                and view.current(res.name) > res.min
+            ):
                 # SuspendProgram: straight down, no drain step (the node is idle).
-                actions.append(Action(Kind.REMOVE, res.name, f"powersave: idle >= SuspendTime {limit} s",
-                                      target=w.name))
-                actions.append(Action(Kind.DESTROY, res.name, f"powersave: idle >= SuspendTime {limit} s",
-                                      target=w.name, instance_id=w.instance.id if w.instance else ""))
+                actions.append(
+                    Action(Kind.REMOVE, res.name, f"powersave: idle >= SuspendTime {limit} s", target=w.name)
+                )
+                actions.append(
+                    Action(
+                        Kind.DESTROY,
+                        res.name,
+                        f"powersave: idle >= SuspendTime {limit} s",
+                        target=w.name,
+                        instance_id=w.instance.id if w.instance else "",
+                    )
+                )
             elif w.resource == res.name and w.state == WorkerState.DRAINING and not w.jobs:
                 actions.append(Action(Kind.REMOVE, res.name, "powersave: drained", target=w.name))
-                actions.append(Action(Kind.DESTROY, res.name, "powersave: drained", target=w.name,
-                                      instance_id=w.instance.id if w.instance else ""))
+                actions.append(
+                    Action(
+                        Kind.DESTROY,
+                        res.name,
+                        "powersave: drained",
+                        target=w.name,
+                        instance_id=w.instance.id if w.instance else "",
+                    )
+                )
         return Plan(actions=tuple(actions))
 
 

@@ -34,8 +34,9 @@ class SimSchedulerPort:
     def __init__(self, sched: Scheduler, cloud: Cloud, now: Callable[[], float]):
         self.sched, self.cloud, self.now = sched, cloud, now
 
-    def add_node(self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None,
-                 properties: Iterable[str] = ()) -> None:
+    def add_node(
+        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+    ) -> None:
         inst = self.cloud.alive.get(name)
         if inst is None:
             raise SchedulerError(f"no instance {name} to add as a node")
@@ -87,6 +88,8 @@ class SimDriver:
 
 def sim_id(cloud: Cloud) -> Callable[[Any, str], str]:
     """Minion ids with serial nonces: a replay repeats exactly."""
+
     def new_id(cfg: Any, resource: str) -> str:
         return identity.make(cloud.cluster, resource, cloud.secret, nonce=cloud.next_nonce())
+
     return new_id

@@ -117,9 +117,16 @@ class Settings:
 
 def build_config(s: Settings) -> Config:
     """The Config the replay plans with: one ``local`` resource ``sim`` (plus any extra ones)."""
+
     def res(cores, lo, hi, boot, priority=1, mem=0):
-        spec = {"type": "local", "cores": cores, "quantity": {"min": lo, "max": hi}, "priority": priority,
-                "max_idle_time": s.idle, "config": {"cores": cores, "boot_delay": int(boot)}}
+        spec = {
+            "type": "local",
+            "cores": cores,
+            "quantity": {"min": lo, "max": hi},
+            "priority": priority,
+            "max_idle_time": s.idle,
+            "config": {"cores": cores, "boot_delay": int(boot)},
+        }
         if mem:
             spec["mem_mb"] = mem
             spec["config"]["mem_mb"] = mem
@@ -127,23 +134,34 @@ def build_config(s: Settings) -> Config:
 
     cloud = {RESOURCE: res(s.cores_per_node, s.min_nodes, s.max_nodes, s.boot, mem=s.mem_mb)}
     for name, spec in s.extra_resources.items():
-        cloud[name] = res(spec.get("cores", s.cores_per_node), spec.get("min", 0), spec.get("max", s.max_nodes),
-                          spec.get("boot", s.boot), spec.get("priority", 2), spec.get("mem_mb", s.mem_mb))
-    return load({
-        "secret": SIM_SECRET,
-        "cluster_name": CLUSTER,
-        "cluster": {"type": "slurm"},
-        "max_idle_time": s.idle,
-        "max_launch_time": s.max_launch_time or int(max(s.boot, s.boot_p95)) + 3600,
-        "cluster_poller_interval": s.poll,
-        "scale_up_delay": s.delay,
-        "respect_reservations": s.reservations,
-        "cloud": cloud,
-    })
+        cloud[name] = res(
+            spec.get("cores", s.cores_per_node),
+            spec.get("min", 0),
+            spec.get("max", s.max_nodes),
+            spec.get("boot", s.boot),
+            spec.get("priority", 2),
+            spec.get("mem_mb", s.mem_mb),
+        )
+    return load(
+        {
+            "secret": SIM_SECRET,
+            "cluster_name": CLUSTER,
+            "cluster": {"type": "slurm"},
+            "max_idle_time": s.idle,
+            "max_launch_time": s.max_launch_time or int(max(s.boot, s.boot_p95)) + 3600,
+            "cluster_poller_interval": s.poll,
+            "scale_up_delay": s.delay,
+            "respect_reservations": s.reservations,
+            "cloud": cloud,
+        }
+    )
 
 
-def jobs_from_swf(records: Iterable[SwfJob], cores_per_node: int = 1, kill_at_walltime: bool = False,
-                  ) -> tuple[list[SimJob], list[tuple[int, str]]]:
+def jobs_from_swf(
+    records: Iterable[SwfJob],
+    cores_per_node: int = 1,
+    kill_at_walltime: bool = False,
+) -> tuple[list[SimJob], list[tuple[int, str]]]:
     """SWF records -> simulated jobs, in submit order; and (job number, why) of those skipped."""
     jobs, skipped = [], []
     for rec in records:
@@ -157,8 +175,16 @@ def jobs_from_swf(records: Iterable[SwfJob], cores_per_node: int = 1, kill_at_wa
         walltime = rec.req_time if rec.req_time else rec.run
         runtime = min(rec.run, walltime) if kill_at_walltime else rec.run
         mem = math.ceil(rec.mem_kb / 1024) if rec.mem_kb else 0
-        jobs.append(SimJob(id=str(rec.job), submit=float(rec.submit), cores=procs, runtime=float(runtime),
-                           walltime=float(walltime), mem_mb=mem))
+        jobs.append(
+            SimJob(
+                id=str(rec.job),
+                submit=float(rec.submit),
+                cores=procs,
+                runtime=float(runtime),
+                walltime=float(walltime),
+                mem_mb=mem,
+            )
+        )
     jobs.sort(key=lambda j: (j.submit, int(j.id) if j.id.isdigit() else 0, j.id))
     for i, job in enumerate(jobs):
         job.order = i
@@ -188,8 +214,13 @@ class Result:
 
 
 class Replay:
-    def __init__(self, jobs: list[SimJob], settings: Settings, skipped: list | None = None,
-                 progress: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        jobs: list[SimJob],
+        settings: Settings,
+        skipped: list | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ):
         settings.check()
         self.s = settings
         self.jobs = jobs
@@ -198,12 +229,22 @@ class Replay:
         self.config = build_config(settings)
         self.policy = _policies.make(settings.policy, settings.max_nodes)
         self.sched = self._scheduler(settings)
-        resources = [SimResource(RESOURCE, settings.cores_per_node, settings.mem_mb, settings.boot, settings.faults,
-                                 settings.boot_p95)]
+        resources = [
+            SimResource(
+                RESOURCE, settings.cores_per_node, settings.mem_mb, settings.boot, settings.faults, settings.boot_p95
+            )
+        ]
         for name, spec in settings.extra_resources.items():
-            resources.append(SimResource(name, spec.get("cores", settings.cores_per_node),
-                                         spec.get("mem_mb", settings.mem_mb), spec.get("boot", settings.boot),
-                                         spec.get("faults") or Faults(), spec.get("boot_p95", 0.0)))
+            resources.append(
+                SimResource(
+                    name,
+                    spec.get("cores", settings.cores_per_node),
+                    spec.get("mem_mb", settings.mem_mb),
+                    spec.get("boot", settings.boot),
+                    spec.get("faults") or Faults(),
+                    spec.get("boot_p95", 0.0),
+                )
+            )
         self.cloud = Cloud(CLUSTER, SIM_SECRET, resources, seed=settings.seed)
         self.now = 0.0  # the replay's time, which the actuator's clocks read
         self.actuator = self._actuator()
@@ -242,10 +283,18 @@ class Replay:
         running = job.start is not None
         m = job.model
         if m is None or (m.state == JobState.RUNNING) != running or m.start_time != (job.start or 0.0):
-            m = job.model = Job(id=job.id, state=JobState.RUNNING if running else JobState.PENDING,
-                                chunks=job.cores, chunk_cores=1, chunk_mem_mb=job.mem_mb, distinct=False,
-                                walltime_s=int(job.walltime), submit_time=job.submit, start_time=job.start or 0.0,
-                                nodes=tuple(job.alloc) if running else ())
+            m = job.model = Job(
+                id=job.id,
+                state=JobState.RUNNING if running else JobState.PENDING,
+                chunks=job.cores,
+                chunk_cores=1,
+                chunk_mem_mb=job.mem_mb,
+                distinct=False,
+                walltime_s=int(job.walltime),
+                submit_time=job.submit,
+                start_time=job.start or 0.0,
+                nodes=tuple(job.alloc) if running else (),
+            )
         return m
 
     def _nodes(self) -> list[Node]:
@@ -259,20 +308,37 @@ class Replay:
                 state = NodeState.HELD
             else:
                 state = NodeState.BUSY if n.jobs else NodeState.IDLE
-            models[name] = Node(name=n.name, state=state, cores=n.cores, cores_used=n.cores - n.free,
-                                mem_mb=n.mem_mb, jobs=tuple(n.jobs), hold_reason=n.hold_reason, state_since=n.since)
+            models[name] = Node(
+                name=n.name,
+                state=state,
+                cores=n.cores,
+                cores_used=n.cores - n.free,
+                mem_mb=n.mem_mb,
+                jobs=tuple(n.jobs),
+                hold_reason=n.hold_reason,
+                state_since=n.since,
+            )
         self.sched.dirty.clear()
         return list(models.values())
 
     def _view(self, now: float):
-        configured = frozenset(name for name, inst in self.cloud.alive.items()
-                               if inst.ready <= now and name not in self.sched.nodes)
+        configured = frozenset(
+            name for name, inst in self.cloud.alive.items() if inst.ready <= now and name not in self.sched.nodes
+        )
         acts, records = self.actuator.status(), self.actuator.records
-        view = reconcile(self.config, now, self._nodes(), self.cloud.snapshot(now),
-                         [self._job_model(j) for j in self.sched.pending]
-                         + [self._job_model(j) for j in self.sched.running.values()], previous=self.prev,
-                         configured=configured, in_flight=dict(acts.in_flight), acting=acts.acting(now),
-                         backoff=dict(records.backoff))
+        view = reconcile(
+            self.config,
+            now,
+            self._nodes(),
+            self.cloud.snapshot(now),
+            [self._job_model(j) for j in self.sched.pending]
+            + [self._job_model(j) for j in self.sched.running.values()],
+            previous=self.prev,
+            configured=configured,
+            in_flight=dict(acts.in_flight),
+            acting=acts.acting(now),
+            backoff=dict(records.backoff),
+        )
         self.prev = view
         return view
 
@@ -281,9 +347,17 @@ class Replay:
         clock = lambda: self.now  # noqa: E731 - simulated time is both the wall and the monotonic clock
         sched = SimSchedulerPort(self.sched, self.cloud, clock)
         drivers = {name: SimDriver(self.cloud, name, self.sched, clock) for name in self.cloud.resources}
-        return Actuator(ActuatorPorts(
-            scheduler=lambda cfg: sched, driver=lambda cfg, res: drivers[res.name], keys=no_keys(),
-            clock=clock, monotonic=clock, fire=self._event, new_id=sim_id(self.cloud)))
+        return Actuator(
+            ActuatorPorts(
+                scheduler=lambda cfg: sched,
+                driver=lambda cfg, res: drivers[res.name],
+                keys=no_keys(),
+                clock=clock,
+                monotonic=clock,
+                fire=self._event,
+                new_id=sim_id(self.cloud),
+            )
+        )
 
     def _event(self, tag: str, data: dict) -> None:
         kind, _, outcome = tag.removeprefix("action/").partition("/")
@@ -456,13 +530,24 @@ class Replay:
         ends = [j.end for j in jobs if j.end is not None]
         end = max([*ends, *(j.submit for j in jobs)], default=t0)
         return Result(
-            settings=s, jobs=jobs, skipped=self.skipped, start=t0, end=end,
-            node_seconds=self._node_seconds(t0, end), launches=self.cloud.launches,
-            launch_requests=self.cloud.launch_requests, launch_failures=list(self.cloud.failures),
-            peak_nodes=self.peak, ticks=self.ticks, plan_s=self.plan_s, wall_s=_time.perf_counter() - wall0,
-            action_counts=dict(self.action_counts), action_errors=list(self.action_errors),
+            settings=s,
+            jobs=jobs,
+            skipped=self.skipped,
+            start=t0,
+            end=end,
+            node_seconds=self._node_seconds(t0, end),
+            launches=self.cloud.launches,
+            launch_requests=self.cloud.launch_requests,
+            launch_failures=list(self.cloud.failures),
+            peak_nodes=self.peak,
+            ticks=self.ticks,
+            plan_s=self.plan_s,
+            wall_s=_time.perf_counter() - wall0,
+            action_counts=dict(self.action_counts),
+            action_errors=list(self.action_errors),
             backoffs=self.actuator.records.counters.get("backoff", 0),
-            series=self.series, unplaceable=self.unplaceable,
+            series=self.series,
+            unplaceable=self.unplaceable,
         )
 
     def _node_seconds(self, start: float, end: float) -> float:

@@ -80,8 +80,9 @@ def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
     return s
 
 
-def simulate(trace: str, limit: int | None = None, plot: str | None = None, json: str | None = None,
-             progress=None, **opts: Any) -> dict[str, Any]:
+def simulate(
+    trace: str, limit: int | None = None, plot: str | None = None, json: str | None = None, progress=None, **opts: Any
+) -> dict[str, Any]:
     """Replay ``trace`` under one policy and return the metrics (see :mod:`dcluster.sim.metrics`)."""
     path = trace_path(trace)
     s = settings_from(trace, opts)

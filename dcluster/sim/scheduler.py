@@ -277,8 +277,11 @@ class Scheduler:
         """
         if not self.pending:
             return set(), 0
-        virtual = [SimNode(n.name, n.cores, n.mem_mb, free=n.free, free_mem=n.free_mem)
-                   for n in self.nodes.values() if n.usable and n.free > 0]
+        virtual = [
+            SimNode(n.name, n.cores, n.mem_mb, free=n.free, free_mem=n.free_mem)
+            for n in self.nodes.values()
+            if n.usable and n.free > 0
+        ]
         real = {n.name for n in virtual}
         virtual += [SimNode(f"~boot{i}", cores, mem_mb, free=cores, free_mem=mem_mb) for i in range(booting)]
         virtual += [SimNode(f"~off{i}", cores, mem_mb, free=cores, free_mem=mem_mb) for i in range(off)]
@@ -330,7 +333,7 @@ class Scheduler:
         head = pending[i]
         shadow, extra = self._reservation(head, usable, free, now)
         keep = [head]
-        for job in pending[i + 1:]:
+        for job in pending[i + 1 :]:
             if free and job.cores <= free:
                 fits_window = now + job.walltime <= shadow
                 if fits_window or job.cores <= extra:

@@ -271,7 +271,8 @@ class SlurmScheduler(Scheduler):
         ids = {j.id for j in first}
         future, self.future_nodes = self.future_nodes, None  # the booting nodes are among ``virtual`` here
         try:
-            self._backfill(now, [n for n in virtual if n.free > 0], take,
-                           [j for j in self.pending if j.id not in ids], key)
+            self._backfill(
+                now, [n for n in virtual if n.free > 0], take, [j for j in self.pending if j.id not in ids], key
+            )
         finally:
             self.future_nodes = future

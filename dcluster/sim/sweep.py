@@ -39,9 +39,13 @@ COLUMNS = (
 
 def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The points no other point beats on both node-hours and mean wait, by node-hours."""
+
     def beats(q, p):
-        return (q["node_hours"] <= p["node_hours"] and q["mean_wait_s"] <= p["mean_wait_s"]
-                and (q["node_hours"], q["mean_wait_s"]) != (p["node_hours"], p["mean_wait_s"]))
+        return (
+            q["node_hours"] <= p["node_hours"]
+            and q["mean_wait_s"] <= p["mean_wait_s"]
+            and (q["node_hours"], q["mean_wait_s"]) != (p["node_hours"], p["mean_wait_s"])
+        )
 
     return sorted((p for p in points if not any(beats(q, p) for q in points)), key=lambda p: p["node_hours"])
 
@@ -67,9 +71,16 @@ def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def sweep(trace: str, idles: Iterable[int] = IDLES, policies: Iterable[str] = POLICIES, out_dir: str = ".",
-          limit: int | None = None, progress: Callable[[int, int], None] | None = None,
-          run: Callable[..., dict[str, Any]] = simulate, **opts: Any) -> dict[str, Any]:
+def sweep(
+    trace: str,
+    idles: Iterable[int] = IDLES,
+    policies: Iterable[str] = POLICIES,
+    out_dir: str = ".",
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    run: Callable[..., dict[str, Any]] = simulate,
+    **opts: Any,
+) -> dict[str, Any]:
     """Replay ``trace`` under each policy and idle timeout; write ``sweep.md`` and ``sweep.png`` in ``out_dir``."""
     idles = list(idles)
     if not idles:
@@ -80,16 +91,18 @@ def sweep(trace: str, idles: Iterable[int] = IDLES, policies: Iterable[str] = PO
     os.makedirs(out_dir, exist_ok=True)
     rows = []
     for policy in policies:
-        for idle in (idles if policy != "static" else [None]):
+        for idle in idles if policy != "static" else [None]:
             o = dict(opts, policy=policy)
             if idle is not None:
                 o["idle"] = idle
             rows.append(run(trace, limit=limit, progress=progress, **o))
     first = rows[0]
-    title = (f"Sweep of {first['trace']}{f' (first {limit} jobs)' if limit else ''}: {first['max_nodes']} x "
-             f"{first['cores_per_node']}-core nodes, scheduler {first['scheduler']}, boot {first['boot_s']:g} s"
-             + (f" (p95 {first['boot_p95_s']:g} s)" if first.get("boot_p95_s") else "")
-             + f", poll {first['poll_s']} s")
+    title = (
+        f"Sweep of {first['trace']}{f' (first {limit} jobs)' if limit else ''}: {first['max_nodes']} x "
+        f"{first['cores_per_node']}-core nodes, scheduler {first['scheduler']}, boot {first['boot_s']:g} s"
+        + (f" (p95 {first['boot_p95_s']:g} s)" if first.get("boot_p95_s") else "")
+        + f", poll {first['poll_s']} s"
+    )
     text = markdown(rows, title)
     table = os.path.join(out_dir, "sweep.md")
     with open(table, "w", encoding="utf-8") as fh:

@@ -20,8 +20,24 @@ from dataclasses import dataclass
 from typing import Any
 
 FIELDS = (
-    "job", "submit", "wait", "run", "procs", "cpu", "mem", "req_procs", "req_time", "req_mem",
-    "status", "user", "group", "app", "queue", "partition", "preceding", "think",
+    "job",
+    "submit",
+    "wait",
+    "run",
+    "procs",
+    "cpu",
+    "mem",
+    "req_procs",
+    "req_time",
+    "req_mem",
+    "status",
+    "user",
+    "group",
+    "app",
+    "queue",
+    "partition",
+    "preceding",
+    "think",
 )
 _FLOAT_FIELDS = {"cpu"}  # average CPU time is fractional in some logs (HPC2N)
 

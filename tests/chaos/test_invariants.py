@@ -11,10 +11,13 @@ from tests.support.chaos import Counters, Run
 SEEDS = range(4)
 
 
-@pytest.mark.parametrize("family", [
-    "detectable",  # every promise kept since a start during an unknown view is deferred, not refused
-    "wrong",  # kept too, with absences confirmed across polls (9d13b2f)
-])
+@pytest.mark.parametrize(
+    "family",
+    [
+        "detectable",  # every promise kept since a start during an unknown view is deferred, not refused
+        "wrong",  # kept too, with absences confirmed across polls (9d13b2f)
+    ],
+)
 def test_no_promise_broken(family):
     total = Counters()
     for seed in SEEDS:

@@ -80,7 +80,8 @@ def test_good_instance_destroyed_unconfigured_is_split_by_restarts(run, restarts
     run.cloud.delete(bad, "dcluster")  # one that would never have joined is fair game
     c = run.oracle.c
     assert (c.good_destroyed_unconfigured, c.good_destroyed_unconfigured_restart) == (
-        (1, 0) if restarts == 0 else (0, 1))
+        (1, 0) if restarts == 0 else (0, 1)
+    )
 
 
 def test_flips_are_detectable_or_still_parse_as_asked():
@@ -112,9 +113,13 @@ def test_a_launch_standing_in_for_the_preferred_resource_is_not_beyond_policy(ru
     # The true plan launches on r1 (preferred); the controller, whose r1 listing failed (or which counts
     # ids of an r1 create call of unknown outcome toward its max), launches on r2 instead: the policy's
     # own fallback, no node more.  A second node on r2, or one on r1 the truth wanted on r2, is beyond.
-    for planned, made, counted in (({"r1": 1}, ("r2",), 0), ({"r1": 1}, ("r2", "r2"), 1),
-                                   ({"r2": 1}, ("r1",), 1), ({"r1": 1, "r2": 1}, ("r2", "r2"), 0),
-                                   ({"r1": 1, "r2": 1}, ("r2", "r2", "r2"), 1)):
+    for planned, made, counted in (
+        ({"r1": 1}, ("r2",), 0),
+        ({"r1": 1}, ("r2", "r2"), 1),
+        ({"r2": 1}, ("r1",), 1),
+        ({"r1": 1, "r2": 1}, ("r2", "r2"), 0),
+        ({"r1": 1, "r2": 1}, ("r2", "r2", "r2"), 1),
+    ):
         run.oracle.c.launched_beyond_policy = 0
         run.oracle.true_launches = dict(planned)
         for res in made:

@@ -13,23 +13,26 @@ def _open(reason):
     return pytest.mark.xfail(strict=True, reason=f"issue 13: {reason}")
 
 
-@pytest.mark.parametrize("name", [
-    "remove_after_failed_poll",  # fixed: remove refuses on an unknown or stale view (controller/commands.py)
-    "sinfo_missing_busy_node",  # fixed by confirming absences (dcluster/absence.py)
-    "listing_missing_instance",  # likewise
-    "failed_listing_launches_elsewhere",  # the last good listing stays in the view (stale, unknown)
-    "launch_created_then_timeout",  # ids of a timed-out create call count until listings tell
-    "deleting_not_counted_toward_max",  # every instance counts toward max until gone
-    "start_after_failed_poll",  # fixed: a start during an unknown view is deferred to the next good cycle
-    "highstate_return_during_restart",  # fixed by the job-cache recheck (issue 12)
-    "resource_removed_from_pillar",  # fixed: a dropped resource is retired, drained, destroyed (controller/retired.py)
-    "listing_missing_starting_instance",  # what a good listing showed counts until listings agree (controller/listed.py)
-    "kill_mid_launch",  # the ids of a create call are saved, as maybe launched, before it runs
-    "flip_renames_busy_node",  # a flip that still parses is one observation: confirmed like an absence
-    "resource_renamed_in_pillar",  # the old name is retired like a dropped resource
-    "removed_before_listed",  # an instance destroyed before it was listed counts until listings agree
-    "remove_right_after_register",  # remove refuses after a chain newer than the poll; asks the scheduler now
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "remove_after_failed_poll",  # fixed: remove refuses on an unknown or stale view (controller/commands.py)
+        "sinfo_missing_busy_node",  # fixed by confirming absences (dcluster/absence.py)
+        "listing_missing_instance",  # likewise
+        "failed_listing_launches_elsewhere",  # the last good listing stays in the view (stale, unknown)
+        "launch_created_then_timeout",  # ids of a timed-out create call count until listings tell
+        "deleting_not_counted_toward_max",  # every instance counts toward max until gone
+        "start_after_failed_poll",  # fixed: a start during an unknown view is deferred to the next good cycle
+        "highstate_return_during_restart",  # fixed by the job-cache recheck (issue 12)
+        "resource_removed_from_pillar",  # fixed: a dropped resource is retired, drained, destroyed (controller/retired.py)
+        "listing_missing_starting_instance",  # what a good listing showed counts until listings agree (controller/listed.py)
+        "kill_mid_launch",  # the ids of a create call are saved, as maybe launched, before it runs
+        "flip_renames_busy_node",  # a flip that still parses is one observation: confirmed like an absence
+        "resource_renamed_in_pillar",  # the old name is retired like a dropped resource
+        "removed_before_listed",  # an instance destroyed before it was listed counts until listings agree
+        "remove_right_after_register",  # remove refuses after a chain newer than the poll; asks the scheduler now
+    ],
+)
 def test_scenario_keeps_every_promise(name):
     counters = getattr(scenarios, f"scenario_{name}")()
     assert counters.broken() == {}, counters.broken()

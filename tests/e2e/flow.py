@@ -50,10 +50,21 @@ def make_stack(request, scheduler: str) -> Stack:
     tpl = os.path.join(state_dir, "broken.sh.j2")
     with open(tpl, "w") as fh:
         fh.write(BROKEN_TEMPLATE)
-    broken = {"priority": 9, "reservation": {"account": "nobody"}, "quantity": {"min": 0, "max": 1},
-              "config": {"userdata_file": tpl}}
-    stack = Stack(Options(scheduler=scheduler, state_dir=state_dir, max_idle_time=MAX_IDLE,
-                          max_launch_time=MAX_LAUNCH, extra_resources={"broken": broken}))
+    broken = {
+        "priority": 9,
+        "reservation": {"account": "nobody"},
+        "quantity": {"min": 0, "max": 1},
+        "config": {"userdata_file": tpl},
+    }
+    stack = Stack(
+        Options(
+            scheduler=scheduler,
+            state_dir=state_dir,
+            max_idle_time=MAX_IDLE,
+            max_launch_time=MAX_LAUNCH,
+            extra_resources={"broken": broken},
+        )
+    )
     request.addfinalizer(stack.stop)  # runs even when start() or a test fails
     stack.start()
     return stack
@@ -68,8 +79,9 @@ def wait(stack: Stack, pred, timeout: float, what: str, every: float = 0.5, on_p
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n--- dcluster.status:\n"
-                         f"{stack.status_text()}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}\n--- dcluster.status:\n{stack.status_text()}"
+    )
 
 
 def of(stack: Stack, resource: str) -> list[dict]:
@@ -86,9 +98,11 @@ def events(stack: Stack, tag: str, **match) -> list[tuple[float, str, dict]]:
 
 def worker_story(stack: Stack, name: str) -> list[tuple[float, str, str]]:
     """Every dcluster event about one worker (time, tag, reason or error), and the event listener's last error."""
-    story = [(round(t, 1), tag, str(data.get("reason") or data.get("error") or ""))
-             for t, tag, data in stack.events.matching("dcluster/")
-             if name in (data.get("target"), data.get("name"), data.get("minion_id"))]
+    story = [
+        (round(t, 1), tag, str(data.get("reason") or data.get("error") or ""))
+        for t, tag, data in stack.events.matching("dcluster/")
+        if name in (data.get("target"), data.get("name"), data.get("minion_id"))
+    ]
     return story + [(0.0, "listener error", stack.events.error)]
 
 
@@ -122,18 +136,25 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
     done = stack.finished()
     assert {done[j]["host"] for j in ids} <= seen, "every job ran on one of our workers"
     assert peak[0] == 3 and len(seen) == 3, (peak[0], seen)  # 6 cores of demand, 2 per node, max 3
-    wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "the workers to idle out and be destroyed",
-         on_poll=poll)
-    wait(stack, lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen, 15,
-         "the scheduler and the keys to be clean")
+    wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "the workers to idle out and be destroyed", on_poll=poll)
+    wait(
+        stack,
+        lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen,
+        15,
+        "the scheduler and the keys to be clean",
+    )
     assert len(seen) == 3, seen
     assert_gone(stack, seen)
     assert not [r for r in stack.instances() if netns.exists(r["namespace"]) and minion(r) in seen]
     # A worker leaves the cloud's listing and loses its key inside the destroy action, before that
     # action returns and fires destroy/done (a CI run checked in between): give the events time.
     with contextlib.suppress(AssertionError):  # the check below names the worker and its events
-        wait(stack, lambda: all(events(stack, "dcluster/action/destroy/done", target=n) for n in seen), 30,
-             "every worker's destroy/done event")
+        wait(
+            stack,
+            lambda: all(events(stack, "dcluster/action/destroy/done", target=n) for n in seen),
+            30,
+            "every worker's destroy/done event",
+        )
     for name in seen:  # each went idle -> held (ours) -> removed -> destroyed, in that order
         held = events(stack, "dcluster/action/hold/done", target=name)
         removed = events(stack, "dcluster/action/remove/done", target=name)
@@ -152,9 +173,15 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
 def never_connecting_instance_is_destroyed(stack: Stack) -> None:
     name, launched = stack.broken
     # destroyed by the engine (its event), and gone from the cloud
-    wait(stack, lambda: not [r for r in of(stack, "broken") if minion(r) == name]
-         and events(stack, "dcluster/action/destroy/done", target=name),
-         max(5.0, launched + MAX_LAUNCH + 40 - time.time()), "the instance that never connected to be destroyed")
+    wait(
+        stack,
+        lambda: (
+            not [r for r in of(stack, "broken") if minion(r) == name]
+            and events(stack, "dcluster/action/destroy/done", target=name)
+        ),
+        max(5.0, launched + MAX_LAUNCH + 40 - time.time()),
+        "the instance that never connected to be destroyed",
+    )
     destroyed = events(stack, "dcluster/action/destroy/done", target=name)
     age = destroyed[0][0] - launched
     assert MAX_LAUNCH <= age <= MAX_LAUNCH + 30, f"destroyed {age:.0f} s after launch (max_launch_time {MAX_LAUNCH})"
@@ -174,8 +201,14 @@ def master_restart_mid_scale_up(stack: Stack) -> None:
         seen.update(minion(x) for x in of(stack, "demo"))
         live_peak[0] = max(live_peak[0], len(recs))
 
-    wait(stack, lambda: [e for e in events(stack, "dcluster/action/launch/started") if e[0] >= t0], 30,
-         "a launch request", every=0.1, on_poll=poll)
+    wait(
+        stack,
+        lambda: [e for e in events(stack, "dcluster/action/launch/started") if e[0] >= t0],
+        30,
+        "a launch request",
+        every=0.1,
+        on_poll=poll,
+    )
     time.sleep(0.5)
     stack.stop_master()
     stopped = time.time()
@@ -186,8 +219,12 @@ def master_restart_mid_scale_up(stack: Stack) -> None:
     wait(stack, lambda: set(ids) <= set(stack.finished()), 180, "every job after the restart", on_poll=poll)
     assert live_peak[0] == 2 and len(seen) == 2, f"expected exactly two workers, saw {seen}"
     wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "scale-down after the restart", on_poll=poll)
-    wait(stack, lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen, 15,
-         "the scheduler and the keys to be clean")
+    wait(
+        stack,
+        lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen,
+        15,
+        "the scheduler and the keys to be clean",
+    )
     assert_gone(stack, seen)
     assert not stack.instances(), f"orphans: {stack.instances()}"
     record(stack, "restart", {"stopped_at": stopped, "workers": sorted(seen)})

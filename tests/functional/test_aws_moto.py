@@ -36,16 +36,33 @@ def moto():
 @pytest.fixture
 def ec2(moto):
     moto.reset()
-    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=moto.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def make_driver(moto, secret=SECRET, cluster="hpc", resource="ec2", **cfg):
-    conf = {"image_id": AMI, "instance_type": "t3.micro", "access_key_id": "AKIAEXAMPLEKEY000001",
-            "secret_access_key": "moto-secret-value-xyz", "endpoint_url": moto.url, **cfg}
+    conf = {
+        "image_id": AMI,
+        "instance_type": "t3.micro",
+        "access_key_id": "AKIAEXAMPLEKEY000001",
+        "secret_access_key": "moto-secret-value-xyz",
+        "endpoint_url": moto.url,
+        **cfg,
+    }
     res_extra = {k: conf.pop(k) for k in ("launch_batch", "cores") if k in conf}
-    cfg_ = config.load({"secret": secret, "cluster": {"type": "slurm"}, "cluster_name": cluster,
-                        "cloud": {resource: {"type": "aws", "quantity": {"max": 100}, **res_extra, "config": conf}}})
+    cfg_ = config.load(
+        {
+            "secret": secret,
+            "cluster": {"type": "slurm"},
+            "cluster_name": cluster,
+            "cloud": {resource: {"type": "aws", "quantity": {"max": 100}, **res_extra, "config": conf}},
+        }
+    )
     return cfg_, cfg_.resources[resource]
 
 
@@ -65,8 +82,9 @@ def ud(mid):
 
 def record_calls(drv):
     calls = []
-    drv.client.meta.events.register("provide-client-params.ec2.*",
-                                    lambda params, model, **k: calls.append((model.name, dict(params))))
+    drv.client.meta.events.register(
+        "provide-client-params.ec2.*", lambda params, model, **k: calls.append((model.name, dict(params)))
+    )
     return calls
 
 
@@ -105,9 +123,16 @@ def test_a_refusal_stops_further_calls_and_the_result_is_exact(moto, ec2, monkey
     def refuse_second(params, model, **kwargs):
         seen.append(params)
         if len(seen) == 2:
-            return (SimpleNamespace(status_code=500, headers={}), {"Error": {"Code": "InsufficientInstanceCapacity",
-                                                     "Message": "We currently do not have sufficient t3.micro capacity"},
-                                           "ResponseMetadata": {"HTTPStatusCode": 500}})
+            return (
+                SimpleNamespace(status_code=500, headers={}),
+                {
+                    "Error": {
+                        "Code": "InsufficientInstanceCapacity",
+                        "Message": "We currently do not have sufficient t3.micro capacity",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
+            )
         return None
 
     drv.client.meta.events.register("before-call.ec2.RunInstances", refuse_second)
@@ -128,9 +153,13 @@ def test_concurrent_calls_under_way_at_a_refusal_still_count(moto, ec2):
 
     def refuse_one(params, model, **kwargs):
         if params["body"].get("ClientToken") == want[2]:  # the serialized request (query protocol)
-            return (SimpleNamespace(status_code=400, headers={}), {"Error": {"Code": "InstanceLimitExceeded",
-                                                                            "Message": "limit reached"},
-                                                                  "ResponseMetadata": {"HTTPStatusCode": 400}})
+            return (
+                SimpleNamespace(status_code=400, headers={}),
+                {
+                    "Error": {"Code": "InstanceLimitExceeded", "Message": "limit reached"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+            )
         return None
 
     drv.client.meta.events.register("before-call.ec2.RunInstances", refuse_one)
@@ -144,8 +173,14 @@ def test_capacity_refusal_without_5xx_is_capacity(moto, ec2):
     drv = driver(moto)
     drv.client.meta.events.register(
         "before-call.ec2.RunInstances",
-        lambda **kw: (SimpleNamespace(status_code=400, headers={}), {"Error": {"Code": "InsufficientInstanceCapacity", "Message": "none left"},
-                                             "ResponseMetadata": {"HTTPStatusCode": 400}}))
+        lambda **kw: (
+            SimpleNamespace(status_code=400, headers={}),
+            {
+                "Error": {"Code": "InsufficientInstanceCapacity", "Message": "none left"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+        ),
+    )
     result = drv.launch(2, ids(2), ud)
     assert result.launched == 0 and result.error.kind == "capacity"
 
@@ -173,8 +208,9 @@ def test_terminate(moto, ec2):
     launched = drv.launch(3, ids(3), ud).instances
     out = drv.destroy([i.id for i in launched])
     assert out == {i.id: "ok" for i in launched}
-    states = {i["InstanceId"]: i["State"]["Name"]
-              for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+    states = {
+        i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+    }
     assert all(states[i.id] in ("shutting-down", "terminated") for i in launched)
     again = drv.destroy([i.id for i in launched] + ["i-0123456789abcdef0"])
     assert set(again.values()) == {"gone"}
@@ -187,9 +223,13 @@ def test_other_peoples_instances_never_listed_or_destroyed(moto, ec2):
     stranger_id = identity.make("hpc", "ec2", "someone-elses-secret-16")  # same cluster name, other deployment
 
     def run(tags):
-        r = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro",
-                              TagSpecifications=[{"ResourceType": "instance",
-                                                  "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+        r = ec2.run_instances(
+            ImageId=AMI,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )
         return r["Instances"][0]["InstanceId"]
 
     foreign = [
@@ -203,8 +243,11 @@ def test_other_peoples_instances_never_listed_or_destroyed(moto, ec2):
     assert listed == [mine[0].id]
     out = drv.destroy(foreign)
     assert all(v.startswith("refused") for v in out.values()), out
-    states = {i["InstanceId"]: i["State"]["Name"]
-              for r in ec2.describe_instances(InstanceIds=foreign)["Reservations"] for i in r["Instances"]}
+    states = {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=foreign)["Reservations"]
+        for i in r["Instances"]
+    }
     assert set(states.values()) == {"running"}
 
 
@@ -246,8 +289,9 @@ def never_fulfilled(req):
 
 def test_spot_timed_out_then_on_demand(moto, ec2):
     clock = FakeClock()
-    drv = driver(moto, spot_bid=0.05, spot_timeout=60, spot_view=never_fulfilled, clock=clock, sleep=clock.sleep,
-                 poll_interval=5)
+    drv = driver(
+        moto, spot_bid=0.05, spot_timeout=60, spot_view=never_fulfilled, clock=clock, sleep=clock.sleep, poll_interval=5
+    )
     calls = record_calls(drv)
     want = ids(2)
     result = drv.launch(2, want, ud)
@@ -266,8 +310,15 @@ def test_spot_timed_out_then_on_demand(moto, ec2):
 
 def test_spot_timed_out_without_fallback_is_capacity(moto, ec2):
     clock = FakeClock()
-    drv = driver(moto, spot_bid=0.05, spot_timeout=10, spot_fallback_on_demand=False, spot_view=never_fulfilled,
-                 clock=clock, sleep=clock.sleep)
+    drv = driver(
+        moto,
+        spot_bid=0.05,
+        spot_timeout=10,
+        spot_fallback_on_demand=False,
+        spot_view=never_fulfilled,
+        clock=clock,
+        sleep=clock.sleep,
+    )
     result = drv.launch(1, ids(1), ud)
     assert result.launched == 0
     assert result.error.kind == "capacity" and "not fulfilled within 10 s" in result.error.message
@@ -279,9 +330,15 @@ def test_destroy_open_spot_request(moto, ec2):
     drv.launch(1, ids(1), ud)
     # A request of ours that is still open shows as a pending instance and can be destroyed by its sir- id.
     req = ec2.request_spot_instances(
-        SpotPrice="0.05", InstanceCount=1, LaunchSpecification={"ImageId": AMI, "InstanceType": "t3.micro"},
-        TagSpecifications=[{"ResourceType": "spot-instances-request", "Tags": [
-            {"Key": k, "Value": v} for k, v in base.tags_for("hpc", "ec2", ids(1)[0]).items()]}],
+        SpotPrice="0.05",
+        InstanceCount=1,
+        LaunchSpecification={"ImageId": AMI, "InstanceType": "t3.micro"},
+        TagSpecifications=[
+            {
+                "ResourceType": "spot-instances-request",
+                "Tags": [{"Key": k, "Value": v} for k, v in base.tags_for("hpc", "ec2", ids(1)[0]).items()],
+            }
+        ],
     )["SpotInstanceRequests"][0]["SpotInstanceRequestId"]
     out = drv.destroy([req])
     assert out == {req: "ok"}
@@ -297,10 +354,25 @@ def _module(pillar_data):
 
 
 def _pillar(endpoint, **cfg):
-    return {"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "hpc", "cloud": {"ec2": {
-        "type": "aws", "quantity": {"max": 10}, "config": {
-            "image_id": AMI, "instance_type": "t3.micro", "access_key_id": "AKIAEXAMPLEKEY000001",
-            "secret_access_key": "moto-secret-value-xyz", "endpoint_url": endpoint, **cfg}}}}
+    return {
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "cluster_name": "hpc",
+        "cloud": {
+            "ec2": {
+                "type": "aws",
+                "quantity": {"max": 10},
+                "config": {
+                    "image_id": AMI,
+                    "instance_type": "t3.micro",
+                    "access_key_id": "AKIAEXAMPLEKEY000001",
+                    "secret_access_key": "moto-secret-value-xyz",
+                    "endpoint_url": endpoint,
+                    **cfg,
+                },
+            }
+        },
+    }
 
 
 def test_module_round_trip(moto, ec2):

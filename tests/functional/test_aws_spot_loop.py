@@ -36,8 +36,13 @@ def moto():
 @pytest.fixture
 def ec2(moto):
     moto.reset()
-    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=moto.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 class Spot:
@@ -65,20 +70,37 @@ class Clock:
 
 
 def aws(moto, **extra):
-    return {"image_id": AMI, "instance_type": "t3.micro", "access_key_id": "AKIAEXAMPLEKEY000001",
-            "secret_access_key": "moto-secret-value-xyz", "endpoint_url": moto.url, **extra}
+    return {
+        "image_id": AMI,
+        "instance_type": "t3.micro",
+        "access_key_id": "AKIAEXAMPLEKEY000001",
+        "secret_access_key": "moto-secret-value-xyz",
+        "endpoint_url": moto.url,
+        **extra,
+    }
 
 
 def pillar(moto, spot_timeout=300, spot_max=4, **settings):
-    return {"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "hpc", "worker_number": 2,
-            "max_launch_time": 3600, "cloud_poller_interval": 10,
-            "cloud": {
-                "spot": {"type": "aws", "priority": 1, "cores": 2, "launch_batch": 1,
-                         "quantity": {"min": 0, "max": spot_max},
-                         "config": aws(moto, spot_bid="0.05", spot_timeout=spot_timeout)},
-                "od": {"type": "aws", "priority": 2, "cores": 2, "quantity": {"min": 0, "max": 4},
-                       "config": aws(moto)}},
-            **settings}
+    return {
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "cluster_name": "hpc",
+        "worker_number": 2,
+        "max_launch_time": 3600,
+        "cloud_poller_interval": 10,
+        "cloud": {
+            "spot": {
+                "type": "aws",
+                "priority": 1,
+                "cores": 2,
+                "launch_batch": 1,
+                "quantity": {"min": 0, "max": spot_max},
+                "config": aws(moto, spot_bid="0.05", spot_timeout=spot_timeout),
+            },
+            "od": {"type": "aws", "priority": 2, "cores": 2, "quantity": {"min": 0, "max": 4}, "config": aws(moto)},
+        },
+        **settings,
+    }
 
 
 class Engine:
@@ -93,18 +115,25 @@ class Engine:
     def driver(self, cfg, res):
         if res.name not in self.drivers:
             drv = AwsDriver(res, cfg.cluster_name, cfg.secret, spot_view=self.spot)
-            drv.client.meta.events.register("provide-client-params.ec2.*",
-                                            lambda params, model, name=res.name, **k: self.calls.append(
-                                                (name, model.name, dict(params))))
+            drv.client.meta.events.register(
+                "provide-client-params.ec2.*",
+                lambda params, model, name=res.name, **k: self.calls.append((name, model.name, dict(params))),
+            )
             self.drivers[res.name] = drv
         return self.drivers[res.name]
 
     def start(self):
-        ports = Ports(pillar=lambda: self.data, scheduler=lambda cfg: self.sched, driver=self.driver,
-                      fire=lambda tag, data: self.events.append((tag, data)),
-                      preaccept_key=lambda mid, pub: self.keys.add(mid), delete_key=self.keys.discard,
-                      accepted_keys=lambda: set(self.keys), hook=lambda argv, timeout: (0, ""),
-                      master_address="127.0.0.1")
+        ports = Ports(
+            pillar=lambda: self.data,
+            scheduler=lambda cfg: self.sched,
+            driver=self.driver,
+            fire=lambda tag, data: self.events.append((tag, data)),
+            preaccept_key=lambda mid, pub: self.keys.add(mid),
+            delete_key=self.keys.discard,
+            accepted_keys=lambda: set(self.keys),
+            hook=lambda argv, timeout: (0, ""),
+            master_address="127.0.0.1",
+        )
         return Controller(ports, state_path=self.path, clock=self.clock, keys=key_pool())
 
     def step(self, dt=10):
@@ -118,8 +147,13 @@ class Engine:
 
     def polls(self, resource):
         """DescribeSpotInstanceRequests calls of the request polls (the cloud listing makes its own)."""
-        return sum(1 for r, o, p in self.calls if r == resource and o == "DescribeSpotInstanceRequests"
-                   and any(f["Name"] == "spot-instance-request-id" for f in p.get("Filters", ())))
+        return sum(
+            1
+            for r, o, p in self.calls
+            if r == resource
+            and o == "DescribeSpotInstanceRequests"
+            and any(f["Name"] == "spot-instance-request-id" for f in p.get("Filters", ()))
+        )
 
 
 def requests(ec2):
@@ -129,7 +163,8 @@ def requests(ec2):
 def ours(ec2, resource):
     out = {}
     for r in ec2.describe_instances(Filters=[{"Name": f"tag:{model.TAG_RESOURCE}", "Values": [resource]}])[
-            "Reservations"]:
+        "Reservations"
+    ]:
         for i in r["Instances"]:
             tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
             out[tags[model.TAG_MINION]] = i
@@ -190,8 +225,13 @@ def test_one_describe_call_a_cycle_polls_every_open_request(tmp_path, moto, ec2)
         before = env.polls("spot")
         env.step()
         assert env.polls("spot") == before + 1
-        polls = [f["Values"] for r, o, p in env.calls if o == "DescribeSpotInstanceRequests"
-                 for f in p.get("Filters", ()) if f["Name"] == "spot-instance-request-id"]
+        polls = [
+            f["Values"]
+            for r, o, p in env.calls
+            if o == "DescribeSpotInstanceRequests"
+            for f in p.get("Filters", ())
+            if f["Name"] == "spot-instance-request-id"
+        ]
         assert sorted(polls[-1]) == sorted(env.c.state.requests)  # all three in the one call
     finally:
         env.c.shutdown()
@@ -284,11 +324,15 @@ def test_a_request_fulfilled_while_being_cancelled_is_adopted(tmp_path, moto, ec
         def cancel_after_fulfilment(params, **kwargs):
             # EC2 fulfilled it just before the cancel: the request is cancelled, its instance runs on
             env.spot.hold, env.spot.cancelled_but_fulfilled = False, True
-            return {"CancelledSpotInstanceRequests": [
-                {"SpotInstanceRequestId": i, "State": "cancelled"} for i in params["SpotInstanceRequestIds"]]}
+            return {
+                "CancelledSpotInstanceRequests": [
+                    {"SpotInstanceRequestId": i, "State": "cancelled"} for i in params["SpotInstanceRequestIds"]
+                ]
+            }
 
-        drv.client.meta.events.register("before-call.ec2.CancelSpotInstanceRequests",
-                                        lambda params, **k: _answer(cancel_after_fulfilment(params)))
+        drv.client.meta.events.register(
+            "before-call.ec2.CancelSpotInstanceRequests", lambda params, **k: _answer(cancel_after_fulfilment(params))
+        )
         env.step(70)
         env.step()
         found = ours(ec2, "spot")

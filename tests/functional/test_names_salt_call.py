@@ -34,18 +34,33 @@ def conf(tmp_path_factory):
     if not os.path.exists(SALT_CALL):
         pytest.skip(f"no salt-call next to {sys.executable}")
     root = tmp_path_factory.mktemp("saltcall")
-    (root / "minion").write_text(json.dumps({
-        "id": "head", "file_client": "local", "root_dir": str(root), "pki_dir": str(root / "pki"),
-        "cachedir": str(root / "cache"), "log_file": str(root / "minion.log"), "sock_dir": str(root / "sock"),
-        "module_dirs": [os.path.join(REPO, "_modules")],
-    }))
+    (root / "minion").write_text(
+        json.dumps(
+            {
+                "id": "head",
+                "file_client": "local",
+                "root_dir": str(root),
+                "pki_dir": str(root / "pki"),
+                "cachedir": str(root / "cache"),
+                "log_file": str(root / "minion.log"),
+                "sock_dir": str(root / "sock"),
+                "module_dirs": [os.path.join(REPO, "_modules")],
+            }
+        )
+    )
     return root
 
 
 def salt_call(conf, *args):
     env = dict(os.environ, PYTHONPATH=REPO)  # this worktree's dcluster package, as the module imports it
-    proc = subprocess.run([SALT_CALL, "--local", "-c", str(conf), "--out=json", "--retcode-passthrough", *args],
-                          capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [SALT_CALL, "--local", "-c", str(conf), "--out=json", "--retcode-passthrough", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     data = json.loads(proc.stdout)["local"] if proc.stdout.strip().startswith("{") else None
     return proc.returncode, data, proc.stderr
 
@@ -53,16 +68,18 @@ def salt_call(conf, *args):
 def test_sync_hosts_from_the_command_line_adds_withdraws_and_refuses(conf, tmp_path):
     hosts = tmp_path / "hosts"
     hosts.write_text(ADMIN)
-    rc, out, err = salt_call(conf, "dcluster_sge.sync_hosts", json.dumps({A: "10.0.0.5", B: "fd00::6"}),
-                             f"hosts_file={hosts}")
+    rc, out, err = salt_call(
+        conf, "dcluster_sge.sync_hosts", json.dumps({A: "10.0.0.5", B: "fd00::6"}), f"hosts_file={hosts}"
+    )
     assert rc == 0, err
     assert out["set"] == [["10.0.0.5", A], ["fd00::6", B]]
     assert names.HostsFile.parse(hosts.read_text()).ours == {"10.0.0.5": [A], "fd00::6": [B]}
     rc, out, err = salt_call(conf, "dcluster_sge.sync_hosts", json.dumps({B: "fd00::6"}), f"hosts_file={hosts}")
     assert rc == 0 and out["remove"] == [["10.0.0.5", A]], err
     before = hosts.read_text()
-    rc, out, err = salt_call(conf, "dcluster_sge.sync_hosts", json.dumps({A: "10.0.0.5\n10.6.6.6 login"}),
-                             f"hosts_file={hosts}")
+    rc, out, err = salt_call(
+        conf, "dcluster_sge.sync_hosts", json.dumps({A: "10.0.0.5\n10.6.6.6 login"}), f"hosts_file={hosts}"
+    )
     assert rc != 0 and "not an IP address" in json.dumps(out) + err
     assert hosts.read_text() == before
     assert hosts.read_text().startswith(ADMIN)

@@ -33,14 +33,29 @@ def fake():
 
 
 def pillar(fake, **cfg):
-    conf = {"auth_url": fake.auth_url, "username": "demo", "password": PASSWORD, "project": "demo",
-            "region_name": "RegionOne", "image_uuid": IMAGE, "flavor": "m1.small", "timeout": 2,
-            "key_name": "mykey", "security_groups": ["default", "hpc"], "availability_zone": "nova",
-            "network": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", **cfg}
+    conf = {
+        "auth_url": fake.auth_url,
+        "username": "demo",
+        "password": PASSWORD,
+        "project": "demo",
+        "region_name": "RegionOne",
+        "image_uuid": IMAGE,
+        "flavor": "m1.small",
+        "timeout": 2,
+        "key_name": "mykey",
+        "security_groups": ["default", "hpc"],
+        "availability_zone": "nova",
+        "network": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        **cfg,
+    }
     for k in [k for k, v in conf.items() if v is None]:
         del conf[k]
-    return {"secret": SECRET, "cluster": {"type": "sge"}, "cluster_name": "hpc",
-            "cloud": {"nova": {"type": "openstack", "quantity": {"max": 20}, "launch_batch": 10, "config": conf}}}
+    return {
+        "secret": SECRET,
+        "cluster": {"type": "sge"},
+        "cluster_name": "hpc",
+        "cloud": {"nova": {"type": "openstack", "quantity": {"max": 20}, "launch_batch": 10, "config": conf}},
+    }
 
 
 def driver(fake, **cfg):
@@ -114,7 +129,7 @@ def test_servers_of_batches_launched_by_earlier_releases_are_still_listed(fake):
     # As releases before per-instance keys created them: one POST with max_count=3, the ids in metadata.
     drv = driver(fake)
     want = ids(3)
-    tails = " ".join(m[len("hpc-nova-"):] for m in want)
+    tails = " ".join(m[len("hpc-nova-") :] for m in want)
     meta = {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "nova", base.TAG_BATCH: "tok", f"{base.TAG_IDS}0": tails}
     for i in range(3):
         sid = fake.add_server(f"hpc-nova-tok-{i + 1}", meta)
@@ -127,8 +142,14 @@ def test_servers_of_batches_launched_by_earlier_releases_are_still_listed(fake):
 
 
 def test_application_credential(fake):
-    drv = driver(fake, username=None, password=None, project=None, application_credential_id="ac-0001",
-                 application_credential_secret="appcred-s3cret")
+    drv = driver(
+        fake,
+        username=None,
+        password=None,
+        project=None,
+        application_credential_id="ac-0001",
+        application_credential_secret="appcred-s3cret",
+    )
     assert drv.cores() == 2
 
 
@@ -159,7 +180,9 @@ def test_timeout_is_transient(fake):
 
 def test_quota_403(fake):
     drv = driver(fake)
-    fake.fail("POST", r"/servers$", 403, "Quota exceeded for instances: Requested 2, but already used 10 of 10 instances")
+    fake.fail(
+        "POST", r"/servers$", 403, "Quota exceeded for instances: Requested 2, but already used 10 of 10 instances"
+    )
     result = drv.launch(2, ids(2), ud)
     assert result.error.kind == "quota" and "Quota exceeded for instances" in result.error.message
 

@@ -44,12 +44,25 @@ def cloud():
 
 
 def pillar(cloud, **cfg):
-    conf = {"auth_url": cloud.auth_url, "username": "demo", "password": PASSWORD, "project": "demo",
-            "region_name": "RegionOne", "image_uuid": IMAGE, "flavor": "m1.medium", "timeout": 5, **cfg}
+    conf = {
+        "auth_url": cloud.auth_url,
+        "username": "demo",
+        "password": PASSWORD,
+        "project": "demo",
+        "region_name": "RegionOne",
+        "image_uuid": IMAGE,
+        "flavor": "m1.medium",
+        "timeout": 5,
+        **cfg,
+    }
     for k in [k for k, v in conf.items() if v is None]:
         del conf[k]
-    return {"secret": SECRET, "cluster": {"type": "sge"}, "cluster_name": "hpc",
-            "cloud": {"nova": {"type": "openstack", "quantity": {"max": 20}, "config": conf}}}
+    return {
+        "secret": SECRET,
+        "cluster": {"type": "sge"},
+        "cluster_name": "hpc",
+        "cloud": {"nova": {"type": "openstack", "quantity": {"max": 20}, "config": conf}},
+    }
 
 
 def driver(cloud, **cfg):
@@ -96,16 +109,19 @@ def test_recorded_server_in_error_keeps_its_fault(cloud):
 
 
 # ------------------------------------------------------------------ faults
-@pytest.mark.parametrize("name,kind,retry_after", [
-    ("quota-instances-403", "quota", 0),
-    ("quota-ram-403", "quota", 0),
-    ("quota-unified-limits-403", "quota", 0),  # oslo.limit's words: "over a limit", no "quota"
-    ("quota-legacy-413", "quota", 0),  # 413 with Retry-After: 0 is Nova's old quota refusal
-    ("rate-limit-429", "transient", 4),
-    ("rate-limit-413", "transient", 4),  # a rate limit is no quota: the resource must not rest as full
-    ("zero-disk-flavor-403", "config", 0),  # the pillar must boot from volume; the credentials are fine
-    ("policy-403", "auth", 0),
-])
+@pytest.mark.parametrize(
+    "name,kind,retry_after",
+    [
+        ("quota-instances-403", "quota", 0),
+        ("quota-ram-403", "quota", 0),
+        ("quota-unified-limits-403", "quota", 0),  # oslo.limit's words: "over a limit", no "quota"
+        ("quota-legacy-413", "quota", 0),  # 413 with Retry-After: 0 is Nova's old quota refusal
+        ("rate-limit-429", "transient", 4),
+        ("rate-limit-413", "transient", 4),  # a rate limit is no quota: the resource must not rest as full
+        ("zero-disk-flavor-403", "config", 0),  # the pillar must boot from volume; the credentials are fine
+        ("policy-403", "auth", 0),
+    ],
+)
 def test_each_recorded_fault_is_classified(cloud, name, kind, retry_after):
     cloud.answer("POST", r"/servers$", name)
     result = driver(cloud).launch(1, ids(1), ud)
@@ -115,11 +131,14 @@ def test_each_recorded_fault_is_classified(cloud, name, kind, retry_after):
     assert fault(name)["body"][next(iter(fault(name)["body"]))]["message"] in result.error.message
 
 
-@pytest.mark.parametrize("name,kind", [
-    ("server-error-no-valid-host", "capacity"),
-    ("server-error-max-retries", "capacity"),  # MaxRetriesExceeded is a NoValidHost: every host failed
-    ("server-error-build-aborted", "transient"),
-])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("server-error-no-valid-host", "capacity"),
+        ("server-error-max-retries", "capacity"),  # MaxRetriesExceeded is a NoValidHost: every host failed
+        ("server-error-build-aborted", "transient"),
+    ],
+)
 def test_server_in_error_after_create_is_classified_and_deleted(cloud, name, kind):
     cloud.new_status = "ERROR"
     cloud.new_fault = fault(name)["body"]["server"]["fault"]
@@ -139,11 +158,14 @@ def test_network_given_by_name_is_looked_up_in_neutron(cloud):
     assert looks and all("9696" in p for p in looks)  # the network endpoint of the recorded catalog
 
 
-@pytest.mark.parametrize("name,words", [
-    ("net1#x", "no network named 'net1#x'"),  # novaclient's find_network would look up net1
-    ("net1&name=net2", "no network named"),
-    ("nope", "no network named 'nope'"),
-])
+@pytest.mark.parametrize(
+    "name,words",
+    [
+        ("net1#x", "no network named 'net1#x'"),  # novaclient's find_network would look up net1
+        ("net1&name=net2", "no network named"),
+        ("nope", "no network named 'nope'"),
+    ],
+)
 def test_network_name_that_is_not_there_is_a_config_error_naming_the_key(cloud, name, words):
     result = driver(cloud, network=name).launch(1, ids(1), ud)
     assert result.error.kind == "config"
@@ -164,11 +186,14 @@ def test_batch_members_found_without_admin_only_attributes(cloud):
     # As releases before per-instance keys did: one POST with min_count = max_count = 3, the ids in
     # metadata.  Nova names the members <name>-1 .. -3; a project member sees no launch_index.
     want = ids(3)
-    meta = {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "nova", base.TAG_BATCH: "tok",
-            f"{base.TAG_IDS}0": " ".join(m[len("hpc-nova-"):] for m in want)}
+    meta = {
+        model.TAG_CLUSTER: "hpc",
+        model.TAG_RESOURCE: "nova",
+        base.TAG_BATCH: "tok",
+        f"{base.TAG_IDS}0": " ".join(m[len("hpc-nova-") :] for m in want),
+    }
     nova = driver(cloud).client
-    resv = nova.servers.create("dc-hpc-nova-tok", IMAGE, "3", meta=meta, min_count=3, max_count=3,
-                               reservation_id=True)
+    resv = nova.servers.create("dc-hpc-nova-tok", IMAGE, "3", meta=meta, min_count=3, max_count=3, reservation_id=True)
     assert resv == load("nova/multiple-create-post-resp.json")["reservation_id"]
     docs = list(cloud.servers.values())
     assert [d["OS-EXT-SRV-ATTR:launch_index"] for d in docs] == [0, 1, 2]  # what an admin would see
@@ -181,8 +206,12 @@ def test_batch_members_found_without_admin_only_attributes(cloud):
 
 def test_batch_member_whose_name_is_not_in_the_batch_is_ignored(cloud):
     want = ids(2)
-    meta = {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "nova", base.TAG_BATCH: "tok",
-            f"{base.TAG_IDS}0": " ".join(m[len("hpc-nova-"):] for m in want)}
+    meta = {
+        model.TAG_CLUSTER: "hpc",
+        model.TAG_RESOURCE: "nova",
+        base.TAG_BATCH: "tok",
+        f"{base.TAG_IDS}0": " ".join(m[len("hpc-nova-") :] for m in want),
+    }
     cloud.add_server("hpc-nova-tok-7", meta)  # renamed: the name no longer says which member it is
     cloud.add_server("hpc-nova-tok-2", meta)
     assert [i.minion_id for i in driver(cloud).instances()] == [want[1]]
@@ -195,8 +224,16 @@ def test_boot_from_volume_makes_a_volume_deleted_with_the_server(cloud):
     [body] = cloud.posts()
     server = body["server"]
     assert server["imageRef"] == ""  # the image is the volume's source
-    assert server["block_device_mapping_v2"] == [{"uuid": IMAGE, "source_type": "image", "destination_type": "volume",
-                                                  "boot_index": 0, "volume_size": 40, "delete_on_termination": True}]
+    assert server["block_device_mapping_v2"] == [
+        {
+            "uuid": IMAGE,
+            "source_type": "image",
+            "destination_type": "volume",
+            "boot_index": 0,
+            "volume_size": 40,
+            "delete_on_termination": True,
+        }
+    ]
 
 
 def test_boot_from_volume_with_a_volume_type_uses_microversion_2_67(cloud):
@@ -233,30 +270,52 @@ def _ca_and_server_cert(tmp_path):
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dcluster test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
     (tmp_path / "server.pem").write_bytes(cert.public_bytes(pem))
-    (tmp_path / "server.key").write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                            serialization.NoEncryption()))
+    (tmp_path / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
     return str(tmp_path / "ca.pem"), ctx
@@ -335,7 +394,7 @@ def test_https_goes_through_the_proxy_with_connect(tls_cloud, proxy):
     cloud, ca = tls_cloud
     assert driver(cloud, verify=ca, proxy=f"http://127.0.0.1:{proxy.port}").instances() == []
     assert proxy.count("CONNECT") >= 1 and proxy.count() == proxy.count("CONNECT")
-    assert {t for _, t, _ in proxy.seen} == {cloud.url[len("https://"):]}
+    assert {t for _, t, _ in proxy.seen} == {cloud.url[len("https://") :]}
 
 
 def test_proxy_password_never_in_an_error(cloud, proxy):

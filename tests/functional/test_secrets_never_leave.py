@@ -59,8 +59,16 @@ SECRETS = {
     "env_secret": "lic 7f3a+/= Züri &%",  # a command_env value
     "hmac_secret": "dcluster-hmac-secret-0123456789",
 }
-PLACES = ("log", "event", "state.json", "published", "command", "runner.status", "runner.config",
-          "runner.server_status")
+PLACES = (
+    "log",
+    "event",
+    "state.json",
+    "published",
+    "command",
+    "runner.status",
+    "runner.config",
+    "runner.server_status",
+)
 
 
 def b64_cores(s: str) -> dict[str, str]:
@@ -70,16 +78,24 @@ def b64_cores(s: str) -> dict[str, str]:
     for shift in range(3):
         for name, enc in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
             full = enc(b"\0" * shift + data + b"\0\0").decode()
-            out[f"{name}@{shift}"] = full[-(-8 * shift // 6):(8 * (shift + len(data))) // 6]
+            out[f"{name}@{shift}"] = full[-(-8 * shift // 6) : (8 * (shift + len(data))) // 6]
     return out
 
 
 def needles(s: str) -> dict[str, str]:
     third = len(s) // 3
-    forms = {"plain": s, "head": s[:len(s) - third], "tail": s[third:], **b64_cores(s),
-             "quote": urllib.parse.quote(s), "quote_safe": urllib.parse.quote(s, safe=""),
-             "quote_plus": urllib.parse.quote_plus(s), "json": json.dumps(s, ensure_ascii=False)[1:-1],
-             "json_ascii": json.dumps(s)[1:-1], "xml": html.escape(s)}
+    forms = {
+        "plain": s,
+        "head": s[: len(s) - third],
+        "tail": s[third:],
+        **b64_cores(s),
+        "quote": urllib.parse.quote(s),
+        "quote_safe": urllib.parse.quote(s, safe=""),
+        "quote_plus": urllib.parse.quote_plus(s),
+        "json": json.dumps(s, ensure_ascii=False)[1:-1],
+        "json_ascii": json.dumps(s)[1:-1],
+        "xml": html.escape(s),
+    }
     out, seen = {}, set()
     for name, form in forms.items():
         if len(form) >= 6 and form not in seen:
@@ -120,8 +136,10 @@ class EchoingScheduler:
 
     def jobs(self):
         if self.fail:
-            raise RuntimeError("squeue: error: license check failed, environment "
-                               + encode(f"SITE_LICENSE={SECRETS['env_secret']}", self.echo.mode))
+            raise RuntimeError(
+                "squeue: error: license check failed, environment "
+                + encode(f"SITE_LICENSE={SECRETS['env_secret']}", self.echo.mode)
+            )
         return [Job(str(i), JobState.PENDING, chunk_cores=1) for i in range(3)]
 
     def nodes(self):
@@ -141,8 +159,16 @@ def load_runner(cachedir):
 
 @pytest.fixture
 def echo(monkeypatch):
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy",
-                "ALL_PROXY"):
+    for var in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     server = EchoServer().start()
     try:
@@ -168,29 +194,64 @@ def capture():
 
 def pillar(echo, tmp_path):
     tpl = tmp_path / "userdata.j2"
-    tpl.write_text("#!/bin/sh\ncat > /etc/salt/pki/minion/minion.pem <<'EOF'\n{{ minion_pem }}\nEOF\n"
-                   "echo '{{ join_token }}' > /etc/join-token\n", encoding="utf-8")
+    tpl.write_text(
+        "#!/bin/sh\ncat > /etc/salt/pki/minion/minion.pem <<'EOF'\n{{ minion_pem }}\nEOF\n"
+        "echo '{{ join_token }}' > /etc/join-token\n",
+        encoding="utf-8",
+    )
     host = urllib.parse.urlsplit(echo.url).netloc
     proxy = f"http://dcuser:{urllib.parse.quote(SECRETS['proxy_password'], safe='')}@{host}"
     common = {"quantity": {"min": 1, "max": 2}, "cores": 2, "mem_mb": 1024}
-    os_conf = {"auth_url": f"{echo.url}/identity/v3", "image_uuid": "11111111-2222-3333-4444-555555555555",
-               "flavor": "m1.small", "timeout": 5, "region_name": "RegionOne"}
+    os_conf = {
+        "auth_url": f"{echo.url}/identity/v3",
+        "image_uuid": "11111111-2222-3333-4444-555555555555",
+        "flavor": "m1.small",
+        "timeout": 5,
+        "region_name": "RegionOne",
+    }
     return {
-        "secret": SECRETS["hmac_secret"], "cluster_name": "hpc",
+        "secret": SECRETS["hmac_secret"],
+        "cluster_name": "hpc",
         "backoff": {"initial": 1, "max": 1, "capacity_pause": 1},
-        "cluster": {"type": "slurm", "config": {"command_env": {"SITE_LICENSE": SECRETS["env_secret"],
-                                                                "SLURM_CONF": "/etc/slurm/slurm.conf"}}},
+        "cluster": {
+            "type": "slurm",
+            "config": {"command_env": {"SITE_LICENSE": SECRETS["env_secret"], "SLURM_CONF": "/etc/slurm/slurm.conf"}},
+        },
         "cloud": {
-            "ec2": {"type": "aws", **common, "config": {
-                "image_id": "ami-12c6146b", "instance_type": "t3.micro", "endpoint_url": echo.url, "proxy": proxy,
-                "access_key_id": SECRETS["aws_key_id"], "secret_access_key": SECRETS["aws_secret"],
-                "userdata_file": str(tpl), "userdata_vars": {"join_token": SECRETS["join_token"]}}},
-            "nova": {"type": "openstack", **common, "config": {
-                **os_conf, "username": "demo", "password": SECRETS["os_password"], "project": "demo",
-                "proxy": proxy}},
-            "novaapp": {"type": "openstack", **common, "config": {
-                **os_conf, "application_credential_id": "appcred-id-0001",
-                "application_credential_secret": SECRETS["appcred_secret"]}},
+            "ec2": {
+                "type": "aws",
+                **common,
+                "config": {
+                    "image_id": "ami-12c6146b",
+                    "instance_type": "t3.micro",
+                    "endpoint_url": echo.url,
+                    "proxy": proxy,
+                    "access_key_id": SECRETS["aws_key_id"],
+                    "secret_access_key": SECRETS["aws_secret"],
+                    "userdata_file": str(tpl),
+                    "userdata_vars": {"join_token": SECRETS["join_token"]},
+                },
+            },
+            "nova": {
+                "type": "openstack",
+                **common,
+                "config": {
+                    **os_conf,
+                    "username": "demo",
+                    "password": SECRETS["os_password"],
+                    "project": "demo",
+                    "proxy": proxy,
+                },
+            },
+            "novaapp": {
+                "type": "openstack",
+                **common,
+                "config": {
+                    **os_conf,
+                    "application_credential_id": "appcred-id-0001",
+                    "application_credential_secret": SECRETS["appcred_secret"],
+                },
+            },
         },
     }
 
@@ -199,8 +260,13 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
     events = []
     sched = EchoingScheduler(echo)
     data = pillar(echo, tmp_path)
-    ports = Ports(pillar=lambda: data, scheduler=lambda cfg: sched, driver=lambda cfg, res: registry.driver_for(res, cfg),
-                  fire=lambda tag, d: events.append((tag, d)), master_address="127.200.0.1")
+    ports = Ports(
+        pillar=lambda: data,
+        scheduler=lambda cfg: sched,
+        driver=lambda cfg, res: registry.driver_for(res, cfg),
+        fire=lambda tag, d: events.append((tag, d)),
+        master_address="127.200.0.1",
+    )
     clock = [1_000_000.0]
     state_path = tmp_path / "dcluster" / "state.json"
     c = Controller(ports, state_path=str(state_path), clock=lambda: clock[0])
@@ -231,10 +297,14 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
     assert any(SECRETS["aws_key_id"] in r["authorization"] for r in reqs), "no SigV4 request reached the echo"
     basic = base64.b64encode(f"dcuser:{SECRETS['proxy_password']}".encode()).decode()
     assert any(r["proxy_authorization"] == f"Basic {basic}" for r in reqs), "botocore did not go through the proxy"
-    assert any(r["proxy_authorization"] == f"Basic {basic}" and SECRETS["os_password"] in r["body"] for r in reqs), \
+    assert any(r["proxy_authorization"] == f"Basic {basic}" and SECRETS["os_password"] in r["body"] for r in reqs), (
         "keystoneauth did not go through the proxy"
-    userdata = [base64.b64decode(urllib.parse.parse_qs(r["body"]).get("UserData", [""])[0]).decode("utf-8", "replace")
-                for r in reqs if "Action=RunInstances" in r["body"]]
+    )
+    userdata = [
+        base64.b64decode(urllib.parse.parse_qs(r["body"]).get("UserData", [""])[0]).decode("utf-8", "replace")
+        for r in reqs
+        if "Action=RunInstances" in r["body"]
+    ]
     assert any(SECRETS["join_token"] in u for u in userdata), "no RunInstances carried the user-data"
     errors = json.loads(state_path.read_text())["errors"]
     assert {e["where"] for e in errors} >= {"cloud:ec2", "cloud:nova", "cloud:novaapp", "scheduler"}
@@ -249,9 +319,12 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
         "event": [s for _, d in events for s in strings(d)] + [t for t, _ in events],
         "state.json": [state_path.read_text(encoding="utf-8")] + list(strings(json.loads(state_path.read_text()))),
         # what the runners read (controller/publish.py): summary, workers, first page of jobs
-        "published": [t for name in ("published.json", "workers.json", "jobs.json")
-                      for text in [(state_path.parent / name).read_text(encoding="utf-8")]
-                      for t in [text, *strings(json.loads(text))]],
+        "published": [
+            t
+            for name in ("published.json", "workers.json", "jobs.json")
+            for text in [(state_path.parent / name).read_text(encoding="utf-8")]
+            for t in [text, *strings(json.loads(text))]
+        ],
         "command": list(strings(command)),
         "runner.status": list(strings(runner.status())),
         "runner.config": list(strings(runner.config())),
@@ -267,7 +340,7 @@ def test_no_credential_in_any_form_leaves_through_logs_events_state_or_runners(e
                 for t in texts:
                     if form in t:
                         i = t.index(form)
-                        leaks.append(f"{name} as {form_name} in {place}: ...{t[max(0, i - 60):i + len(form) + 20]!r}")
+                        leaks.append(f"{name} as {form_name} in {place}: ...{t[max(0, i - 60) : i + len(form) + 20]!r}")
                         break
     assert checks == 544, checks  # 68 forms x 8 places (see the docstring)
     assert not leaks, f"{len(leaks)} of {checks} checks leaked:\n" + "\n".join(leaks[:60])

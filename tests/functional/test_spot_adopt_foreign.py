@@ -33,8 +33,13 @@ def moto():
 @pytest.fixture
 def ec2(moto):
     moto.reset()
-    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto.url, aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
+    return boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=moto.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def tags_of(ec2, iid):
@@ -43,8 +48,9 @@ def tags_of(ec2, iid):
 
 
 def test_a_request_listed_with_a_foreign_instance_does_not_tag_it_as_ours(tmp_path, moto, ec2):
-    foreign = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")[
-        "Instances"][0]["InstanceId"]
+    foreign = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0][
+        "InstanceId"
+    ]
     env = Engine(tmp_path, moto, pillar(moto))
     env.spot = lambda req: dict(req, InstanceId=foreign) if req.get("InstanceId") else req
     try:

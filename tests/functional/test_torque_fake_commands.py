@@ -23,21 +23,33 @@ from tests.unit.schedulers import maui_layouts as lay
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "scheduler-output", "torque")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
-DIAGNOSE_P = lay.diagnose_p([("152", 1716, False)], header="  Serv(QTime)", weights="     1(    1)",
-                            columns=["100.0(1716.)"], footer="100.0(100.0)")
+DIAGNOSE_P = lay.diagnose_p(
+    [("152", 1716, False)],
+    header="  Serv(QTime)",
+    weights="     1(    1)",
+    columns=["100.0(1716.)"],
+    footer="100.0(100.0)",
+)
 
 
 def showres_n(*nodes):
-    return lay.showres_n([(n, [("User", f"{n}.0", "N/A", "1", "-00:01:00", "INFINITE", "Mon Dec  7 10:00:00")])
-                          for n in nodes])
+    return lay.showres_n(
+        [(n, [("User", f"{n}.0", "N/A", "1", "-00:01:00", "INFINITE", "Mon Dec  7 10:00:00")]) for n in nodes]
+    )
 
 
 TEMPLATES = {
-    "qstat_command": "qstat -x -t", "pbsnodes_command": "pbsnodes {0} {1}",
-    "add_node_command": 'qmgr -c "create node {0}"', "check_node_command": "checknode {0}",
-    "remove_node_command": 'qmgr -c "delete node {0}"', "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"',
-    "diagnose_p_command": "diagnose -p", "showres_command": "showres -n", "setres_command": "setres {0} {1} {2}",
-    "releaseres_command": "releaseres {0}", "delete_job_command": "qdel -p {0}",
+    "qstat_command": "qstat -x -t",
+    "pbsnodes_command": "pbsnodes {0} {1}",
+    "add_node_command": 'qmgr -c "create node {0}"',
+    "check_node_command": "checknode {0}",
+    "remove_node_command": 'qmgr -c "delete node {0}"',
+    "set_node_command": 'qmgr -c "set node {0} {1} {2} {3}"',
+    "diagnose_p_command": "diagnose -p",
+    "showres_command": "showres -n",
+    "setres_command": "setres {0} {1} {2}",
+    "releaseres_command": "releaseres {0}",
+    "delete_job_command": "qdel -p {0}",
     "signal_job_command": "qsig -s {0} {1}",
 }
 
@@ -50,13 +62,21 @@ def fake(tmp_path):
 @pytest.fixture
 def mods(fake):
     opts = salt.config.minion_config(None)
-    opts.update({
-        "file_client": "local",
-        "module_dirs": [os.path.join(REPO, "_modules")],
-        "grains": {},
-        "pillar": {"dcluster": {"cluster": {"type": "torque", "config": {
-            **TEMPLATES, "command_env": {"PATH": fake.path_env}, "command_timeout": 20}}}},
-    })
+    opts.update(
+        {
+            "file_client": "local",
+            "module_dirs": [os.path.join(REPO, "_modules")],
+            "grains": {},
+            "pillar": {
+                "dcluster": {
+                    "cluster": {
+                        "type": "torque",
+                        "config": {**TEMPLATES, "command_env": {"PATH": fake.path_env}, "command_timeout": 20},
+                    }
+                }
+            },
+        }
+    )
     funcs = salt.loader.minion_mods(opts)
     assert "dcluster_torque.jobs" in funcs, "the module did not load"
     return funcs
@@ -89,15 +109,22 @@ def test_add_hold_release_remove_vacate_argv(fake, mods):
     fake.respond("checknode", lay.checknode("dc-r1-aa", "Idle", "00:00:01"))
     mods["dcluster_torque.add_node"]("dc-r1-aa", 2, queue="batch")
     assert fake.calls() == [
-        ["qmgr", "-c", "create node dc-r1-aa"], ["qmgr", "-c", "set node dc-r1-aa np = 2"],
-        ["checknode", "dc-r1-aa"], ["setres", "-q", "batch", "dc-r1-aa"],
-        ["qmgr", "-c", "set node dc-r1-aa state = free"]]
+        ["qmgr", "-c", "create node dc-r1-aa"],
+        ["qmgr", "-c", "set node dc-r1-aa np = 2"],
+        ["checknode", "dc-r1-aa"],
+        ["setres", "-q", "batch", "dc-r1-aa"],
+        ["qmgr", "-c", "set node dc-r1-aa state = free"],
+    ]
     fake.reset()
     assert mods["dcluster_torque.hold"]("dc-r1-aa", reason="dcluster: idle") is True
     assert fake.calls() == [["pbsnodes", "-o", "-N", "dcluster: idle", "dc-r1-aa"]]
     fake.reset()
-    fake.respond("pbsnodes", args=["-x", "dc-r1-aa"], stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state>"
-                 "<np>2</np><note>dcluster: idle</note><jobs>0/77.srv</jobs></Node></Data>")
+    fake.respond(
+        "pbsnodes",
+        args=["-x", "dc-r1-aa"],
+        stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state>"
+        "<np>2</np><note>dcluster: idle</note><jobs>0/77.srv</jobs></Node></Data>",
+    )
     fake.respond("showres", showres_n("dc-r1-aa"))
     with pytest.raises(CommandExecutionError, match="still runs jobs 77"):
         mods["dcluster_torque.remove"]("dc-r1-aa")
@@ -108,8 +135,11 @@ def test_add_hold_release_remove_vacate_argv(fake, mods):
 
 
 def test_remove_releases_reservations_then_deletes(fake, mods):
-    fake.respond("pbsnodes", args=["-x", "dc-r1-aa"],
-                 stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np></Node></Data>")
+    fake.respond(
+        "pbsnodes",
+        args=["-x", "dc-r1-aa"],
+        stdout="<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np></Node></Data>",
+    )
     fake.respond("showres", showres_n("dc-r1-aa", "dc-r1-aab"))
     out = mods["dcluster_torque.remove"]("dc-r1-aa")
     assert out["released_reservations"] == ["dc-r1-aa.0"]
@@ -125,8 +155,14 @@ def test_injection_is_refused_before_anything_runs(fake, mods):
 def test_bad_settings_name_the_pillar_path(fake, mods):
     mods["config.get"]  # noqa: B018 - the loader is up
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
-                 "pillar": {"dcluster": {"cluster": {"type": "torque", "config": {"qstat_command": "qstat -x | grep Q"}}}}})
+    opts.update(
+        {
+            "file_client": "local",
+            "module_dirs": [os.path.join(REPO, "_modules")],
+            "grains": {},
+            "pillar": {"dcluster": {"cluster": {"type": "torque", "config": {"qstat_command": "qstat -x | grep Q"}}}},
+        }
+    )
     funcs = salt.loader.minion_mods(opts)
     with pytest.raises(CommandExecutionError, match="dcluster:cluster:config:qstat_command"):
         funcs["dcluster_torque.jobs"]()

@@ -23,10 +23,12 @@ psutil = pytest.importorskip("psutil")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BEACONS = os.path.join(REPO, "_beacons")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
-                                reason="moving interfaces between namespaces needs root and iproute2")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("ip") is None,
+    reason="moving interfaces between namespaces needs root and iproute2",
+)
 
-FRAME = bytes.fromhex("ffffffffffff020000000001" "88b5") + b"\0" * 986  # 1000 bytes, local experimental ethertype
+FRAME = bytes.fromhex("ffffffffffff02000000000188b5") + b"\0" * 986  # 1000 bytes, local experimental ethertype
 
 SEND = """
 import socket, sys
@@ -44,8 +46,12 @@ def ip(*args: str) -> None:
 
 def send_frames(iface: str, count: int, netns: str | None = None) -> None:
     prefix = ["ip", "netns", "exec", netns] if netns else []
-    subprocess.run([*prefix, sys.executable, "-c", SEND, iface, FRAME.hex(), str(count)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [*prefix, sys.executable, "-c", SEND, iface, FRAME.hex(), str(count)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def take(beacon, config: list, context: dict) -> tuple[dict, float]:

@@ -55,14 +55,25 @@ def test_engine_and_worker_metrics_reach_carbon_and_survive_a_restart(carbon):
         engine = engine_metrics(v, None, {"launches": {"r1": 3}}, "it.dc", timestamp=base)
         assert client.send(engine) is True
         m = {p: val for p, val, _ in engine}
-        for path in ("it.dc.nodes.total", "it.dc.nodes.idle", "it.dc.cores.total", "it.dc.resource.r1.nodes",
-                     "it.dc.jobs.queued", "it.dc.launches.r1"):
+        for path in (
+            "it.dc.nodes.total",
+            "it.dc.nodes.idle",
+            "it.dc.cores.total",
+            "it.dc.resource.r1.nodes",
+            "it.dc.jobs.queued",
+            "it.dc.launches.r1",
+        ):
             assert carbon.wait_value(path, base, base - 60) == m[path], path
 
         # a worker's beacon payload
-        beacon = {"id": "w1.example.org", "time": base + 10, "cpu": {"percent": 42.5, "count": 2},
-                  "memory": {"used": 123456789}, "disk": {"/": {"percent": 22.8}},
-                  "network": {"bytes_in": 1500.25}}
+        beacon = {
+            "id": "w1.example.org",
+            "time": base + 10,
+            "cpu": {"percent": 42.5, "count": 2},
+            "memory": {"used": 123456789},
+            "disk": {"/": {"percent": 22.8}},
+            "network": {"bytes_in": 1500.25},
+        }
         assert client.send(stats_to_metrics("w1.example.org", beacon, "it.dc")) is True
         w = "it.dc.workers.w1_example_org"
         assert carbon.wait_value(f"{w}.cpu.percent", base + 10, base - 60) == 42.5
@@ -108,10 +119,16 @@ def test_reporter_and_forward_stats_write_to_carbon(carbon):
 
     glue_stats.reset()
     try:
-        pillar = {"secret": "0123456789abcdef0", "cluster": {"type": "slurm"},
-                  "plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                           "arguments": {"hostname": "127.0.0.1", "port": carbon.line_port,
-                                                         "prefix": "fw.dc"}}}}
+        pillar = {
+            "secret": "0123456789abcdef0",
+            "cluster": {"type": "slurm"},
+            "plugins": {
+                "graphite": {
+                    "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                    "arguments": {"hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "fw.dc"},
+                }
+            },
+        }
         ret = glue_stats.forward_stats({}, lambda key: pillar, "w2", {"time": now, "load": {"1m": 0.75}})
         assert ret["result"] is True, ret
         assert carbon.wait_value("fw.dc.workers.w2.load.1m", now, now - 60) == 0.75

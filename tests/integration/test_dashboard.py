@@ -35,10 +35,28 @@ CHROMIUM = "/usr/bin/chromium"
 NODE = "hpcn1"
 SHOTS = ROOT / "docs" / "screenshots"
 SECRET = "dashboard-test-secret-0123456789"
-READ = ["dcluster.status", "dcluster.workers", "dcluster.jobs", "dcluster.plan", "dcluster.resources",
-        "dcluster.history", "dcluster.graphs", "dcluster.config", "dcluster.server_status"]
-ACT = ["dcluster.launch", "dcluster.hold", "dcluster.release", "dcluster.vacate", "dcluster.remove",
-       "dcluster.freeze", "dcluster.drain", "dcluster.restore", "dcluster.auto"]
+READ = [
+    "dcluster.status",
+    "dcluster.workers",
+    "dcluster.jobs",
+    "dcluster.plan",
+    "dcluster.resources",
+    "dcluster.history",
+    "dcluster.graphs",
+    "dcluster.config",
+    "dcluster.server_status",
+]
+ACT = [
+    "dcluster.launch",
+    "dcluster.hold",
+    "dcluster.release",
+    "dcluster.vacate",
+    "dcluster.remove",
+    "dcluster.freeze",
+    "dcluster.drain",
+    "dcluster.restore",
+    "dcluster.auto",
+]
 
 
 def free_port() -> int:
@@ -73,12 +91,26 @@ def api(salt_factories, slurm, users, tmp_path_factory):
     (tmp / "users").write_text("".join(f"{u}:{hashlib.sha256(p.encode()).hexdigest()}\n" for u, p in users.items()))
     os.chmod(tmp / "users", 0o600)
     pillar = {
-        "secret": SECRET, "cluster_name": "dc", "cluster_poller_interval": 1, "cloud_poller_interval": 2,
+        "secret": SECRET,
+        "cluster_name": "dc",
+        "cluster_poller_interval": 1,
+        "cloud_poller_interval": 2,
         "cluster": slurm.config(),
-        "cloud": {"loc": {"type": "local", "cores": 2, "mem_mb": 1024, "quantity": {"min": 0, "max": 0},
-                          "reservation": {"property": "loc"},
-                          "config": {"state_dir": str(tmp / "local-cloud"), "bridge": "dcdashbr0",
-                                     "network": "127.200.0.96/28", "gateway": "127.200.0.97"}}},
+        "cloud": {
+            "loc": {
+                "type": "local",
+                "cores": 2,
+                "mem_mb": 1024,
+                "quantity": {"min": 0, "max": 0},
+                "reservation": {"property": "loc"},
+                "config": {
+                    "state_dir": str(tmp / "local-cloud"),
+                    "bridge": "dcdashbr0",
+                    "network": "127.200.0.96/28",
+                    "gateway": "127.200.0.97",
+                },
+            }
+        },
     }
     (tmp / "pillar").mkdir()
     (tmp / "pillar" / "top.sls").write_text("base:\n  '*':\n    - dcluster\n")
@@ -93,16 +125,27 @@ def api(salt_factories, slurm, users, tmp_path_factory):
             "engines": [{"dcluster": {"interval": 1}}],
             # the runner and engine of the tree under test, before the installed package's (a worktree's
             # own, when the venv's editable install points at another checkout)
-            "runner_dirs": [str(ROOT / "_runners")], "engines_dirs": [str(ROOT / "_engines")],
+            "runner_dirs": [str(ROOT / "_runners")],
+            "engines_dirs": [str(ROOT / "_engines")],
             "netapi_enable_clients": ["runner"],
-            "external_auth": {"file": {
-                "^filename": str(tmp / "users"), "^filetype": "text", "^hashtype": "sha256",
-                "dcro": [{"@runner": READ}],
-                "dcadmin": [{"@runner": READ + ACT}],
-            }},
-            "rest_cherrypy": {"host": "127.0.0.1", "port": port, "disable_ssl": True,
-                              "app": paths["app"], "app_path": paths["app_path"],
-                              "static": paths["static"], "static_path": paths["static_path"]},
+            "external_auth": {
+                "file": {
+                    "^filename": str(tmp / "users"),
+                    "^filetype": "text",
+                    "^hashtype": "sha256",
+                    "dcro": [{"@runner": READ}],
+                    "dcadmin": [{"@runner": READ + ACT}],
+                }
+            },
+            "rest_cherrypy": {
+                "host": "127.0.0.1",
+                "port": port,
+                "disable_ssl": True,
+                "app": paths["app"],
+                "app_path": paths["app_path"],
+                "static": paths["static"],
+                "static_path": paths["static_path"],
+            },
         },
     )
     with master.started(start_timeout=120):
@@ -124,8 +167,12 @@ def api(salt_factories, slurm, users, tmp_path_factory):
 def http(api, path, body=None, token=None, method=None):
     """(status, parsed JSON or text) of one request to salt-api."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(api["url"] + path, data=data, method=method or ("POST" if data else "GET"),
-                                 headers={"Accept": "application/json", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        api["url"] + path,
+        data=data,
+        method=method or ("POST" if data else "GET"),
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+    )
     if token:
         req.add_header("X-Auth-Token", token)
     try:
@@ -184,13 +231,25 @@ def test_read_only_user_reads_but_cannot_act(api, slurm):
     token = login(api, "dcro")["token"]
     status, out = run(api, token, "dcluster.resources")
     assert status == 200 and out["return"][0]["loc"]["max"] == 0
-    for fun, kw in (("dcluster.hold", {"name": NODE}), ("dcluster.launch", {"resource": "loc"}),
-                    ("dcluster.auto", {"enable": False}), ("dcluster.validate", {})):
+    for fun, kw in (
+        ("dcluster.hold", {"name": NODE}),
+        ("dcluster.launch", {"resource": "loc"}),
+        ("dcluster.auto", {"enable": False}),
+        ("dcluster.validate", {}),
+    ):
         status, out = run(api, token, fun, **kw)
         assert status in (401, 403), (fun, status, out)
     # /run with inline credentials instead of a token: the same ACL applies
-    body = [{"client": "runner", "fun": "dcluster.hold", "kwarg": {"name": NODE}, "username": "dcro",
-             "password": api["users"]["dcro"], "eauth": "file"}]
+    body = [
+        {
+            "client": "runner",
+            "fun": "dcluster.hold",
+            "kwarg": {"name": NODE},
+            "username": "dcro",
+            "password": api["users"]["dcro"],
+            "eauth": "file",
+        }
+    ]
     assert http(api, "/run", body)[0] in (401, 403)
     assert slurm_state(slurm) in ("idle", "mix", "alloc")
 
@@ -204,8 +263,12 @@ def test_admin_holds_and_releases_over_rest(api, slurm):
     assert status == 200 and out["return"][0]["ok"] is True, out
     wait_for(lambda: slurm_state(slurm) in ("idle", "mix", "alloc"), 40, 0.5, what=f"{NODE} to be released")
     # the engine sees it released before the browser test holds it again
-    wait_for(lambda: run(api, token, "dcluster.workers", name=NODE)[1]["return"][0][0]["node"]["state"] != "held",
-             30, 0.5, what="the engine to see the release")
+    wait_for(
+        lambda: run(api, token, "dcluster.workers", name=NODE)[1]["return"][0][0]["node"]["state"] != "held",
+        30,
+        0.5,
+        what="the engine to see the release",
+    )
 
 
 def sbatch(slurm, *args):
@@ -224,9 +287,21 @@ def browser():
     profile = tempfile.mkdtemp(prefix="dcdash-chromium-")
     with sync_api.sync_playwright() as pw:
         ctx = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1280, "height": 800},
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            viewport={"width": 1280, "height": 800},
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             yield ctx
         finally:
@@ -364,7 +439,8 @@ def test_plan_dry_run_over_rest_and_in_the_dashboard(api, slurm, browser):
         expect(job_row.locator("td.reason")).to_have_text("shape", timeout=20000)
         assert "needs 3 separate nodes" in job_row.inner_text()
         expect(page.locator(f"#plan-workers tbody tr[data-name='{NODE}'] td.reason")).to_have_text(
-            "physical", timeout=10000)
+            "physical", timeout=10000
+        )
         assert "auto mode on" in page.locator("#plan-info").inner_text()
         expect(page.locator("#plan-job-counts li[data-reason=shape]")).to_be_visible()
         page.screenshot(path=str(SHOTS / "dashboard-plan.png"), full_page=True)

@@ -51,8 +51,17 @@ SHOT = ROOT / "docs" / "screenshots" / "dashboard-worker-graphs.png"
 SHOT_ENGINE = ROOT / "docs" / "screenshots" / "dashboard-worker-graphs-engine.png"
 PREFIX = "wgtest.dc"
 SALT_MINION = os.path.join(os.path.dirname(sys.executable), "salt-minion")
-READ = ["dcluster.status", "dcluster.workers", "dcluster.jobs", "dcluster.resources", "dcluster.history",
-        "dcluster.graphs", "dcluster.worker_graphs", "dcluster.config", "dcluster.server_status"]
+READ = [
+    "dcluster.status",
+    "dcluster.workers",
+    "dcluster.jobs",
+    "dcluster.resources",
+    "dcluster.history",
+    "dcluster.graphs",
+    "dcluster.worker_graphs",
+    "dcluster.config",
+    "dcluster.server_status",
+]
 
 USERDATA = """#!/bin/sh
 # test user-data: a salt-minion for the test master on its random ports, running the stats beacon
@@ -114,27 +123,69 @@ def stack(salt_factories, tmp_path_factory):
         port = free_port()
         paths = dashboard.paths()
         master = engine_master(
-            salt_factories, "dcwg-master", tmp, address=GATEWAY,
+            salt_factories,
+            "dcwg-master",
+            tmp,
+            address=GATEWAY,
             engines=[{"dcluster": {"master_address": GATEWAY, "interval": 1, "stats_interval": 1}}],
             netapi_enable_clients=["runner"],
             reactor=[{"salt/beacon/*/dcluster_stats/": [str(ROOT / "reactor" / "stats.sls")]}],
-            external_auth={"file": {"^filename": str(tmp / "users"), "^filetype": "text", "^hashtype": "sha256",
-                                    "dcro": [{"@runner": READ}]}},
-            rest_cherrypy={"host": "127.0.0.1", "port": port, "disable_ssl": True, "app": paths["app"],
-                           "app_path": paths["app_path"], "static": paths["static"],
-                           "static_path": paths["static_path"]})
-        ports = {"ret_port": master.config["ret_port"], "publish_port": master.config["publish_port"],
-                 "salt_minion": SALT_MINION, "beacons": str(ROOT / "_beacons")}
+            external_auth={
+                "file": {
+                    "^filename": str(tmp / "users"),
+                    "^filetype": "text",
+                    "^hashtype": "sha256",
+                    "dcro": [{"@runner": READ}],
+                }
+            },
+            rest_cherrypy={
+                "host": "127.0.0.1",
+                "port": port,
+                "disable_ssl": True,
+                "app": paths["app"],
+                "app_path": paths["app_path"],
+                "static": paths["static"],
+                "static_path": paths["static_path"],
+            },
+        )
+        ports = {
+            "ret_port": master.config["ret_port"],
+            "publish_port": master.config["publish_port"],
+            "salt_minion": SALT_MINION,
+            "beacons": str(ROOT / "_beacons"),
+        }
         (tmp / "userdata.sh.j2").write_text(USERDATA % ports)
-        pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=(BRIDGE, NETWORK, GATEWAY), quantity=(1, 1),
-                               r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
-                               max_launch_time=3600, max_idle_time=3600)
-        pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
-            "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": PREFIX, "render_url": web.url}}}
+        pillar = torque_pillar(
+            tmp,
+            fake,
+            SECRET,
+            CLUSTER,
+            net=(BRIDGE, NETWORK, GATEWAY),
+            quantity=(1, 1),
+            r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
+            max_launch_time=3600,
+            max_idle_time=3600,
+        )
+        pillar["plugins"] = {
+            "graphite": {
+                "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                "arguments": {
+                    "hostname": "127.0.0.1",
+                    "port": carbon.line_port,
+                    "prefix": PREFIX,
+                    "render_url": web.url,
+                },
+            }
+        }
         write_pillar(tmp, "dcwg-master", pillar)
         with master.started(start_timeout=120), master.salt_api_daemon().started(start_timeout=120):
-            yield {"master": master, "url": f"http://127.0.0.1:{port}", "users": users, "config": load(pillar),
-                   "web": web}
+            yield {
+                "master": master,
+                "url": f"http://127.0.0.1:{port}",
+                "users": users,
+                "config": load(pillar),
+                "web": web,
+            }
     finally:
         web.stop()
         carbon.stop()
@@ -158,8 +209,9 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
     from playwright.sync_api import expect
 
     drv = LocalDriver(stack["config"].resources["r1"], CLUSTER, SECRET)
-    insts = wait_for(lambda: [i for i in drv.instances() if i.state.value != "gone"], 60,
-                     what="the engine to launch its min worker")
+    insts = wait_for(
+        lambda: [i for i in drv.instances() if i.state.value != "gone"], 60, what="the engine to launch its min worker"
+    )
     mid = insts[0].minion_id
     assert identity.parse(mid, SECRET, CLUSTER) is not None
 
@@ -176,8 +228,7 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
                 print("".join(fh.readlines()[-40:]))
         raise
     assert out["source"] == "graphite" and "graphite_error" not in out
-    assert {g for g, s in out["series"].items() if s} == {"load", "cpu", "memory", "network", "disk_io",
-                                                           "disk_used"}
+    assert {g for g, s in out["series"].items() if s} == {"load", "cpu", "memory", "network", "disk_io", "disk_used"}
     assert 0 <= out["series"]["memory"]["memory %"][-1][1] <= 100
 
     page = browser.new_page()
@@ -227,10 +278,17 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
 
     # another minion's event claiming to be this worker, on the same bus: dropped and counted, not drawn
     before = out["intake"]["dropped"]["id"]
-    with salt.utils.event.get_master_event(stack["master"].config, stack["master"].config["sock_dir"],
-                                           listen=False) as bus:
-        bus.fire_event({"id": "dc-other-000000-000000000000", "load": {"1m": 1e6, "5m": 0, "15m": 0}},
-                       f"salt/beacon/{mid}/dcluster_stats/")
-    after = wait_for(lambda: (o := worker_graphs(stack, mid))["intake"]["dropped"]["id"] > before and o, 30, 1.0,
-                     what="the forged event to be counted")
+    with salt.utils.event.get_master_event(
+        stack["master"].config, stack["master"].config["sock_dir"], listen=False
+    ) as bus:
+        bus.fire_event(
+            {"id": "dc-other-000000-000000000000", "load": {"1m": 1e6, "5m": 0, "15m": 0}},
+            f"salt/beacon/{mid}/dcluster_stats/",
+        )
+    after = wait_for(
+        lambda: (o := worker_graphs(stack, mid))["intake"]["dropped"]["id"] > before and o,
+        30,
+        1.0,
+        what="the forged event to be counted",
+    )
     assert max(v for _, v in after["series"]["load"]["1m"]) < 1e6

@@ -74,8 +74,7 @@ CHECKNODE = "checking node {0}\n\nState:   Idle  (in current state for 00:00:05)
 
 
 def pbsnodes_xml(names):
-    nodes = "".join(f"<Node><name>{n}</name><state>free</state><np>2</np><ntype>cluster</ntype></Node>"
-                    for n in names)
+    nodes = "".join(f"<Node><name>{n}</name><state>free</state><np>2</np><ntype>cluster</ntype></Node>" for n in names)
     return f"<Data>{nodes}</Data>"
 
 
@@ -98,27 +97,58 @@ def stack(salt_factories, tmp_path_factory):
             carbon = CarbonCache(str(tmp / "carbon"))
             carbon.start()
         netns.ensure_bridge(BRIDGE, GATEWAY, 28)
-        master = engine_master(salt_factories, "dceng-master", tmp, address=GATEWAY, reactors=[],
-                               file_roots={"base": [str(tmp / "states")]})
-        ports = {"ret_port": master.config["ret_port"], "publish_port": master.config["publish_port"],
-                 "salt_minion": SALT_MINION}
+        master = engine_master(
+            salt_factories,
+            "dceng-master",
+            tmp,
+            address=GATEWAY,
+            reactors=[],
+            file_roots={"base": [str(tmp / "states")]},
+        )
+        ports = {
+            "ret_port": master.config["ret_port"],
+            "publish_port": master.config["publish_port"],
+            "salt_minion": SALT_MINION,
+        }
         (tmp / "userdata.sh.j2").write_text(USERDATA % ports)
         (tmp / "states").mkdir(exist_ok=True)
         (tmp / "states" / "top.sls").write_text("base:\n  '*':\n    - worker\n")
         (tmp / "states" / "worker.sls").write_text(WORKER_SLS % {"markers": markers})
-        pillar = torque_pillar(tmp, fake, SECRET, "dc", net=(BRIDGE, NETWORK, GATEWAY), quantity=(1, 1),
-                               r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
-                               max_launch_time=300, max_idle_time=3600)
+        pillar = torque_pillar(
+            tmp,
+            fake,
+            SECRET,
+            "dc",
+            net=(BRIDGE, NETWORK, GATEWAY),
+            quantity=(1, 1),
+            r1_config={"userdata_file": str(tmp / "userdata.sh.j2")},
+            max_launch_time=300,
+            max_idle_time=3600,
+        )
         # dcluster's own log file at DEBUG while Salt's log stays at its level (issue 16: the section did nothing)
-        pillar["logging"] = {"log_level": 3, "log_location": str(tmp / "dcluster.log"),
-                             "log_format": "%(levelname)s %(name)s: %(message)s"}
+        pillar["logging"] = {
+            "log_level": 3,
+            "log_location": str(tmp / "dcluster.log"),
+            "log_format": "%(levelname)s %(name)s: %(message)s",
+        }
         if carbon is not None:
-            pillar["plugins"] = {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {
-                "hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "dctest", "interval": 1}}}
+            pillar["plugins"] = {
+                "graphite": {
+                    "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                    "arguments": {"hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "dctest", "interval": 1},
+                }
+            }
         write_pillar(tmp, "dceng-master", pillar)
         with master.started(start_timeout=120):
-            yield {"master": master, "fake": fake, "carbon": carbon, "markers": markers, "tmp": tmp,
-                   "config": load(pillar), "extra": extra}
+            yield {
+                "master": master,
+                "fake": fake,
+                "carbon": carbon,
+                "markers": markers,
+                "tmp": tmp,
+                "config": load(pillar),
+                "extra": extra,
+            }
     finally:
         for proc in extra:
             proc.terminate()
@@ -185,8 +215,11 @@ def test_the_pillars_logging_section_gives_dclusters_own_file(stack):
         return text if "DEBUG dcluster.schedulers._common: torque: running" in text else None
 
     text = wait_for(scheduler_polls, 60, what="the engine's scheduler polls in dcluster's log file")
-    records = [line.split(" ", 2) for line in text.splitlines()
-               if line.startswith(("DEBUG ", "INFO ", "WARNING ", "ERROR ", "CRITICAL "))]
+    records = [
+        line.split(" ", 2)
+        for line in text.splitlines()
+        if line.startswith(("DEBUG ", "INFO ", "WARNING ", "ERROR ", "CRITICAL "))
+    ]
     assert records and all(name.startswith(("dcluster", "salt.loaded.ext.engines.dcluster")) for _, name, _ in records)
     assert SECRET not in text
 
@@ -253,20 +286,34 @@ def test_maui_down_fails_the_poll_and_the_status_says_why(stack):
     assert any("cannot connect to 'dceng-master'" in e for e in data["recent_errors"])
     assert not [c for c in fake.calls() if c[0] == "qmgr" and "delete" in " ".join(c)]
     _prime(fake, mid)  # MAUI answers again
-    wait_for(lambda: run.run("dcluster.status").data["engine"]["scheduler_ok"] or None, 30,
-             what="the poll to succeed again")
+    wait_for(
+        lambda: run.run("dcluster.status").data["engine"]["scheduler_ok"] or None, 30, what="the poll to succeed again"
+    )
 
 
 def _rogue_minion(stack, minion_id, name):
     root = stack["tmp"] / name
     (root / "etc" / "salt").mkdir(parents=True)
     master = stack["master"]
-    (root / "etc" / "salt" / "minion").write_text(yaml.safe_dump({
-        "id": minion_id, "master": GATEWAY, "master_port": master.config["ret_port"],
-        "publish_port": master.config["publish_port"], "root_dir": str(root), "acceptance_wait_time": 1,
-        "random_reauth_delay": 0, "user": "root"}))
-    proc = subprocess.Popen([SALT_MINION, "-c", str(root / "etc" / "salt"), "-l", "warning"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (root / "etc" / "salt" / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "id": minion_id,
+                "master": GATEWAY,
+                "master_port": master.config["ret_port"],
+                "publish_port": master.config["publish_port"],
+                "root_dir": str(root),
+                "acceptance_wait_time": 1,
+                "random_reauth_delay": 0,
+                "user": "root",
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [SALT_MINION, "-c", str(root / "etc" / "salt"), "-l", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     stack["extra"].append(proc)
     return proc
 
@@ -283,8 +330,14 @@ def test_spoofed_and_replayed_ids_stay_unaccepted(stack):
         _rogue_minion(stack, name, f"rogue{i}")
     # a signed id with no key of ours is refused (rejected: Salt refuses its later tries itself); an id
     # that is not ours is left pending for the admin; the worker's own id with another key is denied
-    wait_for(lambda: forged in master_keys(master).get("minions_pre", []) and
-             unknown in master_keys(master).get("minions_rejected", []), 60, what="the rogue keys to be refused")
+    wait_for(
+        lambda: (
+            forged in master_keys(master).get("minions_pre", [])
+            and unknown in master_keys(master).get("minions_rejected", [])
+        ),
+        60,
+        what="the rogue keys to be refused",
+    )
     time.sleep(5)  # several auth retries, each one a reactor run
     k = master_keys(master)
     assert forged in k["minions_pre"] and unknown in k["minions_rejected"]

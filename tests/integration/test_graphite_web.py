@@ -68,16 +68,38 @@ def beacon_events(n: int) -> list[dict]:
 
 
 def pillar(carbon, render_url):
-    return {"secret": SECRET, "cluster_name": "gw", "cluster": {"type": "slurm"},
-            "plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                     "arguments": {"hostname": "127.0.0.1", "port": carbon.line_port,
-                                                   "prefix": PREFIX, "render_url": render_url}}}}
+    return {
+        "secret": SECRET,
+        "cluster_name": "gw",
+        "cluster": {"type": "slurm"},
+        "plugins": {
+            "graphite": {
+                "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                "arguments": {
+                    "hostname": "127.0.0.1",
+                    "port": carbon.line_port,
+                    "prefix": PREFIX,
+                    "render_url": render_url,
+                },
+            }
+        },
+    }
 
 
 def published(render_url):
     """What the runner reads of the engine's summary: the (redacted) config's graphite plugin."""
-    return {"last": {"config": {"plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                                          "arguments": {"prefix": PREFIX, "render_url": render_url}}}}}}
+    return {
+        "last": {
+            "config": {
+                "plugins": {
+                    "graphite": {
+                        "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                        "arguments": {"prefix": PREFIX, "render_url": render_url},
+                    }
+                }
+            }
+        }
+    }
 
 
 def no_engine(name, minutes):

@@ -45,14 +45,16 @@ CLIENTS = "127.200.0.232/29"
 
 
 def pillar(scheduler: str, wheel: str, venv: str) -> dict:
-    return {"dcluster_head": {
-        "scheduler": scheduler,
-        "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
-        # no salt-master service on this machine: the drop-ins are written, nothing restarted
-        "master": {"service": "", "master_address": ADDRESS, "file_roots": [os.path.join(REPO, "salt")]},
-        "share": {"path": SHARE, "clients": [CLIENTS], "nfs_server": False},
-        "slurm": {"cluster_name": "dchead", "control_addr": ADDRESS},
-    }}
+    return {
+        "dcluster_head": {
+            "scheduler": scheduler,
+            "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
+            # no salt-master service on this machine: the drop-ins are written, nothing restarted
+            "master": {"service": "", "master_address": ADDRESS, "file_roots": [os.path.join(REPO, "salt")]},
+            "share": {"path": SHARE, "clients": [CLIENTS], "nfs_server": False},
+            "slurm": {"cluster_name": "dchead", "control_addr": ADDRESS},
+        }
+    }
 
 
 # One head host per scheduler, its tests in file order, stopped before the next one starts.
@@ -62,21 +64,46 @@ def head(request, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"head-{scheduler}")
     # The library as a wheel built from a copy of the checkout (nothing is built in the worktree).
     src = d / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build",
-                                                              "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(d / "wheels"), str(src)], check=True, capture_output=True)
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build", "*.egg-info", "__pycache__"),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(d / "wheels"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = str(next((d / "wheels").iterdir()))
     venv = str(d / "venv")
     subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
     (d / "pillar").mkdir()
     (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
     (d / "pillar" / "head.sls").write_text(json.dumps(pillar(scheduler, wheel, venv)))
-    (d / "minion").write_text(yaml.safe_dump({
-        "file_client": "local", "id": HOST, "root_dir": str(d / "saltroot"),
-        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(d / "pillar")]},
-        # dcluster_worker.registered, for the worker formula applied on the head host
-        "states_dirs": [os.path.join(REPO, "_states")]}))
+    (d / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "file_client": "local",
+                "id": HOST,
+                "root_dir": str(d / "saltroot"),
+                "file_roots": {"base": [os.path.join(REPO, "salt")]},
+                "pillar_roots": {"base": [str(d / "pillar")]},
+                # dcluster_worker.registered, for the worker formula applied on the head host
+                "states_dirs": [os.path.join(REPO, "_states")],
+            }
+        )
+    )
     root = HeadRoot(str(d / "root"), HOST, ADDRESS)
     root.start()
     try:
@@ -107,8 +134,9 @@ def ns_pids(root: HeadRoot) -> list[int]:
 
 
 def apply(root: HeadRoot, d, sls: str = "dcluster.head", *extra: str) -> dict:
-    p = root.run([SALT_CALL, "-c", str(d), "--local", "state.apply", sls, *extra, "--out=json", "-l", "error"],
-                 timeout=600)
+    p = root.run(
+        [SALT_CALL, "-c", str(d), "--local", "state.apply", sls, *extra, "--out=json", "-l", "error"], timeout=600
+    )
     assert p.stdout, p.stderr.decode()[-3000:]
     out = json.loads(p.stdout)["local"]
     assert isinstance(out, dict), out
@@ -125,16 +153,24 @@ def first(head):
     return apply(root, d)
 
 
-SCHEDULER_STATES = {"slurm": ("dcluster-munge-key", "dcluster-munged", "dcluster-slurm-conf", "dcluster-slurmctld"),
-                    "sge": ("dcluster-sge-act-qmaster", "dcluster-sge-environment", "dcluster-sge-qmaster")}
+SCHEDULER_STATES = {
+    "slurm": ("dcluster-munge-key", "dcluster-munged", "dcluster-slurm-conf", "dcluster-slurmctld"),
+    "sge": ("dcluster-sge-act-qmaster", "dcluster-sge-environment", "dcluster-sge-qmaster"),
+}
 
 
 def test_first_apply_succeeds_and_changes_the_host(head, first):
     scheduler = head[3]
     assert failed(first) == {}
     changed = {k for k, v in first.items() if v["changes"]}
-    for sid in ("dcluster-library", "dcluster-master-engine", "dcluster-master-reactor", "dcluster-share-export",
-                "dcluster-carbon-cache", *SCHEDULER_STATES[scheduler]):
+    for sid in (
+        "dcluster-library",
+        "dcluster-master-engine",
+        "dcluster-master-reactor",
+        "dcluster-share-export",
+        "dcluster-carbon-cache",
+        *SCHEDULER_STATES[scheduler],
+    ):
         assert any(k.startswith(sid + ":") for k in changed), (sid, sorted(changed))
 
 
@@ -157,8 +193,10 @@ def test_the_scheduler_server_and_carbon_run_and_answer(head, first):
         with open(root.upper("/var/lib/gridengine/default/common/act_qmaster")) as fh:
             assert fh.read().strip() == HOST
     # carbon-cache on the head's own loopback writes what it receives
-    send = ("import socket, time; s = socket.create_connection(('127.0.0.1', 2003), 5); "
-            "s.sendall(b'dcluster.headtest.value 7 %d\\n' % time.time()); s.close()")
+    send = (
+        "import socket, time; s = socket.create_connection(('127.0.0.1', 2003), 5); "
+        "s.sendall(b'dcluster.headtest.value 7 %d\\n' % time.time()); s.close()"
+    )
     assert root.run(["/usr/bin/python3", "-c", send]).returncode == 0
     wsp = root.upper("/var/lib/graphite/whisper/dcluster/headtest/value.wsp")
     deadline = time.monotonic() + 30
@@ -169,8 +207,11 @@ def test_the_scheduler_server_and_carbon_run_and_answer(head, first):
 
 def test_library_drop_ins_reactors_export_and_key(head, first):
     root, d, venv, scheduler = head
-    where = subprocess.run([os.path.join(venv, "bin", "python"), "-I", "-c", "import dcluster; print(dcluster.__file__)"],
-                           capture_output=True, text=True)
+    where = subprocess.run(
+        [os.path.join(venv, "bin", "python"), "-I", "-c", "import dcluster; print(dcluster.__file__)"],
+        capture_output=True,
+        text=True,
+    )
     assert where.stdout.startswith(venv), where
     conf = root.upper("/etc/salt/master.d")
     with open(os.path.join(conf, "dcluster-engine.conf")) as fh:
@@ -216,8 +257,17 @@ def test_a_slurm_worker_from_the_worker_formula_joins_and_runs_a_job(head, first
     root, d, _, scheduler = head
     if scheduler != "slurm":
         pytest.skip("the Slurm worker")
-    worker = {"dcluster_worker": {"slurm": {"install": False, "conf_server": f"{ADDRESS}:6817", "cores": 1,
-                                            "mem_mb": 200, "features": ["dcluster"]}}}
+    worker = {
+        "dcluster_worker": {
+            "slurm": {
+                "install": False,
+                "conf_server": f"{ADDRESS}:6817",
+                "cores": 1,
+                "mem_mb": 200,
+                "features": ["dcluster"],
+            }
+        }
+    }
     res = apply(root, d, "dcluster.worker.slurm", f"pillar={json.dumps(worker)}")
     assert failed(res) == {}
     assert res[f"dcluster-slurmd:{HOST}"]["changes"]["started"]["argv"][-2:] == ["--conf-server", f"{ADDRESS}:6817"]
@@ -259,11 +309,20 @@ def test_worker_munge_key_from_pillar_applied_for_real(tmp_path):
     key = os.urandom(1024)
     (tmp_path / "pillar").mkdir()
     (tmp_path / "pillar" / "top.sls").write_text("base:\n  '*': [worker]\n")
-    (tmp_path / "pillar" / "worker.sls").write_text(json.dumps(
-        {"dcluster_worker": {"munge_key": base64.b64encode(key).decode()}}))
-    (tmp_path / "minion").write_text(yaml.safe_dump({
-        "file_client": "local", "id": "dcworker", "root_dir": str(tmp_path / "saltroot"),
-        "file_roots": {"base": [os.path.join(REPO, "salt")]}, "pillar_roots": {"base": [str(tmp_path / "pillar")]}}))
+    (tmp_path / "pillar" / "worker.sls").write_text(
+        json.dumps({"dcluster_worker": {"munge_key": base64.b64encode(key).decode()}})
+    )
+    (tmp_path / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "file_client": "local",
+                "id": "dcworker",
+                "root_dir": str(tmp_path / "saltroot"),
+                "file_roots": {"base": [os.path.join(REPO, "salt")]},
+                "pillar_roots": {"base": [str(tmp_path / "pillar")]},
+            }
+        )
+    )
     root = HeadRoot(str(tmp_path / "root"), "dcworker", ADDRESS)
     root.start()
     try:

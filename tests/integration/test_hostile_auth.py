@@ -57,14 +57,16 @@ print(json.dumps(out))
 def master(salt_factories, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     fake = empty_torque(tmp / "fakebin")
-    pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=("dchabr0", "127.200.0.112/28", "127.200.0.113"),
-                           quantity=(0, 1))
+    pillar = torque_pillar(
+        tmp, fake, SECRET, CLUSTER, net=("dchabr0", "127.200.0.112/28", "127.200.0.113"), quantity=(0, 1)
+    )
     write_pillar(tmp, "dcha-master", pillar)
     (tmp / "old_auth.sls").write_text(OLD_AUTH_SLS)
     m = engine_master(salt_factories, "dcha-master", tmp, reactors=[{OLD_TAG: [str(tmp / "old_auth.sls")]}])
     with m.started(start_timeout=120):
-        wait_for(lambda: os.path.exists(f"{m.config['cachedir']}/dcluster/state.json"), 60,
-                 what="the engine's first cycle")
+        wait_for(
+            lambda: os.path.exists(f"{m.config['cachedir']}/dcluster/state.json"), 60, what="the engine's first cycle"
+        )
         yield m
 
 
@@ -83,8 +85,14 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
     marker = f"dcpwn-{uuid.uuid4().hex[:12]}"
     ours = identity.make(CLUSTER, "r1", SECRET)  # signed: a claim to be one of our workers
     forged = identity.make(CLUSTER, "r1", "not-the-secret-0123456")  # well formed, wrong HMAC
-    hostile = [payload(marker), "x\nevil:\n  runner.salt.cmd:\n    - args:\n      - fun: cmd.run", "{a: b}",
-               "*alias", "{{ 7 * 7 }}", "nœud-\u202eünï"]
+    hostile = [
+        payload(marker),
+        "x\nevil:\n  runner.salt.cmd:\n    - args:\n      - fun: cmd.run",
+        "{a: b}",
+        "*alias",
+        "{{ 7 * 7 }}",
+        "nœud-\u202eünï",
+    ]
     start = time.time()
     try:
         sign_in(master, hostile + [forged, ours], tmp_path)
@@ -92,9 +100,20 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
         # every id reached the reactor, whose only reaction is dcluster's runner, which answered
         seen = event_listener.wait_for_events([(mid, "salt/auth")], timeout=30, after_time=start)
         assert seen.found_all_events
-        wait_for(lambda: len([e for e in event_listener.get_events([(mid, "salt/run/*/ret")], after_time=start)
-                              if e.data.get("fun") == "runner.dcluster.pending_key"]) >= 8, 60,
-                 what="the runner's answer for each id")
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        e
+                        for e in event_listener.get_events([(mid, "salt/run/*/ret")], after_time=start)
+                        if e.data.get("fun") == "runner.dcluster.pending_key"
+                    ]
+                )
+                >= 8
+            ),
+            60,
+            what="the runner's answer for each id",
+        )
         refused = event_listener.wait_for_events([(mid, "dcluster/key/refused")], timeout=30, after_time=start)
         assert refused.found_all_events
         assert [e.data["name"] for e in refused.matches] == [ours]
@@ -105,14 +124,20 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
         runs = [e.data.get("fun") for e in event_listener.get_events([(mid, "salt/run/*/new")], start)]
         assert runs and all(f.startswith("runner.dcluster.") for f in runs), runs
         assert event_listener.get_events([(mid, "salt/job/*/new")], start) == set()
-        wheels = [(e.data.get("fun"), e.data.get("fun_args") or e.data.get("match"))
-                  for e in event_listener.get_events([(mid, "salt/wheel/*/new")], start)]
+        wheels = [
+            (e.data.get("fun"), e.data.get("fun_args") or e.data.get("match"))
+            for e in event_listener.get_events([(mid, "salt/wheel/*/new")], start)
+        ]
         # the engine's own wheel calls only: listing keys each cycle, and rejecting the key under our id
         assert {f for f, _ in wheels} <= {"wheel.key.list", "wheel.key.reject"}, wheels
-        assert [a for f, a in wheels if f == "wheel.key.reject"] == [[ours, {"include_accepted": False,
-                                                                              "include_denied": False}]], wheels
-        rets = [e.data.get("return") for e in event_listener.get_events([(mid, "salt/run/*/ret")], start)
-                if e.data.get("fun") == "runner.dcluster.pending_key"]
+        assert [a for f, a in wheels if f == "wheel.key.reject"] == [
+            [ours, {"include_accepted": False, "include_denied": False}]
+        ], wheels
+        rets = [
+            e.data.get("return")
+            for e in event_listener.get_events([(mid, "salt/run/*/ret")], start)
+            if e.data.get("fun") == "runner.dcluster.pending_key"
+        ]
         assert all(r.get("ok") is False for r in rets), rets
 
         k = master_keys(master)

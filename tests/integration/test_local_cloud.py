@@ -19,8 +19,9 @@ from dcluster.clouds import userdata
 from dcluster.clouds.errors import InvalidConfig
 from dcluster.clouds.local import LocalDriver
 
-pytestmark = pytest.mark.skipif(netns.available() is not None,
-                                reason=f"local cloud needs namespace hosts: {netns.available()}")
+pytestmark = pytest.mark.skipif(
+    netns.available() is not None, reason=f"local cloud needs namespace hosts: {netns.available()}"
+)
 
 SECRET = "0123456789abcdef0123"
 BRIDGE = "dccloud0"
@@ -43,17 +44,39 @@ exec python3 -m http.server @PORT@ --directory {{ instance_dir }}
 def make_driver(tmp_path, **cfg):
     tpl = tmp_path / "userdata.j2"
     tpl.write_text(TEMPLATE)
-    conf = {"bridge": BRIDGE, "network": NETWORK, "gateway": GATEWAY, "state_dir": str(tmp_path / "state"),
-            "userdata_file": str(tpl), "cores": 3, "mem_mb": 512, **cfg}
-    c = config.load({"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "hpc",
-                     "cloud": {"loc": {"type": "local", "quantity": {"max": 5}, "config": conf}}})
+    conf = {
+        "bridge": BRIDGE,
+        "network": NETWORK,
+        "gateway": GATEWAY,
+        "state_dir": str(tmp_path / "state"),
+        "userdata_file": str(tpl),
+        "cores": 3,
+        "mem_mb": 512,
+        **cfg,
+    }
+    c = config.load(
+        {
+            "secret": SECRET,
+            "cluster": {"type": "slurm"},
+            "cluster_name": "hpc",
+            "cloud": {"loc": {"type": "local", "quantity": {"max": 5}, "config": conf}},
+        }
+    )
     res = c.resources["loc"]
     drv = LocalDriver(res, c.cluster_name, c.secret)
     tplobj = userdata.load_template(conf["userdata_file"])
 
     def userdata_for(mid):
-        return userdata.render(tplobj, minion_id=mid, master=GATEWAY, resource="loc", scheduler="slurm",
-                               cluster="hpc", resource_type="local", instance_dir=drv.instance_root(mid))
+        return userdata.render(
+            tplobj,
+            minion_id=mid,
+            master=GATEWAY,
+            resource="loc",
+            scheduler="slurm",
+            cluster="hpc",
+            resource_type="local",
+            instance_dir=drv.instance_root(mid),
+        )
 
     return drv, userdata_for
 
@@ -112,8 +135,10 @@ def test_launch_runs_userdata_list_destroy_leaves_nothing(cloud):
     # the state survives a new driver (a master restart)
     again, _ = make_driver_like(drv)
     assert {i.minion_id for i in again.instances()} == set(ids)
-    pids = {i.id: netns.pids(json.load(open(os.path.join(drv.state_dir, f"{i.id}.json")))["namespace"])
-            for i in listed.values()}
+    pids = {
+        i.id: netns.pids(json.load(open(os.path.join(drv.state_dir, f"{i.id}.json")))["namespace"])
+        for i in listed.values()
+    }
     assert all(pids.values())
     out = drv.destroy([i.id for i in listed.values()])
     assert set(out.values()) == {"ok"}
@@ -123,15 +148,23 @@ def test_launch_runs_userdata_list_destroy_leaves_nothing(cloud):
         assert not netns.exists(ns)
     for plist in pids.values():
         for pid in plist:
-            assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+            assert (
+                not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+            )
     assert [f for f in os.listdir(drv.state_dir) if f.endswith(".json")] == []
     assert os.listdir(os.path.join(drv.state_dir, "hosts")) == []
     assert set(drv.destroy(list(out)).values()) == {"gone"}
 
 
 def make_driver_like(drv):
-    c = config.load({"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "hpc",
-                     "cloud": {"loc": {"type": "local", "config": dict(drv.config)}}})
+    c = config.load(
+        {
+            "secret": SECRET,
+            "cluster": {"type": "slurm"},
+            "cluster_name": "hpc",
+            "cloud": {"loc": {"type": "local", "config": dict(drv.config)}},
+        }
+    )
     return LocalDriver(c.resources["loc"], "hpc", c.secret), None
 
 
@@ -142,8 +175,12 @@ def test_vanished_namespace_is_gone_and_foreign_records_refused(cloud):
     assert [i.state for i in drv.instances()] == [model.InstanceState.GONE]
     # a record of another deployment in the same state_dir (same cluster name, other secret) is not ours
     other = identity.make("hpc", "loc", "another-secret-0123")
-    rec = {"id": "local-000000000000", "namespace": "dcl-000000000000", "address": "127.200.0.189",
-           "tags": {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "loc", model.TAG_MINION: other}}
+    rec = {
+        "id": "local-000000000000",
+        "namespace": "dcl-000000000000",
+        "address": "127.200.0.189",
+        "tags": {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "loc", model.TAG_MINION: other},
+    }
     with open(os.path.join(drv.state_dir, "local-000000000000.json"), "w") as fh:
         json.dump(rec, fh)
     assert [i.id for i in drv.instances()] == [inst.id]
@@ -165,8 +202,15 @@ def test_addresses_stay_inside_the_network(cloud, tmp_path):
 
 def test_default_template_starts_a_salt_minion_with_its_id(cloud, tmp_path):
     drv, _ = cloud(userdata_file="")
-    render = userdata.renderer(None, master=GATEWAY, resource="loc", scheduler="slurm", cluster="hpc",
-                               resource_type="local", instance_dir_for=drv.instance_root)
+    render = userdata.renderer(
+        None,
+        master=GATEWAY,
+        resource="loc",
+        scheduler="slurm",
+        cluster="hpc",
+        resource_type="local",
+        instance_dir_for=drv.instance_root,
+    )
     mid = identity.make("hpc", "loc", SECRET)
     inst = drv.launch(1, [mid], render).instances[0]
     conf = os.path.join(drv.instance_root(mid), "etc/salt/minion.d/dcluster.conf")

@@ -39,8 +39,9 @@ CLUSTER = "dcmc"
 def stack(salt_factories, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mincmd")
     fake = empty_torque(tmp / "fakebin")
-    pillar = torque_pillar(tmp, fake, SECRET, CLUSTER, net=("dcmcbr0", "127.200.0.96/28", "127.200.0.97"),
-                           quantity=(0, 2))
+    pillar = torque_pillar(
+        tmp, fake, SECRET, CLUSTER, net=("dcmcbr0", "127.200.0.96/28", "127.200.0.97"), quantity=(0, 2)
+    )
     write_pillar(tmp, "dcmc-master", pillar)
     master = engine_master(salt_factories, "dcmc-master", tmp, log_level_logfile="warning")
     try:
@@ -92,8 +93,14 @@ def test_commands_and_returns_fired_by_a_minion_change_nothing(stack, event_list
         "remove": {"name": victim},
     }
     jid = "20260101000000000001"
-    forged = {"id": victim, "jid": jid, "fun": "state.apply", "success": True, "retcode": 0,
-              "return": {"file_|-x_|-/x_|-managed": {"result": True}}}
+    forged = {
+        "id": victim,
+        "jid": jid,
+        "fun": "state.apply",
+        "success": True,
+        "retcode": 0,
+        "return": {"file_|-x_|-/x_|-managed": {"result": True}},
+    }
     sends = [(f"salt/job/{jid}/ret/{victim}", forged, forged)]
     for cmd, args in commands.items():
         body = {"args": args, "reply": "x"}
@@ -106,7 +113,9 @@ def test_commands_and_returns_fired_by_a_minion_change_nothing(stack, event_list
     # they all reached the master's bus: the engine saw them and must have refused them
     seen = event_listener.wait_for_events(
         [(master.id, f"dcluster/cmd/{cmd}") for cmd in commands] + [(master.id, f"salt/job/{jid}/ret/{victim}")],
-        timeout=30, after_time=start)
+        timeout=30,
+        after_time=start,
+    )
     assert not seen.missed, seen.missed
 
     def counted():
@@ -123,8 +132,14 @@ def test_commands_and_returns_fired_by_a_minion_change_nothing(stack, event_list
     assert after["workers"] == [] and not after["last"]["plan"]["actions"]
     assert not LocalDriver(stack["config"].resources["r1"], CLUSTER, SECRET).instances()
     no_effects = event_listener.get_events(
-        [(master.id, "dcluster/command/*"), (master.id, "dcluster/action/*"), (master.id, "dcluster/worker/*"),
-         (master.id, "dcluster/reply/*")], after_time=start)
+        [
+            (master.id, "dcluster/command/*"),
+            (master.id, "dcluster/action/*"),
+            (master.id, "dcluster/worker/*"),
+            (master.id, "dcluster/reply/*"),
+        ],
+        after_time=start,
+    )
     assert not no_effects, [e.tag for e in no_effects]
     with open(master.config["log_file"]) as fh:
         log = fh.read()

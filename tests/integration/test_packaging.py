@@ -63,8 +63,23 @@ def test_editable_install_is_found_through_the_entry_point():
 @pytest.mark.slow
 def test_regular_install_is_found_through_the_entry_point(tmp_path):
     target = tmp_path / "site"
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = probe(str(target))
     for kind in ("runners", "modules", "engines", "states", "beacons"):
@@ -85,7 +100,8 @@ def file_roots(tmp_path_factory):
 @pytest.fixture(scope="module")
 def master(salt_factories, file_roots):
     factory = salt_factories.salt_master_daemon(
-        "dcpkg-master", overrides={"interface": "127.0.0.1", "file_roots": {"base": [str(file_roots)]}})
+        "dcpkg-master", overrides={"interface": "127.0.0.1", "file_roots": {"base": [str(file_roots)]}}
+    )
     with factory.started(start_timeout=120):
         yield factory
 
@@ -107,8 +123,13 @@ def test_file_roots_sync_on_master_and_minion(master, minion):
     assert os.path.exists(extmods)
     ret = master.salt_cli().run("saltutil.sync_all", minion_tgt=minion.id)
     assert ret.returncode == 0, ret
-    assert {"modules.dcluster_slurm", "modules.dcluster_sge", "modules.dcluster_torque",
-            "modules.dcluster_aws", "modules.dcluster_openstack"} <= set(ret.data["modules"])
+    assert {
+        "modules.dcluster_slurm",
+        "modules.dcluster_sge",
+        "modules.dcluster_torque",
+        "modules.dcluster_aws",
+        "modules.dcluster_openstack",
+    } <= set(ret.data["modules"])
     assert "beacons.dcluster_stats" in ret.data["beacons"]
     # the synced runner works, and validates a pillar with errors naming key paths
     ret = master.salt_run_cli().run("dcluster.validate")
@@ -127,6 +148,10 @@ def test_every_package_is_listed_in_setup_cfg():
     listed = cfg["options"]["packages"].split()
     assert len(listed) == len(set(listed))
     # (setuptools' find_packages cannot be imported here: Salt has loaded distutils already)
-    found = {os.path.relpath(d, ROOT).replace(os.sep, ".") for top in ("dcluster", "dcluster_salt")
-             for d, _, files in os.walk(ROOT / top) if "__init__.py" in files}
+    found = {
+        os.path.relpath(d, ROOT).replace(os.sep, ".")
+        for top in ("dcluster", "dcluster_salt")
+        for d, _, files in os.walk(ROOT / top)
+        if "__init__.py" in files
+    }
     assert found <= set(listed), found - set(listed)

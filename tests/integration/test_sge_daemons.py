@@ -17,9 +17,11 @@ from tests.support import wait_for
 
 pytestmark = [pytest.mark.daemons]
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PE = "pe_name {name}\nslots 999\nuser_lists NONE\nxuser_lists NONE\nstart_proc_args /bin/true\n" \
-     "stop_proc_args /bin/true\nallocation_rule {rule}\ncontrol_slaves FALSE\njob_is_first_task TRUE\n" \
-     "urgency_slots min\naccounting_summary FALSE\nqsort_args NONE\n"
+PE = (
+    "pe_name {name}\nslots 999\nuser_lists NONE\nxuser_lists NONE\nstart_proc_args /bin/true\n"
+    "stop_proc_args /bin/true\nallocation_rule {rule}\ncontrol_slaves FALSE\njob_is_first_task TRUE\n"
+    "urgency_slots min\naccounting_summary FALSE\nqsort_args NONE\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +88,22 @@ def test_jobs_shapes_states_and_nodes(cluster, sched, hosts_up):
     held = qsub(cluster, "-h", "-N", "held1", "sleep", "1")
     mpi = qsub(cluster, "-pe", "mpi", "8", "-l", "h_rt=3600", "sleep", "1")
     four = qsub(cluster, "-pe", "four", "8", "sleep", "1")
-    jobs = wait_for(lambda: (lambda js: js if js.get(run) and js[run].state == JobState.RUNNING else None)(
-        {j.id: j for j in sched.jobs()}), 20, 0.5, what="the sleep job to run")
+    jobs = wait_for(
+        lambda: (lambda js: js if js.get(run) and js[run].state == JobState.RUNNING else None)(
+            {j.id: j for j in sched.jobs()}
+        ),
+        20,
+        0.5,
+        what="the sleep job to run",
+    )
     assert jobs[run].nodes[0] in hosts_up
     assert jobs[held].state == JobState.HELD
-    assert (jobs[mpi].state, jobs[mpi].chunks, jobs[mpi].chunk_cores, jobs[mpi].distinct) == (JobState.PENDING, 8, 1, False)
+    assert (jobs[mpi].state, jobs[mpi].chunks, jobs[mpi].chunk_cores, jobs[mpi].distinct) == (
+        JobState.PENDING,
+        8,
+        1,
+        False,
+    )
     assert (jobs[four].chunks, jobs[four].chunk_cores, jobs[four].distinct) == (2, 4, True)
     assert jobs[mpi].walltime_s == 3600
     node = {n.name: n for n in sched.nodes()}[jobs[run].nodes[0]]
@@ -106,8 +119,11 @@ def test_queue_to_monitor_counts_jobs_that_name_no_queue_or_a_list_with_it(clust
     from dcluster.planner import Kind, plan
     from tests.unit.builders import config, view
 
-    conf = re.sub(r"(?m)^hostlist\s+.*$", f"hostlist {hosts_up[0]}",
-                  re.sub(r"(?m)^qname\s+.*$", "qname b.q", cluster.qconf("-sq", "all.q")[1]))
+    conf = re.sub(
+        r"(?m)^hostlist\s+.*$",
+        f"hostlist {hosts_up[0]}",
+        re.sub(r"(?m)^qname\s+.*$", "qname b.q", cluster.qconf("-sq", "all.q")[1]),
+    )
     cluster.qconf("-dq", "b.q", check=False)  # left over from a killed run
     cluster.qconf("-Aq", cluster._file("b.q", conf))
     jids = []
@@ -116,8 +132,12 @@ def test_queue_to_monitor_counts_jobs_that_name_no_queue_or_a_list_with_it(clust
         for args in ([], ["-q", "all.q"], ["-q", "b.q"], ["-q", "all.q,b.q"], ["-q", f"b.q@{hosts_up[0]}"]):
             jids.append(qsub(cluster, "-pe", "mpi", "8", *args, "sleep", "1"))
         any_q, all_q, b_q, both, instance = jids
-        monitored = load({"secret": "0123456789abcdef", "cluster": {**cluster.config(), "config": {
-            **cluster.config()["config"], "queue_to_monitor": ["b.q"]}}}).cluster.config
+        monitored = load(
+            {
+                "secret": "0123456789abcdef",
+                "cluster": {**cluster.config(), "config": {**cluster.config()["config"], "queue_to_monitor": ["b.q"]}},
+            }
+        ).cluster.config
         jobs = {j.id: j for j in SgeAdapter(monitored, cluster.run).jobs() if j.id in jids}
         assert set(jobs) == {any_q, b_q, both, instance}, {j.id: j.queue for j in jobs.values()}
         assert all(j.state == JobState.PENDING for j in jobs.values())
@@ -166,8 +186,14 @@ def test_remove_refused_while_jobs_then_vacate_and_remove(cluster, sched, hosts_
 
 def test_salt_module_with_real_cmd_run_all(cluster, hosts_up):
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
-                 "pillar": {"dcluster": {"cluster": cluster.config()}}})
+    opts.update(
+        {
+            "file_client": "local",
+            "module_dirs": [os.path.join(REPO, "_modules")],
+            "grains": {},
+            "pillar": {"dcluster": {"cluster": cluster.config()}},
+        }
+    )
     funcs = salt.loader.minion_mods(opts)
     names = {n["name"]: n for n in funcs["dcluster_sge.nodes"]()}
     assert set(names) & set(hosts_up)

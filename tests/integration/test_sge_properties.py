@@ -24,8 +24,10 @@ from tests.support import wait_for
 
 pytestmark = [pytest.mark.daemons]
 HOST = "dcs1"
-COMPLEXES = ("bigmem                bm         BOOL        ==    YES         NO         FALSE    0\n"
-             "ssd                   ssd        BOOL        ==    YES         NO         FALSE    0\n")
+COMPLEXES = (
+    "bigmem                bm         BOOL        ==    YES         NO         FALSE    0\n"
+    "ssd                   ssd        BOOL        ==    YES         NO         FALSE    0\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,17 @@ def record(name, text):
 
 
 def test_a_job_asking_boolean_properties_goes_to_the_resource_that_has_them_and_runs_there(cluster):
-    cfg = load({"secret": "0123456789abcdef", "cluster": cluster.config(), "cloud": {
-        "both": {"type": "local", "reservation": {"properties": ["bigmem", "ssd"]}},
-        "big": {"type": "local", "reservation": {"property": "bigmem"}},
-        "plain": {"type": "local"},
-    }})
+    cfg = load(
+        {
+            "secret": "0123456789abcdef",
+            "cluster": cluster.config(),
+            "cloud": {
+                "both": {"type": "local", "reservation": {"properties": ["bigmem", "ssd"]}},
+                "big": {"type": "local", "reservation": {"property": "bigmem"}},
+                "plain": {"type": "local"},
+            },
+        }
+    )
     sched = SgeAdapter(cfg.cluster.config, cluster.run)
     sc = cluster.qconf("-sc")[1]
     record("dcsched-sge819-qconf-sc-bool.txt", sc)
@@ -93,7 +101,11 @@ def test_a_job_asking_boolean_properties_goes_to_the_resource_that_has_them_and_
 
     cluster.start_execd(HOST)
     support.wait_host_up(cluster.run, HOST)
-    running = wait_for(lambda: (lambda j: j if j and j.state == JobState.RUNNING else None)(
-        {j.id: j for j in sched.jobs()}.get(want)), 60, 0.5, what="the job to run on the host with the properties")
+    running = wait_for(
+        lambda: (lambda j: j if j and j.state == JobState.RUNNING else None)({j.id: j for j in sched.jobs()}.get(want)),
+        60,
+        0.5,
+        what="the job to run on the host with the properties",
+    )
     assert running.nodes == (HOST,)
     cluster.run(["qdel", want])

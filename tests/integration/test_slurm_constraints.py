@@ -29,9 +29,16 @@ BRIDGE, GATEWAY, PREFIX, HOST = "dcresv0", "127.200.0.225", 28, "127.200.0.226"
 
 class Cluster(support.SlurmCluster):
     def __init__(self):
-        support.SlurmHead.__init__(self, support.tempfile.mkdtemp(prefix="dcresv-slurm-"), GATEWAY, cluster="dcresv",
-                                   ctld_port=16947, slurmd_port=16948, feature=support.FEATURE,
-                                   partition=support.PARTITION)
+        support.SlurmHead.__init__(
+            self,
+            support.tempfile.mkdtemp(prefix="dcresv-slurm-"),
+            GATEWAY,
+            cluster="dcresv",
+            ctld_port=16947,
+            slurmd_port=16948,
+            feature=support.FEATURE,
+            partition=support.PARTITION,
+        )
         self.netns_hosts, self.slurmd = {}, {}
 
     def start(self):
@@ -71,15 +78,27 @@ def sbatch(cluster, *args):
 
 
 def test_constrained_jobs_are_placed_on_the_resource_whose_properties_match_and_slurm_runs_them(cluster):
-    cfg = load({"secret": "0123456789abcdef", "cluster": cluster.config(), "cloud": {
-        "ab": {"type": "local", "reservation": {"properties": ["a", "b"]}, "quantity": {"max": 2}},
-        "onlya": {"type": "local", "reservation": {"property": "a"}, "quantity": {"max": 2}},
-        "plain": {"type": "local", "quantity": {"max": 2}},
-    }})
+    cfg = load(
+        {
+            "secret": "0123456789abcdef",
+            "cluster": cluster.config(),
+            "cloud": {
+                "ab": {"type": "local", "reservation": {"properties": ["a", "b"]}, "quantity": {"max": 2}},
+                "onlya": {"type": "local", "reservation": {"property": "a"}, "quantity": {"max": 2}},
+                "plain": {"type": "local", "quantity": {"max": 2}},
+            },
+        }
+    )
     sched = SlurmAdapter(cfg.cluster.config, cluster.run)
     # The node the engine registers for a worker of "ab": created with every property as a feature.
-    out = sched.add_node("dcrn1", 2, 400, reservation=cfg.resources["ab"].reservation,
-                         properties=cfg.resources["ab"].reservation.properties, address=HOST)
+    out = sched.add_node(
+        "dcrn1",
+        2,
+        400,
+        reservation=cfg.resources["ab"].reservation,
+        properties=cfg.resources["ab"].reservation.properties,
+        address=HOST,
+    )
     assert out["created"] is True and out["features"] == ["dcluster", "a", "b"]
     node = {n.name: n for n in sched.nodes()}["dcrn1"]
     assert node.state == NodeState.STARTING and node.properties == ("dcluster", "a", "b")
@@ -105,17 +124,30 @@ def test_constrained_jobs_are_placed_on_the_resource_whose_properties_match_and_
     # The worker's slurmd joins (-Z, as the worker formula starts it) naming no feature of its own: the
     # node keeps those it was created with, and Slurm starts both jobs there.
     cluster.start_slurmd("dcrv1", "dcrn1", dynamic_conf="CPUs=2 RealMemory=400")
-    running = wait_for(lambda: (lambda js: js if all(js[j].state == JobState.RUNNING for j in (either, both))
-                                else None)({j.id: j for j in sched.jobs()}), 60, 0.5, what="both jobs to run")
+    running = wait_for(
+        lambda: (lambda js: js if all(js[j].state == JobState.RUNNING for j in (either, both)) else None)(
+            {j.id: j for j in sched.jobs()}
+        ),
+        60,
+        0.5,
+        what="both jobs to run",
+    )
     assert running[either].nodes == ("dcrn1",) and running[both].nodes == ("dcrn1",)
     assert {"a", "b"} <= set({n.name: n for n in sched.nodes()}["dcrn1"].properties)
     cluster.run(["scancel", either, both, counts])
 
 
 def test_counts_in_brackets_need_a_resource_whose_nodes_carry_every_counted_feature(cluster):
-    cfg = load({"secret": "0123456789abcdef", "cluster": cluster.config(), "cloud": {
-        "ab": {"type": "local", "reservation": {"properties": ["a", "b"]}, "quantity": {"max": 2}},
-        "onlya": {"type": "local", "reservation": {"properties": ["a"]}, "quantity": {"max": 2}}}})
+    cfg = load(
+        {
+            "secret": "0123456789abcdef",
+            "cluster": cluster.config(),
+            "cloud": {
+                "ab": {"type": "local", "reservation": {"properties": ["a", "b"]}, "quantity": {"max": 2}},
+                "onlya": {"type": "local", "reservation": {"properties": ["a"]}, "quantity": {"max": 2}},
+            },
+        }
+    )
     sched = SlurmAdapter(cfg.cluster.config, cluster.run)
     job = sbatch(cluster, "-H", "-N", "2", "--constraint=[a*1&b*1]", "--wrap", "sleep 1")
     found = {j.id: j for j in sched.jobs()}[job]

@@ -46,8 +46,12 @@ def node_of(sched, name):
 def two_nodes(cluster, sched):
     # dcn1 registers by itself (slurmd -Z); add_node then only gives it our features.
     cluster.start_slurmd("dcsl1", "dcn1", dynamic_conf="CPUs=2 RealMemory=500 Feature=dcluster")
-    wait_for(lambda: node_of(sched, "dcn1") and node_of(sched, "dcn1").state == NodeState.IDLE, 15, 0.2,
-             what="dcn1 to register")
+    wait_for(
+        lambda: node_of(sched, "dcn1") and node_of(sched, "dcn1").state == NodeState.IDLE,
+        15,
+        0.2,
+        what="dcn1 to register",
+    )
     out = sched.add_node("dcn1", 2, 500, properties=["small"])
     assert out["created"] is False and "small" in node_of(sched, "dcn1").properties
     # dcn2 is created first (state=future), then its slurmd registers.
@@ -89,8 +93,12 @@ def test_jobs_states_shapes_and_node_jobs(cluster, sched, two_nodes):
     run = sbatch(cluster, "-w", "dcn1", "-c", "1", "--mem=100", "--wrap", "sleep 300")
     held = sbatch(cluster, "-H", "--wrap", "sleep 1")
     wide = sbatch(cluster, "-N", "3", "-n", "3", "-C", "big", "--mem=200", "--wrap", "sleep 1")
-    jobs = wait_for(lambda: (lambda js: js if js[run].state == JobState.RUNNING else None)(
-        {j.id: j for j in sched.jobs()}), 30, 0.5, what="the job to run")
+    jobs = wait_for(
+        lambda: (lambda js: js if js[run].state == JobState.RUNNING else None)({j.id: j for j in sched.jobs()}),
+        30,
+        0.5,
+        what="the job to run",
+    )
     assert jobs[run].nodes == ("dcn1",) and jobs[run].queue == "dyn"
     assert jobs[held].state == JobState.HELD
     w = jobs[wide]
@@ -123,8 +131,9 @@ def test_remove_refused_while_jobs_then_vacate_and_delete(cluster, sched, two_no
         sched.remove("dcn1")
     sched.hold("dcn1", "dcluster: removing")
     assert sched.vacate("dcn1") == list(node.jobs)
-    wait_for(lambda: not node_of(sched, "dcn1").jobs and not node_of(sched, "dcn1").cores_used, 30, 0.5,
-             what="dcn1 to empty")
+    wait_for(
+        lambda: not node_of(sched, "dcn1").jobs and not node_of(sched, "dcn1").cores_used, 30, 0.5, what="dcn1 to empty"
+    )
     cluster.stop_slurmd("dcn1")
     assert sched.remove("dcn1") == {"name": "dcn1", "removed": True}
     assert node_of(sched, "dcn1") is None
@@ -133,12 +142,24 @@ def test_remove_refused_while_jobs_then_vacate_and_delete(cluster, sched, two_no
 
 def test_salt_module_with_real_cmd_run_all(cluster, two_nodes):
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "module_dirs": [os.path.join(REPO, "_modules")], "grains": {},
-                 "pillar": {"dcluster": {"cluster": cluster.config()}}})
+    opts.update(
+        {
+            "file_client": "local",
+            "module_dirs": [os.path.join(REPO, "_modules")],
+            "grains": {},
+            "pillar": {"dcluster": {"cluster": cluster.config()}},
+        }
+    )
     funcs = salt.loader.minion_mods(opts)
     # The earlier test's forced resume may leave dcn2 NOT_RESPONDING (reported down) until slurmctld's next ping.
-    nodes = wait_for(lambda: (lambda ns: ns if ns["dcn2"]["state"] == "idle" else None)(
-        {n["name"]: n for n in funcs["dcluster_slurm.nodes"]()}), 40, 0.5, what="dcn2 to be idle through the module")
+    nodes = wait_for(
+        lambda: (lambda ns: ns if ns["dcn2"]["state"] == "idle" else None)(
+            {n["name"]: n for n in funcs["dcluster_slurm.nodes"]()}
+        ),
+        40,
+        0.5,
+        what="dcn2 to be idle through the module",
+    )
     assert "big" in nodes["dcn2"]["properties"] and nodes["dcn2"]["cores"] == 1
     assert isinstance(funcs["dcluster_slurm.jobs"](), list)
     assert funcs["dcluster_slurm.check"]()["healthy"] is True
@@ -155,13 +176,32 @@ def test_a_node_that_registers_itself_gets_the_engines_register_once(tmp_path, c
     secret = "selfjoin-test-secret-0123"
     mid = identity.make("dc", "r1", secret)
     clock, cloud, hooks, events = Clock(), MemCloud(), [], []
-    cloud.instances_[mid] = Instance(id="i-self", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
-                                     launch_time=clock(), cores=1, ip="127.200.0.252")
-    pillar = {"secret": secret, "cluster_name": "dc", "max_idle_time": 3600,
-              "cluster": {**cluster.config(), "config": {**cluster.config()["config"],
-                                                         "post_add_node_command": "/usr/local/bin/added {0} {1}"}},
-              "cloud": {"r1": {"type": "local", "cores": 1, "quantity": {"min": 0, "max": 2},
-                               "reservation": {"property": "gpu", "account": "physics"}}}}
+    cloud.instances_[mid] = Instance(
+        id="i-self",
+        resource="r1",
+        minion_id=mid,
+        state=InstanceState.RUNNING,
+        launch_time=clock(),
+        cores=1,
+        ip="127.200.0.252",
+    )
+    pillar = {
+        "secret": secret,
+        "cluster_name": "dc",
+        "max_idle_time": 3600,
+        "cluster": {
+            **cluster.config(),
+            "config": {**cluster.config()["config"], "post_add_node_command": "/usr/local/bin/added {0} {1}"},
+        },
+        "cloud": {
+            "r1": {
+                "type": "local",
+                "cores": 1,
+                "quantity": {"min": 0, "max": 2},
+                "reservation": {"property": "gpu", "account": "physics"},
+            }
+        },
+    }
 
     def controller():
         p = ports(pillar, None, cloud, events, set())
@@ -173,8 +213,12 @@ def test_a_node_that_registers_itself_gets_the_engines_register_once(tmp_path, c
     try:
         cluster.add_netns_host("dcsl3", 2)
         cluster.start_slurmd("dcsl3", mid, dynamic_conf="CPUs=1 RealMemory=300 Feature=dcluster")
-        wait_for(lambda: node_of(sched, mid) and node_of(sched, mid).state == NodeState.IDLE, 15, 0.2,
-                 what="the worker's slurmd to register itself")
+        wait_for(
+            lambda: node_of(sched, mid) and node_of(sched, mid).state == NodeState.IDLE,
+            15,
+            0.2,
+            what="the worker's slurmd to register itself",
+        )
         c.mark_configured(mid, True, "highstate done")
         step(c, clock)
         node = node_of(sched, mid)

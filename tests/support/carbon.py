@@ -120,14 +120,21 @@ class CarbonCache:
         try:
             self.proc = subprocess.Popen(
                 [PYTHON, CARBON, f"--config={self.conf}", f"--pidfile={self.pidfile}", "--nodaemon", "start"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.dir,
             )
         finally:
             log.close()
         self.pids.append(self.proc.pid)
         try:
-            wait_for(lambda: self.proc.poll() is not None or listening(self.line_port), timeout, 0.1,
-                     f"carbon-cache listening on 127.0.0.1:{self.line_port}")
+            wait_for(
+                lambda: self.proc.poll() is not None or listening(self.line_port),
+                timeout,
+                0.1,
+                f"carbon-cache listening on 127.0.0.1:{self.line_port}",
+            )
         except TimeoutError:
             self.stop()
             raise
@@ -163,8 +170,13 @@ class CarbonCache:
     def fetch(self, path: str, start: float, end: float | None = None) -> list[tuple[int, float]]:
         """[(timestamp, value)] of ``path`` between ``start`` and ``end`` (default now + 60)."""
         end = time.time() + 60 if end is None else end
-        out = subprocess.run([PYTHON, "-c", FETCH, self.wsp(path), str(int(start)), str(int(end))],
-                             capture_output=True, text=True, timeout=30, check=True)
+        out = subprocess.run(
+            [PYTHON, "-c", FETCH, self.wsp(path), str(int(start)), str(int(end))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         return [(int(t), float(v)) for t, v in json.loads(out.stdout)]
 
     def wait_value(self, path: str, timestamp: int, start: float, timeout: float = 30.0) -> float:

@@ -57,8 +57,10 @@ class CountingProxy:
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, version = lines[0].split(" ", 2)
                 headers = [ln for ln in lines[1:] if ln]
-                auth = next((ln.split(":", 1)[1].strip() for ln in headers
-                             if ln.lower().startswith("proxy-authorization:")), None)
+                auth = next(
+                    (ln.split(":", 1)[1].strip() for ln in headers if ln.lower().startswith("proxy-authorization:")),
+                    None,
+                )
                 with proxy.lock:
                     proxy.seen.append((method, target, auth))
                 if method == "CONNECT":
@@ -77,8 +79,12 @@ class CountingProxy:
                         return
                     upstream = socket.create_connection((url.hostname, url.port or 80), timeout=10)
                     path = url.path + (f"?{url.query}" if url.query else "")
-                    kept = [ln for ln in headers if ln.split(":", 1)[0].strip().lower()
-                            not in ("proxy-authorization", "proxy-connection", "connection")]
+                    kept = [
+                        ln
+                        for ln in headers
+                        if ln.split(":", 1)[0].strip().lower()
+                        not in ("proxy-authorization", "proxy-connection", "connection")
+                    ]
                     # One request per connection: the answer ends when the server closes.
                     out = "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close", "", ""])
                     upstream.sendall(out.encode("latin-1") + rest)

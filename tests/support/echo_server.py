@@ -70,18 +70,26 @@ class EchoServer:
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-                seen = {"method": self.command, "url": self.path, "body": body,
-                        "authorization": self.headers.get("Authorization", ""),
-                        "proxy_authorization": self.headers.get("Proxy-Authorization", "")}
+                seen = {
+                    "method": self.command,
+                    "url": self.path,
+                    "body": body,
+                    "authorization": self.headers.get("Authorization", ""),
+                    "proxy_authorization": self.headers.get("Proxy-Authorization", ""),
+                }
                 server.requests.append(seen)
-                echo = (f"request {seen['method']} {seen['url']} Authorization: {seen['authorization']} "
-                        f"Proxy-Authorization: {seen['proxy_authorization']} body {seen['body']}")
+                echo = (
+                    f"request {seen['method']} {seen['url']} Authorization: {seen['authorization']} "
+                    f"Proxy-Authorization: {seen['proxy_authorization']} body {seen['body']}"
+                )
                 echo = encode(echo, server.mode)
                 if server.list_ok and "Action=DescribeInstances&" in body + "&":
                     # an empty EC2 listing: the engine launches only on a resource it could list
-                    payload = (b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns='
-                               b'"http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>echo-1</requestId>'
-                               b'<reservationSet/></DescribeInstancesResponse>')
+                    payload = (
+                        b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns='
+                        b'"http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>echo-1</requestId>'
+                        b"<reservationSet/></DescribeInstancesResponse>"
+                    )
                     self.send_response(200)
                     self.send_header("Content-Type", "text/xml")
                     self.send_header("Content-Length", str(len(payload)))
@@ -89,13 +97,16 @@ class EchoServer:
                     self.wfile.write(payload)
                     return
                 if "/v3/auth" in self.path:
-                    payload = json.dumps({"error": {"code": 401, "title": "Unauthorized",
-                                                    "message": f"The request was refused: {echo}"}}).encode()
+                    payload = json.dumps(
+                        {"error": {"code": 401, "title": "Unauthorized", "message": f"The request was refused: {echo}"}}
+                    ).encode()
                     ctype = "application/json"
                 else:
-                    payload = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
-                               f"<Code>AuthFailure</Code><Message>refused: {html.escape(echo)}</Message>"
-                               f"</Error></Errors><RequestID>echo-1</RequestID></Response>").encode()
+                    payload = (
+                        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+                        f"<Code>AuthFailure</Code><Message>refused: {html.escape(echo)}</Message>"
+                        f"</Error></Errors><RequestID>echo-1</RequestID></Response>"
+                    ).encode()
                     ctype = "text/xml"
                 self.send_response(401)
                 self.send_header("Content-Type", ctype)

@@ -55,7 +55,9 @@ class FakeOpenStack:
     app_creds: dict = field(default_factory=lambda: {"ac-0001": "appcred-s3cret"})
     region: str = "RegionOne"
     images: set = field(default_factory=lambda: {"11111111-2222-3333-4444-555555555555"})
-    flavors: dict = field(default_factory=lambda: {"fl-small": ("m1.small", 2, 2048), "fl-large": ("m1.large", 8, 16384)})
+    flavors: dict = field(
+        default_factory=lambda: {"fl-small": ("m1.small", 2, 2048), "fl-large": ("m1.large", 8, 16384)}
+    )
     quota_instances: int = 100
     no_valid_host: bool = False
     page_size: int = 1000  # Nova's osapi_max_limit: a listing answers at most this many servers
@@ -88,8 +90,15 @@ class FakeOpenStack:
     def auth_url(self) -> str:
         return f"{self.url}/identity/v3"
 
-    def fail(self, method: str, path: str, status: int = 500, message: str = "Internal Server Error",
-             delay: float = 0.0, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int = 500,
+        message: str = "Internal Server Error",
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
         self.faults.append(Fault(method.upper(), path, status, message, delay, times))
 
     def add_server(self, name: str, metadata: dict, status: str = "ACTIVE") -> str:
@@ -101,20 +110,36 @@ class FakeOpenStack:
     # -------------------------------------------------------------- app
     def _server_doc(self, sid, name, metadata, flavor, image, status, index):
         n = len(self.servers) + 10
-        return {"id": sid, "name": name, "status": status, "metadata": dict(metadata), "tenant_id": "p-0001",
-                "user_id": "u-0001", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "addresses": {"private": [{"addr": f"127.200.0.{n % 250 + 2}", "version": 4}]},
-                "flavor": {"id": flavor, "links": []}, "image": {"id": image, "links": []}, "links": [],
-                "OS-EXT-STS:task_state": None, "OS-EXT-SRV-ATTR:launch_index": index, "_fresh": True}
+        return {
+            "id": sid,
+            "name": name,
+            "status": status,
+            "metadata": dict(metadata),
+            "tenant_id": "p-0001",
+            "user_id": "u-0001",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "addresses": {"private": [{"addr": f"127.200.0.{n % 250 + 2}", "version": 4}]},
+            "flavor": {"id": flavor, "links": []},
+            "image": {"id": image, "links": []},
+            "links": [],
+            "OS-EXT-STS:task_state": None,
+            "OS-EXT-SRV-ATTR:launch_index": index,
+            "_fresh": True,
+        }
 
     def _build(self) -> Flask:
         app = Flask("fake_openstack")
         fake = self
 
         def error(status, message, key=None):
-            key = key or {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-                          413: "overLimit"}.get(status, "computeFault")
+            key = key or {
+                400: "badRequest",
+                401: "unauthorized",
+                403: "forbidden",
+                404: "itemNotFound",
+                413: "overLimit",
+            }.get(status, "computeFault")
             return jsonify({key: {"code": status, "message": message}}), status
 
         @app.before_request
@@ -137,9 +162,18 @@ class FakeOpenStack:
         @app.get("/identity/v3")
         @app.get("/identity/v3/")
         def keystone_version():
-            return jsonify({"version": {"id": "v3.14", "status": "stable", "links": [
-                {"rel": "self", "href": fake.auth_url + "/"}],
-                "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]}})
+            return jsonify(
+                {
+                    "version": {
+                        "id": "v3.14",
+                        "status": "stable",
+                        "links": [{"rel": "self", "href": fake.auth_url + "/"}],
+                        "media-types": [
+                            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+                        ],
+                    }
+                }
+            )
 
         @app.post("/identity/v3/auth/tokens")
         def tokens():
@@ -151,25 +185,51 @@ class FakeOpenStack:
                 key = (user.get("name"), user.get("domain", {}).get("name"))
                 proj = scope.get("project", {})
                 pkey = (proj.get("name"), proj.get("domain", {}).get("name"))
-                ok = (fake.users.get(key) == user.get("password")
-                      and (pkey in fake.projects or proj.get("id") in fake.projects.values()))
+                ok = fake.users.get(key) == user.get("password") and (
+                    pkey in fake.projects or proj.get("id") in fake.projects.values()
+                )
             elif "application_credential" in ident.get("methods", []):
                 cred = ident.get("application_credential", {})
                 ok = fake.app_creds.get(cred.get("id")) == cred.get("secret")
             if not ok:
-                return jsonify({"error": {"code": 401, "title": "Unauthorized",
-                                          "message": "The request you have made requires authentication."}}), 401
+                return jsonify(
+                    {
+                        "error": {
+                            "code": 401,
+                            "title": "Unauthorized",
+                            "message": "The request you have made requires authentication.",
+                        }
+                    }
+                ), 401
             token = uuid.uuid4().hex
             fake.tokens.add(token)
             compute = fake.url + "/compute/v2.1"
-            body = {"token": {
-                "methods": ident.get("methods", []), "expires_at": "2099-01-01T00:00:00.000000Z",
-                "issued_at": "2026-01-01T00:00:00.000000Z",
-                "user": {"id": "u-0001", "name": "demo", "domain": {"id": "default", "name": "Default"}},
-                "project": {"id": "p-0001", "name": "demo", "domain": {"id": "default", "name": "Default"}},
-                "catalog": [{"type": "compute", "name": "nova", "id": "c1", "endpoints": [
-                    {"id": f"e{i}", "interface": iface, "region": fake.region, "region_id": fake.region, "url": compute}
-                    for i, iface in enumerate(("public", "internal", "admin"))]}]}}
+            body = {
+                "token": {
+                    "methods": ident.get("methods", []),
+                    "expires_at": "2099-01-01T00:00:00.000000Z",
+                    "issued_at": "2026-01-01T00:00:00.000000Z",
+                    "user": {"id": "u-0001", "name": "demo", "domain": {"id": "default", "name": "Default"}},
+                    "project": {"id": "p-0001", "name": "demo", "domain": {"id": "default", "name": "Default"}},
+                    "catalog": [
+                        {
+                            "type": "compute",
+                            "name": "nova",
+                            "id": "c1",
+                            "endpoints": [
+                                {
+                                    "id": f"e{i}",
+                                    "interface": iface,
+                                    "region": fake.region,
+                                    "region_id": fake.region,
+                                    "url": compute,
+                                }
+                                for i, iface in enumerate(("public", "internal", "admin"))
+                            ],
+                        }
+                    ],
+                }
+            }
             resp = jsonify(body)
             resp.status_code = 201
             resp.headers["X-Subject-Token"] = token
@@ -178,16 +238,40 @@ class FakeOpenStack:
         @app.get("/compute/v2.1")
         @app.get("/compute/v2.1/")
         def nova_version():
-            return jsonify({"version": {"id": "v2.1", "status": "CURRENT", "version": "2.79", "min_version": "2.1",
-                                        "updated": "2013-07-23T11:33:21Z", "links": [
-                                            {"rel": "self", "href": fake.url + "/compute/v2.1/"}]}})
+            return jsonify(
+                {
+                    "version": {
+                        "id": "v2.1",
+                        "status": "CURRENT",
+                        "version": "2.79",
+                        "min_version": "2.1",
+                        "updated": "2013-07-23T11:33:21Z",
+                        "links": [{"rel": "self", "href": fake.url + "/compute/v2.1/"}],
+                    }
+                }
+            )
 
         @app.get("/compute/v2.1/flavors/detail")
         def flavors():
-            return jsonify({"flavors": [
-                {"id": fid, "name": n, "vcpus": c, "ram": r, "disk": 20, "links": [],
-                 "OS-FLV-EXT-DATA:ephemeral": 0, "os-flavor-access:is_public": True, "swap": "", "rxtx_factor": 1.0}
-                for fid, (n, c, r) in fake.flavors.items()]})
+            return jsonify(
+                {
+                    "flavors": [
+                        {
+                            "id": fid,
+                            "name": n,
+                            "vcpus": c,
+                            "ram": r,
+                            "disk": 20,
+                            "links": [],
+                            "OS-FLV-EXT-DATA:ephemeral": 0,
+                            "os-flavor-access:is_public": True,
+                            "swap": "",
+                            "rxtx_factor": 1.0,
+                        }
+                        for fid, (n, c, r) in fake.flavors.items()
+                    ]
+                }
+            )
 
         @app.post("/compute/v2.1/servers")
         def create():
@@ -201,8 +285,11 @@ class FakeOpenStack:
                 used = sum(1 for s in fake.servers.values() if s["status"] != "DELETED")
                 room = fake.quota_instances - used
                 if room < lo:
-                    return error(403, f"Quota exceeded for instances: Requested {lo}, but already used {used} of "
-                                      f"{fake.quota_instances} instances")
+                    return error(
+                        403,
+                        f"Quota exceeded for instances: Requested {lo}, but already used {used} of "
+                        f"{fake.quota_instances} instances",
+                    )
                 n = min(hi, room)
                 meta = b.get("metadata", {})
                 if b.get("user_data"):
@@ -211,15 +298,25 @@ class FakeOpenStack:
                 for i in range(n):
                     sid = str(uuid.uuid4())
                     name = b["name"] if n == 1 and hi == 1 else f"{b['name']}-{i + 1}"
-                    doc = fake._server_doc(sid, name, meta, b["flavorRef"], b["imageRef"],
-                                           "ERROR" if fake.no_valid_host else "BUILD", i)
+                    doc = fake._server_doc(
+                        sid, name, meta, b["flavorRef"], b["imageRef"], "ERROR" if fake.no_valid_host else "BUILD", i
+                    )
                     doc["user_data"] = b.get("user_data")
                     if fake.no_valid_host:
                         doc["fault"] = {"code": 500, "message": NO_VALID_HOST, "created": doc["created"]}
                     fake.servers[sid] = doc
                     made.append(sid)
-            return jsonify({"server": {"id": made[0], "links": [], "adminPass": "x-not-a-secret",
-                                       "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}]}}), 202
+            return jsonify(
+                {
+                    "server": {
+                        "id": made[0],
+                        "links": [],
+                        "adminPass": "x-not-a-secret",
+                        "OS-DCF:diskConfig": "MANUAL",
+                        "security_groups": [{"name": "default"}],
+                    }
+                }
+            ), 202
 
         def public(doc):
             out = {k: v for k, v in doc.items() if not k.startswith("_") and k != "user_data"}
@@ -240,7 +337,7 @@ class FakeOpenStack:
                     ids = [s["id"] for s in live]
                     if marker not in ids:
                         return error(400, f"marker [{marker}] not found")
-                    live = live[ids.index(marker) + 1:]
+                    live = live[ids.index(marker) + 1 :]
                 fake.list_calls += 1
                 return jsonify({"servers": [public(s) for s in live[:size]]})
 

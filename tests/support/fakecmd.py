@@ -48,11 +48,19 @@ class FakeCommands:
             os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         self.save()
 
-    def respond(self, name: str, stdout: str = "", rc: int = 0, stderr: str = "", args: list[str] | None = None,
-                file: str | None = None) -> None:
+    def respond(
+        self,
+        name: str,
+        stdout: str = "",
+        rc: int = 0,
+        stderr: str = "",
+        args: list[str] | None = None,
+        file: str | None = None,
+    ) -> None:
         """Add a rule (rules added first win)."""
         self.responses.setdefault(name, []).append(
-            {"args": list(args or []), "stdout": f"@{file}" if file else stdout, "stderr": stderr, "rc": rc})
+            {"args": list(args or []), "stdout": f"@{file}" if file else stdout, "stderr": stderr, "rc": rc}
+        )
         self.save()
 
     def reset(self) -> None:

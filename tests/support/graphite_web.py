@@ -61,12 +61,23 @@ class GraphiteWeb:
     def start(self, timeout: float = 60.0) -> GraphiteWeb:
         os.makedirs(os.path.join(self.dir, "log"), exist_ok=True)
         with open(os.path.join(self.dir, "dcluster_test_graphite_settings.py"), "w") as fh:
-            fh.write(SETTINGS.format(secret=os.urandom(16).hex(), d=self.dir, whisper=self.carbon.whisper_dir,
-                                     query=self.carbon.query_port))
+            fh.write(
+                SETTINGS.format(
+                    secret=os.urandom(16).hex(),
+                    d=self.dir,
+                    whisper=self.carbon.whisper_dir,
+                    query=self.carbon.query_port,
+                )
+            )
         log = open(os.path.join(self.dir, "log", "console.log"), "ab")
         try:
-            self.proc = subprocess.Popen([PYTHON, "-c", SERVE, self.dir, str(self.port)], stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir)
+            self.proc = subprocess.Popen(
+                [PYTHON, "-c", SERVE, self.dir, str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.dir,
+            )
         finally:
             log.close()
 

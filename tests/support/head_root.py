@@ -49,9 +49,27 @@ class HeadRoot:
         os.makedirs(self.dir, exist_ok=True)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                ["unshare", "--fork", "--pid", "--mount-proc", "--mount", "--uts", "--net",
-                 "--propagation", "private", "--kill-child", sys.executable, INIT, self.dir, self.hostname, self.address],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    "unshare",
+                    "--fork",
+                    "--pid",
+                    "--mount-proc",
+                    "--mount",
+                    "--uts",
+                    "--net",
+                    "--propagation",
+                    "private",
+                    "--kill-child",
+                    sys.executable,
+                    INIT,
+                    self.dir,
+                    self.hostname,
+                    self.address,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         ready = os.path.join(self.dir, "ready")
         deadline = time.monotonic() + timeout
         while not os.path.exists(ready):
@@ -78,11 +96,17 @@ class HeadRoot:
         top, _, rest = path.strip("/").partition("/")
         return os.path.join(self.dir, "overlay", top, "upper", rest)
 
-    def run(self, argv: list[str], timeout: float = 300, input: bytes | None = None,
-            env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, argv: list[str], timeout: float = 300, input: bytes | None = None, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
         """Run ``argv`` inside every namespace of the head root."""
-        return subprocess.run(["nsenter", "--target", str(self.target), "--all", *argv], capture_output=True,
-                              timeout=timeout, input=input, env=env)
+        return subprocess.run(
+            ["nsenter", "--target", str(self.target), "--all", *argv],
+            capture_output=True,
+            timeout=timeout,
+            input=input,
+            env=env,
+        )
 
     def stop(self) -> None:
         if self.proc is None:

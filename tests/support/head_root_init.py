@@ -19,8 +19,14 @@ import sys
 OVERLAID = ("/etc", "/var", "/srv", "/opt", "/usr/local")
 RUNLEVEL = "#!/bin/sh\necho N 2\n"
 # Left by this machine's own setup; a fresh head has none of them.
-REMOVED = ("/etc/munge/munge.key", "/etc/slurm/slurm.conf", "/etc/salt", "/etc/default/graphite-carbon",
-           "/var/lib/slurm/slurmctld", "/var/log/slurm/slurmctld.log")
+REMOVED = (
+    "/etc/munge/munge.key",
+    "/etc/slurm/slurm.conf",
+    "/etc/salt",
+    "/etc/default/graphite-carbon",
+    "/var/lib/slurm/slurmctld",
+    "/var/log/slurm/slurmctld.log",
+)
 
 
 def run(*argv):

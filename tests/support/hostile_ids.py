@@ -25,10 +25,12 @@ def payload(marker: str) -> str:
     # The single quote opens a YAML string in the state id's line that the id's second
     # occurrence closes; what follows it there is parsed as new top-level reactions.  The
     # last one's args list absorbs the template's trailing "- act: pend".
-    return ("a: {runner.test.arg: [{x: '}]}\n"
-            "r: {runner.salt.cmd: [{args: [{fun: cmd.run}, {cmd: [touch, " + marker + "]}]}]}\n"
-            'w: {wheel.key.accept: [{args: [{match: "*"}]}]}\n'
-            'l:\n  local.cmd.run:\n    - tgt: "*"\n    - args:\n      - cmd: [touch, ' + marker + "]")
+    return (
+        "a: {runner.test.arg: [{x: '}]}\n"
+        "r: {runner.salt.cmd: [{args: [{fun: cmd.run}, {cmd: [touch, " + marker + "]}]}]}\n"
+        'w: {wheel.key.accept: [{args: [{match: "*"}]}]}\n'
+        'l:\n  local.cmd.run:\n    - tgt: "*"\n    - args:\n      - cmd: [touch, ' + marker + "]"
+    )
 
 
 # Each is a str Salt's valid_id accepts (no "/", "\\" or NUL) unless noted.

@@ -33,8 +33,13 @@ class MotoServer:
         argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
         # AMI validation on: a bad image id gets EC2's InvalidAMIID.NotFound, as on AWS.
         env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true")
-        self.proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*argv, "-H", "127.0.0.1", "-p", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

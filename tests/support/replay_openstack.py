@@ -93,8 +93,9 @@ class ReplayOpenStack:
     def start(self) -> ReplayOpenStack:
         app = Flask("replay_openstack")
         app.add_url_rule("/<path:path>", "any", self._dispatch, methods=["GET", "POST", "DELETE", "PUT"])
-        self._srv = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet,
-                                ssl_context=self.ssl_context)
+        self._srv = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=_Quiet, ssl_context=self.ssl_context
+        )
         scheme = "https" if self.ssl_context else "http"
         self.url = f"{scheme}://127.0.0.1:{self._srv.server_port}"
         threading.Thread(target=self._srv.serve_forever, daemon=True).start()
@@ -120,8 +121,16 @@ class ReplayOpenStack:
         self.canned.append(Canned(method.upper(), path, f["status"], f["headers"], f["body"], times))
         return f
 
-    def add_server(self, name: str, metadata: dict, *, status: str = "ACTIVE", sid: str | None = None,
-                   sample: str = "nova/servers-details-resp.json", extra: dict | None = None) -> str:
+    def add_server(
+        self,
+        name: str,
+        metadata: dict,
+        *,
+        status: str = "ACTIVE",
+        sid: str | None = None,
+        sample: str = "nova/servers-details-resp.json",
+        extra: dict | None = None,
+    ) -> str:
         doc = recorded_server(sample)
         sid = sid or str(uuid.uuid4())
         doc.update({"id": sid, "name": name, "metadata": dict(metadata), "status": status, **(extra or {})})
@@ -156,12 +165,20 @@ class ReplayOpenStack:
                         self.canned.remove(c)
                     return self._json(c.body, c.status, c.headers)
         if path.startswith("/identity/v3"):
-            return self._keystone(path[len("/identity/v3"):], body)
+            return self._keystone(path[len("/identity/v3") :], body)
         if request.headers.get("X-Auth-Token") not in self.tokens:
-            return self._json({"error": {"code": 401, "title": "Unauthorized",
-                                         "message": "The request you have made requires authentication."}}, 401)
+            return self._json(
+                {
+                    "error": {
+                        "code": 401,
+                        "title": "Unauthorized",
+                        "message": "The request you have made requires authentication.",
+                    }
+                },
+                401,
+            )
         if path.startswith(self.nova_prefix):
-            return self._nova(path[len(self.nova_prefix):], body)
+            return self._nova(path[len(self.nova_prefix) :], body)
         if path.startswith(f"/h/{NEUTRON_HOST}/v2.0/networks"):
             nets = load("neutron/networks-list-response.json")["networks"] + copy.deepcopy(self.extra_networks)
             for key, values in request.args.lists():  # Neutron filters on every given field, exactly
@@ -179,8 +196,16 @@ class ReplayOpenStack:
             user = ident.get("password", {}).get("user", {})
             key = (user.get("name"), user.get("domain", {}).get("name"))
             if "password" not in ident.get("methods", []) or self.users.get(key) != user.get("password"):
-                return self._json({"error": {"code": 401, "title": "Unauthorized",
-                                             "message": "The request you have made requires authentication."}}, 401)
+                return self._json(
+                    {
+                        "error": {
+                            "code": 401,
+                            "title": "Unauthorized",
+                            "message": "The request you have made requires authentication.",
+                        }
+                    },
+                    401,
+                )
             doc = load("keystone/auth-password-project-scoped-response.json")
             doc["token"]["expires_at"] = "2099-11-07T02:58:43.578887Z"
             for svc in doc["token"]["catalog"]:
@@ -200,11 +225,13 @@ class ReplayOpenStack:
             return self._page()
         if rest == "/servers" and m == "POST":
             return self._create((body or {}).get("server", {}))
-        sid = rest[len("/servers/"):] if rest.startswith("/servers/") else None
+        sid = rest[len("/servers/") :] if rest.startswith("/servers/") else None
         with self.lock:
             doc = self.servers.get(sid) if sid else None
             if sid and doc is None:
-                return self._json({"itemNotFound": {"code": 404, "message": f"Instance {sid} could not be found."}}, 404)
+                return self._json(
+                    {"itemNotFound": {"code": 404, "message": f"Instance {sid} could not be found."}}, 404
+                )
             if doc is not None and m == "GET":
                 return self._json({"server": self._view(doc)})
             if doc is not None and m == "DELETE":
@@ -221,12 +248,17 @@ class ReplayOpenStack:
             ids = [d["id"] for d in docs]
             if marker not in ids:
                 return self._json({"badRequest": {"code": 400, "message": f"marker [{marker}] not found"}}, 400)
-            docs = docs[ids.index(marker) + 1:]
+            docs = docs[ids.index(marker) + 1 :]
         page = docs[:size]
         out: dict = {"servers": [self._view(d) for d in page]}
         if len(page) == size and len(docs) > size:  # Nova links the next page when this one is full
-            out["servers_links"] = [{"rel": "next", "href": f"{self.url}{self.nova_prefix}/servers/detail?"
-                                     + urllib.parse.urlencode({"limit": size, "marker": page[-1]["id"]})}]
+            out["servers_links"] = [
+                {
+                    "rel": "next",
+                    "href": f"{self.url}{self.nova_prefix}/servers/detail?"
+                    + urllib.parse.urlencode({"limit": size, "marker": page[-1]["id"]}),
+                }
+            ]
         return self._json(out)
 
     def _create(self, b: dict) -> Response:
@@ -238,8 +270,15 @@ class ReplayOpenStack:
             extra = {"OS-EXT-SRV-ATTR:launch_index": i, "OS-EXT-SRV-ATTR:reservation_id": "r-3fhpjulh"}
             if self.new_fault:
                 extra["fault"] = copy.deepcopy(self.new_fault)
-            made.append(self.add_server(name, b.get("metadata", {}), status=self.new_status,
-                                        sample="nova/v2.3-servers-details-resp.json", extra=extra))
+            made.append(
+                self.add_server(
+                    name,
+                    b.get("metadata", {}),
+                    status=self.new_status,
+                    sample="nova/v2.3-servers-details-resp.json",
+                    extra=extra,
+                )
+            )
         if b.get("return_reservation_id") in (True, "True", "true"):
             return self._json(load("nova/multiple-create-post-resp.json"), 202)
         resp = load("nova/server-create-resp.json")

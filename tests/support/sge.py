@@ -54,8 +54,12 @@ def install() -> None:
 
 
 def env() -> dict[str, str]:
-    return {"SGE_ROOT": SGE_ROOT, "SGE_CELL": CELL, "SGE_QMASTER_PORT": str(QMASTER_PORT),
-            "SGE_EXECD_PORT": str(EXECD_PORT)}
+    return {
+        "SGE_ROOT": SGE_ROOT,
+        "SGE_CELL": CELL,
+        "SGE_QMASTER_PORT": str(QMASTER_PORT),
+        "SGE_EXECD_PORT": str(EXECD_PORT),
+    }
 
 
 class SgeCluster(SgeHead):
@@ -94,8 +98,9 @@ class SgeCluster(SgeHead):
         if os.path.isdir(spool):
             subprocess.run(["rm", "-rf", spool], check=False)
         full = dict(os.environ, **env())
-        proc = netns.spawn(name, name, ["/usr/sbin/sge_execd"], log_path=os.path.join(self.log, f"execd-{name}.log"),
-                           env=full)
+        proc = netns.spawn(
+            name, name, ["/usr/sbin/sge_execd"], log_path=os.path.join(self.log, f"execd-{name}.log"), env=full
+        )
         proc.wait(timeout=30)  # execd daemonizes; its pid file says where it went
         wait_for(lambda: read_pid(f"{spool}/execd.pid"), 15, what=f"execd pid file of {name}")
 
@@ -125,10 +130,12 @@ class SgeCluster(SgeHead):
 
 def wait_host_up(run, name: str, timeout: float = 30) -> None:
     """Until qhost reports load values for ``name`` (its execd talks to qmaster)."""
+
     def up():
         rc, out, _ = run(["qhost", "-h", name])
         lines = [ln for ln in out.splitlines() if ln.split() and ln.split()[0] == name]
         return rc == 0 and lines and lines[0].split()[3] != "-"
+
     wait_for(up, timeout, 0.3, what=f"execd of {name} to report")
 
 

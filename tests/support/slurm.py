@@ -48,14 +48,23 @@ class SlurmCluster(SlurmHead):
     """The shared :class:`dcluster.demo.slurm.SlurmHead` plus slurmd's in namespace hosts on ``dcsched0``."""
 
     def __init__(self):
-        super().__init__(tempfile.mkdtemp(prefix="dcsched-slurm-"), GATEWAY, cluster="dcsched", ctld_port=CTLD_PORT,
-                         slurmd_port=SLURMD_PORT, feature=FEATURE, partition=PARTITION)
+        super().__init__(
+            tempfile.mkdtemp(prefix="dcsched-slurm-"),
+            GATEWAY,
+            cluster="dcsched",
+            ctld_port=CTLD_PORT,
+            slurmd_port=SLURMD_PORT,
+            feature=FEATURE,
+            partition=PARTITION,
+        )
         self.netns_hosts: dict[str, str] = {}
         self.slurmd: dict[str, int] = {}  # node name -> pid
 
     def config(self) -> dict:
-        return {"type": "slurm", "config": {"command_env": self.env, "command_timeout": 30,
-                                            "partition": PARTITION, "node_feature": FEATURE}}
+        return {
+            "type": "slurm",
+            "config": {"command_env": self.env, "command_timeout": 30, "partition": PARTITION, "node_feature": FEATURE},
+        }
 
     def start(self) -> None:
         netns.ensure_bridge(BRIDGE, GATEWAY, PREFIX)
@@ -76,11 +85,18 @@ class SlurmCluster(SlurmHead):
         if dynamic_conf is not None:
             argv += ["-Z", "--conf", dynamic_conf]
         os.makedirs(os.path.join(self.dir, "spool", node), exist_ok=True)
-        proc = netns.spawn(ns, node, argv, log_path=os.path.join(self.dir, "log", f"slurmd-{node}.out"),
-                           env=dict(os.environ, **self.env), boottime_zero=boottime_zero)
+        proc = netns.spawn(
+            ns,
+            node,
+            argv,
+            log_path=os.path.join(self.dir, "log", f"slurmd-{node}.out"),
+            env=dict(os.environ, **self.env),
+            boottime_zero=boottime_zero,
+        )
         proc.wait(timeout=30)  # slurmd daemonizes
-        pid = wait_for(lambda: read_pid(os.path.join(self.dir, "run", f"slurmd-{node}.pid")), 15,
-                       what=f"slurmd pid file of {node}")
+        pid = wait_for(
+            lambda: read_pid(os.path.join(self.dir, "run", f"slurmd-{node}.pid")), 15, what=f"slurmd pid file of {node}"
+        )
         self.slurmd[node] = pid
         return pid
 

@@ -30,19 +30,50 @@ def wid(resource="r1", n=0, cluster="dc"):
 
 
 def inst(name, resource="r1", state=InstanceState.RUNNING, age=100.0, cores=4):
-    return Instance(id=f"i-{name[-6:]}", resource=resource, minion_id=name, state=state,
-                    launch_time=NOW - age, cluster="dc", name=name, cores=cores)
+    return Instance(
+        id=f"i-{name[-6:]}",
+        resource=resource,
+        minion_id=name,
+        state=state,
+        launch_time=NOW - age,
+        cluster="dc",
+        name=name,
+        cores=cores,
+    )
 
 
 def node(name, state=NodeState.IDLE, cores=4, used=0, jobs=(), reason="", since=None):
-    return Node(name=name, state=state, cores=cores, cores_used=used, jobs=tuple(jobs), hold_reason=reason,
-                state_since=since)
+    return Node(
+        name=name, state=state, cores=cores, cores_used=used, jobs=tuple(jobs), hold_reason=reason, state_since=since
+    )
 
 
-def job(jid, chunks=1, cores=1, mem=0, distinct=True, queue="", account="", props=(), prio=0.0, submit=0.0,
-        state=JobState.PENDING):
-    return Job(id=str(jid), state=state, chunks=chunks, chunk_cores=cores, chunk_mem_mb=mem, distinct=distinct,
-               queue=queue, account=account, properties=tuple(props), priority=prio, submit_time=submit)
+def job(
+    jid,
+    chunks=1,
+    cores=1,
+    mem=0,
+    distinct=True,
+    queue="",
+    account="",
+    props=(),
+    prio=0.0,
+    submit=0.0,
+    state=JobState.PENDING,
+):
+    return Job(
+        id=str(jid),
+        state=state,
+        chunks=chunks,
+        chunk_cores=cores,
+        chunk_mem_mb=mem,
+        distinct=distinct,
+        queue=queue,
+        account=account,
+        properties=tuple(props),
+        priority=prio,
+        submit_time=submit,
+    )
 
 
 def view(cfg, nodes=(), instances=None, jobs=(), now=NOW, **extra):

@@ -15,8 +15,13 @@ from dcluster.keypairs import KeyPair
 from dcluster.model import Instance, InstanceState
 from dcluster.planner import Action, Kind, Plan
 
-CFG = dconfig.load({"secret": "s" * 24, "cluster": {"type": "slurm"},
-                    "cloud": {"r1": {"type": "local", "cores": 4, "launch_batch": 2, "quantity": {"max": 10}}}})
+CFG = dconfig.load(
+    {
+        "secret": "s" * 24,
+        "cluster": {"type": "slurm"},
+        "cloud": {"r1": {"type": "local", "cores": 4, "launch_batch": 2, "quantity": {"max": 10}}},
+    }
+)
 
 
 class Keys:
@@ -54,8 +59,13 @@ class Driver:
         self.launched.append(list(ids))
         if self.error:
             return LaunchResult([], count, error=self.error)
-        return LaunchResult([Instance(id=f"i-{m}", resource="r1", minion_id=m, state=InstanceState.PENDING,
-                                      launch_time=0.0) for m in ids], count)
+        return LaunchResult(
+            [
+                Instance(id=f"i-{m}", resource="r1", minion_id=m, state=InstanceState.PENDING, launch_time=0.0)
+                for m in ids
+            ],
+            count,
+        )
 
     def destroy(self, ids):
         self.destroyed += list(ids)
@@ -64,16 +74,24 @@ class Driver:
 
 def actuator(sched=None, driver=None, queue=None, **ports):
     events = []
-    ports = ActuatorPorts(scheduler=lambda cfg: sched or Sched(), driver=lambda cfg, res: driver or Driver(),
-                          keys=Keys(), clock=lambda: 100.0, monotonic=lambda: 5.0,
-                          fire=lambda tag, data: events.append(tag),
-                          **({"submit": queue.append} if queue is not None else {}), **ports)
+    ports = ActuatorPorts(
+        scheduler=lambda cfg: sched or Sched(),
+        driver=lambda cfg, res: driver or Driver(),
+        keys=Keys(),
+        clock=lambda: 100.0,
+        monotonic=lambda: 5.0,
+        fire=lambda tag, data: events.append(tag),
+        **({"submit": queue.append} if queue is not None else {}),
+        **ports,
+    )
     return Actuator(ports), events
 
 
 def test_it_imports_neither_the_controller_nor_salt():
-    code = ("import sys, dcluster.actuator; bad = [m for m in sys.modules if m.startswith(('dcluster.controller', "
-            "'dcluster.glue', 'dcluster.sim', 'salt'))]; print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, dcluster.actuator; bad = [m for m in sys.modules if m.startswith(('dcluster.controller', "
+        "'dcluster.glue', 'dcluster.sim', 'salt'))]; print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -81,9 +99,13 @@ def test_it_imports_neither_the_controller_nor_salt():
 def test_a_chain_stops_at_its_first_failure():
     sched, drv = Sched(fail={"remove"}), Driver()
     act, events = actuator(sched, drv)
-    plan = Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target="w"),
-                         Action(Kind.REMOVE, "r1", "idle", target="w"),
-                         Action(Kind.DESTROY, "r1", "idle", target="w", instance_id="i-w")))
+    plan = Plan(
+        actions=(
+            Action(Kind.HOLD, "r1", "dcluster: idle", target="w"),
+            Action(Kind.REMOVE, "r1", "idle", target="w"),
+            Action(Kind.DESTROY, "r1", "idle", target="w", instance_id="i-w"),
+        )
+    )
     act.run(CFG, plan, {}, observed=0.0)
     assert sched.calls == [("hold", "w"), ("remove", "w")] and drv.destroyed == []
     assert "action/remove/failed" in events and "action/destroy/started" not in events

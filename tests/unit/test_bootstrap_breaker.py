@@ -16,8 +16,9 @@ def failed(cfg, n, resource="r1"):
     """The state after ``n`` instances of ``resource`` never joined, under the current pillar."""
     state = None
     for i in range(n):
-        state = bo.never_joined(state, wid(resource, 900 + i), NOW - 5000, "never joined",
-                                bo.fingerprint(cfg.resources[resource]))
+        state = bo.never_joined(
+            state, wid(resource, 900 + i), NOW - 5000, "never joined", bo.fingerprint(cfg.resources[resource])
+        )
     return state
 
 
@@ -33,8 +34,9 @@ def test_a_destroy_for_max_launch_time_says_whether_it_ever_joined():
     cfg = config(max_launch_time=600)
     silent, configured, registered = wid(n=1), wid(n=2), wid(n=3)
     insts = {"r1": [inst(silent, age=700), inst(configured, age=700), inst(registered, age=700)]}
-    p = plan(_confirmed(cfg, nodes=[node(registered, NodeState.STARTING)], instances=insts,
-                        configured={configured}), cfg)
+    p = plan(
+        _confirmed(cfg, nodes=[node(registered, NodeState.STARTING)], instances=insts, configured={configured}), cfg
+    )
     flags = {a.target: a.never_joined for a in p.of(Kind.DESTROY)}
     assert flags == {silent: True, configured: False, registered: False}
 
@@ -65,16 +67,27 @@ def test_below_the_limit_it_probes_with_what_is_left():
     assert launches(p) == {"r1": 2}
     # an unproven starting instance uses one of them
     starting = wid(n=7)
-    p = plan(view(cfg, jobs=[job(i, cores=4) for i in range(5)], instances={"r1": [inst(starting, age=50)]},
-                  bootstrap={"r1": failed(cfg, 1)}), cfg)
+    p = plan(
+        view(
+            cfg,
+            jobs=[job(i, cores=4) for i in range(5)],
+            instances={"r1": [inst(starting, age=50)]},
+            bootstrap={"r1": failed(cfg, 1)},
+        ),
+        cfg,
+    )
     assert launches(p) == {"r1": 1}
 
 
 def test_never_joined_destroys_of_this_plan_count_at_once():
     cfg = config(max_launch_time=600)
     a, b = wid(n=1), wid(n=2)
-    p = plan(_confirmed(cfg, jobs=[job(1, cores=4), job(2, cores=4)],
-                        instances={"r1": [inst(a, age=700), inst(b, age=700)]}), cfg)
+    p = plan(
+        _confirmed(
+            cfg, jobs=[job(1, cores=4), job(2, cores=4)], instances={"r1": [inst(a, age=700), inst(b, age=700)]}
+        ),
+        cfg,
+    )
     assert {x.target for x in p.of(Kind.DESTROY)} == {a, b}
     assert launches(p) == {"r1": 1}  # 2 failed + 1 probe = bootstrap_failures
 
@@ -85,13 +98,23 @@ def test_a_pillar_change_or_a_worker_launched_since_that_joined_ends_it():
     fixed = config({"r1": {"config": {"userdata_vars": {"image": "fixed"}}}})
     assert launches(plan(view(fixed, jobs=[job(1, cores=4)], bootstrap={"r1": state}), fixed)) == {"r1": 1}
     joined = wid(n=5)
-    v = view(cfg, jobs=[job(1, cores=4)], nodes=[node(joined, NodeState.IDLE)],
-             instances={"r1": [inst(joined, age=10)]}, bootstrap={"r1": state})
+    v = view(
+        cfg,
+        jobs=[job(1, cores=4)],
+        nodes=[node(joined, NodeState.IDLE)],
+        instances={"r1": [inst(joined, age=10)]},
+        bootstrap={"r1": state},
+    )
     assert bo.bootstrap_state(v, cfg.resources["r1"]) == (None, f"{joined} joined")
     # a worker launched before the failures proves nothing about them
     old = wid(n=6)
-    v = view(cfg, jobs=[job(1, cores=4)], nodes=[node(old, NodeState.IDLE)],
-             instances={"r1": [inst(old, age=90000)]}, bootstrap={"r1": state})
+    v = view(
+        cfg,
+        jobs=[job(1, cores=4)],
+        nodes=[node(old, NodeState.IDLE)],
+        instances={"r1": [inst(old, age=90000)]},
+        bootstrap={"r1": state},
+    )
     assert bo.bootstrap_state(v, cfg.resources["r1"])[0] is state
 
 
@@ -102,9 +125,23 @@ def test_zero_turns_it_off():
 
 
 def openstack(password, image="img"):
-    return config({"r1": {"type": "openstack", "config": {
-        "auth_url": "https://keystone.example:5000/v3", "username": "u", "password": password,
-        "project": "p", "image_uuid": image, "flavor": "m1", "network": "n", "key_name": "k"}}})
+    return config(
+        {
+            "r1": {
+                "type": "openstack",
+                "config": {
+                    "auth_url": "https://keystone.example:5000/v3",
+                    "username": "u",
+                    "password": password,
+                    "project": "p",
+                    "image_uuid": image,
+                    "flavor": "m1",
+                    "network": "n",
+                    "key_name": "k",
+                },
+            }
+        }
+    )
 
 
 def test_each_instance_counts_once_and_the_fingerprint_hides_credentials():

@@ -47,13 +47,16 @@ def test_a_signed_command_is_accepted_with_its_args_and_reply(verifier, clock):
     assert verifier.verify("launch", data) == ({"resource": "r1", "count": 2, "names": ["a", "b"]}, REPLY)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("args", {"resource": "r1", "count": 5}),
-    ("args", {"resource": "r2", "count": 1}),
-    ("reply", "dcluster/reply/" + "cd" * 16),
-    ("issued", 1_000_000.5),
-    ("nonce", "ef" * 16),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("args", {"resource": "r1", "count": 5}),
+        ("args", {"resource": "r2", "count": 1}),
+        ("reply", "dcluster/reply/" + "cd" * 16),
+        ("issued", 1_000_000.5),
+        ("nonce", "ef" * 16),
+    ],
+)
 def test_any_tampered_field_is_refused(verifier, clock, field, value):
     data = signed(clock)
     data[field] = value
@@ -100,11 +103,14 @@ def test_the_replay_cache_is_bounded_and_forgets_only_stale_nonces(clock):
     assert len(v._seen) == 1
 
 
-@pytest.mark.parametrize("data,reason", [
-    (None, "event data is NoneType, not a mapping"),
-    (["launch"], "event data is list, not a mapping"),
-    ("launch", "event data is str, not a mapping"),
-])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (None, "event data is NoneType, not a mapping"),
+        (["launch"], "event data is list, not a mapping"),
+        ("launch", "event data is str, not a mapping"),
+    ],
+)
 def test_non_mapping_payloads_are_refused(verifier, data, reason):
     assert refused(verifier, "launch", data) == reason
 
@@ -117,14 +123,17 @@ def test_an_oversized_payload_is_refused_before_any_mac(clock):
     assert calls == []
 
 
-@pytest.mark.parametrize("mutate,reason", [
-    (lambda d: d.update(reply="salt/job/1/ret/victim"), "no valid reply tag"),
-    (lambda d: d.update(args=["r1"]), "args is not a mapping of names"),
-    (lambda d: d.update(issued="now"), "no issued time"),
-    (lambda d: d.update(issued=True), "no issued time"),
-    (lambda d: d.update(issued=float("nan")), "no issued time"),
-    (lambda d: d.update(nonce=""), "no nonce"),
-])
+@pytest.mark.parametrize(
+    "mutate,reason",
+    [
+        (lambda d: d.update(reply="salt/job/1/ret/victim"), "no valid reply tag"),
+        (lambda d: d.update(args=["r1"]), "args is not a mapping of names"),
+        (lambda d: d.update(issued="now"), "no issued time"),
+        (lambda d: d.update(issued=True), "no issued time"),
+        (lambda d: d.update(issued=float("nan")), "no issued time"),
+        (lambda d: d.update(nonce=""), "no nonce"),
+    ],
+)
 def test_malformed_fields_are_refused(verifier, clock, mutate, reason):
     data = signed(clock)
     mutate(data)
@@ -200,4 +209,6 @@ def test_refusal_log_is_rate_limited(caplog):
         t.t = 61
         rl.warning("refused %d", 100)
     assert [r.getMessage() for r in caplog.records][3:] == [
-        "dcluster: 97 more refusals were not logged in the last 60 s", "refused 100"]
+        "dcluster: 97 more refusals were not logged in the last 60 s",
+        "refused 100",
+    ]

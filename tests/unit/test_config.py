@@ -85,8 +85,11 @@ def test_all_errors_are_reported_at_once_with_full_key_paths():
         "auto_mode": "yes",
         "cluster": {"type": "pbspro"},
         "cloud": {
-            "nectar": {"type": "openstack", "quantity": {"min": 2, "max": 0},
-                       "config": {"auth_url": "https://k", "image_uuid": "i", "flavor": "f"}},
+            "nectar": {
+                "type": "openstack",
+                "quantity": {"min": 2, "max": 0},
+                "config": {"auth_url": "https://k", "image_uuid": "i", "flavor": "f"},
+            },
             "Bad_Name": {"type": "aws"},
             "ec2": {"type": "aws", "config": {"image_id": "ami-1", "instance_type": "t3.micro", "spot_bid": [1]}},
         },
@@ -109,8 +112,9 @@ def test_all_errors_are_reported_at_once_with_full_key_paths():
 
 
 def test_required_keys_and_typos_in_nested_sections():
-    errs = errors({**MIN, "cloud": {"r": {"type": "openstack", "config": {"username": "u", "password": "p",
-                                                                           "projet": "x"}}}})
+    errs = errors(
+        {**MIN, "cloud": {"r": {"type": "openstack", "config": {"username": "u", "password": "p", "projet": "x"}}}}
+    )
     assert "dcluster:cloud:r:config:auth_url: required, but not set" in errs
     assert "dcluster:cloud:r:config:projet: unknown key (did you mean 'project'?)" in errs
     assert "dcluster:secret: required, but not set" in errors({"cluster": {"type": "slurm"}})
@@ -118,8 +122,23 @@ def test_required_keys_and_typos_in_nested_sections():
 
 def test_empty_optional_keys_mean_not_set():
     # The seed's sample shipped empty spot_bid/subnet_id/availability_zone: they are "not set", not null values.
-    cfg = load({**MIN, "cloud": {"ec2": {"type": "aws", "config": {
-        "image_id": "ami-1", "instance_type": "t3.micro", "spot_bid": "", "subnet_id": None, "availability_zone": ""}}}})
+    cfg = load(
+        {
+            **MIN,
+            "cloud": {
+                "ec2": {
+                    "type": "aws",
+                    "config": {
+                        "image_id": "ami-1",
+                        "instance_type": "t3.micro",
+                        "spot_bid": "",
+                        "subnet_id": None,
+                        "availability_zone": "",
+                    },
+                }
+            },
+        }
+    )
     conf = cfg.resources["ec2"].config
     assert conf["spot_bid"] is None and conf["subnet_id"] is None and conf["spot_timeout"] == 300
 
@@ -137,13 +156,30 @@ SECRETS = ("hunter2-password", "AKIA-secret-key-value", "app-cred-secret-value",
 
 def _secret_pillar():
     return {
-        "secret": SECRETS[3], "cluster": {"type": "slurm"},
+        "secret": SECRETS[3],
+        "cluster": {"type": "slurm"},
         "cloud": {
-            "os": {"type": "openstack", "config": {"username": "u", "password": SECRETS[0], "project": "p",
-                                                   "auth_url": "https://k", "image_uuid": "i", "flavor": "f"}},
-            "os2": {"type": "openstack", "config": {"application_credential_id": "id",
-                                                    "application_credential_secret": SECRETS[2],
-                                                    "auth_url": "https://k", "image_uuid": "i", "flavor": "f"}},
+            "os": {
+                "type": "openstack",
+                "config": {
+                    "username": "u",
+                    "password": SECRETS[0],
+                    "project": "p",
+                    "auth_url": "https://k",
+                    "image_uuid": "i",
+                    "flavor": "f",
+                },
+            },
+            "os2": {
+                "type": "openstack",
+                "config": {
+                    "application_credential_id": "id",
+                    "application_credential_secret": SECRETS[2],
+                    "auth_url": "https://k",
+                    "image_uuid": "i",
+                    "flavor": "f",
+                },
+            },
             "ec2": {"type": "aws", "config": {"image_id": "a", "instance_type": "t", "secret_access_key": SECRETS[1]}},
         },
     }
@@ -176,14 +212,17 @@ def test_secret_pickles_without_printing():
     assert "pw-123456" not in repr(s)
 
 
-@pytest.mark.parametrize("template", [
-    "/usr/bin/showres -n | grep {0}",
-    "/usr/bin/releaseres `/usr/bin/showres -n | grep User`",
-    "/usr/bin/qconf -sp {0} | grep allocation_rule | awk '{{print $2}}'",
-    "qdel {0}; rm -rf /",
-    "qstat > /tmp/x",
-    "echo $(id)",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/usr/bin/showres -n | grep {0}",
+        "/usr/bin/releaseres `/usr/bin/showres -n | grep User`",
+        "/usr/bin/qconf -sp {0} | grep allocation_rule | awk '{{print $2}}'",
+        "qdel {0}; rm -rf /",
+        "qstat > /tmp/x",
+        "echo $(id)",
+    ],
+)
 def test_shell_templates_are_refused_with_the_key_path(template):
     errs = errors({**MIN, "cluster": {"type": "torque", "config": {"showres_command": template}}})
     assert len(errs) == 1

@@ -25,26 +25,47 @@ from tests.conftest import ROOT
 
 ASSETS = ROOT / "dcluster" / "data" / "dashboard"
 API_CONF = ROOT / "conf" / "master.d" / "dcluster-api.conf.example"
-READ = {"status", "workers", "jobs", "plan", "resources", "history", "graphs", "worker_graphs", "config",
-        "server_status"}
+READ = {
+    "status",
+    "workers",
+    "jobs",
+    "plan",
+    "resources",
+    "history",
+    "graphs",
+    "worker_graphs",
+    "config",
+    "server_status",
+}
 ACT = {"launch", "hold", "release", "vacate", "remove", "freeze", "drain", "restore", "auto"}
 
 
 def sample(t, idle=0, busy=0, physical=1, pending=0, loc=0):
-    return {"time": t, "nodes": {"idle": idle, "busy": busy, "physical": physical, "error": 0},
-            "cores": {"idle": 2 * idle, "busy": 2 * busy, "physical": 4 * physical, "error": 0},
-            "pending_jobs": pending, "pending_cores": 3 * pending, "by_resource": {"loc": loc},
-            "cores_by_resource": {"loc": 2 * loc}}
+    return {
+        "time": t,
+        "nodes": {"idle": idle, "busy": busy, "physical": physical, "error": 0},
+        "cores": {"idle": 2 * idle, "busy": 2 * busy, "physical": 4 * physical, "error": 0},
+        "pending_jobs": pending,
+        "pending_cores": 3 * pending,
+        "by_resource": {"loc": loc},
+        "cores_by_resource": {"loc": 2 * loc},
+    }
 
 
 def test_history_series_window_and_groups():
     now = 10_000.0
-    out = dashboard.from_history([sample(now - 3600, idle=5), sample(now - 60, idle=1, loc=1),
-                                  sample(now - 30, busy=1, pending=2, loc=1)], minutes=5, now=now)
+    out = dashboard.from_history(
+        [sample(now - 3600, idle=5), sample(now - 60, idle=1, loc=1), sample(now - 30, busy=1, pending=2, loc=1)],
+        minutes=5,
+        now=now,
+    )
     s = out["series"]
     assert out["source"] == "engine"
-    assert s["nodes_by_state"] == {"idle": [[now - 60, 1], [now - 30, 0]], "busy": [[now - 60, 0], [now - 30, 1]],
-                                   "physical": [[now - 60, 1], [now - 30, 1]]}  # error: always 0, left out
+    assert s["nodes_by_state"] == {
+        "idle": [[now - 60, 1], [now - 30, 0]],
+        "busy": [[now - 60, 0], [now - 30, 1]],
+        "physical": [[now - 60, 1], [now - 30, 1]],
+    }  # error: always 0, left out
     assert s["cores_by_resource"] == {"loc": [[now - 60, 2], [now - 30, 2]]}
     assert s["pending"]["jobs"] == [[now - 60, 0], [now - 30, 2]]
     assert s["pending"]["cores"][-1] == [now - 30, 6]
@@ -81,9 +102,16 @@ def graphite():
 
 
 def published(render_url, prefix="site.dc"):
-    plugin = {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-              "arguments": {"hostname": "127.0.0.1", "port": 2003, "prefix": prefix, "interval": 60,
-                            "render_url": render_url}}
+    plugin = {
+        "class_name": "dynamiccluster.graphite.GraphiteReporter",
+        "arguments": {
+            "hostname": "127.0.0.1",
+            "port": 2003,
+            "prefix": prefix,
+            "interval": 60,
+            "render_url": render_url,
+        },
+    }
     return {"last": {"config": {"plugins": {"graphite": plugin}}}, "history": [sample(1.0e12, idle=1)]}
 
 
@@ -108,8 +136,14 @@ def test_graphite_render_api_is_asked_for_our_targets_and_parsed(graphite):
     url = urllib.parse.urlsplit(path)
     q = urllib.parse.parse_qs(url.query)
     assert url.path == "/render" and q["format"] == ["json"] and q["from"] == ["-30min"]
-    assert set(q["target"]) == {"site.dc.nodes.*", "site.dc.cores.*", "site.dc.resource.*.nodes",
-                                "site.dc.resource.*.cores", "site.dc.jobs.pending", "site.dc.jobs.pending_cores"}
+    assert set(q["target"]) == {
+        "site.dc.nodes.*",
+        "site.dc.cores.*",
+        "site.dc.resource.*.nodes",
+        "site.dc.resource.*.cores",
+        "site.dc.jobs.pending",
+        "site.dc.jobs.pending_cores",
+    }
 
 
 def test_graphite_failure_falls_back_to_history_and_says_why(graphite):
@@ -124,15 +158,22 @@ def test_graphite_failure_falls_back_to_history_and_says_why(graphite):
     assert dashboard.graphs(published(""), minutes=30)["source"] == "engine" and FakeGraphite.seen == []
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("ftp://graphite.example/", "http:// or https://"),
-    ("http://admin:pw@graphite.example/", "must not carry credentials"),
-    ("graphite.example", "http:// or https://"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("ftp://graphite.example/", "http:// or https://"),
+        ("http://admin:pw@graphite.example/", "must not carry credentials"),
+        ("graphite.example", "http:// or https://"),
+    ],
+)
 def test_render_url_is_checked(url, problem):
-    data = {"secret": "0123456789abcdef", "cluster": {"type": "slurm"},
-            "plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                     "arguments": {"render_url": url}}}}
+    data = {
+        "secret": "0123456789abcdef",
+        "cluster": {"type": "slurm"},
+        "plugins": {
+            "graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": {"render_url": url}}
+        },
+    }
     errs = dconfig.errors(data)
     assert any("plugins:graphite:arguments:render_url" in e and problem in e for e in errs), errs
     ok = dict(data, plugins={"graphite": {"class_name": "x.graphite", "arguments": {"render_url": "https://g:8080"}}})
@@ -153,8 +194,16 @@ def test_assets_ship_with_the_package_and_load_nothing_from_elsewhere():
 
 def test_app_puts_data_in_as_text_only():
     js = (ASSETS / "app.js").read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                 "setTimeout(\"", "setInterval(\""):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setTimeout("',
+        'setInterval("',
+    ):
         assert sink not in js, sink
     assert 'credentials: "omit"' in js  # never keeps salt-api's session cookie
 

@@ -39,8 +39,16 @@ def pillar(name):
 def show_sls(tmp_path, sls, pillar, grains=None):
     """The formula rendered by Salt's own loader (state.show_sls) with this pillar, as the head would."""
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "cachedir": str(tmp_path / "cache"), "id": "head", "pillar": pillar,
-                 "state_dirs": [str(ROOT / "_states")], "file_roots": {"base": [str(ROOT / "salt")]}})
+    opts.update(
+        {
+            "file_client": "local",
+            "cachedir": str(tmp_path / "cache"),
+            "id": "head",
+            "pillar": pillar,
+            "state_dirs": [str(ROOT / "_states")],
+            "file_roots": {"base": [str(ROOT / "salt")]},
+        }
+    )
     opts["grains"] = salt.loader.grains(opts)
     opts["grains"].update({"id": "head", "host": "head"}, **(grains or {}))
     low = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))["state.show_sls"](sls)
@@ -81,8 +89,11 @@ def test_advanced_resources_are_projects_zones_and_flavors_with_reservations():
     res = cfg.resources
     zones = {r.config.get("availability_zone") for r in res.values()}
     flavors = {r.config.get("flavor") or r.config.get("instance_type") for r in res.values()}
-    projects = {r.config.get("application_credential_id") or r.config.get("project") for r in res.values()
-                if r.type == "openstack"}
+    projects = {
+        r.config.get("application_credential_id") or r.config.get("project")
+        for r in res.values()
+        if r.type == "openstack"
+    }
     assert len(zones) >= 3 and len(flavors) >= 3 and len(projects) == 2
     assert res["melshort"].reservation.queue == "short.q"
     assert res["melbig"].reservation.properties == ("bigmem",)
@@ -99,8 +110,9 @@ def test_head_keys_are_keys_the_head_formula_reads(name):
     for example in (DEPLOY.parent).glob("head-*.sls"):
         known |= set(paths(salt.utils.yaml.safe_load(example.read_text())["dcluster_head"]))
     map_jinja = (HEAD_FORMULA / "map.jinja").read_text()
-    unknown = [":".join(p) for p in paths(pillar(name)["dcluster_head"])
-               if p not in known and f"'{p[-1]}'" not in map_jinja]
+    unknown = [
+        ":".join(p) for p in paths(pillar(name)["dcluster_head"]) if p not in known and f"'{p[-1]}'" not in map_jinja
+    ]
     assert not unknown, f"{name}: dcluster_head keys no head formula part reads: {unknown}"
 
 
@@ -124,8 +136,11 @@ def test_slurm_engine_head_and_workers_agree(name):
     assert feature in worker["features"], "workers must register with the feature the partition's NodeSet selects"
     if head:  # basic: the head formula makes the partition (high availability: the site's slurmctld pair)
         assert head["partition"] == cfg.cluster.config["partition"] and head["node_feature"] == feature
-        assert worker["conf_server"].split(":")[0] == head["control_addr"] == data["dcluster_head"]["master"][
-            "master_address"]
+        assert (
+            worker["conf_server"].split(":")[0]
+            == head["control_addr"]
+            == data["dcluster_head"]["master"]["master_address"]
+        )
     assert data["dcluster_worker"]["share"]["server"]
 
 
@@ -153,8 +168,11 @@ def test_high_availability_masters_leave_services_to_the_cluster_manager():
 
 # What each document tells the admin to apply: the whole head formula, or (high availability: the
 # masters run no scheduler, share nor carbon) only its library and master parts.
-HEAD_SLS = {"basic": "dcluster.head", "advanced": "dcluster.head",
-            "high-availability": "dcluster.head.library,dcluster.head.master"}
+HEAD_SLS = {
+    "basic": "dcluster.head",
+    "advanced": "dcluster.head",
+    "high-availability": "dcluster.head.library,dcluster.head.master",
+}
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
@@ -170,8 +188,12 @@ def test_formulas_render_with_the_pillar(tmp_path, name):
         assert not services & {"salt-master", "salt-api"}, services  # the cluster manager's alone
     else:
         assert "salt-master" in services
-    worker = show_sls(tmp_path, "dcluster.worker", {"dcluster_worker": data["dcluster_worker"]},
-                      grains={"dcluster": {"scheduler": scheduler}})
+    worker = show_sls(
+        tmp_path,
+        "dcluster.worker",
+        {"dcluster_worker": data["dcluster_worker"]},
+        grains={"dcluster": {"scheduler": scheduler}},
+    )
     share = data["dcluster_worker"]["share"]
     mounts = [state_args(worker, k) for k, v in worker.items() if "mount" in v]
     assert [(m["name"], m["device"]) for m in mounts] == [(share["path"], f"{share['server']}:{share['export']}")]

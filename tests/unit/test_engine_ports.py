@@ -35,12 +35,15 @@ def test_jobs_and_nodes_come_back_as_model_objects():
     assert client.calls[0][:2] == ("head", "dcluster_slurm.jobs") and client.calls[0][5] is True
 
 
-@pytest.mark.parametrize("answer, message", [
-    ({}, "no answer within 30 s"),
-    ({"head": {"ret": "ERROR: squeue: error: Unable to contact slurm controller", "retcode": 1}}, "failed"),
-    ({"head": {"ret": "Traceback (most recent call last): ...", "retcode": 0}}, "failed"),
-    ({"head": {"ret": {"not": "a list"}, "retcode": 0}}, "not a list"),
-])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        ({}, "no answer within 30 s"),
+        ({"head": {"ret": "ERROR: squeue: error: Unable to contact slurm controller", "retcode": 1}}, "failed"),
+        ({"head": {"ret": "Traceback (most recent call last): ...", "retcode": 0}}, "failed"),
+        ({"head": {"ret": {"not": "a list"}, "retcode": 0}}, "not a list"),
+    ],
+)
 def test_a_failed_remote_poll_raises_and_never_looks_like_no_nodes(answer, message):
     port = RemoteScheduler(Client(answer), "head", "torque", 30)
     with pytest.raises(RemoteError, match=message):
@@ -53,8 +56,11 @@ def test_add_node_passes_the_reservation_and_an_address_only_to_slurm():
     res = Reservation(queue="short", account="physics", properties=("ssd",))
     RemoteScheduler(slurm, "head", "slurm", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
     RemoteScheduler(sge, "head", "sge", 30).add_node("n1", 4, 2048, res, ("ssd",), "127.200.0.9")
-    assert slurm.calls[0][1:4] == ("dcluster_slurm.add_node", ["n1", 4], {
-        "mem_mb": 2048, "queue": "short", "account": "physics", "property": "ssd", "address": "127.200.0.9"})
+    assert slurm.calls[0][1:4] == (
+        "dcluster_slurm.add_node",
+        ["n1", 4],
+        {"mem_mb": 2048, "queue": "short", "account": "physics", "property": "ssd", "address": "127.200.0.9"},
+    )
     assert "address" not in sge.calls[0][3]
 
 
@@ -113,8 +119,19 @@ def test_event_sender_raises_naming_the_event_when_every_try_failed():
         EventSender(bus, tries=2)("dcluster/x", {})
 
 
-@pytest.mark.parametrize("bad", ["*", "dc-r1-*", "dc-r1-[ab]cdef-0123456789ab", "dc-r1-abcdef-0123456789a?",
-                                 "minion1", "", "dc-r1-abcdef-0123456789ab\n", 7])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "*",
+        "dc-r1-*",
+        "dc-r1-[ab]cdef-0123456789ab",
+        "dc-r1-abcdef-0123456789a?",
+        "minion1",
+        "",
+        "dc-r1-abcdef-0123456789ab\n",
+        7,
+    ],
+)
 def test_key_functions_take_only_our_well_formed_ids(bad):
     # key.accept/reject/delete take globs: a glob or a foreign id must never reach them
     from dcluster.glue.engine_ports import ours_only

@@ -32,8 +32,20 @@ def test_ids_are_unpredictable():
 def test_well_formed_checks_type_length_and_the_whole_string():
     mid = identity.make("dc", "nectar", S)
     assert identity.well_formed(mid)
-    for bad in (mid + "\n", "\n" + mid, mid + " ", mid.upper(), mid + "0" * 64, "a" * 10**6, "", None, 7,
-                [mid], {mid: 1}, mid.encode()):
+    for bad in (
+        mid + "\n",
+        "\n" + mid,
+        mid + " ",
+        mid.upper(),
+        mid + "0" * 64,
+        "a" * 10**6,
+        "",
+        None,
+        7,
+        [mid],
+        {mid: 1},
+        mid.encode(),
+    ):
         assert not identity.well_formed(bad), repr(bad)[:80]
 
 

@@ -35,8 +35,9 @@ def test_the_level_is_set_and_unset_leaves_salts(tmp_path):
 
 def test_the_file_gets_the_format_the_level_and_no_secret(tmp_path):
     path = tmp_path / "dcluster.log"
-    log_config.apply(section(log_level=2, log_location=str(path), log_format="%(levelname)s|%(name)s|%(message)s"),
-                     loggers=LOGGERS)
+    log_config.apply(
+        section(log_level=2, log_location=str(path), log_format="%(levelname)s|%(name)s|%(message)s"), loggers=LOGGERS
+    )
     lib, engine = (logging.getLogger(n) for n in LOGGERS)
     lib.info("launched %s", "w1")
     lib.debug("below the level")
@@ -50,8 +51,9 @@ def test_the_file_gets_the_format_the_level_and_no_secret(tmp_path):
 
 def test_the_file_rotates_at_max_size_keeping_three(tmp_path):
     path = tmp_path / "dcluster.log"
-    log_config.apply(section(log_level=2, log_location=str(path), log_max_size=1024, log_format="%(message)s"),
-                     loggers=LOGGERS)
+    log_config.apply(
+        section(log_level=2, log_location=str(path), log_max_size=1024, log_format="%(message)s"), loggers=LOGGERS
+    )
     for i in range(100):
         logging.getLogger(LOGGERS[0]).info("line %03d %s", i, "x" * 60)
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -80,16 +82,20 @@ def test_a_missing_directory_fails_when_applied(tmp_path):
         log_config.apply(section(log_location=str(tmp_path / "no" / "such" / "x.log")), loggers=LOGGERS)
 
 
-@pytest.mark.parametrize("logging_section, error", [
-    ({"log_location": "dcluster.log"}, "dcluster:logging:log_location: 'dcluster.log' must be an absolute path"),
-    ({"log_format": "%(nosuch)s"}, "dcluster:logging:log_format: '%(nosuch)s' is not a logging format"),
-    ({"log_format": "{message}"}, "dcluster:logging:log_format: '{message}' is not a logging format"),
-    ({"log_level": 4}, "dcluster:logging:log_level: 4 is above the maximum 3"),
-    ({"log_max_size": 10}, "dcluster:logging:log_max_size: 10 is below the minimum 1024"),
-    ({"log_file": "/var/log/x"}, "dcluster:logging:log_file: unknown key"),
-])
+@pytest.mark.parametrize(
+    "logging_section, error",
+    [
+        ({"log_location": "dcluster.log"}, "dcluster:logging:log_location: 'dcluster.log' must be an absolute path"),
+        ({"log_format": "%(nosuch)s"}, "dcluster:logging:log_format: '%(nosuch)s' is not a logging format"),
+        ({"log_format": "{message}"}, "dcluster:logging:log_format: '{message}' is not a logging format"),
+        ({"log_level": 4}, "dcluster:logging:log_level: 4 is above the maximum 3"),
+        ({"log_max_size": 10}, "dcluster:logging:log_max_size: 10 is below the minimum 1024"),
+        ({"log_file": "/var/log/x"}, "dcluster:logging:log_file: unknown key"),
+    ],
+)
 def test_bad_logging_settings_are_rejected_naming_the_key(logging_section, error):
     from dcluster.config import errors
 
     assert any(e.startswith(error) for e in errors({**MIN, "logging": logging_section})), errors(
-        {**MIN, "logging": logging_section})
+        {**MIN, "logging": logging_section}
+    )

@@ -54,8 +54,14 @@ def as_dict(metrics):
 
 def synthetic_view():
     cfg = config({"r1": {"cores": 4}, "r2": {"cores": 8}}, max_launch_time=1200)
-    idle, busy, start, drain, down, dele = (wid("r1", 1), wid("r1", 2), wid("r1", 3), wid("r1", 4),
-                                            wid("r2", 5), wid("r2", 6))
+    idle, busy, start, drain, down, dele = (
+        wid("r1", 1),
+        wid("r1", 2),
+        wid("r1", 3),
+        wid("r1", 4),
+        wid("r2", 5),
+        wid("r2", 6),
+    )
     nodes = [
         node(idle, NodeState.IDLE, cores=4),
         node(busy, NodeState.BUSY, cores=4, used=4, jobs=("11",)),
@@ -68,21 +74,40 @@ def synthetic_view():
         "r1": [inst(idle), inst(busy), inst(start, age=60), inst(drain)],
         "r2": [inst(down, "r2", cores=8), inst(dele, "r2", state=InstanceState.DELETING, cores=8)],
     }
-    jobs = [job(1, cores=2), job(2, chunks=2, cores=2), job(11, state=JobState.RUNNING, cores=4),
-            job(12, state=JobState.RUNNING, cores=16), job(13, state=JobState.HELD, cores=3)]
-    v = view(cfg, nodes, instances, jobs, in_flight={"r1": 2},
-             backoff={"r2": BackoffState(failures=2, until=NOW + 300, kind="quota")})
+    jobs = [
+        job(1, cores=2),
+        job(2, chunks=2, cores=2),
+        job(11, state=JobState.RUNNING, cores=4),
+        job(12, state=JobState.RUNNING, cores=16),
+        job(13, state=JobState.HELD, cores=3),
+    ]
+    v = view(
+        cfg,
+        nodes,
+        instances,
+        jobs,
+        in_flight={"r1": 2},
+        backoff={"r2": BackoffState(failures=2, until=NOW + 300, kind="quota")},
+    )
     return cfg, v
 
 
 def test_engine_metrics_from_a_reconciled_view():
     cfg, v = synthetic_view()
     states = {w.state for w in v.workers}
-    assert states == {WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING, WorkerState.DRAINING,
-                      WorkerState.ERROR, WorkerState.DELETING, WorkerState.PHYSICAL}
+    assert states == {
+        WorkerState.IDLE,
+        WorkerState.BUSY,
+        WorkerState.STARTING,
+        WorkerState.DRAINING,
+        WorkerState.ERROR,
+        WorkerState.DELETING,
+        WorkerState.PHYSICAL,
+    }
     summary = plan(v, cfg).to_dict()
-    metrics = engine_metrics(v, summary, {"launches": {"r1": 3, "r2": 1}, "launch_failures": {"r2": 2},
-                                          "cycles": 7}, PREFIX)
+    metrics = engine_metrics(
+        v, summary, {"launches": {"r1": 3, "r2": 1}, "launch_failures": {"r2": 2}, "cycles": 7}, PREFIX
+    )
     m = as_dict(metrics)
     assert all(ts == int(NOW) for _, _, ts in metrics)
     assert all(p.startswith(PREFIX + ".") and PATH_RE.match(p) for p in m)
@@ -95,7 +120,12 @@ def test_engine_metrics_from_a_reconciled_view():
     assert (m[f"{p}.nodes.draining"], m[f"{p}.nodes.error"], m[f"{p}.nodes.deleting"]) == (1, 1, 1)
     assert m[f"{p}.nodes.physical"] == 1 and m[f"{p}.nodes.orphan"] == 0 and m[f"{p}.nodes.held"] == 0
     assert m[f"{p}.nodes.total"] == 7
-    assert m[f"{p}.cores.busy"] == 4 and m[f"{p}.cores.physical"] == 16 and m[f"{p}.cores.error"] == 8 and m[f"{p}.cores.starting"] == 4
+    assert (
+        m[f"{p}.cores.busy"] == 4
+        and m[f"{p}.cores.physical"] == 16
+        and m[f"{p}.cores.error"] == 8
+        and m[f"{p}.cores.starting"] == 4
+    )
     assert m[f"{p}.cores.total"] == 4 * 4 + 8 * 2 + 16
     # by resource, as the original (all its workers) and by state
     assert (m[f"{p}.resource.r1.nodes"], m[f"{p}.resource.r1.cores"]) == (4, 16)
@@ -151,12 +181,17 @@ def test_names_are_sanitised():
     assert m["head_node.dyn_cluster.resource.evil_res_name_x_1_1.in_flight"] == 1
     assert m["head_node.dyn_cluster.la_unch_es_.r_1"] == 2
 
-    s = stats_to_metrics("web01.example.com\nfake.metric 1", {"cpu": {"per cent": 5},
-                                                             "disk": {"/": {"used": 1}, "/var/lib docker": {"used": 2}}},
-                         "p", timestamp=123)
-    assert as_dict(s) == {"p.workers.web01_example_com_fake_metric_1.cpu.per_cent": 5,
-                          "p.workers.web01_example_com_fake_metric_1.disk.root.used": 1,
-                          "p.workers.web01_example_com_fake_metric_1.disk.var_lib_docker.used": 2}
+    s = stats_to_metrics(
+        "web01.example.com\nfake.metric 1",
+        {"cpu": {"per cent": 5}, "disk": {"/": {"used": 1}, "/var/lib docker": {"used": 2}}},
+        "p",
+        timestamp=123,
+    )
+    assert as_dict(s) == {
+        "p.workers.web01_example_com_fake_metric_1.cpu.per_cent": 5,
+        "p.workers.web01_example_com_fake_metric_1.disk.root.used": 1,
+        "p.workers.web01_example_com_fake_metric_1.disk.var_lib_docker.used": 2,
+    }
     assert component("") == "_" and component("a.b") == "a_b"
     line = format_line("a b\nc", 1.5, 10)
     assert line == "a_b_c 1.5 10\n" and line.count("\n") == 1
@@ -164,26 +199,46 @@ def test_names_are_sanitised():
 
 
 def test_stats_to_metrics_shape_and_timestamp():
-    data = {"id": "w1", "_stamp": "2026-01-01T00:00:00", "time": 1_700_000_005.7,
-            "cpu": {"percent": 12.5, "count": 4}, "load": {"1m": 0.5}, "memory": {"used": 100, "percent": 10.0},
-            "network": {"bytes_in": 10.0}, "disk": {"/": {"percent": 22.8}, "/scratch": {"free": 7}},
-            "diskio": {"read_ops": 3.0}, "note": "text is skipped", "flag": True}
+    data = {
+        "id": "w1",
+        "_stamp": "2026-01-01T00:00:00",
+        "time": 1_700_000_005.7,
+        "cpu": {"percent": 12.5, "count": 4},
+        "load": {"1m": 0.5},
+        "memory": {"used": 100, "percent": 10.0},
+        "network": {"bytes_in": 10.0},
+        "disk": {"/": {"percent": 22.8}, "/scratch": {"free": 7}},
+        "diskio": {"read_ops": 3.0},
+        "note": "text is skipped",
+        "flag": True,
+    }
     m = stats_to_metrics("w1", data, "hpc.dc")
     assert {ts for _, _, ts in m} == {1_700_000_005}
     assert as_dict(m) == {
-        "hpc.dc.workers.w1.cpu.percent": 12.5, "hpc.dc.workers.w1.cpu.count": 4, "hpc.dc.workers.w1.load.1m": 0.5,
-        "hpc.dc.workers.w1.memory.used": 100, "hpc.dc.workers.w1.memory.percent": 10.0,
-        "hpc.dc.workers.w1.network.bytes_in": 10.0, "hpc.dc.workers.w1.disk.root.percent": 22.8,
-        "hpc.dc.workers.w1.disk.scratch.free": 7, "hpc.dc.workers.w1.diskio.read_ops": 3.0,
-        "hpc.dc.workers.w1.flag": 1.0}
+        "hpc.dc.workers.w1.cpu.percent": 12.5,
+        "hpc.dc.workers.w1.cpu.count": 4,
+        "hpc.dc.workers.w1.load.1m": 0.5,
+        "hpc.dc.workers.w1.memory.used": 100,
+        "hpc.dc.workers.w1.memory.percent": 10.0,
+        "hpc.dc.workers.w1.network.bytes_in": 10.0,
+        "hpc.dc.workers.w1.disk.root.percent": 22.8,
+        "hpc.dc.workers.w1.disk.scratch.free": 7,
+        "hpc.dc.workers.w1.diskio.read_ops": 3.0,
+        "hpc.dc.workers.w1.flag": 1.0,
+    }
     with pytest.raises(TypeError, match="mapping"):
         stats_to_metrics("w1", ["not", "a", "dict"], "p")
 
 
 def test_graphite_settings_from_config():
-    cfg = config(plugins={"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                       "arguments": {"hostname": "127.0.0.1", "port": 12003, "prefix": "a.b",
-                                                     "interval": 30}}})
+    cfg = config(
+        plugins={
+            "graphite": {
+                "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                "arguments": {"hostname": "127.0.0.1", "port": 12003, "prefix": "a.b", "interval": 30},
+            }
+        }
+    )
     assert graphite_settings(cfg) == GraphiteSettings("127.0.0.1", 12003, "a.b", 30)
     assert graphite_settings(config()) is None
 
@@ -324,8 +379,14 @@ def test_reporter_sends_every_interval_and_survives_carbon_down(server):
 
 
 def test_reporter_from_config_and_bad_view():
-    cfg = config(plugins={"g": {"class_name": "dcluster.glue.graphite_reporter.GraphiteReporter",
-                                "arguments": {"hostname": "127.0.0.1", "port": free_port(), "interval": 5}}})
+    cfg = config(
+        plugins={
+            "g": {
+                "class_name": "dcluster.glue.graphite_reporter.GraphiteReporter",
+                "arguments": {"hostname": "127.0.0.1", "port": free_port(), "interval": 5},
+            }
+        }
+    )
     rep = GraphiteReporter.from_config(cfg)
     assert rep is not None and rep.settings.interval == 5
     assert GraphiteReporter.from_config(config()) is None
@@ -343,10 +404,16 @@ def fresh_stats():
 
 
 def pillar(port, **args):
-    return {"secret": "0123456789abcdef0", "cluster": {"type": "slurm"},
-            "plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                     "arguments": {"hostname": "127.0.0.1", "port": port, "prefix": "hpc.dc",
-                                                   **args}}}}
+    return {
+        "secret": "0123456789abcdef0",
+        "cluster": {"type": "slurm"},
+        "plugins": {
+            "graphite": {
+                "class_name": "dynamiccluster.graphite.GraphiteReporter",
+                "arguments": {"hostname": "127.0.0.1", "port": port, "prefix": "hpc.dc", **args},
+            }
+        },
+    }
 
 
 def test_forward_stats_sends_the_beacon_payload(server, fresh_stats):
@@ -356,12 +423,19 @@ def test_forward_stats_sends_the_beacon_payload(server, fresh_stats):
         calls.append(key)
         return pillar(server.port)
 
-    data = {"id": "w1.example", "_stamp": "x", "time": 1_700_000_000, "cpu": {"percent": 50.0},
-            "disk": {"/": {"percent": 20.0}}}
+    data = {
+        "id": "w1.example",
+        "_stamp": "x",
+        "time": 1_700_000_000,
+        "cpu": {"percent": 50.0},
+        "disk": {"/": {"percent": 20.0}},
+    }
     ret = glue_stats.forward_stats({}, getter, "w1.example", data)
     assert ret["result"] is True and ret["metrics"] == 2
-    assert sorted(server.wait_lines(2)) == ["hpc.dc.workers.w1_example.cpu.percent 50 1700000000",
-                                            "hpc.dc.workers.w1_example.disk.root.percent 20 1700000000"]
+    assert sorted(server.wait_lines(2)) == [
+        "hpc.dc.workers.w1_example.cpu.percent 50 1700000000",
+        "hpc.dc.workers.w1_example.disk.root.percent 20 1700000000",
+    ]
     assert glue_stats.forward_stats({}, getter, "w1.example", data)["result"] is True
     assert calls == ["dcluster"], "the pillar is read once per SETTINGS_TTL, not per event"
 

@@ -46,13 +46,16 @@ def test_an_id_signed_under_a_previous_secret_still_gets_it(pillar_file, files):
     assert give(pillar_file, files, ours, secrets=("secret", "old"))["dcluster_worker"]["munge_key"]
 
 
-@pytest.mark.parametrize("minion_id", [
-    "headnode",                                   # a physical node or the head
-    "hpc-nectar-abcdef-0123456789ab",             # our shape, a forged MAC
-    identity.make("other", "nectar", SECRET),     # another cluster's worker
-    identity.make("hpc", "nectar", "not-ours"),   # signed under another secret
-    identity.make("hpc", "nectar", SECRET) + "\n",
-])
+@pytest.mark.parametrize(
+    "minion_id",
+    [
+        "headnode",  # a physical node or the head
+        "hpc-nectar-abcdef-0123456789ab",  # our shape, a forged MAC
+        identity.make("other", "nectar", SECRET),  # another cluster's worker
+        identity.make("hpc", "nectar", "not-ours"),  # signed under another secret
+        identity.make("hpc", "nectar", SECRET) + "\n",
+    ],
+)
 def test_any_other_minion_gets_nothing(pillar_file, files, minion_id):
     assert give(pillar_file, files, minion_id) == {}
 

@@ -28,10 +28,25 @@ def wid(n):
 A, B, C = wid(1), wid(2), wid(3)
 
 
-@pytest.mark.parametrize("bad", [
-    "10.0.0.5\n10.6.6.6 evil", "10.0.0.5 evil", "10.0.0.5#x", "fe80::1%eth0 evil", "fe80::1%eth0", "host.example",
-    "", None, 167772165, "0.0.0.0", "::", "224.0.0.1", "10.0.0.256", "1" * 50,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "10.0.0.5\n10.6.6.6 evil",
+        "10.0.0.5 evil",
+        "10.0.0.5#x",
+        "fe80::1%eth0 evil",
+        "fe80::1%eth0",
+        "host.example",
+        "",
+        None,
+        167772165,
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+        "10.0.0.256",
+        "1" * 50,
+    ],
+)
 def test_an_address_that_is_not_one_ip_literal_is_refused(bad):
     with pytest.raises(names.NameError_, match="address|cannot be"):
         names.check_address(bad)
@@ -69,11 +84,16 @@ def _worker(name, ip, state=InstanceState.RUNNING, resource="r1"):
 
 def test_the_view_asks_for_every_listed_instance_with_a_machine_and_reports_bad_ones():
     forged = identity.make("dc", "r1", "another-secret-0123456", nonce="000009")
-    workers = [_worker(A, "10.0.0.5"), _worker(B, "10.0.0.6", InstanceState.PENDING),
-               _worker(C, "10.0.0.7", InstanceState.DELETING), _worker(wid(4), ""),
-               _worker(wid(5), "10.0.0.8\n10.6.6.6 evil"), _worker(forged, "10.0.0.10"),
-               _worker(wid(6), "10.0.0.11", resource="loc"),
-               Worker(name="physical1", resource="", state=WorkerState.PHYSICAL)]
+    workers = [
+        _worker(A, "10.0.0.5"),
+        _worker(B, "10.0.0.6", InstanceState.PENDING),
+        _worker(C, "10.0.0.7", InstanceState.DELETING),
+        _worker(wid(4), ""),
+        _worker(wid(5), "10.0.0.8\n10.6.6.6 evil"),
+        _worker(forged, "10.0.0.10"),
+        _worker(wid(6), "10.0.0.11", resource="loc"),
+        Worker(name="physical1", resource="", state=WorkerState.PHYSICAL),
+    ]
     entries, problems = names.wanted(workers, (SECRET,), skip_resources=["loc"])
     assert entries == {A: "10.0.0.5", B: "10.0.0.6"}
     assert sorted(problems) == sorted([wid(5), forged])
@@ -155,15 +175,23 @@ def test_an_admin_edit_between_calls_is_read_not_overwritten(salt_mods, hosts):
     assert f"10.0.0.6 {B}" in hosts.read_text().splitlines() and ours(hosts) == {"10.0.0.5": [A]}
 
 
-@pytest.mark.parametrize("entries", [
-    {A: "10.0.0.5\n10.6.6.6 login-node"}, {A: "10.0.0.5 login-node"}, {A + "\n10.6.6.6 x": "10.0.0.5"},
-    {"login-node": "10.0.0.5"}, {A: "fe80::1%eth0 x"}, "10.0.0.5 x",
-])
+@pytest.mark.parametrize(
+    "entries",
+    [
+        {A: "10.0.0.5\n10.6.6.6 login-node"},
+        {A: "10.0.0.5 login-node"},
+        {A + "\n10.6.6.6 x": "10.0.0.5"},
+        {"login-node": "10.0.0.5"},
+        {A: "fe80::1%eth0 x"},
+        "10.0.0.5 x",
+    ],
+)
 def test_a_hostile_entry_is_refused_and_nothing_is_written(salt_mods, hosts, entries):
     before = hosts.read_bytes()
     with pytest.raises(CommandExecutionError, match="sync_hosts"):
-        salt_mods["dcluster_sge.sync_hosts"]({B: "10.0.0.6", **entries} if isinstance(entries, dict) else entries,
-                                             hosts_file=str(hosts))
+        salt_mods["dcluster_sge.sync_hosts"](
+            {B: "10.0.0.6", **entries} if isinstance(entries, dict) else entries, hosts_file=str(hosts)
+        )
     assert hosts.read_bytes() == before
 
 

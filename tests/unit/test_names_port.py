@@ -26,8 +26,13 @@ class Client:
 
 
 def cfg(kind, **nr):
-    return load({"secret": SECRET, "cluster": {"type": kind, "head_minion": "head"},
-                 "name_resolution": {"hosts_file": "/srv/hosts", **nr}})
+    return load(
+        {
+            "secret": SECRET,
+            "cluster": {"type": kind, "head_minion": "head"},
+            "name_resolution": {"hosts_file": "/srv/hosts", **nr},
+        }
+    )
 
 
 def port_for(kind):
@@ -39,8 +44,14 @@ def port_for(kind):
 def test_the_head_minion_gets_the_entries_and_the_pillars_hosts_file():
     client, publish = port_for("slurm")
     publish(cfg("slurm"), {A: "10.0.0.5"}, False)
-    assert client.calls == [("head", "dcluster_slurm.sync_hosts", [],
-                             {"entries": {A: "10.0.0.5"}, "hosts_file": "/srv/hosts", "withdraw": False})]
+    assert client.calls == [
+        (
+            "head",
+            "dcluster_slurm.sync_hosts",
+            [],
+            {"entries": {A: "10.0.0.5"}, "hosts_file": "/srv/hosts", "withdraw": False},
+        )
+    ]
     assert client.async_calls == []  # Slurm's daemons use NodeAddr: the workers need no block
 
 

@@ -39,8 +39,7 @@ def test_remembered_failures_change_no_placement():
     for _ in range(400):
         memo, plain = _pools(rng)
         for _ in range(rng.randrange(1, 60)):
-            shape = (rng.randrange(1, 5), rng.randrange(1, 10), rng.choice((0, 0, 500, 3000, 9000)),
-                     rng.random() < 0.7)
+            shape = (rng.randrange(1, 5), rng.randrange(1, 10), rng.choice((0, 0, 500, 3000, 9000)), rng.random() < 0.7)
             for tiers, allow_new in passes:
                 before = len(memo.failed)
                 got = memo.place(*shape, tiers, allow_new)

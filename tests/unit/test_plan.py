@@ -88,21 +88,26 @@ def test_free_capacity_on_idle_and_partly_busy_nodes_is_used_first():
     ],
 )
 def test_jobs_that_can_never_fit_are_reported_not_launched_for(j, reason_part):
-    cfg = config({"r1": {"cores": 4, "mem_mb": 8000, "reservation": {"queue": "batch"}}}) if "queue" in reason_part \
+    cfg = (
+        config({"r1": {"cores": 4, "mem_mb": 8000, "reservation": {"queue": "batch"}}})
+        if "queue" in reason_part
         else config({"r1": {"cores": 4, "mem_mb": 8000}})
+    )
     p = plan(view(cfg, jobs=[j]), cfg)
     assert launches(p) == {}
     assert len(p.unplaceable) == 1 and reason_part in p.unplaceable[0][1]
 
 
 def test_reservation_matching_and_expander_order():
-    cfg = config({
-        "cheap": {"priority": 1},
-        "dear": {"priority": 5},
-        "acct": {"priority": 9, "reservation": {"account": "physics"}},
-        "q": {"priority": 9, "reservation": {"queue": "long"}},
-        "prop": {"priority": 9, "reservation": {"property": "ssd"}},
-    })
+    cfg = config(
+        {
+            "cheap": {"priority": 1},
+            "dear": {"priority": 5},
+            "acct": {"priority": 9, "reservation": {"account": "physics"}},
+            "q": {"priority": 9, "reservation": {"queue": "long"}},
+            "prop": {"priority": 9, "reservation": {"property": "ssd"}},
+        }
+    )
     cases = [
         (job(1, cores=4), "cheap"),  # lower priority number wins
         (job(2, cores=4, account="physics"), "acct"),  # exact reservation match first
@@ -178,7 +183,7 @@ def test_backoff_lasts_at_least_the_cloud_s_retry_after_up_to_max():
     s = config().backoff
     assert bo.failure(None, "transient", "429", 0, s, retry_after=s.initial + 7).until == s.initial + 7
     assert bo.failure(None, "transient", "429", 0, s, retry_after=1).until == s.initial  # never shorter
-    assert bo.failure(None, "transient", "429", 0, s, retry_after=10 ** 9).until == s.max  # nor for ever
+    assert bo.failure(None, "transient", "429", 0, s, retry_after=10**9).until == s.max  # nor for ever
 
 
 # ----------------------------------------------------------------- scale-down
@@ -244,11 +249,14 @@ def test_draining_node_is_released_when_demand_returns_instead_of_launching():
     assert kinds(p) == [(Kind.RELEASE, a, 0)]
 
 
-@pytest.mark.parametrize("state, kw", [
-    (NodeState.BUSY, {"jobs": ("1",), "used": 4}),
-    (NodeState.HELD, {"reason": "hardware check (bob)"}),  # admin-held: original deleted these automatically
-    (NodeState.HELD, {"reason": ""}),
-])
+@pytest.mark.parametrize(
+    "state, kw",
+    [
+        (NodeState.BUSY, {"jobs": ("1",), "used": 4}),
+        (NodeState.HELD, {"reason": "hardware check (bob)"}),  # admin-held: original deleted these automatically
+        (NodeState.HELD, {"reason": ""}),
+    ],
+)
 def test_busy_and_admin_held_nodes_are_never_touched(state, kw):
     cfg = config(max_idle_time=0, max_down_time=0)
     a = wid()
@@ -273,19 +281,26 @@ def _confirmed(cfg, *args, **kw):
 def test_orphan_is_destroyed_and_stuck_starting_node_removed_then_destroyed():
     cfg = config(max_launch_time=1200)
     orphan, stuck = wid(n=1), wid(n=2)
-    v = _confirmed(cfg, [node(stuck, state=NodeState.STARTING)],
-                   {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]})
+    v = _confirmed(
+        cfg, [node(stuck, state=NodeState.STARTING)], {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]}
+    )
     p = plan(v, cfg)
     assert [(x.kind, x.target) for x in p.actions] == [
-        (Kind.DESTROY, orphan), (Kind.REMOVE, stuck), (Kind.DESTROY, stuck)]
+        (Kind.DESTROY, orphan),
+        (Kind.REMOVE, stuck),
+        (Kind.DESTROY, stuck),
+    ]
     assert "max_launch_time" in p.actions[0].reason
 
 
 def test_down_node_is_deleted_after_max_down_time_only_without_jobs():
     cfg = config(max_down_time=480)
     a, b, c = wid(n=1), wid(n=2), wid(n=3)
-    pairs = [worker(a, state=NodeState.DOWN, since=NOW - 500), worker(b, state=NodeState.DOWN, since=NOW - 100),
-             worker(c, state=NodeState.DOWN, since=NOW - 500, jobs=("9",))]
+    pairs = [
+        worker(a, state=NodeState.DOWN, since=NOW - 500),
+        worker(b, state=NodeState.DOWN, since=NOW - 100),
+        worker(c, state=NodeState.DOWN, since=NOW - 500, jobs=("9",)),
+    ]
     p = plan(view(cfg, [x[0] for x in pairs], {"r1": [x[1] for x in pairs]}), cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.REMOVE, a), (Kind.DESTROY, a)]
     assert any(c in note for note in p.notes)
@@ -336,8 +351,9 @@ def test_auto_mode_off_keeps_the_cluster_but_still_destroys_orphans():
     cfg = config(max_idle_time=0)
     idle, orphan = wid(n=1), wid(n=2)
     n, i = worker(idle, since=NOW - 5000)
-    v = _confirmed(cfg, [n], {"r1": [i, inst(orphan, age=99999)]}, jobs=[job(1, cores=4), job(2, cores=4)],
-                   auto_mode=False)
+    v = _confirmed(
+        cfg, [n], {"r1": [i, inst(orphan, age=99999)]}, jobs=[job(1, cores=4), job(2, cores=4)], auto_mode=False
+    )
     p = plan(v, cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, orphan)]
 
@@ -346,7 +362,9 @@ def test_drain_holds_idle_and_busy_and_launches_nothing():
     cfg = config()
     a, b = wid(n=1), wid(n=2)
     pa, pb = worker(a), worker(b, state=NodeState.BUSY, jobs=("1",), used=4)
-    v = view(cfg, [pa[0], pb[0]], {"r1": [pa[1], pb[1]]}, jobs=[job(5, cores=4)], limits={"r1": Limits(0, 0, "draining")})
+    v = view(
+        cfg, [pa[0], pb[0]], {"r1": [pa[1], pb[1]]}, jobs=[job(5, cores=4)], limits={"r1": Limits(0, 0, "draining")}
+    )
     p = plan(v, cfg)
     assert sorted((x.kind, x.target) for x in p.actions) == sorted([(Kind.HOLD, a), (Kind.HOLD, b)])
 
@@ -361,8 +379,10 @@ def test_freeze_keeps_size():
 
 # ----------------------------------------------------------------- properties of the plan
 def test_plans_are_deterministic_whatever_the_input_order():
-    cfg = config({"a": {"priority": 1, "quantity": {"min": 1, "max": 5}}, "b": {"quantity": {"min": 0, "max": 5}}},
-                 max_idle_time=100)
+    cfg = config(
+        {"a": {"priority": 1, "quantity": {"min": 1, "max": 5}}, "b": {"quantity": {"min": 0, "max": 5}}},
+        max_idle_time=100,
+    )
     names = [wid("a", n) for n in range(4)]
     pairs = [worker(n, "a", since=NOW - 50 * k) for k, n in enumerate(names)]
     jobs = [job(k, cores=1 + k % 4, prio=k % 3, submit=k) for k in range(30)]
@@ -385,7 +405,6 @@ def test_a_worker_being_registered_still_counts_as_capacity():
     assert [x.kind for x in p.actions] == [Kind.REGISTER]
 
 
-
 def test_scale_up_delay_launches_only_for_jobs_that_waited_long_enough():
     cfg = config(scale_up_delay=120)
     fresh, old = job("fresh", cores=4, submit=NOW - 30), job("old", cores=4, submit=NOW - 200)
@@ -405,17 +424,21 @@ def _resv_case(respect=True, known_start=True, extra_jobs=()):
     cores, so the scheduler reserves them for NOW+900 (B's core at +100, A's at +900), none left over."""
     from dataclasses import replace
 
-    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 3}}}, max_idle_time=0,
-                 respect_reservations=respect)
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 3}}}, max_idle_time=0, respect_reservations=respect)
     a, b, c = wid(n=1), wid(n=2), wid(n=3)
     na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
     nb, ib = worker(b, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
     nc, ic = worker(c, cores=1, since=NOW - 5000)
     start = NOW - 100 if known_start else 0.0
-    running = [replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=start, walltime_s=1000),
-               replace(job("run2", state=JobState.RUNNING), nodes=(b,), start_time=start, walltime_s=200)]
-    pending = [replace(job("wide", chunks=3), walltime_s=100),
-               replace(job("long", submit=1.0), walltime_s=5000), *extra_jobs]
+    running = [
+        replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=start, walltime_s=1000),
+        replace(job("run2", state=JobState.RUNNING), nodes=(b,), start_time=start, walltime_s=200),
+    ]
+    pending = [
+        replace(job("wide", chunks=3), walltime_s=100),
+        replace(job("long", submit=1.0), walltime_s=5000),
+        *extra_jobs,
+    ]
     return cfg, c, plan(view(cfg, [na, nb, nc], {"r1": [ia, ib, ic]}, jobs=running + pending), cfg)
 
 
@@ -423,7 +446,10 @@ def test_an_idle_node_only_a_job_behind_the_reservation_wants_is_retired():
     cfg, c, p = _resv_case()
     assert [(a.kind, a.target) for a in p.actions] == [(Kind.HOLD, c), (Kind.REMOVE, c), (Kind.DESTROY, c)]
     why = dict(p.waiting)
-    assert "at max (3)" in why["wide"] and why["long"] == "behind job wide, for which the scheduler reserves the free cores"
+    assert (
+        "at max (3)" in why["wide"]
+        and why["long"] == "behind job wide, for which the scheduler reserves the free cores"
+    )
     assert not p.launches()
 
 
@@ -454,17 +480,20 @@ def test_launchable_nodes_count_for_the_reservation_and_a_job_that_fits_the_extr
     nb, ib = worker(b, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
     nd, id_ = worker(d, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
     nc, ic = worker(c, cores=1, since=NOW - 5000)
-    running = [replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1000),
-               replace(job("run2", chunks=2, state=JobState.RUNNING), nodes=(b, d), start_time=NOW - 100,
-                       walltime_s=200)]
-    pending = [replace(job("wide", chunks=3), walltime_s=100), replace(job("l1", submit=1.0), walltime_s=5000),
-               replace(job("l2", submit=2.0), walltime_s=5000)]
+    running = [
+        replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1000),
+        replace(job("run2", chunks=2, state=JobState.RUNNING), nodes=(b, d), start_time=NOW - 100, walltime_s=200),
+    ]
+    pending = [
+        replace(job("wide", chunks=3), walltime_s=100),
+        replace(job("l1", submit=1.0), walltime_s=5000),
+        replace(job("l2", submit=2.0), walltime_s=5000),
+    ]
     v = view(cfg, [na, nb, nc, nd], {"r1": [ia, ib, ic, id_]}, jobs=running + pending)
     p = plan(v, cfg)
     assert p.actions == ()  # C kept for l1; nothing launched for l2
     assert dict(p.waiting)["l2"].startswith("behind job wide") and "l1" not in dict(p.waiting)
-    greedy = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0,
-                    respect_reservations=False)
+    greedy = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0, respect_reservations=False)
     assert plan(v, greedy).launches() == {"r1": 1}  # without the reservation l2 gets the last node
 
 
@@ -477,8 +506,11 @@ def test_nodes_launched_earlier_in_the_plan_are_not_counted_twice_against_the_re
     a = wid(n=1)
     na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
     running = replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1100)
-    pending = [job("j1", submit=1.0), replace(job("head", chunks=3, submit=2.0), walltime_s=100),
-               replace(job("long", submit=3.0), walltime_s=5000)]
+    pending = [
+        job("j1", submit=1.0),
+        replace(job("head", chunks=3, submit=2.0), walltime_s=100),
+        replace(job("long", submit=3.0), walltime_s=5000),
+    ]
     p = plan(view(cfg, [na], {"r1": [ia]}, jobs=[running, *pending]), cfg)
     assert p.launches() == {"r1": 1} and dict(p.waiting)["long"].startswith("behind job head")
 
@@ -488,13 +520,17 @@ def test_plan_leaves_the_jobs_it_was_given_unchanged(respect):
     """model.Job is read-only by convention, not frozen: planning must not change one."""
     from dataclasses import replace
 
-    cfg = config({"r1": {"cores": 2, "quantity": {"min": 0, "max": 3}}, "r2": {"cores": 8}},
-                 respect_reservations=respect)
+    cfg = config(
+        {"r1": {"cores": 2, "quantity": {"min": 0, "max": 3}}, "r2": {"cores": 8}}, respect_reservations=respect
+    )
     name = wid(n=1)
     n, i = worker(name, state=NodeState.BUSY, cores=2, used=2, jobs=("run",))
-    jobs = [replace(job("run", state=JobState.RUNNING), nodes=(name,), start_time=NOW - 50, walltime_s=600),
-            replace(job("wide", chunks=4, cores=2), walltime_s=100, extra={"chunk_list": [[4, 2]]}),
-            job("held", state=JobState.HELD), *[job(k, cores=k % 3 + 1, mem=500 * k) for k in range(8)]]
+    jobs = [
+        replace(job("run", state=JobState.RUNNING), nodes=(name,), start_time=NOW - 50, walltime_s=600),
+        replace(job("wide", chunks=4, cores=2), walltime_s=100, extra={"chunk_list": [[4, 2]]}),
+        job("held", state=JobState.HELD),
+        *[job(k, cores=k % 3 + 1, mem=500 * k) for k in range(8)],
+    ]
     before = [j.to_dict() for j in jobs]
     v = view(cfg, [n], {"r1": [i], "r2": []}, jobs=jobs)
     p = plan(v, cfg)
@@ -504,8 +540,12 @@ def test_plan_leaves_the_jobs_it_was_given_unchanged(respect):
 def test_queue_to_monitor_counts_a_job_that_names_no_queue_or_a_matching_list():
     """Grid Engine: a pending job without -q (queue "") may run in a monitored queue: it is demand (issue 16)."""
     cfg = config(cluster={"type": "sge", "config": {"queue_to_monitor": ["b.q"]}})
-    jobs = [job("any", queue=""), job("list", queue="all.q,b.q", cores=4), job("other", queue="all.q", cores=4),
-            job("pattern", queue="*.q", cores=4)]
+    jobs = [
+        job("any", queue=""),
+        job("list", queue="all.q,b.q", cores=4),
+        job("other", queue="all.q", cores=4),
+        job("pattern", queue="*.q", cores=4),
+    ]
     p = plan(view(cfg, jobs=jobs), cfg)
     served = {j for a in p.of(Kind.LAUNCH) for j in a.jobs}
     assert served == {"any", "list", "pattern"}
@@ -526,8 +566,9 @@ def test_a_configured_node_that_joined_by_itself_is_registered_once():
     nodes, insts = [na, nb], {"r1": [ia, ib]}
     p = plan(view(cfg, nodes, insts, configured={a, b}, registered=set()), cfg)
     regs = p.of(Kind.REGISTER)
-    assert sorted(r.target for r in regs) == sorted([a, b]) and all("joined the scheduler by itself" in r.reason
-                                                                    for r in regs)
+    assert sorted(r.target for r in regs) == sorted([a, b]) and all(
+        "joined the scheduler by itself" in r.reason for r in regs
+    )
     assert {r.target: r.cores for r in regs} == {a: 4, b: 4}
     # done (registered), not configured yet, or unknown (the simulator): nothing
     assert plan(view(cfg, nodes, insts, configured={a, b}, registered={a, b}), cfg).of(Kind.REGISTER) == []

@@ -116,19 +116,26 @@ def test_frozen_and_drained_resources():
 
 def test_the_code_is_the_best_resources_and_the_text_names_each():
     cfg = config({"a": {"priority": 1}, "b": {"priority": 2, "quantity": {"min": 0, "max": 1}}})
-    v = at(cfg, [busy(wid("b"), "b")], [job(1, cores=4)],
-           backoff={"a": BackoffState(1, NOW + 60, "capacity", "no valid host")})
+    v = at(
+        cfg,
+        [busy(wid("b"), "b")],
+        [job(1, cores=4)],
+        backoff={"a": BackoffState(1, NOW + 60, "capacity", "no valid host")},
+    )
     p = plan(v, cfg)
     code, why = jobs_of(p, v)["1"]
     assert p.launches() == {}
     assert code == ex.BACKOFF and why.startswith("a backing off") and "b at max (1)" in why
 
 
-@pytest.mark.parametrize("kw, part", [
-    ({"queue": "other"}, "queue other"),
-    ({"account": "acct9"}, "account acct9"),
-    ({"props": ("gpu",)}, "properties gpu"),
-])
+@pytest.mark.parametrize(
+    "kw, part",
+    [
+        ({"queue": "other"}, "queue other"),
+        ({"account": "acct9"}, "account acct9"),
+        ({"props": ("gpu",)}, "properties gpu"),
+    ],
+)
 def test_a_reservation_mismatch_names_what_the_job_asks_for(kw, part):
     cfg = config({"r1": {"reservation": {"queue": "q1", "account": "acct1", "property": "big"}}})
     v = at(cfg, [], [job(1, **kw)])
@@ -167,8 +174,11 @@ def test_a_job_behind_the_head_jobs_reservation():
     a, b = wid(n=1), wid(n=2)
     running = replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1000)
     pending = [replace(job("head", chunks=2), walltime_s=100), replace(job("long", submit=1.0), walltime_s=5000)]
-    v = at(cfg, [worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",)), worker(b, cores=1, since=NOW - 5000)],
-           [running, *pending])
+    v = at(
+        cfg,
+        [worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",)), worker(b, cores=1, since=NOW - 5000)],
+        [running, *pending],
+    )
     p = plan(v, cfg)
     why = jobs_of(p, v)
     assert why["head"][0] == ex.AT_MAX
@@ -189,8 +199,13 @@ def test_jobs_outside_queue_to_monitor_are_no_demand():
 def test_why_each_worker_is_kept_or_retired():
     cfg = config({"r1": {"quantity": {"min": 1, "max": 10}}}, max_idle_time=600)
     young, old1, old2, b, held = (wid(n=k) for k in range(5))
-    pairs = [worker(young, since=NOW - 100), worker(old1, since=NOW - 5000), worker(old2, since=NOW - 4000),
-             busy(b), worker(held, state=NodeState.HELD, reason="maintenance")]
+    pairs = [
+        worker(young, since=NOW - 100),
+        worker(old1, since=NOW - 5000),
+        worker(old2, since=NOW - 4000),
+        busy(b),
+        worker(held, state=NodeState.HELD, reason="maintenance"),
+    ]
     v = at(cfg, pairs)
     p = plan(v, cfg)
     why = workers_of(p, v)
@@ -218,8 +233,15 @@ def test_auto_mode_off_shows_what_it_would_do_and_still_runs_safety():
     idle, orphan = wid(n=1), wid(n=2)
     v = None
     for ago in (60, 30, 0):  # the orphan's absence from the scheduler confirmed across polls
-        v = view(cfg, [node(idle, since=NOW - 5000)], {"r1": [inst(idle), inst(orphan, age=99999)]},
-                 jobs=[job(1, cores=4), job(2, cores=4)], now=NOW - ago, previous=v, auto_mode=False)
+        v = view(
+            cfg,
+            [node(idle, since=NOW - 5000)],
+            {"r1": [inst(idle), inst(orphan, age=99999)]},
+            jobs=[job(1, cores=4), job(2, cores=4)],
+            now=NOW - ago,
+            previous=v,
+            auto_mode=False,
+        )
     p = plan(v, cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, orphan)]  # leak prevention only
     assert p.launches() == {} and [x.kind for x in p.suppressed] == [Kind.LAUNCH]
@@ -288,25 +310,48 @@ def test_auto_mode_off_stops_exactly_scale_up_and_scale_down():
     """What README and pillar.example say auto_mode False stops, and what it still runs, on one view."""
     from dcluster.model import InstanceState
 
-    cfg = config({"r1": {}, "r2": {"quantity": {"min": 2, "max": 10}, "reservation": {"property": "gpu"}}},
-                 max_idle_time=0)
+    cfg = config(
+        {"r1": {}, "r2": {"quantity": {"min": 2, "max": 10}, "reservation": {"property": "gpu"}}}, max_idle_time=0
+    )
     orphan, joined, broken, idle, drained = (wid(n=k) for k in range(5))
     nodes = [node(idle, since=NOW - 5000), node(drained, NodeState.HELD, reason="dcluster: idle 700 s")]
-    insts = {"r1": [inst(orphan, age=99999), inst(joined, age=100), inst(broken, state=InstanceState.ERROR),
-                    inst(idle), inst(drained)], "r2": []}
+    insts = {
+        "r1": [
+            inst(orphan, age=99999),
+            inst(joined, age=100),
+            inst(broken, state=InstanceState.ERROR),
+            inst(idle),
+            inst(drained),
+        ],
+        "r2": [],
+    }
 
     def planned(auto):
         v = None
         for ago in (60, 30, 0):  # absences confirmed across polls, as reconcile needs
-            v = view(cfg, nodes, insts, jobs=[job("gpu", cores=4, props=("gpu",))], now=NOW - ago, previous=v,
-                     configured={joined}, auto_mode=auto)
+            v = view(
+                cfg,
+                nodes,
+                insts,
+                jobs=[job("gpu", cores=4, props=("gpu",))],
+                now=NOW - ago,
+                previous=v,
+                configured={joined},
+                auto_mode=auto,
+            )
         return plan(v, cfg)
 
     on, off = planned(True), planned(False)
     still = [(a.kind, a.target) for a in off.actions]
     assert still == [(Kind.DESTROY, orphan), (Kind.REGISTER, joined), (Kind.DESTROY, broken)]
     stopped = [(a.kind, a.target or a.resource) for a in off.suppressed]
-    assert stopped == [(Kind.LAUNCH, "r2"), (Kind.LAUNCH, "r2"),  # for the job, then the top-up to min
-                       (Kind.REMOVE, drained), (Kind.DESTROY, drained),
-                       (Kind.HOLD, idle), (Kind.REMOVE, idle), (Kind.DESTROY, idle)]
+    assert stopped == [
+        (Kind.LAUNCH, "r2"),
+        (Kind.LAUNCH, "r2"),  # for the job, then the top-up to min
+        (Kind.REMOVE, drained),
+        (Kind.DESTROY, drained),
+        (Kind.HOLD, idle),
+        (Kind.REMOVE, idle),
+        (Kind.DESTROY, idle),
+    ]
     assert list(on.actions) == list(off.actions) + list(off.suppressed)  # the same decisions, set aside

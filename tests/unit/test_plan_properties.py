@@ -24,18 +24,21 @@ RESOURCES = {
 }
 
 
-@pytest.mark.parametrize("j, where", [
-    # Torque nodes=1:ppn=4:bigmem:ssd, Grid Engine -l bigmem -l ssd: every property on the node
-    (job(1, cores=4, props=("bigmem", "ssd")), "both"),
-    (job(2, cores=4, props=("bigmem",)), "big"),  # both fit; big is cheaper (priority)
-    (job(3, cores=4), "plain"),  # no property: anywhere, lowest priority number first
-    # Slurm: the constraint decides
-    (slurm_job(4, "bigmem&ssd"), "both"),
-    (slurm_job(5, "[bigmem|ssd]"), "big"),  # every property resource matches; priority, then name
-    (slurm_job(6, "ssd|gpu"), "fast"),
-    (slurm_job(7, "[bigmem*1&ssd*1]"), "both"),
-    (slurm_job(8, "(bigmem&ssd)|gpu"), "both"),
-])
+@pytest.mark.parametrize(
+    "j, where",
+    [
+        # Torque nodes=1:ppn=4:bigmem:ssd, Grid Engine -l bigmem -l ssd: every property on the node
+        (job(1, cores=4, props=("bigmem", "ssd")), "both"),
+        (job(2, cores=4, props=("bigmem",)), "big"),  # both fit; big is cheaper (priority)
+        (job(3, cores=4), "plain"),  # no property: anywhere, lowest priority number first
+        # Slurm: the constraint decides
+        (slurm_job(4, "bigmem&ssd"), "both"),
+        (slurm_job(5, "[bigmem|ssd]"), "big"),  # every property resource matches; priority, then name
+        (slurm_job(6, "ssd|gpu"), "fast"),
+        (slurm_job(7, "[bigmem*1&ssd*1]"), "both"),
+        (slurm_job(8, "(bigmem&ssd)|gpu"), "both"),
+    ],
+)
 def test_a_job_goes_where_the_properties_satisfy_its_scheduler_rule(j, where):
     cfg = config(RESOURCES)
     assert launches(plan(view(cfg, jobs=[j]), cfg)) == {where: 1}, j
@@ -45,15 +48,20 @@ def test_several_properties_a_single_property_resource_cannot_serve_are_unplacea
     cfg = config({"big": {"reservation": {"property": "bigmem"}}})
     p = plan(view(cfg, jobs=[job(1, props=("bigmem", "ssd")), slurm_job(2, "bigmem&gpu")]), cfg)
     assert launches(p) == {}
-    assert dict(p.unplaceable) == {"1": "no resource's reservation accepts properties bigmem,ssd",
-                                   "2": "no resource's reservation accepts constraint bigmem&gpu"}
+    assert dict(p.unplaceable) == {
+        "1": "no resource's reservation accepts properties bigmem,ssd",
+        "2": "no resource's reservation accepts constraint bigmem&gpu",
+    }
 
 
-@pytest.mark.parametrize("constraint, why", [
-    ("bigmem&", "expected a feature name, found the end at character 8"),
-    ("[bigmem|ssd", "expected ']'"),
-    ("[bigmem&ssd]", "needs a count"),
-])
+@pytest.mark.parametrize(
+    "constraint, why",
+    [
+        ("bigmem&", "expected a feature name, found the end at character 8"),
+        ("[bigmem|ssd", "expected ']'"),
+        ("[bigmem&ssd]", "needs a count"),
+    ],
+)
 def test_an_unreadable_constraint_makes_the_job_unplaceable_naming_job_and_constraint(constraint, why):
     cfg = config(RESOURCES)
     p = plan(view(cfg, jobs=[slurm_job(9, constraint), job(10, cores=4)]), cfg)

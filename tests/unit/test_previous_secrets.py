@@ -13,8 +13,11 @@ NEW = "new-secret-9876543210"
 
 
 def pillar(**over):
-    data = {"secret": NEW, "cluster": {"type": "slurm"},
-            "cloud": {"r1": {"type": "local", "quantity": {"min": 0, "max": 2}}}}
+    data = {
+        "secret": NEW,
+        "cluster": {"type": "slurm"},
+        "cloud": {"r1": {"type": "local", "quantity": {"min": 0, "max": 2}}},
+    }
     data.update(over)
     return data
 

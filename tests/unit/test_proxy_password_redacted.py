@@ -12,14 +12,29 @@ from dcluster.config.secret import REDACTED
 
 
 def pillar(proxy):
-    return {"secret": "0123456789abcdef-hmac", "cluster": {"type": "slurm"},
-            "cloud": {"os": {"type": "openstack", "config": {
-                "auth_url": "https://keystone.example:5000/v3", "username": "u", "password": "os-password-1",
-                "project": "p", "image_uuid": "img", "flavor": "m1", "proxy": proxy}}}}
+    return {
+        "secret": "0123456789abcdef-hmac",
+        "cluster": {"type": "slurm"},
+        "cloud": {
+            "os": {
+                "type": "openstack",
+                "config": {
+                    "auth_url": "https://keystone.example:5000/v3",
+                    "username": "u",
+                    "password": "os-password-1",
+                    "project": "p",
+                    "image_uuid": "img",
+                    "flavor": "m1",
+                    "proxy": proxy,
+                },
+            }
+        },
+    }
 
 
-@pytest.mark.parametrize("password", ["Qz7k@Wm4x", "Qz7k'Wm4x", 'Qz7k"Wm4x', "Qz7k<Wm4x>", "Qz7k Wm4x",
-                                      "Qz7k@Wm4x'Rt9\"Lp"])
+@pytest.mark.parametrize(
+    "password", ["Qz7k@Wm4x", "Qz7k'Wm4x", 'Qz7k"Wm4x', "Qz7k<Wm4x>", "Qz7k Wm4x", "Qz7k@Wm4x'Rt9\"Lp"]
+)
 def test_the_proxy_password_is_masked_whatever_it_holds(password):
     proxy = f"http://dcuser:{password}@proxy.example:3128"
     assert keys._proxy_problem(proxy) is None  # the pillar takes it, so the redaction must hold

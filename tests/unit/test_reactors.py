@@ -79,7 +79,8 @@ def test_start_passes_the_tags_id_as_one_string(reactor, name):
 def test_start_needs_the_events_id_to_equal_the_tags(reactor):
     start = REACTORS / "start.sls"
     assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": WELL_FORMED}) == [
-        ("runner", "dcluster.minion_started", (), {"minion_id": WELL_FORMED})]
+        ("runner", "dcluster.minion_started", (), {"minion_id": WELL_FORMED})
+    ]
     assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": "cn001"}) == []
     assert react(reactor, start, "salt/minion/cn001/start", {"id": WELL_FORMED}) == []
     assert react(reactor, start, "salt/minion//start", {"id": ""}) == []
@@ -92,9 +93,17 @@ def test_start_needs_the_events_id_to_equal_the_tags(reactor):
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_stats_passes_the_id_and_the_data_unchanged(reactor, name):
     mid = HOSTILE[name]
-    data = {"time": 1.0, "cpu": {"percent": 3.5}, "disk": {"/": {"used": 5}}, "id": mid,
-            "_stamp": "2026-01-01T00:00:00.000000",
-            "note": payload("dcpwn-data"), "name": "{{ x }}", "fun": "salt.cmd", "require": [{"a": "b"}]}
+    data = {
+        "time": 1.0,
+        "cpu": {"percent": 3.5},
+        "disk": {"/": {"used": 5}},
+        "id": mid,
+        "_stamp": "2026-01-01T00:00:00.000000",
+        "note": payload("dcpwn-data"),
+        "name": "{{ x }}",
+        "fun": "salt.cmd",
+        "require": [{"a": "b"}],
+    }
     calls = react(reactor, REACTORS / "stats.sls", f"salt/beacon/{mid}/dcluster_stats/", data)
     assert calls == [("runner", "dcluster.forward_stats", (), {"minion_id": mid, "data": data})]
 

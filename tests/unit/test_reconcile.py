@@ -52,7 +52,10 @@ def test_unsigned_and_forged_names_are_physical():
     other_cluster = identity.make("other", "r1", SECRET, nonce="000001")
     v = view(CFG, [node("cn001"), node(forged), node(other_cluster)], {"r1": []})
     assert {w.name: w.state for w in v.workers} == {
-        "cn001": WorkerState.PHYSICAL, forged: WorkerState.PHYSICAL, other_cluster: WorkerState.PHYSICAL}
+        "cn001": WorkerState.PHYSICAL,
+        forged: WorkerState.PHYSICAL,
+        other_cluster: WorkerState.PHYSICAL,
+    }
     assert all(w.resource == "" for w in v.workers)
 
 
@@ -95,8 +98,9 @@ def test_since_carries_over_while_the_state_holds_and_resets_on_change():
     first = view(CFG, [node(name)], {"r1": [inst(name)]}, now=NOW)
     later = reconcile(CFG, NOW + 500, [node(name)], {"r1": [inst(name)]}, previous=first)
     assert state_of(later, name).since == NOW
-    busy = reconcile(CFG, NOW + 600, [node(name, state=NodeState.BUSY, jobs=("1",))], {"r1": [inst(name)]},
-                     previous=later)
+    busy = reconcile(
+        CFG, NOW + 600, [node(name, state=NodeState.BUSY, jobs=("1",))], {"r1": [inst(name)]}, previous=later
+    )
     assert state_of(busy, name).since == NOW + 600
 
 
@@ -108,8 +112,12 @@ def test_scheduler_reported_state_time_is_used_after_a_restart():
 
 def test_every_combination_gives_exactly_one_state():
     name = wid()
-    node_opts = [None] + [node(name, state=s, jobs=j, reason=r) for s in NodeState for j in ((), ("1",))
-                          for r in ("", "dcluster: x", "admin")]
+    node_opts = [None] + [
+        node(name, state=s, jobs=j, reason=r)
+        for s in NodeState
+        for j in ((), ("1",))
+        for r in ("", "dcluster: x", "admin")
+    ]
     inst_opts = [None] + [inst(name, state=s, age=a) for s in InstanceState for a in (10, 5000)]
     for n, i in itertools.product(node_opts, inst_opts):
         v = view(CFG, [n] if n else [], {"r1": [i] if i else []})

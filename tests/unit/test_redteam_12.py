@@ -57,8 +57,7 @@ class _Master:
 def forged_by(attacker_id, tag, data):
     """The events the master fires for a ``_minion_event`` load from ``attacker_id`` (already verified)."""
     master = _Master()
-    load = {"id": attacker_id, "cmd": "_minion_event", "tag": "x", "data": {},
-            "events": [{"tag": tag, "data": data}]}
+    load = {"id": attacker_id, "cmd": "_minion_event", "tag": "x", "data": {}, "events": [{"tag": tag, "data": data}]}
     assert salt.daemons.masterapi.RemoteFuncs._minion_event(master, load) is True
     return master.event.fired
 
@@ -77,8 +76,12 @@ def react(reactor, sls, tag, data):
 @pytest.fixture
 def env(tmp_path):
     events, keys = [], set()
-    pillar = {"secret": SECRET, "cluster_name": "dc", "cluster": {"type": "slurm"},
-              "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}}}
+    pillar = {
+        "secret": SECRET,
+        "cluster_name": "dc",
+        "cluster": {"type": "slurm"},
+        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
+    }
     cloud = MemCloud()
     cloud.clock = time.time  # launched now: the workers are starting
     p = ports(pillar, MemScheduler(), cloud, events, keys)

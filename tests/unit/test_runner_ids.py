@@ -51,8 +51,11 @@ def test_a_well_formed_id_goes_to_the_engine_as_one_string(runner):
     assert runner.pending_key(OURS, act="pend")["message"] == "refused by the engine"
     assert runner.pending_key(OURS, act="denied")["ok"] is False
     runner.minion_started(OURS)
-    assert runner.sent == [("pending_key", {"minion_id": OURS}), ("pending_key", {"minion_id": OURS}),
-                           ("started", {"minion_id": OURS})]
+    assert runner.sent == [
+        ("pending_key", {"minion_id": OURS}),
+        ("pending_key", {"minion_id": OURS}),
+        ("started", {"minion_id": OURS}),
+    ]
 
 
 def test_other_auth_acts_do_nothing(runner):

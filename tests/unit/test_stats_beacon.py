@@ -90,8 +90,11 @@ def test_validate_rejects_bad_config(loaded, config, error):
 
 def test_validate_accepts_documented_config(loaded):
     funcs, _ = loaded
-    for config in ([], [{"interval": 30}, {"disks": ["/", "/tmp"]}, {"interfaces": ["lo"]}],
-                   [{"interval": 2.5}, {"enabled": True}, {"_beacon_name": "dcluster_stats"}]):
+    for config in (
+        [],
+        [{"interval": 30}, {"disks": ["/", "/tmp"]}, {"interfaces": ["lo"]}],
+        [{"interval": 2.5}, {"enabled": True}, {"_beacon_name": "dcluster_stats"}],
+    ):
         assert funcs["dcluster_stats.validate"](config) == (True, "Valid beacon configuration")
 
 
@@ -140,8 +143,7 @@ def test_rates_are_exact_deltas_over_elapsed_time(monkeypatch):
     finally:
         sys.path.remove(BEACONS)
     snetio = type(psutil.net_io_counters())  # psutil's own named tuple
-    counters = {"eth0": snetio(1000, 2000, 10, 20, 0, 0, 0, 0),
-                "lo": snetio(9, 9, 9, 9, 0, 0, 0, 0)}
+    counters = {"eth0": snetio(1000, 2000, 10, 20, 0, 0, 0, 0), "lo": snetio(9, 9, 9, 9, 0, 0, 0, 0)}
     monkeypatch.setattr(mod.psutil, "net_io_counters", lambda pernic=False: counters)
     cpu = [collections.namedtuple("scputimes", "user nice system idle iowait")(10, 0, 10, 80, 0)]
     monkeypatch.setattr(mod.psutil, "cpu_times", lambda percpu=False: cpu[0])

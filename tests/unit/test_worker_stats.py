@@ -113,7 +113,8 @@ def test_the_fullest_mount_is_the_disk_graph(real_event):
 
 def test_the_worker_graphs_of_graphite_have_the_engines_groups_and_labels():
     assert {g: [label for label, _ in m] for g, m in wg.PATHS.items()} == {
-        g: [label for label, _ in m] for g, m in GROUPS.items()}
+        g: [label for label, _ in m] for g, m in GROUPS.items()
+    }
     assert sorted(f for m in GROUPS.values() for _, f in m) == sorted(FIELDS)
 
 
@@ -246,8 +247,17 @@ def test_an_absent_field_is_left_out_not_zero(store, real_event):
     assert series["load"]["1m"]
 
 
-@pytest.mark.parametrize("kwargs", [{"samples": 0}, {"max_workers": 0}, {"burst": 0}, {"min_interval": 0},
-                                    {"min_interval": math.nan}, {"min_interval": math.inf}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"samples": 0},
+        {"max_workers": 0},
+        {"burst": 0},
+        {"min_interval": 0},
+        {"min_interval": math.nan},
+        {"min_interval": math.inf},
+    ],
+)
 def test_the_bounds_themselves_are_checked(kwargs):
     with pytest.raises(ValueError):
         WorkerStats(**kwargs)
@@ -257,8 +267,12 @@ def test_the_bounds_themselves_are_checked(kwargs):
 @pytest.fixture
 def engine(tmp_path):
     events, keys = [], set()
-    pillar = {"secret": SECRET, "cluster_name": "dc", "cluster": {"type": "slurm"},
-              "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}}}
+    pillar = {
+        "secret": SECRET,
+        "cluster_name": "dc",
+        "cluster": {"type": "slurm"},
+        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
+    }
     cloud = MemCloud()
     cloud.clock = time.time
     sched = MemScheduler()
@@ -280,8 +294,13 @@ def test_the_engine_keeps_the_stats_of_its_workers_and_answers_the_runner(engine
     assert out["ok"] is True and out["source"] == "engine"
     assert out["series"]["load"]["1m"][0][1] == real_event["load"]["1m"]
     assert out["intake"]["accepted"] == 1
-    for bad in ({"name": "evil"}, {"name": a, "minutes": "x"}, {"name": a, "minutes": 0},
-                {"name": a, "minutes": 10**9}, {"name": [a]}):
+    for bad in (
+        {"name": "evil"},
+        {"name": a, "minutes": "x"},
+        {"name": a, "minutes": 0},
+        {"name": a, "minutes": 10**9},
+        {"name": [a]},
+    ):
         out = cmds.run(c, "worker_stats", **bad)
         assert out["ok"] is False and "worker_graphs:" in out["message"], (bad, out)
 
@@ -310,8 +329,13 @@ def test_stats_change_no_decision_and_write_no_state(engine, real_event):
     stamp = path.stat().st_mtime_ns
     fired = len(events)
     time.sleep(0.01)
-    huge = event(real_event, mid=b, memory={"percent": 100.0, "used": 2**59, "total": 2**60, "available": 0},
-                 load={"1m": 9999.0, "5m": 9999.0, "15m": 9999.0}, cpu={"percent": 100.0, "count": 1})
+    huge = event(
+        real_event,
+        mid=b,
+        memory={"percent": 100.0, "used": 2**59, "total": 2**60, "available": 0},
+        load={"1m": 9999.0, "5m": 9999.0, "15m": 9999.0},
+        cpu={"percent": 100.0, "count": 1},
+    )
     for _ in range(500):
         stats_intake.intake(c, tag(a), event(real_event, mid=a))
         stats_intake.intake(c, tag(b), huge)
@@ -346,15 +370,25 @@ def published(render_url=None):
     args = {"prefix": "hpc.dc"}
     if render_url:
         args["render_url"] = render_url
-    return {"last": {"config": {"plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter",
-                                                          "arguments": args}}}}}
+    return {
+        "last": {
+            "config": {
+                "plugins": {"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": args}}
+            }
+        }
+    }
 
 
 def test_the_runner_refuses_a_bad_name_before_any_request():
     calls = []
     for bad in ("evil", "http://x/", A + "&target=*", None, 7):
-        out = wg.worker_graphs(published("http://127.0.0.1:1"), bad, 60, engine=lambda *a: calls.append(a),
-                               fetch=lambda *a: calls.append(a))
+        out = wg.worker_graphs(
+            published("http://127.0.0.1:1"),
+            bad,
+            60,
+            engine=lambda *a: calls.append(a),
+            fetch=lambda *a: calls.append(a),
+        )
         assert out["ok"] is False and "dcluster minion id" in out["message"]
     assert calls == []
 
@@ -363,11 +397,17 @@ def test_the_runner_falls_back_to_the_engine_when_graphite_fails():
     def fetch(url, timeout):
         raise ConnectionRefusedError("[Errno 111] Connection refused")
 
-    out = wg.worker_graphs(published("http://127.0.0.1:1"), A, 60,
-                           engine=lambda n, m: {"ok": True, "source": "engine", "series": {}}, fetch=fetch)
+    out = wg.worker_graphs(
+        published("http://127.0.0.1:1"),
+        A,
+        60,
+        engine=lambda n, m: {"ok": True, "source": "engine", "series": {}},
+        fetch=fetch,
+    )
     assert out["source"] == "engine" and "Connection refused" in out["graphite_error"]
-    out = wg.worker_graphs(published(), A, 60, engine=lambda n, m: {"ok": True, "source": "engine", "n": n, "m": m},
-                           fetch=fetch)
+    out = wg.worker_graphs(
+        published(), A, 60, engine=lambda n, m: {"ok": True, "source": "engine", "n": n, "m": m}, fetch=fetch
+    )
     assert out == {"ok": True, "source": "engine", "n": A, "m": 60.0}
 
 
@@ -376,7 +416,20 @@ def test_the_render_url_asks_only_for_that_workers_paths():
     assert url.startswith("http://graphite:8080/render?target=hpc.dc.workers." + A + ".load.1m&")
     assert "from=-120min" in url and "format=json" in url
     assert set(wg.targets("hpc.dc", A)) == {
-        *(f"hpc.dc.workers.{A}.{p}" for p in ("load.1m", "load.5m", "load.15m", "cpu.percent", "memory.percent",
-                                               "swap.percent", "network.bytes_in", "network.bytes_out",
-                                               "diskio.read_bytes", "diskio.write_bytes")),
-        f"maxSeries(hpc.dc.workers.{A}.disk.*.percent)"}
+        *(
+            f"hpc.dc.workers.{A}.{p}"
+            for p in (
+                "load.1m",
+                "load.5m",
+                "load.15m",
+                "cpu.percent",
+                "memory.percent",
+                "swap.percent",
+                "network.bytes_in",
+                "network.bytes_out",
+                "diskio.read_bytes",
+                "diskio.write_bytes",
+            )
+        ),
+        f"maxSeries(hpc.dc.workers.{A}.disk.*.percent)",
+    }

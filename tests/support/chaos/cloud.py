@@ -78,15 +78,25 @@ class SimCloud:
                 return inst
         return None
 
-    def create(self, resource: str, minion_id: str, cores: int, launch_tag: float, lag: float = 0.0,
-               will_join: bool = True) -> SimInstance:
+    def create(
+        self, resource: str, minion_id: str, cores: int, launch_tag: float, lag: float = 0.0, will_join: bool = True
+    ) -> SimInstance:
         now = self.clock()
         self.serial += 1
         inst = SimInstance(
-            id=f"i-{self.serial:08x}", minion_id=minion_id, resource=resource, created=now, launch_tag=launch_tag,
-            boot_at=now + self.rng.uniform(*BOOT), visible_at=now + lag, ip=f"127.200.0.{10 + self.serial % 200}",
-            cores=cores, will_join=will_join, by_operator=self.operator,
-            tags=tags_for(self.cluster, resource, minion_id, launch_tag))
+            id=f"i-{self.serial:08x}",
+            minion_id=minion_id,
+            resource=resource,
+            created=now,
+            launch_tag=launch_tag,
+            boot_at=now + self.rng.uniform(*BOOT),
+            visible_at=now + lag,
+            ip=f"127.200.0.{10 + self.serial % 200}",
+            cores=cores,
+            will_join=will_join,
+            by_operator=self.operator,
+            tags=tags_for(self.cluster, resource, minion_id, launch_tag),
+        )
         self.instances[inst.id] = inst
         self.on_launch(inst)
         return inst
@@ -111,11 +121,23 @@ class SimCloud:
         return [i for i in self.instances.values() if i.resource == resource and i.exists()]
 
     def snapshot(self, inst: SimInstance) -> Instance:
-        state = {"building": InstanceState.PENDING, "running": InstanceState.RUNNING,
-                 "deleting": InstanceState.DELETING}.get(inst.state, InstanceState.GONE)
-        return Instance(id=inst.id, resource=inst.resource, minion_id=inst.minion_id, state=state,
-                        launch_time=inst.launch_tag, cluster=self.cluster, name=inst.minion_id, ip=inst.ip,
-                        cores=inst.cores, tags=dict(inst.tags))
+        state = {
+            "building": InstanceState.PENDING,
+            "running": InstanceState.RUNNING,
+            "deleting": InstanceState.DELETING,
+        }.get(inst.state, InstanceState.GONE)
+        return Instance(
+            id=inst.id,
+            resource=inst.resource,
+            minion_id=inst.minion_id,
+            state=state,
+            launch_time=inst.launch_tag,
+            cluster=self.cluster,
+            name=inst.minion_id,
+            ip=inst.ip,
+            cores=inst.cores,
+            tags=dict(inst.tags),
+        )
 
 
 class SimDriver(Driver):
@@ -146,13 +168,20 @@ class SimDriver(Driver):
             except CloudError as exc:
                 return LaunchResult(made, count, exc)
             cores = self.resource.cores or 4
-            inst = self.cloud.create(self.resource.name, mid, cores, self.master_clock(),
-                                     lag=self.faults.listing_lag(), will_join=self.faults.joins())
+            inst = self.cloud.create(
+                self.resource.name,
+                mid,
+                cores,
+                self.master_clock(),
+                lag=self.faults.listing_lag(),
+                will_join=self.faults.joins(),
+            )
             made.append(self.cloud.snapshot(inst))
             # created, then the API call times out: the caller never hears of this instance
             if self.faults.after_create(self.resource.name):
-                return LaunchResult(made[:-1], count, Transient("read timed out after creating (simulated)",
-                                                                cloud="chaos"))
+                return LaunchResult(
+                    made[:-1], count, Transient("read timed out after creating (simulated)", cloud="chaos")
+                )
         return LaunchResult(made, count)
 
     def destroy(self, ids: Sequence[str]) -> dict[str, str]:

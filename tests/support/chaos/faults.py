@@ -37,13 +37,27 @@ FAMILIES = ("detectable", "wrong")
 
 # probability per opportunity (a command, a cloud call, a launch, a tick)
 RATES = {
-    "sched_timeout": 0.02, "sched_exit": 0.02, "sched_truncated": 0.015, "sched_flip_detectable": 0.01,
-    "action_timeout_before": 0.02, "action_timeout_after": 0.02,
-    "cloud_list_5xx": 0.03, "cloud_launch_5xx": 0.04, "cloud_quota": 0.03, "cloud_capacity": 0.03,
-    "launch_created_then_timeout": 0.05, "cloud_destroy_5xx": 0.04,
-    "listing_lag": 0.3, "never_joins": 0.08,
-    "kill_mid_listing": 0.003, "kill_mid_launch": 0.02, "kill_mid_chain": 0.01, "restart": 0.004,
-    "vanish": 0.003, "clock_step": 0.004, "operator": 0.02,
+    "sched_timeout": 0.02,
+    "sched_exit": 0.02,
+    "sched_truncated": 0.015,
+    "sched_flip_detectable": 0.01,
+    "action_timeout_before": 0.02,
+    "action_timeout_after": 0.02,
+    "cloud_list_5xx": 0.03,
+    "cloud_launch_5xx": 0.04,
+    "cloud_quota": 0.03,
+    "cloud_capacity": 0.03,
+    "launch_created_then_timeout": 0.05,
+    "cloud_destroy_5xx": 0.04,
+    "listing_lag": 0.3,
+    "never_joins": 0.08,
+    "kill_mid_listing": 0.003,
+    "kill_mid_launch": 0.02,
+    "kill_mid_chain": 0.01,
+    "restart": 0.004,
+    "vanish": 0.003,
+    "clock_step": 0.004,
+    "operator": 0.02,
 }
 WRONG_RATES = {"sinfo_missing_node": 0.02, "listing_missing_instance": 0.02, "flip_still_parses": 0.01}
 CLOCK_STEPS = (-600.0, -300.0, -120.0, 120.0, 300.0, 600.0)
@@ -117,6 +131,7 @@ class Faults:
             if out[0] == 0 and self.roll("kill_mid_chain"):
                 self.kill(f"after {' '.join(argv[1:3])}")
             return out
+
         return faulty
 
     def _query(self, prog: str, run, argv) -> tuple[int, str, str]:
@@ -206,7 +221,7 @@ def _flip(rng: random.Random, text: str, parses: bool) -> str:
             new = rng.choice("#x!")
         if new == ch:
             continue
-        out = text[:i] + new + text[i + 1:]
+        out = text[:i] + new + text[i + 1 :]
         try:
             json.loads(out)
             ok = True

@@ -68,8 +68,13 @@ SETTLE = (900.0, 2400.0)  # then settle at least / at most this long
 def pillar(**over: Any) -> dict[str, Any]:
     """Two resources that can both run every job, so a failure on one can push launches onto the other."""
     data = {
-        "secret": SECRET, "cluster": {"type": "slurm"}, "max_idle_time": 120, "max_launch_time": 600,
-        "max_down_time": 240, "cluster_poller_interval": 10, "cloud_poller_interval": 10,
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "max_idle_time": 120,
+        "max_launch_time": 600,
+        "max_down_time": 240,
+        "cluster_poller_interval": 10,
+        "cloud_poller_interval": 10,
         "backoff": {"initial": 30, "max": 300, "capacity_pause": 120},
         "cloud": {
             "r1": {"type": "local", "cores": 4, "priority": 1, "quantity": {"min": 0, "max": 4}},
@@ -109,8 +114,15 @@ def _inline(fn) -> Future:
 
 
 class Run:
-    def __init__(self, seed: int = 0, family: str | None = "detectable", pillar_data: dict | None = None,
-                 fault_time: float = FAULT_TIME, job_rate: float | None = None, rates: dict | None = None):
+    def __init__(
+        self,
+        seed: int = 0,
+        family: str | None = "detectable",
+        pillar_data: dict | None = None,
+        fault_time: float = FAULT_TIME,
+        job_rate: float | None = None,
+        rates: dict | None = None,
+    ):
         self.seed = seed
         self.rng = random.Random(f"world-{seed}")
         self.t = T0  # true time
@@ -260,8 +272,9 @@ class Run:
     def _random_operator(self) -> None:
         names = sorted(set(self.slurm.nodes) | {i.minion_id for i in self.cloud.instances.values() if i.alive()})
         res = sorted(self.cfg.resources)
-        cmd = self.faults.rng.choice(("remove", "vacate", "hold", "release", "drain", "freeze", "restore",
-                                      "auto", "launch"))
+        cmd = self.faults.rng.choice(
+            ("remove", "vacate", "hold", "release", "drain", "freeze", "restore", "auto", "launch")
+        )
         if cmd in ("remove", "vacate", "hold", "release"):
             if names:
                 self.operator(cmd, name=self.faults.rng.choice(names))
@@ -304,8 +317,12 @@ class Run:
             if self.ctrl is None:
                 continue  # the return event is lost; only Salt's job cache has it
             if highstate_jobs is not None:
-                self._guard(highstate_jobs.on_return, self.ctrl, f"salt/job/{jid}/ret/{mid}",
-                            {"id": mid, "fun": "state.highstate", "jid": jid})
+                self._guard(
+                    highstate_jobs.on_return,
+                    self.ctrl,
+                    f"salt/job/{jid}/ret/{mid}",
+                    {"id": mid, "fun": "state.highstate", "jid": jid},
+                )
             else:
                 # The engine of older trees marks a worker configured when the return event arrives.
                 self._guard(self.ctrl.mark_configured, mid, True, "highstate succeeded (chaos harness)")

@@ -25,8 +25,10 @@ ROWS = (
     ("cycles_above_max", "cycles with a resource above its max"),
     ("launched_beyond_policy", "nodes launched beyond what the policy plans on the true state"),
     ("good_destroyed_unconfigured", "good instances destroyed before they were configured (no restart in their life)"),
-    ("good_destroyed_unconfigured_restart",
-     "good instances destroyed before they were configured (a master restart in their life)"),
+    (
+        "good_destroyed_unconfigured_restart",
+        "good instances destroyed before they were configured (a master restart in their life)",
+    ),
 )
 INVARIANTS = tuple(name for name, _ in ROWS)
 
@@ -85,8 +87,7 @@ class Oracle:
         if who in ("dcluster", "operator") and slurm.running_on(inst.minion_id):
             self.c.busy_destroyed += 1
         slurm.machine_lost(inst.minion_id, by_dcluster=who != "cloud")
-        if (who == "dcluster" and inst.will_join and not inst.highstate_ok
-                and inst.state != "error"):
+        if who == "dcluster" and inst.will_join and not inst.highstate_ok and inst.state != "error":
             if inst.restarts_seen:
                 self.c.good_destroyed_unconfigured_restart += 1
             else:
@@ -111,17 +112,34 @@ class Oracle:
             # ``now`` is on the controller's monotonic clock: every time of the true state goes onto it at its
             # true age (the launch-time tag is what the master's stepped wall clock said; its creation is true)
             shift = now - self.w.t
-            insts = {r: [replace(i, launch_time=cloud.instances[i.id].created + shift) for i in items]
-                     for r, items in insts.items()}
+            insts = {
+                r: [replace(i, launch_time=cloud.instances[i.id].created + shift) for i in items]
+                for r, items in insts.items()
+            }
             nodes = [replace(n, state_since=n.state_since + shift) if n.state_since else n for n in nodes]
-            jobs = [replace(j, submit_time=j.submit_time and j.submit_time + shift,
-                            start_time=j.start_time and j.start_time + shift) for j in jobs]
+            jobs = [
+                replace(
+                    j,
+                    submit_time=j.submit_time and j.submit_time + shift,
+                    start_time=j.start_time and j.start_time + shift,
+                )
+                for j in jobs
+            ]
         configured = {i.minion_id for i in cloud.instances.values() if i.highstate_ok and i.exists()}
         state = getattr(ctrl, "state", None)
-        view = reconcile(cfg, now, nodes, insts, jobs, previous=self._previous_on(shift), configured=configured,
-                         in_flight={}, backoff=dict(state.backoff) if state else {},
-                         limits=dict(state.limits) if state else {},
-                         auto_mode=ctrl.auto_mode() if ctrl is not None else True)
+        view = reconcile(
+            cfg,
+            now,
+            nodes,
+            insts,
+            jobs,
+            previous=self._previous_on(shift),
+            configured=configured,
+            in_flight={},
+            backoff=dict(state.backoff) if state else {},
+            limits=dict(state.limits) if state else {},
+            auto_mode=ctrl.auto_mode() if ctrl is not None else True,
+        )
         self._previous, self._previous_shift = view, shift
         return view
 
@@ -131,8 +149,12 @@ class Oracle:
         prev, d = self._previous, shift - self._previous_shift
         if prev is None or not d:
             return prev
-        return replace(prev, now=prev.now + d, workers=tuple(replace(w, since=w.since + d) for w in prev.workers),
-                       absences={k: replace(a, since=a.since + d) for k, a in prev.absences.items()})
+        return replace(
+            prev,
+            now=prev.now + d,
+            workers=tuple(replace(w, since=w.since + d) for w in prev.workers),
+            absences={k: replace(a, since=a.since + d) for k, a in prev.absences.items()},
+        )
 
     def before_cycle(self, cfg, now: float, ctrl) -> None:
         self.launched_now = {}

@@ -151,8 +151,10 @@ def scenario_sibling_batch_clears_backoff(seed: int = 13) -> Counters:
     cycle.  ``extra['relaunch_after_s']``: seconds from the failure to the next instance made
     (backoff.initial is 30 s)."""
     data = pillar()
-    data["cloud"] = {"r1": dict(data["cloud"]["r1"], launch_batch=1),
-                     "r2": dict(data["cloud"]["r2"], quantity={"min": 0, "max": 0})}
+    data["cloud"] = {
+        "r1": dict(data["cloud"]["r1"], launch_batch=1),
+        "r2": dict(data["cloud"]["r2"], quantity={"min": 0, "max": 0}),
+    }
     run = Run(seed, None, pillar_data=data)
     made: list[float] = []
     counted = run.cloud.on_launch
@@ -215,7 +217,8 @@ def scenario_secret_rotated(seed: int = 15, previous: bool = True) -> Counters:
     counters = _finish(run)
     counters.extra["launched_after"] = len(after)
     counters.extra["under_new_secret"] = sum(
-        identity.parse(mid, ROTATED, run.cfg.cluster_name) is not None for mid in after)
+        identity.parse(mid, ROTATED, run.cfg.cluster_name) is not None for mid in after
+    )
     return counters
 
 
@@ -387,6 +390,7 @@ def scenario_clock_step_and_restart(seed: int = 12, while_down: bool = False) ->
 
 
 ALL = {
-    name[len("scenario_"):]: fn for name, fn in sorted(globals().items())
+    name[len("scenario_") :]: fn
+    for name, fn in sorted(globals().items())
     if name.startswith("scenario_") and callable(fn)
 }

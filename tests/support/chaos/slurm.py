@@ -17,8 +17,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-META = {"plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
-        "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
+META = {
+    "plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
+    "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"},
+}
 PARTITION = "dyn"
 JOIN_DELAY = 10.0  # slurmd of a configured worker registers this long after the node is created
 
@@ -121,8 +123,11 @@ class SimSlurm:
                 n.not_responding = True
             elif n.up and ok and n.not_responding:
                 n.not_responding = False
-        free = {n.name: n.cpus - self.used(n.name) for n in self.nodes.values()
-                if n.up and not n.not_responding and not n.drain}
+        free = {
+            n.name: n.cpus - self.used(n.name)
+            for n in self.nodes.values()
+            if n.up and not n.not_responding and not n.drain
+        }
         for j in sorted((j for j in self.jobs.values() if j.state == "PENDING"), key=lambda j: (-j.priority, j.id)):
             for name in sorted(free):
                 if free[name] >= j.cpus:
@@ -157,15 +162,29 @@ class SimSlurm:
                 continue  # sinfo hides FUTURE nodes
             base, flags = self._node_state(n)
             used = self.used(n.name)
-            out.append({
-                "name": n.name, "hostname": n.name, "address": n.address or n.name, "state": base,
-                "state_flags": flags, "reason": n.reason if n.drain or n.not_responding else "",
-                "reason_changed_at": int(n.reason_at) if n.reason else 0, "reason_set_by_user": "root",
-                "cpus": n.cpus, "alloc_cpus": used, "idle_cpus": n.cpus - used, "real_memory": n.mem_mb,
-                "alloc_memory": 0, "features": n.features, "active_features": n.features,
-                "partitions": [PARTITION], "slurmd_version": "22.05.8", "weight": 1,
-                "tres": f"cpu={n.cpus},mem={n.mem_mb}M,billing={n.cpus}",
-            })
+            out.append(
+                {
+                    "name": n.name,
+                    "hostname": n.name,
+                    "address": n.address or n.name,
+                    "state": base,
+                    "state_flags": flags,
+                    "reason": n.reason if n.drain or n.not_responding else "",
+                    "reason_changed_at": int(n.reason_at) if n.reason else 0,
+                    "reason_set_by_user": "root",
+                    "cpus": n.cpus,
+                    "alloc_cpus": used,
+                    "idle_cpus": n.cpus - used,
+                    "real_memory": n.mem_mb,
+                    "alloc_memory": 0,
+                    "features": n.features,
+                    "active_features": n.features,
+                    "partitions": [PARTITION],
+                    "slurmd_version": "22.05.8",
+                    "weight": 1,
+                    "tres": f"cpu={n.cpus},mem={n.mem_mb}M,billing={n.cpus}",
+                }
+            )
         return {"meta": META, "errors": [], "nodes": out}
 
     def squeue(self) -> dict:
@@ -173,16 +192,36 @@ class SimSlurm:
         for j in self.jobs.values():
             if j.state not in ("PENDING", "RUNNING"):
                 continue
-            out.append({
-                "account": "", "array_job_id": 0, "array_task_id": None, "array_task_string": "",
-                "job_id": j.id, "job_state": j.state, "state_reason": "None" if j.state == "RUNNING" else "Resources",
-                "nodes": j.node, "cpus": j.cpus, "node_count": 1, "tasks": j.cpus,
-                "start_time": int(j.start), "end_time": int(j.start + j.time_limit_min * 60) if j.start else 0,
-                "time_limit": j.time_limit_min, "submit_time": int(j.submit), "priority": j.priority,
-                "partition": PARTITION, "tres_req_str": f"cpu={j.cpus},node=1,billing={j.cpus}",
-                "features": "", "memory_per_node": None, "memory_per_cpu": None, "name": f"job{j.id}",
-                "user_name": "chaos", "requeue": True, "restart_cnt": j.requeues, "batch_flag": True,
-            })
+            out.append(
+                {
+                    "account": "",
+                    "array_job_id": 0,
+                    "array_task_id": None,
+                    "array_task_string": "",
+                    "job_id": j.id,
+                    "job_state": j.state,
+                    "state_reason": "None" if j.state == "RUNNING" else "Resources",
+                    "nodes": j.node,
+                    "cpus": j.cpus,
+                    "node_count": 1,
+                    "tasks": j.cpus,
+                    "start_time": int(j.start),
+                    "end_time": int(j.start + j.time_limit_min * 60) if j.start else 0,
+                    "time_limit": j.time_limit_min,
+                    "submit_time": int(j.submit),
+                    "priority": j.priority,
+                    "partition": PARTITION,
+                    "tres_req_str": f"cpu={j.cpus},node=1,billing={j.cpus}",
+                    "features": "",
+                    "memory_per_node": None,
+                    "memory_per_cpu": None,
+                    "name": f"job{j.id}",
+                    "user_name": "chaos",
+                    "requeue": True,
+                    "restart_cnt": j.requeues,
+                    "batch_flag": True,
+                }
+            )
         return {"meta": META, "errors": [], "jobs": out}
 
     def future_nodes(self) -> str:
@@ -190,10 +229,12 @@ class SimSlurm:
         for n in self.nodes.values():
             if n.up:
                 continue
-            lines.append(f"NodeName={n.name} Arch=x86_64 CoresPerSocket=1 CPUAlloc=0 CPUTot={n.cpus} CPULoad=N/A "
-                         f"AvailableFeatures={n.features} ActiveFeatures={n.features} Gres=(null) "
-                         f"NodeAddr={n.address or n.name} NodeHostName={n.name} RealMemory={n.mem_mb} "
-                         f"State=FUTURE+DYNAMIC_NORM ThreadsPerCore=1 Partitions={PARTITION} Weight=1")
+            lines.append(
+                f"NodeName={n.name} Arch=x86_64 CoresPerSocket=1 CPUAlloc=0 CPUTot={n.cpus} CPULoad=N/A "
+                f"AvailableFeatures={n.features} ActiveFeatures={n.features} Gres=(null) "
+                f"NodeAddr={n.address or n.name} NodeHostName={n.name} RealMemory={n.mem_mb} "
+                f"State=FUTURE+DYNAMIC_NORM ThreadsPerCore=1 Partitions={PARTITION} Weight=1"
+            )
         return "\n".join(lines) + ("\n" if lines else "")
 
     # ------------------------------------------------------------ the command line
@@ -237,8 +278,14 @@ class SimSlurm:
         name = kv["nodename"]
         if name in self.nodes:
             return 1, "", f"scontrol_create_nodes error: Duplicate node name {name}\n"
-        self.nodes[name] = SimNode(name, int(kv.get("cpus", 1)), int(kv.get("realmemory", 0)),
-                                   kv.get("features", "dcluster"), kv.get("nodeaddr", ""), created=self.clock())
+        self.nodes[name] = SimNode(
+            name,
+            int(kv.get("cpus", 1)),
+            int(kv.get("realmemory", 0)),
+            kv.get("features", "dcluster"),
+            kv.get("nodeaddr", ""),
+            created=self.clock(),
+        )
         return 0, "", ""
 
     def _delete(self, name: str) -> tuple[int, str, str]:

@@ -14,8 +14,12 @@ def _ids(n, cluster="hpc", resource="ec2", secret=SECRET):
 
 def test_tags_for_carries_cluster_resource_minion_and_time():
     tags = base.tags_for("hpc", "ec2", "hpc-ec2-abcdef-0123456789ab", 1700000000.25)
-    assert tags == {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "ec2",
-                    model.TAG_MINION: "hpc-ec2-abcdef-0123456789ab", model.TAG_LAUNCHED: "1700000000.250"}
+    assert tags == {
+        model.TAG_CLUSTER: "hpc",
+        model.TAG_RESOURCE: "ec2",
+        model.TAG_MINION: "hpc-ec2-abcdef-0123456789ab",
+        model.TAG_LAUNCHED: "1700000000.250",
+    }
     assert base.launch_time_from(tags, 5.0) == 1700000000.25
     assert base.launch_time_from({}, 5.0) == 5.0
     assert base.launch_time_from({model.TAG_LAUNCHED: "garbage"}, 7.0) == 7.0
@@ -31,10 +35,10 @@ def test_instances_of_batches_launched_by_earlier_releases_are_still_recognised(
     # As releases before per-instance keys tagged one multi-instance call: no minion tag, the batch's
     # ids (without the cluster-resource stem) 12 to a dcluster-ids-<k> tag, in launch-index order.
     ids = _ids(n)
-    tails = [m[len("hpc-ec2-"):] for m in ids]
+    tails = [m[len("hpc-ec2-") :] for m in ids]
     tags = {model.TAG_CLUSTER: "hpc", model.TAG_RESOURCE: "ec2", base.TAG_BATCH: "tok"}
     for k in range(0, n, 12):
-        tags[f"{base.TAG_IDS}{k // 12}"] = " ".join(tails[k:k + 12])
+        tags[f"{base.TAG_IDS}{k // 12}"] = " ".join(tails[k : k + 12])
     assert base.batch_ids(tags) == ids
     for i, mid in enumerate(ids):
         assert base.minion_from_tags(tags, i) == mid
@@ -43,8 +47,14 @@ def test_instances_of_batches_launched_by_earlier_releases_are_still_recognised(
 
 
 def _driver(resource="ec2"):
-    cfg = config.load({"secret": SECRET, "cluster": {"type": "slurm"}, "cluster_name": "hpc", "cloud": {
-        resource: {"type": "local", "config": {"state_dir": "/nonexistent"}}}})
+    cfg = config.load(
+        {
+            "secret": SECRET,
+            "cluster": {"type": "slurm"},
+            "cluster_name": "hpc",
+            "cloud": {resource: {"type": "local", "config": {"state_dir": "/nonexistent"}}},
+        }
+    )
 
     class D(base.Driver):
         def instances(self):

@@ -29,7 +29,7 @@ def test_default_template_writes_minion_config_and_starts_minion_in_instance_dir
     bindir = tmp_path / "bin"
     bindir.mkdir()
     stub = bindir / "salt-minion"
-    stub.write_text("#!/bin/sh\necho \"$@\" > \"$DCL_TEST_OUT\"\n")
+    stub.write_text('#!/bin/sh\necho "$@" > "$DCL_TEST_OUT"\n')
     stub.chmod(0o755)
     root = tmp_path / "root"
     text = userdata.render(None, minion_id="hpc-loc-abcdef-0123456789ab", instance_dir=str(root), **CTX)
@@ -41,8 +41,11 @@ def test_default_template_writes_minion_config_and_starts_minion_in_instance_dir
     assert "id: hpc-loc-abcdef-0123456789ab" in conf
     assert "master: 127.200.0.1" in conf
     # everything the minion keeps lives in the instance's directory...
-    for line in (f"pki_dir: {root}/etc/salt/pki/minion", f"cachedir: {root}/var/cache/salt/minion",
-                 f"log_file: {root}/var/log/salt/minion"):
+    for line in (
+        f"pki_dir: {root}/etc/salt/pki/minion",
+        f"cachedir: {root}/var/cache/salt/minion",
+        f"log_file: {root}/var/log/salt/minion",
+    ):
         assert line in conf
     # ...but its sockets do not: Unix socket paths are limited to 108 bytes
     sock = [line for line in conf.splitlines() if line.startswith("sock_dir: ")][0].split(": ", 1)[1]
@@ -97,8 +100,10 @@ def test_a_template_that_drops_the_key_is_refused_by_name(tmp_path):
     with pytest.raises(InvalidConfig, match=f"{tpl}.*minion_pem"):
         userdata.render(str(tpl), minion_id="x", key=keypairs.generate(), **CTX)
     # a cloud-config template that indents the key into a YAML block installs it
-    tpl.write_text("#cloud-config\nwrite_files:\n  - path: /etc/salt/pki/minion/minion.pem\n    content: |\n"
-                   "      {{ minion_pem | indent(6) }}\n")
+    tpl.write_text(
+        "#cloud-config\nwrite_files:\n  - path: /etc/salt/pki/minion/minion.pem\n    content: |\n"
+        "      {{ minion_pem | indent(6) }}\n"
+    )
     assert "cloud-config" in userdata.render(str(tpl), minion_id="x", key=keypairs.generate(), **CTX)
 
 
@@ -114,8 +119,9 @@ def test_renderer_gives_each_id_its_own_key_and_no_other():
 
 
 def test_default_template_with_a_key_fits_the_ec2_limit():
-    text = userdata.render(None, minion_id=identity.make("hpc", "ec2", "0123456789abcdef"), key=keypairs.generate(),
-                           **CTX)
+    text = userdata.render(
+        None, minion_id=identity.make("hpc", "ec2", "0123456789abcdef"), key=keypairs.generate(), **CTX
+    )
     assert len(text.encode()) < 16384
     assert os.path.basename(userdata.DEFAULT_TEMPLATE) == "salt-minion.sh.j2"
 
@@ -140,8 +146,11 @@ def test_default_template_closes_the_metadata_service_to_other_users(tmp_path):
     script.write_text(text)
     subprocess.run(["/bin/sh", str(script)], env={"PATH": f"{bindir}:/usr/bin:/bin"}, check=True, timeout=30)
     rules = log.read_text().splitlines()
-    for tool, addr in (("iptables", "169.254.169.254"), ("ip6tables", "fd00:ec2::254"),
-                       ("ip6tables", "fe80::a9fe:a9fe")):
+    for tool, addr in (
+        ("iptables", "169.254.169.254"),
+        ("ip6tables", "fd00:ec2::254"),
+        ("ip6tables", "fe80::a9fe:a9fe"),
+    ):
         assert f"{tool} -I OUTPUT -d {addr} -m owner ! --uid-owner 0 -j REJECT" in rules
 
 

@@ -11,9 +11,19 @@ from dcluster.clouds.local import LocalDriver
 
 
 def driver(tmp_path):
-    c = config.load({"secret": "0123456789abcdef0123", "cluster": {"type": "sge"}, "cluster_name": "hpc",
-                     "cloud": {"loc": {"type": "local", "config": {
-                         "network": "127.200.0.208/29", "gateway": "127.200.0.209", "state_dir": str(tmp_path)}}}})
+    c = config.load(
+        {
+            "secret": "0123456789abcdef0123",
+            "cluster": {"type": "sge"},
+            "cluster_name": "hpc",
+            "cloud": {
+                "loc": {
+                    "type": "local",
+                    "config": {"network": "127.200.0.208/29", "gateway": "127.200.0.209", "state_dir": str(tmp_path)},
+                }
+            },
+        }
+    )
     return LocalDriver(c.resources["loc"], "hpc", c.secret)
 
 
@@ -75,18 +85,33 @@ def test_names_go_into_the_hosts_file_and_out_again_leaving_other_lines(tmp_path
 
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost head\n")
-    c = config.load({"secret": "0123456789abcdef0123", "cluster": {"type": "sge"}, "cluster_name": "hpc",
-                     "cloud": {"loc": {"type": "local", "config": {
-                         "network": "127.200.0.208/29", "gateway": "127.200.0.209", "state_dir": str(tmp_path),
-                         "hosts_file": str(hosts)}}}})
+    c = config.load(
+        {
+            "secret": "0123456789abcdef0123",
+            "cluster": {"type": "sge"},
+            "cluster_name": "hpc",
+            "cloud": {
+                "loc": {
+                    "type": "local",
+                    "config": {
+                        "network": "127.200.0.208/29",
+                        "gateway": "127.200.0.209",
+                        "state_dir": str(tmp_path),
+                        "hosts_file": str(hosts),
+                    },
+                }
+            },
+        }
+    )
     drv = LocalDriver(c.resources["loc"], "hpc", c.secret)
     a = {"id": "i-a", "address": "127.200.0.210", "tags": {model.TAG_MINION: "wa"}}
     b = {"id": "i-b", "address": "127.200.0.211", "tags": {model.TAG_MINION: "wb"}}
     drv._set_name(a, publish=True)
     drv._set_name(b, publish=True)
     drv._set_name(a, publish=True)  # again: still one line for it
-    assert hosts.read_text() == (f"127.0.0.1 localhost head\n127.200.0.211 wb {HOSTS_MARK}i-b\n"
-                                 f"127.200.0.210 wa {HOSTS_MARK}i-a\n")
+    assert hosts.read_text() == (
+        f"127.0.0.1 localhost head\n127.200.0.211 wb {HOSTS_MARK}i-b\n127.200.0.210 wa {HOSTS_MARK}i-a\n"
+    )
     drv._set_name(a, publish=False)
     drv._set_name(a, publish=False)  # not there any more: nothing to do
     assert hosts.read_text() == f"127.0.0.1 localhost head\n127.200.0.211 wb {HOSTS_MARK}i-b\n"

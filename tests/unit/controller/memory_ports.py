@@ -43,8 +43,9 @@ class MemScheduler:
     def hold(self, name, reason="dcluster"):
         self.calls.append(("hold", name, reason))
         n = self.nodes_[name]
-        self.nodes_[name] = Node(name, NodeState.HELD, cores=n.cores, jobs=n.jobs, cores_used=n.cores_used,
-                                 hold_reason=reason)
+        self.nodes_[name] = Node(
+            name, NodeState.HELD, cores=n.cores, jobs=n.jobs, cores_used=n.cores_used, hold_reason=reason
+        )
 
     def release(self, name, force=False):
         self.calls.append(("release", name) + (("force",) if force else ()))
@@ -87,8 +88,15 @@ class MemCloud:
             return LaunchResult([], count, self.refuse)
         out = []
         for mid in minion_ids:
-            inst = Instance(id=f"i-{mid[-8:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
-                            launch_time=self.clock(), cores=self.cores_, ip="127.200.0.250")
+            inst = Instance(
+                id=f"i-{mid[-8:]}",
+                resource="r1",
+                minion_id=mid,
+                state=InstanceState.RUNNING,
+                launch_time=self.clock(),
+                cores=self.cores_,
+                ip="127.200.0.250",
+            )
             self.instances_[mid] = inst
             out.append(inst)
         return LaunchResult(out, count)
@@ -198,5 +206,15 @@ class Loop:
         return step(self.c, self.clock, dt)
 
 
-__all__ = ["Clock", "InsufficientCapacity", "Loop", "MemCloud", "MemScheduler", "key_pool", "ports",
-           "registered_worker", "slurm_pillar", "step"]
+__all__ = [
+    "Clock",
+    "InsufficientCapacity",
+    "Loop",
+    "MemCloud",
+    "MemScheduler",
+    "key_pool",
+    "ports",
+    "registered_worker",
+    "slurm_pillar",
+    "step",
+]

@@ -16,8 +16,14 @@ ROUND = LAUNCH_TIME + 60  # launch to destroy of an instance that never joins, a
 
 
 def pillar(**over):
-    return slurm_pillar(SECRET, r1={"quantity": {"min": 0, "max": 8}, "config": {"userdata_vars": {"image": "bad"}}},
-                        max_launch_time=LAUNCH_TIME) | over
+    return (
+        slurm_pillar(
+            SECRET,
+            r1={"quantity": {"min": 0, "max": 8}, "config": {"userdata_vars": {"image": "bad"}}},
+            max_launch_time=LAUNCH_TIME,
+        )
+        | over
+    )
 
 
 class Env(Loop):
@@ -97,8 +103,16 @@ def test_restore_lifts_it_and_says_so(env):
 def test_a_changed_image_lifts_it(env):
     env.run(2 * LAUNCH_TIME)
     before = env.launched()
-    env.data = pillar(cloud={"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 8},
-                                    "config": {"userdata_vars": {"image": "fixed"}}}})
+    env.data = pillar(
+        cloud={
+            "r1": {
+                "type": "local",
+                "cores": 4,
+                "quantity": {"min": 0, "max": 8},
+                "config": {"userdata_vars": {"image": "fixed"}},
+            }
+        }
+    )
     env.step()
     env.step()
     assert env.launched() > before

@@ -11,8 +11,10 @@ SECRET = "controller-test-secret-123"
 
 
 def pillar(**over):
-    return slurm_pillar(SECRET, max_idle_time=100, max_launch_time=600,
-                        backoff={"initial": 30, "capacity_pause": 300}) | over
+    return (
+        slurm_pillar(SECRET, max_idle_time=100, max_launch_time=600, backoff={"initial": 30, "capacity_pause": 300})
+        | over
+    )
 
 
 @pytest.fixture
@@ -122,6 +124,7 @@ def test_operator_commands(env):
     assert not cmds.OPERATOR_HOLD.lower().startswith("dcluster")
     # the real adapters refuse other characters in a hold reason (a hold over salt-api once failed on "(")
     from dcluster.schedulers._common import HOLD_REASON_RE
+
     assert HOLD_REASON_RE.match(cmds.OPERATOR_HOLD)
     # the operator's release lifts the operator's hold: forced, since the adapters keep others' holds
     assert cmds.run(c, "release", name="cn01")["ok"]
@@ -142,9 +145,14 @@ def test_state_survives_a_restart(env, tmp_path):
 
 def test_hooks_run_as_argument_lists_with_their_output_logged(tmp_path):
     calls = []
-    lp = Loop(tmp_path, pillar(max_idle_time=0, post_vm_destroy_command="/usr/local/bin/gone {0} {1} {2} {3}",
-                               cluster={"type": "slurm",
-                                        "config": {"post_remove_node_command": "/usr/local/bin/removed {0} {1}"}}))
+    lp = Loop(
+        tmp_path,
+        pillar(
+            max_idle_time=0,
+            post_vm_destroy_command="/usr/local/bin/gone {0} {1} {2} {3}",
+            cluster={"type": "slurm", "config": {"post_remove_node_command": "/usr/local/bin/removed {0} {1}"}},
+        ),
+    )
     c, sched, cloud, events, clock = lp.c, lp.sched, lp.cloud, lp.events, lp.clock
     c.ports.hook = lambda argv, timeout: calls.append((list(argv), timeout)) or (3, "hook said no")
     try:
@@ -258,8 +266,9 @@ def test_an_operator_command_waits_for_the_chain_under_way(env):
         return hold(name, reason)
 
     sched.hold = slow_hold
-    c.actuator.run(c.config, Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),)), workers,
-                   observed=clock.t + 1)
+    c.actuator.run(
+        c.config, Plan(actions=(Action(Kind.HOLD, "r1", "dcluster: idle", target=a),)), workers, observed=clock.t + 1
+    )
     assert inside.wait(10)
     try:
         with pytest.raises(Busy):
@@ -279,8 +288,13 @@ def test_the_status_shows_when_a_backoff_ends_on_the_wall_clock(tmp_path):
     lp = Loop(tmp_path, pillar())
     wall = Clock()
     wall.t = 1_800_000_000.0  # the wall clock far from the monotonic one, as on a real master
-    c = Controller(ports(lp.data, lp.sched, lp.cloud, lp.events, lp.keys), state_path=lp.path, clock=wall,
-                   monotonic=lp.clock, keys=key_pool())
+    c = Controller(
+        ports(lp.data, lp.sched, lp.cloud, lp.events, lp.keys),
+        state_path=lp.path,
+        clock=wall,
+        monotonic=lp.clock,
+        keys=key_pool(),
+    )
     lp.cloud.refuse = InsufficientCapacity("No valid host was found")
     lp.sched.jobs_ = [Job("1", JobState.PENDING, chunk_cores=4)]
     for _ in range(2):

@@ -42,8 +42,12 @@ class JobCache:
 
 
 def make_controller(tmp_path, cache, clock, timeout=900):
-    ports = Ports(pillar=lambda: pillar(timeout), scheduler=lambda cfg: MemScheduler(),
-                  driver=lambda cfg, res: MemCloud(), fire=lambda tag, data: None)
+    ports = Ports(
+        pillar=lambda: pillar(timeout),
+        scheduler=lambda cfg: MemScheduler(),
+        driver=lambda cfg, res: MemCloud(),
+        fire=lambda tag, data: None,
+    )
     c = Controller(ports, state_path=str(tmp_path / "state.json"), clock=clock)
     events = []
     ports.fire = lambda tag, data: events.append((tag, data))
@@ -63,8 +67,14 @@ def env(tmp_path):
 
 
 def ret_event(jid, minion, claimed=None, **data):
-    body = {"id": minion if claimed is None else claimed, "jid": jid, "fun": "state.apply", "retcode": 0,
-            "success": True, "return": OK_RETURN["return"]}
+    body = {
+        "id": minion if claimed is None else claimed,
+        "jid": jid,
+        "fun": "state.apply",
+        "retcode": 0,
+        "success": True,
+        "return": OK_RETURN["return"],
+    }
     body.update(data)
     return f"salt/job/{jid}/ret/{minion}", body
 
@@ -183,14 +193,17 @@ def test_an_outstanding_jid_is_forgotten_after_the_checkers_timeout(tmp_path):
     c.shutdown()
 
 
-@pytest.mark.parametrize("entry", [
-    {"return": {"s": {"result": True}}, "retcode": 0},  # no success flag
-    {"return": {"s": {"result": True}}, "retcode": 0, "success": "yes"},
-    {"return": {"s": {"result": True}}, "retcode": True, "success": True},
-    {"return": ["Pillar failed to render"], "retcode": 5, "success": False},
-    {"return": {"s": {"result": False}}, "retcode": 0, "success": True},
-    "not a mapping",
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"return": {"s": {"result": True}}, "retcode": 0},  # no success flag
+        {"return": {"s": {"result": True}}, "retcode": 0, "success": "yes"},
+        {"return": {"s": {"result": True}}, "retcode": True, "success": True},
+        {"return": ["Pillar failed to render"], "retcode": 5, "success": False},
+        {"return": {"s": {"result": False}}, "retcode": 0, "success": True},
+        "not a mapping",
+    ],
+)
 def test_only_a_clean_successful_state_run_counts(entry):
     ok, detail = highstate_jobs.judge(entry)
     assert not ok and detail.startswith("highstate failed")
@@ -200,8 +213,16 @@ def test_malformed_saved_jobs_are_dropped(tmp_path):
     from dcluster.controller import state as st
 
     good = {"minion": "m", "started": 5}
-    loaded = st.ControllerState.from_json({"highstate_jobs": {
-        "1": good, "2": {"minion": 3, "started": 1}, "3": {"minion": "m", "started": True}, "4": "x"}})
+    loaded = st.ControllerState.from_json(
+        {
+            "highstate_jobs": {
+                "1": good,
+                "2": {"minion": 3, "started": 1},
+                "3": {"minion": "m", "started": True},
+                "4": "x",
+            }
+        }
+    )
     assert loaded.highstate_jobs == {"1": {"minion": "m", "started": 5.0}}
     assert st.ControllerState.from_json({"highstate_jobs": ["x"]}).highstate_jobs == {}
 
@@ -216,22 +237,28 @@ def test_the_engine_obeys_a_signed_command_and_answers_it(env):
     fired = []
     v = command_auth.Verifier(lambda: b"s" * 32)
     out = EngineLoop(c, v, lambda tag, data: fired.append((tag, data))).command(
-        "dcluster/cmd/auto", signed("auto", {"enable": False}))
+        "dcluster/cmd/auto", signed("auto", {"enable": False})
+    )
     assert out["ok"] and c.state.auto_mode is False
     assert fired == [("dcluster/reply/" + "0" * 32, out)]
 
 
-@pytest.mark.parametrize("cmd,data", [
-    ("auto", {"args": {"enable": False}, "reply": "x"}),  # what `salt-call event.send` sends
-    ("launch", {"args": {"resource": "r1", "count": 1}, "reply": "dcluster/reply/" + "0" * 32}),
-    ("auto", "enable=False"),
-])
+@pytest.mark.parametrize(
+    "cmd,data",
+    [
+        ("auto", {"args": {"enable": False}, "reply": "x"}),  # what `salt-call event.send` sends
+        ("launch", {"args": {"resource": "r1", "count": 1}, "reply": "dcluster/reply/" + "0" * 32}),
+        ("auto", "enable=False"),
+    ],
+)
 def test_the_engine_refuses_an_unsigned_command_without_answering(env, caplog, cmd, data):
     c, cache, clock, events, a, b = env
     fired = []
     v = command_auth.Verifier(lambda: b"s" * 32)
     with caplog.at_level(logging.WARNING):
-        assert EngineLoop(c, v, lambda tag, data: fired.append((tag, data))).command(f"dcluster/cmd/{cmd}", data) is None
+        assert (
+            EngineLoop(c, v, lambda tag, data: fired.append((tag, data))).command(f"dcluster/cmd/{cmd}", data) is None
+        )
     assert fired == [] and c.state.auto_mode is None and not c.actuator.status().chains
     assert c.state.counters["commands_refused"] == 1
     assert f"refused command 'dcluster/cmd/{cmd}'" in caplog.text

@@ -85,9 +85,13 @@ def test_user_data_holds_the_private_half_of_the_accepted_key(tmp_path):
     step(c, clock)
     (mid,) = cloud.launch_calls[0]
     text = cloud.userdata[mid]
-    pem = text[text.index("-----BEGIN RSA PRIVATE KEY-----"):text.index("-----END RSA PRIVATE KEY-----") + 29]
-    public = serialization.load_pem_private_key(pem.encode(), None).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = text[text.index("-----BEGIN RSA PRIVATE KEY-----") : text.index("-----END RSA PRIVATE KEY-----") + 29]
+    public = (
+        serialization.load_pem_private_key(pem.encode(), None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     assert public == rec.accepted[mid]
     # the private key is in no state the master keeps
     assert "PRIVATE KEY" not in (tmp_path / "state.json").read_text()

@@ -28,12 +28,20 @@ NOW = 100000.0
 
 
 def pillar(**res_over):
-    cloud = {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}},
-             "r2": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}}
+    cloud = {
+        "r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}},
+        "r2": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}},
+    }
     for name, over in res_over.items():
         cloud[name] = {**cloud[name], **over}
-    return {"secret": SECRET, "cluster": {"type": "slurm"}, "max_launch_time": 600, "cloud_poller_interval": 10,
-            "backoff": {"initial": 30, "capacity_pause": 300}, "cloud": cloud}
+    return {
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "max_launch_time": 600,
+        "cloud_poller_interval": 10,
+        "backoff": {"initial": 30, "capacity_pause": 300},
+        "cloud": cloud,
+    }
 
 
 class ResCloud(MemCloud):
@@ -66,8 +74,14 @@ class ResCloud(MemCloud):
         result = super().launch(count, minion_ids, userdata_for)
         for inst in result.instances:
             self.instances_[inst.minion_id] = mine = Instance(
-                id=inst.id, resource=self.resource, minion_id=inst.minion_id, state=inst.state,
-                launch_time=inst.launch_time, cores=inst.cores, ip=inst.ip)
+                id=inst.id,
+                resource=self.resource,
+                minion_id=inst.minion_id,
+                state=inst.state,
+                launch_time=inst.launch_time,
+                cores=inst.cores,
+                ip=inst.ip,
+            )
             result.instances[result.instances.index(inst)] = mine
         if self.gate is not None:
             self.gate(minion_ids)
@@ -136,8 +150,9 @@ def test_a_registered_worker_from_a_stale_listing_is_judged_afresh_once_the_list
 
 
 def test_a_stale_listing_counts_toward_max(tmp_path):
-    c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 2}, "priority": 1},
-                                   r2={"quantity": {"min": 0, "max": 0}})
+    c, sched, clouds, clock = make(
+        tmp_path, r1={"quantity": {"min": 0, "max": 2}, "priority": 1}, r2={"quantity": {"min": 0, "max": 0}}
+    )
     sched.jobs_ = [Job(str(i), JobState.PENDING, chunk_cores=4) for i in range(2)]
     cycle(c, clock)
     cycle(c, clock)
@@ -204,16 +219,21 @@ def test_maybe_launched_ids_survive_a_restart_and_garbage_is_dropped(tmp_path):
     st.save(s, str(tmp_path / "s.json"))
     assert st.load(str(tmp_path / "s.json")).maybe_launched == {"dc-r1-x": {"resource": "r1", "since": 5.0}}
     data = s.to_json()
-    data["maybe_launched"] = {"a": {"resource": 1, "since": 2}, "b": {"resource": "r1", "since": True}, "c": [],
-                              "d": {"resource": "r1", "since": 3}}
+    data["maybe_launched"] = {
+        "a": {"resource": 1, "since": 2},
+        "b": {"resource": "r1", "since": True},
+        "c": [],
+        "d": {"resource": "r1", "since": 3},
+    }
     assert st.ControllerState.from_json(data).maybe_launched == {"d": {"resource": "r1", "since": 3.0}}
 
 
 def deleted_before_listed(tmp_path):
     """r1 (max 1) launched for a job; the listing lags the create, and an operator removes the instance
     before any listing showed it: the cloud is deleting it, and the listing does not show it yet."""
-    c, sched, clouds, clock = make(tmp_path, r1={"quantity": {"min": 0, "max": 1}},
-                                   r2={"quantity": {"min": 0, "max": 0}})
+    c, sched, clouds, clock = make(
+        tmp_path, r1={"quantity": {"min": 0, "max": 1}}, r2={"quantity": {"min": 0, "max": 0}}
+    )
     cl = clouds["r1"]
     cl.gate = lambda ids: cl.hidden.update(ids)
     cl.slow_delete = True
@@ -255,16 +275,27 @@ def test_deleting_and_orphan_instances_count_toward_max():
 
     def worker(state):
         mid = identity.make(cfg.cluster_name, "r1", cfg.secret)
-        inst = Instance(id=f"i-{mid[-6:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
-                        launch_time=NOW - 900, cores=4)
+        inst = Instance(
+            id=f"i-{mid[-6:]}",
+            resource="r1",
+            minion_id=mid,
+            state=InstanceState.RUNNING,
+            launch_time=NOW - 900,
+            cores=4,
+        )
         return Worker(name=mid, state=state, resource="r1", instance=inst, since=NOW - 60, reason="test")
 
-    v = View(now=NOW, workers=(worker(WorkerState.DELETING), worker(WorkerState.ORPHAN)),
-             jobs=(Job("1", JobState.PENDING, chunk_cores=4),), cloud_ok={"r1": True, "r2": True})
+    v = View(
+        now=NOW,
+        workers=(worker(WorkerState.DELETING), worker(WorkerState.ORPHAN)),
+        jobs=(Job("1", JobState.PENDING, chunk_cores=4),),
+        cloud_ok={"r1": True, "r2": True},
+    )
     assert v.current("r1") == 2
     assert not [a for a in plan(v, cfg).actions if a.kind == Kind.LAUNCH]
-    v = View(now=NOW, workers=(worker(WorkerState.DELETING),), jobs=v.jobs, cloud_ok=v.cloud_ok,
-             maybe_launched={"r1": 1})
+    v = View(
+        now=NOW, workers=(worker(WorkerState.DELETING),), jobs=v.jobs, cloud_ok=v.cloud_ok, maybe_launched={"r1": 1}
+    )
     assert v.current("r1") == 2
 
 
@@ -273,11 +304,18 @@ def test_no_launch_above_max_beside_an_orphan_or_a_deleting_instance():
     cfg = dconfig.load(pillar(r1={"quantity": {"min": 0, "max": 1}}, r2={"quantity": {"min": 0, "max": 0}}))
     for state in (WorkerState.ORPHAN, WorkerState.DELETING):
         mid = identity.make(cfg.cluster_name, "r1", cfg.secret)
-        inst = Instance(id=f"i-{mid[-6:]}", resource="r1", minion_id=mid, state=InstanceState.RUNNING,
-                        launch_time=NOW - 900, cores=4)
+        inst = Instance(
+            id=f"i-{mid[-6:]}",
+            resource="r1",
+            minion_id=mid,
+            state=InstanceState.RUNNING,
+            launch_time=NOW - 900,
+            cores=4,
+        )
         w = Worker(name=mid, state=state, resource="r1", instance=inst, since=NOW - 60, reason="test")
-        v = View(now=NOW, workers=(w,), jobs=(Job("1", JobState.PENDING, chunk_cores=4),),
-                 cloud_ok={"r1": True, "r2": True})
+        v = View(
+            now=NOW, workers=(w,), jobs=(Job("1", JobState.PENDING, chunk_cores=4),), cloud_ok={"r1": True, "r2": True}
+        )
         launches = [a for a in plan(v, cfg).actions if a.kind == Kind.LAUNCH]
         assert launches == [], f"{state.value} at max 1: {sum(a.count for a in launches)} launched"
 

@@ -57,8 +57,9 @@ def test_an_instance_we_destroyed_stops_counting_at_once(tmp_path):
     c, sched, clouds, clock, mid = one_listed_starting_instance(tmp_path)
     from dcluster.planner import Action, Kind
 
-    c.actuator.perform(c.config, [Action(Kind.DESTROY, "r1", "a test", target=mid,
-                                         instance_id=clouds["r1"].instances_[mid].id)], None)
+    c.actuator.perform(
+        c.config, [Action(Kind.DESTROY, "r1", "a test", target=mid, instance_id=clouds["r1"].instances_[mid].id)], None
+    )
     cycle(c, clock)
     assert c.view.current("r1") == 0 and not c.view.workers
 

@@ -23,8 +23,12 @@ STEP = 900.0  # larger than max_launch_time, max_idle_time and the backoff
 
 def pillar():
     return {
-        "secret": SECRET, "cluster": {"type": "slurm"}, "max_idle_time": 120, "max_launch_time": 600,
-        "cluster_poller_interval": 10, "cloud_poller_interval": 10,
+        "secret": SECRET,
+        "cluster": {"type": "slurm"},
+        "max_idle_time": 120,
+        "max_launch_time": 600,
+        "cluster_poller_interval": 10,
+        "cloud_poller_interval": 10,
         "backoff": {"capacity_pause": 300},
         "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
     }
@@ -47,8 +51,13 @@ def controller(sched, cloud, clocks, path, events=None):
     # written against the Controller's interface before and after the fix: without a monotonic clock
     # the controller measures with the wall clock, which is what these tests show to be wrong
     kw = {"monotonic": clocks.mono} if "monotonic" in inspect.signature(Controller).parameters else {}
-    return Controller(ports(pillar(), sched, cloud, [] if events is None else events, set()),
-                      state_path=str(path / "state.json"), clock=clocks.wall, keys=key_pool(), **kw)
+    return Controller(
+        ports(pillar(), sched, cloud, [] if events is None else events, set()),
+        state_path=str(path / "state.json"),
+        clock=clocks.wall,
+        keys=key_pool(),
+        **kw,
+    )
 
 
 @pytest.fixture

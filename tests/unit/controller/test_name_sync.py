@@ -24,8 +24,12 @@ def loop_with_hosts(tmp_path, **settings):
     hosts.write_text(ADMIN)
     # an AWS resource (its driver is memory_ports' cloud): a local one's names are left to that cloud
     r1 = {"type": "aws", "config": {"image_id": "ami-0123", "instance_type": "t3.large"}}
-    loop = Loop(tmp_path, slurm_pillar(SECRET, r1=r1, cluster_name="dc", max_idle_time=30,
-                                       name_resolution={"hosts_file": str(hosts)}, **settings))
+    loop = Loop(
+        tmp_path,
+        slurm_pillar(
+            SECRET, r1=r1, cluster_name="dc", max_idle_time=30, name_resolution={"hosts_file": str(hosts)}, **settings
+        ),
+    )
     calls = []
 
     def port(cfg, entries, withdraw):
@@ -199,8 +203,9 @@ def test_a_worker_whose_cloud_gives_a_hostile_address_is_never_registered_nor_wr
     for _ in range(3):
         loop.step(30)
     assert adds == [] and hosts.read_text() == ADMIN
-    assert any("hosts entry was refused" in e["message"] and "not an IP address" in e["message"]
-               for e in loop.c.state.errors)
+    assert any(
+        "hosts entry was refused" in e["message"] and "not an IP address" in e["message"] for e in loop.c.state.errors
+    )
 
 
 def test_local_cloud_workers_are_left_to_that_cloud(tmp_path):

@@ -124,8 +124,11 @@ def test_nodes_and_jobs_are_asked_at_once_where_the_adapter_allows(tmp_path):
 def test_either_query_failing_fails_the_poll_with_the_nodes_error_first(tmp_path):
     env = _both(tmp_path)
     try:
-        for fail_nodes, fail_jobs, want in ((True, False, "pbsnodes"), (False, True, "qstat"),
-                                            (True, True, "pbsnodes")):
+        for fail_nodes, fail_jobs, want in (
+            (True, False, "pbsnodes"),
+            (False, True, "qstat"),
+            (True, True, "pbsnodes"),
+        ):
             env.sched.fail_nodes, env.sched.fail_jobs = fail_nodes, fail_jobs
             env.sched.jobs_started.clear()
             del env.events[:]

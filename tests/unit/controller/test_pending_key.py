@@ -18,8 +18,12 @@ SECRET = "pending-key-test-secret-123"
 @pytest.fixture
 def env(tmp_path):
     events, keys, rejected = [], set(), []
-    pillar = {"secret": SECRET, "cluster_name": "dc", "cluster": {"type": "slurm"},
-              "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}}}
+    pillar = {
+        "secret": SECRET,
+        "cluster_name": "dc",
+        "cluster": {"type": "slurm"},
+        "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
+    }
     p = ports(pillar, MemScheduler(), MemCloud(), events, keys)
     p.reject_key = rejected.append
     p.key_states = lambda mid: {"pending"}  # a key waits under every id asked about here
@@ -36,16 +40,24 @@ def test_a_pending_key_under_our_id_is_rejected_and_reported(env):
     out = cmds.run(c, "pending_key", minion_id=mid)
     assert out["ok"] is False and "accepted before launch" in out["message"]
     assert rejected == [mid]
-    assert ("key/refused", {"name": mid, "reason": out["message"]}) in [(t.split("dcluster/")[-1], d)
-                                                                        for t, d in events]
+    assert ("key/refused", {"name": mid, "reason": out["message"]}) in [
+        (t.split("dcluster/")[-1], d) for t, d in events
+    ]
     assert c.state.counters["keys_refused"] == 1
     cmds.run(c, "pending_key", minion_id=mid)
     assert c.state.counters["keys_refused"] == 2 and rejected == [mid, mid]
 
 
-@pytest.mark.parametrize("mid", [
-    "cn001", identity.make("dc", "r1", "another-secret-value-456"), identity.make("other", "r1", SECRET),
-    *HOSTILE.values(), *NOT_STRINGS.values()])
+@pytest.mark.parametrize(
+    "mid",
+    [
+        "cn001",
+        identity.make("dc", "r1", "another-secret-value-456"),
+        identity.make("other", "r1", SECRET),
+        *HOSTILE.values(),
+        *NOT_STRINGS.values(),
+    ],
+)
 def test_ids_that_are_not_ours_are_left_for_the_admin(env, mid):
     c, events, rejected = env
     out = cmds.run(c, "pending_key", minion_id=mid)

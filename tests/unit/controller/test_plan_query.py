@@ -35,8 +35,16 @@ def test_the_engine_answers_the_dry_run_of_its_live_plan_and_changes_nothing(env
     # the cycle placed 100 on the idle worker, launched for 101-103, and the rest waits at max
     assert out["summary"]["jobs"] == {ex.AT_MAX: 4, ex.LAUNCH: 3, ex.EXISTING: 1, ex.SHAPE: 1}
     assert out["jobs"]["total"] == 9 and len(out["jobs"]["rows"]) == 3
-    assert out["workers"]["rows"] == [{"worker": env.worker, "state": "idle", "resource": "r1", "reason": ex.WANTED,
-                                       "why": "a pending job would run on it", "actions": []}]
+    assert out["workers"]["rows"] == [
+        {
+            "worker": env.worker,
+            "state": "idle",
+            "resource": "r1",
+            "reason": ex.WANTED,
+            "why": "a pending job would run on it",
+            "actions": [],
+        }
+    ]
     assert [a["kind"] for a in out["actions"]] == ["launch"] and out["actions"][0]["count"] == 3
     big = cmds.run(env.c, "plan", job="big")["jobs"]["rows"]
     assert big[0]["reason"] == ex.SHAPE and "needs 64 cores" in big[0]["why"]
@@ -45,14 +53,17 @@ def test_the_engine_answers_the_dry_run_of_its_live_plan_and_changes_nothing(env
     assert os.stat(env.path).st_mtime_ns == saved
 
 
-@pytest.mark.parametrize("args, part", [
-    ({"limit": ex.MAX_LIMIT + 1}, "limit must be between 1 and 1000"),
-    ({"offset": "x"}, "offset must be a whole number"),
-    ({"reason": "{{bad}}"}, "reason must be one of"),
-    ({"job": "x" * 300}, "job must be a job id or worker name"),
-    ({"worker": ["a"]}, "worker must be a job id or worker name"),
-    ({"verbose": True}, "unexpected keyword argument"),
-])
+@pytest.mark.parametrize(
+    "args, part",
+    [
+        ({"limit": ex.MAX_LIMIT + 1}, "limit must be between 1 and 1000"),
+        ({"offset": "x"}, "offset must be a whole number"),
+        ({"reason": "{{bad}}"}, "reason must be one of"),
+        ({"job": "x" * 300}, "job must be a job id or worker name"),
+        ({"worker": ["a"]}, "worker must be a job id or worker name"),
+        ({"verbose": True}, "unexpected keyword argument"),
+    ],
+)
 def test_the_query_checks_its_arguments(env, args, part):
     out = cmds.run(env.c, "plan", **args)
     assert out["ok"] is False and part in out["message"]

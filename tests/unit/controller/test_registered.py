@@ -20,8 +20,9 @@ def test_registered_is_saved_and_an_older_file_counts_its_configured_workers_as_
 
 
 def test_the_loop_registers_a_self_joined_node_once_it_is_configured(tmp_path):
-    loop = Loop(tmp_path, slurm_pillar(SECRET, r1={"reservation": {"property": "gpu"}}, cluster_name="dc",
-                                       max_idle_time=3600))
+    loop = Loop(
+        tmp_path, slurm_pillar(SECRET, r1={"reservation": {"property": "gpu"}}, cluster_name="dc", max_idle_time=3600)
+    )
     mid = identity.make("dc", "r1", SECRET)
     loop.cloud.launch(1, [mid], lambda m: "")
     loop.sched.nodes_[mid] = Node(name=mid, state=NodeState.IDLE, cores=4)  # slurmd -Z: it is there already

@@ -24,13 +24,28 @@ PASSWORD = "r1-keystone-password-never-in-state"
 
 def pillar(secret=OLD, resources=("r1", "r2"), **over):
     cloud = {
-        "r1": {"type": "openstack", "cores": 4, "quantity": {"min": 0, "max": 4},
-               "config": {"auth_url": "https://keystone.example:5000/v3", "username": "dc", "password": PASSWORD,
-                          "project": "hpc", "image_uuid": "img-1", "flavor": "m1.large"}},
+        "r1": {
+            "type": "openstack",
+            "cores": 4,
+            "quantity": {"min": 0, "max": 4},
+            "config": {
+                "auth_url": "https://keystone.example:5000/v3",
+                "username": "dc",
+                "password": PASSWORD,
+                "project": "hpc",
+                "image_uuid": "img-1",
+                "flavor": "m1.large",
+            },
+        },
         "r2": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}},
     }
-    data = {"secret": secret, "cluster": {"type": "slurm"}, "max_idle_time": 100, "max_launch_time": 600,
-            "cloud": {k: v for k, v in cloud.items() if k in resources}}
+    data = {
+        "secret": secret,
+        "cluster": {"type": "slurm"},
+        "max_idle_time": 100,
+        "max_launch_time": 600,
+        "cloud": {k: v for k, v in cloud.items() if k in resources},
+    }
     data.update(over)
     return data, cloud
 
@@ -44,9 +59,17 @@ class World:
 
     def add(self, cluster, resource, secret, t):
         mid = identity.make(cluster, resource, secret)
-        self.servers[f"i-{mid[-8:]}"] = (tags_for(cluster, resource, mid, t), Instance(
-            id=f"i-{mid[-8:]}", resource=resource, minion_id=mid, state=InstanceState.RUNNING, launch_time=t,
-            cores=4))
+        self.servers[f"i-{mid[-8:]}"] = (
+            tags_for(cluster, resource, mid, t),
+            Instance(
+                id=f"i-{mid[-8:]}",
+                resource=resource,
+                minion_id=mid,
+                state=InstanceState.RUNNING,
+                launch_time=t,
+                cores=4,
+            ),
+        )
         return mid
 
 
@@ -58,15 +81,22 @@ class MemDriver(Driver):
         self.world = world
 
     def instances(self):
-        return [i for tags, i in self.world.servers.values()
-                if self.is_ours(tags) and self.verified(tags[model.TAG_MINION])]
+        return [
+            i for tags, i in self.world.servers.values() if self.is_ours(tags) and self.verified(tags[model.TAG_MINION])
+        ]
 
     def launch(self, count, minion_ids, userdata_for):
         out = []
         for mid in self.check_ids(count, minion_ids):
             iid = f"i-{mid[-8:]}"
-            inst = Instance(id=iid, resource=self.resource.name, minion_id=mid, state=InstanceState.RUNNING,
-                            launch_time=1000.0, cores=4)
+            inst = Instance(
+                id=iid,
+                resource=self.resource.name,
+                minion_id=mid,
+                state=InstanceState.RUNNING,
+                launch_time=1000.0,
+                cores=4,
+            )
             self.world.servers[iid] = (tags_for(self.cluster, self.resource.name, mid, 1000.0), inst)
             out.append(inst)
         return LaunchResult(out, count)
@@ -106,10 +136,16 @@ class Env:
         return drv
 
     def start(self):
-        ports = Ports(pillar=lambda: self.data, scheduler=lambda cfg: self.sched, driver=self.driver,
-                      fire=lambda tag, data: self.events.append((tag, data)),
-                      preaccept_key=lambda mid, pub: self.keys.add(mid), delete_key=self.keys.discard,
-                      accepted_keys=lambda: set(self.keys), hook=lambda argv, timeout: (0, "ok"))
+        ports = Ports(
+            pillar=lambda: self.data,
+            scheduler=lambda cfg: self.sched,
+            driver=self.driver,
+            fire=lambda tag, data: self.events.append((tag, data)),
+            preaccept_key=lambda mid, pub: self.keys.add(mid),
+            delete_key=self.keys.discard,
+            accepted_keys=lambda: set(self.keys),
+            hook=lambda argv, timeout: (0, "ok"),
+        )
         return Controller(ports, state_path=self.path, clock=lambda: self.t, keys=key_pool())
 
     def restart(self):
@@ -127,8 +163,9 @@ class Env:
         mid = self.world.add("dc", resource, secret, self.t - 500)
         self.keys.add(mid)
         state = NodeState.BUSY if jobs else NodeState.IDLE
-        self.sched.nodes_[mid] = Node(mid, state, cores=4, jobs=tuple(jobs), cores_used=4 if jobs else 0,
-                                      state_since=self.t)
+        self.sched.nodes_[mid] = Node(
+            mid, state, cores=4, jobs=tuple(jobs), cores_used=4 if jobs else 0, state_since=self.t
+        )
         self.sched.jobs_ += [Job(j, JobState.RUNNING, chunk_cores=4, nodes=(mid,)) for j in jobs]
         return mid
 

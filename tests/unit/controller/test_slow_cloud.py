@@ -33,8 +33,9 @@ class SpotCloud(MemCloud):
 
 
 def test_two_pending_spot_requests_do_not_delay_a_registration(tmp_path):
-    env = Loop(tmp_path, slurm_pillar(SECRET, r1={"launch_batch": 1, "quantity": {"min": 0, "max": 3}},
-                                      worker_number=2))
+    env = Loop(
+        tmp_path, slurm_pillar(SECRET, r1={"launch_batch": 1, "quantity": {"min": 0, "max": 3}}, worker_number=2)
+    )
     cloud = SpotCloud()
     cloud.clock = env.clock
     env.cloud = cloud
@@ -110,8 +111,13 @@ def test_a_hook_that_sleeps_does_not_delay_another_workers_destroy(tmp_path):
         env.step()
         assert b in env.sched.nodes_
         env.sched.jobs_ = []  # both jobs ran elsewhere: b idles out, a is still starting
-        env.data = slurm_pillar(SECRET, worker_number=1, max_idle_time=100, max_launch_time=3600,
-                                cluster={"type": "slurm", "config": {"post_add_node_command": "/bin/sleep 6"}})
+        env.data = slurm_pillar(
+            SECRET,
+            worker_number=1,
+            max_idle_time=100,
+            max_launch_time=3600,
+            cluster={"type": "slurm", "config": {"post_add_node_command": "/bin/sleep 6"}},
+        )
         env.c.mark_configured(a, True)
         env.clock.t += 10
         env.c.cycle()  # registers a: its hook sleeps 6 s
@@ -139,20 +145,34 @@ def test_open_requests_are_saved_with_wall_times_and_malformed_ones_dropped():
     from dcluster.controller import state as st
 
     s = st.ControllerState()
-    s.requests["sir-a"] = {"minion": "dc-r1-a", "resource": "r1", "since": 900.0, "deadline": 1200.0,
-                           "cancelled": False}
+    s.requests["sir-a"] = {
+        "minion": "dc-r1-a",
+        "resource": "r1",
+        "since": 900.0,
+        "deadline": 1200.0,
+        "cancelled": False,
+    }
     data = s.to_json(mono=1000.0, wall=1_800_000_000.0)
     assert data["requests"]["sir-a"]["deadline"] == 1_800_000_000.0 + 200
-    data["requests"].update({
-        "sir-b": {"minion": "dc-r1-b", "resource": "r1", "since": "soon", "deadline": 1.0},
-        "sir-c": {"minion": ["x"], "resource": "r1", "since": 1.0, "deadline": 1.0},
-        "sir-d": "open",
-        "sir-e": {"minion": "dc-r1-e", "resource": "r1", "since": 1.0, "deadline": float("nan")},
-        # JSON's Infinity reads as a float: a request never due, its worker counted toward max for good
-        "sir-f": {"minion": "dc-r1-f", "resource": "r1", "since": 1.0, "deadline": float("inf")},
-        "sir-g": {"minion": "dc-r1-g", "resource": "r1", "since": -float("inf"), "deadline": 1.0},
-    })
+    data["requests"].update(
+        {
+            "sir-b": {"minion": "dc-r1-b", "resource": "r1", "since": "soon", "deadline": 1.0},
+            "sir-c": {"minion": ["x"], "resource": "r1", "since": 1.0, "deadline": 1.0},
+            "sir-d": "open",
+            "sir-e": {"minion": "dc-r1-e", "resource": "r1", "since": 1.0, "deadline": float("nan")},
+            # JSON's Infinity reads as a float: a request never due, its worker counted toward max for good
+            "sir-f": {"minion": "dc-r1-f", "resource": "r1", "since": 1.0, "deadline": float("inf")},
+            "sir-g": {"minion": "dc-r1-g", "resource": "r1", "since": -float("inf"), "deadline": 1.0},
+        }
+    )
     # loaded 50 s (wall) later, the monotonic clock reading 20: the cloud's deadline counts the downtime
     back = st.ControllerState.from_json(data, mono=20.0, wall=1_800_000_050.0)
-    assert back.requests == {"sir-a": {"minion": "dc-r1-a", "resource": "r1", "since": 20.0 - 100,
-                                       "deadline": 20.0 + 150, "cancelled": False}}
+    assert back.requests == {
+        "sir-a": {
+            "minion": "dc-r1-a",
+            "resource": "r1",
+            "since": 20.0 - 100,
+            "deadline": 20.0 + 150,
+            "cancelled": False,
+        }
+    }

@@ -18,8 +18,12 @@ SECRET = "q7-operator-test-s3cret-0123456789"
 
 
 def pillar(**over):
-    return slurm_pillar(SECRET, max_idle_time=1000, max_launch_time=600, cluster_poller_interval=10,
-                        cloud_poller_interval=10) | over
+    return (
+        slurm_pillar(
+            SECRET, max_idle_time=1000, max_launch_time=600, cluster_poller_interval=10, cloud_poller_interval=10
+        )
+        | over
+    )
 
 
 @pytest.fixture
@@ -37,8 +41,9 @@ def busy(sched, name, job="5"):
 
 
 def touched(sched, cloud, name):
-    return [x for x in sched.calls if x[0] in ("remove", "vacate") and x[1] == name] + \
-        [m for m in cloud.destroyed if m == name]
+    return [x for x in sched.calls if x[0] in ("remove", "vacate") and x[1] == name] + [
+        m for m in cloud.destroyed if m == name
+    ]
 
 
 def refused(out, why):

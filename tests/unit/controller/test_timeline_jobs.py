@@ -12,9 +12,25 @@ def test_anchored_jobs_are_replaced_copies_and_the_parsed_ones_are_unchanged():
     assert all(f.init for f in dataclasses.fields(Job))  # the copy passes every field to __init__
     clock = {"wall": 10_000.0, "mono": 500.0}
     tl = Timeline(lambda: clock["wall"], lambda: clock["mono"])
-    full = Job("7", JobState.RUNNING, queue="q", account="acc", properties=("gpu",), owner="u", name="n",
-               priority=2.5, chunks=3, chunk_cores=4, chunk_mem_mb=100, distinct=False, walltime_s=3600,
-               submit_time=9_000.0, nodes=("a", "b"), start_time=9_500.0, extra={"full_id": "7.srv"})
+    full = Job(
+        "7",
+        JobState.RUNNING,
+        queue="q",
+        account="acc",
+        properties=("gpu",),
+        owner="u",
+        name="n",
+        priority=2.5,
+        chunks=3,
+        chunk_cores=4,
+        chunk_mem_mb=100,
+        distinct=False,
+        walltime_s=3600,
+        submit_time=9_000.0,
+        nodes=("a", "b"),
+        start_time=9_500.0,
+        extra={"full_id": "7.srv"},
+    )
     plain = Job("8", JobState.PENDING, submit_time=9_900.0)  # no walltime: its start is not anchored
     before = [dataclasses.replace(j) for j in (full, plain)]
     tl.observe()
@@ -34,15 +50,28 @@ def test_anchored_instances_and_nodes_are_what_replace_gives():
     from dcluster.controller import timeline
     from dcluster.model import Instance, InstanceState, Node, NodeState
 
-    inst = Instance(id="i-1", resource="r1", minion_id="m1", state=InstanceState.RUNNING, launch_time=9_000.0,
-                    cluster="dc", name="m1", ip="127.0.0.2", cores=4, mem_mb=100, spot=True, tags={"a": "b"})
+    inst = Instance(
+        id="i-1",
+        resource="r1",
+        minion_id="m1",
+        state=InstanceState.RUNNING,
+        launch_time=9_000.0,
+        cluster="dc",
+        name="m1",
+        ip="127.0.0.2",
+        cores=4,
+        mem_mb=100,
+        spot=True,
+        tags={"a": "b"},
+    )
     node = Node(name="m1", state=NodeState.IDLE, cores=4, state_since=9_600.0, extra={"x": 1})
     for obj, change in ((inst, {"launch_time": 1.0}), (node, {"state_since": 2.0})):
         got = timeline._replace(obj, **change)
         want = dataclasses.replace(obj, **change)
         assert got == want and type(got) is type(want) and got is not obj
-        assert [getattr(got, f.name) for f in dataclasses.fields(got)] == \
-            [getattr(want, f.name) for f in dataclasses.fields(want)]  # tags and extra too (compare=False)
+        assert [getattr(got, f.name) for f in dataclasses.fields(got)] == [
+            getattr(want, f.name) for f in dataclasses.fields(want)
+        ]  # tags and extra too (compare=False)
 
     @dataclasses.dataclass(frozen=True)
     class Checked:  # a __post_init__ (or a field outside __init__): replace() itself

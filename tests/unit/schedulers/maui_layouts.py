@@ -17,8 +17,10 @@ def showres_n(rows: list[tuple], now: str = "Sat Dec  5 04:00:00") -> str:
     ``rows``: (node, [(type, id, jobstate, tasks, start, duration, starttime), ...]); the node's
     name is printed on its first reservation only, right-justified in 20 columns."""
     out = [f"reservations on {now}\n\n"]  # MULToDString ends in a newline of its own
-    out.append("%20s  %9s %18s %10s %4s %11s %11s %s%20s\n\n" % (
-        "NodeName", "Type", "ReservationID", "JobState", "Task", "Start", "Duration", "", "StartTime"))
+    out.append(
+        "%20s  %9s %18s %10s %4s %11s %11s %s%20s\n\n"
+        % ("NodeName", "Type", "ReservationID", "JobState", "Task", "Start", "Duration", "", "StartTime")
+    )
     for node, reservations in rows:
         for i, (rtype, rid, jstate, tasks, start, duration, starttime) in enumerate(reservations):
             out.append("%20s  %9s %18s %10s %4s " % (node if i == 0 else " ", rtype, rid, jstate, tasks))
@@ -28,8 +30,14 @@ def showres_n(rows: list[tuple], now: str = "Sat Dec  5 04:00:00") -> str:
     return "".join(out)
 
 
-def diagnose_p(jobs: list[tuple[str, float, bool]], header: str, weights: str, columns: list[str],
-               footer: str, partition: str = "ALL") -> str:
+def diagnose_p(
+    jobs: list[tuple[str, float, bool]],
+    header: str,
+    weights: str,
+    columns: list[str],
+    footer: str,
+    partition: str = "ALL",
+) -> str:
     """``UIDiagnosePriority`` (src/UserI.c) with ``MJobGetStartPriority`` (src/MPriority.c).
 
     ``jobs``: (name, priority, system priority set); ``columns`` the per-job component text."""
@@ -48,8 +56,15 @@ def diagnose_p(jobs: list[tuple[str, float, bool]], header: str, weights: str, c
     return "".join(out)
 
 
-def checknode(name: str, state: str, for_: str, expected: str | None = None, reservations: list[str] = (),
-              joblist: str = "", procs: int = 4) -> str:
+def checknode(
+    name: str,
+    state: str,
+    for_: str,
+    expected: str | None = None,
+    reservations: list[str] = (),
+    joblist: str = "",
+    procs: int = 4,
+) -> str:
     """``MNodeShowState``, ``MNodeShowReservations`` and ``MNodeDiagnoseState`` (src/MNode.c), as the
     client prints them (``MCNodeShow``: two newlines first)."""
     out = ["\n\n", f"checking node {name}\n\n", "State:  %8s  (in current state for %s)\n" % (state, for_)]

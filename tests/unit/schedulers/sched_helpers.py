@@ -46,5 +46,3 @@ class Recorder:
 
     def lines(self) -> list[str]:
         return [" ".join(c) for c in self.calls]
-
-

@@ -37,14 +37,26 @@ def test_iter_xml_streams_large_documents_in_chunks():
     assert names[0] == "n0" and names[-1] == "n99999" and len(names) == 100000
 
 
-@pytest.mark.parametrize("text,mb", [("4gb", 4096), ("5492kb", 6), ("93.1G", 95335), ("512", 1), ("1024mb", 1024),
-                                     ("", 0), ("junk", 0), ("2tb", 2 * 1024 * 1024)])
+@pytest.mark.parametrize(
+    "text,mb",
+    [
+        ("4gb", 4096),
+        ("5492kb", 6),
+        ("93.1G", 95335),
+        ("512", 1),
+        ("1024mb", 1024),
+        ("", 0),
+        ("junk", 0),
+        ("2tb", 2 * 1024 * 1024),
+    ],
+)
 def test_mem_mb(text, mb):
     assert mem_mb(text) == mb
 
 
-@pytest.mark.parametrize("text,s", [("01:00:00", 3600), ("1:00:00:00", 86400), ("3600", 3600), ("INFINITY", 0),
-                                    ("", 0), ("0:10:0", 600)])
+@pytest.mark.parametrize(
+    "text,s", [("01:00:00", 3600), ("1:00:00:00", 86400), ("3600", 3600), ("INFINITY", 0), ("", 0), ("0:10:0", 600)]
+)
 def test_duration(text, s):
     assert duration_s(text) == s
 
@@ -108,7 +120,9 @@ def test_local_runner_gives_what_text_mode_gives(printed):
     # the same text, universal newlines included, on stdout, stderr and through stdin, as text=True
     import subprocess
 
-    script = "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d); sys.stderr.buffer.write(b'<' + d * 2)"
+    script = (
+        "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d); sys.stderr.buffer.write(b'<' + d * 2)"
+    )
     argv = [sys.executable, "-c", script]
     want = subprocess.run(argv, input=printed, capture_output=True, text=True)
     assert local_runner(timeout=5)(argv, stdin=printed) == (0, want.stdout, want.stderr)
@@ -141,13 +155,16 @@ def test_iter_xml_multibyte_text_across_chunk_boundaries(as_bytes):
     assert len(names) == 3 * CHUNK // 500 and all(n == f"{i}{name}" for i, n in enumerate(names))
 
 
-@pytest.mark.parametrize("bad,message", [
-    ("<Data><Node><name>a</name></Node>", "invalid XML"),  # truncated after a whole record
-    ("<Data><Node><name>a</name></Node></Data><Data/>", "invalid XML"),  # a second root
-    ("<html><Node><name>a</name></Node></html>", "expected a <Data> document, got <html>"),
-    ("<html><Node><name>a</name>", "expected a <Data> document, got <html>"),  # wrong root wins over truncation
-    ("<?xml version='1.0'?><!-- nothing -->", "invalid XML"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ("<Data><Node><name>a</name></Node>", "invalid XML"),  # truncated after a whole record
+        ("<Data><Node><name>a</name></Node></Data><Data/>", "invalid XML"),  # a second root
+        ("<html><Node><name>a</name></Node></html>", "expected a <Data> document, got <html>"),
+        ("<html><Node><name>a</name>", "expected a <Data> document, got <html>"),  # wrong root wins over truncation
+        ("<?xml version='1.0'?><!-- nothing -->", "invalid XML"),
+    ],
+)
 def test_iter_xml_errors_name_the_command_and_show_the_output(bad, message):
     with pytest.raises(ParseError) as exc:
         list(iter_xml(bad, "Node", "Data", "pbsnodes -x"))
@@ -171,8 +188,9 @@ def test_gc_paused_restores_the_collector_even_on_error(enabled):
         (gc.enable if was else gc.disable)()
 
 
-@pytest.mark.parametrize("doc", ["<html><Data><Node><name>a</name></Node></Data></html>",
-                                 "<Nodes><Node><name>a</name></Node></Nodes>"])
+@pytest.mark.parametrize(
+    "doc", ["<html><Data><Node><name>a</name></Node></Data></html>", "<Nodes><Node><name>a</name></Node></Nodes>"]
+)
 def test_iter_xml_checks_the_document_root_not_the_first_element_named(doc):
     with pytest.raises(ParseError, match="expected a <Data> document, got <(html|Nodes)>"):
         list(iter_xml(doc, "Node", "Data", "pbsnodes -x"))
@@ -214,44 +232,60 @@ def test_build_records_slices_a_plain_large_document(monkeypatch):
     doc = _big("<Job><Job_Id>#.s</Job_Id><queue>q\u00e9</queue></Job>", head="<?xml version='1.0'?>\n<Data>")
     assert len(doc) > _common._FAST_MIN  # over two CHUNKs: at least 3 slices
     fast, exact = _both(doc, monkeypatch)
-    assert fast == exact and len(fast) > 1000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
+    assert (
+        fast == exact and len(fast) > 1000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
+    )
     monkeypatch.setattr(_common, "_FAST_MIN", 0)  # and the slices were used: iter_xml is not needed
     monkeypatch.setattr(_common, "iter_xml", None)
     assert _common.build_records(doc.encode(), "Job", "Data", "x", _fields, FIELDS) == exact
 
 
-@pytest.mark.parametrize("record,head,tail", [
-    ("<!-- </Job> --><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # cuts inside comments
-    ("<Job><Job_Id>#</Job_Id><n><![CDATA[a</Job>b]]></n></Job>", "<Data>", "</Data>"),  # inside CDATA
-    ("<?pi </Job> ?><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # inside processing instructions
-    ("<Job><Job_Id>#</Job_Id><Job><Job_Id>#b</Job_Id></Job></Job>", "<Data>", "</Data>"),  # nested records
-    ("<Other><Job><Job_Id>#</Job_Id></Job></Other>", "<Data>", "</Data>"),  # records deeper down
-    ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "<Data>", "</Data>"),  # not fields
-    ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "<Data>", "</Data>"),  # in a field
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data><queue>top</queue>", "</Data>"),  # a field among the records
-    ("<Job><Job_Id>#</Job_Id></Job><!-- c -->", "<Data>", "</Data>"),  # comments among the records
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><n/><n>2</n></Job></Data>"),  # repeated, empty
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data xmlns='urn:x'>", "</Data>"),  # wrong root (namespace)
-    ("<Job><Job_Id>#</Job_Id></Job>", "<html><Data>", "</Data></html>"),  # wrong root
-    ("<Job><Job_Id>#</Job_Id></Job>", "<!DOCTYPE Data [<!ENTITY e 'x'>]><Data>", "<Job><Job_Id>&e;</Job_Id></Job></Data>"),
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>junk"),  # garbage after the root
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data><Data></Data>"),  # a second root
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id>"),  # truncated
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id></Jbo></Data>"),  # mismatched tag
-])
+@pytest.mark.parametrize(
+    "record,head,tail",
+    [
+        ("<!-- </Job> --><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # cuts inside comments
+        ("<Job><Job_Id>#</Job_Id><n><![CDATA[a</Job>b]]></n></Job>", "<Data>", "</Data>"),  # inside CDATA
+        ("<?pi </Job> ?><Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>"),  # inside processing instructions
+        ("<Job><Job_Id>#</Job_Id><Job><Job_Id>#b</Job_Id></Job></Job>", "<Data>", "</Data>"),  # nested records
+        ("<Other><Job><Job_Id>#</Job_Id></Job></Other>", "<Data>", "</Data>"),  # records deeper down
+        ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "<Data>", "</Data>"),  # not fields
+        ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "<Data>", "</Data>"),  # in a field
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data><queue>top</queue>", "</Data>"),  # a field among the records
+        ("<Job><Job_Id>#</Job_Id></Job><!-- c -->", "<Data>", "</Data>"),  # comments among the records
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><n/><n>2</n></Job></Data>"),  # repeated, empty
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data xmlns='urn:x'>", "</Data>"),  # wrong root (namespace)
+        ("<Job><Job_Id>#</Job_Id></Job>", "<html><Data>", "</Data></html>"),  # wrong root
+        (
+            "<Job><Job_Id>#</Job_Id></Job>",
+            "<!DOCTYPE Data [<!ENTITY e 'x'>]><Data>",
+            "<Job><Job_Id>&e;</Job_Id></Job></Data>",
+        ),
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data>junk"),  # garbage after the root
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "</Data><Data></Data>"),  # a second root
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id>"),  # truncated
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Data>", "<Job><Job_Id>x</Job_Id></Jbo></Data>"),  # mismatched tag
+    ],
+)
 def test_build_records_gives_the_same_result_or_error_as_iter_xml(record, head, tail, monkeypatch):
     fast, exact = _both(_big(record, head=head, tail=tail), monkeypatch)
     assert fast == exact
-    if "Jbo" in tail or tail in ("</Data>junk", "</Data><Data></Data>", "<Job><Job_Id>x</Job_Id>") or "html" in head \
-            or "xmlns" in head:
+    if (
+        "Jbo" in tail
+        or tail in ("</Data>junk", "</Data><Data></Data>", "<Job><Job_Id>x</Job_Id>")
+        or "html" in head
+        or "xmlns" in head
+    ):
         assert isinstance(fast, str) and "'qstat -x'" in fast  # an error, never a partial list
 
 
-@pytest.mark.parametrize("record,tail", [
-    ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "</Data>"),
-    ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "</Data>"),
-    ("<Job><Job_Id>#</Job_Id></Job>", "<Job><n/><n>2</n></Job></Data>"),
-])
+@pytest.mark.parametrize(
+    "record,tail",
+    [
+        ("<Job><Job_Id>#</Job_Id><x><queue>deep</queue></x><queue>q</queue></Job>", "</Data>"),
+        ("<Job><Job_Id>#</Job_Id><queue>q<Job_Id>in</Job_Id></queue></Job>", "</Data>"),
+        ("<Job><Job_Id>#</Job_Id></Job>", "<Job><n/><n>2</n></Job></Data>"),
+    ],
+)
 def test_build_records_slices_read_only_the_records_own_fields(record, tail, monkeypatch):
     """Elements named like fields deeper down are not fields, in the slices as in iter_xml (no fallback)."""
     from dcluster.schedulers import _common

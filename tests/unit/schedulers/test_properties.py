@@ -34,8 +34,9 @@ def test_slurm_jobs_keep_the_constraint_of_recorded_real_output():
     assert evaluate(parse_slurm(run.constraint), frozenset({"a100-80gb", "preemptible", "gpu-1"})) is True
     ours = {j.id: j for j in slurm.parse_squeue(SQUEUE)}
     assert ours["5"].constraint == "big" and ours["1"].constraint == ""
-    assert all(j.constraint == "" for j in slurm.parse_squeue(
-        data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json")))
+    assert all(
+        j.constraint == "" for j in slurm.parse_squeue(data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json"))
+    )
 
 
 def test_slurm_constraints_of_our_real_22_05_recording_are_read_as_slurm_reads_them():
@@ -47,9 +48,11 @@ def test_slurm_constraints_of_our_real_22_05_recording_are_read_as_slurm_reads_t
 
 
 def test_slurm_constraint_forms_in_squeue_json():
-    doc = ('{"jobs": [{"job_id": 1, "job_state": "PENDING", "features": "[rack1|rack2]"},'
-           ' {"job_id": 2, "job_state": "PENDING", "features": "[knl*2&haswell*1]"},'
-           ' {"job_id": 3, "job_state": "PENDING", "features": ["a", "b"]}]}')
+    doc = (
+        '{"jobs": [{"job_id": 1, "job_state": "PENDING", "features": "[rack1|rack2]"},'
+        ' {"job_id": 2, "job_state": "PENDING", "features": "[knl*2&haswell*1]"},'
+        ' {"job_id": 3, "job_state": "PENDING", "features": ["a", "b"]}]}'
+    )
     jobs = {j.id: j for j in slurm.parse_squeue(doc)}
     assert (jobs["1"].constraint, jobs["1"].properties) == ("[rack1|rack2]", ("rack1", "rack2"))
     assert (jobs["2"].constraint, jobs["2"].properties) == ("[knl*2&haswell*1]", ("knl", "haswell"))
@@ -64,28 +67,42 @@ def test_slurm_new_node_gets_every_property_as_a_feature(rec):
     rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
     res = Reservation(queue=None, properties=("bigmem", "ssd"))
     out = slurm_adapter(rec, node_feature="dcluster").add_node("dc-r1-aa", 4, 1000, res, properties=res.properties)
-    assert rec.calls[-1] == ["/usr/bin/scontrol", "create", "nodename=dc-r1-aa", "cpus=4",
-                             "features=dcluster,bigmem,ssd", "realmemory=1000", "state=future"]
+    assert rec.calls[-1] == [
+        "/usr/bin/scontrol",
+        "create",
+        "nodename=dc-r1-aa",
+        "cpus=4",
+        "features=dcluster,bigmem,ssd",
+        "realmemory=1000",
+        "state=future",
+    ]
     assert out["features"] == ["dcluster", "bigmem", "ssd"]
 
 
 def test_slurm_self_registered_node_gets_the_missing_properties(rec):
     rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
     slurm_adapter(rec).add_node("dcn1", 2, reservation={"properties": "gpu,ssd"})  # the Salt module's string form
-    assert rec.calls[-1] == ["/usr/bin/scontrol", "update", "nodename=dcn1", "availablefeatures=dcluster,gpu,ssd",
-                             "activefeatures=dcluster,gpu,ssd"]
+    assert rec.calls[-1] == [
+        "/usr/bin/scontrol",
+        "update",
+        "nodename=dcn1",
+        "availablefeatures=dcluster,gpu,ssd",
+        "activefeatures=dcluster,gpu,ssd",
+    ]
 
 
 # ---------------------------------------------------------------- Torque
 def test_torque_job_properties_from_the_nodespec_and_feature():
-    doc = ("<Data>"
-           "<Job><Job_Id>1.s</Job_Id><job_state>Q</job_state>"
-           "<Resource_List><nodes>2:ppn=4:bigmem:ssd</nodes></Resource_List></Job>"
-           "<Job><Job_Id>2.s</Job_Id><job_state>Q</job_state>"
-           "<Resource_List><procs>4</procs><feature>bigmem:ssd</feature></Resource_List></Job>"
-           "<Job><Job_Id>3.s</Job_Id><job_state>Q</job_state>"
-           "<Resource_List><nodes>1:ppn=2:bigmem+1:ppn=1:gpu</nodes><feature>ssd</feature></Resource_List></Job>"
-           "</Data>")
+    doc = (
+        "<Data>"
+        "<Job><Job_Id>1.s</Job_Id><job_state>Q</job_state>"
+        "<Resource_List><nodes>2:ppn=4:bigmem:ssd</nodes></Resource_List></Job>"
+        "<Job><Job_Id>2.s</Job_Id><job_state>Q</job_state>"
+        "<Resource_List><procs>4</procs><feature>bigmem:ssd</feature></Resource_List></Job>"
+        "<Job><Job_Id>3.s</Job_Id><job_state>Q</job_state>"
+        "<Resource_List><nodes>1:ppn=2:bigmem+1:ppn=1:gpu</nodes><feature>ssd</feature></Resource_List></Job>"
+        "</Data>"
+    )
     jobs = {j.id: j for j in torque.parse_qstat(doc)}
     assert jobs["1"].properties == ("bigmem", "ssd") and jobs["1"].chunks == 2
     assert jobs["2"].properties == ("bigmem", "ssd") and jobs["2"].chunks == 4
@@ -96,8 +113,9 @@ def test_torque_job_properties_from_the_nodespec_and_feature():
 def test_torque_node_gets_every_property(rec):
     rec.on(r"checknode", "checking node dc-r1-aa\n\nState:      Idle  (in current state for 00:00:10)\n")
     adapter = torque.TorqueAdapter(cluster_config("torque"), rec, sleep=lambda s: None, checknode_wait=0)
-    out = adapter.add_node("dc-r1-aa", 4, reservation=Reservation(properties=("bigmem", "ssd")),
-                           properties=("bigmem", "ssd"))
+    out = adapter.add_node(
+        "dc-r1-aa", 4, reservation=Reservation(properties=("bigmem", "ssd")), properties=("bigmem", "ssd")
+    )
     assert ["/usr/bin/qmgr", "-c", "set node dc-r1-aa properties = bigmem,ssd"] in rec.calls
     assert out["properties"] == ["bigmem", "ssd"]
 
@@ -134,23 +152,31 @@ def test_grid_engine_properties_of_recorded_real_output(rec):
 
 
 def qstat_with(requests: str) -> str:
-    return ("<?xml version='1.0'?><job_info><queue_info/><job_info>"
-            "<job_list state='pending'><JB_job_number>7</JB_job_number><JAT_prio>0.5</JAT_prio>"
-            "<JB_name>x</JB_name><JB_owner>u</JB_owner><state>qw</state>"
-            "<JB_submission_time>2024-01-01T00:00:00</JB_submission_time><slots>1</slots>"
-            f"{requests}</job_list></job_info></job_info>")
+    return (
+        "<?xml version='1.0'?><job_info><queue_info/><job_info>"
+        "<job_list state='pending'><JB_job_number>7</JB_job_number><JAT_prio>0.5</JAT_prio>"
+        "<JB_name>x</JB_name><JB_owner>u</JB_owner><state>qw</state>"
+        "<JB_submission_time>2024-01-01T00:00:00</JB_submission_time><slots>1</slots>"
+        f"{requests}</job_list></job_info></job_info>"
+    )
 
 
 def test_grid_engine_jobs_ask_properties_with_boolean_requests(rec):
-    rec.on(r"qstat", qstat_with('<hard_request name="bm" resource_contribution="0">TRUE</hard_request>'
-                                '<hard_request name="ssd" resource_contribution="0">1</hard_request>'
-                                '<hard_request name="h_rt" resource_contribution="0">600</hard_request>'))
+    rec.on(
+        r"qstat",
+        qstat_with(
+            '<hard_request name="bm" resource_contribution="0">TRUE</hard_request>'
+            '<hard_request name="ssd" resource_contribution="0">1</hard_request>'
+            '<hard_request name="h_rt" resource_contribution="0">600</hard_request>'
+        ),
+    )
     rec.on(r"-sc", QCONF_SC)
     (job,) = sge.SgeAdapter(cluster_config("sge"), rec, sleep=lambda s: None).jobs()
     assert job.properties == ("bigmem", "ssd") and job.walltime_s == 600
     # a boolean asked false, or a request that is no boolean, is no property
-    records = sge.parse_qstat_records(qstat_with('<hard_request name="bigmem">FALSE</hard_request>'
-                                                 '<hard_request name="arch">lx-amd64</hard_request>'))
+    records = sge.parse_qstat_records(
+        qstat_with('<hard_request name="bigmem">FALSE</hard_request><hard_request name="arch">lx-amd64</hard_request>')
+    )
     (job,) = sge.jobs_from_records(records, booleans=sge.parse_booleans(QCONF_SC))
     assert job.properties == ()
 
@@ -165,7 +191,8 @@ def test_grid_engine_host_gets_every_property_as_a_true_complex(rec):
     rec.on(r"-se dc-r1-aa", "", rc=1, stderr='"dc-r1-aa" is not an execution host')
     rec.on(r"-shgrp @allhosts", "group_name @allhosts\nhostlist NONE\n")
     out = sge.SgeAdapter(cluster_config("sge"), rec, sleep=lambda s: None).add_node(
-        "dc-r1-aa", 4, reservation=Reservation(properties=("bigmem", "ssd")), properties=("bigmem", "ssd"))
+        "dc-r1-aa", 4, reservation=Reservation(properties=("bigmem", "ssd")), properties=("bigmem", "ssd")
+    )
     (content,) = rec.files.values()
     assert "complex_values        bigmem=TRUE,ssd=TRUE\n" in content
     assert out["properties"] == ["bigmem", "ssd"]

@@ -38,7 +38,9 @@ def test_qstat_real_pcluster_merges_parallel_entries_and_states():
     assert jobs["97"].state == JobState.PENDING and jobs["72"].state == JobState.HELD
 
 
-@pytest.mark.parametrize("name", ["sge/dcsched-sge819-qstat-u-all-xml-r.xml", "sge/pcluster-sge-qstat-xml-g-dt-u-all.xml"])
+@pytest.mark.parametrize(
+    "name", ["sge/dcsched-sge819-qstat-u-all-xml-r.xml", "sge/pcluster-sge-qstat-xml-g-dt-u-all.xml"]
+)
 def test_qstat_records_then_jobs_give_the_jobs_of_parse_qstat(name):
     # parse_qstat (and the adapter) build the jobs from tuples; the public record dicts must give the same jobs
     out = data(name)
@@ -80,8 +82,14 @@ def test_qhost_real_plain_165_hosts_without_queues():
     assert len(nodes) == 165 and nodes[0].name == "x1701" and nodes[0].cores == 32 and nodes[0].mem_mb == 95335
 
 
-@pytest.mark.parametrize("bad", ["", "error: commlib error: got select error (Connection refused)",
-                                 "<?xml version='1.0'?>\n<qhost><host name='a'>"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "error: commlib error: got select error (Connection refused)",
+        "<?xml version='1.0'?>\n<qhost><host name='a'>",
+    ],
+)
 def test_garbage_raises(bad):
     with pytest.raises(ParseError):
         sge.parse_qhost(bad)
@@ -101,8 +109,9 @@ def adapter(rec, **conf):
 
 def test_jobs_asks_allocation_rules_of_requested_pes_only(rec):
     rec.on(r"qstat", data("sge/dcsched-sge819-qstat-u-all-xml-r.xml")).on(r"-spl", "fill\nfour\nmpi\nsmp\n")
-    rec.on(r"-sp mpi", data("sge/dcsched-sge819-qconf-sp-mpi.txt")).on(r"-sp four",
-                                                                       data("sge/dcsched-sge819-qconf-sp-four.txt"))
+    rec.on(r"-sp mpi", data("sge/dcsched-sge819-qconf-sp-mpi.txt")).on(
+        r"-sp four", data("sge/dcsched-sge819-qconf-sp-four.txt")
+    )
     rec.on(r"-sp smp", data("sge/cyclecloud-gridengine-pe-smpslots.txt"))
     jobs = {j.id: j for j in adapter(rec).jobs()}
     assert jobs["5"].chunks == 2 and jobs["3"].distinct is False
@@ -122,9 +131,11 @@ def test_add_node_sequence_uses_a_file_and_no_editor(rec):
     assert lines[1].startswith("/usr/bin/qconf -Ae /") and lines[1].endswith("/dc-r1-aa")
     (content,) = rec.files.values()
     assert content.startswith("hostname              dc-r1-aa\n")
-    assert lines[2:] == ["/usr/bin/qconf -shgrp @physics",
-                         "/usr/bin/qconf -aattr hostgroup hostlist dc-r1-aa @physics",
-                         "/usr/bin/qconf -rattr queue slots 4 long.q@dc-r1-aa"]
+    assert lines[2:] == [
+        "/usr/bin/qconf -shgrp @physics",
+        "/usr/bin/qconf -aattr hostgroup hostlist dc-r1-aa @physics",
+        "/usr/bin/qconf -rattr queue slots 4 long.q@dc-r1-aa",
+    ]
     assert out["hostgroup"] == "@physics"
     assert not any(a in ("-ae", "-me", "-aq") for c in rec.calls for a in c)
 
@@ -167,16 +178,23 @@ def test_remove_refused_while_jobs_after_disabling(rec):
 
 
 def test_remove_order(rec):
-    qhost = ("<qhost><host name='n1'><hostvalue name='num_proc'>2</hostvalue><queue name='all.q'>"
-             "<queuevalue qname='all.q' name='slots'>2</queuevalue><queuevalue qname='all.q' name='state_string'>d"
-             "</queuevalue></queue></host></qhost>")
+    qhost = (
+        "<qhost><host name='n1'><hostvalue name='num_proc'>2</hostvalue><queue name='all.q'>"
+        "<queuevalue qname='all.q' name='slots'>2</queuevalue><queuevalue qname='all.q' name='state_string'>d"
+        "</queuevalue></queue></host></qhost>"
+    )
     rec.on(r"qhost", qhost).on(r"-shgrpl", "@allhosts\n@dcluster_hold\n")
     rec.on(r"-shgrp @allhosts", "group_name @allhosts\nhostlist n1 n2\n")
     rec.on(r"-shgrp @dcluster_hold", "group_name @dcluster_hold\nhostlist n1\n")
     adapter(rec).remove("n1")
-    wanted = ["/usr/bin/qmod -d *@n1", "/usr/bin/qconf -dattr hostgroup hostlist n1 @allhosts",
-              "/usr/bin/qconf -dattr hostgroup hostlist n1 @dcluster_hold", "/usr/bin/qconf -purge queue slots all.q@n1",
-              "/usr/bin/qconf -ke n1", "/usr/bin/qconf -de n1"]
+    wanted = [
+        "/usr/bin/qmod -d *@n1",
+        "/usr/bin/qconf -dattr hostgroup hostlist n1 @allhosts",
+        "/usr/bin/qconf -dattr hostgroup hostlist n1 @dcluster_hold",
+        "/usr/bin/qconf -purge queue slots all.q@n1",
+        "/usr/bin/qconf -ke n1",
+        "/usr/bin/qconf -de n1",
+    ]
     lines = rec.lines()
     assert [line for line in lines if line in wanted] == wanted
 
@@ -196,13 +214,18 @@ def test_commands_refuse_unsafe_names(rec):
 
 
 def test_qstat_records_sharing_requests_and_array_tasks_keep_their_own_extra():
-    doc = ("<job_info><queue_info/><job_info>"
-           + "".join(f"<job_list state='pending'><JB_job_number>{n}</JB_job_number><state>qw</state>"
-                     "<JB_submission_time>2026-11-22T17:08:16</JB_submission_time><slots>8</slots>"
-                     "<requested_pe name='mpi'>8</requested_pe><tasks>1-2</tasks>"
-                     "<hard_request name='h_vmem'>2G</hard_request><hard_request name='h_rt'>60</hard_request>"
-                     "</job_list>" for n in (11, 12))
-           + "</job_info></job_info>")
+    doc = (
+        "<job_info><queue_info/><job_info>"
+        + "".join(
+            f"<job_list state='pending'><JB_job_number>{n}</JB_job_number><state>qw</state>"
+            "<JB_submission_time>2026-11-22T17:08:16</JB_submission_time><slots>8</slots>"
+            "<requested_pe name='mpi'>8</requested_pe><tasks>1-2</tasks>"
+            "<hard_request name='h_vmem'>2G</hard_request><hard_request name='h_rt'>60</hard_request>"
+            "</job_list>"
+            for n in (11, 12)
+        )
+        + "</job_info></job_info>"
+    )
     jobs = {j.id: j for j in sge.parse_qstat(doc, RULES)}
     assert list(jobs) == ["11.1", "11.2", "12.1", "12.2"]
     assert all((j.chunk_mem_mb, j.walltime_s, j.chunks) == (2048, 60, 8) for j in jobs.values())
@@ -218,7 +241,8 @@ def test_queue_requests_of_real_qstat_every_queue_a_job_names_is_kept():
     jobs = {j.id: j for j in sge.parse_qstat(data(QUEUE_REQUESTS))}
     assert {jid: j.queue for jid, j in jobs.items()} == {
         "108": "",  # no -q
-        "109": "all.q", "110": "b.q",
+        "109": "all.q",
+        "110": "b.q",
         "111": "all.q,b.q",  # -q all.q,b.q: two <hard_req_queue> elements (the parser kept only the last)
         "112": "*.q",
         "113": "b.q",  # -q b.q@dcs1: the queue instance's cluster queue
@@ -228,12 +252,15 @@ def test_queue_requests_of_real_qstat_every_queue_a_job_names_is_kept():
     assert all(j.state == JobState.PENDING for j in jobs.values())
 
 
-@pytest.mark.parametrize("monitored, counted", [
-    (["b.q"], {"108", "110", "111", "112", "113", "114", "115"}),
-    (["all.q"], {"108", "109", "111", "112", "114"}),
-    (["other.q"], {"108", "112"}),  # no -q: any queue; *.q matches other.q too
-    ([], {str(n) for n in range(108, 116)}),
-])
+@pytest.mark.parametrize(
+    "monitored, counted",
+    [
+        (["b.q"], {"108", "110", "111", "112", "113", "114", "115"}),
+        (["all.q"], {"108", "109", "111", "112", "114"}),
+        (["other.q"], {"108", "112"}),  # no -q: any queue; *.q matches other.q too
+        ([], {str(n) for n in range(108, 116)}),
+    ],
+)
 def test_queue_to_monitor_counts_every_job_a_monitored_queue_may_run(rec, monitored, counted):
     """Grid Engine semantics: a job without -q may run in any queue, -q a,b in either, a pattern in any match."""
     rec.on(r"qstat", data(QUEUE_REQUESTS))

@@ -76,10 +76,20 @@ SQUEUE = data("slurm/dcsched-slurm2205-squeue-all-json.json")
 
 def test_add_node_creates_future_node_with_feature(rec):
     rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
-    out = adapter(rec, node_feature="dcluster").add_node("dc-r1-aa", 4, 1000, {"property": "big"},
-                                                         address="127.200.0.60")
-    assert rec.calls[-1] == ["/usr/bin/scontrol", "create", "nodename=dc-r1-aa", "cpus=4", "features=dcluster,big",
-                             "realmemory=1000", "nodeaddr=127.200.0.60", "nodehostname=dc-r1-aa", "state=future"]
+    out = adapter(rec, node_feature="dcluster").add_node(
+        "dc-r1-aa", 4, 1000, {"property": "big"}, address="127.200.0.60"
+    )
+    assert rec.calls[-1] == [
+        "/usr/bin/scontrol",
+        "create",
+        "nodename=dc-r1-aa",
+        "cpus=4",
+        "features=dcluster,big",
+        "realmemory=1000",
+        "nodeaddr=127.200.0.60",
+        "nodehostname=dc-r1-aa",
+        "state=future",
+    ]
     assert out["created"] is True
 
 
@@ -96,8 +106,13 @@ def test_add_node_takes_an_ipv6_address_and_refuses_anything_but_an_ip_literal(r
 def test_add_node_of_a_registered_node_only_adds_features(rec):
     rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
     out = adapter(rec).add_node("dcn1", 2, properties=["gpu"])
-    assert rec.calls[-1] == ["/usr/bin/scontrol", "update", "nodename=dcn1", "availablefeatures=dcluster,gpu",
-                             "activefeatures=dcluster,gpu"]
+    assert rec.calls[-1] == [
+        "/usr/bin/scontrol",
+        "update",
+        "nodename=dcn1",
+        "availablefeatures=dcluster,gpu",
+        "activefeatures=dcluster,gpu",
+    ]
     assert out["created"] is False
 
 

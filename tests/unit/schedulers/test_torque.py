@@ -12,15 +12,25 @@ from tests.unit.schedulers.sched_helpers import cluster_config, data
 # MAUI reports laid out by MAUI 3.3.x's own format strings (no captured output exists: see maui.py).
 DIAGNOSE_P = lay.diagnose_p(
     [("152", 1716, False), ("166[1]", 50, True)],
-    header="   Cred( User:Class)  Serv(QTime)", weights="      1(    1:    1)     1(    1)",
+    header="   Cred( User:Class)  Serv(QTime)",
+    weights="      1(    1:    1)     1(    1)",
     columns=["    0.0(  0.0:  0.0) 100.0(1716.)", "    0.0(  0.0:  0.0) 100.0(  50.)"],
-    footer="    0.0(  0.0:  0.0) 100.0(100.0)")
-SHOWRES_N = lay.showres_n([
-    ("dc-r1-aa", [("Job", "149", "Running", "2", "-1:00:00", "1:00:00:00", "Fri Jul 13 09:00:00"),
-                  ("User", "dc-r1-aa.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
-    ("dc-r1-aab", [("User", "dc-r1-aab.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
-    ("node7", [("User", "admin.1", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
-], now="Fri Jul 13 10:00:00")
+    footer="    0.0(  0.0:  0.0) 100.0(100.0)",
+)
+SHOWRES_N = lay.showres_n(
+    [
+        (
+            "dc-r1-aa",
+            [
+                ("Job", "149", "Running", "2", "-1:00:00", "1:00:00:00", "Fri Jul 13 09:00:00"),
+                ("User", "dc-r1-aa.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00"),
+            ],
+        ),
+        ("dc-r1-aab", [("User", "dc-r1-aab.0", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
+        ("node7", [("User", "admin.1", "N/A", "1", "-00:05:00", "INFINITE", "Fri Jul 13 09:55:00")]),
+    ],
+    now="Fri Jul 13 10:00:00",
+)
 CHECKNODE = lay.checknode("dc-r1-aa", "Idle", "00:00:10")
 
 
@@ -51,14 +61,16 @@ def test_qstat_real_single_job_without_resource_list_or_optional_fields():
 
 
 def test_qstat_synthetic_memory_properties_and_holds():
-    doc = ("<Data>"
-           "<Job><Job_Id>7.s</Job_Id><job_state>Q</job_state><queue>q</queue><Account_Name>acc</Account_Name>"
-           "<Resource_List><nodes>2:ppn=4:bigmem</nodes><mem>16gb</mem></Resource_List></Job>"
-           "<Job><Job_Id>8.s</Job_Id><job_state>H</job_state><Hold_Types>u</Hold_Types></Job>"
-           "<Job><Job_Id>9.s</Job_Id><job_state>Q</job_state><Hold_Types>s</Hold_Types>"
-           "<Resource_List><procs>3</procs><pmem>1gb</pmem></Resource_List></Job>"
-           "<Job><Job_Id>10.s</Job_Id><job_state>C</job_state></Job>"
-           "</Data>")
+    doc = (
+        "<Data>"
+        "<Job><Job_Id>7.s</Job_Id><job_state>Q</job_state><queue>q</queue><Account_Name>acc</Account_Name>"
+        "<Resource_List><nodes>2:ppn=4:bigmem</nodes><mem>16gb</mem></Resource_List></Job>"
+        "<Job><Job_Id>8.s</Job_Id><job_state>H</job_state><Hold_Types>u</Hold_Types></Job>"
+        "<Job><Job_Id>9.s</Job_Id><job_state>Q</job_state><Hold_Types>s</Hold_Types>"
+        "<Resource_List><procs>3</procs><pmem>1gb</pmem></Resource_List></Job>"
+        "<Job><Job_Id>10.s</Job_Id><job_state>C</job_state></Job>"
+        "</Data>"
+    )
     jobs = {j.id: j for j in torque.parse_qstat(doc)}
     j7 = jobs["7"]
     assert (j7.chunks, j7.chunk_cores, j7.chunk_mem_mb, j7.properties, j7.account) == (2, 4, 8192, ("bigmem",), "acc")
@@ -97,8 +109,10 @@ def test_pbsnodes_real_64_nodes_with_gpus_and_combined_state():
 
 
 def test_pbsnodes_missing_optional_fields_tolerated_and_note_is_our_hold():
-    doc = ("<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np><note>dcluster: idle</note></Node>"
-           "<Node><name>b</name><state>free</state></Node><Node><name>c</name><state>state-unknown</state></Node></Data>")
+    doc = (
+        "<Data><Node><name>dc-r1-aa</name><state>offline</state><np>2</np><note>dcluster: idle</note></Node>"
+        "<Node><name>b</name><state>free</state></Node><Node><name>c</name><state>state-unknown</state></Node></Data>"
+    )
     a, b, c = torque.parse_pbsnodes(doc)
     assert a.state == NodeState.HELD and a.hold_reason == "dcluster: idle"
     assert b.state == NodeState.IDLE and b.cores == 0
@@ -116,8 +130,11 @@ def test_maui_parsers_on_maui_source_layouts():
     assert maui.parse_diagnose_p(DIAGNOSE_P) == {"152": 1716.0, "166[1]": 50.0}
     res = maui.parse_showres_n(SHOWRES_N)
     assert [(r.node, r.type, r.id) for r in res] == [
-        ("dc-r1-aa", "Job", "149"), ("dc-r1-aa", "User", "dc-r1-aa.0"), ("dc-r1-aab", "User", "dc-r1-aab.0"),
-        ("node7", "User", "admin.1")]
+        ("dc-r1-aa", "Job", "149"),
+        ("dc-r1-aa", "User", "dc-r1-aa.0"),
+        ("dc-r1-aab", "User", "dc-r1-aab.0"),
+        ("node7", "User", "admin.1"),
+    ]
     assert maui.parse_checknode(CHECKNODE) == "Idle"
     with pytest.raises(ParseError, match="does not know this node"):
         maui.parse_checknode("ERROR:  cannot locate node 'x'")
@@ -146,8 +163,9 @@ def test_maui_down_fails_the_poll_with_or_without_queued_jobs(rec, qstat):
     """pbs_server answers while MAUI, which starts the jobs, does not: the poll must not look fine (the
     planner would retire "idle" workers MAUI was about to use).  ``diagnose -p`` is the poll's check of MAUI,
     run once per poll, also with nothing queued."""
-    rec.on(r"qstat", data(qstat) if qstat else "").on(r"diagnose", "", rc=1,
-                                                       stderr="ERROR:    cannot connect to 'head' port 42559")
+    rec.on(r"qstat", data(qstat) if qstat else "").on(
+        r"diagnose", "", rc=1, stderr="ERROR:    cannot connect to 'head' port 42559"
+    )
     with pytest.raises(SchedulerError, match="diagnose -p.*cannot connect to 'head'"):
         adapter(rec).jobs()
     rec.on(r"diagnose", "no idle jobs in queue\n")
@@ -164,8 +182,9 @@ def test_failed_qstat_raises_never_empty(rec):
 
 def test_add_node_command_sequence(rec):
     rec.on(r"checknode", CHECKNODE)
-    result = adapter(rec).add_node("dc-r1-aa", 4, reservation={"queue": "batch", "account": "physics",
-                                                               "property": "cloud"})
+    result = adapter(rec).add_node(
+        "dc-r1-aa", 4, reservation={"queue": "batch", "account": "physics", "property": "cloud"}
+    )
     assert rec.calls == [
         ["/usr/bin/qmgr", "-c", "create node dc-r1-aa"],
         ["/usr/bin/qmgr", "-c", "set node dc-r1-aa np = 4"],
@@ -197,8 +216,10 @@ def test_hold_and_release_mark_ours(rec):
     a = adapter(rec)
     a.hold("dc-r1-aa", "dcluster: idle 600 s")
     assert rec.calls[-1] == ["/usr/bin/pbsnodes", "-o", "-N", "dcluster: idle 600 s", "dc-r1-aa"]
-    rec.on(r"pbsnodes -x dc-r1-aa",
-           "<Data><Node><name>dc-r1-aa</name><state>offline</state><note>dcluster: idle 600 s</note></Node></Data>")
+    rec.on(
+        r"pbsnodes -x dc-r1-aa",
+        "<Data><Node><name>dc-r1-aa</name><state>offline</state><note>dcluster: idle 600 s</note></Node></Data>",
+    )
     a.release("dc-r1-aa")
     assert rec.calls[-1] == ["/usr/bin/pbsnodes", "-c", "-N", "", "dc-r1-aa"]
 
@@ -211,8 +232,9 @@ def test_release_refuses_an_admins_hold(rec):
 
 
 def test_remove_releases_user_reservations_found_in_python(rec):
-    rec.on(r"pbsnodes -x dc-r1-aa",
-           "<Data><Node><name>dc-r1-aa</name><state>free</state><np>2</np></Node></Data>").on(r"showres", SHOWRES_N)
+    rec.on(r"pbsnodes -x dc-r1-aa", "<Data><Node><name>dc-r1-aa</name><state>free</state><np>2</np></Node></Data>").on(
+        r"showres", SHOWRES_N
+    )
     out = adapter(rec).remove("dc-r1-aa")
     assert out["released_reservations"] == ["dc-r1-aa.0"]  # not dc-r1-aab.0, whose name only starts alike
     assert rec.calls[-3:] == [
@@ -230,11 +252,17 @@ def test_remove_refused_while_jobs(rec):
 
 
 def test_vacate_signals_then_purges(rec):
-    rec.on(r"pbsnodes -x n", "<Data><Node><name>n</name><state>job-exclusive</state>"
-                             "<jobs>0/5.s,1/5.s,2/166[1].s</jobs></Node></Data>")
+    rec.on(
+        r"pbsnodes -x n",
+        "<Data><Node><name>n</name><state>job-exclusive</state><jobs>0/5.s,1/5.s,2/166[1].s</jobs></Node></Data>",
+    )
     assert adapter(rec).vacate("n") == ["5", "166[1]"]
-    assert rec.calls[1:] == [["/usr/bin/qsig", "-s", "9", "5"], ["/usr/bin/qdel", "-p", "5"],
-                             ["/usr/bin/qsig", "-s", "9", "166[1]"], ["/usr/bin/qdel", "-p", "166[1]"]]
+    assert rec.calls[1:] == [
+        ["/usr/bin/qsig", "-s", "9", "5"],
+        ["/usr/bin/qdel", "-p", "5"],
+        ["/usr/bin/qsig", "-s", "9", "166[1]"],
+        ["/usr/bin/qdel", "-p", "166[1]"],
+    ]
 
 
 def test_check_is_healthy_when_maui_has_no_idle_job_and_not_when_it_answers_garbage(rec):
@@ -254,9 +282,12 @@ def test_check_reports_each_component(rec):
 def test_qstat_jobs_sharing_a_request_get_their_own_extra():
     # shapes are computed once per distinct <Resource_List>: the jobs must not share mutable parts
     rl = "<Resource_List><nodes>1:ppn=2+2:ppn=3</nodes><walltime>01:00:00</walltime></Resource_List>"
-    doc = ("<Data>" + "".join(f"<Job><Job_Id>{i}.s</Job_Id><job_state>Q</job_state>{rl}</Job>" for i in (1, 2))
-           + "<Job><Job_Id>3.s</Job_Id><job_state>Q</job_state><Resource_List><nodes>1:ppn=2+2:ppn=3</nodes>"
-           "</Resource_List></Job></Data>")
+    doc = (
+        "<Data>"
+        + "".join(f"<Job><Job_Id>{i}.s</Job_Id><job_state>Q</job_state>{rl}</Job>" for i in (1, 2))
+        + "<Job><Job_Id>3.s</Job_Id><job_state>Q</job_state><Resource_List><nodes>1:ppn=2+2:ppn=3</nodes>"
+        "</Resource_List></Job></Data>"
+    )
     a, b, c = torque.parse_qstat(doc)
     assert a.extra["chunk_list"] == b.extra["chunk_list"] == [[1, 2], [2, 3]]
     assert a.extra is not b.extra and a.extra["chunk_list"] is not b.extra["chunk_list"]
@@ -266,10 +297,12 @@ def test_qstat_jobs_sharing_a_request_get_their_own_extra():
 
 
 def test_qstat_reads_direct_children_only_last_repeat_and_first_resource_list():
-    doc = ("<Data><Job><Job_Id>5.s</Job_Id><resources_used><queue>no</queue><walltime>00:01:00</walltime>"
-           "</resources_used><job_state>Q</job_state><queue>a</queue><queue>b</queue>"
-           "<Resource_List><ncpus>4</ncpus></Resource_List><Resource_List><ncpus>8</ncpus></Resource_List>"
-           "</Job></Data>")
+    doc = (
+        "<Data><Job><Job_Id>5.s</Job_Id><resources_used><queue>no</queue><walltime>00:01:00</walltime>"
+        "</resources_used><job_state>Q</job_state><queue>a</queue><queue>b</queue>"
+        "<Resource_List><ncpus>4</ncpus></Resource_List><Resource_List><ncpus>8</ncpus></Resource_List>"
+        "</Job></Data>"
+    )
     (job,) = torque.parse_qstat(doc)
     assert (job.queue, job.chunk_cores, job.walltime_s) == ("b", 4, 0)
 

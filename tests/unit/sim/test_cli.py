@@ -9,8 +9,18 @@ import pytest
 from dcluster.sim import cli
 from dcluster.sim.runner import settings_from, simulate
 
-REQUIRED = ("jobs", "jobs_completed", "jobs_never_started", "node_hours", "work_node_hours", "mean_wait_s",
-            "p95_wait_s", "mean_bounded_slowdown", "launches", "peak_nodes")
+REQUIRED = (
+    "jobs",
+    "jobs_completed",
+    "jobs_never_started",
+    "node_hours",
+    "work_node_hours",
+    "mean_wait_s",
+    "p95_wait_s",
+    "mean_bounded_slowdown",
+    "launches",
+    "peak_nodes",
+)
 
 TRACE = """\
 ; MaxNodes: 2
@@ -25,8 +35,23 @@ def test_cli_writes_json_and_plot(tmp_path, capsys):
     trace = tmp_path / "three.swf"
     trace.write_text(TRACE)
     out_json, out_png = tmp_path / "m.json", tmp_path / "p.png"
-    rc = cli.main([str(trace), "--policy", "static", "--max-nodes", "2", "--boot", "120", "--idle", "60",
-                   "--json", str(out_json), "--plot", str(out_png)])
+    rc = cli.main(
+        [
+            str(trace),
+            "--policy",
+            "static",
+            "--max-nodes",
+            "2",
+            "--boot",
+            "120",
+            "--idle",
+            "60",
+            "--json",
+            str(out_json),
+            "--plot",
+            str(out_png),
+        ]
+    )
     assert rc == 0
     data = json.loads(out_json.read_text())
     for key in REQUIRED:
@@ -88,9 +113,34 @@ def test_cli_greedy_turns_respect_reservations_off(tmp_path, capsys):
 def test_cli_scheduler_cloud_and_slurm_options(tmp_path, capsys):
     trace = tmp_path / "three.swf"
     trace.write_text(TRACE)
-    assert cli.main([str(trace), "--max-nodes", "2", "--boot", "120", "--scheduler", "slurm", "--bf-interval", "60",
-                     "--bf-window", "7200", "--prio-size", "0", "--boot-p95", "400", "--launch-failure-rate", "0.5",
-                     "--capacity-refusal-rate", "0.25", "--seed", "7"]) == 0
+    assert (
+        cli.main(
+            [
+                str(trace),
+                "--max-nodes",
+                "2",
+                "--boot",
+                "120",
+                "--scheduler",
+                "slurm",
+                "--bf-interval",
+                "60",
+                "--bf-window",
+                "7200",
+                "--prio-size",
+                "0",
+                "--boot-p95",
+                "400",
+                "--launch-failure-rate",
+                "0.5",
+                "--capacity-refusal-rate",
+                "0.25",
+                "--seed",
+                "7",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["scheduler"] == "slurm" and out["boot_p95_s"] == 400.0
     assert (out["slurm"]["bf_interval"], out["slurm"]["bf_window"], out["slurm"]["prio_size"]) == (60, 7200, 0)

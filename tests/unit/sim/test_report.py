@@ -25,13 +25,26 @@ def run(text, machine=None, **kw):
 
 
 def job(start, end, *nodes):
-    return SimJob(id="j", submit=0.0, cores=len(nodes), runtime=end - start, walltime=end - start,
-                  start=start, end=end, alloc={n: 1 for n in nodes})
+    return SimJob(
+        id="j",
+        submit=0.0,
+        cores=len(nodes),
+        runtime=end - start,
+        walltime=end - start,
+        start=start,
+        end=end,
+        alloc={n: 1 for n in nodes},
+    )
 
 
 def test_oracle_is_each_node_s_union_of_run_intervals_clipped_to_the_span():
-    jobs = [job(0, 100, "a"), job(50, 150, "a", "b"), job(200, 300, "a"), job(290, 400, "b"),
-            SimJob(id="never", submit=0.0, cores=1, runtime=5, walltime=5)]
+    jobs = [
+        job(0, 100, "a"),
+        job(50, 150, "a", "b"),
+        job(200, 300, "a"),
+        job(290, 400, "b"),
+        SimJob(id="never", submit=0.0, cores=1, runtime=5, walltime=5),
+    ]
     # a: [0,150) + [200,300) = 250; b: [50,150) + [290,350) clipped at 350 = 160
     assert metrics.oracle_node_seconds(jobs, 0, 350) == pytest.approx(250 + 160)
     assert metrics.oracle_node_seconds(jobs, 60, 350) == pytest.approx(90 + 100 + 90 + 60)

@@ -8,8 +8,9 @@ from dcluster.sim.scheduler import Scheduler, SchedulerError, SimJob
 
 
 def job(jid, cores, wall, order, run=None, submit=0.0):
-    return SimJob(id=jid, submit=submit, cores=cores, runtime=run if run is not None else wall, walltime=wall,
-                  order=order)
+    return SimJob(
+        id=jid, submit=submit, cores=cores, runtime=run if run is not None else wall, walltime=wall, order=order
+    )
 
 
 def cluster(n, cores=1):

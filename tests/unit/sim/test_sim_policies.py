@@ -114,8 +114,9 @@ def test_transient_launch_failure_backs_off_then_retries():
 def test_capacity_error_falls_back_to_the_next_resource():
     # "sim" has no capacity: the launch fails with a capacity error, the resource rests for
     # capacity_pause and the planner falls back to "spare" (priority 2) in the next cycle.
-    r, m, jobs = run(THREE, policy="dcluster", faults=Faults(capacity=0),
-                     extra_resources={"spare": {"max": 2, "priority": 2}})
+    r, m, jobs = run(
+        THREE, policy="dcluster", faults=Faults(capacity=0), extra_resources={"spare": {"max": 2, "priority": 2}}
+    )
     assert {kind for _, res, kind in r.launch_failures} == {"capacity"}
     assert {res for _, res, _ in r.launch_failures} == {"sim"}
     assert m["jobs_completed"] == 3
@@ -137,7 +138,8 @@ def test_the_replay_acts_through_the_engine_s_actuator():
     # launch_batch (50), as the engine does: three create calls.  The replay used to ask for all 120
     # in one call.
     trace = "; MaxNodes: 120\n" + "".join(
-        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121))
+        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121)
+    )
     r, m, jobs = run(trace, policy="dcluster", max_nodes=120)
     assert r.launch_requests == 3 and m["launches"] == 120
     assert m["jobs_completed"] == 120
@@ -163,7 +165,8 @@ def test_backoffs_count_failure_episodes_not_failed_batches():
     # 120 jobs at t=0 on 120 nodes: three launch batches of one plan fail together (transient at t=0),
     # which is one backoff episode, as in the engine.
     trace = "; MaxNodes: 120\n" + "".join(
-        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121))
+        f"{i} 0 -1 300 1 -1 -1 1 300 -1 1 1 1 -1 -1 -1 -1 -1\n" for i in range(1, 121)
+    )
     r, m, jobs = run(trace, policy="dcluster", max_nodes=120, faults=Faults(windows=((0, 1, "transient"),)))
     assert len(r.launch_failures) == 3 and r.backoffs == 1
     assert m["jobs_completed"] == 120
@@ -192,8 +195,7 @@ def test_the_replay_decides_at_the_engine_s_cadence_by_default():
     # The engine plans after every scheduler poll (cluster_poller_interval, 10 s).  J1 at 0 launches
     # a node; J2 arrives at 25: the next cycle, at 30, launches another, which takes J2 at 30 + 120.
     # At the old 60 s cadence that launch waited until t=60.
-    text = ("1 0 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n"
-            "2 25 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n")
+    text = "1 0 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n2 25 -1 100 1 -1 -1 1 100 -1 1 1 1 -1 -1 -1 -1 -1\n"
     records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(text.splitlines(), 1)) if r]
     s = Settings(max_nodes=2, boot=120, idle=60)
     assert s.poll == 10 and build_config(s).cluster_poller_interval == 10
@@ -209,9 +211,11 @@ def test_a_node_registered_idle_is_retired_at_the_next_cycle():
     # 180: the cycle registers B and retires A; B, idle from its registration, is retired by the
     # next cycle, 240.  The replay used to weigh B's due timer as seen by the tick that registered
     # it (which planned on the state before), so B stayed up until J3 ended at 1120.
-    text = ("1 0 -1 10 1 -1 -1 1 10 -1 1 1 1 -1 -1 -1 -1 -1\n"
-            "3 0 -1 1000 1 -1 -1 1 1000 -1 1 1 1 -1 -1 -1 -1 -1\n"
-            "2 30 -1 10 1 -1 -1 1 10 -1 1 1 1 -1 -1 -1 -1 -1\n")
+    text = (
+        "1 0 -1 10 1 -1 -1 1 10 -1 1 1 1 -1 -1 -1 -1 -1\n"
+        "3 0 -1 1000 1 -1 -1 1 1000 -1 1 1 1 -1 -1 -1 -1 -1\n"
+        "2 30 -1 10 1 -1 -1 1 10 -1 1 1 1 -1 -1 -1 -1 -1\n"
+    )
     r, m, jobs = run(text, policy="dcluster", idle=0, max_nodes=3)
     assert starts(jobs) == {"1": 120, "2": 130, "3": 120}
     # A 0-180, B 60-240, C 0-1120

@@ -141,12 +141,15 @@ BLOCKED = """\
 """
 
 
-@pytest.mark.parametrize("policy, reserve_future, wide_start", [
-    ("powersave", None, 540.0),  # Slurm knows its powered-down nodes: the wide job's reservation counts them
-    ("powersave", False, 5540.0),
-    ("dcluster", None, 5540.0),  # dcluster adds a node to Slurm once it has booted: nothing to count
-    ("dcluster", True, 540.0),
-])
+@pytest.mark.parametrize(
+    "policy, reserve_future, wide_start",
+    [
+        ("powersave", None, 540.0),  # Slurm knows its powered-down nodes: the wide job's reservation counts them
+        ("powersave", False, 5540.0),
+        ("dcluster", None, 5540.0),  # dcluster adds a node to Slurm once it has booted: nothing to count
+        ("dcluster", True, 540.0),
+    ],
+)
 def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future, wide_start):
     # Job 1 holds the only 2 nodes until 420 s; at 400 s job 2 (all 4 nodes) and job 3 (1 node, 5000 s) arrive.
     # When job 1 ends, 2 nodes are idle: counting the 2 the cloud may still give (one boot away), job 2 is
@@ -156,8 +159,9 @@ def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future
 
     records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(BLOCKED.splitlines(), 1)) if r]
     jobs, _ = jobs_from_swf(records)
-    r = replay(jobs, Settings(policy=policy, max_nodes=4, boot=120, idle=600, scheduler="slurm",
-                              reserve_future=reserve_future))
+    r = replay(
+        jobs, Settings(policy=policy, max_nodes=4, boot=120, idle=600, scheduler="slurm", reserve_future=reserve_future)
+    )
     assert {j.id: j.start for j in r.jobs}["2"] == wide_start
 
 

@@ -26,7 +26,12 @@ def test_sweep_writes_a_png_and_a_table_with_every_policy(tmp_path):
     trace.write_text(TRACE)
     out = sweep.sweep(str(trace), idles=(0, 600), out_dir=str(tmp_path / "o"), max_nodes=2, boot=120)
     assert [(r["policy"], r["idle_s"]) for r in out["rows"]] == [
-        ("dcluster", 0), ("dcluster", 600), ("powersave", 0), ("powersave", 600), ("static", None)]
+        ("dcluster", 0),
+        ("dcluster", 600),
+        ("powersave", 0),
+        ("powersave", 600),
+        ("static", None),
+    ]
     png = (tmp_path / "o" / "sweep.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
     table = (tmp_path / "o" / "sweep.md").read_text()
@@ -40,12 +45,29 @@ def test_sweep_writes_a_png_and_a_table_with_every_policy(tmp_path):
 
 
 def test_frontier_drops_points_beaten_on_both_axes():
-    a, b, c = ({"node_hours": 1, "mean_wait_s": 9}, {"node_hours": 2, "mean_wait_s": 5},
-               {"node_hours": 3, "mean_wait_s": 6})
+    a, b, c = (
+        {"node_hours": 1, "mean_wait_s": 9},
+        {"node_hours": 2, "mean_wait_s": 5},
+        {"node_hours": 3, "mean_wait_s": 6},
+    )
     assert sweep.frontier([c, b, a]) == [a, b]
-    rows = [dict(p, policy="x", idle_s=i, oracle_node_hours=1, over_oracle=1, p50_wait_s=0, p95_wait_s=0,
-                 max_wait_s=0, wide_mean_wait_s=0, wide_max_wait_s=0, launches=0, launch_failures=0)
-            for i, p in enumerate((a, b, c))]
+    rows = [
+        dict(
+            p,
+            policy="x",
+            idle_s=i,
+            oracle_node_hours=1,
+            over_oracle=1,
+            p50_wait_s=0,
+            p95_wait_s=0,
+            max_wait_s=0,
+            wide_mean_wait_s=0,
+            wide_max_wait_s=0,
+            launches=0,
+            launch_failures=0,
+        )
+        for i, p in enumerate((a, b, c))
+    ]
     marks = [line.rstrip().endswith("| * |") for line in sweep.markdown(rows).splitlines()[2:]]
     assert marks == [True, True, False]
 
@@ -60,9 +82,29 @@ def test_sweep_refuses_what_it_varies_and_bad_idles(tmp_path, capsys):
 def test_python_m_dcluster_sim_sweeps(tmp_path):
     trace = tmp_path / "t.swf"
     trace.write_text(TRACE)
-    done = subprocess.run([sys.executable, "-m", "dcluster.sim", str(trace), "--sweep", "--idles", "60",
-                           "--max-nodes", "2", "--boot", "120", "--scheduler", "slurm", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcluster.sim",
+            str(trace),
+            "--sweep",
+            "--idles",
+            "60",
+            "--max-nodes",
+            "2",
+            "--boot",
+            "120",
+            "--scheduler",
+            "slurm",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "scheduler slurm, boot 120 s" in done.stdout
     assert (tmp_path / "sweep.png").exists() and (tmp_path / "sweep.md").exists()

@@ -23,8 +23,10 @@ def test_kth_header_comments():
     assert h["Acknowledge"] == "Lars Malinowsky"
     assert h["Installation"] == "Swedish Royal Institute of Technology (KTH)"
     # Indented continuation lines belong to the key above them; repeated keys are joined.
-    assert h["Information"].splitlines() == ["http://www.pdc.kth.se/",
-                                             "http://www.cs.huji.ac.il/labs/parallel/workload/"]
+    assert h["Information"].splitlines() == [
+        "http://www.pdc.kth.se/",
+        "http://www.cs.huji.ac.il/labs/parallel/workload/",
+    ]
     assert "uses the EASY scheduler" in h["Note"] and "job<=14 (14 jobs removed)" in h["Note"]
 
 
@@ -32,8 +34,14 @@ def test_kth_records_and_missing_fields():
     jobs = list(swf.read(KTH))
     assert len(jobs) == 28476
     first = jobs[0]
-    assert (first.job, first.submit, first.wait, first.run, first.procs, first.req_time) == (15, 599850, 192180, 3477,
-                                                                                               4, 53940)
+    assert (first.job, first.submit, first.wait, first.run, first.procs, first.req_time) == (
+        15,
+        599850,
+        192180,
+        3477,
+        4,
+        53940,
+    )
     assert first.cpu is None and first.mem is None and first.req_mem is None  # -1 in the file
     assert first.line == 25  # after 24 header lines
     broken = [j for j in jobs if j.processors is None]
@@ -70,13 +78,16 @@ def test_gzip_and_plain_read_the_same(tmp_path):
     assert a == b and len(a) == 50
 
 
-@pytest.mark.parametrize(("line", "why"), [
-    ("1 0 -1 10 1", "5 fields, SWF has 18"),
-    ("1 0 -1 ten 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'run' is 'ten', not a number"),
-    ("1 0 -1 10 -3 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'procs' is '-3': negative and not -1"),
-    ("1 0 -1 10.5 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'run' is '10.5', not an integer"),
-    ("1 -1 -1 10 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "job number and submit time are required"),
-])
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("1 0 -1 10 1", "5 fields, SWF has 18"),
+        ("1 0 -1 ten 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'run' is 'ten', not a number"),
+        ("1 0 -1 10 -3 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'procs' is '-3': negative and not -1"),
+        ("1 0 -1 10.5 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "field 'run' is '10.5', not an integer"),
+        ("1 -1 -1 10 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1", "job number and submit time are required"),
+    ],
+)
 def test_malformed_line_names_file_and_line(tmp_path, line, why):
     path = tmp_path / "bad.swf"
     path.write_text("; MaxNodes: 4\n1 0 -1 10 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1\n" + line + "\n")

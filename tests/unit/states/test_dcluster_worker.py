@@ -38,10 +38,18 @@ FAKE = textwrap.dedent(f"""\
 
 def loader(tmp_path, test=False, pillar=None):
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "test": test, "cachedir": str(tmp_path / "cache"),
-                 "state_dirs": [os.path.join(REPO, "_states")], "grains": {"id": NAME},
-                 "pillar": pillar or {}, "file_roots": {"base": [os.path.join(REPO, "salt")]},
-                 "id": NAME})
+    opts.update(
+        {
+            "file_client": "local",
+            "test": test,
+            "cachedir": str(tmp_path / "cache"),
+            "state_dirs": [os.path.join(REPO, "_states")],
+            "grains": {"id": NAME},
+            "pillar": pillar or {},
+            "file_roots": {"base": [os.path.join(REPO, "salt")]},
+            "id": NAME,
+        }
+    )
     utils = salt.loader.utils(opts)
     funcs = salt.loader.minion_mods(opts, utils=utils)
     states = salt.loader.states(opts, funcs, utils, {})
@@ -62,12 +70,20 @@ def sbin(tmp_path):
 
 def test_test_mode_predicts_the_start_and_changes_nothing(tmp_path, sbin):
     _, _, states = loader(tmp_path, test=True)
-    ret = states["dcluster_worker.registered"](NAME, "slurm", cores=2, mem_mb=1000, features=["dcluster"],
-                                               conf="/etc/slurm/slurm.conf", sbin=str(sbin))
+    ret = states["dcluster_worker.registered"](
+        NAME, "slurm", cores=2, mem_mb=1000, features=["dcluster"], conf="/etc/slurm/slurm.conf", sbin=str(sbin)
+    )
     assert ret["result"] is None and ret["name"] == NAME
     assert ret["changes"]["started"]["argv"] == [
-        str(sbin / "slurmd"), "-f", "/etc/slurm/slurm.conf", "-N", NAME, "-Z", "--conf",
-        "CPUs=2 RealMemory=1000 Feature=dcluster"]
+        str(sbin / "slurmd"),
+        "-f",
+        "/etc/slurm/slurm.conf",
+        "-N",
+        NAME,
+        "-Z",
+        "--conf",
+        "CPUs=2 RealMemory=1000 Feature=dcluster",
+    ]
     assert worker.running(str(sbin / "slurmd")) == []
 
 
@@ -116,12 +132,17 @@ def test_worker_formulas_render_for_each_scheduler(tmp_path, scheduler, daemon):
     call = dict(kv for item in ours[0]["dcluster_worker"] if isinstance(item, dict) for kv in item.items())
     assert "registered" in ours[0]["dcluster_worker"]
     assert call["scheduler"] == scheduler and call["name"] == NAME
-    assert os.path.basename(worker.daemon_argv(scheduler, NAME, cores=call.get("cores"), features=call.get(
-        "features") or ())[0]) == daemon
+    assert (
+        os.path.basename(
+            worker.daemon_argv(scheduler, NAME, cores=call.get("cores"), features=call.get("features") or ())[0]
+        )
+        == daemon
+    )
     if scheduler == "torque":
         assert {"dcluster-torque-server-name", "dcluster-torque-mom-config"} <= set(low)
-        mom = dict(kv for item in low["dcluster-torque-mom-config"]["file"] if isinstance(item, dict)
-                   for kv in item.items())
+        mom = dict(
+            kv for item in low["dcluster-torque-mom-config"]["file"] if isinstance(item, dict) for kv in item.items()
+        )
         assert "$pbsserver headnode" in mom["contents"]
 
 

@@ -20,9 +20,16 @@ NAME = "dc-loc-abcdef-0123456789ab"
 
 def show_sls(tmp_path, sls, pillar, grains=None):
     opts = salt.config.minion_config(None)
-    opts.update({"file_client": "local", "cachedir": str(tmp_path / "cache"), "id": NAME,
-                 "state_dirs": [os.path.join(REPO, "_states")], "pillar": pillar,
-                 "file_roots": {"base": [os.path.join(REPO, "salt")]}})
+    opts.update(
+        {
+            "file_client": "local",
+            "cachedir": str(tmp_path / "cache"),
+            "id": NAME,
+            "state_dirs": [os.path.join(REPO, "_states")],
+            "pillar": pillar,
+            "file_roots": {"base": [os.path.join(REPO, "salt")]},
+        }
+    )
     opts["grains"] = salt.loader.grains(opts)
     opts["grains"].update({"id": NAME, "host": "headnode"}, **(grains or {}))
     funcs = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
@@ -57,7 +64,8 @@ def test_slurm_head_renders_every_part(tmp_path):
     assert reactor["dataset"]["reactor"] == [
         {"salt/auth": ["/srv/reactor/dcluster/auth.sls"]},
         {"salt/minion/*/start": ["/srv/reactor/dcluster/start.sls"]},
-        {"salt/beacon/*/dcluster_stats/": ["/srv/reactor/dcluster/stats.sls"]}]
+        {"salt/beacon/*/dcluster_stats/": ["/srv/reactor/dcluster/stats.sls"]},
+    ]
     _, export = args(low, "dcluster-share-export")
     assert "/shared 10.0.0.0/24(rw,sync,no_subtree_check,root_squash)" in export["contents"]
     assert args(low, "dcluster-nfs-server")[0] == "service.running"
@@ -112,12 +120,15 @@ def test_torque_head_renders_server_queue_and_maui(tmp_path):
     assert args(low, "dcluster-maui")[0] == "service.running"
 
 
-@pytest.mark.parametrize("pillar, message", [
-    ({"scheduler": "lsf"}, "pillar dcluster_head:scheduler is 'lsf': expected slurm, sge or torque"),
-    ({"share": {"clients": []}}, "pillar dcluster_head:share:clients is empty"),
-    ({"share": {"clients": ["10.0.0.0/24"], "path": "shared"}}, 'pillar dcluster_head:share:path is "shared"'),
-    ({"library": {"source": "dcluster.whl"}}, 'pillar dcluster_head:library:source is "dcluster.whl"'),
-])
+@pytest.mark.parametrize(
+    "pillar, message",
+    [
+        ({"scheduler": "lsf"}, "pillar dcluster_head:scheduler is 'lsf': expected slurm, sge or torque"),
+        ({"share": {"clients": []}}, "pillar dcluster_head:share:clients is empty"),
+        ({"share": {"clients": ["10.0.0.0/24"], "path": "shared"}}, 'pillar dcluster_head:share:path is "shared"'),
+        ({"library": {"source": "dcluster.whl"}}, 'pillar dcluster_head:library:source is "dcluster.whl"'),
+    ],
+)
 def test_bad_pillar_fails_naming_the_key(tmp_path, pillar, message):
     low = show_sls(tmp_path, "dcluster.head", {"dcluster_head": pillar})
     failing = [args(low, sid) for sid in low if args(low, sid)[0] == "test.fail_without_changes"]
@@ -137,8 +148,12 @@ def test_worker_common_enables_the_beacon_and_mounts_the_share(tmp_path):
 
 
 def test_worker_without_share_server_mounts_nothing_and_beacon_can_be_off(tmp_path):
-    low = show_sls(tmp_path, "dcluster.worker", {"dcluster_worker": {"stats": {"enable": False}}},
-                   grains={"dcluster": {"scheduler": "sge"}})
+    low = show_sls(
+        tmp_path,
+        "dcluster.worker",
+        {"dcluster_worker": {"stats": {"enable": False}}},
+        grains={"dcluster": {"scheduler": "sge"}},
+    )
     assert "dcluster-stats-beacon" not in low and "dcluster-share-mount" not in low
 
 
