@@ -131,10 +131,18 @@ class View:
 
     def current(self, resource: str) -> int:
         """What counts toward max: instances in any state until gone, plus launches under way or of
-        unknown outcome."""
-        return sum(1 for w in self.workers if w.resource == resource and w.state in MAX_STATES) + self.launching(
-            resource
-        )
+        unknown outcome.
+
+        A node whose instance the listings agree is gone (ERROR, no instance) is no instance: it is
+        not counted.  Counting it made the plan depend on one node list: an ``sinfo`` that left the
+        dead node out, once, made room for a launch the next poll took back (chaos seed 3050)."""
+        return sum(
+            1
+            for w in self.workers
+            if w.resource == resource
+            and w.state in MAX_STATES
+            and (w.instance is not None or w.state != WorkerState.ERROR)
+        ) + self.launching(resource)
 
     def launching(self, resource: str) -> int:
         """Instances that may exist and no listing shows: launches under way, and create calls of

@@ -6,7 +6,7 @@ never destroyed, removed or requeued while any source shows a job on it.
 """
 
 import pytest
-from builders import NOW, config, inst, node, view, wid
+from builders import NOW, config, inst, job, node, view, wid
 
 from dcluster.config import ConfigError, load
 from dcluster.model import Job, JobState, NodeState, WorkerState
@@ -174,3 +174,46 @@ def test_confirm_absence_is_validated_by_key_path():
         load({**base, "confirm_absence": {"polls": 0, "secnds": 5}})
     text = " ".join(bad.value.errors)
     assert "confirm_absence:polls" in text and "confirm_absence:secnds: unknown key" in text
+
+
+# ------------------------------------------------------------ a node whose instance is gone
+def test_a_node_whose_instance_is_gone_does_not_count_toward_max():
+    # Listings agree its instance is gone: it costs nothing and holds no quota, so a replacement may
+    # launch at once (the dead node is removed in the same plan).
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 2}}}, max_launch_time=1200, max_idle_time=0, max_down_time=480)
+    gone, busy = wid(n=1), wid(n=2)
+    v = polls(
+        cfg,
+        30,
+        3,
+        [node(gone, state=NodeState.DOWN), node(busy, state=NodeState.BUSY, used=4, jobs=("1",))],
+        {"r1": [inst(busy, age=5000)]},
+        jobs=[running(1, busy), job(9, cores=4)],
+    )
+    assert state_of(v, gone).state == WorkerState.ERROR and state_of(v, gone).instance is None
+    assert v.current("r1") == 1
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 1} and (Kind.REMOVE, gone, ()) in destructive(p)
+
+
+def test_one_sinfo_that_leaves_out_a_node_whose_instance_is_gone_changes_no_launch():
+    # Chaos seed 3050 ("wrong"): such a node counted toward max, so one sinfo that left it out made
+    # room for a launch the plan on the true state did not make.  The plan must not depend on it.
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 2}}}, max_launch_time=1200, max_idle_time=0, max_down_time=480)
+    gone, busy = wid(n=1), wid(n=2)
+    busy_node = node(busy, state=NodeState.BUSY, used=4, jobs=("1",))
+    jobs = [running(1, busy), job(9, cores=4)]
+    before = polls(
+        cfg,
+        30,
+        3,
+        [node(gone, state=NodeState.DOWN), busy_node],
+        {"r1": [inst(busy, age=5000)]},
+        jobs=jobs,
+        end=NOW - 30,
+    )
+    full = view(
+        cfg, [node(gone, state=NodeState.DOWN), busy_node], {"r1": [inst(busy, age=5000)]}, jobs=jobs, previous=before
+    )
+    short = view(cfg, [busy_node], {"r1": [inst(busy, age=5000)]}, jobs=jobs, previous=before)
+    assert plan(full, cfg).launches() == plan(short, cfg).launches()
