@@ -99,6 +99,7 @@ class Pool:
         if b.tier == DRAINING:
             # A draining node that gets demand is released and counts as live from now on.
             b.tier = LIVE
+            self.top[LIVE] = max(self.top[LIVE], b.free)  # or the live scan stops below its free cores
             self.failed.clear()
         if b.free > 0:
             self.buckets[b.tier][b.free].append(idx)
