@@ -65,6 +65,19 @@ def parse_tag(tag: Any) -> tuple[str, str] | None:
     return parts[2], parts[4]
 
 
+def already_due(c: Controller, tag: str, due: Mapping[str, float]) -> bool:
+    """A return of the tag's minion for a jid whose job-cache read is already due (in ``due``).
+
+    Any number of such events, which the worker itself can fire, then cost nothing; one naming
+    another minion still goes through :func:`on_return` and is refused and counted."""
+    parsed = parse_tag(tag)
+    if parsed is None or parsed[0] not in due:
+        return False
+    with c.state.lock:
+        job = c.state.highstate_jobs.get(parsed[0])
+    return job is not None and job["minion"] == parsed[1]
+
+
 def on_return(c: Controller, tag: str, data: Any) -> tuple[str, str]:
     """A job return event: ("ignored" | "refused" | "pending" | "settled", why)."""
     parsed = parse_tag(tag)

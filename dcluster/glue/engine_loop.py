@@ -99,6 +99,8 @@ class EngineLoop:
             if tag.startswith("dcluster/cmd/"):
                 self.command(tag, data)
             elif tag.startswith("salt/job/") and "/ret/" in tag:
+                if highstate_jobs.already_due(self.controller, tag, self.hinted):
+                    return  # a read of that jid is already due: a repeated (or forged) return adds no read
                 if self.highstate_return(tag, data) == "pending" and len(self.hinted) < HINTS:
                     self.hinted[tag.split("/")[2]] = self.monotonic() + 0.5
             elif stats_intake.is_stats_tag(tag):

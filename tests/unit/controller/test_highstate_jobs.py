@@ -269,3 +269,35 @@ def test_there_is_no_command_that_marks_a_worker_configured(env):
     assert "configured" not in cmds.COMMANDS
     out = cmds.run(c, "configured", minion_id=a, ok=True)
     assert not out["ok"] and nothing_marked(c, a)
+
+
+def test_a_flood_of_returns_for_a_pending_jid_reads_the_job_cache_once_per_hint(env):
+    # A worker knows the jid of its own highstate and may fire its return event any number of times
+    # (red team): each one read the master's job cache.  While a read of that jid is already due,
+    # another event adds nothing.
+    c, cache, clock, events, a, b = env
+    jid = c.ports.highstate(a)
+    reads = []
+    c.ports.job_result = lambda j, m: reads.append((j, m)) or cache(j, m)
+    t = [100.0]
+    loop = EngineLoop(c, None, lambda tag, data: None, monotonic=lambda: t[0])
+    loop.next_cycle = float("inf")  # no cycle (whose recheck reads the cache too) in this test
+    tag, data = ret_event(jid, a)
+    for _ in range(500):
+        loop.handle({"tag": tag, "data": data})
+    assert reads == [(jid, a)] and jid in loop.hinted and nothing_marked(c, a)
+    cache.entries[(jid, a)] = OK_RETURN
+    t[0] += 1.0
+    loop.step(lambda wait: None)  # the hint's time came: the cache is read again, and has it now
+    assert a in c.state.configured and len(reads) == 2
+
+
+def test_a_return_naming_another_minion_for_a_due_jid_is_still_refused_and_counted(env):
+    c, cache, clock, events, a, b = env
+    jid = c.ports.highstate(a)
+    loop = EngineLoop(c, None, lambda tag, data: None)
+    loop.next_cycle = float("inf")
+    loop.handle(dict(zip(("tag", "data"), ret_event(jid, a), strict=True)))
+    assert jid in loop.hinted
+    loop.handle(dict(zip(("tag", "data"), ret_event(jid, b), strict=True)))
+    assert c.state.counters["highstate_returns_refused"] == 1
