@@ -2,13 +2,14 @@
 # make test  - installs everything the suite needs and runs the whole suite
 # make bench - benchmarks; figures go to docs/performance.md
 # make lint  - ruff
+# make check - lint, format check and type check (pyproject.toml's ruff and mypy settings); CI runs it before make test
 # make regressions REV=929499a - issue 13's regression tests on that commit's dcluster (docs/reliability.md)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv system-deps test test-unit demo demo-clean bench lint regressions
+.PHONY: venv system-deps test test-unit demo demo-clean bench lint check regressions
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,6 +39,11 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 chaos: venv
 	$(PY) bench/chaos.py --runs 1000 --family both

@@ -77,13 +77,13 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     from dcluster.glue import log_filter
 
     log_filter.install()  # every record of this process (botocore, keystoneauth too) is scrubbed of credentials
-    opts = __opts__  # noqa: F821 - Salt's loader dunder
+    opts = __opts__  # Salt's loader dunder
     fire = _fire_fn(opts)
     pillar_minion = pillar_minion or opts.get("id")
     if not master_address:
         iface = opts.get("interface", "0.0.0.0")
         master_address = iface if iface not in ("0.0.0.0", "::") else opts.get("id", "salt")
-    ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)  # noqa: F821
+    ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)
     controller = Controller(ports, state_path=state_path(opts))
     if stats_interval is not None:
         try:

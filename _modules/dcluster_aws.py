@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 __virtualname__ = "dcluster_aws"
 
 try:
-    import boto3  # noqa: F401
-    import botocore  # noqa: F401
+    import boto3  # noqa: F401 - only probed for __virtual__
+    import botocore  # noqa: F401 - only probed for __virtual__
 
     from dcluster.glue import cloud as _glue
 

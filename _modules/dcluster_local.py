@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "dcluster_local"
 
 try:
-    import dcluster.clouds.local  # noqa: F401
+    import dcluster.clouds.local  # noqa: F401 - only probed for __virtual__
     from dcluster.glue import cloud as _glue
 
     HAS_LIBS = True

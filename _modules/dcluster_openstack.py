@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 __virtualname__ = "dcluster_openstack"
 
 try:
-    import keystoneauth1  # noqa: F401
-    import novaclient  # noqa: F401
+    import keystoneauth1  # noqa: F401 - only probed for __virtual__
+    import novaclient  # noqa: F401 - only probed for __virtual__
 
     from dcluster.glue import cloud as _glue
 

@@ -8,7 +8,7 @@ Thin Salt glue over :mod:`dcluster.schedulers.sge`: settings come from
 import logging
 
 try:
-    import lxml  # noqa: F401
+    import lxml  # noqa: F401 - only probed: __virtual__ needs the parsers' library
 
     from dcluster.config import ConfigError
     from dcluster.glue.names import module_sync_hosts as _sync_hosts

@@ -8,7 +8,7 @@ Thin Salt glue over :mod:`dcluster.schedulers.slurm`: settings come from
 import logging
 
 try:
-    import lxml  # noqa: F401
+    import lxml  # noqa: F401 - only probed: __virtual__ needs the parsers' library
 
     from dcluster.config import ConfigError
     from dcluster.glue.names import module_sync_hosts as _sync_hosts
@@ -70,7 +70,7 @@ def nodes():
     return [n.to_dict() for n in _call("nodes")]
 
 
-def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, properties=None, address=None):  # noqa: A002
+def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, properties=None, address=None):  # noqa: A002 - the pillar's word
     """
     Add a dynamic node (scontrol create nodename=... state=future) or give a self-registered one (slurmd -Z) our features.
 
@@ -84,7 +84,7 @@ def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, pro
     return _call("add_node", name, int(cores), int(mem_mb), reservation, address=address)
 
 
-def set_reservation(name, queue=None, account=None, property=None, properties=None):  # noqa: A002
+def set_reservation(name, queue=None, account=None, property=None, properties=None):  # noqa: A002 - the pillar's word
     """
     Features for a queue/property; a Slurm reservation for an account.
 

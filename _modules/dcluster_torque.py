@@ -11,7 +11,7 @@ against a captured output, none being public (see dcluster.schedulers.maui).
 import logging
 
 try:
-    import lxml  # noqa: F401
+    import lxml  # noqa: F401 - only probed: __virtual__ needs the parsers' library
 
     from dcluster.config import ConfigError
     from dcluster.glue.names import module_sync_hosts as _sync_hosts

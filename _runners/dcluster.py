@@ -177,7 +177,7 @@ def workers(state=None, resource=None, name=None):
 
 
 @_needs_engine
-def jobs(state="pending", id=None, limit=None, offset=0):  # noqa: A002 - the original's parameter name
+def jobs(state="pending", id=None, limit=None, offset=0):  # noqa: A002 - the runner's parameter name (salt-run dcluster.jobs id=...)
     """
     Jobs the engine last saw (original: GET /job, /job/<id>).  ``state=all`` lists every state;
     ``offset`` and ``limit`` page through them (``limit`` defaults to the pillar's

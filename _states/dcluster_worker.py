@@ -107,7 +107,7 @@ def registered(
     if pids:
         ret.update(result=True, comment=f"{daemon} of {name} is running (pid {', '.join(map(str, pids))})")
         return ret
-    if __opts__.get("test"):  # noqa: F821 - Salt's loader dunder
+    if __opts__.get("test"):  # Salt's loader dunder
         ret.update(
             result=None,
             comment=f"{daemon} of {name} would be started",
@@ -117,7 +117,7 @@ def registered(
     if not os.access(argv[0], os.X_OK):
         ret["comment"] = f"{argv[0]} is not installed (install the {scheduler} worker package)"
         return ret
-    log_dir = log_dir or os.path.join(__opts__.get("cachedir", "/tmp"), "dcluster")  # noqa: F821
+    log_dir = log_dir or os.path.join(__opts__.get("cachedir", "/tmp"), "dcluster")
     log_path = os.path.join(log_dir, f"{daemon}.log")
     try:
         pids = _worker.start(

@@ -23,10 +23,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dcluster import config, identity, keypairs, model  # noqa: E402
-from dcluster.clouds import base, userdata  # noqa: E402
-from dcluster.clouds.aws import AwsDriver  # noqa: E402
-from tests.support.moto import MotoServer  # noqa: E402
+from dcluster import config, identity, keypairs, model
+from dcluster.clouds import base, userdata
+from dcluster.clouds.aws import AwsDriver
+from tests.support.moto import MotoServer
 
 SECRET = "bench-secret-0123456789"
 

@@ -24,9 +24,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dcluster.demo import metrics  # noqa: E402
-from dcluster.demo.__main__ import preflight  # noqa: E402
-from dcluster.demo.stack import Options, Stack  # noqa: E402
+from dcluster.demo import metrics
+from dcluster.demo.__main__ import preflight
+from dcluster.demo.stack import Options, Stack
 
 
 def wait(pred, timeout, what):

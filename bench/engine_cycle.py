@@ -43,15 +43,15 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from parse_scale import DATA, torque_doc  # noqa: E402
+from parse_scale import DATA, torque_doc
 
-from dcluster import identity, netns  # noqa: E402
-from dcluster.clouds import local as local_cloud  # noqa: E402
-from dcluster.clouds.base import tags_for  # noqa: E402
-from dcluster.controller import Controller, Ports  # noqa: E402
-from dcluster.controller import loop as loop_mod  # noqa: E402
-from dcluster.glue.engine_ports import DriverCache, local_scheduler  # noqa: E402
-from dcluster.keypairs import KeyPair, KeyPool  # noqa: E402
+from dcluster import identity, netns
+from dcluster.clouds import local as local_cloud
+from dcluster.clouds.base import tags_for
+from dcluster.controller import Controller, Ports
+from dcluster.controller import loop as loop_mod
+from dcluster.glue.engine_ports import DriverCache, local_scheduler
+from dcluster.keypairs import KeyPair, KeyPool
 
 N_JOBS, N_NODES, N_RES = 50_000, 5_000, 20
 ROUNDS = 3

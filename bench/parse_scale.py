@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dcluster.schedulers import sge, torque  # noqa: E402
+from dcluster.schedulers import sge, torque
 
 DATA = os.path.join(os.path.dirname(HERE), "tests", "data", "scheduler-output")
 N = 50_000
@@ -50,7 +50,7 @@ def sge_doc(n: int) -> str:
         text = fh.read()
     running = re.findall(r"<job_list state=\"running\">.*?</job_list>", text, re.S)
     pending = re.findall(r"<job_list state=\"pending\">.*?</job_list>", text, re.S)
-    renum = lambda rec, i: re.sub(r"<JB_job_number>\d+", f"<JB_job_number>{1000 + i}", rec, count=1)  # noqa: E731
+    renum = lambda rec, i: re.sub(r"<JB_job_number>\d+", f"<JB_job_number>{1000 + i}", rec, count=1)  # noqa: E731 - a one-line helper beside its use
     half = n // 2
     run = "".join(renum(running[i % len(running)], i) for i in range(half))
     pend = "".join(renum(pending[i % len(pending)], half + i) for i in range(n - half))

@@ -40,7 +40,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from dcluster import identity  # noqa: E402
+from dcluster import identity
 
 SECRET = "reactor-bench-secret-0123456789"
 CLUSTER = "rb"

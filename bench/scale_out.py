@@ -38,10 +38,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dcluster.clouds.base import LaunchResult  # noqa: E402
-from dcluster.controller import Controller, Ports, highstate_jobs  # noqa: E402
-from dcluster.glue.engine_loop import EngineLoop  # noqa: E402
-from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeState  # noqa: E402
+from dcluster.clouds.base import LaunchResult
+from dcluster.controller import Controller, Ports, highstate_jobs
+from dcluster.glue.engine_loop import EngineLoop
+from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeState
 
 SECRET = "bench-secret-0123456789"
 CREATE_S = 0.05  # one create call (EC2 RunInstances of one instance: 50-300 ms)

@@ -23,8 +23,8 @@ import tracemalloc
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from dcluster import identity  # noqa: E402
-from dcluster.worker_stats import MAX_WORKERS, SAMPLES, WorkerStats  # noqa: E402
+from dcluster import identity
+from dcluster.worker_stats import MAX_WORKERS, SAMPLES, WorkerStats
 
 N = 20_000
 

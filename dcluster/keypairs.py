@@ -112,7 +112,7 @@ class KeyPool:
                 continue
             try:
                 pair = self._make()
-            except Exception:  # noqa: BLE001 - the pool is an optimisation; take() makes keys itself
+            except Exception:  # the pool is an optimisation; take() makes keys itself
                 log.exception("dcluster: could not make a key pair ahead of time")
                 self._wake.wait(timeout=5.0)
                 continue

@@ -26,7 +26,7 @@ _NO_ENTRY = frozenset({InstanceState.DELETING, InstanceState.GONE, InstanceState
 MAX_ENTRIES = 10000  # more than any cluster: a bigger request to the head node is refused whole
 
 
-class NameError_(ValueError):  # noqa: N801 - "NameError" is a builtin
+class NameError_(ValueError):  # "NameError" is a builtin
     """An entry that must not reach a hosts file."""
 
 

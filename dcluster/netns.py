@@ -47,7 +47,7 @@ def check_loopback(address: str) -> None:
 
 def _veth(name: str) -> str:
     # Interface names are at most 15 bytes; host names (minion ids) are longer.
-    return "vh" + hashlib.sha1(name.encode()).hexdigest()[:10]
+    return "vh" + hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
 def available() -> str | None:
@@ -196,7 +196,7 @@ def spawn(
     cmd = command(name, hostname, argv, boottime_zero)
     if detach:
         cmd = [sys.executable, "-c", _DETACH, *cmd]
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # handed to the child
     try:
         return subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True

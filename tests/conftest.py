@@ -21,7 +21,10 @@ def salt_factories_config():
     # The factories write each daemon's launcher script once into <root_dir>/scripts, with code_dir (the checkout
     # whose `dcluster` the daemons import) baked in; a root_dir shared by two checkouts (the default, the temp
     # directory) runs the daemons of one on the other's code.  One root per checkout (short: unix socket paths).
-    root = pathlib.Path(tempfile.gettempdir()) / f"dc-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
+    root = (
+        pathlib.Path(tempfile.gettempdir())
+        / f"dc-{hashlib.sha1(str(ROOT).encode(), usedforsecurity=False).hexdigest()[:8]}"
+    )
     root.mkdir(exist_ok=True)
     return {"code_dir": str(ROOT), "inject_sitecustomize": False, "start_timeout": 120, "root_dir": str(root)}
 

@@ -33,7 +33,7 @@ class Hooks:
         def run() -> None:
             try:
                 argv = command.render(*args, keep_empty=True)  # positions are the hook's interface
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a hook that cannot be rendered is skipped and logged
                 log.warning("dcluster: %s not run: %s", what, exc)
                 return
             rc, out = self.ports.hook(argv, timeout)

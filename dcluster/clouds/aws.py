@@ -233,7 +233,7 @@ class AwsDriver(Driver):
             kwargs["aws_secret_access_key"] = sk.reveal() if hasattr(sk, "reveal") else sk
         try:
             return boto3.session.Session().client("ec2", **kwargs)
-        except Exception as exc:  # bad region, bad endpoint url ...
+        except Exception as exc:  # noqa: BLE001 - bad region, bad endpoint url ...: translated into a classified CloudError
             raise translate(exc, self._secrets) from None
 
     @property
@@ -245,7 +245,7 @@ class AwsDriver(Driver):
     def _call(self, op: str, **params):
         try:
             return getattr(self.client, op)(**params)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
             err = translate(exc, self._secrets)
             log.debug("aws %s failed: %s", op, err)
             raise err from None
@@ -255,7 +255,7 @@ class AwsDriver(Driver):
         try:
             for page in self.client.get_paginator(op).paginate(**params):
                 out += page.get(key, [])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
             raise translate(exc, self._secrets) from None
         return out
 

@@ -241,14 +241,14 @@ class OpenStackDriver(Driver):
         if self._client is None:
             try:
                 self._client = self._make_client()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
                 raise translate(exc, self._secrets) from None
         return self._client
 
     def _do(self, fn: Callable, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
             err = translate(exc, self._secrets)
             log.debug("openstack call failed: %s", err)
             raise err from None
@@ -371,7 +371,7 @@ class OpenStackDriver(Driver):
             raise InvalidConfig(
                 f"{where}: Neutron's answer to the look-up of {name!r} is not JSON", cloud="openstack", code="network"
             ) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
             err = translate(exc, self._secrets)
             # Neutron down or the token refused heal without a pillar change: they keep their kind.
             kind = type(err) if err.kind in ("transient", "auth") else InvalidConfig
@@ -497,7 +497,7 @@ class OpenStackDriver(Driver):
             except nx.NotFound:
                 out[sid] = "gone"
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one server's error, classified, is its entry in the answer
                 out[sid] = str(translate(exc, self._secrets))
                 continue
             inst = self._to_instance(server, self.resource.cores or 0, 0)
@@ -512,6 +512,6 @@ class OpenStackDriver(Driver):
                 out[sid] = "ok"
             except nx.NotFound:
                 out[sid] = "gone"
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one server's error, classified, is its entry in the answer
                 out[sid] = str(translate(exc, self._secrets))
         return out

@@ -37,7 +37,7 @@ def default_template_text() -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)  # noqa: S701 - renders cloud-init and shell, not HTML; values are shell-quoted by the shquote filter
     env.filters["shquote"] = lambda v: shlex.quote(str(v))
     return env
 

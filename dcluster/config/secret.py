@@ -27,7 +27,7 @@ class Secret:
     def __repr__(self) -> str:
         return f"Secret({REDACTED!r})"
 
-    __str__ = lambda self: REDACTED  # noqa: E731
+    __str__ = lambda self: REDACTED  # noqa: E731 - one line beside __repr__, same answer
 
     def __format__(self, spec: str) -> str:
         return REDACTED

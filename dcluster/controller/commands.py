@@ -120,7 +120,7 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
             return scrub.data(queries.QUERIES[cmd](c, **kw))
         except TypeError as exc:
             return _fail(f"{cmd}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - answered, so the runner fails at once instead of timing out
+        except Exception as exc:  # answered, so the runner fails at once instead of timing out
             log.exception("dcluster: query %s failed", cmd)
             return _fail(f"{cmd} failed: {scrub.text(exc)}")
     handler = COMMANDS.get(cmd)
@@ -130,7 +130,7 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
         result = handler(c, **kw)
     except TypeError as exc:
         return _fail(f"{cmd}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - an operator error must not end the engine
+    except Exception as exc:  # an operator error must not end the engine
         log.exception("dcluster: command %s failed", cmd)
         return _fail(f"{cmd} failed: {scrub.text(exc)}")
     if result.get("ok"):

@@ -140,7 +140,7 @@ class Controller:
     def fire(self, tag: str, data: dict) -> None:
         try:
             self.ports.fire(f"dcluster/{tag}", scrub.data(data))
-        except Exception:  # noqa: BLE001 - events are best effort; the loop goes on
+        except Exception:  # events are best effort; the loop goes on
             log.exception("dcluster: could not fire event %s", tag)
 
     def auto_mode(self) -> bool:
@@ -170,7 +170,7 @@ class Controller:
         """The pillar, validated; on errors keep the last good configuration."""
         try:
             data = self.ports.pillar()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the last good configuration stays in force
             self.state.error(self.clock(), "pillar", f"could not read the dcluster pillar: {exc}")
             return self.config
         if not data:
@@ -229,7 +229,7 @@ class Controller:
             except FutureTimeout:
                 result = None
                 self._failed_poll(name, f"no answer within {timeout:.0f} s")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failed poll is data, not a crash
                 result = None
                 self._failed_poll(name, str(exc))
             if result is not None:
@@ -393,7 +393,7 @@ class Controller:
         now, wall = self.timeline.observe()  # intervals on the first, timestamps for people on the second
         try:
             return self._cycle(now, wall)
-        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+        except Exception as exc:  # the loop must survive anything
             log.exception("dcluster: cycle failed")
             self.state.error(wall, "cycle", f"{type(exc).__name__}: {exc}")
             self.fire("cycle/failed", {"error": f"{type(exc).__name__}: {exc}"[:1000]})
@@ -454,7 +454,7 @@ class Controller:
         if self.ports.metrics is not None:
             try:
                 self.ports.metrics(cfg, view, result, dict(self.state.counters), wall)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("dcluster: metrics failed")
         return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
 
@@ -540,7 +540,7 @@ class Controller:
 
         try:
             accepted = self.ports.accepted_keys()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - no sweep this cycle; tried again next cycle
             log.debug("dcluster: cannot list keys: %s", exc)
             return
         alive = {w.name for w in view.workers}
@@ -564,7 +564,7 @@ class Controller:
             try:
                 self.ports.delete_key(mid)
                 self.fire("key/deleted", {"name": mid, "reason": "its instance no longer exists"})
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the next key is still tried; this one next cycle
                 log.warning("dcluster: could not delete key %s: %s", mid, exc)
 
     def publish(self, cfg: Config, view: View, result: Plan, wall: float | None = None) -> None:

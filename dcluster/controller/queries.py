@@ -31,8 +31,8 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
 def jobs(
     c: Controller,
     state: str = "pending",
-    id: Any = None,
-    offset: Any = 0,  # noqa: A002 - the runner's name
+    id: Any = None,  # noqa: A002 - the runner's parameter name
+    offset: Any = 0,
     limit: Any = MAX_PAGE,
 ) -> dict[str, Any]:
     """One page of the view's jobs: of ``state`` (``all``: every state), or the job ``id``."""

@@ -346,7 +346,7 @@ class Stack:
         o = self.o
         for port in (o.publish_port, o.ret_port):
             procs.wait_for(lambda p=port: port_free(o.gateway, p), 30, 0.2, what=f"port {port} to be free")
-        log = open(os.path.join(self.salt_dir, "master.out"), "ab")  # noqa: SIM115 - handed to the child
+        log = open(os.path.join(self.salt_dir, "master.out"), "ab")  # handed to the child
         try:
             self.master_proc = subprocess.Popen(
                 [_python_bin("salt-master"), "-c", self.conf_dir, "-l", "warning"],

@@ -71,7 +71,7 @@ class EngineLoop:
                 del self.hinted[jid]
                 try:
                     highstate_jobs.settle(c, jid)
-                except Exception:  # noqa: BLE001 - the cycle asks the job cache again
+                except Exception:  # the cycle asks the job cache again
                     log.exception("dcluster engine: could not check job %s", jid)
         event = get_event(max(0.05, min(1.0, self.next_cycle - self.monotonic())))
         if event:
@@ -105,7 +105,7 @@ class EngineLoop:
                     self.hinted[tag.split("/")[2]] = self.monotonic() + 0.5
             elif stats_intake.is_stats_tag(tag):
                 self.stats(tag, data)
-        except Exception:  # noqa: BLE001 - one bad event must not end the engine
+        except Exception:  # one bad event must not end the engine
             log.exception("dcluster engine: could not handle %.200r", tag)
 
     def command(self, tag: str, data: Any) -> dict | None:

@@ -59,7 +59,7 @@ class GraphiteReporter:
             self._last = now
             try:
                 metrics = engine_metrics(view, plan_summary, counters, self.settings.prefix, timestamp=now)
-            except Exception:  # noqa: BLE001 - metrics must never stop the engine
+            except Exception:  # metrics must never stop the engine
                 log.exception("graphite: building the engine metrics failed")
                 return False
             self.reports += 1

@@ -90,7 +90,7 @@ def forward_stats(
         s = settings(opts, pillar_getter)
     except ConfigError as exc:
         return {"result": False, "comment": f"graphite settings: {exc}", "metrics": 0}
-    except Exception as exc:  # noqa: BLE001 - a pillar error must not kill the reactor thread
+    except Exception as exc:  # a pillar error must not kill the reactor thread
         log.exception("dcluster.forward_stats: reading the pillar failed")
         return {
             "result": False,

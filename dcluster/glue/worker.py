@@ -111,7 +111,7 @@ def start(
         cmd = ["unshare", "--time", f"--boottime={-up}", "--fork", *cmd]
     if log_path:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # handed to the child
     try:
         proc = subprocess.run(
             cmd,

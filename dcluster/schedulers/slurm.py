@@ -405,7 +405,7 @@ class SlurmAdapter(Adapter):
         name: str,
         queue: str | None = None,
         account: str | None = None,
-        property: str | None = None,
+        property: str | None = None,  # noqa: A002 - the pillar's word
         properties: Iterable[str] = (),
     ) -> dict[str, Any]:
         """Queue/properties become node features; an account gets a Slurm reservation of the node."""

@@ -153,7 +153,7 @@ def test_injection_is_refused_before_anything_runs(fake, mods):
 
 
 def test_bad_settings_name_the_pillar_path(fake, mods):
-    mods["config.get"]  # noqa: B018 - the loader is up
+    mods["config.get"]  # the loader is up
     opts = salt.config.minion_config(None)
     opts.update(
         {

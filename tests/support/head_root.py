@@ -97,7 +97,11 @@ class HeadRoot:
         return os.path.join(self.dir, "overlay", top, "upper", rest)
 
     def run(
-        self, argv: list[str], timeout: float = 300, input: bytes | None = None, env: dict | None = None
+        self,
+        argv: list[str],
+        timeout: float = 300,
+        input: bytes | None = None,  # noqa: A002 - subprocess.run's parameter name
+        env: dict | None = None,
     ) -> subprocess.CompletedProcess:
         """Run ``argv`` inside every namespace of the head root."""
         return subprocess.run(

@@ -76,7 +76,7 @@ class FakeGraphite(http.server.BaseHTTPRequestHandler):
     status = 200
     seen: list = []
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         FakeGraphite.seen.append(self.path)
         body = json.dumps(FakeGraphite.answer).encode()
         self.send_response(FakeGraphite.status)

@@ -23,15 +23,15 @@ import pytest
 import salt.daemons.masterapi
 
 sys.path.insert(0, str(Path(__file__).parent / "controller"))
-from memory_ports import MemCloud, MemScheduler, ports  # noqa: E402
+from memory_ports import MemCloud, MemScheduler, ports
 
-from dcluster import scrub  # noqa: E402
-from dcluster.controller import Controller, highstate_jobs  # noqa: E402
-from dcluster.controller import commands as cmds  # noqa: E402
-from dcluster.glue.log_filter import ScrubFilter  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
-from tests.support.reactor import master_reactor  # noqa: E402
-from tests.support.reactor import react as recorded  # noqa: E402
+from dcluster import scrub
+from dcluster.controller import Controller, highstate_jobs
+from dcluster.controller import commands as cmds
+from dcluster.glue.log_filter import ScrubFilter
+from tests.conftest import ROOT
+from tests.support.reactor import master_reactor
+from tests.support.reactor import react as recorded
 
 SECRET = "redteam-12-test-secret-456"
 REACTORS = ROOT / "reactor"

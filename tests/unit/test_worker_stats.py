@@ -25,15 +25,15 @@ salt_loader = pytest.importorskip("salt.loader")
 pytest.importorskip("psutil")
 
 sys.path.insert(0, str(Path(__file__).parent / "controller"))
-from memory_ports import MemCloud, MemScheduler, ports  # noqa: E402
+from memory_ports import MemCloud, MemScheduler, ports
 
-from dcluster import identity  # noqa: E402
-from dcluster.controller import Controller, stats_intake  # noqa: E402
-from dcluster.controller import commands as cmds  # noqa: E402
-from dcluster.glue import worker_graphs as wg  # noqa: E402
-from dcluster.worker_stats import FIELDS, GROUPS, WorkerStats, parse  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
-from tests.unit.test_redteam_12 import forged_by  # noqa: E402
+from dcluster import identity
+from dcluster.controller import Controller, stats_intake
+from dcluster.controller import commands as cmds
+from dcluster.glue import worker_graphs as wg
+from dcluster.worker_stats import FIELDS, GROUPS, WorkerStats, parse
+from tests.conftest import ROOT
+from tests.unit.test_redteam_12 import forged_by
 
 SECRET = "worker-stats-test-secret-0123"
 A = identity.make("dc", "r1", SECRET, nonce="aaaaaa")
