@@ -4,8 +4,8 @@ Pure Python, no Salt.  Three parts:
 
 * :func:`engine_metrics` turns the engine's :class:`~dcluster.reconcile.View`
   (plus the planner's summary and the engine's counters) into metric tuples
-  ``(path, value, timestamp)``.  It keeps the original Graphite plugin's names
-  where they map (``nodes.{total,starting,deleting,busy,idle,error}``, the
+  ``(path, value, timestamp)``.  It keeps Dynamic Cluster's Graphite plugin's
+  names where they map, so existing dashboards keep working (``nodes.{total,starting,deleting,busy,idle,error}``, the
   same under ``cores.*``, ``resource.<r>.{nodes,cores}``, ``jobs.queued``) and
   adds every :class:`~dcluster.model.WorkerState`, per-resource states, job
   counts and the launch/failure counters.
@@ -16,8 +16,7 @@ Pure Python, no Salt.  Three parts:
   any socket error with a capped exponential backoff, never raises into its
   caller (``send`` returns False and logs), and keeps unsent lines in a bounded
   buffer (oldest dropped first, drops counted) so a dead carbon cannot grow
-  memory without bound.  The original plugin's thread died on the first
-  socket error.
+  memory without bound, and one socket error cannot stop the reporting.
 
 Every path component built from outside data (resource, host and mount names,
 the configured prefix) goes through :func:`component`: anything but letters,
@@ -98,12 +97,12 @@ def engine_metrics(
 
     * ``nodes.<state>`` / ``cores.<state>`` for every WorkerState, and
       ``nodes.total`` / ``cores.total`` over all workers (physical included);
-    * ``resource.<r>.nodes`` / ``.cores`` (all its workers, as the original),
+    * ``resource.<r>.nodes`` / ``.cores`` (all its workers, as Dynamic Cluster counted),
       ``resource.<r>.state.<state>.nodes`` / ``.cores``, ``resource.<r>.current``,
       ``.in_flight``, ``.backoff`` (1 while launches are paused),
       ``.cloud_ok``; physical nodes under ``resource._physical``;
     * ``jobs.{pending,running,held}`` and ``jobs.{pending,running,held}_cores``,
-      ``jobs.queued`` (= pending, the original's name);
+      ``jobs.queued`` (= pending, Dynamic Cluster's name);
     * ``scheduler_ok``, ``auto_mode``;
     * ``plan.actions.<kind>``, ``plan.launch.<r>``, ``plan.unplaceable``,
       ``plan.waiting`` when a plan summary is given.

@@ -30,7 +30,7 @@ class Steps:
         if kind == Kind.HOLD:
             return _plain(sched.hold(action.target, action.reason))
         if kind == Kind.RELEASE:
-            # force: an operator's release lifts whatever hold the node has, as the original's unhold did
+            # force: an operator's release lifts whatever hold the node has, an admin's too
             return _plain(sched.release(action.target, force=True) if action.force else sched.release(action.target))
         if kind == Kind.VACATE:
             return _plain(sched.vacate(action.target))

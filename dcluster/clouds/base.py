@@ -3,8 +3,8 @@
 An instance is ours when its tags (AWS) or metadata (OpenStack, local) carry
 our cluster name and the resource name, and its minion id verifies under our
 HMAC secret (:mod:`dcluster.identity`).  Listing selects on exactly that,
-never on a name pattern: the original's unanchored ``prefix-*`` regex listed
-(and at startup destroyed) other people's instances.
+never on a name pattern: an unanchored ``prefix-*`` regex also lists other
+people's instances (``prefix-foo``), which a cleanup at startup would destroy.
 
 One instance, one API call
 --------------------------

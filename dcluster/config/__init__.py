@@ -58,7 +58,7 @@ def errors(data: Any, root: str = PILLAR_KEY) -> list[str]:
 def _build(v) -> Config:
     checker = v["config-checker"]
     if checker.get("plugin") and not checker.get("salt") and not checker.get("port"):
-        # The seed's SaltChecker plugin is our salt checker.
+        # Dynamic Cluster's SaltChecker plugin (plugin: dynamiccluster.salt.SaltChecker) is our salt checker.
         checker = MappingProxyType({"salt": MappingProxyType({"timeout": 900})})
     elif not checker.get("port"):
         checker = MappingProxyType({"salt": checker.get("salt") or MappingProxyType({"timeout": 900})})

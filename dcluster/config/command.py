@@ -1,8 +1,9 @@
 """Command templates from the configuration, always run as argument lists.
 
-The original ran several templates through a shell (``showres -n | grep {0}``,
-``qconf -sp {0} | grep allocation_rule | awk ...``) with host names and job
-ids interpolated: an injection hole.  Here a template is split once, with
+Run through a shell, a template with host names and job ids interpolated
+(``showres -n | grep {0}``, ``qconf -sp {0} | grep allocation_rule | awk ...``,
+as Dynamic Cluster's configuration had them) is an injection hole: a node or
+job name becomes shell code.  Here a template is split once, with
 shlex, into a fixed argv; each ``{0}``-style placeholder is filled inside a
 single argument, so a value can never become a second argument or a shell
 construct.  Templates that need a shell are refused at validation time.

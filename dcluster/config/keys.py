@@ -1,9 +1,10 @@
 """Every key of the ``dcluster:`` pillar, with its default and what it means.
 
-Names and defaults follow the original deployment document (seed 003) where
-it has them; keys it lacks (``slurm``, ``local`` clouds, identity, backoff)
-are ours.  The seed's shell pipelines are replaced by plain commands whose
-output dcluster filters itself (see :mod:`dcluster.config.command`).
+Names and defaults are those of Dynamic Cluster's configuration (the system
+dcluster rebuilds, see README.md), so its pillar carries over; keys it lacks
+(``slurm``, ``local`` clouds, identity, backoff) are dcluster's own.  Its shell
+pipelines are replaced by plain commands whose output dcluster filters itself
+(see :mod:`dcluster.config.command`).
 """
 
 from __future__ import annotations
@@ -611,7 +612,7 @@ ROOT = Dict(
         "cluster_poller_interval": _seconds("Seconds between scheduler polls.", 10, 1),
         "cloud_poller_interval": _seconds("Seconds between cloud polls.", 20, 1),
         "auto_provision_interval": _seconds(
-            "Kept from the original, where it had no effect: dcluster plans after "
+            "Kept from Dynamic Cluster's configuration, where it had no effect: dcluster plans after "
             "every scheduler poll (planning is idempotent and counts launches in "
             "flight), so decisions follow cluster_poller_interval, in the simulator "
             "too.",
@@ -648,7 +649,7 @@ ROOT = Dict(
             kind=bool,
         ),
         "admin-server": Dict(
-            doc="Legacy: the original's web server. Ignored; use salt-api (see README).",
+            doc="Legacy: Dynamic Cluster's own web server. Ignored; use salt-api (see README).",
             fields={
                 "port": Scalar(doc="Ignored.", kind=int),
                 "debug": Scalar(doc="Ignored.", kind=bool),

@@ -198,7 +198,7 @@ class Dict(Spec):
         for name, spec in self.fields.items():
             raw = out.get(name, MISSING)
             if raw is not MISSING and spec.nullable and (raw is None or raw == ""):
-                raw = MISSING  # the seed sample ships empty optional keys: they mean "not set"
+                raw = MISSING  # Dynamic Cluster's sample config ships empty optional keys: they mean "not set"
             if raw is MISSING:
                 if spec.required:
                     errors.append(f"{path_str(path + (name,))}: required, but not set")

@@ -206,8 +206,8 @@ def release(c: Controller, name: str) -> dict[str, Any]:
         return _fail(f"{name} is {w.state.value}, not held")
     if w is None or w.node is None:
         return _fail(f"{name} is not a node of the scheduler")
-    # An operator's release lifts whatever hold the node has, as the original's unhold did: the
-    # adapters release only dcluster's own holds unless forced, and this hold is the operator's.
+    # An operator's release lifts whatever hold the node has: the adapters release only
+    # dcluster's own holds unless forced, and this hold is the operator's to lift.
     return _perform(
         c, w, [Action(Kind.RELEASE, w.resource, "released by an operator", target=name, force=True)], f"release {name}"
     )

@@ -5,7 +5,7 @@ directory, ``SLURM_CONF`` for every command, so /etc/slurm is not touched)
 with a NodeSet on the feature ``dcluster`` and a partition of it, starts
 munged when none is running and slurmctld on a bridge's gateway address.
 Workers join as dynamic nodes (``slurmd -Z``).  ``stop()`` stops what it
-started by PID.  Recipe: /work/shared/reference/environment.md §3.
+started by PID.
 """
 
 from __future__ import annotations

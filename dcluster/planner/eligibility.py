@@ -1,6 +1,6 @@
 """Which resources may run a job, and in which order to try them (the "expander").
 
-Matching follows the original's rules (seed doc, "Cloud variables"): a resource
+Matching keeps Dynamic Cluster's reservation rules (pillar.example, each resource's ``reservation:``): a resource
 reserved for a queue or an account serves only jobs of that queue or account
 (a job the scheduler may run in that queue: one that names it, a pattern or
 list matching it, or, on Grid Engine, no queue at all);

@@ -151,9 +151,8 @@ def parse_checknode(output: str, command: str = "checknode") -> str:
 
     Layout (MAUI 3.3.x ``MNodeShowState``: ``"State:  %8s  (in current state
     for %s)"``, the state right-justified, after ``checking node NAME``).
-    Raises :class:`ParseError` when no such line is found (the original
-    returned None there, which crashed its callers) or its state is not one
-    MAUI prints.
+    Raises :class:`ParseError` when no such line is found (a None there would
+    crash the callers, who need a state) or its state is not one MAUI prints.
     """
     text = output or ""
     if "ERROR:" in text and "cannot locate node" in text:

@@ -104,7 +104,7 @@ def job_shape(res: dict[str, str]) -> dict[str, Any]:
             if len(parts) > 1:
                 extra["chunk_list"] = [[p[0], p[1]] for p in parts]
     elif res.get("ncpus"):
-        # One chunk of ncpus cores (the original counted one core: a bug).
+        # One chunk of ncpus cores: counting one core would launch nodes too small for the job.
         shape["chunk_cores"] = max(1, to_int(res["ncpus"], 1))
     elif res.get("procs"):
         shape["chunks"] = max(1, to_int(res["procs"], 1))

@@ -2,8 +2,8 @@
 
 * ``dcluster``: the real :func:`dcluster.planner.plan`, unchanged.
 * ``static``: ``max`` nodes always on (already up when the trace starts).
-* ``dc1``: the original Dynamic Cluster v1 (docs: ../shared/reference/original-inventory.md
-  sections 2-3): only the first 30 queued jobs are seen (``queued_job_number_to_display``);
+* ``dc1``: Dynamic Cluster v1's allocator (the system dcluster rebuilds, see
+  README.md), as a baseline: only the first 30 queued jobs are seen (``queued_job_number_to_display``);
   no scale-up at all while any node is starting; idle and in-flight nodes are
   ignored when sizing; a job bigger than a node asks for ``floor(P / cores)``
   nodes (Python 2 integer division: the remainder is lost), a smaller one is
@@ -99,7 +99,7 @@ class StaticPolicy(Policy):
 
 
 class Dc1Policy(Policy):
-    """The original's v1 allocator and per-node idle timers (see the module docstring)."""
+    """Dynamic Cluster v1's allocator and per-node idle timers (see the module docstring)."""
 
     name = "dc1"
     strict_idle = True

@@ -233,7 +233,7 @@ def test_other_peoples_instances_never_listed_or_destroyed(moto, ec2):
         return r["Instances"][0]["InstanceId"]
 
     foreign = [
-        run({"Name": mine[0].minion_id + "x"}),  # a look-alike name, no tags (the original's regex matched this)
+        run({"Name": mine[0].minion_id + "x"}),  # a look-alike name, no tags (a name regex would match it)
         run({"Name": "hpc-ec2-manual"}),
         run(base.tags_for("hpc", "ec2", stranger_id)),  # our tag names, but not our HMAC
         run(base.tags_for("hpc2", "ec2", identity.make("hpc2", "ec2", SECRET))),  # other cluster

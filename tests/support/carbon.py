@@ -1,7 +1,7 @@
 """A real carbon-cache (Debian ``graphite-carbon``) and a small line receiver, for the metrics tests.
 
-``CarbonCache(tmpdir).start()`` writes a carbon.conf adapted from
-/work/shared/reference/environment-files/carbon (everything under ``tmpdir``,
+``CarbonCache(tmpdir).start()`` writes a carbon.conf adapted from Debian's
+graphite-carbon default (everything under ``tmpdir``,
 receivers on 127.0.0.1 only, free ports, UDP off, ``10s:1d`` retention) and
 runs ``/usr/bin/python3 /usr/bin/carbon-cache --nodaemon`` as our child, so
 its PID is ours to stop; ``stop()`` stops it by that PID (pidfile in

@@ -73,7 +73,7 @@ def test_seed_defaults():
     torque = load({**MIN, "cluster": {"type": "torque"}}).cluster.config
     assert torque["qstat_command"].argv == ("/usr/bin/qstat", "-x", "-t")
     assert torque["add_node_command"].render("n1") == ["/usr/bin/qmgr", "-c", "create node n1"]
-    # log_level unset leaves dcluster's loggers at Salt's level (the seed shows 3 as an example, no default)
+    # log_level unset leaves dcluster's loggers at Salt's level (Dynamic Cluster's sample shows 3 as an example, no default)
     assert dict(cfg.plugins) == {} and cfg.logging["log_level"] is None
 
 
@@ -121,7 +121,7 @@ def test_required_keys_and_typos_in_nested_sections():
 
 
 def test_empty_optional_keys_mean_not_set():
-    # The seed's sample shipped empty spot_bid/subnet_id/availability_zone: they are "not set", not null values.
+    # Dynamic Cluster's sample config shipped empty spot_bid/subnet_id/availability_zone: they are "not set", not null values.
     cfg = load(
         {
             **MIN,

@@ -6,7 +6,7 @@ or as an attribute of the typed config (``config/__init__`` turns top-level
 keys into dataclass fields).  It is a textual check, so a key whose name is
 also a common word (``port``, ``timeout``) passes on any reader of that word;
 it catches the section or key that nothing mentions at all, which is how the
-``logging:`` section went unnoticed.  Keys kept only so the original's pillar
+``logging:`` section went unnoticed.  Keys kept only so Dynamic Cluster's pillar
 still validates are listed in LEGACY with the place that documents them.
 """
 
@@ -25,7 +25,7 @@ SCHEMA_FILES = {os.path.join("dcluster", "config", "keys.py"), os.path.join("dcl
 
 # Accepted on purpose without effect, each documented as such where the key is described.
 LEGACY = {
-    ("admin-server",): "keys.py and pillar.example: 'Legacy: the original's web server. Ignored; use salt-api'",
+    ("admin-server",): "keys.py and pillar.example: 'Legacy: Dynamic Cluster's own web server. Ignored; use salt-api'",
     ("admin-server", "port"): "same",
     ("admin-server", "debug"): "same",
 }

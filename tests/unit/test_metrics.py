@@ -127,7 +127,7 @@ def test_engine_metrics_from_a_reconciled_view():
         and m[f"{p}.cores.starting"] == 4
     )
     assert m[f"{p}.cores.total"] == 4 * 4 + 8 * 2 + 16
-    # by resource, as the original (all its workers) and by state
+    # by resource (all its workers, as Dynamic Cluster counted) and by state
     assert (m[f"{p}.resource.r1.nodes"], m[f"{p}.resource.r1.cores"]) == (4, 16)
     assert (m[f"{p}.resource.r2.nodes"], m[f"{p}.resource.r2.cores"]) == (2, 16)
     assert (m[f"{p}.resource._physical.nodes"], m[f"{p}.resource._physical.cores"]) == (1, 16)

@@ -1,4 +1,4 @@
-"""Table-driven tests for every rule of plan(), with the original's bugs as regression cases."""
+"""Table-driven tests for every rule of plan(), with Dynamic Cluster v1's bugs (the sim's dc1 policy) as regression cases."""
 
 import random
 
@@ -23,8 +23,8 @@ def launches(p):
 @pytest.mark.parametrize(
     "jobs, cores, expected, why",
     [
-        ([job(i) for i in range(100)], 4, 25, "all 100 pending jobs count (the original looked at 30 only)"),
-        ([job(1, chunks=6, distinct=False)], 4, 2, "6 slots on 4-core nodes need 2 nodes (original: floor gave 1)"),
+        ([job(i) for i in range(100)], 4, 25, "all 100 pending jobs count (dc1 looked at 30 only)"),
+        ([job(1, chunks=6, distinct=False)], 4, 2, "6 slots on 4-core nodes need 2 nodes (dc1: floor gave 1)"),
         ([job(1, cores=4), job(2, cores=4)], 4, 2, "ncpus=4 is 4 cores on one node (original: counted as 1)"),
         ([job(1, chunks=3, cores=2)], 4, 3, "nodes=3:ppn=2 needs 3 distinct nodes"),
         ([job(1, chunks=10, distinct=False)], 4, 3, "SGE $fill_up: 10 slots pack onto 3 nodes"),

@@ -46,7 +46,7 @@ def test_qstat_real_pcluster_array_jobs_and_shapes():
     assert all(j.start_time == 0.0 for j in jobs.values() if j.state != JobState.RUNNING)
     assert jobs["150"].chunks == 2 and jobs["150"].chunk_cores == 1  # nodes=2
     assert jobs["150"].nodes == ("ip-10-0-1-95", "ip-10-0-1-168")
-    assert (jobs["151"].chunks, jobs["151"].chunk_cores) == (1, 2)  # ncpus=2 is 2 cores (the original said 1)
+    assert (jobs["151"].chunks, jobs["151"].chunk_cores) == (1, 2)  # ncpus=2 is 2 cores, not 1
     j152 = jobs["152"]  # nodes=1:ppn=2+2:ppn=3: shaped by its largest chunk, exact parts kept
     assert (j152.state, j152.chunks, j152.chunk_cores) == (JobState.PENDING, 3, 3)
     assert j152.extra["chunk_list"] == [[1, 2], [2, 3]]
@@ -148,7 +148,7 @@ def test_jobs_uses_maui_priorities_and_keeps_jobs_missing_there(rec):
     rec.on(r"qstat", data("torque/pcluster-torque612-qstat-t-x.xml")).on(r"diagnose -p", DIAGNOSE_P)
     jobs = {j.id: j for j in adapter(rec).jobs()}
     assert jobs["152"].priority == 1716.0 and jobs["166[1]"].priority == 50.0
-    assert jobs["166[2]"].priority == 0.0  # not in diagnose -p: kept (the original dropped it)
+    assert jobs["166[2]"].priority == 0.0  # not in diagnose -p: kept, not dropped
     assert rec.calls == [["/usr/bin/qstat", "-x", "-t"], ["/usr/bin/diagnose", "-p"]]
 
 
