@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .config import Config
 from .model import Instance, Job, JobState, Node, WorkerState
@@ -49,7 +50,7 @@ class Absence:
             f"{seconds:.0f} s"
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "since": self.since, "polls": self.polls, "had_node": self.had_node}
 
 

@@ -26,6 +26,7 @@ resource whose nodes carry both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -55,12 +56,12 @@ class Group:
 Expr = Feature | Group
 
 
-def all_of(names) -> Expr | None:
+def all_of(names: Iterable[str]) -> Expr | None:
     """Every one of ``names`` (Torque, Grid Engine); None when there are none."""
-    names = tuple(dict.fromkeys(n for n in names if n))
-    if not names:
+    unique = tuple(dict.fromkeys(n for n in names if n))
+    if not unique:
         return None
-    return Group(tuple(Feature(n) for n in names), ("&",) * (len(names) - 1))
+    return Group(tuple(Feature(n) for n in unique), ("&",) * (len(unique) - 1))
 
 
 def evaluate(expr: Expr | None, offered: frozenset[str] | set[str]) -> bool:
@@ -79,7 +80,7 @@ def names(expr: Expr | None) -> tuple[str, ...]:
     """Every feature named in ``expr``, in order, once each."""
     out: list[str] = []
 
-    def walk(e):
+    def walk(e: Expr | None) -> None:
         if isinstance(e, Feature):
             if e.name not in out:
                 out.append(e.name)

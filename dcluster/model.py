@@ -14,7 +14,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 class JobState(enum.StrEnum):
@@ -295,10 +300,10 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _from_dict(cls, data: dict[str, Any], **enums: type[enum.Enum]) -> Any:
+def _from_dict(cls: type[_D], data: dict[str, Any], **enums: type[enum.Enum]) -> _D:
     """Inverse of ``to_dict``: data that crossed Salt's wire back into the model."""
     names = {f.name: f for f in fields(cls)}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
             continue  # tolerate extra keys from newer adapters

@@ -16,9 +16,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from . import identity
 from .model import InstanceState
+
+if TYPE_CHECKING:
+    from .config import Secret
+    from .model import Worker
 
 MARK = "dcluster"  # the comment ending each line we write
 # Instances with these states have no machine behind the address (any more): no entry.
@@ -47,7 +52,7 @@ def check_address(value: object, where: str = "address") -> str:
     return addr.compressed
 
 
-def check_name(value: object, secrets: Sequence | None = None, where: str = "name") -> str:
+def check_name(value: object, secrets: Sequence[Secret | str] | None = None, where: str = "name") -> str:
     """``value`` if it is one of our minion ids: well formed, and signed under ``secrets`` when given.
 
     The head node has no secret (it checks the form); the master checks the signature too.
@@ -59,7 +64,7 @@ def check_name(value: object, secrets: Sequence | None = None, where: str = "nam
     return value  # type: ignore[return-value]
 
 
-def check_entries(entries: object, secrets: Sequence | None = None) -> dict[str, str]:
+def check_entries(entries: object, secrets: Sequence[Secret | str] | None = None) -> dict[str, str]:
     """``{name: address}`` from a caller (the engine, over Salt): every entry checked, or one error for all."""
     if not isinstance(entries, Mapping):
         raise NameError_(f"entries: expected a mapping of name to address, not {type(entries).__name__}")
@@ -77,7 +82,7 @@ def check_entries(entries: object, secrets: Sequence | None = None) -> dict[str,
 
 
 def wanted(
-    workers: Iterable, secrets: Sequence, skip_resources: Iterable[str] = ()
+    workers: Iterable[Worker], secrets: Sequence[Secret | str], skip_resources: Iterable[str] = ()
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The entries the view asks for: every worker of ours whose instance has a machine and an address.
 
@@ -140,7 +145,7 @@ class Edits:
     remove: list[tuple[str, str]] = field(default_factory=list)  # (address, name)
     conflicts: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "set": [list(s) for s in self.set],
             "remove": [list(r) for r in self.remove],

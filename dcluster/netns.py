@@ -31,7 +31,7 @@ class NetnsError(RuntimeError):
     pass
 
 
-def _run(argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
+def _run(argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
     if check and proc.returncode != 0:
         raise NetnsError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()[:300]}")
@@ -41,7 +41,7 @@ def _run(argv: Sequence[str], check: bool = True) -> subprocess.CompletedProcess
 def check_loopback(address: str) -> None:
     """Refuse any address outside 127.0.0.0/8: test traffic must never leave this machine."""
     net = ipaddress.ip_network(address, strict=False)
-    if not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):
+    if not isinstance(net, ipaddress.IPv4Network) or not net.subnet_of(ipaddress.IPv4Network("127.0.0.0/8")):
         raise NetnsError(f"{address} is not inside 127.0.0.0/8; namespace hosts use loopback addresses only")
 
 
@@ -180,10 +180,10 @@ def spawn(
     hostname: str,
     argv: Sequence[str],
     log_path: str | None = None,
-    env: dict | None = None,
+    env: dict[str, str] | None = None,
     boottime_zero: bool = False,
     detach: bool = False,
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` inside host ``name``; output goes to ``log_path`` (or is discarded).
 
     ``detach``: the process is re-parented away from the caller (the returned
@@ -202,7 +202,7 @@ def spawn(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
         )
     finally:
-        if log_path:
+        if not isinstance(out, int):
             out.close()
 
 

@@ -89,7 +89,7 @@ class BootstrapState:
         }
 
 
-def _empty() -> Mapping:
+def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
@@ -204,6 +204,7 @@ def reconcile(
     # retired resources are listed too: their instances are drained and destroyed (controller/retired.py)
     cloud_ok = {name: instances.get(name) is not None for name in (*config.resources, *config.retired)}
     inst_map: dict[str, Instance] = {}
+    inst: Instance | None  # a listed instance in the loops below; a worker's, if any, after them
     stale_ids: set[str] = set()
     for name, items in (stale or {}).items():
         if cloud_ok.get(name, True):
@@ -212,8 +213,8 @@ def reconcile(
             if inst.state != InstanceState.GONE:
                 inst_map[inst.minion_id] = inst
                 stale_ids.add(inst.minion_id)
-    for items in instances.values():
-        for inst in items or ():
+    for listing in instances.values():
+        for inst in listing or ():
             if inst.state == InstanceState.GONE:
                 continue  # terminated instances are history, not workers
             # Two live instances claiming one minion id would be a bug elsewhere; keep the older.
@@ -256,9 +257,11 @@ def reconcile(
             workers.append(prev)
             continue
         if name in stale_ids:
-            state, resource, reason = WorkerState.UNKNOWN, inst.resource, STALE_REASON
+            # stale and unlisted ids are keys of inst_map: inst is that instance
+            state, resource, reason = WorkerState.UNKNOWN, inst_map[name].resource, STALE_REASON
         elif name in unlisted_ids:
-            state, resource, reason = WorkerState.UNKNOWN, inst.resource, UNLISTED_REASON.format(resource=inst.resource)
+            res_name = inst_map[name].resource
+            state, resource, reason = WorkerState.UNKNOWN, res_name, UNLISTED_REASON.format(resource=res_name)
         else:
             state, resource, reason = _classify(config, now, name, node, inst, cloud_ok, scheduler_ok)
         if (
@@ -319,7 +322,15 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _classify(config, now, name, node, inst, cloud_ok, scheduler_ok) -> tuple[WorkerState, str, str]:
+def _classify(
+    config: Config,
+    now: float,
+    name: str,
+    node: Node | None,
+    inst: Instance | None,
+    cloud_ok: Mapping[str, bool],
+    scheduler_ok: bool,
+) -> tuple[WorkerState, str, str]:
     if inst is None:
         ident = identity.parse(name, config.secrets, config.cluster_name)
         if ident is None:

@@ -201,7 +201,7 @@ def b64_cores(value: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _spaced(value: str) -> re.Pattern | None:
+def _spaced(value: str) -> re.Pattern[str] | None:
     """A multi-word value with any whitespace (a wrapped or re-spaced passphrase)."""
     words = value.split()
     if len(words) < 2:
@@ -419,15 +419,15 @@ def _key_values(text: str) -> str:
     return _mask_spans(text, spans)
 
 
-def _basic(m: re.Match) -> str:
+def _basic(m: re.Match[str]) -> str:
     token = m.group(3)
     try:
         decoded = base64.b64decode(
             token + "=" * (-len(token) % 4), altchars=b"-_" if "-" in token or "_" in token else None
         )
     except (binascii.Error, ValueError):
-        return m.group(0)
-    return m.group(1) + m.group(2) + REDACTED if b":" in decoded else m.group(0)
+        return str(m.group(0))
+    return str(m.group(1) + m.group(2) + REDACTED if b":" in decoded else m.group(0))
 
 
 # Private keys.  A worker's minion key travels in its user-data, which the SDKs log at DEBUG: as a PEM
@@ -469,7 +469,7 @@ def _shapes(text: str) -> str:
 
 # ------------------------------------------------------------------ known values
 @functools.lru_cache(maxsize=64)
-def _compiled(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[re.Pattern, ...], tuple[str, ...]]:
+def _compiled(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...], tuple[str, ...]]:
     """Literal forms, multi-word patterns and base64 cores of a set of values (cached: the registry rarely changes)."""
     literals = tuple(sorted({f for v in values for f in forms(v)}, key=len, reverse=True))
     spaced = tuple(p for p in (_spaced(v) for v in values) if p is not None)
@@ -537,7 +537,7 @@ def data(value: Any, secrets: Iterable[Any] = ()) -> Any:
     return _data(value, secrets, None)
 
 
-def _data(value: Any, secrets: list, key: Any) -> Any:
+def _data(value: Any, secrets: list[str], key: Any) -> Any:
     if isinstance(value, str):
         if value and is_credential_key(key) and value != REDACTED:
             return REDACTED

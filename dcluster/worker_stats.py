@@ -144,7 +144,7 @@ def _number(where: str, value: Any, high: float) -> float:
     return float(value)
 
 
-def _dict(where: str, value: Any, limit: int) -> Mapping:
+def _dict(where: str, value: Any, limit: int) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise Dropped("keys", f"{where}: a {type(value).__name__}, not a dict")
     if len(value) > limit:

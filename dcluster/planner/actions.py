@@ -33,7 +33,7 @@ class Action:
     force: bool = False  # release only: lift any hold, not only dcluster's (an operator's release)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"kind": self.kind.value, "resource": self.resource, "reason": self.reason}
+        out: dict[str, Any] = {"kind": self.kind.value, "resource": self.resource, "reason": self.reason}
         for key in ("target", "count", "instance_id", "cores", "mem_mb"):
             value = getattr(self, key)
             if value:

@@ -29,6 +29,7 @@ def failure(
     """``retry_after``: what the cloud asked us to wait (a rate limit's Retry-After); the pause is at least
     that, up to ``settings.max`` (a hostile or absurd header must not stop a resource for days)."""
     failures = (state.failures if state else 0) + 1
+    pause: float
     if kind in FULL:
         pause = settings.capacity_pause
     elif kind in RETRYABLE:

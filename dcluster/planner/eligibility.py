@@ -16,6 +16,8 @@ lower priority number, then fewer nodes, then name (so plans are repeatable).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Cluster, Resource
 from ..constraint import ConstraintError, Expr, all_of, evaluate, names, parse_slurm
 from ..model import Job
@@ -88,6 +90,6 @@ def order(job: Job, resources: list[Resource], sizes: dict[str, int], cluster: C
     return fit
 
 
-def job_class(job: Job) -> tuple:
+def job_class(job: Job) -> tuple[Any, ...]:
     """Jobs with equal class have equal eligibility and order: plan() caches on it."""
     return (job.queue, job.account, job.properties, job.constraint)

@@ -11,10 +11,16 @@ their state's own reason.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..model import JobState, Worker, WorkerState
 from .actions import Action, Kind, Plan
+
+if TYPE_CHECKING:
+    from ..reconcile import View
+
+JobRow = tuple[str, str, str]
 
 # ---- why a pending job goes where it goes, or nowhere
 EXISTING = "existing"  # fits on a running worker's free cores: the scheduler starts it
@@ -81,10 +87,10 @@ _STATE_REASON = {
 }
 
 
-def _job_rows(plan: Plan, view) -> tuple[list[tuple[str, str, str]], set[str]]:
+def _job_rows(plan: Plan, view: View) -> tuple[list[tuple[str, str, str]], set[str]]:
     """(job id, code, why) of every pending job the plan considered, in the planner's order per list."""
     codes = plan.codes
-    rows = []
+    rows: list[JobRow] = []
     auto_off = not view.auto_mode
     for jid, why in plan.placed:
         code = codes.get(why, EXISTING)
@@ -99,7 +105,7 @@ def _job_rows(plan: Plan, view) -> tuple[list[tuple[str, str, str]], set[str]]:
     return rows, {r[0] for r in rows}
 
 
-def _all_job_rows(plan: Plan, view, monitored: tuple[str, ...]) -> list[tuple[str, str, str]]:
+def _all_job_rows(plan: Plan, view: View, monitored: tuple[str, ...]) -> list[tuple[str, str, str]]:
     rows, seen = _job_rows(plan, view)
     if len(seen) < sum(1 for j in view.jobs if j.state == JobState.PENDING):
         if not view.scheduler_ok:
@@ -110,7 +116,7 @@ def _all_job_rows(plan: Plan, view, monitored: tuple[str, ...]) -> list[tuple[st
     return rows
 
 
-def job_reasons(plan: Plan, view, monitored: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def job_reasons(plan: Plan, view: View, monitored: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every pending job with its code and reason (the ones the plan did not consider say why)."""
     return [{"job": j, "reason": code, "why": why} for j, code, why in _all_job_rows(plan, view, monitored)]
 
@@ -162,24 +168,26 @@ def worker_reason(
     return row
 
 
-def worker_reasons(plan: Plan, view) -> list[dict[str, Any]]:
+def worker_reasons(plan: Plan, view: View) -> list[dict[str, Any]]:
     done, held_back = _actions_by_target(plan.actions), _actions_by_target(plan.suppressed)
     acting = _acting_notes(plan)
     return [worker_reason(w, plan, done, held_back, acting) for w in view.workers]
 
 
-def _page(rows: list, key, offset: int, limit: int, only: str | None, reason: str | None):
+def _page(
+    rows: list[Any], key: Callable[[Any], str], offset: int, limit: int, only: str | None, reason: str | None
+) -> dict[str, Any]:
     picked = [r for r in rows if (only is None or key(r) == only) and (reason is None or _code(r) == reason)]
     return {"total": len(picked), "offset": offset, "rows": picked[offset : offset + limit]}
 
 
-def _code(row) -> str:
-    return row[1] if isinstance(row, tuple) else row["reason"]
+def _code(row: JobRow | dict[str, Any]) -> str:
+    return row[1] if isinstance(row, tuple) else str(row["reason"])
 
 
 def dry_run(
     plan: Plan,
-    view,
+    view: View,
     monitored: tuple[str, ...] = (),
     offset: int = 0,
     limit: int = 50,

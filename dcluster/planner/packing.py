@@ -36,9 +36,9 @@ class Pool:
     # place() arguments that found no room.  Free cores and memory, headroom and the candidates only
     # shrink while a plan places jobs, so they find none later either, until a bin is added or a
     # draining one turns live (which clears this): 28,571 pending jobs made 92,630 such calls.
-    failed: set[tuple] = field(default_factory=set)
+    failed: set[tuple[int, int, int, bool, tuple[int, ...], bool]] = field(default_factory=set)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         size = max(self.cores, 1) + 1
         self.buckets = [[[] for _ in range(size)] for _ in (LIVE, DRAINING)]
 

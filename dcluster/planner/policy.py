@@ -24,8 +24,10 @@ scheduler poll failed nothing is planned at all.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config import Config, Resource
-from ..model import JobState, Worker, WorkerState
+from ..model import Job, JobState, Worker, WorkerState
 from ..reconcile import Limits, View
 from . import backoff, eligibility
 from . import explain as why_
@@ -339,11 +341,11 @@ class _Planner:
             if j.state == JobState.PENDING and (not monitored or any(j.may_run_in(q) for q in monitored))
         ]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
-        order_cache: dict[tuple, list[Resource]] = {}
-        fits_cache: dict[tuple, list[Resource]] = {}
+        order_cache: dict[tuple[Any, ...], list[Resource]] = {}
+        fits_cache: dict[tuple[Any, ...], list[Resource]] = {}
         # Free capacity and headroom only shrink during a plan, so a job shape
         # that found no room once finds none later either: remember it.
-        failed: dict[tuple, str] = {}
+        failed: dict[tuple[Any, ...], str] = {}
         motivated: dict[str, list[str]] = {}
         passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
         resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
@@ -396,14 +398,14 @@ class _Planner:
                     if not pool.might_fit(job.chunk_cores, tiers, allow_new):
                         continue
                     before = pool.new_nodes
-                    used = pool.place(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, allow_new)
-                    if used is not None:
+                    idxs = pool.place(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, allow_new)
+                    if idxs is not None:
                         placed = res.name
-                        for idx in used:
+                        for idx in idxs:
                             if pool.bins[idx].name:
                                 self.wanted.add(pool.bins[idx].name)
                         self.placed.append(
-                            (job.id, self._placement(res.name, pool, used, first_new[res.name], draining, booting))
+                            (job.id, self._placement(res.name, pool, idxs, first_new[res.name], draining, booting))
                         )
                         if pool.new_nodes > before:
                             motivated.setdefault(res.name, []).append(job.id)
@@ -414,7 +416,7 @@ class _Planner:
                         break
                 if placed:
                     break
-            if placed and on_extra:
+            if placed and on_extra and resv is not None:  # on_extra: resv covered this job
                 resv.extra -= job.cores
             if not placed and young:
                 self.waiting.append((job.id, young_why))
@@ -432,12 +434,14 @@ class _Planner:
 
         for res in resources:
             pool = pools[res.name]
-            for b in pool.bins:
-                if b.used and b.name in draining:
+            for bin_ in pool.bins:
+                if bin_.used and bin_.name in draining:
                     self.actions.append(
-                        Action(Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node", target=b.name)
+                        Action(
+                            Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node", target=bin_.name
+                        )
                     )
-                    self.acted.add(b.name)
+                    self.acted.add(bin_.name)
             n = pool.new_nodes
             if n:
                 jobs = motivated.get(res.name, [])
@@ -603,7 +607,7 @@ class _Reservation:
         return any(r.name in self.resources for r in fits)
 
 
-def _reservation(job, fits: list[Resource], pools: dict[str, Pool], view: View, now: float) -> _Reservation | None:
+def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: View, now: float) -> _Reservation | None:
     """The head job's reservation, or None when running jobs' ends are unknown or never free enough cores."""
     names = frozenset(r.name for r in fits)
     registered = {w.name for w in view.workers if w.resource in names and w.node is not None}
@@ -636,7 +640,7 @@ def _launch_reason(n: int, jobs: list[str]) -> str:
     return f"{n} node(s) for pending job(s) {shown}{more}"
 
 
-def _no_match(job) -> str:
+def _no_match(job: Job) -> str:
     want = []
     if job.queue:
         want.append(f"queue {job.queue}")
@@ -649,7 +653,7 @@ def _no_match(job) -> str:
     return "no resource's reservation accepts " + (" / ".join(want) or "it")
 
 
-def _too_big(job, order, pools, view) -> str:
+def _too_big(job: Job, order: list[Resource], pools: dict[str, Pool], view: View) -> str:
     biggest = max(order, key=lambda r: pools[r.name].cores)
     pool = pools[biggest.name]
     if job.chunk_cores > pool.cores or (pool.mem and job.chunk_mem_mb > pool.mem):
