@@ -10,6 +10,7 @@ name one (a chain that ended between its view and now), it is skipped here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -23,7 +24,7 @@ from .launches import Launches
 from .ports import ActuatorPorts
 from .records import Records
 from .status import Status
-from .steps import Steps
+from .steps import Later, Steps
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class Actuator:
             if not self._claim(target, observed):
                 skipped.append(target)  # the planner should not have: the next plan will see
                 continue
-            self.ports.submit(lambda a=actions, w=workers.get(target): self._chain_from(cfg, a, w, 0))
+            self.ports.submit(functools.partial(self._chain_from, cfg, actions, workers.get(target), 0))
         return skipped
 
     def poll_requests(self, cfg: Config) -> None:
@@ -103,7 +104,8 @@ class Actuator:
         handed = False
         try:
             while i < len(actions):
-                action, later = actions[i], []
+                later: Later = []
+                action = actions[i]
                 ok, detail = self._do(cfg, action, worker, later)
                 if not ok:
                     return
@@ -126,7 +128,7 @@ class Actuator:
         i: int,
         action: Action,
         detail: Any,
-        later: list,
+        later: Later,
     ) -> bool:
         """Run ``later``'s hooks on the hook pool, then the chain from ``i`` on; False: run here instead."""
 
@@ -150,7 +152,7 @@ class Actuator:
             self._done(action, detail)
             return False
 
-    def _do(self, cfg: Config, action: Action, worker: Worker | None, later: list | None) -> tuple[bool, Any]:
+    def _do(self, cfg: Config, action: Action, worker: Worker | None, later: Later | None) -> tuple[bool, Any]:
         self.ports.fire(f"action/{action.kind.value}/started", action.to_dict())
         try:
             detail = self.steps.do(cfg, action, worker, later)
@@ -168,9 +170,11 @@ class Actuator:
     def _done(self, action: Action, detail: Any) -> None:
         self.ports.fire(f"action/{action.kind.value}/done", {**action.to_dict(), "detail": detail})
 
-    def _chain(self, cfg: Config, actions: list[Action], worker: Worker | None, raise_failure: bool = False) -> list:
+    def _chain(
+        self, cfg: Config, actions: list[Action], worker: Worker | None, raise_failure: bool = False
+    ) -> list[Any]:
         """An operator's chain, on the caller's thread, hooks included."""
-        details = []
+        details: list[Any] = []
         try:
             for action in actions:
                 ok, detail = self._do(cfg, action, worker, None)

@@ -6,6 +6,7 @@ until the cloud answers, so the planner never launches twice for one job.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -14,6 +15,7 @@ from .. import keypairs
 from ..clouds import userdata
 from ..clouds.errors import CloudError
 from ..config import Config
+from ..model import Instance
 from ..planner import backoff as bo
 from .ports import ActuatorPorts
 from .records import Records
@@ -63,7 +65,7 @@ class Launches:
                 {"kind": "launch", "resource": resource, "count": n, "reason": reason, "minion_ids": ids},
             )
             submit = self.ports.submit_launch or self.ports.submit
-            submit(lambda ids=ids, n=n: self._launch(cfg, resource, n, ids, reason, batch, on_demand))
+            submit(functools.partial(self._launch, cfg, resource, n, ids, reason, batch, on_demand))
             left -= n
         return ids_all
 
@@ -208,7 +210,7 @@ class Launches:
         return keys
 
     def _drop_unused_keys(
-        self, ids: list[str], instances: list, error: BaseException | None, keep: Iterable[str] = ()
+        self, ids: list[str], instances: list[Instance], error: BaseException | None, keep: Iterable[str] = ()
     ) -> None:
         """Delete the keys of ids the cloud made no instance for, when it surely made none.
 

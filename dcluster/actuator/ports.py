@@ -45,8 +45,8 @@ def _nothing(*_a: Any, **_k: Any) -> None:
     return None
 
 
-def _inline(fn: Callable[[], Any]) -> Future:
-    fut: Future = Future()
+def _inline(fn: Callable[[], Any]) -> Future[Any]:
+    fut: Future[Any] = Future()
     try:
         fut.set_result(fn())
     except BaseException as exc:  # noqa: BLE001 - the future carries it, as a pool's would
@@ -61,18 +61,18 @@ class ActuatorPorts:
     keys: KeySource  # workers' minion key pairs (dcluster.keypairs.KeyPool)
     clock: Callable[[], float]  # wall clock: timestamps for people
     monotonic: Callable[[], float]  # every interval (backoff, grace, when a chain ended)
-    fire: Callable[[str, dict], None] = _nothing  # (tag under dcluster/, data): scrubbed by the port
+    fire: Callable[[str, dict[str, Any]], None] = _nothing  # (tag under dcluster/, data): scrubbed by the port
     preaccept_key: Callable[[str, str], Any] = _nothing  # (minion id, public key PEM)
     delete_key: Callable[[str], Any] = _nothing
     hook: Callable[[Sequence[str], float], tuple[int, str]] = lambda argv, timeout: (0, "")
     hook_timeout: Callable[[], float] = lambda: 120.0
-    submit: Callable[[Callable[[], Any]], Future] = _inline  # the engine's thread pool
+    submit: Callable[[Callable[[], Any]], Future[Any]] = _inline  # the engine's thread pool
     # Create calls and the polls of open spot requests run on a pool of their own: a slow cloud never
     # delays a REGISTER, REMOVE or DESTROY of another worker (issue 15).  None: on ``submit``.
-    submit_launch: Callable[[Callable[[], Any]], Future] | None = None
+    submit_launch: Callable[[Callable[[], Any]], Future[Any]] | None = None
     # Hooks (bounded by hook_timeout) run on a pool of their own: a hung hook holds up its own worker's
     # chain only, never another worker's action.  None: on ``submit``.
-    submit_hook: Callable[[Callable[[], Any]], Future] | None = None
+    submit_hook: Callable[[Callable[[], Any]], Future[Any]] | None = None
     master_address: str | None = None  # rendered into user-data
     new_id: Callable[[Config, str], str] = lambda cfg, resource: identity.make(cfg.cluster_name, resource, cfg.secret)
     save: Callable[[], None] = _nothing  # persist the records now (before a create call)

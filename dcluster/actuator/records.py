@@ -41,7 +41,7 @@ class Records:
     # (actuator/requests.py); its worker counts toward max meanwhile (a placeholder in recent_launches)
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
-    errors: deque = field(default_factory=lambda: deque(maxlen=ERRORS))
+    errors: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ERRORS))
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def count(self, key: str, n: int = 1) -> None:

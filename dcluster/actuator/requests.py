@@ -25,6 +25,7 @@ adopted like the others, never requested again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -104,7 +105,7 @@ class OpenRequests:
                     continue
                 self._polling.add(name)
             try:
-                submit(lambda name=name: self._poll(cfg, name))
+                submit(functools.partial(self._poll, cfg, name))
             except RuntimeError:  # the pool is shut down: the engine is stopping
                 with self._lock:
                     self._polling.discard(name)
@@ -187,7 +188,7 @@ class OpenRequests:
         self._missed.add(rid)
         return False
 
-    def _found_again(self, res: Any, mine: dict[str, dict], seen: dict[str, Any], now: float) -> None:
+    def _found_again(self, res: Any, mine: dict[str, dict[str, Any]], seen: dict[str, Any], now: float) -> None:
         """Requests of ours the records do not hold (killed between the request and the save)."""
         with self.records.lock:
             launching = {m for m, r in self.records.maybe_launched.items() if r.get("launching")}
@@ -205,7 +206,9 @@ class OpenRequests:
                 self.records.maybe_launched.pop(req.minion_id, None)  # tracked: it counts as a request now
                 mine[rid] = dict(self.records.requests[rid])
 
-    def _adopt(self, cfg: Config, drv: Any, resource: str, fulfilled: dict[str, str], mine: dict[str, dict]) -> None:
+    def _adopt(
+        self, cfg: Config, drv: Any, resource: str, fulfilled: dict[str, str], mine: dict[str, dict[str, Any]]
+    ) -> None:
         result = drv.adopt({iid: mine[rid]["minion"] for iid, rid in fulfilled.items()}, fulfilled)
         by_minion = {i.minion_id: i for i in result.instances}
         adopted = []
@@ -228,7 +231,7 @@ class OpenRequests:
             )
             log.info("dcluster: %d spot request(s) of %s fulfilled", len(adopted), resource)
 
-    def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict]) -> None:
+    def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict[str, Any]]) -> None:
         """Forget requests that were not fulfilled; launch as many on demand (new ids, new keys)."""
         gone = []
         with self.records.lock:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 
-def _empty() -> Mapping:
+def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
@@ -26,5 +27,5 @@ class Status:
         """
         return self.chains | frozenset(t for t, at in self.ended.items() if at >= observed)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"chains": sorted(self.chains), "in_flight": dict(self.in_flight)}

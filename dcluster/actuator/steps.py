@@ -15,6 +15,9 @@ from .hooks import Hooks
 from .ports import ActuatorPorts
 from .records import Records
 
+# Hooks a step leaves for later: (command, worker, what, args) each, run by Hooks.run.
+Later = list[tuple[Any, Worker | None, str, tuple[str, ...] | None]]
+
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +25,7 @@ class Steps:
     def __init__(self, ports: ActuatorPorts, records: Records, hooks: Hooks):
         self.ports, self.records, self.hooks = ports, records, hooks
 
-    def do(self, cfg: Config, action: Action, worker: Worker | None, hooks: list | None = None) -> Any:
+    def do(self, cfg: Config, action: Action, worker: Worker | None, hooks: Later | None = None) -> Any:
         """Carry out ``action``.  Its hooks run here, or, given a list ``hooks``, are added to it as
         (command, worker, what, args) for the caller to run after the step (on the hook pool)."""
         sched = self.ports.scheduler(cfg)
@@ -46,14 +49,14 @@ class Steps:
         raise ActionFailed(f"unknown action {kind}")
 
     def _hook(
-        self, hooks: list | None, command: Any, worker: Worker | None, what: str, args: tuple[str, ...] | None = None
+        self, hooks: Later | None, command: Any, worker: Worker | None, what: str, args: tuple[str, ...] | None = None
     ) -> None:
         if hooks is None:
             self.hooks.run(command, worker, what, sync=True, args=args)
         else:
             hooks.append((command, worker, what, args))
 
-    def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: list | None) -> Any:
+    def _register(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: Later | None) -> Any:
         res = cfg.resources[action.resource]
         why = self.ports.name_not_ready(cfg, action.resource, action.target)
         if why:  # failed, so planned again next cycle
@@ -72,7 +75,7 @@ class Steps:
             self._hook(hooks, hook, worker, "post_add_node_command", (action.target, ip or ""))
         return _plain(out)
 
-    def _remove(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: list | None) -> Any:
+    def _remove(self, cfg: Config, sched: Any, action: Action, worker: Worker | None, hooks: Later | None) -> Any:
         if action.jobs:
             sched.vacate(action.target)
         out = sched.remove(action.target)
@@ -93,7 +96,7 @@ class Steps:
         minion_id: str,
         instance_id: str,
         worker: Worker | None,
-        hooks: list | None = None,
+        hooks: Later | None = None,
     ) -> Any:
         res = cfg.resource(resource)  # a retired resource's instances are destroyed too
         if res is None:

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class SchedulerError(Exception):
@@ -86,6 +88,11 @@ class SimNode:
         if self.held:
             return "held"
         return "busy" if self.jobs else "idle"
+
+
+# take(job, alloc) starts a job on a pass's nodes; a NodeKey orders the nodes a pass fills.
+Take = Callable[[SimJob, dict[str, int]], None]
+NodeKey = Callable[[SimNode], Any]
 
 
 class Scheduler:
@@ -290,7 +297,7 @@ class Scheduler:
         by_name = {n.name: n for n in virtual}
         used: set[str] = set()
 
-        def take(job, alloc):
+        def take(job: SimJob, alloc: dict[str, int]) -> None:
             for name, c in alloc.items():
                 node = by_name[name]
                 node.free -= c
@@ -302,11 +309,13 @@ class Scheduler:
         self._whatif_pass(now, virtual, take, lambda n: (n.name[0] == "~", n.name[:5] == "~off", n.free, n.name))
         return used & real, sum(1 for name in used if name.startswith("~off"))
 
-    def _whatif_pass(self, now: float, virtual: list[SimNode], take, key) -> None:
+    def _whatif_pass(self, now: float, virtual: list[SimNode], take: Take, key: NodeKey) -> None:
         """The scheduling passes of :meth:`whatif` over the virtual nodes: FCFS + EASY here."""
         self._easy(virtual, now, take, order_key=key)
 
-    def _easy(self, usable: list[SimNode], now: float, take, order_key=None) -> tuple[list[SimJob], list[SimJob]]:
+    def _easy(
+        self, usable: list[SimNode], now: float, take: Take, order_key: NodeKey | None = None
+    ) -> tuple[list[SimJob], list[SimJob]]:
         """FCFS + EASY over ``usable``; ``take(job, alloc)`` starts a job.  Returns (started, still pending)."""
         key = order_key or (lambda n: (n.free, n.name))
         usable.sort(key=key)

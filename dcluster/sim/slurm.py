@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .scheduler import Scheduler, SimJob, SimNode
+from .scheduler import NodeKey, Scheduler, SimJob, SimNode, Take
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class SlurmParams:
     favor_small: bool = False  # PriorityFavorSmall
 
     @classmethod
-    def from_options(cls, opts: dict) -> SlurmParams:
+    def from_options(cls, opts: dict[str, Any]) -> SlurmParams:
         """From loosely typed options (strings from the Salt CLI); an unknown key or a bad value is named."""
         defaults = cls()
         values = {}
@@ -132,6 +133,10 @@ class Profile:
         return k
 
 
+# One scheduling pass: (now, usable nodes, take, pending) -> the jobs it started.
+Pass = Callable[[float, list[SimNode], Take, list[SimJob]], list[SimJob]]
+
+
 class SlurmScheduler(Scheduler):
     """Slurm's main and backfill passes over the registered nodes (see the module docstring)."""
 
@@ -195,7 +200,7 @@ class SlurmScheduler(Scheduler):
             self._main_seen = self._state()  # what backfill started takes nothing the top job could use now
         return started
 
-    def _run(self, pass_, now: float) -> list[SimJob]:
+    def _run(self, pass_: Pass, now: float) -> list[SimJob]:
         usable = [n for n in self.nodes.values() if n.free > 0 and not n.held]
         if not usable:
             return []
@@ -205,11 +210,13 @@ class SlurmScheduler(Scheduler):
             self.pending = [j for j in self.pending if j.id not in ids]
         return started
 
-    def _main(self, now, usable, take, pending, key=None) -> list[SimJob]:
+    def _main(
+        self, now: float, usable: list[SimNode], take: Take, pending: list[SimJob], key: NodeKey | None = None
+    ) -> list[SimJob]:
         key = key or (lambda n: (n.free, n.name))
         usable.sort(key=key)
         free = sum(n.free for n in usable)
-        started = []
+        started: list[SimJob] = []
         for job in self.by_priority(now, pending):
             if job.cores > free:
                 break
@@ -222,7 +229,7 @@ class SlurmScheduler(Scheduler):
             usable.sort(key=key)
         return started
 
-    def _profile(self, now: float, free: int, extra: list[tuple[float, int]] = ()) -> Profile:
+    def _profile(self, now: float, free: int, extra: Sequence[tuple[float, int]] = ()) -> Profile:
         res = self.p.bf_resolution
         held = self.held  # cores on held nodes free up for nobody
         changes = list(extra)
@@ -235,7 +242,9 @@ class SlurmScheduler(Scheduler):
             changes += [(max(now, t), c) for t, c in self.future_nodes(now)]
         return Profile(now, free, changes)
 
-    def _backfill(self, now, usable, take, pending, key=None) -> list[SimJob]:
+    def _backfill(
+        self, now: float, usable: list[SimNode], take: Take, pending: list[SimJob], key: NodeKey | None = None
+    ) -> list[SimJob]:
         key = key or (lambda n: (n.free, n.name))
         usable.sort(key=key)
         prof = self._profile(now, sum(n.free for n in usable))
@@ -262,7 +271,7 @@ class SlurmScheduler(Scheduler):
         return started
 
     # ------------------------------------------------------------ power saving's view
-    def _whatif_pass(self, now: float, virtual: list[SimNode], take, key) -> None:
+    def _whatif_pass(self, now: float, virtual: list[SimNode], take: Take, key: NodeKey) -> None:
         """Power saving's view (:meth:`Scheduler.whatif`): booting and powered-down nodes count as free
         now (Slurm allocates a job to them and it waits for the resume); the main pass, then the
         backfill pass.

@@ -124,7 +124,7 @@ def parse_line(text: str, path: str = "<string>", lineno: int = 0) -> SwfJob | N
     return SwfJob(**values, line=lineno)
 
 
-def read(path: str | os.PathLike) -> Iterator[SwfJob]:
+def read(path: str | os.PathLike[str]) -> Iterator[SwfJob]:
     """The jobs of a trace, in file order, one at a time."""
     path = os.fspath(path)
     with _open(path) as fh:
@@ -134,7 +134,7 @@ def read(path: str | os.PathLike) -> Iterator[SwfJob]:
                 yield job
 
 
-def header(path: str | os.PathLike) -> dict[str, Any]:
+def header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``; Key: value`` comments before the first job line."""
     path = os.fspath(path)
     out: dict[str, Any] = {}
