@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from .policies import POLICIES
 from .replay import SCHEDULERS
@@ -98,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _options(args) -> dict:
+def _options(args: argparse.Namespace) -> dict[str, Any]:
     """Replay options from the parsed arguments (only those given, so each trace keeps its defaults)."""
     opts = {"policy": args.policy}
     for name in (
@@ -146,7 +148,7 @@ def _options(args) -> dict:
 class Bar:
     """A hand-drawn progress bar on stderr; redrawn at most 10 times a second."""
 
-    def __init__(self, stream=None, width: int = 40):
+    def __init__(self, stream: TextIO | None = None, width: int = 40):
         self.stream = stream or sys.stderr
         self.width = width
         self.t0 = time.monotonic()
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _sweep(args, opts, progress) -> int:
+def _sweep(args: argparse.Namespace, opts: dict[str, Any], progress: Callable[[int, int], None] | None) -> int:
     from .sweep import sweep
 
     opts.pop("policy")

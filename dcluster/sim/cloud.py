@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from typing import cast
 
 from .. import identity
 from ..clouds import errors
@@ -46,7 +47,7 @@ class Faults:
     seed: int = 0
     capacity_rate: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for _, _, kind in self.windows:
             if kind not in KINDS:
                 raise ValueError(f"fault kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -100,7 +101,7 @@ class SimResource:
     faults: Faults = field(default_factory=Faults)
     boot_p95: float = 0.0  # 0 (or not above boot): every boot takes ``boot`` s
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.boot < 0 or self.boot_p95 < 0:
             raise ValueError(f"resource {self.name}: boot {self.boot} / boot_p95 {self.boot_p95} is negative")
         if self.boot_p95 and self.boot_p95 < self.boot:
@@ -133,7 +134,7 @@ class Cloud:
         self._ids = 0  # instance ids
         self._by_id: dict[str, str] = {}  # instance id -> name, of live instances
         self._ver = 0  # bumped on launch/destroy
-        self._snap: tuple | None = None  # (ver, valid until, snapshot)
+        self._snap: tuple[int, float, float, dict[str, list[Instance]]] | None = None  # (ver, from, until, snapshot)
         self._rng = {r.name: random.Random(r.faults.seed) for r in resources}
         self._boot_rng = {r.name: random.Random(f"boot:{seed}:{r.name}") for r in resources}
 
@@ -227,7 +228,7 @@ class Cloud:
         """Instance-seconds paid for from launch to destroy (or ``until``)."""
         total = 0.0
         for inst in self.gone:
-            total += max(0.0, min(inst.destroyed, until) - inst.launched)
+            total += max(0.0, min(cast(float, inst.destroyed), until) - inst.launched)  # set when it went
         for inst in self.alive.values():
             total += max(0.0, until - inst.launched)
         return total

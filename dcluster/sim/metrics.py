@@ -27,9 +27,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from .replay import Result
+from .scheduler import SimJob
 
 TAU = 10.0
 
@@ -43,7 +45,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(ordered[rank - 1])
 
 
-def oracle_node_seconds(jobs, start: float, end: float) -> float:
+def oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float) -> float:
     """Node-seconds of each node's union of its jobs' run intervals, clipped to ``[start, end]``."""
     spans: dict[str, list[tuple[float, float]]] = {}
     for j in jobs:
@@ -71,13 +73,13 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
     s = r.settings
     started = [j for j in r.jobs if j.start is not None]
     completed = [j for j in started if j.end is not None and j.end <= r.end]
-    waits = [j.start - j.submit for j in started]
+    waits = [cast(float, j.start) - j.submit for j in started]
     machine = machine_cores or s.max_nodes * s.cores_per_node
     wide_min = max(1, math.ceil(machine / 4))
     wide = [j for j in r.jobs if j.cores >= wide_min]
     wide_waits = [j.start - j.submit for j in wide if j.start is not None]
     oracle = oracle_node_seconds(started, r.start, r.end) / 3600.0
-    slow = [max(1.0, (j.start - j.submit + j.runtime) / max(j.runtime, TAU)) for j in completed]
+    slow = [max(1.0, (cast(float, j.start) - j.submit + j.runtime) / max(j.runtime, TAU)) for j in completed]
     work = sum(j.cores * j.runtime for j in started) / s.cores_per_node / 3600.0
     node_hours = r.node_seconds / 3600.0
     return {

@@ -6,10 +6,16 @@ it is an optional dependency (``pip install dcluster[sim]``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .replay import Result
+
+# One sample of Result.series: t, busy, idle, booting, draining, pending demand (nodes).
+Point = tuple[float, int, int, int, int, float]
 
 
-def plot(result, out: str, summary: dict[str, Any] | None = None, max_points: int = 20000) -> str:
+def plot(result: Result, out: str, summary: dict[str, Any] | None = None, max_points: int = 20000) -> str:
     """Write a PNG of ``result.series`` to ``out``; returns ``out``."""
     try:
         import matplotlib
@@ -66,12 +72,12 @@ def plot(result, out: str, summary: dict[str, Any] | None = None, max_points: in
     return out
 
 
-def _thin(series, max_points):
+def _thin(series: list[Point], max_points: int) -> list[Point]:
     """At most ``max_points`` points: per bucket, the point with most nodes and the peak demand."""
     if len(series) <= max_points:
         return series
     step = len(series) / max_points
-    out = []
+    out: list[Point] = []
     i = 0.0
     while int(i) < len(series):
         chunk = series[int(i) : int(i + step) or int(i) + 1]

@@ -22,12 +22,13 @@ engine would carry out, so the replay treats every policy alike.
 
 from __future__ import annotations
 
-from ..config import Config
+from ..config import Config, Resource
 from ..model import JobState, WorkerState
 from ..planner import Action, Kind, Plan
 from ..planner import plan as dcluster_plan
 from ..planner.eligibility import order as eligible_order
 from ..reconcile import View
+from .scheduler import Scheduler
 
 HOLD_PREFIX = "dcluster: "
 
@@ -38,14 +39,14 @@ class Policy:
     prewarm = 0  # nodes already up when the replay starts
     has_idle = True  # the idle timeout is a setting of this policy
 
-    def plan(self, view: View, config: Config, now: float, sim=None) -> Plan:
+    def plan(self, view: View, config: Config, now: float, sim: Scheduler | None = None) -> Plan:
         raise NotImplementedError
 
 
 class DclusterPolicy(Policy):
     name = "dcluster"
 
-    def plan(self, view, config, now, sim=None):
+    def plan(self, view: View, config: Config, now: float, sim: Scheduler | None = None) -> Plan:
         return dcluster_plan(view, config, now)
 
 
@@ -89,7 +90,7 @@ class StaticPolicy(Policy):
     def __init__(self, max_nodes: int = 0):
         self.prewarm = max_nodes
 
-    def plan(self, view, config, now, sim=None):
+    def plan(self, view: View, config: Config, now: float, sim: Scheduler | None = None) -> Plan:
         actions, _ = _registrations(view, config)
         for res in sorted(config.resources.values(), key=lambda r: r.name):
             short = res.max - view.current(res.name)
@@ -105,7 +106,7 @@ class Dc1Policy(Policy):
     strict_idle = True
     DISPLAY = 30
 
-    def plan(self, view, config, now, sim=None):
+    def plan(self, view: View, config: Config, now: float, sim: Scheduler | None = None) -> Plan:
         actions, registered = _registrations(view, config)
         resources = sorted(config.resources.values(), key=lambda r: r.name)
         current = {r.name: sum(1 for w in view.workers if w.resource == r.name) for r in resources}
@@ -127,7 +128,7 @@ class Dc1Policy(Policy):
         actions += self._scale_down(view, config, now, resources)
         return Plan(actions=tuple(actions))
 
-    def _allocate(self, view, resources, current) -> list[Action]:
+    def _allocate(self, view: View, resources: list[Resource], current: dict[str, int]) -> list[Action]:
         pending = [j for j in view.jobs if j.state == JobState.PENDING]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
         pending = pending[: self.DISPLAY]
@@ -162,8 +163,8 @@ class Dc1Policy(Policy):
                 out.append(Action(Kind.LAUNCH, res.name, f"dc1: {n} node(s) for queued jobs", count=n))
         return out
 
-    def _scale_down(self, view, config, now, resources) -> list[Action]:
-        out = []
+    def _scale_down(self, view: View, config: Config, now: float, resources: list[Resource]) -> list[Action]:
+        out: list[Action] = []
         for res in resources:
             ws = [w for w in view.workers if w.resource == res.name]
             active = sum(1 for w in ws if w.state in (WorkerState.IDLE, WorkerState.BUSY))
@@ -198,7 +199,7 @@ class PowersavePolicy(Policy):
 
     name = "powersave"
 
-    def plan(self, view, config, now, sim=None):
+    def plan(self, view: View, config: Config, now: float, sim: Scheduler | None = None) -> Plan:
         if sim is None:
             raise ValueError("the powersave policy needs the simulated scheduler")
         actions, registered = _registrations(view, config)

@@ -50,8 +50,8 @@ from .. import identity
 from ..actuator import Actuator, ActuatorPorts
 from ..config import Config, load
 from ..model import Job, JobState, Node, NodeState
-from ..planner import Kind
-from ..reconcile import reconcile
+from ..planner import Kind, Plan
+from ..reconcile import View, reconcile
 from . import policies as _policies
 from .cloud import Cloud, Faults, SimResource
 from .ports import SimDriver, SimSchedulerPort, no_keys, sim_id
@@ -118,8 +118,8 @@ class Settings:
 def build_config(s: Settings) -> Config:
     """The Config the replay plans with: one ``local`` resource ``sim`` (plus any extra ones)."""
 
-    def res(cores, lo, hi, boot, priority=1, mem=0):
-        spec = {
+    def res(cores: int, lo: int, hi: int, boot: float, priority: int = 1, mem: int = 0) -> dict[str, Any]:
+        spec: dict[str, Any] = {
             "type": "local",
             "cores": cores,
             "quantity": {"min": lo, "max": hi},
@@ -218,7 +218,7 @@ class Replay:
         self,
         jobs: list[SimJob],
         settings: Settings,
-        skipped: list | None = None,
+        skipped: list[tuple[int, str]] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ):
         settings.check()
@@ -248,7 +248,7 @@ class Replay:
         self.cloud = Cloud(CLUSTER, SIM_SECRET, resources, seed=settings.seed)
         self.now = 0.0  # the replay's time, which the actuator's clocks read
         self.actuator = self._actuator()
-        self.prev = None
+        self.prev: View | None = None
         self.node_models: dict[str, Node] = {}
         self.action_counts: dict[str, int] = {}
         self.action_errors: list[str] = []
@@ -321,7 +321,7 @@ class Replay:
         self.sched.dirty.clear()
         return list(models.values())
 
-    def _view(self, now: float):
+    def _view(self, now: float) -> View:
         configured = frozenset(
             name for name, inst in self.cloud.alive.items() if inst.ready <= now and name not in self.sched.nodes
         )
@@ -359,7 +359,7 @@ class Replay:
             )
         )
 
-    def _event(self, tag: str, data: dict) -> None:
+    def _event(self, tag: str, data: dict[str, Any]) -> None:
         kind, _, outcome = tag.removeprefix("action/").partition("/")
         if outcome == "started" and kind != Kind.LAUNCH.value:
             self.action_counts[kind] = self.action_counts.get(kind, 0) + 1
@@ -367,7 +367,7 @@ class Replay:
             what = data.get("target") or f"{data.get('requested')} x {data.get('resource')}"
             self.action_errors.append(f"t={self.now:.0f} {kind} {what}: {data.get('error')}")
 
-    def _carry_out(self, plan, now: float) -> None:
+    def _carry_out(self, plan: Plan, now: float) -> None:
         for a in plan.of(Kind.LAUNCH):
             self.action_counts[a.kind.value] = self.action_counts.get(a.kind.value, 0) + 1
         self.now = now
@@ -558,7 +558,12 @@ class Replay:
         return total
 
 
-def replay(jobs: list[SimJob], settings: Settings, skipped=None, progress=None) -> Result:
+def replay(
+    jobs: list[SimJob],
+    settings: Settings,
+    skipped: list[tuple[int, str]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
     return Replay(jobs, settings, skipped, progress).run()
 
 

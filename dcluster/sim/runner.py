@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json as _json
 import os
+from collections.abc import Callable
 from dataclasses import fields
 from importlib import resources
 from typing import Any
@@ -81,7 +82,12 @@ def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
 
 
 def simulate(
-    trace: str, limit: int | None = None, plot: str | None = None, json: str | None = None, progress=None, **opts: Any
+    trace: str,
+    limit: int | None = None,
+    plot: str | None = None,
+    json: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **opts: Any,
 ) -> dict[str, Any]:
     """Replay ``trace`` under one policy and return the metrics (see :mod:`dcluster.sim.metrics`)."""
     path = trace_path(trace)

@@ -40,7 +40,10 @@ import bisect
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..model import Job
 
 
 class SchedulerError(Exception):
@@ -60,7 +63,7 @@ class SimJob:
     end: float | None = None
     alloc: dict[str, int] = field(default_factory=dict)  # node -> cores
     restarts: int = 0
-    model: object | None = None  # cached dcluster.model.Job of the pending job (set by the replay)
+    model: Job | None = None  # cached dcluster.model.Job of the pending job (set by the replay)
 
     @property
     def expected_end(self) -> float:

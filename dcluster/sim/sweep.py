@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from .runner import simulate
 
@@ -40,7 +40,7 @@ COLUMNS = (
 def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The points no other point beats on both node-hours and mean wait, by node-hours."""
 
-    def beats(q, p):
+    def beats(q: dict[str, Any], p: dict[str, Any]) -> bool:
         return (
             q["node_hours"] <= p["node_hours"]
             and q["mean_wait_s"] <= p["mean_wait_s"]
@@ -52,7 +52,7 @@ def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
     """The sweep's table; ``*`` marks each policy's frontier points."""
-    on = set()
+    on: set[int] = set()
     for policy in dict.fromkeys(r["policy"] for r in rows):
         on.update(id(p) for p in frontier([r for r in rows if r["policy"] == policy]))
     lines = [title, ""] if title else []
@@ -66,7 +66,7 @@ def markdown(rows: list[dict[str, Any]], title: str = "") -> str:
             elif r.get(key) is None:
                 cells.append("-")
             else:
-                cells.append(fmt.format(r[key]))
+                cells.append(cast(str, fmt).format(r[key]))  # only the wait column (key None) has none
         lines.append("| " + " | ".join(cells) + (" | * |" if id(r) in on else " |  |"))
     return "\n".join(lines) + "\n"
 
