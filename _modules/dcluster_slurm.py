@@ -96,9 +96,8 @@ def set_reservation(name, queue=None, account=None, property=None, properties=No
     """
     if isinstance(properties, str):
         properties = properties.split(",")
-    return _call(
-        "set_reservation", name, queue=queue, account=account, property=property, properties=tuple(properties or ())
-    )
+    properties = (*((property,) if property else ()), *(properties or ()))
+    return _call("set_reservation", name, queue=queue, account=account, properties=properties)
 
 
 def hold(name, reason="dcluster: held"):

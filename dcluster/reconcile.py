@@ -18,6 +18,7 @@ from typing import Any
 from . import absence, identity
 from .absence import Absence
 from .config import Config
+from .holds import is_our_hold
 from .model import (
     COUNTED_STATES,
     Instance,
@@ -28,8 +29,6 @@ from .model import (
     Worker,
     WorkerState,
 )
-
-OUR_HOLD_PREFIX = "dcluster"
 
 # What counts toward a resource's max: every instance that exists in any state, until it is gone
 # (an orphan or an instance being deleted is still there, and still paid for).
@@ -168,10 +167,6 @@ class View:
             "absences": {k: a.to_dict() for k, a in self.absences.items()},
             "acting": sorted(self.acting),
         }
-
-
-def is_our_hold(node: Node) -> bool:
-    return node.hold_reason.strip().lower().startswith(OUR_HOLD_PREFIX)
 
 
 def reconcile(
@@ -363,7 +358,7 @@ def _classify(
         # A node with jobs is busy whatever its state string says.
         return WorkerState.BUSY, resource, f"{len(node.jobs)} job(s)"
     if node.state == NodeState.HELD:
-        if is_our_hold(node):
+        if is_our_hold(node.hold_reason):
             return WorkerState.DRAINING, resource, node.hold_reason or "held by dcluster"
         return WorkerState.HELD, resource, f"held by an admin: {node.hold_reason or 'no reason given'}"
     if node.state == NodeState.IDLE:

@@ -295,12 +295,12 @@ def known_values(config: Any) -> list[str]:
     def walk(value: Any, key: Any = None) -> None:
         if hasattr(value, "reveal"):
             keep(value)
+        elif key == "command_env" and isinstance(value, Mapping):
+            # a key of a mapping or a field of a dataclass (the typed scheduler settings)
+            for ek, ev in value.items():
+                keep(ev, MIN_LEN if is_credential_key(ek) else MIN_PLAIN_ENV)
         elif isinstance(value, Mapping):
             for k, v in value.items():
-                if k == "command_env" and isinstance(v, Mapping):
-                    for ek, ev in v.items():
-                        keep(ev, MIN_LEN if is_credential_key(ek) else MIN_PLAIN_ENV)
-                    continue
                 walk(v, k)
         elif isinstance(value, (list, tuple)):
             for v in value:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 from typing import Any
 
@@ -62,15 +61,20 @@ class Steps:
         if why:  # failed, so planned again next cycle
             raise ActionFailed(why)
         ip = worker.instance.ip if worker and worker.instance else None
-        kwargs = {"mem_mb": action.mem_mb, "reservation": res.reservation, "properties": res.reservation.properties}
-        if ip and _accepts(sched.add_node, "address"):  # only Slurm's dynamic nodes take an address
-            kwargs["address"] = ip
-        out = sched.add_node(action.target, action.cores, **kwargs)
+        # every adapter takes the address; those with takes_address use it (Slurm's NodeAddr)
+        out = sched.add_node(
+            action.target,
+            action.cores,
+            mem_mb=action.mem_mb,
+            reservation=res.reservation,
+            properties=res.reservation.properties,
+            address=ip,
+        )
         with self.records.lock:
             # before the hook: a failed hook is not retried (as for a node we created), and add_node's
             # account reservation must not be created twice
             self.records.registered.add(action.target)
-        hook = cfg.cluster.config.get("post_add_node_command")
+        hook = cfg.cluster.config.post_add_node_command
         if hook is not None:
             self._hook(hooks, hook, worker, "post_add_node_command", (action.target, ip or ""))
         return _plain(out)
@@ -83,7 +87,7 @@ class Steps:
             # retired: never registered again, even if its instance lingers until destroyed
             self.records.configured.discard(action.target)
             self.records.registered.discard(action.target)
-        hook = cfg.cluster.config.get("post_remove_node_command")
+        hook = cfg.cluster.config.post_remove_node_command
         if hook is not None:
             ip = worker.instance.ip if worker and worker.instance else ""
             self._hook(hooks, hook, worker, "post_remove_node_command", (action.target, ip))
@@ -130,24 +134,6 @@ def delete_key(ports: ActuatorPorts, minion_id: str) -> None:
         ports.delete_key(minion_id)
     except Exception as exc:  # noqa: BLE001 - the key sweep retries
         log.warning("dcluster: could not delete the key of %s: %s", minion_id, exc)
-
-
-_ACCEPTS: dict[tuple[type, str, str], bool] = {}  # (adapter class, method, parameter): a register costs no inspect
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    owner = getattr(fn, "__self__", None)
-    key = (type(owner), getattr(fn, "__name__", ""), name) if owner is not None else None
-    if key is not None and key in _ACCEPTS:
-        return _ACCEPTS[key]
-    try:
-        params = inspect.signature(fn).parameters
-        ok = name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
-    except (TypeError, ValueError):
-        ok = False
-    if key is not None:
-        _ACCEPTS[key] = ok
-    return ok
 
 
 def _plain(value: Any) -> Any:

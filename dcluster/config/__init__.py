@@ -12,9 +12,10 @@ import dataclasses
 from types import MappingProxyType
 from typing import Any
 
-from . import keys
+from . import keys, schedulers
 from .command import Command, CommandError
 from .model import Backoff, Cluster, Config, ConfirmAbsence, Reservation, Resource
+from .schedulers import SchedulerConfig, SgeConfig, SlurmConfig, TorqueConfig
 from .schema import ConfigError, check
 from .secret import Secret
 
@@ -27,7 +28,11 @@ __all__ = [
     "ConfigError",
     "Reservation",
     "Resource",
+    "SchedulerConfig",
     "Secret",
+    "SgeConfig",
+    "SlurmConfig",
+    "TorqueConfig",
     "errors",
     "load",
     "PILLAR_KEY",
@@ -73,7 +78,9 @@ def _build(v) -> Config:
     return Config(
         secret=v["secret"],
         previous_secrets=tuple(s for s in v["previous_secrets"] if s != v["secret"]),
-        cluster=Cluster(type=cl["type"], head_minion=cl["head_minion"], config=cl["config"]),
+        cluster=Cluster(
+            type=cl["type"], head_minion=cl["head_minion"], config=schedulers.build(cl["type"], cl["config"])
+        ),
         cluster_name=v["cluster_name"],
         max_idle_time=v["max_idle_time"],
         max_down_time=v["max_down_time"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..scrub import is_credential_key, mask_url_password
 from .command import Command
+from .schedulers import SchedulerConfig
 from .secret import REDACTED, Secret
 
 
@@ -51,11 +52,8 @@ class ConfirmAbsence:
 @dataclass(frozen=True, slots=True)
 class Cluster:
     type: str
+    config: SchedulerConfig  # the type's own settings (dcluster.config.schedulers)
     head_minion: str = ""
-    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    def command(self, key: str) -> Command | None:
-        return self.config.get(key)
 
 
 @dataclass(frozen=True, slots=True)

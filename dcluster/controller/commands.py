@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # not "dcluster...": never auto-removed.  Only characters every scheduler adapter accepts in a
-# hold reason (schedulers._common.HOLD_REASON_RE): no parentheses.
+# hold reason (schedulers.validate.HOLD_REASON_RE): no parentheses.
 OPERATOR_HOLD = "held by an operator: salt-run dcluster.hold"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from .. import names
 from ..config import Config
 from ..reconcile import View
+from ..schedulers import adapter_class
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class NameSync:
         if (
             ctrl.ports.names is None
             or cfg.name_resolution.get("method") != "hosts"
-            or cfg.cluster.type == "slurm"
+            or not adapter_class(cfg.cluster.type).resolves_names
             or resource in self.skipped
         ):
             return None

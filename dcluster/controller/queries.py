@@ -85,7 +85,7 @@ def plan(
             raise ValueError(f"reason must be one of {', '.join(sorted(explain.CODES))}, not {str(reason)[:40]!r}")
     except ValueError as exc:
         return {"ok": False, "message": f"plan: {exc}"}
-    monitored = tuple(c.config.cluster.config.get("queue_to_monitor") or ())
+    monitored = c.config.cluster.config.queue_to_monitor
     out = explain.dry_run(c.plan, c.view, monitored, offset=offset, limit=limit, job=job, worker=worker, reason=reason)
     return {"ok": True, "view_age_s": round(c.monotonic() - c.view.now, 1), **out}
 

@@ -12,6 +12,7 @@ from typing import Any
 from .. import identity
 from ..config import Config, Resource
 from ..model import Job, Node
+from ..schedulers import adapter_class
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class RemoteScheduler:
             kwargs["properties"] = props
         else:
             kwargs["property"] = props[0] if props else None
-        if address and self.kind == "slurm":  # only Slurm's dynamic nodes take an address
+        if address and adapter_class(self.kind).takes_address:  # the others' modules take no address
             kwargs["address"] = address
         return self._call("add_node", name, cores, **kwargs)
 
@@ -91,8 +92,7 @@ def local_scheduler(cfg: Config):
     from .run import local_runner
 
     conf = cfg.cluster.config
-    env = {k: str(v) for k, v in (conf.get("command_env") or {}).items()}
-    adapter = make_adapter(cfg.cluster.type, conf, local_runner(int(conf.get("command_timeout") or 60), env or None))
+    adapter = make_adapter(cfg.cluster.type, conf, local_runner(conf.command_timeout, conf.environment()))
     adapter.queries_in_parallel = True  # its commands are subprocesses: nodes and jobs may be asked at once
     return adapter
 
@@ -136,7 +136,7 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         if schedulers and schedulers[0][0] == cfg.cluster:
             return schedulers[0][1]
         if cfg.cluster.head_minion:
-            timeout = int(cfg.cluster.config.get("command_timeout") or 60) + 10
+            timeout = cfg.cluster.config.command_timeout + 10
             port = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
         else:
             port = local_scheduler(cfg)
@@ -225,7 +225,7 @@ def names_port(opts: Mapping[str, Any], local, scheduler):
             out = port.sync_hosts(entries, nr["hosts_file"], withdraw)
         else:
             out = glue_names.in_process(opts, nr["hosts_file"], entries, withdraw)
-        if nr.get("also_on_workers") and cfg.cluster.type in ("sge", "torque") and entries:
+        if nr.get("also_on_workers") and adapter_class(cfg.cluster.type).resolves_names and entries:
             block = glue_names.peers_block(entries)
             now = time.monotonic()
             if block != pushed["block"] or now - pushed["at"] >= WORKERS_PUSH_EVERY:

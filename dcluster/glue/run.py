@@ -88,6 +88,5 @@ def scheduler_adapter(
 
     cluster = cluster_settings(config_get, expect=kind)
     conf = cluster.config
-    env = {k: str(v) for k, v in (conf.get("command_env") or {}).items()}
-    run = salt_runner(cmd_run_all, timeout=int(conf.get("command_timeout") or 60), env=env or None)
+    run = salt_runner(cmd_run_all, timeout=conf.command_timeout, env=conf.environment())
     return make_adapter(kind, conf, run, **kwargs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dcluster.config import Cluster, ConfigError, keys
+from dcluster.config import Cluster, ConfigError, keys, schedulers
 from dcluster.config.schema import check
 
 PATH = ("dcluster", "cluster")
@@ -33,4 +33,6 @@ def cluster_settings(config_get: Callable[..., Any], expect: str | None = None) 
     value = check(data, keys.CLUSTER, PATH)
     if expect and value["type"] != expect:
         raise ConfigError([f"{':'.join(PATH)}:type: is {value['type']!r}, but this is the {expect} module"])
-    return Cluster(type=value["type"], head_minion=value["head_minion"], config=value["config"])
+    return Cluster(
+        type=value["type"], head_minion=value["head_minion"], config=schedulers.build(value["type"], value["config"])
+    )

@@ -16,7 +16,8 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-DAEMONS = {"slurm": "slurmd", "sge": "sge_execd", "torque": "pbs_mom"}
+from dcluster.schedulers import KINDS, adapter_class
+
 _WORD = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -35,27 +36,17 @@ def daemon_argv(
     args: Sequence[str] = (),
 ) -> list[str]:
     """The argument list that starts ``scheduler``'s worker daemon for node ``name``."""
-    if scheduler not in DAEMONS:
-        raise WorkerError(f"scheduler {scheduler!r}: not one of {', '.join(sorted(DAEMONS))}")
+    try:
+        adapter = adapter_class(scheduler)
+    except ValueError:
+        raise WorkerError(f"scheduler {scheduler!r}: not one of {', '.join(sorted(KINDS))}") from None
     if not _WORD.match(name or ""):
         raise WorkerError(f"node name {name!r}: letters, digits and _.:- only")
-    argv = [os.path.join(sbin, DAEMONS[scheduler])]
-    if scheduler == "slurm":
-        if not cores or int(cores) < 1:
-            raise WorkerError("slurm: cores must be given (the node registers itself with slurmd -Z)")
-        spec = [f"CPUs={int(cores)}"]
-        if mem_mb:
-            spec.append(f"RealMemory={int(mem_mb)}")
-        feats = [str(f) for f in features or ()]
-        for f in feats:
-            if not _WORD.match(f):
-                raise WorkerError(f"slurm: feature {f!r}: letters, digits and _.:- only")
-        if feats:
-            spec.append("Feature=" + ",".join(feats))
-        if conf:
-            argv += ["-f", str(conf)]
-        argv += ["-N", name, "-Z", "--conf", " ".join(spec)]
-    return argv + [str(a) for a in args]
+    try:
+        own = adapter.worker_args(name, cores, mem_mb, [str(f) for f in features or ()], conf)
+    except ValueError as exc:
+        raise WorkerError(str(exc)) from None
+    return [os.path.join(sbin, adapter.worker_daemon), *own, *(str(a) for a in args)]
 
 
 def _netns_of(pid: int | str) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 from ..config import Cluster, Resource
 from ..constraint import ConstraintError, Expr, all_of, evaluate, names, parse_slurm
 from ..model import Job
+from ..schedulers import adapter_class
 
 
 def requirement(job: Job) -> Expr | None:
@@ -40,14 +41,11 @@ def unreadable(job: Job) -> str | None:
 
 
 def offered(res: Resource, cluster: Cluster | None = None) -> frozenset[str]:
-    """The properties every node of ``res`` carries: its reservation's, and on Slurm also the features the
-    adapter gives every node it registers (``node_feature``, and the reserved queue's name)."""
-    props = set(res.reservation.properties)
-    if cluster is not None and cluster.type == "slurm":
-        props.add(cluster.config.get("node_feature") or "dcluster")
-        if res.reservation.queue:
-            props.add(res.reservation.queue)
-    return frozenset(props)
+    """The properties every node of ``res`` carries: its reservation's, and those the scheduler's adapter
+    gives every node it registers (Slurm: ``node_feature`` and the reserved queue's name)."""
+    if cluster is None:
+        return frozenset(res.reservation.properties)
+    return adapter_class(cluster.type).offered(cluster.config, res.reservation)
 
 
 def _satisfied(job: Job, res: Resource, cluster: Cluster | None = None) -> bool:

@@ -333,7 +333,7 @@ class _Planner:
             pools[res.name] = pool
             first_new[res.name] = len(pool.bins)
 
-        monitored = tuple(cfg.cluster.config.get("queue_to_monitor") or ())
+        monitored = cfg.cluster.config.queue_to_monitor
         # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
         pending = [
             j

@@ -17,29 +17,20 @@ import operator
 import os
 import re
 import tempfile
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from dcluster.config.schedulers import SgeConfig
+from dcluster.gcpause import paused as gc_paused
+from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 
-from ._common import (
-    DEFAULT_HOLD_REASON,
-    Adapter,
-    check_group,
-    check_host,
-    check_jobid,
-    check_reason,
-    duration_s,
-    gc_paused,
-    iter_xml,
-    mem_mb,
-    reservation_fields,
-    to_float,
-    to_int,
-)
+from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
+from .units import duration_s, mem_mb, to_float, to_int
+from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
+from .xml_stream import iter_xml
 
 log = logging.getLogger(__name__)
 
@@ -548,8 +539,17 @@ report_variables      NONE
 class SgeAdapter(Adapter):
     kind = "sge"
     node_word = "Grid Engine host"
+    config_type = SgeConfig
+    config: SgeConfig
+    worker_daemon = "sge_execd"
 
-    def __init__(self, config, run, sleep=None, tmpdir: str | None = None):
+    def __init__(
+        self,
+        config: SgeConfig | Mapping[str, Any],
+        run: Run,
+        sleep: Callable[[float], None] | None = None,
+        tmpdir: str | None = None,
+    ) -> None:
         super().__init__(config, run, sleep)
         self.tmpdir = tmpdir
 
@@ -631,8 +631,8 @@ class SgeAdapter(Adapter):
         argv = self.qconf("-sc")
         return parse_booleans(self.output(argv), " ".join(argv))
 
-    def nodes(self, name: str | None = None) -> list[Node]:
-        argv = self.argv("qhost_command", *(("-h", check_host(name)) if name else ("", "")))
+    def nodes(self) -> list[Node]:
+        argv = self.argv("qhost_command", "", "")
         out = self.output(argv)
         held = self.hostgroup(HOLD_GROUP) or []
         return parse_qhost(out, held, " ".join(argv))
@@ -661,9 +661,17 @@ class SgeAdapter(Adapter):
 
     # ------------------------------------------------------------ actions
     def add_node(
-        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+        self,
+        name: str,
+        cores: int,
+        mem_mb: int = 0,
+        reservation: Any = None,
+        properties: Iterable[str] = (),
+        address: str | None = None,
     ) -> dict[str, Any]:
-        """Exec host from a file (``qconf -Ae``, or ``-Me`` when it exists), hostgroup, queue slots."""
+        """Exec host from a file (``qconf -Ae``, or ``-Me`` when it exists), hostgroup, queue slots.
+
+        ``address`` is not used: Grid Engine reaches its hosts by name."""
         check_host(name)
         cores = int(cores)
         if cores < 1:
@@ -672,10 +680,10 @@ class SgeAdapter(Adapter):
         # each property a boolean complex TRUE on the host (the complex must exist: qconf -sc)
         props = [check_group(p) for p in dict.fromkeys((*properties, *given))]
         values = ",".join(f"{p}=TRUE" for p in props) or "NONE"
-        group = check_group(account or self.config.get("default_hostgroup") or "@allhosts")
+        group = check_group(account or self.config.default_hostgroup)
         if not group.startswith("@"):
             group = "@" + group
-        queue = check_group(queue or self.config.get("default_queue") or "all.q")
+        queue = check_group(queue or self.config.default_queue)
         exists = self.call(self.qconf("-se", name), check=False)[0] == 0
         self._with_file("-Me" if exists else "-Ae", name, EXECHOST_TEMPLATE.format(name=name, complex_values=values))
         members = self.hostgroup(group)
@@ -693,9 +701,15 @@ class SgeAdapter(Adapter):
             "properties": props,
         }
 
-    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> dict[str, Any]:
-        """Put the host into the hostgroup ``account`` and give it slots in ``queue``."""
+    def set_reservation(
+        self, name: str, queue: str | None = None, account: str | None = None, properties: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """Put the host into the hostgroup ``account`` and give it slots in ``queue``.
+
+        Properties (boolean complexes) are given to a host when it is added only."""
         check_host(name)
+        if tuple(properties):
+            raise RefusedError("set_reservation", f"{name}: Grid Engine properties are set by add_node only")
         done: dict[str, Any] = {"name": name}
         if account:
             group = check_group(account if account.startswith("@") else "@" + account)
@@ -740,10 +754,7 @@ class SgeAdapter(Adapter):
             return {"name": name, "removed": False, "reason": "not an exec host"}
         if node is not None:
             self.call(self.argv("qmod_command", "-d", name), check=False)
-            deadline = time.monotonic() + wait
-            while node is not None and node.jobs and time.monotonic() < deadline:
-                self.sleep(1.0)
-                node = self.node(name)
+            node = self.wait_for_jobs(name, node, wait)
             if node is not None and node.jobs:
                 raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs)}; it stays disabled")
         queues = list((node.extra.get("queues") or {}) if node else {})

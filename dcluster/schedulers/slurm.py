@@ -14,24 +14,19 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dcluster.config.schedulers import SchedulerConfig, SlurmConfig
+from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 from dcluster.names import NameError_, check_address
 
-from ._common import (
-    DEFAULT_HOLD_REASON,
-    Adapter,
-    check_group,
-    check_host,
-    check_jobid,
-    check_reason,
-    has_content,
-    reservation_fields,
-    split_list,
-)
+from .adapter import Adapter
 from .errors import ParseError, RefusedError, SchedulerError
+from .units import split_list
+from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
+from .xml_stream import has_content
 
 log = logging.getLogger(__name__)
 
@@ -292,9 +287,45 @@ def _node_features(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(f) for f in feats if f) if isinstance(feats, list) else split_list(feats)
 
 
+# What a worker's slurmd may be told of itself: names and numbers, never a second argument.
+_WORD = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
 class SlurmAdapter(Adapter):
     kind = "slurm"
     node_word = "Slurm node"
+    config_type = SlurmConfig
+    config: SlurmConfig
+    worker_daemon = "slurmd"
+    takes_address = True  # a dynamic node gets its NodeAddr: Slurm needs no name resolution
+    resolves_names = False
+
+    @classmethod
+    def offered(cls, config: SchedulerConfig, reservation: Any) -> frozenset[str]:
+        """The reservation's properties, ``node_feature`` and the reserved queue's name (node features)."""
+        queue, _account, props = reservation_fields(reservation)
+        feature = config.node_feature if isinstance(config, SlurmConfig) else ""
+        return frozenset(f for f in (feature, *props, queue) if f)
+
+    @classmethod
+    def worker_args(
+        cls, name: str, cores: int | None, mem_mb: int | None, features: Sequence[str], conf: str | None
+    ) -> list[str]:
+        """``slurmd [-f conf] -N name -Z --conf "CPUs=.. RealMemory=.. Feature=.."``: a dynamic node
+        registers itself."""
+        if not cores or int(cores) < 1:
+            raise ValueError("slurm: cores must be given (the node registers itself with slurmd -Z)")
+        spec = [f"CPUs={int(cores)}"]
+        if mem_mb:
+            spec.append(f"RealMemory={int(mem_mb)}")
+        feats = [str(f) for f in features or ()]
+        for f in feats:
+            if not _WORD.match(f):
+                raise ValueError(f"slurm: feature {f!r}: letters, digits and _.:- only")
+        if feats:
+            spec.append("Feature=" + ",".join(feats))
+        argv = ["-f", str(conf)] if conf else []
+        return argv + ["-N", name, "-Z", "--conf", " ".join(spec)]
 
     def scontrol(self, *args: str) -> list[str]:
         return self.cmd("scontrol_command").render() + list(args)
@@ -338,7 +369,7 @@ class SlurmAdapter(Adapter):
     # ------------------------------------------------------------ actions
     def _features_for(self, reservation: Any, properties: Iterable[str]) -> list[str]:
         queue, _account, props = reservation_fields(reservation)
-        feats = [self.config.get("node_feature") or "dcluster"]
+        feats = [self.config.node_feature]
         for f in (*properties, *props, queue):
             if f and f not in feats:
                 feats.append(check_group(f))
@@ -401,17 +432,12 @@ class SlurmAdapter(Adapter):
         return result
 
     def set_reservation(
-        self,
-        name: str,
-        queue: str | None = None,
-        account: str | None = None,
-        property: str | None = None,  # noqa: A002 - the pillar's word
-        properties: Iterable[str] = (),
+        self, name: str, queue: str | None = None, account: str | None = None, properties: Iterable[str] = ()
     ) -> dict[str, Any]:
         """Queue/properties become node features; an account gets a Slurm reservation of the node."""
         check_host(name)
         done: dict[str, Any] = {"name": name}
-        extra = [f for f in (queue, property, *properties) if f]
+        extra = [f for f in (queue, *properties) if f]
         if extra:
             node = self.node(name)
             have = list(node.properties) if node else []
@@ -442,13 +468,6 @@ class SlurmAdapter(Adapter):
             done["reservation"] = f"dcluster_{name}"
         return done
 
-    def node(self, name: str) -> Node | None:
-        check_host(name)
-        for node in self.nodes():
-            if node.name == name:
-                return node
-        return None
-
     def hold(self, name: str, reason: str = DEFAULT_HOLD_REASON) -> None:
         """Drain the node with our reason (Slurm keeps it: ``nodes()`` reports it back)."""
         check_host(name)
@@ -461,9 +480,10 @@ class SlurmAdapter(Adapter):
         if node.state in (NodeState.HELD, NodeState.DOWN):
             self.call(self.scontrol("update", f"nodename={name}", "state=resume"))
 
-    def remove(self, name: str) -> dict[str, Any]:
-        """``scontrol delete nodename`` (dynamic nodes only); refused while the node runs jobs."""
-        node = self.node(name)
+    def remove(self, name: str, wait: float = 0.0) -> dict[str, Any]:
+        """``scontrol delete nodename`` (dynamic nodes only); refused while the node runs jobs (after
+        waiting up to ``wait`` s for them: drain it first)."""
+        node = self.wait_for_jobs(name, self.node(name), wait)
         if node is None:
             return {"name": name, "removed": False, "reason": "not a node"}
         if node.jobs or node.cores_used:

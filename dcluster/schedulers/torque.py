@@ -19,27 +19,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from dcluster.config.schedulers import TorqueConfig
+from dcluster.gcpause import paused as gc_paused
+from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 
 from . import maui
-from ._common import (
-    DEFAULT_HOLD_REASON,
-    Adapter,
-    build_records,
-    check_group,
-    check_host,
-    check_jobid,
-    check_reason,
-    duration_s,
-    gc_paused,
-    iter_xml,
-    mem_mb,
-    reservation_fields,
-    split_list,
-    text,
-    to_int,
-)
+from .adapter import Adapter
 from .errors import ParseError, RefusedError, SchedulerError
+from .units import duration_s, mem_mb, split_list, to_int
+from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
+from .xml_records import build_records
+from .xml_stream import iter_xml, text
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +307,9 @@ class TorqueAdapter(Adapter):
 
     kind = "torque"
     node_word = "Torque node"
+    config_type = TorqueConfig
+    config: TorqueConfig
+    worker_daemon = "pbs_mom"
 
     def __init__(
         self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0, retry_pause: float = 2.0
@@ -385,9 +379,17 @@ class TorqueAdapter(Adapter):
         self.call(self.argv("set_node_command", name, attr, op, value))
 
     def add_node(
-        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+        self,
+        name: str,
+        cores: int,
+        mem_mb: int = 0,
+        reservation: Any = None,
+        properties: Iterable[str] = (),
+        address: str | None = None,
     ) -> dict[str, Any]:
-        """qmgr create node; np; properties; wait for MAUI (checknode); setres; state=free."""
+        """qmgr create node; np; properties; wait for MAUI (checknode); setres; state=free.
+
+        ``address`` is not used: pbs_server reaches its nodes by name."""
         check_host(name)
         cores = int(cores)
         if cores < 1:
@@ -422,9 +424,15 @@ class TorqueAdapter(Adapter):
                 raise SchedulerError(argv, rc, err or out, f"MAUI did not learn of {name} in {self.checknode_wait:g} s")
             self.sleep(self.retry_pause)
 
-    def set_reservation(self, name: str, queue: str | None = None, account: str | None = None) -> list[list[str]]:
-        """MAUI standing reservation of the node for a queue (-q) and/or an account (-a)."""
+    def set_reservation(
+        self, name: str, queue: str | None = None, account: str | None = None, properties: Iterable[str] = ()
+    ) -> list[list[str]]:
+        """MAUI standing reservation of the node for a queue (-q) and/or an account (-a).
+
+        Properties are given to a node when it is added (``qmgr set node properties``) only."""
         check_host(name)
+        if tuple(properties):
+            raise RefusedError("set_reservation", f"{name}: Torque properties are set by add_node only")
         done = []
         for opt, value in (("-q", queue), ("-a", account)):
             if not value:
@@ -457,9 +465,10 @@ class TorqueAdapter(Adapter):
             raise RefusedError("pbsnodes", f"{name} is not a Torque node")
         return node
 
-    def remove(self, name: str) -> dict[str, Any]:
-        """Release MAUI reservations on the node, mark it offline, delete it.  Refused while it runs jobs."""
-        node = self.node(name)
+    def remove(self, name: str, wait: float = 0.0) -> dict[str, Any]:
+        """Release MAUI reservations on the node, mark it offline, delete it.  Refused while it runs jobs
+        (after waiting up to ``wait`` s for them: hold it first)."""
+        node = self.wait_for_jobs(name, self.node(name), wait)
         if node is None:
             return {"name": name, "removed": False, "reason": "not a node"}
         if node.jobs:

@@ -16,6 +16,7 @@ from typing import Any
 from .. import identity
 from ..clouds.base import LaunchResult
 from ..clouds.errors import CloudError
+from ..holds import is_our_hold
 from ..keypairs import KeyPair, KeyPool
 from .cloud import Cloud
 from .scheduler import Scheduler, SchedulerError
@@ -35,7 +36,13 @@ class SimSchedulerPort:
         self.sched, self.cloud, self.now = sched, cloud, now
 
     def add_node(
-        self, name: str, cores: int, mem_mb: int = 0, reservation: Any = None, properties: Iterable[str] = ()
+        self,
+        name: str,
+        cores: int,
+        mem_mb: int = 0,
+        reservation: Any = None,
+        properties: Iterable[str] = (),
+        address: str | None = None,
     ) -> None:
         inst = self.cloud.alive.get(name)
         if inst is None:
@@ -43,7 +50,7 @@ class SimSchedulerPort:
         self.sched.add_node(name, cores or inst.cores, mem_mb or inst.mem_mb, self.now())
 
     def hold(self, name: str, reason: str = "") -> None:
-        if not reason.lower().startswith("dcluster"):
+        if not is_our_hold(reason):
             raise SchedulerError(f"hold reason {reason!r} does not mark the hold as ours")
         self.sched.hold(name, reason, self.now())
 

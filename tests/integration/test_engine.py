@@ -212,7 +212,7 @@ def test_the_pillars_logging_section_gives_dclusters_own_file(stack):
 
     def scheduler_polls():
         text = path.read_text() if path.exists() else ""
-        return text if "DEBUG dcluster.schedulers._common: torque: running" in text else None
+        return text if "DEBUG dcluster.schedulers.adapter: torque: running" in text else None
 
     text = wait_for(scheduler_polls, 60, what="the engine's scheduler polls in dcluster's log file")
     records = [

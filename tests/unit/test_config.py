@@ -69,10 +69,10 @@ def test_seed_defaults():
     assert (cfg.max_idle_time, cfg.max_down_time, cfg.max_launch_time) == (600, 480, 1200)
     assert (cfg.cluster_poller_interval, cfg.cloud_poller_interval, cfg.auto_provision_interval) == (10, 20, 60)
     assert cfg.worker_number == 2 and cfg.auto_mode is True
-    assert cfg.cluster.config["queued_job_number_to_display"] == 30
+    assert cfg.cluster.config.queued_job_number_to_display == 30
     torque = load({**MIN, "cluster": {"type": "torque"}}).cluster.config
-    assert torque["qstat_command"].argv == ("/usr/bin/qstat", "-x", "-t")
-    assert torque["add_node_command"].render("n1") == ["/usr/bin/qmgr", "-c", "create node n1"]
+    assert torque.qstat_command.argv == ("/usr/bin/qstat", "-x", "-t")
+    assert torque.add_node_command.render("n1") == ["/usr/bin/qmgr", "-c", "create node n1"]
     # log_level unset leaves dcluster's loggers at Salt's level (Dynamic Cluster's sample shows 3 as an example, no default)
     assert dict(cfg.plugins) == {} and cfg.logging["log_level"] is None
 
@@ -147,8 +147,10 @@ def test_config_is_immutable():
     cfg = load(MIN)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.max_idle_time = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.cluster.config.queue_to_monitor = ("x",)
     with pytest.raises(TypeError):
-        cfg.cluster.config["queue_to_monitor"] = ["x"]
+        cfg.cluster.config.command_env["X"] = "y"
 
 
 SECRETS = ("hunter2-password", "AKIA-secret-key-value", "app-cred-secret-value", "0123456789abcdef-the-secret")

@@ -132,10 +132,10 @@ def test_slurm_engine_head_and_workers_agree(name):
     cfg = load(data["dcluster"])
     head = data["dcluster_head"].get("slurm", {})
     worker = data["dcluster_worker"]["slurm"]
-    feature = cfg.cluster.config["node_feature"]
+    feature = cfg.cluster.config.node_feature
     assert feature in worker["features"], "workers must register with the feature the partition's NodeSet selects"
     if head:  # basic: the head formula makes the partition (high availability: the site's slurmctld pair)
-        assert head["partition"] == cfg.cluster.config["partition"] and head["node_feature"] == feature
+        assert head["partition"] == cfg.cluster.config.partition and head["node_feature"] == feature
         assert (
             worker["conf_server"].split(":")[0]
             == head["control_addr"]
@@ -146,7 +146,7 @@ def test_slurm_engine_head_and_workers_agree(name):
 
 def test_sge_engine_head_and_workers_agree():
     data = pillar("advanced")
-    env = load(data["dcluster"]).cluster.config["command_env"]
+    env = load(data["dcluster"]).cluster.config.command_env
     head, worker = data["dcluster_head"]["sge"], data["dcluster_worker"]["sge"]
     assert env["SGE_ROOT"] == head["sge_root"] == worker["sge_root"]
     assert env["SGE_CELL"] == head["cell"] == worker["cell"]

@@ -200,7 +200,7 @@ def test_idle_past_limit_is_held_with_our_reason_and_never_below_min():
     assert held == sorted([a, b], key=lambda n: {a: 0, b: 1}[n])
     assert all(x.reason.startswith("dcluster") for x in p.of(Kind.HOLD))
     # the adapters refuse hold reasons with other characters (found by the first end-to-end run: ">=")
-    from dcluster.schedulers._common import check_reason
+    from dcluster.schedulers.validate import check_reason
 
     assert all(check_reason(x.reason) for x in p.of(Kind.HOLD))
     cfg_min2 = config({"r1": {"quantity": {"min": 2, "max": 10}}}, max_idle_time=600)

@@ -123,7 +123,7 @@ def test_operator_commands(env):
     assert sched.calls[-1] == ("hold", "cn01", cmds.OPERATOR_HOLD)
     assert not cmds.OPERATOR_HOLD.lower().startswith("dcluster")
     # the real adapters refuse other characters in a hold reason (a hold over salt-api once failed on "(")
-    from dcluster.schedulers._common import HOLD_REASON_RE
+    from dcluster.schedulers.validate import HOLD_REASON_RE
 
     assert HOLD_REASON_RE.match(cmds.OPERATOR_HOLD)
     # the operator's release lifts the operator's hold: forced, since the adapters keep others' holds

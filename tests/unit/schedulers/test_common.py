@@ -8,7 +8,9 @@ from dcluster.config import ConfigError
 from dcluster.glue.run import local_runner, salt_runner
 from dcluster.glue.settings import cluster_settings
 from dcluster.schedulers import ParseError, RefusedError, SchedulerError, make_adapter
-from dcluster.schedulers._common import check_host, check_jobid, duration_s, iter_xml, mem_mb
+from dcluster.schedulers.units import duration_s, mem_mb
+from dcluster.schedulers.validate import check_host, check_jobid
+from dcluster.schedulers.xml_stream import iter_xml
 
 
 def test_error_names_command_and_shows_output_head():
@@ -91,7 +93,7 @@ def test_cluster_settings_type_mismatch_and_defaults():
     with pytest.raises(ConfigError, match="this is the slurm module"):
         cluster_settings(lambda key: {"type": "sge"}, expect="slurm")
     cluster = cluster_settings(lambda key: None, expect="sge")
-    assert cluster.type == "sge" and cluster.config["qconf_command"].argv == ("/usr/bin/qconf",)
+    assert cluster.type == "sge" and cluster.config.qconf_command.argv == ("/usr/bin/qconf",)
 
 
 def test_salt_runner_passes_argv_without_shell():
@@ -147,7 +149,7 @@ def test_make_adapter_rejects_unknown_type():
 @pytest.mark.parametrize("as_bytes", [False, True])
 def test_iter_xml_multibyte_text_across_chunk_boundaries(as_bytes):
     # a str is encoded one chunk at a time, bytes are cut anywhere: either way the text arrives whole
-    from dcluster.schedulers._common import CHUNK
+    from dcluster.schedulers.xml_stream import CHUNK
 
     name = "\u00e9\u20ac\U0001f600" * 40
     doc = "<Data>" + "".join(f"<Node><name>{i}{name}</name></Node>" for i in range(3 * CHUNK // 500)) + "</Data>"
@@ -175,7 +177,7 @@ def test_iter_xml_errors_name_the_command_and_show_the_output(bad, message):
 def test_gc_paused_restores_the_collector_even_on_error(enabled):
     import gc
 
-    from dcluster.schedulers._common import gc_paused
+    from dcluster.gcpause import paused as gc_paused
 
     was = gc.isenabled()
     try:
@@ -205,7 +207,7 @@ def _fields(elem, n, kids):
 
 
 def _big(record, n=None, head="<Data>", tail="</Data>"):
-    from dcluster.schedulers._common import _FAST_MIN
+    from dcluster.schedulers.xml_records import _FAST_MIN
 
     n = n or _FAST_MIN // len(record) + 1000  # over _FAST_MIN: at least 3 slices
     return head + "".join(record.replace("#", str(i)) for i in range(n)) + tail
@@ -213,7 +215,7 @@ def _big(record, n=None, head="<Data>", tail="</Data>"):
 
 def _both(doc, monkeypatch):
     """(result or error text) of build_records, and of the plain iter_xml path."""
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     def run():
         try:
@@ -227,7 +229,7 @@ def _both(doc, monkeypatch):
 
 
 def test_build_records_slices_a_plain_large_document(monkeypatch):
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     doc = _big("<Job><Job_Id>#.s</Job_Id><queue>q\u00e9</queue></Job>", head="<?xml version='1.0'?>\n<Data>")
     assert len(doc) > _common._FAST_MIN  # over two CHUNKs: at least 3 slices
@@ -288,7 +290,7 @@ def test_build_records_gives_the_same_result_or_error_as_iter_xml(record, head, 
 )
 def test_build_records_slices_read_only_the_records_own_fields(record, tail, monkeypatch):
     """Elements named like fields deeper down are not fields, in the slices as in iter_xml (no fallback)."""
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     doc = _big(record, tail=tail)
     fast, exact = _both(doc, monkeypatch)
@@ -299,7 +301,7 @@ def test_build_records_slices_read_only_the_records_own_fields(record, tail, mon
 
 
 def test_build_records_text_fields_last_one_counts_element_fields_first(monkeypatch):
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     def build(elem, n, kids):
         return kids["Job_Id"], kids["r"].findtext("k"), sorted(kids)
@@ -319,7 +321,7 @@ def test_build_records_errors_of_build_are_iter_xml_s(monkeypatch):
             raise ParseError("qstat -x", "<Data>", f"a <Job> without <Job_Id> (record {n})")
         return n
 
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     doc = _big("<Job><Job_Id>#</Job_Id></Job>", tail="<Job/></Data>")
     with pytest.raises(ParseError, match=r"record \d+\)") as fast:

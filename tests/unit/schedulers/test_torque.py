@@ -315,7 +315,7 @@ def test_qstat_bytes_and_str_give_the_same_jobs():
 
 def test_qstat_large_output_sliced_equals_streamed(monkeypatch):
     # over _FAST_MIN: parse_qstat takes the sliced path; the jobs must be those of the streaming path
-    from dcluster.schedulers import _common
+    from dcluster.schedulers import xml_records as _common
 
     text = data("torque/pcluster-torque612-qstat-t-x.xml")
     head, _, rest = text.partition("<Job>")

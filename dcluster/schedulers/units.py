@@ -1,0 +1,83 @@
+"""Scheduler output values as numbers and lists: memory sizes, durations, counts, comma lists."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+_MEM_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "t": 1024**4,
+    "tb": 1024**4,
+    "p": 1024**5,
+    "pb": 1024**5,
+}
+_MEM_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def mem_mb(text: str | None, default_unit: str = "b") -> int:
+    """'4gb', '5492kb', '93.1G', '512' (bytes unless default_unit) -> MB (rounded up); 0 when unknown."""
+    if text is None:
+        return 0
+    m = _MEM_RE.match(str(text))
+    if not m:
+        return 0
+    value, unit = float(m.group(1)), m.group(2).lower()
+    if unit.endswith("w"):  # Torque words: 8 bytes
+        unit, value = unit[:-1] + "b" if unit[:-1] else "b", value * 8
+    if not unit:
+        unit = default_unit
+    factor = _MEM_UNITS.get(unit)
+    if factor is None:
+        return 0
+    return int(math.ceil(value * factor / 1024**2))
+
+
+def duration_s(text: str | None) -> int:
+    """'01:00:00', '1:00:00:00', '3600', 'INFINITY' -> seconds (0 when unknown/infinite)."""
+    if not text:
+        return 0
+    text = str(text).strip()
+    parts = text.split(":")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        return 0
+    if not all(math.isfinite(n) for n in nums):
+        return 0
+    total = 0.0
+    for n in nums:
+        total = total * 60 + n
+    if len(nums) == 4:  # d:h:m:s
+        total = nums[0] * 86400 + nums[1] * 3600 + nums[2] * 60 + nums[3]
+    return int(total)
+
+
+def to_int(text: Any, default: int = 0) -> int:
+    try:
+        return int(float(str(text).strip()))
+    except (TypeError, ValueError):
+        return default
+
+
+def to_float(text: Any, default: float = 0.0) -> float:
+    try:
+        return float(str(text).strip().rstrip("*"))
+    except (TypeError, ValueError):
+        return default
+
+
+def split_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(p.strip() for p in str(value).split(",") if p.strip() and p.strip() != "(null)")
