@@ -23,7 +23,7 @@ from .. import gcpause, scrub
 from ..actuator import Actuator, ActuatorPorts
 from ..config import Config
 from ..keypairs import KeyPool
-from ..model import Instance, InstanceState, JobState, WorkerState
+from ..model import COUNTED_STATES, Instance, InstanceState, JobState, WorkerState
 from ..planner import Plan, plan
 from ..reconcile import View, reconcile
 from ..worker_stats import WorkerStats
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 PORT_WAIT = 0.5  # seconds a cycle waits in all for the port checks it started (see check_ports)
 HOOK_THREADS = 16  # hooks running at once (post_add_node_command and the like)
-# worker states a history sample counts per resource (the graphs' nodes by resource)
-_SAMPLED = frozenset(("starting", "idle", "busy", "draining", "held", "error"))
+# worker states a history sample counts per resource (the graphs' nodes by resource): those that count
+# toward its size, "unknown" (its cloud poll failed) included
+_SAMPLED = frozenset(s.value for s in COUNTED_STATES)
 
 
 class Controller:

@@ -25,7 +25,6 @@ from ..metrics import prefix_path
 
 APP_PATH = "/dashboard"
 STATIC_PATH = "/static"
-ACTIVE = ("starting", "idle", "busy", "draining", "held", "error")  # what history's by_resource counts
 
 
 def asset_dir() -> str:

@@ -160,3 +160,17 @@ def test_a_save_turns_the_state_into_text_once(tmp_path, monkeypatch):
     assert saved["configured"] == ["w1"] and saved["saved_at"] == 1_000_000.0  # the offset in whole seconds
     again = st.ControllerState.from_json(saved, mono=200.0, wall=1_000_100.4)
     assert again.configured == {"w1"}
+
+
+def test_history_counts_a_resource_s_workers_while_its_cloud_poll_fails(tmp_path):
+    """The graphs' nodes by resource count the workers that count toward the resource's size: a failed
+    cloud listing makes them "unknown", it does not take them away (nor from Graphite's resource.<r>.nodes)."""
+    env = loop(tmp_path)
+    registered_worker(env.c, env.sched, env.cloud, env.clock)
+    env.step()
+    assert env.c.state.history[-1]["by_resource"] == {"r1": 1}
+    env.cloud.list_fails = True
+    env.step()
+    sample = env.c.state.history[-1]
+    assert sample["nodes"]["unknown"] == 1 and env.c.view.current("r1") == 1
+    assert sample["by_resource"] == {"r1": 1} and sample["cores_by_resource"]["r1"] > 0
