@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -60,7 +61,7 @@ def errors(data: Any, root: str = PILLAR_KEY) -> list[str]:
     return []
 
 
-def _build(v) -> Config:
+def _build(v: Mapping[str, Any]) -> Config:
     checker = v["config-checker"]
     if checker.get("plugin") and not checker.get("salt") and not checker.get("port"):
         # Dynamic Cluster's SaltChecker plugin (plugin: dynamiccluster.salt.SaltChecker) is our salt checker.
@@ -107,7 +108,7 @@ def _build(v) -> Config:
     )
 
 
-def _resource(name: str, r) -> Resource:
+def _resource(name: str, r: Mapping[str, Any]) -> Resource:
     return Resource(
         name=name,
         type=r["type"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from typing import Any
 
 from .schema import CommandSpec, Dict, MapOf, Scalar, SecretList, StrList, Typed
 
@@ -40,7 +41,7 @@ def _seconds(doc: str, default: int, minimum: int = 0) -> Scalar:
     return Scalar(doc=doc, default=default, kind=int, minimum=minimum)
 
 
-def _cmd(doc: str, default: str) -> CommandSpec:
+def _cmd(doc: str, default: str | None) -> CommandSpec:
     return CommandSpec(doc=doc, default=default)
 
 
@@ -246,13 +247,13 @@ OPENSTACK = Dict(
 )
 
 
-def _ca_bundle_problem(value) -> str | None:
+def _ca_bundle_problem(value: object) -> str | None:
     if isinstance(value, str) and not value.startswith("/"):
         return "is not an absolute path of a CA bundle (or true, or false with insecure: true)"
     return None
 
 
-def _proxy_problem(value) -> str | None:
+def _proxy_problem(value: object) -> str | None:
     try:
         parts = urllib.parse.urlsplit(str(value))
         port = parts.port
@@ -265,7 +266,7 @@ def _proxy_problem(value) -> str | None:
     return None
 
 
-def _openstack_post(value, path, errors):
+def _openstack_post(value: dict[str, Any], path: tuple[str, ...], errors: list[str]) -> None:
     has_password = value.get("username") and value.get("password")
     has_appcred = value.get("application_credential_id") and value.get("application_credential_secret")
     if not has_password and not has_appcred:
@@ -394,15 +395,17 @@ RESOURCE = Typed(
 )
 
 
-def _quantity_post(value, path, errors):
+def _quantity_post(value: dict[str, Any], path: tuple[str, ...], errors: list[str]) -> None:
     if value["max"] < value["min"]:
         errors.append(f"{':'.join(path)}:max: {value['max']} is below min {value['min']}")
 
 
-RESOURCE.fields["quantity"] = Dict(
-    doc=RESOURCE.fields["quantity"].doc, fields=RESOURCE.fields["quantity"].fields, post=_quantity_post
+_QUANTITY = RESOURCE.fields["quantity"]
+assert isinstance(_QUANTITY, Dict)
+RESOURCE = Typed(
+    fields={**RESOURCE.fields, "quantity": Dict(doc=_QUANTITY.doc, fields=_QUANTITY.fields, post=_quantity_post)},
+    variants=CLOUD_CONFIGS,
 )
-RESOURCE = Typed(fields=RESOURCE.fields, variants=CLOUD_CONFIGS)
 
 # ---------------------------------------------------------------- top level
 CONFIG_CHECKER = Dict(
@@ -541,7 +544,7 @@ CONFIRM_ABSENCE = Dict(
 )
 
 
-def _hosts_file_problem(path) -> str | None:
+def _hosts_file_problem(path: object) -> str | None:
     return None if str(path).startswith("/") and "\n" not in str(path) else "must be an absolute path"
 
 
@@ -566,11 +569,11 @@ NAME_RESOLUTION = Dict(
 )
 
 
-def _secret_problem(value) -> str | None:
+def _secret_problem(value: object) -> str | None:
     return None if len(str(value)) >= 16 else "is shorter than 16 characters"
 
 
-def _root_post(value, path, errors):
+def _root_post(value: dict[str, Any], path: tuple[str, ...], errors: list[str]) -> None:
     both = sorted(set(value["cloud"]) & set(value["retired_resources"]))
     for name in both:
         errors.append(

@@ -115,7 +115,8 @@ class Config:
         and every ``command_env`` value (an environment is where schedulers
         and sites keep passwords and license keys).
         """
-        return _plain(self)
+        plain: dict[str, Any] = _plain(self)
+        return plain
 
 
 def _plain(value: Any, key: Any = None) -> Any:

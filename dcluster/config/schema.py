@@ -65,7 +65,7 @@ class Scalar(Spec):
     secret: bool = False
     extra: Callable[[Any], str | None] | None = None  # returns an error text or None
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if bool not in kinds and isinstance(value, bool):
             errors.append(f"{path_str(path)}: {show(value)} is a boolean, expected {_kind_name(kinds)}")
@@ -74,7 +74,8 @@ class Scalar(Spec):
             value = float(value)
         if str in kinds and isinstance(value, (int, float)) and not isinstance(value, bool) and self.secret:
             value = str(value)
-        if not isinstance(value, kinds):
+        right_kind = isinstance(value, kinds)  # not narrowing: value stays Any (a number or a string)
+        if not right_kind:
             shown = "<secret>" if self.secret else show(value)
             errors.append(f"{path_str(path)}: {shown} is not {_kind_name(kinds)}")
             return MISSING
@@ -102,7 +103,7 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 @dataclass(frozen=True)
 class CommandSpec(Spec):
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if not isinstance(value, str):
             errors.append(f"{path_str(path)}: {show(value)} is not a command string")
             return MISSING
@@ -119,7 +120,7 @@ class StrList(Spec):
 
     extra: Callable[[str], str | None] | None = None  # an error text for one item, or None
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)):
@@ -145,7 +146,7 @@ class SecretList(Spec):
 
     extra: Callable[[Any], str | None] | None = None  # an error text for one item, or None
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, (list, tuple)):
@@ -170,16 +171,16 @@ class Dict(Spec):
 
     fields: Mapping[str, Spec] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)  # old name -> our name
-    post: Callable[[dict, tuple[str, ...], list[str]], None] | None = None  # cross-field checks
+    post: Callable[[dict[str, Any], tuple[str, ...], list[str]], None] | None = None  # cross-field checks
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
             errors.append(f"{path_str(path)}: {show(value)} is not a mapping")
             return MISSING
         out: dict[str, Any] = {}
-        seen = {}
+        seen: dict[str, Any] = {}
         for key, raw in value.items():
             name = self.aliases.get(key, key)
             if name not in self.fields:
@@ -229,7 +230,7 @@ class Typed(Dict):
 
     variants: Mapping[str, Dict] = field(default_factory=dict)
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if isinstance(value, Mapping) and value.get("type") in self.variants:
             spec = self.variants[value["type"]]
             fields = dict(self.fields)
@@ -248,7 +249,7 @@ class MapOf(Spec):
     value: Spec = field(default_factory=Dict)
     key_check: Callable[[str], str | None] | None = None
 
-    def check(self, value, path, errors):
+    def check(self, value: Any, path: tuple[str, ...], errors: list[str]) -> Any:
         if value is None:
             value = {}
         if not isinstance(value, Mapping):

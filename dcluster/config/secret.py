@@ -14,11 +14,12 @@ class Secret:
     """
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str):
         object.__setattr__(self, "_value", str(value))
 
-    def __setattr__(self, name, value):  # immutable like the rest of the config
+    def __setattr__(self, name: str, value: object) -> None:  # immutable like the rest of the config
         raise AttributeError("Secret is immutable")
 
     def reveal(self) -> str:
@@ -32,7 +33,7 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return REDACTED
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
 
     def __hash__(self) -> int:
@@ -41,5 +42,6 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self):  # pickling (Salt's process boundaries) keeps the value, never prints it
+    # pickling (Salt's process boundaries) keeps the value, never prints it
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
         return (Secret, (self._value,))

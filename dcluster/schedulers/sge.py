@@ -17,7 +17,7 @@ import operator
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -224,9 +224,9 @@ def parse_qstat_records(data: str | bytes, command: str = "qstat -u * -xml -r") 
         return [dict(zip(RECORD_KEYS, values, strict=True)) for values in _parse_qstat_values(data, command)]
 
 
-def _parse_qstat_values(data: str | bytes, command: str) -> list[tuple]:
+def _parse_qstat_values(data: str | bytes, command: str) -> list[tuple[Any, ...]]:
     """The records as tuples in RECORD_KEYS order (no dict per job on the way to the Jobs)."""
-    records: list[tuple] = []
+    records: list[tuple[Any, ...]] = []
     append = records.append
     stamps: dict[str, float] = {}  # many jobs share a submission second
     for elem in iter_xml(data, "job_list", "job_info", command):
@@ -298,17 +298,17 @@ def jobs_from_records(
 
 
 def _jobs_from_records(
-    records: list[tuple], rules: Mapping[str, str], booleans: Mapping[str, str] | None = None
+    records: list[tuple[Any, ...]], rules: Mapping[str, str], booleans: Mapping[str, str] | None = None
 ) -> list[Job]:
     """Jobs of records given as tuples in RECORD_KEYS order; ``booleans`` (parse_booleans) says which
     hard requests are node properties."""
     booleans = booleans or {}
     # job id -> (the Job's fields but id/nodes/extra as a tuple, extra); the fields are shared by the tasks of one
     # entry.  Tuples and keyword calls rather than a dict merged with the shape and expanded for every Job.
-    entries: dict[str, tuple[tuple, dict[str, Any]]] = {}
+    entries: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
     nodes: dict[str, list[str]] = {}
     shapes: dict[tuple[int, str | None], tuple[int, int, bool]] = {}
-    limits: dict[tuple, tuple[int, int, tuple[str, ...]]] = {}  # many jobs share their requests
+    limits: dict[tuple[Any, ...], tuple[int, int, tuple[str, ...]]] = {}  # many jobs share their requests
     states: dict[tuple[str, bool], JobState] = {}
     pe_rules: dict[str, str | None] = {}
     for (
@@ -401,7 +401,7 @@ def _jobs_from_records(
             nodes[jid] = [host] if host else []
             entries[jid] = (common, dict(extra) if several else extra)
     running = JobState.RUNNING
-    out = []
+    out: list[Job] = []
     append = out.append
     for jid, (common, extra) in entries.items():
         (
@@ -557,7 +557,7 @@ class SgeAdapter(Adapter):
     def qconf(self, *args: str) -> list[str]:
         return self.cmd("qconf_command").render() + list(args)
 
-    def _with_file(self, option: str, name: str, content: str, ok=(0,)) -> tuple[int, str, str]:
+    def _with_file(self, option: str, name: str, content: str, ok: Sequence[int] = (0,)) -> tuple[int, str, str]:
         """``qconf <option> FILE`` with ``content`` in a temp file whose name is ``name``."""
         d = tempfile.mkdtemp(prefix="dcluster-sge-", dir=self.tmpdir)
         path = os.path.join(d, name)

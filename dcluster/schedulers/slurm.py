@@ -46,7 +46,7 @@ HELD_REASONS = {
 _RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
 
 
-def num(value: Any, default: int | float = 0) -> Any:
+def num(value: Any, default: int | float | None = 0) -> Any:
     """A number of any openapi version: 5, {"set": true, "number": 5}, None."""
     if isinstance(value, dict):
         if not value.get("set", True) or value.get("infinite"):
@@ -54,8 +54,12 @@ def num(value: Any, default: int | float = 0) -> Any:
         value = value.get("number", default)
     if value is None or isinstance(value, bool):
         return default
+    if isinstance(value, (int, float)):
+        return value
+    if default is None:
+        return None  # a number only when the output has one
     try:
-        return value if isinstance(value, (int, float)) else type(default)(value)
+        return type(default)(value)
     except (TypeError, ValueError):
         return default
 
@@ -101,7 +105,8 @@ def _load(data: str | bytes, key: str, command: str) -> list[dict[str, Any]]:
     errors = [e for e in (doc.get("errors") or []) if e]
     if errors and not doc[key]:
         raise ParseError(command, data, f"Slurm reported errors: {errors!r:.200}")
-    return doc[key]
+    records: list[dict[str, Any]] = doc[key]
+    return records
 
 
 def _tres(text: str) -> dict[str, str]:

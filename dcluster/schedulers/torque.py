@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dcluster.config.schedulers import TorqueConfig
@@ -25,7 +25,7 @@ from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 
 from . import maui
-from .adapter import Adapter
+from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
 from .units import duration_s, mem_mb, split_list, to_int
 from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
@@ -141,7 +141,7 @@ _QSTAT_FIELDS = (
 )
 
 
-def _epoch(value: str | None) -> float:
+def _epoch(value: Any) -> float:
     """A Torque time (seconds since the epoch) as a float; 0.0 when missing or not a number."""
     try:
         return float(int(value))  # the usual form; to_int would take twice as long
@@ -154,7 +154,9 @@ _SHAPE_FIELDS = ("properties", "chunks", "chunk_cores", "chunk_mem_mb", "distinc
 _SHAPE_DEFAULTS = ((), 1, 1, 0, True, 0)
 
 
-def _cached_shape(resource_list: Any, shapes: dict) -> tuple[tuple, list[list[int]] | None]:
+def _cached_shape(
+    resource_list: Any, shapes: dict[Any, tuple[tuple[Any, ...], list[list[int]] | None]]
+) -> tuple[tuple[Any, ...], list[list[int]] | None]:
     """job_shape of a <Resource_List> element, computed once per distinct content.
 
     Returns the shape as a tuple in _SHAPE_FIELDS order and the ``chunk_list``
@@ -180,7 +182,7 @@ def parse_qstat(
 
 
 def _parse_qstat(data: str | bytes, command: str, priorities: dict[str, float]) -> list[Job]:
-    shapes: dict[tuple, tuple[tuple, list[list[int]] | None]] = {}  # many jobs share a request
+    shapes: dict[Any, tuple[tuple[Any, ...], list[list[int]] | None]] = {}  # many jobs share a request
     running, pending, held, other = JobState.RUNNING, JobState.PENDING, JobState.HELD, JobState.OTHER
 
     def job(elem: Any, number: int, f: dict[str, Any]) -> Job:
@@ -312,8 +314,14 @@ class TorqueAdapter(Adapter):
     worker_daemon = "pbs_mom"
 
     def __init__(
-        self, config, run, sleep=None, create_tries: int = 5, checknode_wait: float = 60.0, retry_pause: float = 2.0
-    ):
+        self,
+        config: TorqueConfig | Mapping[str, Any],
+        run: Run,
+        sleep: Callable[[float], None] | None = None,
+        create_tries: int = 5,
+        checknode_wait: float = 60.0,
+        retry_pause: float = 2.0,
+    ) -> None:
         super().__init__(config, run, sleep)
         self.create_tries = create_tries
         self.checknode_wait = checknode_wait

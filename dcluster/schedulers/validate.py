@@ -50,7 +50,10 @@ def reservation_fields(reservation: Any) -> tuple[str | None, str | None, tuple[
     """
     if reservation is None:
         return None, None, ()
-    get = reservation.get if isinstance(reservation, Mapping) else lambda k: getattr(reservation, k, None)
+
+    def get(key: str) -> Any:
+        return reservation.get(key) if isinstance(reservation, Mapping) else getattr(reservation, key, None)
+
     props = get("properties") or ()
     if isinstance(props, str):
         props = props.split(",")

@@ -39,12 +39,12 @@ _DECL = (
     r"(?:<\?xml\s+version\s*=\s*(['\"])1\.0\1(?:\s+encoding\s*=\s*(['\"])[Uu][Tt][Ff]-8\2)?"
     r"(?:\s+standalone\s*=\s*(['\"])(?:yes|no)\3)?\s*\?>\s*)?"
 )
-_HEADS: dict[tuple[str, type], re.Pattern] = {}
+_HEADS: dict[tuple[str, type], re.Pattern[Any]] = {}
 # collect_ids=False: no xml:id index (nothing looks elements up by id); a few per cent of the parse.
 _SLICE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
 
 
-def _head(root: str, kind: type) -> re.Pattern:
+def _head(root: str, kind: type) -> re.Pattern[Any]:
     key = (root, kind)
     if key not in _HEADS:
         pattern = r"\A" + _DECL + "<" + re.escape(root) + ">"
@@ -58,13 +58,13 @@ def _slices(data: str | bytes, tag: str, root: str) -> Iterator[etree._Element]:
     if head is None:
         raise ValueError("not a plain document")
     encode = isinstance(data, str)
-    end_tag = f"</{tag}>" if encode else f"</{tag}>".encode()
+    end_tag: Any = f"</{tag}>" if encode else f"</{tag}>".encode()  # of data's type
     open_root = f"<{root}>".encode()
     close_root = f"</{root}>".encode()
     start = 0
     while True:
         cut = data.find(end_tag, max(start, head.end()) + CHUNK)
-        piece = data[start:] if cut < 0 else data[start : cut + len(end_tag)]
+        piece: Any = data[start:] if cut < 0 else data[start : cut + len(end_tag)]
         if encode:
             piece = piece.encode("utf-8")
         text = (b"" if start == 0 else open_root) + piece + (b"" if cut < 0 else close_root)
@@ -80,7 +80,7 @@ def _slice_records(
     fields: frozenset[str],
     elements: frozenset[str],
     build: Callable[..., Any],
-    out: list,
+    out: list[Any],
 ) -> None:
     """Append ``build(record, n, its fields)`` for each record of a slice; ValueError to give up.
 
@@ -139,7 +139,7 @@ def build_records(
     fields: Iterable[str] = (),
     elements: Iterable[str] = (),
     allow_empty: bool = False,
-) -> list:
+) -> list[Any]:
     """``build(elem, n, kids)`` for each record of ``iter_xml(data, tag, root, command, allow_empty)``.
 
     ``kids`` maps the names of the record's children named in ``fields`` to
@@ -153,7 +153,7 @@ def build_records(
         raise ValueError(f"{sorted(fields & elements)} both as text and as elements")
     if data is not None and len(data) >= _FAST_MIN:
         try:
-            out: list = []
+            out: list[Any] = []
             for top in _slices(data, tag, root):
                 _slice_records(top, tag, fields, elements, build, out)
             return out

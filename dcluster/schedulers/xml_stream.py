@@ -21,10 +21,9 @@ CHUNK = 1 << 17
 
 def _feed(parser: etree.XMLPullParser, data: str | bytes) -> Iterator[None]:
     """Feed ``data`` in CHUNK pieces (a str is encoded one piece at a time, never whole), then close."""
-    encode = isinstance(data, str)
     for start in range(0, len(data), CHUNK):
         chunk = data[start : start + CHUNK]
-        parser.feed(chunk.encode("utf-8") if encode else chunk)
+        parser.feed(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
         yield
     parser.close()
     yield
@@ -103,7 +102,9 @@ def iter_xml(
 
 def has_content(data: str | bytes) -> bool:
     """True when ``data`` holds something besides whitespace (without copying it)."""
-    return bool(re.search(rb"\S" if isinstance(data, bytes) else r"\S", data))
+    if isinstance(data, bytes):
+        return re.search(rb"\S", data) is not None
+    return re.search(r"\S", data) is not None
 
 
 def text(elem: etree._Element, path: str, default: str = "") -> str:
