@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import identity
 from ..config import Config, Resource
+from ..holds import DEFAULT_HOLD_REASON
 from ..model import Job, Node
 from ..schedulers import adapter_class
 
@@ -67,7 +68,7 @@ class RemoteScheduler:
             kwargs["address"] = address
         return self._call("add_node", name, cores, **kwargs)
 
-    def hold(self, name, reason="dcluster: hold"):
+    def hold(self, name, reason=DEFAULT_HOLD_REASON):
         return self._call("hold", name, reason=reason)
 
     def release(self, name, force=False):

@@ -5,6 +5,12 @@ set_reservation() hold() release() remove() vacate() check()`` and the
 capabilities callers need, as class attributes).  This registry is the one
 place that maps the pillar's ``cluster:type`` to an adapter; nothing else
 looks at the scheduler's name.  Nothing here imports Salt.
+
+Adding a scheduler: its settings' schema in :mod:`dcluster.config.keys`
+(``CLUSTER_CONFIGS``) and their typed class in :mod:`dcluster.config.schedulers`
+(``CONFIG_TYPES``), a module here with its parsers and an :class:`.adapter.Adapter`
+subclass, and one line in ``_ADAPTERS`` below; ``tests/unit/schedulers/test_interface.py``
+then checks its signatures against the interface.
 """
 
 from __future__ import annotations

@@ -657,7 +657,7 @@ class SgeAdapter(Adapter):
                 (parse_qhost if key == "qhost_command" else parse_qstat_records)(out, command=" ".join(argv))
             except SchedulerError as exc:
                 problems.append(str(exc))
-        return {"healthy": not problems, "scheduler": "sge", "problems": problems}
+        return {"healthy": not problems, "scheduler": self.kind, "problems": problems}
 
     # ------------------------------------------------------------ actions
     def add_node(

@@ -369,7 +369,7 @@ class SlurmAdapter(Adapter):
                 problems.append(f"{' '.join(argv)!r}: {out.strip()[:300]!r}")
         except SchedulerError as exc:
             problems.append(str(exc))
-        return {"healthy": not problems, "scheduler": "slurm", "problems": problems}
+        return {"healthy": not problems, "scheduler": self.kind, "problems": problems}
 
     # ------------------------------------------------------------ actions
     def _features_for(self, reservation: Any, properties: Iterable[str]) -> list[str]:

@@ -380,7 +380,7 @@ class TorqueAdapter(Adapter):
             maui.parse_diagnose_p(self.output(argv), " ".join(argv))
         except SchedulerError as exc:
             problems.append(f"maui: {exc}")
-        return {"healthy": not problems, "scheduler": "torque", "problems": problems}
+        return {"healthy": not problems, "scheduler": self.kind, "problems": problems}
 
     # ------------------------------------------------------------ actions
     def _qmgr_set(self, name: str, attr: str, op: str, value: object) -> None:
