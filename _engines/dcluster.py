@@ -80,10 +80,10 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     opts = __opts__  # Salt's loader dunder
     fire = _fire_fn(opts)
     pillar_minion = pillar_minion or opts.get("id")
-    if not master_address:
-        iface = opts.get("interface", "0.0.0.0")
-        master_address = iface if iface not in ("0.0.0.0", "::") else opts.get("id", "salt")
-    ports = salt_ports(opts, __runners__, pillar_minion, master_address, fire)
+    ports = salt_ports(opts, __runners__, pillar_minion, master_address or None, fire)  # noqa: F821
+    # what the log and the status show: the address given, else the master's own (the local cloud's
+    # workers get their gateway instead: dcluster.clouds.base.master_address)
+    master_address = master_address or ports.master_default
     controller = Controller(ports, state_path=state_path(opts))
     if stats_interval is not None:
         try:

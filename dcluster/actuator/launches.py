@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 
 from .. import keypairs
-from ..clouds import userdata
+from ..clouds import launch as cloud_launch
 from ..clouds.errors import CloudError
 from ..config import Config
 from ..model import Instance
@@ -79,16 +79,12 @@ class Launches:
         try:
             drv = self.ports.driver(cfg, res)
             keys = self._preaccept(ids)
-            # The local cloud gives each instance a private directory (the template's instance_dir).
-            render = userdata.renderer(
-                res.config.get("userdata_file") or None,
-                master=self.ports.master_address,
-                resource=resource,
-                scheduler=cfg.cluster.type,
-                cluster=cfg.cluster_name,
-                resource_type=res.type,
-                instance_dir_for=getattr(drv, "instance_root", None),
-                extra=res.config.get("userdata_vars"),
+            render = cloud_launch.renderer(
+                drv,
+                cfg,
+                res,
+                explicit_master=self.ports.master_address,
+                default_master=self.ports.master_default,
                 keys=keys,
             )
             asked = True
@@ -100,8 +96,7 @@ class Launches:
             # restart (as maybe launched: counted toward max until listed or agreed absent).
             self.ports.save()
             # A spot request is only asked here: the loop polls it (actuator/requests.py).
-            create = drv.launch_on_demand if on_demand else getattr(drv, "start_launch", drv.launch)
-            result = create(n, ids, render)
+            result = cloud_launch.create(drv, ids, render, "on_demand" if on_demand else "start")
             error = result.error
             instances = list(result.instances)
             opened = {mid: rid for mid, rid in result.requests.items() if mid in ids}

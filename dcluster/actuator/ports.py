@@ -73,7 +73,10 @@ class ActuatorPorts:
     # Hooks (bounded by hook_timeout) run on a pool of their own: a hung hook holds up its own worker's
     # chain only, never another worker's action.  None: on ``submit``.
     submit_hook: Callable[[Callable[[], Any]], Future[Any]] | None = None
-    master_address: str | None = None  # rendered into user-data
+    # Where new minions find the master (dcluster.clouds.base.master_address): the address given
+    # explicitly, else the one the cloud fixes, else the master's own (``master_default``).
+    master_address: str | None = None
+    master_default: str = "salt"
     new_id: Callable[[Config, str], str] = lambda cfg, resource: identity.make(cfg.cluster_name, resource, cfg.secret)
     save: Callable[[], None] = _nothing  # persist the records now (before a create call)
     # What the rest of the engine learns from what was done:

@@ -30,8 +30,10 @@ import logging
 import threading
 from typing import Any
 
+from ..clouds import spot
 from ..clouds.errors import CloudError, InsufficientCapacity
 from ..config import Config
+from ..config.clouds import AwsConfig
 from ..model import Instance, InstanceState
 from .ports import ActuatorPorts
 from .records import Records
@@ -39,7 +41,15 @@ from .steps import delete_key
 
 log = logging.getLogger(__name__)
 
-DONE = ("closed", "cancelled", "failed")  # a request in one of these states is fulfilled no more
+
+def _spot_settings(res: Any) -> AwsConfig | None:
+    """The spot settings of a resource (None: its cloud answers every create call with the instance)."""
+    return res.config if res is not None and isinstance(res.config, AwsConfig) else None
+
+
+def _timeout(res: Any) -> int:
+    settings = _spot_settings(res)
+    return settings.spot_timeout if settings is not None else AwsConfig.spot_timeout
 
 
 class OpenRequests:
@@ -49,7 +59,7 @@ class OpenRequests:
         self._polling: set[str] = set()  # resources with a poll under way
         self._looked: set[str] = set()  # resources looked at by their tags since this start
         # cancelled requests one listing did not show: replaced only if the next one does not either
-        self._missed: set[str] = set()
+        self._absences = spot.Absences()
 
     # ------------------------------------------------------------ recording
     def opened(self, cfg: Config, resource: str, opened: dict[str, str]) -> None:
@@ -57,7 +67,7 @@ class OpenRequests:
         if not opened:
             return
         res = cfg.resource(resource)
-        timeout = float((res.config.get("spot_timeout") if res else None) or 300)
+        timeout = float(_timeout(res))
         now = self.ports.monotonic()
         for mid, rid in opened.items():
             self._track(resource, rid, mid, now, now + timeout, res.cores if res else 0)
@@ -96,7 +106,7 @@ class OpenRequests:
         due |= {
             name
             for name, res in cfg.resources.items()
-            if res.config.get("spot_bid") is not None and name not in self._looked
+            if (settings := _spot_settings(res)) is not None and settings.spot and name not in self._looked
         }
         submit = self.ports.submit_launch or self.ports.submit
         for name in sorted(due):
@@ -135,22 +145,9 @@ class OpenRequests:
             self._found_again(res, mine, seen, now)
             with self.records.lock:
                 mine = {rid: dict(r) for rid, r in self.records.requests.items() if r["resource"] == resource}
-        fulfilled: dict[str, str] = {}  # instance id -> request id
-        unfulfilled: list[str] = []
-        cancel: list[str] = []
-        for rid, rec in mine.items():
-            req = seen.get(rid)
-            if req is not None:
-                self._missed.discard(rid)
-            if req is not None and req.instance_id:
-                fulfilled[req.instance_id] = rid
-            elif req is not None and req.state in DONE:
-                unfulfilled.append(rid)
-            elif req is None and rec["cancelled"]:
-                if self._absent_again(rid):
-                    unfulfilled.append(rid)  # cancelled and forgotten: nothing was fulfilled
-            elif now >= rec["deadline"]:
-                cancel.append(rid)  # open (or not known yet) at its deadline
+        tracked = {rid: spot.Tracked(rec["deadline"], bool(rec["cancelled"])) for rid, rec in mine.items()}
+        out = spot.sort(tracked, seen, now, self._absences)
+        fulfilled, unfulfilled, cancel = out.fulfilled, out.unfulfilled, out.cancel
         if cancel:
             log.info(
                 "dcluster: %d spot request(s) of %s unfulfilled at the deadline; cancelling", len(cancel), resource
@@ -159,16 +156,8 @@ class OpenRequests:
                 for rid in cancel:
                     if rid in self.records.requests:
                         self.records.requests[rid]["cancelled"] = True
-            after = {r.id: r for r in drv.cancel_requests(cancel)}
-            for rid in cancel:
-                req = after.get(rid)
-                if req is not None and req.instance_id:
-                    fulfilled[req.instance_id] = rid  # fulfilled while being cancelled: ours all the same
-                elif req is not None and req.state in DONE:
-                    unfulfilled.append(rid)
-                elif req is None and self._absent_again(rid):
-                    unfulfilled.append(rid)
-                # still open: the cancel has not taken yet; looked at again next cycle
+            # one still open after it: the cancel has not taken yet; looked at again next cycle
+            spot.sort_cancelled(cancel, {r.id: r for r in drv.cancel_requests(cancel)}, self._absences, out)
             self.ports.save()  # a restart now must not take them for requests still to wait for
         if fulfilled:
             self._adopt(cfg, drv, resource, fulfilled, mine)
@@ -176,17 +165,6 @@ class OpenRequests:
             self._replace(cfg, resource, unfulfilled, mine)
         if fulfilled or unfulfilled or cancel:
             self.ports.cloud_changed(resource)
-
-    def _absent_again(self, rid: str) -> bool:
-        """Whether a cancelled request missing from this listing was missing from the last one too.
-        EC2 lists a cancelled request for hours, with the instance it launched if it was fulfilled
-        first; a listing that lags or errs must not, on its own, make that instance (untagged, so
-        never listed as ours) a leak and launch a replacement besides."""
-        if rid in self._missed:
-            self._missed.discard(rid)
-            return True
-        self._missed.add(rid)
-        return False
 
     def _found_again(self, res: Any, mine: dict[str, dict[str, Any]], seen: dict[str, Any], now: float) -> None:
         """Requests of ours the records do not hold (killed between the request and the save)."""
@@ -199,7 +177,7 @@ class OpenRequests:
                     continue
                 # no longer than spot_timeout, whatever ValidUntil the listing says: until then the
                 # worker counts toward max (EC2's default ValidUntil is 7 days; a hostile answer, years)
-                timeout = float(res.config.get("spot_timeout") or 300)
+                timeout = float(_timeout(res))
                 left = min(req.valid_until - self.ports.clock(), timeout) if req.valid_until else timeout
                 log.info("dcluster: found spot request %s of %s (%s) again", rid, res.name, req.minion_id)
                 self._track(res.name, rid, req.minion_id, now, now + max(0.0, left), res.cores)
@@ -251,8 +229,9 @@ class OpenRequests:
         res = cfg.resources.get(resource)
         if res is None:
             return  # retired: nothing is launched for it any more
-        timeout = int(res.config.get("spot_timeout") or 300)
-        if res.config.get("spot_fallback_on_demand", True):
+        timeout = _timeout(res)
+        settings = _spot_settings(res)
+        if settings is None or settings.spot_fallback_on_demand:
             self.records.count("spot_fallback", len(gone))
             self.launches.launch(
                 cfg,

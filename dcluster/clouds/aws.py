@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import model
+from ..config.clouds import AwsConfig
+from . import spot
 from .base import (
     Driver,
     LaunchResult,
@@ -101,9 +103,16 @@ _TRANSIENT = {
 _NOTFOUND = {"InvalidInstanceID.NotFound", "InvalidSpotInstanceRequestID.NotFound"}
 
 
-def classify(code: str, message: str, status: int | None = None, secrets: Sequence = ()) -> CloudError:
+def classify(
+    message: str,
+    *,
+    status: int | None = None,
+    code: str = "",
+    secrets: Sequence[object] = (),
+    retry_after: float = 0.0,
+) -> CloudError:
     """The classified error of an EC2 error code (``ClientError.response["Error"]["Code"]``)."""
-    kw = {"cloud": "aws", "code": code, "secrets": secrets}
+    kw: dict[str, Any] = {"cloud": "aws", "code": code, "secrets": secrets, "retry_after": retry_after}
     # EC2 answers capacity shortages with HTTP 500 (they are "server errors"): the code decides first.
     if code in _CAPACITY:
         return InsufficientCapacity(message, **kw)
@@ -133,7 +142,9 @@ def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return classify(str(err.get("Code", "")), str(err.get("Message", "") or exc), status, secrets)
+        return classify(
+            str(err.get("Message", "") or exc), status=status, code=str(err.get("Code", "")), secrets=secrets
+        )
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return AuthFailure(str(exc), cloud="aws", secrets=secrets)
     if isinstance(exc, (bx.ParamValidationError, bx.NoRegionError, bx.InvalidRegionError)):
@@ -171,6 +182,8 @@ def _ts(value: Any) -> float:
 
 class AwsDriver(Driver):
     type = "aws"
+    settings = AwsConfig
+    config: AwsConfig
 
     def __init__(
         self,
@@ -199,7 +212,7 @@ class AwsDriver(Driver):
     # ------------------------------------------------------------ plumbing
     @property
     def _secrets(self) -> list:
-        return [self.config.get("secret_access_key"), self.secret]
+        return [self.config.secret_access_key, self.secret]
 
     def _make_client(self):
         import boto3
@@ -207,11 +220,11 @@ class AwsDriver(Driver):
 
         cfg = self.config
         proxies = None
-        if cfg.get("proxy"):
-            host = cfg["proxy"]
+        if cfg.proxy:
+            host = cfg.proxy
             url = host if "://" in host else f"http://{host}"
-            if cfg.get("proxy_port"):
-                url = f"{url}:{cfg['proxy_port']}"
+            if cfg.proxy_port:
+                url = f"{url}:{cfg.proxy_port}"
             proxies = {"http": url, "https": url}
         bcfg = Config(
             proxies=proxies,
@@ -221,16 +234,16 @@ class AwsDriver(Driver):
             max_pool_connections=20,
         )
         kwargs: dict[str, Any] = {
-            "region_name": cfg.get("region_name") or "us-east-1",
+            "region_name": cfg.region_name,
             "config": bcfg,
-            "verify": bool(cfg.get("validate_certs", True)),
+            "verify": cfg.validate_certs,
         }
-        if cfg.get("endpoint_url"):
-            kwargs["endpoint_url"] = cfg["endpoint_url"]
-        if cfg.get("access_key_id"):
-            kwargs["aws_access_key_id"] = cfg["access_key_id"]
-            sk = cfg.get("secret_access_key")
-            kwargs["aws_secret_access_key"] = sk.reveal() if hasattr(sk, "reveal") else sk
+        if cfg.endpoint_url:
+            kwargs["endpoint_url"] = cfg.endpoint_url
+        if cfg.access_key_id:
+            kwargs["aws_access_key_id"] = cfg.access_key_id
+            sk = cfg.secret_access_key
+            kwargs["aws_secret_access_key"] = sk.reveal() if sk is not None else None
         try:
             return boto3.session.Session().client("ec2", **kwargs)
         except Exception as exc:  # noqa: BLE001 - bad region, bad endpoint url ...: translated into a classified CloudError
@@ -262,7 +275,7 @@ class AwsDriver(Driver):
     # ------------------------------------------------------------ shape
     def _instance_shape(self) -> tuple[int, int]:
         if self._shape is None:
-            itype = self.config["instance_type"]
+            itype = self.config.instance_type
             answer = self._call("describe_instance_types", InstanceTypes=[itype]).get("InstanceTypes", [])
             if not answer:
                 raise InvalidConfig(f"instance type {itype} is unknown in this region", cloud="aws")
@@ -294,7 +307,7 @@ class AwsDriver(Driver):
         if not self.verified(minion):
             log.debug("aws: %s carries our cluster tags but no minion id of ours; ignored", raw.get("InstanceId"))
             return None
-        if self.config.get("use_public_ip_address"):
+        if self.config.use_public_ip_address:
             ip = raw.get("PublicIpAddress") or ""
         else:
             ip = raw.get("PrivateIpAddress") or ""
@@ -323,7 +336,7 @@ class AwsDriver(Driver):
                 if inst is not None:
                     out.append(inst)
                     seen.add(inst.id)
-        if self.config.get("spot_bid") is not None:
+        if self.config.spot:
             # Open spot requests are instances to be: the policy must count them.
             for req in self._spot_requests(filters=self._filters() + [{"Name": "state", "Values": ["open", "active"]}]):
                 if req.get("InstanceId") in seen:
@@ -363,35 +376,34 @@ class AwsDriver(Driver):
     # ------------------------------------------------------------ launching
     def _launch_spec(self) -> dict[str, Any]:
         cfg = self.config
-        spec: dict[str, Any] = {"ImageId": cfg["image_id"], "InstanceType": cfg["instance_type"]}
-        if cfg.get("key_name"):
-            spec["KeyName"] = cfg["key_name"]
-        if cfg.get("availability_zone"):
-            spec["Placement"] = {"AvailabilityZone": cfg["availability_zone"]}
-        groups = list(cfg.get("security_groups") or ())
-        if cfg.get("subnet_id"):
+        spec: dict[str, Any] = {"ImageId": cfg.image_id, "InstanceType": cfg.instance_type}
+        if cfg.key_name:
+            spec["KeyName"] = cfg.key_name
+        if cfg.availability_zone:
+            spec["Placement"] = {"AvailabilityZone": cfg.availability_zone}
+        groups = list(cfg.security_groups)
+        if cfg.subnet_id:
             nic: dict[str, Any] = {
                 "DeviceIndex": 0,
-                "SubnetId": cfg["subnet_id"],
-                "AssociatePublicIpAddress": bool(cfg.get("use_public_ip_address")),
+                "SubnetId": cfg.subnet_id,
+                "AssociatePublicIpAddress": cfg.use_public_ip_address,
             }
             if groups:
                 nic["Groups"] = groups
             spec["NetworkInterfaces"] = [nic]
         elif groups:
             spec["SecurityGroupIds"] = groups
-        disks = cfg.get("disk_map") or {}
-        if disks:
+        if cfg.disk_map:
             spec["BlockDeviceMappings"] = [
                 {
-                    "DeviceName": d["device"],
+                    "DeviceName": d.device,
                     "Ebs": {
-                        "VolumeSize": int(d["size"]),
-                        "VolumeType": d["volume_type"],
-                        "DeleteOnTermination": bool(d["delete_on_termination"]),
+                        "VolumeSize": d.size,
+                        "VolumeType": d.volume_type,
+                        "DeleteOnTermination": d.delete_on_termination,
                     },
                 }
-                for d in disks.values()
+                for d in cfg.disk_map.values()
             ]
         return spec
 
@@ -400,13 +412,22 @@ class AwsDriver(Driver):
         uses :meth:`start_launch` and polls instead)."""
         result = self.start_launch(count, minion_ids, userdata_for)
         if result.requests:
-            self._wait_for_requests(result, userdata_for)
+            spot.wait(
+                self,
+                result,
+                userdata_for,
+                timeout=self.config.spot_timeout,
+                fallback=self.config.spot_fallback_on_demand,
+                clock=self._clock,
+                sleep=self._sleep,
+                interval=self._poll,
+            )
         return result
 
     def start_launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
         """On demand: the instances.  Spot: the requests, left open in ``result.requests``; ids whose
         request was refused for quota or capacity are launched on demand here (if the fallback is on)."""
-        return self._start(count, minion_ids, userdata_for, spot=self.config.get("spot_bid") is not None)
+        return self._start(count, minion_ids, userdata_for, spot=self.config.spot)
 
     def launch_on_demand(
         self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]
@@ -430,7 +451,7 @@ class AwsDriver(Driver):
             ids = self._request_spot(ids, userdata_for, result)
             if not ids:
                 return result
-            if not self.config.get("spot_fallback_on_demand", True):
+            if not self.config.spot_fallback_on_demand:
                 return result  # the refusal is the error
             result.extra["fallback_on_demand"] = len(ids)
             result.error = None
@@ -475,15 +496,14 @@ class AwsDriver(Driver):
         return None
 
     def _name(self, minion_id: str) -> str:
-        prefix = self.config.get("instance_name_prefix") or ""
-        return f"{prefix}-{minion_id}" if prefix else minion_id
+        return self.config.name_for(minion_id)
 
     # ------------------------------------------------------------ spot
     def _request_spot(self, ids: list[str], userdata_for, result: LaunchResult) -> list[str]:
         """One spot request per id, valid for ``spot_timeout``, into ``result.requests``; returns the
         ids whose request was refused for quota or capacity.  Any other error stops (the requests made
         so far stay in ``result.requests``: they exist)."""
-        timeout = int(self.config.get("spot_timeout") or 300)
+        timeout = self.config.spot_timeout
         until = datetime.now(UTC) + timedelta(seconds=timeout)
         refused: list[str] = []
         for mid in ids:
@@ -503,7 +523,7 @@ class AwsDriver(Driver):
             try:
                 answer = self._call(
                     "request_spot_instances",
-                    SpotPrice=str(self.config["spot_bid"]),
+                    SpotPrice=str(self.config.spot_bid),
                     InstanceCount=1,
                     Type="one-time",
                     ValidUntil=until,
@@ -656,58 +676,6 @@ class AwsDriver(Driver):
                     continue
                 out[iid] = mid
         return out
-
-    def _wait_for_requests(self, result: LaunchResult, userdata_for) -> None:
-        """Poll ``result.requests`` until fulfilled or ``spot_timeout``; cancel the rest, adopt what was
-        fulfilled (also while cancelling), launch the unfulfilled part on demand if the fallback is on."""
-        timeout = int(self.config.get("spot_timeout") or 300)
-        deadline = self._clock() + timeout
-        pending = {rid: mid for mid, rid in result.requests.items()}
-        result.requests = {}
-        fulfilled: dict[str, str] = {}  # instance id -> minion id
-        request_of: dict[str, str] = {}  # instance id -> request id
-        left: list[str] = []
-
-        def sort(reqs: list[Request], final: bool) -> None:
-            seen = {r.id: r for r in reqs}
-            for rid in list(pending):
-                req = seen.get(rid)
-                if req is not None and req.instance_id:
-                    fulfilled[req.instance_id] = pending.pop(rid)
-                    request_of[req.instance_id] = rid
-                elif (req is None and final) or (req is not None and req.state in ("closed", "cancelled", "failed")):
-                    left.append(pending.pop(rid))
-
-        while pending:
-            sort(self.poll_requests(list(pending)), final=False)
-            if not pending or self._clock() >= deadline:
-                break
-            self._sleep(min(self._poll, max(0.0, deadline - self._clock())))
-        if pending:
-            log.info(
-                "aws %s: %d spot request(s) unfulfilled after %d s; cancelling",
-                self.resource.name,
-                len(pending),
-                timeout,
-            )
-            sort(self.cancel_requests(list(pending)), final=True)
-            left += list(pending.values())  # still open after the cancel: it will not be fulfilled
-        if fulfilled:
-            adopted = self.adopt(fulfilled, request_of)
-            result.instances += adopted.instances
-            result.error = result.error or adopted.error
-        if not left:
-            return
-        result.extra["spot_unfulfilled"] = len(left)
-        if not self.config.get("spot_fallback_on_demand", True):
-            result.error = result.error or InsufficientCapacity(
-                f"{len(left)} spot request(s) not fulfilled within {timeout} s", cloud="aws", code="spot-timeout"
-            )
-            return
-        result.extra["fallback_on_demand"] = result.extra.get("fallback_on_demand", 0) + len(left)
-        more = self.launch_on_demand(len(left), left, userdata_for)
-        result.instances += more.instances
-        result.error = more.error
 
     # ------------------------------------------------------------ destroying
     def destroy(self, ids: Sequence[str]) -> dict[str, str]:

@@ -21,6 +21,15 @@ idempotent where the cloud allows it (EC2 ``ClientToken`` = minion id).
 Instances that dcluster launched in batches before this (tags
 ``dcluster-batch`` and ``dcluster-ids-<n>``) are still recognised by their
 launch index, so an upgrade leaks none of them.
+
+The interface
+-------------
+Every driver offers the operations of :class:`Driver`, each with one
+signature; its module offers ``classify`` and ``translate`` with the
+signatures of :class:`Classify` and :class:`Translate`.  Where new minions find
+the master is decided by :func:`master_address` alone (an explicit address, else
+the one the cloud fixes, else the master's own), and every launch renders its
+user-data through :mod:`dcluster.clouds.launch`.
 """
 
 from __future__ import annotations
@@ -31,12 +40,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from .. import identity, model
+from ..config.clouds import CloudConfig
 from ..config.model import Resource
 from ..config.secret import Secret
-from .errors import CloudError, Transient
+from .errors import CloudError, InvalidConfig, Transient
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +100,49 @@ class LaunchResult:
         }
 
 
+class Classify(Protocol):
+    """A driver module's ``classify``: the classified error of one answer of its cloud's API."""
+
+    def __call__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        secrets: Sequence[object] = (),
+        retry_after: float = 0.0,
+    ) -> CloudError: ...
+
+
+class Translate(Protocol):
+    """A driver module's ``translate``: any exception of its SDK as a classified error."""
+
+    def __call__(self, exc: BaseException, secrets: Sequence[object] = ()) -> CloudError: ...
+
+
 class Driver(abc.ABC):
     """One resource of one cloud.  Methods raise :class:`CloudError` subclasses only."""
 
-    type = ""
+    type: ClassVar[str] = ""
+    settings: ClassVar[type[CloudConfig]] = CloudConfig  # the class of ``resource.config`` it takes
     # Secrets the pillar used before ``secret`` (``previous_secrets``): instances whose ids verify under
     # one of them are still ours, so they are listed and may be destroyed.  Set by registry.driver_for;
     # new ids (check_ids) must verify under ``secret`` alone.
     previous_secrets: tuple[Secret | str, ...] = ()
+    config: CloudConfig
 
     def __init__(self, resource: Resource, cluster_name: str, secret: Secret | str):
+        if not isinstance(resource.config, self.settings):
+            raise InvalidConfig(
+                f"dcluster:cloud:{resource.name}:config: {type(resource.config).__name__} given to the "
+                f"{self.type} driver, which takes {self.settings.__name__}",
+                cloud=self.type,
+                code="type",
+            )
         self.resource = resource
         self.cluster = cluster_name
         self.secret = secret
-        self.config: Mapping[str, Any] = resource.config
+        self.config = resource.config
 
     @abc.abstractmethod
     def instances(self) -> list[model.Instance]:
@@ -127,6 +166,16 @@ class Driver(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (optional)."""
+
+    def instance_root(self, minion_id: str) -> str:
+        """A directory private to the instance on this machine (the template's ``instance_dir``); empty
+        on clouds whose instances run elsewhere."""
+        return ""
+
+    def own_master(self) -> str | None:
+        """The master's address this cloud's instances must use, where the cloud fixes one (the local
+        cloud: its bridge's gateway, the only address its namespace hosts reach); None: the master's own."""
+        return None
 
     # ------------------------------------------------------------ requests answered later (spot)
     # A create call that only asks (an EC2 spot request) returns at once with the requests open
@@ -220,6 +269,26 @@ class Driver(abc.ABC):
     def verified(self, minion_id: str) -> bool:
         ident = identity.parse(minion_id, (self.secret, *self.previous_secrets), self.cluster)
         return ident is not None and ident.resource == self.resource.name
+
+
+def own_address(opts: Mapping[str, Any] | None) -> str:
+    """The master's own address from Salt's opts: its interface, unless it listens on every address;
+    on a minion (an execution module run there) the master it talks to; else the master's id."""
+    opts = opts or {}
+    iface = opts.get("interface")
+    if iface and iface not in ("0.0.0.0", "::"):
+        return str(iface)
+    if opts.get("__role") == "minion":
+        return str(opts.get("master") or "salt")
+    return str(opts.get("id") or "salt")
+
+
+def master_address(drv: Driver, explicit: str | None, default: str) -> str:
+    """Where new minions of ``drv``'s resource find the master: the address given explicitly (the
+    engine's ``master_address``, the module's ``master=``), else the one the cloud fixes
+    (:meth:`Driver.own_master`), else ``default`` (:func:`own_address` of the master's opts)."""
+    own = getattr(drv, "own_master", None)  # doubles of a driver may lack it: the Driver default then
+    return explicit or (own() if own is not None else None) or default
 
 
 def tags_for(cluster: str, resource: str, minion_id: str, launch_time: float | None = None) -> dict[str, str]:

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from .. import model, netns
+from ..config.clouds import LocalConfig
 from .base import Driver, LaunchResult, tags_for
 from .errors import CloudError, InvalidConfig, QuotaExceeded, Transient
 
@@ -74,13 +75,15 @@ def _rewrite(path: str, text: str) -> None:
 
 class LocalDriver(Driver):
     type = "local"
+    settings = LocalConfig
+    config: LocalConfig
 
     def __init__(self, resource, cluster_name, secret):
         super().__init__(resource, cluster_name, secret)
         cfg = self.config
         try:
-            self.network = ipaddress.ip_network(str(cfg.get("network") or "127.200.0.0/24"), strict=False)
-            self.gateway = ipaddress.ip_address(str(cfg.get("gateway") or "127.200.0.1"))
+            self.network = ipaddress.ip_network(cfg.network, strict=False)
+            self.gateway = ipaddress.ip_address(cfg.gateway)
         except ValueError as exc:
             raise InvalidConfig(f"local cloud {resource.name}: {exc}", cloud="local") from None
         if not self.network.subnet_of(LOOPBACK):
@@ -95,9 +98,9 @@ class LocalDriver(Driver):
                 cloud="local",
                 code="gateway",
             )
-        self.bridge = str(cfg.get("bridge") or "dcbr0")
-        self.state_dir = str(cfg.get("state_dir") or "/var/lib/dcluster/local-cloud")
-        self.hosts_file = str(cfg.get("hosts_file") or "")
+        self.bridge = cfg.bridge
+        self.state_dir = cfg.state_dir
+        self.hosts_file = cfg.hosts_file
 
     # ------------------------------------------------------------ state files
     def _path(self, iid: str) -> str:
@@ -109,6 +112,9 @@ class LocalDriver(Driver):
 
     def instance_root(self, minion_id: str) -> str:
         return os.path.join(self.host_dir(minion_id), "root")
+
+    def own_master(self) -> str:
+        return str(self.gateway)
 
     @contextlib.contextmanager
     def _locked(self):
@@ -174,10 +180,10 @@ class LocalDriver(Driver):
 
     # ------------------------------------------------------------ Driver
     def cores(self) -> int:
-        return int(self.resource.cores or self.config.get("cores") or 1)
+        return self.resource.cores or self.config.cores
 
     def mem_mb(self) -> int:
-        return int(self.resource.mem_mb or self.config.get("mem_mb") or 1024)
+        return self.resource.mem_mb or self.config.mem_mb
 
     def _to_instance(self, rec: dict) -> model.Instance | None:
         tags = rec.get("tags", {})
@@ -250,7 +256,7 @@ class LocalDriver(Driver):
                 "address": address,
                 "name": self._name(minion_id),
                 "created": now,
-                "boot_at": now + int(self.config.get("boot_delay") or 0),
+                "boot_at": now + self.config.boot_delay,
                 "bridge": self.bridge,
                 "tags": tags_for(self.cluster, self.resource.name, minion_id, now),
                 "pid": None,
@@ -268,7 +274,7 @@ class LocalDriver(Driver):
             os.chmod(script, 0o700)
             netns.add_host(ns, address, self.bridge, self.network.prefixlen)
             argv = ["/bin/sh", script]  # the instance's own boot script, as an argv (see the module docstring)
-            delay = int(self.config.get("boot_delay") or 0)
+            delay = self.config.boot_delay
             if delay:
                 argv = [
                     sys.executable,
@@ -308,8 +314,7 @@ class LocalDriver(Driver):
         return inst
 
     def _name(self, minion_id: str) -> str:
-        prefix = self.config.get("instance_name_prefix") or ""
-        return f"{prefix}-{minion_id}" if prefix else minion_id
+        return self.config.name_for(minion_id)
 
     # ------------------------------------------------------------ names (the local cloud's DNS)
     def _hosts_line(self, rec: dict) -> str:

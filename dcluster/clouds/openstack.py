@@ -29,6 +29,8 @@ from datetime import datetime
 from typing import Any
 
 from .. import model
+from ..config.clouds import OpenStackConfig
+from ..config.secret import Secret
 from ..scrub import url_password
 from .base import Driver, LaunchResult, launch_time_from, minion_from_tags, tags_for
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
@@ -65,10 +67,15 @@ FORBIDDEN_CONFIG_WORDS = ("volume-backed", "external network")
 
 
 def classify(
-    status: int | None, message: str, secrets: Sequence = (), code: str = "", retry_after: float = 0.0
+    message: str,
+    *,
+    status: int | None = None,
+    code: str = "",
+    secrets: Sequence[object] = (),
+    retry_after: float = 0.0,
 ) -> CloudError:
     """The classified error of a Nova/Keystone answer (HTTP status, message, Retry-After seconds)."""
-    kw = {"cloud": "openstack", "code": code or (str(status) if status else ""), "secrets": secrets}
+    kw: dict[str, Any] = {"cloud": "openstack", "code": code or (str(status) if status else ""), "secrets": secrets}
     low = message.lower()
     if any(w in low for w in CAPACITY_WORDS):
         return InsufficientCapacity(message, **kw)
@@ -115,12 +122,12 @@ def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
         details = getattr(exc, "details", None)
         if details and str(details) not in msg:
             msg = f"{msg}: {details}"
-        return classify(getattr(exc, "code", None), str(msg), secrets, retry_after=_retry_after(exc))
+        return classify(str(msg), status=getattr(exc, "code", None), secrets=secrets, retry_after=_retry_after(exc))
     if isinstance(exc, kx.HttpError):
         return classify(
-            getattr(exc, "http_status", None),
             str(getattr(exc, "message", "") or exc),
-            secrets,
+            status=getattr(exc, "http_status", None),
+            secrets=secrets,
             retry_after=_retry_after(exc),
         )
     if isinstance(exc, (kx.ConnectFailure, kx.ConnectionError, kx.RetriableConnectionFailure)):
@@ -147,6 +154,8 @@ def _ts(value: Any) -> float:
 
 class OpenStackDriver(Driver):
     type = "openstack"
+    settings = OpenStackConfig
+    config: OpenStackConfig
 
     def __init__(self, resource, cluster_name, secret, *, client=None):
         super().__init__(resource, cluster_name, secret)
@@ -158,10 +167,10 @@ class OpenStackDriver(Driver):
     @property
     def _secrets(self) -> list:
         return [
-            self.config.get("password"),
-            self.config.get("application_credential_secret"),
+            self.config.password,
+            self.config.application_credential_secret,
             self.secret,
-            url_password(self.config.get("proxy")),
+            url_password(self.config.proxy),
         ]
 
     def _where(self, key: str) -> str:
@@ -169,7 +178,7 @@ class OpenStackDriver(Driver):
 
     def _verify(self) -> bool | str:
         """keystoneauth's ``verify``: a CA bundle path, True (the system's CAs), or False only with ``insecure``."""
-        verify = self.config.get("verify", True)
+        verify = self.config.verify
         if isinstance(verify, str):
             if not os.path.isfile(verify) or not os.access(verify, os.R_OK):
                 raise InvalidConfig(
@@ -179,14 +188,14 @@ class OpenStackDriver(Driver):
                 )
             return verify
         # The schema refuses verify: False without insecure: True; the driver holds to it as well.
-        return False if verify is False and self.config.get("insecure") is True else True
+        return False if verify is False and self.config.insecure is True else True
 
     def _http(self):
         """The requests session under keystoneauth1: the pillar's proxy for http and https (CONNECT)."""
         import requests
 
         http = requests.Session()
-        proxy = self.config.get("proxy")
+        proxy = self.config.proxy
         if proxy:
             http.proxies = {"http": proxy, "https": proxy}
             # requests lets HTTP(S)_PROXY of the environment override a session's proxies (and NO_PROXY
@@ -201,29 +210,28 @@ class OpenStackDriver(Driver):
 
         cfg = self.config
 
-        def reveal(v):
-            return v.reveal() if hasattr(v, "reveal") else v
+        def reveal(v: Secret | None) -> str | None:
+            return v.reveal() if v is not None else None
 
-        if cfg.get("application_credential_id"):
+        auth: Any
+        if cfg.application_credential_id:
             auth = v3.ApplicationCredential(
-                auth_url=cfg["auth_url"],
-                application_credential_id=cfg["application_credential_id"],
-                application_credential_secret=reveal(cfg["application_credential_secret"]),
+                auth_url=cfg.auth_url,
+                application_credential_id=cfg.application_credential_id,
+                application_credential_secret=reveal(cfg.application_credential_secret),
             )
         else:
             auth = v3.Password(
-                auth_url=cfg["auth_url"],
-                username=cfg["username"],
-                password=reveal(cfg["password"]),
-                project_name=cfg.get("project") or None,
-                project_id=cfg.get("project_id") or None,
-                user_domain_name=cfg.get("user_domain_name") or "Default",
-                project_domain_name=cfg.get("project_domain_name") or "Default",
+                auth_url=cfg.auth_url,
+                username=cfg.username,
+                password=reveal(cfg.password),
+                project_name=cfg.project or None,
+                project_id=cfg.project_id or None,
+                user_domain_name=cfg.user_domain_name,
+                project_domain_name=cfg.project_domain_name,
             )
-        sess = session.Session(
-            auth=auth, session=self._http(), verify=self._verify(), timeout=int(cfg.get("timeout") or 30)
-        )
-        return nova_client.Client("2.1", session=sess, region_name=cfg.get("region_name") or None)
+        sess = session.Session(auth=auth, session=self._http(), verify=self._verify(), timeout=cfg.timeout)
+        return nova_client.Client("2.1", session=sess, region_name=cfg.region_name or None)
 
     def _client_at(self, version: str):
         """A client of the same session at a later microversion (for the one call that needs it)."""
@@ -232,7 +240,7 @@ class OpenStackDriver(Driver):
                 from novaclient import client as nova_client
 
                 self._versioned[version] = nova_client.Client(
-                    version, session=self.client.client.session, region_name=self.config.get("region_name") or None
+                    version, session=self.client.client.session, region_name=self.config.region_name or None
                 )
             return self._versioned[version]
 
@@ -256,7 +264,7 @@ class OpenStackDriver(Driver):
     # ------------------------------------------------------------ flavor
     def flavor(self):
         if self._flavor is None:
-            name = self.config["flavor"]
+            name = self.config.flavor
             flavors = self._do(lambda: self.client.flavors.list(detailed=True))
             match = [f for f in flavors if f.name == name] or [f for f in flavors if f.id == name]
             if not match:
@@ -338,7 +346,7 @@ class OpenStackDriver(Driver):
 
     # ------------------------------------------------------------ launching
     def _nics(self):
-        net = self.config.get("network")
+        net = self.config.network
         if not net:
             return None
         if _UUID.match(net):
@@ -363,7 +371,7 @@ class OpenStackDriver(Driver):
                 endpoint_filter={
                     "service_type": "network",
                     "interface": "public",
-                    "region_name": self.config.get("region_name") or None,
+                    "region_name": self.config.region_name or None,
                 },
             )
             body = resp.json()
@@ -409,24 +417,23 @@ class OpenStackDriver(Driver):
         volume is Nova's to delete with the server, so destroying a worker (or
         a launch whose server went to ERROR) leaves no paid volume behind.
         """
-        bfv = self.config.get("boot_from_volume")
-        if not bfv or not bfv.get("size_gb"):
+        bfv = self.config.boot_from_volume
+        if not bfv.size_gb:
             return None
-        bdm = {
-            "uuid": self.config["image_uuid"],
+        bdm: dict[str, Any] = {
+            "uuid": self.config.image_uuid,
             "source_type": "image",
             "destination_type": "volume",
             "boot_index": 0,
-            "volume_size": int(bfv["size_gb"]),
-            "delete_on_termination": bfv.get("delete_on_termination", True) is not False,
+            "volume_size": bfv.size_gb,
+            "delete_on_termination": bfv.delete_on_termination is not False,
         }
-        if bfv.get("volume_type"):
-            bdm["volume_type"] = str(bfv["volume_type"])
+        if bfv.volume_type:
+            bdm["volume_type"] = bfv.volume_type
         return bdm
 
     def _name(self, stem: str) -> str:
-        prefix = self.config.get("instance_name_prefix") or ""
-        return f"{prefix}-{stem}" if prefix else stem
+        return self.config.name_for(stem)
 
     def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
         ids = self.check_ids(count, minion_ids)
@@ -445,20 +452,20 @@ class OpenStackDriver(Driver):
     def _create_one(self, minion_id: str, userdata_for, cores: int, mem: int, nics) -> model.Instance | None:
         """One ``POST /servers`` for one instance, named by its minion id, with its own user-data and metadata."""
         userdata = userdata_for(minion_id)
-        meta = {str(k): str(v) for k, v in (self.config.get("metadata") or {}).items()}
+        meta = {str(k): str(v) for k, v in self.config.metadata.items()}
         meta.update(tags_for(self.cluster, self.resource.name, minion_id))
         kwargs: dict[str, Any] = {"meta": meta, "userdata": userdata, "min_count": 1, "max_count": 1}
         cfg = self.config
-        if cfg.get("key_name"):
-            kwargs["key_name"] = cfg["key_name"]
-        if cfg.get("security_groups"):
-            kwargs["security_groups"] = list(cfg["security_groups"])
-        if cfg.get("availability_zone"):
-            kwargs["availability_zone"] = cfg["availability_zone"]
+        if cfg.key_name:
+            kwargs["key_name"] = cfg.key_name
+        if cfg.security_groups:
+            kwargs["security_groups"] = list(cfg.security_groups)
+        if cfg.availability_zone:
+            kwargs["availability_zone"] = cfg.availability_zone
         if nics:
             kwargs["nics"] = nics
         name = self._name(minion_id)
-        image, creator = cfg["image_uuid"], self.client
+        image, creator = cfg.image_uuid, self.client
         bdm = self._boot_volume()
         if bdm is not None:
             # The image is the volume's source, not the server's: imageRef stays empty.
@@ -482,7 +489,10 @@ class OpenStackDriver(Driver):
             fault = inst.tags.get("dcluster-fault", "")
             self.destroy([inst.id])
             raise classify(
-                500 if NO_VALID_HOST not in fault else None, fault or "server in ERROR", self._secrets, code="ERROR"
+                fault or "server in ERROR",
+                status=500 if NO_VALID_HOST not in fault else None,
+                code="ERROR",
+                secrets=self._secrets,
             )
         return inst
 

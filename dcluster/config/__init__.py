@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from . import keys, schedulers
+from . import clouds, keys, schedulers
 from .command import Command, CommandError
 from .model import Backoff, Cluster, Config, ConfirmAbsence, Reservation, Resource
 from .schedulers import SchedulerConfig, SgeConfig, SlurmConfig, TorqueConfig
@@ -120,5 +120,5 @@ def _resource(name: str, r: Mapping[str, Any]) -> Resource:
         cores=r["cores"],
         mem_mb=r["mem_mb"],
         launch_batch=r["launch_batch"],
-        config=r["config"],
+        config=clouds.build(r["type"], r["config"]),
     )

@@ -13,6 +13,8 @@ import re
 import urllib.parse
 from typing import Any
 
+from .clouds import AwsConfig, BootFromVolume, CloudConfig, Disk, LocalConfig, OpenStackConfig
+from .clouds import default as _d
 from .schema import CommandSpec, Dict, MapOf, Scalar, SecretList, StrList, Typed
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
@@ -172,11 +174,11 @@ COMMON_CLOUD = {
     "instance_name_prefix": Scalar(
         doc="Prefix of instance names, for people reading the cloud console. "
         "Listing never matches on it: it selects by dcluster tags.",
-        default="",
+        default=_d(CloudConfig, "instance_name_prefix"),
     ),
     "userdata_file": Scalar(
         doc="Jinja2 template rendered as the instance's user-data; empty: the built-in salt-minion bootstrap.",
-        default="",
+        default=_d(CloudConfig, "userdata_file"),
     ),
     "userdata_vars": MapOf(
         doc="Extra variables for the user-data template. The built-in one writes master_port, "
@@ -192,8 +194,10 @@ OPENSTACK = Dict(
         "password": Scalar(doc="Keystone password.", secret=True),
         "project": Scalar(doc="Project (tenant) name."),
         "project_id": Scalar(doc="Project id, instead of the name."),
-        "user_domain_name": Scalar(doc="Keystone v3 user domain.", default="Default"),
-        "project_domain_name": Scalar(doc="Keystone v3 project domain.", default="Default"),
+        "user_domain_name": Scalar(doc="Keystone v3 user domain.", default=_d(OpenStackConfig, "user_domain_name")),
+        "project_domain_name": Scalar(
+            doc="Keystone v3 project domain.", default=_d(OpenStackConfig, "project_domain_name")
+        ),
         "application_credential_id": Scalar(doc="Application credential id (instead of user/password)."),
         "application_credential_secret": Scalar(doc="Application credential secret.", secret=True),
         "auth_url": Scalar(doc="Keystone URL.", required=True),
@@ -201,21 +205,21 @@ OPENSTACK = Dict(
         "image_uuid": Scalar(doc="Image id.", required=True),
         "flavor": Scalar(doc="Flavor name, e.g. m1.small; its vCPUs are the node's cores.", required=True),
         "key_name": Scalar(doc="SSH key pair name."),
-        "security_groups": StrList(doc="Security group names.", default=()),
+        "security_groups": StrList(doc="Security group names.", default=_d(OpenStackConfig, "security_groups")),
         "availability_zone": Scalar(doc="Availability zone; one resource per zone."),
         "network": Scalar(doc="Network name or id to attach."),
         "metadata": Dict(doc="Extra server metadata (dcluster adds its own identity keys).", fields={}),
         "verify": Scalar(
             doc="TLS verification: True (the system's CAs), or the absolute path of a CA bundle (PEM) for a "
             "cloud whose certificates a private CA signed; False only with insecure: True.",
-            default=True,
+            default=_d(OpenStackConfig, "verify"),
             kind=(bool, str),
             extra=lambda v: _ca_bundle_problem(v),
         ),
         "insecure": Scalar(
             doc="Says that verify: False is meant (no TLS certificate check: anyone on the path can read "
             "the credentials). Has no other effect.",
-            default=False,
+            default=_d(OpenStackConfig, "insecure"),
             kind=bool,
         ),
         "proxy": Scalar(
@@ -237,12 +241,12 @@ OPENSTACK = Dict(
                 "delete_on_termination": Scalar(
                     doc="Nova deletes the volume with the server. Keep True: dcluster destroys workers and failed launches "
                     "by deleting their servers only, so with False every one leaves a paid volume behind.",
-                    default=True,
+                    default=_d(BootFromVolume, "delete_on_termination"),
                     kind=bool,
                 ),
             },
         ),
-        "timeout": _seconds("HTTP timeout of one API call.", 30, 1),
+        "timeout": _seconds("HTTP timeout of one API call.", _d(OpenStackConfig, "timeout"), 1),
     }
 )
 
@@ -292,8 +296,10 @@ DISK = Dict(
     fields={
         "device": Scalar(doc="Device name, e.g. /dev/sdb.", required=True),
         "size": Scalar(doc="Size in GiB.", required=True, kind=int, minimum=1),
-        "delete_on_termination": Scalar(doc="Delete the volume with the instance.", default=True, kind=bool),
-        "volume_type": Scalar(doc="EBS volume type.", default="gp3"),
+        "delete_on_termination": Scalar(
+            doc="Delete the volume with the instance.", default=_d(Disk, "delete_on_termination"), kind=bool
+        ),
+        "volume_type": Scalar(doc="EBS volume type.", default=_d(Disk, "volume_type")),
     }
 )
 
@@ -306,21 +312,27 @@ AWS = Dict(
         "instance_type": Scalar(
             doc="Instance type; its vCPUs are looked up with DescribeInstanceTypes.", required=True
         ),
-        "region_name": Scalar(doc="Region.", default="us-east-1"),
+        "region_name": Scalar(doc="Region.", default=_d(AwsConfig, "region_name")),
         "key_name": Scalar(doc="SSH key pair name."),
-        "security_groups": StrList(doc="Security group ids (ids are required with subnet_id).", default=()),
+        "security_groups": StrList(
+            doc="Security group ids (ids are required with subnet_id).", default=_d(AwsConfig, "security_groups")
+        ),
         "availability_zone": Scalar(doc="Availability zone."),
         "subnet_id": Scalar(doc="Subnet id."),
-        "use_public_ip_address": Scalar(doc="Give instances a public IP and use it.", default=False, kind=bool),
+        "use_public_ip_address": Scalar(
+            doc="Give instances a public IP and use it.", default=_d(AwsConfig, "use_public_ip_address"), kind=bool
+        ),
         "disk_map": MapOf(doc="EBS volumes by a name of your choice.", value=DISK),
         "spot_bid": Scalar(doc="Spot price limit in USD/hour; set to launch spot instances.", kind=(float, str)),
-        "spot_timeout": _seconds("Seconds a spot request may stay unfulfilled.", 300, 1),
+        "spot_timeout": _seconds("Seconds a spot request may stay unfulfilled.", _d(AwsConfig, "spot_timeout"), 1),
         "spot_fallback_on_demand": Scalar(
-            doc="Launch on-demand when a spot request times out.", default=True, kind=bool
+            doc="Launch on-demand when a spot request times out.",
+            default=_d(AwsConfig, "spot_fallback_on_demand"),
+            kind=bool,
         ),
         "proxy": Scalar(doc="HTTP proxy host."),
         "proxy_port": Scalar(doc="HTTP proxy port.", kind=int, minimum=1, maximum=65535),
-        "validate_certs": Scalar(doc="Verify TLS certificates.", default=True, kind=bool),
+        "validate_certs": Scalar(doc="Verify TLS certificates.", default=_d(AwsConfig, "validate_certs"), kind=bool),
         "endpoint_url": Scalar(doc="EC2 endpoint override (testing against moto, or a private endpoint)."),
     }
 )
@@ -328,27 +340,33 @@ AWS = Dict(
 LOCAL = Dict(
     fields={
         **COMMON_CLOUD,
-        "bridge": Scalar(doc="Bridge the namespace hosts attach to.", default="dcbr0"),
+        "bridge": Scalar(doc="Bridge the namespace hosts attach to.", default=_d(LocalConfig, "bridge")),
         "network": Scalar(
             doc="Loopback subnet of the hosts; must lie inside 127.0.0.0/8.",
-            default="127.200.0.0/24",
+            default=_d(LocalConfig, "network"),
             extra=lambda v: None if str(v).startswith("127.") else "is not inside 127.0.0.0/8",
         ),
         "gateway": Scalar(
             doc="The bridge's address, where the master and the head node listen.",
-            default="127.200.0.1",
+            default=_d(LocalConfig, "gateway"),
             extra=lambda v: None if str(v).startswith("127.") else "is not inside 127.0.0.0/8",
         ),
-        "cores": Scalar(doc="Cores each namespace host reports.", default=2, kind=int, minimum=1),
-        "mem_mb": Scalar(doc="Memory each namespace host reports, in MB.", default=2048, kind=int, minimum=1),
-        "state_dir": Scalar(
-            doc="Where instance metadata lives (the 'cloud' API's state).", default="/var/lib/dcluster/local-cloud"
+        "cores": Scalar(
+            doc="Cores each namespace host reports.", default=_d(LocalConfig, "cores"), kind=int, minimum=1
         ),
-        "boot_delay": _seconds("Seconds a host stays 'pending' before its userdata runs.", 0),
+        "mem_mb": Scalar(
+            doc="Memory each namespace host reports, in MB.", default=_d(LocalConfig, "mem_mb"), kind=int, minimum=1
+        ),
+        "state_dir": Scalar(
+            doc="Where instance metadata lives (the 'cloud' API's state).", default=_d(LocalConfig, "state_dir")
+        ),
+        "boot_delay": _seconds(
+            "Seconds a host stays 'pending' before its userdata runs.", _d(LocalConfig, "boot_delay")
+        ),
         "hosts_file": Scalar(
             doc="The local cloud's DNS: a hosts file (e.g. /etc/hosts) that gets an 'address minion-id' "
             "line per instance while it exists; empty: names are not published.",
-            default="",
+            default=_d(LocalConfig, "hosts_file"),
         ),
     }
 )

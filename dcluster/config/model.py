@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..scrub import is_credential_key, mask_url_password
+from .clouds import CloudConfig
 from .command import Command
 from .schedulers import SchedulerConfig
 from .secret import REDACTED, Secret
@@ -32,7 +33,7 @@ class Resource:
     cores: int | None = None  # None: ask the cloud
     mem_mb: int | None = None
     launch_batch: int = 50
-    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    config: CloudConfig = field(default_factory=CloudConfig)  # typed per cloud type (config/clouds.py)
 
 
 @dataclass(frozen=True, slots=True)

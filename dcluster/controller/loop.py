@@ -117,6 +117,7 @@ class Controller:
             submit_launch=lambda fn: self.submit_launch(fn),
             submit_hook=lambda fn: self.submit_hook(fn),
             master_address=ports.master_address,
+            master_default=ports.master_default,
             save=self.save,
             launching=lambda ids: self.timeline.launching(ids),
             cloud_changed=self.cloud_changed,

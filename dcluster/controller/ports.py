@@ -48,7 +48,8 @@ class Ports:
     key_states: Callable[[str], set[str]] | None = None
     accepted_keys: Callable[[], set[str]] = field(default=lambda: set())
     hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
-    master_address: str = "salt"
+    master_address: str | None = None  # given explicitly (the engine's master_address); None: worked out
+    master_default: str = "salt"  # the master's own address (dcluster.clouds.base.own_address)
     port_open: Callable[[str, int], bool] | None = None  # for the port config checker
     metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle
     # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import identity
-from ..clouds import registry, userdata
+from ..clouds import launch, registry
+from ..clouds.base import own_address
 from ..clouds.errors import CloudError, scrub
 from ..config import PILLAR_KEY, ConfigError, load
 from ..config.model import Config, Resource
@@ -50,20 +51,7 @@ def _fail(exc: CloudError, resource: str, secrets: Sequence) -> CloudGlueError:
 
 
 def _secrets(cfg: Config, res: Resource) -> list:
-    return [cfg.secret] + [v for v in res.config.values() if hasattr(v, "reveal")]
-
-
-def master_address(opts: Mapping | None, res: Resource, explicit: str | None = None) -> str:
-    """Where new minions find the master: explicit > the local cloud's gateway > the master's interface/id."""
-    if explicit:
-        return explicit
-    if res.type == "local":
-        return str(res.config.get("gateway") or "127.200.0.1")
-    opts = opts or {}
-    iface = opts.get("interface")
-    if iface and iface not in ("0.0.0.0", "::"):
-        return str(iface)
-    return str(opts.get("master") if opts.get("__role") == "minion" else opts.get("id") or "salt")
+    return [cfg.secret, *res.config.secrets]
 
 
 def call(
@@ -93,19 +81,8 @@ def call(
         if op == "launch":
             count = int(kw["count"])
             ids = [identity.make(cfg.cluster_name, res.name, cfg.secret) for _ in range(count)]
-            if res.type == "local":
-                render = _local_renderer(drv, res, cfg, opts, kw.get("master"))
-            else:
-                render = userdata.renderer(
-                    res.config.get("userdata_file") or None,
-                    master=master_address(opts, res, kw.get("master")),
-                    resource=res.name,
-                    scheduler=cfg.cluster.type,
-                    cluster=cfg.cluster_name,
-                    resource_type=res.type,
-                    extra=res.config.get("userdata_vars"),
-                )
-            result = drv.launch(count, ids, render)
+            render = launch.renderer(drv, cfg, res, explicit_master=kw.get("master"), default_master=own_address(opts))
+            result = launch.create(drv, ids, render, "wait")
             if result.error is not None and not result.instances:
                 raise result.error  # nothing exists: a plain failure
             out = result.to_dict()  # a partial launch is data: the caller must learn which instances exist
@@ -117,23 +94,3 @@ def call(
         raise _fail(exc, res.name, secrets) from None
     except ValueError as exc:
         raise CloudGlueError(f"{PILLAR_KEY}:cloud:{res.name}: {scrub(str(exc), secrets)}") from None
-
-
-def _local_renderer(drv, res, cfg, opts, master):
-    """The local cloud's instances get a private directory in the template (``instance_dir``)."""
-    tpl = userdata.load_template(res.config.get("userdata_file") or None)
-
-    def userdata_for(minion_id: str) -> str:
-        return userdata.render(
-            tpl,
-            minion_id=minion_id,
-            master=master_address(opts, res, master),
-            resource=res.name,
-            scheduler=cfg.cluster.type,
-            cluster=cfg.cluster_name,
-            resource_type=res.type,
-            instance_dir=drv.instance_root(minion_id),
-            extra=res.config.get("userdata_vars"),
-        )
-
-    return userdata_for

@@ -117,11 +117,14 @@ class DriverCache:
         return drv
 
 
-def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str, fire):
+def salt_ports(
+    opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str | None, fire
+):
     """Ports for a controller running inside the salt-master's engine process."""
     import salt.client
     import salt.wheel
 
+    from ..clouds.base import own_address
     from ..controller.ports import Ports
 
     local = salt.client.get_local_client(opts["conf_file"])
@@ -191,6 +194,7 @@ def salt_ports(opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minio
         key_states=key_states,
         accepted_keys=accepted_keys,
         master_address=master_address,
+        master_default=own_address(opts),
         port_open=port_open,
         metrics=graphite_port(),
         names=names_port(opts, local, scheduler),

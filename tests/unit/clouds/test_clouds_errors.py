@@ -27,7 +27,7 @@ from dcluster.config.secret import Secret
     ],
 )
 def test_ec2_codes(code, status, kind):
-    err = aws.classify(code, "the cloud's own words", status)
+    err = aws.classify("the cloud's own words", status=status, code=code)
     assert err.kind == kind
     assert isinstance(err, errors.BY_KIND[kind])
     assert err.message == "the cloud's own words"
@@ -84,13 +84,13 @@ def test_ec2_client_error_keeps_message_without_credentials():
     ],
 )
 def test_nova_answers(status, message, kind):
-    assert openstack.classify(status, message).kind == kind
+    assert openstack.classify(message, status=status).kind == kind
 
 
 def test_nova_rate_limit_keeps_its_retry_after():
-    err = openstack.classify(429, "This request was rate-limited.", retry_after=4)
+    err = openstack.classify("This request was rate-limited.", status=429, retry_after=4)
     assert err.kind == "transient" and err.retry_after == 4.0 and err.to_dict()["retry_after"] == 4.0
-    assert "retry_after" not in openstack.classify(500, "boom").to_dict()
+    assert "retry_after" not in openstack.classify("boom", status=500).to_dict()
 
 
 def test_scrub_masks_known_secrets_and_credential_shapes():
