@@ -12,37 +12,14 @@ reports.
 import time
 from types import SimpleNamespace
 
-import boto3
 import pytest
 
 from dcluster import config, identity, model
 from dcluster.clouds import base
 from dcluster.clouds.aws import AwsDriver
-from tests.support.moto import MotoServer
+from tests.support.moto import AMI
 
 SECRET = "0123456789abcdef0123"
-AMI = "ami-12c6146b"  # one of moto's built-in AMIs
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ec2(moto):
-    moto.reset()
-    return boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=moto.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def make_driver(moto, secret=SECRET, cluster="hpc", resource="ec2", **cfg):
@@ -306,6 +283,22 @@ def test_spot_timed_out_then_on_demand(moto, ec2):
     listed = drv.instances()
     assert sorted(i.minion_id for i in listed if i.state != model.InstanceState.GONE) == sorted(want)
     assert not any(i.spot for i in listed)
+
+
+def test_spot_a_single_missing_listing_after_the_cancel_replaces_nothing(moto, ec2):
+    """The module's waiting launch follows the engine's rule: a cancelled request missing from one
+    listing (moto forgets it at once; EC2 lists it for hours, with any instance it launched) is
+    replaced only when the next listing misses it too."""
+    clock = FakeClock()
+    drv = driver(
+        moto, spot_bid=0.05, spot_timeout=60, spot_view=never_fulfilled, clock=clock, sleep=clock.sleep, poll_interval=5
+    )
+    calls = record_calls(drv)
+    result = drv.launch(1, ids(1), ud)
+    assert result.error is None and result.launched == 1
+    names = [n for n, _ in calls]
+    between = names[names.index("CancelSpotInstanceRequests") : names.index("RunInstances")]
+    assert between.count("DescribeSpotInstanceRequests") == 2
 
 
 def test_spot_timed_out_without_fallback_is_capacity(moto, ec2):

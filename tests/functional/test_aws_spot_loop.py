@@ -10,39 +10,14 @@ connects to the 10.x addresses moto reports.
 import os
 import time
 
-import boto3
-import pytest
-
 from dcluster import model
 from dcluster.clouds.aws import AwsDriver
 from dcluster.controller import Controller, Ports
 from dcluster.model import Job, JobState
-from tests.support.moto import MotoServer
+from tests.support.moto import AMI
 from tests.unit.controller.memory_ports import MemScheduler, key_pool
 
 SECRET = "engine-loop-secret-0123456789"
-AMI = "ami-12c6146b"  # one of moto's built-in AMIs
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ec2(moto):
-    moto.reset()
-    return boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=moto.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 class Spot:

@@ -13,33 +13,8 @@ driver's documented ``spot_view`` seam.
 import os
 from datetime import UTC, datetime
 
-import boto3
-import pytest
-
 from dcluster import model
 from tests.functional.test_aws_spot_loop import AMI, Engine, jobs, pillar
-from tests.support.moto import MotoServer
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def ec2(moto):
-    moto.reset()
-    return boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        endpoint_url=moto.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def tags_of(ec2, iid):

@@ -75,3 +75,20 @@ class MotoServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+REGION = "us-east-1"
+AMI = "ami-12c6146b"  # one of moto's built-in AMIs
+
+
+def ec2_client(server: MotoServer):  # -> a boto3 EC2 client of ``server``
+    """A plain boto3 client of the server, to look at what the driver did (moto takes any key)."""
+    import boto3
+
+    return boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
