@@ -34,6 +34,8 @@ from typing import Any
 
 from .. import model
 from ..config.clouds import AwsConfig
+from ..config.model import Resource
+from ..config.secret import Secret
 from . import spot
 from .base import (
     Driver,
@@ -46,6 +48,8 @@ from .base import (
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
+
+Raw = dict[str, Any]  # one item of an EC2 answer (an instance, a spot request, a filter), as boto3 gives it
 
 USERDATA_LIMIT = 16384  # bytes of raw user-data EC2 accepts
 
@@ -133,9 +137,9 @@ def classify(
     return Transient(message, **kw)
 
 
-def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
+def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     """Any boto3/botocore exception as a classified error."""
-    from botocore import exceptions as bx
+    from botocore import exceptions as bx  # type: ignore[import-untyped]
 
     if isinstance(exc, CloudError):
         return exc
@@ -170,7 +174,7 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def _tags(obj: dict) -> dict[str, str]:
+def _tags(obj: Raw) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in obj.get("Tags") or []}
 
 
@@ -187,12 +191,12 @@ class AwsDriver(Driver):
 
     def __init__(
         self,
-        resource,
-        cluster_name,
-        secret,
+        resource: Resource,
+        cluster_name: str,
+        secret: Secret | str,
         *,
-        client=None,
-        spot_view: Callable[[dict], dict] | None = None,
+        client: Any = None,
+        spot_view: Callable[[Raw], Raw] | None = None,
         poll_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -211,12 +215,12 @@ class AwsDriver(Driver):
 
     # ------------------------------------------------------------ plumbing
     @property
-    def _secrets(self) -> list:
+    def _secrets(self) -> list[object]:
         return [self.config.secret_access_key, self.secret]
 
-    def _make_client(self):
-        import boto3
-        from botocore.config import Config
+    def _make_client(self) -> Any:
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         cfg = self.config
         proxies = None
@@ -250,12 +254,12 @@ class AwsDriver(Driver):
             raise translate(exc, self._secrets) from None
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             self._client = self._make_client()
         return self._client
 
-    def _call(self, op: str, **params):
+    def _call(self, op: str, **params: Any) -> Any:
         try:
             return getattr(self.client, op)(**params)
         except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
@@ -263,8 +267,8 @@ class AwsDriver(Driver):
             log.debug("aws %s failed: %s", op, err)
             raise err from None
 
-    def _paged(self, op: str, key: str, **params) -> list[dict]:
-        out: list[dict] = []
+    def _paged(self, op: str, key: str, **params: Any) -> list[Raw]:
+        out: list[Raw] = []
         try:
             for page in self.client.get_paginator(op).paginate(**params):
                 out += page.get(key, [])
@@ -293,13 +297,13 @@ class AwsDriver(Driver):
         return self.resource.mem_mb or self._instance_shape()[1]
 
     # ------------------------------------------------------------ listing
-    def _filters(self) -> list[dict]:
+    def _filters(self) -> list[Raw]:
         return [
             {"Name": f"tag:{model.TAG_CLUSTER}", "Values": [self.cluster]},
             {"Name": f"tag:{model.TAG_RESOURCE}", "Values": [self.resource.name]},
         ]
 
-    def _to_instance(self, raw: dict, cores: int, mem: int) -> model.Instance | None:
+    def _to_instance(self, raw: Raw, cores: int, mem: int) -> model.Instance | None:
         tags = _tags(raw)
         if not self.is_ours(tags):
             return None
@@ -362,7 +366,7 @@ class AwsDriver(Driver):
                 )
         return out
 
-    def _spot_requests(self, ids: Sequence[str] = (), filters: list | None = None) -> list[dict]:
+    def _spot_requests(self, ids: Sequence[str] = (), filters: list[Raw] | None = None) -> list[Raw]:
         params: dict[str, Any] = {}
         if ids:
             params["SpotInstanceRequestIds"] = list(ids)
@@ -458,7 +462,9 @@ class AwsDriver(Driver):
         self.launch_each(ids, lambda mid: self._run_one(mid, userdata_for, cores, mem), result)
         return result
 
-    def _run_one(self, minion_id: str, userdata_for, cores: int, mem: int) -> model.Instance | None:
+    def _run_one(
+        self, minion_id: str, userdata_for: Callable[[str], str], cores: int, mem: int
+    ) -> model.Instance | None:
         """One ``RunInstances`` for one instance, with its own user-data and tags.
 
         ``ClientToken`` is the minion id: a call repeated after a timeout
@@ -499,7 +505,7 @@ class AwsDriver(Driver):
         return self.config.name_for(minion_id)
 
     # ------------------------------------------------------------ spot
-    def _request_spot(self, ids: list[str], userdata_for, result: LaunchResult) -> list[str]:
+    def _request_spot(self, ids: list[str], userdata_for: Callable[[str], str], result: LaunchResult) -> list[str]:
         """One spot request per id, valid for ``spot_timeout``, into ``result.requests``; returns the
         ids whose request was refused for quota or capacity.  Any other error stops (the requests made
         so far stay in ``result.requests``: they exist)."""
@@ -542,7 +548,7 @@ class AwsDriver(Driver):
             result.extra["spot_refused"] = len(refused)
         return refused
 
-    def _request(self, raw: dict) -> Request | None:
+    def _request(self, raw: Raw) -> Request | None:
         seen = self._spot_view(dict(raw)) if self._spot_view else raw
         tags = _tags(seen)
         minion = tags.get(model.TAG_MINION, "")
@@ -706,7 +712,7 @@ class AwsDriver(Driver):
                     out.update(dict.fromkeys(cancel, str(exc)))
             iids += [i for i in also if i not in iids]
         cores = self.resource.cores or 0
-        known: dict[str, dict] = {}
+        known: dict[str, Raw] = {}
         if len(iids) > 200:  # one listing by our tags beats many by id (filters take <= 200 values)
             for res in self._paged("describe_instances", "Reservations", Filters=self._filters()):
                 for raw in res.get("Instances", []):

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 from .. import identity, model
 from ..config.clouds import CloudConfig
@@ -120,11 +120,14 @@ class Translate(Protocol):
     def __call__(self, exc: BaseException, secrets: Sequence[object] = ()) -> CloudError: ...
 
 
+SettingsClass: TypeAlias = "type[CloudConfig]"  # (named here: in Driver, ``type`` is an attribute)
+
+
 class Driver(abc.ABC):
     """One resource of one cloud.  Methods raise :class:`CloudError` subclasses only."""
 
     type: ClassVar[str] = ""
-    settings: ClassVar[type[CloudConfig]] = CloudConfig  # the class of ``resource.config`` it takes
+    settings: ClassVar[SettingsClass] = CloudConfig  # the class of ``resource.config`` it takes
     # Secrets the pillar used before ``secret`` (``previous_secrets``): instances whose ids verify under
     # one of them are still ours, so they are listed and may be destroyed.  Set by registry.driver_for;
     # new ids (check_ids) must verify under ``secret`` alone.

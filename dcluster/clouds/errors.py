@@ -10,6 +10,7 @@ log line, a Salt return or an event through an exception.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .. import scrub as _scrub
 
@@ -30,10 +31,10 @@ class CloudError(Exception):
         *,
         cloud: str = "",
         code: str = "",
-        secrets: Iterable = (),
+        secrets: Iterable[object] = (),
         kind: str | None = None,
         retry_after: float = 0.0,
-    ):
+    ) -> None:
         if kind is not None:
             if kind not in KINDS:
                 raise ValueError(f"unknown cloud error kind {kind!r}")
@@ -50,8 +51,8 @@ class CloudError(Exception):
         code = f" [{self.code}]" if self.code else ""
         return f"{where}{self.kind} error{code}: {self.message}"
 
-    def to_dict(self) -> dict:
-        out = {"kind": self.kind, "cloud": self.cloud, "code": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "cloud": self.cloud, "code": self.code, "message": self.message}
         if self.retry_after:
             out["retry_after"] = self.retry_after
         return out
@@ -91,6 +92,6 @@ BY_KIND: dict[str, type[CloudError]] = {
 }
 
 
-def make(kind: str, message: str, **kw) -> CloudError:
+def make(kind: str, message: str, **kw: Any) -> CloudError:
     """The error class of ``kind`` (used when an error crosses Salt's wire as plain data)."""
     return BY_KIND[kind](message, **kw)

@@ -36,19 +36,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .. import model, netns
 from ..config.clouds import LocalConfig
+from ..config.model import Resource
+from ..config.secret import Secret
 from .base import Driver, LaunchResult, tags_for
 from .errors import CloudError, InvalidConfig, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
 
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 RELEASED = ".released"  # address -> when it was freed (not *.json: those are instance records)
 HOSTS_MARK = "# dcluster-local "  # ends each hosts_file line we write, with the instance id
-_CHILDREN: dict[int, subprocess.Popen] = {}  # boot processes we started, reaped on every call
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # boot processes we started, reaped on every call
 
 
 def _reap() -> None:
@@ -78,20 +81,21 @@ class LocalDriver(Driver):
     settings = LocalConfig
     config: LocalConfig
 
-    def __init__(self, resource, cluster_name, secret):
+    def __init__(self, resource: Resource, cluster_name: str, secret: Secret | str):
         super().__init__(resource, cluster_name, secret)
         cfg = self.config
         try:
-            self.network = ipaddress.ip_network(cfg.network, strict=False)
+            network = ipaddress.ip_network(cfg.network, strict=False)
             self.gateway = ipaddress.ip_address(cfg.gateway)
         except ValueError as exc:
             raise InvalidConfig(f"local cloud {resource.name}: {exc}", cloud="local") from None
-        if not self.network.subnet_of(LOOPBACK):
+        if not isinstance(network, ipaddress.IPv4Network) or not network.subnet_of(LOOPBACK):
             raise InvalidConfig(
-                f"local cloud {resource.name}: network {self.network} is not inside 127.0.0.0/8",
+                f"local cloud {resource.name}: network {network} is not inside 127.0.0.0/8",
                 cloud="local",
                 code="network",
             )
+        self.network: ipaddress.IPv4Network = network
         if self.gateway not in self.network:
             raise InvalidConfig(
                 f"local cloud {resource.name}: gateway {self.gateway} is not inside {self.network}",
@@ -117,7 +121,7 @@ class LocalDriver(Driver):
         return str(self.gateway)
 
     @contextlib.contextmanager
-    def _locked(self):
+    def _locked(self) -> Iterator[None]:
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         with open(os.path.join(self.state_dir, ".lock"), "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -126,7 +130,7 @@ class LocalDriver(Driver):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _records(self) -> list[dict]:
+    def _records(self) -> list[dict[str, Any]]:
         out = []
         try:
             names = sorted(os.listdir(self.state_dir))
@@ -142,7 +146,7 @@ class LocalDriver(Driver):
                 log.warning("local cloud: unreadable state file %s: %s", name, exc)
         return out
 
-    def _write(self, rec: dict) -> None:
+    def _write(self, rec: dict[str, Any]) -> None:
         tmp = self._path(rec["id"]) + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(rec, fh, indent=1, sort_keys=True)
@@ -185,7 +189,7 @@ class LocalDriver(Driver):
     def mem_mb(self) -> int:
         return self.resource.mem_mb or self.config.mem_mb
 
-    def _to_instance(self, rec: dict) -> model.Instance | None:
+    def _to_instance(self, rec: dict[str, Any]) -> model.Instance | None:
         tags = rec.get("tags", {})
         if not self.is_ours(tags) or not self.verified(tags.get(model.TAG_MINION, "")):
             return None
@@ -317,10 +321,10 @@ class LocalDriver(Driver):
         return self.config.name_for(minion_id)
 
     # ------------------------------------------------------------ names (the local cloud's DNS)
-    def _hosts_line(self, rec: dict) -> str:
+    def _hosts_line(self, rec: dict[str, Any]) -> str:
         return f"{rec['address']} {rec['tags'][model.TAG_MINION]} {HOSTS_MARK}{rec['id']}"
 
-    def _set_name(self, rec: dict, publish: bool) -> None:
+    def _set_name(self, rec: dict[str, Any], publish: bool) -> None:
         """Put the instance's ``address minion-id`` line into ``hosts_file``, or take it out.
 
         The caller holds the lock.  A hosts file that is not there has no line to take out.
@@ -342,7 +346,7 @@ class LocalDriver(Driver):
         if kept != lines:
             _rewrite(self.hosts_file, "\n".join(kept) + "\n")
 
-    def _remove(self, rec: dict) -> None:
+    def _remove(self, rec: dict[str, Any]) -> None:
         """Kill everything of the instance, delete its namespace, its name and its state."""
         pgid = rec.get("pgid")
         netns.delete_host(rec["namespace"])

@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import model
 from ..config.clouds import OpenStackConfig
+from ..config.model import Resource
 from ..config.secret import Secret
 from ..scrub import url_password
 from .base import Driver, LaunchResult, launch_time_from, minion_from_tags, tags_for
@@ -110,12 +111,12 @@ def _retry_after(exc: BaseException) -> float:
         return 0.0
 
 
-def translate(exc: BaseException, secrets: Sequence = ()) -> CloudError:
+def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     """Any novaclient/keystoneauth1/requests exception as a classified error."""
     if isinstance(exc, CloudError):
         return exc
     from keystoneauth1 import exceptions as kx
-    from novaclient import exceptions as nx
+    from novaclient import exceptions as nx  # type: ignore[import-untyped]
 
     if isinstance(exc, nx.ClientException):
         msg = getattr(exc, "message", "") or str(exc)
@@ -157,7 +158,7 @@ class OpenStackDriver(Driver):
     settings = OpenStackConfig
     config: OpenStackConfig
 
-    def __init__(self, resource, cluster_name, secret, *, client=None):
+    def __init__(self, resource: Resource, cluster_name: str, secret: Secret | str, *, client: Any = None):
         super().__init__(resource, cluster_name, secret)
         self._client = client
         self._flavor: Any = None
@@ -165,7 +166,7 @@ class OpenStackDriver(Driver):
         self._lock = threading.Lock()
 
     @property
-    def _secrets(self) -> list:
+    def _secrets(self) -> list[object]:
         return [
             self.config.password,
             self.config.application_credential_secret,
@@ -190,7 +191,7 @@ class OpenStackDriver(Driver):
         # The schema refuses verify: False without insecure: True; the driver holds to it as well.
         return False if verify is False and self.config.insecure is True else True
 
-    def _http(self):
+    def _http(self) -> Any:
         """The requests session under keystoneauth1: the pillar's proxy for http and https (CONNECT)."""
         import requests
 
@@ -203,15 +204,15 @@ class OpenStackDriver(Driver):
             http.trust_env = False
         return http
 
-    def _make_client(self):
+    def _make_client(self) -> Any:
         from keystoneauth1 import session
         from keystoneauth1.identity import v3
         from novaclient import client as nova_client
 
         cfg = self.config
 
-        def reveal(v: Secret | None) -> str | None:
-            return v.reveal() if v is not None else None
+        def reveal(v: Secret | None) -> str:
+            return v.reveal() if v is not None else ""  # (the schema requires the secret of the auth it picks)
 
         auth: Any
         if cfg.application_credential_id:
@@ -233,7 +234,7 @@ class OpenStackDriver(Driver):
         sess = session.Session(auth=auth, session=self._http(), verify=self._verify(), timeout=cfg.timeout)
         return nova_client.Client("2.1", session=sess, region_name=cfg.region_name or None)
 
-    def _client_at(self, version: str):
+    def _client_at(self, version: str) -> Any:
         """A client of the same session at a later microversion (for the one call that needs it)."""
         with self._lock:
             if version not in self._versioned:
@@ -245,7 +246,7 @@ class OpenStackDriver(Driver):
             return self._versioned[version]
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             try:
                 self._client = self._make_client()
@@ -253,7 +254,7 @@ class OpenStackDriver(Driver):
                 raise translate(exc, self._secrets) from None
         return self._client
 
-    def _do(self, fn: Callable, *args, **kwargs):
+    def _do(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - translated into a classified CloudError (secrets scrubbed)
@@ -262,7 +263,7 @@ class OpenStackDriver(Driver):
             raise err from None
 
     # ------------------------------------------------------------ flavor
-    def flavor(self):
+    def flavor(self) -> Any:
         if self._flavor is None:
             name = self.config.flavor
             flavors = self._do(lambda: self.client.flavors.list(detailed=True))
@@ -281,12 +282,15 @@ class OpenStackDriver(Driver):
         return self.resource.mem_mb or int(self.flavor().ram)
 
     # ------------------------------------------------------------ listing
-    def _all_servers(self) -> list:
+    def _all_servers(self) -> list[Any]:
         # limit=-1: novaclient follows the markers to the last page.  Without it Nova answers its first
         # page only (osapi_max_limit, 1000 by default), and every older worker would look gone.
-        return self._do(lambda: self.client.servers.list(detailed=True, search_opts={"all_tenants": False}, limit=-1))
+        servers: list[Any] = self._do(
+            lambda: self.client.servers.list(detailed=True, search_opts={"all_tenants": False}, limit=-1)
+        )
+        return servers
 
-    def _launch_index(self, server, meta: dict) -> int | None:
+    def _launch_index(self, server: Any, meta: dict[str, Any]) -> int | None:
         idx = getattr(server, "OS-EXT-SRV-ATTR:launch_index", None)
         if isinstance(idx, int):
             return idx
@@ -297,7 +301,7 @@ class OpenStackDriver(Driver):
                 return int(m.group(1)) - 1
         return None
 
-    def _to_instance(self, server, cores: int, mem: int) -> model.Instance | None:
+    def _to_instance(self, server: Any, cores: int, mem: int) -> model.Instance | None:
         meta = dict(getattr(server, "metadata", {}) or {})
         if not self.is_ours(meta):
             return None
@@ -345,7 +349,7 @@ class OpenStackDriver(Driver):
         return out
 
     # ------------------------------------------------------------ launching
-    def _nics(self):
+    def _nics(self) -> list[dict[str, str]] | None:
         net = self.config.network
         if not net:
             return None
@@ -410,7 +414,7 @@ class OpenStackDriver(Driver):
             )
         return str(ids[0])
 
-    def _boot_volume(self) -> dict | None:
+    def _boot_volume(self) -> dict[str, Any] | None:
         """The block_device_mapping_v2 entry of ``boot_from_volume``: a new volume made from the image.
 
         ``delete_on_termination`` is true unless the pillar says otherwise: the
@@ -449,7 +453,14 @@ class OpenStackDriver(Driver):
         self.launch_each(ids, lambda mid: self._create_one(mid, userdata_for, cores, mem, nics), result)
         return result
 
-    def _create_one(self, minion_id: str, userdata_for, cores: int, mem: int, nics) -> model.Instance | None:
+    def _create_one(
+        self,
+        minion_id: str,
+        userdata_for: Callable[[str], str],
+        cores: int,
+        mem: int,
+        nics: list[dict[str, str]] | None,
+    ) -> model.Instance | None:
         """One ``POST /servers`` for one instance, named by its minion id, with its own user-data and metadata."""
         userdata = userdata_for(minion_id)
         meta = {str(k): str(v) for k, v in self.config.metadata.items()}
@@ -465,7 +476,8 @@ class OpenStackDriver(Driver):
         if nics:
             kwargs["nics"] = nics
         name = self._name(minion_id)
-        image, creator = cfg.image_uuid, self.client
+        image: str | None = cfg.image_uuid
+        creator = self.client
         bdm = self._boot_volume()
         if bdm is not None:
             # The image is the volume's source, not the server's: imageRef stays empty.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..config.model import Config, Resource
 from .base import Driver
 from .errors import InvalidConfig
@@ -23,7 +25,7 @@ def driver_class(cloud_type: str) -> type[Driver]:
     raise InvalidConfig(f"unknown cloud type {cloud_type!r} (openstack, aws or local)", code="type")
 
 
-def driver_for(resource: Resource, config: Config, **kwargs) -> Driver:
+def driver_for(resource: Resource, config: Config, **kwargs: Any) -> Driver:
     """The driver of ``resource``; ``kwargs`` go to the driver (test seams such as ``client=``)."""
     drv = driver_class(resource.type)(resource, config.cluster_name, config.secret, **kwargs)
     drv.previous_secrets = tuple(config.previous_secrets)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources as _res
 from typing import Any
 
@@ -127,10 +127,10 @@ def renderer(
     scheduler: str,
     cluster: str,
     resource_type: str = "",
-    instance_dir_for=None,
+    instance_dir_for: Callable[[str], str] | None = None,
     extra: Mapping[str, Any] | None = None,
     keys: Mapping[str, KeyPair] | None = None,
-):
+) -> Callable[[str], str]:
     """A ``userdata_for(minion_id)`` callable for :meth:`Driver.launch` (template loaded once).
 
     ``keys`` maps each minion id to its key pair; an id without one gets none.
