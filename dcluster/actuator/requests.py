@@ -15,6 +15,9 @@ resource in one call, on the launch pool, one poll per resource at a time:
   are replaced by an on-demand launch of as many new ids (the fallback), or
   reported as a capacity error when ``spot_fallback_on_demand`` is off.
 
+What a listing means (fulfilled, replaced, cancelled) is decided by the rules
+of :mod:`dcluster.clouds.spot`, which a module's waiting launch follows too.
+
 Until resolved, each request's worker counts toward max as a pending instance
 (a placeholder in ``recent_launches``, as the cloud lists an open request).
 The first poll of a spot resource after a start also looks for open or

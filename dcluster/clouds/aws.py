@@ -38,9 +38,11 @@ from ..config.model import Resource
 from ..config.secret import Secret
 from . import spot
 from .base import (
+    Classify,
     Driver,
     LaunchResult,
     Request,
+    Translate,
     launch_time_from,
     minion_from_tags,
     tags_for,
@@ -168,6 +170,9 @@ def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
         return Transient(str(exc), cloud="aws", secrets=secrets)
     return Transient(f"{type(exc).__name__}: {exc}", cloud="aws", secrets=secrets)
+
+
+INTERFACE: tuple[Classify, Translate] = (classify, translate)  # the signatures of dcluster.clouds.base (mypy)
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

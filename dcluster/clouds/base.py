@@ -25,8 +25,9 @@ launch index, so an upgrade leaks none of them.
 The interface
 -------------
 Every driver offers the operations of :class:`Driver`, each with one
-signature; its module offers ``classify`` and ``translate`` with the
-signatures of :class:`Classify` and :class:`Translate`.  Where new minions find
+signature; a driver over a cloud's SDK (aws, openstack) also offers, in its
+module, ``classify`` and ``translate`` with the signatures of :class:`Classify`
+and :class:`Translate`.  Where new minions find
 the master is decided by :func:`master_address` alone (an explicit address, else
 the one the cloud fixes, else the master's own), and every launch renders its
 user-data through :mod:`dcluster.clouds.launch`.

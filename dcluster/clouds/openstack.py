@@ -33,7 +33,7 @@ from ..config.clouds import OpenStackConfig
 from ..config.model import Resource
 from ..config.secret import Secret
 from ..scrub import url_password
-from .base import Driver, LaunchResult, launch_time_from, minion_from_tags, tags_for
+from .base import Classify, Driver, LaunchResult, Translate, launch_time_from, minion_from_tags, tags_for
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,9 @@ def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     if isinstance(exc, (TimeoutError, ConnectionError, OSError)):
         return Transient(str(exc), cloud="openstack", secrets=secrets)
     return Transient(f"{type(exc).__name__}: {exc}", cloud="openstack", secrets=secrets)
+
+
+INTERFACE: tuple[Classify, Translate] = (classify, translate)  # the signatures of dcluster.clouds.base (mypy)
 
 
 def _ts(value: Any) -> float:
