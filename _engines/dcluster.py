@@ -80,7 +80,7 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     opts = __opts__  # Salt's loader dunder
     fire = _fire_fn(opts)
     pillar_minion = pillar_minion or opts.get("id")
-    ports = salt_ports(opts, __runners__, pillar_minion, master_address or None, fire)  # noqa: F821
+    ports = salt_ports(opts, __runners__, pillar_minion, master_address or None, fire)
     # what the log and the status show: the address given, else the master's own (the local cloud's
     # workers get their gateway instead: dcluster.clouds.base.master_address)
     master_address = master_address or ports.master_default
