@@ -240,7 +240,7 @@ def main() -> None:
                 times.clear()  # the wrappers write into the dicts they were given
                 cpu.clear()
                 if c.config is not None:
-                    c._cloud_dirty.update(c.config.resources)  # list every resource each round
+                    c.polls.dirty.update(c.config.resources)  # list every resource each round
                 t0, c0 = time.perf_counter(), time.process_time()
                 out = c.cycle()
                 times["cycle"], cpu["cycle"] = time.perf_counter() - t0, time.process_time() - c0

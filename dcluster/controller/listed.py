@@ -6,7 +6,7 @@ away: it still exists and is paid for.  So each instance a good listing showed
 is remembered (in the persisted state, so a restart remembers it too) and:
 
 - while its resource's listing fails, it is part of the stale listing the view
-  keeps (controller/loop.py ``_stale_listings``);
+  keeps (controller/merged.py ``Merged.stale``);
 - when a good listing misses it, it stays in the view as unknown (counted
   toward max, nothing destructive) until good listings across
   :func:`~.unlisted.listing_grace` agree it is not there.  One last seen being

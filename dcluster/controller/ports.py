@@ -19,7 +19,7 @@ from ..config import Config, Resource
 log = logging.getLogger(__name__)
 
 
-def run_hook(argv: Sequence[str], timeout: int) -> tuple[int, str]:
+def run_hook(argv: Sequence[str], timeout: float) -> tuple[int, str]:
     """Run a hook as an argument list (no shell), with a timeout; returns (rc, output)."""
     try:
         proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -30,7 +30,7 @@ def run_hook(argv: Sequence[str], timeout: int) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr)[-4000:]
 
 
-def _nothing(*_a, **_k):
+def _nothing(*_a: Any, **_k: Any) -> None:
     return None
 
 
@@ -39,7 +39,7 @@ class Ports:
     pillar: Callable[[], Mapping[str, Any] | None]  # the `dcluster` pillar
     scheduler: Callable[[Config], SchedulerPort]
     driver: Callable[[Config, Resource], Any]  # -> dcluster.clouds.base.Driver
-    fire: Callable[[str, dict], None] = _nothing  # (tag, data) onto the event bus
+    fire: Callable[[str, dict[str, Any]], None] = _nothing  # (tag, data) onto the event bus
     preaccept_key: Callable[[str, str], Any] = _nothing  # (minion id, public key PEM): accepted before the launch
     delete_key: Callable[[str], Any] = _nothing
     reject_key: Callable[[str], Any] = _nothing  # a pending key under one of our ids: never accepted
@@ -47,10 +47,10 @@ class Ports:
     # A salt/auth event can be forged by a worker: a refusal is reported only for a key that exists.
     key_states: Callable[[str], set[str]] | None = None
     accepted_keys: Callable[[], set[str]] = field(default=lambda: set())
-    hook: Callable[[Sequence[str], int], tuple[int, str]] = run_hook
+    hook: Callable[[Sequence[str], float], tuple[int, str]] = run_hook
     master_address: str | None = None  # given explicitly (the engine's master_address); None: worked out
     master_default: str = "salt"  # the master's own address (dcluster.clouds.base.own_address)
     port_open: Callable[[str, int], bool] | None = None  # for the port config checker
     metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle
     # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never
-    names: Callable[[Config, dict, bool], Any] | None = None
+    names: Callable[[Config, dict[str, str], bool], Any] | None = None

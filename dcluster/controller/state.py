@@ -350,7 +350,7 @@ class StateFile:
     unknown outcome) is its age at the save, which an old ``saved_at`` would make too young.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: str | None = None
         self._at = 0.0  # monotonic time of the last write
