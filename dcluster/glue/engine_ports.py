@@ -292,8 +292,8 @@ def job_cache(opts: Mapping[str, Any]):
 
 def graphite_port():
     """The metrics port: engine metrics to carbon every plugin interval, when a graphite plugin is configured."""
-    from ..glue.graphite_reporter import GraphiteReporter
     from ..metrics import graphite_settings
+    from ..metrics.reporter import GraphiteReporter
 
     reporters: dict[Any, GraphiteReporter] = {}
 

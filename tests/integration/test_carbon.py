@@ -14,8 +14,8 @@ import time
 import pytest
 
 from dcluster.glue import stats as glue_stats
-from dcluster.glue.graphite_reporter import GraphiteReporter
 from dcluster.metrics import CarbonClient, GraphiteSettings, engine_metrics, stats_to_metrics
+from dcluster.metrics.reporter import GraphiteReporter
 from dcluster.model import JobState, NodeState
 from tests.support.carbon import CarbonCache, skip_reason
 from tests.unit.builders import config, inst, job, node, view, wid

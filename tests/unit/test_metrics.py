@@ -14,7 +14,6 @@ import pytest
 from builders import NOW, config, inst, job, node, view, wid
 
 from dcluster.glue import stats as glue_stats
-from dcluster.glue.graphite_reporter import GraphiteReporter
 from dcluster.metrics import (
     CarbonClient,
     GraphiteSettings,
@@ -24,6 +23,7 @@ from dcluster.metrics import (
     graphite_settings,
     stats_to_metrics,
 )
+from dcluster.metrics.reporter import GraphiteReporter
 from dcluster.model import InstanceState, JobState, NodeState, Worker, WorkerState
 from dcluster.planner import plan
 from dcluster.reconcile import BackoffState, View

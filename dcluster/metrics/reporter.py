@@ -22,7 +22,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ..metrics import CarbonClient, GraphiteSettings, engine_metrics, graphite_settings
+from ..config import Config
+from ..reconcile import View
+from .carbon import CarbonClient, GraphiteSettings, graphite_settings
+from .shaping import engine_metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class GraphiteReporter:
         self.reports = 0  # cycles whose metrics were handed to the client
 
     @classmethod
-    def from_config(cls, config) -> GraphiteReporter | None:
+    def from_config(cls, config: Config) -> GraphiteReporter | None:
         s = graphite_settings(config)
         return cls(s) if s is not None else None
 
@@ -46,7 +49,9 @@ class GraphiteReporter:
         with self._lock:
             return self._last is None or now - self._last >= self.settings.interval or now < self._last
 
-    def maybe_send(self, view, plan_summary: Mapping | None, counters: Mapping | None, now: float) -> bool | None:
+    def maybe_send(
+        self, view: View, plan_summary: Mapping[str, Any] | None, counters: Mapping[str, Any] | None, now: float
+    ) -> bool | None:
         """Send when ``interval`` seconds passed since the last report.
 
         Returns None when not due, else whether carbon took everything queued
