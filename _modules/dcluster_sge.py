@@ -12,7 +12,7 @@ try:
 
     from dcluster.config import ConfigError
     from dcluster.glue.names import module_sync_hosts as _sync_hosts
-    from dcluster.glue.run import scheduler_adapter
+    from dcluster.glue.salt_command import scheduler_adapter
     from dcluster.schedulers.errors import SchedulerError
 
     HAS_CORE = True

@@ -23,7 +23,7 @@ __virtualname__ = "dcluster"
 try:
     import dcluster.config as dconfig
     from dcluster.glue import dashboard, stats
-    from dcluster.glue import runner_client as rc
+    from dcluster.glue import engine_client as rc
 
     HAS_DCLUSTER = True
 except ImportError as _exc:  # pragma: no cover
@@ -633,7 +633,7 @@ def simulate(trace, **kwargs):
         salt-run dcluster.simulate trace=kth idle=60 reservations=false   # respect_reservations off
         salt-run dcluster.simulate trace=kth scheduler=slurm 'slurm={bf_window: 7200}' boot_p95=300
     """
-    from dcluster.sim.runner import simulate as _simulate
+    from dcluster.sim.simulation import simulate as _simulate
 
     opts = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     try:

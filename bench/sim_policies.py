@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from dcluster.sim.runner import simulate
+from dcluster.sim.simulation import simulate
 
 IDLES = (0, 60, 300, 600, 1800)
 POLICIES = ("dcluster", "dc1", "powersave")

@@ -15,8 +15,10 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Sequence
+from typing import Any
 
-from ..glue.run import local_runner
+from ..local_command import local_command
 from .procs import HostsFile, alive, read_pid, stop_pid, wait_for
 
 SGE_ROOT = "/var/lib/gridengine"
@@ -54,7 +56,7 @@ class SgeHead:
         self.gateway = gateway
         self.qmaster_port, self.execd_port = qmaster_port, execd_port
         self.hosts = HostsFile(backup=hosts_backup)
-        self.run = local_runner(timeout=30, env=self.env())
+        self.run = local_command(timeout=30, env=self.env())
         self.qmaster_pid: int | None = None
         self.tmp = directory
         self.log = os.path.join(self.tmp, "log")
@@ -68,7 +70,7 @@ class SgeHead:
             "SGE_EXECD_PORT": str(self.execd_port),
         }
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The ``dcluster:cluster`` pillar section for this qmaster (the master is the head node)."""
         return {"type": "sge", "head_minion": "", "config": {"command_env": self.env(), "command_timeout": 30}}
 
@@ -85,11 +87,11 @@ class SgeHead:
             fh.write(text)
         return path
 
-    def hosts_lines(self, extra: list[str] = ()) -> list[str]:
+    def hosts_lines(self, extra: Sequence[str] = ()) -> list[str]:
         return [f"{self.gateway} {self.host}", *extra]
 
     # ----------------------------------------------------------- life cycle
-    def start(self, host_lines: list[str] = ()) -> None:
+    def start(self, host_lines: Sequence[str] = ()) -> None:
         """Start qmaster; ``host_lines`` (exec hosts) go into /etc/hosts first (qmaster caches lookups)."""
         self.hosts.install(self.hosts_lines(list(host_lines)), drop_name=self.host)
         try:

@@ -14,8 +14,9 @@ import os
 import shutil
 import socket
 import subprocess
+from typing import Any
 
-from ..glue.run import local_runner
+from ..local_command import local_command
 from .procs import alive, read_pid, stop_pid, wait_for
 
 MUNGE_PID = "/run/munge/munged.pid"
@@ -90,7 +91,7 @@ class SlurmHead:
         self.extra_conf = extra_conf
         self.conf = os.path.join(self.dir, "slurm.conf")
         self.env = {"SLURM_CONF": self.conf}
-        self.run = local_runner(timeout=30, env=self.env)
+        self.run = local_command(timeout=30, env=self.env)
         self.munged_pid: int | None = None
         self.ctld_pid: int | None = None
         # own_munge: a munged of our own on a socket in our directory (AuthInfo=socket=...), so other
@@ -99,7 +100,7 @@ class SlurmHead:
         if self.munge_dir:
             self.extra_conf = f"AuthInfo=socket={self.munge_dir}/munge.socket\n" + self.extra_conf
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The ``dcluster:cluster`` pillar section for this controller (the master is the head node)."""
         return {
             "type": "slurm",

@@ -89,11 +89,11 @@ class RemoteScheduler:
 
 def local_scheduler(cfg: Config):
     """The scheduler adapter run in this process (the master is the head node)."""
+    from ..local_command import local_command
     from ..schedulers import make_adapter
-    from .run import local_runner
 
     conf = cfg.cluster.config
-    adapter = make_adapter(cfg.cluster.type, conf, local_runner(conf.command_timeout, conf.environment()))
+    adapter = make_adapter(cfg.cluster.type, conf, local_command(conf.command_timeout, conf.environment()))
     adapter.queries_in_parallel = True  # its commands are subprocesses: nodes and jobs may be asked at once
     return adapter
 

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from .policies import POLICIES
 from .replay import SCHEDULERS
-from .runner import BUNDLED, simulate
+from .simulation import BUNDLED, simulate
 from .slurm import SlurmParams
 from .swf import SwfError
 

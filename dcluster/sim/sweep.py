@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from .runner import simulate
+from .simulation import simulate
 
 POLICIES = ("dcluster", "powersave", "static")
 IDLES = (0, 60, 300, 600, 1800)

@@ -382,7 +382,7 @@ def test_reporter_from_config_and_bad_view():
     cfg = config(
         plugins={
             "g": {
-                "class_name": "dcluster.glue.graphite_reporter.GraphiteReporter",
+                "class_name": "dcluster.metrics.reporter.GraphiteReporter",
                 "arguments": {"hostname": "127.0.0.1", "port": free_port(), "interval": 5},
             }
         }

@@ -5,8 +5,9 @@ import sys
 import pytest
 
 from dcluster.config import ConfigError
-from dcluster.glue.run import local_runner, salt_runner
+from dcluster.glue.salt_command import salt_command
 from dcluster.glue.settings import cluster_settings
+from dcluster.local_command import local_command
 from dcluster.schedulers import ParseError, RefusedError, SchedulerError, make_adapter
 from dcluster.schedulers.units import duration_s, mem_mb
 from dcluster.schedulers.validate import check_host, check_jobid
@@ -96,28 +97,28 @@ def test_cluster_settings_type_mismatch_and_defaults():
     assert cluster.type == "sge" and cluster.config.qconf_command.argv == ("/usr/bin/qconf",)
 
 
-def test_salt_runner_passes_argv_without_shell():
+def test_salt_command_passes_argv_without_shell():
     seen = {}
 
     def run_all(cmd, **kwargs):
         seen.update(kwargs, cmd=cmd)
         return {"retcode": 3, "stdout": "out", "stderr": "err"}
 
-    run = salt_runner(run_all, timeout=7, env={"A": "1"})
+    run = salt_command(run_all, timeout=7, env={"A": "1"})
     assert run(["qstat", "-x"], stdin="in") == (3, "out", "err")
     assert seen["cmd"] == ["qstat", "-x"] and seen["python_shell"] is False
     assert seen["timeout"] == 7 and seen["stdin"] == "in" and seen["env"] == {"A": "1"}
 
 
-def test_local_runner_runs_argv_and_reports_missing_programs():
-    run = local_runner(timeout=5)
+def test_local_command_runs_argv_and_reports_missing_programs():
+    run = local_command(timeout=5)
     assert run(["printf", "%s", "a;b"]) == (0, "a;b", "")
     with pytest.raises(SchedulerError, match="could not start"):
         run(["/nonexistent/qstat"])
 
 
 @pytest.mark.parametrize("printed", ["a\r\nb\rc\n\r\r\n", "caf\u00e9 \u20ac\n" * 3, "", "plain\n", "\xff"])
-def test_local_runner_gives_what_text_mode_gives(printed):
+def test_local_command_gives_what_text_mode_gives(printed):
     # it reads bytes and decodes them itself (skipping the newline passes when there is no \r):
     # the same text, universal newlines included, on stdout, stderr and through stdin, as text=True
     import subprocess
@@ -127,17 +128,17 @@ def test_local_runner_gives_what_text_mode_gives(printed):
     )
     argv = [sys.executable, "-c", script]
     want = subprocess.run(argv, input=printed, capture_output=True, text=True)
-    assert local_runner(timeout=5)(argv, stdin=printed) == (0, want.stdout, want.stderr)
+    assert local_command(timeout=5)(argv, stdin=printed) == (0, want.stdout, want.stderr)
 
 
-def test_local_runner_refuses_undecodable_output_as_text_mode_does():
+def test_local_command_refuses_undecodable_output_as_text_mode_does():
     import subprocess
 
     argv = [sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'ok\\xff\\xfe')"]
     with pytest.raises(UnicodeDecodeError) as want:
         subprocess.run(argv, capture_output=True, text=True)
     with pytest.raises(UnicodeDecodeError) as got:
-        local_runner(timeout=5)(argv)
+        local_command(timeout=5)(argv)
     assert str(got.value) == str(want.value)
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dcluster.sim import cli
-from dcluster.sim.runner import settings_from, simulate
+from dcluster.sim.simulation import settings_from, simulate
 
 REQUIRED = (
     "jobs",

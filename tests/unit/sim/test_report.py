@@ -6,8 +6,8 @@ import pytest
 
 from dcluster.sim import metrics
 from dcluster.sim.replay import Settings, jobs_from_swf, replay
-from dcluster.sim.runner import machine_cores, simulate
 from dcluster.sim.scheduler import SimJob
+from dcluster.sim.simulation import machine_cores, simulate
 from dcluster.sim.swf import parse_line
 
 THREE = """\

@@ -230,7 +230,7 @@ def test_skipping_ticks_changes_no_result_on_a_kth_slice():
 
     from dcluster.sim import swf
     from dcluster.sim.replay import Replay
-    from dcluster.sim.runner import trace_path
+    from dcluster.sim.simulation import trace_path
 
     class EveryCycle(Replay):
         def _wakes(self, now, seen):

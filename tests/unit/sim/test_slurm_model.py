@@ -166,7 +166,7 @@ def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future
 
 
 def test_slurm_options_from_the_salt_cli_are_converted_and_checked():
-    from dcluster.sim.runner import settings_from
+    from dcluster.sim.simulation import settings_from
 
     s = settings_from("kth", {"scheduler": "slurm", "slurm": {"bf_window": "7200", "favor_small": "yes"}})
     assert (s.slurm.bf_window, s.slurm.favor_small) == (7200, True)

@@ -9,7 +9,7 @@ import pytest
 
 from dcluster.sim import swf
 from dcluster.sim.replay import jobs_from_swf
-from dcluster.sim.runner import trace_path
+from dcluster.sim.simulation import trace_path
 
 KTH = trace_path("kth")
 HPC2N = trace_path("hpc2n")
