@@ -16,10 +16,11 @@ start, end}) from the demo job.  Definitions (docs/performance.md):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-Event = tuple[float, str, dict]
+Event = tuple[float, str, dict[str, Any]]
+Predicate = Callable[[str, dict[str, Any]], bool]
 _JOBS = re.compile(r"pending job\(s\) ([^:]*?)(?: and \d+ more)?$")
 
 
@@ -32,7 +33,16 @@ def percentile(values: list[float], q: float) -> float | None:
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
-def _first(events: Iterable[Event], pred) -> float | None:
+def _tagged(tags: tuple[str, ...], key: str | None = None, value: str | None = None) -> Predicate:
+    """An event under one of ``tags`` whose data has ``key`` = ``value`` (any data when no ``key``)."""
+
+    def pred(tag: str, data: dict[str, Any]) -> bool:
+        return tag in tags and (key is None or data.get(key) == value)
+
+    return pred
+
+
+def _first(events: Iterable[Event], pred: Predicate) -> float | None:
     for t, tag, data in events:
         if pred(tag, data):
             return t
@@ -58,15 +68,12 @@ def compute(
                     submit_to_launch.append(t - submitted[jid])
     workers = {}
     for mid, t_launch in launched_at.items():
-        t_start = _first(events, lambda tag, d, m=mid: tag == f"salt/minion/{m}/start")
-        t_usable = _first(
-            events, lambda tag, d, m=mid: tag in ("dcluster/worker/idle", "dcluster/worker/busy") and d.get("name") == m
-        )
-        t_destroyed = _first(
-            events, lambda tag, d, m=mid: tag == "dcluster/action/destroy/done" and d.get("target") == m
-        )
+        t_start = _first(events, _tagged((f"salt/minion/{mid}/start",)))
+        t_usable = _first(events, _tagged(("dcluster/worker/idle", "dcluster/worker/busy"), "name", mid))
+        t_destroyed = _first(events, _tagged(("dcluster/action/destroy/done",), "target", mid))
         jobs = [r for r in finished.values() if r.get("host") == mid]
         last_end = max((float(r["end"]) for r in jobs), default=None)
+        stop = t_destroyed or end_time
         workers[mid] = {
             "launch": t_launch,
             "minion_start": t_start,
@@ -77,7 +84,7 @@ def compute(
             "minion_start_to_usable": t_usable - t_start if t_usable and t_start else None,
             "launch_to_usable": t_usable - t_launch if t_usable else None,
             "last_job_end_to_destroyed": t_destroyed - last_end if t_destroyed and last_end else None,
-            "node_seconds": ((t_destroyed or end_time) - t_launch) if (t_destroyed or end_time) else None,
+            "node_seconds": (stop - t_launch) if stop else None,
         }
     first_submit = min(submitted.values(), default=None)
     usable = [w["usable"] for w in workers.values() if w["usable"]]
@@ -106,7 +113,7 @@ def compute(
 
 
 def summary_lines(m: Mapping[str, Any], max_idle_time: int) -> list[str]:
-    def f(v):
+    def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.1f}"
 
     s2l, s2u, e2d = m["submit_to_launch_s"], m["minion_start_to_usable_s"], m["last_job_end_to_destroyed_s"]

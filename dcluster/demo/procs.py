@@ -10,6 +10,10 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 HOSTS = "/etc/hosts"
 
@@ -128,7 +132,7 @@ def stop_pid(pid: int | None, grace: float = 10.0, group: bool = False) -> None:
     if not pid or pid <= 1:
         return
 
-    def send(sig):
+    def send(sig: signal.Signals) -> None:
         try:
             if group:
                 os.killpg(pid, sig)
@@ -185,16 +189,17 @@ def read_pid(path: str) -> int | None:
         return None
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.2, what: str = "condition") -> T:
     deadline = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < deadline:
         try:
-            last = predicate()
+            value = predicate()
         except Exception as exc:  # noqa: BLE001 - reported on timeout
             last = exc
         else:
-            if last:
-                return last
+            last = value
+            if value:
+                return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")

@@ -14,6 +14,7 @@ No shell anywhere: every command is an argument list.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,7 +98,7 @@ class EventLog:
 
     def __init__(self, opts: Mapping[str, Any]):
         self.opts = dict(opts)
-        self.events: list[tuple[float, str, dict]] = []
+        self.events: list[tuple[float, str, dict[str, Any]]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lock = threading.Lock()
@@ -133,7 +134,7 @@ class EventLog:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def matching(self, prefix: str) -> list[tuple[float, str, dict]]:
+    def matching(self, prefix: str) -> list[tuple[float, str, dict[str, Any]]]:
         with self.lock:
             return [e for e in self.events if e[1].startswith(prefix)]
 
@@ -153,8 +154,8 @@ class Stack:
         self.jobs_dir = os.path.join(d, "jobs")
         self.sched_dir = os.path.join(d, "s")  # short: Unix socket paths (slurmd spool) have 108 bytes
         self.secret = secrets.token_hex(16)
-        self.master_proc: subprocess.Popen | None = None
-        self.head = None
+        self.master_proc: subprocess.Popen[bytes] | None = None
+        self.head: Any = None  # a SlurmHead or an SgeHead, once started
         self.events: EventLog | None = None
         self.submitted: dict[str, float] = {}  # job id -> submit time
 
@@ -291,7 +292,8 @@ class Stack:
     def master_opts(self) -> dict[str, Any]:
         import salt.config
 
-        return salt.config.master_config(os.path.join(self.conf_dir, "master"))
+        opts: dict[str, Any] = salt.config.master_config(os.path.join(self.conf_dir, "master"))
+        return opts
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -345,7 +347,7 @@ class Stack:
     def start_master(self, wait: bool = True) -> None:
         o = self.o
         for port in (o.publish_port, o.ret_port):
-            procs.wait_for(lambda p=port: port_free(o.gateway, p), 30, 0.2, what=f"port {port} to be free")
+            procs.wait_for(functools.partial(port_free, o.gateway, port), 30, 0.2, what=f"port {port} to be free")
         log = open(os.path.join(self.salt_dir, "master.out"), "ab")  # handed to the child
         try:
             self.master_proc = subprocess.Popen(
@@ -428,7 +430,8 @@ class Stack:
         return proc.stdout.strip() or proc.stderr.strip()[-2000:]
 
     def sched_run(self, argv: list[str]) -> tuple[int, str, str]:
-        return self.head.run(argv)
+        rc, out, err = self.head.run(argv)
+        return rc, out, err
 
     def _sge_job_listed(self, jid: str, tries: int = 10) -> bool:
         # qstat -j has been seen to miss a job qsub had just reported (once, under load): ask again briefly
@@ -507,7 +510,7 @@ class Stack:
             raise RuntimeError(f"scheduler query failed: {err or out}")
         return [ln.strip() for ln in out.splitlines() if ln.strip()]
 
-    def finished(self) -> dict[str, dict]:
+    def finished(self) -> dict[str, dict[str, Any]]:
         """Job records written by the demo job (id -> host, start, end)."""
         out = {}
         for name in os.listdir(self.jobs_dir):
@@ -534,7 +537,7 @@ class Stack:
 
         return [n for n in self.scheduler_nodes() if identity.parse(n, self.secret, self.o.cluster_name)]
 
-    def instances(self) -> list[dict]:
+    def instances(self) -> list[dict[str, Any]]:
         """The local cloud's instance records (all resources)."""
         return _records(self.cloud_dir)
 
@@ -547,7 +550,7 @@ class Stack:
 
 
 # ---------------------------------------------------------------- cleaning up, even after a crash
-def _records(cloud_dir: str) -> list[dict]:
+def _records(cloud_dir: str) -> list[dict[str, Any]]:
     out = []
     try:
         names = sorted(os.listdir(cloud_dir))
@@ -571,7 +574,7 @@ def clean(state_dir: str = DEFAULT_DIR, quiet: bool = False) -> list[str]:
     daemons by pid file, the bridge, /etc/hosts.  Returns what was done.
     """
     done: list[str] = []
-    say = (lambda m: None) if quiet else (lambda m: print(f"demo-clean: {m}", flush=True))
+    say: Callable[[str], None] = (lambda m: None) if quiet else (lambda m: print(f"demo-clean: {m}", flush=True))
     meta = {}
     try:
         with open(os.path.join(state_dir, "stack.json")) as fh:
@@ -649,7 +652,7 @@ def _is(pid: int, name: str) -> bool:
     return name in " ".join(procs.cmdline(pid))  # salt-master retitles itself: one string
 
 
-def _drop_hosts_lines(predicate, done: list[str]) -> None:
+def _drop_hosts_lines(predicate: Callable[[str], bool], done: list[str]) -> None:
     try:
         with open(procs.HOSTS) as fh:
             lines = fh.read().splitlines()
