@@ -36,11 +36,6 @@ def running_qmaster() -> int | None:
     return pid if pid and alive(pid) else None
 
 
-def execd_pid(host: str) -> int | None:
-    pid = read_pid(f"{SPOOL}/execd/{host}/execd.pid")
-    return pid if pid and alive(pid) else None
-
-
 class SgeHead:
     """sge_qmaster for exec hosts on ``gateway``'s bridge."""
 

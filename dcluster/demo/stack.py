@@ -545,9 +545,6 @@ class Stack:
         d = os.path.join(self.salt_dir, "pki", "minions")
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
-    def namespaces(self) -> list[str]:
-        return [r["namespace"] for r in self.instances() if netns.exists(r["namespace"])]
-
 
 # ---------------------------------------------------------------- cleaning up, even after a crash
 def _records(cloud_dir: str) -> list[dict[str, Any]]:

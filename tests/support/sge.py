@@ -20,8 +20,8 @@ import tempfile
 import time
 
 from dcluster import netns
-from dcluster.demo import sge as head
-from dcluster.demo.sge import CELL, SGE_ROOT, SPOOL, SgeHead  # re-exported for the tests
+from dcluster.demo.sge import CELL, SGE_ROOT, SPOOL, SgeHead  # noqa: F401 - re-exported for the tests
+from dcluster.demo.sge import set_values as _set  # noqa: F401
 
 from . import alive, read_pid, root_skip_reason, stop_pid, wait_for
 
@@ -31,6 +31,12 @@ BRIDGE = "dcsched0"
 GATEWAY = "127.200.0.49"  # dcsched0 is 127.200.0.48/28: .49 gateway, .50-.62 hosts (clear of other tests)
 PREFIX = 28
 PACKAGES = ("gridengine-master", "gridengine-exec", "gridengine-client")
+
+
+def execd_pid(host: str) -> int | None:
+    """The pid of the exec host's running execd (the demo runs none: its workers' own states do)."""
+    pid = read_pid(f"{SPOOL}/execd/{host}/execd.pid")
+    return pid if pid and alive(pid) else None
 
 
 def skip_reason() -> str | None:
@@ -104,7 +110,7 @@ class SgeCluster(SgeHead):
         wait_for(lambda: read_pid(f"{spool}/execd.pid"), 15, what=f"execd pid file of {name}")
 
     def stop_execd(self, name: str) -> None:
-        stop_pid(head.execd_pid(name), grace=5)
+        stop_pid(execd_pid(name), grace=5)
 
     def stop(self) -> None:
         errors = []
