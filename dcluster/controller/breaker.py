@@ -21,7 +21,7 @@ from ..config import Config
 from ..model import Worker
 from ..planner import Action
 from ..planner import backoff as bo
-from ..reconcile import View
+from ..reconcile import BootstrapState, View
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -94,7 +94,7 @@ def reset(c: Controller, resource: str, why: str) -> bool:
     return True
 
 
-def _end(c: Controller, resource: str, state, why: str, limit: int) -> None:
+def _end(c: Controller, resource: str, state: BootstrapState, why: str, limit: int) -> None:
     with c.state.lock:
         if c.state.bootstrap.get(resource) is state:  # not counted again meanwhile
             del c.state.bootstrap[resource]

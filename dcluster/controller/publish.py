@@ -22,10 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import JobState
 from . import state as st
+
+if TYPE_CHECKING:  # for types only: the runners read these files without the planner
+    from ..model import Job
+    from ..planner import Plan
+    from ..reconcile import View
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ def paths(state_path: str) -> dict[str, str]:
     return {"summary": os.path.join(d, SUMMARY), "workers": os.path.join(d, WORKERS), "jobs": os.path.join(d, JOBS)}
 
 
-def plan_summary(result) -> dict[str, Any]:
+def plan_summary(result: Plan) -> dict[str, Any]:
     return {
         "actions": [a.to_dict() for a in result.actions],
         "unplaceable": [{"job": j, "reason": r} for j, r in result.unplaceable[:SAMPLE]],
@@ -50,7 +55,7 @@ def plan_summary(result) -> dict[str, Any]:
     }
 
 
-def view_summary(view) -> dict[str, Any]:
+def view_summary(view: View) -> dict[str, Any]:
     """The view without its jobs and workers (see :func:`jobs_pages`, :func:`workers_of`)."""
     # keyed by the member, not its .value (an enum property: 100,000 reads of it for 50,000 jobs)
     n = dict.fromkeys(JobState, 0)
@@ -74,15 +79,15 @@ def view_summary(view) -> dict[str, Any]:
     }
 
 
-def workers_of(view) -> list[dict[str, Any]]:
+def workers_of(view: View) -> list[dict[str, Any]]:
     return [w.to_dict(view.now) for w in view.workers]
 
 
-def jobs_pages(view) -> dict[str, Any]:
+def jobs_pages(view: View) -> dict[str, Any]:
     """The first page of all jobs and of each state, and the count of each state."""
     by_state: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
-    head = []
+    head: list[Job] = []
     seen: dict[JobState, int] = {}  # by member: .value is an enum property, read 50,000 times
     for j in view.jobs:
         s = j.state
@@ -101,7 +106,7 @@ def jobs_pages(view) -> dict[str, Any]:
     }
 
 
-def write(state_path: str, summary: dict[str, Any], view) -> None:
+def write(state_path: str, summary: dict[str, Any], view: View) -> None:
     """The three files; a failure is logged (the runners then show the previous cycle)."""
     where = paths(state_path)
     try:

@@ -46,7 +46,8 @@ def jobs(
         limit = _int("limit", limit, 1, MAX_PAGE)
     except ValueError as exc:
         return {"ok": False, "message": f"jobs: {exc}"}
-    out, matched = [], 0
+    out: list[dict[str, Any]] = []
+    matched = 0
     want = None if id is None else str(id)
     for j in c.view.jobs:
         if want is not None:

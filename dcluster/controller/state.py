@@ -69,7 +69,7 @@ class ControllerState(Records):
     retired: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What the runners read, published each cycle beside the state file (controller/publish.py), not in it:
     # the graphs' recent samples (read back from there at a start) and the last cycle's summary.
-    history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     last: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------ persistence
@@ -126,7 +126,7 @@ class ControllerState(Records):
         # old).  What these ages decide (destroying a worker that never joined, dropping a deferred start
         # or an outstanding highstate) may so come later by the downtime, never earlier.  A backoff's end
         # keeps the downtime: a step then only retries a launch sooner.
-        begun = mono - saved_at
+        begun: float = mono - saved_at
 
         def past(t: float) -> float:  # when something began: never in the future
             return min(t + begun, mono)
@@ -220,8 +220,8 @@ def _requests(data: Any) -> dict[str, dict[str, Any]]:
         out[rid] = {
             "minion": rec["minion"],
             "resource": rec["resource"],
-            "since": float(since),
-            "deadline": float(deadline),
+            "since": float(rec["since"]),  # both checked above
+            "deadline": float(rec["deadline"]),
             "cancelled": rec.get("cancelled") is True,
         }
     return out
@@ -289,7 +289,9 @@ def _retired(data: Any) -> dict[str, dict[str, Any]]:
     for name, rec in (data if isinstance(data, dict) else {}).items():
         if not isinstance(name, str) or not isinstance(rec, dict):
             continue
-        left = rec.get("left") if isinstance(rec.get("left"), list) else []
+        left = rec.get("left")
+        if not isinstance(left, list):
+            left = []
         count, since = rec.get("count"), rec.get("since")
         out[name[:64]] = {
             "type": str(rec.get("type") or "")[:32],
@@ -389,4 +391,5 @@ def load(path: str, mono: float | None = None, wall: float | None = None) -> Con
 def read(path: str) -> dict[str, Any]:
     """A JSON file of the engine's as plain data."""
     with open(path) as fh:
-        return json.load(fh)
+        data: dict[str, Any] = json.load(fh)
+    return data

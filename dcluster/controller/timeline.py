@@ -33,8 +33,14 @@ import dataclasses
 import operator
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..model import Instance, Job, Node
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 # An anchor not used for this long is forgotten (the item is gone, or its source has failed
 # that long; it is then anchored again from the wall clock).
@@ -132,7 +138,7 @@ class Timeline:
         return out
 
 
-def _with_times(job: Job, submit: float, start: float) -> Job:
+def _with_times(job: Job, submit: float | None, start: float | None) -> Job:
     """``dataclasses.replace(job, submit_time=submit, start_time=start)``, a shallow copy without its
     checks: every field read at once and passed by position (half the cost of copying slot by slot,
     a third of copy.copy's; 20,000 running jobs to anchor every cycle; issue 15).  Job has no
@@ -148,7 +154,7 @@ _JOB_VALUES = operator.attrgetter(*_JOB_SLOTS)
 _SUBMIT, _START = _JOB_SLOTS.index("submit_time"), _JOB_SLOTS.index("start_time")
 
 
-def _replace(obj, **changes):
+def _replace(obj: _D, **changes: Any) -> _D:
     """``dataclasses.replace``, every field read at once and passed by position (5,000 instances
     anchored every cycle: a third of replace()'s cost, its per-field checks and keywords; issue 15).
     A class with a ``__post_init__`` or a field outside ``__init__`` goes through replace() itself."""
@@ -168,7 +174,8 @@ def _replace(obj, **changes):
     return cls(*values)
 
 
-_SPECS: dict[type, tuple | bool] = {}
+# per class: its fields' getter and positions, or False (replace() itself)
+_SPECS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], dict[str, int]] | Literal[False]] = {}
 
 
 __all__ = ["Timeline", "FORGET_AFTER"]
