@@ -25,7 +25,7 @@ def fire(bus: Callable[[str, dict[str, Any]], None], tag: str, data: dict[str, A
     """``data`` scrubbed, under ``dcluster/<tag>``."""
     try:
         bus(f"dcluster/{tag}", scrub.data(data))
-    except Exception:  # noqa: BLE001 - events are best effort; the loop goes on
+    except Exception:  # events are best effort; the loop goes on
         log.exception("dcluster: could not fire event %s", tag)
 
 

@@ -193,7 +193,7 @@ class Controller:
         now, wall = self.timeline.observe()  # intervals on the first, timestamps for people on the second
         try:
             return self._cycle(now, wall)
-        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+        except Exception as exc:  # the loop must survive anything
             log.exception("dcluster: cycle failed")
             self.state.error(wall, "cycle", f"{type(exc).__name__}: {exc}")
             self.fire("cycle/failed", {"error": f"{type(exc).__name__}: {exc}"[:1000]})
@@ -254,7 +254,7 @@ class Controller:
         if self.ports.metrics is not None:
             try:
                 self.ports.metrics(cfg, view, result, dict(self.state.counters), wall)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("dcluster: metrics failed")
         return {"ok": True, "workers": len(view.workers), "actions": [str(a) for a in result.actions]}
 

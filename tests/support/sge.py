@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from dcluster import netns
-from dcluster.demo.sge import CELL, SGE_ROOT, SPOOL, SgeHead  # noqa: F401 - re-exported for the tests
+from dcluster.demo.sge import CELL, SGE_ROOT, SPOOL, SgeHead
 from dcluster.demo.sge import set_values as _set  # noqa: F401
 
 from . import alive, read_pid, root_skip_reason, stop_pid, wait_for
