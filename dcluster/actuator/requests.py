@@ -204,6 +204,8 @@ class OpenRequests:
                 adopted.append(mid)
         if result.error is not None:
             self.records.error(self.ports.clock(), f"requests:{resource}", f"adopting spot instances: {result.error}")
+        if result.refused:
+            self._refused(cfg, drv, resource, {fulfilled[iid]: why for iid, why in result.refused.items()}, mine)
         if adopted:
             self.records.count("launched", len(adopted))
             self.ports.fire(
@@ -211,6 +213,30 @@ class OpenRequests:
                 {"kind": "launch", "resource": resource, "launched": len(adopted), "minion_ids": sorted(adopted)},
             )
             log.info("dcluster: %d spot request(s) of %s fulfilled", len(adopted), resource)
+
+    def _refused(
+        self, cfg: Config, drv: Any, resource: str, refused: dict[str, str], mine: dict[str, dict[str, Any]]
+    ) -> None:
+        """Requests whose listed instance adoption refused as not ours (not a spot instance of that
+        request, or another worker's tags): never adopted, so at their deadline they are cancelled and
+        replaced like an unfulfilled one; kept until then, they counted toward max for ever."""
+        now = self.ports.monotonic()
+        due = [rid for rid in refused if rid in mine and now >= mine[rid]["deadline"]]
+        if not due:
+            return
+        for rid in due:
+            log.warning(
+                "dcluster: spot request %s of %s names an instance that is not ours (%s): cancelled and replaced",
+                rid,
+                resource,
+                refused[rid],
+            )
+        with self.records.lock:
+            for rid in due:
+                if rid in self.records.requests:
+                    self.records.requests[rid]["cancelled"] = True
+        drv.cancel_requests(due)  # so it launches nothing more; the instance it names is not ours to end
+        self._replace(cfg, resource, due, mine)
 
     def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict[str, Any]]) -> None:
         """Forget requests that were not fulfilled; launch as many on demand (new ids, new keys)."""

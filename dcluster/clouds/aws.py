@@ -626,7 +626,7 @@ class AwsDriver(Driver):
             return result
         try:
             cores, mem = self.cores(), self.mem_mb()
-            fulfilled = self._spot_instances_of(fulfilled, requests or {})
+            fulfilled = self._spot_instances_of(fulfilled, requests or {}, result.refused)
         except CloudError as exc:
             result.error = exc
             return result
@@ -651,7 +651,9 @@ class AwsDriver(Driver):
                     result.instances.append(inst)
         return result
 
-    def _spot_instances_of(self, fulfilled: Mapping[str, str], requests: Mapping[str, str]) -> dict[str, str]:
+    def _spot_instances_of(
+        self, fulfilled: Mapping[str, str], requests: Mapping[str, str], refused: dict[str, str]
+    ) -> dict[str, str]:
         """The part of ``fulfilled`` (instance id -> minion id) that a spot request can have launched for
         that minion.  Tagging makes an instance ours, to drain and destroy: an instance id named by a
         buggy or hostile request listing must be a spot instance (of that request, where EC2 says which)
@@ -684,6 +686,7 @@ class AwsDriver(Driver):
                         rid or "?",
                         why,
                     )
+                    refused[iid] = why
                     continue
                 out[iid] = mid
         return out

@@ -80,6 +80,9 @@ class LaunchResult:
     # minion id -> request id of each instance asked for and not made yet (an open spot request): the
     # caller polls them (:meth:`Driver.poll_requests`) and adopts, cancels or replaces them
     requests: dict[str, str] = field(default_factory=dict)
+    # instance id -> why, of each instance a request listing named that adoption refused as not ours
+    # (:meth:`adopt`): the request is cancelled and replaced at its deadline, never adopted
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def launched(self) -> int:

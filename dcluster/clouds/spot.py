@@ -153,6 +153,10 @@ def wait(
         adopted = drv.adopt({iid: minion_of[rid] for iid, rid in fulfilled.items()}, fulfilled)
         result.instances += adopted.instances
         result.error = result.error or adopted.error
+        if adopted.refused:  # the listing named an instance that is not ours: cancelled, and replaced below
+            gone = [fulfilled[iid] for iid in adopted.refused]
+            drv.cancel_requests(gone)
+            left += gone
     if not left:
         return
     result.extra["spot_unfulfilled"] = len(left)

@@ -80,3 +80,35 @@ def test_a_cancelled_request_missing_from_one_listing_is_not_replaced_yet(tmp_pa
         assert rid not in env.c.state.requests and env.ops("spot", "RunInstances") == 1
     finally:
         env.c.shutdown()
+
+
+def test_a_request_whose_instance_is_refused_is_cancelled_and_replaced_at_its_deadline(tmp_path, moto, ec2):
+    # Red team: a refused adoption left the request tracked for ever; its worker counted toward max and
+    # no replacement was launched.  At spot_timeout it is cancelled and replaced on demand, like an
+    # unfulfilled one, and the foreign instance stays untouched.
+    foreign = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0][
+        "InstanceId"
+    ]
+    env = Engine(tmp_path, moto, pillar(moto, spot_timeout=60))
+    env.spot = lambda req: dict(req, InstanceId=foreign) if req.get("InstanceId") else req
+    try:
+        env.sched.jobs_ = jobs(1)
+        env.step()
+        env.step()
+        assert len(env.c.state.requests) == 1  # refused, still waiting: within its deadline
+        env.step(70)  # past spot_timeout
+        env.step()
+        assert env.c.state.requests == {}
+        assert env.ops("spot", "CancelSpotInstanceRequests") == 1
+        assert env.ops("spot", "RunInstances") == 1  # the on-demand replacement
+        ours = [
+            i["InstanceId"]
+            for r in ec2.describe_instances(Filters=[{"Name": "tag-key", "Values": [model.TAG_CLUSTER]}])[
+                "Reservations"
+            ]
+            for i in r["Instances"]
+        ]
+        assert len(ours) == 1 and foreign not in ours
+        assert model.TAG_CLUSTER not in tags_of(ec2, foreign)
+    finally:
+        env.c.shutdown()
