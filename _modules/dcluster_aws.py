@@ -1,51 +1,42 @@
 """dcluster cloud driver for Amazon EC2 (boto3).
 
-Thin wrapper: reads the resource from the ``dcluster`` pillar/config
-(validated by :func:`dcluster.config.load`), calls the driver in
-:mod:`dcluster.clouds`, returns plain data.  A classified cloud error is
-raised as CommandExecutionError whose message starts with its kind
-(quota, capacity, config, auth, transient, notfound) and never carries a
-credential.
+Each function is declared here and carried out by
+:class:`dcluster.glue.cloud_module.CloudModule` (errors, secrets: see there).
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster_aws"
 
+if TYPE_CHECKING:
+    __salt__: dict[str, Any]
+    __opts__: dict[str, Any]
+
 try:
     import boto3  # noqa: F401 - only probed for __virtual__
     import botocore  # noqa: F401 - only probed for __virtual__
 
-    from dcluster.glue import cloud as _glue
+    from dcluster.glue.cloud_module import CloudModule
 
-    HAS_LIBS = True
+    _IMPL = CloudModule("aws", log)
     _WHY = ""
 except ImportError as _exc:  # pragma: no cover - depends on the host
-    HAS_LIBS = False
+    _IMPL = None
     _WHY = f"dcluster_aws needs boto3: {_exc}"
 
 
 def __virtual__():
-    if not HAS_LIBS:
+    if _IMPL is None:
         return (False, _WHY)
     return __virtualname__
 
 
-def _call(op, resource, **kwargs):
-    from salt.exceptions import CommandExecutionError
-
-    try:
-        return _glue.call(__salt__["config.get"], op, resource, "aws", opts=__opts__, **kwargs)
-    except _glue.CloudGlueError as exc:
-        log.warning("dcluster_aws.%s %s failed: %s", op, resource, exc)
-        raise CommandExecutionError(str(exc)) from None
-
-
 def instances(resource):
     """
-    List the instances of a aws resource that carry this cluster's tags.
+    EC2 instances of the resource that carry this cluster's tags, and its open spot requests when it bids.
 
     CLI Example:
 
@@ -53,12 +44,12 @@ def instances(resource):
 
         salt-call dcluster_aws.instances myresource
     """
-    return _call("instances", resource)
+    return _IMPL.instances(__salt__, __opts__, resource)
 
 
 def launch(resource, count=1, master=None):
     """
-    Launch ``count`` instances of a aws resource, to check its cloud settings: they get no
+    Launch ``count`` EC2 instances of the resource (on-demand or spot, as its config says), to check its cloud settings: they get no
     pre-accepted minion key, so they never join the master (workers are launched by the engine:
     ``salt-run dcluster.launch``), and the engine destroys them after ``max_launch_time``.  Returns what was launched,
     exactly, and the classified error that stopped the rest of a partial launch; when
@@ -70,12 +61,12 @@ def launch(resource, count=1, master=None):
 
         salt-call dcluster_aws.launch myresource count=2
     """
-    return _call("launch", resource, count=int(count), master=master)
+    return _IMPL.launch(__salt__, __opts__, resource, count, master)
 
 
 def destroy(resource, ids):
     """
-    Destroy instances by cloud id; refuses ids that are not this cluster's.
+    Terminate EC2 instances, or cancel spot requests (``sir-...``), by id; refuses ids that are not this cluster's.
     Returns {id: "ok" | "gone" | error text}.
 
     CLI Example:
@@ -84,14 +75,12 @@ def destroy(resource, ids):
 
         salt-call dcluster_aws.destroy myresource '["i-0123", "i-4567"]'
     """
-    if isinstance(ids, str):
-        ids = [i for i in ids.split(",") if i]
-    return _call("destroy", resource, ids=list(ids))
+    return _IMPL.destroy(__salt__, __opts__, resource, ids)
 
 
 def cores(resource):
     """
-    Cores of one instance of the resource (the resource's ``cores`` key, else asked from the cloud).
+    vCPUs of one instance of the resource (its ``cores`` key, else its instance type's, asked of EC2).
 
     CLI Example:
 
@@ -99,12 +88,12 @@ def cores(resource):
 
         salt-call dcluster_aws.cores myresource
     """
-    return _call("cores", resource)
+    return _IMPL.cores(__salt__, __opts__, resource)
 
 
 def mem_mb(resource):
     """
-    Memory of one instance of the resource in MB.
+    Memory of one instance of the resource in MB (its ``mem_mb`` key, else its instance type's, asked of EC2).
 
     CLI Example:
 
@@ -112,4 +101,4 @@ def mem_mb(resource):
 
         salt-call dcluster_aws.mem_mb myresource
     """
-    return _call("mem_mb", resource)
+    return _IMPL.mem_mb(__salt__, __opts__, resource)

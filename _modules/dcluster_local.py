@@ -1,49 +1,40 @@
 """dcluster cloud driver for the local cloud (network-namespace hosts on this machine).
 
-Thin wrapper: reads the resource from the ``dcluster`` pillar/config
-(validated by :func:`dcluster.config.load`), calls the driver in
-:mod:`dcluster.clouds`, returns plain data.  A classified cloud error is
-raised as CommandExecutionError whose message starts with its kind
-(quota, capacity, config, auth, transient, notfound) and never carries a
-credential.
+Each function is declared here and carried out by
+:class:`dcluster.glue.cloud_module.CloudModule` (errors, secrets: see there).
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster_local"
 
-try:
-    import dcluster.clouds.local  # noqa: F401 - only probed for __virtual__
-    from dcluster.glue import cloud as _glue
+if TYPE_CHECKING:
+    __salt__: dict[str, Any]
+    __opts__: dict[str, Any]
 
-    HAS_LIBS = True
+try:
+    import dcluster.clouds.local  # noqa: F401
+    from dcluster.glue.cloud_module import CloudModule
+
+    _IMPL = CloudModule("local", log)
     _WHY = ""
 except ImportError as _exc:  # pragma: no cover - depends on the host
-    HAS_LIBS = False
+    _IMPL = None
     _WHY = f"dcluster_local needs dcluster: {_exc}"
 
 
 def __virtual__():
-    if not HAS_LIBS:
+    if _IMPL is None:
         return (False, _WHY)
     return __virtualname__
 
 
-def _call(op, resource, **kwargs):
-    from salt.exceptions import CommandExecutionError
-
-    try:
-        return _glue.call(__salt__["config.get"], op, resource, "local", opts=__opts__, **kwargs)
-    except _glue.CloudGlueError as exc:
-        log.warning("dcluster_local.%s %s failed: %s", op, resource, exc)
-        raise CommandExecutionError(str(exc)) from None
-
-
 def instances(resource):
     """
-    List the instances of a local resource that carry this cluster's tags.
+    Namespace hosts of the resource on this machine that carry this cluster's signed minion ids.
 
     CLI Example:
 
@@ -51,12 +42,12 @@ def instances(resource):
 
         salt-call dcluster_local.instances myresource
     """
-    return _call("instances", resource)
+    return _IMPL.instances(__salt__, __opts__, resource)
 
 
 def launch(resource, count=1, master=None):
     """
-    Launch ``count`` instances of a local resource, to check its cloud settings: they get no
+    Start ``count`` namespace hosts of the resource (each with its own directory and address), to check its cloud settings: they get no
     pre-accepted minion key, so they never join the master (workers are launched by the engine:
     ``salt-run dcluster.launch``), and the engine destroys them after ``max_launch_time``.  Returns what was launched,
     exactly, and the classified error that stopped the rest of a partial launch; when
@@ -68,28 +59,26 @@ def launch(resource, count=1, master=None):
 
         salt-call dcluster_local.launch myresource count=2
     """
-    return _call("launch", resource, count=int(count), master=master)
+    return _IMPL.launch(__salt__, __opts__, resource, count, master)
 
 
 def destroy(resource, ids):
     """
-    Destroy instances by cloud id; refuses ids that are not this cluster's.
+    Destroy namespace hosts by id; refuses ids that are not this cluster's.
     Returns {id: "ok" | "gone" | error text}.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call dcluster_local.destroy myresource '["i-0123", "i-4567"]'
+        salt-call dcluster_local.destroy myresource '["dc-r1-0a1b2c-0123456789ab"]'
     """
-    if isinstance(ids, str):
-        ids = [i for i in ids.split(",") if i]
-    return _call("destroy", resource, ids=list(ids))
+    return _IMPL.destroy(__salt__, __opts__, resource, ids)
 
 
 def cores(resource):
     """
-    Cores of one instance of the resource (the resource's ``cores`` key, else asked from the cloud).
+    Cores of one namespace host of the resource (its ``cores`` key, else 1).
 
     CLI Example:
 
@@ -97,12 +86,12 @@ def cores(resource):
 
         salt-call dcluster_local.cores myresource
     """
-    return _call("cores", resource)
+    return _IMPL.cores(__salt__, __opts__, resource)
 
 
 def mem_mb(resource):
     """
-    Memory of one instance of the resource in MB.
+    Memory of one namespace host of the resource in MB (its ``mem_mb`` key, else 1024).
 
     CLI Example:
 
@@ -110,4 +99,4 @@ def mem_mb(resource):
 
         salt-call dcluster_local.mem_mb myresource
     """
-    return _call("mem_mb", resource)
+    return _IMPL.mem_mb(__salt__, __opts__, resource)

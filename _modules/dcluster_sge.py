@@ -1,47 +1,36 @@
 """Son of Grid Engine scheduler adapter (execution module).
 
-Thin Salt glue over :mod:`dcluster.schedulers.sge`: settings come from
-``config.get dcluster:cluster`` (validated), commands run through
-``cmd.run_all`` with ``python_shell=False``.  Tested against a real SoGE 8.1.9.
+A thin declaration over :class:`dcluster.glue.scheduler_module.SchedulerModule`
+and :mod:`dcluster.schedulers.sge`.  Tested against a real SoGE 8.1.9.
 """
 
 import logging
-
-try:
-    import lxml  # noqa: F401 - only probed: __virtual__ needs the parsers' library
-
-    from dcluster.config import ConfigError
-    from dcluster.glue.names import module_sync_hosts as _sync_hosts
-    from dcluster.glue.salt_command import scheduler_adapter
-    from dcluster.schedulers.errors import SchedulerError
-
-    HAS_CORE = True
-    IMPORT_ERROR = ""
-except ImportError as exc:  # pragma: no cover - depends on the minion's environment
-    HAS_CORE = False
-    IMPORT_ERROR = str(exc)
-
-from salt.exceptions import CommandExecutionError
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster_sge"
-KIND = "sge"
+
+if TYPE_CHECKING:
+    __salt__: dict[str, Any]
+    __context__: dict[str, Any]
+
+try:
+    import lxml  # noqa: F401
+
+    from dcluster.glue.scheduler_module import SchedulerModule
+
+    _IMPL = SchedulerModule("sge", log)
+    IMPORT_ERROR = ""
+except ImportError as exc:  # pragma: no cover - depends on the minion's environment
+    _IMPL = None
+    IMPORT_ERROR = str(exc)
 
 
 def __virtual__():
-    if not HAS_CORE:
+    if _IMPL is None:
         return False, f"dcluster_sge: the dcluster core or lxml is not importable ({IMPORT_ERROR})"
     return __virtualname__
-
-
-def _call(method, *args, **kwargs):
-    try:
-        adapter = scheduler_adapter(KIND, __salt__["config.get"], __salt__["cmd.run_all"])
-        return getattr(adapter, method)(*args, **kwargs)
-    except (SchedulerError, ConfigError) as exc:
-        log.error("dcluster_sge.%s: %s", method, exc)
-        raise CommandExecutionError(str(exc)) from exc
 
 
 def jobs():
@@ -54,7 +43,7 @@ def jobs():
 
         salt head dcluster_sge.jobs
     """
-    return [j.to_dict() for j in _call("jobs")]
+    return _IMPL.jobs(__salt__)
 
 
 def nodes():
@@ -67,7 +56,7 @@ def nodes():
 
         salt head dcluster_sge.nodes
     """
-    return [n.to_dict() for n in _call("nodes")]
+    return _IMPL.nodes(__salt__)
 
 
 def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, properties=None):  # noqa: A002 - the pillar's word
@@ -81,7 +70,7 @@ def add_node(name, cores, mem_mb=0, queue=None, account=None, property=None, pro
         salt head dcluster_sge.add_node dc-r1-abc123 4 queue=batch
     """
     reservation = {"queue": queue, "account": account, "property": property, "properties": properties}
-    return _call("add_node", name, int(cores), int(mem_mb), reservation)
+    return _IMPL.add_node(__salt__, name, cores, mem_mb, reservation)
 
 
 def set_reservation(name, queue=None, account=None):
@@ -94,7 +83,7 @@ def set_reservation(name, queue=None, account=None):
 
         salt head dcluster_sge.set_reservation dc-r1-abc123 queue=batch
     """
-    return _call("set_reservation", name, queue=queue, account=account)
+    return _IMPL.set_reservation(__salt__, name, queue=queue, account=account)
 
 
 def hold(name, reason="dcluster: held"):
@@ -107,8 +96,7 @@ def hold(name, reason="dcluster: held"):
 
         salt head dcluster_sge.hold dc-r1-abc123 reason="dcluster: idle"
     """
-    _call("hold", name, reason)
-    return True
+    return _IMPL.hold(__salt__, name, reason)
 
 
 def release(name, force=False):
@@ -121,8 +109,7 @@ def release(name, force=False):
 
         salt head dcluster_sge.release dc-r1-abc123
     """
-    _call("release", name, force=bool(force))
-    return True
+    return _IMPL.release(__salt__, name, force)
 
 
 def remove(name, wait=0):
@@ -135,7 +122,7 @@ def remove(name, wait=0):
 
         salt head dcluster_sge.remove dc-r1-abc123
     """
-    return _call("remove", name, wait=float(wait))
+    return _IMPL.remove(__salt__, name, wait=float(wait))
 
 
 def vacate(name):
@@ -148,7 +135,7 @@ def vacate(name):
 
         salt head dcluster_sge.vacate dc-r1-abc123
     """
-    return _call("vacate", name)
+    return _IMPL.vacate(__salt__, name)
 
 
 def check():
@@ -161,7 +148,7 @@ def check():
 
         salt head dcluster_sge.check
     """
-    return _call("check")
+    return _IMPL.check(__salt__)
 
 
 def sync_hosts(entries, hosts_file="/etc/hosts", withdraw=True):
@@ -176,4 +163,4 @@ def sync_hosts(entries, hosts_file="/etc/hosts", withdraw=True):
 
         salt head dcluster_sge.sync_hosts '{"dc-r1-0a1b2c-0123456789ab": "10.0.0.5"}'
     """
-    return _sync_hosts(__virtualname__, __salt__, __context__, hosts_file, entries, withdraw=withdraw)
+    return _IMPL.sync_hosts(__salt__, __context__, entries, hosts_file, withdraw)

@@ -1,0 +1,93 @@
+"""The one implementation behind the scheduler execution modules ``dcluster_<scheduler>``.
+
+Each ``_modules/dcluster_<scheduler>.py`` only declares its Salt functions (name,
+docstring, CLI example, the arguments its scheduler takes) and hands its dunders to a
+:class:`SchedulerModule`: settings come from ``config.get dcluster:cluster`` (validated),
+commands run through ``cmd.run_all`` with ``python_shell=False``, and a scheduler or
+configuration error is raised as ``CommandExecutionError`` (see :mod:`.module_errors`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from ..config import ConfigError
+from ..schedulers.errors import SchedulerError
+from .module_errors import command_error
+from .names import module_sync_hosts
+from .salt_command import scheduler_adapter
+
+
+class SchedulerModule:
+    """The functions of the execution module ``dcluster_<kind>``."""
+
+    def __init__(self, kind: str, log: logging.Logger) -> None:
+        self.kind = kind
+        self.name = f"dcluster_{kind}"
+        self.log = log  # the Salt module's logger, so its records keep the module's name
+
+    def call(self, salt: Mapping[str, Any], method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            adapter = scheduler_adapter(self.kind, salt["config.get"], salt["cmd.run_all"])
+            return getattr(adapter, method)(*args, **kwargs)
+        except (SchedulerError, ConfigError) as exc:
+            raise command_error(self.log, f"{self.name}.{method}", exc) from None
+
+    def jobs(self, salt: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [j.to_dict() for j in self.call(salt, "jobs")]
+
+    def nodes(self, salt: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [n.to_dict() for n in self.call(salt, "nodes")]
+
+    def add_node(
+        self,
+        salt: Mapping[str, Any],
+        name: str,
+        cores: int | str,
+        mem_mb: int | str,
+        reservation: Mapping[str, Any],
+        **extra: Any,
+    ) -> Any:
+        """``reservation``: the resource's queue, account, property and properties; ``extra``: what
+        only this scheduler's adapter takes (Slurm's ``address``)."""
+        return self.call(salt, "add_node", name, int(cores), int(mem_mb), dict(reservation), **extra)
+
+    def set_reservation(self, salt: Mapping[str, Any], name: str, **reservation: Any) -> Any:
+        """``property`` (the pillar's older, single word) is folded into ``properties``, which the CLI
+        gives as one comma-separated string."""
+        single = reservation.pop("property", None)
+        props = reservation.pop("properties", None)
+        props = props.split(",") if isinstance(props, str) else props or ()
+        properties = (*((single,) if single else ()), *props)
+        if properties:
+            reservation["properties"] = properties
+        return self.call(salt, "set_reservation", name, **reservation)
+
+    def hold(self, salt: Mapping[str, Any], name: str, reason: str) -> bool:
+        self.call(salt, "hold", name, reason)
+        return True
+
+    def release(self, salt: Mapping[str, Any], name: str, force: object) -> bool:
+        self.call(salt, "release", name, force=bool(force))
+        return True
+
+    def remove(self, salt: Mapping[str, Any], name: str, **kwargs: Any) -> Any:
+        return self.call(salt, "remove", name, **kwargs)
+
+    def vacate(self, salt: Mapping[str, Any], name: str) -> Any:
+        return self.call(salt, "vacate", name)
+
+    def check(self, salt: Mapping[str, Any]) -> Any:
+        return self.call(salt, "check")
+
+    def sync_hosts(
+        self,
+        salt: Mapping[str, Any],
+        context: MutableMapping[str, Any],
+        entries: object,
+        hosts_file: str,
+        withdraw: object,
+    ) -> dict[str, Any]:
+        return module_sync_hosts(self.name, salt, context, hosts_file, entries, withdraw=bool(withdraw))
