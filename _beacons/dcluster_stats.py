@@ -2,7 +2,7 @@
 Worker statistics for Graphite: CPU, load, memory, swap, network, disk (psutil).
 
 One event per interval on ``salt/beacon/<minion>/dcluster_stats/``; the
-master's ``reactor/stats.sls`` hands it to ``salt-run dcluster.forward_stats``,
+master's ``reactor/stats.sls`` hands it to ``salt-run dcluster_reactor.forward_stats``,
 which writes it to Graphite under ``<prefix>.workers.<minion>`` (Dynamic Cluster's
 Salt-scheduled collectors, as a beacon).
 

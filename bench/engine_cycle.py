@@ -187,7 +187,7 @@ def timed_stages(c: Controller, times: dict[str, float], cpu: dict[str, float]) 
 
 def load_runner(cachedir: str):
     spec = importlib.util.spec_from_file_location(
-        "dcluster_runner_bench", os.path.join(ROOT, "_runners", "dcluster.py")
+        "dcluster_runner_bench", os.path.join(ROOT, "_runners", "dcluster_mod.py")
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

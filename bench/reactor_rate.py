@@ -7,7 +7,7 @@ bench fires ``salt/minion/<id>/start`` events on the master's event bus, as the 
 for a connecting minion (``{"id": <id>, ...}``), for ids ``dcluster.identity.make`` signs under the
 pillar's secret, at a set rate, and follows each one on the bus (a listener perturbs nothing):
 
-* ``salt/run/<jid>/new`` of ``runner.dcluster.minion_started``: a reactor thread took the call;
+* ``salt/run/<jid>/new`` of ``runner.dcluster_reactor.minion_started``: a reactor thread took the call;
 * ``dcluster/cmd/started``: the runner fired the signed command;
 * the ``dcluster/reply/<nonce>`` it names: the engine handled it (here: a real highstate publish,
   ``LocalClient.cmd_async``, to the id, whose key the bench accepted on the master);
@@ -45,7 +45,7 @@ from dcluster import identity
 SECRET = "reactor-bench-secret-0123456789"
 CLUSTER = "rb"
 RESOURCE = "r1"
-FUN = "runner.dcluster.minion_started"
+FUN = "runner.dcluster_reactor.minion_started"
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ and its pools, the state file, published files), the key pool making a real RSA-
 worker, each worker's user-data rendered with its key, the start-event command (``started``:
 identity check, the highstate through the engine's ``highstate_jobs`` bookkeeping) and the highstate
 return path (``highstate_jobs.on_return`` -> job cache -> ``mark_configured``), then REGISTER on the
-action pool.  The bench drives them as ``_engines/dcluster.py`` does: one thread, a cycle every
+action pool.  The bench drives them as ``_engines/dcluster_mod.py`` does: one thread, a cycle every
 ``INTERVAL`` seconds, events handled in between.
 
 What is simulated, with a fixed cost per call (the ``*_S`` constants below, the figures measured
@@ -179,7 +179,7 @@ def main() -> None:
     started_at: dict[str, float] = {}
     jids = itertools.count(20261205000000000000)
 
-    # a minion's start goes through reactor/start.sls and `salt-run dcluster.minion_started` to the engine
+    # a minion's start goes through reactor/start.sls and `salt-run dcluster_reactor.minion_started` to the engine
     cloud = Cloud(lambda mid, boot: bus.put(time.monotonic() + boot, "dcluster/cmd/started", {"minion_id": mid}))
     sched = Scheduler([Job(str(i), JobState.PENDING, chunk_cores=4) for i in range(n)])
 

@@ -22,7 +22,7 @@ def run():
     act = ACTS[ACTS.index(act)]  # our own constant, not the event's object
     return {
         "dcluster_pending_key": {
-            "runner.dcluster.pending_key": [
+            "runner.dcluster_reactor.pending_key": [
                 {"args": [{"minion_id": minion_id}, {"act": act}]},
             ],
         },

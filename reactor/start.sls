@@ -18,6 +18,6 @@ def run():
         return {}
     return {
         "dcluster_minion_started": {
-            "runner.dcluster.minion_started": [{"args": [{"minion_id": minion_id}]}],
+            "runner.dcluster_reactor.minion_started": [{"args": [{"minion_id": minion_id}]}],
         },
     }

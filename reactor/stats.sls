@@ -1,5 +1,5 @@
 #!py
-"""A worker's dcluster_stats beacon event -> Graphite (salt-run dcluster.forward_stats).
+"""A worker's dcluster_stats beacon event -> Graphite (salt-run dcluster_reactor.forward_stats).
 
 Master configuration:
 
@@ -26,6 +26,6 @@ def run():
         return {}
     return {
         "dcluster_forward_stats": {
-            "runner.dcluster.forward_stats": [{"args": [{"minion_id": minion_id}, {"data": dict(data)}]}],  # noqa: F821
+            "runner.dcluster_reactor.forward_stats": [{"args": [{"minion_id": minion_id}, {"data": dict(data)}]}],  # noqa: F821
         },
     }

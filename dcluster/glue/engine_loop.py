@@ -1,6 +1,6 @@
 """The engine's one thread: a cycle every interval on the monotonic clock, the master's events in between.
 
-``_engines/dcluster.py`` gives it the master's event bus; ``bench/scale_out.py`` and the unit tests
+``_engines/dcluster_mod.py`` gives it the master's event bus; ``bench/scale_out.py`` and the unit tests
 give it a bus of their own, so what they measure and check is this loop, not a copy of it.
 
 Events handled here: ``dcluster/cmd/<cmd>`` (obeyed and answered only when a runner of this master

@@ -1,4 +1,4 @@
-"""The controller's ports, implemented with Salt (used by ``_engines/dcluster.py``).
+"""The controller's ports, implemented with Salt (used by ``_engines/dcluster_mod.py``).
 
 Salt is imported inside the functions: this package must import without it.
 """

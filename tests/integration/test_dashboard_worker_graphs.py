@@ -9,7 +9,7 @@ made and accepted for it, and with the ``dcluster_stats`` beacon every 2 s.
 The scheduler is Torque's fakes answering an empty cluster (Torque is not
 packaged here), so the worker stays ``starting``: a worker the engine knows.
 The beacon's events reach the engine over the master's event bus, and
-``reactor/stats.sls`` sends them through ``dcluster.forward_stats`` to a real
+``reactor/stats.sls`` sends them through ``dcluster_reactor.forward_stats`` to a real
 carbon-cache, read by a real graphite-web (the graphite plugin's ``render_url``).
 The page asks ``dcluster.worker_graphs`` and draws the worker's five graphs from
 Graphite's render API; once graphite-web is stopped, from the engine's own

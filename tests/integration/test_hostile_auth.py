@@ -5,7 +5,7 @@ A pytest-salt-factories master runs the repo's reactors and the dcluster engine
 empty cluster; the cloud is the ``local`` cloud with min 0: nothing is launched).
 A subprocess signs in with Salt's own minion auth (``salt.crypt.SAuth``), one fresh
 key pair per id, exactly what a client of port 4506 can send.  Then: no key is
-accepted, no runner but ``dcluster.*`` ran, no local or wheel job ran except the
+accepted, no runner but ``dcluster_reactor.*`` ran, no local or wheel job ran except the
 engine's own ``key.reject`` of the one id it signed, the payload's marker file does
 not exist, and the key under our (HMAC-signed) id was rejected and reported.
 
@@ -106,7 +106,7 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
                     [
                         e
                         for e in event_listener.get_events([(mid, "salt/run/*/ret")], after_time=start)
-                        if e.data.get("fun") == "runner.dcluster.pending_key"
+                        if e.data.get("fun") == "runner.dcluster_reactor.pending_key"
                     ]
                 )
                 >= 8
@@ -122,7 +122,7 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
         auths = {e.data["id"]: e.data["act"] for e in event_listener.get_events([(mid, "salt/auth")], start)}
         assert set(auths) == set(hostile + [forged, ours]) and set(auths.values()) == {"pend"}
         runs = [e.data.get("fun") for e in event_listener.get_events([(mid, "salt/run/*/new")], start)]
-        assert runs and all(f.startswith("runner.dcluster.") for f in runs), runs
+        assert runs and all(f.startswith("runner.dcluster_reactor.") for f in runs), runs
         assert event_listener.get_events([(mid, "salt/job/*/new")], start) == set()
         wheels = [
             (e.data.get("fun"), e.data.get("fun_args") or e.data.get("match"))
@@ -136,7 +136,7 @@ def test_hostile_ids_get_nothing_but_a_refusal(master, event_listener, tmp_path)
         rets = [
             e.data.get("return")
             for e in event_listener.get_events([(mid, "salt/run/*/ret")], start)
-            if e.data.get("fun") == "runner.dcluster.pending_key"
+            if e.data.get("fun") == "runner.dcluster_reactor.pending_key"
         ]
         assert all(r.get("ok") is False for r in rets), rets
 

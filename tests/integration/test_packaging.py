@@ -30,6 +30,9 @@ for kind, tag in (("runners", "runner"), ("modules", "module"), ("engines", "eng
     out[kind] = salt.loader._module_dirs(opts, kind, tag)
 runners = salt.loader.runner(opts)
 out["has_validate"] = "dcluster.validate" in runners
+out["has_reactor_runner"] = "dcluster_reactor.pending_key" in runners
+# `engines: [{dcluster: ...}]` starts the function `dcluster.start` (salt/engines/__init__.py)
+out["has_engine"] = "dcluster.start" in salt.loader.engines(opts, {}, runners, {})
 print(json.dumps(out))
 """
 
@@ -57,7 +60,7 @@ def test_editable_install_is_found_through_the_entry_point():
     assert str(ROOT / "_runners") in out["runners"]
     assert str(ROOT / "_modules") in out["modules"]
     assert str(ROOT / "_engines") in out["engines"]
-    assert out["has_validate"]
+    assert out["has_validate"] and out["has_reactor_runner"] and out["has_engine"]
 
 
 @pytest.mark.slow
@@ -84,9 +87,9 @@ def test_regular_install_is_found_through_the_entry_point(tmp_path):
     out = probe(str(target))
     for kind in ("runners", "modules", "engines", "states", "beacons"):
         assert str(target / "dcluster_salt" / kind) in out[kind], (kind, out[kind])
-    assert (target / "dcluster_salt" / "runners" / "dcluster.py").exists()
+    assert (target / "dcluster_salt" / "runners" / "dcluster_mod.py").exists()
     assert (target / "dcluster_salt" / "modules" / "dcluster_slurm.py").exists()
-    assert out["has_validate"]
+    assert out["has_validate"] and out["has_reactor_runner"] and out["has_engine"]
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +120,9 @@ def minion(master):
 def test_file_roots_sync_on_master_and_minion(master, minion):
     ret = master.salt_run_cli().run("saltutil.sync_all")
     assert ret.returncode == 0, ret
-    assert "runners.dcluster" in ret.data["runners"]
-    assert "engines.dcluster" in ret.data["engines"]
-    extmods = os.path.join(master.config["extension_modules"], "runners", "dcluster.py")
+    assert {"runners.dcluster_mod", "runners.dcluster_reactor"} <= set(ret.data["runners"])
+    assert "engines.dcluster_mod" in ret.data["engines"]
+    extmods = os.path.join(master.config["extension_modules"], "runners", "dcluster_mod.py")
     assert os.path.exists(extmods)
     ret = master.salt_cli().run("saltutil.sync_all", minion_tgt=minion.id)
     assert ret.returncode == 0, ret
@@ -138,6 +141,22 @@ def test_file_roots_sync_on_master_and_minion(master, minion):
     assert ret.data["errors"] == [f"dcluster: not in the pillar of {master.id}"]
     ret = master.salt_cli().run("sys.doc", "dcluster_slurm.jobs", minion_tgt=minion.id)
     assert "CLI Example" in ret.data["dcluster_slurm.jobs"]
+
+
+@pytest.mark.daemons
+def test_a_failing_runner_fails_salt_run(master, minion):
+    """With no engine on this master, the real ``salt-run`` exits non-zero and says why."""
+    master.salt_run_cli().run("saltutil.sync_all")  # the file_roots copy of the runners, whichever test ran first
+    ret = master.salt_run_cli().run("dcluster.status")
+    assert ret.returncode == 1, ret
+    assert "CommandExecutionError: dcluster.status: nothing published by the engine" in ret.stdout, ret
+    # an action waits for the engine's answer (60 s), then fails the same way
+    ret = master.salt_run_cli(timeout=150).run("dcluster.hold", "no-such-worker")
+    assert ret.returncode == 1, ret
+    assert "CommandExecutionError: dcluster.hold: the dcluster engine did not answer 'hold'" in ret.stdout, ret
+    # the reactor's callbacks refuse a forged id as data: no traceback, nothing to fail
+    ret = master.salt_run_cli().run("dcluster_reactor.minion_started", "minion_id=not-ours")
+    assert ret.returncode == 0 and ret.data["ok"] is False and "not a dcluster minion id" in ret.data["message"], ret
 
 
 def test_every_package_is_listed_in_setup_cfg():

@@ -25,7 +25,7 @@ def reactor(tmp_path_factory):
 
 
 def foreign(calls):
-    return [c for c in calls if not (c[0] == "runner" and c[1].startswith("dcluster."))]
+    return [c for c in calls if not (c[0] == "runner" and c[1].startswith("dcluster_reactor."))]
 
 
 # ------------------------------------------------------------------ the attack on the old reactor
@@ -36,7 +36,9 @@ def test_the_pre_12_auth_reactor_runs_the_payload(reactor, tmp_path):
     chunks = reactor.reactions("salt/auth", {"id": payload("dcpwn-x"), "act": "pend"}, [str(old)])
     called = {(c["state"], c["fun"]) for c in chunks}
     assert {("runner", "salt.cmd"), ("wheel", "key.accept"), ("local", "cmd.run")} <= called
-    assert not any(c["fun"].startswith("dcluster.") for c in chunks)  # dcluster's own check never ran
+    assert not any(
+        c["fun"].startswith(("dcluster.", "dcluster_reactor.")) for c in chunks
+    )  # dcluster's own check never ran
     (local,) = [c for c in chunks if c["state"] == "local"]
     (wheel,) = [c for c in chunks if c["state"] == "wheel"]
     assert local["tgt"] == "*" and wheel["args"] == [{"match": "*"}]
@@ -48,13 +50,13 @@ def test_the_pre_12_auth_reactor_runs_the_payload(reactor, tmp_path):
 def test_auth_passes_any_str_id_as_one_string_to_dcluster_only(reactor, name, act):
     mid = HOSTILE[name]
     calls = react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": mid, "act": act, "pub": "k", "result": True})
-    assert calls == [("runner", "dcluster.pending_key", (), {"minion_id": mid, "act": act})]
+    assert calls == [("runner", "dcluster_reactor.pending_key", (), {"minion_id": mid, "act": act})]
     assert type(calls[0][3]["minion_id"]) is str and calls[0][3]["minion_id"] == mid
 
 
 def test_auth_with_a_well_formed_id(reactor):
     calls = react(reactor, REACTORS / "auth.sls", "salt/auth", {"id": WELL_FORMED, "act": "pend"})
-    assert calls == [("runner", "dcluster.pending_key", (), {"minion_id": WELL_FORMED, "act": "pend"})]
+    assert calls == [("runner", "dcluster_reactor.pending_key", (), {"minion_id": WELL_FORMED, "act": "pend"})]
 
 
 @pytest.mark.parametrize("act", ["accept", "reject", "full", "error", None, "pend\n", ["pend"]])
@@ -73,13 +75,13 @@ def test_auth_ignores_an_id_that_is_not_a_string(reactor, name):
 def test_start_passes_the_tags_id_as_one_string(reactor, name):
     mid = HOSTILE[name]
     calls = react(reactor, REACTORS / "start.sls", f"salt/minion/{mid}/start", {"id": mid, "cmd": "_minion_event"})
-    assert calls == [("runner", "dcluster.minion_started", (), {"minion_id": mid})]
+    assert calls == [("runner", "dcluster_reactor.minion_started", (), {"minion_id": mid})]
 
 
 def test_start_needs_the_events_id_to_equal_the_tags(reactor):
     start = REACTORS / "start.sls"
     assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": WELL_FORMED}) == [
-        ("runner", "dcluster.minion_started", (), {"minion_id": WELL_FORMED})
+        ("runner", "dcluster_reactor.minion_started", (), {"minion_id": WELL_FORMED})
     ]
     assert react(reactor, start, f"salt/minion/{WELL_FORMED}/start", {"id": "cn001"}) == []
     assert react(reactor, start, "salt/minion/cn001/start", {"id": WELL_FORMED}) == []
@@ -105,7 +107,7 @@ def test_stats_passes_the_id_and_the_data_unchanged(reactor, name):
         "require": [{"a": "b"}],
     }
     calls = react(reactor, REACTORS / "stats.sls", f"salt/beacon/{mid}/dcluster_stats/", data)
-    assert calls == [("runner", "dcluster.forward_stats", (), {"minion_id": mid, "data": data})]
+    assert calls == [("runner", "dcluster_reactor.forward_stats", (), {"minion_id": mid, "data": data})]
 
 
 def test_stats_keeps_yaml_lookalikes_as_strings_and_needs_a_matching_id(reactor):

@@ -113,7 +113,7 @@ def _starting_worker(c):
 def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env, reactor):
     """Attack: root on worker A fires ``salt/minion/<B>/start`` with ``{"id": B}`` (an ``events`` load).
 
-    The tag and the data agree, so start.sls calls ``dcluster.minion_started(B)``
+    The tag and the data agree, so start.sls calls ``dcluster_reactor.minion_started(B)``
     and the engine publishes ``state.apply`` to B again and records one more
     jid each time: A can make B run highstate over and over (a second
     ``state.apply`` while one runs returns an error, judged a failed
@@ -129,7 +129,7 @@ def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env,
     c.state.config_failed[b] = "highstate failed: slurmd"
     for tag, data in forged_by(a, f"salt/minion/{b}/start", {"id": b}) * 50:
         for fun, kwarg in react(reactor, "start.sls", tag, data):
-            assert fun == "dcluster.minion_started" and kwarg == {"minion_id": b}
+            assert fun == "dcluster_reactor.minion_started" and kwarg == {"minion_id": b}
             cmds.run(c, "started", **kwarg)
     assert published == [b]
     assert len(c.state.highstate_jobs) == 1
@@ -141,7 +141,7 @@ def test_a_salt_auth_event_forged_by_a_worker_raises_no_false_alarm(env, reactor
     """Attack: root on worker A fires ``salt/auth`` with ``{"act": "pend", "id": B}`` for a sibling B.
 
     B's key is accepted (pre-accepted by the engine) and no pending or denied
-    key exists under B, yet auth.sls -> ``dcluster.pending_key(B)`` -> the
+    key exists under B, yet auth.sls -> ``dcluster_reactor.pending_key(B)`` -> the
     engine calls ``key.reject``, fires ``dcluster/key/refused`` ("someone
     claims to be B") and counts ``keys_refused``: any worker can raise this
     alert for every worker at will, and drown a real one.  (The same event
@@ -155,7 +155,7 @@ def test_a_salt_auth_event_forged_by_a_worker_raises_no_false_alarm(env, reactor
     before = len(events)
     for tag, data in forged_by(a, "salt/auth", {"act": "pend", "id": b, "result": True, "pub": "x"}):
         for fun, kwarg in react(reactor, "auth.sls", tag, data):
-            assert fun == "dcluster.pending_key"
+            assert fun == "dcluster_reactor.pending_key"
             cmds.run(c, "pending_key", minion_id=kwarg["minion_id"])
     assert not [t for t, _ in events[before:] if t.endswith("key/refused")]
     assert "keys_refused" not in c.state.counters

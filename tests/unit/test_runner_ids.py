@@ -1,4 +1,4 @@
-"""The reactor-called runners check the minion id before anything else: bad ids never reach the engine."""
+"""The reactor-called runners (``dcluster_reactor``) check the minion id before anything else: bad ids never reach the engine."""
 
 import logging
 
@@ -14,7 +14,7 @@ BAD = {**HOSTILE, **NOT_STRINGS}
 
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
-    mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path), "id": "master"})
+    mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path), "id": "master"}, "dcluster_reactor.py")
     sent = []
 
     def call(opts, cmd, args=None, timeout=60.0):

@@ -1,12 +1,19 @@
-"""Read-only runners say clearly that the engine has not run, instead of raising."""
+"""Read-only runners fail clearly when the engine has not run: CommandExecutionError naming the function.
+
+Raised, not returned as data, so ``salt-run`` exits non-zero (tests/integration/test_packaging.py
+runs the real ``salt-run``).
+"""
 
 import importlib.util
+
+import pytest
+from salt.exceptions import CommandExecutionError
 
 from tests.conftest import ROOT
 
 
-def load_runner(opts):
-    spec = importlib.util.spec_from_file_location("dcluster_runner_under_test", ROOT / "_runners" / "dcluster.py")
+def load_runner(opts, file="dcluster_mod.py"):
+    spec = importlib.util.spec_from_file_location(f"dcluster_runner_under_test_{file[:-3]}", ROOT / "_runners" / file)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.__opts__ = opts  # what Salt's loader injects
@@ -15,8 +22,30 @@ def load_runner(opts):
 
 def test_read_only_runners_report_a_missing_engine(tmp_path):
     mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
-    for fn in (mod.workers, mod.jobs, mod.resources, mod.history, mod.config, mod.server_status):
-        out = fn()
-        assert out["ok"] is False and "is the dcluster engine configured" in out["message"], fn.__name__
-    assert mod.status()["ok"] is False
+    for fn in (mod.workers, mod.jobs, mod.resources, mod.history, mod.config, mod.server_status, mod.status):
+        with pytest.raises(CommandExecutionError, match="is the dcluster engine configured") as exc:
+            fn()
+        assert str(exc.value).startswith(f"dcluster.{fn.__name__}: "), fn.__name__
     assert "CLI Example" in mod.workers.__doc__  # the wrapper keeps the documentation
+
+
+def test_a_refused_or_unanswered_command_raises(tmp_path, monkeypatch):
+    mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
+    monkeypatch.setattr(mod.rc, "call", lambda opts, cmd, args: {"ok": False, "message": "no worker 'w9'"})
+    with pytest.raises(CommandExecutionError, match=r"^dcluster.hold: no worker 'w9'$"):
+        mod.hold("w9")
+
+    def silent(opts, cmd, args):
+        raise mod.rc.EngineUnavailable("the dcluster engine did not answer 'launch' within 60 s; is it running?")
+
+    monkeypatch.setattr(mod.rc, "call", silent)
+    with pytest.raises(CommandExecutionError, match=r"^dcluster.launch: the dcluster engine did not answer"):
+        mod.launch("r1", count=2)
+    monkeypatch.setattr(mod.rc, "call", lambda opts, cmd, args: {"ok": True, "message": "held"})
+    assert mod.hold("w9") == {"ok": True, "message": "held"}
+
+
+def test_a_failed_simulation_raises(tmp_path):
+    mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
+    with pytest.raises(CommandExecutionError, match=r"^dcluster.simulate: "):
+        mod.simulate(str(tmp_path / "no-such-trace.swf"))

@@ -76,8 +76,16 @@
     if (!session) throw new AuthError("not logged in");
     const out = await post("/", [{client: "runner", fun: "dcluster." + fun, kwarg: kwarg || {}}], session.token);
     const ret = out && out.return ? out.return[0] : undefined;
-    if (typeof ret === "string" && /^(Exception|Traceback|Error|.*Error:)/.test(ret)) throw new Error(ret.split("\n")[0]);
+    if (typeof ret === "string" && /^(Exception|Traceback|Error|.*Error:)/.test(ret)) throw new Error(failure(ret));
     return ret;
+  }
+
+  // A runner that raised (no engine, a refused command): salt-api answers with Salt's text, a traceback whose
+  // last line is the exception and its message ("salt.exceptions.CommandExecutionError: dcluster.hold: ...").
+  function failure(text) {
+    const lines = text.trim().split("\n");
+    const last = lines[lines.length - 1].replace(/^[\w.]*(Error|Exception): /, "");
+    return lines.length > 1 && last ? last : lines[0];
   }
 
   async function login(username, password, eauth) {

@@ -216,7 +216,7 @@ class Run:
         # file every cycle was 80 % of a run's time: keep a few samples.
         if hasattr(self.ctrl.state, "history"):
             self.ctrl.state.history = collections.deque(self.ctrl.state.history, maxlen=HISTORY)
-        if highstate_jobs is not None:  # as _engines/dcluster.py wires it
+        if highstate_jobs is not None:  # as _engines/dcluster_mod.py wires it
             ports.highstate = highstate_jobs.tracked(self.ctrl, ports.highstate)
 
     def _kill(self, where: str) -> None:

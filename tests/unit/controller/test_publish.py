@@ -18,7 +18,7 @@ SECRET = "publish-secret-0123456789"
 
 
 def load_runner(cachedir):
-    spec = importlib.util.spec_from_file_location("dcluster_runner_publish", ROOT / "_runners" / "dcluster.py")
+    spec = importlib.util.spec_from_file_location("dcluster_runner_publish", ROOT / "_runners" / "dcluster_mod.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.__opts__ = {"cachedir": str(cachedir), "sock_dir": str(cachedir)}  # what Salt's loader injects

@@ -3,7 +3,11 @@ dcluster: the operator's interface to the autoscaling engine.
 
 Read-only functions show the engine's live state (published every cycle);
 actions are carried out by the engine itself.  Every REST endpoint of the
-original Dynamic Cluster has an equivalent here (see README, "Runners").
+original Dynamic Cluster has an equivalent here (see README, "Runners").  A
+function that cannot do what was asked (no engine, a refused command, bad
+arguments) raises CommandExecutionError, so ``salt-run`` exits non-zero and
+salt-api reports a failure.  The reactor's callbacks are the ``dcluster_reactor``
+runner (``_runners/dcluster_reactor.py``).
 
 CLI Example:
 
@@ -13,16 +17,24 @@ CLI Example:
     salt-run dcluster.launch nectar count=2
 """
 
+import functools
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster"
 
+if TYPE_CHECKING:
+    __opts__: dict[str, Any]
+    __salt__: dict[str, Any]
+
 try:
+    from salt.exceptions import CommandExecutionError
+
     import dcluster.config as dconfig
-    from dcluster.glue import dashboard, stats
+    from dcluster.glue import dashboard
     from dcluster.glue import engine_client as rc
 
     HAS_DCLUSTER = True
@@ -42,24 +54,32 @@ def _state():
 
 
 def _needs_engine(fn):
-    """Read-only runners answer ``{ok: False, message}`` when the engine has published nothing yet."""
-    import functools
+    """Read-only runners raise, naming the function, when the engine has published nothing yet."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except rc.EngineUnavailable as exc:
-            return {"ok": False, "message": str(exc)}
+            raise CommandExecutionError(f"dcluster.{fn.__name__}: {exc}") from None
 
     return wrapper
 
 
 def _call(cmd, **args):
+    return _ask(cmd, args)
+
+
+def _ask(cmd, args, **call_kw):
+    """The engine's answer to an operator command; raises when there is no engine or it refused."""
     try:
-        return rc.call(__opts__, cmd, args)
+        out = rc.call(__opts__, cmd, args, **call_kw)
     except rc.EngineUnavailable as exc:
-        return {"ok": False, "message": str(exc)}
+        raise CommandExecutionError(f"dcluster.{cmd}: {exc}") from None
+    if not isinstance(out, dict) or not out.get("ok"):
+        why = out.get("message") if isinstance(out, dict) else None
+        raise CommandExecutionError(f"dcluster.{cmd}: {why or 'the engine gave no answer'}")
+    return out
 
 
 def _age(now, since):
@@ -99,7 +119,7 @@ def status():
     try:
         data = _state()
     except rc.EngineUnavailable as exc:
-        return {"ok": False, "message": str(exc)}
+        raise CommandExecutionError(f"dcluster.status: {exc}") from None
     last = data.get("last") or {}
     view = last.get("view") or {}
     now = view.get("now") or time.time()
@@ -243,21 +263,15 @@ def plan(offset=0, limit=50, job=None, worker=None, reason=None):
         salt-run dcluster.plan job=1234
         salt-run dcluster.plan worker=dc-nectar-1a2b3c-0123456789ab
     """
-    from salt.exceptions import CommandExecutionError
-
     args = {"offset": offset, "limit": limit}
     for key, value in (("job", job), ("worker", worker), ("reason", reason)):
         if value is not None:
             args[key] = value
     try:
         _state()  # nothing published: no engine to ask (fails at once instead of waiting for an answer)
-        out = rc.call(__opts__, "plan", args, timeout=30.0)
     except rc.EngineUnavailable as exc:
         raise CommandExecutionError(f"dcluster.plan: {exc}") from None
-    if not isinstance(out, dict) or not out.get("ok"):
-        why = out.get("message") if isinstance(out, dict) else None
-        raise CommandExecutionError(f"dcluster.plan: {why or 'the engine gave no answer'}")
-    return out
+    return _ask("plan", args, timeout=30.0)
 
 
 @_needs_engine
@@ -272,7 +286,9 @@ def resources(name=None):
         salt-run dcluster.resources
     """
     res = (_state().get("last") or {}).get("resources") or {}
-    return res.get(name, {"ok": False, "message": f"unknown resource {name!r}"}) if name else res
+    if name and name not in res:
+        raise CommandExecutionError(f"dcluster.resources: unknown resource {name!r}; known: {', '.join(sorted(res))}")
+    return res[name] if name else res
 
 
 @_needs_engine
@@ -323,7 +339,10 @@ def worker_graphs(name, minutes=120):
     def engine(mid, mins):
         return rc.call(__opts__, "worker_stats", {"name": mid, "minutes": mins})
 
-    return _worker_graphs(_state(), name, minutes, engine)
+    out = _worker_graphs(_state(), name, minutes, engine)
+    if isinstance(out, dict) and out.get("ok") is False:  # a bad argument, or the engine refused
+        raise CommandExecutionError(f"dcluster.worker_graphs: {out.get('message') or 'the engine gave no answer'}")
+    return out
 
 
 def dashboard_paths():
@@ -520,105 +539,6 @@ def validate(minion=None):
     return {"valid": not errs, "minion": minion, "errors": errs}
 
 
-_LIMITER = []
-
-
-def _refusals():
-    """The refusal log, rate-limited: anyone reaching port 4506 can make the reactor call these runners."""
-    if not _LIMITER:
-        from dcluster.glue.command_auth import RateLimitedLog
-
-        _LIMITER.append(RateLimitedLog(log))
-    return _LIMITER[0]
-
-
-def _bad_id(minion_id, what):
-    """Why ``minion_id`` (from an event: hostile until checked) is refused, or None if well formed.
-
-    Checked before anything else, so a malformed id never reaches the engine.  The log
-    shows its repr cut to 200 characters: a 1 MB id does not flood the log, a newline
-    in it cannot forge a log line.
-    """
-    from dcluster import identity
-
-    if identity.well_formed(minion_id):
-        return None
-    _refusals().warning("dcluster: %s: refused a malformed minion id %.200r", what, minion_id)
-    kind = type(minion_id).__name__
-    return (
-        f"not a dcluster minion id (a {kind}"
-        + (f" of {len(minion_id)} characters" if isinstance(minion_id, str) else "")
-        + "); left for the admin"
-    )
-
-
-def pending_key(minion_id, act=None):
-    """
-    A key is pending (or was denied) under ``minion_id`` (called by ``reactor/auth.sls``).
-
-    dcluster accepts each worker's key before launching it, so a pending key under one
-    of dcluster's ids is never legitimate: the engine rejects it and reports it
-    (``dcluster/key/refused``).  Any other id is left alone for the admin.  Returns
-    ``{ok: False, message}``: a pending key is never accepted here.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run dcluster.pending_key dc-nectar-1a2b3c-0123456789ab
-    """
-    why = _bad_id(minion_id, "pending key")
-    if why is not None:
-        return {"ok": False, "message": why}
-    if act not in (None, "pend", "denied"):
-        return {"ok": False, "message": f"auth act {str(act)[:20]!r}: nothing to do"}
-    result = _call("pending_key", minion_id=minion_id)
-    _refusals().warning("dcluster: pending key of %s: %s", minion_id, result.get("message"))
-    return result
-
-
-def minion_started(minion_id):
-    """
-    Highstate a new worker when its minion starts (``reactor/start.sls``); other minions are left alone.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run dcluster.minion_started dc-nectar-1a2b3c-0123456789ab
-    """
-    why = _bad_id(minion_id, "minion start")
-    if why is not None:
-        return {"ok": False, "message": why}
-    return _call("started", minion_id=minion_id)
-
-
-def _engine_pillar_minion():
-    try:
-        return ((_state().get("last") or {}).get("meta") or {}).get("pillar_minion") or __opts__.get("id")
-    except rc.EngineUnavailable:
-        return __opts__.get("id")
-
-
-def forward_stats(minion_id, data):
-    """
-    Send one ``dcluster_stats`` beacon event of a worker to Graphite (called by ``reactor/stats.sls``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run dcluster.forward_stats minion_id=dc-nectar-1a2b3c-0123456789ab data='{"cpu": {"percent": 5}}'
-    """
-    why = _bad_id(minion_id, "stats")
-    if why is not None:  # only our workers' stats are forwarded: the rest are dropped
-        return {"ok": False, "message": f"stats dropped: {why}"}
-    minion = _engine_pillar_minion()
-    return stats.forward_stats(
-        __opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key), minion_id, data
-    )
-
-
 def simulate(trace, **kwargs):
     """
     Replay a job trace (SWF, plain or .gz, or a bundled one: kth, hpc2n) through a scaling
@@ -639,4 +559,4 @@ def simulate(trace, **kwargs):
     try:
         return _simulate(trace, **opts)
     except (OSError, ValueError) as exc:
-        return {"ok": False, "message": str(exc)}
+        raise CommandExecutionError(f"dcluster.simulate: {exc}") from None

@@ -34,10 +34,15 @@ Master configuration:
 
 import logging
 import os
+from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster"
+
+if TYPE_CHECKING:
+    __opts__: dict[str, Any]
+    __runners__: dict[str, Any]
 
 try:
     from dcluster.controller import Controller, highstate_jobs
