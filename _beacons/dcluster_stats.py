@@ -45,6 +45,7 @@ module-global window any other caller in the minion process would reset.
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Any
 
 import salt.utils.beacons
 
@@ -58,6 +59,9 @@ except ImportError:
 log = logging.getLogger(__name__)
 
 __virtualname__ = "dcluster_stats"
+
+if TYPE_CHECKING:
+    __context__: dict[str, Any]
 
 CONTEXT_KEY = "dcluster_stats.last"
 DEFAULT_DISKS = ["/"]
