@@ -36,7 +36,7 @@ def _bootstrap_line(name: str, b: dict[str, Any] | None) -> str:
 
 def status(data: dict[str, Any], workers: list[dict[str, Any]]) -> dict[str, Any]:
     """Resources (min/current/max, backoff, bootstrap breaker), workers by state with age and reason,
-    pending demand, what is planned, recent errors; ``data`` is ``runner_client.published()``."""
+    pending demand, what is planned, recent errors; ``data`` is ``engine_client.published()``."""
     last = data.get("last") or {}
     view = last.get("view") or {}
     now = view.get("now") or time.time()

@@ -91,7 +91,7 @@ def forward_stats(
     except ConfigError as exc:
         return {"result": False, "comment": f"graphite settings: {exc}", "metrics": 0}
     except Exception as exc:  # a pillar error must not kill the reactor thread
-        log.exception("dcluster.forward_stats: reading the pillar failed")
+        log.exception("dcluster_reactor.forward_stats: reading the pillar failed")
         return {
             "result": False,
             "comment": f"reading the {PILLAR_KEY} pillar failed: {type(exc).__name__}",
