@@ -453,6 +453,9 @@ def validate(minion=None):
     """
     Validate the ``dcluster`` pillar of a minion (default: this master's id) and return every error.
 
+    The findings are data (``valid``, ``errors``, each naming its key path); ``retcode`` is 1 when the
+    pillar is not valid, which ``salt-run`` takes as its exit code, so a script can test it.
+
     CLI Example:
 
     .. code-block:: bash
@@ -464,9 +467,10 @@ def validate(minion=None):
     pillar = __salt__["pillar.show_pillar"](minion) or {}
     data = pillar.get(dconfig.PILLAR_KEY)
     if data is None:
-        return {"valid": False, "minion": minion, "errors": [f"{dconfig.PILLAR_KEY}: not in the pillar of {minion}"]}
-    errs = dconfig.errors(data)
-    return {"valid": not errs, "minion": minion, "errors": errs}
+        errs = [f"{dconfig.PILLAR_KEY}: not in the pillar of {minion}"]
+    else:
+        errs = dconfig.errors(data)
+    return {"valid": not errs, "minion": minion, "errors": errs, "retcode": 1 if errs else 0}
 
 
 def simulate(trace, **kwargs):

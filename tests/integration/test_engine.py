@@ -261,7 +261,7 @@ def test_operator_actions_go_through_the_engine(stack):
     ret = run.run("dcluster.launch", "r1", "count=1")
     assert ret.returncode == 1 and "exceed max 1" in ret.stdout, ret
     ret = run.run("dcluster.validate", "minion=dceng-master")
-    assert ret.data == {"valid": True, "minion": "dceng-master", "errors": []}
+    assert ret.returncode == 0 and ret.data == {"valid": True, "minion": "dceng-master", "errors": [], "retcode": 0}
 
 
 def _prime(fake, mid, diagnose=None):
