@@ -76,6 +76,7 @@ class Launches:
         now = self.ports.monotonic  # backoff and grace are intervals: the wall clock is for people only
         rec = self.records
         asked = False  # whether the cloud was asked at all (keys or user-data may fail before)
+        error: Exception | None  # a CloudError, or an unknown error (backs off as transient)
         try:
             drv = self.ports.driver(cfg, res)
             keys = self._preaccept(ids)

@@ -75,7 +75,7 @@ class OpenRequests:
         for mid, rid in opened.items():
             self._track(resource, rid, mid, now, now + timeout, res.cores if res else 0)
 
-    def _track(self, resource: str, rid: str, mid: str, since: float, deadline: float, cores: int) -> None:
+    def _track(self, resource: str, rid: str, mid: str, since: float, deadline: float, cores: int | None) -> None:
         self.records.requests[rid] = {
             "minion": mid,
             "resource": resource,
@@ -92,7 +92,9 @@ class OpenRequests:
                 state=InstanceState.PENDING,
                 launch_time=self.ports.clock(),
                 name=mid,
-                cores=cores,
+                # a resource without configured cores learns them from the cloud: 0 (unknown, as an
+                # Instance's default) until then, never None, which the status and metrics sums cannot add
+                cores=cores or 0,
                 spot=True,
             )
 

@@ -141,7 +141,7 @@ def classify(
 
 def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     """Any boto3/botocore exception as a classified error."""
-    from botocore import exceptions as bx  # type: ignore[import-untyped]
+    from botocore import exceptions as bx
 
     if isinstance(exc, CloudError):
         return exc
@@ -224,8 +224,8 @@ class AwsDriver(Driver):
         return [self.config.secret_access_key, self.secret]
 
     def _make_client(self) -> Any:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
 
         cfg = self.config
         proxies = None

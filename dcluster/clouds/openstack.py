@@ -116,7 +116,7 @@ def translate(exc: BaseException, secrets: Sequence[object] = ()) -> CloudError:
     if isinstance(exc, CloudError):
         return exc
     from keystoneauth1 import exceptions as kx
-    from novaclient import exceptions as nx  # type: ignore[import-untyped]
+    from novaclient import exceptions as nx
 
     if isinstance(exc, nx.ClientException):
         msg = getattr(exc, "message", "") or str(exc)
