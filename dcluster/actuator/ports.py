@@ -18,9 +18,9 @@ from ..model import Job, Node, Worker
 from ..planner import Action
 
 
-class SchedulerPort(Protocol):
-    def jobs(self) -> list[Job]: ...
-    def nodes(self) -> list[Node]: ...
+class SchedulerActions(Protocol):
+    """What the actuator asks of a scheduler: its actions only (the simulator's port offers no more)."""
+
     def add_node(
         self,
         name: str,
@@ -34,6 +34,13 @@ class SchedulerPort(Protocol):
     def release(self, name: str, force: bool = False) -> Any: ...
     def remove(self, name: str) -> Any: ...
     def vacate(self, name: str) -> Any: ...
+
+
+class SchedulerPort(SchedulerActions, Protocol):
+    """A scheduler adapter as the engine uses it (dcluster.schedulers.adapter.Adapter): queries too."""
+
+    def jobs(self) -> list[Job]: ...
+    def nodes(self) -> list[Node]: ...
     def check(self) -> dict[str, Any]: ...
 
 
@@ -56,7 +63,7 @@ def _inline(fn: Callable[[], Any]) -> Future[Any]:
 
 @dataclass(frozen=True)
 class ActuatorPorts:
-    scheduler: Callable[[Config], SchedulerPort]
+    scheduler: Callable[[Config], SchedulerActions]
     driver: Callable[[Config, Resource], Any]  # -> dcluster.clouds.base.Driver
     keys: KeySource  # workers' minion key pairs (dcluster.keypairs.KeyPool)
     clock: Callable[[], float]  # wall clock: timestamps for people
