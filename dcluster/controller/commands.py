@@ -8,14 +8,16 @@ Every command returns plain data with ``ok`` and a message an operator reads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import identity, scrub
 from ..actuator import Busy
-from ..model import JobState, WorkerState
+from ..config import Config, Resource
+from ..model import JobState, Worker, WorkerState
 from ..planner import Action, Kind
 from ..planner.policy import limits_of
-from ..reconcile import Limits
+from ..reconcile import Limits, View
 from . import breaker, queries
 from .state import DEFERRED_STARTS
 
@@ -29,15 +31,15 @@ log = logging.getLogger(__name__)
 OPERATOR_HOLD = "held by an operator: salt-run dcluster.hold"
 
 
-def _fail(msg: str, **extra) -> dict[str, Any]:
+def _fail(msg: str, **extra: Any) -> dict[str, Any]:
     return {"ok": False, "message": msg, **extra}
 
 
-def _ok(msg: str, **extra) -> dict[str, Any]:
+def _ok(msg: str, **extra: Any) -> dict[str, Any]:
     return {"ok": True, "message": msg, **extra}
 
 
-def _worker(c: Controller, name: str):
+def _worker(c: Controller, name: str) -> Worker | None:
     if c.view is None:
         return None
     for w in c.view.workers:
@@ -46,10 +48,17 @@ def _worker(c: Controller, name: str):
     return None
 
 
-def _need(c: Controller):
+def _need(c: Controller) -> dict[str, Any] | None:
     if c.config is None or c.view is None:
         return _fail("the engine has not completed a cycle yet")
     return None
+
+
+def _ready(c: Controller) -> tuple[Config, View]:
+    """The config and view of a command that :func:`_need` (or its own check) let through."""
+    # The first cycle sets both and nothing unsets them: past that check they stay set.
+    assert c.config is not None and c.view is not None, "a command acted before the engine's first cycle"
+    return c.config, c.view
 
 
 # A view older than this many cluster_poller_intervals is stale: the engine is not cycling as it should.
@@ -58,19 +67,21 @@ STALE_CYCLES = 3
 
 def _stale(c: Controller) -> str | None:
     """Why the whole view cannot be trusted (None: it can)."""
-    age = c.monotonic() - c.view.now  # view.now is monotonic: a wall-clock step makes no view stale
-    if age > STALE_CYCLES * c.config.cluster_poller_interval:
-        return f"the engine's view is {age:.0f} s old (it cycles every {c.config.cluster_poller_interval} s)"
+    cfg, view = _ready(c)
+    age = c.monotonic() - view.now  # view.now is monotonic: a wall-clock step makes no view stale
+    if age > STALE_CYCLES * cfg.cluster_poller_interval:
+        return f"the engine's view is {age:.0f} s old (it cycles every {cfg.cluster_poller_interval} s)"
     return None
 
 
-def _unsure(c: Controller, name: str, w) -> str | None:
+def _unsure(c: Controller, name: str, w: Worker | None) -> str | None:
     """Why the view cannot be trusted about worker ``name`` (None: it can).
 
     A failed poll does not show an empty cluster: a node missing from a failed ``sinfo`` may be
     running jobs.  So a command that destroys or requeues refuses instead of guessing.
     """
-    if not c.view.scheduler_ok:
+    cfg, view = _ready(c)
+    if not view.scheduler_ok:
         return "the last scheduler poll failed"
     if (why := _stale(c)) is not None:
         return why
@@ -78,9 +89,9 @@ def _unsure(c: Controller, name: str, w) -> str | None:
         return f"{name} is in state unknown ({w.reason})"
     resource = w.resource if w is not None else None
     if not resource:  # not in the view at all: perhaps only because its resource's listing failed
-        ident = identity.parse(name, c.config.secrets, c.config.cluster_name)
+        ident = identity.parse(name, cfg.secrets, cfg.cluster_name)
         resource = ident.resource if ident is not None else None
-    if resource and not c.view.cloud_ok.get(resource, False):
+    if resource and not view.cloud_ok.get(resource, False):
         return f"the last cloud listing of {resource} failed"
     return None
 
@@ -92,7 +103,7 @@ def _acted_on(c: Controller, name: str) -> str | None:
     status = c.actuator.status()
     if name in status.chains:
         return "an action on it is under way"
-    if name in status.acting(c.view.now):
+    if name in status.acting(_ready(c)[1].now):
         return "an action on it ended after this view was taken"
     return None
 
@@ -105,19 +116,24 @@ def _refuse(name: str, why: str) -> dict[str, Any]:
     )
 
 
-def _running_on(c: Controller, name: str, w) -> list[str]:
+def _running_on(c: Controller, name: str, w: Worker | None) -> list[str]:
     """Jobs any source shows on ``name``: the node's own list and the job list's running jobs."""
     jobs = list(w.jobs) if w is not None else []
-    for job in c.view.jobs:
+    for job in _ready(c)[1].jobs:
         if job.state == JobState.RUNNING and name in job.nodes and job.id not in jobs:
             jobs.append(job.id)
     return jobs
 
 
+def _scrubbed(result: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = scrub.data(result)  # the same shape, every string scrubbed
+    return out
+
+
 def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
     if cmd in queries.QUERIES:  # read-only: no event, no write
         try:
-            return scrub.data(queries.QUERIES[cmd](c, **kw))
+            return _scrubbed(queries.QUERIES[cmd](c, **kw))
         except TypeError as exc:
             return _fail(f"{cmd}: {exc}")
         except Exception as exc:  # answered, so the runner fails at once instead of timing out
@@ -136,34 +152,35 @@ def run(c: Controller, cmd: str, **kw: Any) -> dict[str, Any]:
     if result.get("ok"):
         c.fire(f"command/{cmd}", {"args": {k: v for k, v in kw.items()}, "message": result.get("message", "")})
         c.save()  # a refusal changed nothing worth a write: anyone reaching port 4506 can cause refusals
-    return scrub.data(result)  # it goes back to the runner: no credential in an operator's output
+    return _scrubbed(result)  # it goes back to the runner: no credential in an operator's output
 
 
 def launch(c: Controller, resource: str, count: int = 1) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
-    res = c.config.resources.get(resource)
+    cfg, view = _ready(c)
+    res = cfg.resources.get(resource)
     if res is None:
-        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(c.config.resources))}")
+        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(cfg.resources))}")
     count = int(count)
     if count < 1:
         return _fail("count must be at least 1")
     # The room is counted from the view: a failed listing hides starting instances (above max).
-    why = _stale(c) or (None if c.view.cloud_ok.get(resource, False) else "its last cloud listing failed")
+    why = _stale(c) or (None if view.cloud_ok.get(resource, False) else "its last cloud listing failed")
     if why is not None:
         return _refuse(resource, why)
-    lim = limits_of(c.view, res)
+    lim = limits_of(view, res)
     room = lim.max - c.current(resource)
     if count > room:
         return _fail(f"{resource}: {count} more would exceed max {lim.max} (room for {max(room, 0)})")
-    ids = c.actuator.launch(c.config, resource, count, "requested by an operator")
+    ids = c.actuator.launch(cfg, resource, count, "requested by an operator")
     return _ok(f"launching {count} x {resource}", minion_ids=ids)
 
 
 def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_physical: bool) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
-    if not c.view.scheduler_ok:  # the node is missing from the view, not from the scheduler
+    if not _ready(c)[1].scheduler_ok:  # the node is missing from the view, not from the scheduler
         return _refuse(name, "the last scheduler poll failed")
     w = _worker(c, name)
     if w is None or w.node is None:
@@ -174,12 +191,12 @@ def _scheduler_action(c: Controller, name: str, kind: Kind, reason: str, allow_p
 
 
 def _perform(
-    c: Controller, w, actions: list[Action], message: str, detail: bool = False, **extra: Any
+    c: Controller, w: Worker, actions: list[Action], message: str, detail: bool = False, **extra: Any
 ) -> dict[str, Any]:
     """One chain through the actuator: refused while a chain on that worker is under way.
     ``detail``: the reply carries what the scheduler answered to the first action."""
     try:
-        details = c.actuator.perform(c.config, actions, w)
+        details = c.actuator.perform(_ready(c)[0], actions, w)
     except Busy as exc:
         return _fail(str(exc), busy=True)
     if detail and details:
@@ -199,7 +216,7 @@ def hold(c: Controller, name: str) -> dict[str, Any]:
 def release(c: Controller, name: str) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
-    if not c.view.scheduler_ok:
+    if not _ready(c)[1].scheduler_ok:
         return _refuse(name, "the last scheduler poll failed")
     w = _worker(c, name)
     if w is not None and w.state not in (WorkerState.HELD, WorkerState.DRAINING, WorkerState.PHYSICAL):
@@ -261,12 +278,13 @@ def remove(c: Controller, name: str) -> dict[str, Any]:
     return _perform(c, w, actions, f"{name}: {', '.join(done)}")
 
 
-def _limits(c: Controller, resource: str, make) -> dict[str, Any]:
+def _limits(c: Controller, resource: str, make: Callable[[Resource], Limits | None]) -> dict[str, Any]:
     if (err := _need(c)) is not None:
         return err
-    res = c.config.resources.get(resource)
+    cfg = _ready(c)[0]
+    res = cfg.resources.get(resource)
     if res is None:
-        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(c.config.resources))}")
+        return _fail(f"unknown resource {resource!r}; known: {', '.join(sorted(cfg.resources))}")
     with c.state.lock:
         new = make(res)
         if new is None:
@@ -331,7 +349,7 @@ def pending_key(c: Controller, minion_id: str) -> dict[str, Any]:
     return _fail(why)
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "launch": launch,
     "hold": hold,
     "release": release,
@@ -400,7 +418,7 @@ def _defer(c: Controller, minion_id: str, why: str) -> dict[str, Any]:
         pending = c.state.deferred_starts
         pending.pop(minion_id, None)
         while len(pending) >= DEFERRED_STARTS:  # ids are HMAC-signed ours: only a huge burst fills it
-            pending.pop(min(pending, key=pending.get))
+            pending.pop(min(pending, key=pending.__getitem__))
         pending[minion_id] = c.monotonic()  # compared with view.now
     log.info("dcluster: start of %s deferred: %s", minion_id, why)
     return _ok(f"start of {minion_id} deferred to the next good cycle: {why}", deferred=True)

@@ -10,27 +10,30 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import names
 from ..config import Config
 from ..reconcile import View
 from ..schedulers import adapter_class
 
+if TYPE_CHECKING:
+    from .loop import Controller
+
 log = logging.getLogger(__name__)
 
 
 class NameSync:
     def __init__(self) -> None:
-        self.last: tuple | None = None  # (entries, withdraw) last published
+        self.last: tuple[tuple[tuple[str, str], ...], bool] | None = None  # (entries, withdraw) last published
         self.last_at = -math.inf
         self.failed_at = -math.inf  # when the last call failed
-        self.reported: tuple = ()  # problems and conflicts last reported (each is reported once)
+        self.reported: tuple[str, ...] = ()  # problems and conflicts last reported (each is reported once)
         self.result: dict[str, Any] | None = None  # the head node's last answer, for the status
         self.skipped: frozenset[str] = frozenset()  # resources whose names a local cloud publishes itself
         self.problems: dict[str, str] = {}  # worker -> why its entry was refused
 
-    def __call__(self, ctrl, cfg: Config, view: View, now: float, wall: float) -> None:
+    def __call__(self, ctrl: Controller, cfg: Config, view: View, now: float, wall: float) -> None:
         port = ctrl.ports.names
         if port is None or cfg.name_resolution.get("method") != "hosts":
             return
@@ -67,7 +70,7 @@ class NameSync:
             ctrl.state.error(wall, "names", "; ".join(report)[:1000])
         self.reported = report
 
-    def not_ready(self, ctrl, cfg: Config, resource: str, name: str) -> str | None:
+    def not_ready(self, ctrl: Controller, cfg: Config, resource: str, name: str) -> str | None:
         """Why ``name`` may not be registered yet (its name would not resolve on the head), or None.
 
         Grid Engine and Torque refuse a host they cannot resolve; Slurm nodes get their address

@@ -7,6 +7,7 @@ error naming it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..model import JobState
@@ -91,7 +92,7 @@ def plan(
     return {"ok": True, "view_age_s": round(c.monotonic() - c.view.now, 1), **out}
 
 
-QUERIES = {"jobs": jobs, "plan": plan}
+QUERIES: dict[str, Callable[..., dict[str, Any]]] = {"jobs": jobs, "plan": plan}
 QUERIES["worker_stats"] = stats_intake.query  # a worker's beacon statistics (the engine's own history)
 
 __all__ = ["MAX_PAGE", "QUERIES", "jobs", "plan"]
