@@ -54,3 +54,7 @@ class Ports:
     metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle
     # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never
     names: Callable[[Config, dict[str, str], bool], Any] | None = None
+    # minion id -> the jid of the state.apply started on it (0 or "": nothing published); None: no highstates
+    highstate: Callable[[str], Any] | None = None
+    # (jid, minion id) -> what that minion returned, from Salt's job cache (None until it returned)
+    job_result: Callable[[str, str], dict[str, Any] | None] | None = None

@@ -27,7 +27,10 @@ class CloudGlueError(Exception):
 
 
 def resource_config(
-    config_get: Callable[..., Any], resource: str, cloud_type: str | None = None, pillar: Mapping | None = None
+    config_get: Callable[..., Any],
+    resource: str,
+    cloud_type: str | None = None,
+    pillar: Mapping[str, Any] | None = None,
 ) -> tuple[Config, Resource]:
     """The validated config and the named resource; ``config_get`` is ``__salt__["config.get"]``."""
     data = pillar if pillar is not None else config_get(PILLAR_KEY)
@@ -46,24 +49,24 @@ def resource_config(
     return cfg, res
 
 
-def _fail(exc: CloudError, resource: str, secrets: Sequence) -> CloudGlueError:
+def _fail(exc: CloudError, resource: str, secrets: Sequence[object]) -> CloudGlueError:
     return CloudGlueError(f"{PILLAR_KEY}:cloud:{resource}: {scrub(str(exc), secrets)}")
 
 
-def _secrets(cfg: Config, res: Resource) -> list:
+def _secrets(cfg: Config, res: Resource) -> list[object]:
     return [cfg.secret, *res.config.secrets]
 
 
 def call(
-    config_get,
+    config_get: Callable[..., Any],
     op: str,
     resource: str,
     cloud_type: str | None = None,
     *,
-    opts=None,
-    pillar=None,
-    driver_kwargs: dict | None = None,
-    **kw,
+    opts: Mapping[str, Any] | None = None,
+    pillar: Mapping[str, Any] | None = None,
+    driver_kwargs: dict[str, Any] | None = None,
+    **kw: Any,
 ) -> Any:
     """Run one driver operation and return plain data; raises CloudGlueError (safe text) on failure."""
     cfg, res = resource_config(config_get, resource, cloud_type, pillar)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 STALE_AFTER = 300  # seconds without a new cycle before the status says the engine looks stopped
@@ -22,11 +23,11 @@ class EngineUnavailable(RuntimeError):
     pass
 
 
-def state_file(opts) -> str:
+def state_file(opts: Mapping[str, Any]) -> str:
     return os.path.join(opts["cachedir"], "dcluster", "state.json")
 
 
-def _read(opts, which: str) -> dict[str, Any]:
+def _read(opts: Mapping[str, Any], which: str) -> dict[str, Any]:
     from ..controller import publish
     from ..controller import state as st
 
@@ -41,7 +42,7 @@ def _read(opts, which: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def published(opts) -> dict[str, Any]:
+def published(opts: Mapping[str, Any]) -> dict[str, Any]:
     """The summary the engine published after its last cycle (``controller/publish.py``), with its age."""
     data = _read(opts, "summary")
     last = data.get("last") or {}
@@ -51,17 +52,19 @@ def published(opts) -> dict[str, Any]:
     return data
 
 
-def workers(opts) -> list[dict[str, Any]]:
+def workers(opts: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every worker of the last cycle's view."""
     return list(_read(opts, "workers").get("workers") or [])
 
 
-def jobs(opts) -> dict[str, Any]:
+def jobs(opts: Mapping[str, Any]) -> dict[str, Any]:
     """The first page of the last cycle's jobs, of all and of each state, and each state's count."""
     return _read(opts, "jobs")
 
 
-def call(opts, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+def call(
+    opts: Mapping[str, Any], cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0
+) -> dict[str, Any]:
     import salt.utils.event
 
     from . import command_auth

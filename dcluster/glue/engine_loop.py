@@ -36,7 +36,7 @@ class EngineLoop:
         self,
         controller: Controller,
         verifier: command_auth.Verifier,
-        fire: Callable[[str, dict], Any],
+        fire: Callable[[str, dict[str, Any]], Any],
         interval: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ):
@@ -45,7 +45,7 @@ class EngineLoop:
         self.next_cycle = 0.0
         self.cycle_ended = -float("inf")
         self.hinted: dict[str, float] = {}  # jid -> when to look in the job cache again
-        self.logged_by: dict | None = None  # the config whose logging: section is in force
+        self.logged_by: dict[str, Any] | None = None  # the config whose logging: section is in force
         # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
         self.refusals = {
             "command": command_auth.RateLimitedLog(log),
@@ -53,12 +53,12 @@ class EngineLoop:
             "stats": command_auth.RateLimitedLog(log),
         }
 
-    def run(self, get_event: Callable[[float], dict | None]) -> None:
+    def run(self, get_event: Callable[[float], dict[str, Any] | None]) -> None:
         """Forever: ``get_event(wait)`` is the bus's ``get_event(wait=..., full=True)``."""
         while True:
             self.step(get_event)
 
-    def step(self, get_event: Callable[[float], dict | None]) -> None:
+    def step(self, get_event: Callable[[float], dict[str, Any] | None]) -> None:
         """A cycle if one is due, the hints whose time came, then at most one event."""
         c = self.controller
         now = self.monotonic()  # a step of the wall clock must not stall (or hurry) the cycles
@@ -108,7 +108,7 @@ class EngineLoop:
         except Exception:  # one bad event must not end the engine
             log.exception("dcluster engine: could not handle %.200r", tag)
 
-    def command(self, tag: str, data: Any) -> dict | None:
+    def command(self, tag: str, data: Any) -> dict[str, Any] | None:
         """A ``dcluster/cmd/<cmd>`` event: obeyed and answered only if a runner in this master signed it."""
         cmd = tag.split("/", 2)[2]
         try:

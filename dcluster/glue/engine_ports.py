@@ -6,14 +6,21 @@ Salt is imported inside the functions: this package must import without it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import identity
 from ..config import Config, Resource
 from ..holds import DEFAULT_HOLD_REASON
 from ..model import Job, Node
 from ..schedulers import adapter_class
+
+if TYPE_CHECKING:
+    from ..actuator.ports import SchedulerPort
+    from ..controller.ports import Ports
+    from ..planner import Plan
+    from ..reconcile import View
+    from ..schedulers.adapter import Adapter
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +32,7 @@ class RemoteError(RuntimeError):
 class RemoteScheduler:
     """The scheduler execution module on the head minion, called through LocalClient."""
 
-    def __init__(self, client, head: str, kind: str, timeout: int):
+    def __init__(self, client: Any, head: str, kind: str, timeout: int) -> None:
         self.client, self.head, self.kind, self.timeout = client, head, kind, timeout
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
@@ -54,7 +61,15 @@ class RemoteScheduler:
             raise RemoteError(f"dcluster_{self.kind}.nodes returned {type(data).__name__}, not a list")
         return [Node.from_dict(d) for d in data]
 
-    def add_node(self, name, cores, mem_mb=0, reservation=None, properties=(), address=None):
+    def add_node(
+        self,
+        name: str,
+        cores: int,
+        mem_mb: int = 0,
+        reservation: Any = None,
+        properties: Iterable[str] = (),
+        address: str | None = None,
+    ) -> Any:
         r = reservation
         props = list(dict.fromkeys((*properties, *(getattr(r, "properties", None) or ()))))
         kwargs = {"mem_mb": mem_mb, "queue": getattr(r, "queue", None), "account": getattr(r, "account", None)}
@@ -68,26 +83,26 @@ class RemoteScheduler:
             kwargs["address"] = address
         return self._call("add_node", name, cores, **kwargs)
 
-    def hold(self, name, reason=DEFAULT_HOLD_REASON):
+    def hold(self, name: str, reason: str = DEFAULT_HOLD_REASON) -> Any:
         return self._call("hold", name, reason=reason)
 
-    def release(self, name, force=False):
+    def release(self, name: str, force: bool = False) -> Any:
         return self._call("release", name, force=force)
 
-    def remove(self, name):
+    def remove(self, name: str) -> Any:
         return self._call("remove", name)
 
-    def vacate(self, name):
+    def vacate(self, name: str) -> Any:
         return self._call("vacate", name)
 
-    def check(self):
+    def check(self) -> Any:  # what the head node's module answered: its check() dict
         return self._call("check")
 
-    def sync_hosts(self, entries, hosts_file, withdraw=True):
+    def sync_hosts(self, entries: Mapping[str, str], hosts_file: str, withdraw: bool = True) -> Any:
         return self._call("sync_hosts", entries=dict(entries), hosts_file=hosts_file, withdraw=withdraw)
 
 
-def local_scheduler(cfg: Config):
+def local_scheduler(cfg: Config) -> Adapter:
     """The scheduler adapter run in this process (the master is the head node)."""
     from ..local_command import local_command
     from ..schedulers import make_adapter
@@ -101,10 +116,10 @@ def local_scheduler(cfg: Config):
 class DriverCache:
     """One cloud driver per resource, rebuilt when the resource's configuration changes."""
 
-    def __init__(self):
-        self._drivers: dict[str, tuple[tuple, Any]] = {}
+    def __init__(self) -> None:
+        self._drivers: dict[str, tuple[tuple[Any, ...], Any]] = {}
 
-    def __call__(self, cfg: Config, res: Resource):
+    def __call__(self, cfg: Config, res: Resource) -> Any:
         from ..clouds.registry import driver_for
 
         # A rotated secret (or a new previous_secrets) changes which ids a driver makes and verifies.
@@ -118,8 +133,12 @@ class DriverCache:
 
 
 def salt_ports(
-    opts: Mapping[str, Any], runners: Mapping[str, Any], pillar_minion: str, master_address: str | None, fire
-):
+    opts: Mapping[str, Any],
+    runners: Mapping[str, Any],
+    pillar_minion: str,
+    master_address: str | None,
+    fire: Callable[[str, dict[str, Any]], None],
+) -> Ports:
     """Ports for a controller running inside the salt-master's engine process."""
     import salt.client
     import salt.wheel
@@ -129,19 +148,22 @@ def salt_ports(
 
     local = salt.client.get_local_client(opts["conf_file"])
     wheel = salt.wheel.WheelClient(opts)
-    schedulers: list = []  # [(cluster settings, port)]: rebuilt only when the settings change
+    schedulers: list[
+        tuple[Any, SchedulerPort]
+    ] = []  # [(cluster settings, port)]: rebuilt only when the settings change
 
-    def pillar():
+    def pillar() -> Mapping[str, Any] | None:
         data = runners["pillar.show_pillar"](pillar_minion)
-        return (data or {}).get("dcluster")
+        found: Mapping[str, Any] | None = (data or {}).get("dcluster")
+        return found
 
-    def scheduler(cfg: Config):
+    def scheduler(cfg: Config) -> SchedulerPort:
         # The config is loaded afresh every cycle: compare by value (as DriverCache does), not by identity.
         if schedulers and schedulers[0][0] == cfg.cluster:
             return schedulers[0][1]
         if cfg.cluster.head_minion:
             timeout = cfg.cluster.config.command_timeout + 10
-            port = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
+            port: SchedulerPort = RemoteScheduler(local, cfg.cluster.head_minion, cfg.cluster.type, timeout)
         else:
             port = local_scheduler(cfg)
         schedulers[:] = [(cfg.cluster, port)]
@@ -151,7 +173,7 @@ def salt_ports(
         keys = wheel.cmd("key.list", ["accepted"]) or {}
         return set(keys.get("minions", []))
 
-    def reject_key(minion_id: str):
+    def reject_key(minion_id: str) -> Any:
         return wheel.cmd(
             "key.reject", [ours_only(minion_id, "reject")], kwarg={"include_accepted": False, "include_denied": False}
         )
@@ -166,7 +188,7 @@ def salt_ports(
             states.add("denied")
         return states
 
-    def delete_key(minion_id: str):
+    def delete_key(minion_id: str) -> Any:
         return wheel.cmd("key.delete", [ours_only(minion_id, "delete")])
 
     def preaccept_key(minion_id: str, public_pem: str) -> None:
@@ -180,7 +202,7 @@ def salt_ports(
             raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
         cache.store("keys", minion_id, {"pub": public_pem, "state": "accepted"})
 
-    def highstate(minion_id: str) -> str:
+    def highstate(minion_id: str) -> Any:  # the jid, or 0 when nothing was published (highstate_jobs.record)
         return local.cmd_async(minion_id, "state.apply")
 
     ports = Ports(
@@ -198,9 +220,9 @@ def salt_ports(
         port_open=port_open,
         metrics=graphite_port(),
         names=names_port(opts, local, scheduler),
+        highstate=highstate,
+        job_result=job_cache(opts),
     )
-    ports.highstate = highstate  # type: ignore[attr-defined]
-    ports.job_result = job_cache(opts)  # type: ignore[attr-defined]
     return ports
 
 
@@ -208,7 +230,9 @@ WORKERS_BLOCK = ("# BEGIN dcluster workers", "# END dcluster workers")
 WORKERS_PUSH_EVERY = 300.0  # seconds: a worker whose minion was not up at a change gets the block by then
 
 
-def names_port(opts: Mapping[str, Any], local, scheduler):
+def names_port(
+    opts: Mapping[str, Any], local: Any, scheduler: Callable[[Config], SchedulerPort]
+) -> Callable[[Config, Mapping[str, str], bool], Any]:
     """``names(cfg, entries, withdraw)``: worker names into the head node's hosts file (dcluster.names).
 
     On the head minion through its scheduler module (``dcluster_<type>.sync_hosts``, Salt's hosts
@@ -223,7 +247,7 @@ def names_port(opts: Mapping[str, Any], local, scheduler):
 
     pushed: dict[str, Any] = {"block": None, "at": -WORKERS_PUSH_EVERY}
 
-    def publish(cfg: Config, entries: Mapping[str, str], withdraw: bool):
+    def publish(cfg: Config, entries: Mapping[str, str], withdraw: bool) -> Any:
         nr = cfg.name_resolution
         port = scheduler(cfg)
         if isinstance(port, RemoteScheduler):
@@ -264,7 +288,7 @@ def ours_only(minion_id: str, what: str) -> str:
     return minion_id
 
 
-def job_cache(opts: Mapping[str, Any]):
+def job_cache(opts: Mapping[str, Any]) -> Callable[[str, str], dict[str, Any] | None]:
     """``job_result(jid, minion_id)``: what that minion returned for the job, from the master's job cache.
 
     Read as ``salt-run jobs.lookup_jid`` reads it (the ``ext_job_cache`` returner
@@ -273,7 +297,7 @@ def job_cache(opts: Mapping[str, Any]):
     unlike a ``salt/job/*/ret/*`` event, which any minion can fire.  None while
     the minion has not returned.
     """
-    loaded: list = []
+    loaded: list[Any] = []  # the MasterMinion, made at the first call
 
     def job_result(jid: str, minion_id: str) -> dict[str, Any] | None:
         if not loaded:
@@ -290,14 +314,14 @@ def job_cache(opts: Mapping[str, Any]):
     return job_result
 
 
-def graphite_port():
+def graphite_port() -> Callable[..., Any]:
     """The metrics port: engine metrics to carbon every plugin interval, when a graphite plugin is configured."""
     from ..metrics import graphite_settings
     from ..metrics.reporter import GraphiteReporter
 
     reporters: dict[Any, GraphiteReporter] = {}
 
-    def send(cfg: Config, view, plan, counters, now):
+    def send(cfg: Config, view: View, plan: Plan, counters: Mapping[str, Any] | None, now: float) -> bool | None:
         settings = graphite_settings(cfg)
         if settings is None:
             return None
@@ -334,7 +358,7 @@ class EventSender:
     with Salt's ``fire_event(data, tag, timeout=ms)``.
     """
 
-    def __init__(self, open_bus, tries: int = 3, timeout_ms: int = 5000):
+    def __init__(self, open_bus: Callable[[], Any], tries: int = 3, timeout_ms: int = 5000) -> None:
         self.open_bus, self.tries, self.timeout_ms = open_bus, tries, timeout_ms
 
     def __call__(self, tag: str, data: Mapping[str, Any]) -> None:

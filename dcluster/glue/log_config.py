@@ -29,6 +29,11 @@ class _DclusterFile(logging.handlers.RotatingFileHandler):
     """Our file handler, told apart from any other on the same loggers."""
 
 
+def _made_with(h: _DclusterFile) -> tuple[str, str | None, int]:
+    """The (location, format, size) ``h`` was made with (:func:`apply` gives it its formatter)."""
+    return h.baseFilename, h.formatter._fmt if h.formatter is not None else None, h.maxBytes
+
+
 _handler: _DclusterFile | None = None  # one handler shared by every logger in LOGGERS: one file, one rotation
 
 
@@ -41,13 +46,15 @@ def apply(settings: Mapping[str, Any] | None, loggers: tuple[str, ...] = LOGGERS
         logging.getLogger(name).setLevel(LEVELS[level] if level is not None else logging.NOTSET)
     location = settings.get("log_location") or ""
     wanted = (location, settings.get("log_format"), settings.get("log_max_size"))
-    if _handler is not None and (_handler.baseFilename, _handler.formatter._fmt, _handler.maxBytes) != wanted:
+    if _handler is not None and _made_with(_handler) != wanted:
         for name in loggers:
             logging.getLogger(name).removeHandler(_handler)
         _handler.close()
         _handler = None
     if location and _handler is None:
-        _handler = _DclusterFile(location, maxBytes=wanted[2], backupCount=BACKUPS)  # opened now: a bad path fails here
+        # a validated section holds log_max_size (its default when not given) whenever it holds a location
+        max_size: int = settings["log_max_size"]
+        _handler = _DclusterFile(location, maxBytes=max_size, backupCount=BACKUPS)  # opened now: a bad path fails here
         _handler.setFormatter(logging.Formatter(wanted[1]))
         _handler.addFilter(ScrubFilter())
     for name in loggers:

@@ -30,7 +30,7 @@ def check_hosts_file(path: object) -> str:
 
 
 def sync_hosts(
-    salt: Mapping[str, Any], context: MutableMapping, hosts_file: str, entries: object, withdraw: bool = True
+    salt: Mapping[str, Any], context: MutableMapping[str, Any], hosts_file: str, entries: object, withdraw: bool = True
 ) -> dict[str, Any]:
     """Make the ``# dcluster`` lines of ``hosts_file`` say exactly ``entries`` ({name: address}).
 
@@ -60,7 +60,7 @@ def sync_hosts(
 def module_sync_hosts(
     module: str,
     salt: Mapping[str, Any],
-    context: MutableMapping,
+    context: MutableMapping[str, Any],
     hosts_file: str,
     entries: object,
     withdraw: bool = True,
@@ -84,7 +84,7 @@ def in_process(opts: Mapping[str, Any], hosts_file: str, entries: object, withdr
     if "salt" not in _LOADED:
         import salt.loader
 
-        context: dict = {}
+        context: dict[str, Any] = {}
         _LOADED["context"] = context
         _LOADED["salt"] = salt.loader.minion_mods(dict(opts), context=context, whitelist=["hosts"])
     return sync_hosts(_LOADED["salt"], _LOADED["context"], hosts_file, entries, withdraw)

@@ -9,9 +9,12 @@ goes to the program as it is); :func:`dcluster.local_command.local_command` is t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcluster.schedulers.errors import SchedulerError
+
+if TYPE_CHECKING:
+    from dcluster.schedulers.adapter import Adapter
 
 
 def salt_command(
@@ -42,7 +45,7 @@ def salt_command(
 
 def scheduler_adapter(
     kind: str, config_get: Callable[..., Any], cmd_run_all: Callable[..., Mapping[str, Any]], **kwargs: Any
-):
+) -> Adapter:
     """The scheduler adapter a Salt module uses: settings from ``config.get``, commands through ``cmd.run_all``."""
     from dcluster.schedulers import make_adapter
 

@@ -34,7 +34,9 @@ _settings_cache: dict[str, Any] = {"at": None, "value": None}
 _clients: dict[tuple[str, int], CarbonClient] = {}
 
 
-def _read_settings(opts: Mapping | None, pillar_getter: Callable[[str], Any] | None) -> GraphiteSettings | None:
+def _read_settings(
+    opts: Mapping[str, Any] | None, pillar_getter: Callable[[str], Any] | None
+) -> GraphiteSettings | None:
     data = pillar_getter(PILLAR_KEY) if pillar_getter is not None else None
     if not data and opts:
         data = opts.get(PILLAR_KEY)  # config.get semantics: master config when pillar has none
@@ -44,14 +46,15 @@ def _read_settings(opts: Mapping | None, pillar_getter: Callable[[str], Any] | N
 
 
 def settings(
-    opts: Mapping | None, pillar_getter: Callable[[str], Any] | None, now: float | None = None
+    opts: Mapping[str, Any] | None, pillar_getter: Callable[[str], Any] | None, now: float | None = None
 ) -> GraphiteSettings | None:
     """The Graphite settings, cached ``SETTINGS_TTL`` seconds; None when no Graphite plugin is configured."""
     now = time.monotonic() if now is None else now
     with _lock:
         at = _settings_cache["at"]
         if at is not None and now - at < SETTINGS_TTL:
-            return _settings_cache["value"]
+            cached: GraphiteSettings | None = _settings_cache["value"]  # what _read_settings returned
+            return cached
     value = _read_settings(opts, pillar_getter)
     with _lock:
         _settings_cache.update(at=now, value=value)
@@ -78,7 +81,7 @@ def reset() -> None:
 
 
 def forward_stats(
-    opts: Mapping | None, pillar_getter: Callable[[str], Any] | None, minion_id: str, data: Mapping
+    opts: Mapping[str, Any] | None, pillar_getter: Callable[[str], Any] | None, minion_id: str, data: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Send one beacon event's statistics to carbon.
 

@@ -119,7 +119,7 @@ def start(
     except OSError as exc:
         raise WorkerError(f"{argv[0]} could not be started: {exc}") from exc
     finally:
-        if log_path:
+        if not isinstance(out, int):  # our log file (DEVNULL is a constant, nothing to close)
             out.close()
     if proc.returncode != 0:
         raise WorkerError(f"{' '.join(cmd)} exited {proc.returncode}" + (f"; see {log_path}" if log_path else ""))
