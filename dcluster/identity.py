@@ -19,6 +19,7 @@ import re
 import secrets as _secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .config.secret import Secret
 
@@ -50,7 +51,7 @@ def make(cluster: str, resource: str, secret: Secret | str, nonce: str | None = 
     return f"{stem}-{_mac(secret, stem)}"
 
 
-def well_formed(minion_id: object) -> bool:
+def well_formed(minion_id: object) -> TypeGuard[str]:
     """Whether ``minion_id`` has the shape of an id we make (a short str; no HMAC check).
 
     Checked before anything else touches an id taken from an event: type first,

@@ -59,9 +59,9 @@ def check_name(value: object, secrets: Sequence[Secret | str] | None = None, whe
     """
     if not identity.well_formed(value):
         raise NameError_(f"{where}: {value!r:.80} is not a dcluster minion id")
-    if secrets is not None and identity.parse(value, tuple(secrets)) is None:  # type: ignore[arg-type]
+    if secrets is not None and identity.parse(value, tuple(secrets)) is None:
         raise NameError_(f"{where}: {value!r:.80} is not signed with this cluster's secret")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_entries(entries: object, secrets: Sequence[Secret | str] | None = None) -> dict[str, str]:

@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from .secret import Secret
 
@@ -30,6 +30,9 @@ def _empty() -> Mapping[str, Any]:
 
 class Section(Mapping[str, Any]):
     """A frozen dataclass that also reads as a mapping of its fields (the pillar's keys)."""
+
+    # what @dataclass gives each subclass: declared so that dataclasses.fields() takes the class
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._names():
@@ -44,7 +47,7 @@ class Section(Mapping[str, Any]):
 
     @classmethod
     def _names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        return tuple(f.name for f in dataclasses.fields(cls))
 
     @property
     def secrets(self) -> tuple[Secret, ...]:
@@ -164,7 +167,7 @@ def build(cloud_type: str, section: Mapping[str, Any]) -> CloudConfig:
 
 def default(cls: type[Section], name: str) -> Any:
     """The default of one field (for the schema, so that defaults are written once)."""
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         if f.name == name and f.default is not dataclasses.MISSING:
             return f.default
     raise KeyError(f"{cls.__name__}.{name} has no default")
