@@ -36,9 +36,14 @@ def default_template_text() -> str:
     return (_res.files("dcluster") / "data" / "userdata" / DEFAULT_TEMPLATE).read_text()
 
 
+class _Template(jinja2.Template):
+    dcluster_source = "userdata template"  # where its text came from (a path or the builtin), for messages
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)  # noqa: S701 - renders cloud-init and shell, not HTML; values are shell-quoted by the shquote filter
     env.filters["shquote"] = lambda v: shlex.quote(str(v))
+    env.template_class = _Template
     return env
 
 
@@ -61,9 +66,10 @@ def _compile(text: str, where: str) -> jinja2.Template:
     its resource's template (read each time, so an edited file takes effect at the next launch)."""
     try:
         tpl = _env().from_string(text)
+        assert isinstance(tpl, _Template)  # the environment's template_class
     except jinja2.TemplateSyntaxError as exc:
         raise InvalidConfig(f"userdata_file {where}: line {exc.lineno}: {exc.message}") from None
-    tpl.dcluster_source = where  # type: ignore[attr-defined]
+    tpl.dcluster_source = where
     return tpl
 
 
