@@ -14,7 +14,7 @@ import logging
 
 def command_error(log: logging.Logger, where: str, exc: BaseException) -> Exception:
     """The ``CommandExecutionError`` to raise (``from None``) for ``exc`` in ``where`` (``module.function``)."""
-    from salt.exceptions import CommandExecutionError  # type: ignore[import-untyped]
+    from salt.exceptions import CommandExecutionError
 
     log.error("%s: %s", where, exc)
     error: Exception = CommandExecutionError(str(exc))
