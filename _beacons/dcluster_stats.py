@@ -2,9 +2,11 @@
 Worker statistics for Graphite: CPU, load, memory, swap, network, disk (psutil).
 
 One event per interval on ``salt/beacon/<minion>/dcluster_stats/``; the
-master's ``reactor/stats.sls`` hands it to ``salt-run dcluster_reactor.forward_stats``,
-which writes it to Graphite under ``<prefix>.workers.<minion>`` (Dynamic Cluster's
-Salt-scheduled collectors, as a beacon).
+master's dcluster engine reads it off the event bus, checks it (one of its workers,
+the beacon's keys, bounded numbers, at most one sample per ``stats_interval``), keeps it
+for the worker's graphs and writes it to Graphite under ``<prefix>.workers.<minion>``
+when a graphite plugin is configured (Dynamic Cluster's Salt-scheduled collectors, as a
+beacon).  No reactor is involved.
 
 :depends: psutil
 

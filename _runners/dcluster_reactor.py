@@ -1,9 +1,10 @@
 """
 dcluster_reactor: the runner functions the reactor SLS files call on the master's events.
 
-``reactor/auth.sls`` calls ``pending_key``, ``reactor/start.sls`` ``minion_started`` and
-``reactor/stats.sls`` ``forward_stats``.  Their arguments come from events that any client of
-the master's ports can send, so each checks the minion id before anything else.
+``reactor/auth.sls`` calls ``pending_key`` and ``reactor/start.sls`` ``minion_started``.  Their
+arguments come from events that any client of the master's ports can send, so each checks the
+minion id before anything else.  (The workers' statistics reach Graphite through the engine,
+which checks and rate-limits them: no reactor, so no runner job per stats event.)
 
 A refusal is returned as data (``{ok: False, message}``), logged at most a few times a
 second, and never raised: a forged event is expected input, not a fault.  Raised, each one
@@ -27,12 +28,10 @@ __virtualname__ = "dcluster_reactor"
 
 if TYPE_CHECKING:
     __opts__: dict[str, Any]
-    __salt__: dict[str, Any]
 
 try:
     from dcluster import identity
     from dcluster.glue import engine_client as rc
-    from dcluster.glue import stats
     from dcluster.glue.command_auth import RateLimitedLog
 
     HAS_DCLUSTER = True
@@ -121,29 +120,3 @@ def minion_started(minion_id):
     if why is not None:
         return {"ok": False, "message": why}
     return _call("started", minion_id=minion_id)
-
-
-def _engine_pillar_minion():
-    try:
-        return ((rc.published(__opts__).get("last") or {}).get("meta") or {}).get("pillar_minion") or __opts__.get("id")
-    except rc.EngineUnavailable:
-        return __opts__.get("id")
-
-
-def forward_stats(minion_id, data):
-    """
-    Send one ``dcluster_stats`` beacon event of a worker to Graphite (called by ``reactor/stats.sls``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run dcluster_reactor.forward_stats minion_id=dc-nectar-1a2b3c-0123456789ab data='{"cpu": {"percent": 5}}'
-    """
-    why = _bad_id(minion_id, "stats")
-    if why is not None:  # only our workers' stats are forwarded: the rest are dropped
-        return {"ok": False, "message": f"stats dropped: {why}"}
-    minion = _engine_pillar_minion()
-    return stats.forward_stats(
-        __opts__, lambda key: (__salt__["pillar.show_pillar"](minion) or {}).get(key), minion_id, data
-    )

@@ -5,6 +5,9 @@
 One real ``dcluster_stats`` event (the beacon run through Salt's loader on this
 machine, psutil) is offered to :class:`dcluster.worker_stats.WorkerStats` as the
 engine's loop offers it: kept (1,000 workers, a clock that lets each through),
+kept and written to carbon (what the engine does with a kept sample when a graphite
+plugin is configured: :meth:`dcluster.metrics.reporter.GraphiteReporter.send_stats`
+to a line receiver on 127.0.0.1, another process, that discards what it reads),
 refused by its rate, refused for a forged id, for a NaN, and for a 1 MB tag.
 Then every one of the 1,000 worker slots is filled with 240 samples and the
 memory the store holds is measured with tracemalloc, against its stated bound.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -24,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from dcluster import identity
+from dcluster.metrics import GraphiteSettings
+from dcluster.metrics.reporter import GraphiteReporter
 from dcluster.worker_stats import MAX_WORKERS, SAMPLES, WorkerStats
 
 N = 20_000
@@ -51,6 +57,27 @@ class Clock:
         return self.t
 
 
+RECEIVER = """
+import socket, sys, threading
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(4)
+print(listener.getsockname()[1], flush=True)
+def drain(conn):
+    while conn.recv(1 << 20):
+        pass
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=drain, args=(conn,), daemon=True).start()
+"""
+
+
+def discarding_receiver() -> tuple[subprocess.Popen, int]:
+    """A process listening on 127.0.0.1 that reads and throws away what it gets: its CPU is not counted."""
+    proc = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+    return proc, int(proc.stdout.readline())
+
+
 def rate(label: str, offer, events) -> None:
     best = math.inf
     for _ in range(3):
@@ -75,6 +102,20 @@ def main() -> None:
     keep.known(ids)
     good = [(f"salt/beacon/{ids[i % len(ids)]}/dcluster_stats/", event(ids[i % len(ids)])) for i in range(N)]
     rate("kept", keep.offer, good)
+    receiver, port = discarding_receiver()
+    reporter = GraphiteReporter(GraphiteSettings("127.0.0.1", port, "bench.dc"))
+    to_carbon = WorkerStats(monotonic=clock, min_interval=1e-9, burst=10**9)
+    to_carbon.known(ids)
+
+    def offer_and_send(tag, data):
+        if to_carbon.offer(tag, data) is None:
+            reporter.send_stats(tag.split("/")[2], data)
+
+    rate("kept, then written to carbon", offer_and_send, good)
+    assert reporter.client.pending == 0 and reporter.client.dropped == 0, reporter.client.last_error
+    reporter.close()
+    receiver.kill()
+    receiver.wait()
     limited = WorkerStats(monotonic=clock)
     limited.known(ids)
     one = [good[0]] * N

@@ -1,31 +1,19 @@
 #!py
-"""A worker's dcluster_stats beacon event -> Graphite (salt-run dcluster_reactor.forward_stats).
+"""Retired: renders no reaction.  Kept for one release only, for masters upgraded in place.
 
-Master configuration:
+The workers' ``dcluster_stats`` beacon events reach Graphite through the engine, which
+checks each one and lets at most ``stats_interval``'s rate of samples per worker through
+(dcluster/controller/stats_intake.py).  This file used to start a runner job
+(``dcluster_reactor.forward_stats``, now gone) for every such event, and anything that can
+put events on the master's bus could make the master start one per event.
 
-    reactor:
-      - 'salt/beacon/*/dcluster_stats/':
-        - /srv/reactor/dcluster/stats.sls
-
-The beacon's event data is the dict the beacon returned plus Salt's 'id' (the
-minion id) and '_stamp'.  The id is taken from the tag and must equal data['id'].
-Nothing is rendered as YAML or Jinja text (a #!py renderer, a fixed state id), so no
-value can be retyped (a minion id "1e3" or "yes" stays a string) or add a reaction;
-the runner drops the stats of any id that is not a well-formed dcluster id.
+A master whose reactor configuration still maps ``salt/beacon/*/dcluster_stats/`` to this
+file should drop that mapping and restart (see README, "Upgrading").  Until it does, this
+empty reaction makes the old mapping cost one render per event and start nothing: copying
+the new reactor files over the old ones replaces the stats.sls that called the runner, and
+a mapping to a missing file would log an error for every event instead.
 """
-
-PREFIX, SUFFIX = "salt/beacon/", "/dcluster_stats/"
 
 
 def run():
-    minion_id = data.get("id")  # noqa: F821 - the reactor's event data, set by Salt's py renderer
-    if not (isinstance(tag, str) and tag.startswith(PREFIX) and tag.endswith(SUFFIX)):  # noqa: F821
-        return {}
-    from_tag = tag[len(PREFIX):-len(SUFFIX)]  # noqa: F821
-    if not isinstance(minion_id, str) or not from_tag or minion_id != from_tag:
-        return {}
-    return {
-        "dcluster_forward_stats": {
-            "runner.dcluster_reactor.forward_stats": [{"args": [{"minion_id": minion_id}, {"data": dict(data)}]}],  # noqa: F821
-        },
-    }
+    return {}

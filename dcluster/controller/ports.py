@@ -52,6 +52,8 @@ class Ports:
     master_default: str = "salt"  # the master's own address (dcluster.clouds.base.own_address)
     port_open: Callable[[str, int], bool] | None = None  # for the port config checker
     metrics: Callable[..., Any] | None = None  # (config, view, plan, counters, now) once per cycle
+    # (config, minion id, beacon data) for each worker stats sample the engine accepted (stats_intake.py)
+    worker_metrics: Callable[[Config, str, Mapping[str, Any]], Any] | None = None
     # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never
     names: Callable[[Config, dict[str, str], bool], Any] | None = None
     # minion id -> the jid of the state.apply started on it (0 or "": nothing published); None: no highstates

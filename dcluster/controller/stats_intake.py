@@ -3,20 +3,26 @@
 The engine's event loop hands every ``salt/beacon/*/dcluster_stats/`` event to
 :func:`intake`; the store (:class:`dcluster.worker_stats.WorkerStats`, the
 controller's ``worker_stats``) keeps only what passes its checks, for the
-workers of the engine's last view.  :func:`query` answers
-``salt-run dcluster.worker_graphs`` (through a signed command) from that store.
-Neither reads nor writes anything a decision depends on.
+workers of the engine's last view.  Each sample it keeps is also handed to the
+``worker_metrics`` port (Graphite, when a graphite plugin is configured): this is
+the only way a worker's statistics reach carbon, so a flood of events costs one
+check each and reaches carbon as at most the store's rate limit lets through.
+:func:`query` answers ``salt-run dcluster.worker_graphs`` (through a signed
+command) from that store.  Neither reads nor writes anything a decision depends on.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import identity
-from ..worker_stats import TAG_PREFIX, TAG_SUFFIX
+from ..worker_stats import TAG_PREFIX, TAG_SUFFIX, minion_of
 
 if TYPE_CHECKING:
     from .loop import Controller
+
+log = logging.getLogger(__name__)
 
 MAX_MINUTES = 7 * 24 * 60
 
@@ -33,7 +39,14 @@ def intake(c: Controller, tag: Any, data: Any) -> str | None:
     if view is not None and store.synced_with is not view:
         store.known(w.name for w in view.workers if w.resource)  # ours only: physical nodes have none
         store.synced_with = view
-    return store.offer(tag, data)
+    why = store.offer(tag, data)
+    send = c.ports.worker_metrics
+    if why is None and send is not None and c.config is not None:
+        try:
+            send(c.config, minion_of(tag), data)
+        except Exception:  # statistics must never stop the engine: the sample stays kept for the graphs
+            log.exception("dcluster: forwarding the stats of %.80s failed", tag)
+    return why
 
 
 def query(c: Controller, name: Any = None, minutes: Any = 120) -> dict[str, Any]:

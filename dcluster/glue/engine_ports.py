@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 from .. import identity
 from ..config import Config, Resource
 from ..holds import DEFAULT_HOLD_REASON
+from ..metrics.reporter import GraphitePort
 from ..model import Job, Node
 from ..schedulers import adapter_class
 
 if TYPE_CHECKING:
     from ..actuator.ports import SchedulerPort
     from ..controller.ports import Ports
-    from ..planner import Plan
-    from ..reconcile import View
     from ..schedulers.adapter import Adapter
 
 log = logging.getLogger(__name__)
@@ -205,6 +204,7 @@ def salt_ports(
     def highstate(minion_id: str) -> Any:  # the jid, or 0 when nothing was published (highstate_jobs.record)
         return local.cmd_async(minion_id, "state.apply")
 
+    graphite = graphite_port()
     ports = Ports(
         pillar=pillar,
         scheduler=scheduler,
@@ -218,7 +218,8 @@ def salt_ports(
         master_address=master_address,
         master_default=own_address(opts),
         port_open=port_open,
-        metrics=graphite_port(),
+        metrics=graphite.engine,
+        worker_metrics=graphite.worker,
         names=names_port(opts, local, scheduler),
         highstate=highstate,
         job_result=job_cache(opts),
@@ -314,26 +315,10 @@ def job_cache(opts: Mapping[str, Any]) -> Callable[[str, str], dict[str, Any] | 
     return job_result
 
 
-def graphite_port() -> Callable[..., Any]:
-    """The metrics port: engine metrics to carbon every plugin interval, when a graphite plugin is configured."""
-    from ..metrics import graphite_settings
-    from ..metrics.reporter import GraphiteReporter
-
-    reporters: dict[Any, GraphiteReporter] = {}
-
-    def send(cfg: Config, view: View, plan: Plan, counters: Mapping[str, Any] | None, now: float) -> bool | None:
-        settings = graphite_settings(cfg)
-        if settings is None:
-            return None
-        rep = reporters.get(settings)
-        if rep is None:
-            for old in reporters.values():
-                old.close()
-            reporters.clear()
-            rep = reporters[settings] = GraphiteReporter(settings)
-        return rep.maybe_send(view, plan.to_dict(), counters, now)
-
-    return send
+def graphite_port() -> GraphitePort:
+    """The metrics ports: engine metrics to carbon every plugin interval, and each worker sample the engine
+    accepted, when a graphite plugin is configured (one reporter, one carbon connection)."""
+    return GraphitePort()
 
 
 def port_open(host: str, port: int, timeout: float = 2.0) -> bool:

@@ -1,8 +1,8 @@
 """One worker's graphs (load, CPU, memory, network, disk) for ``salt-run dcluster.worker_graphs``.
 
 From Graphite's render API when the ``graphite`` plugin names a ``render_url``
-(what ``reactor/stats.sls`` -> ``dcluster_reactor.forward_stats`` wrote there under
-``<prefix>.workers.<minion>``), else, and also when Graphite does not answer
+(what the engine wrote there under ``<prefix>.workers.<minion>``, each beacon
+sample it accepted), else, and also when Graphite does not answer
 (the reason is returned), from the engine's own bounded history of the beacon's
 events (``dcluster.worker_stats``).  Both give the groups of
 :data:`dcluster.worker_stats.GROUPS`.

@@ -2,10 +2,13 @@
 
 It sends :func:`dcluster.metrics.engine_metrics` every ``interval`` seconds
 (the ``graphite`` plugin's arguments) through one
-:class:`~dcluster.metrics.CarbonClient`.  No thread of its own: the engine's
+:class:`~dcluster.metrics.CarbonClient`, and, through the same client, each
+worker's beacon sample the engine accepted (:meth:`GraphiteReporter.send_stats`,
+:func:`dcluster.metrics.stats_to_metrics`).  No thread of its own: the engine's
 loop drives it, and a socket error costs one failed send (logged, lines kept,
 retried with backoff), never the reporter.  Thread-safe: the engine and an
-operator's runner may both call it.
+operator's runner may both call it.  :class:`GraphitePort` keeps the engine's
+one reporter in step with the pillar's graphite plugin.
 
 .. code-block:: python
 
@@ -25,7 +28,7 @@ from typing import Any
 from ..config import Config
 from ..reconcile import View
 from .carbon import CarbonClient, GraphiteSettings, graphite_settings
-from .shaping import engine_metrics
+from .shaping import engine_metrics, stats_to_metrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class GraphiteReporter:
         self._lock = threading.Lock()
         self._last: float | None = None
         self.reports = 0  # cycles whose metrics were handed to the client
+        self.samples = 0  # workers' beacon samples handed to the client
 
     @classmethod
     def from_config(cls, config: Config) -> GraphiteReporter | None:
@@ -70,5 +74,61 @@ class GraphiteReporter:
             self.reports += 1
         return self.client.send(metrics)
 
+    def send_stats(self, minion_id: str, data: Mapping[str, Any]) -> bool:
+        """Send one worker's beacon sample under ``<prefix>.workers.<minion_id>``; never raises.
+
+        The caller has checked ``data`` (:mod:`dcluster.worker_stats`): only a sample
+        the engine accepted gets here.  Returns whether carbon took everything queued.
+        """
+        try:
+            metrics = stats_to_metrics(minion_id, data, self.settings.prefix)
+        except Exception:  # metrics must never stop the engine
+            log.exception("graphite: building the metrics of %s's stats failed", minion_id)
+            return False
+        with self._lock:
+            self.samples += 1
+        return self.client.send(metrics)
+
     def close(self) -> None:
         self.client.close()
+
+
+class GraphitePort:
+    """The engine's one :class:`GraphiteReporter`, for the graphite plugin of the config it is given.
+
+    The reporter (and its carbon connection) is made when a config first names a
+    graphite plugin and replaced when the plugin's settings change; without one,
+    nothing is sent.  :meth:`engine` is the controller's ``metrics`` port (once per
+    cycle), :meth:`worker` its ``worker_metrics`` port (once per accepted sample).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._settings: GraphiteSettings | None = None
+        self._reporter: GraphiteReporter | None = None
+
+    def reporter(self, config: Config) -> GraphiteReporter | None:
+        settings = graphite_settings(config)
+        with self._lock:
+            if settings != self._settings:
+                if self._reporter is not None:
+                    self._reporter.close()
+                self._settings = settings
+                self._reporter = GraphiteReporter(settings) if settings is not None else None
+            return self._reporter
+
+    def engine(
+        self, config: Config, view: View, plan: Any, counters: Mapping[str, Any] | None, now: float
+    ) -> bool | None:
+        rep = self.reporter(config)
+        return rep.maybe_send(view, plan.to_dict(), counters, now) if rep is not None else None
+
+    def worker(self, config: Config, minion_id: str, data: Mapping[str, Any]) -> bool | None:
+        rep = self.reporter(config)
+        return rep.send_stats(minion_id, data) if rep is not None else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reporter is not None:
+                self._reporter.close()
+            self._settings = self._reporter = None

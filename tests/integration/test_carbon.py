@@ -4,21 +4,26 @@ carbon-cache runs as our child (``--nodaemon``) with a config in a temp dir,
 receivers on 127.0.0.1 and free ports; a finalizer stops it by PID even when a
 test fails.  Values are read back with Debian's python3-whisper through
 /usr/bin/python3.  Carbon is restarted mid-test to prove the client
-reconnects and delivers what it queued while carbon was down.
+reconnects and delivers what it queued while carbon was down.  A flood of
+beacon events through the engine's own loop reaches carbon only as the samples
+its intake keeps.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
-from dcluster.glue import stats as glue_stats
+from dcluster.glue.engine_loop import EngineLoop
 from dcluster.metrics import CarbonClient, GraphiteSettings, engine_metrics, stats_to_metrics
-from dcluster.metrics.reporter import GraphiteReporter
+from dcluster.metrics.reporter import GraphitePort, GraphiteReporter
 from dcluster.model import JobState, NodeState
+from dcluster.worker_stats import WorkerStats
 from tests.support.carbon import CarbonCache, skip_reason
 from tests.unit.builders import config, inst, job, node, view, wid
+from tests.unit.test_worker_stats import Clock, event, real_event, started_engine, tag  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
 
@@ -105,7 +110,7 @@ def test_engine_and_worker_metrics_reach_carbon_and_survive_a_restart(carbon):
         client.close()
 
 
-def test_reporter_and_forward_stats_write_to_carbon(carbon):
+def test_the_reporter_and_the_engines_stats_port_write_to_carbon(carbon):
     t0 = time.time()
     now = int(t0) - int(t0) % 10 - 300
     _, v = synthetic_view()
@@ -117,20 +122,49 @@ def test_reporter_and_forward_stats_write_to_carbon(carbon):
     finally:
         rep.close()
 
-    glue_stats.reset()
+    # a worker's sample, through the engine's port: the paths and values the beacon's stats always had
+    port = GraphitePort()
     try:
-        pillar = {
-            "secret": "0123456789abcdef0",
-            "cluster": {"type": "slurm"},
-            "plugins": {
-                "graphite": {
-                    "class_name": "dynamiccluster.graphite.GraphiteReporter",
-                    "arguments": {"hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "fw.dc"},
-                }
-            },
-        }
-        ret = glue_stats.forward_stats({}, lambda key: pillar, "w2", {"time": now, "load": {"1m": 0.75}})
-        assert ret["result"] is True, ret
+        plugin = {"hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "fw.dc"}
+        cfg = config(
+            plugins={"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": plugin}}
+        )
+        assert port.worker(cfg, "w2", {"id": "w2", "time": now, "load": {"1m": 0.75}}) is True
         assert carbon.wait_value("fw.dc.workers.w2.load.1m", now, now - 60) == 0.75
     finally:
-        glue_stats.reset()
+        port.close()
+
+
+def test_a_flood_of_stats_events_reaches_carbon_as_the_rate_limit_allows(carbon, tmp_path, real_event):  # noqa: F811
+    """The engine's own loop takes 2 x N events of worker A, each with its own ``time`` (so each would
+    be a point of its own in whisper), and as many forged under worker B's tag: carbon holds A's two
+    samples of the burst and one per ``stats_interval`` after, and nothing of B."""
+    t0 = time.time()
+    n = 100
+    base = int(t0) - int(t0) % 10 - 20 * n - 600  # every slot in the past, inside the 1-day retention
+    plugin = {"hostname": "127.0.0.1", "port": carbon.line_port, "prefix": "flood.dc"}
+    c, (a, b), events = started_engine(
+        tmp_path, plugins={"graphite": {"class_name": "dynamiccluster.graphite.GraphiteReporter", "arguments": plugin}}
+    )
+    port = GraphitePort()
+    c.ports.worker_metrics = port.worker
+    clock = Clock()
+    c.worker_stats = WorkerStats(min_interval=30, burst=2, monotonic=clock)
+    fired: list = []
+    loop = EngineLoop(c, None, lambda tag_, data: fired.append(tag_))
+    try:
+        for i in range(2 * n):
+            if i == n:
+                clock.t += 30  # one stats_interval later
+            loop.handle({"tag": tag(a), "data": event(real_event, mid=a, time=base + 10 * i)})
+            loop.handle({"tag": tag(b), "data": event(real_event, mid=a, time=base + 10 * i)})
+        path = f"flood.dc.workers.{a}.load.1m"
+        for slot in (base, base + 10, base + 10 * n):
+            assert carbon.wait_value(path, slot, base - 60) == real_event["load"]["1m"]
+        time.sleep(2)  # carbon has written what it took; more points would be there by now
+        assert [t for t, _ in carbon.fetch(path, base - 60)] == [base, base + 10, base + 10 * n]
+        assert not os.path.exists(os.path.dirname(carbon.wsp(f"flood.dc.workers.{b}.x")))
+        assert c.worker_stats.counts()["accepted"] == 3 and fired == []
+    finally:
+        port.close()
+        c.shutdown()

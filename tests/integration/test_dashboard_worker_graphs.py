@@ -8,12 +8,15 @@ namespace whose user-data starts a real salt-minion with the key the engine
 made and accepted for it, and with the ``dcluster_stats`` beacon every 2 s.
 The scheduler is Torque's fakes answering an empty cluster (Torque is not
 packaged here), so the worker stays ``starting``: a worker the engine knows.
-The beacon's events reach the engine over the master's event bus, and
-``reactor/stats.sls`` sends them through ``dcluster_reactor.forward_stats`` to a real
-carbon-cache, read by a real graphite-web (the graphite plugin's ``render_url``).
+The beacon's events reach the engine over the master's event bus, and the engine
+writes each sample it accepts to a real carbon-cache, read by a real graphite-web
+(the graphite plugin's ``render_url``).  The master still maps those events to the
+retired ``reactor/stats.sls``, as a master upgraded in place may: it starts nothing.
 The page asks ``dcluster.worker_graphs`` and draws the worker's five graphs from
 Graphite's render API; once graphite-web is stopped, from the engine's own
-history, saying why.  A forged event put on the bus is dropped and counted.
+history, saying why.  A forged event put on the bus is dropped and counted, and a
+flood of forged and duplicate events starts no runner job and reaches carbon as at
+most the engine's rate limit lets through.
 Screenshots: docs/screenshots/dashboard-worker-graphs.png (Graphite) and
 dashboard-worker-graphs-engine.png (the engine's history).
 """
@@ -25,6 +28,7 @@ import os
 import re
 import secrets
 import sys
+import time
 
 import pytest
 import salt.utils.event
@@ -185,6 +189,7 @@ def stack(salt_factories, tmp_path_factory):
                 "users": users,
                 "config": load(pillar),
                 "web": web,
+                "carbon": carbon,
             }
     finally:
         web.stop()
@@ -292,3 +297,37 @@ def test_a_workers_beacon_graphs_in_the_dashboard(stack, browser):  # noqa: F811
         what="the forged event to be counted",
     )
     assert max(v for _, v in after["series"]["load"]["1m"]) < 1e6
+
+    # a flood on the bus: the worker's own sample over and over, each with a time of its own (a point of
+    # its own in whisper, in slots the real beacon never uses), and forged ones under its tag
+    flood, t0 = 300, int(time.time())
+    base = t0 - t0 % 10 - 10 * flood - 600
+    path = f"{PREFIX}.workers.{mid}.load.1m"
+    before = after["intake"]
+    opts = stack["master"].config
+    with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as watch:
+        started = time.monotonic()
+        with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=False) as bus:
+            for i in range(flood):
+                own = {"id": mid, "time": base + 10 * i, "load": {"1m": 0.5, "5m": 0.5, "15m": 0.5}}
+                bus.fire_event(own, f"salt/beacon/{mid}/dcluster_stats/")
+                bus.fire_event({**own, "id": "dc-other-000000-000000000000"}, f"salt/beacon/{mid}/dcluster_stats/")
+        seen, quiet_until = [], time.monotonic() + 5
+        while time.monotonic() < quiet_until:
+            ev = watch.get_event(wait=0.5, full=True)
+            if ev:
+                seen.append(ev["tag"])
+    assert [t for t in seen if t.startswith("salt/run/")] == [], "a stats event started a runner job"
+    assert sum(t.endswith("/dcluster_stats/") for t in seen) >= 2 * flood * 0.9  # the flood was on the bus
+    counts = wait_for(
+        lambda: (o := worker_graphs(stack, mid))["intake"]["dropped"]["id"] >= before["dropped"]["id"] + flood and o,
+        60,
+        1.0,
+        what="the engine to have taken the flood",
+    )["intake"]
+    elapsed = time.monotonic() - started  # the engine took the flood within this time
+    time.sleep(3)  # carbon writes what it took
+    points = [t for t, _ in stack["carbon"].fetch(path, base - 60, base + 10 * flood)]
+    # stats_interval is 1 s: a burst of 2, then one a second (the real beacon spends some of it too)
+    assert 1 <= len(points) <= min(2 + elapsed, counts["accepted"] - before["accepted"]), (len(points), elapsed)
+    assert len(points) < flood // 4, "most of the flood reached carbon"

@@ -1,8 +1,9 @@
 """A worker's graphs from a real Graphite: carbon-cache stores the beacon's stats, graphite-web renders them.
 
 The beacon runs for real (``_beacons/dcluster_stats.py`` through Salt's beacon
-loader, psutil on this machine); its events go the way ``reactor/stats.sls``
-sends them, through ``dcluster.glue.stats.forward_stats``, to a real
+loader, psutil on this machine); its events go the way the engine takes them off
+the master's bus (``controller/stats_intake.py``: checked, rate-limited, then
+through the engine's Graphite port) to a real
 carbon-cache (Debian graphite-carbon); ``salt-run dcluster.worker_graphs``'s
 code then reads them back through a real graphite-web's render API (Debian
 graphite-web, tests/support/graphite_web.py).  Only the events' ``time`` is
@@ -17,14 +18,17 @@ import time
 import pytest
 
 from dcluster import identity
-from dcluster.glue import stats as glue_stats
+from dcluster.controller import stats_intake
 from dcluster.glue import worker_graphs as wg
+from dcluster.metrics.reporter import GraphitePort
+from dcluster.worker_stats import WorkerStats
 from tests.conftest import ROOT
 from tests.support import wait_for
 from tests.support.carbon import CarbonCache, free_port
 from tests.support.carbon import skip_reason as carbon_skip
 from tests.support.graphite_web import GraphiteWeb
 from tests.support.graphite_web import skip_reason as web_skip
+from tests.unit.test_worker_stats import Clock, started_engine, tag
 
 salt_config = pytest.importorskip("salt.config")
 salt_loader = pytest.importorskip("salt.loader")
@@ -36,9 +40,8 @@ _why = carbon_skip() or web_skip()
 if _why:
     pytest.skip(_why, allow_module_level=True)
 
-SECRET = "graphite-web-test-secret-0123"
-WORKER = identity.make("gw", "r1", SECRET, nonce="abcdef")
 PREFIX = "gwtest.dc"
+OTHER = identity.make("gw", "r1", "graphite-web-test-secret-0123", nonce="abcdef")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def graphite(tmp_path_factory, request):
     return carbon, web
 
 
-def beacon_events(n: int) -> list[dict]:
+def beacon_events(n: int, worker: str) -> list[dict]:
     opts = salt_config.minion_config(None)
     opts["beacons_dirs"] = [str(ROOT / "_beacons")]
     opts["file_client"] = "local"
@@ -62,27 +65,22 @@ def beacon_events(n: int) -> list[dict]:
     for _ in range(n):
         time.sleep(1)
         (data,) = beacon([{"disks": ["/"]}])
-        data["id"] = WORKER  # what Salt adds
+        data["id"] = worker  # what Salt adds
         out.append(data)
     return out
 
 
-def pillar(carbon, render_url):
+def plugins(carbon, render_url):
     return {
-        "secret": SECRET,
-        "cluster_name": "gw",
-        "cluster": {"type": "slurm"},
-        "plugins": {
-            "graphite": {
-                "class_name": "dynamiccluster.graphite.GraphiteReporter",
-                "arguments": {
-                    "hostname": "127.0.0.1",
-                    "port": carbon.line_port,
-                    "prefix": PREFIX,
-                    "render_url": render_url,
-                },
-            }
-        },
+        "graphite": {
+            "class_name": "dynamiccluster.graphite.GraphiteReporter",
+            "arguments": {
+                "hostname": "127.0.0.1",
+                "port": carbon.line_port,
+                "prefix": PREFIX,
+                "render_url": render_url,
+            },
+        }
     }
 
 
@@ -106,24 +104,29 @@ def no_engine(name, minutes):
     raise AssertionError("the engine was asked although Graphite answered")
 
 
-def test_a_workers_beacon_stats_come_back_through_graphite_webs_render_api(graphite):
+def test_a_workers_beacon_stats_come_back_through_graphite_webs_render_api(graphite, tmp_path):
     carbon, web = graphite
     now = int(time.time())
     slot = now - now % 10 - 60
-    events = beacon_events(3)
-    glue_stats.reset()
+    c, (worker, _), _ = started_engine(tmp_path, plugins=plugins(carbon, web.url))
+    port = GraphitePort()
+    c.ports.worker_metrics = port.worker
+    clock = Clock()
+    c.worker_stats = WorkerStats(monotonic=clock)
+    events = beacon_events(3, worker)
     try:
         for i, data in enumerate(events):
             data["time"] = slot + 10 * i
-            ret = glue_stats.forward_stats({}, lambda key: pillar(carbon, web.url), WORKER, data)
-            assert ret["result"] is True, ret
+            clock.t += 30  # the beacon's default interval: each sample within the engine's rate
+            assert stats_intake.intake(c, tag(worker), data) is None
     finally:
-        glue_stats.reset()
-    base = f"{PREFIX}.workers.{WORKER}"
+        port.close()
+        c.shutdown()
+    base = f"{PREFIX}.workers.{worker}"
     carbon.wait_value(f"{base}.load.1m", slot + 20, slot - 60)  # on disk: graphite-web finds the series
 
     def rendered():
-        out = wg.worker_graphs(published(web.url), WORKER, 10, engine=no_engine)
+        out = wg.worker_graphs(published(web.url), worker, 10, engine=no_engine)
         return out if len(out["series"]["load"].get("1m", ())) == 3 else None
 
     out = wait_for(rendered, 30, 0.5, what="three points of load.1m from graphite-web")
@@ -147,7 +150,7 @@ def test_a_graphite_that_does_not_answer_falls_back_to_the_engine(graphite):
     def engine(name, minutes):
         return {"ok": True, "source": "engine", "name": name, "series": {}}
 
-    out = wg.worker_graphs(published(closed), WORKER, 10, engine=engine)
+    out = wg.worker_graphs(published(closed), OTHER, 10, engine=engine)
     assert out["source"] == "engine" and out["graphite_error"]
     # a name that is not one of our ids never reaches graphite-web
     out = wg.worker_graphs(published(web.url), "*", 10, engine=no_engine)

@@ -1,4 +1,4 @@
-"""Engine and worker metrics, the carbon client's buffering and reconnects, the reporter, forward_stats.
+"""Engine and worker metrics, the carbon client's buffering and reconnects, the reporter and the engine's port.
 
 The socket tests run against a real TCP receiver on 127.0.0.1
 (tests.support.carbon.LineServer) that is closed and reopened to force errors;
@@ -13,7 +13,6 @@ import threading
 import pytest
 from builders import NOW, config, inst, job, node, view, wid
 
-from dcluster.glue import stats as glue_stats
 from dcluster.metrics import (
     CarbonClient,
     GraphiteSettings,
@@ -23,10 +22,11 @@ from dcluster.metrics import (
     graphite_settings,
     stats_to_metrics,
 )
-from dcluster.metrics.reporter import GraphiteReporter
+from dcluster.metrics.reporter import GraphitePort, GraphiteReporter
 from dcluster.model import InstanceState, JobState, NodeState, Worker, WorkerState
 from dcluster.planner import plan
 from dcluster.reconcile import BackoffState, View
+from tests.support import wait_for
 from tests.support.carbon import LineServer, free_port
 
 PATH_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -393,68 +393,71 @@ def test_reporter_from_config_and_bad_view():
     assert rep.maybe_send(object(), None, {}, now=1.0) is False  # a broken view is logged, not raised
 
 
-# ------------------------------------------------------------------ forward_stats (the stats reactor's runner)
+# ------------------------------------------------------------------ the engine's port: engine metrics and worker samples
 
 
-@pytest.fixture
-def fresh_stats():
-    glue_stats.reset()
-    yield
-    glue_stats.reset()
-
-
-def pillar(port, **args):
-    return {
-        "secret": "0123456789abcdef0",
-        "cluster": {"type": "slurm"},
-        "plugins": {
+def graphite_config(port, **args):
+    return config(
+        plugins={
             "graphite": {
                 "class_name": "dynamiccluster.graphite.GraphiteReporter",
                 "arguments": {"hostname": "127.0.0.1", "port": port, "prefix": "hpc.dc", **args},
             }
-        },
-    }
+        }
+    )
 
 
-def test_forward_stats_sends_the_beacon_payload(server, fresh_stats):
-    calls = []
+BEACON = {
+    "id": "w1.example",
+    "_stamp": "x",
+    "time": 1_700_000_000,
+    "cpu": {"percent": 50.0},
+    "disk": {"/": {"percent": 20.0}},
+}
 
-    def getter(key):
-        calls.append(key)
-        return pillar(server.port)
 
-    data = {
-        "id": "w1.example",
-        "_stamp": "x",
-        "time": 1_700_000_000,
-        "cpu": {"percent": 50.0},
-        "disk": {"/": {"percent": 20.0}},
-    }
-    ret = glue_stats.forward_stats({}, getter, "w1.example", data)
-    assert ret["result"] is True and ret["metrics"] == 2
+def test_a_worker_sample_goes_out_under_the_paths_stats_to_metrics_names(server):
+    port = GraphitePort()
+    cfg = graphite_config(server.port)
+    assert port.worker(cfg, "w1.example", BEACON) is True
     assert sorted(server.wait_lines(2)) == [
         "hpc.dc.workers.w1_example.cpu.percent 50 1700000000",
         "hpc.dc.workers.w1_example.disk.root.percent 20 1700000000",
     ]
-    assert glue_stats.forward_stats({}, getter, "w1.example", data)["result"] is True
-    assert calls == ["dcluster"], "the pillar is read once per SETTINGS_TTL, not per event"
+    expected = sorted(format_line(*m).strip() for m in stats_to_metrics("w1.example", BEACON, "hpc.dc"))
+    assert sorted(server.wait_lines(2)) == expected
+    rep = port.reporter(cfg)
+    assert rep is not None and rep.samples == 1
+    port.close()
 
 
-def test_forward_stats_reports_problems(fresh_stats):
-    no_plugin = {"secret": "0123456789abcdef0", "cluster": {"type": "slurm"}}
-    ret = glue_stats.forward_stats({}, lambda k: no_plugin, "w1", {"cpu": {"percent": 1}})
-    assert ret["result"] is False and "no Graphite plugin" in ret["comment"]
-    glue_stats.reset()
-    ret = glue_stats.forward_stats({}, lambda k: {"cluster": {"type": "slurm"}}, "w1", {"cpu": {"percent": 1}})
-    assert ret["result"] is False and "dcluster:secret" in ret["comment"]
-    glue_stats.reset()
-    ret = glue_stats.forward_stats({}, lambda k: None, "w1", {})
-    assert ret["result"] is False and "not set" in ret["comment"]
-    glue_stats.reset()
-    # master configuration is used when pillar has nothing (config.get semantics)
-    port = free_port()
-    ret = glue_stats.forward_stats({"dcluster": pillar(port)}, lambda k: None, "w1", {"cpu": {"percent": 1}})
-    assert ret["result"] is False and f"127.0.0.1:{port} unreachable" in ret["comment"]
-    assert "1 line(s) queued" in ret["comment"]
-    ret = glue_stats.forward_stats({"dcluster": pillar(port)}, lambda k: None, "w1", "garbage")
-    assert ret["result"] is False and "minion_id and the beacon's data" in ret["comment"]
+def test_the_port_shares_one_reporter_and_follows_the_plugin(server):
+    _, v = synthetic_view()
+    port = GraphitePort()
+    cfg = graphite_config(server.port, interval=60)
+    rep = port.reporter(cfg)
+    assert port.reporter(graphite_config(server.port, interval=60)) is rep  # equal settings: the same client
+    assert port.engine(cfg, v, plan(v, cfg), {}, 1000.0) is True
+    assert port.worker(cfg, "w1.example", BEACON) is True
+    assert rep.reports == 1 and rep.samples == 1 and rep.client.connects == 1
+    assert port.engine(cfg, v, plan(v, cfg), {}, 1010.0) is None  # not due
+    # the plugin moved: a new reporter to the new address, the old one closed
+    moved = graphite_config(server.port, prefix="other")
+    assert port.reporter(moved) is not rep and not rep.client.connected
+    assert port.worker(moved, "w1.example", BEACON) is True
+    wait_for(lambda: "other.workers.w1_example.cpu.percent 50 1700000000" in server.received(), 5, what="the move")
+    # no plugin: nothing is sent, nothing raises
+    assert port.worker(config(), "w1.example", BEACON) is None
+    assert port.engine(config(), v, plan(v, cfg), {}, 2000.0) is None
+    assert port.reporter(config()) is None
+    port.close()
+
+
+def test_a_worker_sample_while_carbon_is_down_is_queued_not_raised():
+    port = GraphitePort()
+    cfg = graphite_config(free_port())
+    assert port.worker(cfg, "w1", {"id": "w1", "cpu": {"percent": 1}}) is False
+    rep = port.reporter(cfg)
+    assert rep is not None and rep.client.pending == 1 and rep.client.last_error
+    assert rep.send_stats("w1", "garbage") is False  # type: ignore[arg-type]  # logged, not raised
+    port.close()

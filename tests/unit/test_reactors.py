@@ -91,33 +91,16 @@ def test_start_needs_the_events_id_to_equal_the_tags(reactor):
         assert react(reactor, start, f"salt/minion/{value}/start", {"id": value}) == []
 
 
-# ------------------------------------------------------------------ stats.sls
+# ------------------------------------------------------------------ stats.sls (retired)
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_stats_passes_the_id_and_the_data_unchanged(reactor, name):
+def test_the_retired_stats_reactor_reacts_to_nothing(reactor, name):
+    """A master still mapping the beacon's events to stats.sls starts no runner job for any of them:
+    the engine reads those events itself (controller/stats_intake.py)."""
     mid = HOSTILE[name]
-    data = {
-        "time": 1.0,
-        "cpu": {"percent": 3.5},
-        "disk": {"/": {"used": 5}},
-        "id": mid,
-        "_stamp": "2026-01-01T00:00:00.000000",
-        "note": payload("dcpwn-data"),
-        "name": "{{ x }}",
-        "fun": "salt.cmd",
-        "require": [{"a": "b"}],
-    }
-    calls = react(reactor, REACTORS / "stats.sls", f"salt/beacon/{mid}/dcluster_stats/", data)
-    assert calls == [("runner", "dcluster_reactor.forward_stats", (), {"minion_id": mid, "data": data})]
-
-
-def test_stats_keeps_yaml_lookalikes_as_strings_and_needs_a_matching_id(reactor):
     stats = REACTORS / "stats.sls"
-    data = {"id": "1e3", "time": 1.0, "load": {"1m": "yes"}}
-    ((_, _, _, kwargs),) = react(reactor, stats, "salt/beacon/1e3/dcluster_stats/", data)
-    assert kwargs == {"minion_id": "1e3", "data": data}
-    assert react(reactor, stats, "salt/beacon/other/dcluster_stats/", data) == []
-    assert react(reactor, stats, "salt/beacon/1e3/dcluster_stats/", {"time": 1.0}) == []
-    assert react(reactor, stats, "salt/beacon/1e3/other/", data) == []
+    data = {"time": 1.0, "cpu": {"percent": 3.5}, "id": mid, "_stamp": "2026-01-01T00:00:00.000000"}
+    assert react(reactor, stats, f"salt/beacon/{mid}/dcluster_stats/", data) == []
+    assert react(reactor, stats, f"salt/beacon/{WELL_FORMED}/dcluster_stats/", {**data, "id": WELL_FORMED}) == []
 
 
 def test_only_dcluster_reactions_from_any_reactor(reactor):

@@ -22,7 +22,6 @@ def runner(tmp_path, monkeypatch):
         return {"ok": False, "message": "refused by the engine"}
 
     monkeypatch.setattr(mod.rc, "call", call)
-    mod.__salt__ = {"pillar.show_pillar": lambda minion: pytest.fail("the pillar was read for a bad id")}
     mod.sent = sent
     return mod
 
@@ -32,7 +31,6 @@ def calls(runner, minion_id):
         runner.pending_key(minion_id, act="pend"),
         runner.pending_key(minion_id, act="denied"),
         runner.minion_started(minion_id),
-        runner.forward_stats(minion_id, {"id": minion_id, "cpu": {"percent": 1}}),
     )
 
 
@@ -56,6 +54,11 @@ def test_a_well_formed_id_goes_to_the_engine_as_one_string(runner):
         ("pending_key", {"minion_id": OURS}),
         ("started", {"minion_id": OURS}),
     ]
+
+
+def test_stats_have_no_runner_function(runner):
+    """The workers' statistics reach Graphite through the engine: no reactor calls a runner per stats event."""
+    assert not hasattr(runner, "forward_stats")
 
 
 def test_other_auth_acts_do_nothing(runner):

@@ -1,7 +1,6 @@
 """The dcluster_stats beacon, loaded by Salt's own beacon loader and run for real (psutil on this machine).
 
-Also checks that reactor/stats.sls renders a beacon event into the runner call
-the master runs (Salt's jinja|yaml renderers, the reactor's unified schema).
+What the engine does with its events: tests/unit/test_worker_stats.py.
 """
 
 from __future__ import annotations

@@ -31,8 +31,11 @@ from dcluster import identity
 from dcluster.controller import Controller, stats_intake
 from dcluster.controller import commands as cmds
 from dcluster.glue import worker_graphs as wg
+from dcluster.metrics import format_line, stats_to_metrics
+from dcluster.metrics.reporter import GraphitePort
 from dcluster.worker_stats import FIELDS, GROUPS, WorkerStats, parse
 from tests.conftest import ROOT
+from tests.support.carbon import LineServer
 from tests.unit.test_redteam_12 import forged_by
 
 SECRET = "worker-stats-test-secret-0123"
@@ -264,14 +267,15 @@ def test_the_bounds_themselves_are_checked(kwargs):
 
 
 # ------------------------------------------------------------------ in the engine
-@pytest.fixture
-def engine(tmp_path):
+def started_engine(tmp_path, **settings):
+    """(controller, its two launched workers' ids, the events it fired); ``settings`` go into the pillar."""
     events, keys = [], set()
     pillar = {
         "secret": SECRET,
         "cluster_name": "dc",
         "cluster": {"type": "slurm"},
         "cloud": {"r1": {"type": "local", "cores": 4, "quantity": {"min": 0, "max": 4}}},
+        **settings,
     }
     cloud = MemCloud()
     cloud.clock = time.time
@@ -283,7 +287,13 @@ def engine(tmp_path):
     assert out["ok"], out
     assert c.wait_idle(10)
     c.cycle()
-    yield c, out["minion_ids"], events
+    return c, out["minion_ids"], events
+
+
+@pytest.fixture
+def engine(tmp_path):
+    c, ids, events = started_engine(tmp_path)
+    yield c, ids, events
     c.shutdown()
 
 
@@ -363,6 +373,74 @@ def test_the_engine_loop_hands_stats_events_to_the_store_and_nothing_else(engine
     assert counts["accepted"] == 1 and counts["dropped"]["id"] == 1 and counts["dropped"]["keys"] == 1
     assert sum(counts["dropped"].values()) == 2
     assert fired == [] and "stats_dropped" not in c.state.counters
+
+
+# ------------------------------------------------------------------ to Graphite, from the engine only
+@pytest.fixture
+def carbon():
+    server = LineServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_flood_reaches_carbon_as_the_rate_limit_allows_and_fires_nothing(tmp_path, carbon, real_event):
+    """N forged and duplicate beacon events through the engine's own loop: only the samples the intake
+    keeps (a burst of 2, then one per stats_interval) are written to carbon, under the paths
+    ``stats_to_metrics`` names; the forged ones, of B, of a physical node, of a stranger, none at all.
+    The engine fires no event for any of them, so nothing on the master reacts to them."""
+    from dcluster.glue.engine_loop import EngineLoop
+
+    plugin = {"class_name": "dynamiccluster.graphite.GraphiteReporter"}
+    plugin["arguments"] = {"hostname": "127.0.0.1", "port": carbon.port, "prefix": "hpc.dc"}
+    c, (a, b), events = started_engine(tmp_path, plugins={"graphite": plugin})
+    graphite = GraphitePort()
+    c.ports.worker_metrics = graphite.worker
+    clock = Clock()
+    c.worker_stats = WorkerStats(min_interval=30, burst=2, monotonic=clock)
+    fired: list = []
+    loop = EngineLoop(c, None, lambda tag, data: fired.append(tag))
+    stranger = identity.make("dc", "r1", SECRET, nonce="cccccc")  # ours in form, never launched
+    good = event(real_event, mid=a)
+    flood = [
+        *([{"tag": tag(a), "data": good}] * 250),  # duplicates of A's own sample
+        *({"tag": tag(b), "data": event(real_event, mid=a)} for _ in range(100)),  # A's id under B's tag
+        *({"tag": tag(PHYSICAL), "data": event(real_event, mid=PHYSICAL)} for _ in range(50)),
+        *({"tag": tag(stranger), "data": event(real_event, mid=stranger)} for _ in range(50)),
+        *({"tag": tag(a), "data": event(real_event, mid=a, load={"1m": math.nan})} for _ in range(50)),
+    ]
+    try:
+        for e in flood:
+            loop.handle(e)
+        per_sample = stats_to_metrics(a, good, "hpc.dc")
+        carbon.wait_lines(2 * len(per_sample))
+        time.sleep(0.3)  # anything beyond the two samples would have arrived by now
+        assert sorted(carbon.received()) == sorted(format_line(*m).strip() for m in per_sample * 2)
+        counts = c.worker_stats.counts()
+        assert counts["accepted"] == 2 and sum(counts["dropped"].values()) == len(flood) - 2
+
+        clock.t += 30  # one stats_interval later: one more sample, whatever the flood
+        for e in flood:
+            loop.handle(e)
+        carbon.wait_lines(3 * len(per_sample))
+        time.sleep(0.3)
+        lines = carbon.received()
+        assert len(lines) == 3 * len(per_sample)
+        assert all(line.startswith(f"hpc.dc.workers.{a}.") for line in lines)
+        assert c.worker_stats.counts()["accepted"] == 3
+        assert fired == [] and not [t for t, _ in events if "stats" in t]
+    finally:
+        graphite.close()
+        c.shutdown()
+
+
+def test_without_a_graphite_plugin_the_samples_stay_in_the_engine(engine, real_event):
+    c, (a, _), _ = engine
+    sent: list = []
+    c.ports.worker_metrics = GraphitePort().worker  # no plugin in this pillar: nothing to send to
+    assert stats_intake.intake(c, tag(a), event(real_event, mid=a)) is None
+    c.ports.worker_metrics = lambda cfg, mid, data: sent.append(mid) or 1 / 0  # a failing port
+    assert stats_intake.intake(c, tag(a), event(real_event, mid=a)) is None  # kept all the same, not raised
+    assert sent == [a] and c.worker_stats.counts()["accepted"] == 2
 
 
 # ------------------------------------------------------------------ the runner's choice of source

@@ -1,5 +1,5 @@
 {#- Graphite's carbon-cache on the head: the engine's graphite plugin and the workers'
-    stats (dcluster_stats beacon -> reactor -> dcluster_reactor.forward_stats) are written here.
+    stats (dcluster_stats beacon -> the engine, which checks and rate-limits them) are written here.
     Settings: pillar dcluster_head:graphite.  Listens on graphite:interface only. #}
 {%- from "dcluster/head/map.jinja" import head with context %}
 {%- set g = head.graphite %}

@@ -44,8 +44,6 @@ dcluster-master-reactor:
             - {{ m.reactor_dir }}/auth.sls
           - 'salt/minion/*/start':
             - {{ m.reactor_dir }}/start.sls
-          - 'salt/beacon/*/dcluster_stats/':
-            - {{ m.reactor_dir }}/stats.sls
 
 dcluster-master-file-roots:
   file.serialize:

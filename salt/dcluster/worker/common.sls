@@ -1,5 +1,6 @@
 {#- What every worker gets whatever its scheduler: the dcluster_stats beacon (its events
-    go to the master's reactor/stats.sls, then Graphite) and the head's shared directory.
+    go to the master's dcluster engine, which checks them, keeps them for the worker graphs
+    and writes them to Graphite) and the head's shared directory.
     Settings: pillar dcluster_worker:stats and dcluster_worker:share. #}
 {%- set w = salt['pillar.get']('dcluster_worker', {}) %}
 {%- set stats = w.get('stats', {}) %}

@@ -64,7 +64,6 @@ def test_slurm_head_renders_every_part(tmp_path):
     assert reactor["dataset"]["reactor"] == [
         {"salt/auth": ["/srv/reactor/dcluster/auth.sls"]},
         {"salt/minion/*/start": ["/srv/reactor/dcluster/start.sls"]},
-        {"salt/beacon/*/dcluster_stats/": ["/srv/reactor/dcluster/stats.sls"]},
     ]
     _, export = args(low, "dcluster-share-export")
     assert "/shared 10.0.0.0/24(rw,sync,no_subtree_check,root_squash)" in export["contents"]
