@@ -292,8 +292,21 @@ else:
 if e["DCLUSTER_KEY_NAME"]:
     cloud["key_name"] = e["DCLUSTER_KEY_NAME"]
 cloud_type = cloud.pop("type")
-config = {"slurm": {"partition": "dcluster", "node_feature": "dcluster"}, "sge": {}}[sched]
-config["queue_to_monitor"] = ["dcluster"] if sched == "slurm" else ["all.q"]
+if sched == "slurm":
+    config = {"queue_to_monitor": ["dcluster"], "partition": "dcluster", "node_feature": "dcluster"}
+else:
+    # The cell Debian's gridengine-master made (with all.q and @allhosts), as the formula set it up.
+    config = {
+        "queue_to_monitor": ["all.q"],
+        "command_env": {
+            "SGE_ROOT": "/var/lib/gridengine",
+            "SGE_CELL": "default",
+            "SGE_QMASTER_PORT": "6444",
+            "SGE_EXECD_PORT": "6445",
+        },
+        "default_hostgroup": "@allhosts",
+        "default_queue": "all.q",
+    }
 engine = {
     "dcluster": {
         "cluster_name": cluster,

@@ -94,12 +94,13 @@ def main() -> int:
     with open(TEMPLATE) as fh:
         text = fh.read()
     failures = 0
-    for scheduler in ("slurm", "sge"):
+    # each branch of the template's conditions
+    for extra in ({"scheduler": "slurm"}, {"scheduler": "sge"}, {"public_network": "public"}):
         try:
-            validate(text, dict(SAMPLE, scheduler=scheduler))
-            print(f"{os.path.relpath(TEMPLATE)}: valid for Heat (scheduler {scheduler})")
+            validate(text, dict(SAMPLE, **extra))
+            print(f"{os.path.relpath(TEMPLATE)}: valid for Heat with {extra}")
         except Exception as exc:  # noqa: BLE001 - any failure of Heat's validation is reported
-            print(f"{os.path.relpath(TEMPLATE)}: INVALID (scheduler {scheduler}): {exc}")
+            print(f"{os.path.relpath(TEMPLATE)}: INVALID with {extra}: {exc}")
             failures += 1
     for key, bad in (("admin_cidr", "0.0.0.0/0"), ("application_credential_secret", "quote'" + "x" * 20)):
         print(f"{key}={bad!r}:")

@@ -102,6 +102,7 @@ def test_the_script_ends_with_the_head_formula_applied(run):
     root, proc, venv, scheduler = run
     assert proc.returncode == 0, output(proc)[-4000:]
     assert "dcluster-head: done: dcluster.head applied" in output(proc)
+    assert "changed=" in output(proc)  # salt's summary of a first apply
     assert os.path.exists(root.upper("/var/lib/dcluster/head-applied"))
     where = subprocess.run(
         [os.path.join(venv, "bin", "python"), "-I", "-c", "import dcluster; print(dcluster.__file__)"],
@@ -177,3 +178,47 @@ def test_the_pillar_it_wrote_is_valid_and_keeps_the_credential_root_only(run):
         ]
     )
     assert set(json.loads(head.stdout)["local"]) == {"dcluster_head"}
+
+
+def salt_run(root: HeadRoot, *args: str) -> subprocess.CompletedProcess:
+    return root.run([os.path.join(SALT_VENV, "bin", "salt-run"), *args, "--out=json"], timeout=120)
+
+
+def test_the_master_it_configured_runs_the_engine_and_the_checks_of_docs_deploy_pass(run):
+    """docs/deploy.md's checks on the head: the master (started by hand: no systemd here) runs the
+    engine from the drop-ins the formula wrote; validate passes; status shows the scheduler polled
+    and the cloud poll failing (there is no cloud here).  The master loads dcluster's runners
+    and engine through the salt.loader entry point of this virtualenv's dcluster."""
+    root, proc, _, scheduler = run
+    assert proc.returncode == 0, output(proc)[-4000:]
+    started = root.run([os.path.join(SALT_VENV, "bin", "salt-master"), "-d"])
+    assert started.returncode == 0, started
+    valid = json.loads(salt_run(root, "dcluster.validate").stdout)
+    assert valid["valid"] is True and valid["minion"] == "dchead_master", valid
+    deadline = time.monotonic() + 90
+    status: dict = {}
+    while time.monotonic() < deadline:
+        got = salt_run(root, "dcluster.status")
+        status = json.loads(got.stdout) if got.returncode == 0 and got.stdout.strip() else {}
+        if status.get("engine", {}).get("last_cycle_age_s") is not None and status.get("recent_errors"):
+            break
+        time.sleep(3)
+    assert status["engine"]["scheduler_ok"] is True, status
+    assert status["resources"]["cloud"].startswith("0/3 (min 0)"), status
+    assert any("keystone.example.org" in e for e in status["recent_errors"]), status
+
+
+def test_a_second_run_keeps_everything_and_the_formula_changes_nothing(run):
+    """cloud-init runs user-data once, but an admin may run it again: the checkout and secret stay."""
+    root, proc, venv, scheduler = run
+    assert proc.returncode == 0, output(proc)[-4000:]
+    with open(root.upper("/etc/salt/dcluster/secret")) as fh:
+        secret = fh.read()
+    again = root.run(["bash", SCRIPT], env=parameters(scheduler, venv), timeout=900)
+    text = output(again)
+    assert again.returncode == 0, text[-4000:]
+    assert "/srv/dcluster already holds a checkout: kept" in text
+    with open(root.upper("/etc/salt/dcluster/secret")) as fh:
+        assert fh.read() == secret
+    # salt's summary names changes only when there are some
+    assert "Succeeded:" in text and "changed=" not in text, text[-4000:]
