@@ -130,8 +130,9 @@ check HEAD_HOST '[A-Za-z0-9][A-Za-z0-9-]{0,62}'
 HEAD_ID="${DCLUSTER_CLUSTER_NAME}head"
 log "cluster $DCLUSTER_CLUSTER_NAME on $DCLUSTER_CLOUD, scheduler $DCLUSTER_SCHEDULER, head $HEAD_HOST ($DCLUSTER_HEAD_ADDRESS), workers $DCLUSTER_WORKER_CIDR"
 
-# The instance metadata service serves this user-data, application credential included, to any
-# process that asks: only root may ask it (as the workers' user-data does).
+# The instance metadata service serves this user-data (on OpenStack, with the application
+# credential) and the instance role's credentials (on AWS) to any process that asks: only root
+# may ask it (as the workers' user-data does).
 only_root_metadata() {
     command -v iptables >/dev/null 2>&1 || {
         log "no iptables: the metadata service stays open to every user of the head"
@@ -142,17 +143,13 @@ only_root_metadata() {
         log "could not restrict the metadata service to root"
 }
 
+# What the script itself needs.  The head formula installs the scheduler, munge, the NFS server
+# and carbon: Grid Engine's packages must wait for the answers it preseeds (debconf-utils).
 install_packages() {
-    local sched_pkgs
-    if [ "$DCLUSTER_SCHEDULER" = slurm ]; then
-        sched_pkgs=(slurmctld slurm-client munge)
-    else
-        sched_pkgs=(gridengine-master gridengine-client debconf-utils)
-    fi
     log "installing Debian packages"
     apt-get update -q
     apt-get install -y -q --no-install-recommends python3-venv python3-dev gcc git curl ca-certificates \
-        iptables openssl nfs-kernel-server graphite-carbon "${sched_pkgs[@]}"
+        iptables openssl debconf-utils
     log "installing salt==$SALT_VERSION into $DCLUSTER_SALT_VENV"
     python3 -m venv "$DCLUSTER_SALT_VENV"
     "$DCLUSTER_SALT_VENV/bin/pip" install -q --upgrade pip wheel 'setuptools<75.6'
@@ -211,7 +208,24 @@ LimitNOFILE=100000
 WantedBy=multi-user.target
 EOF
     done
+    # The metadata rule again at every boot (iptables rules do not survive a reboot).
+    if command -v iptables >/dev/null 2>&1; then
+        cat >/etc/systemd/system/dcluster-metadata-root-only.service <<EOF
+[Unit]
+Description=Only root may ask the instance metadata service (dcluster head)
+Before=salt-master.service
+
+[Service]
+Type=oneshot
+ExecStart=$(command -v iptables) -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    fi
     systemctl daemon-reload
+    [ ! -e /etc/systemd/system/dcluster-metadata-root-only.service ] ||
+        systemctl enable dcluster-metadata-root-only.service
 }
 
 self_signed_cert() {
@@ -401,8 +415,8 @@ write_salt_config() {
     printf 'id: %s\nmaster: 127.0.0.1\n' "$HEAD_ID" >/etc/salt/minion.d/00-dcluster-aio.conf
 }
 
-[ "$DCLUSTER_CLOUD" = openstack ] && only_root_metadata
 [ "$DCLUSTER_SKIP_PACKAGES" = 1 ] || install_packages
+only_root_metadata
 [ -x "$DCLUSTER_SALT_VENV/bin/salt-call" ] || die "no salt-call in $DCLUSTER_SALT_VENV"
 fetch_source
 make_secret
