@@ -79,7 +79,7 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     """
     import salt.utils.event
 
-    from dcluster.glue import log_filter
+    from dcluster.glue import log_filter, reactor_config
 
     log_filter.install()  # every record of this process (botocore, keystoneauth too) is scrubbed of credentials
     opts = __opts__  # Salt's loader dunder
@@ -103,6 +103,12 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     verifier = command_auth.Verifier(command_auth.FileKey(key_file))
     controller.meta = {"pillar_minion": pillar_minion, "master_address": master_address}
     log.info("dcluster engine started: pillar of %s, master address %s", pillar_minion, master_address)
+    for mapping in reactor_config.retired_mappings(opts.get("reactor")):
+        log.warning(
+            "dcluster: the master's reactor configuration still maps %s: the engine forwards worker stats "
+            "itself now; delete that mapping and restart the master (README, 'Upgrading a master')",
+            mapping,
+        )
     fire("dcluster/engine/started", {"pillar_minion": pillar_minion, "master_address": master_address})
     loop = EngineLoop(controller, verifier, fire, interval=interval)
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
