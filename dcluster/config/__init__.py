@@ -92,6 +92,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         auto_provision_interval=v["auto_provision_interval"],
         scale_up_delay=v["scale_up_delay"],
         respect_reservations=v["respect_reservations"],
+        node_size_choice=v["node_size_choice"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

@@ -654,6 +654,16 @@ ROOT = Dict(
             default=True,
             kind=bool,
         ),
+        "node_size_choice": Scalar(
+            doc="Which of several eligible resources of the same priority a pending job launches. waste: the one "
+            "whose new nodes waste least for the job's shape and wall time (idle core-seconds: cores the job and "
+            "the jobs queued behind it leave free over its wall time, plus every new core's idle tail of "
+            "max_idle_time), so a one-core job does not pin a 16-core node. priority: the first in the expander's "
+            "order (the one with fewer nodes, then by name). Resources of different priority keep their order "
+            "either way.",
+            default="waste",
+            choices=("waste", "priority"),
+        ),
         "worker_number": Scalar(
             doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1
         ),

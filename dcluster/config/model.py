@@ -72,6 +72,7 @@ class Config:
     auto_provision_interval: int = 60
     scale_up_delay: int = 0
     respect_reservations: bool = True
+    node_size_choice: str = "waste"  # or "priority" (planner/policy.py: which same-priority resource launches)
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

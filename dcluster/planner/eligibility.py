@@ -81,10 +81,16 @@ def _names(job: Job) -> frozenset[str]:
         return frozenset()
 
 
+def rank(job: Job, res: Resource, cluster: Cluster | None = None) -> tuple[bool, int]:
+    """The part of the order an admin sets: an explicit reservation match first, then priority.  Among
+    resources of equal rank the planner may choose the node size (``node_size_choice``)."""
+    return (not exact_match(job, res, cluster), res.priority)
+
+
 def order(job: Job, resources: list[Resource], sizes: dict[str, int], cluster: Cluster | None = None) -> list[Resource]:
     """Eligible resources for ``job``, best first (``cluster``: what its scheduler adds to every node)."""
     fit = [r for r in resources if eligible(job, r, cluster)]
-    fit.sort(key=lambda r: (not exact_match(job, r, cluster), r.priority, sizes.get(r.name, 0), r.name))
+    fit.sort(key=lambda r: (*rank(job, r, cluster), sizes.get(r.name, 0), r.name))
     return fit
 
 

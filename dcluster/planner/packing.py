@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 LIVE, DRAINING = 0, 1
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a job's chunks would go: (bin index, chunks) on existing bins, then chunks per new node."""
+
+    existing: list[tuple[int, int]]
+    new: list[int]
+
+
 @dataclass(slots=True)
 class Bin:
     free: int
@@ -111,17 +119,31 @@ class Pool:
         self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
     ) -> list[int] | None:
         """Place a job's chunks; returns the bins used (new nodes included), or None and changes nothing."""
+        layout = self.layout(chunks, cores, mem, distinct, tiers, allow_new)
+        return None if layout is None else self.commit(layout, cores, mem)
+
+    def layout(
+        self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
+    ) -> Layout | None:
+        """Where place() would put a job's chunks, changing nothing; None when they do not fit."""
         key = (chunks, cores, mem, distinct, tiers, allow_new)
         if key in self.failed:
             return None
-        used = self._place(chunks, cores, mem, distinct, tiers, allow_new)
-        if used is None:
+        found = self._layout(chunks, cores, mem, distinct, tiers, allow_new)
+        if found is None:
             self.failed.add(key)
-        return used
+        return found
 
     def _place(
         self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
     ) -> list[int] | None:
+        """place() without the memory of failed calls."""
+        layout = self._layout(chunks, cores, mem, distinct, tiers, allow_new)
+        return None if layout is None else self.commit(layout, cores, mem)
+
+    def _layout(
+        self, chunks: int, cores: int, mem: int, distinct: bool, tiers: tuple[int, ...], allow_new: bool
+    ) -> Layout | None:
         if cores > max(self.top[LIVE], self.top[DRAINING], self.cores if allow_new else 0):
             return None  # fast path: nothing here is big enough
         if distinct:
@@ -135,15 +157,7 @@ class Pool:
             missing = chunks - len(chosen)
             if missing and not (allow_new and self.can_ever_fit(cores, mem) and missing <= self.headroom):
                 return None
-            for idx in chosen:
-                self._take(idx, cores, mem)
-            for _ in range(missing):
-                idx = self.add(self.cores, self.mem if self.mem else -1, "", LIVE)
-                self.headroom -= 1
-                self.new_nodes += 1
-                self._take(idx, cores, mem)
-                chosen.append(idx)
-            return chosen
+            return Layout([(idx, 1) for idx in chosen], [1] * missing)
         # Chunks may share nodes: work out the whole placement first, then commit,
         # so a placement that does not fit changes nothing.
         alloc: list[tuple[int, int]] = []
@@ -161,29 +175,32 @@ class Pool:
                 left -= n
                 if not left:
                     break
-        need = 0
-        per_node = 0
+        new: list[int] = []
         if left:
             per_node = self.cores // cores if cores else left
             if self.mem and mem:
                 per_node = min(per_node, self.mem // mem)
             if not allow_new or not per_node:
                 return None
-            need = -(-left // per_node)
-            if need > self.headroom:
+            if -(-left // per_node) > self.headroom:
                 return None
+            while left:
+                new.append(min(per_node, left))
+                left -= new[-1]
+        return Layout(alloc, new)
+
+    def commit(self, layout: Layout, cores: int, mem: int) -> list[int]:
+        """Carry out a layout of this pool's (from layout(), with nothing placed since); returns the bins used."""
         used = []
-        for idx, n in alloc:
+        for idx, n in layout.existing:
             self._take(idx, cores * n, mem * n)
             used.append(idx)
-        for _ in range(need):
-            n = min(per_node, left)
+        for n in layout.new:
             idx = self.add(self.cores, self.mem if self.mem else -1, "", LIVE)
             self.headroom -= 1
             self.new_nodes += 1
             self._take(idx, cores * n, mem * n)
             used.append(idx)
-            left -= n
         return used
 
     def might_fit(self, cores: int, tiers: tuple[int, ...], allow_new: bool) -> bool:

@@ -351,6 +351,19 @@ class _Planner:
         resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
         head_seen = False  # EASY reserves for that one job only: worked out once, even when there is none
         young_why = self._why(why_.SCALE_UP_DELAY, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)")
+        # node_size_choice waste: among same-priority resources, the size that wastes least (_size_choice);
+        # backlog: cores of the pending jobs behind each one of its class (they would fill a new node's
+        # spare cores), promised: those already counted on to fill a node launched in this plan
+        by_waste = cfg.node_size_choice == "waste" and len(resources) > 1
+        backlog: dict[str, int] = {}
+        if by_waste:
+            after: dict[tuple[Any, ...], int] = {}
+            for j in reversed(pending):
+                c = eligibility.job_class(j)
+                backlog[j.id] = after.get(c, 0)
+                after[c] = backlog[j.id] + j.cores
+        promised: dict[tuple[Any, ...], int] = {}
+        rank_cache: dict[tuple[Any, ...], dict[str, tuple[bool, int]]] = {}
         for job in pending:
             cls = eligibility.job_class(job)
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
@@ -390,10 +403,20 @@ class _Planner:
                 on_extra = not in_window
             placed = None
             young = cfg.scale_up_delay and job.submit_time and self.now - job.submit_time < cfg.scale_up_delay
+            if by_waste:
+                promised[cls] = max(0, promised.get(cls, 0) - job.cores)  # this job was one counted on
+            size_why = ""
             for tiers, allow_new in passes:
                 if allow_new and young:
                     break  # existing capacity only, until it has waited scale_up_delay
-                for res in fits:
+                tried = fits
+                if allow_new and by_waste and len(fits) > 1:
+                    behind = max(0, backlog[job.id] - promised.get(cls, 0))
+                    choice = self._size_choice(job, cls, fits, pools, tiers, behind, rank_cache)
+                    if choice is not None:
+                        tried, size_why, credit = [choice[0]], choice[1], choice[2]
+                        promised[cls] = promised.get(cls, 0) + credit
+                for res in tried:
                     pool = pools[res.name]
                     if not pool.might_fit(job.chunk_cores, tiers, allow_new):
                         continue
@@ -408,6 +431,8 @@ class _Planner:
                             (job.id, self._placement(res.name, pool, idxs, first_new[res.name], draining, booting))
                         )
                         if pool.new_nodes > before:
+                            if size_why:
+                                self.placed[-1] = (job.id, self._why(why_.LAUNCH, size_why))
                             motivated.setdefault(res.name, []).append(job.id)
                             sizes[res.name] += pool.new_nodes - before
                             # "fewer nodes first" may now order differently
@@ -452,6 +477,64 @@ class _Planner:
                 )
                 self.launched[res.name] = n
         self._top_up(resources, pools)
+
+    def _size_choice(
+        self,
+        job: Job,
+        cls: tuple[Any, ...],
+        fits: list[Resource],
+        pools: dict[str, Pool],
+        tiers: tuple[int, ...],
+        behind: int,
+        rank_cache: dict[tuple[Any, ...], dict[str, tuple[bool, int]]],
+    ) -> tuple[Resource, str, int] | None:
+        """The resource whose new nodes waste least for ``job``, among the first priority group (in the
+        expander's order) where one can take it; with the reason for the dry-run and the spare cores
+        counted on to be filled by the ``behind`` cores of jobs queued behind it.
+
+        Waste, in idle core-seconds: the new nodes' cores this job leaves free over its wall time (less
+        those the jobs behind it would take: the plan packs them there before launching more), plus
+        every new core's idle tail of max_idle_time (again less the cores the jobs behind take, whose
+        own nodes would pay that tail).  At the same price per core a node's cost is its cores, so
+        this is the cost above the job's own work.  Ties (a job of unknown wall time, no idle tail)
+        go to fewer spare cores, then fewer new cores, then the smaller node, then the expander's order.
+        Returns None when fewer than two resources of that group can take it (nothing to choose).
+        """
+        ranks = rank_cache.get(cls)
+        if ranks is None:
+            cluster = self.config.cluster
+            ranks = rank_cache[cls] = {r.name: eligibility.rank(job, r, cluster) for r in fits}
+        group: list[tuple[tuple[int, ...], Resource, int]] = []
+        group_rank: tuple[bool, int] | None = None
+        for i, res in enumerate(fits):
+            rank = ranks.get(res.name) or eligibility.rank(job, res, self.config.cluster)
+            if group_rank is not None and rank != group_rank:
+                break  # a lower priority: only when the best group cannot take it
+            pool = pools[res.name]
+            if not pool.might_fit(job.chunk_cores, tiers, True):
+                continue
+            layout = pool.layout(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, True)
+            if layout is None:
+                continue
+            group_rank = rank
+            new_cores = len(layout.new) * pool.cores
+            spare = new_cores - sum(layout.new) * job.chunk_cores
+            credit = min(spare, behind)
+            idle = self.config.idle_limit(res.name)
+            waste = (spare - credit) * job.walltime_s + (new_cores - credit) * idle
+            group.append(((waste, spare - credit, new_cores, pool.cores, i, credit), res, len(layout.new)))
+        if len(group) < 2:
+            return None
+        group.sort(key=lambda g: g[0])
+        (waste, _, _, _, _, credit), best, n = group[0]
+        others = ", ".join(f"{r.name} {k[0]:,.0f}" for k, r, _ in group[1:4]) + (" ..." if len(group) > 4 else "")
+        wall = f"{job.walltime_s} s wall time" if job.walltime_s else "unknown wall time"
+        why = (
+            f"{best.name}: on {n} new node(s) of {pools[best.name].cores} cores this plan launches, the node "
+            f"size that wastes least for {job.chunks}x{job.chunk_cores} cores, {wall}: {waste:,.0f} idle core-s "
+            f"against {others} (node_size_choice waste)"
+        )
+        return best, why, credit
 
     def _placement(
         self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str], booting: set[str]

@@ -85,6 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--launch-failure-rate", type=float, help="probability a launch request fails (transient)")
     p.add_argument("--capacity-refusal-rate", type=float, help="probability a launch request is refused (capacity)")
     p.add_argument("--seed", type=int, help="seed of the boot-time and failure draws (default 0)")
+    p.add_argument(
+        "--node-sizes",
+        metavar="1,4,16",
+        help="resources of these core counts at one priority, each able to hold max-nodes x cores-per-node "
+        "cores alone (the planner chooses the size; cost: core_hours)",
+    )
+    p.add_argument(
+        "--size-choice",
+        choices=("waste", "priority"),
+        help="dcluster's node_size_choice (default waste)",
+    )
     p.add_argument("--kill-at-walltime", action="store_true", help="cut jobs at their requested time")
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
@@ -114,6 +125,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "delay",
         "scheduler",
         "seed",
+        "node_sizes",
+        "size_choice",
     ):
         value = getattr(args, name)
         if value is not None:

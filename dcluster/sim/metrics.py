@@ -20,6 +20,9 @@
   from ``machine_cores``: the trace machine's processors when known, else the
   replay's ``max_nodes`` x ``cores_per_node``); ``wide_mean_wait_s`` and
   ``wide_max_wait_s`` are over those that started, which a mean over all jobs hides.
+* ``core_hours``: instance hours weighted by each instance's cores; with resources of
+  several node sizes at the same price per core, the cost.  ``work_core_hours`` is the
+  jobs' processors times run time, and ``core_over_work`` the ratio of the two.
 * ``launches``: instances launched (not API calls: ``launch_requests``);
   ``peak_nodes``: most instances alive at once.
 """
@@ -96,6 +99,8 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "idle_s": s.idle if s.policy != "static" else None,
         "poll_s": s.poll,
         "respect_reservations": s.reservations if s.policy == "dcluster" else None,
+        "node_size_choice": s.size_choice if s.policy == "dcluster" and s.extra_resources else None,
+        "node_sizes": [s.cores_per_node] + [int(e.get("cores", s.cores_per_node)) for e in s.extra_resources.values()],
         "jobs": len(r.jobs),
         "jobs_skipped": len(r.skipped),
         "jobs_completed": len(completed),
@@ -104,6 +109,9 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "work_node_hours": round(work, 3),
         "utilisation": round(work / node_hours, 4) if node_hours else 0.0,
         "oracle_node_hours": round(oracle, 3),
+        "core_hours": round(r.core_seconds / 3600.0, 3),
+        "work_core_hours": round(work * s.cores_per_node, 3),
+        "core_over_work": round(r.core_seconds / 3600.0 / (work * s.cores_per_node), 4) if work else 0.0,
         "over_oracle": round(node_hours / oracle, 4) if oracle else 0.0,
         "mean_wait_s": round(sum(waits) / len(waits), 1) if waits else 0.0,
         "p50_wait_s": percentile(waits, 50),

@@ -78,6 +78,7 @@ class Settings:
     poll: int = 10  # the engine's decision cadence: it plans after every scheduler poll
     delay: int = 0  # scale_up_delay of the dcluster policy
     reservations: bool = True  # respect_reservations of the dcluster policy
+    size_choice: str = "waste"  # node_size_choice of the dcluster policy (waste or priority)
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -98,6 +99,8 @@ class Settings:
         problems = []
         if self.scheduler not in SCHEDULERS:
             problems.append(f"scheduler {self.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        if self.size_choice not in ("waste", "priority"):
+            problems.append(f"size_choice {self.size_choice!r} is not one of waste, priority")
         if self.boot_p95 and self.boot_p95 < self.boot:
             problems.append(f"boot_p95 {self.boot_p95} is below boot {self.boot} (the median)")
         problems += [f"slurm {p}" for p in self.slurm.problems()]
@@ -152,6 +155,7 @@ def build_config(s: Settings) -> Config:
             "cluster_poller_interval": s.poll,
             "scale_up_delay": s.delay,
             "respect_reservations": s.reservations,
+            "node_size_choice": s.size_choice,
             "cloud": cloud,
         }
     )
@@ -211,6 +215,7 @@ class Result:
     backoffs: int
     series: list[tuple[float, int, int, int, int, float]]  # t, busy, idle, booting, draining, pending demand (nodes)
     unplaceable: int = 0
+    core_seconds: float = 0.0  # instance seconds weighted by each instance's cores (mixed node sizes)
 
 
 class Replay:
@@ -548,13 +553,14 @@ class Replay:
             backoffs=self.actuator.records.counters.get("backoff", 0),
             series=self.series,
             unplaceable=self.unplaceable,
+            core_seconds=self._node_seconds(t0, end, by_cores=True),
         )
 
-    def _node_seconds(self, start: float, end: float) -> float:
+    def _node_seconds(self, start: float, end: float, by_cores: bool = False) -> float:
         total = 0.0
         for inst in [*self.cloud.gone, *self.cloud.alive.values()]:
             stop = inst.destroyed if inst.destroyed is not None else end
-            total += max(0.0, min(stop, end) - max(inst.launched, start))
+            total += max(0.0, min(stop, end) - max(inst.launched, start)) * (inst.cores if by_cores else 1)
         return total
 
 

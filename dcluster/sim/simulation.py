@@ -4,8 +4,10 @@
 trace: ``kth`` (KTH-SP2, 100 one-core nodes) or ``hpc2n`` (HPC2N, 120
 two-core nodes).  Options are the fields of :class:`dcluster.sim.replay.Settings`
 (``policy``, ``cores_per_node``, ``max_nodes``, ``boot``, ``idle``, ``poll`` ...),
-plus ``limit`` (replay only the first N jobs), ``plot`` (a PNG path) and
-``json`` (a path to write the metrics to).  Wide jobs (a quarter of the machine)
+plus ``limit`` (replay only the first N jobs), ``plot`` (a PNG path),
+``json`` (a path to write the metrics to) and ``node_sizes`` ("1,4,16": resources of these
+core counts at one priority, each able to hold ``max_nodes`` x ``cores_per_node`` cores alone;
+``size_choice`` is the planner's ``node_size_choice``).  Wide jobs (a quarter of the machine)
 are judged against the trace machine (header ``MaxProcs``), whatever ``max_nodes``.
 """
 
@@ -57,6 +59,8 @@ def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
     """Settings from loosely typed options (strings from the Salt CLI are converted); unknown keys are errors."""
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = dict(BUNDLED.get(str(trace).lower(), (None, {}))[1])
+    opts = dict(opts)
+    sizes = _node_sizes(opts.pop("node_sizes")) if opts.get("node_sizes") is not None else None
     for key, value in opts.items():
         if key not in known:
             raise ValueError(f"unknown option {key!r}; known: {', '.join(sorted(known - {'extra_resources'}))}")
@@ -76,9 +80,30 @@ def settings_from(trace: str, opts: dict[str, Any]) -> Settings:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"option {key}={value!r}: {exc}") from None
         values[key] = value
+    if sizes:
+        # Resources of these core counts, one priority (the planner chooses the size), each able to hold
+        # the cores of max_nodes x cores_per_node alone: the first is the replay's own resource.
+        budget = int(values.get("max_nodes", 100)) * int(values.get("cores_per_node", 1))
+        values["cores_per_node"], values["max_nodes"] = sizes[0], -(-budget // sizes[0])
+        extra = dict(values.get("extra_resources") or {})
+        for n in sizes[1:]:
+            extra[f"c{n}"] = {"cores": n, "max": -(-budget // n), "priority": 1}
+        values["extra_resources"] = extra
     s = Settings(**values)
     s.check()
     return s
+
+
+def _node_sizes(value: Any) -> list[int]:
+    """``node_sizes`` ("1,4,16" or a list) as distinct positive core counts, in the order given."""
+    items = value.split(",") if isinstance(value, str) else value
+    try:
+        sizes = [int(x) for x in items]
+    except (TypeError, ValueError):
+        raise ValueError(f"option node_sizes={value!r}: not a comma-separated list of core counts") from None
+    if not sizes or min(sizes) < 1 or len(set(sizes)) != len(sizes):
+        raise ValueError(f"option node_sizes={value!r}: core counts must be distinct and at least 1")
+    return sizes
 
 
 def simulate(

@@ -150,3 +150,39 @@ def test_cli_scheduler_cloud_and_slurm_options(tmp_path, capsys):
     assert "slurm bf_interval is 0; it must be at least 1" in capsys.readouterr().err
     assert cli.main([str(trace), "--boot", "120", "--boot-p95", "60"]) == 2
     assert "boot_p95 60.0 is below boot 120.0 (the median)" in capsys.readouterr().err
+
+
+LONG_ONE_CORE_JOB = """\
+; MaxProcs: 16
+1 0 -1 3600 1 -1 -1 1 3600 -1 1 1 1 -1 -1 -1 -1 -1
+"""
+
+
+@pytest.mark.parametrize("choice, cores", [("waste", 1), ("priority", 16)])
+def test_node_sizes_let_the_planner_choose_and_core_hours_weigh_each_node_by_its_cores(tmp_path, choice, cores):
+    trace = tmp_path / "one.swf"
+    trace.write_text(LONG_ONE_CORE_JOB)
+    out = simulate(str(trace), node_sizes="1,4,16", size_choice=choice, boot=120, max_nodes=2, cores_per_node=8)
+    assert out["node_sizes"] == [1, 4, 16] and out["node_size_choice"] == choice
+    # a one-core hour-long job: one node, paid from its launch at the submit to the job's end
+    assert out["launches"] == 1
+    assert out["node_hours"] == pytest.approx(3720 / 3600, abs=0.001)
+    assert out["core_hours"] == pytest.approx(cores * 3720 / 3600, abs=0.001)  # priority: the expander's first, c16
+    assert out["work_core_hours"] == pytest.approx(1.0)
+
+
+def test_node_sizes_give_each_size_the_machines_cores():
+    s = settings_from("kth", {"node_sizes": "1,4,16"})  # KTH: 100 one-core nodes
+    assert (s.cores_per_node, s.max_nodes) == (1, 100)
+    assert s.extra_resources == {
+        "c4": {"cores": 4, "max": 25, "priority": 1},
+        "c16": {"cores": 16, "max": 7, "priority": 1},
+    }
+    s = settings_from("hpc2n", {"node_sizes": [4, 1]})  # HPC2N: 120 two-core nodes
+    assert (s.cores_per_node, s.max_nodes, s.extra_resources["c1"]["max"]) == (4, 60, 240)
+
+
+@pytest.mark.parametrize("bad", ["1,x", "0,4", "4,4", ""])
+def test_node_sizes_that_make_no_sense_are_refused_naming_the_option(bad):
+    with pytest.raises(ValueError, match="node_sizes"):
+        settings_from("kth", {"node_sizes": bad})
