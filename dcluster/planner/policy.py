@@ -355,17 +355,16 @@ class _Planner:
         # backlog: cores of the pending jobs behind each one of its class (they would fill a new node's
         # spare cores), promised: those already counted on to fill a node launched in this plan
         by_waste = cfg.node_size_choice == "waste" and len(resources) > 1
+        classes = [eligibility.job_class(j) for j in pending]
         backlog: dict[str, int] = {}
         if by_waste:
             after: dict[tuple[Any, ...], int] = {}
-            for j in reversed(pending):
-                c = eligibility.job_class(j)
+            for j, c in zip(reversed(pending), reversed(classes), strict=True):
                 backlog[j.id] = after.get(c, 0)
                 after[c] = backlog[j.id] + j.cores
         promised: dict[tuple[Any, ...], int] = {}
         rank_cache: dict[tuple[Any, ...], dict[str, tuple[bool, int]]] = {}
-        for job in pending:
-            cls = eligibility.job_class(job)
+        for job, cls in zip(pending, classes, strict=True):
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
             if shape in failed:
                 self.waiting.append((job.id, failed[shape]))
@@ -403,8 +402,8 @@ class _Planner:
                 on_extra = not in_window
             placed = None
             young = cfg.scale_up_delay and job.submit_time and self.now - job.submit_time < cfg.scale_up_delay
-            if by_waste:
-                promised[cls] = max(0, promised.get(cls, 0) - job.cores)  # this job was one counted on
+            if promised and cls in promised:  # this job was one of those counted on
+                promised[cls] = max(0, promised[cls] - job.cores)
             size_why = ""
             for tiers, allow_new in passes:
                 if allow_new and young:
@@ -500,19 +499,19 @@ class _Planner:
         go to fewer spare cores, then fewer new cores, then the smaller node, then the expander's order.
         Returns None when fewer than two resources of that group can take it (nothing to choose).
         """
-        ranks = rank_cache.get(cls)
-        if ranks is None:
-            cluster = self.config.cluster
-            ranks = rank_cache[cls] = {r.name: eligibility.rank(job, r, cluster) for r in fits}
+        ranks = rank_cache.setdefault(cls, {})
         group: list[tuple[tuple[int, ...], Resource, int]] = []
         group_rank: tuple[bool, int] | None = None
-        for i, res in enumerate(fits):
-            rank = ranks.get(res.name) or eligibility.rank(job, res, self.config.cluster)
+        able = [(i, res) for i, res in enumerate(fits) if pools[res.name].might_fit(job.chunk_cores, tiers, True)]
+        if len(able) < 2:
+            return None  # (most often: the others are at their max)
+        for i, res in able:
+            pool = pools[res.name]
+            rank = ranks.get(res.name)
+            if rank is None:
+                rank = ranks[res.name] = eligibility.rank(job, res, self.config.cluster)
             if group_rank is not None and rank != group_rank:
                 break  # a lower priority: only when the best group cannot take it
-            pool = pools[res.name]
-            if not pool.might_fit(job.chunk_cores, tiers, True):
-                continue
             layout = pool.layout(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, True)
             if layout is None:
                 continue
