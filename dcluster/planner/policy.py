@@ -9,7 +9,8 @@ Order of business each cycle:
 2. **Scale-up** (auto mode): every pending job, in priority order, is packed
    onto free capacity of live workers first (idle, partly busy, starting,
    requested), then onto our draining workers (which are released), then onto
-   new nodes of the best eligible resource within its max.  Capacity already
+   new nodes of the best eligible resource within its max (among resources of
+   the same priority, by ``node_size_choice``: the size that wastes least).  Capacity already
    starting or requested is counted, so a job never causes two launches.
    Jobs no resource can ever fit are reported, never launched for.  Then
    every resource is topped up to its min.
