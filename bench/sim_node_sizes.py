@@ -1,9 +1,9 @@
 """Node-size choice (issue 17): KTH-SP2 and HPC2N replayed with resources of 1, 4 and 16 cores.
 
 The planner's ``node_size_choice`` (waste, and priority: the expander's order) with each size allowed
-the trace machine's cores, twice them and a third of them, against powersave on 4-core nodes (the
-machine, twice it) and dcluster on one-core nodes; boot 120 s, idle 300 s, the EASY scheduler, the whole
-traces.  Cost is ``core_hours`` (each instance weighted by its cores: the same price per core) against
+the trace machine's cores, twice them and a third of them, against powersave on 4-core nodes and
+dcluster on one-core nodes (the machine, twice it); boot 120 s, idle 300 s, the EASY scheduler, the
+whole traces.  Cost is ``core_hours`` (each instance weighted by its cores: the same price per core) against
 the jobs' work.  Replays run in 2 processes at most.  Rewrites the table between the markers of the
 "Node-size choice (issue 17)" section of docs/performance.md (its prose is not regenerated) and prints
 ``node_size_over_work=<KTH>,<HPC2N>`` (waste, each size twice the machine) as its last line.
@@ -50,6 +50,7 @@ def runs(trace):
             {"policy": "powersave", "cores_per_node": 4, "max_nodes": 2 * cores // 4},
         ),
         ("dcluster, 1-core nodes", "(the machine)", {"cores_per_node": 1, "max_nodes": cores}),
+        ("dcluster, 1-core nodes", "(twice the machine)", {"cores_per_node": 1, "max_nodes": 2 * cores}),
     ]
 
 
