@@ -486,6 +486,7 @@ def simulate(trace, **kwargs):
         salt-run dcluster.simulate trace=/srv/site.swf.gz policy=powersave max_nodes=50 cores_per_node=8
         salt-run dcluster.simulate trace=kth idle=60 reservations=false   # respect_reservations off
         salt-run dcluster.simulate trace=kth scheduler=slurm 'slurm={bf_window: 7200}' boot_p95=300
+        salt-run dcluster.simulate trace=kth node_sizes=1,4,16 size_choice=waste   # node-size choice
     """
     from dcluster.sim.simulation import simulate as _simulate
 
