@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,13 @@ from .carbon import CarbonClient, GraphiteSettings, graphite_settings
 from .shaping import engine_metrics, stats_to_metrics
 
 log = logging.getLogger(__name__)
+
+
+# How far back a worker's sample may be dated by its own ``time`` (a beacon's samples arrive seconds
+# after they are taken; a master that was busy for a while still keeps their true times), and how far
+# ahead of the engine's clock (a worker's clock a little fast).
+STATS_TIME_WINDOW = 3600.0
+STATS_CLOCK_SKEW = 60.0
 
 
 class GraphiteReporter:
@@ -79,9 +87,23 @@ class GraphiteReporter:
 
         The caller has checked ``data`` (:mod:`dcluster.worker_stats`): only a sample
         the engine accepted gets here.  Returns whether carbon took everything queued.
+        The event's ``time`` is taken only within :data:`STATS_TIME_WINDOW` of the engine's clock
+        (a beacon's samples reach the engine seconds after they were taken); any other time is the
+        engine's clock at arrival.  Salt does not bind a beacon's tag to the minion that fired it,
+        so a worker could otherwise rewrite the past of another worker's series (or its own) as
+        far back as carbon keeps it.
         """
         try:
-            metrics = stats_to_metrics(minion_id, data, self.settings.prefix)
+            now = time.time()
+            claimed = data.get("time")
+            sample = dict(data)
+            if not (
+                isinstance(claimed, (int, float))
+                and not isinstance(claimed, bool)
+                and now - STATS_TIME_WINDOW <= claimed <= now + STATS_CLOCK_SKEW
+            ):
+                sample.pop("time", None)
+            metrics = stats_to_metrics(minion_id, sample, self.settings.prefix, timestamp=now)
         except Exception:  # metrics must never stop the engine
             log.exception("graphite: building the metrics of %s's stats failed", minion_id)
             return False
