@@ -15,6 +15,7 @@ from ..holds import DEFAULT_HOLD_REASON
 from ..metrics.reporter import GraphitePort
 from ..model import Job, Node
 from ..schedulers import adapter_class
+from ..schedulers.validate import reservation_fields
 
 if TYPE_CHECKING:
     from ..actuator.ports import SchedulerPort
@@ -69,9 +70,9 @@ class RemoteScheduler:
         properties: Iterable[str] = (),
         address: str | None = None,
     ) -> Any:
-        r = reservation
-        props = list(dict.fromkeys((*properties, *(getattr(r, "properties", None) or ()))))
-        kwargs = {"mem_mb": mem_mb, "queue": getattr(r, "queue", None), "account": getattr(r, "account", None)}
+        queue, account, reserved = reservation_fields(reservation)
+        props = list(dict.fromkeys((*properties, *reserved)))
+        kwargs: dict[str, Any] = {"mem_mb": mem_mb, "queue": queue, "account": account}
         # One property goes as the singular argument every version of the head node's module takes
         # (its modules may be synced after the master's); several need the list argument.
         if len(props) > 1:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..schedulers.errors import SchedulerError
+from ..schedulers.validate import reservation_fields
 from .module_errors import command_error
 from .names import module_sync_hosts
 from .salt_command import scheduler_adapter
@@ -55,15 +56,10 @@ class SchedulerModule:
         return self.call(salt, "add_node", name, int(cores), int(mem_mb), dict(reservation), **extra)
 
     def set_reservation(self, salt: Mapping[str, Any], name: str, **reservation: Any) -> Any:
-        """``property`` (the pillar's older, single word) is folded into ``properties``, which the CLI
-        gives as one comma-separated string."""
-        single = reservation.pop("property", None)
-        props = reservation.pop("properties", None)
-        props = props.split(",") if isinstance(props, str) else props or ()
-        properties = (*((single,) if single else ()), *props)
-        if properties:
-            reservation["properties"] = properties
-        return self.call(salt, "set_reservation", name, **reservation)
+        """The reservation read as add_node's is (``reservation_fields``): ``properties`` as a list or
+        the CLI's comma-separated string, with the pillar's older singular ``property`` folded in."""
+        queue, account, properties = reservation_fields(reservation)
+        return self.call(salt, "set_reservation", name, queue=queue, account=account, properties=properties)
 
     def hold(self, salt: Mapping[str, Any], name: str, reason: str) -> bool:
         self.call(salt, "hold", name, reason)
