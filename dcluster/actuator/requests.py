@@ -157,10 +157,7 @@ class OpenRequests:
             log.info(
                 "dcluster: %d spot request(s) of %s unfulfilled at the deadline; cancelling", len(cancel), resource
             )
-            with self.records.lock:
-                for rid in cancel:
-                    if rid in self.records.requests:
-                        self.records.requests[rid]["cancelled"] = True
+            self._mark_cancelled(cancel)
             # one still open after it: the cancel has not taken yet; looked at again next cycle
             spot.sort_cancelled(cancel, {r.id: r for r in drv.cancel_requests(cancel)}, self._absences, out)
             self.ports.save()  # a restart now must not take them for requests still to wait for
@@ -233,12 +230,17 @@ class OpenRequests:
                 resource,
                 refused[rid],
             )
-        with self.records.lock:
-            for rid in due:
-                if rid in self.records.requests:
-                    self.records.requests[rid]["cancelled"] = True
+        self._mark_cancelled(due)
         drv.cancel_requests(due)  # so it launches nothing more; the instance it names is not ours to end
         self._replace(cfg, resource, due, mine)
+
+    def _mark_cancelled(self, rids: list[str]) -> None:
+        """Recorded before the cancel call: after a restart or a failed call, a cancelled request is
+        replaced once listings agree it is gone, never waited for again."""
+        with self.records.lock:
+            for rid in rids:
+                if rid in self.records.requests:
+                    self.records.requests[rid]["cancelled"] = True
 
     def _replace(self, cfg: Config, resource: str, rids: list[str], mine: dict[str, dict[str, Any]]) -> None:
         """Forget requests that were not fulfilled; launch as many on demand (new ids, new keys)."""
