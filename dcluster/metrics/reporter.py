@@ -29,6 +29,7 @@ from typing import Any
 from ..config import Config
 from ..reconcile import View
 from .carbon import CarbonClient, GraphiteSettings, graphite_settings
+from .paths import _number
 from .shaping import engine_metrics, stats_to_metrics
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,9 @@ class GraphiteReporter:
         """
         try:
             now = time.time()
-            claimed = data.get("time")
+            claimed = _number(data.get("time"))
             sample = dict(data)
-            if not (
-                isinstance(claimed, (int, float))
-                and not isinstance(claimed, bool)
-                and now - STATS_TIME_WINDOW <= claimed <= now + STATS_CLOCK_SKEW
-            ):
+            if claimed is None or not now - STATS_TIME_WINDOW <= claimed <= now + STATS_CLOCK_SKEW:
                 sample.pop("time", None)
             metrics = stats_to_metrics(minion_id, sample, self.settings.prefix, timestamp=now)
         except Exception:  # metrics must never stop the engine
