@@ -37,6 +37,7 @@ from .polling import Polls, SchedulerPoll
 from .pools import ActionPools
 from .port_checks import PortChecks
 from .ports import Ports
+from .publisher import Publisher
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Controller:
         if state_path:
             self.state.history.extend(published.history(state_path))  # the graphs go on across a restart
         self._state_file = st.StateFile()  # written when it changed (issue 15)
+        self.publisher = Publisher(published.write)  # what the runners read, written off the cycle
         # when we asked the cloud for each launch: persisted, so it bounds their age after a restart too
         self.timeline = Timeline(clock, self.monotonic, launched=self.state.launched, lock=self.state.lock)
         self.config: Config | None = None
@@ -137,6 +139,7 @@ class Controller:
         return self.config.auto_mode if self.config else True
 
     def shutdown(self) -> None:
+        self.publisher.stop()
         self.pools.shutdown()
         self.polls.shutdown()
         self.port_checks.shutdown()
@@ -288,7 +291,7 @@ class Controller:
         wall = self.clock() if wall is None else wall
         # state_path is None once a test's master is "dead": it publishes nothing more
         busy = self.actuator.status().chains
-        status.publish(cfg, view, result, wall, self.state, self.state_path, busy, self.meta)
+        status.publish(cfg, view, result, wall, self.state, self.state_path, busy, self.meta, self.publisher.submit)
 
     def resources_summary(self, cfg: Config, view: View, wall: float | None = None) -> dict[str, Any]:
         """Per resource, what the runners and the dashboard show (:func:`.status.resources_summary`)."""
@@ -308,11 +311,11 @@ class Controller:
         return self.view.current(resource) - self.view.in_flight.get(resource, 0) + flying + newer
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until no action is running (tests, shutdown)."""
+        """Wait until no action is running and the last cycle's files are written (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.actuator.idle():
-                return True
+                return self.publisher.flush(max(0.0, deadline - time.monotonic()))
             time.sleep(0.05)
         return False
 

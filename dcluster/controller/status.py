@@ -6,7 +6,7 @@ times are monotonic.  The files themselves are written by :mod:`.publish`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ..config import Config
@@ -31,9 +31,11 @@ def publish(
     state_path: str | None,
     busy_targets: Collection[str],
     meta: Mapping[str, Any],
+    write: Callable[[str, dict[str, Any], View], None] = files.write,
 ) -> None:
-    """Append the cycle's sample to the history, keep the status as ``state.last`` and write both
-    beside ``state_path`` (None: nothing written)."""
+    """Append the cycle's sample to the history, keep the status as ``state.last`` and have both
+    written beside ``state_path`` (None: nothing written) by ``write`` (the engine's: its
+    :class:`.publisher.Publisher`, off the cycle)."""
     sample = history_sample(cfg, view, wall)
     last = {
         "time": wall,
@@ -58,7 +60,7 @@ def publish(
             "retired": {k: dict(v) for k, v in state.retired.items()},
         }
     if state_path:
-        files.write(state_path, summary, view)
+        write(state_path, summary, view)
 
 
 def history_sample(cfg: Config, view: View, wall: float) -> dict[str, Any]:

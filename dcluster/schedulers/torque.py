@@ -341,11 +341,9 @@ class TorqueAdapter(Adapter):
         failed ``squeue`` or ``qstat`` does for Slurm and Grid Engine, whose daemons do their own scheduling."""
         argv = self.argv("qstat_command")
         out = self.output(argv)
-        jobs = parse_qstat(out, " ".join(argv))
         prios = self.priorities()  # raises when MAUI does not answer: the poll failed
-        if prios:
-            jobs = [_with_priority(j, prios.get(j.id, 0.0)) for j in jobs]
-        return self.filter_jobs(jobs)
+        # the priorities go into the parse: a copy of each job afterwards cost 0.3 s at 50,000 (issue 15)
+        return self.filter_jobs(parse_qstat(out, " ".join(argv), prios))
 
     def nodes(self) -> list[Node]:
         argv = self.argv("pbsnodes_command", "-x", "")
@@ -500,9 +498,3 @@ class TorqueAdapter(Adapter):
             self.call(self.argv("signal_job_command", "9", jid), check=False)
             self.call(self.argv("delete_job_command", jid))
         return list(node.jobs)
-
-
-def _with_priority(job: Job, prio: float) -> Job:
-    from dataclasses import replace
-
-    return replace(job, priority=prio)

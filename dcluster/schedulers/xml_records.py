@@ -5,8 +5,10 @@ A faster path than :func:`.xml_stream.iter_xml`, used only when its result is pr
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
@@ -40,8 +42,12 @@ _DECL = (
     r"(?:\s+standalone\s*=\s*(['\"])(?:yes|no)\3)?\s*\?>\s*)?"
 )
 _HEADS: dict[tuple[str, type], re.Pattern[Any]] = {}
-# collect_ids=False: no xml:id index (nothing looks elements up by id); a few per cent of the parse.
-_SLICE_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
+
+
+def _slice_parser() -> etree.XMLParser:
+    """A parser for one thread (lxml serialises the calls of a parser shared between threads).
+    collect_ids=False: no xml:id index (nothing looks elements up by id); a few per cent of the parse."""
+    return etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
 
 
 def _head(root: str, kind: type) -> re.Pattern[Any]:
@@ -52,26 +58,41 @@ def _head(root: str, kind: type) -> re.Pattern[Any]:
     return _HEADS[key]
 
 
-def _slices(data: str | bytes, tag: str, root: str) -> Iterator[etree._Element]:
-    """Roots of the parsed slices; raises ValueError (or a parse error) to give up."""
-    head = _head(root, type(data)).match(data)
-    if head is None:
-        raise ValueError("not a plain document")
-    encode = isinstance(data, str)
-    end_tag: Any = f"</{tag}>" if encode else f"</{tag}>".encode()  # of data's type
-    open_root = f"<{root}>".encode()
-    close_root = f"</{root}>".encode()
-    start = 0
-    while True:
-        cut = data.find(end_tag, max(start, head.end()) + CHUNK)
-        piece: Any = data[start:] if cut < 0 else data[start : cut + len(end_tag)]
-        if encode:
+class _Slices:
+    """Where ``data`` is cut: each slice but the last ends just after a record's end tag.
+
+    Raises ValueError (to give up) for a document that is not plain (see above).
+    """
+
+    def __init__(self, data: str | bytes, tag: str, root: str) -> None:
+        head = _head(root, type(data)).match(data)
+        if head is None:
+            raise ValueError("not a plain document")
+        self.data = data
+        self.encode = isinstance(data, str)
+        end_tag: Any = f"</{tag}>" if self.encode else f"</{tag}>".encode()  # of data's type
+        self.open_root = f"<{root}>".encode()
+        self.close_root = f"</{root}>".encode()
+        self.spans: list[tuple[int, int]] = []
+        start = 0
+        while True:
+            cut = data.find(end_tag, max(start, head.end()) + CHUNK)
+            if cut < 0:
+                self.spans.append((start, len(data)))
+                return
+            self.spans.append((start, cut + len(end_tag)))
+            start = cut + len(end_tag)
+
+    def parse(self, k: int, parser: etree.XMLParser) -> etree._Element:
+        """The root of slice ``k``, parsed (a parse error gives up)."""
+        start, end = self.spans[k]
+        piece: Any = self.data[start:end]
+        if self.encode:
             piece = piece.encode("utf-8")
-        text = (b"" if start == 0 else open_root) + piece + (b"" if cut < 0 else close_root)
-        yield etree.fromstring(text, _SLICE_PARSER)
-        if cut < 0:
-            return
-        start = cut + len(end_tag)
+        last = k == len(self.spans) - 1  # holds the document's own end tag and what follows it
+        return etree.fromstring(
+            (b"" if k == 0 else self.open_root) + piece + (b"" if last else self.close_root), parser
+        )
 
 
 def _slice_records(
@@ -82,7 +103,7 @@ def _slice_records(
     build: Callable[..., Any],
     out: list[Any],
 ) -> None:
-    """Append ``build(record, n, its fields)`` for each record of a slice; ValueError to give up.
+    """Append ``build(record, 0, its fields)`` for each record of a slice; ValueError to give up.
 
     One lxml pass over the slice finds the records and their fields: a
     children iterator per record would cost lxml a new tag matcher each time
@@ -109,12 +130,12 @@ def _slice_records(
             if name != tag:
                 raise ValueError(f"<{name}> among the records")
             if rec is not None:
-                out.append(build(rec, len(out) + 1, kids))
+                out.append(build(rec, 0, kids))
             rec, kids = elem, {}
         elif name == tag:
             raise ValueError("records deeper down")
     if rec is not None:
-        out.append(build(rec, len(out) + 1, kids))
+        out.append(build(rec, 0, kids))
 
 
 def _record_fields(elem: etree._Element, fields: frozenset[str], elements: frozenset[str]) -> dict[str, Any]:
@@ -128,6 +149,49 @@ def _record_fields(elem: etree._Element, fields: frozenset[str], elements: froze
             elif name not in kids:
                 kids[name] = c
     return kids
+
+
+def _sliced_records(
+    slices: _Slices,
+    tag: str,
+    fields: frozenset[str],
+    elements: frozenset[str],
+    build: Callable[..., Any],
+) -> list[Any]:
+    """The records of every slice, in order, read by two threads; the first error is raised.
+
+    libxml2 parses without the GIL, so one thread parses a slice while the other reads
+    the records of another.  Each thread reads only the slices it parsed itself: lxml
+    reads a tree parsed on another thread at half the speed (its names are in that
+    thread's dictionary).  ``build`` is given 0 for the record's number (see build_records).
+    """
+    found: list[list[Any] | None] = [None] * len(slices.spans)
+    errors: list[BaseException] = []
+    take = itertools.count()  # the next slice; next() on it is atomic under the GIL
+
+    def work() -> None:
+        parser = _slice_parser()
+        try:
+            while not errors:
+                k = next(take)
+                if k >= len(found):
+                    return
+                records: list[Any] = []
+                _slice_records(slices.parse(k, parser), tag, fields, elements, build, records)
+                found[k] = records
+        except BaseException as exc:  # noqa: BLE001 - raised by the calling thread
+            errors.append(exc)
+
+    helper = None
+    if len(found) > 1:
+        helper = threading.Thread(target=work, name="dcluster-xml-slices", daemon=True)
+        helper.start()
+    work()
+    if helper is not None:
+        helper.join()
+    if errors:
+        raise errors[0]
+    return [record for records in found if records is not None for record in records]
 
 
 def build_records(
@@ -147,16 +211,17 @@ def build_records(
     ``elements`` to the element itself (the first one counts).  Large
     documents whose records are the root's children are parsed in slices (see
     above); the result, or the error raised, is always the one iter_xml gives.
+    ``n``, the record's number in the document, is for error messages only:
+    the slices are read two at a time, where it is not known yet, so they give
+    0, and an error of ``build`` there gives up, to be raised again by the
+    iter_xml path with the record's number.
     """
     fields, elements = frozenset(fields), frozenset(elements)
     if fields & elements:
         raise ValueError(f"{sorted(fields & elements)} both as text and as elements")
     if data is not None and len(data) >= _FAST_MIN:
         try:
-            out: list[Any] = []
-            for top in _slices(data, tag, root):
-                _slice_records(top, tag, fields, elements, build, out)
-            return out
+            return _sliced_records(_Slices(data, tag, root), tag, fields, elements, build)
         except Exception:  # noqa: BLE001 - give up: iter_xml decides (and names the error)
             pass
     return [

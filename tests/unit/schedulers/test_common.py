@@ -204,7 +204,8 @@ FIELDS = ("Job_Id", "queue", "n")
 
 
 def _fields(elem, n, kids):
-    return n, tuple(sorted(kids.items()))
+    # n is for error messages only (0 on the sliced path: build_records' doc); the fields identify a record
+    return tuple(sorted(kids.items()))
 
 
 def _big(record, n=None, head="<Data>", tail="</Data>"):
@@ -235,9 +236,7 @@ def test_build_records_slices_a_plain_large_document(monkeypatch):
     doc = _big("<Job><Job_Id>#.s</Job_Id><queue>q\u00e9</queue></Job>", head="<?xml version='1.0'?>\n<Data>")
     assert len(doc) > _common._FAST_MIN  # over two CHUNKs: at least 3 slices
     fast, exact = _both(doc, monkeypatch)
-    assert (
-        fast == exact and len(fast) > 1000 and fast[-1][1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
-    )
+    assert fast == exact and len(fast) > 1000 and fast[-1] == (("Job_Id", f"{len(fast) - 1}.s"), ("queue", "q\u00e9"))
     monkeypatch.setattr(_common, "_FAST_MIN", 0)  # and the slices were used: iter_xml is not needed
     monkeypatch.setattr(_common, "iter_xml", None)
     assert _common.build_records(doc.encode(), "Job", "Data", "x", _fields, FIELDS) == exact
@@ -298,7 +297,7 @@ def test_build_records_slices_read_only_the_records_own_fields(record, tail, mon
     monkeypatch.setattr(_common, "_FAST_MIN", 0)
     monkeypatch.setattr(_common, "iter_xml", None)
     assert _common.build_records(doc, "Job", "Data", "x", _fields, FIELDS) == exact == fast
-    assert ("queue", "deep") not in exact[0][1] and ("Job_Id", "in") not in exact[0][1]
+    assert ("queue", "deep") not in exact[0] and ("Job_Id", "in") not in exact[0]
 
 
 def test_build_records_text_fields_last_one_counts_element_fields_first(monkeypatch):
@@ -336,4 +335,48 @@ def test_build_records_errors_of_build_are_iter_xml_s(monkeypatch):
 def test_build_records_latin1_declaration_is_left_to_iter_xml(monkeypatch):
     doc = _big("<Job><Job_Id>#</Job_Id><n>\u00e9</n></Job>", head="<?xml version='1.0' encoding='ISO-8859-1'?><Data>")
     fast, exact = _both(doc.encode("latin-1"), monkeypatch)
-    assert fast == exact and fast[0][1][1] == ("n", "\u00e9")
+    assert fast == exact and ("n", "\u00e9") in fast[0]
+
+
+def test_build_records_two_threads_random_documents_give_iter_xml_s_answer(monkeypatch):
+    """Differential: random documents cut into many tiny slices, which both threads read (an error in
+    either thread's slice gives up), against iter_xml; no reading thread is left behind."""
+    import random
+    import threading
+
+    from dcluster.schedulers import xml_records as _common
+
+    monkeypatch.setattr(_common, "CHUNK", 64)  # many slices from a small document
+    pieces = [
+        "<Job_Id>#</Job_Id>", "<queue>q</queue>", "<queue/>", "<n>a b</n>", "<n>&amp;&lt;&#233;</n>", "<x>t</x>",
+        "<x><queue>deep</queue></x>", "<n>\u00e9\u4e2d</n>", "\n",
+        # then some of what gives up (or fails) in whichever slice it lands
+        "<!-- c -->", "<n><![CDATA[<Job>]]></n>", "<Job/>", "<x><Job/></x>", "<queue>a<b/>c</queue>", "<n>", "</x>",
+    ]  # fmt: skip
+    took_slices = 0
+    for seed in range(300):
+        rnd = random.Random(seed)
+        choice = pieces[:9] if rnd.random() < 0.5 else pieces
+        recs = []
+        for i in range(rnd.randint(1, 60)):
+            body = "".join(rnd.choice(choice) for _ in range(rnd.randint(0, 6)))
+            recs.append(f"<Job>{body.replace('<Job_Id>#', f'<Job_Id>{i}')}</Job>")
+        doc = "<Data>" + "".join(recs) + "</Data>"
+
+        def run(doc=doc):
+            try:
+                return _common.build_records(doc, "Job", "Data", "qstat -x", _fields, FIELDS)
+            except ParseError as exc:
+                return str(exc)
+
+        monkeypatch.setattr(_common, "_FAST_MIN", 0)
+        fast = run()
+        monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
+        assert fast == run(), (seed, doc)
+        if choice is not pieces:
+            with monkeypatch.context() as m:  # the plain ones took the slices: iter_xml is not needed
+                m.setattr(_common, "_FAST_MIN", 0)
+                m.setattr(_common, "iter_xml", None)
+                took_slices += _common.build_records(doc, "Job", "Data", "x", _fields, FIELDS) == fast
+    assert took_slices > 100
+    assert not [t for t in threading.enumerate() if t.name == "dcluster-xml-slices"]
