@@ -105,8 +105,8 @@ def start(pillar_minion=None, master_address=None, interval=None, stats_interval
     log.info("dcluster engine started: pillar of %s, master address %s", pillar_minion, master_address)
     for mapping in reactor_config.retired_mappings(opts.get("reactor")):
         log.warning(
-            "dcluster: the master's reactor configuration still maps %s: the engine forwards worker stats "
-            "itself now; delete that mapping and restart the master (README, 'Upgrading a master')",
+            "dcluster: the master's reactor configuration still maps %s; delete that mapping and restart "
+            "the master (README, 'Upgrading a master')",
             mapping,
         )
     fire("dcluster/engine/started", {"pillar_minion": pillar_minion, "master_address": master_address})

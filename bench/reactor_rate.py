@@ -1,21 +1,25 @@
-"""The Salt side of a scale-out burst: minion start events through a real master's reactor to the engine.
+"""The Salt side of a scale-out burst: minion start events on a real master, to the engine's highstates.
 
-A real ``salt-master`` (this checkout's engine, runner and ``reactor/start.sls``; 127.0.0.1 on two
-free ports; a temp dir; stopped by PID at the end) with a ``dcluster`` pillar: Torque answering an
-empty cluster (``/bin/cat`` of ``<Data></Data>``), one ``local`` resource (nothing launched).  The
-bench fires ``salt/minion/<id>/start`` events on the master's event bus, as the master fires them
-for a connecting minion (``{"id": <id>, ...}``), for ids ``dcluster.identity.make`` signs under the
+A real ``salt-master`` (this checkout's engine; 127.0.0.1 on two free ports; a temp dir; stopped by
+PID at the end) with a ``dcluster`` pillar: Torque answering an empty cluster (``/bin/cat`` of
+``<Data></Data>``), one ``local`` resource (nothing launched).  The bench fires
+``salt/minion/<id>/start`` events on the master's event bus, as the master fires them for a
+connecting minion (``{"id": <id>, ...}``), for ids ``dcluster.identity.make`` signs under the
 pillar's secret, at a set rate, and follows each one on the bus (a listener perturbs nothing):
 
-* ``salt/run/<jid>/new`` of ``runner.dcluster_reactor.minion_started``: a reactor thread took the call;
-* ``dcluster/cmd/started``: the runner fired the signed command;
-* the ``dcluster/reply/<nonce>`` it names: the engine handled it (here: a real highstate publish,
-  ``LocalClient.cmd_async``, to the id, whose key the bench accepted on the master);
-* ``salt/run/<jid>/ret``: the runner call returned (the reactor thread is free again).
+* ``dcluster/command/started`` with the id: the engine handled the start (here: a real highstate
+  publish, ``LocalClient.cmd_async``, to the id, whose key the bench accepted on the master, or the
+  start deferred to the next good cycle: the answers are counted by kind).
 
-Reported per round: start -> engine handled (p50, p95, max), where that time went, the throughput,
-the master's CPU per event (every process of the master, by Salt's process title) and the backlog
-(events fired but not yet handled; the most at once).  The engine cycles every 10 s, as by default.
+Before issue 15's last round the path went through ``reactor/start.sls`` and a runner call; with
+``--reactor`` the master maps ``salt/minion/*/start`` to a reactor file again (the old one, from an
+older checkout, to compare), and the bench also follows ``salt/run/<jid>/new`` and ``/ret`` of
+``runner.dcluster_reactor.minion_started`` (a reactor thread took the call; it returned) and
+``dcluster/cmd/started`` (the runner fired the signed command).
+
+Reported per round: start -> engine handled (p50, p95, max), the throughput, the master's CPU per
+event (every process of the master, by Salt's process title) and the backlog (events fired but not
+yet handled; the most at once).  The engine cycles every 10 s, as by default.
 
 Needs root (the master runs as root) and salt on PATH beside this Python.  Run:
 ``PYTHONPATH=. .venv/bin/python bench/reactor_rate.py [--events 1000] [--over 60] [--threads 10]``
@@ -54,14 +58,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(tmp: str, threads: int, extra: dict) -> str:
+def write_config(tmp: str, threads: int, extra: dict, reactor: str | None = None) -> str:
     conf = os.path.join(tmp, "etc")
     os.makedirs(os.path.join(tmp, "pillar"))
     os.makedirs(conf)
     with open(os.path.join(tmp, "empty.xml"), "w") as fh:
         fh.write("<Data></Data>")
     empty = os.path.join(tmp, "empty.xml")
-    open(os.path.join(tmp, "diagnose.txt"), "w").close()
+    with open(os.path.join(tmp, "diagnose.txt"), "w") as fh:  # MAUI's answer with no job queued
+        fh.write("no idle jobs in queue\n")  # (an empty one fails the poll: every start was deferred)
     pbsnodes = os.path.join(tmp, "pbsnodes")  # `pbsnodes {0} {1}`: only the query is run (nothing is removed)
     with open(pbsnodes, "w") as fh:
         fh.write(f"#!/bin/sh\nexec /bin/cat {empty}\n")
@@ -111,7 +116,7 @@ def write_config(tmp: str, threads: int, extra: dict) -> str:
         "engines_dirs": [os.path.join(ROOT, "_engines")],
         "runner_dirs": [os.path.join(ROOT, "_runners")],
         "engines": [{"dcluster": {"master_address": "127.0.0.1"}}],
-        "reactor": [{"salt/minion/*/start": [os.path.join(ROOT, "reactor", "start.sls")]}],
+        "reactor": [{"salt/minion/*/start": [reactor]}] if reactor else [],
         "reactor_worker_threads": threads,
         **extra,
     }
@@ -200,7 +205,12 @@ class Follow(threading.Thread):
                     continue
                 now = time.monotonic()
                 tag, data = ev.get("tag", ""), ev.get("data") or {}
-                if tag == "dcluster/cmd/started":
+                if tag == "dcluster/command/started":  # the engine handled a start (either path)
+                    mid = (data.get("args") or {}).get("minion_id")
+                    if mid:
+                        self.mark(mid, "reply", now)
+                        self.outcome.setdefault(mid, str(data.get("message", ""))[:60])
+                elif tag == "dcluster/cmd/started":
                     mid = (data.get("args") or {}).get("minion_id")
                     self.reply_of[data.get("reply")] = mid
                     self.mark(mid, "cmd", now)
@@ -259,6 +269,9 @@ def pct(values: list[float], q: float) -> float:
 def one_round(opts, follow: Follow, pid: int, n: int, over: float, label: str, timeout: float) -> dict:
     import salt.utils.event
 
+    # the engine's answer; through a reactor, the runner call's return too (its thread is free again)
+    needed = {"reply", "ret"} if opts.get("reactor") else {"reply"}
+
     ids = [identity.make(CLUSTER, RESOURCE, SECRET) for _ in range(n)]
     accept_keys(opts, ids)
     fired: dict[str, float] = {}
@@ -289,7 +302,7 @@ def one_round(opts, follow: Follow, pid: int, n: int, over: float, label: str, t
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         with follow.lock:
-            left = sum(1 for m in ids if not {"ret", "reply"} <= set(follow.t.get(m, {})))
+            left = sum(1 for m in ids if not needed <= set(follow.t.get(m, {})))
             backlog.append(sum(1 for m in ids if "reply" not in follow.t.get(m, {})))
         if not left:
             break
@@ -324,14 +337,15 @@ def one_round(opts, follow: Follow, pid: int, n: int, over: float, label: str, t
             f"  start -> engine handled: p50 {pct(handled, 0.5):.2f} s, p95 {pct(handled, 0.95):.2f} s, "
             f"max {handled[-1]:.2f} s"
         )
-        print(
-            f"  of which start -> a reactor thread took it: p50 {pct(waited, 0.5):.2f} s, max {waited[-1]:.2f} s; "
-            f"command fired -> engine answered: p50 {pct(engine, 0.5):.3f} s, max {engine[-1]:.2f} s"
-        )
-        print(
-            f"  a reactor thread held per call (runner new -> ret): p50 {pct(held, 0.5):.3f} s, "
-            f"p95 {pct(held, 0.95):.3f} s"
-        )
+        if waited and engine and held:  # through a reactor (--reactor)
+            print(
+                f"  of which start -> a reactor thread took it: p50 {pct(waited, 0.5):.2f} s, max {waited[-1]:.2f} s; "
+                f"command fired -> engine answered: p50 {pct(engine, 0.5):.3f} s, max {engine[-1]:.2f} s"
+            )
+            print(
+                f"  a reactor thread held per call (runner new -> ret): p50 {pct(held, 0.5):.3f} s, "
+                f"p95 {pct(held, 0.95):.3f} s"
+            )
         span = last_reply - t0
         print(
             f"  throughput: {len(handled) / span:.1f} handled/s over the round ({span:.1f} s from the first "
@@ -357,13 +371,16 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=10, help="the master's reactor_worker_threads")
     ap.add_argument("--rounds", type=int, default=1, help="rounds of each --over")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the answers after firing")
+    ap.add_argument(
+        "--reactor", help="map salt/minion/*/start to this reactor file (the old path: an older checkout's start.sls)"
+    )
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("reactor_rate: skipped: the master runs as root here")
         return 0
     salt_master = os.path.join(os.path.dirname(sys.executable), "salt-master")
     tmp = tempfile.mkdtemp(prefix="dc-reactor-rate-")
-    conf = write_config(tmp, a.threads, {})
+    conf = write_config(tmp, a.threads, {}, a.reactor)
     env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout's dcluster, not an installed one
     proc = subprocess.Popen(
         [salt_master, "-c", conf, "-l", "quiet"],
@@ -387,7 +404,7 @@ def main() -> int:
         follow.start()
         follow.ready.wait(30)
         print(f"salt-master pid {proc.pid}, {tmp}; engine cycling")
-        # the reactor loads the runner modules at its first call (10-20 s here): not part of any round
+        # a reactor loads the runner modules at its first call (10-20 s here): not part of any round
         one_round(opts, follow, proc.pid, 1, 0.0, "warm-up", a.timeout)
         for over in a.over:
             for r in range(a.rounds):

@@ -369,13 +369,43 @@ REPUBLISH_AFTER = 300.0  # seconds after which a start event may highstate a wor
 
 
 def started(c: Controller, minion_id: str) -> dict[str, Any]:
-    """A minion connected (reactor/start.sls): highstate it if it is one of our starting workers.
+    """A minion connected: highstate it if it is one of our starting workers (:func:`started_many`)."""
+    return started_many(c, [minion_id])[minion_id]
+
+
+def started_many(c: Controller, minion_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Minions connected (their start events, as the engine reads them off the bus; or an operator's
+    ``salt-run dcluster_reactor.minion_started``): highstate those that are our starting workers, all
+    in one job (on the master, one key listing and job-cache write for a burst, not one per worker).
+    An answer for each id.
 
     The start event comes once.  If the view cannot say what the worker is (no cycle yet, a
     failed or old poll, the worker unknown), refusing would waste the worker (never configured,
     destroyed after max_launch_time): the start is deferred to the next good cycle instead
-    (:func:`start_deferred`).
+    (:func:`start_deferred`), and so it is when the highstate's publish fails.
     """
+    out: dict[str, dict[str, Any]] = {}
+    due: list[str] = []
+    for mid in dict.fromkeys(minion_ids):
+        verdict = _judge_start(c, mid)
+        if verdict is None:
+            due.append(mid)
+        else:
+            out[mid] = verdict
+    if due:
+        try:
+            jid = _highstate(c, due)
+        except Exception as exc:  # noqa: BLE001 - the starts are kept for the next good cycle
+            why = f"the highstate's publish failed: {scrub.text(exc)}"
+            log.warning("dcluster: %s", why)
+            out.update((mid, _defer(c, mid, why)) for mid in due)
+        else:
+            out.update((mid, _ok(f"highstate of {mid} started", jid=jid)) for mid in due)
+    return {mid: out[mid] for mid in minion_ids}
+
+
+def _judge_start(c: Controller, minion_id: str) -> dict[str, Any] | None:
+    """The answer to a start event of ``minion_id``, or None when it is to be highstated."""
     if not identity.well_formed(minion_id):
         return _fail("not a dcluster worker id; left alone")
     if c.config is None:
@@ -388,28 +418,32 @@ def started(c: Controller, minion_id: str) -> dict[str, Any]:
         return _defer(c, minion_id, why)
     if w is not None and w.state not in (WorkerState.STARTING,):
         return _fail(f"{minion_id} is {w.state.value}; no highstate")
-    return _highstate(c, minion_id)
-
-
-def _highstate(c: Controller, minion_id: str) -> dict[str, Any]:
-    highstate = getattr(c.ports, "highstate", None)
-    if highstate is None:
-        return _fail("no highstate port")
     # One highstate at a time: a worker can fire salt/minion/<another>/start itself, and each would
     # start another state run (a second one fails while the first runs) and clear its recorded failure.
     # A run older than REPUBLISH_AFTER may have died with a restarted minion: then a start counts again.
     with c.state.lock:
         under_way = [
-            jid
-            for jid, job in c.state.highstate_jobs.items()
+            job["jid"]
+            for job in c.state.highstate_jobs.values()
             if job.get("minion") == minion_id and c.monotonic() - float(job.get("started") or 0) < REPUBLISH_AFTER
         ]
     if under_way:
         return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again", jid=under_way[0])
-    jid = highstate(minion_id)
+    if getattr(c.ports, "highstate", None) is None:
+        return _fail("no highstate port")
+    return None
+
+
+def _highstate(c: Controller, minion_ids: list[str]) -> Any:
+    """One highstate job for ``minion_ids`` (the port records its jid for each); raises when it fails."""
+    highstate = c.ports.highstate
+    if highstate is None:  # _judge_start let nothing through then
+        raise RuntimeError("no highstate port")
+    jid = highstate(minion_ids)
     with c.state.lock:
-        c.state.config_failed.pop(minion_id, None)
-    return _ok(f"highstate of {minion_id} started", jid=jid)
+        for mid in minion_ids:
+            c.state.config_failed.pop(mid, None)
+    return jid
 
 
 def _defer(c: Controller, minion_id: str, why: str) -> dict[str, Any]:
@@ -427,36 +461,46 @@ def _defer(c: Controller, minion_id: str, why: str) -> dict[str, Any]:
 def start_deferred(c: Controller) -> None:
     """Each cycle, on the view just made: highstate the deferred starts the view can now judge.
 
-    One that is then a starting worker of ours is highstated; one the view still cannot judge
-    waits, and so does one the view does not show while its id may be an instance no listing shows
-    yet (its create call is under way or timed out, or the cloud answered and listings lag); anything
-    else (gone, registered, no longer ours, older than max_launch_time) is dropped.
+    One that is then a starting worker of ours is highstated (all of them in one job); one the view
+    still cannot judge waits, and so does one the view does not show while its id may be an instance
+    no listing shows yet (its create call is under way or timed out, or the cloud answered and
+    listings lag), and so do all when the highstate's publish fails; anything else (gone,
+    registered, no longer ours, older than max_launch_time) is dropped.
     """
     with c.state.lock:
         pending = dict(c.state.deferred_starts)
     if not pending or c.config is None or c.view is None:
         return
+    outcomes: dict[str, str] = {}
+    due: list[str] = []
     for mid, since in pending.items():
         w = _worker(c, mid)
-        outcome = None
         if abs(c.view.now - since) > c.config.max_launch_time:
-            outcome = "dropped: older than max_launch_time"
+            outcomes[mid] = "dropped: older than max_launch_time"
         elif identity.parse(mid, c.config.secrets, c.config.cluster_name) is None:
-            outcome = "dropped: not a dcluster worker under the current pillar"
+            outcomes[mid] = "dropped: not a dcluster worker under the current pillar"
         elif _unsure(c, mid, w) is not None:
             continue  # still cannot tell: wait for a good cycle
         elif w is None and _may_be_unlisted(c, mid):
             continue  # its minion started, so its instance exists: wait until a listing shows it
         elif w is None or w.state != WorkerState.STARTING:
-            outcome = f"dropped: {'not in the view' if w is None else w.state.value}"
+            outcomes[mid] = f"dropped: {'not in the view' if w is None else w.state.value}"
         elif mid in c.state.configured:
-            outcome = "dropped: already configured"
+            outcomes[mid] = "dropped: already configured"
         else:
-            try:
-                outcome = _highstate(c, mid)["message"]
-            except Exception as exc:  # noqa: BLE001 - one minion's failure must not end the cycle; retried
-                log.warning("dcluster: deferred highstate of %s failed: %s", mid, scrub.text(exc))
-                continue
+            verdict = _judge_start(c, mid)
+            if verdict is None:
+                due.append(mid)
+            elif not verdict.get("deferred"):
+                outcomes[mid] = verdict["message"]
+    if due:
+        try:
+            _highstate(c, due)
+        except Exception as exc:  # noqa: BLE001 - must not end the cycle; retried on the next one
+            log.warning("dcluster: deferred highstate of %s failed: %s", ", ".join(due), scrub.text(exc))
+        else:
+            outcomes.update((mid, f"highstate of {mid} started") for mid in due)
+    for mid, outcome in outcomes.items():
         with c.state.lock:
             c.state.deferred_starts.pop(mid, None)
         log.info("dcluster: deferred start of %s: %s", mid, outcome)

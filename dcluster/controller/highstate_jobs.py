@@ -3,11 +3,13 @@
 A ``salt/job/<jid>/ret/<id>`` event proves nothing: any minion can fire one
 with any tag and data (``salt-call event.send``; Salt does not blacklist
 ``salt/job/*``).  So the engine records the jid of every highstate it starts
-(``ControllerState.highstate_jobs``: jid -> minion id and start time, kept
+(``ControllerState.highstate_jobs``: jid and minion id -> their start time, kept
 across restarts), takes a return event only as a hint for a jid it started for
 exactly the tag's minion, and reads the result from the master's job cache,
 which holds only what that minion itself returned over its authenticated
-channel.  The cache is written after the event is fired, and a return may
+channel.  One publish may highstate several new workers (a burst's starts go
+out as one job: one key listing and job-cache write on the master instead of
+one per worker), so an entry is keyed by ``<jid>/<minion>``.  The cache is written after the event is fired, and a return may
 arrive while the master restarts, so the loop asks the cache again for every
 outstanding jid each cycle; a jid with no return within
 ``config-checker:salt:timeout`` is forgotten and counts as a failed
@@ -19,7 +21,7 @@ and ``max_launch_time`` still destroys a worker that never becomes usable).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,19 +39,26 @@ def timeout_of(c: Controller) -> float:
     return float(salt_checker.get("timeout") or DEFAULT_TIMEOUT)
 
 
-def record(c: Controller, jid: Any, minion_id: str) -> None:
+def key(jid: str, minion_id: str) -> str:
+    """The entry of ``minion_id``'s part of job ``jid`` (a minion id never holds a "/")."""
+    return f"{jid}/{minion_id}"
+
+
+def record(c: Controller, jid: Any, minion_ids: Sequence[str]) -> None:
     if not isinstance(jid, str) or not jid:  # cmd_async returns 0 or "" when nothing was published
         return
     with c.state.lock:
-        c.state.highstate_jobs[jid] = {"minion": minion_id, "started": c.monotonic()}
+        now = c.monotonic()
+        for mid in minion_ids:
+            c.state.highstate_jobs[key(jid, mid)] = {"jid": jid, "minion": mid, "started": now}
 
 
-def tracked(c: Controller, highstate: Callable[[str], Any]) -> Callable[[str], Any]:
-    """The highstate port, remembering each jid it returns for the minion it targeted."""
+def tracked(c: Controller, highstate: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
+    """The highstate port (one job for a list of minions), remembering the jid it returns for each."""
 
-    def start(minion_id: str) -> Any:
-        jid = highstate(minion_id)
-        record(c, jid, minion_id)
+    def start(minion_ids: list[str]) -> Any:
+        jid = highstate(list(minion_ids))
+        record(c, jid, minion_ids)
         return jid
 
     return start
@@ -66,46 +75,51 @@ def parse_tag(tag: Any) -> tuple[str, str] | None:
 
 
 def already_due(c: Controller, tag: str, due: Mapping[str, float]) -> bool:
-    """A return of the tag's minion for a jid whose job-cache read is already due (in ``due``).
+    """A return of the tag's minion for its part of a job whose job-cache read is already due (its
+    key in ``due``).
 
     Any number of such events, which the worker itself can fire, then cost nothing; one naming
     another minion still goes through :func:`on_return` and is refused and counted."""
     parsed = parse_tag(tag)
-    if parsed is None or parsed[0] not in due:
+    if parsed is None:
+        return False
+    k = key(*parsed)
+    if k not in due:
         return False
     with c.state.lock:
-        job = c.state.highstate_jobs.get(parsed[0])
-    return job is not None and job["minion"] == parsed[1]
+        return k in c.state.highstate_jobs
 
 
 def on_return(c: Controller, tag: str, data: Any) -> tuple[str, str]:
-    """A job return event: ("ignored" | "refused" | "pending" | "settled", why)."""
+    """A job return event: ("ignored" | "refused" | "pending" | "settled", why); "pending" and
+    "settled" come with the entry's key as :func:`key` makes it."""
     parsed = parse_tag(tag)
     if parsed is None:
         return "ignored", "not a job return tag"
     jid, minion = parsed
     claimed = data.get("id") if isinstance(data, Mapping) else None
     with c.state.lock:
-        job = c.state.highstate_jobs.get(jid)
-    if job is None:
+        job = c.state.highstate_jobs.get(key(jid, minion))
+        for_another = job is None and any(j["jid"] == jid for j in c.state.highstate_jobs.values())
+    if job is None and not for_another:
         if _ours(c, minion) and isinstance(data, Mapping) and data.get("fun") in STATE_FUNS:
             return "refused", "a state run of a dcluster worker that the engine did not start"
         return "ignored", "not a job the engine started"  # every other job's return passes by here
     if claimed != minion:
         return "refused", "the event's id is not the tag's minion"
-    if job["minion"] != minion:
+    if job is None:
         return "refused", "the engine started this job for another minion"
-    return settle(c, jid), "checked the job cache"
+    return settle(c, key(jid, minion)), "checked the job cache"
 
 
-def settle(c: Controller, jid: str) -> str:
-    """Mark the job's minion configured or failed if the job cache has its return: "settled" or "pending"."""
+def settle(c: Controller, entry_key: str) -> str:
+    """Mark the entry's minion configured or failed if the job cache has its return: "settled" or "pending"."""
     job_result = getattr(c.ports, "job_result", None)
     with c.state.lock:
-        job = c.state.highstate_jobs.get(jid)
+        job = c.state.highstate_jobs.get(entry_key)
     if job is None or job_result is None:
         return "pending"
-    minion = job["minion"]
+    jid, minion = job["jid"], job["minion"]
     try:
         entry = job_result(jid, minion)
     except Exception as exc:  # noqa: BLE001 - asked again next cycle
@@ -114,22 +128,22 @@ def settle(c: Controller, jid: str) -> str:
     if entry is None:
         return "pending"
     with c.state.lock:
-        c.state.highstate_jobs.pop(jid, None)
+        c.state.highstate_jobs.pop(entry_key, None)
     ok, detail = judge(entry)
     c.mark_configured(minion, ok, detail)
     return "settled"
 
 
 def recheck(c: Controller) -> None:
-    """Each cycle: every outstanding jid once more; forget those older than the checker's timeout."""
+    """Each cycle: every outstanding entry once more; forget those older than the checker's timeout."""
     with c.state.lock:
         jobs = dict(c.state.highstate_jobs)
     now, limit = c.monotonic(), timeout_of(c)
-    for jid, job in jobs.items():
-        if settle(c, jid) == "pending" and now - job["started"] > limit:
+    for entry_key, job in jobs.items():
+        if settle(c, entry_key) == "pending" and now - job["started"] > limit:
             with c.state.lock:
-                c.state.highstate_jobs.pop(jid, None)
-            why = f"no highstate return (job {jid}) within {limit:.0f} s (dcluster:config-checker:salt:timeout)"
+                c.state.highstate_jobs.pop(entry_key, None)
+            why = f"no highstate return (job {job['jid']}) within {limit:.0f} s (dcluster:config-checker:salt:timeout)"
             log.warning("dcluster: %s: %s", job["minion"], why)
             c.mark_configured(job["minion"], False, why)
 

@@ -56,7 +56,8 @@ class Ports:
     worker_metrics: Callable[[Config, str, Mapping[str, Any]], Any] | None = None
     # (config, {name: address}, withdraw) -> what changed: publishes worker names (dcluster.names); None: never
     names: Callable[[Config, dict[str, str], bool], Any] | None = None
-    # minion id -> the jid of the state.apply started on it (0 or "": nothing published); None: no highstates
-    highstate: Callable[[str], Any] | None = None
+    # minion ids -> the jid of the one state.apply job started on them (0 or "": nothing published);
+    # None: no highstates
+    highstate: Callable[[list[str]], Any] | None = None
     # (jid, minion id) -> what that minion returned, from Salt's job cache (None until it returned)
     job_result: Callable[[str, str], dict[str, Any] | None] | None = None

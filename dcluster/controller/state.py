@@ -59,7 +59,8 @@ class ControllerState(Records):
     # whatever its launch-time tag says after a forward step of the wall clock (controller/timeline.py);
     # kept so that a restart after such a step does not take a starting worker for an old one
     launched: dict[str, float] = field(default_factory=dict)
-    # jid -> {"minion", "started"} of each highstate the engine started and has no result of yet
+    # "<jid>/<minion>" -> {"jid", "minion", "started"} of each minion's part of a highstate job the engine
+    # started and has no result of yet (one job may highstate a burst's workers)
     highstate_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # minion id -> when its start event came during an unknown view (commands.started): highstated
     # on the next cycle whose view is good, if it is then one of our starting workers
@@ -170,17 +171,23 @@ class ControllerState(Records):
 
 
 def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
-    """Outstanding highstate jids as saved; anything malformed is dropped (at worst, one more highstate)."""
+    """Outstanding highstates as saved, keyed ``<jid>/<minion>``; a file of the release before, keyed by
+    the jid alone (one minion a job), reads the same.  Anything malformed is dropped (at worst, one
+    more highstate)."""
     out = {}
-    for jid, job in (data if isinstance(data, dict) else {}).items():
-        if (
-            isinstance(jid, str)
+    for k, job in (data if isinstance(data, dict) else {}).items():
+        if not (
+            isinstance(k, str)
             and isinstance(job, dict)
             and isinstance(job.get("minion"), str)
             and isinstance(job.get("started"), (int, float))
             and not isinstance(job.get("started"), bool)
         ):
-            out[jid] = {"minion": job["minion"], "started": float(job["started"])}
+            continue
+        jid = job.get("jid") if "/" in k else k
+        if not isinstance(jid, str) or not jid or k not in (jid, f"{jid}/{job['minion']}"):
+            continue
+        out[f"{jid}/{job['minion']}"] = {"jid": jid, "minion": job["minion"], "started": float(job["started"])}
     return out
 
 

@@ -265,7 +265,6 @@ class Stack:
             "engines": [{"dcluster": {"interval": o.cluster_poller_interval, "master_address": o.gateway}}],
             "reactor": [
                 {"salt/auth": [os.path.join(REPO, "reactor", "auth.sls")]},
-                {"salt/minion/*/start": [os.path.join(REPO, "reactor", "start.sls")]},
             ],
             "log_file": os.path.join(self.salt_dir, "master.log"),
             "log_level_logfile": "info",

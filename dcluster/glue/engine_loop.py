@@ -4,10 +4,12 @@
 give it a bus of their own, so what they measure and check is this loop, not a copy of it.
 
 Events handled here: ``dcluster/cmd/<cmd>`` (obeyed and answered only when a runner of this master
-signed it, see :mod:`.command_auth`), ``salt/job/<jid>/ret/<id>`` (a hint that a highstate the
-engine started may be in the job cache, see :mod:`dcluster.controller.highstate_jobs`) and
-``salt/beacon/<id>/dcluster_stats/`` (a worker's statistics for its graphs, kept only if they pass
-every check, see :mod:`dcluster.controller.stats_intake`).
+signed it, see :mod:`.command_auth`), ``salt/minion/<id>/start`` (a new worker's highstate, with the
+``started`` command's checks, see :mod:`dcluster.controller.start_events`), ``salt/job/<jid>/ret/<id>``
+(a hint that a highstate the engine started may be in the job cache, see
+:mod:`dcluster.controller.highstate_jobs`) and ``salt/beacon/<id>/dcluster_stats/`` (a worker's
+statistics for its graphs, kept only if they pass every check, see
+:mod:`dcluster.controller.stats_intake`).
 
 A cycle comes early, :data:`EARLY_GAP` seconds after the last one ended at the soonest, when a worker
 became configured since the last cycle: its REGISTER is decided by a cycle, and in a burst of
@@ -21,13 +23,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..controller import Controller, highstate_jobs, stats_intake
+from ..controller import Controller, highstate_jobs, start_events, stats_intake
 from ..controller import commands as dc_commands
 from . import command_auth, log_config
 
 log = logging.getLogger("dcluster.engine")
 
 EARLY_GAP = 2.0  # seconds between the end of a cycle and an early one
+START_BATCH = 200  # minion starts highstated in one job at most
+START_DRAIN = 0.5  # seconds of taking queued events at most before the starts taken are highstated
 HINTS = 1000  # job returns waiting for the job cache at most (a forged flood must not grow it)
 
 
@@ -44,13 +48,14 @@ class EngineLoop:
         self.interval, self.monotonic = interval, monotonic
         self.next_cycle = 0.0
         self.cycle_ended = -float("inf")
-        self.hinted: dict[str, float] = {}  # jid -> when to look in the job cache again
+        self.hinted: dict[str, float] = {}  # "<jid>/<minion>" -> when to look in the job cache again
         self.logged_by: dict[str, Any] | None = None  # the config whose logging: section is in force
         # one budget per kind, so a flood of forged commands cannot hide a forged highstate return
         self.refusals = {
             "command": command_auth.RateLimitedLog(log),
             "highstate return": command_auth.RateLimitedLog(log),
             "stats": command_auth.RateLimitedLog(log),
+            "start": command_auth.RateLimitedLog(log),
         }
 
     def run(self, get_event: Callable[[float], dict[str, Any] | None]) -> None:
@@ -66,16 +71,29 @@ class EngineLoop:
             self.next_cycle = min(self.next_cycle, now)
         if now >= self.next_cycle:
             self.cycle(now)
-        for jid, when in list(self.hinted.items()):
+        for entry, when in list(self.hinted.items()):
             if self.monotonic() >= when:
-                del self.hinted[jid]
+                del self.hinted[entry]
                 try:
-                    highstate_jobs.settle(c, jid)
+                    highstate_jobs.settle(c, entry)
                 except Exception:  # the cycle asks the job cache again
-                    log.exception("dcluster engine: could not check job %s", jid)
+                    log.exception("dcluster engine: could not check job %s", entry)
         event = get_event(max(0.05, min(1.0, self.next_cycle - self.monotonic())))
-        if event:
-            self.handle(event)
+        starts: list[str] = []
+        until = self.monotonic() + START_DRAIN
+        while event:
+            # the starts of a burst go out as one highstate job: take what is queued behind a start
+            # (handling everything else as it comes), then highstate them all at once
+            mid = self.start_of(event)
+            if mid is None:
+                self.handle(event)
+            elif mid not in starts:
+                starts.append(mid)
+            if not starts or len(starts) >= START_BATCH or self.monotonic() >= until:
+                break
+            event = get_event(0.005)  # (0 would wait for ever)
+        if starts:
+            self.minion_starts(starts)
 
     def cycle(self, now: float) -> None:
         c = self.controller
@@ -98,11 +116,16 @@ class EngineLoop:
                 return
             if tag.startswith("dcluster/cmd/"):
                 self.command(tag, data)
+            elif start_events.is_start_tag(tag):
+                mid = self.start_of(event)
+                if mid is not None:
+                    self.minion_starts([mid])
             elif tag.startswith("salt/job/") and "/ret/" in tag:
                 if highstate_jobs.already_due(self.controller, tag, self.hinted):
                     return  # a read of that jid is already due: a repeated (or forged) return adds no read
-                if self.highstate_return(tag, data) == "pending" and len(self.hinted) < HINTS:
-                    self.hinted[tag.split("/")[2]] = self.monotonic() + 0.5
+                parsed = highstate_jobs.parse_tag(tag)
+                if self.highstate_return(tag, data) == "pending" and parsed and len(self.hinted) < HINTS:
+                    self.hinted[highstate_jobs.key(*parsed)] = self.monotonic() + 0.5
             elif stats_intake.is_stats_tag(tag):
                 self.stats(tag, data)
         except Exception:  # one bad event must not end the engine
@@ -119,6 +142,35 @@ class EngineLoop:
         result = dc_commands.run(self.controller, cmd, **args)
         self.fire(reply, result)
         return result
+
+    def start_of(self, event: Any) -> str | None:
+        """The worker id of a ``salt/minion/<id>/start`` event whose tag and data name it alike, else None
+        (a mismatch is counted and logged; any other minion's start and any other event pass by)."""
+        tag, data = (event.get("tag", ""), event.get("data", {})) if isinstance(event, dict) else ("", {})
+        if not start_events.is_start_tag(tag):
+            return None
+        mid, why = start_events.minion_of(tag, data)
+        if mid is None and why:
+            self._refused("starts_refused", "start", tag, why)
+        return mid
+
+    def minion_starts(self, minion_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Our starting workers among ``minion_ids`` get their highstate, in one job (the ``started``
+        command's checks).  What it did is a ``command/started`` event each and the state file, as
+        when the runner asked; why it did nothing is logged."""
+        c = self.controller
+        try:
+            results = dc_commands.started_many(c, minion_ids)
+        except Exception:  # one bad batch must not end the engine; the minions' starts are lost
+            log.exception("dcluster engine: could not handle the starts of %s", ", ".join(minion_ids))
+            return {}
+        for mid, result in results.items():
+            if result.get("ok"):
+                c.fire("command/started", {"args": {"minion_id": mid}, "message": result.get("message", "")})
+            else:
+                self.refusals["start"].warning("dcluster: start of %s: %.300s", mid, result.get("message", ""))
+        c.save()  # the highstates' jids (or the deferred starts) must survive a restart
+        return results
 
     def highstate_return(self, tag: str, data: Any) -> str:
         """salt/job/<jid>/ret/<id>: if the engine started that job for that minion, read its result from the cache."""

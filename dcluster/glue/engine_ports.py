@@ -202,8 +202,9 @@ def salt_ports(
             raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
         cache.store("keys", minion_id, {"pub": public_pem, "state": "accepted"})
 
-    def highstate(minion_id: str) -> Any:  # the jid, or 0 when nothing was published (highstate_jobs.record)
-        return local.cmd_async(minion_id, "state.apply")
+    def highstate(minion_ids: list[str]) -> Any:  # the jid, or 0 when nothing was published (highstate_jobs.record)
+        # one job for a burst's workers: the master lists its keys and writes its job cache once
+        return local.cmd_async(list(minion_ids), "state.apply", tgt_type="list")
 
     graphite = graphite_port()
     ports = Ports(

@@ -1,8 +1,13 @@
 """What the master's ``reactor:`` configuration still maps that this release retired.
 
-``reactor/stats.sls`` started a runner job per ``dcluster_stats`` beacon event, with no limit on
-their rate; the engine now forwards the samples it accepts itself.  A master upgraded without
-editing its configuration keeps the mapping: the engine says so once, at its start.
+- ``reactor/stats.sls`` started a runner job per ``dcluster_stats`` beacon event, with no limit on
+  their rate; the engine now forwards the samples it accepts itself.
+- ``reactor/start.sls`` called a runner per ``salt/minion/<id>/start``, which asked the engine to
+  highstate the worker: about 115 ms of the master's CPU per start, the limit of a scale-out burst;
+  the engine now takes those events off the bus itself (:mod:`dcluster.controller.start_events`).
+
+A master upgraded without editing its configuration keeps the mappings: the engine says so once, at
+its start.
 """
 
 from __future__ import annotations
@@ -10,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-STATS_TAG = "dcluster_stats"
+# (a piece of the event tag, the retired file's name, what the engine does instead)
+RETIRED = (
+    ("dcluster_stats", "stats.sls", "the engine forwards worker stats itself now"),
+    ("salt/minion/", "start.sls", "the engine highstates new workers on their start event itself now"),
+)
 
 
 def retired_mappings(reactor: Any) -> list[str]:
-    """``tag -> file`` of each mapping of the ``dcluster_stats`` beacon tag to a ``stats.sls`` file.
+    """``tag -> file: what replaces it`` of each mapping of a retired reaction's tag to its file.
 
     ``reactor`` is the master's ``reactor`` option (a list of one-key dicts, tag -> files); anything
     else is not a reactor configuration and maps nothing."""
@@ -25,11 +34,14 @@ def retired_mappings(reactor: Any) -> list[str]:
         if not isinstance(entry, dict):
             continue
         for tag, files in entry.items():
-            if not isinstance(tag, str) or STATS_TAG not in tag:
+            if not isinstance(tag, str):
                 continue
-            for name in _names(files):
-                if name.rstrip("/").rsplit("/", 1)[-1] == "stats.sls":
-                    out.append(f"{tag} -> {name}")
+            for piece, retired, instead in RETIRED:
+                if piece not in tag:
+                    continue
+                for name in _names(files):
+                    if name.rstrip("/").rsplit("/", 1)[-1] == retired:
+                        out.append(f"{tag} -> {name}: {instead}")
     return out
 
 

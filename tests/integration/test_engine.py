@@ -1,7 +1,8 @@
 """The engine, runner and reactors in a real salt-master, with real minions.
 
-A pytest-salt-factories master runs the dcluster engine with the auth and
-start reactors; the engine pre-accepts each worker's key before its launch.  The cloud is the real ``local`` cloud: a launched instance
+A pytest-salt-factories master runs the dcluster engine with the auth
+reactor; the engine pre-accepts each worker's key before its launch and
+highstates the worker on its minion's start event, read off the bus.  The cloud is the real ``local`` cloud: a launched instance
 is a network namespace whose user-data starts a real salt-minion.  The
 scheduler is Torque, which Debian does not package: its commands are fakes on
 PATH that replay real recorded outputs (tests/data/scheduler-output/torque)
@@ -188,7 +189,7 @@ def test_engine_launches_to_min_with_a_pre_accepted_key_its_minion_uses(stack):
     with open(pki + "/minion.pub") as fh:
         assert fh.read().strip() == accepted.strip()
     assert not master_keys(master).get("minions_pre")  # the worker never presented a key of its own
-    # the start reactor asked for a highstate: the worker formula ran on the minion
+    # the engine took the minion's start event off the bus and highstated it: the worker formula ran
     wait_for(lambda: (stack["markers"] / mid).exists(), 120, what="the highstate marker")
 
     # the engine learnt the highstate result and registered the node in the scheduler

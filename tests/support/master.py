@@ -19,8 +19,7 @@ from tests.support.fakecmd import FakeCommands
 TORQUE_NAMES = ["qstat", "pbsnodes", "qmgr", "checknode", "diagnose", "showres", "setres", "releaseres", "qsig", "qdel"]
 REACTORS = [
     {"salt/auth": [str(ROOT / "reactor" / "auth.sls")]},
-    {"salt/minion/*/start": [str(ROOT / "reactor" / "start.sls")]},
-]
+]  # minion starts need none: the engine reads them off the bus (controller/start_events.py)
 
 
 def torque_fakes(directory) -> FakeCommands:

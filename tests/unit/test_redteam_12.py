@@ -28,6 +28,7 @@ from memory_ports import MemCloud, MemScheduler, ports
 from dcluster import scrub
 from dcluster.controller import Controller, highstate_jobs
 from dcluster.controller import commands as cmds
+from dcluster.glue.engine_loop import EngineLoop
 from dcluster.glue.log_filter import ScrubFilter
 from tests.conftest import ROOT
 from tests.support.reactor import master_reactor
@@ -89,8 +90,8 @@ def env(tmp_path):
     p.reject_key = rejected.append
     c = Controller(p, state_path=str(tmp_path / "state.json"))
 
-    def publish(mid):
-        published.append(mid)
+    def publish(mids):
+        published.extend(mids)
         return f"2026010100000000{len(published):04d}"
 
     p.highstate = highstate_jobs.tracked(c, publish)
@@ -110,27 +111,26 @@ def _starting_worker(c):
 
 
 # ------------------------------------------------------------------ 1. forged minion start
-def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env, reactor):
+def test_a_start_event_forged_by_a_sibling_does_not_republish_the_highstate(env):
     """Attack: root on worker A fires ``salt/minion/<B>/start`` with ``{"id": B}`` (an ``events`` load).
 
-    The tag and the data agree, so start.sls calls ``dcluster_reactor.minion_started(B)``
-    and the engine publishes ``state.apply`` to B again and records one more
-    jid each time: A can make B run highstate over and over (a second
-    ``state.apply`` while one runs returns an error, judged a failed
-    highstate), erase B's recorded configuration failure, and grow
-    ``highstate_jobs`` (every cycle re-reads the job cache once per jid).
-    Expected: at most one outstanding highstate per worker; a further start
-    event while one is outstanding changes nothing.
+    The tag and the data agree, so the engine (which reads start events off the bus
+    itself since issue 15; start.sls called a runner for it before) would publish
+    ``state.apply`` to B again and record one more jid each time: A could make B run
+    highstate over and over (a second ``state.apply`` while one runs returns an
+    error, judged a failed highstate), erase B's recorded configuration failure, and
+    grow ``highstate_jobs`` (every cycle re-reads the job cache once per jid).
+    Expected: at most one outstanding highstate per worker; a further start event
+    while one is outstanding changes nothing.
     """
     c, _, _, _, published = env
     a, b = _starting_worker(c)
-    cmds.run(c, "started", minion_id=b)  # B's own start: one highstate, as designed
+    loop = EngineLoop(c, None, lambda tag, data: None)
+    loop.handle({"tag": f"salt/minion/{b}/start", "data": {"id": b}})  # B's own start: one highstate
     assert published == [b]
     c.state.config_failed[b] = "highstate failed: slurmd"
     for tag, data in forged_by(a, f"salt/minion/{b}/start", {"id": b}) * 50:
-        for fun, kwarg in react(reactor, "start.sls", tag, data):
-            assert fun == "dcluster_reactor.minion_started" and kwarg == {"minion_id": b}
-            cmds.run(c, "started", **kwarg)
+        loop.handle({"tag": tag, "data": data})
     assert published == [b]
     assert len(c.state.highstate_jobs) == 1
     assert c.state.config_failed.get(b) == "highstate failed: slurmd"

@@ -42,8 +42,6 @@ dcluster-master-reactor:
         reactor:
           - 'salt/auth':
             - {{ m.reactor_dir }}/auth.sls
-          - 'salt/minion/*/start':
-            - {{ m.reactor_dir }}/start.sls
 
 dcluster-master-file-roots:
   file.serialize:

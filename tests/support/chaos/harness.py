@@ -144,8 +144,9 @@ class Run:
         self.cloud.on_launch = self.oracle.on_launch
         self.keys: set[str] = set()
         self.events = 0
-        self.highstates: dict[str, tuple[str, float]] = {}  # jid -> (minion id, when its highstate returns)
-        self.returned: set[str] = set()
+        # (jid, minion id) -> when its highstate returns (one job may highstate several minions)
+        self.highstates: dict[tuple[str, str], float] = {}
+        self.returned: set[tuple[str, str]] = set()
         self.jids = 0
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # the state file is written every cycle
         self.tmp = tempfile.mkdtemp(prefix="dcluster-chaos-", dir=shm)
@@ -306,10 +307,10 @@ class Run:
                 inst.start_fired = True
                 res = self._guard(commands.run, self.ctrl, "started", minion_id=mid)
                 inst.started_ok = bool(res and res.get("ok"))
-        for jid, (mid, done) in list(self.highstates.items()):
-            if self.t < done or jid in self.returned:
+        for (jid, mid), done in list(self.highstates.items()):
+            if self.t < done or (jid, mid) in self.returned:
                 continue
-            self.returned.add(jid)
+            self.returned.add((jid, mid))
             inst = self.cloud.by_minion(mid)
             if inst is None or not inst.alive():
                 continue
@@ -327,15 +328,17 @@ class Run:
                 # The engine of older trees marks a worker configured when the return event arrives.
                 self._guard(self.ctrl.mark_configured, mid, True, "highstate succeeded (chaos harness)")
 
-    def _highstate(self, minion_id: str) -> str:
+    def _highstate(self, minion_ids: list[str] | str) -> str:
         self.jids += 1
         jid = f"2026{self.jids:016d}"
-        self.highstates[jid] = (minion_id, self.t + self.rng.uniform(*HIGHSTATE))
+        # one job for several minions since issue 15's batched starts; one id before (regressions_on.py)
+        for mid in [minion_ids] if isinstance(minion_ids, str) else minion_ids:
+            self.highstates[(jid, mid)] = self.t + self.rng.uniform(*HIGHSTATE)
         return jid
 
     def _job_result(self, jid: str, minion_id: str) -> dict | None:
-        job = self.highstates.get(jid)
-        if job is None or job[0] != minion_id or self.t < job[1]:
+        done = self.highstates.get((jid, minion_id))
+        if done is None or self.t < done:
             return None
         return {"return": {"pkg_|-slurmd_|-slurmd_|-installed": {"result": True}}, "retcode": 0, "success": True}
 

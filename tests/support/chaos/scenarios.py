@@ -291,8 +291,8 @@ def scenario_highstate_return_during_restart(seed: int = 8) -> Counters:
     end = run.t + 600
     while run.t < end and not run.highstates:
         run.step()
-    jid, (mid, _done) = next(iter(run.highstates.items()))
-    run.highstates[jid] = (mid, run.t + 5)
+    (jid, mid), _done = next(iter(run.highstates.items()))
+    run.highstates[(jid, mid)] = run.t + 5
     ran: set[str] = set()
     tick = run.slurm.tick
 

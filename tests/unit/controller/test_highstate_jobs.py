@@ -32,9 +32,9 @@ class JobCache:
         self.entries = {}
         self.published = []
 
-    def highstate(self, minion_id):
+    def highstate(self, minion_ids):
         jid = f"2026010100000000{len(self.published):04d}"
-        self.published.append((jid, minion_id))
+        self.published.extend((jid, mid) for mid in minion_ids)
         return jid
 
     def __call__(self, jid, minion_id):
@@ -93,17 +93,17 @@ def test_the_start_command_records_the_jid_it_started(env):
     c.cycle()  # a view to judge the start by: before the first cycle a start is deferred (test_stale_view.py)
     out = cmds.run(c, "started", minion_id=a)
     assert out["ok"], out
-    assert c.state.highstate_jobs == {out["jid"]: {"minion": a, "started": 1000.0}}
+    assert c.state.highstate_jobs == {f"{out['jid']}/{a}": {"jid": out["jid"], "minion": a, "started": 1000.0}}
 
 
 def test_a_return_whose_data_id_is_not_the_tags_minion_is_refused(env, caplog):
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     cache.entries[(jid, a)] = OK_RETURN
     with caplog.at_level(logging.WARNING):
         first = hs_return(c, *ret_event(jid, a, claimed=b))
         second = hs_return(c, f"salt/job/{jid}/ret/{a}", "not a mapping")
-    assert nothing_marked(c, a, b) and jid in c.state.highstate_jobs
+    assert nothing_marked(c, a, b) and f"{jid}/{a}" in c.state.highstate_jobs
     assert first == second == "refused"
     assert c.state.counters["highstate_returns_refused"] == 2
     assert "the event's id is not the tag's minion" in caplog.text
@@ -124,27 +124,27 @@ def test_a_return_of_a_job_the_engine_did_not_start_is_refused(env, caplog):
 
 def test_the_jid_of_another_minion_is_refused(env):
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     cache.entries[(jid, b)] = OK_RETURN
     status = hs_return(c, *ret_event(jid, b))
-    assert nothing_marked(c, a, b) and c.state.highstate_jobs[jid]["minion"] == a
+    assert nothing_marked(c, a, b) and c.state.highstate_jobs[f"{jid}/{a}"]["minion"] == a
     assert status == "refused"
 
 
 def test_the_result_is_the_job_caches_not_the_events(env):
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     cache.entries[(jid, a)] = FAILED_RETURN
     status = hs_return(c, *ret_event(jid, a))  # the event says success
     assert a not in c.state.configured and status == "settled"
     assert "pkg_|-slurmd_|-slurmd_|-installed" in c.state.config_failed[a]
-    assert jid not in c.state.highstate_jobs
+    assert f"{jid}/{a}" not in c.state.highstate_jobs
     assert ("dcluster/worker/config_failed", {"name": a, "detail": c.state.config_failed[a]}) in events
 
 
 def test_a_return_not_yet_in_the_cache_is_taken_on_a_later_cycle(env):
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     status = hs_return(c, *ret_event(jid, a))
     assert nothing_marked(c, a) and status == "pending"
     clock.t += 10
@@ -153,20 +153,20 @@ def test_a_return_not_yet_in_the_cache_is_taken_on_a_later_cycle(env):
     cache.entries[(jid, a)] = OK_RETURN
     clock.t += 10
     c.cycle()
-    assert a in c.state.configured and jid not in c.state.highstate_jobs
+    assert a in c.state.configured and f"{jid}/{a}" not in c.state.highstate_jobs
 
 
 def test_an_outstanding_jid_survives_a_restart(tmp_path):
     cache, clock = JobCache(), Clock()
     c, _ = make_controller(tmp_path, cache, clock)
     a = identity.make("dc", "r1", SECRET)
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     c.save()
     c.shutdown()
     # the return arrives while the master is down: no event, only the cache has it
     cache.entries[(jid, a)] = OK_RETURN
     c2, _ = make_controller(tmp_path, cache, clock)
-    assert c2.state.highstate_jobs == {jid: {"minion": a, "started": 1000.0}}
+    assert c2.state.highstate_jobs == {f"{jid}/{a}": {"jid": jid, "minion": a, "started": 1000.0}}
     clock.t += 10
     c2.cycle()
     assert a in c2.state.configured
@@ -177,15 +177,15 @@ def test_an_outstanding_jid_is_forgotten_after_the_checkers_timeout(tmp_path):
     cache, clock = JobCache(), Clock()
     c, _ = make_controller(tmp_path, cache, clock, timeout=60)
     a = identity.make("dc", "r1", SECRET)
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     clock.t += 30
     c.cycle()
-    assert jid in c.state.highstate_jobs
+    assert f"{jid}/{a}" in c.state.highstate_jobs
     assert nothing_marked(c, a)
     clock.t += 31
     c.cycle()
     # the timeout is the checker's verdict: a failed configuration the status shows, naming the key
-    assert jid not in c.state.highstate_jobs and a not in c.state.configured
+    assert f"{jid}/{a}" not in c.state.highstate_jobs and a not in c.state.configured
     assert "within 60 s (dcluster:config-checker:salt:timeout)" in c.state.config_failed[a]
     cache.entries[(jid, a)] = OK_RETURN  # too late: nobody is waiting for it
     status = hs_return(c, *ret_event(jid, a))
@@ -216,14 +216,21 @@ def test_malformed_saved_jobs_are_dropped(tmp_path):
     loaded = st.ControllerState.from_json(
         {
             "highstate_jobs": {
-                "1": good,
+                "1": good,  # as the release before saved it: keyed by the jid alone
+                "5/n": {"jid": "5", "minion": "n", "started": 6},
                 "2": {"minion": 3, "started": 1},
                 "3": {"minion": "m", "started": True},
                 "4": "x",
+                "6/n": {"jid": "7", "minion": "n", "started": 6},  # the key and the entry disagree
+                "8/o": {"jid": "8", "minion": "n", "started": 6},
+                "9/n": {"minion": "n", "started": 6},
             }
         }
     )
-    assert loaded.highstate_jobs == {"1": {"minion": "m", "started": 5.0}}
+    assert loaded.highstate_jobs == {
+        "1/m": {"jid": "1", "minion": "m", "started": 5.0},
+        "5/n": {"jid": "5", "minion": "n", "started": 6.0},
+    }
     assert st.ControllerState.from_json({"highstate_jobs": ["x"]}).highstate_jobs == {}
 
 
@@ -276,7 +283,7 @@ def test_a_flood_of_returns_for_a_pending_jid_reads_the_job_cache_once_per_hint(
     # (red team): each one read the master's job cache.  While a read of that jid is already due,
     # another event adds nothing.
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     reads = []
     c.ports.job_result = lambda j, m: reads.append((j, m)) or cache(j, m)
     t = [100.0]
@@ -285,7 +292,7 @@ def test_a_flood_of_returns_for_a_pending_jid_reads_the_job_cache_once_per_hint(
     tag, data = ret_event(jid, a)
     for _ in range(500):
         loop.handle({"tag": tag, "data": data})
-    assert reads == [(jid, a)] and jid in loop.hinted and nothing_marked(c, a)
+    assert reads == [(jid, a)] and f"{jid}/{a}" in loop.hinted and nothing_marked(c, a)
     cache.entries[(jid, a)] = OK_RETURN
     t[0] += 1.0
     loop.step(lambda wait: None)  # the hint's time came: the cache is read again, and has it now
@@ -294,10 +301,10 @@ def test_a_flood_of_returns_for_a_pending_jid_reads_the_job_cache_once_per_hint(
 
 def test_a_return_naming_another_minion_for_a_due_jid_is_still_refused_and_counted(env):
     c, cache, clock, events, a, b = env
-    jid = c.ports.highstate(a)
+    jid = c.ports.highstate([a])
     loop = EngineLoop(c, None, lambda tag, data: None)
     loop.next_cycle = float("inf")
     loop.handle(dict(zip(("tag", "data"), ret_event(jid, a), strict=True)))
-    assert jid in loop.hinted
+    assert f"{jid}/{a}" in loop.hinted
     loop.handle(dict(zip(("tag", "data"), ret_event(jid, b), strict=True)))
     assert c.state.counters["highstate_returns_refused"] == 1

@@ -82,7 +82,7 @@ def test_a_failed_rejection_is_still_a_refusal(env):
 @pytest.mark.parametrize("mid", [*HOSTILE.values(), *NOT_STRINGS.values()])
 def test_started_refuses_malformed_ids_before_anything(env, mid):
     c, _, _ = env
-    c.ports.highstate = lambda m: pytest.fail(f"highstate of {m!r:.40}")
+    c.ports.highstate = lambda ms: pytest.fail(f"highstate of {ms!r:.40}")
     assert cmds.run(c, "started", minion_id=mid)["ok"] is False
 
 

@@ -30,7 +30,7 @@ def pillar(**over):
 def env(tmp_path):
     lp = Loop(tmp_path, pillar())
     highstates = []
-    lp.c.ports.highstate = lambda mid: highstates.append(mid) or f"jid-{len(highstates)}"
+    lp.c.ports.highstate = lambda mids: highstates.extend(mids) or f"jid-{len(highstates)}"
     yield lp.c, lp.sched, lp.cloud, lp.clock, highstates
     lp.c.shutdown()
 
@@ -200,7 +200,7 @@ def test_a_deferred_start_survives_a_restart(env, tmp_path):
     try:
         assert c2.state.deferred_starts == {name: clock.t}
         later = []
-        c2.ports.highstate = lambda mid: later.append(mid) or "jid-x"
+        c2.ports.highstate = lambda mids: later.extend(mids) or "jid-x"
         sched.fail = False
         step(c2, clock)
         assert later == [name]

@@ -61,10 +61,7 @@ def test_slurm_head_renders_every_part(tmp_path):
     fun, engine = args(low, "dcluster-master-engine")
     assert fun == "file.serialize" and engine["dataset"] == {"engines": [{"dcluster": {"master_address": "10.0.0.1"}}]}
     _, reactor = args(low, "dcluster-master-reactor")
-    assert reactor["dataset"]["reactor"] == [
-        {"salt/auth": ["/srv/reactor/dcluster/auth.sls"]},
-        {"salt/minion/*/start": ["/srv/reactor/dcluster/start.sls"]},
-    ]
+    assert reactor["dataset"]["reactor"] == [{"salt/auth": ["/srv/reactor/dcluster/auth.sls"]}]
     _, export = args(low, "dcluster-share-export")
     assert "/shared 10.0.0.0/24(rw,sync,no_subtree_check,root_squash)" in export["contents"]
     assert args(low, "dcluster-nfs-server")[0] == "service.running"
