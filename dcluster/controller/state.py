@@ -182,6 +182,7 @@ def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
             and isinstance(job.get("minion"), str)
             and isinstance(job.get("started"), (int, float))
             and not isinstance(job.get("started"), bool)
+            and math.isfinite(job["started"])  # a NaN never times out: the job cache read every cycle for ever
         ):
             continue
         jid = job.get("jid") if "/" in k else k

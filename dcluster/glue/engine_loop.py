@@ -86,7 +86,8 @@ class EngineLoop:
             # (handling everything else as it comes), then highstate them all at once
             mid = self.start_of(event)
             if mid is None:
-                self.handle(event)
+                if not start_events.is_start_tag(event.get("tag") if isinstance(event, dict) else None):
+                    self.handle(event)  # (a start that start_of refused is counted and logged there, once)
             elif mid not in starts:
                 starts.append(mid)
             if not starts or len(starts) >= START_BATCH or self.monotonic() >= until:
