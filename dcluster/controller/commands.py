@@ -428,7 +428,8 @@ def _judge_start(c: Controller, minion_id: str) -> dict[str, Any] | None:
             if job.get("minion") == minion_id and c.monotonic() - float(job.get("started") or 0) < REPUBLISH_AFTER
         ]
     if under_way:
-        return _ok(f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again", jid=under_way[0])
+        msg = f"a highstate of {minion_id} is under way (jid {under_way[0]}); not started again"
+        return _ok(msg, jid=under_way[0], under_way=True)
     if getattr(c.ports, "highstate", None) is None:
         return _fail("no highstate port")
     return None

@@ -170,7 +170,10 @@ class EngineLoop:
                 c.fire("command/started", {"args": {"minion_id": mid}, "message": result.get("message", "")})
             else:
                 self.refusals["start"].warning("dcluster: start of %s: %.300s", mid, result.get("message", ""))
-        c.save()  # the highstates' jids (or the deferred starts) must survive a restart
+        # the highstates' jids (or the deferred starts) must survive a restart; nothing else changed
+        # anything (a save serialises the whole state, 46 ms at 5,000 workers: any minion can fire starts)
+        if any(r.get("ok") and not r.get("under_way") for r in results.values()):
+            c.save()
         return results
 
     def highstate_return(self, tag: str, data: Any) -> str:
