@@ -96,3 +96,50 @@ def test_a_saved_highstate_with_a_non_finite_start_is_dropped(started):
     text = '{"highstate_jobs": {"1/m": {"jid": "1", "minion": "m", "started": STARTED}}, "saved_at": 50}'
     text = text.replace("STARTED", started)
     assert st.ControllerState.from_json(json.loads(text), mono=100.0, wall=60.0).highstate_jobs == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Salt 3008's master files a return under the load's resource_id, with no check that the "
+    "sending minion manages it: the job cache is no proof of who returned (unfixed, see docs/security.md 3a)",
+)
+def test_a_siblings_return_filed_under_a_resource_id_does_not_configure_a_worker(env, tmp_path):
+    # Real Salt: the master's AESFuncs._return (the load's own id authenticated by the channel before it)
+    # and the local_cache job cache, read through the engine's own job_result port.
+    import asyncio
+    import copy
+
+    import salt.config
+    import salt.master
+    import salt.minion
+
+    from dcluster.controller import highstate_jobs
+    from dcluster.glue.engine_ports import job_cache
+
+    c, loop, jid, (a, b, _) = env
+    opts = copy.deepcopy(salt.config.DEFAULT_MASTER_OPTS)
+    for d in ("cache", "pki", "sock", "ext"):
+        (tmp_path / d).mkdir()
+    opts.update(
+        cachedir=str(tmp_path / "cache"),
+        pki_dir=str(tmp_path / "pki"),
+        sock_dir=str(tmp_path / "sock"),
+        root_dir=str(tmp_path),
+        extension_modules=str(tmp_path / "ext"),
+        master_job_cache="local_cache",
+        ext_job_cache="",
+        require_minion_sign_messages=False,
+        minion_data_cache=False,
+    )
+    master = type("Master", (), {})()
+    master.opts, master.mminion = opts, salt.minion.MasterMinion(opts, states=False, rend=False)
+    master.event = type("Bus", (), {"fire_event": lambda *_: None, "fire_ret_load": lambda *_: None})()
+    master.mminion.returners["local_cache.prep_jid"](passed_jid=jid)
+    load = {"jid": jid, "fun": "state.apply", "tgt": [a, b], "tgt_type": "list", "arg": []}
+    master.mminion.returners["local_cache.save_load"](jid, load, minions=[a, b])
+    c.ports.job_result = job_cache(opts)
+    forged = {"cmd": "_return", "id": a, "jid": jid, "fun": "state.apply", "retcode": 0, "success": True}
+    forged.update({"return": {"file_|-x_|-x_|-managed": {"result": True}}, "resource_id": b})
+    asyncio.run(salt.master.AESFuncs._return(master, forged))  # a, as itself, returns "for" b
+    highstate_jobs.recheck(c)
+    assert b not in c.state.configured
