@@ -2,8 +2,9 @@
 
 What runs for real: the engine's ``Controller`` (pillar validation, reconcile, plan, the actuator
 and its pools, the state file, published files), the key pool making a real RSA-2048 pair for every
-worker, each worker's user-data rendered with its key, the start-event command (``started``:
-identity check, the highstate through the engine's ``highstate_jobs`` bookkeeping) and the highstate
+worker, each worker's user-data rendered with its key, the minion start events as the engine reads
+them off the bus (``salt/minion/<id>/start``: the checks of ``started``, a burst's starts highstated as
+one job through the engine's ``highstate_jobs`` bookkeeping) and the highstate
 return path (``highstate_jobs.on_return`` -> job cache -> ``mark_configured``), then REGISTER on the
 action pool.  The bench drives them as ``_engines/dcluster_mod.py`` does: one thread, a cycle every
 ``INTERVAL`` seconds, events handled in between.
@@ -13,8 +14,8 @@ on this machine or cloud APIs' typical answers): the cloud (a create call answer
 ``CREATE_S``; the instance boots in ``BOOT_S``, then its minion's start event arrives), Salt (the
 highstate publish costs ``PUBLISH_S``; the minion's state run lasts ``HIGHSTATE_S``, then its return
 event comes and the job cache holds a success) and the scheduler (``scontrol`` for a node costs
-``SCHED_S``).  Nothing of Salt's reactor is in it: in a master, each start event is a runner call
-that fires the engine's command (see docs/performance.md for what that costs).
+``SCHED_S``).  The master's side of a start (its bus, the highstate publish's own cost) is
+``bench/reactor_rate.py``'s subject (docs/performance.md).
 
 Reported: launch requests planned in the first cycle, when the last create call was answered and
 why (key making), when every worker was registered, each cycle's length, and how late events were
@@ -46,7 +47,7 @@ from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeSta
 SECRET = "bench-secret-0123456789"
 CREATE_S = 0.05  # one create call (EC2 RunInstances of one instance: 50-300 ms)
 BOOT_S = (30.0, 60.0)  # create answered -> the minion's start event
-PUBLISH_S = 0.005  # LocalClient.cmd_async of a highstate to one minion
+PUBLISH_S = 0.005  # LocalClient.cmd_async of a highstate (one job, for one minion or a burst's list)
 HIGHSTATE_S = (20.0, 40.0)  # the worker's own state run
 SCHED_S = 0.03  # one scontrol call
 
@@ -139,13 +140,6 @@ class Scheduler:
         return {"ok": True}
 
 
-class Unsigned:
-    """The command check of the engine, for commands this bench makes itself (a real runner signs them)."""
-
-    def verify(self, cmd, data):
-        return data, "dcluster/reply/bench"
-
-
 class Events:
     """The master's event bus as the engine sees it: (due time, tag, data), in order."""
 
@@ -175,24 +169,27 @@ def main() -> None:
     random.seed(args.seed)
     n = args.workers
     bus = Events()
-    job_cache: dict[str, dict] = {}
+    job_cache: dict[tuple[str, str], dict] = {}
+    publishes: list[int] = []  # minions per highstate job
     started_at: dict[str, float] = {}
     jids = itertools.count(20261205000000000000)
 
-    # a minion's start goes through reactor/start.sls and `salt-run dcluster_reactor.minion_started` to the engine
-    cloud = Cloud(lambda mid, boot: bus.put(time.monotonic() + boot, "dcluster/cmd/started", {"minion_id": mid}))
+    # a minion's start event, as the master fires it: the engine reads it off the bus
+    cloud = Cloud(lambda mid, boot: bus.put(time.monotonic() + boot, f"salt/minion/{mid}/start", {"id": mid}))
     sched = Scheduler([Job(str(i), JobState.PENDING, chunk_cores=4) for i in range(n)])
 
-    def highstate(mid):
+    def highstate(mids):
         time.sleep(PUBLISH_S)
         jid = str(next(jids))
-        done = time.monotonic() + random.uniform(*HIGHSTATE_S)
-        # the job cache has the return when its event comes (the engine checks again if not)
-        bus.put(
-            done,
-            f"salt/job/{jid}/ret/{mid}",
-            {"id": mid, "fun": "state.apply", "jid": jid, "_cache": {"return": {}, "retcode": 0, "success": True}},
-        )
+        publishes.append(len(mids))
+        for mid in mids:
+            done = time.monotonic() + random.uniform(*HIGHSTATE_S)
+            # the job cache has the return when its event comes (the engine checks again if not)
+            bus.put(
+                done,
+                f"salt/job/{jid}/ret/{mid}",
+                {"id": mid, "fun": "state.apply", "jid": jid, "_cache": {"return": {}, "retcode": 0, "success": True}},
+            )
         return jid
 
     pillar = {
@@ -214,7 +211,7 @@ def main() -> None:
         key_states=lambda mid: {"accepted"} if mid in keys else set(),
         master_address="127.200.0.1",
     )
-    ports.job_result = lambda jid, mid: job_cache.get(jid)
+    ports.job_result = lambda jid, mid: job_cache.get((jid, mid))
     with tempfile.TemporaryDirectory(prefix="dc-scale-out-") as tmp:
         c = Controller(ports, state_path=os.path.join(tmp, "state.json"))
         ports.highstate = highstate_jobs.tracked(c, highstate)
@@ -252,9 +249,9 @@ def main() -> None:
                     due, _, tag, data = ev
                     lags.append(time.monotonic() - due)
                     if "/ret/" in tag:
-                        job_cache[data["jid"]] = data.pop("_cache")
+                        job_cache[(data["jid"], data["id"])] = data.pop("_cache")
                     else:
-                        started_at[data["minion_id"]] = due
+                        started_at[data["id"]] = due
                     return {"tag": tag, "data": data}
                 if time.monotonic() >= end:
                     return None
@@ -263,11 +260,16 @@ def main() -> None:
         def handle(event, real=loop.handle):
             h0 = time.monotonic()
             real(event)
-            handled["return" if "/ret/" in event["tag"] else "start"].append(time.monotonic() - h0)
+            handled["return"].append(time.monotonic() - h0)
+
+        def minion_starts(mids, real=loop.minion_starts):
+            h0 = time.monotonic()
+            out = real(mids)
+            handled["start"].append((time.monotonic() - h0) / len(mids))  # per start of the batch
+            return out
 
         loop.handle = handle
-        # Start events reach the engine as the runner's signed command: handled as such, minus the signature.
-        loop.verifier = Unsigned()
+        loop.minion_starts = minion_starts
         try:
             while time.monotonic() < t0 + 600:
                 loop.step(get_event)
@@ -292,6 +294,8 @@ def main() -> None:
         )
         first, last = min(started_at.values()), max(started_at.values())
         print(f"minion starts: {len(started_at)} within {last - first:.1f} s")
+    if publishes:
+        print(f"highstate jobs: {len(publishes)} for {sum(publishes)} minions (the most in one: {max(publishes)})")
     print(
         f"cycles: {len(cycles)}, longest {max(d for _, d in cycles):.2f} s; event lag p50 "
         f"{sorted(lags)[len(lags) // 2]:.3f} s, max {max(lags):.2f} s; peak RSS "
