@@ -133,3 +133,56 @@ def registered(
         changes={"started": {"argv": argv, "pid": pids[0], "log": log_path}},
     )
     return ret
+
+
+def highstate_proof(name):
+    """
+    Sign this highstate's jid and this minion's id with the minion's own key, once every earlier state succeeded.
+
+    The dcluster engine takes a worker's successful highstate only with this proof, verified
+    with the key it accepted for that minion: the master's job cache alone does not show which
+    minion filed a return.  The formula's last state (``order: last``); its ``changes`` carry the
+    signature (base64, RSA-PSS SHA-256) into the job's return.
+
+    name
+        ``dcluster-highstate-proof`` (the engine looks the proof up by this state id and name).
+
+    .. code-block:: yaml
+
+        dcluster-highstate-proof:
+          dcluster_worker.highstate_proof:
+            - order: last
+    """
+    import multiprocessing
+    import threading
+
+    import salt.payload
+
+    from dcluster import highstate_proof as _proof
+
+    ret = {"name": name, "changes": {}, "result": False, "comment": ""}
+    if __opts__.get("test"):
+        ret.update(result=None, comment="the highstate's proof would be signed")
+        return ret
+    failed = _proof.failed_states(__running__)  # noqa: F821 - Salt's loader dunder: the states run so far
+    if failed:  # a signature says the whole run succeeded
+        ret["comment"] = f"no proof: {len(failed)} earlier state(s) did not succeed: {', '.join(failed)[:400]}"
+        return ret
+    minion_id = __opts__["id"]
+    names = (threading.current_thread().name, multiprocessing.current_process().name)
+    jid = _proof.running_jid(os.path.join(__opts__["cachedir"], "proc"), os.getpid(), names, salt.payload.loads)
+    if jid is None:
+        ret.update(result=True, comment="not run by one job of the master: no proof to make")
+        return ret
+    try:
+        with open(os.path.join(__opts__["pki_dir"], "minion.pem"), "rb") as fh:
+            signature = _proof.sign(fh.read(), jid, minion_id)
+    except (OSError, _proof.ProofError) as exc:
+        ret["comment"] = f"cannot sign the highstate's proof with the minion's key: {exc}"
+        return ret
+    ret.update(
+        result=True,
+        comment=f"signed job {jid} for {minion_id}",
+        changes={"proof": {"jid": jid, "minion": minion_id, "signature": signature}},
+    )
+    return ret

@@ -7,7 +7,9 @@ with any tag and data (``salt-call event.send``; Salt does not blacklist
 across restarts), takes a return event only as a hint for a jid it started for
 exactly the tag's minion, and reads the result from the master's job cache,
 which holds only what that minion itself returned over its authenticated
-channel.  One publish may highstate several new workers (a burst's starts go
+channel.  The channel authenticates only the sender, though: Salt files a return under the load's
+``resource_id`` unchecked, so a successful return counts only with the minion's own signature over
+the jid and its id (:func:`prove`, ``dcluster/highstate_proof.py``).  One publish may highstate several new workers (a burst's starts go
 out as one job: one key listing and job-cache write on the master instead of
 one per worker), so an entry is keyed by ``<jid>/<minion>``.  The cache is written after the event is fired, and a return may
 arrive while the master restarts, so the loop asks the cache again for every
@@ -141,11 +143,36 @@ def settle(c: Controller, entry_key: str) -> str:
         return "pending"
     if entry is None:
         return "pending"
+    ok, detail = judge(entry)
+    if ok:
+        try:
+            ok, detail = prove(c, jid, minion, entry)
+        except Exception as exc:  # noqa: BLE001 - the master's key cache unreadable: asked again next cycle
+            log.warning("dcluster: cannot read the accepted key of %s: %s", minion, exc)
+            return "pending"
     with c.state.lock:
         c.state.highstate_jobs.pop(entry_key, None)
-    ok, detail = judge(entry)
     c.mark_configured(minion, ok, detail)
     return "settled"
+
+
+def prove(c: Controller, jid: str, minion: str, entry: Mapping[str, Any]) -> tuple[bool, str]:
+    """A successful return is ``minion``'s only with its signature over (jid, minion) by the key the
+    master accepted for it: Salt files a return under the load's ``resource_id`` without checking
+    that the sender manages it, so a sibling can put a return under this minion's id in the cache.
+    A failed return needs no proof: a forged failure can only delay a worker."""
+    from .. import highstate_proof
+
+    accepted_key = getattr(c.ports, "accepted_key", None)
+    public_pem = accepted_key(minion) if accepted_key is not None else None
+    try:
+        highstate_proof.check(public_pem, jid, minion, entry.get("return"))
+    except highstate_proof.ProofError as exc:
+        c.state.count("highstate_proofs_refused")
+        why = f"highstate result for {minion} carries no valid proof from {minion}'s own key: {exc}"
+        log.warning("dcluster: %s (job %s)", why, jid)
+        return False, why
+    return True, "highstate succeeded (proven by the minion's own key)"
 
 
 def recheck(c: Controller) -> None:

@@ -61,3 +61,6 @@ class Ports:
     highstate: Callable[[list[str]], Any] | None = None
     # (jid, minion id) -> what that minion returned, from Salt's job cache (None until it returned)
     job_result: Callable[[str, str], dict[str, Any] | None] | None = None
+    # minion id -> the public key (PEM) the master accepted for it, None if none: verifies the proof a
+    # successful highstate carries (highstate_proof.py); None: no successful highstate can be proven
+    accepted_key: Callable[[str], str | None] | None = None

@@ -225,6 +225,7 @@ def salt_ports(
         names=names_port(opts, local, scheduler),
         highstate=highstate,
         job_result=job_cache(opts),
+        accepted_key=accepted_key(opts),
     )
     return ports
 
@@ -315,6 +316,30 @@ def job_cache(opts: Mapping[str, Any]) -> Callable[[str, str], dict[str, Any] | 
         return dict(entry) if isinstance(entry, Mapping) else {"return": entry}
 
     return job_result
+
+
+def accepted_key(opts: Mapping[str, Any]) -> Callable[[str], str | None]:
+    """``accepted_key(minion_id)``: the public key (PEM) the master accepted for one of our ids, else None.
+
+    Read from the master's key cache as ``preaccept_key`` stores it (or Salt's ``key.accept``
+    moved it); a pending, rejected or denied key is not the minion's.  It verifies the proof a
+    successful highstate carries (``dcluster/highstate_proof.py``).
+    """
+
+    caches: list[Any] = []  # Salt's key cache, made at the first call
+
+    def public_key(minion_id: str) -> str | None:
+        if not caches:
+            import salt.cache
+
+            caches.append(salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key"))
+        key = caches[0].fetch("keys", ours_only(minion_id, "look up"))
+        if not isinstance(key, Mapping) or key.get("state") != "accepted" or not isinstance(key.get("pub"), str):
+            return None
+        pub: str = key["pub"]
+        return pub
+
+    return public_key
 
 
 def graphite_port() -> GraphitePort:

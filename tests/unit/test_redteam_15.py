@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "controller"))
 from memory_ports import Clock
 from test_highstate_jobs import SECRET, JobCache, make_controller, ret_event
 
-from dcluster import identity
+from dcluster import highstate_proof, identity, keypairs
 from dcluster.controller import state as st
 from dcluster.glue.engine_loop import EngineLoop
 
@@ -98,25 +98,16 @@ def test_a_saved_highstate_with_a_non_finite_start_is_dropped(started):
     assert st.ControllerState.from_json(json.loads(text), mono=100.0, wall=60.0).highstate_jobs == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Salt 3008's master files a return under the load's resource_id, with no check that the "
-    "sending minion manages it: the job cache is no proof of who returned (unfixed, see docs/security.md 3a)",
-)
-def test_a_siblings_return_filed_under_a_resource_id_does_not_configure_a_worker(env, tmp_path):
-    # Real Salt: the master's AESFuncs._return (the load's own id authenticated by the channel before it)
-    # and the local_cache job cache, read through the engine's own job_result port.
-    import asyncio
+def _salt_master(tmp_path, jid, minions):
+    """Salt's own master half that files returns (AESFuncs._return into local_cache), its key cache and
+    the engine's ports over them."""
     import copy
 
+    import salt.cache
     import salt.config
     import salt.master
     import salt.minion
 
-    from dcluster.controller import highstate_jobs
-    from dcluster.glue.engine_ports import job_cache
-
-    c, loop, jid, (a, b, _) = env
     opts = copy.deepcopy(salt.config.DEFAULT_MASTER_OPTS)
     for d in ("cache", "pki", "sock", "ext"):
         (tmp_path / d).mkdir()
@@ -130,16 +121,93 @@ def test_a_siblings_return_filed_under_a_resource_id_does_not_configure_a_worker
         ext_job_cache="",
         require_minion_sign_messages=False,
         minion_data_cache=False,
+        __role="master",  # as salt.config.master_config sets it (the key cache's driver reads it)
+        id="master_master",
     )
     master = type("Master", (), {})()
     master.opts, master.mminion = opts, salt.minion.MasterMinion(opts, states=False, rend=False)
     master.event = type("Bus", (), {"fire_event": lambda *_: None, "fire_ret_load": lambda *_: None})()
     master.mminion.returners["local_cache.prep_jid"](passed_jid=jid)
-    load = {"jid": jid, "fun": "state.apply", "tgt": [a, b], "tgt_type": "list", "arg": []}
-    master.mminion.returners["local_cache.save_load"](jid, load, minions=[a, b])
-    c.ports.job_result = job_cache(opts)
-    forged = {"cmd": "_return", "id": a, "jid": jid, "fun": "state.apply", "retcode": 0, "success": True}
-    forged.update({"return": {"file_|-x_|-x_|-managed": {"result": True}}, "resource_id": b})
-    asyncio.run(salt.master.AESFuncs._return(master, forged))  # a, as itself, returns "for" b
+    load = {"jid": jid, "fun": "state.apply", "tgt": list(minions), "tgt_type": "list", "arg": []}
+    master.mminion.returners["local_cache.save_load"](jid, load, minions=list(minions))
+    keys = {mid: keypairs.generate() for mid in minions}
+    cache = salt.cache.Cache(opts, driver="localfs_key")
+    for mid, pair in keys.items():  # as the engine's preaccept_key stores them before the launch
+        cache.store("keys", mid, {"pub": pair.public_pem, "state": "accepted"})
+    return master, keys
+
+
+def _file_return(master, sender, jid, ret, **more):
+    """A return as the master's request server hands it to AESFuncs._return: the channel authenticated
+    ``sender`` (the load's ``id``); everything else is what that minion chose to send."""
+    import asyncio
+
+    import salt.master
+
+    load = {"cmd": "_return", "id": sender, "jid": jid, "fun": "state.apply", "retcode": 0, "success": True}
+    load.update({"return": ret, **more})
+    asyncio.run(salt.master.AESFuncs._return(master, load))
+
+
+def _proof(pair, jid, mid):
+    signature = highstate_proof.sign(pair.private_pem, jid, mid)
+    proof = {"jid": jid, "minion": mid, "signature": signature}
+    return {highstate_proof.STATE_KEY: {"result": True, "changes": {"proof": proof}}}
+
+
+OK_STATES = {"file_|-x_|-x_|-managed": {"result": True}}
+
+
+@pytest.mark.parametrize("proof", ["none", "the sender's key over the sibling's id", "the sibling's, of another job"])
+def test_a_siblings_return_filed_under_a_resource_id_does_not_configure_a_worker(env, tmp_path, proof):
+    # Real Salt: the master's AESFuncs._return (the load's own id authenticated by the channel before it)
+    # files a return under the load's resource_id, unchecked; the local_cache job cache and the master's
+    # key cache are read through the engine's own ports.
+    from dcluster.controller import highstate_jobs
+    from dcluster.glue.engine_ports import accepted_key, job_cache
+
+    c, loop, jid, (a, b, _) = env
+    master, keys = _salt_master(tmp_path, jid, (a, b))
+    c.ports.job_result, c.ports.accepted_key = job_cache(master.opts), accepted_key(master.opts)
+    forged = dict(OK_STATES)
+    if proof == "the sender's key over the sibling's id":
+        forged.update(_proof(keys[a], jid, b))  # a has only its own key
+    elif proof == "the sibling's, of another job":
+        forged.update(_proof(keys[b], "20261205000000000001", b))  # b's proof of an earlier highstate, replayed
+    _file_return(master, a, jid, forged, resource_id=b)  # a, as itself, returns "for" b
+    assert c.ports.job_result(jid, b) is not None  # the hole: Salt filed it under b
     highstate_jobs.recheck(c)
     assert b not in c.state.configured
+    assert f"carries no valid proof from {b}'s own key" in c.state.config_failed[b]
+    assert c.state.counters["highstate_proofs_refused"] == 1
+
+
+def test_a_workers_own_proven_return_through_salts_master_configures_it(env, tmp_path):
+    from dcluster.controller import highstate_jobs
+    from dcluster.glue.engine_ports import accepted_key, job_cache
+
+    c, loop, jid, (a, b, _) = env
+    master, keys = _salt_master(tmp_path, jid, (a, b))
+    c.ports.job_result, c.ports.accepted_key = job_cache(master.opts), accepted_key(master.opts)
+    _file_return(master, b, jid, {**OK_STATES, **_proof(keys[b], jid, b)})
+    highstate_jobs.recheck(c)
+    assert b in c.state.configured and a not in c.state.configured and not c.state.config_failed
+
+
+def test_only_an_accepted_key_verifies_a_proof(env, tmp_path):
+    # a pending (or rejected) key under a worker's id is never the worker's own (keys are pre-accepted)
+    import salt.cache
+
+    from dcluster.controller import highstate_jobs
+    from dcluster.glue.engine_ports import accepted_key, job_cache
+
+    c, loop, jid, (a, b, _) = env
+    master, keys = _salt_master(tmp_path, jid, (a, b))
+    cache = salt.cache.Cache(master.opts, driver="localfs_key")
+    cache.flush("keys", b)
+    cache.store("keys", b, {"pub": keys[b].public_pem, "state": "pending"})
+    c.ports.job_result, c.ports.accepted_key = job_cache(master.opts), accepted_key(master.opts)
+    assert c.ports.accepted_key(a) == keys[a].public_pem and c.ports.accepted_key(b) is None
+    _file_return(master, b, jid, {**OK_STATES, **_proof(keys[b], jid, b)})
+    highstate_jobs.recheck(c)
+    assert b not in c.state.configured and f"the master has no accepted key for {b}" in c.state.config_failed[b]

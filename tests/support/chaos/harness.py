@@ -52,6 +52,11 @@ try:  # newer controllers read highstate results from Salt's job cache (issue #1
 except ImportError:  # pragma: no cover - older trees
     highstate_jobs = None
 
+try:  # newer engines take a highstate only with the worker's own signature over it
+    from .. import highstate_proofs
+except ImportError:  # pragma: no cover - older trees
+    highstate_proofs = None
+
 from .cloud import HIGHSTATE, SimCloud, SimDriver
 from .faults import RATES, Faults, MasterKilled
 from .oracle import Counters, Oracle
@@ -187,6 +192,7 @@ class Run:
             "delete_key": self.keys.discard,
             "reject_key": lambda mid: None,
             "accepted_keys": lambda: set(self.keys),
+            "accepted_key": lambda mid: highstate_proofs.accepted_key(mid) if mid in self.keys else None,
             "hook": lambda argv, timeout: (0, "ok"),
             "master_address": "127.200.0.1",
         }
@@ -340,7 +346,8 @@ class Run:
         done = self.highstates.get((jid, minion_id))
         if done is None or self.t < done:
             return None
-        return {"return": {"pkg_|-slurmd_|-slurmd_|-installed": {"result": True}}, "retcode": 0, "success": True}
+        entry = {"return": {"pkg_|-slurmd_|-slurmd_|-installed": {"result": True}}, "retcode": 0, "success": True}
+        return highstate_proofs.signed(entry, jid, minion_id) if highstate_proofs is not None else entry
 
     def _tick_faults(self) -> None:
         for event in self.faults.tick_events():

@@ -14,6 +14,7 @@ from dcluster import identity
 from dcluster.controller import commands as cmds
 from dcluster.controller import highstate_jobs
 from dcluster.glue.engine_loop import EngineLoop
+from tests.support.highstate_proofs import accepted_key, signed
 
 SECRET = "starts-secret-0123456789"
 
@@ -182,11 +183,12 @@ def test_a_batched_jobs_returns_settle_each_minion_and_no_other(env):
     a, b, c_ = starting(env, n=3)
     results = {}
     env.c.ports.job_result = lambda jid, mid: results.get((jid, mid))
+    env.c.ports.accepted_key = accepted_key
     env.loop.next_cycle = float("inf")
     env.loop.step(QueuedBus(own_start(a) + own_start(b)))
     (jid,) = {job["jid"] for job in env.c.state.highstate_jobs.values()}
     ok = {"return": {"x": {"result": True}}, "retcode": 0, "success": True}
-    results[(jid, a)] = results[(jid, c_)] = ok
+    results[(jid, a)], results[(jid, c_)] = signed(ok, jid, a), signed(ok, jid, c_)
     env.loop.handle({"tag": f"salt/job/{jid}/ret/{c_}", "data": {"id": c_, "fun": "state.apply"}})
     assert c_ not in env.c.state.configured and env.c.state.counters.get("highstate_returns_refused") == 1
     env.loop.handle({"tag": f"salt/job/{jid}/ret/{a}", "data": {"id": a, "fun": "state.apply"}})

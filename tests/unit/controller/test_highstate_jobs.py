@@ -15,6 +15,8 @@ from dcluster.controller import Controller, Ports, highstate_jobs
 from dcluster.controller import commands as cmds
 from dcluster.glue import command_auth
 from dcluster.glue.engine_loop import EngineLoop
+from tests.support.highstate_proofs import accepted_key
+from tests.support.highstate_proofs import signed as proven
 
 SECRET = "highstate-jobs-test-secret-1"
 OK_RETURN = {"return": {"file_|-marker_|-/m_|-managed": {"result": True}}, "retcode": 0, "success": True}
@@ -52,6 +54,7 @@ def make_controller(tmp_path, cache, clock, timeout=900):
     events = []
     ports.fire = lambda tag, data: events.append((tag, data))
     ports.job_result = cache
+    ports.accepted_key = accepted_key
     ports.highstate = highstate_jobs.tracked(c, cache.highstate)
     c.load_config()
     return c, events
@@ -99,7 +102,7 @@ def test_the_start_command_records_the_jid_it_started(env):
 def test_a_return_whose_data_id_is_not_the_tags_minion_is_refused(env, caplog):
     c, cache, clock, events, a, b = env
     jid = c.ports.highstate([a])
-    cache.entries[(jid, a)] = OK_RETURN
+    cache.entries[(jid, a)] = proven(OK_RETURN, jid, a)
     with caplog.at_level(logging.WARNING):
         first = hs_return(c, *ret_event(jid, a, claimed=b))
         second = hs_return(c, f"salt/job/{jid}/ret/{a}", "not a mapping")
@@ -112,7 +115,8 @@ def test_a_return_whose_data_id_is_not_the_tags_minion_is_refused(env, caplog):
 def test_a_return_of_a_job_the_engine_did_not_start_is_refused(env, caplog):
     c, cache, clock, events, a, b = env
     forged = "20260101000000999999"
-    cache.entries[(forged, a)] = OK_RETURN  # even a real cache entry of someone else's job is not taken
+    # even a real (proven) cache entry of someone else's job is not taken
+    cache.entries[(forged, a)] = proven(OK_RETURN, forged, a)
     with caplog.at_level(logging.WARNING):
         status = hs_return(c, *ret_event(forged, a))
     assert nothing_marked(c, a) and status == "refused"
@@ -125,7 +129,7 @@ def test_a_return_of_a_job_the_engine_did_not_start_is_refused(env, caplog):
 def test_the_jid_of_another_minion_is_refused(env):
     c, cache, clock, events, a, b = env
     jid = c.ports.highstate([a])
-    cache.entries[(jid, b)] = OK_RETURN
+    cache.entries[(jid, b)] = proven(OK_RETURN, jid, b)
     status = hs_return(c, *ret_event(jid, b))
     assert nothing_marked(c, a, b) and c.state.highstate_jobs[f"{jid}/{a}"]["minion"] == a
     assert status == "refused"
@@ -150,7 +154,7 @@ def test_a_return_not_yet_in_the_cache_is_taken_on_a_later_cycle(env):
     clock.t += 10
     c.cycle()
     assert nothing_marked(c, a)
-    cache.entries[(jid, a)] = OK_RETURN
+    cache.entries[(jid, a)] = proven(OK_RETURN, jid, a)
     clock.t += 10
     c.cycle()
     assert a in c.state.configured and f"{jid}/{a}" not in c.state.highstate_jobs
@@ -164,7 +168,7 @@ def test_an_outstanding_jid_survives_a_restart(tmp_path):
     c.save()
     c.shutdown()
     # the return arrives while the master is down: no event, only the cache has it
-    cache.entries[(jid, a)] = OK_RETURN
+    cache.entries[(jid, a)] = proven(OK_RETURN, jid, a)
     c2, _ = make_controller(tmp_path, cache, clock)
     assert c2.state.highstate_jobs == {f"{jid}/{a}": {"jid": jid, "minion": a, "started": 1000.0}}
     clock.t += 10
@@ -187,7 +191,7 @@ def test_an_outstanding_jid_is_forgotten_after_the_checkers_timeout(tmp_path):
     # the timeout is the checker's verdict: a failed configuration the status shows, naming the key
     assert f"{jid}/{a}" not in c.state.highstate_jobs and a not in c.state.configured
     assert "within 60 s (dcluster:config-checker:salt:timeout)" in c.state.config_failed[a]
-    cache.entries[(jid, a)] = OK_RETURN  # too late: nobody is waiting for it
+    cache.entries[(jid, a)] = proven(OK_RETURN, jid, a)  # too late: nobody is waiting for it
     status = hs_return(c, *ret_event(jid, a))
     assert a not in c.state.configured and status == "refused"
     c.shutdown()
@@ -293,7 +297,7 @@ def test_a_flood_of_returns_for_a_pending_jid_reads_the_job_cache_once_per_hint(
     for _ in range(500):
         loop.handle({"tag": tag, "data": data})
     assert reads == [(jid, a)] and f"{jid}/{a}" in loop.hinted and nothing_marked(c, a)
-    cache.entries[(jid, a)] = OK_RETURN
+    cache.entries[(jid, a)] = proven(OK_RETURN, jid, a)
     t[0] += 1.0
     loop.step(lambda wait: None)  # the hint's time came: the cache is read again, and has it now
     assert a in c.state.configured and len(reads) == 2

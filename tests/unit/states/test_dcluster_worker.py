@@ -127,8 +127,11 @@ def test_worker_formulas_render_for_each_scheduler(tmp_path, scheduler, daemon):
     funcs = salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
     low = funcs["state.show_sls"]("dcluster.worker")
     assert isinstance(low, dict), low
-    ours = [v for v in low.values() if "dcluster_worker" in v]
+    ours = [v for v in low.values() if "registered" in v.get("dcluster_worker", ())]
     assert len(ours) == 1, low
+    # last: the minion's signature over the job, which the engine needs to take the highstate as this worker's
+    proof = low["dcluster-highstate-proof"]["dcluster_worker"]
+    assert "highstate_proof" in proof and {"order": "last"} in proof
     call = dict(kv for item in ours[0]["dcluster_worker"] if isinstance(item, dict) for kv in item.items())
     assert "registered" in ours[0]["dcluster_worker"]
     assert call["scheduler"] == scheduler and call["name"] == NAME
