@@ -69,6 +69,11 @@ dcluster-test-highstate-marker:
     - name: %(markers)s/{{ grains['id'] }}
     - contents: highstate ran
     - makedirs: True
+
+# as the worker formula ends: the engine takes the highstate as the worker's only with this proof
+dcluster-highstate-proof:
+  dcluster_worker.highstate_proof:
+    - order: last
 """
 
 CHECKNODE = "checking node {0}\n\nState:   Idle  (in current state for 00:00:05)\n"
