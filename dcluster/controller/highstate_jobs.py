@@ -55,13 +55,41 @@ def record(c: Controller, jid: Any, minion_ids: Sequence[str]) -> None:
             c.state.highstate_jobs[key(jid, mid)] = {"jid": jid, "minion": mid, "started": now}
 
 
-def tracked(c: Controller, highstate: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
-    """The highstate port (one job for a list of minions), remembering the jid it returns for each."""
+def forget(c: Controller, jid: str, minion_ids: Sequence[str]) -> None:
+    with c.state.lock:
+        for mid in minion_ids:
+            c.state.highstate_jobs.pop(key(jid, mid), None)
+
+
+def tracked(c: Controller, highstate: Callable[..., Any]) -> Callable[[list[str]], Any]:
+    """The highstate port (one job for a list of minions), remembering the job's jid for each.
+
+    With a ``new_jid`` port (the engine's: Salt's own jid format), the jid is made first, recorded
+    and saved before the publish, so that an engine that dies right after publishing a burst's
+    highstate still knows the job after its restart (up to ``START_BATCH`` workers would otherwise
+    never be configured, and be destroyed after ``max_launch_time``).  A publish that raises is
+    forgotten again (the caller defers those starts); one that Salt answered with another jid, or
+    with none (nothing matched), is recorded as it answered."""
 
     def start(minion_ids: list[str]) -> Any:
-        jid = highstate(list(minion_ids))
-        record(c, jid, minion_ids)
-        return jid
+        ids = list(minion_ids)
+        new_jid = getattr(c.ports, "new_jid", None)
+        jid = new_jid() if new_jid is not None else None
+        if not jid:
+            got = highstate(ids)
+            record(c, got, ids)
+            return got
+        record(c, jid, ids)
+        c.save()
+        try:
+            got = highstate(ids, jid)
+        except BaseException:
+            forget(c, jid, ids)
+            raise
+        if got != jid:
+            forget(c, jid, ids)
+            record(c, got, ids)
+        return got
 
     return start
 

@@ -58,7 +58,11 @@ class Ports:
     names: Callable[[Config, dict[str, str], bool], Any] | None = None
     # minion ids -> the jid of the one state.apply job started on them (0 or "": nothing published);
     # None: no highstates
-    highstate: Callable[[list[str]], Any] | None = None
+    # (a second argument, when ``new_jid`` is set: the jid to publish under)
+    highstate: Callable[..., Any] | None = None
+    # a new jid in Salt's format, made before a highstate's publish so it is recorded first; None: the
+    # publish's own jid is recorded after it
+    new_jid: Callable[[], str] | None = None
     # (jid, minion id) -> what that minion returned, from Salt's job cache (None until it returned)
     job_result: Callable[[str, str], dict[str, Any] | None] | None = None
     # minion id -> the public key (PEM) the master accepted for it, None if none: verifies the proof a

@@ -202,9 +202,15 @@ def salt_ports(
             raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
         cache.store("keys", minion_id, {"pub": public_pem, "state": "accepted"})
 
-    def highstate(minion_ids: list[str]) -> Any:  # the jid, or 0 when nothing was published (highstate_jobs.record)
-        # one job for a burst's workers: the master lists its keys and writes its job cache once
-        return local.cmd_async(list(minion_ids), "state.apply", tgt_type="list")
+    def highstate(minion_ids: list[str], jid: str = "") -> Any:  # the jid, or 0 when nothing was published
+        # one job for a burst's workers: the master lists its keys and writes its job cache once; the jid
+        # is the engine's, recorded before the publish (highstate_jobs.tracked)
+        return local.cmd_async(list(minion_ids), "state.apply", tgt_type="list", jid=jid)
+
+    def new_jid() -> str:
+        import salt.utils.jid
+
+        return str(salt.utils.jid.gen_jid(opts))
 
     graphite = graphite_port()
     ports = Ports(
@@ -224,6 +230,7 @@ def salt_ports(
         worker_metrics=graphite.worker,
         names=names_port(opts, local, scheduler),
         highstate=highstate,
+        new_jid=new_jid,
         job_result=job_cache(opts),
         accepted_key=accepted_key(opts),
     )

@@ -211,3 +211,53 @@ def test_starts_that_change_nothing_do_not_serialise_the_state(env):
     ):
         env.loop.step(QueuedBus([event]))
     assert env.published == [a] and saves == []
+
+
+def test_the_jid_is_saved_before_the_publish_so_a_crash_right_after_loses_no_highstate(env):
+    """The engine made the jid, recorded and saved it, then published; it died before its next save: the
+    restarted engine still knows the job and takes its returns (before, up to a batch of workers were
+    never configured and were destroyed after max_launch_time)."""
+    ids = starting(env, n=3)
+    jids = iter(f"2026120511000000{i:04d}" for i in range(100))
+    env.c.ports.new_jid = lambda: next(jids)
+    on_disk = []
+
+    def publish_then_die(mids, jid=""):
+        on_disk.append(sorted(json.loads(open(env.path).read())["highstate_jobs"]))
+        env.c.state_path = None  # the engine dies as the publish goes out: nothing is written after it
+        return jid
+
+    env.c.ports.highstate = highstate_jobs.tracked(env.c, publish_then_die)
+    env.loop.next_cycle = float("inf")
+    env.loop.step(QueuedBus([e for mid in ids for e in own_start(mid)]))
+    jid = "20261205110000000000"
+    assert on_disk == [sorted(f"{jid}/{mid}" for mid in ids)]
+    restarted = env.start()
+    assert sorted(restarted.state.highstate_jobs) == on_disk[0]
+    ok = {"return": {"x": {"result": True}}, "retcode": 0, "success": True}
+    restarted.ports.job_result = lambda j, mid: signed(ok, j, mid) if j == jid else None
+    restarted.ports.accepted_key = accepted_key
+    highstate_jobs.recheck(restarted)
+    assert set(ids) <= restarted.state.configured and not restarted.state.highstate_jobs
+    restarted.shutdown()
+
+
+def test_a_publish_that_raises_or_answers_another_jid_is_recorded_as_it_answered(env):
+    a, b, c_ = starting(env, n=3)
+    jids = iter(f"2026120511000000{i:04d}" for i in range(100))
+    env.c.ports.new_jid = lambda: next(jids)
+    answers = [ConnectionError("the request server did not answer"), "20261205119999999999", 0]
+
+    def publish(mids, jid=""):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    env.c.ports.highstate = highstate_jobs.tracked(env.c, publish)
+    env.loop.handle(own_start(a)[0])  # raises: forgotten, the start deferred
+    assert not env.c.state.highstate_jobs and a in env.c.state.deferred_starts
+    env.loop.handle(own_start(b)[0])  # Salt published under its own jid
+    assert list(env.c.state.highstate_jobs) == [f"20261205119999999999/{b}"]
+    env.loop.handle(own_start(c_)[0])  # nothing published (no minion matched): nothing recorded
+    assert list(env.c.state.highstate_jobs) == [f"20261205119999999999/{b}"]
