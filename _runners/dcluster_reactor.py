@@ -1,10 +1,12 @@
 """
 dcluster_reactor: the runner functions the reactor SLS files call on the master's events.
 
-``reactor/auth.sls`` calls ``pending_key`` and ``reactor/start.sls`` ``minion_started``.  Their
-arguments come from events that any client of the master's ports can send, so each checks the
-minion id before anything else.  (The workers' statistics reach Graphite through the engine,
-which checks and rate-limits them: no reactor, so no runner job per stats event.)
+``reactor/auth.sls`` calls ``pending_key``.  ``minion_started`` is for an operator now: the engine
+reads minion start events off the bus itself and highstates its starting workers (the retired
+``reactor/start.sls`` called it for every start).  Their arguments may come from events that any
+client of the master's ports can send, so each checks the minion id before anything else.  (The
+workers' statistics reach Graphite through the engine, which checks and rate-limits them: no
+reactor, so no runner job per stats event.)
 
 A refusal is returned as data (``{ok: False, message}``), logged at most a few times a
 second, and never raised: a forged event is expected input, not a fault.  Raised, each one
@@ -108,7 +110,8 @@ def pending_key(minion_id, act=None):
 
 def minion_started(minion_id):
     """
-    Highstate a new worker when its minion starts (``reactor/start.sls``); other minions are left alone.
+    Highstate a new worker whose minion started, as the engine does on its start event (for an operator:
+    e.g. a start the engine missed); other minions are left alone.
 
     CLI Example:
 
