@@ -4,6 +4,7 @@ The doubles are the controller's in-memory ports and a job cache keyed (jid, min
 (tests/unit/controller/test_highstate_jobs.py); the loop is the engine's real ``EngineLoop``.
 """
 
+import concurrent.futures
 import json
 import sys
 from pathlib import Path
@@ -146,7 +147,27 @@ def _file_return(master, sender, jid, ret, **more):
 
     load = {"cmd": "_return", "id": sender, "jid": jid, "fun": "state.apply", "retcode": 0, "success": True}
     load.update({"return": ret, **more})
-    asyncio.run(salt.master.AESFuncs._return(master, load))
+
+    async def file_it():
+        # _return stores the job through loop.run_in_executor: run that inline, in this thread.  In a
+        # pytest process that has made other masters' loaders, a worker thread's Salt loader context
+        # once filed the return where this test's job cache did not see it (CI, not reproduced alone).
+        asyncio.get_running_loop().set_default_executor(_Inline())
+        await salt.master.AESFuncs._return(master, load)
+
+    asyncio.run(file_it())
+
+
+class _Inline(concurrent.futures.ThreadPoolExecutor):
+    """An executor that runs each call at once in the caller's thread (asyncio wants a thread pool)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine, as a thread pool would
+            future.set_exception(exc)
+        return future
 
 
 def _proof(pair, jid, mid):
