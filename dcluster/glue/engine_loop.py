@@ -84,12 +84,7 @@ class EngineLoop:
         while event:
             # the starts of a burst go out as one highstate job: take what is queued behind a start
             # (handling everything else as it comes), then highstate them all at once
-            mid = self.start_of(event)
-            if mid is None:
-                if not start_events.is_start_tag(event.get("tag") if isinstance(event, dict) else None):
-                    self.handle(event)  # (a start that start_of refused is counted and logged there, once)
-            elif mid not in starts:
-                starts.append(mid)
+            self.handle(event, starts)
             if not starts or len(starts) >= START_BATCH or self.monotonic() >= until:
                 break
             event = get_event(0.005)  # (0 would wait for ever)
@@ -110,7 +105,9 @@ class EngineLoop:
         self.next_cycle = now + float(step)
         self.cycle_ended = self.monotonic()
 
-    def handle(self, event: Any) -> None:
+    def handle(self, event: Any, starts: list[str] | None = None) -> None:
+        """One event.  A start of one of our ids is highstated at once, or, given ``starts``, added to
+        them for :meth:`step` to highstate with the rest of a burst."""
         tag, data = (event.get("tag", ""), event.get("data", {})) if isinstance(event, dict) else ("", {})
         try:
             if not isinstance(tag, str):
@@ -118,9 +115,13 @@ class EngineLoop:
             if tag.startswith("dcluster/cmd/"):
                 self.command(tag, data)
             elif start_events.is_start_tag(tag):
-                mid = self.start_of(event)
-                if mid is not None:
+                mid = self.start_of(tag, data)
+                if mid is None:
+                    pass  # another minion's start, or a mismatch (counted and logged)
+                elif starts is None:
                     self.minion_starts([mid])
+                elif mid not in starts:
+                    starts.append(mid)
             elif tag.startswith("salt/job/") and "/ret/" in tag:
                 if highstate_jobs.already_due(self.controller, tag, self.hinted):
                     return  # a read of that jid is already due: a repeated (or forged) return adds no read
@@ -144,12 +145,9 @@ class EngineLoop:
         self.fire(reply, result)
         return result
 
-    def start_of(self, event: Any) -> str | None:
+    def start_of(self, tag: str, data: Any) -> str | None:
         """The worker id of a ``salt/minion/<id>/start`` event whose tag and data name it alike, else None
-        (a mismatch is counted and logged; any other minion's start and any other event pass by)."""
-        tag, data = (event.get("tag", ""), event.get("data", {})) if isinstance(event, dict) else ("", {})
-        if not start_events.is_start_tag(tag):
-            return None
+        (a mismatch is counted and logged; any other minion's start passes by)."""
         mid, why = start_events.minion_of(tag, data)
         if mid is None and why:
             self._refused("starts_refused", "start", tag, why)
