@@ -7,13 +7,15 @@ with any tag and data (``salt-call event.send``; Salt does not blacklist
 across restarts), takes a return event only as a hint for a jid it started for
 exactly the tag's minion, and reads the result from the master's job cache,
 which holds only what that minion itself returned over its authenticated
-channel.  The channel authenticates only the sender, though: Salt files a return under the load's
-``resource_id`` unchecked, so a successful return counts only with the minion's own signature over
-the jid and its id (:func:`prove`, ``dcluster/highstate_proof.py``).  One publish may highstate several new workers (a burst's starts go
-out as one job: one key listing and job-cache write on the master instead of
-one per worker), so an entry is keyed by ``<jid>/<minion>``.  The cache is written after the event is fired, and a return may
-arrive while the master restarts, so the loop asks the cache again for every
-outstanding jid each cycle; a jid with no return within
+channel.  The channel authenticates only the sender, though: Salt files a
+return under the load's ``resource_id`` unchecked, so a successful return
+counts only with the minion's own signature over the jid and its id
+(:func:`prove`, ``dcluster/highstate_proof.py``).  One publish may highstate
+several new workers (a burst's starts go out as one job: one key listing and
+job-cache write on the master instead of one per worker), so an entry is
+keyed by ``<jid>/<minion>``.  The cache is written after the event is fired,
+and a return may arrive while the master restarts, so the loop asks the cache
+again for every outstanding jid each cycle; a jid with no return within
 ``config-checker:salt:timeout`` is forgotten and counts as a failed
 configuration (``salt-run dcluster.status`` says so, naming the key; a later
 return of that jid is refused; a new minion start may start a new highstate,
@@ -26,13 +28,15 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import highstate_proof, identity
+from ..highstate_proof import STATE_FUNS
+
 if TYPE_CHECKING:
     from .loop import Controller
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 900.0
-STATE_FUNS = ("state.apply", "state.highstate", "state.sls")
 
 
 def timeout_of(c: Controller) -> float:
@@ -147,8 +151,6 @@ def _not_started(c: Controller, jid: str, minion: str, data: Any) -> tuple[str, 
         return "ignored", "not a job the engine started"
     if _ours(c, minion):
         return "refused", "a state run of a dcluster worker that the engine did not start"
-    from .. import identity
-
     if identity.well_formed(minion):  # our ids' shape but not signed by us: no real minion's
         with c.state.lock:
             if any(j["jid"] == jid for j in c.state.highstate_jobs.values()):
@@ -189,8 +191,6 @@ def prove(c: Controller, jid: str, minion: str, entry: Mapping[str, Any]) -> tup
     master accepted for it: Salt files a return under the load's ``resource_id`` without checking
     that the sender manages it, so a sibling can put a return under this minion's id in the cache.
     A failed return needs no proof: a forged failure can only delay a worker."""
-    from .. import highstate_proof
-
     accepted_key = getattr(c.ports, "accepted_key", None)
     public_pem = accepted_key(minion) if accepted_key is not None else None
     try:
@@ -236,7 +236,5 @@ def judge(entry: Any) -> tuple[bool, str]:
 
 
 def _ours(c: Controller, minion: str) -> bool:
-    from .. import identity
-
     cfg = c.config
     return cfg is not None and identity.parse(minion, cfg.secrets, cfg.cluster_name) is not None

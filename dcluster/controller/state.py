@@ -38,6 +38,7 @@ from typing import Any
 from ..actuator.records import Records
 from ..model import Instance
 from ..reconcile import BackoffState, BootstrapState, Limits
+from . import highstate_jobs
 
 HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
 DEFERRED_STARTS = 1000  # start events kept for a good view (commands.started); the oldest go first
@@ -186,9 +187,13 @@ def _highstate_jobs(data: Any) -> dict[str, dict[str, Any]]:
         ):
             continue
         jid = job.get("jid") if "/" in k else k
-        if not isinstance(jid, str) or not jid or k not in (jid, f"{jid}/{job['minion']}"):
+        if not isinstance(jid, str) or not jid or k not in (jid, highstate_jobs.key(jid, job["minion"])):
             continue
-        out[f"{jid}/{job['minion']}"] = {"jid": jid, "minion": job["minion"], "started": float(job["started"])}
+        out[highstate_jobs.key(jid, job["minion"])] = {
+            "jid": jid,
+            "minion": job["minion"],
+            "started": float(job["started"]),
+        }
     return out
 
 

@@ -179,9 +179,7 @@ def salt_ports(
         )
 
     def key_states(minion_id: str) -> set[str]:
-        import salt.cache
-
-        cache = salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
+        cache = key_cache(opts)
         key = cache.fetch("keys", ours_only(minion_id, "look up"))
         states = {key["state"]} if isinstance(key, Mapping) and key.get("state") else set()
         if cache.fetch("denied_keys", minion_id):
@@ -194,10 +192,8 @@ def salt_ports(
     def preaccept_key(minion_id: str, public_pem: str) -> None:
         # As salt.wheel.key.gen_accept stores a key it made: in the master's key cache, state accepted.
         # Never over another key: an id that has one (in any state) is not launched.
-        import salt.cache
-
         ours_only(minion_id, "accept")
-        cache = salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
+        cache = key_cache(opts)
         if cache.fetch("keys", minion_id):
             raise RemoteError(f"the master has a key for {minion_id} already; not launching it")
         cache.store("keys", minion_id, {"pub": public_pem, "state": "accepted"})
@@ -325,6 +321,13 @@ def job_cache(opts: Mapping[str, Any]) -> Callable[[str, str], dict[str, Any] | 
     return job_result
 
 
+def key_cache(opts: Mapping[str, Any]) -> Any:
+    """The master's key cache (where Salt keeps each minion key and its state), as Salt's own key code opens it."""
+    import salt.cache
+
+    return salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key")
+
+
 def accepted_key(opts: Mapping[str, Any]) -> Callable[[str], str | None]:
     """``accepted_key(minion_id)``: the public key (PEM) the master accepted for one of our ids, else None.
 
@@ -337,9 +340,7 @@ def accepted_key(opts: Mapping[str, Any]) -> Callable[[str], str | None]:
 
     def public_key(minion_id: str) -> str | None:
         if not caches:
-            import salt.cache
-
-            caches.append(salt.cache.Cache(opts, driver=opts.get("keys.cache_driver") or "localfs_key"))
+            caches.append(key_cache(opts))
         key = caches[0].fetch("keys", ours_only(minion_id, "look up"))
         if not isinstance(key, Mapping) or key.get("state") != "accepted" or not isinstance(key.get("pub"), str):
             return None
