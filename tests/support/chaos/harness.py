@@ -195,6 +195,7 @@ class Run:
             "accepted_key": lambda mid: highstate_proofs.accepted_key(mid) if mid in self.keys else None,
             "hook": lambda argv, timeout: (0, "ok"),
             "master_address": "127.200.0.1",
+            "new_jid": self._new_jid,  # the engine makes the jid and saves it before the publish
         }
         # Ports changes as the controller is reworked: pass what this version of it has.
         names = {f.name for f in dataclasses.fields(Ports)}
@@ -334,9 +335,12 @@ class Run:
                 # The engine of older trees marks a worker configured when the return event arrives.
                 self._guard(self.ctrl.mark_configured, mid, True, "highstate succeeded (chaos harness)")
 
-    def _highstate(self, minion_ids: list[str] | str) -> str:
+    def _new_jid(self) -> str:
         self.jids += 1
-        jid = f"2026{self.jids:016d}"
+        return f"2026{self.jids:016d}"
+
+    def _highstate(self, minion_ids: list[str] | str, jid: str = "") -> str:
+        jid = jid or self._new_jid()
         # one job for several minions since issue 15's batched starts; one id before (regressions_on.py)
         for mid in [minion_ids] if isinstance(minion_ids, str) else minion_ids:
             self.highstates[(jid, mid)] = self.t + self.rng.uniform(*HIGHSTATE)
