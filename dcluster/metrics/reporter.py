@@ -133,7 +133,18 @@ class GraphitePort:
                 if self._reporter is not None:
                     self._reporter.close()
                 self._settings = settings
-                self._reporter = GraphiteReporter(settings) if settings is not None else None
+                # background: a carbon that does not answer must not hold up the engine's cycle or its
+                # event thread (a connect waits up to the plugin's timeout)
+                self._reporter = (
+                    GraphiteReporter(
+                        settings,
+                        client=CarbonClient(
+                            settings.hostname, settings.port, timeout=settings.timeout, background=True
+                        ),
+                    )
+                    if settings is not None
+                    else None
+                )
             return self._reporter
 
     def engine(

@@ -8,6 +8,7 @@ the client's clock is injected so backoff needs no sleeping.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 
@@ -458,7 +459,9 @@ def test_the_port_shares_one_reporter_and_follows_the_plugin(server):
     assert port.reporter(graphite_config(server.port, interval=60)) is rep  # equal settings: the same client
     assert port.engine(cfg, v, plan(v, cfg), {}, 1000.0) is True
     assert port.worker(cfg, "w1.example", BEACON) is True
-    assert rep.reports == 1 and rep.samples == 1 and rep.client.connects == 1
+    assert rep.reports == 1 and rep.samples == 1
+    wait_for(lambda: rep.client.sent and not rep.client.pending, 5, what="the port's sender thread")
+    assert rep.client.connects == 1
     assert port.engine(cfg, v, plan(v, cfg), {}, 1010.0) is None  # not due
     # the plugin moved: a new reporter to the new address, the old one closed
     moved = graphite_config(server.port, prefix="other")
@@ -476,11 +479,47 @@ def test_the_port_shares_one_reporter_and_follows_the_plugin(server):
     port.close()
 
 
+def test_a_carbon_that_does_not_answer_holds_up_no_caller(server):
+    """The engine's port queues and returns: a connect that hangs (a carbon behind a firewall that drops
+    packets waits out the whole timeout) is the sender thread's, not the event thread's or the cycle's."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hanging_connect(address, timeout):
+        entered.set()
+        release.wait(10)
+        return socket.create_connection(address, timeout=timeout)
+
+    port = GraphitePort()
+    cfg = graphite_config(server.port)
+    rep = port.reporter(cfg)
+    assert rep is not None
+    client = rep.client
+    client._connect = hanging_connect  # the port's own client: it connects on the first send
+    try:
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (port.worker(cfg, "w1.example", BEACON), done.set()), daemon=True)
+        t.start()
+        assert entered.wait(5), "the sender never tried to connect"
+        assert done.wait(2), "a caller waited on carbon's connect"
+        assert port.worker(cfg, "w1.example", BEACON) is True  # and again, while the connect still hangs
+        assert client.pending > 0 and client.sent == 0
+        release.set()
+        wait_for(lambda: not client.pending, 5, what="the lines after the connect")
+        assert any(line.startswith("hpc.dc.workers.w1_example.cpu.percent 50 ") for line in server.received())
+    finally:
+        release.set()
+        port.close()
+
+
 def test_a_worker_sample_while_carbon_is_down_is_queued_not_raised():
     port = GraphitePort()
     cfg = graphite_config(free_port())
-    assert port.worker(cfg, "w1", {"id": "w1", "cpu": {"percent": 1}}) is False
+    assert port.worker(cfg, "w1", {"id": "w1", "cpu": {"percent": 1}}) is True  # queued: the thread sends
     rep = port.reporter(cfg)
-    assert rep is not None and rep.client.pending == 1 and rep.client.last_error
+    assert rep is not None
+    wait_for(lambda: rep.client.failures, 5, what="the refused connect")
+    assert rep.client.pending == 1 and rep.client.last_error
+    assert port.worker(cfg, "w1", {"id": "w1", "cpu": {"percent": 2}}) is False  # the last attempt failed
     assert rep.send_stats("w1", "garbage") is False  # type: ignore[arg-type]  # logged, not raised
     port.close()
