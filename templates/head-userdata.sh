@@ -58,6 +58,15 @@ die() {
     exit 1
 }
 
+# The library's source as the log shows it: a URL's user and password (a token) are not shown.
+shown_source() {
+    if [[ $DCLUSTER_SOURCE =~ ^([a-z]+://)[^/]*@(.*)$ ]]; then
+        printf '%s***@%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+    else
+        printf '%s' "$DCLUSTER_SOURCE"
+    fi
+}
+
 # check NAME PATTERN: the variable NAME must match the extended regex PATTERN in full.  The
 # message names the variable, never its value (it may be a secret).
 check() {
@@ -172,20 +181,20 @@ fetch_source() {
         cp -a "$DCLUSTER_SOURCE/." "$dest/"
         ;;
     https://*.tar.gz)
-        log "downloading the sdist $DCLUSTER_SOURCE"
+        log "downloading the sdist $(shown_source)"
         curl -fsSL --proto '=https' -o "$dest.tar.gz" "$DCLUSTER_SOURCE"
         tar -xzf "$dest.tar.gz" -C "$dest" --strip-components=1 --no-same-owner
         rm -f "$dest.tar.gz"
         ;;
     *)
-        log "fetching $DCLUSTER_REF of $DCLUSTER_SOURCE"
+        log "fetching $DCLUSTER_REF of $(shown_source)"
         git -C "$dest" init -q
         git -C "$dest" fetch -q --depth 1 "$DCLUSTER_SOURCE" "$DCLUSTER_REF"
         git -C "$dest" checkout -q FETCH_HEAD
         ;;
     esac
     [ -f "$dest/setup.cfg" ] && [ -d "$dest/salt/dcluster/head" ] ||
-        die "$DCLUSTER_SOURCE holds no dcluster source (no setup.cfg or salt/dcluster/head)"
+        die "$(shown_source) holds no dcluster source (no setup.cfg or salt/dcluster/head)"
 }
 
 # systemd units for the Salt of the virtualenv (a pip install brings none).

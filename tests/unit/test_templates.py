@@ -297,3 +297,34 @@ def test_a_malformed_variable_stops_the_script_naming_it_not_its_value(tmp_path,
     assert f"{name} is unset or malformed" in proc.stderr
     assert value not in proc.stdout + proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def _functions(text: str, *names: str) -> str:
+    """The script's shell functions ``names``, as text to run alone (the script as a whole installs packages)."""
+    out = []
+    for name in names:
+        m = re.search(rf"^{name}\(\) \{{.*?^\}}\n", text, re.S | re.M) or re.search(
+            rf"^{name}\(\) \{{.*\}}\n", text, re.M
+        )
+        assert m, f"no function {name} in {SCRIPT}"
+        out.append(m.group(0))
+    return "".join(out)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://deploy:s3cr3t-t0ken@127.0.0.1:1/dcluster.tar.gz",
+        "https://deploy:s3cr3t-t0ken@127.0.0.1:1/dcluster.git",
+        "ssh://git:s3cr3t-t0ken@127.0.0.1:1/dcluster.git",
+    ],
+)
+def test_the_source_url_s_credentials_stay_out_of_the_console_log(source, tmp_path):
+    """cloud-init copies the script's output to the console log, which any project member can read: a token
+    in DCLUSTER_SOURCE's URL (a private repository) must not be printed, by the script or by git and curl."""
+    code = "set -euo pipefail\n" + _functions(script(), "log", "die", "shown_source", "fetch_source") + "fetch_source\n"
+    env = {**os.environ, "DCLUSTER_SOURCE": source, "DCLUSTER_REF": "main", "DCLUSTER_CHECKOUT": str(tmp_path / "src")}
+    done = subprocess.run(["bash", "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0  # nothing listens on port 1
+    assert "127.0.0.1:1/dcluster" in done.stderr  # the log still says where from
+    assert "s3cr3t-t0ken" not in done.stderr + done.stdout
