@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import InsufficientCapacity
+from .errors import InsufficientCapacity, Transient
 
 if TYPE_CHECKING:
     from .base import Driver, LaunchResult, Request
@@ -115,7 +115,8 @@ def wait(
 ) -> None:
     """Wait in the call for the requests ``result.requests`` left open, by the rules above: adopt what is
     fulfilled, cancel what is open at ``timeout``, and launch the unfulfilled part on demand with the
-    same ids (``fallback``) or report a capacity error."""
+    same ids (``fallback``) or report a capacity error.  A request whose cancel has not taken after
+    ``AFTER_CANCEL_POLLS`` listings is neither: it stays in ``result.requests``, with an error."""
     deadline = clock() + timeout
     minion_of = {rid: mid for mid, rid in result.requests.items()}
     tracked = {rid: Tracked(deadline) for rid in minion_of}
@@ -123,6 +124,7 @@ def wait(
     absences = Absences()
     fulfilled: dict[str, str] = {}  # instance id -> request id
     left: list[str] = []  # request ids not fulfilled
+    stuck: list[str] = []  # request ids still open after their cancel: fate unknown
     after_cancel = 0
     while tracked:
         seen = {r.id: r for r in drv.poll_requests(list(tracked))}
@@ -145,7 +147,11 @@ def wait(
         if tracked and all(t.cancelled for t in tracked.values()):
             after_cancel += 1
             if after_cancel >= AFTER_CANCEL_POLLS:
-                left += list(tracked)  # the cancel never took: it will not be fulfilled now
+                # The cancel has not taken: such a request may still be fulfilled, with an instance
+                # that boots as its minion id.  Not replaced (a replacement with the same id would be a
+                # second minion of that name, one with a fresh id a launch beyond the asked count):
+                # left open in the result, for the caller to track.
+                stuck = list(tracked)
                 break
         if tracked:
             sleep(min(interval, max(0.0, deadline - clock())) if clock() < deadline else interval)
@@ -157,6 +163,14 @@ def wait(
             gone = [fulfilled[iid] for iid in adopted.refused]
             drv.cancel_requests(gone)
             left += gone
+    if stuck:
+        result.requests = {minion_of[rid]: rid for rid in stuck}
+        result.error = result.error or Transient(
+            f"{len(stuck)} spot request(s) still open after their cancel, not replaced: {', '.join(sorted(stuck))}"
+            " (cancel them, or the engine adopts or cancels them when it next starts)",
+            cloud=drv.type,
+            code="spot-cancel-pending",
+        )
     if not left:
         return
     result.extra["spot_unfulfilled"] = len(left)

@@ -301,6 +301,37 @@ def test_spot_a_single_missing_listing_after_the_cancel_replaces_nothing(moto, e
     assert between.count("DescribeSpotInstanceRequests") == 2
 
 
+def test_spot_a_request_whose_cancel_does_not_take_is_not_replaced(moto, ec2):
+    """EC2 accepts the cancel, yet the request still lists open (eventual consistency, or a cancel that
+    failed): it may still be fulfilled, with an instance that boots as its minion id.  Launching on
+    demand with that id would make two minions of one name (and one instance nobody tracks); the
+    request is left open in the result, with an error, and nothing is launched for it."""
+    clock = FakeClock()
+    drv = driver(
+        moto, spot_bid=0.05, spot_timeout=60, spot_view=never_fulfilled, clock=clock, sleep=clock.sleep, poll_interval=5
+    )
+    calls = record_calls(drv)
+
+    def accepted_not_done(params, **_):  # answered without reaching moto: the request stays open there
+        ids_ = params.get("SpotInstanceRequestIds", [])
+        answer = [{"SpotInstanceRequestId": r, "State": "cancelled"} for r in ids_]
+        return SimpleNamespace(status_code=200), {"CancelledSpotInstanceRequests": answer}
+
+    drv.client.meta.events.register("before-call.ec2.CancelSpotInstanceRequests", accepted_not_done)
+    want = ids(1)
+    result = drv.launch(1, want, ud)
+    names = [n for n, _ in calls]
+    assert "CancelSpotInstanceRequests" in names
+    assert "RunInstances" not in names  # no on-demand twin with the same minion id
+    assert result.launched == 0
+    open_ = ec2.describe_spot_instance_requests()["SpotInstanceRequests"]
+    assert [r["SpotInstanceRequestId"] for r in open_] == list(result.requests.values())
+    assert list(result.requests) == want
+    assert result.error is not None and result.error.code == "spot-cancel-pending"
+    assert open_[0]["SpotInstanceRequestId"] in result.error.message
+    ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=list(result.requests.values()))
+
+
 def test_spot_timed_out_without_fallback_is_capacity(moto, ec2):
     clock = FakeClock()
     drv = driver(
