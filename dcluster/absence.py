@@ -34,12 +34,17 @@ class Absence:
     since: float  # the first successful poll that missed it
     polls: int  # consecutive successful polls of that source that missed it
     had_node: bool = False  # it was a scheduler node before it went missing
+    # CLOUD: the last view showed its instance being deleted, so its absence is what the cloud announced
+    # (a listing that leaves out a live instance never says "deleting" first): nothing to confirm
+    expected: bool = False
 
     def needed(self, config: Config) -> tuple[int, float]:
         interval = config.cluster_poller_interval if self.source == SCHEDULER else config.cloud_poller_interval
         return config.confirm_absence.polls, float(max(config.confirm_absence.seconds, 2 * interval))
 
     def confirmed(self, config: Config, now: float) -> bool:
+        if self.expected:
+            return True
         polls, seconds = self.needed(config)
         return self.polls >= polls and now - self.since >= seconds
 
@@ -51,7 +56,13 @@ class Absence:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "since": self.since, "polls": self.polls, "had_node": self.had_node}
+        return {
+            "source": self.source,
+            "since": self.since,
+            "polls": self.polls,
+            "had_node": self.had_node,
+            "expected": self.expected,
+        }
 
 
 def running_on(jobs: Iterable[Job]) -> dict[str, tuple[str, ...]]:
@@ -73,8 +84,11 @@ def observe(
     cloud_ok: Mapping[str, bool],
     had_node: bool,
     now: float,
+    was_deleting: bool = False,
 ) -> Absence | None:
-    """This cycle's absence record of one worker, from last cycle's and what the polls say."""
+    """This cycle's absence record of one worker, from last cycle's and what the polls say.
+
+    ``was_deleting``: the last view showed its instance being deleted."""
     if node is None and inst is not None:
         source, observed = SCHEDULER, scheduler_ok
     elif inst is None and node is not None and resource:
@@ -86,7 +100,7 @@ def observe(
     if not observed:
         return prev  # a failed poll is no observation: the count neither grows nor restarts
     if prev is None:
-        return Absence(source, now, 1, had_node)
+        return Absence(source, now, 1, had_node, expected=source == CLOUD and was_deleting)
     return replace(prev, polls=prev.polls + 1)
 
 
@@ -112,7 +126,14 @@ def judge(
                 f"absent from the scheduler's node list, but the job list shows "
                 f"{_jobs(listed)} running on it: no action while it does"
             )
-        if not absence.confirmed(config, now) and (state == WorkerState.ORPHAN or absence.had_node):
+        # An instance the cloud says it is deleting is no live worker whichever way the scheduler answers:
+        # "confirming" it would keep its cores as free capacity (jobs planned onto a dying machine instead of
+        # a launch), and nothing destructive is planned for a deleting instance without a node.
+        if (
+            not absence.confirmed(config, now)
+            and state != WorkerState.DELETING
+            and (state == WorkerState.ORPHAN or absence.had_node)
+        ):
             what = "was a scheduler node, " if absence.had_node else ""
             return WorkerState.UNKNOWN, (
                 f"{what}absent from the scheduler's node list ({absence.progress(config, now)}): confirming"

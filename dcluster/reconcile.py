@@ -286,6 +286,9 @@ def reconcile(
                 cloud_ok,
                 prev is not None and prev.node is not None,
                 now,
+                was_deleting=prev is not None
+                and prev.instance is not None
+                and prev.instance.state == InstanceState.DELETING,
             )
             if gone is not None:
                 absences[name] = gone

@@ -140,3 +140,25 @@ def test_the_true_view_confirms_an_orphan_across_polls_as_the_controller_does(ru
         view = run.oracle.true_view(run.cfg, run.t)
         states += [w.state.value for w in view.workers if w.name == inst.minion_id]
     assert states[0] == "unknown" and states[-1] == "orphan"
+
+
+@pytest.mark.parametrize("made, counted", [(1, 0), (2, 1)])
+def test_the_true_plan_launches_for_a_job_beside_an_instance_being_deleted(run, made, counted):
+    # The cloud deletes an idle worker's instance and dcluster removes its node: the true plan launches one
+    # node for a new job (the dying instance's cores are no capacity); a second node is still beyond it.
+    _job, name = _busy(run, 60, cpus=1)
+    while run.slurm.running_on(name):
+        run.step()
+    inst = run.cloud.by_minion(name)
+    run.cloud.delete(inst, "cloud")
+    inst.gone_at = run.t + 300
+    run.advance(20)
+    assert name not in run.slurm.nodes and inst.state == "deleting"
+    run.submit(cpus=1, duration=600)
+    run.t += run.cfg.cluster_poller_interval
+    run.oracle.before_cycle(run.cfg, run.oracle_now(), run.ctrl)
+    assert run.oracle.true_launches == {"r1": 1}
+    for _ in range(made):
+        _new(run)
+    run.oracle.after_cycle(run.cfg)
+    assert run.oracle.c.launched_beyond_policy == counted

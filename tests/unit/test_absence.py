@@ -9,7 +9,7 @@ import pytest
 from builders import NOW, config, inst, job, node, view, wid
 
 from dcluster.config import ConfigError, load
-from dcluster.model import Job, JobState, NodeState, WorkerState
+from dcluster.model import InstanceState, Job, JobState, NodeState, WorkerState
 from dcluster.planner import plan
 from dcluster.planner.actions import Kind
 
@@ -217,3 +217,47 @@ def test_one_sinfo_that_leaves_out_a_node_whose_instance_is_gone_changes_no_laun
     )
     short = view(cfg, [busy_node], {"r1": [inst(busy, age=5000)]}, jobs=jobs, previous=before)
     assert plan(full, cfg).launches() == plan(short, cfg).launches()
+
+
+# ------------------------------------------------------------ an instance the cloud is deleting
+def test_a_node_gone_from_the_scheduler_whose_instance_the_cloud_is_deleting_is_no_capacity():
+    # Chaos seeds 8045, 8006: the node was removed (its instance being deleted); "confirming" its absence
+    # made the instance look live, and a pending job was planned onto its free cores instead of a launch.
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 2}}}, max_launch_time=1200, max_idle_time=0, max_down_time=480)
+    name = wid()
+    deleting = inst(name, state=InstanceState.DELETING, age=5000)
+    before = view(cfg, [node(name, state=NodeState.DOWN)], {"r1": [deleting]}, now=NOW - 10)
+    v = view(cfg, [], {"r1": [deleting]}, jobs=[job(9, cores=1)], previous=before)
+    w = state_of(v, name)
+    assert w.state == WorkerState.DELETING, w.reason
+    assert v.current("r1") == 1  # still there, still paid for
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 1} and destructive(p) == []
+    # a job the job list still shows on it keeps it untouchable, as for any absent node
+    v = view(cfg, [], {"r1": [deleting]}, jobs=[running(7, name)], previous=before)
+    assert state_of(v, name).state == WorkerState.UNKNOWN and "job 7" in state_of(v, name).reason
+
+
+def test_a_node_whose_instance_was_last_seen_being_deleted_is_not_confirmed_when_the_listing_drops_it():
+    # Chaos seed 8085: the instance was listed deleting, then gone; its dead node stayed "confirming" for
+    # confirm_absence (counted toward max, its cores free) though the cloud had said it was going.
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 1}}}, max_launch_time=1200, max_idle_time=0, max_down_time=480)
+    name = wid()
+    down = node(name, state=NodeState.DOWN)
+    before = view(cfg, [down], {"r1": [inst(name, state=InstanceState.DELETING, age=5000)]}, now=NOW - 10)
+    v = view(cfg, [down], {"r1": []}, jobs=[job(9, cores=4)], previous=before)
+    w = state_of(v, name)
+    assert w.state == WorkerState.ERROR and w.instance is None, w.reason
+    assert v.current("r1") == 0
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 1} and (Kind.REMOVE, name, ()) in destructive(p)
+    # also when the poll that saw it deleting could not reach the scheduler
+    blind = view(cfg, None, {"r1": [inst(name, state=InstanceState.DELETING, age=5000)]}, now=NOW - 10)
+    assert state_of(view(cfg, [down], {"r1": []}, previous=blind), name).state == WorkerState.ERROR
+    # the node still shows a job: no action while it does, deleting or not
+    busy = node(name, state=NodeState.BUSY, jobs=("3",), used=4)
+    v = view(cfg, [busy], {"r1": []}, previous=view(cfg, [busy], {"r1": [before.workers[0].instance]}, now=NOW - 10))
+    assert state_of(v, name).state == WorkerState.UNKNOWN and "job 3" in state_of(v, name).reason
+    # last seen running: one listing that leaves it out is still only confirming
+    live = view(cfg, [down], {"r1": [inst(name, age=5000)]}, now=NOW - 10)
+    assert "confirming" in state_of(view(cfg, [down], {"r1": []}, previous=live), name).reason

@@ -394,3 +394,49 @@ ALL = {
     for name, fn in sorted(globals().items())
     if name.startswith("scenario_") and callable(fn)
 }
+
+
+def scenario_deleting_instance_node_removed(seed: int = 16) -> Counters:
+    """The cloud deletes an idle worker's instance (slowly); dcluster removes its node; the next scheduler
+    poll fails, then a job arrives.  The plan on the true state "confirmed" the node's absence and packed the
+    job onto the dying instance's cores, so the launch dcluster made for it counted as beyond the policy
+    (launched_beyond_policy; chaos seeds 8045 detectable, 8006 wrong)."""
+    run = Run(seed, None)
+    _job, name = _busy(run, 60, cpus=1)
+    while run.slurm.running_on(name):
+        run.step()
+    inst = run.cloud.by_minion(name)
+    run.cloud.delete(inst, "cloud")
+    inst.gone_at = run.t + 300  # a slow delete
+    run.step()  # the controller sees it deleting and removes its node
+    assert name not in run.slurm.nodes, "scenario set-up: the node of the deleting instance was not removed"
+    run.faults.force("sched_exit")
+    run.step()
+    run.submit(cpus=1, duration=600)
+    run.advance(30)
+    return _finish(run)
+
+
+def scenario_node_left_after_its_instance_was_deleted(seed: int = 17) -> Counters:
+    """The cloud deletes a busy worker's instance while the scheduler poll fails, so its node is not removed;
+    the instance is gone a cycle later; then one ``sinfo`` leaves the dead node out.  The plan on the true
+    state kept the node "confirming" (counted toward max 1), so the launch dcluster made for the requeued job
+    once the node was out of its view counted as beyond the policy (launched_beyond_policy; chaos seed 8085
+    wrong)."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], quantity={"min": 0, "max": 1})}
+    run = Run(seed, None, pillar_data=data)
+    job, name = _busy(run, LONG)
+    inst = run.cloud.by_minion(name)
+    run.cloud.delete(inst, "cloud")  # the job is requeued: it wants a node again
+    inst.gone_at = run.t + 15
+    run.faults.force("sched_exit")
+    run.step()  # listed deleting; the failed poll plans nothing, so the node stays
+    assert inst.state == "deleting" and job.state == "PENDING", "scenario set-up: not deleting, or the job not requeued"
+    assert name in run.slurm.nodes, "scenario set-up: the node was removed while its instance was deleting"
+    run.step()  # gone: the node, down, is left without an instance
+    assert inst.state == "gone", "scenario set-up: the instance is not gone"
+    run.faults.force("sinfo_missing_node")
+    run.step()
+    run.advance(30)
+    return _finish(run)
