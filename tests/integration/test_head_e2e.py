@@ -1,0 +1,330 @@
+"""End to end on a head built by the head formula: a queued job makes the engine launch a worker.
+
+A fresh head host (tests/support/head_root.py: private PID, mount, UTS and network
+namespaces, overlays over /etc /var /srv /opt /usr/local) becomes a Slurm head by
+``salt-call --local state.apply dcluster.head``: the library from a wheel into a fresh venv,
+slurmctld, munged with the key kept root-only in /etc/salt/dcluster, the master.d drop-ins
+(engine, reactor, file_roots) and the reactor files.  Then, as an admin would, the test writes
+/etc/salt/master (id, interface, pillar_roots), the engine's pillar (its secret read from a
+root-only file, as docs/deploy/README.md says), the workers' pillar and the munge-key pillar
+(salt/pillar-examples/dcluster_munge_key.sls with CLUSTER_NAME set), and starts the salt-master
+with the formula-installed library.  No salt-master service exists here, so the test starts it.
+
+Nothing else is done by hand: a job submitted to the formula's slurmctld makes the engine
+launch a ``local`` worker (a network namespace on a bridge inside the head's own network
+namespace, so no address meets another test's); its minion is accepted through the engine's
+pre-accepted key; the engine highstates it with the worker formula (the munge key from the
+restricted pillar, slurmd configless from the head, the stats beacon; ``dcluster_worker:share``
+without ``server``: the kernel here has no NFS client, so nothing is mounted); the job runs on
+it; after ``max_idle_time`` the engine removes the node and destroys the instance.
+
+The worker shares the head's file system (the local cloud's instances are network and UTS
+namespaces), so /srv/shared is the same directory on both without a mount, and the worker's
+munged is the head's.  Killing the head's PID 1 (by PID) ends every process in it; the
+bridge, the worker's namespace and the overlays go with the head's namespaces.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from dcluster import identity, model
+from tests.integration.test_head_formula import apply, failed, ns_pids
+from tests.support.head_root import HeadRoot, available
+
+pytestmark = [pytest.mark.daemons, pytest.mark.slow]
+
+_why = available()
+if _why:
+    pytest.skip(_why, allow_module_level=True)
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SALT_SITE = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+HOST, ADDRESS = "dce2e", "127.200.0.89"  # the head's own address, on a veth pair kept inside it
+BRIDGE, NETWORK, GATEWAY = "dce2e0", "127.200.0.80/29", "127.200.0.81"  # workers .82-.86, inside the head
+CLUSTER, RESOURCE = "dce", "e2e"
+SHARE = "/srv/shared"
+SECRET_FILE = "/etc/salt/dcluster/secret"
+# the engine's secret, rendered from the file the munge-key pillar reads (docs/deploy/README.md)
+SECRET_LINE = "  secret: {{ salt['file.read']('" + SECRET_FILE + "') | trim | json }}\n"
+STATE_DIR = "/var/lib/dcluster/local"
+SALT_SCRIPTS = ("salt", "salt-master", "salt-minion", "salt-call", "salt-run", "salt-key")
+
+
+def head_pillar(wheel: str, venv: str) -> dict:
+    return {
+        "dcluster_head": {
+            "scheduler": "slurm",
+            "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
+            # no salt-master service here: the drop-ins are written, the test starts the master
+            "master": {"service": "", "master_address": GATEWAY, "file_roots": [os.path.join(REPO, "salt")]},
+            "share": {"path": SHARE, "clients": [NETWORK], "nfs_server": False},
+            "slurm": {"cluster_name": "dce2e", "control_addr": GATEWAY},
+        }
+    }
+
+
+def engine_pillar() -> dict:
+    return {
+        "cluster_name": CLUSTER,
+        "max_idle_time": 15,
+        "max_launch_time": 150,
+        "cluster_poller_interval": 1,
+        "cloud_poller_interval": 2,
+        "auto_provision_interval": 1,
+        "auto_mode": True,
+        "config-checker": {"salt": {"timeout": 120}},
+        "backoff": {"initial": 5, "factor": 2.0, "max": 30, "capacity_pause": 30},
+        # the head formula's slurm.conf is /etc/slurm/slurm.conf, the commands' default
+        "cluster": {"type": "slurm", "head_minion": "", "config": {"partition": "dcluster", "command_timeout": 30}},
+        "cloud": {
+            RESOURCE: {
+                "type": "local",
+                "quantity": {"min": 0, "max": 1},
+                "cores": 1,
+                "mem_mb": 500,
+                "config": {
+                    "bridge": BRIDGE,
+                    "network": NETWORK,
+                    "gateway": GATEWAY,
+                    "state_dir": STATE_DIR,
+                    # the local cloud's own DNS: the head's private /etc/hosts (the engine's hosts sync
+                    # leaves local resources to it)
+                    "hosts_file": "/etc/hosts",
+                    "userdata_vars": {"acceptance_wait_time": 1},
+                },
+            }
+        },
+    }
+
+
+def worker_pillar() -> dict:
+    return {
+        "dcluster_worker": {
+            "slurm": {
+                "install": False,
+                "conf_server": f"{GATEWAY}:6817",
+                "cores": 1,
+                "mem_mb": 500,
+                "features": ["dcluster"],
+                "boottime_zero": True,
+            },
+            "share": {"path": SHARE},  # no server: nothing to mount (no NFS in this kernel)
+            "stats": {"interval": 5},
+        }
+    }
+
+
+def put(root: HeadRoot, path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write a file inside the head host (through its overlays, as a process there would)."""
+    code = (
+        "import os, sys; p, m = sys.argv[1], int(sys.argv[2], 8); os.makedirs(os.path.dirname(p), exist_ok=True); "
+        "fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, m); os.write(fd, sys.stdin.buffer.read()); "
+        "os.close(fd); os.chmod(p, m)"
+    )
+    p = root.run(["/usr/bin/python3", "-c", code, path, oct(mode)[2:]], input=data)
+    assert p.returncode == 0, p.stderr.decode()
+
+
+def build_library(d) -> tuple[str, str]:
+    """The library as a wheel built from a copy of the checkout, and a fresh venv on this Python."""
+    src = d / "src"
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build", "*.egg-info", "__pycache__"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(d / "wheels")]
+        + [str(src)],
+        check=True,
+        capture_output=True,
+    )
+    venv = str(d / "venv")
+    # this interpreter's base: the venv below can then use Salt's compiled dependencies from the suite's venv
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    return str(next((d / "wheels").iterdir())), venv
+
+
+def salt_from_suite(venv: str) -> None:
+    """Make ``venv`` the head's salt-master Python: Salt comes from the suite's venv, after the library.
+
+    A real head has one Python (onedir Salt) into which the formula pip-installs the library; here
+    the formula installed it into ``venv`` and Salt is reached by a path line after it, so the master
+    and its workers' minions import the formula's copy of dcluster.  The salt-* scripts point at this
+    venv's python: the local cloud starts the workers' salt-minion from the master's own bin folder.
+    """
+    py = os.path.join(venv, "bin", "python")
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True
+    )
+    with open(os.path.join(site.stdout.strip(), "zz-dcluster-suite-salt.pth"), "w") as fh:
+        fh.write(SALT_SITE + "\n")
+    for name in SALT_SCRIPTS:
+        with open(os.path.join(os.path.dirname(sys.executable), name)) as fh:
+            body = fh.read().split("\n", 1)[1]
+        path = os.path.join(venv, "bin", name)
+        with open(path, "w") as fh:
+            fh.write(f"#!{py}\n{body}")
+        os.chmod(path, 0o755)
+
+
+@pytest.fixture
+def head(tmp_path):
+    d = tmp_path
+    wheel, venv = build_library(d)
+    (d / "pillar").mkdir()
+    (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
+    (d / "pillar" / "head.sls").write_text(json.dumps(head_pillar(wheel, venv)))
+    (d / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "file_client": "local",
+                "id": HOST,
+                "root_dir": str(d / "saltroot"),
+                "file_roots": {"base": [os.path.join(REPO, "salt")]},
+                "pillar_roots": {"base": [str(d / "pillar")]},
+            }
+        )
+    )
+    root = HeadRoot(str(d / "root"), HOST, ADDRESS)
+    root.start()
+    try:
+        yield root, d, venv
+    finally:
+        for log in ("/var/log/salt/master", "/var/log/slurm/slurmctld.log"):
+            if os.path.exists(root.upper(log)):
+                shutil.copy(root.upper(log), d / os.path.basename(log))  # for a post-mortem
+        pids = ns_pids(root)
+        root.stop()
+        deadline = time.monotonic() + 20
+        while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def engine_state(root: HeadRoot) -> dict:
+    """The engine's saved state (written whole, by rename)."""
+    with open(root.upper("/var/cache/salt/master/dcluster/state.json")) as fh:
+        return json.load(fh)
+
+
+def resolves(root: HeadRoot, name: str) -> str | None:
+    """The address ``name`` resolves to on the head, or None."""
+    p = root.run(["getent", "hosts", name])
+    return p.stdout.decode().split()[0] if p.returncode == 0 else None
+
+
+def wait(what: str, predicate, timeout: float, interval: float = 1.0):
+    start = time.monotonic()
+    while True:
+        value = predicate()
+        if value or time.monotonic() > start + timeout:
+            assert value, f"timed out after {timeout:g} s waiting for {what}"
+            print(f"{time.strftime('%H:%M:%S')} {what}: {time.monotonic() - start:.1f} s")
+            return value
+        time.sleep(interval)
+
+
+def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(head):
+    root, d, venv = head
+    # The workers' bridge, inside the head's network namespace (the master listens on its address).
+    bridge = root.run(
+        [sys.executable, "-c", f"from dcluster import netns; netns.ensure_bridge({BRIDGE!r}, {GATEWAY!r}, 29)"],
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+    assert bridge.returncode == 0, bridge.stderr.decode()
+
+    res = apply(root, d)
+    assert failed(res) == {}
+    salt_from_suite(venv)
+
+    # What an admin writes on the new head (docs/deploy/README.md): the secret in a root-only file,
+    # the pillar, and the master's own settings beside the formula's master.d drop-ins.
+    secret = base64.b32encode(os.urandom(20)).decode()
+    put(root, SECRET_FILE, secret.encode() + b"\n", 0o600)
+    master_id = f"{HOST}_master"
+    top = {"base": {master_id: ["dcluster"], f"{CLUSTER}-*": ["worker"], "*": ["dcluster_munge_key"]}}
+    put(root, "/srv/pillar/top.sls", yaml.safe_dump(top).encode())
+    engine = yaml.safe_dump({"dcluster": engine_pillar()}).replace("dcluster:\n", "dcluster:\n" + SECRET_LINE, 1)
+    put(root, "/srv/pillar/dcluster.sls", engine.encode(), 0o600)
+    put(root, "/srv/pillar/worker.sls", yaml.safe_dump(worker_pillar()).encode())
+    with open(os.path.join(REPO, "salt", "pillar-examples", "dcluster_munge_key.sls")) as fh:
+        example = fh.read()
+    assert 'CLUSTER_NAME = "mycluster"\n' in example
+    put(root, "/srv/pillar/dcluster_munge_key.sls", example.replace('"mycluster"', f'"{CLUSTER}"').encode(), 0o600)
+    master = {
+        "id": master_id,
+        "interface": GATEWAY,
+        "pillar_roots": {"base": ["/srv/pillar"]},
+        "open_mode": False,
+        "auto_accept": False,
+        "log_level_logfile": "info",
+    }
+    put(root, "/etc/salt/master", yaml.safe_dump(master).encode())
+    bin_ = os.path.join(venv, "bin")
+    started = root.run([os.path.join(bin_, "salt-master"), "-c", "/etc/salt", "-d"])
+    assert started.returncode == 0, started.stderr.decode()
+    cache = root.upper("/var/cache/salt/master/dcluster/state.json")
+    wait("the engine's first cycle", lambda: os.path.exists(cache), 90)
+
+    # A job on the formula's slurmctld, with no node yet: the engine launches one for it.
+    out = os.path.join(SHARE, "job-%j.out")
+    sub = root.run(["sbatch", "--parsable", "-p", "dcluster", "-o", out, "--wrap", "sleep 6; echo ran-on-$(hostname)"])
+    assert sub.returncode == 0, sub
+    job = sub.stdout.decode().strip()
+
+    def records():
+        return [json.load(open(p)) for p in glob.glob(os.path.join(root.upper(STATE_DIR), "*.json"))]
+
+    rec = wait("the engine to launch a local worker", records, 90)[0]
+    minion = rec["tags"][model.TAG_MINION]
+    assert identity.parse(minion, secret, CLUSTER) is not None, minion
+    # its key was accepted before its launch, by the engine (nothing was pending)
+    assert os.path.exists(root.upper(f"/etc/salt/pki/master/minions/{minion}"))
+    assert not os.path.exists(root.upper(f"/etc/salt/pki/master/minions_pre/{minion}"))
+
+    def node_state():
+        p = root.run(["sinfo", "-h", "-N", "-o", "%N %t %f"])
+        return dict((ln.split()[0], ln.split()[1:]) for ln in p.stdout.decode().splitlines() if ln.split())
+
+    wait("the worker to join Slurm", lambda: minion in node_state(), 150)
+    # the engine took the worker formula's highstate as this worker's: its return carried the minion's
+    # signature over the jid (dcluster-highstate-proof), checked against the key the engine accepted
+    wait("the engine to count the worker configured", lambda: minion in engine_state(root)["configured"], 60)
+    # the worker formula's results, asked of the worker's minion through the head's master
+    salt = [os.path.join(bin_, "salt"), "-c", "/etc/salt", "--out=json", "-t", "30", minion]
+    # unmask: Salt 3008 prints pillar values as ********** unless asked
+    items = root.run([*salt, "pillar.item", "dcluster_worker", "unmask=True"])
+    worker = json.loads(items.stdout)[minion]["dcluster_worker"]
+    assert "munge_key" in worker, sorted(worker)
+    with open(root.upper("/etc/salt/dcluster/munge.key"), "rb") as fh:
+        assert base64.b64decode(worker["munge_key"]) == fh.read()
+    beacons = root.run([*salt, "beacons.list", "return_yaml=False"])
+    assert "dcluster_stats" in json.loads(beacons.stdout)[minion], beacons
+    # Slurm reaches the node at its instance's address; the head resolves its name
+    node = root.run(["scontrol", "show", "node", minion]).stdout.decode()
+    assert f"NodeAddr={rec['address']} " in node, node
+    assert resolves(root, minion) == rec["address"]
+
+    result = root.upper(os.path.join(SHARE, f"job-{job}.out"))
+    wait(f"job {job} to finish", lambda: os.path.exists(result) and open(result).read().strip(), 120)
+    with open(result) as fh:
+        assert fh.read().strip() == f"ran-on-{minion}"
+
+    # Idle for max_idle_time: the node leaves Slurm, the instance and its key go.
+    wait("the engine to destroy the idle worker", lambda: not records(), 150)
+    wait("the node to leave Slurm", lambda: minion not in node_state(), 60)
+    assert not os.path.exists(root.upper(f"/etc/salt/pki/master/minions/{minion}"))
+    assert resolves(root, minion) is None
+    netns = root.run(["ip", "netns", "list"]).stdout.decode()
+    assert rec["namespace"] not in netns
