@@ -1,22 +1,25 @@
 """End to end on a head built by the head formula: a queued job makes the engine launch a worker.
 
-A fresh head host (tests/support/head_root.py: private PID, mount, UTS and network
-namespaces, overlays over /etc /var /srv /opt /usr/local) becomes a Slurm head by
-``salt-call --local state.apply dcluster.head``: the library from a wheel into a fresh venv,
-slurmctld, munged with the key kept root-only in /etc/salt/dcluster, the master.d drop-ins
-(engine, reactor, file_roots) and the reactor files.  Then, as an admin would, the test writes
-/etc/salt/master (id, interface, pillar_roots), the engine's pillar (its secret read from a
-root-only file, as docs/deploy/README.md says), the workers' pillar and the munge-key pillar
-(salt/pillar-examples/dcluster_munge_key.sls with CLUSTER_NAME set), and starts the salt-master
-with the formula-installed library.  No salt-master service exists here, so the test starts it.
+Once for Slurm, once for Grid Engine.  A fresh head host (tests/support/head_root.py: private PID,
+mount, UTS and network namespaces, overlays over /etc /var /srv /opt /usr/local) becomes a head
+by ``salt-call --local state.apply dcluster.head``: the library from a wheel into a fresh venv,
+the scheduler's server (slurmctld and munged with the key kept root-only in /etc/salt/dcluster,
+or sge_qmaster), the master.d drop-ins (engine, reactor, file_roots) and the reactor files.
+The Grid Engine cell then gets what the formula does not make yet (:func:`sge_cell_by_hand`).
+Then, as an admin would, the test writes /etc/salt/master (id, interface, pillar_roots), the
+engine's pillar (its secret read from a root-only file, as docs/deploy/README.md says), the
+workers' pillar and the munge-key pillar (salt/pillar-examples/dcluster_munge_key.sls with
+CLUSTER_NAME set), and starts the salt-master with the formula-installed library.  No
+salt-master service exists here, so the test starts it.
 
-Nothing else is done by hand: a job submitted to the formula's slurmctld makes the engine
+Nothing else is done by hand: a job submitted to the formula's scheduler server makes the engine
 launch a ``local`` worker (a network namespace on a bridge inside the head's own network
 namespace, so no address meets another test's); its minion is accepted through the engine's
-pre-accepted key; the engine highstates it with the worker formula (the munge key from the
-restricted pillar, slurmd configless from the head, the stats beacon; ``dcluster_worker:share``
-without ``server``: the kernel here has no NFS client, so nothing is mounted); the job runs on
-it; after ``max_idle_time`` the engine removes the node and destroys the instance.
+pre-accepted key; the engine highstates it with the worker formula (Slurm: the munge key from
+the restricted pillar and slurmd configless from the head; Grid Engine: sge_execd; both: the
+stats beacon, and ``dcluster_worker:share`` without ``server``: the kernel here has no NFS
+client, so nothing is mounted); the job runs on it; after ``max_idle_time`` the engine removes
+the node and destroys the instance.
 
 The worker shares the head's file system (the local cloud's instances are network and UTS
 namespaces), so /srv/shared is the same directory on both without a mount, and the worker's
@@ -30,6 +33,7 @@ import base64
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +43,7 @@ import pytest
 import yaml
 
 from dcluster import identity, model
+from dcluster.demo.sge import set_values
 from tests.integration.test_head_formula import apply, failed, ns_pids
 from tests.support.head_root import HeadRoot, available
 
@@ -59,12 +64,28 @@ SECRET_FILE = "/etc/salt/dcluster/secret"
 SECRET_LINE = "  secret: {{ salt['file.read']('" + SECRET_FILE + "') | trim | json }}\n"
 STATE_DIR = "/var/lib/dcluster/local"
 SALT_SCRIPTS = ("salt", "salt-master", "salt-minion", "salt-call", "salt-run", "salt-key")
+SGE_ENV = {
+    "SGE_ROOT": "/var/lib/gridengine",
+    "SGE_CELL": "default",
+    "SGE_QMASTER_PORT": "6444",
+    "SGE_EXECD_PORT": "6445",
+}
+JOB = os.path.join(SHARE, "job.py")
+# The job: records where it ran in the directory it is given (the worker sees the head's /srv/shared: it
+# shares its file system).
+JOB_SCRIPT = """#!/usr/bin/python3
+import os, socket, sys, time
+time.sleep(6)
+job = os.environ.get("SLURM_JOB_ID") or os.environ["JOB_ID"]
+with open(os.path.join(sys.argv[1], "job-" + job + ".out"), "w") as fh:
+    fh.write("ran-on-" + socket.gethostname() + "\\n")
+"""
 
 
-def head_pillar(wheel: str, venv: str) -> dict:
+def head_pillar(scheduler: str, wheel: str, venv: str) -> dict:
     return {
         "dcluster_head": {
-            "scheduler": "slurm",
+            "scheduler": scheduler,
             "library": {"source": wheel, "pip": os.path.join(venv, "bin", "pip"), "no_deps": True},
             # no salt-master service here: the drop-ins are written, the test starts the master
             "master": {"service": "", "master_address": GATEWAY, "file_roots": [os.path.join(REPO, "salt")]},
@@ -74,7 +95,12 @@ def head_pillar(wheel: str, venv: str) -> dict:
     }
 
 
-def engine_pillar() -> dict:
+def engine_pillar(scheduler: str) -> dict:
+    cluster = {
+        # the head formula's slurm.conf is /etc/slurm/slurm.conf, the commands' default
+        "slurm": {"type": "slurm", "head_minion": "", "config": {"partition": "dcluster", "command_timeout": 30}},
+        "sge": {"type": "sge", "head_minion": "", "config": {"command_env": SGE_ENV, "command_timeout": 30}},
+    }[scheduler]
     return {
         "cluster_name": CLUSTER,
         "max_idle_time": 15,
@@ -85,8 +111,7 @@ def engine_pillar() -> dict:
         "auto_mode": True,
         "config-checker": {"salt": {"timeout": 120}},
         "backoff": {"initial": 5, "factor": 2.0, "max": 30, "capacity_pause": 30},
-        # the head formula's slurm.conf is /etc/slurm/slurm.conf, the commands' default
-        "cluster": {"type": "slurm", "head_minion": "", "config": {"partition": "dcluster", "command_timeout": 30}},
+        "cluster": cluster,
         "cloud": {
             RESOURCE: {
                 "type": "local",
@@ -99,7 +124,7 @@ def engine_pillar() -> dict:
                     "gateway": GATEWAY,
                     "state_dir": STATE_DIR,
                     # the local cloud's own DNS: the head's private /etc/hosts (the engine's hosts sync
-                    # leaves local resources to it)
+                    # leaves local resources to it); Grid Engine's qmaster must resolve its exec hosts
                     "hosts_file": "/etc/hosts",
                     "userdata_vars": {"acceptance_wait_time": 1},
                 },
@@ -108,17 +133,28 @@ def engine_pillar() -> dict:
     }
 
 
-def worker_pillar() -> dict:
+def worker_pillar(scheduler: str) -> dict:
+    client = {
+        "slurm": {
+            "install": False,
+            "conf_server": f"{GATEWAY}:6817",
+            "cores": 1,
+            "mem_mb": 500,
+            "features": ["dcluster"],
+            "boottime_zero": True,
+        },
+        "sge": {
+            "install": False,
+            "qmaster_host": HOST,
+            "sge_root": SGE_ENV["SGE_ROOT"],
+            "cell": SGE_ENV["SGE_CELL"],
+            "qmaster_port": int(SGE_ENV["SGE_QMASTER_PORT"]),
+            "execd_port": int(SGE_ENV["SGE_EXECD_PORT"]),
+        },
+    }[scheduler]
     return {
         "dcluster_worker": {
-            "slurm": {
-                "install": False,
-                "conf_server": f"{GATEWAY}:6817",
-                "cores": 1,
-                "mem_mb": 500,
-                "features": ["dcluster"],
-                "boottime_zero": True,
-            },
+            scheduler: client,
             "share": {"path": SHARE},  # no server: nothing to mount (no NFS in this kernel)
             "stats": {"interval": 5},
         }
@@ -179,13 +215,13 @@ def salt_from_suite(venv: str) -> None:
         os.chmod(path, 0o755)
 
 
-@pytest.fixture
-def head(tmp_path):
-    d = tmp_path
+@pytest.fixture(params=["slurm", "sge"])
+def head(request, tmp_path):
+    scheduler, d = request.param, tmp_path
     wheel, venv = build_library(d)
     (d / "pillar").mkdir()
     (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
-    (d / "pillar" / "head.sls").write_text(json.dumps(head_pillar(wheel, venv)))
+    (d / "pillar" / "head.sls").write_text(json.dumps(head_pillar(scheduler, wheel, venv)))
     (d / "minion").write_text(
         yaml.safe_dump(
             {
@@ -200,9 +236,9 @@ def head(tmp_path):
     root = HeadRoot(str(d / "root"), HOST, ADDRESS)
     root.start()
     try:
-        yield root, d, venv
+        yield root, d, venv, scheduler
     finally:
-        for log in ("/var/log/salt/master", "/var/log/slurm/slurmctld.log"):
+        for log in ("/var/log/salt/master", "/var/log/slurm/slurmctld.log", "/var/spool/gridengine/qmaster/messages"):
             if os.path.exists(root.upper(log)):
                 shutil.copy(root.upper(log), d / os.path.basename(log))  # for a post-mortem
         pids = ns_pids(root)
@@ -210,6 +246,74 @@ def head(tmp_path):
         deadline = time.monotonic() + 20
         while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+def sge_cell_by_hand(root: HeadRoot) -> None:
+    """What the head formula does not set up yet on a Grid Engine head, done here as the demo does it.
+
+    Debian's gridengine-master makes the cell (configuration, complexes, managers) but no queue,
+    no host group and no submit host, and dcluster.head.sge adds none: ``qsub`` on the head is
+    refused ("host ... is not a submit host") and the engine's ``add_node`` needs ``@allhosts``
+    and ``all.q``.  Until the formula does it, the test makes the head a submit host, creates
+    them when missing, and shortens the scheduling intervals (seconds, not the default 15 s).
+    """
+
+    def qconf(*args: str, ok: bool = True) -> str:
+        p = sched(root, "sge", ["qconf", *args])
+        assert p.returncode == 0 or not ok, p
+        return p.stdout.decode() if p.returncode == 0 else ""
+
+    def file(name: str, text: str) -> str:
+        path = os.path.join("/var/tmp/dce2e", name)  # qconf -Mconf takes the file's name as the config's
+        put(root, path, text.encode())
+        return path
+
+    qconf("-as", HOST)
+    sconf = set_values(
+        qconf("-ssconf"), {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1"}
+    )
+    qconf("-Msconf", file("sconf", sconf))
+    conf = set_values(qconf("-sconf"), {"load_report_time": "00:00:02", "min_uid": "0", "min_gid": "0"})
+    qconf("-Mconf", file("global", conf))
+    if not qconf("-shgrp", "@allhosts", ok=False):
+        qconf("-Ahgrp", file("hostgroup", "group_name @allhosts\nhostlist NONE\n"))
+    if not qconf("-sq", "all.q", ok=False):
+        values = {
+            "qname": "all.q",
+            "hostlist": "@allhosts",
+            "slots": "1",
+            "shell": "/bin/sh",
+            "load_thresholds": "NONE",
+        }
+        qconf("-Aq", file("all.q", set_values(qconf("-sq"), values)))
+
+
+def sched(root: HeadRoot, scheduler: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """A scheduler command on the head (Grid Engine's need the cell's environment)."""
+    env = [f"{k}={v}" for k, v in SGE_ENV.items()] if scheduler == "sge" else []
+    return root.run(["env", *env, *argv])
+
+
+def submit(root: HeadRoot, scheduler: str) -> str:
+    if scheduler == "slurm":
+        p = sched(root, scheduler, ["sbatch", "--parsable", "-p", "dcluster", "-o", "/dev/null", JOB, SHARE])
+        assert p.returncode == 0, p
+        return p.stdout.decode().strip()
+    # -w n: with no exec host yet, qsub's default check would refuse the job that should make one
+    argv = ["qsub", "-w", "n", "-b", "y", "-o", "/dev/null", "-e", "/dev/null", "/usr/bin/python3", JOB, SHARE]
+    p = sched(root, scheduler, argv)
+    # Son of Grid Engine 8.1.9 with no exec host at all queues the job but may exit 1
+    queued = re.search(rb"Your job (\d+) .*has been submitted", p.stdout + p.stderr)
+    assert queued, p
+    return queued.group(1).decode()
+
+
+def nodes(root: HeadRoot, scheduler: str) -> set[str]:
+    """The scheduler's nodes (Slurm) or exec hosts (Grid Engine)."""
+    argv = ["sinfo", "-h", "-N", "-o", "%N"] if scheduler == "slurm" else ["qconf", "-sel"]
+    p = sched(root, scheduler, argv)
+    assert p.returncode == 0 or scheduler == "sge", p  # qconf -sel exits 1 when there is none
+    return set(p.stdout.decode().split())
 
 
 def engine_state(root: HeadRoot) -> dict:
@@ -236,7 +340,10 @@ def wait(what: str, predicate, timeout: float, interval: float = 1.0):
 
 
 def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(head):
-    root, d, venv = head
+    root, d, venv, scheduler = head
+    # The head's name resolves to its address on the workers' network: the workers find it by name
+    # (Grid Engine's act_qmaster) and share its /etc/hosts.
+    put(root, "/etc/hosts", f"{GATEWAY} {HOST}\n127.0.0.1 localhost\n".encode())
     # The workers' bridge, inside the head's network namespace (the master listens on its address).
     bridge = root.run(
         [sys.executable, "-c", f"from dcluster import netns; netns.ensure_bridge({BRIDGE!r}, {GATEWAY!r}, 29)"],
@@ -247,6 +354,8 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     res = apply(root, d)
     assert failed(res) == {}
     salt_from_suite(venv)
+    if scheduler == "sge":
+        sge_cell_by_hand(root)
 
     # What an admin writes on the new head (docs/deploy/README.md): the secret in a root-only file,
     # the pillar, and the master's own settings beside the formula's master.d drop-ins.
@@ -255,9 +364,11 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     master_id = f"{HOST}_master"
     top = {"base": {master_id: ["dcluster"], f"{CLUSTER}-*": ["worker"], "*": ["dcluster_munge_key"]}}
     put(root, "/srv/pillar/top.sls", yaml.safe_dump(top).encode())
-    engine = yaml.safe_dump({"dcluster": engine_pillar()}).replace("dcluster:\n", "dcluster:\n" + SECRET_LINE, 1)
+    engine = yaml.safe_dump({"dcluster": engine_pillar(scheduler)}).replace(
+        "dcluster:\n", "dcluster:\n" + SECRET_LINE, 1
+    )
     put(root, "/srv/pillar/dcluster.sls", engine.encode(), 0o600)
-    put(root, "/srv/pillar/worker.sls", yaml.safe_dump(worker_pillar()).encode())
+    put(root, "/srv/pillar/worker.sls", yaml.safe_dump(worker_pillar(scheduler)).encode())
     with open(os.path.join(REPO, "salt", "pillar-examples", "dcluster_munge_key.sls")) as fh:
         example = fh.read()
     assert 'CLUSTER_NAME = "mycluster"\n' in example
@@ -277,11 +388,9 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     cache = root.upper("/var/cache/salt/master/dcluster/state.json")
     wait("the engine's first cycle", lambda: os.path.exists(cache), 90)
 
-    # A job on the formula's slurmctld, with no node yet: the engine launches one for it.
-    out = os.path.join(SHARE, "job-%j.out")
-    sub = root.run(["sbatch", "--parsable", "-p", "dcluster", "-o", out, "--wrap", "sleep 6; echo ran-on-$(hostname)"])
-    assert sub.returncode == 0, sub
-    job = sub.stdout.decode().strip()
+    # A job on the formula's scheduler server, with no node yet: the engine launches one for it.
+    put(root, JOB, JOB_SCRIPT.encode(), 0o755)
+    job = submit(root, scheduler)
 
     def records():
         return [json.load(open(p)) for p in glob.glob(os.path.join(root.upper(STATE_DIR), "*.json"))]
@@ -293,11 +402,7 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     assert os.path.exists(root.upper(f"/etc/salt/pki/master/minions/{minion}"))
     assert not os.path.exists(root.upper(f"/etc/salt/pki/master/minions_pre/{minion}"))
 
-    def node_state():
-        p = root.run(["sinfo", "-h", "-N", "-o", "%N %t %f"])
-        return dict((ln.split()[0], ln.split()[1:]) for ln in p.stdout.decode().splitlines() if ln.split())
-
-    wait("the worker to join Slurm", lambda: minion in node_state(), 150)
+    wait("the worker to join the scheduler", lambda: minion in nodes(root, scheduler), 150)
     # the engine took the worker formula's highstate as this worker's: its return carried the minion's
     # signature over the jid (dcluster-highstate-proof), checked against the key the engine accepted
     wait("the engine to count the worker configured", lambda: minion in engine_state(root)["configured"], 60)
@@ -306,24 +411,28 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     # unmask: Salt 3008 prints pillar values as ********** unless asked
     items = root.run([*salt, "pillar.item", "dcluster_worker", "unmask=True"])
     worker = json.loads(items.stdout)[minion]["dcluster_worker"]
-    assert "munge_key" in worker, sorted(worker)
-    with open(root.upper("/etc/salt/dcluster/munge.key"), "rb") as fh:
-        assert base64.b64decode(worker["munge_key"]) == fh.read()
+    if scheduler == "slurm":  # the Grid Engine head keeps no munge key: its workers get none
+        assert "munge_key" in worker, sorted(worker)
+        with open(root.upper("/etc/salt/dcluster/munge.key"), "rb") as fh:
+            assert base64.b64decode(worker["munge_key"]) == fh.read()
+    else:
+        assert "munge_key" not in worker, sorted(worker)
     beacons = root.run([*salt, "beacons.list", "return_yaml=False"])
     assert "dcluster_stats" in json.loads(beacons.stdout)[minion], beacons
-    # Slurm reaches the node at its instance's address; the head resolves its name
-    node = root.run(["scontrol", "show", "node", minion]).stdout.decode()
-    assert f"NodeAddr={rec['address']} " in node, node
+    # the head resolves the worker's name; Slurm reaches the node at its instance's address
     assert resolves(root, minion) == rec["address"]
+    if scheduler == "slurm":
+        node = root.run(["scontrol", "show", "node", minion]).stdout.decode()
+        assert f"NodeAddr={rec['address']} " in node, node
 
     result = root.upper(os.path.join(SHARE, f"job-{job}.out"))
     wait(f"job {job} to finish", lambda: os.path.exists(result) and open(result).read().strip(), 120)
     with open(result) as fh:
         assert fh.read().strip() == f"ran-on-{minion}"
 
-    # Idle for max_idle_time: the node leaves Slurm, the instance and its key go.
+    # Idle for max_idle_time: the node leaves the scheduler, the instance and its key go.
     wait("the engine to destroy the idle worker", lambda: not records(), 150)
-    wait("the node to leave Slurm", lambda: minion not in node_state(), 60)
+    wait("the node to leave the scheduler", lambda: minion not in nodes(root, scheduler), 60)
     assert not os.path.exists(root.upper(f"/etc/salt/pki/master/minions/{minion}"))
     assert resolves(root, minion) is None
     netns = root.run(["ip", "netns", "list"]).stdout.decode()
