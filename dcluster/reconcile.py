@@ -18,6 +18,8 @@ from typing import Any
 from . import absence, identity
 from .absence import Absence
 from .config import Config
+from .demand import Demand
+from .demand import observe as observe_demand
 from .holds import is_our_hold
 from .model import (
     COUNTED_STATES,
@@ -117,6 +119,8 @@ class View:
     # workers the actuator is acting on (a chain under way or ended while this view was observed:
     # dcluster.actuator.Status.acting); the planner plans nothing for them this cycle
     acting: frozenset[str] = frozenset()
+    # recent job starts and boot durations per resource (demand.py), carried from the previous view
+    demand: Mapping[str, Demand] = field(default_factory=_empty)
 
     def by_resource(self, resource: str) -> list[Worker]:
         return [w for w in self.workers if w.resource == resource]
@@ -308,6 +312,7 @@ def reconcile(
         scheduler_ok=scheduler_ok,
         cloud_ok=MappingProxyType(cloud_ok),
         absences=MappingProxyType(absences),
+        demand=MappingProxyType(dict(observe_demand(previous, workers, now, scheduler_ok))),
         **{k: _freeze(v) for k, v in extra.items()},
     )
 

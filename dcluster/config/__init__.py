@@ -93,6 +93,8 @@ def _build(v: Mapping[str, Any]) -> Config:
         scale_up_delay=v["scale_up_delay"],
         respect_reservations=v["respect_reservations"],
         node_size_choice=v["node_size_choice"],
+        idle_policy=v["idle_policy"],
+        idle_keep_boots=v["idle_keep_boots"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

@@ -664,6 +664,24 @@ ROOT = Dict(
             default="waste",
             choices=("waste", "priority"),
         ),
+        "idle_policy": Scalar(
+            doc="When an idle worker that no pending job wants is released. fixed: after max_idle_time. adaptive: "
+            "each resource learns its recent demand (the nodes its job starts took per second, over the latest "
+            "32 starts, and its median boot time); of its idle workers, the freshest ones that this demand would "
+            "take within idle_keep_boots boot times are kept up to max_idle_time and the others released at "
+            "once (keeping a node costs its idle time, releasing it costs a boot when the demand comes). Until "
+            "a resource has seen 4 starts and one boot (after a master restart, too) it is fixed.",
+            default="adaptive",
+            choices=("adaptive", "fixed"),
+        ),
+        "idle_keep_boots": Scalar(
+            doc="idle_policy adaptive: how far ahead, in boot times, demand must be expected to take an idle "
+            "worker for it to be kept. 2 counts what a release costs when demand comes back: a boot of node "
+            "time and a boot of the job's wait; lower releases sooner (fewer node-hours, longer waits).",
+            default=2.0,
+            kind=float,
+            minimum=0.0,
+        ),
         "worker_number": Scalar(
             doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1
         ),

@@ -45,13 +45,14 @@ NO_PLAN = "no_plan"  # the scheduler poll failed: nothing was planned
 BUSY = "busy"
 MIN = "min"  # idle past max_idle_time, kept for the resource's min
 IDLE_TIME = "idle_time"  # idle, within max_idle_time
+DEMAND = "demand"  # idle, within max_idle_time, and recent demand would take it soon (idle_policy adaptive)
 WANTED = "wanted"  # a pending job would run on it
 HELD = "held"  # an admin's hold: never undone
 DRAINING = "draining"  # our hold: waits for its jobs to end
 PHYSICAL = "physical"  # not ours: never touched
 ACTING = "acting"  # a chain of actions on it is under way
 
-WORKER_CODES = (BUSY, MIN, IDLE_TIME, WANTED, HELD, DRAINING, PHYSICAL, ACTING, BOOTING, AUTO_OFF, NO_PLAN)
+WORKER_CODES = (BUSY, MIN, IDLE_TIME, DEMAND, WANTED, HELD, DRAINING, PHYSICAL, ACTING, BOOTING, AUTO_OFF, NO_PLAN)
 JOB_CODES = (
     EXISTING,
     BOOTING,

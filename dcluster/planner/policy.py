@@ -32,6 +32,7 @@ from ..model import Job, JobState, Worker, WorkerState
 from ..reconcile import Limits, View
 from . import backoff, eligibility
 from . import explain as why_
+from . import idle as idle_
 from .actions import Action, Kind, Plan
 from .packing import DRAINING, LIVE, Pool
 
@@ -639,16 +640,29 @@ class _Planner:
                 continue
             limit = cfg.idle_limit(res.name)
             idle = []
+            unwanted = []
             for w in workers:
                 if w.state != WorkerState.IDLE or w.name in self.acted:
                     continue
                 if w.name in self.wanted:
                     self.kept[w.name] = (why_.WANTED, "a pending job would run on it")
+                else:
+                    unwanted.append(w)
+            # idle_policy adaptive: only the freshest idle workers recent demand would take soon are kept
+            learned = idle_.keep_for_demand(view, cfg, res.name, self.now)
+            released: dict[str, str] = {}
+            if learned is not None:
+                unwanted.sort(key=lambda w: (-w.since, w.name))
+            for k, w in enumerate(unwanted):
+                if learned is not None and k >= learned.count:
+                    released[w.name] = f"dcluster: idle {self.now - w.since:.0f} s; {learned.demand()}"
+                    idle.append(w)
                 elif self.now - w.since < limit:
                     self.kept[w.name] = (
-                        why_.IDLE_TIME,
+                        why_.IDLE_TIME if learned is None else why_.DEMAND,
                         f"idle {self.now - w.since:.0f} s, within max_idle_time "
-                        f"({limit} s): {limit - (self.now - w.since):.0f} s more",
+                        f"({limit} s): {limit - (self.now - w.since):.0f} s more"
+                        + (f"; {learned.demand()}" if learned is not None else ""),
                     )
                 else:
                     idle.append(w)
@@ -659,10 +673,15 @@ class _Planner:
                     for left in idle[k:]:
                         self.kept[left.name] = (
                             why_.MIN,
-                            f"idle past max_idle_time ({limit} s), kept for the resource's min ({lim.min}{frozen})",
+                            (
+                                "idle, beyond what recent demand would take soon"
+                                if left.name in released
+                                else f"idle past max_idle_time ({limit} s)"
+                            )
+                            + f", kept for the resource's min ({lim.min}{frozen})",
                         )
                     break
-                why = f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
+                why = released.get(w.name) or f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
                 # Held, removed and destroyed in one go: the actuator stops at the first step
                 # that fails, and removal is refused while the node runs a job (one the
                 # scheduler started between our poll and the hold), which then keeps the

@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("waste", "priority"),
         help="dcluster's node_size_choice (default waste)",
     )
+    p.add_argument(
+        "--idle-policy",
+        choices=("adaptive", "fixed"),
+        help="dcluster's idle_policy (default adaptive: keep the idle nodes recent demand would take soon)",
+    )
+    p.add_argument("--keep-boots", type=float, help="dcluster's idle_keep_boots (default 2)")
     p.add_argument("--kill-at-walltime", action="store_true", help="cut jobs at their requested time")
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
@@ -127,6 +133,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "seed",
         "node_sizes",
         "size_choice",
+        "idle_policy",
+        "keep_boots",
     ):
         value = getattr(args, name)
         if value is not None:

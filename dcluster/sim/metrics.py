@@ -100,6 +100,8 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "poll_s": s.poll,
         "respect_reservations": s.reservations if s.policy == "dcluster" else None,
         "node_size_choice": s.size_choice if s.policy == "dcluster" and s.extra_resources else None,
+        "idle_policy": s.idle_policy if s.policy == "dcluster" else None,
+        "idle_keep_boots": s.keep_boots if s.policy == "dcluster" and s.idle_policy == "adaptive" else None,
         "node_sizes": [s.cores_per_node] + [int(e.get("cores", s.cores_per_node)) for e in s.extra_resources.values()],
         "jobs": len(r.jobs),
         "jobs_skipped": len(r.skipped),

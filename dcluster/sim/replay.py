@@ -51,6 +51,7 @@ from ..actuator import Actuator, ActuatorPorts
 from ..config import Config, load
 from ..model import Job, JobState, Node, NodeState
 from ..planner import Kind, Plan
+from ..planner.idle import keep_for_demand
 from ..reconcile import View, reconcile
 from . import policies as _policies
 from .cloud import Cloud, Faults, SimResource
@@ -79,6 +80,8 @@ class Settings:
     delay: int = 0  # scale_up_delay of the dcluster policy
     reservations: bool = True  # respect_reservations of the dcluster policy
     size_choice: str = "waste"  # node_size_choice of the dcluster policy (waste or priority)
+    idle_policy: str = "adaptive"  # idle_policy of the dcluster policy (adaptive or fixed)
+    keep_boots: float = 2.0  # idle_keep_boots of the dcluster policy
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -101,6 +104,10 @@ class Settings:
             problems.append(f"scheduler {self.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
         if self.size_choice not in ("waste", "priority"):
             problems.append(f"size_choice {self.size_choice!r} is not one of waste, priority")
+        if self.idle_policy not in ("adaptive", "fixed"):
+            problems.append(f"idle_policy {self.idle_policy!r} is not one of adaptive, fixed")
+        if self.keep_boots < 0:
+            problems.append(f"keep_boots is {self.keep_boots}; it must not be negative")
         if self.boot_p95 and self.boot_p95 < self.boot:
             problems.append(f"boot_p95 {self.boot_p95} is below boot {self.boot} (the median)")
         problems += [f"slurm {p}" for p in self.slurm.problems()]
@@ -156,6 +163,8 @@ def build_config(s: Settings) -> Config:
             "scale_up_delay": s.delay,
             "respect_reservations": s.reservations,
             "node_size_choice": s.size_choice,
+            "idle_policy": s.idle_policy,
+            "idle_keep_boots": s.keep_boots,
             "cloud": cloud,
         }
     )
@@ -233,6 +242,10 @@ class Replay:
         self.progress = progress
         self.config = build_config(settings)
         self.policy = _policies.make(settings.policy, settings.max_nodes)
+        # The adaptive idle policy learns from job starts the engine would see at its next poll: such a
+        # change gets a cycle even with nothing pending (otherwise a job that starts on an idle node and
+        # ends before the next cycle would be invisible to it, as would a node it could release at once).
+        self.learns = settings.policy == "dcluster" and self.config.idle_policy == "adaptive"
         self.sched = self._scheduler(settings)
         resources = [
             SimResource(
@@ -410,6 +423,12 @@ class Replay:
                     # Past its timer, kept for the jobs that wait: whether they still want it depends on the
                     # time (a backfill window closing before the head's reservation), so ask every cycle.
                     times.append(now + self.s.poll)
+        if self.learns and self.prev is not None and any(not n.held and not n.jobs for n in self.sched.nodes.values()):
+            for res in self.config.resources:
+                keep = keep_for_demand(self.prev, self.config, res, now)
+                again = keep.recheck() if keep is not None else None
+                if again is not None:
+                    times.append(again)  # demand fading: one kept idle node fewer from then on
         nr = self.cloud.next_ready(now)
         if nr is not None:
             times.append(nr)
@@ -492,7 +511,7 @@ class Replay:
                 i += 1
             sched.schedule(now)
             changed = sched.changed
-            if changed and sched.pending:
+            if changed and (sched.pending or self.learns):
                 g = self._grid(now)
                 decision = g if decision is None else min(decision, g)
             if decision is not None and decision <= now:

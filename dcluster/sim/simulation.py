@@ -31,7 +31,7 @@ BUNDLED = {
     "hpc2n": ("hpc2n.swf.gz", {"cores_per_node": 2, "max_nodes": 120}),
 }
 _INT = {"cores_per_node", "max_nodes", "min_nodes", "idle", "poll", "mem_mb", "max_launch_time", "seed"}
-_FLOAT = {"boot", "boot_p95"}
+_FLOAT = {"boot", "boot_p95", "keep_boots"}
 _BOOL = {"kill_at_walltime", "backfill", "record", "reservations", "reserve_future"}
 
 

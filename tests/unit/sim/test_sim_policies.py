@@ -25,7 +25,8 @@ THREE = """\
 def run(text, **kw):
     records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(text.splitlines(), 1)) if r]
     jobs, skipped = jobs_from_swf(records, kw.get("cores_per_node", 1))
-    opts = {"max_nodes": 2, "boot": 120, "idle": 60, "poll": 60, **kw}
+    # the timelines below are the fixed idle timeout's (the adaptive one: test_sim_idle_adaptive.py)
+    opts = {"max_nodes": 2, "boot": 120, "idle": 60, "poll": 60, "idle_policy": "fixed", **kw}
     result = replay(jobs, Settings(**opts), skipped)
     return result, metrics.summarise(result), {j.id: j for j in result.jobs}
 
