@@ -166,3 +166,18 @@ def test_bad_knobs_are_refused_naming_the_key(key, value, message):
     with pytest.raises(ConfigError) as err:
         config(**{key: value})
     assert message in str(err.value)
+
+
+def test_recheck_is_when_the_fading_rate_keeps_one_worker_fewer():
+    # the replay wakes the planner then (no event may come): before it the count holds, just after it drops
+    from dcluster.planner.idle import keep_for_demand
+
+    cfg = cfg_of()
+    v = idle_view(cfg, [10], demand(nodes_per_hour=60))  # 3.3 nodes within 200 s
+    keep = keep_for_demand(v, cfg, "r1", NOW)
+    assert keep is not None and keep.count == 3
+    again = keep.recheck()
+    assert again is not None and again > NOW
+    assert keep_for_demand(v, cfg, "r1", again - 1).count == 3
+    assert keep_for_demand(v, cfg, "r1", again + 1).count == 2
+    assert keep_for_demand(idle_view(cfg, [10], demand(nodes_per_hour=6)), cfg, "r1", NOW).recheck() is None
