@@ -49,6 +49,7 @@ LABELS = {"kth": "KTH-SP2", "hpc2n": "HPC2N"}
 BOOT = 120
 BOOTS = (100, 120, 140)
 IDLES = (0, 30, 60, 120, 300, 600)
+KEEP_BOOTS = (1, 4, 8)  # idle_policy adaptive's knob, swept beside the idle timeout (the default's is 2)
 PS_IDLE = 300  # powersave's reference point in the issue
 SIZES = "1,4,16"
 LESS_WAIT, FEWER_NH, ORACLE_TOL, SIZE_TOL = 0.40, 0.03, 0.03, 1.05
@@ -63,6 +64,8 @@ def pillar_defaults():
         "delay": cfg.scale_up_delay,
         "reservations": cfg.respect_reservations,
         "size_choice": cfg.node_size_choice,
+        "idle_policy": cfg.idle_policy,
+        "keep_boots": cfg.idle_keep_boots,
     }
 
 
@@ -99,6 +102,9 @@ def plan_runs(trace, dflt):
     }
     for idle in sorted({*IDLES, dflt["idle"]}):
         runs[f"dcluster 2x idle {idle}"] = {**dc, "idle": idle, "max_nodes": 2 * nodes, "boot": BOOT}
+    if dflt.get("idle_policy") == "adaptive":
+        for k in KEEP_BOOTS:
+            runs[f"dcluster 2x keep_boots {k:g}"] = {**dc, "keep_boots": k, "max_nodes": 2 * nodes, "boot": BOOT}
     for boot in BOOTS:
         runs[f"dcluster 1x boot {boot}"] = {**dc, "boot": boot}
         runs[f"powersave 1x boot {boot}"] = {"policy": "powersave", "idle": PS_IDLE, "boot": boot}
@@ -116,6 +122,8 @@ FLAGS = {
     "poll": "--poll",
     "delay": "--delay",
     "size_choice": "--size-choice",
+    "idle_policy": "--idle-policy",
+    "keep_boots": "--keep-boots",
     "limit": "--limit",
 }
 
@@ -180,7 +188,7 @@ def verdict(ok, text, miss=""):
 def target_wait(r, dflt):
     """Target 1's verdicts (list of (ok, line)) from the runs of one trace."""
     static, ps = r["static 2x"], r["powersave 2x"]
-    sweep = [v for k, v in r.items() if k.startswith("dcluster 2x idle ")]
+    sweep = [v for k, v in r.items() if k.startswith(("dcluster 2x idle ", "dcluster 2x keep_boots "))]
     front = frontier(sweep)
     out = []
     added_ps = ps["mean_wait_s"] - static["mean_wait_s"]
