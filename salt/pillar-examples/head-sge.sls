@@ -14,3 +14,17 @@ dcluster_head:
     qmaster_host: headnode
     qmaster_port: 6444
     execd_port: 6445
+    # What dcluster needs in the cell (Debian's package makes none of them).  The submit hosts
+    # (default: the qmaster's host, so qsub works on the head):
+    submit_hosts: [headnode]
+    # The host group the engine adds new exec hosts to and the queue it gives them slots in:
+    # keep them equal to dcluster:cluster:config:default_hostgroup and default_queue.
+    hostgroup: '@allhosts'
+    queue: all.q
+    # The queue's cluster-wide settings (qconf -sq names every attribute).  The engine sets each
+    # worker's slots to its cores ([host=N]); those per-host values are kept.
+    queue_settings:
+      slots: 1
+      shell: /bin/sh
+    # Seconds the states wait for the qmaster to answer after it was started.
+    wait: 60

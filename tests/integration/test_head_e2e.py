@@ -5,7 +5,8 @@ mount, UTS and network namespaces, overlays over /etc /var /srv /opt /usr/local)
 by ``salt-call --local state.apply dcluster.head``: the library from a wheel into a fresh venv,
 the scheduler's server (slurmctld and munged with the key kept root-only in /etc/salt/dcluster,
 or sge_qmaster), the master.d drop-ins (engine, reactor, file_roots) and the reactor files.
-The Grid Engine cell then gets what the formula does not make yet (:func:`sge_cell_by_hand`).
+For Grid Engine the formula also makes the head a submit host and creates ``@allhosts`` and ``all.q``
+(deleted first and made again: :func:`sge_cell_from_scratch`).
 Then, as an admin would, the test writes /etc/salt/master (id, interface, pillar_roots), the
 engine's pillar (its secret read from a root-only file, as docs/deploy/README.md says), the
 workers' pillar and the munge-key pillar (salt/pillar-examples/dcluster_munge_key.sls with
@@ -43,7 +44,6 @@ import pytest
 import yaml
 
 from dcluster import identity, model
-from dcluster.demo.sge import set_values
 from tests.integration.test_head_formula import apply, failed, ns_pids
 from tests.support.head_root import HeadRoot, available
 
@@ -91,6 +91,9 @@ def head_pillar(scheduler: str, wheel: str, venv: str) -> dict:
             "master": {"service": "", "master_address": GATEWAY, "file_roots": [os.path.join(REPO, "salt")]},
             "share": {"path": SHARE, "clients": [NETWORK], "nfs_server": False},
             "slurm": {"cluster_name": "dce2e", "control_addr": GATEWAY},
+            # the worker is a namespace on this shared machine: its load is the machine's, and the
+            # default np_load_avg=1.75 would put all.q in alarm (no dispatch) whenever it is busy
+            "sge": {"queue_settings": {"load_thresholds": "NONE"}},
         }
     }
 
@@ -230,6 +233,8 @@ def head(request, tmp_path):
                 "root_dir": str(d / "saltroot"),
                 "file_roots": {"base": [os.path.join(REPO, "salt")]},
                 "pillar_roots": {"base": [str(d / "pillar")]},
+                # the formula's custom states from this checkout (dcluster_sge_cell)
+                "states_dirs": [os.path.join(REPO, "_states")],
             }
         )
     )
@@ -248,44 +253,25 @@ def head(request, tmp_path):
             time.sleep(0.2)
 
 
-def sge_cell_by_hand(root: HeadRoot) -> None:
-    """What the head formula does not set up yet on a Grid Engine head, done here as the demo does it.
+def sge_cell_from_scratch(root: HeadRoot, d) -> None:
+    """The formula's Grid Engine cell made on a spool without it.
 
-    Debian's gridengine-master makes the cell (configuration, complexes, managers) but no queue,
-    no host group and no submit host, and dcluster.head.sge adds none: ``qsub`` on the head is
-    refused ("host ... is not a submit host") and the engine's ``add_node`` needs ``@allhosts``
-    and ``all.q``.  Until the formula does it, the test makes the head a submit host, creates
-    them when missing, and shortens the scheduling intervals (seconds, not the default 15 s).
+    The head's spool is this machine's, seen through an overlay, so a queue and host group left by
+    an earlier run may be there already: the test deletes them and applies ``dcluster.head.sge``
+    again, so the worker runs its job in the queue and host group the formula made.
     """
 
-    def qconf(*args: str, ok: bool = True) -> str:
-        p = sched(root, "sge", ["qconf", *args])
-        assert p.returncode == 0 or not ok, p
-        return p.stdout.decode() if p.returncode == 0 else ""
+    def qconf(*args: str) -> subprocess.CompletedProcess:
+        return sched(root, "sge", ["qconf", *args])
 
-    def file(name: str, text: str) -> str:
-        path = os.path.join("/var/tmp/dce2e", name)  # qconf -Mconf takes the file's name as the config's
-        put(root, path, text.encode())
-        return path
-
-    qconf("-as", HOST)
-    sconf = set_values(
-        qconf("-ssconf"), {"schedule_interval": "0:0:1", "flush_submit_sec": "1", "flush_finish_sec": "1"}
-    )
-    qconf("-Msconf", file("sconf", sconf))
-    conf = set_values(qconf("-sconf"), {"load_report_time": "00:00:02", "min_uid": "0", "min_gid": "0"})
-    qconf("-Mconf", file("global", conf))
-    if not qconf("-shgrp", "@allhosts", ok=False):
-        qconf("-Ahgrp", file("hostgroup", "group_name @allhosts\nhostlist NONE\n"))
-    if not qconf("-sq", "all.q", ok=False):
-        values = {
-            "qname": "all.q",
-            "hostlist": "@allhosts",
-            "slots": "1",
-            "shell": "/bin/sh",
-            "load_thresholds": "NONE",
-        }
-        qconf("-Aq", file("all.q", set_values(qconf("-sq"), values)))
+    for args in (["-dq", "all.q"], ["-dhgrp", "@allhosts"], ["-ds", HOST]):
+        qconf(*args)  # absent already is fine
+    assert qconf("-sq", "all.q").returncode != 0 and qconf("-shgrp", "@allhosts").returncode != 0
+    made = apply(root, d, "dcluster.head.sge")
+    assert failed(made) == {}
+    assert made[f"dcluster-sge-submit-hosts:{HOST}"]["changes"] == {"added": HOST}
+    assert made["dcluster-sge-hostgroup:@allhosts"]["changes"] == {"created": "@allhosts"}
+    assert made["dcluster-sge-queue:all.q"]["changes"] == {"created": "all.q"}
 
 
 def sched(root: HeadRoot, scheduler: str, argv: list[str]) -> subprocess.CompletedProcess:
@@ -355,7 +341,7 @@ def test_a_queued_job_makes_the_engine_launch_a_worker_that_runs_it_then_goes(he
     assert failed(res) == {}
     salt_from_suite(venv)
     if scheduler == "sge":
-        sge_cell_by_hand(root)
+        sge_cell_from_scratch(root, d)
 
     # What an admin writes on the new head (docs/deploy/README.md): the secret in a root-only file,
     # the pillar, and the master's own settings beside the formula's master.d drop-ins.

@@ -29,6 +29,7 @@ import time
 import pytest
 import yaml
 
+from dcluster.schedulers.sge import EXECHOST_TEMPLATE
 from tests.support.head_root import HeadRoot, available
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
@@ -252,6 +253,95 @@ def test_second_apply_changes_nothing(head, first):
     # the services were checked, not skipped
     server = {"slurm": "dcluster-slurmctld:slurmctld", "sge": "dcluster-sge-qmaster:gridengine-master"}[scheduler]
     assert "already running" in again[server]["comment"]
+
+
+SGE_ENV = ["env", "SGE_ROOT=/var/lib/gridengine", "SGE_CELL=default", "SGE_QMASTER_PORT=6444"]
+
+
+def qconf(root: HeadRoot, *args: str, ok: bool = True) -> str:
+    p = root.run([*SGE_ENV, "qconf", *args])
+    assert p.returncode == 0 or not ok, p
+    return p.stdout.decode()
+
+
+def test_the_sge_cell_gets_its_submit_host_hostgroup_and_queue(head, first):
+    """Made when absent (deleted first: the head's spool is this machine's, seen through an overlay,
+    so they may exist already), checked with test=True, changed keeping the engine's per-host slots."""
+    root, d, _, scheduler = head
+    if scheduler != "sge":
+        pytest.skip("the Grid Engine cell")
+    qconf(root, "-dq", "all.q", ok=False)
+    qconf(root, "-dhgrp", "@allhosts", ok=False)
+    qconf(root, "-ds", HOST, ok=False)
+    assert root.run([*SGE_ENV, "qconf", "-sq", "all.q"]).returncode != 0
+    denied = root.run([*SGE_ENV, "qsub", "-w", "n", "-b", "y", "-o", "/dev/null", "-e", "/dev/null", "/bin/true"])
+    assert b"is not a submit host" in denied.stdout + denied.stderr, denied
+    states = ("dcluster-sge-submit-hosts:" + HOST, "dcluster-sge-hostgroup:@allhosts", "dcluster-sge-queue:all.q")
+    dry = apply(root, d, "dcluster.head.sge", "test=True")
+    assert [(dry[s]["result"], dry[s]["changes"]) for s in states] == [
+        (None, {"added": HOST}),
+        (None, {"created": "@allhosts"}),
+        (None, {"created": "all.q"}),
+    ]
+    assert root.run([*SGE_ENV, "qconf", "-sq", "all.q"]).returncode != 0  # test=True changed nothing
+    made = apply(root, d, "dcluster.head.sge")
+    assert failed(made) == {}
+    assert [made[s]["changes"] for s in states] == [{"added": HOST}, {"created": "@allhosts"}, {"created": "all.q"}]
+    assert HOST in qconf(root, "-ss").split()
+    assert qconf(root, "-shgrp", "@allhosts").split() == ["group_name", "@allhosts", "hostlist", "NONE"]
+    queue = dict(line.split(None, 1) for line in qconf(root, "-sq", "all.q").splitlines())
+    assert (queue["hostlist"], queue["slots"], queue["shell"]) == ("@allhosts", "1", "/bin/sh")
+    sub = root.run([*SGE_ENV, "qsub", "-w", "n", "-b", "y", "-o", "/dev/null", "-e", "/dev/null", "/bin/true"])
+    assert b"has been submitted" in sub.stdout + sub.stderr, sub
+    root.run([*SGE_ENV, "qdel", "-f", "-u", "*"])
+
+    # What the engine's add_node does: exec hosts in @allhosts, each with its own slots in all.q (so
+    # many that qconf wraps the slots line: the states keep every override through the wrapping).
+    extra = [f"dcx{i}" for i in range(1, 7)]
+    hosts = root.run(["cat", "/etc/hosts"]).stdout.decode()
+    lines = "".join(f"127.200.0.{233 + i} {name}\n" for i, name in enumerate(extra, 1))
+    p = root.run(
+        ["/usr/bin/python3", "-c", "import sys; open('/etc/hosts', 'a').write(sys.stdin.read())"], input=lines.encode()
+    )
+    assert p.returncode == 0, p
+    for name in (HOST, *extra):
+        path = os.path.join("/var/tmp", name)
+        text = EXECHOST_TEMPLATE.format(name=name, complex_values="NONE")
+        p = root.run(
+            ["/usr/bin/python3", "-c", f"import sys; open({path!r}, 'w').write(sys.stdin.read())"], input=text.encode()
+        )
+        assert p.returncode == 0, p
+        qconf(root, "-Ae", path)
+        qconf(root, "-aattr", "hostgroup", "hostlist", name, "@allhosts")
+        qconf(root, "-rattr", "queue", "slots", "4", f"all.q@{name}")
+    listing = qconf(root, "-sq", "all.q")
+    assert "\\\n" in listing, listing  # wrapped
+    if os.environ.get("RECORD_TO"):  # the real listings tests/unit/states/test_dcluster_sge_cell.py reads
+        for name, args in (("qconf-sq-template.txt", ["-sq"]), ("qconf-sq-all.q-wrapped.txt", ["-sq", "all.q"])):
+            with open(os.path.join(os.environ["RECORD_TO"], name), "w") as fh:
+                fh.write(qconf(root, *args))
+    again = apply(root, d, "dcluster.head.sge")
+    assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}
+    override = json.dumps({"dcluster_head": {"sge": {"queue_settings": {"slots": 2, "load_thresholds": "NONE"}}}})
+    changed = apply(root, d, "dcluster.head.sge", f"pillar={override}")
+    assert failed(changed) == {}
+    diff = changed["dcluster-sge-queue:all.q"]["changes"]
+    assert diff["load_thresholds"] == {"old": "np_load_avg=1.75", "new": "NONE"}
+    assert diff["slots"]["old"] == "1" and diff["slots"]["new"].startswith("2,["), diff
+    after = qconf(root, "-sq", "all.q").replace("\\\n", "").split("\n")
+    queue = {line.split(None, 1)[0]: " ".join(line.split()[1:]) for line in after if line.strip()}
+    assert (queue["load_thresholds"], queue["hostlist"]) == ("NONE", "@allhosts")
+    slots = queue["slots"].replace(" ", "").split(",")
+    assert slots[0] == "2" and sorted(slots[1:]) == sorted(f"[{name}=4]" for name in (HOST, *extra)), queue["slots"]
+    assert apply(root, d, "dcluster.head.sge", f"pillar={override}")["dcluster-sge-queue:all.q"]["changes"] == {}
+    for name in (HOST, *extra):
+        qconf(root, "-purge", "queue", "slots", f"all.q@{name}")
+        qconf(root, "-dattr", "hostgroup", "hostlist", name, "@allhosts")
+        qconf(root, "-de", name)
+    p = root.run(
+        ["/usr/bin/python3", "-c", "import sys; open('/etc/hosts', 'w').write(sys.stdin.read())"], input=hosts.encode()
+    )
+    assert p.returncode == 0, p
 
 
 def test_a_slurm_worker_from_the_worker_formula_joins_and_runs_a_job(head, first):

@@ -68,3 +68,55 @@ dcluster-sge-qmaster:
     - watch:
       - file: dcluster-sge-act-qmaster
       - file: dcluster-sge-environment
+
+{#- The cell dcluster uses: Debian's package makes no submit host, host group or queue.
+    The head submits jobs (qsub is refused elsewhere); the engine's add_node puts each new
+    exec host into the host group (its default_hostgroup) and sets its slots in the queue
+    (default_queue, `qconf -rattr queue slots <cores> <queue>@<host>`), so both must exist.
+    dcluster_sge_cell (the library's _states/: Salt reloads its modules after the library's
+    pip state) reads qconf's listings and changes only what differs. #}
+{%- set cell_env = {'SGE_ROOT': g.sge_root, 'SGE_CELL': g.cell, 'SGE_QMASTER_PORT': g.qmaster_port | string, 'SGE_EXECD_PORT': g.execd_port | string} %}
+{%- set submit_hosts = g.submit_hosts or [master] %}
+{%- if submit_hosts is string or submit_hosts is mapping or submit_hosts | select('string') | list | length != submit_hosts | length %}
+dcluster-sge-submit-hosts:
+  test.fail_without_changes:
+    - name: {{ ("pillar dcluster_head:sge:submit_hosts is " ~ (g.submit_hosts | json) ~ ": expected a list of host names") | json }}
+{%- else %}
+dcluster-sge-submit-hosts:
+  dcluster_sge_cell.submit_host:
+    - names: {{ submit_hosts | json }}
+    - env: {{ cell_env | json }}
+    - wait: {{ g.wait | int }}
+    - require:
+      - service: dcluster-sge-qmaster
+{%- endif %}
+
+{%- if not (g.hostgroup is string and g.hostgroup.startswith('@')) %}
+dcluster-sge-hostgroup:
+  test.fail_without_changes:
+    - name: {{ ("pillar dcluster_head:sge:hostgroup is " ~ (g.hostgroup | json) ~ ": expected a host group name starting with @, e.g. @allhosts") | json }}
+{%- else %}
+dcluster-sge-hostgroup:
+  dcluster_sge_cell.hostgroup:
+    - name: {{ g.hostgroup | json }}
+    - env: {{ cell_env | json }}
+    - wait: {{ g.wait | int }}
+    - require:
+      - service: dcluster-sge-qmaster
+{%- endif %}
+
+{%- if not (g.queue is string and g.queue) or g.queue_settings is not mapping %}
+dcluster-sge-queue:
+  test.fail_without_changes:
+    - name: {{ ("pillar dcluster_head:sge:queue is " ~ (g.queue | json) ~ " and queue_settings is " ~ (g.queue_settings | json) ~ ": expected a queue name and a mapping of queue attributes") | json }}
+{%- else %}
+dcluster-sge-queue:
+  dcluster_sge_cell.queue:
+    - name: {{ g.queue | json }}
+    - hostlist: {{ g.hostgroup | json }}
+    - settings: {{ g.queue_settings | json }}
+    - env: {{ cell_env | json }}
+    - wait: {{ g.wait | int }}
+    - require:
+      - dcluster-sge-hostgroup
+{%- endif %}

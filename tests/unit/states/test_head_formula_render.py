@@ -105,6 +105,57 @@ def test_sge_head_renders_the_qmaster(tmp_path):
     assert "dcluster-slurmctld" not in low and "dcluster-munged" not in low
 
 
+def test_sge_head_makes_the_cell_dcluster_uses(tmp_path):
+    # Debian's package makes no submit host, host group or queue: qsub on the head is refused and
+    # the engine's add_node needs the host group and the queue; the formula makes them after qmaster.
+    low = show_sls(tmp_path, "dcluster.head", example("head-sge.sls"))
+    cell = {
+        "SGE_ROOT": "/var/lib/gridengine",
+        "SGE_CELL": "default",
+        "SGE_QMASTER_PORT": "6444",
+        "SGE_EXECD_PORT": "6445",
+    }
+    fun, submit = args(low, "dcluster-sge-submit-hosts")
+    assert fun == "dcluster_sge_cell.submit_host" and submit["names"] == ["headnode"] and submit["env"] == cell
+    assert {"service": "dcluster-sge-qmaster"} in submit["require"]
+    fun, group = args(low, "dcluster-sge-hostgroup")
+    assert fun == "dcluster_sge_cell.hostgroup" and group["name"] == "@allhosts" and group["env"] == cell
+    fun, queue = args(low, "dcluster-sge-queue")
+    assert fun == "dcluster_sge_cell.queue" and queue["name"] == "all.q" and queue["hostlist"] == "@allhosts"
+    assert queue["settings"] == {"slots": 1, "shell": "/bin/sh"} and queue["env"] == cell
+    assert "dcluster-sge-hostgroup" in queue["require"]
+
+
+def test_sge_cell_defaults_and_pillar(tmp_path):
+    # no sge keys: the qmaster's host submits, @allhosts and all.q (dcluster's default_hostgroup/queue)
+    low = show_sls(tmp_path, "dcluster.head", {"dcluster_head": {"scheduler": "sge"}})
+    assert args(low, "dcluster-sge-submit-hosts")[1]["names"] == ["headnode"]
+    assert args(low, "dcluster-sge-hostgroup")[1]["name"] == "@allhosts"
+    assert args(low, "dcluster-sge-queue")[1]["name"] == "all.q"
+    sge = {"submit_hosts": ["login1", "login2"], "hostgroup": "@cloud", "queue": "cloud.q"}
+    sge["queue_settings"] = {"load_thresholds": "NONE"}
+    low = show_sls(tmp_path, "dcluster.head", {"dcluster_head": {"scheduler": "sge", "sge": sge}})
+    assert args(low, "dcluster-sge-submit-hosts")[1]["names"] == ["login1", "login2"]
+    _, queue = args(low, "dcluster-sge-queue")
+    assert queue["name"] == "cloud.q" and queue["hostlist"] == "@cloud"
+    # pillar settings are added to the defaults
+    assert queue["settings"] == {"slots": 1, "shell": "/bin/sh", "load_thresholds": "NONE"}
+
+
+@pytest.mark.parametrize(
+    "sge, state_id, message",
+    [
+        ({"submit_hosts": "headnode"}, "dcluster-sge-submit-hosts", "pillar dcluster_head:sge:submit_hosts is"),
+        ({"hostgroup": "allhosts"}, "dcluster-sge-hostgroup", "pillar dcluster_head:sge:hostgroup is"),
+        ({"queue_settings": ["slots"]}, "dcluster-sge-queue", "pillar dcluster_head:sge:queue is"),
+    ],
+)
+def test_bad_sge_cell_pillar_fails_naming_its_key(tmp_path, sge, state_id, message):
+    low = show_sls(tmp_path, "dcluster.head", {"dcluster_head": {"scheduler": "sge", "sge": sge}})
+    fun, fail = args(low, state_id)
+    assert fun == "test.fail_without_changes" and fail["name"].startswith(message), fail
+
+
 def test_torque_head_renders_server_queue_and_maui(tmp_path):
     low = show_sls(tmp_path, "dcluster.head", example("head-torque.sls"))
     _, name = args(low, "dcluster-torque-server-name")
