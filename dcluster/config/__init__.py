@@ -95,6 +95,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         node_size_choice=v["node_size_choice"],
         idle_policy=v["idle_policy"],
         idle_keep_boots=v["idle_keep_boots"],
+        protect_wide_jobs=v["protect_wide_jobs"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

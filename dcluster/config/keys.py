@@ -682,6 +682,15 @@ ROOT = Dict(
             kind=float,
             minimum=0.0,
         ),
+        "protect_wide_jobs": Scalar(
+            doc="Protect the first pending job that cannot start on the nodes in the scheduler (most often a wide "
+            "one) while nodes for it boot: its booted nodes are not registered, and its drained nodes not "
+            "released, until every node it needs is up; then they join the scheduler in one cycle, so the "
+            "scheduler starts it first instead of handing them one by one to narrower jobs queued behind it. "
+            "A node is held back at most half of max_launch_time. false: register each node once it has booted.",
+            default=True,
+            kind=bool,
+        ),
         "worker_number": Scalar(
             doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1
         ),

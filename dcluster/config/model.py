@@ -75,6 +75,7 @@ class Config:
     node_size_choice: str = "waste"  # or "priority" (planner/policy.py: which same-priority resource launches)
     idle_policy: str = "adaptive"  # or "fixed" (planner/idle.py: when an unwanted idle worker is released)
     idle_keep_boots: float = 2.0  # adaptive: keep idle workers demand would take within this many boot times
+    protect_wide_jobs: bool = True  # planner/policy.py: a blocked head job's booted nodes join the scheduler together
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

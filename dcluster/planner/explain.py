@@ -41,6 +41,7 @@ SHAPE = "shape"  # no eligible resource's node (cores, memory) or max can hold i
 AUTO_OFF = "auto_mode_off"  # auto mode would launch or release for it; it is off
 NOT_MONITORED = "not_monitored"  # in no queue of queue_to_monitor: not demand
 NO_PLAN = "no_plan"  # the scheduler poll failed: nothing was planned
+WIDE_JOB = "wide_job"  # the scheduler's head waits for booting nodes; its others are kept out of the scheduler
 # ---- why a worker is left as it is (or what is done to it: the action's kind)
 BUSY = "busy"
 MIN = "min"  # idle past max_idle_time, kept for the resource's min
@@ -52,7 +53,21 @@ DRAINING = "draining"  # our hold: waits for its jobs to end
 PHYSICAL = "physical"  # not ours: never touched
 ACTING = "acting"  # a chain of actions on it is under way
 
-WORKER_CODES = (BUSY, MIN, IDLE_TIME, DEMAND, WANTED, HELD, DRAINING, PHYSICAL, ACTING, BOOTING, AUTO_OFF, NO_PLAN)
+WORKER_CODES = (
+    BUSY,
+    MIN,
+    IDLE_TIME,
+    DEMAND,
+    WANTED,
+    HELD,
+    DRAINING,
+    PHYSICAL,
+    ACTING,
+    BOOTING,
+    AUTO_OFF,
+    NO_PLAN,
+    WIDE_JOB,
+)
 JOB_CODES = (
     EXISTING,
     BOOTING,
@@ -72,6 +87,7 @@ JOB_CODES = (
     AUTO_OFF,
     NOT_MONITORED,
     NO_PLAN,
+    WIDE_JOB,
 )
 # every code a row may have: the above, an action's kind (what is done to a worker), a worker state's name
 CODES = frozenset(JOB_CODES + WORKER_CODES + tuple(k.value for k in Kind) + tuple(s.value for s in WorkerState))

@@ -107,6 +107,8 @@ class _Planner:
         self._launch_why: dict[str, str] = {}
         self._live_base: dict[str, int] | None = None
         self._by_name = {w.name: w for w in view.workers}
+        self.registering: dict[str, float] = {}  # booted workers safety() registers -> their launch time
+        self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (_protect)
 
     # ------------------------------------------------------------ helpers
     def _why(self, code: str, text: str) -> str:
@@ -194,6 +196,7 @@ class _Planner:
                         )
                     )
                     self.acted.add(w.name)
+                    self.registering[w.name] = w.instance.launch_time
             elif w.state == WorkerState.ERROR and w.instance is None and w.jobs:
                 # reconcile keeps such a worker unknown (absence.py); should one get here, jobs the
                 # scheduler still shows are never requeued on the word of a listing.
@@ -366,6 +369,8 @@ class _Planner:
                 after[c] = backlog[j.id] + j.cores
         promised: dict[tuple[Any, ...], int] = {}
         rank_cache: dict[tuple[Any, ...], dict[str, tuple[bool, int]]] = {}
+        head_found = False  # the scheduler's head: the first job not started on free cores of registered nodes
+        blocked_head: Job | None = None  # ... when no capacity can take it now (its reservation: resv)
         for job, cls in zip(pending, classes, strict=True):
             shape = (cls, job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
             if shape in failed:
@@ -439,6 +444,8 @@ class _Planner:
                             # "fewer nodes first" may now order differently
                             order_cache.clear()
                             fits_cache.clear()
+                        if not head_found:
+                            head_found = self._protect(job, pool, idxs, first_new[res.name], draining, booting)
                         break
                 if placed:
                     break
@@ -457,11 +464,15 @@ class _Planner:
                     resv = _reservation(job, fits, pools, view, self.now)
                     if resv is not None:
                         self._why(why_.BEHIND_RESERVATION, resv.why)
+                        blocked_head = None if head_found else job
+            head_found = head_found or not placed
+        if blocked_head is not None and resv is not None:
+            self._keep_for(blocked_head, resv, pools, motivated)
 
         for res in resources:
             pool = pools[res.name]
             for bin_ in pool.bins:
-                if bin_.used and bin_.name in draining:
+                if bin_.used and bin_.name in draining and bin_.name not in self.earmarked:
                     self.actions.append(
                         Action(
                             Kind.RELEASE, res.name, "pending jobs fit on it: cheaper than a new node", target=bin_.name
@@ -536,6 +547,133 @@ class _Planner:
             f"against {others} (node_size_choice waste)"
         )
         return best, why, credit
+
+    def _protect(
+        self, job: Job, pool: Pool, idxs: list[int], first_new: int, draining: set[str], booting: set[str]
+    ) -> bool:
+        """Whether ``job``, just placed on ``pool``'s bins ``idxs``, is the scheduler's head: the first job
+        that does not fit on free cores of registered nodes (False: the scheduler starts it now).
+
+        With ``protect_wide_jobs``, while some of the head's nodes still boot, its booted ones are not
+        registered and its draining ones not released.  Registered one by one, each would go to a
+        narrower job queued behind it: a scheduler reserves nothing for a job wider than the nodes it
+        has.  Registered in one cycle, the whole set is free at once and the scheduler starts the head
+        first.
+        """
+        used = sorted(set(idxs))
+        names = [pool.bins[i].name for i in used]
+        coming = sum(
+            1
+            for i, n in zip(used, names, strict=True)
+            if i >= first_new or not n or (n in booting and n not in self.registering)
+        )
+        if not coming and draining.isdisjoint(names) and not any(n in self.registering for n in names):
+            return False
+        if not coming or not self.config.protect_wide_jobs or not self.view.auto_mode:
+            return True  # all up: what it needs joins (or is released) in this cycle
+        text = f"for job {job.id} ({job.cores} cores): {coming} of its {len(used)} node(s) still booting"
+        kept = self._defer([n for n in names if n in self.registering], job, text)
+        for name in sorted(draining & set(names)):
+            self.kept[name] = (why_.WIDE_JOB, f"drained, not released {text} (protect_wide_jobs)")
+            kept.add(name)
+            self.earmarked.add(name)
+            self.acted.add(name)  # not destroyed as drained and empty either
+        if kept:
+            self.placed[-1] = (
+                job.id,
+                self._why(
+                    why_.WIDE_JOB,
+                    f"{pool.resource}: waits {text}; {len(kept)} up, kept out of the scheduler until all are, so "
+                    f"jobs behind it do not take them (protect_wide_jobs)",
+                ),
+            )
+        return True
+
+    def _defer(self, names: list[str], job: Job, text: str) -> set[str]:
+        """Leave the booted ``names`` unregistered this cycle (their REGISTER dropped), for ``job``.  A node
+        waits at most half of max_launch_time (past it, it would be destroyed as never usable)."""
+        limit = self.config.max_launch_time / 2
+        held = {n for n in names if self.now - self.registering[n] < limit}
+        if held:
+            self.actions = [a for a in self.actions if a.kind != Kind.REGISTER or a.target not in held]
+            for name in held:
+                self.kept[name] = (why_.WIDE_JOB, f"booted, not registered {text} (protect_wide_jobs)")
+        return held
+
+    def _keep_for(self, job: Job, resv: _Reservation, pools: dict[str, Pool], motivated: dict[str, list[str]]) -> None:
+        """With ``protect_wide_jobs``, the blocked head ``job`` (no capacity takes it now) gets a reservation
+        from the scheduler: one reserves only on the nodes it has, so they must hold ``job``'s cores.
+        While they do, the idle ones that keep them so are not retired.  While they do not, the missing
+        nodes are launched, and until they are up nothing ``job`` counts on goes to a narrower job
+        queued behind it (each would push its start back): the booted ones are not registered, the idle
+        ones and those whose jobs end by its reserved start are held.  Once all are up they join (are
+        registered and released) in one cycle, and the scheduler backfills behind the reservation as on
+        a static machine."""
+        if not self.config.protect_wide_jobs or not self.view.auto_mode:
+            return
+        ours = [w for w in self.view.workers if w.resource in resv.resources and w.name not in self.doomed]
+        usable = sum(w.cores for w in ours if w.state in (WorkerState.IDLE, WorkerState.BUSY))
+        drained = [w for w in ours if w.state == WorkerState.DRAINING and w.name not in self.acted]
+        text = f"for job {job.id} ({job.cores} cores), which the scheduler can reserve only on the nodes it has"
+        idle = sorted(
+            (w for w in ours if w.state == WorkerState.IDLE and w.name not in self.wanted and w.name not in self.acted),
+            key=lambda w: (w.since, w.name),
+        )
+        spare = usable + sum(w.cores for w in drained) - job.cores  # idle cores that may still be retired
+        ready = [w for w in ours if w.name in self.registering]
+        coming = sum(w.cores for w in ours if w.state == WorkerState.STARTING and w.name not in self.registering)
+        coming += sum(
+            self.view.launching(r) * pools[r].cores + pools[r].new_nodes * pools[r].cores for r in resv.resources
+        )
+        missing = -spare - sum(w.cores for w in ready) - coming
+        for name in sorted(resv.resources):
+            pool = pools[name]
+            n = min(pool.headroom, -(-missing // pool.cores)) if missing > 0 else 0
+            if n > 0:
+                pool.headroom -= n
+                pool.new_nodes += n
+                missing -= n * pool.cores
+                coming += n * pool.cores
+                motivated.setdefault(name, []).append(job.id)
+        if spare < 0 and coming > 0:
+            text = f"{text}: {coming} more core(s) booting"
+            self._defer([w.name for w in ready], job, text)
+            ends: dict[str, float] = {}
+            for j in self.view.jobs:
+                if j.state == JobState.RUNNING and j.start_time and j.walltime_s:
+                    ends[j.id] = j.start_time + j.walltime_s
+            hold = [w.name for w in idle] + [
+                w.name
+                for w in ours
+                if w.state == WorkerState.BUSY
+                and w.name not in self.acted
+                and all(ends.get(j, float("inf")) <= resv.shadow for j in w.jobs)
+            ]
+            self._hold_for(job, hold, text)
+            for w in drained:
+                self.kept[w.name] = (why_.WIDE_JOB, f"drained, kept {text} (protect_wide_jobs)")
+                self.acted.add(w.name)  # neither destroyed as drained and empty nor released yet
+                self.earmarked.add(w.name)
+            return
+        for w in drained:  # all up: what was held for it joins with the rest
+            self.actions.append(
+                Action(Kind.RELEASE, w.resource, f"kept for job {job.id}: all its nodes are up", target=w.name)
+            )
+            self.acted.add(w.name)
+        for w in idle:
+            if spare >= w.cores:
+                spare -= w.cores
+                continue
+            self.acted.add(w.name)  # scale_down leaves it as it is
+            self.kept[w.name] = (why_.WIDE_JOB, f"kept idle {text} (protect_wide_jobs)")
+
+    def _hold_for(self, job: Job, names: list[str], text: str) -> None:
+        """Hold (drain) ``names`` for ``job``: they take no new job and finish their running ones."""
+        for name in names:
+            w = self._by_name[name]
+            self.actions.append(Action(Kind.HOLD, w.resource, f"dcluster: kept for job {job.id}", target=name))
+            self.kept[name] = (why_.WIDE_JOB, f"held {text} (protect_wide_jobs)")
+            self.acted.add(name)
 
     def _placement(
         self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str], booting: set[str]

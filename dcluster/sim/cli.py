@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         "every job that fits, even one that would delay the job the scheduler reserves for",
     )
     p.add_argument(
+        "--no-wide-protection",
+        action="store_true",
+        help="dcluster with protect_wide_jobs false: register each booted node at once, even one the "
+        "blocked head job waits for",
+    )
+    p.add_argument(
         "--scheduler",
         choices=SCHEDULERS,
         help="the simulated scheduler: easy (FCFS + EASY backfill, "
@@ -143,6 +149,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         opts["kill_at_walltime"] = True
     if args.greedy:
         opts["reservations"] = False
+    if args.no_wide_protection:
+        opts["wide_protection"] = False
     if args.reserve_future:
         opts["reserve_future"] = True
     slurm = {

@@ -82,6 +82,7 @@ class Settings:
     size_choice: str = "waste"  # node_size_choice of the dcluster policy (waste or priority)
     idle_policy: str = "adaptive"  # idle_policy of the dcluster policy (adaptive or fixed)
     keep_boots: float = 2.0  # idle_keep_boots of the dcluster policy
+    wide_protection: bool = True  # protect_wide_jobs of the dcluster policy
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -165,6 +166,7 @@ def build_config(s: Settings) -> Config:
             "node_size_choice": s.size_choice,
             "idle_policy": s.idle_policy,
             "idle_keep_boots": s.keep_boots,
+            "protect_wide_jobs": s.wide_protection,
             "cloud": cloud,
         }
     )

@@ -32,7 +32,7 @@ BUNDLED = {
 }
 _INT = {"cores_per_node", "max_nodes", "min_nodes", "idle", "poll", "mem_mb", "max_launch_time", "seed"}
 _FLOAT = {"boot", "boot_p95", "keep_boots"}
-_BOOL = {"kill_at_walltime", "backfill", "record", "reservations", "reserve_future"}
+_BOOL = {"kill_at_walltime", "backfill", "record", "reservations", "reserve_future", "wide_protection"}
 
 
 def trace_path(trace: str) -> str:

@@ -419,12 +419,17 @@ def test_scale_up_delay_launches_only_for_jobs_that_waited_long_enough():
 
 
 # ----------------------------------------------------------------- the scheduler's reservation (EASY)
-def _resv_case(respect=True, known_start=True, extra_jobs=()):
+def _resv_case(respect=True, known_start=True, extra_jobs=(), protect=True):
     """3 one-core nodes at max 3: A runs until NOW+900, B until NOW+100, C idle.  The head job needs 3
     cores, so the scheduler reserves them for NOW+900 (B's core at +100, A's at +900), none left over."""
     from dataclasses import replace
 
-    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 3}}}, max_idle_time=0, respect_reservations=respect)
+    cfg = config(
+        {"r1": {"cores": 1, "quantity": {"min": 0, "max": 3}}},
+        max_idle_time=0,
+        respect_reservations=respect,
+        protect_wide_jobs=protect,
+    )
     a, b, c = wid(n=1), wid(n=2), wid(n=3)
     na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
     nb, ib = worker(b, state=NodeState.BUSY, cores=1, used=1, jobs=("run2",))
@@ -443,7 +448,8 @@ def _resv_case(respect=True, known_start=True, extra_jobs=()):
 
 
 def test_an_idle_node_only_a_job_behind_the_reservation_wants_is_retired():
-    cfg, c, p = _resv_case()
+    # protect_wide_jobs off: the scheduler is left 2 nodes for the 3-node head (see the next test)
+    cfg, c, p = _resv_case(protect=False)
     assert [(a.kind, a.target) for a in p.actions] == [(Kind.HOLD, c), (Kind.REMOVE, c), (Kind.DESTROY, c)]
     why = dict(p.waiting)
     assert (
@@ -451,6 +457,13 @@ def test_an_idle_node_only_a_job_behind_the_reservation_wants_is_retired():
         and why["long"] == "behind job wide, for which the scheduler reserves the free cores"
     )
     assert not p.launches()
+
+
+def test_an_idle_node_the_blocked_heads_reservation_needs_is_kept():
+    # protect_wide_jobs: without C the scheduler has 2 nodes, too few to reserve for the 3-node head
+    _, c, p = _resv_case()
+    assert p.actions == () and p.kept[c][0] == "wide_job"
+    assert dict(p.waiting)["long"] == "behind job wide, for which the scheduler reserves the free cores"
 
 
 def test_a_job_that_ends_before_the_reserved_start_backfills_the_idle_node():

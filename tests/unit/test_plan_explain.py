@@ -169,8 +169,8 @@ def test_scale_up_delay_and_protected():
 
 def test_a_job_behind_the_head_jobs_reservation():
     """Max 2 one-core nodes: A busy until NOW+900, B idle; the head job needs both, so the scheduler keeps
-    B for it and will not start a long job there."""
-    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 2}}}, max_idle_time=0)
+    B for it and will not start a long job there (once B is retired, with protect_wide_jobs off)."""
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 2}}}, max_idle_time=0, protect_wide_jobs=False)
     a, b = wid(n=1), wid(n=2)
     running = replace(job("run", state=JobState.RUNNING), nodes=(a,), start_time=NOW - 100, walltime_s=1000)
     pending = [replace(job("head", chunks=2), walltime_s=100), replace(job("long", submit=1.0), walltime_s=5000)]

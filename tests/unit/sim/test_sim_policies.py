@@ -39,8 +39,8 @@ def test_dcluster_three_jobs():
     # 0 launch 2 (J1, J2); 60 J3 arrives, no headroom: waiting; 120 both register, J1 J2 start;
     # 420 J2 ends, node B idle; 480 B idle 60 s and not wanted (J3 fits nowhere): HOLD, REMOVE
     # and DESTROY at once; 720 J1 ends: J3 fits on A + 1 new node: LAUNCH 1;
-    # 840 C registers, J3 starts; 960 done.
-    r, m, jobs = run(THREE, policy="dcluster")
+    # 840 C registers, J3 starts; 960 done.  (protect_wide_jobs off: see the test below)
+    r, m, jobs = run(THREE, policy="dcluster", wide_protection=False)
     assert starts(jobs) == {"1": 120, "2": 120, "3": 840}
     assert m["jobs"] == 3 and m["jobs_completed"] == 3 and m["jobs_never_started"] == 0
     assert m["launches"] == 3 and m["peak_nodes"] == 2
@@ -50,6 +50,15 @@ def test_dcluster_three_jobs():
     assert m["mean_wait_s"] == pytest.approx((120 + 120 + 780) / 3)
     assert m["p95_wait_s"] == 780
     assert r.action_counts == {"launch": 2, "register": 3, "hold": 1, "remove": 1, "destroy": 1}
+
+
+def test_dcluster_three_jobs_keeps_the_node_the_blocked_job_needs():
+    # protect_wide_jobs: at 480 B is idle past its timer, but J3 (2 cores) is blocked and the scheduler
+    # can reserve for it only on the nodes it has: B stays, J3 starts on A + B when J1 ends at 720.
+    r, m, jobs = run(THREE, policy="dcluster")
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 720}
+    assert m["launches"] == 2 and r.action_counts == {"launch": 1, "register": 2}
+    assert m["node_hours"] == pytest.approx(2 * 840 / 3600, abs=1e-3)  # A and B 0-840, no third boot
 
 
 def test_static_three_jobs():
@@ -157,7 +166,7 @@ def test_a_refused_destroy_stops_its_chain_in_the_replay(monkeypatch):
         raise SchedulerError(f"{name}: cannot remove")
 
     monkeypatch.setattr(ports.SimSchedulerPort, "remove", stuck)
-    r, m, jobs = run(THREE, policy="dcluster")
+    r, m, jobs = run(THREE, policy="dcluster", wide_protection=False)  # on: B is kept for J3, not removed
     assert r.action_counts.get("destroy", 0) == 0
     assert any("remove" in e and "cannot remove" in e for e in r.action_errors)
 
@@ -238,10 +247,14 @@ def test_skipping_ticks_changes_no_result_on_a_kth_slice():
             return now + self.s.poll
 
     records = list(itertools.islice(swf.read(trace_path("kth")), 300))
-    out = []
-    for cls in (Replay, EveryCycle):
-        jobs, skipped = jobs_from_swf(records)
-        r = cls(jobs, Settings(policy="dcluster", idle=0, boot=300, max_nodes=100, poll=60), skipped).run()
-        out.append((r.node_seconds, [j.start for j in r.jobs], r.ticks))
-    assert out[0][:2] == out[1][:2]
-    assert out[0][2] * 4 < out[1][2]  # and it does skip
+    for protect, skips in ((False, 4), (True, 1)):
+        out = []
+        for cls in (Replay, EveryCycle):
+            jobs, skipped = jobs_from_swf(records)
+            s = Settings(policy="dcluster", idle=0, boot=300, max_nodes=100, poll=60, wide_protection=protect)
+            r = cls(jobs, s, skipped).run()
+            out.append((r.node_seconds, [j.start for j in r.jobs], r.ticks))
+        assert out[0][:2] == out[1][:2]
+        # and it does skip (less with the protection: an idle node kept for a blocked job is asked about
+        # every cycle)
+        assert out[0][2] * skips < out[1][2]

@@ -142,15 +142,18 @@ BLOCKED = """\
 
 
 @pytest.mark.parametrize(
-    "policy, reserve_future, wide_start",
+    "policy, reserve_future, wide_start, protect",
     [
-        ("powersave", None, 540.0),  # Slurm knows its powered-down nodes: the wide job's reservation counts them
-        ("powersave", False, 5540.0),
-        ("dcluster", None, 5540.0),  # dcluster adds a node to Slurm once it has booted: nothing to count
-        ("dcluster", True, 540.0),
+        ("powersave", None, 540.0, True),  # Slurm knows its powered-down nodes: the wide job's reservation counts them
+        ("powersave", False, 5540.0, True),
+        ("dcluster", None, 5540.0, False),  # dcluster adds a node to Slurm once it has booted: nothing to count
+        ("dcluster", True, 540.0, False),
+        # protect_wide_jobs: at 400 dcluster launches the 2 nodes job 2 lacks and holds the 2 it counts on,
+        # so job 3 cannot take one at 420; at 520 all four join together and job 2 starts
+        ("dcluster", None, 520.0, True),
     ],
 )
-def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future, wide_start):
+def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future, wide_start, protect):
     # Job 1 holds the only 2 nodes until 420 s; at 400 s job 2 (all 4 nodes) and job 3 (1 node, 5000 s) arrive.
     # When job 1 ends, 2 nodes are idle: counting the 2 the cloud may still give (one boot away), job 2 is
     # reserved and job 3 is held back; otherwise job 3 takes a node and job 2 waits for it to end.
@@ -160,7 +163,16 @@ def test_the_replay_lets_reservations_count_nodes_to_come(policy, reserve_future
     records = [r for r in (parse_line(line, "t.swf", i) for i, line in enumerate(BLOCKED.splitlines(), 1)) if r]
     jobs, _ = jobs_from_swf(records)
     r = replay(
-        jobs, Settings(policy=policy, max_nodes=4, boot=120, idle=600, scheduler="slurm", reserve_future=reserve_future)
+        jobs,
+        Settings(
+            policy=policy,
+            max_nodes=4,
+            boot=120,
+            idle=600,
+            scheduler="slurm",
+            reserve_future=reserve_future,
+            wide_protection=protect,
+        ),
     )
     assert {j.id: j.start for j in r.jobs}["2"] == wide_start
 

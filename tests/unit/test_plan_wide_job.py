@@ -1,0 +1,140 @@
+"""Protection for a blocked wide job (issue 17, ``protect_wide_jobs``, on by default).
+
+A scheduler reserves for its blocked head job only on the nodes it has.  When that job wants more
+cores than they hold, each node that joins or frees goes to a narrower job queued behind it.  The
+planner therefore registers the head's booted nodes together once all are up, keeps the idle
+nodes its reservation counts on, and launches the nodes the scheduler lacks to reserve at all.
+Each test fails with the knob off.
+"""
+
+from dataclasses import replace
+
+from builders import NOW, config, inst, job, view, wid, worker
+
+from dcluster.model import JobState, NodeState
+from dcluster.planner import Kind, plan
+from dcluster.planner.explain import job_reasons, worker_reasons
+
+
+def cfg_of(protect=True, max_nodes=10):
+    spec = {"cores": 1, "quantity": {"min": 0, "max": max_nodes}}
+    return config({"r1": spec}, protect_wide_jobs=protect, max_idle_time=300)
+
+
+def kinds(p, target):
+    return [a.kind for a in p.actions if a.target == target]
+
+
+def running(jid, nodes, ends_in):
+    j = job(jid, chunks=len(nodes), state=JobState.RUNNING)
+    return replace(j, nodes=tuple(nodes), start_time=NOW - 100, walltime_s=100 + ends_in)
+
+
+def test_a_booted_node_of_the_blocked_job_waits_for_the_others_to_boot():
+    a, b = wid(n=1), wid(n=2)  # a booted and configured, b still booting
+    insts = {"r1": [inst(a, age=200, cores=1), inst(b, age=10, cores=1)]}
+    jobs = [job("wide", chunks=2)]
+    cfg = cfg_of()
+    p = plan(view(cfg, [], insts, jobs=jobs, configured={a}), cfg)
+    assert kinds(p, a) == []  # not registered: a job behind the wide one would take it
+    assert p.launches() == {}  # b counts: nothing more to launch
+    # knob off: registered at once, as before
+    off = cfg_of(protect=False)
+    assert kinds(plan(view(off, [], insts, jobs=jobs, configured={a}), off), a) == [Kind.REGISTER]
+
+
+def test_the_blocked_jobs_nodes_are_registered_together_once_all_are_up():
+    a, b = wid(n=1), wid(n=2)
+    insts = {"r1": [inst(a, age=200, cores=1), inst(b, age=130, cores=1)]}
+    cfg = cfg_of()
+    p = plan(view(cfg, [], insts, jobs=[job("wide", chunks=2)], configured={a, b}), cfg)
+    assert kinds(p, a) == [Kind.REGISTER] and kinds(p, b) == [Kind.REGISTER]
+
+
+def test_a_booted_node_is_held_back_at_most_half_of_max_launch_time():
+    a, b = wid(n=1), wid(n=2)
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 10}}}, max_launch_time=1200, protect_wide_jobs=True)
+    insts = {"r1": [inst(a, age=601, cores=1), inst(b, age=10, cores=1)]}
+    p = plan(view(cfg, [], insts, jobs=[job("wide", chunks=2)], configured={a}), cfg)
+    assert kinds(p, a) == [Kind.REGISTER]  # past it, it would be destroyed as never usable
+
+
+def test_a_narrow_blocked_head_that_fits_existing_nodes_changes_nothing():
+    a = wid(n=1)
+    n_a, i_a = worker(a, cores=1)
+    b = wid(n=2)
+    insts = {"r1": [replace(i_a, cores=1), inst(b, age=200, cores=1)]}
+    cfg = cfg_of()
+    # the first job fits a's free core (the scheduler starts it there); the second is not blocked by it
+    p = plan(view(cfg, [n_a], insts, jobs=[job("one"), job("two", submit=1.0)], configured={a, b}), cfg)
+    assert kinds(p, b) == [Kind.REGISTER]
+
+
+def _blocked_at_max(protect, idle_since=NOW - 1000):
+    """4 one-core nodes (the max): 2 busy until NOW + 1000, 2 idle past max_idle_time; a 4-core job waits."""
+    cfg = cfg_of(protect, max_nodes=4)
+    names = [wid(n=i) for i in range(4)]
+    nodes, insts = [], []
+    for i, name in enumerate(names):
+        n, i_ = worker(name, cores=1, since=idle_since)
+        if i < 2:
+            n = replace(n, state=NodeState.BUSY, cores_used=1, jobs=("run",))
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    jobs = [running("run", names[:2], 1000), replace(job("wide", chunks=4), walltime_s=3600)]
+    v = view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
+    return cfg, names, v
+
+
+def test_idle_nodes_the_blocked_jobs_reservation_counts_on_are_not_retired():
+    cfg, names, v = _blocked_at_max(True)
+    p = plan(v, cfg)
+    assert p.of(Kind.HOLD) == [] and p.of(Kind.DESTROY) == []
+    rows = {r["worker"]: r for r in worker_reasons(p, v)}
+    assert rows[names[2]]["reason"] == "wide_job", rows[names[2]]
+    assert "for job wide (4 cores), which the scheduler can reserve only on the nodes it has" in rows[names[2]]["why"]
+    # knob off: both idle nodes are retired, and the scheduler has 2 nodes for a 4-node job
+    cfg, names, v = _blocked_at_max(False)
+    assert sorted(a.target for a in plan(v, cfg).of(Kind.DESTROY)) == sorted(names[2:])
+
+
+def test_missing_nodes_are_launched_so_the_scheduler_can_reserve_for_the_blocked_job():
+    # 2 busy nodes of a max of 4 (headroom 2) and a 4-node job: it fits only when the running job ends
+    cfg = cfg_of(max_nodes=4)
+    names = [wid(n=i) for i in range(2)]
+    nodes, insts = [], []
+    for name in names:
+        n, i_ = worker(name, cores=1, state=NodeState.BUSY, used=1, jobs=("run",))
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    jobs = [running("run", names, 1000), job("wide", chunks=4)]
+    p = plan(view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), cfg)
+    assert p.launches() == {"r1": 2}
+    assert p.of(Kind.LAUNCH)[0].jobs == ("wide",)
+    off = cfg_of(False, max_nodes=4)
+    assert plan(view(off, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), off).launches() == {}
+    # next cycles: one of them booted, the other not yet: the booted one waits for it
+    c, d = wid(n=7), wid(n=8)
+    insts2 = insts + [inst(c, age=130, cores=1), inst(d, age=20, cores=1)]
+    p = plan(view(cfg, nodes, {"r1": insts2}, jobs=jobs, configured={*names, c}), cfg)
+    assert kinds(p, c) == []
+    assert plan(view(off, nodes, {"r1": insts2}, jobs=jobs, configured={*names, c}), off).of(Kind.REGISTER)
+    # both up: registered together
+    p = plan(view(cfg, nodes, {"r1": insts2}, jobs=jobs, configured={*names, c, d}), cfg)
+    assert kinds(p, c) == [Kind.REGISTER] and kinds(p, d) == [Kind.REGISTER]
+
+
+def test_the_dry_run_says_why_a_booted_node_is_not_registered():
+    a, b = wid(n=1), wid(n=2)
+    insts = {"r1": [inst(a, age=200, cores=1), inst(b, age=10, cores=1)]}
+    cfg = cfg_of()
+    v = view(cfg, [], insts, jobs=[job("wide", chunks=2)], configured={a})
+    p = plan(v, cfg)
+    rows = {r["worker"]: r for r in worker_reasons(p, v)}
+    assert rows[a]["reason"] == "wide_job"
+    assert rows[a]["why"] == (
+        "booted, not registered for job wide (2 cores): 1 of its 2 node(s) still booting (protect_wide_jobs)"
+    )
+    (row,) = job_reasons(p, v)
+    assert row["reason"] == "wide_job"
+    assert "kept out of the scheduler until all are" in row["why"], row
