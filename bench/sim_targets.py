@@ -181,6 +181,13 @@ def pct(x):
     return f"{x * 100:.1f} %"
 
 
+def setting(p):
+    """A dcluster replay's idle setting as the frontier names it: its idle timeout, and with idle_policy
+    adaptive its idle_keep_boots."""
+    k = p.get("idle_keep_boots")
+    return f"idle {p['idle_s']}" + (f" keep_boots {k:g}" if k is not None else "")
+
+
 def verdict(ok, text, miss=""):
     return ("met" if ok else "**missed**") + f": {text}" + ("" if ok or not miss else f"; missed by {miss}")
 
@@ -343,7 +350,7 @@ def trace_part(trace, r, runs, dflt):
         f"{any_r['wide_jobs']:,} wide of {any_r['wide_min_cores']}+ processors)",
         "",
         "dcluster's frontier at twice the machine: "
-        + ", ".join(f"idle {p['idle_s']} ({p['node_hours']:,.0f} node-h, {p['mean_wait_s']:,.0f} s)" for p in front)
+        + ", ".join(f"{setting(p)} ({p['node_hours']:,.0f} node-h, {p['mean_wait_s']:,.0f} s)" for p in front)
         + ".",
         "",
     ]
