@@ -217,7 +217,11 @@ def master_restart_mid_scale_up(stack: Stack) -> None:
         time.sleep(0.5)
     stack.start_master()
     wait(stack, lambda: set(ids) <= set(stack.finished()), 180, "every job after the restart", on_poll=poll)
-    assert live_peak[0] == 2 and len(seen) == 2, f"expected exactly two workers, saw {seen}"
+    # Four one-core jobs on two-core workers: never more than two workers (no duplicate launch).  Fewer
+    # is right too: the first poll may see only the first qsub's job (one node), and the restart may cut
+    # the next launch short before its create call; its ids then count as a launch of unknown outcome
+    # until listings agree it never happened, and the first worker can run all four jobs meanwhile.
+    assert 1 <= live_peak[0] <= 2 and 1 <= len(seen) <= 2, f"expected one or two workers, saw {seen}"
     wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "scale-down after the restart", on_poll=poll)
     wait(
         stack,
