@@ -37,6 +37,8 @@ from .actions import Action, Kind, Plan
 from .packing import DRAINING, LIVE, Pool
 
 MAX_JOBS_IN_REASON = 5
+# the hold reason of a node held for a blocked wide job (_hold_for); scale_down tells it from its own drains by it
+WIDE_HOLD = "dcluster: kept for job "
 
 
 def limits_of(view: View, res: Resource) -> Limits:
@@ -671,7 +673,7 @@ class _Planner:
         """Hold (drain) ``names`` for ``job``: they take no new job and finish their running ones."""
         for name in names:
             w = self._by_name[name]
-            self.actions.append(Action(Kind.HOLD, w.resource, f"dcluster: kept for job {job.id}", target=name))
+            self.actions.append(Action(Kind.HOLD, w.resource, f"{WIDE_HOLD}{job.id}", target=name))
             self.kept[name] = (why_.WIDE_JOB, f"held {text} (protect_wide_jobs)")
             self.acted.add(name)
 
@@ -709,14 +711,9 @@ class _Planner:
         if self._live_base is None:
             self._live_base = {}
             for w in self.view.workers:
-                if w.state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING):
+                if _serves(w):
                     self._live_base[w.resource] = self._live_base.get(w.resource, 0) + 1
-        doomed = sum(
-            1
-            for n in self.doomed
-            if self._by_name[n].resource == res.name
-            and self._by_name[n].state in (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
-        )
+        doomed = sum(1 for n in self.doomed if self._by_name[n].resource == res.name and _serves(self._by_name[n]))
         return (
             self._live_base.get(res.name, 0) - doomed + self.view.launching(res.name) + self.launched.get(res.name, 0)
         )
@@ -757,7 +754,15 @@ class _Planner:
             workers = [w for w in view.workers if w.resource == res.name and w.name not in self.acted]
             # Drained and empty: out of the scheduler, then out of the cloud.
             for w in workers:
-                if w.state == WorkerState.DRAINING and not w.jobs and (w.node is None or w.node.cores_used == 0):
+                if w.state == WorkerState.DRAINING and lim.mode != "draining" and _held_for_job(w.reason):
+                    # Held for a wide job that no longer counts on it (cancelled, held by its user, another job
+                    # now first, or no reservation worked out this cycle): no scale-down decision drained it,
+                    # so it goes back to the idle policy (and min) instead of being destroyed as drained.
+                    self.actions.append(
+                        Action(Kind.RELEASE, res.name, f"no longer kept for a job ({w.reason})", target=w.name)
+                    )
+                    self.acted.add(w.name)
+                elif w.state == WorkerState.DRAINING and not w.jobs and (w.node is None or w.node.cores_used == 0):
                     self._remove_and_destroy(w, f"drained and empty ({w.reason})")
                 elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
                     down = self.now - w.since
@@ -872,6 +877,17 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         if free >= need:
             return _Reservation(job.id, names, when, free - need)
     return None
+
+
+def _serves(w: Worker) -> bool:
+    """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back."""
+    live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
+    return w.state in live or (w.state == WorkerState.DRAINING and _held_for_job(w.reason))
+
+
+def _held_for_job(reason: str) -> bool:
+    """Whether a hold reason is the one _hold_for gives (Grid Engine keeps no reason: never there)."""
+    return reason.strip().lower().startswith(WIDE_HOLD)
 
 
 def _launch_reason(n: int, jobs: list[str]) -> str:

@@ -14,6 +14,7 @@ from builders import NOW, config, inst, job, view, wid, worker
 from dcluster.model import JobState, NodeState
 from dcluster.planner import Kind, plan
 from dcluster.planner.explain import job_reasons, worker_reasons
+from dcluster.reconcile import BackoffState, Limits
 
 
 def cfg_of(protect=True, max_nodes=10):
@@ -138,3 +139,48 @@ def test_the_dry_run_says_why_a_booted_node_is_not_registered():
     (row,) = job_reasons(p, v)
     assert row["reason"] == "wide_job"
     assert "kept out of the scheduler until all are" in row["why"], row
+
+
+def _held_for_wide(min_nodes=2):
+    """Cycle 1: 2 busy one-core nodes and an idle one, max 6; a 5-node job cannot start, so the planner
+    launches 2 and holds the 3 for it.  Returns the config, their names and the nodes as held next cycle."""
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": min_nodes, "max": 6}}}, protect_wide_jobs=True)
+    names = [wid(n=i) for i in range(3)]
+    nodes, insts = [], []
+    for i, name in enumerate(names):
+        busy = {"state": NodeState.BUSY, "used": 1, "jobs": ("run",)} if i < 2 else {}
+        n, i_ = worker(name, cores=1, since=NOW - 10, **busy)
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    jobs = [running("run", names[:2], 1000), replace(job("wide", chunks=5), walltime_s=3600)]
+    p = plan(view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), cfg)
+    assert sorted(a.target for a in p.of(Kind.HOLD)) == sorted(names) and p.launches() == {"r1": 2}
+    why = {a.target: a.reason for a in p.of(Kind.HOLD)}
+    held = [replace(n, state=NodeState.HELD, hold_reason=why[n.name]) for n in nodes]
+    return cfg, names, held, insts, jobs
+
+
+def test_nodes_held_for_a_job_that_went_away_are_released_not_destroyed():
+    # the wide job is cancelled (or held by its user) before its nodes are up: the idle node held for it
+    # was drained by no scale-down decision; it goes back to the idle policy, and min still counts it
+    cfg, names, held, insts, jobs = _held_for_wide(min_nodes=3)
+    p = plan(view(cfg, held, {"r1": insts}, jobs=jobs[:1], configured=set(names)), cfg)
+    assert p.of(Kind.DESTROY) == [] and p.of(Kind.REMOVE) == []
+    assert sorted(a.target for a in p.of(Kind.RELEASE)) == sorted(names)
+    assert p.launches() == {}  # the 3 held nodes are the resource's min, not 3 more to launch
+
+
+def test_nodes_held_for_a_job_whose_launches_back_off_are_not_destroyed():
+    # its launches failed and the resource backs off: no reservation can be worked out this cycle
+    cfg, names, held, insts, jobs = _held_for_wide()
+    off = {"r1": BackoffState(1, NOW + 600, "capacity", "no valid host")}
+    p = plan(view(cfg, held, {"r1": insts}, jobs=jobs, configured=set(names), backoff=off), cfg)
+    assert p.of(Kind.DESTROY) == [] and p.of(Kind.REMOVE) == []
+
+
+def test_an_operators_drain_of_the_resource_still_destroys_nodes_held_for_a_job():
+    cfg, names, held, insts, jobs = _held_for_wide(min_nodes=0)
+    p = plan(
+        view(cfg, held, {"r1": insts}, jobs=jobs, configured=set(names), limits={"r1": Limits(0, 0, "draining")}), cfg
+    )
+    assert p.of(Kind.RELEASE) == [] and [a.target for a in p.of(Kind.DESTROY)] == [names[2]]
