@@ -15,6 +15,7 @@ seen enough (``MIN_TAKES`` starts and one boot).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def observe(
             at = w.since  # an idle worker taken by a job
         elif p is not None and p.state == WorkerState.IDLE and w.state == WorkerState.IDLE and _ran_since(w, p):
             at = w.node.state_since if w.node is not None and w.node.state_since is not None else now
-        if at is not None:
+        if at is not None and math.isfinite(at):  # a time that is no number would make the rate none
             per = takes.setdefault(w.resource, {})
             at = min(at, now)
             per[at] = per.get(at, 0) + 1
@@ -91,7 +92,9 @@ def observe(
             ready = min(w.since, now)
             if p.instance is not None and p.instance.state.value == "running" and p.name in previous.configured:
                 ready = min(ready, previous.now)  # usable already then (a job may have run on it since)
-            boots.setdefault(w.resource, []).append(max(0.0, ready - w.instance.launch_time))
+            took = ready - w.instance.launch_time
+            if math.isfinite(took):
+                boots.setdefault(w.resource, []).append(max(0.0, took))
     if not takes and not boots:
         return before
     out = dict(before)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -331,9 +332,11 @@ def minion_from_tags(tags: Mapping[str, str], launch_index: int | None) -> str:
 
 def launch_time_from(tags: Mapping[str, str], fallback: float) -> float:
     try:
-        return float(tags[model.TAG_LAUNCHED])
+        value = float(tags[model.TAG_LAUNCHED])
     except (KeyError, TypeError, ValueError):
         return fallback
+    # "nan" and "inf" parse too: with one, no age is ever past max_launch_time and no rate is a number
+    return value if math.isfinite(value) else fallback
 
 
 def _fmt_time(t: float) -> str:

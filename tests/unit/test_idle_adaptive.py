@@ -3,6 +3,7 @@ wants, the freshest ones recent demand would take within ``idle_keep_boots`` boo
 max_idle_time, the others released at once.  Each behaviour test fails with ``idle_policy: fixed``."""
 
 import dataclasses
+import math
 
 import pytest
 from builders import NOW, config, job, view, wid, worker
@@ -146,6 +147,26 @@ def test_observe_counts_launches_and_idle_workers_taken_and_how_long_a_worker_to
     na3 = worker(a, cores=1, since=NOW + 40)[0]
     idle2 = reconcile(cfg, NOW + 50, [na3, nb2], {"r1": [ia, ib]}, [], previous=idle1)
     assert idle2.demand["r1"].takes[-1] == (NOW + 40, 1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf")])
+def test_a_launch_time_that_is_no_number_is_not_learned_and_the_planner_still_plans(bad):
+    # a cloud answer with such a time (a hostile tag) gave a rate of NaN, and every plan raised
+    cfg = cfg_of()
+    na, ia = worker(wid(n=0), cores=1, since=NOW - 500, age=5000)
+    v = reconcile(cfg, NOW - 300, [na], {"r1": [ia]}, [])
+    nodes, insts = [na], [ia]
+    for k in range(1, 7):  # each launched, seen booting, then joined: a start and a boot per worker
+        n, i = worker(wid(n=k), cores=1, since=NOW - 300 + 20 * k + 10, age=300 - 20 * k + 50)
+        if k == 1:
+            i = dataclasses.replace(i, launch_time=bad)
+        v = reconcile(cfg, NOW - 300 + 20 * k, nodes, {"r1": [*insts, i]}, [], previous=v)
+        nodes, insts = [*nodes, n], [*insts, i]
+        v = reconcile(cfg, NOW - 300 + 20 * k + 10, nodes, {"r1": insts}, [], previous=v)
+    assert plan(v, cfg, NOW).planned
+    d = v.demand["r1"]
+    assert len(d.takes) == 5 and len(d.boots) == 5, d
+    assert all(map(math.isfinite, [t for t, _ in d.takes] + list(d.boots))), d
 
 
 def test_the_rate_fades_in_a_quiet_spell():

@@ -23,6 +23,8 @@ def test_tags_for_carries_cluster_resource_minion_and_time():
     assert base.launch_time_from(tags, 5.0) == 1700000000.25
     assert base.launch_time_from({}, 5.0) == 5.0
     assert base.launch_time_from({model.TAG_LAUNCHED: "garbage"}, 7.0) == 7.0
+    for bad in ("nan", "inf", "-Infinity"):  # float() takes them: no age or rate is a number with one
+        assert base.launch_time_from({model.TAG_LAUNCHED: bad}, 7.0) == 7.0
 
 
 def test_the_minion_tag_names_the_instance():
