@@ -25,6 +25,7 @@ scheduler poll failed nothing is planned at all.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..config import Config, Resource
@@ -673,7 +674,7 @@ class _Planner:
         """Hold (drain) ``names`` for ``job``: they take no new job and finish their running ones."""
         for name in names:
             w = self._by_name[name]
-            self.actions.append(Action(Kind.HOLD, w.resource, f"{WIDE_HOLD}{job.id}", target=name))
+            self.actions.append(Action(Kind.HOLD, w.resource, f"{WIDE_HOLD}{_reason_id(job.id)}", target=name))
             self.kept[name] = (why_.WIDE_JOB, f"held {text} (protect_wide_jobs)")
             self.acted.add(name)
 
@@ -883,6 +884,12 @@ def _serves(w: Worker) -> bool:
     """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back."""
     live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
     return w.state in live or (w.state == WorkerState.DRAINING and _held_for_job(w.reason))
+
+
+def _reason_id(job_id: str) -> str:
+    """A job id as a hold reason may carry it: adapters accept letters, digits and ``_.@:%=,+/-`` only
+    (schedulers/validate.py), and Torque's array tasks are ``1234[5]``."""
+    return re.sub(r"[^A-Za-z0-9_.@:%=,+/-]", "_", job_id)[:100]
 
 
 def _held_for_job(reason: str) -> bool:

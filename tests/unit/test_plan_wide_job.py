@@ -15,6 +15,7 @@ from dcluster.model import JobState, NodeState
 from dcluster.planner import Kind, plan
 from dcluster.planner.explain import job_reasons, worker_reasons
 from dcluster.reconcile import BackoffState, Limits
+from dcluster.schedulers.validate import check_reason
 
 
 def cfg_of(protect=True, max_nodes=10):
@@ -141,7 +142,7 @@ def test_the_dry_run_says_why_a_booted_node_is_not_registered():
     assert "kept out of the scheduler until all are" in row["why"], row
 
 
-def _held_for_wide(min_nodes=2):
+def _held_for_wide(min_nodes=2, jid="wide"):
     """Cycle 1: 2 busy one-core nodes and an idle one, max 6; a 5-node job cannot start, so the planner
     launches 2 and holds the 3 for it.  Returns the config, their names and the nodes as held next cycle."""
     cfg = config({"r1": {"cores": 1, "quantity": {"min": min_nodes, "max": 6}}}, protect_wide_jobs=True)
@@ -152,7 +153,7 @@ def _held_for_wide(min_nodes=2):
         n, i_ = worker(name, cores=1, since=NOW - 10, **busy)
         nodes.append(n)
         insts.append(replace(i_, cores=1))
-    jobs = [running("run", names[:2], 1000), replace(job("wide", chunks=5), walltime_s=3600)]
+    jobs = [running("run", names[:2], 1000), replace(job(jid, chunks=5), walltime_s=3600)]
     p = plan(view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), cfg)
     assert sorted(a.target for a in p.of(Kind.HOLD)) == sorted(names) and p.launches() == {"r1": 2}
     why = {a.target: a.reason for a in p.of(Kind.HOLD)}
@@ -184,3 +185,12 @@ def test_an_operators_drain_of_the_resource_still_destroys_nodes_held_for_a_job(
         view(cfg, held, {"r1": insts}, jobs=jobs, configured=set(names), limits={"r1": Limits(0, 0, "draining")}), cfg
     )
     assert p.of(Kind.RELEASE) == [] and [a.target for a in p.of(Kind.DESTROY)] == [names[2]]
+
+
+def test_the_hold_for_a_job_names_it_in_a_reason_every_scheduler_accepts():
+    # Torque's array task ids have brackets (1234[5]), which no adapter accepts in a hold reason: the
+    # hold would be refused every cycle and protect nothing
+    _, _, held, _, _ = _held_for_wide(jid="1234[5]")
+    for n in held:
+        check_reason(n.hold_reason)
+        assert "1234" in n.hold_reason
