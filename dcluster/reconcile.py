@@ -116,6 +116,9 @@ class View:
     shapes: Mapping[str, tuple[int, int]] = field(default_factory=_empty)  # (cores, mem_mb) the cloud reports
     auto_mode: bool = True
     absences: Mapping[str, Absence] = field(default_factory=_empty)  # workers missing from one source (absence.py)
+    # workers whose instance the cloud listed as being deleted: in how many listings in a row (a new
+    # listing is a new instance snapshot); its node is removed only on more than one
+    deleting: Mapping[str, int] = field(default_factory=_empty)
     # workers the actuator is acting on (a chain under way or ended while this view was observed:
     # dcluster.actuator.Status.acting); the planner plans nothing for them this cycle
     acting: frozenset[str] = frozenset()
@@ -169,6 +172,7 @@ class View:
             "bootstrap": {k: b.to_dict() for k, b in self.bootstrap.items()},
             "auto_mode": self.auto_mode,
             "absences": {k: a.to_dict() for k, a in self.absences.items()},
+            "deleting": dict(self.deleting),
             "acting": sorted(self.acting),
         }
 
@@ -233,12 +237,18 @@ def reconcile(
     jobs = tuple(jobs)
     listed_jobs = absence.running_on(jobs) if scheduler_ok else {}
     prev_absences = previous.absences if previous is not None else {}
+    prev_deleting = previous.deleting if previous is not None else {}
+    deleting: dict[str, int] = {}
     absences: dict[str, Absence] = {}
     workers = []
     for name in sorted(set(node_map) | set(inst_map)):
         node, inst = node_map.get(name), inst_map.get(name)
         prev = before.get(name)
         listed = listed_jobs.get(name, ())
+        if inst is not None and inst.state == InstanceState.DELETING:
+            seen = prev_deleting.get(name, 0)
+            same_listing = prev is not None and prev.instance is inst  # not polled again (or a stale listing)
+            deleting[name] = max(1, seen) if same_listing else seen + 1
         if (
             prev is not None
             and not (listed and not set(listed) <= set(node.jobs if node else ()))
@@ -312,6 +322,7 @@ def reconcile(
         scheduler_ok=scheduler_ok,
         cloud_ok=MappingProxyType(cloud_ok),
         absences=MappingProxyType(absences),
+        deleting=MappingProxyType(deleting),
         demand=MappingProxyType(dict(observe_demand(previous, workers, now, scheduler_ok))),
         **{k: _freeze(v) for k, v in extra.items()},
     )

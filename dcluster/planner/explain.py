@@ -52,6 +52,7 @@ HELD = "held"  # an admin's hold: never undone
 DRAINING = "draining"  # our hold: waits for its jobs to end
 PHYSICAL = "physical"  # not ours: never touched
 ACTING = "acting"  # a chain of actions on it is under way
+DELETING = "deleting"  # one listing says its instance is being deleted: removed once the next says so too
 
 WORKER_CODES = (
     BUSY,
@@ -67,6 +68,7 @@ WORKER_CODES = (
     AUTO_OFF,
     NO_PLAN,
     WIDE_JOB,
+    DELETING,
 )
 JOB_CODES = (
     EXISTING,

@@ -217,6 +217,15 @@ class _Planner:
                 else:
                     self._remove_and_destroy(w, w.reason)
             elif w.state == WorkerState.DELETING and w.node is not None and not w.jobs:
+                # One listing that says "deleting" is no proof (a wrong answer would cost a good node: out
+                # of the scheduler, then destroyed as an orphan): the next listing must say so too.
+                if self.view.deleting.get(w.name, 0) < 2:
+                    self.kept[w.name] = (
+                        why_.DELETING,
+                        "its instance is listed as being deleted: out of the scheduler if the next listing says so too",
+                    )
+                    self.acted.add(w.name)
+                    continue
                 self.actions.append(Action(Kind.REMOVE, w.resource, "its instance is being deleted", target=w.name))
                 self.acted.add(w.name)
                 self.doomed.add(w.name)

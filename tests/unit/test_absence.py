@@ -5,6 +5,8 @@ is unknown ("confirming") until polls across ``confirm_absence`` agree, and is
 never destroyed, removed or requeued while any source shows a job on it.
 """
 
+import dataclasses
+
 import pytest
 from builders import NOW, config, inst, job, node, view, wid
 
@@ -12,6 +14,7 @@ from dcluster.config import ConfigError, load
 from dcluster.model import InstanceState, Job, JobState, NodeState, WorkerState
 from dcluster.planner import plan
 from dcluster.planner.actions import Kind
+from dcluster.reconcile import reconcile
 
 CFG = config(max_launch_time=1200, max_idle_time=0, max_down_time=480)
 
@@ -261,3 +264,39 @@ def test_a_node_whose_instance_was_last_seen_being_deleted_is_not_confirmed_when
     # last seen running: one listing that leaves it out is still only confirming
     live = view(cfg, [down], {"r1": [inst(name, age=5000)]}, now=NOW - 10)
     assert "confirming" in state_of(view(cfg, [down], {"r1": []}, previous=live), name).reason
+
+
+def test_one_listing_that_calls_an_idle_worker_s_instance_deleting_removes_nothing():
+    """A wrong "deleting" once would cost a good node (out of the scheduler, then destroyed as an orphan
+    when the next listing shows its instance running): its node goes only when a second listing, a new
+    snapshot and not the same one seen again, says so too."""
+    cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 4}}})
+    a = wid(n=1)
+    idle = node(a, cores=1, since=NOW - 500)
+    ok = inst(a, age=5000, cores=1)
+    v0 = reconcile(cfg, NOW - 60, [idle], {"r1": [ok]}, [], configured={a}, registered={a})
+
+    def removes(v):
+        return [x for x in plan(v, cfg).actions if x.target == a and x.kind in (Kind.REMOVE, Kind.DESTROY)]
+
+    first = dataclasses.replace(ok, state=InstanceState.DELETING)
+    v1 = reconcile(cfg, NOW - 30, [idle], {"r1": [first]}, [], previous=v0, configured={a}, registered={a})
+    assert dict(v1.deleting) == {a: 1}
+    assert not removes(v1)
+    # the same listing again (the cloud not polled since): still one
+    v2 = reconcile(cfg, NOW - 20, [idle], {"r1": [first]}, [], previous=v1, configured={a}, registered={a})
+    assert dict(v2.deleting) == {a: 1}
+    assert not removes(v2)
+    # a wrong answer, then the instance is running again: the count starts over
+    v3 = reconcile(cfg, NOW - 10, [idle], {"r1": [ok]}, [], previous=v2, configured={a}, registered={a})
+    assert dict(v3.deleting) == {}
+    assert not removes(v3)
+    # two listings in a row: the node is taken out of the scheduler
+    v4 = reconcile(
+        cfg, NOW, [idle], {"r1": [dataclasses.replace(first)]}, [], previous=v3, configured={a}, registered={a}
+    )
+    v5 = reconcile(
+        cfg, NOW + 30, [idle], {"r1": [dataclasses.replace(first)]}, [], previous=v4, configured={a}, registered={a}
+    )
+    assert dict(v5.deleting) == {a: 2}
+    assert [x.kind for x in removes(v5)] == [Kind.REMOVE]

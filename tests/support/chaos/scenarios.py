@@ -408,7 +408,9 @@ def scenario_deleting_instance_node_removed(seed: int = 16) -> Counters:
     inst = run.cloud.by_minion(name)
     run.cloud.delete(inst, "cloud")
     inst.gone_at = run.t + 300  # a slow delete
-    run.step()  # the controller sees it deleting and removes its node
+    run.step()  # one listing says deleting: no proof, the node stays
+    assert name in run.slurm.nodes, "the node of an instance one listing called deleting was removed"
+    run.step()  # the next listing says so too: the controller removes its node
     assert name not in run.slurm.nodes, "scenario set-up: the node of the deleting instance was not removed"
     run.faults.force("sched_exit")
     run.step()
