@@ -60,14 +60,15 @@ def observe(
     workers: Iterable[Worker],
     now: float,
     scheduler_ok: bool,
+    prev_workers: Mapping[str, Worker],
 ) -> Mapping[str, Demand]:
-    """The per-resource summary of this cycle: the previous one with the starts and boots seen since."""
+    """The per-resource summary of this cycle: the previous one with the starts and boots seen since
+    (``prev_workers``: the previous view's workers by name, which reconcile has made already)."""
     before: Mapping[str, Demand] = previous.demand if previous is not None else {}
     if previous is None or not scheduler_ok or not previous.scheduler_ok:
         return before  # nothing to compare with: a job running now may have started long ago
     takes: dict[str, dict[float, int]] = {}
     boots: dict[str, list[float]] = {}
-    prev_workers = {w.name: w for w in previous.workers}
     for w in workers:
         if not w.resource:
             continue

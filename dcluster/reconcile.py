@@ -323,7 +323,7 @@ def reconcile(
         cloud_ok=MappingProxyType(cloud_ok),
         absences=MappingProxyType(absences),
         deleting=MappingProxyType(deleting),
-        demand=MappingProxyType(dict(observe_demand(previous, workers, now, scheduler_ok))),
+        demand=MappingProxyType(dict(observe_demand(previous, workers, now, scheduler_ok, before))),
         **{k: _freeze(v) for k, v in extra.items()},
     )
 
