@@ -44,7 +44,7 @@ import pytest
 import yaml
 
 from dcluster import identity, model
-from tests.integration.test_head_formula import apply, failed, ns_pids
+from tests.support.formula_host import REPO, apply, build_library, failed, formula_host, write_config
 from tests.support.head_root import HeadRoot, available
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
@@ -53,7 +53,6 @@ _why = available()
 if _why:
     pytest.skip(_why, allow_module_level=True)
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SALT_SITE = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
 HOST, ADDRESS = "dce2e", "127.200.0.89"  # the head's own address, on a veth pair kept inside it
 BRIDGE, NETWORK, GATEWAY = "dce2e0", "127.200.0.80/29", "127.200.0.81"  # workers .82-.86, inside the head
@@ -175,26 +174,6 @@ def put(root: HeadRoot, path: str, data: bytes, mode: int = 0o644) -> None:
     assert p.returncode == 0, p.stderr.decode()
 
 
-def build_library(d) -> tuple[str, str]:
-    """The library as a wheel built from a copy of the checkout, and a fresh venv on this Python."""
-    src = d / "src"
-    shutil.copytree(
-        REPO,
-        src,
-        ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build", "*.egg-info", "__pycache__"),
-    )
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(d / "wheels")]
-        + [str(src)],
-        check=True,
-        capture_output=True,
-    )
-    venv = str(d / "venv")
-    # this interpreter's base: the venv below can then use Salt's compiled dependencies from the suite's venv
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    return str(next((d / "wheels").iterdir())), venv
-
-
 def salt_from_suite(venv: str) -> None:
     """Make ``venv`` the head's salt-master Python: Salt comes from the suite's venv, after the library.
 
@@ -221,36 +200,20 @@ def salt_from_suite(venv: str) -> None:
 @pytest.fixture(params=["slurm", "sge"])
 def head(request, tmp_path):
     scheduler, d = request.param, tmp_path
-    wheel, venv = build_library(d)
-    (d / "pillar").mkdir()
-    (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
-    (d / "pillar" / "head.sls").write_text(json.dumps(head_pillar(scheduler, wheel, venv)))
-    (d / "minion").write_text(
-        yaml.safe_dump(
-            {
-                "file_client": "local",
-                "id": HOST,
-                "root_dir": str(d / "saltroot"),
-                "file_roots": {"base": [os.path.join(REPO, "salt")]},
-                "pillar_roots": {"base": [str(d / "pillar")]},
-                # the formula's custom states from this checkout (dcluster_sge_cell)
-                "states_dirs": [os.path.join(REPO, "_states")],
-            }
-        )
-    )
-    root = HeadRoot(str(d / "root"), HOST, ADDRESS)
-    root.start()
-    try:
-        yield root, d, venv, scheduler
-    finally:
-        for log in ("/var/log/salt/master", "/var/log/slurm/slurmctld.log", "/var/spool/gridengine/qmaster/messages"):
-            if os.path.exists(root.upper(log)):
-                shutil.copy(root.upper(log), d / os.path.basename(log))  # for a post-mortem
-        pids = ns_pids(root)
-        root.stop()
-        deadline = time.monotonic() + 20
-        while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    # this interpreter's base: the venv can then use Salt's compiled dependencies from the suite's venv
+    wheel, venv = build_library(d, sys.executable)
+    write_config(d, HOST, "head", head_pillar(scheduler, wheel, venv))
+    with formula_host(d, HOST, ADDRESS) as root:
+        try:
+            yield root, d, venv, scheduler
+        finally:
+            for log in (
+                "/var/log/salt/master",
+                "/var/log/slurm/slurmctld.log",
+                "/var/spool/gridengine/qmaster/messages",
+            ):
+                if os.path.exists(root.upper(log)):
+                    shutil.copy(root.upper(log), d / os.path.basename(log))  # for a post-mortem
 
 
 def sge_cell_from_scratch(root: HeadRoot, d) -> None:

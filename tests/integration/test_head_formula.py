@@ -20,16 +20,15 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
 from dcluster.schedulers.sge import EXECHOST_TEMPLATE
+from tests.support.formula_host import REPO, apply, build_library, failed, formula_host, write_config
 from tests.support.head_root import HeadRoot, available
 
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
@@ -38,8 +37,6 @@ _why = available()
 if _why:
     pytest.skip(_why, allow_module_level=True)
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SALT_CALL = os.path.join(os.path.dirname(sys.executable), "salt-call")
 HOST, ADDRESS = "dchead", "127.200.0.233"  # private to the head's network namespace
 SHARE = "/srv/shared"
 CLIENTS = "127.200.0.232/29"
@@ -63,89 +60,10 @@ def pillar(scheduler: str, wheel: str, venv: str) -> dict:
 def head(request, tmp_path_factory):
     scheduler = request.param
     d = tmp_path_factory.mktemp(f"head-{scheduler}")
-    # The library as a wheel built from a copy of the checkout (nothing is built in the worktree).
-    src = d / "src"
-    shutil.copytree(
-        REPO,
-        src,
-        ignore=shutil.ignore_patterns(".git", ".venv", "tests", "docs", "bench", "build", "*.egg-info", "__pycache__"),
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(d / "wheels"),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    wheel = str(next((d / "wheels").iterdir()))
-    venv = str(d / "venv")
-    subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
-    (d / "pillar").mkdir()
-    (d / "pillar" / "top.sls").write_text("base:\n  '*': [head]\n")
-    (d / "pillar" / "head.sls").write_text(json.dumps(pillar(scheduler, wheel, venv)))
-    (d / "minion").write_text(
-        yaml.safe_dump(
-            {
-                "file_client": "local",
-                "id": HOST,
-                "root_dir": str(d / "saltroot"),
-                "file_roots": {"base": [os.path.join(REPO, "salt")]},
-                "pillar_roots": {"base": [str(d / "pillar")]},
-                # dcluster_worker.registered, for the worker formula applied on the head host
-                "states_dirs": [os.path.join(REPO, "_states")],
-            }
-        )
-    )
-    root = HeadRoot(str(d / "root"), HOST, ADDRESS)
-    root.start()
-    try:
+    wheel, venv = build_library(d, "/usr/bin/python3")
+    write_config(d, HOST, "head", pillar(scheduler, wheel, venv))
+    with formula_host(d, HOST, ADDRESS) as root:
         yield root, d, venv, scheduler
-    finally:
-        pids = ns_pids(root)
-        root.stop()
-        deadline = time.monotonic() + 20
-        while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.2)
-
-
-def ns_pids(root: HeadRoot) -> list[int]:
-    """This machine's PIDs of every process in the head's PID namespace."""
-    try:
-        mine = os.readlink(f"/proc/{root.target}/ns/pid")
-    except OSError:
-        return []
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == mine:
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
-def apply(root: HeadRoot, d, sls: str = "dcluster.head", *extra: str) -> dict:
-    p = root.run(
-        [SALT_CALL, "-c", str(d), "--local", "state.apply", sls, *extra, "--out=json", "-l", "error"], timeout=600
-    )
-    assert p.stdout, p.stderr.decode()[-3000:]
-    out = json.loads(p.stdout)["local"]
-    assert isinstance(out, dict), out
-    return {k.split("_|-")[1] + ":" + k.split("_|-")[2]: v for k, v in out.items()}
-
-
-def failed(results: dict) -> dict:
-    return {k: v["comment"] for k, v in results.items() if v["result"] is not True}
 
 
 @pytest.fixture(scope="module")
@@ -399,25 +317,8 @@ def test_worker_munge_key_from_pillar_applied_for_real(tmp_path):
     import base64
 
     key = os.urandom(1024)
-    (tmp_path / "pillar").mkdir()
-    (tmp_path / "pillar" / "top.sls").write_text("base:\n  '*': [worker]\n")
-    (tmp_path / "pillar" / "worker.sls").write_text(
-        json.dumps({"dcluster_worker": {"munge_key": base64.b64encode(key).decode()}})
-    )
-    (tmp_path / "minion").write_text(
-        yaml.safe_dump(
-            {
-                "file_client": "local",
-                "id": "dcworker",
-                "root_dir": str(tmp_path / "saltroot"),
-                "file_roots": {"base": [os.path.join(REPO, "salt")]},
-                "pillar_roots": {"base": [str(tmp_path / "pillar")]},
-            }
-        )
-    )
-    root = HeadRoot(str(tmp_path / "root"), "dcworker", ADDRESS)
-    root.start()
-    try:
+    write_config(tmp_path, "dcworker", "worker", {"dcluster_worker": {"munge_key": base64.b64encode(key).decode()}})
+    with formula_host(tmp_path, "dcworker", ADDRESS) as root:
         first = apply(root, tmp_path, "dcluster.worker.munge")
         assert failed(first) == {}
         assert first["dcluster-munged:munge"]["changes"], first["dcluster-munged:munge"]
@@ -432,5 +333,3 @@ def test_worker_munge_key_from_pillar_applied_for_real(tmp_path):
         again = apply(root, tmp_path, "dcluster.worker.munge")
         assert failed(again) == {}
         assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}
-    finally:
-        root.stop()
