@@ -76,6 +76,10 @@ class Plan:
     codes: Mapping[str, str] = field(default_factory=dict)
     suppressed: tuple[Action, ...] = ()
     planned: bool = True  # False: the scheduler poll failed and nothing was planned
+    # when, with nothing else changing, a decision of this plan changes by the clock alone (a blocked wide
+    # job's start comes within the lead: wide_job_idle); the engine plans every poll anyway, the replay
+    # wakes then
+    recheck: float | None = None
 
     def of(self, kind: Kind) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]

@@ -88,6 +88,7 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
         kept=out.kept,
         codes=out.codes,
         suppressed=suppressed,
+        recheck=out.recheck,
     )
 
 
@@ -112,6 +113,8 @@ class _Planner:
         self._by_name = {w.name: w for w in view.workers}
         self.registering: dict[str, float] = {}  # booted workers safety() registers -> their launch time
         self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (_protect)
+        self.recheck: float | None = None  # Plan.recheck
+        self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (_wait_away)
 
     # ------------------------------------------------------------ helpers
     def _why(self, code: str, text: str) -> str:
@@ -624,14 +627,34 @@ class _Planner:
         if not self.config.protect_wide_jobs or not self.view.auto_mode:
             return
         ours = [w for w in self.view.workers if w.resource in resv.resources and w.name not in self.doomed]
-        usable = sum(w.cores for w in ours if w.state in (WorkerState.IDLE, WorkerState.BUSY))
         drained = [w for w in ours if w.state == WorkerState.DRAINING and w.name not in self.acted]
         text = f"for job {job.id} ({job.cores} cores), which the scheduler can reserve only on the nodes it has"
         idle = sorted(
             (w for w in ours if w.state == WorkerState.IDLE and w.name not in self.wanted and w.name not in self.acted),
             key=lambda w: (w.since, w.name),
         )
-        spare = usable + sum(w.cores for w in drained) - job.cores  # idle cores that may still be retired
+        # What the scheduler can count on at the reserved start: the idle nodes, and the busy or held ones
+        # whose jobs end by then.  A node whose job runs past it is no help: the scheduler, which knows no
+        # node still to launch, would reserve later (when that job ends) and start jobs behind ``job`` on the
+        # others until then; the nodes the planner's reservation takes from the headroom must exist for the
+        # two to agree, so they count as missing.
+        ends = _ends(self.view)
+        frees = [
+            w
+            for w in ours
+            if w.state == WorkerState.IDLE
+            or (
+                w.state in (WorkerState.BUSY, WorkerState.DRAINING)
+                and w.name not in self.acted
+                and all(ends.get(j, float("inf")) <= resv.shadow for j in w.jobs)
+            )
+        ]
+        lead = self._lead(resv)
+        if lead is not None and resv.shadow - self.now > lead:
+            self._wait_away(job, resv, idle, drained, frees, lead)
+            return
+        drained = [w for w in drained if w in frees]
+        spare = sum(w.cores for w in frees) - job.cores  # idle cores that may still be retired
         ready = [w for w in ours if w.name in self.registering]
         coming = sum(w.cores for w in ours if w.state == WorkerState.STARTING and w.name not in self.registering)
         coming += sum(
@@ -650,17 +673,7 @@ class _Planner:
         if spare < 0 and coming > 0:
             text = f"{text}: {coming} more core(s) booting"
             self._defer([w.name for w in ready], job, text)
-            ends: dict[str, float] = {}
-            for j in self.view.jobs:
-                if j.state == JobState.RUNNING and j.start_time and j.walltime_s:
-                    ends[j.id] = j.start_time + j.walltime_s
-            hold = [w.name for w in idle] + [
-                w.name
-                for w in ours
-                if w.state == WorkerState.BUSY
-                and w.name not in self.acted
-                and all(ends.get(j, float("inf")) <= resv.shadow for j in w.jobs)
-            ]
+            hold = [w.name for w in idle] + [w.name for w in frees if w.state == WorkerState.BUSY]
             self._hold_for(job, hold, text)
             for w in drained:
                 self.kept[w.name] = (why_.WIDE_JOB, f"drained, kept {text} (protect_wide_jobs)")
@@ -678,6 +691,47 @@ class _Planner:
                 continue
             self.acted.add(w.name)  # scale_down leaves it as it is
             self.kept[w.name] = (why_.WIDE_JOB, f"kept idle {text} (protect_wide_jobs)")
+
+    def _lead(self, resv: _Reservation) -> float | None:
+        """How far ahead of a blocked wide job's reserved start its idle nodes are worth keeping
+        (``wide_job_idle: release``): idle_keep_boots x the slowest median boot of its resources, the
+        adaptive idle policy's trade-off (a release costs a boot of node time and a boot of its wait).
+        None: keep them (``keep``, or no boot seen yet)."""
+        if self.config.wide_job_idle != "release":
+            return None
+        boots = [d.boot() for r in resv.resources if (d := self.view.demand.get(r)) is not None]
+        known = [b for b in boots if b is not None]
+        if not known:
+            return None
+        return self.config.idle_keep_boots * max(known) + self.config.cluster_poller_interval
+
+    def _wait_away(
+        self, job: Job, resv: _Reservation, idle: list[Worker], drained: list[Worker], frees: list[Worker], lead: float
+    ) -> None:
+        """``wide_job_idle: release``: the blocked head ``job``'s reserved start is more than ``lead`` away.
+        Its idle nodes and its held nodes that have emptied are released instead of idling until then
+        (a static machine's cost), and nothing is launched for it yet.  The busy nodes whose jobs end by
+        its start (``frees``) are held, so no job queued behind it takes them as they free: what it needs is then
+        free capacity under max, which _keep_for launches once its start is within ``lead`` (or enough
+        running jobs ended early to start it now).  The scheduler cannot reserve for it meanwhile; the
+        planner's own reservation keeps the jobs behind it from launches that would delay it."""
+        away = resv.shadow - self.now
+        self.recheck = resv.shadow - lead  # from then on the nodes it lacks are launched
+        text = f"for job {job.id} ({job.cores} cores), whose reserved start is {away:.0f} s away"
+        self._hold_for(job, [w.name for w in frees if w.state == WorkerState.BUSY], text)
+        why = (
+            f"dcluster: not kept idle {text}, more than idle_keep_boots x boot + poll ({lead:.0f} s); "
+            "launched again by then (wide_job_idle release)"
+        )
+        for w in idle:
+            self.let_go[w.name] = why
+        for w in drained:
+            if w.jobs or (w.node is not None and w.node.cores_used):
+                self.kept[w.name] = (why_.WIDE_JOB, f"held {text}: its jobs end by then (protect_wide_jobs)")
+                self.acted.add(w.name)
+                self.earmarked.add(w.name)
+            elif _held_for_job(w.reason):
+                self.let_go[w.name] = why
 
     def _hold_for(self, job: Job, names: list[str], text: str) -> None:
         """Hold (drain) ``names`` for ``job``: they take no new job and finish their running ones."""
@@ -764,7 +818,14 @@ class _Planner:
             workers = [w for w in view.workers if w.resource == res.name and w.name not in self.acted]
             # Drained and empty: out of the scheduler, then out of the cloud.
             for w in workers:
-                if w.state == WorkerState.DRAINING and lim.mode != "draining" and _held_for_job(w.reason):
+                if (
+                    w.name in self.let_go
+                    and w.state == WorkerState.DRAINING
+                    and lim.mode != "draining"
+                    and self._live(res) - 1 >= lim.min
+                ):
+                    self._remove_and_destroy(w, self.let_go[w.name])
+                elif w.state == WorkerState.DRAINING and lim.mode != "draining" and _held_for_job(w.reason):
                     # Held for a wide job that no longer counts on it (cancelled, held by its user, another job
                     # now first, or no reservation worked out this cycle): no scale-down decision drained it,
                     # so it goes back to the idle policy (and min) instead of being destroyed as drained.
@@ -806,6 +867,11 @@ class _Planner:
             released: dict[str, str] = {}
             if learned is not None:
                 unwanted.sort(key=lambda w: (-w.since, w.name))
+            for w in unwanted:
+                if w.name in self.let_go:  # a wide job's far start: not kept for demand either (_wait_away)
+                    released[w.name] = self.let_go[w.name]
+                    idle.append(w)
+            unwanted = [w for w in unwanted if w.name not in self.let_go]
             for k, w in enumerate(unwanted):
                 if learned is not None and k >= learned.count:
                     released[w.name] = f"dcluster: idle {self.now - w.since:.0f} s; {learned.demand()}"
@@ -887,6 +953,15 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         if free >= need:
             return _Reservation(job.id, names, when, free - need)
     return None
+
+
+def _ends(view: View) -> dict[str, float]:
+    """Running jobs' ends by their wall times (jobs without one are left out: they may never end)."""
+    return {
+        j.id: j.start_time + j.walltime_s
+        for j in view.jobs
+        if j.state == JobState.RUNNING and j.start_time and j.walltime_s
+    }
 
 
 def _serves(w: Worker) -> bool:

@@ -194,3 +194,33 @@ def test_the_hold_for_a_job_names_it_in_a_reason_every_scheduler_accepts():
     for n in held:
         check_reason(n.hold_reason)
         assert "1234" in n.hold_reason
+
+
+def _one_long_job_among_its_nodes():
+    """60 one-core nodes of a max of 75: 20 idle, 39 running a job that ends in 1,000 s, 1 running one
+    that ends in 200,000 s; a 60-node job waits.  The planner reserves for it at +1,000 s (59 nodes
+    then free, and the headroom); a scheduler that knows only these 60 nodes would reserve at
+    +200,000 s, when the long job ends, and start jobs behind it until then."""
+    cfg = cfg_of(max_nodes=75)
+    names = [wid(n=i) for i in range(60)]
+    nodes, insts = [], []
+    for i, name in enumerate(names):
+        busy = {"state": NodeState.BUSY, "used": 1, "jobs": ("long" if i == 59 else "short",)} if i >= 20 else {}
+        n, i_ = worker(name, cores=1, since=NOW - 10, **busy)
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    jobs = [running("short", names[20:59], 1000), running("long", names[59:], 200_000), job("wide", chunks=60)]
+    return cfg, names, view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
+
+
+def test_a_node_whose_job_outlasts_the_reservation_is_replaced_so_the_scheduler_reserves_as_early():
+    # Counted as if it were free, the long job's node left the scheduler reserving 199,000 s later than
+    # the planner, and jobs behind the wide one ran on the idle nodes meanwhile (KTH: a 70-node job
+    # waited 667,121 s where a static machine makes it wait 58,270 s).
+    cfg, names, v = _one_long_job_among_its_nodes()
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 1}
+    assert p.of(Kind.LAUNCH)[0].jobs == ("wide",)
+    held = {a.target for a in p.of(Kind.HOLD)}
+    assert held == set(names[:59])  # until the new node is up: the idle ones and those whose job ends by then
+    assert names[59] not in held
