@@ -96,6 +96,7 @@ def _build(v: Mapping[str, Any]) -> Config:
         idle_policy=v["idle_policy"],
         idle_keep_boots=v["idle_keep_boots"],
         protect_wide_jobs=v["protect_wide_jobs"],
+        wide_job_idle=v["wide_job_idle"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

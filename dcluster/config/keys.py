@@ -691,6 +691,18 @@ ROOT = Dict(
             default=True,
             kind=bool,
         ),
+        "wide_job_idle": Scalar(
+            doc="protect_wide_jobs: what becomes of the idle nodes a blocked wide job counts on while its reserved "
+            "start (from the running jobs' wall times) is more than idle_keep_boots boot times away. release: they "
+            "are released (the busy ones that free by then are held, so no job queued behind it takes them), and "
+            "the nodes it needs are launched again once its start is that close, or as soon as enough running "
+            "jobs have ended; it waits a boot more, the idle hours are not paid, but the scheduler, short of "
+            "nodes to reserve on, may start long jobs queued behind it on the nodes launched for shorter ones "
+            "(measured in docs/performance.md: fewer node-hours on KTH, a wide job starved for days). keep: they "
+            "stay idle until it starts, as on a static machine. Until a boot time has been seen it is keep.",
+            default="keep",
+            choices=("release", "keep"),
+        ),
         "worker_number": Scalar(
             doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1
         ),

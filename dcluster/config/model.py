@@ -76,6 +76,7 @@ class Config:
     idle_policy: str = "adaptive"  # or "fixed" (planner/idle.py: when an unwanted idle worker is released)
     idle_keep_boots: float = 2.0  # adaptive: keep idle workers demand would take within this many boot times
     protect_wide_jobs: bool = True  # planner/policy.py: a blocked head job's booted nodes join the scheduler together
+    wide_job_idle: str = "keep"  # protect_wide_jobs: release or keep the idle nodes of a wide job whose start is far
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
         help="dcluster's idle_policy (default adaptive: keep the idle nodes recent demand would take soon)",
     )
     p.add_argument("--keep-boots", type=float, help="dcluster's idle_keep_boots (default 2)")
+    p.add_argument(
+        "--wide-idle",
+        choices=("release", "keep"),
+        help="dcluster's wide_job_idle (default keep; release: a blocked wide job whose start is far keeps no "
+        "idle node)",
+    )
     p.add_argument("--kill-at-walltime", action="store_true", help="cut jobs at their requested time")
     p.add_argument("--limit", type=int, help="replay only the first N jobs")
     p.add_argument("--json", metavar="OUT.json", help="write the metrics here")
@@ -141,6 +147,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "size_choice",
         "idle_policy",
         "keep_boots",
+        "wide_idle",
     ):
         value = getattr(args, name)
         if value is not None:

@@ -100,6 +100,7 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "poll_s": s.poll,
         "respect_reservations": s.reservations if s.policy == "dcluster" else None,
         "protect_wide_jobs": s.wide_protection if s.policy == "dcluster" else None,
+        "wide_job_idle": s.wide_idle if s.policy == "dcluster" and s.wide_protection else None,
         "node_size_choice": s.size_choice if s.policy == "dcluster" and s.extra_resources else None,
         "idle_policy": s.idle_policy if s.policy == "dcluster" else None,
         "idle_keep_boots": s.keep_boots if s.policy == "dcluster" and s.idle_policy == "adaptive" else None,

@@ -83,6 +83,7 @@ class Settings:
     idle_policy: str = "adaptive"  # idle_policy of the dcluster policy (adaptive or fixed)
     keep_boots: float = 2.0  # idle_keep_boots of the dcluster policy
     wide_protection: bool = True  # protect_wide_jobs of the dcluster policy
+    wide_idle: str = "keep"  # wide_job_idle of the dcluster policy (keep or release)
     mem_mb: int = 0  # memory per node; 0: unknown (never limits)
     kill_at_walltime: bool = False
     backfill: bool = True
@@ -107,6 +108,8 @@ class Settings:
             problems.append(f"size_choice {self.size_choice!r} is not one of waste, priority")
         if self.idle_policy not in ("adaptive", "fixed"):
             problems.append(f"idle_policy {self.idle_policy!r} is not one of adaptive, fixed")
+        if self.wide_idle not in ("release", "keep"):
+            problems.append(f"wide_idle {self.wide_idle!r} is not one of release, keep")
         if self.keep_boots < 0:
             problems.append(f"keep_boots is {self.keep_boots}; it must not be negative")
         if self.boot_p95 and self.boot_p95 < self.boot:
@@ -167,6 +170,7 @@ def build_config(s: Settings) -> Config:
             "idle_policy": s.idle_policy,
             "idle_keep_boots": s.keep_boots,
             "protect_wide_jobs": s.wide_protection,
+            "wide_job_idle": s.wide_idle,
             "cloud": cloud,
         }
     )
@@ -269,6 +273,7 @@ class Replay:
         self.now = 0.0  # the replay's time, which the actuator's clocks read
         self.actuator = self._actuator()
         self.prev: View | None = None
+        self.recheck: float | None = None  # the last plan's Plan.recheck
         self.node_models: dict[str, Node] = {}
         self.action_counts: dict[str, int] = {}
         self.action_errors: list[str] = []
@@ -431,6 +436,8 @@ class Replay:
                 again = keep.recheck() if keep is not None else None
                 if again is not None:
                     times.append(again)  # demand fading: one kept idle node fewer from then on
+        if self.recheck is not None:
+            times.append(self.recheck)  # a blocked wide job's start comes within the lead: launch for it
         nr = self.cloud.next_ready(now)
         if nr is not None:
             times.append(nr)
@@ -472,6 +479,7 @@ class Replay:
         self.plan_s += _time.perf_counter() - t0
         self.ticks += 1
         self.unplaceable = len(plan.unplaceable)
+        self.recheck = plan.recheck
         self._carry_out(plan, now)
         if plan.actions:
             self.sched.schedule(now)

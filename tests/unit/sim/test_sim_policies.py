@@ -59,6 +59,13 @@ def test_dcluster_three_jobs_keeps_the_node_the_blocked_job_needs():
     assert starts(jobs) == {"1": 120, "2": 120, "3": 720}
     assert m["launches"] == 2 and r.action_counts == {"launch": 1, "register": 2}
     assert m["node_hours"] == pytest.approx(2 * 840 / 3600, abs=1e-3)  # A and B 0-840, no third boot
+    # wide_job_idle release: at 120 J3's reserved start (720, J1's wall time) is 600 s
+    # away, beyond 2 x 120 s boot + 60 s poll: A and B are held so that neither takes another job; at
+    # 420 it is 300 s away, so B, empty, is kept and both are released for J3: the same schedule
+    r, m, jobs = run(THREE, policy="dcluster", wide_idle="release")
+    assert starts(jobs) == {"1": 120, "2": 120, "3": 720}
+    assert r.action_counts == {"launch": 1, "register": 2, "hold": 2, "release": 2}
+    assert m["node_hours"] == pytest.approx(2 * 840 / 3600, abs=1e-3)
 
 
 def test_static_three_jobs():
