@@ -115,6 +115,7 @@ class _Planner:
         self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (_protect)
         self.recheck: float | None = None  # Plan.recheck
         self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (_wait_away)
+        self.no_launch: set[str] = set()  # resources that may launch nothing now, whatever their max (_lead)
 
     # ------------------------------------------------------------ helpers
     def _why(self, code: str, text: str) -> str:
@@ -323,6 +324,8 @@ class _Planner:
             if room is not None and room < headroom:
                 headroom, why, code = room, protected, why_.PROTECTED  # probing: one that joins lifts it
             blocked[res.name], blocked_code[res.name] = why, code
+            if code in (why_.DRAINED, why_.PROTECTED, why_.BACKOFF, why_.CLOUD_FAILED, why_.CORES_UNKNOWN):
+                self.no_launch.add(res.name)
             pool = Pool(res.name, cores or 1, mem, headroom)
             for w in view.workers:
                 if w.resource != res.name or w.name in self.doomed:
@@ -696,8 +699,10 @@ class _Planner:
         """How far ahead of a blocked wide job's reserved start its idle nodes are worth keeping
         (``wide_job_idle: release``): idle_keep_boots x the slowest median boot of its resources, the
         adaptive idle policy's trade-off (a release costs a boot of node time and a boot of its wait).
-        None: keep them (``keep``, or no boot seen yet)."""
-        if self.config.wide_job_idle != "release":
+        None: keep them (``keep``, no boot seen yet, or a resource that may launch nothing now: backing
+        off, the bootstrap breaker, a failed listing or an operator's drain would not launch them back,
+        and its headroom missing from the reservation puts the start far when it is not)."""
+        if self.config.wide_job_idle != "release" or not self.no_launch.isdisjoint(resv.resources):
             return None
         boots = [d.boot() for r in resv.resources if (d := self.view.demand.get(r)) is not None]
         known = [b for b in boots if b is not None]

@@ -20,6 +20,7 @@ from dcluster.demand import Demand
 from dcluster.model import JobState, NodeState
 from dcluster.planner import Kind, plan
 from dcluster.planner.explain import worker_reasons
+from dcluster.reconcile import BackoffState
 
 BOOT = 100.0  # median boot seen: the lead is 2 x 100 + 10 (poll) = 210 s
 
@@ -134,3 +135,38 @@ def test_without_a_boot_seen_it_is_keep():
 def test_a_bad_wide_job_idle_is_refused_by_name():
     with pytest.raises(ConfigError, match="wide_job_idle"):
         cfg_of("sometimes")
+
+
+def _held_while_launching(backoff=None):
+    """Max 7: 2 busy one-core nodes free in 150 s, 2 more in 5,000 s, 1 held (empty) for a 5-node job, which
+    the planner then reserves at +150 s on them and 2 nodes from the headroom, launched for it."""
+    cfg = cfg_of(max_nodes=7)
+    names = [wid(n=i) for i in range(5)]
+    nodes, insts = [], []
+    for i, name in enumerate(names):
+        n, i_ = worker(name, cores=1, since=NOW - 10, state=NodeState.BUSY, used=1, jobs=("soon" if i < 2 else "late",))
+        if i == 4:
+            n = replace(n, state=NodeState.HELD, hold_reason="dcluster: kept for job wide", cores_used=0, jobs=())
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    jobs = [
+        running("soon", names[:2], 150),
+        running("late", names[2:4], 5000),
+        replace(job("wide", chunks=5), walltime_s=60),
+    ]
+    extra = {"backoff": {"r1": backoff}} if backoff else {}
+    v = view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names), **extra)
+    return cfg, names, dataclasses.replace(v, demand=seen())
+
+
+def test_a_node_held_for_it_is_not_destroyed_while_its_launches_back_off():
+    # Backing off after a launch error, the resource has no headroom this cycle, so the reservation moves
+    # to when the late jobs end, 5,000 s away.  Released then, the held node could not be launched back
+    # while the cloud refuses launches: it is kept, as with keep.
+    cfg, names, v = _held_while_launching(BackoffState(1, NOW + 600, "capacity", "no valid host"))
+    p = plan(v, cfg)
+    assert names[4] not in {a.target for a in p.of(Kind.DESTROY)}
+    # without the back-off its start is near (+150 s): it is kept as well, and the 2 nodes are launched
+    cfg, names, v = _held_while_launching()
+    p = plan(v, cfg)
+    assert p.of(Kind.DESTROY) == [] and p.launches() == {"r1": 2}
