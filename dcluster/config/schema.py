@@ -14,6 +14,7 @@ defaults filled in, secrets wrapped and commands parsed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -78,6 +79,10 @@ class Scalar(Spec):
         if not right_kind:
             shown = "<secret>" if self.secret else show(value)
             errors.append(f"{path_str(path)}: {shown} is not {_kind_name(kinds)}")
+            return MISSING
+        if isinstance(value, float) and not math.isfinite(value):
+            # YAML's .nan and .inf: no minimum refuses NaN, and either fails wherever it becomes a count
+            errors.append(f"{path_str(path)}: {show(value)} is not a finite number")
             return MISSING
         if self.choices is not None and value not in self.choices:
             errors.append(f"{path_str(path)}: {show(value)} is not one of {', '.join(map(str, self.choices))}")

@@ -181,6 +181,9 @@ def test_the_rate_fades_in_a_quiet_spell():
         ("idle_policy", "learned", "dcluster:idle_policy: 'learned' is not one of adaptive, fixed"),
         ("idle_keep_boots", -1, "dcluster:idle_keep_boots: -1.0 is below the minimum 0"),
         ("idle_keep_boots", "two", "dcluster:idle_keep_boots: 'two' is not a number"),
+        # YAML's .nan and .inf are floats: accepted, either made every plan fail converting it to a count
+        ("idle_keep_boots", math.nan, "dcluster:idle_keep_boots: nan is not a finite number"),
+        ("idle_keep_boots", math.inf, "dcluster:idle_keep_boots: inf is not a finite number"),
     ],
 )
 def test_bad_knobs_are_refused_naming_the_key(key, value, message):
