@@ -25,6 +25,7 @@ scheduler poll failed nothing is planned at all.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -948,8 +949,8 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         ours = sum(1 for n in j.nodes if n in registered)
         if not ours:
             continue
-        if not j.start_time or not j.walltime_s:
-            return None  # an end we cannot tell: no estimate at all
+        if not j.start_time or not j.walltime_s or not math.isfinite(j.start_time):
+            return None  # an end we cannot tell (a garbled start time too): no estimate at all
         releases.append((max(now, j.start_time + j.walltime_s), j.cores * ours // len(j.nodes)))
     releases.sort()
     need = job.cores
@@ -965,7 +966,7 @@ def _ends(view: View) -> dict[str, float]:
     return {
         j.id: j.start_time + j.walltime_s
         for j in view.jobs
-        if j.state == JobState.RUNNING and j.start_time and j.walltime_s
+        if j.state == JobState.RUNNING and j.start_time and j.walltime_s and math.isfinite(j.start_time)
     }
 
 

@@ -10,6 +10,7 @@ older tests in test_plan_wide_job.py run that way.
 """
 
 import dataclasses
+import math
 from dataclasses import replace
 
 import pytest
@@ -170,3 +171,14 @@ def test_a_node_held_for_it_is_not_destroyed_while_its_launches_back_off():
     cfg, names, v = _held_while_launching()
     p = plan(v, cfg)
     assert p.of(Kind.DESTROY) == [] and p.launches() == {"r1": 2}
+
+
+def test_a_running_job_whose_start_time_is_no_number_gives_no_reservation():
+    # squeue --json's parser takes 1e999 as infinity: the reserved start was then never, every busy node
+    # (their jobs all end by then) was held for the wide job and the idle ones destroyed.  An end that is no
+    # number is one the planner cannot tell, as without a wall time: no reservation is worked out.
+    cfg = cfg_of()
+    names, v = blocked(cfg, ends_in=3000)
+    jobs = tuple(replace(j, start_time=math.inf) if j.id == "run" else j for j in v.jobs)
+    p = plan(dataclasses.replace(v, jobs=jobs), cfg)
+    assert p.of(Kind.HOLD) == [] and p.of(Kind.DESTROY) == []
