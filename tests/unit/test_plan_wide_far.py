@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from builders import NOW, config, job, view, wid, worker
+from builders import NOW, config, inst, job, view, wid, worker
 
 from dcluster.config import ConfigError
 from dcluster.demand import Demand
@@ -182,3 +182,25 @@ def test_a_running_job_whose_start_time_is_no_number_gives_no_reservation():
     jobs = tuple(replace(j, start_time=math.inf) if j.id == "run" else j for j in v.jobs)
     p = plan(dataclasses.replace(v, jobs=jobs), cfg)
     assert p.of(Kind.HOLD) == [] and p.of(Kind.DESTROY) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="far or near is decided afresh each cycle: when the lead shrinks (faster boots lower the median) "
+    "after the nodes were launched, they join and are destroyed, and are launched again later",
+)
+def test_the_nodes_launched_for_it_are_not_destroyed_when_faster_boots_shorten_the_lead():
+    cfg = cfg_of()
+    names, v = blocked(cfg, ends_in=200, idle=0)  # 2 busy nodes, held; a 4-node job; max 4
+    wide = tuple(replace(j, chunks=4) if j.id == "wide" else j for j in v.jobs)
+    assert plan(dataclasses.replace(v, jobs=wide), cfg).launches() == {"r1": 2}  # within the 210 s lead
+    # 64 s later both joined, each booted in 60 s: the median boot is 60 s, the lead 130 s, its start 136 s away
+    new = [wid(n=7), wid(n=8)]
+    held = [replace(w.node, state=NodeState.HELD, hold_reason="dcluster: kept for job wide") for w in v.workers]
+    nodes = held + [worker(n, cores=1, since=NOW - 4)[0] for n in new]
+    insts = [w.instance for w in v.workers] + [inst(n, age=64, cores=1) for n in new]
+    jobs = tuple(replace(j, walltime_s=j.walltime_s - 64) if j.id == "run" else j for j in wide)
+    later = view(cfg, nodes, {"r1": insts}, jobs=jobs, configured={*names, *new})
+    takes = tuple((NOW - 66.7 * (7 - k), 1) for k in range(8))
+    later = dataclasses.replace(later, demand={"r1": Demand(takes=takes, boots=(BOOT, 60.0, 60.0))})
+    assert plan(later, cfg).of(Kind.DESTROY) == []
