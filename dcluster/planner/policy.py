@@ -698,15 +698,16 @@ class _Planner:
 
     def _lead(self, resv: _Reservation) -> float | None:
         """How far ahead of a blocked wide job's reserved start its idle nodes are worth keeping
-        (``wide_job_idle: release``): idle_keep_boots x the slowest median boot of its resources, the
-        adaptive idle policy's trade-off (a release costs a boot of node time and a boot of its wait).
+        (``wide_job_idle: release``): idle_keep_boots x the slowest of its resources' latest boots, the
+        adaptive idle policy's trade-off (a release costs a boot of node time and a boot of its wait).  The
+        slowest, not the median: the nodes launched for it once its start was that close must not turn
+        "far" and be destroyed when they join faster than the median had it.
         None: keep them (``keep``, no boot seen yet, or a resource that may launch nothing now: backing
         off, the bootstrap breaker, a failed listing or an operator's drain would not launch them back,
         and its headroom missing from the reservation puts the start far when it is not)."""
         if self.config.wide_job_idle != "release" or not self.no_launch.isdisjoint(resv.resources):
             return None
-        boots = [d.boot() for r in resv.resources if (d := self.view.demand.get(r)) is not None]
-        known = [b for b in boots if b is not None]
+        known = [b for r in resv.resources if (d := self.view.demand.get(r)) is not None for b in d.boots]
         if not known:
             return None
         return self.config.idle_keep_boots * max(known) + self.config.cluster_poller_interval
