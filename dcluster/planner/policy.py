@@ -950,9 +950,10 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         ours = sum(1 for n in j.nodes if n in registered)
         if not ours:
             continue
-        if not j.start_time or not j.walltime_s or not math.isfinite(j.start_time):
-            return None  # an end we cannot tell (a garbled start time too): no estimate at all
-        releases.append((max(now, j.start_time + j.walltime_s), j.cores * ours // len(j.nodes)))
+        end = _wall_end(j)
+        if end is None:
+            return None  # an end we cannot tell: no estimate at all
+        releases.append((max(now, end), j.cores * ours // len(j.nodes)))
     releases.sort()
     need = job.cores
     for when, cores in releases:
@@ -962,13 +963,17 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
     return None
 
 
+def _wall_end(j: Job) -> float | None:
+    """A job's end by its wall time, or None when it cannot be told: no start, no wall time, or a start
+    time that is no number (``squeue --json``'s ``1e999`` parses as infinity)."""
+    if not j.start_time or not j.walltime_s or not math.isfinite(j.start_time):
+        return None
+    return j.start_time + j.walltime_s
+
+
 def _ends(view: View) -> dict[str, float]:
     """Running jobs' ends by their wall times (jobs without one are left out: they may never end)."""
-    return {
-        j.id: j.start_time + j.walltime_s
-        for j in view.jobs
-        if j.state == JobState.RUNNING and j.start_time and j.walltime_s and math.isfinite(j.start_time)
-    }
+    return {j.id: end for j in view.jobs if j.state == JobState.RUNNING and (end := _wall_end(j)) is not None}
 
 
 def _serves(w: Worker) -> bool:
