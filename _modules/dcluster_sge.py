@@ -35,7 +35,8 @@ def __virtual__():
 
 def jobs():
     """
-    Jobs of the cluster (``qstat -u * -xml -r``, shaped by the PE allocation rules), as plain dicts.
+    Jobs of the cluster (``qstat -u * -xml -r``, shaped by the PE allocation rules; a ``qsub -a`` start
+    time from ``qstat -xml -j``), as plain dicts.
 
     CLI Example:
 

@@ -112,6 +112,7 @@ class Job:
     submit_time: float = 0.0
     nodes: tuple[str, ...] = ()  # nodes a running job occupies
     start_time: float = 0.0  # when a running job started (0: unknown); with walltime_s, when it must end
+    begin_time: float = 0.0  # a held job's earliest start (Slurm --begin, Torque qsub -a); 0: none known
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

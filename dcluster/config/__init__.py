@@ -97,6 +97,8 @@ def _build(v: Mapping[str, Any]) -> Config:
         idle_keep_boots=v["idle_keep_boots"],
         protect_wide_jobs=v["protect_wide_jobs"],
         wide_job_idle=v["wide_job_idle"],
+        preboot_begin_jobs=v["preboot_begin_jobs"],
+        preboot_lead=v["preboot_lead"],
         worker_number=v["worker_number"],
         auto_mode=v["auto_mode"],
         hook_timeout=v["hook_timeout"],

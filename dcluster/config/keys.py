@@ -106,6 +106,10 @@ SGE = Dict(
     fields={
         **COMMON_CLUSTER,
         "qstat_command": _cmd("Lists all users' jobs as XML with requests.", "/usr/bin/qstat -u * -xml -r"),
+        "qstat_j_command": _cmd(
+            "Shows given jobs' details as XML (their qsub -a start time): {0} comma-separated job numbers.",
+            "/usr/bin/qstat -xml -j {0}",
+        ),
         "qhost_command": _cmd(
             "Lists hosts as XML: {0} {1} optionally '-h' and a host.", "/usr/bin/qhost -q -j -xml {0} {1}"
         ),
@@ -702,6 +706,22 @@ ROOT = Dict(
             "stay idle until it starts, as on a static machine. Until a boot time has been seen it is keep.",
             default="keep",
             choices=("release", "keep"),
+        ),
+        "preboot_begin_jobs": Scalar(
+            doc="Launch ahead for a job held until its begin time (Slurm sbatch --begin, Torque qsub -a): once that "
+            "time is within preboot_lead, the job counts as pending demand, so its nodes are up when the scheduler "
+            "may start it instead of booting only then (a boot of wait). Before that it is not demand: no node "
+            "idles for hours waiting for it. false: such a job is demand only once the scheduler makes it pending.",
+            default=True,
+            kind=bool,
+        ),
+        "preboot_lead": Scalar(
+            doc="preboot_begin_jobs: how long before a job's begin time its nodes are launched, in seconds. 0: the "
+            "slowest of the latest boots seen (of any resource) plus one cluster_poller_interval, or 300 s until a "
+            "boot has been seen (after a master restart, too).",
+            default=0,
+            kind=int,
+            minimum=0,
         ),
         "worker_number": Scalar(
             doc="Threads that carry out cloud and scheduler actions.", default=2, kind=int, minimum=1

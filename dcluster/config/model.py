@@ -77,6 +77,8 @@ class Config:
     idle_keep_boots: float = 2.0  # adaptive: keep idle workers demand would take within this many boot times
     protect_wide_jobs: bool = True  # planner/policy.py: a blocked head job's booted nodes join the scheduler together
     wide_job_idle: str = "keep"  # protect_wide_jobs: release or keep the idle nodes of a wide job whose start is far
+    preboot_begin_jobs: bool = True  # planner/policy.py: launch for a held job whose begin time is within the lead
+    preboot_lead: int = 0  # ... that lead, s; 0: the slowest recent boot + a poll (300 s before any boot is seen)
     worker_number: int = 2
     auto_mode: bool = True
     hook_timeout: int = 120

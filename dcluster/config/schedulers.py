@@ -55,6 +55,7 @@ class TorqueConfig(SchedulerConfig):
 @dataclass(frozen=True, slots=True)
 class SgeConfig(SchedulerConfig):
     qstat_command: Command
+    qstat_j_command: Command
     qhost_command: Command
     hostgroup_command: Command
     qmod_command: Command

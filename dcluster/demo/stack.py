@@ -68,6 +68,7 @@ class Options:
     max_launch_time: int = 120
     cluster_poller_interval: int = 1
     cloud_poller_interval: int = 2
+    preboot_lead: int = 0  # the pillar's (0: the slowest recent boot + a poll)
     # Further resources (name -> the resource's pillar), e.g. one whose minions never connect.
     extra_resources: dict[str, Any] = field(default_factory=dict)
     # Slurm ports (the daemon tests use 16917/16918); SGE ports (the tests use 16544/16545).
@@ -211,6 +212,7 @@ class Stack:
             "max_launch_time": o.max_launch_time,
             "cluster_poller_interval": o.cluster_poller_interval,
             "cloud_poller_interval": o.cloud_poller_interval,
+            "preboot_lead": o.preboot_lead,
             "auto_provision_interval": 1,
             "worker_number": 4,
             "auto_mode": True,
@@ -440,10 +442,12 @@ class Stack:
             time.sleep(0.3)
         return False
 
-    def submit(self, count: int, seconds: float) -> list[str]:
-        """Submit ``count`` one-core jobs of ``seconds`` each; returns their ids."""
+    def submit(self, count: int, seconds: float, begin: float | None = None) -> list[str]:
+        """Submit ``count`` one-core jobs of ``seconds`` each, not to start before ``begin`` (seconds since
+        the epoch: sbatch --begin, qsub -a) when given; returns their ids."""
         script = os.path.join(self.dir, "job.py")
         ids = []
+        at = time.localtime(begin) if begin is not None else None
         for _ in range(count):
             t = time.time()
             if self.o.scheduler == "slurm":
@@ -451,6 +455,7 @@ class Stack:
                     [
                         "sbatch",
                         "--parsable",
+                        *([time.strftime("--begin=%Y-%m-%dT%H:%M:%S", at)] if at else []),
                         "-c",
                         "1",
                         "-o",
@@ -469,6 +474,7 @@ class Stack:
                 rc, out, err = self.sched_run(
                     [
                         "qsub",
+                        *(["-a", time.strftime("%Y%m%d%H%M.%S", at)] if at else []),
                         "-w",
                         "n",
                         "-terse",

@@ -77,8 +77,8 @@ class Plan:
     suppressed: tuple[Action, ...] = ()
     planned: bool = True  # False: the scheduler poll failed and nothing was planned
     # when, with nothing else changing, a decision of this plan changes by the clock alone (a blocked wide
-    # job's start comes within the lead: wide_job_idle); the engine plans every poll anyway, the replay
-    # wakes then
+    # job's start comes within the lead: wide_job_idle; a held job's begin time comes within the preboot
+    # lead); the engine plans every poll anyway, the replay wakes then
     recheck: float | None = None
 
     def of(self, kind: Kind) -> list[Action]:

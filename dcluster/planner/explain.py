@@ -126,12 +126,14 @@ def _job_rows(plan: Plan, view: View) -> tuple[list[tuple[str, str, str]], set[s
 
 def _all_job_rows(plan: Plan, view: View, monitored: tuple[str, ...]) -> list[tuple[str, str, str]]:
     rows, seen = _job_rows(plan, view)
-    if len(seen) < sum(1 for j in view.jobs if j.state == JobState.PENDING):
+    # (seen may also hold held jobs the plan counted as pending: preboot_begin_jobs)
+    missing = [j.id for j in view.jobs if j.state == JobState.PENDING and j.id not in seen]
+    if missing:
         if not view.scheduler_ok:
             code, why = NO_PLAN, "the scheduler poll failed: nothing is planned until it answers"
         else:
             code, why = NOT_MONITORED, f"in no queue of queue_to_monitor ({', '.join(monitored)}): not demand"
-        rows += [(j.id, code, why) for j in view.jobs if j.state == JobState.PENDING and j.id not in seen]
+        rows += [(jid, code, why) for jid in missing]
     return rows
 
 

@@ -25,6 +25,7 @@ scheduler poll failed nothing is planned at all.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -361,7 +362,7 @@ class _Planner:
         # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
         pending = [
             j
-            for j in view.jobs
+            for j in self._due(view.jobs)
             if j.state == JobState.PENDING and (not monitored or any(j.may_run_in(q) for q in monitored))
         ]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
@@ -508,6 +509,38 @@ class _Planner:
                 )
                 self.launched[res.name] = n
         self._top_up(resources, pools)
+
+    def _due(self, jobs: tuple[Job, ...]) -> list[Job] | tuple[Job, ...]:
+        """``jobs`` with each job held until a begin time within the preboot lead as pending
+        (``preboot_begin_jobs``): its nodes boot now and are up when the scheduler may start it.  For one
+        further away, Plan.recheck says when it comes within the lead."""
+        if not self.config.preboot_begin_jobs or not any(j.begin_time > 0 for j in jobs):
+            return jobs
+        lead, how = self._preboot_lead()
+        out = []
+        for j in jobs:
+            if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0:
+                away = j.begin_time - self.now
+                if away > lead:
+                    self.recheck = min(self.recheck or math.inf, j.begin_time - lead)
+                else:
+                    self.notes.append(
+                        f"job {j.id} may start in {max(0.0, away):.0f} s (its begin time): counted as pending, "
+                        f"within the preboot lead of {lead:.0f} s ({how}; preboot_begin_jobs)"
+                    )
+                    j = dataclasses.replace(j, state=JobState.PENDING)
+            out.append(j)
+        return out
+
+    def _preboot_lead(self) -> tuple[float, str]:
+        """How long before a held job's begin time it becomes demand, and whence that figure."""
+        cfg = self.config
+        if cfg.preboot_lead:
+            return float(cfg.preboot_lead), "preboot_lead"
+        boots = [b for d in self.view.demand.values() for b in d.boots]
+        if not boots:
+            return 300.0, "no boot seen yet"
+        return max(boots) + cfg.cluster_poller_interval, "slowest recent boot + a poll"
 
     def _size_choice(
         self,
@@ -723,7 +756,8 @@ class _Planner:
         running jobs ended early to start it now).  The scheduler cannot reserve for it meanwhile; the
         planner's own reservation keeps the jobs behind it from launches that would delay it."""
         away = resv.shadow - self.now
-        self.recheck = resv.shadow - lead  # from then on the nodes it lacks are launched
+        # from then on the nodes it lacks are launched
+        self.recheck = min(self.recheck or math.inf, resv.shadow - lead)
         text = f"for job {job.id} ({job.cores} cores), whose reserved start is {away:.0f} s away"
         self._hold_for(job, [w.name for w in frees if w.state == WorkerState.BUSY], text)
         why = (

@@ -10,6 +10,7 @@ a ``hold_reason`` starting with "dcluster".
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import math
@@ -17,6 +18,7 @@ import operator
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,7 @@ from dcluster.model import Job, JobState, Node, NodeState
 
 from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
+from .sge_begin import ExecutionTimes, parse_execution_times
 from .units import duration_s, mem_mb, to_float, to_int
 from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
 from .xml_stream import iter_xml
@@ -552,6 +555,8 @@ class SgeAdapter(Adapter):
     ) -> None:
         super().__init__(config, run, sleep)
         self.tmpdir = tmpdir
+        self._times = ExecutionTimes()  # qsub -a start times, kept from poll to poll
+        self.clock: Callable[[], float] = time.time  # what "ahead" is measured from (tests set it)
 
     # ------------------------------------------------------------ helpers
     def qconf(self, *args: str) -> list[str]:
@@ -624,7 +629,27 @@ class SgeAdapter(Adapter):
         booleans = self.booleans() if asked - NOT_BOOLEAN else {}
         with gc_paused():
             jobs = _jobs_from_records(records, rules, booleans)
-        return self.filter_jobs(jobs)
+        return self.filter_jobs(self._start_times(jobs))
+
+    def _start_times(self, jobs: list[Job]) -> list[Job]:
+        """``jobs`` with each pending one whose ``qsub -a`` start time is still ahead held until then
+        (sge_begin.py): not demand yet, and the planner's preboot sees when it will be."""
+        numbers = [n for j in jobs if j.state == JobState.PENDING and (n := j.id.split(".", 1)[0]).isdigit()]
+        now = self.clock()
+        self._times.update(numbers, now, self._ask_times)
+        out = []
+        for j in jobs:
+            when = self._times.begin(j.id.split(".", 1)[0], now) if j.state == JobState.PENDING else 0.0
+            out.append(dataclasses.replace(j, state=JobState.HELD, begin_time=when) if when else j)
+        return out
+
+    def _ask_times(self, numbers: list[str]) -> dict[str, float] | None:
+        argv = self.argv("qstat_j_command", ",".join(numbers))
+        try:
+            return parse_execution_times(self.output(argv), " ".join(argv))
+        except SchedulerError as exc:  # ParseError too: these jobs count as pending, asked again next poll
+            log.warning("sge: could not read start times (qsub -a) of %d job(s): %s", len(numbers), exc)
+            return None
 
     def booleans(self) -> dict[str, str]:
         """The BOOL complexes (``qconf -sc``): the requests that name node properties."""

@@ -140,6 +140,19 @@ def _job_state(raw: dict[str, Any]) -> tuple[JobState, str]:
     return JobState.OTHER, base
 
 
+def _begin_time(raw: dict[str, Any]) -> float:
+    """A job held for its ``--begin`` time (reason BeginTime): when it may start, squeue's
+    ``eligible_time``; 0.0 for any other hold, or a time that is no finite positive number."""
+    if raw.get("state_reason") != "BeginTime":
+        return 0.0
+    when = num(raw.get("eligible_time"), 0)
+    try:
+        when = float(when)
+    except (TypeError, ValueError):
+        return 0.0
+    return when if math.isfinite(when) and when > 0 else 0.0
+
+
 def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> list[Job]:
     """Jobs of ``squeue --json``; a pending array's tasks become one job each (``<id>_<task>``)."""
     jobs: list[Job] = []
@@ -161,6 +174,7 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
         base_id = str(raw["job_id"])
         constraint = _constraint(raw.get("features"))
         extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
+        begin = _begin_time(raw) if state == JobState.HELD else 0.0
         ids = [base_id]
         if array_job and task is not None:
             ids = [f"{array_job}_{task}"]
@@ -191,6 +205,7 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
                     submit_time=float(num(raw.get("submit_time"), 0)),
                     nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
                     start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
+                    begin_time=begin,
                     extra=dict(extra),
                 )
             )

@@ -138,6 +138,7 @@ _QSTAT_FIELDS = (
     "ctime",
     "exec_host",
     "start_time",
+    "Execution_Time",
 )
 
 
@@ -219,6 +220,8 @@ def _parse_qstat(data: str | bytes, command: str, priorities: dict[str, float]) 
             submit_time=_epoch(get("ctime")),
             nodes=_exec_nodes(get("exec_host") or "") if is_running else (),
             start_time=_epoch(get("start_time")) if is_running else 0.0,
+            # qsub -a: state W until then (held, not demand); when it may start, for the planner's preboot
+            begin_time=_epoch(get("Execution_Time")) if state_code == "W" else 0.0,
             extra=extra,
             properties=properties,
             chunks=chunks,

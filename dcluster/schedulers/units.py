@@ -64,7 +64,7 @@ def duration_s(text: str | None) -> int:
 def to_int(text: Any, default: int = 0) -> int:
     try:
         return int(float(str(text).strip()))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf" (int() of an infinity)
         return default
 
 

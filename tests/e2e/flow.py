@@ -27,6 +27,8 @@ from dcluster.demo.stack import Options, Stack
 MAX_IDLE = 15
 MAX_LAUNCH = 60
 JOB_SECONDS = 8
+PREBOOT_LEAD = 30  # fixed, so the launch time is known whatever boots were seen (the default learns it)
+BEGIN_IN = 75  # the job with a begin time may start this long after its submission
 BROKEN_TEMPLATE = """#!/bin/sh
 # An instance whose salt-minion never connects: it is handed its key, then the boot only sleeps.
 : <<'DCLUSTER_KEY_EOF'
@@ -62,6 +64,7 @@ def make_stack(request, scheduler: str) -> Stack:
             state_dir=state_dir,
             max_idle_time=MAX_IDLE,
             max_launch_time=MAX_LAUNCH,
+            preboot_lead=PREBOOT_LEAD,
             extra_resources={"broken": broken},
         )
     )
@@ -117,6 +120,16 @@ def assert_gone(stack: Stack, names: set[str]) -> None:
     assert not hosts, hosts
 
 
+def wait_clean(stack: Stack, names: set[str]) -> None:
+    """The scheduler nodes and keys of these (destroyed) workers go: a key goes after the instance."""
+    wait(
+        stack,
+        lambda: not set(stack.scheduler_nodes()) & names and not set(stack.accepted_keys()) & names,
+        15,
+        "the scheduler and the keys to be clean",
+    )
+
+
 def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
     """Six one-core jobs on two-core workers: exactly three workers, every job runs on one, all go away."""
     asked = time.time()  # before the launch: the instance's own launch time is later, never earlier
@@ -137,12 +150,7 @@ def burst_scales_up_runs_jobs_and_scales_down(stack: Stack) -> dict:
     assert {done[j]["host"] for j in ids} <= seen, "every job ran on one of our workers"
     assert peak[0] == 3 and len(seen) == 3, (peak[0], seen)  # 6 cores of demand, 2 per node, max 3
     wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "the workers to idle out and be destroyed", on_poll=poll)
-    wait(
-        stack,
-        lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen,
-        15,
-        "the scheduler and the keys to be clean",
-    )
+    wait_clean(stack, seen)
     assert len(seen) == 3, seen
     assert_gone(stack, seen)
     assert not [r for r in stack.instances() if netns.exists(r["namespace"]) and minion(r) in seen]
@@ -223,15 +231,43 @@ def master_restart_mid_scale_up(stack: Stack) -> None:
     # until listings agree it never happened, and the first worker can run all four jobs meanwhile.
     assert 1 <= live_peak[0] <= 2 and 1 <= len(seen) <= 2, f"expected one or two workers, saw {seen}"
     wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "scale-down after the restart", on_poll=poll)
-    wait(
-        stack,
-        lambda: not set(stack.scheduler_nodes()) & seen and not set(stack.accepted_keys()) & seen,
-        15,
-        "the scheduler and the keys to be clean",
-    )
+    wait_clean(stack, seen)
     assert_gone(stack, seen)
     assert not stack.instances(), f"orphans: {stack.instances()}"
     record(stack, "restart", {"stopped_at": stopped, "workers": sorted(seen)})
+
+
+def begin_time_job_gets_its_worker_just_ahead(stack: Stack) -> dict:
+    """A job that may start only BEGIN_IN s after its submission (sbatch --begin, qsub -a): its worker is
+    launched when that time is PREBOOT_LEAD away, not at submission nor at the begin time, and runs it."""
+    t0 = time.time()
+    begin = float(int(t0) + BEGIN_IN)  # whole seconds: what --begin and -a take
+    (jid,) = stack.submit(1, JOB_SECONDS, begin=begin)
+    seen: set[str] = set()
+
+    def poll():
+        seen.update(minion(x) for x in of(stack, "demo"))
+
+    wait(stack, lambda: jid in stack.finished(), BEGIN_IN + 150, "the job with a begin time to finish", on_poll=poll)
+    launched = [e[0] for e in events(stack, "dcluster/action/launch/started", resource="demo") if e[0] >= t0]
+    assert launched, "no launch for the job with a begin time"
+    ahead = begin - launched[0]
+    # planned once begin - now <= the lead: at most a poll (1 s) and the event's delivery after that moment
+    assert PREBOOT_LEAD - 5 <= ahead <= PREBOOT_LEAD, f"launched {ahead:.1f} s before its begin time"
+    done = stack.finished()[jid]
+    assert done["host"] in seen and done["start"] >= begin - 1, (done, begin, seen)
+    usable = [e[0] for n in seen for tag in ("idle", "busy") for e in events(stack, f"dcluster/worker/{tag}", name=n)]
+    wait(stack, lambda: not of(stack, "demo"), MAX_IDLE + 90, "its worker to idle out and be destroyed", on_poll=poll)
+    wait_clean(stack, seen)
+    assert_gone(stack, seen)
+    m = {
+        "launched_before_begin_s": ahead,
+        "usable_before_begin_s": begin - min(usable) if usable else None,
+        "job_started_after_begin_s": done["start"] - begin,
+        "workers": sorted(seen),
+    }
+    record(stack, "preboot", m)
+    return m
 
 
 def record(stack: Stack, name: str, data: dict) -> None:

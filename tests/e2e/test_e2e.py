@@ -14,7 +14,7 @@ from . import flow
 pytestmark = [pytest.mark.daemons, pytest.mark.slow]
 
 
-# Module scope: one stack per scheduler, its three tests in this order (the second uses the first's
+# Module scope: one stack per scheduler, its tests in this order (the second uses the first's
 # never-connecting instance), then it is stopped before the other scheduler's starts.
 @pytest.fixture(scope="module", params=["sge", "slurm"])
 def stack(request):
@@ -31,3 +31,7 @@ def test_instance_whose_minion_never_connects_is_destroyed_after_max_launch_time
 
 def test_master_restart_mid_scale_up_leaves_no_orphan_no_duplicate_and_every_job_completes(stack):
     flow.master_restart_mid_scale_up(stack)
+
+
+def test_a_job_with_a_begin_time_gets_its_worker_booted_just_ahead_of_it(stack):
+    flow.begin_time_job_gets_its_worker_just_ahead(stack)

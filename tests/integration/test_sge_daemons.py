@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import salt.config
@@ -110,6 +111,22 @@ def test_jobs_shapes_states_and_nodes(cluster, sched, hosts_up):
     assert node.state == NodeState.BUSY and run in node.jobs
     for jid in (held, mpi, four):
         cluster.run(["qdel", jid])
+
+
+def test_a_job_submitted_with_a_start_time_is_held_until_then_and_says_when(cluster, sched, hosts_up):
+    # qstat -xml -r shows it as plain qw: without qstat -j it would be demand (nodes idling until then).
+    start = int(time.time()) + 900
+    plain = qsub(cluster, "-pe", "mpi", "500", "sleep", "1")  # pending (wider than the hosts), no start time
+    later = qsub(cluster, "-a", time.strftime("%Y%m%d%H%M.%S", time.localtime(start)), "sleep", "1")
+    try:
+        jobs = {j.id: j for j in sched.jobs()}
+        assert (jobs[later].state, jobs[later].begin_time) == (JobState.HELD, float(start))
+        assert (jobs[plain].state, jobs[plain].begin_time) == (JobState.PENDING, 0.0)
+        sched.clock = lambda: start + 1.0  # the time has come: pending, demand as any (without a real wait)
+        assert {j.id: j for j in sched.jobs()}[later].state == JobState.PENDING
+    finally:
+        sched.clock = time.time
+        cluster.run(["qdel", plain, later])
 
 
 def test_queue_to_monitor_counts_jobs_that_name_no_queue_or_a_list_with_it(cluster, sched, hosts_up):

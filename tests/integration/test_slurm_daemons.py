@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import salt.config
@@ -105,6 +106,23 @@ def test_jobs_states_shapes_and_node_jobs(cluster, sched, two_nodes):
     assert (w.state, w.chunks, w.chunk_cores, w.chunk_mem_mb, w.properties) == (JobState.PENDING, 3, 1, 200, ("big",))
     assert run in node_of(sched, "dcn1").jobs and node_of(sched, "dcn1").state == NodeState.BUSY
     cluster.run(["scancel", held, wide])
+
+
+def test_a_job_submitted_with_a_begin_time_is_held_until_then_and_says_when(cluster, sched, two_nodes):
+    # preboot_begin_jobs reads this: the planner counts it as demand only once that time is a boot away.
+    before = time.time()
+    jid = sbatch(cluster, "--begin=now+600", "--wrap", "sleep 1")
+    try:
+        job = wait_for(
+            lambda: (lambda j: j if j and j.begin_time else None)({j.id: j for j in sched.jobs()}.get(jid)),
+            30,
+            0.5,
+            what="squeue to show the job's begin time",
+        )
+        assert job.state == JobState.HELD and job.extra["reason"] == "BeginTime"
+        assert before + 598 <= job.begin_time <= time.time() + 601, (before, job.begin_time)
+    finally:
+        cluster.run(["scancel", jid])
 
 
 def test_our_drain_and_an_admins_drain_are_told_apart(cluster, sched, two_nodes):

@@ -46,6 +46,21 @@ def test_anchored_jobs_are_replaced_copies_and_the_parsed_ones_are_unchanged():
     assert tl.jobs([full], submit_times=False)[0].submit_time == 9_000.0
 
 
+def test_a_held_jobs_begin_time_is_as_far_ahead_on_the_monotonic_clock_as_the_wall_clock_says():
+    # preboot_begin_jobs compares it with the planner's now, which is monotonic in the engine: a wall time
+    # left as it was would be decades away (never pre-booted); anchored like past times, "now" (at once).
+    clock = {"wall": 10_000.0, "mono": 500.0}
+    tl = Timeline(lambda: clock["wall"], lambda: clock["mono"])
+    held = Job("9", JobState.HELD, begin_time=10_300.0, extra={"reason": "BeginTime"})
+    tl.observe()
+    got = tl.jobs([held], submit_times=False)[0]
+    assert got == dataclasses.replace(held, begin_time=800.0) and held.begin_time == 10_300.0
+    clock["mono"] += 100.0
+    clock["wall"] += 40.0  # the wall clock stepped back 60 s meanwhile: the scheduler waits 60 s longer
+    tl.observe()
+    assert tl.jobs([held], submit_times=False)[0].begin_time == 860.0
+
+
 def test_anchored_instances_and_nodes_are_what_replace_gives():
     from dcluster.controller import timeline
     from dcluster.model import Instance, InstanceState, Node, NodeState

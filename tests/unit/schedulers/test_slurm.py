@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dcluster.model import JobState, NodeState
@@ -29,6 +31,28 @@ def test_squeue_real_2108_and_2505_shapes():
     assert run.properties == ("a100-80gb", "preemptible", "gpu-1")
     new = slurm.parse_squeue(data("slurm/slurmweb-slurmrestd-25.05-v0.0.43-slurm-jobs.json"))
     assert len(new) == 19 and new[0].id == "2195" and new[0].state == JobState.OTHER and new[0].chunks == 4
+
+
+@pytest.mark.parametrize(
+    ("reason", "eligible", "begin"),
+    [
+        ("BeginTime", 1700000600, 1700000600.0),
+        ("BeginTime", {"set": True, "infinite": False, "number": 1700000600}, 1700000600.0),  # 23.02+
+        ("BeginTime", {"set": True, "infinite": True, "number": 0}, 0.0),
+        ("BeginTime", "soon", 0.0),
+        ("BeginTime", -5, 0.0),
+        ("JobHeldUser", 1700000600, 0.0),  # held for another reason: no begin time
+    ],
+)
+def test_squeue_a_job_held_for_its_begin_time_carries_it(reason, eligible, begin):
+    # The real 22.05 recording, its first job's reason and eligible_time set as sbatch --begin leaves them
+    # (tests/integration/test_slurm_daemons.py reads a real --begin job off a real slurmctld).
+    doc = json.loads(data("slurm/dcsched-slurm2205-squeue-all-json.json"))
+    doc["jobs"][0].update(state_reason=reason, eligible_time=eligible)
+    job = slurm.parse_squeue(json.dumps(doc))[0]
+    assert (job.state, job.begin_time) == (JobState.HELD, begin)
+    doc["jobs"][0]["eligible_time"] = float("nan")  # Python's json reads NaN and Infinity
+    assert slurm.parse_squeue(json.dumps(doc))[0].begin_time == 0.0
 
 
 def test_sinfo_real_2205_drain_reason_is_reported():

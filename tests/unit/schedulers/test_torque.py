@@ -325,3 +325,21 @@ def test_qstat_large_output_sliced_equals_streamed(monkeypatch):
     fast = [j.to_dict() for j in torque.parse_qstat(doc)]
     monkeypatch.setattr(_common, "_FAST_MIN", float("inf"))
     assert fast == [j.to_dict() for j in torque.parse_qstat(doc)] and len(fast) > 100
+
+
+def test_qstat_a_job_waiting_for_its_execution_time_carries_it_as_its_begin_time():
+    # Synthetic (no recorded qstat -x of a qsub -a job exists): Torque's XML gives Execution_Time in
+    # seconds since the epoch, as it does ctime.  Only state W reads it; garbage or an infinity is no time.
+    doc = (
+        "<Data>"
+        "<Job><Job_Id>11.s</Job_Id><job_state>W</job_state><Execution_Time>1700000600</Execution_Time></Job>"
+        "<Job><Job_Id>12.s</Job_Id><job_state>Q</job_state><Execution_Time>1700000600</Execution_Time></Job>"
+        "<Job><Job_Id>13.s</Job_Id><job_state>W</job_state><Execution_Time>inf</Execution_Time></Job>"
+        "<Job><Job_Id>14.s</Job_Id><job_state>W</job_state><ctime>inf</ctime><Execution_Time>soon</Execution_Time>"
+        "</Job>"
+        "</Data>"
+    )
+    jobs = {j.id: j for j in torque.parse_qstat(doc)}
+    assert (jobs["11"].state, jobs["11"].begin_time) == (JobState.HELD, 1700000600.0)
+    assert (jobs["12"].state, jobs["12"].begin_time) == (JobState.PENDING, 0.0)
+    assert jobs["13"].begin_time == 0.0 and jobs["14"].begin_time == 0.0 and jobs["14"].submit_time == 0.0

@@ -1,0 +1,97 @@
+"""Pre-boot for a job held until its begin time (issue 17: pre-boot on predictable demand).
+
+A job submitted with ``sbatch --begin`` (Slurm reason BeginTime) or ``qsub -a`` (Torque state W) is
+held, not demand, until its begin time.  Without pre-boot its nodes are launched only once the scheduler
+makes it pending, so it waits a boot; launched at submit, they would idle for hours.  With
+``preboot_begin_jobs`` (the default) it counts as pending once its begin time is within the lead: the
+slowest recent boot + a poll (300 s before any boot is seen), or ``preboot_lead``.  Each behaviour test
+fails with ``preboot_begin_jobs: false`` or with the job's begin time ignored.
+"""
+
+import dataclasses
+from dataclasses import replace
+
+import pytest
+from builders import NOW, config, job, view, wid, worker
+
+from dcluster.config import ConfigError
+from dcluster.demand import Demand
+from dcluster.model import JobState, NodeState
+from dcluster.planner import Kind, plan
+from dcluster.planner.explain import job_reasons
+
+
+def cfg_of(**top):
+    return config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 4}}}, idle_policy="fixed", **top)
+
+
+def begins(jid, in_s, chunks=1):
+    """A job held until NOW + in_s."""
+    return replace(job(jid, chunks=chunks, state=JobState.HELD), begin_time=NOW + in_s)
+
+
+def test_a_job_whose_begin_time_is_within_the_lead_gets_its_nodes_launched_now():
+    cfg = cfg_of()
+    p = plan(view(cfg, jobs=[begins("b1", 120, chunks=2)]), cfg)  # no boot seen: the lead is 300 s
+    assert p.launches() == {"r1": 2}
+    assert any("job b1 may start in 120 s" in n and "300 s (no boot seen yet" in n for n in p.notes), p.notes
+    off = cfg_of(preboot_begin_jobs=False)
+    assert plan(view(off, jobs=[begins("b1", 120, chunks=2)]), off).launches() == {}
+
+
+def test_a_job_whose_begin_time_is_far_launches_nothing_and_the_plan_says_when_to_look_again():
+    cfg = cfg_of()
+    p = plan(view(cfg, jobs=[begins("b1", 3600)]), cfg)
+    assert p.launches() == {}
+    assert p.recheck == pytest.approx(NOW + 3600 - 300)
+
+
+def test_a_held_job_without_a_begin_time_is_no_demand():
+    cfg = cfg_of()
+    p = plan(view(cfg, jobs=[job("h1", state=JobState.HELD)]), cfg)
+    assert p.launches() == {} and p.recheck is None
+
+
+def test_a_begin_time_that_has_passed_while_the_scheduler_still_holds_the_job_is_demand():
+    cfg = cfg_of()
+    assert plan(view(cfg, jobs=[begins("b1", -30)]), cfg).launches() == {"r1": 1}
+
+
+def test_the_lead_is_the_slowest_recent_boot_and_a_poll():
+    cfg = cfg_of()  # poll 10 s
+    seen = {"r1": Demand(boots=(80.0, 200.0))}  # lead 210 s
+    near = dataclasses.replace(view(cfg, jobs=[begins("b1", 205)]), demand=seen)
+    far = dataclasses.replace(view(cfg, jobs=[begins("b1", 215)]), demand=seen)
+    assert plan(near, cfg).launches() == {"r1": 1}
+    p = plan(far, cfg)
+    assert p.launches() == {} and p.recheck == pytest.approx(NOW + 215 - 210)
+
+
+def test_preboot_lead_sets_the_lead():
+    cfg = cfg_of(preboot_lead=1000)
+    assert plan(view(cfg, jobs=[begins("b1", 900)]), cfg).launches() == {"r1": 1}
+    assert plan(view(cfg, jobs=[begins("b1", 1100)]), cfg).launches() == {}
+
+
+def test_an_idle_node_is_kept_for_a_job_about_to_begin_and_released_for_one_far_off():
+    cfg = cfg_of(max_idle_time=60)
+    name = wid(n=1)
+    n, i = worker(name, cores=1, since=NOW - 500, state=NodeState.IDLE)
+    insts = {"r1": [replace(i, cores=1)]}
+    soon = plan(view(cfg, [n], insts, jobs=[begins("b1", 100)], configured={name}), cfg)
+    assert not soon.of(Kind.DESTROY) and soon.launches() == {}
+    later = plan(view(cfg, [n], insts, jobs=[begins("b1", 5000)], configured={name}), cfg)
+    assert [a.target for a in later.of(Kind.DESTROY)] == [name]
+
+
+def test_the_dry_run_lists_the_job_it_launches_for():
+    cfg = cfg_of()
+    v = view(cfg, jobs=[begins("b1", 60), job("p1")])
+    rows = {r["job"]: r for r in job_reasons(plan(v, cfg), v)}
+    assert set(rows) == {"b1", "p1"}
+
+
+@pytest.mark.parametrize("bad", [-1, "soon", 1.5])
+def test_a_bad_preboot_lead_is_refused_by_name(bad):
+    with pytest.raises(ConfigError, match="preboot_lead"):
+        cfg_of(preboot_lead=bad)
