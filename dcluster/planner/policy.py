@@ -419,6 +419,7 @@ class _Planner:
                     continue
                 fits_cache[shape] = fits
             on_extra = False
+            on_old = 0  # cores it takes on existing nodes, when on_extra
             if resv is not None and resv.covers(fits):
                 in_window = bool(job.walltime_s) and self.now + job.walltime_s <= resv.shadow
                 if not in_window and job.cores > resv.extra:
@@ -447,7 +448,10 @@ class _Planner:
                     if not pool.might_fit(job.chunk_cores, tiers, allow_new):
                         continue
                     before = pool.new_nodes
-                    idxs = pool.place(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, allow_new)
+                    if on_extra and resv is not None:
+                        idxs, on_old = self._place_on_extra(job, pool, tiers, allow_new, resv.sched_extra)
+                    else:
+                        idxs = pool.place(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, allow_new)
                     if idxs is not None:
                         placed = res.name
                         for idx in idxs:
@@ -471,6 +475,8 @@ class _Planner:
                     break
             if placed and on_extra and resv is not None:  # on_extra: resv covered this job
                 resv.extra -= job.cores
+                resv.sched_extra -= on_old
+                resv.taken_new += job.cores - on_old  # new nodes busy past the head's start: not its
             if not placed and young:
                 self.waiting.append((job.id, young_why))
             elif not placed:
@@ -541,6 +547,21 @@ class _Planner:
         if not boots:
             return 300.0, "no boot seen yet"
         return max(boots) + cfg.cluster_poller_interval, "slowest recent boot + a poll"
+
+    def _place_on_extra(
+        self, job: Job, pool: Pool, tiers: tuple[int, ...], allow_new: bool, extra: int
+    ) -> tuple[list[int] | None, int]:
+        """Place ``job``, which runs past the blocked head's reserved start, so that the scheduler will
+        start it: on free cores of the nodes it has only if they are within its own extra (``extra``),
+        else all on new nodes (they raise that extra by their cores).  Placed on those nodes beyond it, the job
+        would keep them idle, or take a launch, for a start the scheduler does not make.  Returns the
+        bins used (None: no room) and the cores taken on existing ones."""
+        shape = (job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
+        lay = pool.layout(*shape, tiers, allow_new)
+        on_old = sum(n for _, n in lay.existing) * job.chunk_cores if lay is not None else 0
+        if lay is not None and on_old > extra:
+            lay, on_old = (pool.layout(*shape, (), True), 0) if allow_new else (None, 0)
+        return (None if lay is None else pool.commit(lay, job.chunk_cores, job.chunk_mem_mb)), on_old
 
     def _size_choice(
         self,
@@ -697,6 +718,7 @@ class _Planner:
         coming += sum(
             self.view.launching(r) * pools[r].cores + pools[r].new_nodes * pools[r].cores for r in resv.resources
         )
+        coming -= resv.taken_new  # launched for jobs behind it that run past its start: not free then
         missing = -spare - sum(w.cores for w in ready) - coming
         for name in sorted(resv.resources):
             pool = pools[name]
@@ -961,8 +983,13 @@ class _Reservation:
     in the extra cores.
     """
 
-    def __init__(self, job_id: str, resources: frozenset[str], shadow: float, extra: int):
+    def __init__(self, job_id: str, resources: frozenset[str], shadow: float, extra: int, unlaunched: int = 0):
         self.resources, self.shadow, self.extra = resources, shadow, extra
+        # The scheduler's own extra: it knows no node still to launch, so of the extra cores the
+        # headroom's are not there for it.  A later job it would start on nodes it has must fit these;
+        # the nodes launched for one add their cores to it.
+        self.sched_extra = max(0, extra - unlaunched)
+        self.taken_new = 0  # cores of this plan's new nodes taken by jobs that run past the shadow
         self.why = f"behind job {job_id}, for which the scheduler reserves the free cores"
 
     def covers(self, fits: list[Resource]) -> bool:
@@ -976,7 +1003,8 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
     # Like Slurm's powered-down cloud nodes, the nodes we may still launch count as free
     # capacity for the reservation, and so do our draining nodes (they are released for demand).
     free = sum(b.free for n in names for b in pools[n].bins)
-    free += sum(pools[n].headroom * pools[n].cores for n in names)  # what this plan has not launched yet
+    unlaunched = sum(pools[n].headroom * pools[n].cores for n in names)  # what this plan has not launched yet
+    free += unlaunched
     releases = []
     for j in view.jobs:
         if j.state != JobState.RUNNING or not j.nodes:
@@ -993,7 +1021,7 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
     for when, cores in releases:
         free += cores
         if free >= need:
-            return _Reservation(job.id, names, when, free - need)
+            return _Reservation(job.id, names, when, free - need, unlaunched)
     return None
 
 

@@ -486,7 +486,10 @@ def test_launchable_nodes_count_for_the_reservation_and_a_job_that_fits_the_extr
 
     # 4 one-core nodes, max 5: A runs until NOW+900, B and D one 2-core job until NOW+100, C idle.
     # The head (3 cores) has C and one launchable node now, B and D at +100: reserved for +100 with
-    # 1 core over.  l1 fits in that core (on C); l2 would delay the head: no launch for it.
+    # 1 core over.  That core is the launchable node's, which the scheduler does not know: on C, l1
+    # would leave the head 2 cores at +100, so the scheduler will not start it there.  l1 gets the
+    # last node (its own core over for the scheduler too); C stays the head's; l2 would delay the
+    # head: no launch for it.
     cfg = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0)
     a, b, c, d = wid(n=1), wid(n=2), wid(n=3), wid(n=4)
     na, ia = worker(a, state=NodeState.BUSY, cores=1, used=1, jobs=("run",))
@@ -504,7 +507,7 @@ def test_launchable_nodes_count_for_the_reservation_and_a_job_that_fits_the_extr
     ]
     v = view(cfg, [na, nb, nc, nd], {"r1": [ia, ib, ic, id_]}, jobs=running + pending)
     p = plan(v, cfg)
-    assert p.actions == ()  # C kept for l1; nothing launched for l2
+    assert [(a.kind, a.count, a.jobs) for a in p.actions] == [(Kind.LAUNCH, 1, ("l1",))]  # C kept, for the head
     assert dict(p.waiting)["l2"].startswith("behind job wide") and "l1" not in dict(p.waiting)
     greedy = config({"r1": {"cores": 1, "quantity": {"min": 0, "max": 5}}}, max_idle_time=0, respect_reservations=False)
     assert plan(v, greedy).launches() == {"r1": 1}  # without the reservation l2 gets the last node

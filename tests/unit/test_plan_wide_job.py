@@ -224,3 +224,38 @@ def test_a_node_whose_job_outlasts_the_reservation_is_replaced_so_the_scheduler_
     held = {a.target for a in p.of(Kind.HOLD)}
     assert held == set(names[:59])  # until the new node is up: the idle ones and those whose job ends by then
     assert names[59] not in held
+
+
+def _behind_a_reservation_counting_headroom(max_nodes):
+    """2 busy nodes (their job ends in 1,000 s) and 2 idle ones of a max of ``max_nodes`` (1 core
+    each); a 6-core head that fits only once that job ends (the planner counts the headroom as free at
+    its start, the scheduler does not), and behind it a 1-core job of 5,000 s (past that start)."""
+    cfg = cfg_of(max_nodes=max_nodes)
+    names = [wid(n=i) for i in range(4)]
+    nodes, insts = [], []
+    for k, name in enumerate(names):
+        kw = {"state": NodeState.BUSY, "used": 1, "jobs": ("run",)} if k < 2 else {}
+        n, i_ = worker(name, cores=1, since=NOW - 10, **kw)
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    long_ = replace(job("long", submit=1.0), walltime_s=5000)
+    jobs = [running("run", names[:2], 1000), job("head", chunks=6, submit=0.5), long_]
+    return cfg, view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
+
+
+def test_a_job_behind_the_reservation_gets_only_the_extra_cores_the_scheduler_itself_counts():
+    # The planner's reservation counts the nodes it may still launch as free at the head's start, so its
+    # extra core (2 idle + 3 to launch + 2 freeing - 6) held the 1-core job; the scheduler, which knows
+    # only the nodes it has, has no extra core for it (2 idle + 2 freeing + 2 launched for the head = 6).
+    # Placed on an idle node, the job kept it for a start the scheduler never made (HPC2N: a 16-core job
+    # waited 78,338 s, 20,671 s on a static machine).  Now it gets a node of its own, whose core the
+    # scheduler adds to its extra, and that node does not count for the head, which gets its own 2.
+    cfg, v = _behind_a_reservation_counting_headroom(max_nodes=7)
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 3}
+    assert sorted(j for a in p.of(Kind.LAUNCH) for j in a.jobs) == ["head", "long"]
+    # no headroom for a node of its own (max 6: the 2 left are the head's): it waits, none launched for it
+    cfg, v = _behind_a_reservation_counting_headroom(max_nodes=6)
+    p = plan(v, cfg)
+    assert p.launches() == {"r1": 2} and p.of(Kind.LAUNCH)[0].jobs == ("head",)
+    assert "long" in {r["job"] for r in job_reasons(p, v) if r["reason"] != "launch"}
