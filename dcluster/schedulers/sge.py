@@ -634,9 +634,11 @@ class SgeAdapter(Adapter):
     def _start_times(self, jobs: list[Job]) -> list[Job]:
         """``jobs`` with each pending one whose ``qsub -a`` start time is still ahead held until then
         (sge_begin.py): not demand yet, and the planner's preboot sees when it will be."""
-        numbers = [n for j in jobs if j.state == JobState.PENDING and (n := j.id.split(".", 1)[0]).isdigit()]
+        listed = {
+            n: j.submit_time for j in jobs if j.state == JobState.PENDING and (n := j.id.split(".", 1)[0]).isdigit()
+        }
         now = self.clock()
-        self._times.update(numbers, now, self._ask_times)
+        self._times.update(listed, now, self._ask_times)
         out = []
         for j in jobs:
             when = self._times.begin(j.id.split(".", 1)[0], now) if j.state == JobState.PENDING else 0.0

@@ -3,21 +3,23 @@
 ``qstat -u * -xml -r`` lists such a job as ``qw`` like any other, so without this it counts as demand from
 its submission on: nodes launched for it would idle until its start time, which may be days away.  Only
 ``qstat -j LIST -xml`` shows the time (``JB_execution_time``, seconds since the epoch; 0: none), at about
-2 KB a job, so :class:`ExecutionTimes` asks only about job numbers it has not seen (and again about those
-whose time is still ahead: ``qalter -a`` may move it), at most :data:`PER_POLL` a poll; the rest count as
-pending until a later poll has asked (what they did before).
+2 KB a job, so :class:`ExecutionTimes` asks about job numbers it has not seen first, then again about each
+one it has once its answer is :data:`REASK_AFTER` old (``qalter -a`` may set, move or clear the time of any
+pending job), at most :data:`PER_POLL` a poll; the rest count as pending until a later poll has asked
+(what they did before).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 
 from .units import to_int
 from .xml_stream import iter_xml
 
 PER_POLL = 500  # job numbers asked about in one poll (a burst of submissions is read over several)
 PER_CALL = 100  # ... in one qstat -j call, to keep its argument short
+REASK_AFTER = 60.0  # s: an answer this old is asked again (a qalter -a is seen within this and a poll)
 
 
 def parse_execution_times(data: str | bytes, command: str = "qstat -xml -j LIST") -> dict[str, float]:
@@ -41,24 +43,33 @@ class ExecutionTimes:
     """What ``qstat -j`` said of each pending job number, kept from poll to poll."""
 
     def __init__(self) -> None:
-        self.known: dict[str, float] = {}
+        self.known: dict[str, tuple[float, float, float]] = {}  # number -> (submit time, start time, asked at)
 
-    def update(self, numbers: Iterable[str], now: float, ask: Callable[[list[str]], dict[str, float] | None]) -> None:
-        """Learn the times of ``numbers`` (the pending job numbers listed now) through ``ask`` (None: it
-        failed; those are asked again next poll and count as pending meanwhile)."""
-        numbers = list(dict.fromkeys(numbers))
-        listed = set(numbers)
-        self.known = {n: t for n, t in self.known.items() if n in listed}  # ended jobs are forgotten
-        todo = [n for n in numbers if n not in self.known or self.known[n] > now][:PER_POLL]
+    def update(
+        self, listed: Mapping[str, float], now: float, ask: Callable[[list[str]], dict[str, float] | None]
+    ) -> None:
+        """Learn the times of the pending job numbers ``listed`` now (number -> submit time) through ``ask``
+        (None: it failed; those are asked again next poll and count as pending meanwhile).
+
+        A number listed with another submit time than when asked is another job (numbers wrap): asked
+        afresh.  Never-asked numbers go first, so a backlog of jobs whose time is far ahead, asked again
+        and again, cannot keep a new job from being asked (it would count as pending, its nodes idling).
+        A number missing from the answer is asked again next poll, not taken as "no time"."""
+        self.known = {n: v for n, v in self.known.items() if listed.get(n) == v[0]}  # ended or reused: forgotten
+        # asked longest ago (never: -inf) first; a wall-clock step either way makes every answer old
+        stale = [n for n in listed if n not in self.known or abs(now - self.known[n][2]) >= REASK_AFTER]
+        stale.sort(key=lambda n: self.known[n][2] if n in self.known else -math.inf)
+        todo = stale[:PER_POLL]
         for i in range(0, len(todo), PER_CALL):
             part = todo[i : i + PER_CALL]
             got = ask(part)
             if got is None:
                 continue
             for n in part:
-                self.known[n] = got.get(n, 0.0)
+                if n in got:
+                    self.known[n] = (listed[n], got[n], now)
 
     def begin(self, number: str, now: float) -> float:
         """The start time of job ``number`` while it is still ahead of ``now``; 0.0 otherwise."""
-        when = self.known.get(number, 0.0)
-        return when if when > now else 0.0
+        hit = self.known.get(number)
+        return hit[1] if hit is not None and hit[1] > now else 0.0
