@@ -148,7 +148,7 @@ def _begin_time(raw: dict[str, Any]) -> float:
     when = num(raw.get("eligible_time"), 0)
     try:
         when = float(when)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float's range
         return 0.0
     return when if math.isfinite(when) and when > 0 else 0.0
 

@@ -42,6 +42,9 @@ def test_squeue_real_2108_and_2505_shapes():
         ("BeginTime", "soon", 0.0),
         ("BeginTime", -5, 0.0),
         ("JobHeldUser", 1700000600, 0.0),  # held for another reason: no begin time
+        pytest.param("BeginTime", 10**400, 0.0, id="BeginTime-int-beyond-a-float"),  # no time, no OverflowError
+        ("BeginTime", "1700000600", 1700000600.0),
+        ("Dependency", 1700000600, 0.0),  # its time passed, now held for a dependency: no begin time
     ],
 )
 def test_squeue_a_job_held_for_its_begin_time_carries_it(reason, eligible, begin):
