@@ -524,18 +524,26 @@ class _Planner:
             return jobs
         lead, how = self._preboot_lead()
         out = []
+        due: list[tuple[float, str]] = []
         for j in jobs:
             if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0:
                 away = j.begin_time - self.now
                 if away > lead:
                     self.recheck = min(self.recheck or math.inf, j.begin_time - lead)
                 else:
-                    self.notes.append(
-                        f"job {j.id} may start in {max(0.0, away):.0f} s (its begin time): counted as pending, "
-                        f"within the preboot lead of {lead:.0f} s ({how}; preboot_begin_jobs)"
-                    )
+                    due.append((away, j.id))
                     j = dataclasses.replace(j, state=JobState.PENDING)
             out.append(j)
+        if due:  # one note, not one a job: an array of thousands would fill the published summary each cycle
+            away, first = min(due)
+            others = sorted(jid for _, jid in due if jid != first)
+            shown = ", ".join(others[:MAX_JOBS_IN_REASON]) + (", ..." if len(others) > MAX_JOBS_IN_REASON else "")
+            more = f" and {len(others)} more ({shown})" if others else ""
+            self.notes.append(
+                f"job {first}{more} may start in {max(0.0, away):.0f} s (its begin time"
+                f"{', the soonest' if others else ''}): counted as pending, within the preboot lead of {lead:.0f} s "
+                f"({how}; preboot_begin_jobs)"
+            )
         return out
 
     def _preboot_lead(self) -> tuple[float, str]:

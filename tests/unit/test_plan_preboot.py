@@ -84,6 +84,18 @@ def test_an_idle_node_is_kept_for_a_job_about_to_begin_and_released_for_one_far_
     assert [a.target for a in later.of(Kind.DESTROY)] == [name]
 
 
+def test_thousands_of_due_jobs_make_one_note_and_launch_no_more_than_max():
+    # an array of 5,000 tasks, all with the same begin time: one summary note, not 5,000 (the plan's notes
+    # are published whole every cycle), and launches bounded by max
+    cfg = cfg_of()
+    jobs = [begins(f"a_{i}", 60 + i % 7) for i in range(5000)]
+    p = plan(view(cfg, jobs=jobs), cfg)
+    assert p.launches() == {"r1": 4}
+    notes = [n for n in p.notes if "preboot" in n]
+    assert len(notes) == 1 and len(notes[0]) < 400, notes[:3]
+    assert "job a_0 and 4999 more (a_1, a_10, a_100, a_1000, a_1001, ...) may start in 60 s" in notes[0]
+
+
 def test_the_dry_run_lists_the_job_it_launches_for():
     cfg = cfg_of()
     v = view(cfg, jobs=[begins("b1", 60), job("p1")])
