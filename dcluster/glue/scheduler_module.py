@@ -10,6 +10,7 @@ configuration error is raised as ``CommandExecutionError`` (see :mod:`.module_er
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -31,10 +32,19 @@ class SchedulerModule:
 
     def call(self, salt: Mapping[str, Any], method: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            adapter = scheduler_adapter(self.kind, salt["config.get"], salt["cmd.run_all"])
+            adapter = scheduler_adapter(self.kind, salt["config.get"], salt["cmd.run_all"], **self._cache(salt))
             return getattr(adapter, method)(*args, **kwargs)
         except (SchedulerError, ConfigError) as exc:
             raise command_error(self.log, f"{self.name}.{method}", exc) from None
+
+    def _cache(self, salt: Mapping[str, Any]) -> dict[str, str]:
+        """Where an adapter that learns across polls keeps it: each call runs in a process of its own."""
+        from ..schedulers import adapter_class
+
+        if not adapter_class(self.kind).keeps_cache:
+            return {}
+        cachedir = salt["config.get"]("cachedir")
+        return {"cache_dir": os.path.join(str(cachedir), "dcluster")} if cachedir else {}
 
     def jobs(self, salt: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [j.to_dict() for j in self.call(salt, "jobs")]

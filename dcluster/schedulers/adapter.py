@@ -42,6 +42,7 @@ class Adapter(ABC):
     # Capabilities (what callers used to find out from the scheduler's name or a method's signature):
     # add_node uses the instance's address (Slurm's NodeAddr) instead of resolving the node's name
     takes_address: ClassVar[bool] = False
+    keeps_cache: ClassVar[bool] = False  # takes cache_dir: what it learns is kept there from call to call
     # the scheduler reaches nodes by name: the head resolves a worker's name before add_node, and the
     # workers resolve each other's (dcluster.names publishes hosts lines to both)
     resolves_names: ClassVar[bool] = True

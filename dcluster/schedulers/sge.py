@@ -28,6 +28,7 @@ from dcluster.gcpause import paused as gc_paused
 from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 
+from . import sge_begin
 from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
 from .sge_begin import ExecutionTimes, parse_execution_times
@@ -545,6 +546,7 @@ class SgeAdapter(Adapter):
     config_type = SgeConfig
     config: SgeConfig
     worker_daemon = "sge_execd"
+    keeps_cache = True  # the qsub -a start times asked (sge_begin.py)
 
     def __init__(
         self,
@@ -552,10 +554,13 @@ class SgeAdapter(Adapter):
         run: Run,
         sleep: Callable[[float], None] | None = None,
         tmpdir: str | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__(config, run, sleep)
         self.tmpdir = tmpdir
         self._times = ExecutionTimes()  # qsub -a start times, kept from poll to poll
+        # ... and from call to call of the execution module (each in a process of its own): in this file
+        self._times_path = os.path.join(cache_dir, "sge_begin.json") if cache_dir else None
         self.clock: Callable[[], float] = time.time  # what "ahead" is measured from (tests set it)
 
     # ------------------------------------------------------------ helpers
@@ -638,7 +643,12 @@ class SgeAdapter(Adapter):
             n: j.submit_time for j in jobs if j.state == JobState.PENDING and (n := j.id.split(".", 1)[0]).isdigit()
         }
         now = self.clock()
+        if self._times_path:
+            self._times = sge_begin.load(self._times_path)
+        before = dict(self._times.known)
         self._times.update(listed, now, self._ask_times)
+        if self._times_path and self._times.known != before:
+            sge_begin.save(self._times, self._times_path)
         out = []
         for j in jobs:
             when = self._times.begin(j.id.split(".", 1)[0], now) if j.state == JobState.PENDING else 0.0

@@ -11,11 +11,17 @@ pending job), at most :data:`PER_POLL` a poll; the rest count as pending until a
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 
 from .units import to_int
 from .xml_stream import iter_xml
+
+log = logging.getLogger(__name__)
 
 PER_POLL = 500  # job numbers asked about in one poll (a burst of submissions is read over several)
 PER_CALL = 100  # ... in one qstat -j call, to keep its argument short
@@ -73,3 +79,44 @@ class ExecutionTimes:
         """The start time of job ``number`` while it is still ahead of ``now``; 0.0 otherwise."""
         hit = self.known.get(number)
         return hit[1] if hit is not None and hit[1] > now else 0.0
+
+
+def load(path: str) -> ExecutionTimes:
+    """The cache a previous call left at ``path``: a Salt minion runs each call of its execution module in
+    a process of its own, so without it every poll asks about every pending job again and, with more than
+    :data:`PER_POLL` of them, the same first ones each time (the others counting as pending for good).
+    A missing or unreadable file, or an entry that is no ``[submit, start, asked]`` of numbers: not
+    known, asked afresh."""
+    times = ExecutionTimes()
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError):
+        return times
+    for n, v in raw.items() if isinstance(raw, dict) else ():
+        if (
+            isinstance(n, str)
+            and n.isdigit()
+            and isinstance(v, list)
+            and len(v) == 3
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        ):
+            times.known[n] = (float(v[0]), float(v[1]), float(v[2]))
+    return times
+
+
+def save(times: ExecutionTimes, path: str) -> None:
+    """``times`` at ``path``, atomically, mode 0600; a failure is logged (the jobs are asked again)."""
+    folder = os.path.dirname(path) or "."
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sge_begin.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(times.known, f, separators=(",", ":"))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        log.warning("sge: could not keep the start times (qsub -a) asked at %s: %s", path, exc)
