@@ -153,10 +153,32 @@ def _begin_time(raw: dict[str, Any]) -> float:
     return when if math.isfinite(when) and when > 0 else 0.0
 
 
+def _throttle(raw: dict[str, Any], spec: str) -> int:
+    """An array's limit of tasks running at once (``--array=1-100%N``): array_max_tasks, or the task
+    string's ``%N``; 0: none."""
+    limit = num(raw.get("array_max_tasks"), 0)
+    if not limit and "%" in spec:
+        limit = num(spec.split("%", 1)[1].strip(), 0)
+    ok = isinstance(limit, (int, float)) and math.isfinite(limit) and limit >= 1
+    return int(limit) if ok else 0
+
+
+def _running_tasks(records: list[dict[str, Any]]) -> dict[int, int]:
+    """Array job id -> how many of its tasks run (each a record of its own)."""
+    out: dict[int, int] = {}
+    for raw in records:
+        if isinstance(raw, dict) and raw.get("array_task_id") is not None and _job_state(raw)[0] == JobState.RUNNING:
+            array_job = int(num(raw.get("array_job_id"), 0))
+            out[array_job] = out.get(array_job, 0) + 1
+    return out
+
+
 def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> list[Job]:
     """Jobs of ``squeue --json``; a pending array's tasks become one job each (``<id>_<task>``)."""
     jobs: list[Job] = []
-    for raw in _load(data, "jobs", command):
+    records = _load(data, "jobs", command)
+    running: dict[int, int] | None = None  # array job id -> its tasks running; counted at the first throttle
+    for raw in records:
         if not isinstance(raw, dict) or "job_id" not in raw:
             raise ParseError(command, data, f"a job without job_id (record {len(jobs) + 1})")
         state, base = _job_state(raw)
@@ -176,20 +198,28 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
         extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
         begin = _begin_time(raw) if state == JobState.HELD else 0.0
         ids = [base_id]
+        may = 1  # how many of ids keep the record's state (the others wait for the array's throttle)
         if array_job and task is not None:
             ids = [f"{array_job}_{task}"]
         elif raw.get("array_task_string") and state in (JobState.PENDING, JobState.HELD):
             from .sge import expand_tasks
 
-            tasks, beyond = expand_tasks(str(raw["array_task_string"]).split("%", 1)[0], MAX_ARRAY_TASKS)
+            spec = str(raw["array_task_string"])
+            tasks, beyond = expand_tasks(spec.split("%", 1)[0], MAX_ARRAY_TASKS)
             ids = [f"{array_job or base_id}_{t}" for t in tasks] or [base_id]
             if beyond:
                 extra["tasks_not_listed"] = beyond
-        for jid in ids:
+            may = len(ids)
+            if throttle := _throttle(raw, spec):
+                # --array=...%N: Slurm runs N tasks at once; the rest are no demand (JobArrayTaskLimit) yet
+                running = _running_tasks(records) if running is None else running
+                may = max(0, throttle - running.get(array_job or int(num(base_id, 0)), 0))
+        for k, jid in enumerate(ids):
+            waits = k >= may
             jobs.append(
                 Job(
                     id=jid,
-                    state=state,
+                    state=JobState.HELD if waits else state,
                     queue=str(raw.get("partition") or ""),
                     account=str(raw.get("account") or ""),
                     properties=_features(constraint),
@@ -205,8 +235,8 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
                     submit_time=float(num(raw.get("submit_time"), 0)),
                     nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
                     start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
-                    begin_time=begin,
-                    extra=dict(extra),
+                    begin_time=0.0 if waits else begin,
+                    extra={**extra, "reason": "JobArrayTaskLimit"} if waits else dict(extra),
                 )
             )
     return jobs
