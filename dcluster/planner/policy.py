@@ -1029,7 +1029,8 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
     for when, cores in releases:
         free += cores
         if free >= need:
-            return _Reservation(job.id, names, when, free - need, unlaunched)
+            # a job held until its begin time (counted as pending by preboot_begin_jobs) starts no sooner
+            return _Reservation(job.id, names, max(when, job.begin_time), free - need, unlaunched)
     return None
 
 

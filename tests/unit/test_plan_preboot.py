@@ -96,6 +96,27 @@ def test_thousands_of_due_jobs_make_one_note_and_launch_no_more_than_max():
     assert "job a_0 and 4999 more (a_1, a_10, a_100, a_1000, a_1001, ...) may start in 60 s" in notes[0]
 
 
+def test_a_due_wide_job_reserves_from_its_begin_time_so_a_short_job_behind_it_is_launched_for():
+    # B (4 nodes) may start in 250 s; the 2 busy nodes free in 30 s.  The scheduler cannot start B before
+    # its begin time, so P (100 s) ends before B could start and delays nothing: it gets a node.  Reserved
+    # from when the busy nodes free, P was refused as "behind job B" and waited for B's whole run.
+    cfg = cfg_of()
+    nodes, insts, running = [], [], []
+    for k in (1, 2):
+        name = wid(n=k)
+        n, i = worker(name, cores=1, used=1, jobs=(f"R{k}",), state=NodeState.BUSY)
+        nodes.append(n)
+        insts.append(replace(i, cores=1))
+        running.append(replace(job(f"R{k}", state=JobState.RUNNING), nodes=(name,), start_time=NOW - 30, walltime_s=60))
+    wide = replace(begins("B", 250, chunks=4), submit_time=1.0)
+    short = replace(job("P", submit=2.0), walltime_s=100)
+    v = view(cfg, nodes, {"r1": insts}, jobs=[*running, wide, short], configured={n.name for n in nodes})
+    p = plan(v, cfg)
+    rows = {r["job"]: r for r in job_reasons(p, v)}
+    assert rows["P"]["reason"] == "launch", rows
+    assert p.launches() == {"r1": 2}  # P's node and one of B's: at max, B gets P's when P ends
+
+
 def test_the_dry_run_lists_the_job_it_launches_for():
     cfg = cfg_of()
     v = view(cfg, jobs=[begins("b1", 60), job("p1")])
