@@ -128,3 +128,24 @@ def test_the_dry_run_lists_the_job_it_launches_for():
 def test_a_bad_preboot_lead_is_refused_by_name(bad):
     with pytest.raises(ConfigError, match="preboot_lead"):
         cfg_of(preboot_lead=bad)
+
+
+def test_manual_mode_launches_nothing_for_a_due_job_and_the_dry_run_shows_what_it_would():
+    cfg = cfg_of()
+    p = plan(view(cfg, jobs=[begins("b1", 60)], auto_mode=False), cfg)
+    assert p.launches() == {} and [a.kind for a in p.suppressed] == [Kind.LAUNCH]
+
+
+def test_a_due_job_in_no_monitored_queue_is_no_demand():
+    cfg = cfg_of(cluster={"type": "slurm", "config": {"queue_to_monitor": ["batch"]}})
+    other = replace(begins("b1", 60), queue="debug")
+    assert plan(view(cfg, jobs=[other]), cfg).launches() == {}
+    assert plan(view(cfg, jobs=[replace(other, queue="batch")]), cfg).launches() == {"r1": 1}
+
+
+def test_scale_up_delay_counts_from_submission_so_a_job_submitted_long_before_its_begin_time_launches():
+    cfg = cfg_of(scale_up_delay=120)
+    old = replace(begins("b1", 60), submit_time=NOW - 3600)
+    fresh = replace(begins("b2", 60), submit_time=NOW - 10)  # submitted a minute before its begin time
+    p = plan(view(cfg, jobs=[old, fresh]), cfg)
+    assert p.launches() == {"r1": 1} and [j for j, _ in p.waiting] == ["b2"]
