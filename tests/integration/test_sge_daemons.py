@@ -129,6 +129,33 @@ def test_a_job_submitted_with_a_start_time_is_held_until_then_and_says_when(clus
         cluster.run(["qdel", plain, later])
 
 
+def test_a_start_time_set_later_with_qalter_a_is_seen_and_a_qstat_j_answer_is_reused_meanwhile(
+    cluster, sched, hosts_up
+):
+    # Asked once with no start time, a job whose user then runs qalter -a must not stay demand for good
+    # (its nodes idling until that time): every answer is asked again once REASK_AFTER old.
+    from dcluster.schedulers.sge_begin import REASK_AFTER
+
+    jid = qsub(cluster, "-pe", "mpi", "500", "sleep", "1")  # pending (wider than the hosts)
+    start = int(time.time()) + 900
+    real_run, calls = sched._run, []
+    try:
+        now = time.time()
+        sched.clock = lambda: now
+        assert {j.id: j for j in sched.jobs()}[jid].state == JobState.PENDING
+        rc, _out, err = cluster.run(["qalter", "-a", time.strftime("%Y%m%d%H%M.%S", time.localtime(start)), jid])
+        assert rc == 0, err
+        sched._run = lambda argv, stdin=None: (calls.append(argv), real_run(argv, stdin))[1]
+        assert {j.id: j for j in sched.jobs()}[jid].state == JobState.PENDING  # its answer is fresh: not asked
+        assert not [c for c in calls if "-j" in c]
+        sched.clock = lambda: now + REASK_AFTER
+        job = {j.id: j for j in sched.jobs()}[jid]
+        assert (job.state, job.begin_time) == (JobState.HELD, float(start))
+    finally:
+        sched.clock, sched._run = time.time, real_run
+        cluster.run(["qdel", jid])
+
+
 def test_queue_to_monitor_counts_jobs_that_name_no_queue_or_a_list_with_it(cluster, sched, hosts_up):
     """Issue 16: with queue_to_monitor set, a pending job submitted without -q (it may run in any queue) counts."""
     import re
