@@ -125,6 +125,27 @@ def test_a_job_submitted_with_a_begin_time_is_held_until_then_and_says_when(clus
         cluster.run(["scancel", jid])
 
 
+def test_a_throttled_array_with_a_begin_time_is_demand_for_no_more_tasks_than_may_run_at_once(
+    cluster, sched, two_nodes
+):
+    # --array=1-3%1: Slurm runs one task at a time; pre-boot must not launch a node for each of the three.
+    jid = sbatch(cluster, "--array=1-3%1", "--begin=now+600", "--wrap", "sleep 1")
+    try:
+        tasks = wait_for(
+            lambda: (lambda ts: ts if any(t.begin_time for t in ts) else None)(
+                [j for j in sched.jobs() if j.id.startswith(f"{jid}_")]
+            ),
+            30,
+            0.5,
+            what="squeue to show the array's begin time",
+        )
+        assert len(tasks) == 3 and all(t.state == JobState.HELD for t in tasks), tasks
+        assert sum(1 for t in tasks if t.begin_time) == 1, tasks
+        assert sum(1 for t in tasks if t.extra["reason"] == "JobArrayTaskLimit") == 2, tasks
+    finally:
+        cluster.run(["scancel", jid])
+
+
 def test_our_drain_and_an_admins_drain_are_told_apart(cluster, sched, two_nodes):
     sched.hold("dcn2", "dcluster: idle 600 s")
     node = node_of(sched, "dcn2")
