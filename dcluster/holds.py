@@ -10,6 +10,8 @@ hosts in its hold hostgroup.
 
 from __future__ import annotations
 
+import re
+
 OUR_HOLD_PREFIX = "dcluster"
 DEFAULT_HOLD_REASON = "dcluster: held"  # what a hold without a reason of its own says
 
@@ -17,3 +19,19 @@ DEFAULT_HOLD_REASON = "dcluster: held"  # what a hold without a reason of its ow
 def is_our_hold(reason: str | None) -> bool:
     """True when a hold with this reason is dcluster's."""
     return bool(reason) and str(reason).strip().lower().startswith(OUR_HOLD_PREFIX)
+
+
+# What every adapter takes in a hold reason (schedulers/validate.py HOLD_REASON_RE): Slurm's drain reason,
+# Torque's note and our Grid Engine record all pass through the same check.
+_NOT_IN_A_REASON = re.compile(r"[^A-Za-z0-9_.@:%=,+/ -]+")
+REASON_MAX = 200
+
+
+def hold_text(reason: str) -> str:
+    """``reason`` as a hold reason every adapter accepts: ";" and " (" a comma, other brackets dropped
+    ("node(s)" -> "nodes"), any other character outside the accepted set a blank, blanks collapsed, at most
+    REASON_MAX characters.  The planner's own reasons carry figures in brackets; an adapter refused
+    such a hold, so the worker was never held, removed or destroyed."""
+    text = reason.replace(";", ",").replace(" (", ", ").replace("(", "").replace(")", "")
+    text = " ".join(_NOT_IN_A_REASON.sub(" ", text).split())
+    return text[:REASON_MAX].rstrip() or DEFAULT_HOLD_REASON

@@ -31,6 +31,7 @@ import re
 from typing import Any
 
 from ..config import Config, Resource
+from ..holds import hold_text
 from ..model import Job, JobState, Worker, WorkerState
 from ..reconcile import Limits, View
 from . import backoff, eligibility
@@ -971,7 +972,9 @@ class _Planner:
                             + f", kept for the resource's min ({lim.min}{frozen})",
                         )
                     break
-                why = released.get(w.name) or f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
+                why = hold_text(
+                    released.get(w.name) or f"dcluster: idle {self.now - w.since:.0f} s, max_idle_time {limit} s"
+                )
                 # Held, removed and destroyed in one go: the actuator stops at the first step
                 # that fails, and removal is refused while the node runs a job (one the
                 # scheduler started between our poll and the hold), which then keeps the

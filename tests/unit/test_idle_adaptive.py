@@ -114,8 +114,8 @@ def test_the_dry_run_says_why_a_worker_is_kept_or_released():
     p = plan(v, cfg)
     (hold,) = p.of(Kind.HOLD)
     assert hold.target == wid(n=1)
-    assert hold.reason.startswith("dcluster: idle 30 s; recent demand (")  # our hold: the prefix stays
-    assert "would take 1 idle node(s) within 200 s (idle_keep_boots x boot 100 s)" in hold.reason
+    assert hold.reason.startswith("dcluster: idle 30 s, recent demand, 18.0 nodes/h")  # our hold: the prefix stays
+    assert "would take 1 idle nodes within 200 s, idle_keep_boots x boot 100 s" in hold.reason
     kept = {r["worker"]: r for r in worker_reasons(p, v)}[wid(n=0)]
     assert kept["reason"] == "demand", kept
     assert "within max_idle_time (600 s): 590 s more; recent demand" in kept["why"]
@@ -205,3 +205,31 @@ def test_recheck_is_when_the_fading_rate_keeps_one_worker_fewer():
     assert keep_for_demand(v, cfg, "r1", again - 1).count == 3
     assert keep_for_demand(v, cfg, "r1", again + 1).count == 2
     assert keep_for_demand(idle_view(cfg, [10], demand(nodes_per_hour=6)), cfg, "r1", NOW).recheck() is None
+
+
+def test_a_released_workers_hold_reason_is_one_every_scheduler_accepts():
+    # The demand figures were in brackets ("recent demand (117.2 nodes/h) would take 0 idle node(s) ..."),
+    # which every adapter refuses in a hold reason: the hold failed every cycle, so the worker was never
+    # removed or destroyed (seen end to end: an idle Grid Engine worker kept past max_idle_time).
+    from dcluster.holds import is_our_hold
+    from dcluster.schedulers.validate import check_reason
+
+    cfg = cfg_of()
+    p = plan(idle_view(cfg, [30], demand(nodes_per_hour=6)), cfg)
+    (hold,) = p.of(Kind.HOLD)
+    assert check_reason(hold.reason) == hold.reason and is_our_hold(hold.reason)
+    assert "6.0 nodes/h" in hold.reason and "idle_keep_boots x boot 100 s" in hold.reason, hold.reason
+
+
+def test_hold_text_keeps_an_accepted_reason_and_makes_any_other_one_accepted():
+    from dcluster.holds import REASON_MAX, hold_text
+    from dcluster.schedulers.validate import check_reason
+
+    assert hold_text("dcluster: idle 601 s, max_idle_time 600 s") == "dcluster: idle 601 s, max_idle_time 600 s"
+    assert (
+        hold_text("dcluster: idle 4 s; would take 2 idle node(s) within 13 s (x)")
+        == "dcluster: idle 4 s, would take 2 idle nodes within 13 s, x"
+    )
+    for bad in ("dcluster: a\nb;c`d$(e)", "dcluster: " + "é" * 300, "((()))", "dcluster: " + "x" * 500):
+        out = hold_text(bad)
+        assert check_reason(out) == out and len(out) <= REASON_MAX
