@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -140,17 +141,23 @@ def _job_state(raw: dict[str, Any]) -> tuple[JobState, str]:
     return JobState.OTHER, base
 
 
-def _begin_time(raw: dict[str, Any]) -> float:
-    """A job held for its ``--begin`` time (reason BeginTime): when it may start, squeue's
-    ``eligible_time``; 0.0 for any other hold, or a time that is no finite positive number."""
-    if raw.get("state_reason") != "BeginTime":
+def _begin_time(raw: dict[str, Any], state: JobState, now: float) -> float:
+    """When a job that may not start yet may start (``--begin``), from squeue's ``eligible_time``: a
+    held job's with reason BeginTime, and a pending one's whose eligible time is still ahead of ``now``
+    (slurmctld shows reason None until it has looked at a new job: seen end to end, an --begin job
+    submitted a poll earlier was listed pending, and a node was launched for it 75 s before its time).
+    0.0 for any other job, or a time that is no finite positive number."""
+    reason = raw.get("state_reason")
+    if not (state == JobState.HELD and reason == "BeginTime" or state == JobState.PENDING):
         return 0.0
     when = num(raw.get("eligible_time"), 0)
     try:
         when = float(when)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float's range
         return 0.0
-    return when if math.isfinite(when) and when > 0 else 0.0
+    if not math.isfinite(when) or when <= 0:
+        return 0.0
+    return when if state == JobState.HELD or when > now + 1 else 0.0
 
 
 def _throttle(raw: dict[str, Any], spec: str) -> int:
@@ -173,8 +180,10 @@ def _running_tasks(records: list[dict[str, Any]]) -> dict[int, int]:
     return out
 
 
-def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> list[Job]:
-    """Jobs of ``squeue --json``; a pending array's tasks become one job each (``<id>_<task>``)."""
+def parse_squeue(data: str | bytes, command: str = "squeue --all --json", now: float | None = None) -> list[Job]:
+    """Jobs of ``squeue --json``; a pending array's tasks become one job each (``<id>_<task>``).  ``now``
+    (default: this host's clock, which is slurmctld's on the head) tells a start time still ahead."""
+    now = time.time() if now is None else now
     jobs: list[Job] = []
     records = _load(data, "jobs", command)
     running: dict[int, int] | None = None  # array job id -> its tasks running; counted at the first throttle
@@ -196,7 +205,9 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json") -> lis
         base_id = str(raw["job_id"])
         constraint = _constraint(raw.get("features"))
         extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
-        begin = _begin_time(raw) if state == JobState.HELD else 0.0
+        begin = _begin_time(raw, state, now)
+        if begin and state == JobState.PENDING:
+            state = JobState.HELD  # not demand until then: preboot_begin_jobs counts it within its lead
         ids = [base_id]
         may = 1  # how many of ids keep the record's state (the others wait for the array's throttle)
         if array_job and task is not None:

@@ -58,6 +58,18 @@ def test_squeue_a_job_held_for_its_begin_time_carries_it(reason, eligible, begin
     assert slurm.parse_squeue(json.dumps(doc))[0].begin_time == 0.0
 
 
+def test_a_pending_job_whose_eligible_time_is_ahead_is_held_until_then_whatever_its_reason():
+    # slurmctld lists a new --begin job with reason None until it has looked at it: seen end to end, the
+    # engine launched a node for such a job at its submission, 75 s before its time (and again later).
+    doc = json.loads(data("slurm/dcsched-slurm2205-squeue-all-json.json"))
+    assert doc["jobs"][0]["job_state"] == "PENDING"
+    now = 1_800_000_000.0
+    for eligible, want in ((now + 600, (JobState.HELD, now + 600)), (now - 10, (JobState.PENDING, 0.0))):
+        doc["jobs"][0].update(state_reason="None", eligible_time=int(eligible))
+        job = slurm.parse_squeue(json.dumps(doc), now=now)[0]
+        assert (job.state, job.begin_time) == want
+
+
 def test_sinfo_real_2205_drain_reason_is_reported():
     nodes = {n.name: n for n in slurm.parse_sinfo(data("slurm/dcsched-slurm2205-sinfo-json.json"))}
     assert nodes["dcn1"].state == NodeState.IDLE and nodes["dcn1"].cores == 2 and nodes["dcn1"].mem_mb == 500
