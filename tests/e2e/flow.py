@@ -27,8 +27,8 @@ from dcluster.demo.stack import Options, Stack
 MAX_IDLE = 15
 MAX_LAUNCH = 60
 JOB_SECONDS = 8
-PREBOOT_LEAD = 30  # fixed, so the launch time is known whatever boots were seen (the default learns it)
-BEGIN_IN = 75  # the job with a begin time may start this long after its submission
+PREBOOT_LEAD = 20  # fixed, so the launch time is known whatever boots were seen (the default learns it)
+BEGIN_IN = 45  # the job with a begin time may start this long after its submission
 BROKEN_TEMPLATE = """#!/bin/sh
 # An instance whose salt-minion never connects: it is handed its key, then the boot only sleeps.
 : <<'DCLUSTER_KEY_EOF'
@@ -242,7 +242,7 @@ def begin_time_job_gets_its_worker_just_ahead(stack: Stack) -> dict:
     launched when that time is PREBOOT_LEAD away, not at submission nor at the begin time, and runs it."""
     t0 = time.time()
     begin = float(int(t0) + BEGIN_IN)  # whole seconds: what --begin and -a take
-    (jid,) = stack.submit(1, JOB_SECONDS, begin=begin)
+    (jid,) = stack.submit(1, 2, begin=begin)  # a short job: what is measured is when it may start
     seen: set[str] = set()
 
     def poll():
