@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ..config import Config, Resource
@@ -530,7 +531,7 @@ class _Planner:
             if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0:
                 away = j.begin_time - self.now
                 if away > lead:
-                    self.recheck = min(self.recheck or math.inf, j.begin_time - lead)
+                    self._recheck_at(j.begin_time - lead)
                 else:
                     due.append((away, j.id))
                     j = dataclasses.replace(j, state=JobState.PENDING)
@@ -552,10 +553,20 @@ class _Planner:
         cfg = self.config
         if cfg.preboot_lead:
             return float(cfg.preboot_lead), "preboot_lead"
-        boots = [b for d in self.view.demand.values() for b in d.boots]
-        if not boots:
+        slowest = self._slowest_boot(self.view.demand)
+        if slowest is None:
             return 300.0, "no boot seen yet"
-        return max(boots) + cfg.cluster_poller_interval, "slowest recent boot + a poll"
+        return slowest + cfg.cluster_poller_interval, "slowest recent boot + a poll"
+
+    def _slowest_boot(self, resources: Iterable[str]) -> float | None:
+        """The slowest of the latest boots seen of ``resources`` (None: none seen yet).  The slowest, not
+        the median: what is launched ahead by it must be up in time however fast the others were."""
+        known = [b for r in resources if (d := self.view.demand.get(r)) is not None for b in d.boots]
+        return max(known) if known else None
+
+    def _recheck_at(self, when: float) -> None:
+        """A decision of this plan changes by the clock alone at ``when``: Plan.recheck is the soonest."""
+        self.recheck = when if self.recheck is None else min(self.recheck, when)
 
     def _place_on_extra(
         self, job: Job, pool: Pool, tiers: tuple[int, ...], allow_new: bool, extra: int
@@ -771,10 +782,10 @@ class _Planner:
         and its headroom missing from the reservation puts the start far when it is not)."""
         if self.config.wide_job_idle != "release" or not self.no_launch.isdisjoint(resv.resources):
             return None
-        known = [b for r in resv.resources if (d := self.view.demand.get(r)) is not None for b in d.boots]
-        if not known:
+        slowest = self._slowest_boot(resv.resources)
+        if slowest is None:
             return None
-        return self.config.idle_keep_boots * max(known) + self.config.cluster_poller_interval
+        return self.config.idle_keep_boots * slowest + self.config.cluster_poller_interval
 
     def _wait_away(
         self, job: Job, resv: _Reservation, idle: list[Worker], drained: list[Worker], frees: list[Worker], lead: float
@@ -787,8 +798,7 @@ class _Planner:
         running jobs ended early to start it now).  The scheduler cannot reserve for it meanwhile; the
         planner's own reservation keeps the jobs behind it from launches that would delay it."""
         away = resv.shadow - self.now
-        # from then on the nodes it lacks are launched
-        self.recheck = min(self.recheck or math.inf, resv.shadow - lead)
+        self._recheck_at(resv.shadow - lead)  # from then on the nodes it lacks are launched
         text = f"for job {job.id} ({job.cores} cores), whose reserved start is {away:.0f} s away"
         self._hold_for(job, [w.name for w in frees if w.state == WorkerState.BUSY], text)
         why = (

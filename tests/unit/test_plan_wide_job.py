@@ -72,17 +72,22 @@ def test_a_narrow_blocked_head_that_fits_existing_nodes_changes_nothing():
     assert kinds(p, b) == [Kind.REGISTER]
 
 
+def one_core_nodes(names, busy, since=NOW - 10):
+    """One-core nodes and their instances: ``busy`` maps a node's index to the job it runs; the others idle."""
+    nodes, insts = [], []
+    for i, name in enumerate(names):
+        kw = {"state": NodeState.BUSY, "used": 1, "jobs": (busy[i],)} if i in busy else {}
+        n, i_ = worker(name, cores=1, since=since, **kw)
+        nodes.append(n)
+        insts.append(replace(i_, cores=1))
+    return nodes, insts
+
+
 def _blocked_at_max(protect, idle_since=NOW - 1000):
     """4 one-core nodes (the max): 2 busy until NOW + 1000, 2 idle past max_idle_time; a 4-core job waits."""
     cfg = cfg_of(protect, max_nodes=4)
     names = [wid(n=i) for i in range(4)]
-    nodes, insts = [], []
-    for i, name in enumerate(names):
-        n, i_ = worker(name, cores=1, since=idle_since)
-        if i < 2:
-            n = replace(n, state=NodeState.BUSY, cores_used=1, jobs=("run",))
-        nodes.append(n)
-        insts.append(replace(i_, cores=1))
+    nodes, insts = one_core_nodes(names, {0: "run", 1: "run"}, since=idle_since)
     jobs = [running("run", names[:2], 1000), replace(job("wide", chunks=4), walltime_s=3600)]
     v = view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
     return cfg, names, v
@@ -147,12 +152,7 @@ def _held_for_wide(min_nodes=2, jid="wide"):
     launches 2 and holds the 3 for it.  Returns the config, their names and the nodes as held next cycle."""
     cfg = config({"r1": {"cores": 1, "quantity": {"min": min_nodes, "max": 6}}}, protect_wide_jobs=True)
     names = [wid(n=i) for i in range(3)]
-    nodes, insts = [], []
-    for i, name in enumerate(names):
-        busy = {"state": NodeState.BUSY, "used": 1, "jobs": ("run",)} if i < 2 else {}
-        n, i_ = worker(name, cores=1, since=NOW - 10, **busy)
-        nodes.append(n)
-        insts.append(replace(i_, cores=1))
+    nodes, insts = one_core_nodes(names, {0: "run", 1: "run"})
     jobs = [running("run", names[:2], 1000), replace(job(jid, chunks=5), walltime_s=3600)]
     p = plan(view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), cfg)
     assert sorted(a.target for a in p.of(Kind.HOLD)) == sorted(names) and p.launches() == {"r1": 2}
@@ -203,12 +203,7 @@ def _one_long_job_among_its_nodes():
     +200,000 s, when the long job ends, and start jobs behind it until then."""
     cfg = cfg_of(max_nodes=75)
     names = [wid(n=i) for i in range(60)]
-    nodes, insts = [], []
-    for i, name in enumerate(names):
-        busy = {"state": NodeState.BUSY, "used": 1, "jobs": ("long" if i == 59 else "short",)} if i >= 20 else {}
-        n, i_ = worker(name, cores=1, since=NOW - 10, **busy)
-        nodes.append(n)
-        insts.append(replace(i_, cores=1))
+    nodes, insts = one_core_nodes(names, {i: "long" if i == 59 else "short" for i in range(20, 60)})
     jobs = [running("short", names[20:59], 1000), running("long", names[59:], 200_000), job("wide", chunks=60)]
     return cfg, names, view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
 
@@ -232,12 +227,7 @@ def _behind_a_reservation_counting_headroom(max_nodes):
     its start, the scheduler does not), and behind it a 1-core job of 5,000 s (past that start)."""
     cfg = cfg_of(max_nodes=max_nodes)
     names = [wid(n=i) for i in range(4)]
-    nodes, insts = [], []
-    for k, name in enumerate(names):
-        kw = {"state": NodeState.BUSY, "used": 1, "jobs": ("run",)} if k < 2 else {}
-        n, i_ = worker(name, cores=1, since=NOW - 10, **kw)
-        nodes.append(n)
-        insts.append(replace(i_, cores=1))
+    nodes, insts = one_core_nodes(names, {0: "run", 1: "run"})
     long_ = replace(job("long", submit=1.0), walltime_s=5000)
     jobs = [running("run", names[:2], 1000), job("head", chunks=6, submit=0.5), long_]
     return cfg, view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names))
