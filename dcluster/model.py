@@ -12,7 +12,7 @@ docstring says why).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -301,16 +301,118 @@ def _copy(value: Any) -> Any:
     return value
 
 
+class ModelError(ValueError):
+    """A record that crossed a wire (a head minion's answer, a state file) is not a model object."""
+
+
 def _from_dict(cls: type[_D], data: dict[str, Any], **enums: type[enum.Enum]) -> _D:
-    """Inverse of ``to_dict``: data that crossed Salt's wire back into the model."""
-    names = {f.name: f for f in fields(cls)}
+    """Inverse of ``to_dict``: data that crossed Salt's wire back into the model, each field checked
+    against its type (a head minion's answer is input like any other: a string where cores should be
+    would make "2" * 4 cores).  Raises :class:`ModelError` naming the field and what it held."""
+    if not isinstance(data, dict):
+        raise ModelError(f"a {cls.__name__} record is {type(data).__name__}, not a mapping")
+    checks = _CHECKS.get(cls) or _checks_of(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in names:
+        check = checks.get(key)
+        if check is None:
             continue  # tolerate extra keys from newer adapters
         if key in enums:
-            value = enums[key](value)
-        elif isinstance(value, list):
-            value = tuple(value)
+            try:
+                value = enums[key](value)
+            except (ValueError, TypeError):
+                raise ModelError(
+                    f"{cls.__name__} field {key!r}: {_shown(value)} is not one of "
+                    f"{', '.join(m.value for m in enums[key])}"
+                ) from None
+        else:
+            value = check(value)
+            if value is _BAD:
+                raise ModelError(
+                    f"{cls.__name__} field {key!r}: {_shown(data[key])} is not {_EXPECTED[_ANNOTATIONS[cls][key]]}"
+                )
         kwargs[key] = value
+    missing = [n for n in _REQUIRED[cls] if n not in kwargs]
+    if missing:
+        raise ModelError(f"a {cls.__name__} record lacks {', '.join(repr(n) for n in missing)}")
     return cls(**kwargs)
+
+
+_BAD = object()  # what a field check returns for a value of the wrong type
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def _is_str(v: Any) -> Any:
+    return v if type(v) is str else _BAD
+
+
+def _is_int(v: Any) -> Any:
+    return v if type(v) is int else _BAD  # not bool: True is no core count
+
+
+def _is_float(v: Any) -> Any:
+    t = type(v)
+    if (t is float or t is int) and v - v == 0:  # finite: NaN and infinities are no times
+        return float(v)
+    return _BAD
+
+
+def _is_bool(v: Any) -> Any:
+    return v if type(v) is bool else _BAD
+
+
+def _is_strs(v: Any) -> Any:
+    if type(v) in (list, tuple) and all(type(x) is str for x in v):
+        return tuple(v)
+    return _BAD
+
+
+def _is_mapping(v: Any) -> Any:
+    return v if type(v) is dict and all(type(k) is str for k in v) else _BAD
+
+
+def _is_str_mapping(v: Any) -> Any:
+    return v if type(v) is dict and all(type(k) is str and type(x) is str for k, x in v.items()) else _BAD
+
+
+def _is_time_or_none(v: Any) -> Any:
+    return None if v is None else _is_float(v)
+
+
+# Each annotation a model field may carry (they are strings here: ``from __future__ import annotations``),
+# its check and how an error names it.  An enum field is checked by its enum (``enums`` above).
+_BY_ANNOTATION: dict[str, tuple[Any, str]] = {
+    "str": (_is_str, "a string"),
+    "int": (_is_int, "an integer"),
+    "float": (_is_float, "a finite number"),
+    "bool": (_is_bool, "true or false"),
+    "tuple[str, ...]": (_is_strs, "a list of strings"),
+    "dict[str, Any]": (_is_mapping, "a mapping with string keys"),
+    "dict[str, str]": (_is_str_mapping, "a mapping of strings"),
+    "float | None": (_is_time_or_none, "a finite number or null"),
+}
+_EXPECTED = {a: text for a, (_, text) in _BY_ANNOTATION.items()}
+_CHECKS: dict[type, dict[str, Any]] = {}
+_ANNOTATIONS: dict[type, dict[str, str]] = {}
+_REQUIRED: dict[type, tuple[str, ...]] = {}
+
+
+def _checks_of(cls: type) -> dict[str, Any]:
+    """Each field's check, worked out once per class; an annotation with no check is a programming error."""
+    annotations = {f.name: str(f.type) for f in fields(cls)}
+    checks = {}
+    for name, ann in annotations.items():
+        if ann.endswith("State"):
+            checks[name] = _is_str  # replaced by its enum in _from_dict
+        elif ann in _BY_ANNOTATION:
+            checks[name] = _BY_ANNOTATION[ann][0]
+        else:
+            raise TypeError(f"{cls.__name__}.{name}: no check for the annotation {ann!r}")
+    _ANNOTATIONS[cls] = annotations
+    _REQUIRED[cls] = tuple(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    _CHECKS[cls] = checks
+    return checks

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import identity
 from ..config import Config, Resource
 from ..holds import DEFAULT_HOLD_REASON
 from ..metrics.reporter import GraphitePort
-from ..model import Job, Node
+from ..model import Job, ModelError, Node
 from ..schedulers import adapter_class
 from ..schedulers.validate import reservation_fields
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..schedulers.adapter import Adapter
 
 log = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 
 class RemoteError(RuntimeError):
@@ -53,13 +54,27 @@ class RemoteScheduler:
         data = self._call("jobs")
         if not isinstance(data, list):
             raise RemoteError(f"dcluster_{self.kind}.jobs returned {type(data).__name__}, not a list")
-        return [Job.from_dict(d) for d in data]
+        return self._records("jobs", data, Job.from_dict)
 
     def nodes(self) -> list[Node]:
         data = self._call("nodes")
         if not isinstance(data, list):
             raise RemoteError(f"dcluster_{self.kind}.nodes returned {type(data).__name__}, not a list")
-        return [Node.from_dict(d) for d in data]
+        return self._records("nodes", data, Node.from_dict)
+
+    def _records(self, fn: str, data: list[Any], build: Callable[[Any], _R]) -> list[_R]:
+        """The head minion's records as model objects; a malformed one fails the poll, named (the
+        head's answer is input: a wrong type would otherwise surface cycles later as a bare TypeError
+        in the planner, or not at all: "2" * 4 cores)."""
+        out = []
+        for i, rec in enumerate(data):
+            try:
+                out.append(build(rec))
+            except ModelError as exc:
+                raise RemoteError(
+                    f"dcluster_{self.kind}.{fn} on {self.head}: record {i} of {len(data)}: {exc}"
+                ) from None
+        return out
 
     def add_node(
         self,

@@ -139,3 +139,62 @@ def test_key_functions_take_only_our_well_formed_ids(bad):
     with pytest.raises(ValueError, match="not a dcluster minion id"):
         ours_only(bad, "delete")
     assert ours_only("dc-r1-abcdef-0123456789ab", "delete") == "dc-r1-abcdef-0123456789ab"
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        (
+            {"id": "7", "state": "pending", "chunks": "2"},
+            r"Job field 'chunks': str '2' is not an integer",
+        ),
+        ({"id": "7", "state": "pending", "chunk_cores": True}, r"Job field 'chunk_cores': bool True is not an integer"),
+        ({"id": "7", "state": "queued"}, r"Job field 'state': str 'queued' is not one of pending, held, running"),
+        ({"id": 7, "state": "pending"}, r"Job field 'id': int 7 is not a string"),
+        (
+            {"id": "7", "state": "pending", "submit_time": float("nan")},
+            r"Job field 'submit_time': float nan is not a finite",
+        ),
+        (
+            {"id": "7", "state": "pending", "begin_time": "tomorrow"},
+            r"Job field 'begin_time': str 'tomorrow' is not a finite",
+        ),
+        (
+            {"id": "7", "state": "running", "nodes": ["cn1", 2]},
+            r"Job field 'nodes': list \['cn1', 2\] is not a list of strings",
+        ),
+        ({"id": "7", "state": "pending", "extra": ["x"]}, r"Job field 'extra': list \['x'\] is not a mapping"),
+        ({"state": "pending"}, r"a Job record lacks 'id'"),
+        ("7 pending", r"a Job record is str, not a mapping"),
+    ],
+)
+def test_a_malformed_job_record_from_the_head_fails_the_poll_naming_the_record_and_the_field(record, message):
+    """The head minion's answer is input: a wrong type must fail the poll, named, not become a Job with
+    "2" * 4 cores or a TypeError cycles later in the planner."""
+    good = Job("6", JobState.PENDING).to_dict()
+    port = RemoteScheduler(Client({"head": {"ret": [good, record], "retcode": 0}}), "head", "slurm", 30)
+    with pytest.raises(
+        RemoteError, match=r"dcluster_slurm.jobs on head: " + (".*" if "record 1" not in message else "")
+    ):
+        port.jobs()
+    with pytest.raises(RemoteError, match=message):
+        port.jobs()
+
+
+def test_a_malformed_node_record_from_the_head_fails_the_poll():
+    bad = {**Node("cn1", NodeState.IDLE, cores=8).to_dict(), "cores": 8.5}
+    port = RemoteScheduler(Client({"head": {"ret": [bad], "retcode": 0}}), "head", "sge", 30)
+    with pytest.raises(RemoteError, match=r"dcluster_sge.nodes on head: record 0 of 1: Node field 'cores': float 8.5"):
+        port.nodes()
+
+
+def test_every_model_record_survives_the_wire_with_every_field_set():
+    """Each model field has a type check, and what to_dict writes is what from_dict accepts."""
+    from dcluster.model import Instance, InstanceState
+
+    job = Job("7", JobState.HELD, "q", "a", ("ssd",), "ssd", "u", "n", 1.5, 2, 4, 1024, False, 60, 1.0,
+              ("cn1",), 2.0, 3.0, {"k": "v"})  # fmt: skip
+    node = Node("cn1", NodeState.HELD, 8, 4, 2048, ("7",), ("ssd",), "dcluster: x", 5.0, {"k": 1})
+    inst = Instance("i-1", "r", "m", InstanceState.RUNNING, 9.0, "c", "n", "127.0.0.1", 4, 512, True, {"t": "v"})
+    assert Job.from_dict(job.to_dict()) == job and Node.from_dict(node.to_dict()) == node
+    assert Instance.from_dict(inst.to_dict()) == inst
