@@ -55,12 +55,15 @@ def num(value: Any, default: int | float | None = 0) -> Any:
         value = value.get("number", default)
     if value is None or isinstance(value, bool):
         return default
-    if isinstance(value, (int, float)):
-        return value
+    if isinstance(value, int):
+        # beyond any Slurm value (its NO_VAL64 is 2**64 - 2): float() of it would overflow
+        return value if -(2**64) <= value <= 2**64 else default
+    if isinstance(value, float):
+        return value if math.isfinite(value) else default  # JSON's 1e999 or NaN: no number
     if default is None:
         return None  # a number only when the output has one
     try:
-        return type(default)(value)
+        return num(type(default)(value), default)  # "1e999", "NaN", "1" * 400: no number either
     except (TypeError, ValueError):
         return default
 
@@ -187,70 +190,82 @@ def parse_squeue(data: str | bytes, command: str = "squeue --all --json", now: f
     jobs: list[Job] = []
     records = _load(data, "jobs", command)
     running: dict[int, int] | None = None  # array job id -> its tasks running; counted at the first throttle
-    for raw in records:
+    for i, raw in enumerate(records, 1):
         if not isinstance(raw, dict) or "job_id" not in raw:
-            raise ParseError(command, data, f"a job without job_id (record {len(jobs) + 1})")
-        state, base = _job_state(raw)
-        cpus = max(1, int(num(raw.get("cpus"), 1)))
-        count = max(1, int(num(raw.get("node_count"), 0) or num(_tres(raw.get("tres_req_str", "")).get("node"), 1)))
-        count = min(count, cpus)
-        chunk_cores = max(1, math.ceil(cpus / count))
-        mem = int(num(raw.get("memory_per_node"), 0))
-        if not mem and num(raw.get("memory_per_cpu"), 0):
-            mem = int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores
-        limit = num(raw.get("time_limit"), 0)
-        array_job = int(num(raw.get("array_job_id"), 0))
-        task = raw.get("array_task_id")
-        task = num(task, None) if isinstance(task, dict) else task
-        base_id = str(raw["job_id"])
-        constraint = _constraint(raw.get("features"))
-        extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
-        begin = _begin_time(raw, state, now)
-        if begin and state == JobState.PENDING:
-            state = JobState.HELD  # not demand until then: preboot_begin_jobs counts it within its lead
-        ids = [base_id]
-        may = 1  # how many of ids keep the record's state (the others wait for the array's throttle)
-        if array_job and task is not None:
-            ids = [f"{array_job}_{task}"]
-        elif raw.get("array_task_string") and state in (JobState.PENDING, JobState.HELD):
-            from .sge import expand_tasks
-
-            spec = str(raw["array_task_string"])
-            tasks, beyond = expand_tasks(spec.split("%", 1)[0], MAX_ARRAY_TASKS)
-            ids = [f"{array_job or base_id}_{t}" for t in tasks] or [base_id]
-            if beyond:
-                extra["tasks_not_listed"] = beyond
-            may = len(ids)
-            if throttle := _throttle(raw, spec):
-                # --array=...%N: Slurm runs N tasks at once; the rest are no demand (JobArrayTaskLimit) yet
-                running = _running_tasks(records) if running is None else running
-                may = max(0, throttle - running.get(array_job or int(num(base_id, 0)), 0))
-        for k, jid in enumerate(ids):
-            waits = k >= may
-            jobs.append(
-                Job(
-                    id=jid,
-                    state=JobState.HELD if waits else state,
-                    queue=str(raw.get("partition") or ""),
-                    account=str(raw.get("account") or ""),
-                    properties=_features(constraint),
-                    constraint=constraint,
-                    owner=str(raw.get("user_name") or ""),
-                    name=str(raw.get("name") or ""),
-                    priority=float(num(raw.get("priority"), 0)),
-                    chunks=count,
-                    chunk_cores=chunk_cores,
-                    chunk_mem_mb=mem,
-                    distinct=True,
-                    walltime_s=int(limit) * 60 if limit else 0,
-                    submit_time=float(num(raw.get("submit_time"), 0)),
-                    nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
-                    start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
-                    begin_time=0.0 if waits else begin,
-                    extra={**extra, "reason": "JobArrayTaskLimit"} if waits else dict(extra),
-                )
-            )
+            raise ParseError(command, data, f"a job without job_id (record {i})")
+        try:
+            running = _parse_job(raw, records, running, now, jobs)
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise ParseError(command, data, f"job {str(raw['job_id'])[:40]} (record {i}): {exc}") from None
     return jobs
+
+
+def _parse_job(
+    raw: dict[str, Any], records: list[Any], running: dict[int, int] | None, now: float, jobs: list[Job]
+) -> dict[int, int] | None:
+    """One record of ``squeue --json`` onto ``jobs`` (an array's pending tasks one job each); returns the
+    array tasks running, once counted."""
+    state, base = _job_state(raw)
+    cpus = max(1, int(num(raw.get("cpus"), 1)))
+    count = max(1, int(num(raw.get("node_count"), 0) or num(_tres(raw.get("tres_req_str", "")).get("node"), 1)))
+    count = min(count, cpus)
+    chunk_cores = max(1, math.ceil(cpus / count))
+    mem = int(num(raw.get("memory_per_node"), 0))
+    if not mem and num(raw.get("memory_per_cpu"), 0):
+        mem = int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores
+    limit = num(raw.get("time_limit"), 0)
+    array_job = int(num(raw.get("array_job_id"), 0))
+    task = raw.get("array_task_id")
+    task = num(task, None) if isinstance(task, dict) else task
+    base_id = str(raw["job_id"])
+    constraint = _constraint(raw.get("features"))
+    extra: dict[str, Any] = {"state_code": base, "reason": raw.get("state_reason", "")}
+    begin = _begin_time(raw, state, now)
+    if begin and state == JobState.PENDING:
+        state = JobState.HELD  # not demand until then: preboot_begin_jobs counts it within its lead
+    ids = [base_id]
+    may = 1  # how many of ids keep the record's state (the others wait for the array's throttle)
+    if array_job and task is not None:
+        ids = [f"{array_job}_{task}"]
+    elif raw.get("array_task_string") and state in (JobState.PENDING, JobState.HELD):
+        from .sge import expand_tasks
+
+        spec = str(raw["array_task_string"])
+        tasks, beyond = expand_tasks(spec.split("%", 1)[0], MAX_ARRAY_TASKS)
+        ids = [f"{array_job or base_id}_{t}" for t in tasks] or [base_id]
+        if beyond:
+            extra["tasks_not_listed"] = beyond
+        may = len(ids)
+        if throttle := _throttle(raw, spec):
+            # --array=...%N: Slurm runs N tasks at once; the rest are no demand (JobArrayTaskLimit) yet
+            running = _running_tasks(records) if running is None else running
+            may = max(0, throttle - running.get(array_job or int(num(base_id, 0)), 0))
+    for k, jid in enumerate(ids):
+        waits = k >= may
+        jobs.append(
+            Job(
+                id=jid,
+                state=JobState.HELD if waits else state,
+                queue=str(raw.get("partition") or ""),
+                account=str(raw.get("account") or ""),
+                properties=_features(constraint),
+                constraint=constraint,
+                owner=str(raw.get("user_name") or ""),
+                name=str(raw.get("name") or ""),
+                priority=float(num(raw.get("priority"), 0)),
+                chunks=count,
+                chunk_cores=chunk_cores,
+                chunk_mem_mb=mem,
+                distinct=True,
+                walltime_s=int(limit) * 60 if limit else 0,
+                submit_time=float(num(raw.get("submit_time"), 0)),
+                nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
+                start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,
+                begin_time=0.0 if waits else begin,
+                extra={**extra, "reason": "JobArrayTaskLimit"} if waits else dict(extra),
+            )
+        )
+    return running
 
 
 def parse_sinfo(data: str | bytes, jobs: Iterable[Job] = (), command: str = "sinfo --json") -> list[Node]:

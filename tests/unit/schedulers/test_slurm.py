@@ -70,6 +70,45 @@ def test_a_pending_job_whose_eligible_time_is_ahead_is_held_until_then_whatever_
         assert (job.state, job.begin_time) == want
 
 
+@pytest.mark.parametrize("field", ["submit_time", "start_time", "priority", "time_limit", "cpus", "node_count"])
+@pytest.mark.parametrize(
+    "value",
+    [10**400, float("inf"), float("nan"), "1" * 400, "1e999"],
+    ids=["10**400", "inf", "nan", "400-ones", "1e999"],
+)
+def test_a_number_no_float_holds_is_no_number_and_fails_nothing(field, value):
+    """A huge integer, Infinity or NaN (Python's json reads all three) in a time or count of one running
+    job: that field is unknown (its default), the poll goes on (float(10**400) raised OverflowError and
+    failed every poll while that job lived)."""
+    doc = json.loads(data("slurm/dcsched-slurm2205-squeue-all-json.json"))
+    rec = doc["jobs"][0]
+    rec.update(job_state="RUNNING", nodes="cn1", time_limit=60, start_time=1_700_000_000, priority=5)
+    rec[field] = value
+    job = next(j for j in slurm.parse_squeue(json.dumps(doc)) if j.id == str(rec["job_id"]))
+    assert job.state == JobState.RUNNING
+    assert {"submit_time": job.submit_time, "start_time": job.start_time, "priority": job.priority}.get(field, 0) == 0
+    assert job.walltime_s == 0 if field == "time_limit" else job.walltime_s > 0
+    assert job.cores >= 1
+
+
+def test_a_job_record_that_cannot_be_read_fails_the_poll_naming_the_job_and_the_command(monkeypatch):
+    """Whatever a record holds that the parser did not foresee fails the poll as a ParseError naming the
+    command, the job and the record, not as a bare exception with neither."""
+    doc = json.loads(data("slurm/dcsched-slurm2205-squeue-all-json.json"))
+    doc["jobs"][1]["features"] = "unforeseen"
+    real = slurm._constraint
+
+    def constraint(value):
+        if value == "unforeseen":
+            raise TypeError("an unforeseen shape")
+        return real(value)
+
+    monkeypatch.setattr(slurm, "_constraint", constraint)
+    job_id = doc["jobs"][1]["job_id"]
+    with pytest.raises(ParseError, match=rf"squeue --all --json.*job {job_id} \(record 2\): an unforeseen shape"):
+        slurm.parse_squeue(json.dumps(doc))
+
+
 def test_sinfo_real_2205_drain_reason_is_reported():
     nodes = {n.name: n for n in slurm.parse_sinfo(data("slurm/dcsched-slurm2205-sinfo-json.json"))}
     assert nodes["dcn1"].state == NodeState.IDLE and nodes["dcn1"].cores == 2 and nodes["dcn1"].mem_mb == 500
