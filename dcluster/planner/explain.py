@@ -42,6 +42,7 @@ AUTO_OFF = "auto_mode_off"  # auto mode would launch or release for it; it is of
 NOT_MONITORED = "not_monitored"  # in no queue of queue_to_monitor: not demand
 NO_PLAN = "no_plan"  # the scheduler poll failed: nothing was planned
 WIDE_JOB = "wide_job"  # the scheduler's head waits for booting nodes; its others are kept out of the scheduler
+BEGIN_TIME = "begin_time"  # held until its begin time, further than the preboot lead: not demand yet
 # ---- why a worker is left as it is (or what is done to it: the action's kind)
 BUSY = "busy"
 MIN = "min"  # idle past max_idle_time, kept for the resource's min
@@ -90,6 +91,7 @@ JOB_CODES = (
     NOT_MONITORED,
     NO_PLAN,
     WIDE_JOB,
+    BEGIN_TIME,
 )
 # every code a row may have: the above, an action's kind (what is done to a worker), a worker state's name
 CODES = frozenset(JOB_CODES + WORKER_CODES + tuple(k.value for k in Kind) + tuple(s.value for s in WorkerState))
@@ -134,6 +136,25 @@ def _all_job_rows(plan: Plan, view: View, monitored: tuple[str, ...]) -> list[tu
         else:
             code, why = NOT_MONITORED, f"in no queue of queue_to_monitor ({', '.join(monitored)}): not demand"
         rows += [(jid, code, why) for jid in missing]
+    # held until a begin time the plan did not count as pending yet (those it did are in seen): listed, so
+    # that the operator asking why nothing boots for a job submitted with sbatch --begin or qsub -a sees
+    later = [
+        (j.id, j.begin_time - view.now)
+        for j in view.jobs
+        if j.state == JobState.HELD
+        and j.begin_time > 0
+        and j.id not in seen
+        and (not monitored or any(j.may_run_in(q) for q in monitored))
+    ]
+    rows += [
+        (
+            jid,
+            BEGIN_TIME,
+            f"held until its begin time, {max(0.0, away):.0f} s from now: not demand yet (preboot_begin_jobs: the "
+            "plan's notes say from when)",
+        )
+        for jid, away in later
+    ]
     return rows
 
 

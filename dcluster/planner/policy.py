@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config import Config, Resource
@@ -361,12 +361,12 @@ class _Planner:
             first_new[res.name] = len(pool.bins)
 
         monitored = cfg.cluster.config.queue_to_monitor
-        # demand: pending jobs that some monitored queue may run (Job.may_run_in: no queue named is any queue)
-        pending = [
-            j
-            for j in self._due(view.jobs)
-            if j.state == JobState.PENDING and (not monitored or any(j.may_run_in(q) for q in monitored))
-        ]
+
+        def monitors(j: Job) -> bool:  # some monitored queue may run it (Job.may_run_in: no queue is any queue)
+            return not monitored or any(j.may_run_in(q) for q in monitored)
+
+        # demand: pending jobs that some monitored queue may run
+        pending = [j for j in self._due(view.jobs, monitors) if j.state == JobState.PENDING and monitors(j)]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
         order_cache: dict[tuple[Any, ...], list[Resource]] = {}
         fits_cache: dict[tuple[Any, ...], list[Resource]] = {}
@@ -518,34 +518,34 @@ class _Planner:
                 self.launched[res.name] = n
         self._top_up(resources, pools)
 
-    def _due(self, jobs: tuple[Job, ...]) -> list[Job] | tuple[Job, ...]:
+    def _due(self, jobs: tuple[Job, ...], monitors: Callable[[Job], bool]) -> list[Job] | tuple[Job, ...]:
         """``jobs`` with each job held until a begin time within the preboot lead as pending
         (``preboot_begin_jobs``): its nodes boot now and are up when the scheduler may start it.  For one
-        further away, Plan.recheck says when it comes within the lead."""
+        further away, Plan.recheck says when it comes within the lead.  Only jobs some monitored queue may
+        run (``monitors``) count, and the notes say which do, due or not yet."""
         if not self.config.preboot_begin_jobs or not any(j.begin_time > 0 for j in jobs):
             return jobs
         lead, how = self._preboot_lead()
         out = []
         due: list[tuple[float, str]] = []
+        far: list[tuple[float, str]] = []
         for j in jobs:
-            if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0:
+            if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0 and monitors(j):
                 away = j.begin_time - self.now
                 if away > lead:
                     self._recheck_at(j.begin_time - lead)
+                    far.append((away, j.id))
                 else:
                     due.append((away, j.id))
                     j = dataclasses.replace(j, state=JobState.PENDING)
             out.append(j)
+        tail = f"the preboot lead of {lead:.0f} s ({how}; preboot_begin_jobs)"
         if due:  # one note, not one a job: an array of thousands would fill the published summary each cycle
-            away, first = min(due)
-            others = sorted(jid for _, jid in due if jid != first)
-            shown = ", ".join(others[:MAX_JOBS_IN_REASON]) + (", ..." if len(others) > MAX_JOBS_IN_REASON else "")
-            more = f" and {len(others)} more ({shown})" if others else ""
             self.notes.append(
-                f"job {first}{more} may start in {max(0.0, away):.0f} s (its begin time"
-                f"{', the soonest' if others else ''}): counted as pending, within the preboot lead of {lead:.0f} s "
-                f"({how}; preboot_begin_jobs)"
+                f"{_soonest(due)} (its begin time{', the soonest' if len(due) > 1 else ''}): counted as pending, within {tail}"
             )
+        if far:  # the operator asking why nothing is launched for a job submitted with a begin time
+            self.notes.append(f"{_soonest(far)}: no demand until its begin time is within {tail}")
         return out
 
     def _preboot_lead(self) -> tuple[float, str]:
@@ -1075,6 +1075,15 @@ def _reason_id(job_id: str) -> str:
 def _held_for_job(reason: str) -> bool:
     """Whether a hold reason is the one _hold_for gives (Grid Engine keeps no reason: never there)."""
     return reason.strip().lower().startswith(WIDE_HOLD)
+
+
+def _soonest(jobs: list[tuple[float, str]]) -> str:
+    """'job A and N more (B, C, ...) may start in S s' for (seconds away, job id) pairs, A the soonest."""
+    away, first = min(jobs)
+    others = sorted(jid for _, jid in jobs if jid != first)
+    shown = ", ".join(others[:MAX_JOBS_IN_REASON]) + (", ..." if len(others) > MAX_JOBS_IN_REASON else "")
+    more = f" and {len(others)} more ({shown})" if others else ""
+    return f"job {first}{more} may start in {max(0.0, away):.0f} s"
 
 
 def _launch_reason(n: int, jobs: list[str]) -> str:

@@ -149,3 +149,32 @@ def test_scale_up_delay_counts_from_submission_so_a_job_submitted_long_before_it
     fresh = replace(begins("b2", 60), submit_time=NOW - 10)  # submitted a minute before its begin time
     p = plan(view(cfg, jobs=[old, fresh]), cfg)
     assert p.launches() == {"r1": 1} and [j for j, _ in p.waiting] == ["b2"]
+
+
+def test_a_job_far_from_its_begin_time_is_in_the_notes_and_the_dry_run_says_why_nothing_boots_for_it():
+    """Without them an operator sees nothing launched for a job submitted with a begin time and no word
+    of it anywhere in salt-run dcluster.plan (held jobs are no demand, so no list held it)."""
+    cfg = cfg_of()
+    v = view(cfg, jobs=[begins("b1", 3600), begins("b2", 7200), job("h1", state=JobState.HELD)])
+    p = plan(v, cfg)
+    assert p.launches() == {}
+    far = [n for n in p.notes if "no demand until its begin time" in n]
+    assert far == [
+        "job b1 and 1 more (b2) may start in 3600 s: no demand until its begin time is within the preboot lead "
+        "of 300 s (no boot seen yet; preboot_begin_jobs)"
+    ], p.notes
+    rows = {r["job"]: r for r in job_reasons(p, v)}
+    assert set(rows) == {"b1", "b2"}  # h1 is held for another reason: not the planner's to explain
+    assert rows["b1"]["reason"] == "begin_time" and "3600 s from now: not demand yet" in rows["b1"]["why"]
+
+
+def test_a_held_job_in_no_monitored_queue_is_in_no_note_and_no_dry_run_row():
+    cfg = cfg_of(cluster={"type": "slurm", "config": {"queue_to_monitor": ["batch"]}})
+    for away in (60, 3600):  # due and far
+        v = view(cfg, jobs=[replace(begins("b1", away), queue="debug")])
+        p = plan(v, cfg)
+        assert not [n for n in p.notes if "b1" in n], p.notes
+        assert job_reasons(p, v, ("batch",)) == []
+        v = view(cfg, jobs=[replace(begins("b1", away), queue="batch")])
+        p = plan(v, cfg)
+        assert [n for n in p.notes if "job b1" in n], p.notes
