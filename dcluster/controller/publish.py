@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import JobState
 from . import state as st
+from .timeline import on_the_wall_clock
 
 if TYPE_CHECKING:  # for types only: the runners read these files without the planner
     from ..model import Job
@@ -83,8 +84,10 @@ def workers_of(view: View) -> list[dict[str, Any]]:
     return [w.to_dict(view.now) for w in view.workers]
 
 
-def jobs_pages(view: View) -> dict[str, Any]:
-    """The first page of all jobs and of each state, and the count of each state."""
+def jobs_pages(view: View, clock: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The first page of all jobs and of each state, and the count of each state; their times on the
+    wall clock by ``clock`` (the summary's: see :func:`clock_of`)."""
+    offset, submit_times = (clock or {}).get("offset", 0.0), bool((clock or {}).get("submit_times"))
     by_state: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     head: list[Job] = []
@@ -93,7 +96,7 @@ def jobs_pages(view: View) -> dict[str, Any]:
         s = j.state
         k = seen[s] = seen.get(s, 0) + 1
         if k <= PAGE:
-            by_state.setdefault(s.value, []).append(j.to_dict())
+            by_state.setdefault(s.value, []).append(on_the_wall_clock(j.to_dict(), offset, submit_times))
         if len(head) < PAGE:
             head.append(j)
     counts.update((s.value, k) for s, k in seen.items())
@@ -101,9 +104,15 @@ def jobs_pages(view: View) -> dict[str, Any]:
         "page": PAGE,
         "total": len(view.jobs),
         "counts": counts,
-        "all": [j.to_dict() for j in head],
+        "all": [on_the_wall_clock(j.to_dict(), offset, submit_times) for j in head],
         "by_state": by_state,
     }
+
+
+def clock_of(wall: float, view: View, submit_times: bool) -> dict[str, Any]:
+    """What puts the view's job times back on the wall clock: the cycle's wall time minus its monotonic
+    one, and whether submit times were moved too (``scale_up_delay`` set: controller/timeline.py)."""
+    return {"offset": wall - view.now, "submit_times": submit_times}
 
 
 def write(state_path: str, summary: dict[str, Any], view: View) -> None:
@@ -111,7 +120,7 @@ def write(state_path: str, summary: dict[str, Any], view: View) -> None:
     where = paths(state_path)
     try:
         st.write_json(where["workers"], {"time": summary["time"], "workers": workers_of(view)})
-        st.write_json(where["jobs"], {"time": summary["time"], **jobs_pages(view)})
+        st.write_json(where["jobs"], {"time": summary["time"], **jobs_pages(view, summary.get("clock"))})
         st.write_json(where["summary"], summary)  # last: its time says a cycle's files are all there
     except OSError:
         log.exception("dcluster: could not publish beside %s", state_path)
@@ -134,6 +143,7 @@ __all__ = [
     "SAMPLE",
     "SUMMARY",
     "WORKERS",
+    "clock_of",
     "history",
     "jobs_pages",
     "paths",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import JobState
 from . import stats_intake
+from .timeline import on_the_wall_clock
 
 if TYPE_CHECKING:
     from .loop import Controller
@@ -50,6 +51,7 @@ def jobs(
     out: list[dict[str, Any]] = []
     matched = 0
     want = None if id is None else str(id)
+    offset_s, submit_times = c.clock() - c.monotonic(), bool(c.config and c.config.scale_up_delay)
     for j in c.view.jobs:
         if want is not None:
             if j.id != want:
@@ -57,7 +59,7 @@ def jobs(
         elif state != "all" and j.state.value != state:
             continue
         if matched >= offset and len(out) < limit:
-            out.append(j.to_dict())
+            out.append(on_the_wall_clock(j.to_dict(), offset_s, submit_times))
         matched += 1
     return {"ok": True, "jobs": out, "total": matched, "offset": offset}
 

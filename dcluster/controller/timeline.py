@@ -124,7 +124,8 @@ class Timeline:
         """Jobs with the times the planner measures from on the monotonic clock: start times of jobs
         with a walltime (reservations), and submit times when ``submit_times`` (``scale_up_delay`` is
         set; all or none, as the planner also orders by them).  The others keep the scheduler's wall
-        times: copying each of 50,000 jobs every cycle would cost a third of a second for nothing."""
+        times: copying each of 50,000 jobs every cycle would cost a third of a second for nothing.
+        :func:`on_the_wall_clock` undoes this for what people read."""
         if items is None:
             return None
         out = []
@@ -143,6 +144,21 @@ class Timeline:
         the wall clock says, again each cycle.  Not anchored as past times are: the scheduler starts
         the job by its own wall clock, so after a step of that clock it is the new distance that holds."""
         return self._mono + (wall_time - self._wall)
+
+
+def on_the_wall_clock(job: dict[str, Any], offset: float, submit_times: bool) -> dict[str, Any]:
+    """A job's ``to_dict()`` with the times :meth:`Timeline.jobs` put on the monotonic clock put back on
+    the wall clock, in place, for people (``salt-run dcluster.jobs``, jobs.json, the dashboard's ages): the
+    same rule as there (submit times when ``submit_times``, start times of jobs with a walltime, begin
+    times).  ``offset``: the wall clock minus the monotonic one at the view; after a step of the wall clock
+    a time anchored before it shows shifted by the step, as its age does."""
+    if submit_times and job["submit_time"]:
+        job["submit_time"] += offset
+    if job["walltime_s"] and job["start_time"]:
+        job["start_time"] += offset
+    if job["begin_time"]:
+        job["begin_time"] += offset
+    return job
 
 
 def _with_times(job: Job, submit: float | None, start: float | None, begin: float) -> Job:

@@ -6,10 +6,11 @@ import importlib.util
 import json
 import os
 
-from memory_ports import Loop, registered_worker, slurm_pillar
+import pytest
+from memory_ports import Clock, Loop, MemCloud, MemScheduler, key_pool, ports, registered_worker, slurm_pillar, step
 
+from dcluster.controller import Controller, publish, queries
 from dcluster.controller import commands as cmds
-from dcluster.controller import publish, queries
 from dcluster.controller import state as st
 from dcluster.model import Job, JobState
 from tests.conftest import ROOT
@@ -174,3 +175,34 @@ def test_history_counts_a_resource_s_workers_while_its_cloud_poll_fails(tmp_path
     sample = env.c.state.history[-1]
     assert sample["nodes"]["unknown"] == 1 and env.c.view.current("r1") == 1
     assert sample["by_resource"] == {"r1": 1} and sample["cores_by_resource"]["r1"] > 0
+
+
+@pytest.mark.parametrize("delay", [0, 60])
+def test_published_and_queried_jobs_show_the_scheduler_s_wall_clock_times(tmp_path, delay):
+    """The view's job times are monotonic where the planner measures from them (a running job's start,
+    a held job's begin time, submit times under scale_up_delay); what people read is on the wall clock
+    (the dashboard's ages are Date.now() minus them: a monotonic submit time made a job 55 years old)."""
+    clock = Clock()
+    clock.t = 1_800_000_000.0
+    mono = lambda: clock.t - 1_799_000_000.0  # noqa: E731 - a host up for 1,000,000 s
+    (tmp_path / "dcluster").mkdir()
+    sched, cloud = MemScheduler(), MemCloud()
+    cloud.clock = clock
+    p = ports(slurm_pillar(SECRET, scale_up_delay=delay), sched, cloud, [], set())
+    c = Controller(
+        p, state_path=str(tmp_path / "dcluster" / "state.json"), clock=clock, keys=key_pool(), monotonic=mono
+    )
+    now = clock.t + 10
+    sched.jobs_ = [
+        Job("run", JobState.RUNNING, walltime_s=3600, submit_time=now - 900, start_time=now - 600),
+        Job("held", JobState.HELD, submit_time=now - 60, begin_time=now + 7200),
+        Job("pend", JobState.PENDING, submit_time=now - 30, chunk_cores=64),
+    ]
+    step(c, clock)
+    assert c.view.jobs[1].begin_time == pytest.approx(mono() + 7200)  # the planner's clock
+    fields = ("submit_time", "start_time", "begin_time")
+    want = {(j.id, f): getattr(j, f) for j in sched.jobs_ for f in fields}
+    shown = json.loads((tmp_path / "dcluster" / publish.JOBS).read_text())["all"]
+    assert {(j["id"], f): j[f] for j in shown for f in fields} == pytest.approx(want)
+    asked = cmds.run(c, "jobs", state="all")["jobs"]
+    assert {(j["id"], f): j[f] for j in asked for f in fields} == pytest.approx(want)
