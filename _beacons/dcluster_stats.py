@@ -174,19 +174,26 @@ def _diskio():
     }
 
 
-def _cpu_busy(times):
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    total = sum(times)
+def _cpu_percent(times, before):
+    """Percent busy between two ``psutil.cpu_times()`` (as dicts), or None.  Each field's delta on its
+    own, one that went back counting as no time: Linux's iowait may decrease (proc(5)), and summed with
+    the others it made the busy time negative under load, so a sample had no cpu percent at all."""
+    if not isinstance(before, dict):
+        return None  # a context from an older beacon version held (busy, total) sums
+    d = {k: max(0.0, v - before.get(k, v)) for k, v in times.items()}
     # guest time is already in user/nice on Linux: do not count it twice
-    total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
-    return total - idle, total
+    total = sum(d.values()) - d.get("guest", 0.0) - d.get("guest_nice", 0.0)
+    if total <= 0:
+        return None
+    busy = total - d.get("idle", 0.0) - d.get("iowait", 0.0)
+    return round(min(100.0, max(0.0, 100.0 * busy / total)), 2)
 
 
 def sample(conf, context, mono=None, wall=None):
     """One event dict; ``context`` keeps the previous counters for the rates."""
     mono = time.monotonic() if mono is None else mono
     wall = time.time() if wall is None else wall
-    busy, total = _cpu_busy(psutil.cpu_times())
+    cpu = psutil.cpu_times()._asdict()
     net = _network(conf.get("interfaces"))
     dio = _diskio()
     vm = psutil.virtual_memory()
@@ -211,9 +218,9 @@ def sample(conf, context, mono=None, wall=None):
     last = context.get(CONTEXT_KEY)
     if last is not None:
         elapsed = mono - last["mono"]
-        d_busy, d_total = busy - last["cpu"][0], total - last["cpu"][1]
-        if d_total > 0 and d_busy >= 0:
-            event["cpu"]["percent"] = round(min(100.0, 100.0 * d_busy / d_total), 2)
+        percent = _cpu_percent(cpu, last["cpu"])
+        if percent is not None:
+            event["cpu"]["percent"] = percent
         # a context from an older beacon version held totals, not per-interface counters
         before = last["net"] if all(isinstance(v, tuple) for v in last["net"].values()) else {}
         rates = _network_rates(net, before, elapsed)
@@ -223,7 +230,7 @@ def sample(conf, context, mono=None, wall=None):
             rates = {k: _rate(v, last["diskio"][k], elapsed) for k, v in dio.items()}
             if all(r is not None for r in rates.values()):
                 event["diskio"] = rates
-    context[CONTEXT_KEY] = {"mono": mono, "cpu": (busy, total), "net": net, "diskio": dio}
+    context[CONTEXT_KEY] = {"mono": mono, "cpu": cpu, "net": net, "diskio": dio}
     return event
 
 

@@ -163,6 +163,27 @@ def test_rates_are_exact_deltas_over_elapsed_time(monkeypatch):
     assert fourth["network"] == {"bytes_in": 2.0, "bytes_out": 1.0, "packets_in": 0.2, "packets_out": 0.1}
 
 
+def test_a_cpu_counter_that_goes_back_still_gives_a_cpu_percent(monkeypatch):
+    """A cpu_times() counter may go back (Linux's iowait, proc(5); a VM's steal): summed with the others
+    it made the busy time negative and the sample had no cpu percent (seen: graphite-web's test failed on
+    a loaded machine), or a wrong one.  Each field's delta on its own, one that went back counting as none."""
+    mod = _beacon_module()
+    times = collections.namedtuple("scputimes", "user nice system idle iowait steal guest")
+    cpu = [times(100, 0, 100, 700, 100, 50, 5)]
+    monkeypatch.setattr(mod.psutil, "cpu_times", lambda percpu=False: cpu[0])
+    context: dict = {}
+    mod.sample({}, context, mono=100.0, wall=1.0)
+    cpu[0] = times(user=260, nice=0, system=100, idle=740, iowait=60, steal=50, guest=25)  # iowait back 40
+    second = mod.sample({}, context, mono=101.0, wall=2.0)
+    assert second["cpu"]["percent"] == 80.0  # 160 busy of 200 (guest is in user: not counted twice)
+    cpu[0] = cpu[0]._replace(user=270, idle=840, steal=0)  # steal back 50: 10 busy of 110
+    third = mod.sample({}, context, mono=102.0, wall=3.0)
+    assert third["cpu"]["percent"] == 9.09
+    context["dcluster_stats.last"]["cpu"] = (1000.0, 2000.0)  # an older beacon's context: sums
+    fourth = mod.sample({}, context, mono=103.0, wall=4.0)
+    assert "percent" not in fourth["cpu"] and isinstance(context["dcluster_stats.last"]["cpu"], dict)
+
+
 def _beacon_module():
     sys.path.insert(0, BEACONS)
     try:
