@@ -62,13 +62,30 @@ def jobs(opts: Mapping[str, Any]) -> dict[str, Any]:
     return _read(opts, "jobs")
 
 
+TIMEOUT_OPTION = "dcluster_command_timeout"  # master config: seconds a runner waits for the engine's answer
+
+
+def command_timeout(opts: Mapping[str, Any]) -> float:
+    """The master's ``dcluster_command_timeout`` (default 60 s): how long a runner waits for the engine.
+    A master whose engine cycles slowly (100,000 jobs) may need more; one that wants a missing engine
+    reported sooner, less."""
+    value = opts.get(TIMEOUT_OPTION, 60)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 3600:
+        raise EngineUnavailable(
+            f"master option {TIMEOUT_OPTION} is {str(value)[:40]!r}: it must be a number of seconds from 1 to 3600"
+        )
+    return float(value)
+
+
 def call(
-    opts: Mapping[str, Any], cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0
+    opts: Mapping[str, Any], cmd: str, args: dict[str, Any] | None = None, timeout: float | None = None
 ) -> dict[str, Any]:
+    """The engine's answer to ``cmd``, waited for ``timeout`` s (default: :func:`command_timeout`)."""
     import salt.utils.event
 
     from . import command_auth
 
+    timeout = command_timeout(opts) if timeout is None else timeout
     key = command_auth.load_or_create_key(command_auth.key_path(opts["cachedir"]))
     reply = f"dcluster/reply/{uuid.uuid4().hex}"
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:

@@ -103,7 +103,12 @@ def file_roots(tmp_path_factory):
 @pytest.fixture(scope="module")
 def master(salt_factories, file_roots):
     factory = salt_factories.salt_master_daemon(
-        "dcpkg-master", overrides={"interface": "127.0.0.1", "file_roots": {"base": [str(file_roots)]}}
+        "dcpkg-master",
+        overrides={
+            "interface": "127.0.0.1",
+            "file_roots": {"base": [str(file_roots)]},
+            "dcluster_command_timeout": 5,  # how long a runner waits for the engine (60 s by default)
+        },
     )
     with factory.started(start_timeout=120):
         yield factory
@@ -150,10 +155,10 @@ def test_a_failing_runner_fails_salt_run(master, minion):
     ret = master.salt_run_cli().run("dcluster.status")
     assert ret.returncode == 1, ret
     assert "CommandExecutionError: dcluster.status: nothing published by the engine" in ret.stdout, ret
-    # an action waits for the engine's answer (60 s), then fails the same way
+    # an action waits for the engine's answer (dcluster_command_timeout, here 5 s), then fails the same way
     ret = master.salt_run_cli(timeout=150).run("dcluster.hold", "no-such-worker")
     assert ret.returncode == 1, ret
-    assert "CommandExecutionError: dcluster.hold: the dcluster engine did not answer 'hold'" in ret.stdout, ret
+    assert "CommandExecutionError: dcluster.hold: the dcluster engine did not answer 'hold' within 5 s" in ret.stdout
     # the reactor's callbacks refuse a forged id as data: no traceback, nothing to fail
     ret = master.salt_run_cli().run("dcluster_reactor.minion_started", "minion_id=not-ours")
     assert ret.returncode == 0 and ret.data["ok"] is False and "not a dcluster minion id" in ret.data["message"], ret

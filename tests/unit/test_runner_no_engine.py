@@ -49,3 +49,25 @@ def test_a_failed_simulation_raises(tmp_path):
     mod = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
     with pytest.raises(CommandExecutionError, match=r"^dcluster.simulate: "):
         mod.simulate(str(tmp_path / "no-such-trace.swf"))
+
+
+@pytest.mark.parametrize("bad", [0, -5, 3601, "60", True, None, float("nan")])
+def test_a_bad_command_timeout_option_is_refused_by_name(tmp_path, bad):
+    from dcluster.glue import engine_client
+
+    opts = {"cachedir": str(tmp_path), "sock_dir": str(tmp_path), "dcluster_command_timeout": bad}
+    with pytest.raises(
+        engine_client.EngineUnavailable, match=r"master option dcluster_command_timeout is .* from 1 to"
+    ):
+        engine_client.call(opts, "hold", {"name": "w1"})
+    mod = load_runner(opts)
+    with pytest.raises(CommandExecutionError, match=r"^dcluster.hold: master option dcluster_command_timeout"):
+        mod.hold("w1")
+
+
+def test_the_command_timeout_option_sets_how_long_a_runner_waits(tmp_path):
+    from dcluster.glue import engine_client
+
+    assert engine_client.command_timeout({}) == 60.0
+    assert engine_client.command_timeout({"dcluster_command_timeout": 5}) == 5.0
+    assert engine_client.command_timeout({"dcluster_command_timeout": 900.5}) == 900.5
