@@ -82,7 +82,7 @@ def test_before_a_cycle_the_engine_says_so(tmp_path):
     assert out == {"ok": False, "message": "the engine has not completed a cycle yet"}
 
 
-def test_the_runner_asks_the_engine_and_raises_on_a_refusal(env, tmp_path):
+def test_the_runner_asks_the_engine_and_raises_on_a_refusal(env, tmp_path, monkeypatch):
     runner = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
     asked = []
 
@@ -90,20 +90,20 @@ def test_the_runner_asks_the_engine_and_raises_on_a_refusal(env, tmp_path):
         asked.append((cmd, dict(args)))
         return cmds.run(env.c, cmd, **args)
 
-    runner.rc.call = call
+    monkeypatch.setattr(runner.rc, "call", call)  # runner.rc is dcluster.glue.engine_client: restored after
     out = runner.plan(reason="at_max", limit=2)
     assert [r["job"] for r in out["jobs"]["rows"]] == ["104", "105"] and out["jobs"]["total"] == 4
     assert asked == [("plan", {"offset": 0, "limit": 2, "reason": "at_max"})]
     with pytest.raises(CommandExecutionError, match="dcluster.plan: plan: reason must be one of"):
         runner.plan(reason="nope")
-    runner.rc.call = lambda *a, **k: {"ok": False}
+    monkeypatch.setattr(runner.rc, "call", lambda *a, **k: {"ok": False})
     with pytest.raises(CommandExecutionError, match="the engine gave no answer"):
         runner.plan()
 
 
-def test_the_runner_raises_when_no_engine_published_anything(tmp_path):
+def test_the_runner_raises_when_no_engine_published_anything(tmp_path, monkeypatch):
     runner = load_runner({"cachedir": str(tmp_path), "sock_dir": str(tmp_path)})
-    runner.rc.call = lambda *a, **k: pytest.fail("asked an engine that published nothing")
+    monkeypatch.setattr(runner.rc, "call", lambda *a, **k: pytest.fail("asked an engine that published nothing"))
     with pytest.raises(CommandExecutionError, match="is the dcluster engine configured"):
         runner.plan()
     assert "CLI Example" in runner.plan.__doc__

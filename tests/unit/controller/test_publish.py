@@ -74,7 +74,7 @@ def test_the_state_file_holds_no_view(tmp_path):
     assert data["recent_launches"]  # what the actuator needs is there
 
 
-def test_runners_read_the_published_summary_workers_and_first_page(tmp_path):
+def test_runners_read_the_published_summary_workers_and_first_page(tmp_path, monkeypatch):
     env = loop(tmp_path)
     name = registered_worker(env.c, env.sched, env.cloud, env.clock)
     n = publish.PAGE + 500
@@ -103,7 +103,7 @@ def test_runners_read_the_published_summary_workers_and_first_page(tmp_path):
         asked.append(cmd)
         return cmds.run(env.c, cmd, **args)
 
-    runner.rc.call = call
+    monkeypatch.setattr(runner.rc, "call", call)  # runner.rc is dcluster.glue.engine_client: restored after
     page = runner.jobs(offset=publish.PAGE + 10, limit=5)
     assert [j["id"] for j in page] == [str(1000 + publish.PAGE + 10 + i) for i in range(5)]
     assert runner.jobs(id=str(1000 + n - 1))[0]["id"] == str(1000 + n - 1)
