@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import tempfile
@@ -36,9 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..actuator.records import Records
-from ..model import Instance
+from ..model import Instance, ModelError
 from ..reconcile import BackoffState, BootstrapState, Limits
 from . import highstate_jobs
+
+log = logging.getLogger(__name__)
 
 HISTORY = 720  # samples kept for the dashboard's own graphs (2 h at 10 s)
 DEFERRED_STARTS = 1000  # start events kept for a good view (commands.started); the oldest go first
@@ -156,7 +159,7 @@ class ControllerState(Records):
         registered = data.get("registered") if "registered" in data else data.get("configured")
         st.registered = {r for r in (registered or ()) if isinstance(r, str)}
         st.config_failed = dict(data.get("config_failed") or {})
-        st.recent_launches = {k: Instance.from_dict(v) for k, v in (data.get("recent_launches") or {}).items()}
+        st.recent_launches = _recent_launches(data.get("recent_launches"))
         st.listed = _listed(data.get("listed"))
         # Launches that were under way when the master stopped either reached the
         # cloud (and are listed by their tags) or did not: nothing is in flight now.
@@ -249,13 +252,35 @@ def _times(data: Any) -> dict[str, float]:
     return out
 
 
+def _instance(what: str, mid: Any, rec: Any) -> Instance | None:
+    """An instance as saved, or None (logged) when malformed.  Releases before 9aa1d13 saved an open spot
+    request's placeholder with cores null: 0 (unknown), as it is made now, not an engine that will not
+    start (the state file's instances are checked field by field: model._from_dict)."""
+    if isinstance(rec, dict) and "cores" in rec and rec["cores"] is None:
+        rec = {**rec, "cores": 0}
+    try:
+        return Instance.from_dict(rec)
+    except ModelError as exc:
+        log.warning("dcluster: state file: %s entry %s dropped: %s", what, str(mid)[:80], exc)
+        return None
+
+
+def _recent_launches(data: Any) -> dict[str, Instance]:
+    """Launches not listed yet as saved; a malformed entry is dropped (the listing shows what exists)."""
+    out = {}
+    for mid, rec in (data if isinstance(data, dict) else {}).items():
+        inst = _instance("recent_launches", mid, rec)
+        if isinstance(mid, str) and inst is not None:
+            out[mid] = inst
+    return out
+
+
 def _listed(data: Any) -> dict[str, Instance]:
     """Instances as last listed; a malformed entry is dropped (the next good listing shows what exists)."""
     out = {}
     for mid, rec in (data if isinstance(data, dict) else {}).items():
-        try:
-            inst = Instance.from_dict(rec)
-        except (KeyError, TypeError, ValueError, AttributeError):
+        inst = _instance("listed", mid, rec)
+        if inst is None:
             continue
         if (
             isinstance(mid, str)

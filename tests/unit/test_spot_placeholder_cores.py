@@ -46,3 +46,28 @@ def test_a_placeholder_without_configured_cores_is_summed_as_zero_cores():
     assert history_sample(CFG, v, NOW)["cores"]["starting"] == 0
     metrics = {path: value for path, value, _ in engine_metrics(v, None, None, "dc")}
     assert metrics["dc.resource.ec2.cores"] == 0
+
+
+def test_a_state_file_of_a_release_that_saved_cores_none_still_starts_the_engine(caplog):
+    """Releases before the fix above saved the placeholder with ``"cores": null``; the state file's
+    instances are checked field by field since (model._from_dict), and that file failed the engine's
+    start with a ModelError.  Read as 0 (unknown), as now; another malformed entry is dropped, logged."""
+    from dcluster.controller.state import ControllerState
+
+    placeholder = {
+        "id": "sir-1",
+        "resource": "ec2",
+        "minion_id": "m-1",
+        "state": "pending",
+        "launch_time": 5.0,
+        "cores": None,
+        "spot": True,
+        "tags": {},
+    }
+    bad = {**placeholder, "id": "i-2", "minion_id": "m-2", "cores": "4"}
+    st = ControllerState.from_json(
+        {"recent_launches": {"m-1": placeholder, "m-2": bad}, "listed": {"m-1": placeholder}}, 100.0, 1000.0
+    )
+    assert st.recent_launches["m-1"].cores == 0 and st.listed["m-1"].cores == 0
+    assert "m-2" not in st.recent_launches
+    assert "m-2" in caplog.text and "'cores'" in caplog.text
