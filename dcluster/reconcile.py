@@ -124,6 +124,9 @@ class View:
     acting: frozenset[str] = frozenset()
     # recent job starts and boot durations per resource (demand.py), carried from the previous view
     demand: Mapping[str, Demand] = field(default_factory=_empty)
+    # the jobs' submit times are on the monotonic clock: scale_up_delay was set when they were polled
+    # (controller/timeline.py); what people read is put back on the wall clock by it, not by today's config
+    submit_times: bool = False
 
     def by_resource(self, resource: str) -> list[Worker]:
         return [w for w in self.workers if w.resource == resource]
@@ -313,6 +316,7 @@ def reconcile(
         )
     if not scheduler_ok and previous is not None:
         jobs_out = previous.jobs  # keep showing what we last knew; the planner acts on nothing
+        extra["submit_times"] = previous.submit_times  # and on the clock they were polled on
     else:
         jobs_out = jobs
     return View(

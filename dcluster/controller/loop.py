@@ -241,6 +241,7 @@ class Controller:
                 auto_mode=self.auto_mode(),
                 shapes=dict(self.polls.shapes),
                 bootstrap=dict(self.state.bootstrap),
+                submit_times=bool(cfg.scale_up_delay),  # as polled (polling.scheduler)
             )
         view = breaker.refresh(self, cfg, view)  # a worker that joined or a pillar change ends a breaker
         retired.observe(self, cfg, view)  # what each retired resource has left, for the status

@@ -109,10 +109,11 @@ def jobs_pages(view: View, clock: dict[str, Any] | None = None) -> dict[str, Any
     }
 
 
-def clock_of(wall: float, view: View, submit_times: bool) -> dict[str, Any]:
+def clock_of(wall: float, view: View) -> dict[str, Any]:
     """What puts the view's job times back on the wall clock: the cycle's wall time minus its monotonic
-    one, and whether submit times were moved too (``scale_up_delay`` set: controller/timeline.py)."""
-    return {"offset": wall - view.now, "submit_times": submit_times}
+    one, and whether submit times were moved too (``View.submit_times``: the config's when the jobs were
+    polled, which a failed poll keeps)."""
+    return {"offset": wall - view.now, "submit_times": view.submit_times}
 
 
 def write(state_path: str, summary: dict[str, Any], view: View) -> None:

@@ -51,7 +51,7 @@ def jobs(
     out: list[dict[str, Any]] = []
     matched = 0
     want = None if id is None else str(id)
-    offset_s, submit_times = c.clock() - c.monotonic(), bool(c.config and c.config.scale_up_delay)
+    offset_s, submit_times = c.clock() - c.monotonic(), c.view.submit_times  # not c.config: the view's jobs' clock
     for j in c.view.jobs:
         if want is not None:
             if j.id != want:

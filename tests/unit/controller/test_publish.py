@@ -177,21 +177,28 @@ def test_history_counts_a_resource_s_workers_while_its_cloud_poll_fails(tmp_path
     assert sample["by_resource"] == {"r1": 1} and sample["cores_by_resource"]["r1"] > 0
 
 
+def uptime_controller(tmp_path, pillar):
+    """A Controller whose wall clock reads 1,800,000,000 and its monotonic one 1,000,000 (a host up that
+    long): the two far apart, as on a real master, so a time on the wrong clock shows."""
+    clock = Clock()
+    clock.t = 1_800_000_000.0
+    mono = lambda: clock.t - 1_799_000_000.0  # noqa: E731
+    (tmp_path / "dcluster").mkdir()
+    sched, cloud = MemScheduler(), MemCloud()
+    cloud.clock = clock
+    p = ports(pillar, sched, cloud, [], set())
+    c = Controller(
+        p, state_path=str(tmp_path / "dcluster" / "state.json"), clock=clock, keys=key_pool(), monotonic=mono
+    )
+    return c, sched, clock, mono, cloud
+
+
 @pytest.mark.parametrize("delay", [0, 60])
 def test_published_and_queried_jobs_show_the_scheduler_s_wall_clock_times(tmp_path, delay):
     """The view's job times are monotonic where the planner measures from them (a running job's start,
     a held job's begin time, submit times under scale_up_delay); what people read is on the wall clock
     (the dashboard's ages are Date.now() minus them: a monotonic submit time made a job 55 years old)."""
-    clock = Clock()
-    clock.t = 1_800_000_000.0
-    mono = lambda: clock.t - 1_799_000_000.0  # noqa: E731 - a host up for 1,000,000 s
-    (tmp_path / "dcluster").mkdir()
-    sched, cloud = MemScheduler(), MemCloud()
-    cloud.clock = clock
-    p = ports(slurm_pillar(SECRET, scale_up_delay=delay), sched, cloud, [], set())
-    c = Controller(
-        p, state_path=str(tmp_path / "dcluster" / "state.json"), clock=clock, keys=key_pool(), monotonic=mono
-    )
+    c, sched, clock, mono, _ = uptime_controller(tmp_path, slurm_pillar(SECRET, scale_up_delay=delay))
     now = clock.t + 10
     sched.jobs_ = [
         Job("run", JobState.RUNNING, walltime_s=3600, submit_time=now - 900, start_time=now - 600),
@@ -206,3 +213,21 @@ def test_published_and_queried_jobs_show_the_scheduler_s_wall_clock_times(tmp_pa
     assert {(j["id"], f): j[f] for j in shown for f in fields} == pytest.approx(want)
     asked = cmds.run(c, "jobs", state="all")["jobs"]
     assert {(j["id"], f): j[f] for j in asked for f in fields} == pytest.approx(want)
+
+
+@pytest.mark.parametrize(("before", "after"), [(60, 0), (0, 60)])
+def test_jobs_kept_through_a_failed_poll_keep_their_clock_when_scale_up_delay_changes(tmp_path, before, after):
+    """Whether the view's submit times are monotonic is how its jobs were polled, not the configuration
+    now: a failed scheduler poll keeps the last jobs (reconcile), and scale_up_delay changed meanwhile
+    showed them decades off (monotonic times as wall ones, or wall times moved by the clocks' offset)."""
+    pillar = slurm_pillar(SECRET, scale_up_delay=before)
+    c, sched, clock, _, _ = uptime_controller(tmp_path, pillar)
+    submit = clock.t - 30
+    sched.jobs_ = [Job("pend", JobState.PENDING, submit_time=submit, chunk_cores=64)]
+    step(c, clock)
+    pillar["scale_up_delay"], sched.fail = after, True
+    step(c, clock)
+    assert not c.view.scheduler_ok and c.config.scale_up_delay == after
+    shown = json.loads((tmp_path / "dcluster" / publish.JOBS).read_text())["all"]
+    assert [j["submit_time"] for j in shown] == [pytest.approx(submit)]
+    assert [j["submit_time"] for j in cmds.run(c, "jobs", state="all")["jobs"]] == [pytest.approx(submit)]
