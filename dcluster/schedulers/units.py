@@ -69,10 +69,13 @@ def to_int(text: Any, default: int = 0) -> int:
 
 
 def to_float(text: Any, default: float = 0.0) -> float:
+    """A finite number, else ``default``: float() reads "nan", "inf" and "1e999", which no field of the
+    model may hold (a head minion's job with one fails Job.from_dict, so every poll)."""
     try:
-        return float(str(text).strip().rstrip("*"))
+        value = float(str(text).strip().rstrip("*"))
     except (TypeError, ValueError):
         return default
+    return value if math.isfinite(value) else default
 
 
 def split_list(value: Any) -> tuple[str, ...]:

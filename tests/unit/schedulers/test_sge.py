@@ -265,3 +265,20 @@ def test_queue_to_monitor_counts_every_job_a_monitored_queue_may_run(rec, monito
     """Grid Engine semantics: a job without -q may run in any queue, -q a,b in either, a pattern in any match."""
     rec.on(r"qstat", data(QUEUE_REQUESTS))
     assert {j.id for j in adapter(rec, queue_to_monitor=monitored).jobs()} == counted
+
+
+@pytest.mark.parametrize("prio", ["nan", "inf", "-Infinity", "1e999"])
+def test_a_priority_that_is_no_finite_number_is_0_and_the_job_crosses_the_wire(prio):
+    """float() reads "nan" and "inf": such a JAT_prio went into the Job, and from a head minion
+    (RemoteScheduler, Job.from_dict checks each field) it failed every poll while the job lived."""
+    from dcluster.model import Job
+
+    doc = (
+        "<?xml version='1.0'?><job_info><queue_info/><job_info>"
+        f"<job_list state='pending'><JB_job_number>7</JB_job_number><JAT_prio>{prio}</JAT_prio>"
+        "<JB_name>x</JB_name><JB_owner>u</JB_owner><state>qw</state><slots>1</slots></job_list>"
+        "</job_info></job_info>"
+    )
+    (job,) = sge.parse_qstat(doc)
+    assert job.priority == 0.0
+    assert Job.from_dict(job.to_dict()) == job
