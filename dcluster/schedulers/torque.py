@@ -146,7 +146,7 @@ def _epoch(value: Any) -> float:
     """A Torque time (seconds since the epoch) as a float; 0.0 when missing or not a number."""
     try:
         return float(int(value))  # the usual form; to_int would take twice as long
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: beyond a float (to_int gives 0)
         return float(to_int(value))
 
 

@@ -343,3 +343,13 @@ def test_qstat_a_job_waiting_for_its_execution_time_carries_it_as_its_begin_time
     assert (jobs["11"].state, jobs["11"].begin_time) == (JobState.HELD, 1700000600.0)
     assert (jobs["12"].state, jobs["12"].begin_time) == (JobState.PENDING, 0.0)
     assert jobs["13"].begin_time == 0.0 and jobs["14"].begin_time == 0.0 and jobs["14"].submit_time == 0.0
+
+
+@pytest.mark.parametrize("field", ["ctime", "start_time", "Execution_Time"])
+def test_a_time_beyond_a_float_is_unknown_not_a_failed_poll(field):
+    """float(int("9" * 400)) raises OverflowError, which _epoch let through: the poll failed, bare, while
+    the job lived (squeue's huge integers are no number either: slurm.num)."""
+    state = "W" if field == "Execution_Time" else "R"
+    doc = f"<Data><Job><Job_Id>1.s</Job_Id><job_state>{state}</job_state><{field}>{'9' * 400}</{field}></Job></Data>"
+    (job,) = torque.parse_qstat(doc)
+    assert (job.submit_time, job.start_time, job.begin_time) == (0.0, 0.0, 0.0)
