@@ -28,6 +28,7 @@ original did), and never turn an output they do not recognise into "nothing".
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -69,8 +70,9 @@ def parse_diagnose_p(output: str, command: str = "diagnose -p") -> dict[str, flo
     prios: dict[str, float] = {}
     for line in text.splitlines()[1:]:
         m = _PRIO_LINE.match(line)
-        if m:
-            prios[m.group(1).split(".", 1)[0]] = float(m.group(2))
+        # beyond a double (no output of Maui's %lf) float() reads as inf: no priority (Job.from_dict refuses it)
+        if m and math.isfinite(prio := float(m.group(2))):
+            prios[m.group(1).split(".", 1)[0]] = prio
     return prios
 
 

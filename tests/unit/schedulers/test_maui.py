@@ -122,3 +122,10 @@ def test_checknode_reads_the_state_not_the_expected_state():
 def test_checknode_bad_output_raises(bad, why):
     with pytest.raises(ParseError, match=why):
         maui.parse_checknode(bad, "checknode dc-r1-aa")
+
+
+def test_diagnose_p_a_priority_beyond_a_double_is_none():
+    """Maui prints a double (%10.0lf): 400 digits are no output of it, and float() read them as inf,
+    which a head minion's job may not carry (Job.from_dict: every poll failed).  Such a job has none."""
+    out = lay.diagnose_p([("152", 1.0, False)], columns=["    0.0(  0.0:  0.0) 100.0(1716.)"], **DIAG)
+    assert maui.parse_diagnose_p(out.replace("         1 ", " " + "9" * 400 + " ")) == {}
