@@ -328,9 +328,7 @@ def _from_dict(cls: type[_D], data: dict[str, Any], **enums: type[enum.Enum]) ->
         else:
             value = check(value)
             if value is _BAD:
-                raise ModelError(
-                    f"{cls.__name__} field {key!r}: {_shown(data[key])} is not {_EXPECTED[_ANNOTATIONS[cls][key]]}"
-                )
+                raise ModelError(f"{cls.__name__} field {key!r}: {_shown(data[key])} is not {_EXPECTED[cls][key]}")
         kwargs[key] = value
     missing = [n for n in _REQUIRED[cls] if n not in kwargs]
     if missing:
@@ -352,6 +350,10 @@ def _is_str(v: Any) -> Any:
 
 def _is_int(v: Any) -> Any:
     return v if type(v) is int else _BAD  # not bool: True is no core count
+
+
+def _is_count(v: Any) -> Any:
+    return v if type(v) is int and v >= 1 else _BAD  # a job of 0 chunks or cores broke the planner's placement
 
 
 def _is_float(v: Any) -> Any:
@@ -395,24 +397,30 @@ _BY_ANNOTATION: dict[str, tuple[Any, str]] = {
     "dict[str, str]": (_is_str_mapping, "a mapping of strings"),
     "float | None": (_is_time_or_none, "a finite number or null"),
 }
-_EXPECTED = {a: text for a, (_, text) in _BY_ANNOTATION.items()}
+# Fields whose type allows values the model does not: their own check (by class and field name).
+_BY_FIELD: dict[tuple[str, str], tuple[Any, str]] = {
+    ("Job", "chunks"): (_is_count, "a whole number of 1 or more"),
+    ("Job", "chunk_cores"): (_is_count, "a whole number of 1 or more"),
+}
 _CHECKS: dict[type, dict[str, Any]] = {}
-_ANNOTATIONS: dict[type, dict[str, str]] = {}
+_EXPECTED: dict[type, dict[str, str]] = {}  # what an error says a field must be
 _REQUIRED: dict[type, tuple[str, ...]] = {}
 
 
 def _checks_of(cls: type) -> dict[str, Any]:
     """Each field's check, worked out once per class; an annotation with no check is a programming error."""
     annotations = {f.name: str(f.type) for f in fields(cls)}
-    checks = {}
+    checks, expected = {}, {}
     for name, ann in annotations.items():
         if ann.endswith("State"):
             checks[name] = _is_str  # replaced by its enum in _from_dict
+        elif (cls.__name__, name) in _BY_FIELD:
+            checks[name], expected[name] = _BY_FIELD[(cls.__name__, name)]
         elif ann in _BY_ANNOTATION:
-            checks[name] = _BY_ANNOTATION[ann][0]
+            checks[name], expected[name] = _BY_ANNOTATION[ann]
         else:
             raise TypeError(f"{cls.__name__}.{name}: no check for the annotation {ann!r}")
-    _ANNOTATIONS[cls] = annotations
+    _EXPECTED[cls] = expected
     _REQUIRED[cls] = tuple(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
     _CHECKS[cls] = checks
     return checks

@@ -146,9 +146,12 @@ def test_key_functions_take_only_our_well_formed_ids(bad):
     [
         (
             {"id": "7", "state": "pending", "chunks": "2"},
-            r"Job field 'chunks': str '2' is not an integer",
+            r"Job field 'chunks': str '2' is not a whole number of 1 or more",
         ),
-        ({"id": "7", "state": "pending", "chunk_cores": True}, r"Job field 'chunk_cores': bool True is not an integer"),
+        (
+            {"id": "7", "state": "pending", "chunk_cores": True},
+            r"Job field 'chunk_cores': bool True is not a whole number",
+        ),
         ({"id": "7", "state": "queued"}, r"Job field 'state': str 'queued' is not one of pending, held, running"),
         ({"id": 7, "state": "pending"}, r"Job field 'id': int 7 is not a string"),
         (
@@ -198,3 +201,21 @@ def test_every_model_record_survives_the_wire_with_every_field_set():
     inst = Instance("i-1", "r", "m", InstanceState.RUNNING, 9.0, "c", "n", "127.0.0.1", 4, 512, True, {"t": "v"})
     assert Job.from_dict(job.to_dict()) == job and Node.from_dict(node.to_dict()) == node
     assert Instance.from_dict(inst.to_dict()) == inst
+
+
+@pytest.mark.parametrize("field, value", [("chunks", 0), ("chunks", -3), ("chunk_cores", 0), ("chunk_cores", -4)])
+def test_a_job_record_of_no_chunk_or_no_core_fails_the_poll_not_every_cycle(field, value):
+    """An integer of the right type but no count: the planner's placement failed on it with an
+    IndexError every cycle (nothing scaled) while the poll went through.  No adapter makes one (each
+    counts at least 1): from a head minion it is refused, named."""
+    from dcluster.planner import plan
+    from tests.unit.builders import config, view
+
+    record = {"id": "7", "state": "pending", field: value}
+    port = RemoteScheduler(Client({"head": {"ret": [record], "retcode": 0}}), "head", "slurm", 30)
+    with pytest.raises(
+        RemoteError, match=rf"record 0 of 1: Job field '{field}': int {value} is not a whole number of 1"
+    ):
+        port.jobs()
+    cfg = config()
+    plan(view(cfg, jobs=[Job("7", JobState.PENDING)]), cfg)  # the same job with its counts: planned
