@@ -356,6 +356,10 @@ def _is_count(v: Any) -> Any:
     return v if type(v) is int and v >= 1 else _BAD  # a job of 0 chunks or cores broke the planner's placement
 
 
+def _is_amount(v: Any) -> Any:
+    return v if type(v) is int and v >= 0 else _BAD  # cores, MB, seconds: none is negative (0: unknown)
+
+
 def _is_float(v: Any) -> Any:
     t = type(v)
     if (t is float or t is int) and v - v == 0:  # finite: NaN and infinities are no times
@@ -401,6 +405,13 @@ _BY_ANNOTATION: dict[str, tuple[Any, str]] = {
 _BY_FIELD: dict[tuple[str, str], tuple[Any, str]] = {
     ("Job", "chunks"): (_is_count, "a whole number of 1 or more"),
     ("Job", "chunk_cores"): (_is_count, "a whole number of 1 or more"),
+    ("Job", "chunk_mem_mb"): (_is_amount, "a whole number of 0 or more"),
+    ("Job", "walltime_s"): (_is_amount, "a whole number of 0 or more"),
+    ("Node", "cores"): (_is_amount, "a whole number of 0 or more"),
+    ("Node", "cores_used"): (_is_amount, "a whole number of 0 or more"),
+    ("Node", "mem_mb"): (_is_amount, "a whole number of 0 or more"),
+    ("Instance", "cores"): (_is_amount, "a whole number of 0 or more"),
+    ("Instance", "mem_mb"): (_is_amount, "a whole number of 0 or more"),
 }
 _CHECKS: dict[type, dict[str, Any]] = {}
 _EXPECTED: dict[type, dict[str, str]] = {}  # what an error says a field must be

@@ -146,12 +146,15 @@ def _all_job_rows(plan: Plan, view: View, monitored: tuple[str, ...]) -> list[tu
         and j.id not in seen
         and (not monitored or any(j.may_run_in(q) for q in monitored))
     ]
+    if not view.scheduler_ok:
+        rows += [(jid, NO_PLAN, "the scheduler poll failed: nothing is planned until it answers") for jid, _ in later]
+        return rows
     rows += [
         (
             jid,
             BEGIN_TIME,
-            f"held until its begin time, {max(0.0, away):.0f} s from now: not demand yet (preboot_begin_jobs: the "
-            "plan's notes say from when)",
+            f"held until its begin time, {max(0.0, away):.0f} s from now: not demand until then, or until the "
+            "preboot lead before it (preboot_begin_jobs)",
         )
         for jid, away in later
     ]

@@ -184,6 +184,24 @@ def test_a_malformed_job_record_from_the_head_fails_the_poll_naming_the_record_a
         port.jobs()
 
 
+@pytest.mark.parametrize(
+    "field, value", [("chunk_mem_mb", -1), ("walltime_s", -60), ("chunks", 0), ("chunk_cores", -4)]
+)
+def test_a_job_record_with_a_negative_size_fails_the_poll(field, value):
+    rec = {**Job("7", JobState.PENDING).to_dict(), field: value}
+    port = RemoteScheduler(Client({"head": {"ret": [rec], "retcode": 0}}), "head", "slurm", 30)
+    with pytest.raises(RemoteError, match=rf"Job field '{field}': int {value} is not a whole number of [01] or more"):
+        port.jobs()
+
+
+@pytest.mark.parametrize("field", ["cores", "cores_used", "mem_mb"])
+def test_a_node_record_with_a_negative_size_fails_the_poll(field):
+    rec = {**Node("cn1", NodeState.IDLE, cores=8).to_dict(), field: -8}
+    port = RemoteScheduler(Client({"head": {"ret": [rec], "retcode": 0}}), "head", "sge", 30)
+    with pytest.raises(RemoteError, match=rf"Node field '{field}': int -8 is not a whole number of 0 or more"):
+        port.nodes()
+
+
 def test_a_malformed_node_record_from_the_head_fails_the_poll():
     bad = {**Node("cn1", NodeState.IDLE, cores=8).to_dict(), "cores": 8.5}
     port = RemoteScheduler(Client({"head": {"ret": [bad], "retcode": 0}}), "head", "sge", 30)

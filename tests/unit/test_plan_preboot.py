@@ -165,7 +165,10 @@ def test_a_job_far_from_its_begin_time_is_in_the_notes_and_the_dry_run_says_why_
     ], p.notes
     rows = {r["job"]: r for r in job_reasons(p, v)}
     assert set(rows) == {"b1", "b2"}  # h1 is held for another reason: not the planner's to explain
-    assert rows["b1"]["reason"] == "begin_time" and "3600 s from now: not demand yet" in rows["b1"]["why"]
+    assert rows["b1"]["reason"] == "begin_time" and "3600 s from now: not demand until then" in rows["b1"]["why"]
+    failed = replace(v, scheduler_ok=False)  # a failed poll: the jobs shown are the last known, nothing planned
+    rows = {r["job"]: r for r in job_reasons(plan(failed, cfg), failed)}
+    assert {r["reason"] for r in rows.values()} == {"no_plan"}, rows
 
 
 def test_a_held_job_in_no_monitored_queue_is_in_no_note_and_no_dry_run_row():
