@@ -55,11 +55,13 @@ def num(value: Any, default: int | float | None = 0) -> Any:
         value = value.get("number", default)
     if value is None or isinstance(value, bool):
         return default
+    # Every number read with this is a count, a size, a time or a priority: none is negative (a negative one
+    # passed the master's own parse and failed a head minion's every poll) nor beyond Slurm's NO_VAL64
+    # (2**64 - 2; float() of a bigger one overflows), nor JSON's 1e999 or NaN
     if isinstance(value, int):
-        # beyond any Slurm value (its NO_VAL64 is 2**64 - 2): float() of it would overflow
-        return value if -(2**64) <= value <= 2**64 else default
+        return value if 0 <= value <= 2**64 else default
     if isinstance(value, float):
-        return value if math.isfinite(value) else default  # JSON's 1e999 or NaN: no number
+        return value if math.isfinite(value) and value >= 0 else default
     if default is None:
         return None  # a number only when the output has one
     try:

@@ -51,7 +51,7 @@ def duration_s(text: str | None) -> int:
         nums = [float(p) for p in parts]
     except ValueError:
         return 0
-    if not all(math.isfinite(n) for n in nums):
+    if not all(math.isfinite(n) and n >= 0 for n in nums):
         return 0
     total = 0.0
     for n in nums:
@@ -62,10 +62,13 @@ def duration_s(text: str | None) -> int:
 
 
 def to_int(text: Any, default: int = 0) -> int:
+    """A whole number of 0 or more (every count, size and time this reads is one), else ``default``: a
+    negative one would pass the master's own parse and fail a head minion's every poll (Job.from_dict)."""
     try:
-        return int(float(str(text).strip()))
+        value = int(float(str(text).strip()))
     except (TypeError, ValueError, OverflowError):  # OverflowError: "inf" (int() of an infinity)
         return default
+    return value if value >= 0 else default
 
 
 def to_float(text: Any, default: float = 0.0) -> float:
