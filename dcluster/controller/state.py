@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..actuator.records import Records
-from ..model import Instance, ModelError
+from ..model import Instance
 from ..reconcile import BackoffState, BootstrapState, Limits
+from ..wire import ModelError
 from . import highstate_jobs
 
 log = logging.getLogger(__name__)

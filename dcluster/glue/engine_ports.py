@@ -13,9 +13,10 @@ from .. import identity
 from ..config import Config, Resource
 from ..holds import DEFAULT_HOLD_REASON
 from ..metrics.reporter import GraphitePort
-from ..model import Job, ModelError, Node
+from ..model import Job, Node
 from ..schedulers import adapter_class
 from ..schedulers.validate import reservation_fields
+from ..wire import ModelError
 
 if TYPE_CHECKING:
     from ..actuator.ports import SchedulerPort

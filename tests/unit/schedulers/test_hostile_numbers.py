@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from dcluster.model import Job, ModelError, Node
+from dcluster.model import Job, Node
 from dcluster.schedulers import ParseError, sge, slurm, torque
+from dcluster.wire import ModelError
 from tests.unit.schedulers.sched_helpers import data
 
 HOSTILE_JSON = [10**400, -(10**400), float("inf"), float("nan"), -1, 2**64, "x", "1e999", None, True]
