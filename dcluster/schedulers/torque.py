@@ -61,7 +61,8 @@ def parse_nodespec(spec: str) -> list[tuple[int, int, tuple[str, ...]]]:
         first = toks[0]
         rest = toks[1:]
         if first.isdigit():
-            count = int(first)
+            # to_int: int() raises on a number of more than 4,300 digits (and on '²', a digit to isdigit)
+            count = to_int(first, 1)
         elif "=" in first:
             rest = toks
         # else: a host name; one node of it

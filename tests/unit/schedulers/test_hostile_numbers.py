@@ -21,7 +21,7 @@ from dcluster.wire import ModelError
 from tests.unit.schedulers.sched_helpers import data
 
 HOSTILE_JSON = [10**400, -(10**400), float("inf"), float("nan"), -1, 2**64, "x", "1e999", None, True]
-HOSTILE_TEXT = ["1" * 400, "-1", "nan", "inf", "-inf", "1e999", "", "x", "99999999999999999999", "-0"]
+HOSTILE_TEXT = ["1" * 400, "1" * 5000, "-1", "nan", "inf", "-inf", "1e999", "", "x", "99999999999999999999", "-0"]
 NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 
 
