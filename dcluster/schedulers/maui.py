@@ -123,6 +123,8 @@ def parse_showres_n(output: str, command: str = "showres -n") -> list[Reservatio
             raise ParseError(command, output, f"line {n} after the 'nodes reserved' line: {line.strip()[:80]!r}")
         m = _RES_TRAILER.match(line)
         if m:
+            if len(m.group(1)) > 9:  # no count of nodes (and int() raises ValueError beyond 4,300 digits)
+                raise ParseError(command, output, f"line {n} says {m.group(1)[:20]}... nodes reserved: no count")
             reserved = int(m.group(1))
             continue
         toks = line.split()

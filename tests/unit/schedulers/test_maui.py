@@ -42,6 +42,8 @@ def test_showres_n_with_nothing_reserved_is_empty():
         (lambda s: s.replace("2 nodes reserved", "3 nodes reserved"), "says 3 nodes reserved but lists 2"),
         (lambda s: s.replace("N/A", "N/A\nshowres: lost connection"), "is not a reservation row"),
         (lambda s: s + "node9 User x N/A 1\n", "after the 'nodes reserved' line"),
+        # int() of a string of more than 4,300 digits raised ValueError, not a ParseError
+        (lambda s: s.replace("2 nodes reserved", "1" * 5000 + " nodes reserved"), "line 8 says 1111.*: no count"),
         (lambda s: "ERROR:  cannot connect to maui\n", "is not a reservation row"),
     ],
 )
