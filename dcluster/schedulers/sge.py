@@ -159,7 +159,9 @@ def resolve_rule(pe: str, rules: Mapping[str, str]) -> str | None:
 
 
 # ---------------------------------------------------------------- qstat
-_TASKS = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
+# A task number of more than 20 digits is none Grid Engine or Slurm prints (int() of one of more than 4,300
+# digits raised ValueError out of the parse): such a part is no range, as any other garbage
+_TASKS = re.compile(r"^(\d{1,20})(?:-(\d{1,20})(?::(\d{1,20}))?)?$")
 
 
 def expand_tasks(spec: str, limit: int = MAX_ARRAY_TASKS) -> tuple[list[str], int]:

@@ -136,3 +136,22 @@ def test_every_number_of_an_xml_recording_may_be_hostile(name, parse):
             except Exception as exc:  # noqa: BLE001 - each one is a finding, listed together
                 failures.append(f"<{tag}> = {value[:20]!r}: {type(exc).__name__}: {exc}"[:300])
     assert not failures, "\n".join(failures[:40])
+
+
+@pytest.mark.parametrize(
+    "name", ["sge/dcsched-sge819-qstat-u-all-xml-r.xml", "sge/pcluster-sge-qstat-xml-g-dt-u-all.xml"]
+)
+def test_every_number_of_a_task_range_may_be_hostile(name):
+    """A pending array's <tasks> ('4,5', '1-10:2') is numbers the walk above does not set (no element of it is
+    one number): each of them set to a hostile value."""
+    text = data(name)
+    assert "<tasks>" in text
+    failures = []
+    for value in HOSTILE_TEXT:
+        for spec in (value, f"{value}-2", f"1-{value}", f"1-3:{value}", f"1,{value}"):
+            bad = re.sub(r"<tasks>[^<]*</tasks>", f"<tasks>{spec}</tasks>", text)
+            try:
+                _outcome(sge.parse_qstat, bad)
+            except Exception as exc:  # noqa: BLE001 - each one is a finding, listed together
+                failures.append(f"<tasks> = {spec[:20]!r}: {type(exc).__name__}: {exc}"[:300])
+    assert not failures, "\n".join(failures[:40])
