@@ -32,6 +32,9 @@ from .xml_stream import has_content
 log = logging.getLogger(__name__)
 
 MAX_ARRAY_TASKS = 10000
+# Host names one job's node list may expand to: more is no cluster's (squeue's "nodes": "n[0-999999999]" was
+# expanded, name by name, until the master ran out of memory)
+MAX_HOSTLIST = 100_000
 HELD_REASONS = {
     "JobHeldUser",
     "JobHeldAdmin",
@@ -94,8 +97,12 @@ def expand_hostlist(expr: str) -> list[str]:
                 out.extend(expand_hostlist(prefix + lo + suffix))
                 continue
             width = len(lo)
+            if int(hi) - int(lo) >= MAX_HOSTLIST:
+                raise ValueError(f"host range [{rng[:40]}] of more than {MAX_HOSTLIST} names")
             for i in range(int(lo), int(hi) + 1):
                 out.extend(expand_hostlist(f"{prefix}{i:0{width}d}{suffix}"))
+                if len(out) > MAX_HOSTLIST:
+                    raise ValueError(f"host list {expr[:60]!r} of more than {MAX_HOSTLIST} names")
     return out
 
 

@@ -234,3 +234,14 @@ def test_check(rec):
     assert adapter(rec).check()["healthy"] is True
     rec.on(r"ping", "Slurmctld(primary) at vm is DOWN\n", rc=1)
     assert adapter(rec).check()["healthy"] is False
+
+
+@pytest.mark.parametrize(
+    "nodes", ["n[0-999999999]", "n[0-99999,0-99999]", "a[0-999]b[0-999]", "n[0-" + "1" * 5000 + "]"]
+)
+def test_a_running_jobs_absurd_node_list_is_a_parse_error_naming_the_job(nodes):
+    """squeue's node list of a running job is input: a range of a billion names was expanded name by name
+    (the master's memory, then the poll, gone), one of 5,000 digits raised from int()."""
+    text = json.dumps({"jobs": [{"job_id": 7, "job_state": "RUNNING", "nodes": nodes}]})
+    with pytest.raises(ParseError, match="job 7 .*(names|digits)"):
+        slurm.parse_squeue(text, now=1.7e9)
