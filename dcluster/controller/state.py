@@ -256,7 +256,7 @@ def _times(data: Any) -> dict[str, float]:
 def _instance(what: str, mid: Any, rec: Any) -> Instance | None:
     """An instance as saved, or None (logged) when malformed.  Releases before 9aa1d13 saved an open spot
     request's placeholder with cores null: 0 (unknown), as it is made now, not an engine that will not
-    start (the state file's instances are checked field by field: model._from_dict)."""
+    start (the state file's instances are checked field by field: wire.from_dict)."""
     if isinstance(rec, dict) and "cores" in rec and rec["cores"] is None:
         rec = {**rec, "cores": 0}
     try:

@@ -50,7 +50,7 @@ def test_a_placeholder_without_configured_cores_is_summed_as_zero_cores():
 
 def test_a_state_file_of_a_release_that_saved_cores_none_still_starts_the_engine(caplog):
     """Releases before the fix above saved the placeholder with ``"cores": null``; the state file's
-    instances are checked field by field since (model._from_dict), and that file failed the engine's
+    instances are checked field by field since (wire.from_dict), and that file failed the engine's
     start with a ModelError.  Read as 0 (unknown), as now; another malformed entry is dropped, logged."""
     from dcluster.controller.state import ControllerState
 
