@@ -84,10 +84,11 @@ def workers_of(view: View) -> list[dict[str, Any]]:
     return [w.to_dict(view.now) for w in view.workers]
 
 
-def jobs_pages(view: View, clock: dict[str, Any] | None = None) -> dict[str, Any]:
+def jobs_pages(view: View, offset: float = 0.0) -> dict[str, Any]:
     """The first page of all jobs and of each state, and the count of each state; their times on the
-    wall clock by ``clock`` (the summary's: see :func:`clock_of`)."""
-    offset, submit_times = (clock or {}).get("offset", 0.0), bool((clock or {}).get("submit_times"))
+    wall clock (``offset``: the cycle's wall time minus ``view.now``; ``View.submit_times`` says whether
+    submit times were moved too, as polled: a failed poll keeps them)."""
+    submit_times = view.submit_times
     by_state: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     head: list[Job] = []
@@ -109,19 +110,12 @@ def jobs_pages(view: View, clock: dict[str, Any] | None = None) -> dict[str, Any
     }
 
 
-def clock_of(wall: float, view: View) -> dict[str, Any]:
-    """What puts the view's job times back on the wall clock: the cycle's wall time minus its monotonic
-    one, and whether submit times were moved too (``View.submit_times``: the config's when the jobs were
-    polled, which a failed poll keeps)."""
-    return {"offset": wall - view.now, "submit_times": view.submit_times}
-
-
 def write(state_path: str, summary: dict[str, Any], view: View) -> None:
     """The three files; a failure is logged (the runners then show the previous cycle)."""
     where = paths(state_path)
     try:
         st.write_json(where["workers"], {"time": summary["time"], "workers": workers_of(view)})
-        st.write_json(where["jobs"], {"time": summary["time"], **jobs_pages(view, summary.get("clock"))})
+        st.write_json(where["jobs"], {"time": summary["time"], **jobs_pages(view, summary["time"] - view.now)})
         st.write_json(where["summary"], summary)  # last: its time says a cycle's files are all there
     except OSError:
         log.exception("dcluster: could not publish beside %s", state_path)
@@ -144,7 +138,6 @@ __all__ = [
     "SAMPLE",
     "SUMMARY",
     "WORKERS",
-    "clock_of",
     "history",
     "jobs_pages",
     "paths",

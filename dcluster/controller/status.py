@@ -58,7 +58,6 @@ def publish(
             "config_failed": dict(state.config_failed),
             "auto_mode": state.auto_mode,
             "retired": {k: dict(v) for k, v in state.retired.items()},
-            "clock": files.clock_of(wall, view),
         }
     if state_path:
         write(state_path, summary, view)
