@@ -162,12 +162,8 @@ def _begin_time(raw: dict[str, Any], state: JobState, now: float) -> float:
     reason = raw.get("state_reason")
     if not (state == JobState.HELD and reason == "BeginTime" or state == JobState.PENDING):
         return 0.0
-    when = num(raw.get("eligible_time"), 0)
-    try:
-        when = float(when)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float's range
-        return 0.0
-    if not math.isfinite(when) or when <= 0:
+    when = float(num(raw.get("eligible_time"), 0))  # num: a finite number from 0 to 2**64, else 0
+    if when <= 0:
         return 0.0
     return when if state == JobState.HELD or when > now + 1 else 0.0
 
@@ -178,8 +174,7 @@ def _throttle(raw: dict[str, Any], spec: str) -> int:
     limit = num(raw.get("array_max_tasks"), 0)
     if not limit and "%" in spec:
         limit = num(spec.split("%", 1)[1].strip(), 0)
-    ok = isinstance(limit, (int, float)) and math.isfinite(limit) and limit >= 1
-    return int(limit) if ok else 0
+    return int(limit) if limit >= 1 else 0  # num: a finite number from 0 to 2**64, else 0
 
 
 def _running_tasks(records: list[dict[str, Any]]) -> dict[int, int]:
