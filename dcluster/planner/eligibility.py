@@ -24,6 +24,12 @@ from ..model import Job
 from ..schedulers import adapter_class
 
 
+def monitored(job: Job, queues: tuple[str, ...]) -> bool:
+    """Whether some queue of ``queue_to_monitor`` (``queues``; none: every queue) may run ``job``: only such
+    a job is demand (Job.may_run_in: a job that names no queue may run in any)."""
+    return not queues or any(job.may_run_in(q) for q in queues)
+
+
 def requirement(job: Job) -> Expr | None:
     """The job's property requirement (None: none).  Raises ConstraintError for an unreadable constraint."""
     if job.constraint:

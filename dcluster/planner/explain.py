@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..model import JobState, Worker, WorkerState
+from . import eligibility
 from .actions import Action, Kind, Plan
 
 if TYPE_CHECKING:
@@ -141,10 +142,7 @@ def _all_job_rows(plan: Plan, view: View, monitored: tuple[str, ...]) -> list[tu
     later = [
         (j.id, j.begin_time - view.now)
         for j in view.jobs
-        if j.state == JobState.HELD
-        and j.begin_time > 0
-        and j.id not in seen
-        and (not monitored or any(j.may_run_in(q) for q in monitored))
+        if j.state == JobState.HELD and j.begin_time > 0 and j.id not in seen and eligibility.monitored(j, monitored)
     ]
     if not view.scheduler_ok:
         rows += [(jid, NO_PLAN, "the scheduler poll failed: nothing is planned until it answers") for jid, _ in later]

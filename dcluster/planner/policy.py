@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from ..config import Config, Resource
@@ -360,13 +360,11 @@ class _Planner:
             pools[res.name] = pool
             first_new[res.name] = len(pool.bins)
 
-        monitored = cfg.cluster.config.queue_to_monitor
-
-        def monitors(j: Job) -> bool:  # some monitored queue may run it (Job.may_run_in: no queue is any queue)
-            return not monitored or any(j.may_run_in(q) for q in monitored)
-
+        queues = cfg.cluster.config.queue_to_monitor
         # demand: pending jobs that some monitored queue may run
-        pending = [j for j in self._due(view.jobs, monitors) if j.state == JobState.PENDING and monitors(j)]
+        pending = [
+            j for j in self._due(view.jobs, queues) if j.state == JobState.PENDING and eligibility.monitored(j, queues)
+        ]
         pending.sort(key=lambda j: (-j.priority, j.submit_time, j.id))
         order_cache: dict[tuple[Any, ...], list[Resource]] = {}
         fits_cache: dict[tuple[Any, ...], list[Resource]] = {}
@@ -518,11 +516,11 @@ class _Planner:
                 self.launched[res.name] = n
         self._top_up(resources, pools)
 
-    def _due(self, jobs: tuple[Job, ...], monitors: Callable[[Job], bool]) -> list[Job] | tuple[Job, ...]:
+    def _due(self, jobs: tuple[Job, ...], queues: tuple[str, ...]) -> list[Job] | tuple[Job, ...]:
         """``jobs`` with each job held until a begin time within the preboot lead as pending
         (``preboot_begin_jobs``): its nodes boot now and are up when the scheduler may start it.  For one
-        further away, Plan.recheck says when it comes within the lead.  Only jobs some monitored queue may
-        run (``monitors``) count, and the notes say which do, due or not yet."""
+        further away, Plan.recheck says when it comes within the lead.  Only jobs some queue of
+        ``queues`` (queue_to_monitor) may run count, and the notes say which do, due or not yet."""
         if not self.config.preboot_begin_jobs or not any(j.begin_time > 0 for j in jobs):
             return jobs
         lead, how = self._preboot_lead()
@@ -530,7 +528,12 @@ class _Planner:
         due: list[tuple[float, str]] = []
         far: list[tuple[float, str]] = []
         for j in jobs:
-            if j.state == JobState.HELD and math.isfinite(j.begin_time) and j.begin_time > 0 and monitors(j):
+            if (
+                j.state == JobState.HELD
+                and math.isfinite(j.begin_time)
+                and j.begin_time > 0
+                and eligibility.monitored(j, queues)
+            ):
                 away = j.begin_time - self.now
                 if away > lead:
                     self._recheck_at(j.begin_time - lead)
