@@ -21,10 +21,11 @@ def is_our_hold(reason: str | None) -> bool:
     return bool(reason) and str(reason).strip().lower().startswith(OUR_HOLD_PREFIX)
 
 
-# What every adapter takes in a hold reason (schedulers/validate.py HOLD_REASON_RE): Slurm's drain reason,
-# Torque's note and our Grid Engine record all pass through the same check.
-_NOT_IN_A_REASON = re.compile(r"[^A-Za-z0-9_.@:%=,+/ -]+")
+# What every adapter takes in a hold reason (schedulers/validate.py builds HOLD_REASON_RE from these): Slurm's
+# drain reason, Torque's note and our Grid Engine record all pass through the same check.
+REASON_CHARS = "A-Za-z0-9_.@:%=,+/ -"  # a regex character class's inside
 REASON_MAX = 200
+_NOT_IN_A_REASON = re.compile(f"[^{REASON_CHARS}]+")
 
 
 def hold_text(reason: str) -> str:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..holds import REASON_CHARS, REASON_MAX
 from .errors import RefusedError
 
 # Host names: DNS labels, optionally dotted.  Job ids: Torque "123", "123[4]", "123.server",
@@ -13,7 +14,7 @@ from .errors import RefusedError
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*$")
 JOBID_RE = re.compile(r"^[0-9]+(\[[0-9]*\])?([._][A-Za-z0-9-]+)*$")
 GROUP_RE = re.compile(r"^@?[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
-HOLD_REASON_RE = re.compile(r"^[A-Za-z0-9_.@:%=,+/ -]{1,200}$")
+HOLD_REASON_RE = re.compile(f"^[{REASON_CHARS}]{{1,{REASON_MAX}}}$")  # holds.hold_text makes any text one
 
 
 def check_host(name: str) -> str:
