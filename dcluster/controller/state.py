@@ -29,14 +29,13 @@ import dataclasses
 import json
 import logging
 import math
-import os
-import tempfile
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..actuator.records import Records
+from ..atomic_file import write_text
 from ..model import Instance
 from ..reconcile import BackoffState, BootstrapState, Limits
 from ..wire import ModelError
@@ -359,22 +358,6 @@ def save(state: ControllerState, path: str, mono: float | None = None, wall: flo
 def write_json(path: str, data: Any) -> None:
     """``data`` as JSON at ``path``, atomically (a reader never sees half a file), mode 0600."""
     write_text(path, json.dumps(data, default=str))
-
-
-def write_text(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".state-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 REFRESH = 60.0  # seconds (monotonic) after which an unchanged state is written again

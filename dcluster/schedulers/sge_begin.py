@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 
+from ..atomic_file import write_text
 from .units import to_int
 from .xml_stream import iter_xml
 
@@ -107,16 +106,7 @@ def load(path: str) -> ExecutionTimes:
 
 def save(times: ExecutionTimes, path: str) -> None:
     """``times`` at ``path``, atomically, mode 0600; a failure is logged (the jobs are asked again)."""
-    folder = os.path.dirname(path) or "."
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sge_begin.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(times.known, f, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_text(path, json.dumps(times.known, separators=(",", ":")), prefix=".sge_begin.", dir_mode=0o700)
     except OSError as exc:
         log.warning("sge: could not keep the start times (qsub -a) asked at %s: %s", path, exc)
