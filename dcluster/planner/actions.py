@@ -78,7 +78,10 @@ class Plan:
     planned: bool = True  # False: the scheduler poll failed and nothing was planned
     # when, with nothing else changing, a decision of this plan changes by the clock alone (a blocked wide
     # job's start comes within the lead: wide_job_idle; a held job's begin time comes within the preboot
-    # lead); the engine plans every poll anyway, the replay wakes then
+    # lead; a backfill window closes on a job; a running job passes its wall time; a job ages past
+    # scale_up_delay; a booted node is held back no longer; a node reaches max_launch_time or
+    # max_down_time); the engine plans every poll anyway, the replay wakes then (a time equal to the
+    # plan's own: the next cycle)
     recheck: float | None = None
 
     def of(self, kind: Kind) -> list[Action]:

@@ -181,6 +181,7 @@ class _Planner:
                     f"booting: launched {age:.0f} s ago; destroyed if not usable "
                     f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)",
                 )
+                self._recheck_at(w.instance.launch_time + cfg.max_launch_time)
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
                         w,
@@ -422,6 +423,8 @@ class _Planner:
             on_old = 0  # cores it takes on existing nodes, when on_extra
             if resv is not None and resv.covers(fits):
                 in_window = bool(job.walltime_s) and self.now + job.walltime_s <= resv.shadow
+                if in_window:
+                    self._recheck_at(resv.shadow - job.walltime_s)  # past it, it would delay the reserved job
                 if not in_window and job.cores > resv.extra:
                     # It would delay the reserved job, so the scheduler will not start it
                     # before that one: it neither keeps an idle node up nor launches one.
@@ -430,6 +433,8 @@ class _Planner:
                 on_extra = not in_window
             placed = None
             young = cfg.scale_up_delay and job.submit_time and self.now - job.submit_time < cfg.scale_up_delay
+            if young:
+                self._recheck_at(job.submit_time + cfg.scale_up_delay)
             if promised and cls in promised:  # this job was one of those counted on
                 promised[cls] = max(0, promised[cls] - job.cores)
             size_why = ""
@@ -489,6 +494,8 @@ class _Planner:
                     head_seen = True
                     resv = _reservation(job, fits, pools, view, self.now)
                     if resv is not None:
+                        if resv.next_end is not None:
+                            self._recheck_at(resv.next_end)  # a job running past its wall time moves the start
                         self._why(why_.BEHIND_RESERVATION, resv.why)
                         blocked_head = None if head_found else job
             head_found = head_found or not placed
@@ -690,6 +697,8 @@ class _Planner:
         waits at most half of max_launch_time (past it, it would be destroyed as never usable)."""
         limit = self.config.max_launch_time / 2
         held = {n for n in names if self.now - self.registering[n] < limit}
+        for n in held:
+            self._recheck_at(self.registering[n] + limit)
         if held:
             self.actions = [a for a in self.actions if a.kind != Kind.REGISTER or a.target not in held]
             for name in held:
@@ -922,6 +931,7 @@ class _Planner:
                     self._remove_and_destroy(w, f"drained and empty ({w.reason})")
                 elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
                     down = self.now - w.since
+                    self._recheck_at(w.since + cfg.max_down_time)
                     if down > cfg.max_down_time:
                         self._remove_and_destroy(
                             w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)"
@@ -1007,8 +1017,19 @@ class _Reservation:
     in the extra cores.
     """
 
-    def __init__(self, job_id: str, resources: frozenset[str], shadow: float, extra: int, unlaunched: int = 0):
+    def __init__(
+        self,
+        job_id: str,
+        resources: frozenset[str],
+        shadow: float,
+        extra: int,
+        unlaunched: int = 0,
+        next_end: float | None = None,
+    ):
         self.resources, self.shadow, self.extra = resources, shadow, extra
+        # The soonest wall-time end still ahead of a running job it counted: a job still running then
+        # is counted as ending at each later cycle, which moves the reservation by the clock alone.
+        self.next_end = next_end
         # The scheduler's own extra: it knows no node still to launch, so of the extra cores the
         # headroom's are not there for it.  A later job it would start on nodes it has must fit these;
         # the nodes launched for one add their cores to it.
@@ -1042,11 +1063,14 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         releases.append((max(now, end), j.cores * ours // len(j.nodes)))
     releases.sort()
     need = job.cores
+    ahead = [when for when, _ in releases if when > now]
     for when, cores in releases:
         free += cores
         if free >= need:
             # a job held until its begin time (counted as pending by preboot_begin_jobs) starts no sooner
-            return _Reservation(job.id, names, max(when, job.begin_time), free - need, unlaunched)
+            return _Reservation(
+                job.id, names, max(when, job.begin_time), free - need, unlaunched, min(ahead) if ahead else None
+            )
     return None
 
 

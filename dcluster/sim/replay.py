@@ -13,14 +13,26 @@ cadence (``poll`` s, default 10 s: the engine plans after every scheduler poll,
 ``cluster_poller_interval``; measured from the trace's first submit) and only
 when something could change the answer:
 
-* the scheduler changed while jobs are pending (demand the policy may act on);
-* a node's idle timer expires (``since + idle``; one already due when the
-  scheduler changes counts at once), an instance finishes booting, a backoff ends;
+* the scheduler changed (a job arrived, started or ended, a node changed):
+  the next cycle sees it, as the engine's next poll would (the policy's view
+  carries a worker's idle time over cycles, so a job that ran between two of
+  them is seen or not by the same cycles as in the engine);
+* a node's idle timer expires (``since + idle``, the policy's view's; one
+  already due when the scheduler changes counts at once), an instance
+  finishes booting, a backoff ends, the adaptive idle policy's rate falls;
+* a decision of the last plan changes by the clock alone (``Plan.recheck``:
+  a backfill window closing, a wide job's start coming within its lead, a
+  job older than ``scale_up_delay``, a booted node held back no longer);
 * a node is drained and empty (the next cycle removes and destroys it);
-* the previous tick acted while jobs wait (the engine's next cycle).
+* the previous tick acted while jobs wait, or changed the scheduler (the
+  engine's next cycle).
 
 Stretches with nothing pending and no timer due are jumped over.  A tick with
-nothing to change would plan nothing, so skipping it changes no result.
+nothing to change would plan what the previous one planned, so skipping it
+changes no result: ``tests/unit/sim/test_sim_policies.py`` compares the replay
+with one that decides at every cycle, job by job.  (One exception: the
+``powersave`` baseline asks the Slurm-like model what it would start, whose
+age priority and backfill window move with the clock; it is not exact there.)
 
 Carrying out actions: the engine's own :class:`dcluster.actuator.Actuator`
 does it, over ports that act on the simulated scheduler and cloud
@@ -49,7 +61,7 @@ from typing import Any
 from .. import identity
 from ..actuator import Actuator, ActuatorPorts
 from ..config import Config, load
-from ..model import Job, JobState, Node, NodeState
+from ..model import Job, JobState, Node, NodeState, WorkerState
 from ..planner import Kind, Plan
 from ..planner.idle import keep_for_demand
 from ..reconcile import View, reconcile
@@ -419,25 +431,26 @@ class Replay:
         """
         times = []
         pad = 1 if self.policy.strict_idle else 0
+        # The policy times idle from its view, which carries a worker's ``since`` over cycles while it is
+        # idle at both: a job that ran on it between two cycles (started and ended after the last one) does
+        # not move it, though the node's own ``since`` moved (reconcile._since).
+        idle_since = {w.name: w.since for w in self.prev.workers if w.state == WorkerState.IDLE} if self.prev else {}
         for n in self.sched.nodes.values():
             if n.held:
                 if not n.jobs:
                     times.append(now + self.s.poll)  # drained and empty: the next cycle removes it
             elif not n.jobs and self.policy.has_idle:
                 limit = self.config.idle_limit(self._resource_of(n.name))
-                times.append(n.since + limit + pad)
-                if n.since + limit + pad <= now and self.sched.pending:
-                    # Past its timer, kept for the jobs that wait: whether they still want it depends on the
-                    # time (a backfill window closing before the head's reservation), so ask every cycle.
-                    times.append(now + self.s.poll)
+                since = idle_since.get(n.name, n.since)
+                times.append(since + limit + pad)
         if self.learns and self.prev is not None and any(not n.held and not n.jobs for n in self.sched.nodes.values()):
             for res in self.config.resources:
                 keep = keep_for_demand(self.prev, self.config, res, now)
                 again = keep.recheck() if keep is not None else None
                 if again is not None:
-                    times.append(again)  # demand fading: one kept idle node fewer from then on
+                    times.append(self._edge(again, now))  # demand fading: one kept idle node fewer from then on
         if self.recheck is not None:
-            times.append(self.recheck)  # a blocked wide job's start comes within the lead: launch for it
+            times.append(self._edge(self.recheck, now))  # a decision of the last plan changes by the clock
         nr = self.cloud.next_ready(now)
         if nr is not None:
             times.append(nr)
@@ -448,6 +461,11 @@ class Replay:
                 times.append(b.until)
         due = [t for t in times if t > seen]
         return max(now, min(due)) if due else None
+
+    def _edge(self, when: float, now: float) -> float:
+        """A recheck time as a wake: one at ``now`` is a decision on its edge (a rate that keeps one node
+        fewer just after it, a job that fits a backfill window until it), which the next cycle sees."""
+        return when if when > now else now + self.s.poll
 
     def _resource_of(self, name: str) -> str:
         inst = self.cloud.alive.get(name)
@@ -521,19 +539,23 @@ class Replay:
                 i += 1
             sched.schedule(now)
             changed = sched.changed
-            if changed and (sched.pending or self.learns):
+            if changed:
                 g = self._grid(now)
                 decision = g if decision is None else min(decision, g)
             if decision is not None and decision <= now:
+                sched.changed = False
                 acted = self._tick(now)
-                changed = changed or sched.changed
+                moved = sched.changed  # by the tick's actions, and the jobs they let start
+                changed = changed or moved
                 # Follow-ups (REMOVE/DESTROY once drained, REGISTER once booted, retry after a backoff) are
                 # timers in _wakes; a tick that acted while jobs wait gets the engine's next cycle too, since
                 # what it changed (nodes removed, released ...) may change what the policy does for them.
+                # So does one that changed the scheduler under a policy that learns: its next cycle observes
+                # the change (a job that ran on a registered node and ended before the next event).
                 # A tick that acted planned on the state before its actions: a timer already due on what
                 # it changed (a node it registered, idle since now under idle 0) was not weighed yet.
                 nxt = self._wakes(now, seen=-math.inf if acted else now)
-                if acted and sched.pending:
+                if (acted and sched.pending) or moved:
                     nxt = min(nxt, now + s.poll) if nxt is not None else now + s.poll
                 decision = self._grid(nxt) if nxt is not None else None
                 if decision is not None and decision <= now:
