@@ -181,14 +181,15 @@ class _Planner:
                     f"booting: launched {age:.0f} s ago; destroyed if not usable "
                     f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)",
                 )
-                self._recheck_at(w.instance.launch_time + cfg.max_launch_time)
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
                         w,
                         f"not usable {age:.0f} s after launch (max_launch_time {cfg.max_launch_time} s)",
                         never_joined=not backoff.joined(w, self.view.configured),
                     )
-                elif (
+                    continue
+                self._recheck_at(w.instance.launch_time + cfg.max_launch_time)  # destroyed just after it
+                if (
                     w.node is None
                     and w.instance.state.value == "running"
                     and w.name in self.view.configured
@@ -931,11 +932,12 @@ class _Planner:
                     self._remove_and_destroy(w, f"drained and empty ({w.reason})")
                 elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
                     down = self.now - w.since
-                    self._recheck_at(w.since + cfg.max_down_time)
                     if down > cfg.max_down_time:
                         self._remove_and_destroy(
                             w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)"
                         )
+                    else:
+                        self._recheck_at(w.since + cfg.max_down_time)
                 elif w.state == WorkerState.ERROR and w.jobs:
                     self.notes.append(f"{w.name}: {w.reason} with jobs {', '.join(w.jobs)}; not touched")
             keep = self._live(res)
