@@ -20,9 +20,11 @@ The pillar's defaults (``max_idle_time``, ``cluster_poller_interval``, ``scale_u
 so the bench follows the pillar, not the simulator's own defaults.  Replays run in 2 processes at most.
 The whole traces rewrite the generated part of the "## Issue 17 targets" section of docs/performance.md
 (between its markers; prose outside them is kept); ``--limit N`` replays only the first N jobs of each trace
-and writes nothing.  The last line printed is ``targets_met=<met>/<of>``.
+and writes nothing.  Each scheduler model (``--scheduler``, default both: ``easy``, the FCFS + EASY model, then
+``slurm``, the Slurm-like one) has its own section.  The last line printed is ``targets_met=<met>/<of>``, one
+``+``-joined figure per model.
 
-    .venv/bin/python bench/sim_targets.py [--limit N] [--scheduler easy|slurm] [--traces kth,hpc2n]
+    .venv/bin/python bench/sim_targets.py [--limit N] [--scheduler easy,slurm] [--traces kth,hpc2n]
 """
 
 from __future__ import annotations
@@ -40,11 +42,23 @@ sys.path.insert(0, ROOT)
 
 from dcluster.config import load
 from dcluster.sim.simulation import BUNDLED, simulate
+from dcluster.sim.slurm import SlurmParams
 
 DOC = os.path.join(ROOT, "docs", "performance.md")
-HEADING = "## Issue 17 targets"
-BEGIN = "<!-- issue 17 targets: bench/sim_targets.py -->"
-END = "<!-- end of issue 17 targets -->"
+SCHEDULERS = ("easy", "slurm")
+# Each scheduler model's section: (heading, begin marker, end marker); EASY's came first and keeps its markers.
+SECTIONS = {
+    "easy": (
+        "## Issue 17 targets",
+        "<!-- issue 17 targets: bench/sim_targets.py -->",
+        "<!-- end of issue 17 targets -->",
+    ),
+    "slurm": (
+        "## Issue 17 targets against the Slurm-like scheduler",
+        "<!-- issue 17 targets, slurm: bench/sim_targets.py -->",
+        "<!-- end of issue 17 targets, slurm -->",
+    ),
+}
 LABELS = {"kth": "KTH-SP2", "hpc2n": "HPC2N"}
 BOOT = 120
 BOOTS = (100, 120, 140)
@@ -395,6 +409,17 @@ def trace_part(trace, r, runs, dflt):
     return lines, [ok for _t, items in groups for ok, line in items if not line.startswith("(not a target)")]
 
 
+def slurm_model():
+    """The Slurm-like scheduler's settings in a phrase, from the simulator's defaults."""
+    sp = SlurmParams()
+    return (
+        f"Slurm-like (`dcluster/sim/slurm.py`: multifactor priority, age {sp.prio_age:g} over "
+        f"{sp.prio_max_age / 86400:g} days and size {sp.prio_size:g}; a main pass on every event and a backfill "
+        f"pass every {sp.bf_interval} s over a {sp.bf_window / 3600:g} h window, {sp.bf_max_job_test} jobs tested; its "
+        "reservations count powered-down nodes for powersave, and for dcluster only the nodes it has)"
+    )
+
+
 def section(results, runs, dflt, flags, scheduler="easy", limit=None):
     lines, oks = [], []
     for trace in runs:
@@ -402,7 +427,7 @@ def section(results, runs, dflt, flags, scheduler="easy", limit=None):
         lines += part
         oks += ok
     cmds = [command(t, o) for t in runs for o in runs[t].values()]
-    which = {"easy": "EASY (FCFS + EASY backfill)", "slurm": "Slurm-like"}[scheduler]
+    which = {"easy": "EASY (FCFS + EASY backfill)", "slurm": slurm_model()}[scheduler]
     jobs = f"the first {limit:,} jobs of each trace" if limit else "the whole traces"
     intro = (
         f"`make bench` (`{' '.join(['.venv/bin/python bench/sim_targets.py', *flags])}`).  The {which} "
@@ -426,19 +451,28 @@ def section(results, runs, dflt, flags, scheduler="easy", limit=None):
     ], oks
 
 
-def write_section(lines, path=DOC):
+def write_section(lines, scheduler="easy", path=DOC):
+    """Rewrite ``scheduler``'s generated section of ``path`` between its markers (prose outside is kept).  A
+    section not there yet goes after EASY's (the Slurm-like one) or after the simulator's issue-17 sections."""
+    heading, begin, end = SECTIONS[scheduler]
     with open(path, encoding="utf-8") as fh:
         old = fh.read()
-    text = "\n".join([BEGIN, *lines, END])
-    pattern = re.compile(re.escape(BEGIN) + r"\n.*?" + re.escape(END), re.S)
+    text = "\n".join([begin, *lines, end])
+    pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
     if pattern.search(old):
         new = pattern.sub(lambda _m: text, old)
     else:
-        # A new section goes after the simulator's issue-17 sections, before the next top-level heading.
-        block = f"{HEADING}\n\n{text}\n\n"
-        anchor = re.search(r"^## Simulator corrections \(issue 17\)\n.*?(?=^## )", old, re.S | re.M)
-        cut = anchor.end() if anchor else len(old)
-        new = old[:cut] + block + old[cut:] if anchor else old.rstrip("\n") + "\n\n" + block
+        block = f"{heading}\n\n{text}\n\n"
+        after = SECTIONS["easy"][2] if scheduler != "easy" else None
+        if after and after in old:
+            # before the next top-level heading after EASY's section
+            at = old.index(after)
+            nxt = re.compile(r"^## ", re.M).search(old, at)
+            cut = nxt.start() if nxt else len(old)
+        else:
+            anchor = re.search(r"^## Simulator corrections \(issue 17\)\n.*?(?=^## )", old, re.S | re.M)
+            cut = anchor.end() if anchor else len(old)
+        new = old[:cut] + block + old[cut:] if cut < len(old) else old.rstrip("\n") + "\n\n" + block
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(new.rstrip("\n") + "\n")
 
@@ -446,55 +480,71 @@ def write_section(lines, path=DOC):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--limit", type=int, help="replay only the first N jobs of each trace; writes nothing")
-    p.add_argument("--scheduler", choices=("easy", "slurm"), default="easy")
+    p.add_argument(
+        "--scheduler",
+        default=",".join(SCHEDULERS),
+        help="comma-separated scheduler models, each its own section (default easy,slurm)",
+    )
     p.add_argument("--traces", default="kth,hpc2n", help="comma-separated bundled traces (default kth,hpc2n)")
     p.add_argument("--workers", type=int, default=2, help="replays at once (default 2)")
-    p.add_argument("--json", metavar="OUT.json", help="also write every replay's metrics here")
+    p.add_argument("--json", metavar="OUT.json", help="also write every replay's metrics here, by scheduler")
     p.add_argument("--from-json", metavar="IN.json", help="render what --json wrote instead of replaying")
     args = p.parse_args(argv)
     traces = [t.strip() for t in args.traces.split(",") if t.strip()]
     unknown = [t for t in traces if t not in LABELS]
     if unknown:
         p.error(f"--traces: {', '.join(unknown)} not among {', '.join(LABELS)}")
-    dflt = pillar_defaults()
-    extra = {"scheduler": args.scheduler} if args.scheduler != "easy" else {}
-    if args.limit:
-        extra["limit"] = args.limit
-    runs = {t: {name: {**o, **extra} for name, o in plan_runs(t, dflt).items()} for t in traces}
-    # Longest first (KTH before HPC2N, twice the machine before it) so the two workers finish together.
-    jobs = sorted(
-        ((t, n, o) for t in traces for n, o in runs[t].items()), key=lambda j: (j[0] != "kth", "2x" not in j[1])
-    )
-    results = {t: {} for t in traces}
-    t0 = time.perf_counter()
+    schedulers = [x.strip() for x in args.scheduler.split(",") if x.strip()]
+    bad = [x for x in schedulers if x not in SCHEDULERS]
+    if bad or not schedulers:
+        p.error(f"--scheduler: {', '.join(bad) or 'none given'}; each one of {', '.join(SCHEDULERS)}")
+    stored = {}
     if args.from_json:
         with open(args.from_json, encoding="utf-8") as fh:
-            results = json.load(fh)
-        missing = [f"{t}: {n}" for t, n, _o in jobs if n not in results.get(t, {})]
-        if missing:
-            p.error(f"--from-json {args.from_json}: no replay for {', '.join(missing)}")
-    else:
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            for trace, name, out in pool.map(run_one, jobs):
-                results[trace][name] = out
-                print(
-                    f"{trace:>6} {name:>28} node_h={out['node_hours']:>10,.0f} wait={out['mean_wait_s']:>8,.0f} s "
-                    f"replay={out['wall_s']:.0f} s",
-                    file=sys.stderr,
-                )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1, sort_keys=True)
-    flags = [f"--scheduler {args.scheduler}"] if extra.get("scheduler") else []
-    if args.traces != "kth,hpc2n":
-        flags.append(f"--traces {args.traces}")
-    lines, oks = section(results, runs, dflt, flags, args.scheduler, args.limit)
-    if args.limit:
-        print("\n".join(lines))
-    else:
-        write_section(lines)
-    print(f"{len(jobs)} replays in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    print(f"targets_met={sum(oks)}/{len(oks)}")
+            stored = json.load(fh)
+    dflt = pillar_defaults()
+    every, total = {}, []
+    t0 = time.perf_counter()
+    for scheduler in schedulers:
+        extra = {"scheduler": scheduler} if scheduler != "easy" else {}
+        if args.limit:
+            extra["limit"] = args.limit
+        runs = {t: {name: {**o, **extra} for name, o in plan_runs(t, dflt).items()} for t in traces}
+        # Longest first (KTH before HPC2N, twice the machine before it) so the two workers finish together.
+        jobs = sorted(
+            ((t, n, o) for t in traces for n, o in runs[t].items()), key=lambda j: (j[0] != "kth", "2x" not in j[1])
+        )
+        results = {t: {} for t in traces}
+        if args.from_json:
+            results = stored.get(scheduler, {})
+            missing = [f"{scheduler} {t}: {n}" for t, n, _o in jobs if n not in results.get(t, {})]
+            if missing:
+                p.error(f"--from-json {args.from_json}: no replay for {', '.join(missing)}")
+        else:
+            with ProcessPoolExecutor(max_workers=args.workers) as pool:
+                for trace, name, out in pool.map(run_one, jobs):
+                    results[trace][name] = out
+                    print(
+                        f"{scheduler:>5} {trace:>6} {name:>28} node_h={out['node_hours']:>10,.0f} "
+                        f"wait={out['mean_wait_s']:>8,.0f} s replay={out['wall_s']:.0f} s",
+                        file=sys.stderr,
+                    )
+        every[scheduler] = results
+        flags = [f"--scheduler {scheduler}"] if args.scheduler != ",".join(SCHEDULERS) else []
+        if args.traces != "kth,hpc2n":
+            flags.append(f"--traces {args.traces}")
+        lines, oks = section(results, runs, dflt, flags, scheduler, args.limit)
+        if args.limit:
+            print("\n".join(lines))
+        else:
+            write_section(lines, scheduler)
+        print(f"{scheduler}: {len(jobs)} replays, targets_met={sum(oks)}/{len(oks)}", file=sys.stderr)
+        total.append((sum(oks), len(oks)))
+        if args.json:  # after each model, so a long run keeps what it has
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(every, fh, indent=1, sort_keys=True)
+    print(f"replays in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"targets_met={'+'.join(f'{m}/{n}' for m, n in total)}")
 
 
 if __name__ == "__main__":

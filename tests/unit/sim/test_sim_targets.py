@@ -85,11 +85,25 @@ def test_no_worse_is_at_most_equal():
 def test_the_section_goes_after_the_simulator_sections_and_keeps_prose_outside_its_markers(tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text("# P\n\n## Simulator corrections (issue 17)\n\ntext\n\n### sub\n\nmore\n\n## End-to-end\n\nend\n")
-    targets.write_section(["first"], str(doc))
+    heading, _begin, end = targets.SECTIONS["easy"]
+    targets.write_section(["first"], path=str(doc))
     text = doc.read_text()
-    assert text.index("more") < text.index(targets.HEADING) < text.index("## End-to-end")
-    doc.write_text(text.replace(targets.END, targets.END + "\n\nprose kept"))
-    targets.write_section(["second"], str(doc))
+    assert text.index("more") < text.index(heading) < text.index("## End-to-end")
+    doc.write_text(text.replace(end, end + "\n\nprose kept"))
+    targets.write_section(["second"], path=str(doc))
     text = doc.read_text()
     assert "first" not in text and "second" in text and "prose kept" in text
-    assert text.count(targets.HEADING) == 1
+    assert text.count(heading) == 1
+
+
+def test_the_slurm_model_s_section_follows_easy_s_and_leaves_it_alone(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text("# P\n\n## Simulator corrections (issue 17)\n\ntext\n\n## End-to-end\n\nend\n")
+    targets.write_section(["easy figures"], "easy", path=str(doc))
+    targets.write_section(["slurm figures"], "slurm", path=str(doc))
+    targets.write_section(["slurm again"], "slurm", path=str(doc))
+    text = doc.read_text()
+    easy, slurm = targets.SECTIONS["easy"][0], targets.SECTIONS["slurm"][0]
+    assert text.index(easy) < text.index("easy figures") < text.index(slurm) < text.index("slurm again")
+    assert text.index("slurm again") < text.index("## End-to-end")
+    assert "slurm figures" not in text and text.count(slurm) == 1 and text.count(easy + "\n") == 1
