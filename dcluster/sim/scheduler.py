@@ -107,6 +107,8 @@ class Scheduler:
         self.pending: list[SimJob] = []  # sorted by (order)
         self.running: dict[str, SimJob] = {}
         self.ends: list[tuple[float, int, str]] = []  # heap of (end, order, job id)
+        # heap of (start + wall time, order, job id) of the jobs that run past their wall time (_overruns)
+        self.walls: list[tuple[float, int, str]] = []
         self.done: list[SimJob] = []
         self.started = 0
         self.changed = True  # node or job set changed since the replay last looked
@@ -256,15 +258,31 @@ class Scheduler:
             self._touch(node)
         self.running[job.id] = job
         heapq.heappush(self.ends, (job.end, job.order, job.id))
+        if job.runtime > job.walltime:
+            heapq.heappush(self.walls, (now + job.walltime, job.order, job.id))
         self.started += 1
         self.changed = True
 
     def next_pass(self) -> float | None:
-        """When a pass of this scheduler's own (not caused by an event) is due: never, for FCFS + EASY."""
-        return None
+        """When a pass of this scheduler's own (not caused by an event) is due: for FCFS + EASY, when a
+        running job passes its wall time while jobs wait.  The reservation counts such a job as ending
+        now (``_reservation``), so the head's extra cores can grow with no event; without this pass the
+        result would depend on when the replay happens to look (at its decision ticks)."""
+        while self.walls and self.walls[0][2] not in self.running:
+            heapq.heappop(self.walls)
+        return self.walls[0][0] if self.walls and self.pending else None
+
+    def _overruns(self, now: float) -> None:
+        """Take the wall times passed by ``now``; one passed by a job still running while jobs wait is a
+        change (the reservation moved), which the replay's policy gets to see as any other."""
+        while self.walls and self.walls[0][0] <= now:
+            _, _, jid = heapq.heappop(self.walls)
+            if jid in self.running and self.pending:
+                self.changed = True
 
     def schedule(self, now: float) -> list[SimJob]:
         """One scheduling pass; returns the jobs it started."""
+        self._overruns(now)
         if not self.pending:
             return []
         if self._free[0] == self.nver and not self._free[1]:

@@ -183,6 +183,7 @@ class SlurmScheduler(Scheduler):
         return math.ceil(self._dirty_at / bi - 1e-9) * bi
 
     def schedule(self, now: float) -> list[SimJob]:
+        self._overruns(now)  # the wall times passed (this model's passes do not follow them: its reservations do)
         started: list[SimJob] = []
         if self.pending and self._state() != self._main_seen:
             started += self._run(self._main, now)

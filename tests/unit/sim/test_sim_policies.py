@@ -278,3 +278,31 @@ def test_skipping_ticks_changes_no_result_on_a_kth_slice(n, opts):
         out.append((r.node_seconds, [j.start for j in r.jobs], r.ticks))
     assert out[0][:2] == out[1][:2]
     assert out[0][2] * 4 < out[1][2]  # and it does skip
+
+
+def test_a_job_passing_its_wall_time_is_a_pass_of_the_easy_scheduler():
+    # 5 one-core static nodes.  X (2 cores, asks 100 s, runs 1,000), Y (1 core, asks 200, runs 1,000) and
+    # Z start at 0; H (3 cores) waits for them.  The reservation counts a job past its wall time as ending
+    # now: once Y passes its wall time too (200), X's and Y's cores make one more than H needs, so J (1
+    # core, 100 s) backfills then.  The scheduler used to look again only at the next event or decision
+    # tick (J at 1,000 in the replay, at 200 in one that decides every cycle).
+    from dcluster.sim.replay import Replay
+    from dcluster.sim.scheduler import SimJob
+
+    def trace():
+        spec = [("X", 0, 2, 100, 1000), ("Y", 0, 1, 200, 1000), ("Z", 0, 1, 5000, 5000), ("H", 1, 3, 500, 500)]
+        spec.append(("J", 2, 1, 10000, 100))
+        jobs = [SimJob(id=i, submit=float(t), cores=c, walltime=float(w), runtime=float(r)) for i, t, c, w, r in spec]
+        for k, j in enumerate(jobs):
+            j.order = k
+        return jobs
+
+    class EveryCycle(Replay):
+        def _wakes(self, now, seen):
+            return now + self.s.poll
+
+    out = []
+    for cls in (Replay, EveryCycle):
+        r = cls(trace(), Settings(policy="static", max_nodes=5, boot=120, poll=10)).run()
+        out.append({j.id: j.start for j in r.jobs})
+    assert out[0] == out[1] == {"X": 0, "Y": 0, "Z": 0, "H": 1000, "J": 200}
