@@ -19,7 +19,9 @@ when something could change the answer:
   them is seen or not by the same cycles as in the engine);
 * a node's idle timer expires (``since + idle``, the policy's view's; one
   already due when the scheduler changes counts at once), an instance
-  finishes booting, a backoff ends, the adaptive idle policy's rate falls;
+  finishes booting, a backoff ends, the adaptive idle policy's rate falls, a
+  pending job's age factor reaches its cap (the Slurm-like model, whose
+  priorities the policy sees as the engine sees squeue's);
 * a decision of the last plan changes by the clock alone (``Plan.recheck``:
   a backfill window closing, a wide job's start coming within its lead, a
   job older than ``scale_up_delay``, a booted node held back no longer);
@@ -52,6 +54,7 @@ first job (launched one boot delay earlier, charged from the first submit).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time as _time
 from collections.abc import Callable, Iterable
@@ -315,10 +318,16 @@ class Replay:
         return out
 
     # ------------------------------------------------------------ snapshots
-    def _job_model(self, job: SimJob) -> Job:
-        """The planner's view of a pending or running job, cached on it until it starts or is requeued."""
+    def _job_model(self, job: SimJob, now: float) -> Job:
+        """The planner's view of a pending or running job, cached on it until it starts or is requeued.
+        Against the Slurm-like model a pending job carries its priority, as ``squeue`` shows it to the engine
+        (the planner orders pending jobs by it): :meth:`SlurmScheduler.rank`, which orders as the model does."""
         running = job.start is not None
         m = job.model
+        if m is not None and not running and isinstance(self.sched, SlurmScheduler):
+            rank = self.sched.rank(job, now)
+            if m.priority != rank:
+                m = job.model = dataclasses.replace(m, priority=rank)
         if m is None or (m.state == JobState.RUNNING) != running or m.start_time != (job.start or 0.0):
             m = job.model = Job(
                 id=job.id,
@@ -331,6 +340,7 @@ class Replay:
                 submit_time=job.submit,
                 start_time=job.start or 0.0,
                 nodes=tuple(job.alloc) if running else (),
+                priority=self.sched.rank(job, now) if not running and isinstance(self.sched, SlurmScheduler) else 0.0,
             )
         return m
 
@@ -368,8 +378,8 @@ class Replay:
             now,
             self._nodes(),
             self.cloud.snapshot(now),
-            [self._job_model(j) for j in self.sched.pending]
-            + [self._job_model(j) for j in self.sched.running.values()],
+            [self._job_model(j, now) for j in self.sched.pending]
+            + [self._job_model(j, now) for j in self.sched.running.values()],
             previous=self.prev,
             configured=configured,
             in_flight=dict(acts.in_flight),
@@ -451,6 +461,10 @@ class Replay:
                     times.append(self._edge(again, now))  # demand fading: one kept idle node fewer from then on
         if self.recheck is not None:
             times.append(self._edge(self.recheck, now))  # a decision of the last plan changes by the clock
+        if isinstance(self.sched, SlurmScheduler) and self.sched.pending:
+            capped = self.sched.rank_changes(now)
+            if capped is not None:
+                times.append(capped)  # a job's age factor reaches its cap: the pending jobs' order may change
         nr = self.cloud.next_ready(now)
         if nr is not None:
             times.append(nr)

@@ -167,6 +167,24 @@ class SlurmScheduler(Scheduler):
             size = 1.0 - size
         return self.p.prio_age * age + self.p.prio_size * size
 
+    def rank(self, job: SimJob, now: float) -> float:
+        """The job's priority as the engine's poll shows it to the planner (``Job.priority``, which orders
+        its pending jobs), less the age factor every job below the age cap gains alike with time: the same
+        order as :meth:`priority`, and a value that stays put until the job's age reaches
+        ``prio_max_age`` (the replay wakes then: :meth:`rank_changes`)."""
+        size = min(1.0, job.cores / self.machine)
+        if self.p.favor_small:
+            size = 1.0 - size
+        if now - job.submit < self.p.prio_max_age:  # below the cap: the same value at every poll
+            return self.p.prio_size * size - self.p.prio_age * job.submit / self.p.prio_max_age
+        return self.p.prio_size * size + self.p.prio_age * (1.0 - now / self.p.prio_max_age)
+
+    def rank_changes(self, now: float) -> float | None:
+        """The soonest time after ``now`` a pending job's age factor reaches its cap (its rank then falls
+        behind the others' with time), or None."""
+        caps = [j.submit + self.p.prio_max_age for j in self.pending if j.submit + self.p.prio_max_age > now]
+        return min(caps) if caps and self.p.prio_age else None
+
     def by_priority(self, now: float, jobs: list[SimJob] | None = None) -> list[SimJob]:
         jobs = self.pending if jobs is None else jobs
         return sorted(jobs, key=lambda j: (-self.priority(j, now), j.order))

@@ -306,3 +306,14 @@ def test_a_job_passing_its_wall_time_is_a_pass_of_the_easy_scheduler():
         r = cls(trace(), Settings(policy="static", max_nodes=5, boot=120, poll=10)).run()
         out.append({j.id: j.start for j in r.jobs})
     assert out[0] == out[1] == {"X": 0, "Y": 0, "Z": 0, "H": 1000, "J": 200}
+
+
+def test_against_the_slurm_model_the_planner_sees_its_priorities():
+    # 2 nodes.  J1 (1 core) at 0 gets a node launched; J2 (2 cores) at 1 has the higher priority (size
+    # weight): Slurm starts it first, and squeue shows the engine that priority, so the planner launches
+    # J2's second node and holds the first back until both are up (protect_wide_jobs): J2 at 130, J1
+    # after it.  The replay used to show every job at priority 0, and the planner served J1 first, by
+    # submit time (J1 at 120, J2 at 1,120), which no engine polling this Slurm would do.
+    text = "1 0 -1 1000 1 -1 -1 1 1000 -1 1 1 1 -1 -1 -1 -1 -1\n2 1 -1 1000 2 -1 -1 2 1000 -1 1 1 1 -1 -1 -1 -1 -1\n"
+    r, m, jobs = run(text, policy="dcluster", scheduler="slurm", max_nodes=2, boot=120, poll=10, idle=60)
+    assert starts(jobs) == {"1": 1130, "2": 130}
