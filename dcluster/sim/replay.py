@@ -564,8 +564,8 @@ class Replay:
                 # Follow-ups (REMOVE/DESTROY once drained, REGISTER once booted, retry after a backoff) are
                 # timers in _wakes; a tick that acted while jobs wait gets the engine's next cycle too, since
                 # what it changed (nodes removed, released ...) may change what the policy does for them.
-                # So does one that changed the scheduler under a policy that learns: its next cycle observes
-                # the change (a job that ran on a registered node and ended before the next event).
+                # So does one that changed the scheduler: its next cycle observes the change (a job that ran
+                # on a node it registered and ended before the next event moves the node's idle time).
                 # A tick that acted planned on the state before its actions: a timer already due on what
                 # it changed (a node it registered, idle since now under idle 0) was not weighed yet.
                 nxt = self._wakes(now, seen=-math.inf if acted else now)
