@@ -323,11 +323,8 @@ class Replay:
         Against the Slurm-like model a pending job carries its priority, as ``squeue`` shows it to the engine
         (the planner orders pending jobs by it): :meth:`SlurmScheduler.rank`, which orders as the model does."""
         running = job.start is not None
+        rank = self.sched.rank(job, now) if not running and isinstance(self.sched, SlurmScheduler) else 0.0
         m = job.model
-        if m is not None and not running and isinstance(self.sched, SlurmScheduler):
-            rank = self.sched.rank(job, now)
-            if m.priority != rank:
-                m = job.model = dataclasses.replace(m, priority=rank)
         if m is None or (m.state == JobState.RUNNING) != running or m.start_time != (job.start or 0.0):
             m = job.model = Job(
                 id=job.id,
@@ -340,8 +337,10 @@ class Replay:
                 submit_time=job.submit,
                 start_time=job.start or 0.0,
                 nodes=tuple(job.alloc) if running else (),
-                priority=self.sched.rank(job, now) if not running and isinstance(self.sched, SlurmScheduler) else 0.0,
+                priority=rank,
             )
+        elif m.priority != rank:
+            m = job.model = dataclasses.replace(m, priority=rank)
         return m
 
     def _nodes(self) -> list[Node]:
@@ -581,12 +580,6 @@ class Replay:
                         break
                 else:
                     stall = 0
-            elif changed and not sched.pending:
-                # The scheduler changed since the last tick: every timer already due counts (it may act now).
-                nxt = self._wakes(now, seen=-math.inf)
-                if nxt is not None:
-                    g = self._grid(nxt)
-                    decision = g if decision is None else min(decision, g)
             if s.record:
                 self._record(now)
             if self.progress is not None and i - last_report >= 500:

@@ -162,22 +162,22 @@ class SlurmScheduler(Scheduler):
     # ------------------------------------------------------------ priority
     def priority(self, job: SimJob, now: float) -> float:
         age = min(1.0, max(0.0, now - job.submit) / self.p.prio_max_age)
+        return self.p.prio_age * age + self.p.prio_size * self._size(job)
+
+    def _size(self, job: SimJob) -> float:
+        """The job-size factor, 0 to 1 (PriorityFavorSmall turns it round)."""
         size = min(1.0, job.cores / self.machine)
-        if self.p.favor_small:
-            size = 1.0 - size
-        return self.p.prio_age * age + self.p.prio_size * size
+        return 1.0 - size if self.p.favor_small else size
 
     def rank(self, job: SimJob, now: float) -> float:
         """The job's priority as the engine's poll shows it to the planner (``Job.priority``, which orders
         its pending jobs), less the age factor every job below the age cap gains alike with time: the same
         order as :meth:`priority`, and a value that stays put until the job's age reaches
         ``prio_max_age`` (the replay wakes then: :meth:`rank_changes`)."""
-        size = min(1.0, job.cores / self.machine)
-        if self.p.favor_small:
-            size = 1.0 - size
+        size = self.p.prio_size * self._size(job)
         if now - job.submit < self.p.prio_max_age:  # below the cap: the same value at every poll
-            return self.p.prio_size * size - self.p.prio_age * job.submit / self.p.prio_max_age
-        return self.p.prio_size * size + self.p.prio_age * (1.0 - now / self.p.prio_max_age)
+            return size - self.p.prio_age * job.submit / self.p.prio_max_age
+        return size + self.p.prio_age * (1.0 - now / self.p.prio_max_age)
 
     def rank_changes(self, now: float) -> float | None:
         """The soonest time after ``now`` a pending job's age factor reaches its cap (its rank then falls

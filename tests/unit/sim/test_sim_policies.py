@@ -11,7 +11,7 @@ import pytest
 
 from dcluster.sim import metrics
 from dcluster.sim.cloud import Faults
-from dcluster.sim.replay import Settings, build_config, jobs_from_swf, replay
+from dcluster.sim.replay import Replay, Settings, build_config, jobs_from_swf, replay
 from dcluster.sim.swf import parse_line
 
 THREE = """\
@@ -29,6 +29,13 @@ def run(text, **kw):
     opts = {"max_nodes": 2, "boot": 120, "idle": 60, "poll": 60, "idle_policy": "fixed", **kw}
     result = replay(jobs, Settings(**opts), skipped)
     return result, metrics.summarise(result), {j.id: j for j in result.jobs}
+
+
+class EveryCycle(Replay):
+    """The reference for the replay's skipped cycles: one that decides at every engine cycle."""
+
+    def _wakes(self, now, seen):
+        return now + self.s.poll
 
 
 def starts(jobs):
@@ -262,12 +269,7 @@ def test_skipping_ticks_changes_no_result_on_a_kth_slice(n, opts):
     import itertools
 
     from dcluster.sim import swf
-    from dcluster.sim.replay import Replay
     from dcluster.sim.simulation import trace_path
-
-    class EveryCycle(Replay):
-        def _wakes(self, now, seen):
-            return now + self.s.poll
 
     records = list(itertools.islice(swf.read(trace_path("kth")), n))
     out = []
@@ -286,7 +288,6 @@ def test_a_job_passing_its_wall_time_is_a_pass_of_the_easy_scheduler():
     # now: once Y passes its wall time too (200), X's and Y's cores make one more than H needs, so J (1
     # core, 100 s) backfills then.  The scheduler used to look again only at the next event or decision
     # tick (J at 1,000 in the replay, at 200 in one that decides every cycle).
-    from dcluster.sim.replay import Replay
     from dcluster.sim.scheduler import SimJob
 
     def trace():
@@ -296,10 +297,6 @@ def test_a_job_passing_its_wall_time_is_a_pass_of_the_easy_scheduler():
         for k, j in enumerate(jobs):
             j.order = k
         return jobs
-
-    class EveryCycle(Replay):
-        def _wakes(self, now, seen):
-            return now + self.s.poll
 
     out = []
     for cls in (Replay, EveryCycle):
