@@ -60,6 +60,12 @@ class WorkerState(enum.StrEnum):
     UNKNOWN = "unknown"  # the cloud poll of its resource failed: no destructive action
 
 
+# The most cores one node may have.  What a node, a cloud or a pillar says is input: the planner packs by
+# free-core count (planner/packing.py), so a node claiming 2**64 cores cost it that much memory and time
+# (a worker that registered itself so stopped every cycle).  The largest cloud instance today has 1,920
+# vCPUs; a scheduler may count more slots than cores (Torque np, Grid Engine slots), rarely twice as many.
+MAX_NODE_CORES = 4096
+
 # Workers of these states count towards a resource's current size.
 COUNTED_STATES = frozenset(
     {

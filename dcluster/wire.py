@@ -57,6 +57,10 @@ def from_dict(cls: type[_D], data: dict[str, Any], **enums: type[enum.Enum]) -> 
 
 _BAD = object()  # what a field check returns for a value of the wrong type
 
+# The largest whole number a field may hold: Slurm's NO_VAL64 (2**64 - 2) fits, and float() of it, in the
+# planner's arithmetic with times, does not overflow as float() of 10**400 does.
+LARGEST = 2**64
+
 
 def _shown(value: Any) -> str:
     text = repr(value)
@@ -68,21 +72,25 @@ def _is_str(v: Any) -> Any:
 
 
 def _is_int(v: Any) -> Any:
-    return v if type(v) is int else _BAD  # not bool: True is no core count
+    return v if type(v) is int and -LARGEST <= v <= LARGEST else _BAD  # not bool: True is no core count
 
 
 def _is_count(v: Any) -> Any:
-    return v if type(v) is int and v >= 1 else _BAD  # a job of 0 chunks or cores broke the planner's placement
+    # a job of 0 chunks or cores broke the planner's placement
+    return v if type(v) is int and 1 <= v <= LARGEST else _BAD
 
 
 def _is_amount(v: Any) -> Any:
-    return v if type(v) is int and v >= 0 else _BAD  # cores, MB, seconds: none is negative (0: unknown)
+    return v if type(v) is int and 0 <= v <= LARGEST else _BAD  # cores, MB, seconds: none is negative (0: unknown)
 
 
 def _is_float(v: Any) -> Any:
     t = type(v)
     if (t is float or t is int) and v - v == 0:  # finite: NaN and infinities are no times
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an integer beyond a double: 10**400
+            return _BAD
     return _BAD
 
 
@@ -112,7 +120,7 @@ def _is_time_or_none(v: Any) -> Any:
 # its check and how an error names it.  An enum field is checked by its enum (``enums`` above).
 _BY_ANNOTATION: dict[str, tuple[Any, str]] = {
     "str": (_is_str, "a string"),
-    "int": (_is_int, "an integer"),
+    "int": (_is_int, "an integer from -2**64 to 2**64"),
     "float": (_is_float, "a finite number"),
     "bool": (_is_bool, "true or false"),
     "tuple[str, ...]": (_is_strs, "a list of strings"),
@@ -122,15 +130,15 @@ _BY_ANNOTATION: dict[str, tuple[Any, str]] = {
 }
 # Fields whose type allows values the model does not: their own check (by class and field name).
 _BY_FIELD: dict[tuple[str, str], tuple[Any, str]] = {
-    ("Job", "chunks"): (_is_count, "a whole number of 1 or more"),
-    ("Job", "chunk_cores"): (_is_count, "a whole number of 1 or more"),
-    ("Job", "chunk_mem_mb"): (_is_amount, "a whole number of 0 or more"),
-    ("Job", "walltime_s"): (_is_amount, "a whole number of 0 or more"),
-    ("Node", "cores"): (_is_amount, "a whole number of 0 or more"),
-    ("Node", "cores_used"): (_is_amount, "a whole number of 0 or more"),
-    ("Node", "mem_mb"): (_is_amount, "a whole number of 0 or more"),
-    ("Instance", "cores"): (_is_amount, "a whole number of 0 or more"),
-    ("Instance", "mem_mb"): (_is_amount, "a whole number of 0 or more"),
+    ("Job", "chunks"): (_is_count, "a whole number of 1 or more, at most 2**64"),
+    ("Job", "chunk_cores"): (_is_count, "a whole number of 1 or more, at most 2**64"),
+    ("Job", "chunk_mem_mb"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Job", "walltime_s"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Node", "cores"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Node", "cores_used"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Node", "mem_mb"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Instance", "cores"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
+    ("Instance", "mem_mb"): (_is_amount, "a whole number of 0 or more, at most 2**64"),
 }
 _CHECKS: dict[type, dict[str, Any]] = {}
 _EXPECTED: dict[type, dict[str, str]] = {}  # what an error says a field must be

@@ -13,6 +13,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from ..model import MAX_NODE_CORES
 from .clouds import AwsConfig, BootFromVolume, CloudConfig, Disk, LocalConfig, OpenStackConfig
 from .clouds import default as _d
 from .schema import CommandSpec, Dict, MapOf, Scalar, SecretList, StrList, Typed
@@ -356,7 +357,11 @@ LOCAL = Dict(
             extra=lambda v: None if str(v).startswith("127.") else "is not inside 127.0.0.0/8",
         ),
         "cores": Scalar(
-            doc="Cores each namespace host reports.", default=_d(LocalConfig, "cores"), kind=int, minimum=1
+            doc="Cores each namespace host reports.",
+            default=_d(LocalConfig, "cores"),
+            kind=int,
+            minimum=1,
+            maximum=MAX_NODE_CORES,
         ),
         "mem_mb": Scalar(
             doc="Memory each namespace host reports, in MB.", default=_d(LocalConfig, "mem_mb"), kind=int, minimum=1
@@ -409,7 +414,12 @@ RESOURCE = Typed(
         ),
         "priority": Scalar(doc="Lower is preferred when several resources fit a job.", default=1, kind=int),
         "max_idle_time": Scalar(doc="Overrides the global max_idle_time for this resource.", kind=int, minimum=0),
-        "cores": Scalar(doc="Cores per node; empty: asked from the cloud (flavor/instance type).", kind=int, minimum=1),
+        "cores": Scalar(
+            doc="Cores per node; empty: asked from the cloud (flavor/instance type).",
+            kind=int,
+            minimum=1,
+            maximum=MAX_NODE_CORES,
+        ),
         "mem_mb": Scalar(doc="Memory per node in MB usable by jobs; empty: asked from the cloud.", kind=int, minimum=1),
         "launch_batch": Scalar(doc="Most instances requested in one API call.", default=50, kind=int, minimum=1),
         "config": Dict(doc="Cloud-specific settings (checked against the type).", fields={}),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..wire import LARGEST
 from .command import Command, CommandError
 from .secret import Secret
 
@@ -70,6 +71,10 @@ class Scalar(Spec):
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if bool not in kinds and isinstance(value, bool):
             errors.append(f"{path_str(path)}: {show(value)} is a boolean, expected {_kind_name(kinds)}")
+            return MISSING
+        if isinstance(value, int) and not isinstance(value, bool) and not -LARGEST <= value <= LARGEST:
+            # no count, size or time is that large, and float() of 10**400 overflows wherever it is used
+            errors.append(f"{path_str(path)}: {'<secret>' if self.secret else show(value)} is beyond 2**64")
             return MISSING
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)

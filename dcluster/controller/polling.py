@@ -8,6 +8,7 @@ cached per resource for ``cloud_poller_interval`` seconds unless the resource ch
 from __future__ import annotations
 
 import logging
+import reprlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -15,7 +16,8 @@ from typing import Any
 
 from ..actuator.ports import SchedulerPort
 from ..config import Config, Resource
-from ..model import Instance, Job, Node
+from ..model import MAX_NODE_CORES, Instance, Job, Node
+from ..wire import LARGEST
 from .listed import Listed
 from .ports import Ports
 from .state import ControllerState
@@ -113,7 +115,7 @@ class Polls:
         drv = self.ports.driver(cfg, res)
         if res.name not in self.shapes:
             try:
-                self.shapes[res.name] = (res.cores or drv.cores(), res.mem_mb or drv.mem_mb())
+                self.shapes[res.name] = _shape(res.cores or drv.cores(), res.mem_mb or drv.mem_mb(), res.name)
             except Exception as exc:  # noqa: BLE001 - shape unknown: the planner says so
                 log.warning("dcluster: cannot learn the node size of %s: %s", res.name, exc)
         return list(drv.instances())
@@ -122,3 +124,19 @@ class Polls:
         log.warning("dcluster: cloud poll of %s failed: %s", resource, message)
         self.state.error(self.clock(), f"cloud:{resource}", message)
         self.fire("poll/failed", {"what": "cloud", "resource": resource, "error": message[:1000]})
+
+
+def _shape(cores: Any, mem_mb: Any, resource: str) -> tuple[int, int]:
+    """A new node's (cores, MB) as the cloud tells them (a flavor's vCPUs, an instance type's): input like
+    any other answer.  A count the model cannot hold is refused, naming the pillar key that replaces it."""
+    if type(cores) is not int or not 1 <= cores <= MAX_NODE_CORES:
+        raise ValueError(
+            f"the cloud answers {reprlib.repr(cores)} cores per node, not a whole number from 1 to {MAX_NODE_CORES} "
+            f"(set dcluster:cloud:{resource}:cores)"
+        )
+    if type(mem_mb) is not int or not 0 <= mem_mb <= LARGEST:
+        raise ValueError(
+            f"the cloud answers {reprlib.repr(mem_mb)} MB per node, not a whole number from 0 to 2**64 "
+            f"(set dcluster:cloud:{resource}:mem_mb)"
+        )
+    return cores, mem_mb

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..model import MAX_NODE_CORES
+
 LIVE, DRAINING = 0, 1
 
 
@@ -47,6 +49,9 @@ class Pool:
     failed: set[tuple[int, int, int, bool, tuple[int, ...], bool]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        # A bucket per free-core count: a size beyond MAX_NODE_CORES (a cloud's or a node's claim) counts
+        # as that many, or the buckets alone would take memory and time in proportion to the claim.
+        self.cores = min(self.cores, MAX_NODE_CORES)
         size = max(self.cores, 1) + 1
         self.buckets = [[[] for _ in range(size)] for _ in (LIVE, DRAINING)]
 
@@ -56,6 +61,7 @@ class Pool:
                 self.buckets[tier].append([])
 
     def add(self, free: int, mem: int, name: str, tier: int) -> int:
+        free = min(free, MAX_NODE_CORES)  # a node's claim, as for the pool's own size
         idx = len(self.bins)
         self.bins.append(Bin(free, mem, name, tier))
         self.failed.clear()

@@ -22,6 +22,7 @@ from dcluster.config.schedulers import SchedulerConfig, SlurmConfig
 from dcluster.holds import DEFAULT_HOLD_REASON
 from dcluster.model import Job, JobState, Node, NodeState
 from dcluster.names import NameError_, check_address
+from dcluster.wire import LARGEST
 
 from .adapter import Adapter
 from .errors import ParseError, RefusedError, SchedulerError
@@ -62,7 +63,7 @@ def num(value: Any, default: int | float | None = 0) -> Any:
     # passed the master's own parse and failed a head minion's every poll) nor beyond Slurm's NO_VAL64
     # (2**64 - 2; float() of a bigger one overflows), nor JSON's 1e999 or NaN
     if isinstance(value, int):
-        return value if 0 <= value <= 2**64 else default
+        return value if 0 <= value <= LARGEST else default
     if isinstance(value, float):
         return value if math.isfinite(value) and value >= 0 else default
     if default is None:
@@ -216,7 +217,7 @@ def _parse_job(
     chunk_cores = max(1, math.ceil(cpus / count))
     mem = int(num(raw.get("memory_per_node"), 0))
     if not mem and num(raw.get("memory_per_cpu"), 0):
-        mem = int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores
+        mem = min(int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores, LARGEST)  # a model field holds no more
     limit = num(raw.get("time_limit"), 0)
     array_job = int(num(raw.get("array_job_id"), 0))
     task = raw.get("array_task_id")
@@ -261,7 +262,7 @@ def _parse_job(
                 chunk_cores=chunk_cores,
                 chunk_mem_mb=mem,
                 distinct=True,
-                walltime_s=int(limit) * 60 if limit else 0,
+                walltime_s=min(int(limit) * 60, LARGEST) if limit else 0,
                 submit_time=float(num(raw.get("submit_time"), 0)),
                 nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
                 start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,

@@ -6,6 +6,8 @@ import math
 import re
 from typing import Any
 
+from ..wire import LARGEST
+
 _MEM_UNITS = {
     "": 1,
     "b": 1,
@@ -38,7 +40,8 @@ def mem_mb(text: str | None, default_unit: str = "b") -> int:
     factor = _MEM_UNITS.get(unit)
     if factor is None:
         return 0
-    return int(math.ceil(value * factor / 1024**2))
+    # at most LARGEST: a model field holds no more, and "1" * 400 + "pb" is an infinity int() cannot take
+    return int(math.ceil(min(value * factor / 1024**2, LARGEST)))
 
 
 def duration_s(text: str | None) -> int:
@@ -58,17 +61,18 @@ def duration_s(text: str | None) -> int:
         total = total * 60 + n
     if len(nums) == 4:  # d:h:m:s
         total = nums[0] * 86400 + nums[1] * 3600 + nums[2] * 60 + nums[3]
-    return int(total)
+    return int(min(total, LARGEST))  # as mem_mb: a model field holds no more, and the sum may be an infinity
 
 
 def to_int(text: Any, default: int = 0) -> int:
-    """A whole number of 0 or more (every count, size and time this reads is one), else ``default``: a
-    negative one would pass the master's own parse and fail a head minion's every poll (Job.from_dict)."""
+    """A whole number from 0 to 2**64 (every count, size and time this reads is one), else ``default``:
+    a negative or a larger one would pass the master's own parse and fail a head minion's every poll
+    (Job.from_dict)."""
     try:
         value = int(float(str(text).strip()))
     except (TypeError, ValueError, OverflowError):  # OverflowError: "inf" (int() of an infinity)
         return default
-    return value if value >= 0 else default
+    return value if 0 <= value <= LARGEST else default
 
 
 def to_float(text: Any, default: float = 0.0) -> float:
