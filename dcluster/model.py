@@ -65,6 +65,9 @@ class WorkerState(enum.StrEnum):
 # (a worker that registered itself so stopped every cycle).  The largest cloud instance today has 1,920
 # vCPUs; a scheduler may count more slots than cores (Torque np, Grid Engine slots), rarely twice as many.
 MAX_NODE_CORES = 4096
+# The most nodes of one resource (quantity:max, an operator's limits): a job's chunks are laid out node by
+# node up to it (a max of 10**12 and a job of 10**9 chunks ran the master out of memory).
+MAX_NODES = 1_000_000
 
 # Workers of these states count towards a resource's current size.
 COUNTED_STATES = frozenset(

@@ -36,6 +36,7 @@ from .. import model
 from ..config.clouds import AwsConfig
 from ..config.model import Resource
 from ..config.secret import Secret
+from ..wire import LARGEST
 from . import spot
 from .base import (
     Classify,
@@ -45,6 +46,7 @@ from .base import (
     Translate,
     launch_time_from,
     minion_from_tags,
+    plausible_size,
     tags_for,
 )
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
@@ -290,8 +292,8 @@ class AwsDriver(Driver):
                 raise InvalidConfig(f"instance type {itype} is unknown in this region", cloud="aws")
             info = answer[0]
             self._shape = (
-                int(info.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
-                int(info.get("MemoryInfo", {}).get("SizeInMiB", 0)),
+                plausible_size(info.get("VCpuInfo", {}).get("DefaultVCpus", 0), model.MAX_NODE_CORES, "vCPUs"),
+                plausible_size(info.get("MemoryInfo", {}).get("SizeInMiB", 0), LARGEST, "MiB"),
             )
         return self._shape
 

@@ -52,6 +52,26 @@ from .errors import CloudError, InvalidConfig, Transient
 
 log = logging.getLogger(__name__)
 
+
+def plausible_size(value: Any, most: int, what: str) -> int:
+    """A flavor's or an instance type's size (vCPUs, MB) as a whole number from 0 to ``most``; anything
+    else (infinity, 10**9 vCPUs, text) is 0, unknown, and logged.  The cloud's answer is input: raised,
+    it failed every listing, and taken as given it sized the planner's nodes and the scheduler's."""
+    try:
+        n = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    except (OverflowError, ValueError):  # int() of an infinity or NaN
+        n = None
+    if n is None or not 0 <= n <= most:
+        log.warning(
+            "dcluster: the cloud answers %s %s, not a whole number from 0 to %d: taken as unknown",
+            what,
+            str(value)[:40],
+            most,
+        )
+        return 0
+    return n
+
+
 # Tags of instances launched in batches by earlier releases (read, never written any more).
 TAG_BATCH = "dcluster-batch"
 TAG_IDS = "dcluster-ids-"  # + n: space-separated "<nonce>-<mac>" of the batch, in launch-index order

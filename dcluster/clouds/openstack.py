@@ -33,7 +33,17 @@ from ..config.clouds import OpenStackConfig
 from ..config.model import Resource
 from ..config.secret import Secret
 from ..scrub import url_password
-from .base import Classify, Driver, LaunchResult, Translate, launch_time_from, minion_from_tags, tags_for
+from ..wire import LARGEST
+from .base import (
+    Classify,
+    Driver,
+    LaunchResult,
+    Translate,
+    launch_time_from,
+    minion_from_tags,
+    plausible_size,
+    tags_for,
+)
 from .errors import AuthFailure, CloudError, InsufficientCapacity, InvalidConfig, NotFound, QuotaExceeded, Transient
 
 log = logging.getLogger(__name__)
@@ -279,10 +289,10 @@ class OpenStackDriver(Driver):
         return self._flavor
 
     def cores(self) -> int:
-        return self.resource.cores or int(self.flavor().vcpus)
+        return self.resource.cores or plausible_size(self.flavor().vcpus, model.MAX_NODE_CORES, "vCPUs")
 
     def mem_mb(self) -> int:
-        return self.resource.mem_mb or int(self.flavor().ram)
+        return self.resource.mem_mb or plausible_size(self.flavor().ram, LARGEST, "MB of RAM")
 
     # ------------------------------------------------------------ listing
     def _all_servers(self) -> list[Any]:

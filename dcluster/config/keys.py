@@ -13,7 +13,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from ..model import MAX_NODE_CORES
+from ..model import MAX_NODE_CORES, MAX_NODES
 from .clouds import AwsConfig, BootFromVolume, CloudConfig, Disk, LocalConfig, OpenStackConfig
 from .clouds import default as _d
 from .schema import CommandSpec, Dict, MapOf, Scalar, SecretList, StrList, Typed
@@ -409,7 +409,7 @@ RESOURCE = Typed(
             doc="Worker node limits.",
             fields={
                 "min": Scalar(doc="Nodes kept even when idle.", default=0, kind=int, minimum=0),
-                "max": Scalar(doc="Nodes never exceeded.", default=1, kind=int, minimum=0),
+                "max": Scalar(doc="Nodes never exceeded.", default=1, kind=int, minimum=0, maximum=MAX_NODES),
             },
         ),
         "priority": Scalar(doc="Lower is preferred when several resources fit a job.", default=1, kind=int),
@@ -695,6 +695,7 @@ ROOT = Dict(
             default=2.0,
             kind=float,
             minimum=0.0,
+            maximum=1000.0,  # 1,000 boots ahead keeps every idle worker for days: no larger value means more
         ),
         "protect_wide_jobs": Scalar(
             doc="Protect the first pending job that cannot start on the nodes in the scheduler (most often a wide "

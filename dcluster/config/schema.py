@@ -93,10 +93,10 @@ class Scalar(Spec):
             errors.append(f"{path_str(path)}: {show(value)} is not one of {', '.join(map(str, self.choices))}")
             return MISSING
         if self.minimum is not None and value < self.minimum:
-            errors.append(f"{path_str(path)}: {show(value)} is below the minimum {self.minimum:g}")
+            errors.append(f"{path_str(path)}: {show(value)} is below the minimum {_bound(self.minimum)}")
             return MISSING
         if self.maximum is not None and value > self.maximum:
-            errors.append(f"{path_str(path)}: {show(value)} is above the maximum {self.maximum:g}")
+            errors.append(f"{path_str(path)}: {show(value)} is above the maximum {_bound(self.maximum)}")
             return MISSING
         if self.extra is not None:
             problem = self.extra(value)
@@ -104,6 +104,10 @@ class Scalar(Spec):
                 errors.append(f"{path_str(path)}: {'<secret>' if self.secret else show(value)} {problem}")
                 return MISSING
         return Secret(value) if self.secret else value
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"  # 1000000, not 1e+06
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:

@@ -36,9 +36,9 @@ from typing import Any
 
 from ..actuator.records import Records
 from ..atomic_file import write_text
-from ..model import Instance
+from ..model import MAX_NODES, Instance
 from ..reconcile import BackoffState, BootstrapState, Limits
-from ..wire import ModelError
+from ..wire import LARGEST, ModelError
 from . import highstate_jobs
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ class ControllerState(Records):
     def _load(self, data: dict[str, Any]) -> None:
         st = self
         st.auto_mode = data.get("auto_mode")
-        st.limits = {k: Limits(**v) for k, v in (data.get("limits") or {}).items()}
-        st.backoff = {k: BackoffState(**v) for k, v in (data.get("backoff") or {}).items()}
+        st.limits = _limits(data.get("limits"))
+        st.backoff = _backoff(data.get("backoff"))
         st.bootstrap = _bootstrap(data.get("bootstrap"))
         st.configured = set(data.get("configured") or ())
         # A file from before "registered" existed: the workers configured then were registered then (or
@@ -290,6 +290,53 @@ def _listed(data: Any) -> dict[str, Instance]:
             and not isinstance(inst.launch_time, bool)
         ):
             out[mid] = inst
+    return out
+
+
+def _whole(v: Any, most: int) -> bool:
+    return type(v) is int and 0 <= v <= most
+
+
+def _limits(data: Any) -> dict[str, Limits]:
+    """An operator's freeze or drain of each resource as saved.  A malformed entry is dropped, logged (the
+    pillar's limits apply): a max of 1e999 had the planner launch without end, a min of "3" failed every
+    cycle."""
+    out = {}
+    for name, rec in (data if isinstance(data, dict) else {}).items():
+        if (
+            isinstance(name, str)
+            and isinstance(rec, dict)
+            and _whole(rec.get("min"), MAX_NODES)
+            and _whole(rec.get("max"), MAX_NODES)
+            and rec["min"] <= rec["max"]
+            and rec.get("mode", "normal") in ("normal", "frozen", "draining")
+        ):
+            out[name] = Limits(rec["min"], rec["max"], rec.get("mode", "normal"))
+        else:
+            log.warning("dcluster: state file: limits of %s dropped: %s", str(name)[:80], str(rec)[:200])
+    return out
+
+
+def _backoff(data: Any) -> dict[str, BackoffState]:
+    """Each resource's launch backoff as saved; a malformed entry is dropped (launches are tried again)."""
+    out = {}
+    for name, rec in (data if isinstance(data, dict) else {}).items():
+        until = rec.get("until", 0.0) if isinstance(rec, dict) else None
+        if (
+            isinstance(name, str)
+            and isinstance(rec, dict)
+            and _whole(rec.get("failures", 0), LARGEST)
+            and isinstance(until, (int, float))
+            and not isinstance(until, bool)
+            and math.isfinite(until)
+            and isinstance(rec.get("kind", ""), str)
+            and isinstance(rec.get("last_error", ""), str)
+        ):
+            out[name] = BackoffState(
+                rec.get("failures", 0), float(until), rec.get("kind", ""), rec.get("last_error", "")
+            )
+        else:
+            log.warning("dcluster: state file: backoff of %s dropped: %s", str(name)[:80], str(rec)[:200])
     return out
 
 

@@ -57,5 +57,6 @@ def keep_for_demand(view: View, config: Config, resource: str, now: float) -> Ke
     if rate is None or boot is None:
         return None
     horizon = config.idle_keep_boots * boot
-    count = int(rate * horizon + 1e-9)
+    # at most a billion: a boot time near a double's limit made an infinity int() refuses, every plan
+    count = int(min(rate * horizon + 1e-9, 1e9))
     return Keep(count, rate, boot, horizon, seen.takes[0][0], sum(n for _, n in seen.takes[1:]))

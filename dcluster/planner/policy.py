@@ -33,7 +33,7 @@ from typing import Any
 
 from ..config import Config, Resource
 from ..holds import hold_text
-from ..model import Job, JobState, Worker, WorkerState
+from ..model import MAX_NODE_CORES, Job, JobState, Worker, WorkerState
 from ..reconcile import Limits, View
 from . import backoff, eligibility
 from . import explain as why_
@@ -58,7 +58,8 @@ def shape_of(view: View, res: Resource) -> tuple[int, int]:
         cores = cores or reported[0]
         mem = mem or reported[1]
     if not cores:
-        seen = [w.cores for w in view.workers if w.resource == res.name and w.cores]
+        # a node's claim beyond any node's (a worker may register itself with any count) sizes no new one
+        seen = [w.cores for w in view.workers if w.resource == res.name and 0 < w.cores <= MAX_NODE_CORES]
         cores = max(seen) if seen else 0
     return cores or 0, mem or 0
 

@@ -32,7 +32,7 @@ from . import sge_begin
 from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
 from .sge_begin import ExecutionTimes, parse_execution_times
-from .units import duration_s, mem_mb, to_float, to_int
+from .units import capped, duration_s, mem_mb, to_float, to_int
 from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
 from .xml_stream import iter_xml
 
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 HOLD_GROUP = "@dcluster_hold"
 HOLD_REASON = "dcluster: held (in @dcluster_hold)"
 MAX_ARRAY_TASKS = 10000  # pending array tasks expanded per job; the rest are counted in extra
+# ... and in one poll, all jobs together: 200 array records of 10,000 tasks each (34 kB of squeue, any user
+# may submit them) made 2,000,000 jobs and ran the master out of memory.  Each record still gives one.
+MAX_TASKS_LISTED = 100_000
 
 
 # ---------------------------------------------------------------- PEs
@@ -379,7 +382,7 @@ def _jobs_from_records(
         else:
             queue = hard_queue
         if task and pending:
-            task_ids, beyond = expand_tasks(task)
+            task_ids, beyond = expand_tasks(task, max(1, min(MAX_ARRAY_TASKS, MAX_TASKS_LISTED - len(entries))))
             if beyond:
                 extra["tasks_not_listed"] = beyond
         else:
@@ -393,7 +396,7 @@ def _jobs_from_records(
             prio,
             shape[0],
             shape[1],
-            per_slot_mem * shape[1],
+            capped(per_slot_mem * shape[1]),
             shape[2],
             walltime,
             submit,

@@ -36,6 +36,7 @@ MAX_ARRAY_TASKS = 10000
 # Host names one job's node list may expand to: more is no cluster's (squeue's "nodes": "n[0-999999999]" was
 # expanded, name by name, until the master ran out of memory)
 MAX_HOSTLIST = 100_000
+MAX_HOSTNAME = 255  # a DNS name has at most 253 characters
 HELD_REASONS = {
     "JobHeldUser",
     "JobHeldAdmin",
@@ -85,26 +86,38 @@ def states(value: Any) -> list[str]:
 def expand_hostlist(expr: str) -> list[str]:
     """'cn[1-3,7],gpu1' -> ['cn1', 'cn2', 'cn3', 'cn7', 'gpu1'] (zero padding kept)."""
     out: list[str] = []
-    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)*", expr or ""):
+    _expand(expr or "", out, [MAX_HOSTLIST], expr or "")
+    return out
+
+
+def _expand(expr: str, out: list[str], budget: list[int], whole: str) -> None:
+    """expand_hostlist onto ``out``.  Every range and every name costs one of ``budget``: ranges that
+    expand to nothing count too ("n[0-99999][0-99999][1-0]", 24 bytes, was 10**10 calls), and so does a
+    name's length (one of 20 kB, 100,000 times, was 2 GB): no host name is longer than MAX_HOSTNAME."""
+    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)*", expr):
         m = re.match(r"^([^\[]*)\[([^\]]*)\](.*)$", part)
         if not m:
+            if len(part) > MAX_HOSTNAME:
+                raise ValueError(f"host name {part[:40]!r}... of more than {MAX_HOSTNAME} characters")
             if part:
                 out.append(part)
             continue
         prefix, ranges, suffix = m.groups()
+        if len(prefix) + len(suffix) > MAX_HOSTNAME:
+            raise ValueError(f"host name {part[:40]!r}... of more than {MAX_HOSTNAME} characters")
         for rng in ranges.split(","):
             lo, _, hi = rng.partition("-")
+            first, last = int(lo), int(hi or lo)
+            if last < first:
+                raise ValueError(f"host range [{rng[:40]}] runs backwards")
+            budget[0] -= last - first + 1
+            if budget[0] < 0:
+                raise ValueError(f"host list {whole[:60]!r} of more than {MAX_HOSTLIST} names or ranges")
             if not hi:
-                out.extend(expand_hostlist(prefix + lo + suffix))
+                _expand(prefix + lo + suffix, out, budget, whole)
                 continue
-            width = len(lo)
-            if int(hi) - int(lo) >= MAX_HOSTLIST:
-                raise ValueError(f"host range [{rng[:40]}] of more than {MAX_HOSTLIST} names")
-            for i in range(int(lo), int(hi) + 1):
-                out.extend(expand_hostlist(f"{prefix}{i:0{width}d}{suffix}"))
-                if len(out) > MAX_HOSTLIST:
-                    raise ValueError(f"host list {expr[:60]!r} of more than {MAX_HOSTLIST} names")
-    return out
+            for i in range(first, last + 1):
+                _expand(f"{prefix}{i:0{len(lo)}d}{suffix}", out, budget, whole)
 
 
 def _load(data: str | bytes, key: str, command: str) -> list[dict[str, Any]]:
@@ -233,10 +246,11 @@ def _parse_job(
     if array_job and task is not None:
         ids = [f"{array_job}_{task}"]
     elif raw.get("array_task_string") and state in (JobState.PENDING, JobState.HELD):
-        from .sge import expand_tasks
+        from .sge import MAX_TASKS_LISTED, expand_tasks
 
         spec = str(raw["array_task_string"])
-        tasks, beyond = expand_tasks(spec.split("%", 1)[0], MAX_ARRAY_TASKS)
+        room = max(1, min(MAX_ARRAY_TASKS, MAX_TASKS_LISTED - len(jobs)))
+        tasks, beyond = expand_tasks(spec.split("%", 1)[0], room)
         ids = [f"{array_job or base_id}_{t}" for t in tasks] or [base_id]
         if beyond:
             extra["tasks_not_listed"] = beyond

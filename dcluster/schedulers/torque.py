@@ -27,7 +27,7 @@ from dcluster.model import Job, JobState, Node, NodeState
 from . import maui
 from .adapter import Adapter, Run
 from .errors import ParseError, RefusedError, SchedulerError
-from .units import duration_s, mem_mb, split_list, to_int
+from .units import capped, duration_s, mem_mb, split_list, to_int
 from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
 from .xml_records import build_records
 from .xml_stream import iter_xml, text
@@ -85,7 +85,7 @@ def job_shape(res: dict[str, str]) -> dict[str, Any]:
     if nodes:
         parts = parse_nodespec(nodes)
         if parts:
-            shape["chunks"] = sum(p[0] for p in parts)
+            shape["chunks"] = capped(sum(p[0] for p in parts))
             # A mixed request (1:ppn=4+8:ppn=1) is shaped as its largest chunk
             # everywhere, so whatever is planned can hold it; the exact parts are kept.
             shape["chunk_cores"] = max(p[1] for p in parts)
@@ -109,7 +109,7 @@ def job_shape(res: dict[str, str]) -> dict[str, Any]:
     if total_mem:
         shape["chunk_mem_mb"] = int(math.ceil(total_mem / shape["chunks"]))
     elif res.get("pmem"):
-        shape["chunk_mem_mb"] = mem_mb(res["pmem"]) * shape["chunk_cores"]
+        shape["chunk_mem_mb"] = capped(mem_mb(res["pmem"]) * shape["chunk_cores"])
     shape["walltime_s"] = duration_s(res.get("walltime"))
     if extra:
         shape["extra"] = extra
@@ -253,8 +253,9 @@ def _node_jobs(jobs_text: str) -> tuple[tuple[str, ...], int]:
             ids.append(jid)
         for rng in slots.split(","):
             lo, _, hi = rng.partition("-")
-            used += (to_int(hi, to_int(lo)) - to_int(lo) + 1) if hi else 1
-    return tuple(ids), used
+            # a range pbsnodes never prints (9-0) is one slot, not -8: a negative count failed every poll
+            used += max(1, to_int(hi, to_int(lo)) - to_int(lo) + 1) if hi else 1
+    return tuple(ids), capped(used)
 
 
 def parse_pbsnodes(data: str | bytes, command: str = "pbsnodes -x") -> list[Node]:

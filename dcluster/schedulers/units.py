@@ -64,6 +64,12 @@ def duration_s(text: str | None) -> int:
     return int(min(total, LARGEST))  # as mem_mb: a model field holds no more, and the sum may be an infinity
 
 
+def capped(value: int) -> int:
+    """A size or count worked out from several of the output's (a product, a sum), at most LARGEST: each
+    part may be up to it, and a head minion's record with more is refused, failing the whole poll."""
+    return min(value, LARGEST)
+
+
 def to_int(text: Any, default: int = 0) -> int:
     """A whole number from 0 to 2**64 (every count, size and time this reads is one), else ``default``:
     a negative or a larger one would pass the master's own parse and fail a head minion's every poll

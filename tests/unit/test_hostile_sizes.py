@@ -7,18 +7,24 @@ can have (model.MAX_NODE_CORES)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 from builders import NOW, config, inst, job, node, view, wid
 
+from dcluster import model
+from dcluster.clouds.openstack import OpenStackDriver
 from dcluster.config import ConfigError
+from dcluster.controller.state import ControllerState
 from dcluster.glue.engine_ports import RemoteError, RemoteScheduler
 from dcluster.model import MAX_NODE_CORES, Job, JobState, Node, NodeState
 from dcluster.planner import Kind, plan
 from dcluster.planner.packing import LIVE, Pool
+from dcluster.schedulers import ParseError, sge, slurm, torque
 from dcluster.schedulers.units import duration_s, mem_mb, to_int
 from dcluster.wire import LARGEST, ModelError
 
@@ -50,8 +56,7 @@ from dcluster.model import Node, NodeState
 from dcluster.planner import plan
 w = wid(n=1)
 claim = Node.from_dict(Node(w, NodeState.IDLE, cores=2**64).to_dict())  # the most a head minion may send
-# no cores in the pillar and none from the cloud: a new node's size is what the workers report
-cfg = config({"r1": {"cores": None, "quantity": {"min": 0, "max": 10}}})
+cfg = config({"r1": {"cores": 4, "quantity": {"min": 0, "max": 10}}})
 p = plan(view(cfg, nodes=[claim], instances={"r1": [inst(w)]}, jobs=[job(1), job(2, chunks=3)]), cfg)
 print(sorted(p.launches().items()))
 """
@@ -138,3 +143,162 @@ def test_the_bound_is_a_node_s_not_a_pillar_s_limit():
     cfg = config({"r1": {"cores": MAX_NODE_CORES}})
     p = plan(view(cfg, jobs=[job(1, cores=MAX_NODE_CORES)]), cfg)
     assert p.launches() == {"r1": 1}
+
+
+# ---------------------------------------------------------------- the red team's findings on the above
+TORQUE_OK = (
+    "<Job><Job_Id>1.s</Job_Id><job_state>Q</job_state><Resource_List><nodes>1:ppn=1</nodes></Resource_List></Job>"
+)
+
+
+@pytest.mark.parametrize(
+    "request_, field",
+    [
+        ("<nodes>1:ppn=2</nodes><pmem>17592186044416pb</pmem>", "chunk_mem_mb"),  # pmem x ppn
+        ("<nodes>9223372036854775807+9223372036854775807+9223372036854775807</nodes>", "chunks"),  # a sum
+    ],
+)
+def test_a_torque_size_worked_out_from_a_user_s_request_crosses_the_wire(request_, field):
+    """Each part at most 2**64, their product or sum was more: from a head minion the job list failed
+    the poll, every cycle while the job was queued, for every job."""
+    rec = f"<Job><Job_Id>2.s</Job_Id><job_state>Q</job_state><Resource_List>{request_}</Resource_List></Job>"
+    jobs = torque.parse_qstat(f"<Data>{TORQUE_OK}{rec}</Data>")
+    assert [Job.from_dict(j.to_dict()) for j in jobs] == jobs and getattr(jobs[1], field) == LARGEST
+
+
+def test_a_grid_engine_memory_per_slot_times_slots_crosses_the_wire():
+    doc = (
+        "<?xml version='1.0'?><job_info><queue_info></queue_info><job_info>"
+        '<job_list state="pending"><JB_job_number>3</JB_job_number><JAT_prio>0.75</JAT_prio><JB_name>pe1</JB_name>'
+        "<JB_owner>u</JB_owner><state>qw</state><JB_submission_time>2026-11-22T17:08:16</JB_submission_time>"
+        '<queue_name></queue_name><slots>2</slots><requested_pe name="smp">2</requested_pe>'
+        '<hard_request name="h_vmem" resource_contribution="0.000000">99999999999999999999G</hard_request>'
+        "</job_list></job_info></job_info>"
+    )
+    (job_,) = sge.parse_qstat(doc, {"smp": "$pe_slots"})
+    assert Job.from_dict(job_.to_dict()) == job_ and job_.chunk_mem_mb == LARGEST
+
+
+@pytest.mark.parametrize(
+    "jobs, np, used",
+    [("9-0/1.srv", "4", 1), (f"0-{LARGEST}/1.srv,0-{LARGEST}/2.srv", "", LARGEST), ("0-2/1.srv,5/2.srv", "8", 4)],
+)
+def test_pbsnodes_slot_ranges_give_a_used_core_count_a_node_may_have(jobs, np, used):
+    """A backwards range counted -8 cores used, two huge ones more than 2**64: the node failed the
+    wire's check, and with it the whole node list."""
+    doc = f"<Data><Node><name>cn1</name><state>free</state><np>{np}</np><jobs>{jobs}</jobs></Node></Data>"
+    (node_,) = torque.parse_pbsnodes(doc)
+    assert Node.from_dict(node_.to_dict()) == node_ and node_.cores_used == used
+
+
+def test_pending_array_tasks_are_listed_up_to_a_bound_for_all_jobs_together(monkeypatch):
+    """Each array record gave up to 10,000 jobs, with no bound on their sum: 200 records (34 kB of squeue,
+    any user's to submit) made 2,000,000 jobs and ran the master out of memory."""
+    monkeypatch.setattr(sge, "MAX_TASKS_LISTED", 1000)
+    rec = {"array_task_string": "0-9999", "job_state": ["PENDING"], "cpus": 1, "node_count": 1}
+    doc = json.dumps({"jobs": [{**rec, "job_id": 1000 + i, "array_job_id": 1000 + i} for i in range(5)]})
+    jobs = slurm.parse_squeue(doc, now=0)
+    assert len(jobs) == 1000 + 4  # the first lists the 1,000; each other record still gives one
+    assert {j.id.split("_")[0] for j in jobs} == {str(1000 + i) for i in range(5)}
+    assert jobs[-1].extra["tasks_not_listed"] == 9999
+
+
+@pytest.mark.parametrize(
+    "nodes, message",
+    [
+        ("n[0-99999][0-99999][1-0]", "of more than 100000 names or ranges"),  # 10**10 calls, no name
+        ("x" * 20000 + "[0-99999]", "of more than 255 characters"),  # 2 GB of names
+        ("n[5-4]", r"host range \[5-4\] runs backwards"),
+    ],
+)
+def test_a_running_job_s_host_list_costs_no_more_than_its_names(nodes, message):
+    doc = json.dumps({"jobs": [{"job_id": 1, "job_state": ["RUNNING"], "cpus": 1, "node_count": 1, "nodes": nodes}]})
+    with pytest.raises(ParseError, match=message):
+        slurm.parse_squeue(doc, now=0)
+
+
+@pytest.mark.parametrize("vcpus", [10**9, float("inf"), "many"])
+def test_an_absurd_flavor_is_an_unknown_size_not_a_failed_listing(vcpus):
+    """The flavor's size is stamped on every listed instance: infinity raised OverflowError in every
+    listing; 10**9 sized the planner's new nodes (from the workers' cores) and the scheduler's."""
+    cfg = config(
+        {
+            "r1": {
+                "type": "openstack",
+                "cores": None,
+                "quantity": {"min": 0, "max": 10},
+                "config": {
+                    "auth_url": "https://keystone.invalid/v3",
+                    "username": "u",
+                    "password": "p",
+                    "project": "p",
+                    "image_uuid": "11111111-2222-3333-4444-555555555555",
+                    "flavor": "big",
+                    "network": "net",
+                },
+            }
+        }
+    )
+    w = wid(n=1)
+    flavor = SimpleNamespace(name="big", id="f1", vcpus=vcpus, ram=4096)
+    tags = {model.TAG_CLUSTER: cfg.cluster_name, model.TAG_RESOURCE: "r1", model.TAG_MINION: w}
+    server = SimpleNamespace(id="s1", name=w, status="BUILD", created="", addresses={}, metadata=tags)
+    client = SimpleNamespace(
+        flavors=SimpleNamespace(list=lambda **_: [flavor]), servers=SimpleNamespace(list=lambda **_: [server])
+    )
+    drv = OpenStackDriver(cfg.resources["r1"], cfg.cluster_name, cfg.secret, client=client)
+    (listed,) = drv.instances()
+    assert drv.cores() == 0 and listed.cores == 0
+    p = plan(view(cfg, instances={"r1": [listed]}, jobs=[job(1)]), cfg)
+    assert not p.launches() and "cores per node unknown" in dict(p.waiting)["1"]
+
+
+def test_a_node_s_claim_beyond_any_node_sizes_no_new_node():
+    """With no size from the pillar or the cloud, a new node is as big as the workers' nodes report: one
+    claiming 10**9 cores had the planner launch one node for a 3,000-core job."""
+    cfg = config({"r1": {"cores": None, "quantity": {"min": 0, "max": 10}}})
+    w = wid(n=1)
+    v = view(cfg, nodes=[node(w, NodeState.BUSY, cores=10**9, used=10**9)], instances={"r1": [inst(w)]},
+             jobs=[job(1, cores=3000)])  # fmt: skip
+    p = plan(v, cfg)
+    assert not p.launches() and "1" in dict(p.unplaceable)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: config({"r1": {"quantity": {"min": 0, "max": 10**12}}}), "quantity:max: 1000000000000 is above the maximum 1000000"),
+        (lambda: config(idle_keep_boots=1e306), "idle_keep_boots: 1e[+]306 is above the maximum 1000"),
+    ],
+)  # fmt: skip
+def test_a_pillar_size_that_would_size_the_master_s_work_is_refused(make, message):
+    """A max of 10**12 (an admin's "unlimited") and a job of 10**9 chunks: its new nodes were listed one
+    by one, out of memory; idle_keep_boots of 1e306 made an infinity int() refused in every plan."""
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"limits": {"r1": {"min": 1e999, "max": 1e999, "mode": "normal"}}},  # launched without end
+        {"limits": {"r1": {"min": 10**30, "max": 10**30}}},
+        {"limits": {"r1": {"min": "3", "max": 10}}},  # TypeError every cycle
+        {"limits": {"r1": {"min": 5, "max": 2}}},
+        {"limits": {"r1": {"min": 0, "max": 2, "mode": "gone"}}},
+        {"backoff": {"r1": {"failures": 1, "until": "soon"}}},
+        {"backoff": {"r1": {"failures": -1, "until": 1e999}}},
+    ],
+)
+def test_a_malformed_limit_or_backoff_in_the_state_file_is_dropped_and_logged(saved, caplog):
+    state = ControllerState.from_json(json.loads(json.dumps(saved)))
+    assert not state.limits and not state.backoff
+    assert "state file:" in caplog.text and "r1 dropped" in caplog.text
+    cfg = config({"r1": {"quantity": {"min": 0, "max": 10}}})
+    assert plan(view(cfg, limits=dict(state.limits)), cfg).launches() == {}
+
+
+def test_a_saved_freeze_and_backoff_are_kept():
+    saved = {"limits": {"r1": {"min": 0, "max": 2, "mode": "frozen"}}, "backoff": {"r1": {"failures": 2, "until": 5.0}}}
+    state = ControllerState.from_json(saved)
+    assert state.limits["r1"].mode == "frozen" and state.backoff["r1"].failures == 2
