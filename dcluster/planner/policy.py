@@ -116,6 +116,7 @@ class _Planner:
         self._launch_why: dict[str, str] = {}
         self._live_base: dict[str, int] | None = None
         self._by_name = {w.name: w for w in view.workers}
+        self.known = {w.name for w in view.workers if w.node is not None}  # the nodes the scheduler has
         self.registering: dict[str, float] = {}  # booted workers safety() registers -> their launch time
         self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (_protect)
         self.recheck: float | None = None  # Plan.recheck
@@ -590,7 +591,10 @@ class _Planner:
         bins used (None: no room) and the cores taken on existing ones."""
         shape = (job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct)
         lay = pool.layout(*shape, tiers, allow_new)
-        on_old = sum(n for _, n in lay.existing) * job.chunk_cores if lay is not None else 0
+        # a booting node is one the scheduler does not have yet either: as a new one, it adds its cores
+        # to the scheduler's extra when it joins (counted against it, the node launched for this job in
+        # the last cycle was refused to it and another launched, every cycle until the first joined)
+        on_old = sum(n for i, n in lay.existing if pool.bins[i].name in self.known) * job.chunk_cores if lay else 0
         if lay is not None and on_old > extra:
             lay, on_old = (pool.layout(*shape, (), True), 0) if allow_new else (None, 0)
         return (None if lay is None else pool.commit(lay, job.chunk_cores, job.chunk_mem_mb)), on_old
@@ -1026,18 +1030,18 @@ class _Reservation:
         resources: frozenset[str],
         shadow: float,
         extra: int,
-        unlaunched: int = 0,
+        unknown: int = 0,
         next_end: float | None = None,
     ):
         self.resources, self.shadow, self.extra = resources, shadow, extra
         # The soonest wall-time end still ahead of a running job it counted: a job still running then
         # is counted as ending at each later cycle, which moves the reservation by the clock alone.
         self.next_end = next_end
-        # The scheduler's own extra: it knows no node still to launch, so of the extra cores the
-        # headroom's are not there for it.  A later job it would start on nodes it has must fit these;
-        # the nodes launched for one add their cores to it.
-        self.sched_extra = max(0, extra - unlaunched)
-        self.taken_new = 0  # cores of this plan's new nodes taken by jobs that run past the shadow
+        # The scheduler's own extra: it knows no node still to launch or booting, so of the extra cores
+        # theirs (``unknown``) are not there for it.  A later job it would start on nodes it has must fit
+        # these; the nodes launched or booting for one add their cores to it.
+        self.sched_extra = max(0, extra - unknown)
+        self.taken_new = 0  # cores of new or booting nodes taken by jobs that run past the shadow
         self.why = f"behind job {job_id}, for which the scheduler reserves the free cores"
 
     def covers(self, fits: list[Resource]) -> bool:
@@ -1053,6 +1057,7 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
     free = sum(b.free for n in names for b in pools[n].bins)
     unlaunched = sum(pools[n].headroom * pools[n].cores for n in names)  # what this plan has not launched yet
     free += unlaunched
+    booting = sum(b.free for n in names for b in pools[n].bins if b.name not in registered)  # launches too
     releases = []
     for j in view.jobs:
         if j.state != JobState.RUNNING or not j.nodes:
@@ -1072,7 +1077,12 @@ def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: V
         if free >= need:
             # a job held until its begin time (counted as pending by preboot_begin_jobs) starts no sooner
             return _Reservation(
-                job.id, names, max(when, job.begin_time), free - need, unlaunched, min(ahead) if ahead else None
+                job.id,
+                names,
+                max(when, job.begin_time),
+                free - need,
+                unlaunched + booting,
+                min(ahead) if ahead else None,
             )
     return None
 

@@ -249,3 +249,25 @@ def test_a_job_behind_the_reservation_gets_only_the_extra_cores_the_scheduler_it
     p = plan(v, cfg)
     assert p.launches() == {"r1": 2} and p.of(Kind.LAUNCH)[0].jobs == ("head",)
     assert "long" in {r["job"] for r in job_reasons(p, v) if r["reason"] != "launch"}
+
+
+def test_the_node_booting_for_a_job_behind_the_reservation_is_its_own_next_cycle():
+    # 6 busy nodes of a max of 10 (their job ends in 1,000 s), an 8-core head that fits only then, and
+    # behind it a 1-core job of 5,000 s: its node, launched in the first cycle, counted in the next as
+    # one the scheduler has, beyond the scheduler's extra (0: the head takes the 4 it may launch), so
+    # another was launched for it, every cycle until the first joined (KTH at its size, wide_job_idle
+    # release: 12 nodes for one job, 11 destroyed unused).  The scheduler has no booting node either.
+    cfg = cfg_of(protect=False, max_nodes=10)
+    names = [wid(n=i) for i in range(6)]
+    nodes, insts = one_core_nodes(names, {i: "run" for i in range(6)})
+    jobs = [
+        running("run", names, 1000),
+        job("head", chunks=8, submit=0.5),
+        replace(job("long", submit=1.0), walltime_s=5000),
+    ]
+    p = plan(view(cfg, nodes, {"r1": insts}, jobs=jobs, configured=set(names)), cfg)
+    assert p.launches() == {"r1": 1} and p.of(Kind.LAUNCH)[0].jobs == ("long",)
+    booting = inst(wid(n=20), age=10, cores=1)
+    p = plan(view(cfg, nodes, {"r1": [*insts, booting]}, jobs=jobs, configured=set(names), now=NOW + 10), cfg)
+    assert p.launches() == {}
+    assert booting.minion_id in dict(p.placed)["long"]
