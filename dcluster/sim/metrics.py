@@ -12,6 +12,10 @@
   core per node it equals ``work_node_hours``; with more it counts a node shared or
   half used as a whole node.  A run of a job requeued off a node is not counted.
   ``over_oracle`` is ``node_hours / oracle_node_hours``.
+* ``oracle_boot_node_hours``: the same with the boots paid: the least a scaler with perfect
+  foresight pays for the run's schedule when every node it starts boots for ``boot_s`` first (any
+  node may stand in for any other; a gap shorter than a boot is kept idle, a longer one booted again).
+  No policy delivering this schedule can pay less.
 * waits are start - submit of jobs that started; ``p50_wait_s`` and ``p95_wait_s``
   are nearest-rank percentiles; ``mean_bounded_slowdown`` is the mean of
   ``max(1, (wait + run) / max(run, 10 s))`` over completed jobs (Feitelson's
@@ -48,8 +52,9 @@ def percentile(values: list[float], q: float) -> float:
     return float(ordered[rank - 1])
 
 
-def oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float) -> float:
-    """Node-seconds of each node's union of its jobs' run intervals, clipped to ``[start, end]``."""
+def _busy(jobs: Iterable[SimJob], start: float, end: float) -> list[tuple[float, float]]:
+    """Each node's stretches busy with a job of the schedule (the union of its jobs' run intervals),
+    clipped to ``[start, end]``, all nodes' together."""
     spans: dict[str, list[tuple[float, float]]] = {}
     for j in jobs:
         if j.start is None or j.end is None:
@@ -58,18 +63,47 @@ def oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float) -> flo
         if hi > lo:
             for name in j.alloc:
                 spans.setdefault(name, []).append((lo, hi))
-    total = 0.0
+    out: list[tuple[float, float]] = []
     for intervals in spans.values():
         intervals.sort()
         cur_lo, cur_hi = intervals[0]
         for lo, hi in intervals[1:]:
             if lo > cur_hi:
-                total += cur_hi - cur_lo
+                out.append((cur_lo, cur_hi))
                 cur_lo, cur_hi = lo, hi
             elif hi > cur_hi:
                 cur_hi = hi
-        total += cur_hi - cur_lo
-    return total
+        out.append((cur_lo, cur_hi))
+    return out
+
+
+def oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float) -> float:
+    """Node-seconds of each node's union of its jobs' run intervals, clipped to ``[start, end]``."""
+    return sum(hi - lo for lo, hi in _busy(jobs, start, end))
+
+
+def boot_oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float, boot: float) -> float:
+    """The least node-seconds a scaler with perfect foresight pays for the schedule when each node it
+    starts first boots for ``boot`` s: it has as many nodes up as the schedule has busy at each moment
+    (the oracle's), any node standing in for any other.  Stacked by that count, each level's busy
+    stretches cost their length, its first a boot, and each gap before the next the shorter of the gap
+    (the node kept idle) and a boot (released, booted again).  Levels stacked last in, first out pair
+    each node freed with the one wanted next, the best pairing for a cost concave in the gap."""
+    steps: dict[float, int] = {}
+    for lo, hi in _busy(jobs, start, end):
+        steps[lo] = steps.get(lo, 0) + 1
+        steps[hi] = steps.get(hi, 0) - 1
+    total, up = 0.0, 0
+    freed: dict[int, float] = {}  # level -> when its node went idle
+    for t in sorted(steps):
+        delta = steps[t]
+        for level in range(up + 1, up + delta + 1):  # more nodes busy: kept or booted
+            since = freed.pop(level, None)
+            total += boot if since is None else min(t - since, boot)
+        for level in range(up + delta + 1, up + 1):  # fewer: the top ones go idle
+            freed[level] = t
+        up += delta
+    return total + oracle_node_seconds(jobs, start, end)
 
 
 def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
@@ -82,6 +116,7 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
     wide = [j for j in r.jobs if j.cores >= wide_min]
     wide_waits = [j.start - j.submit for j in wide if j.start is not None]
     oracle = oracle_node_seconds(started, r.start, r.end) / 3600.0
+    boot_oracle = boot_oracle_node_seconds(started, r.start, r.end, s.boot) / 3600.0
     slow = [max(1.0, (cast(float, j.start) - j.submit + j.runtime) / max(j.runtime, TAU)) for j in completed]
     work = sum(j.cores * j.runtime for j in started) / s.cores_per_node / 3600.0
     node_hours = r.node_seconds / 3600.0
@@ -113,6 +148,7 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
         "work_node_hours": round(work, 3),
         "utilisation": round(work / node_hours, 4) if node_hours else 0.0,
         "oracle_node_hours": round(oracle, 3),
+        "oracle_boot_node_hours": round(boot_oracle, 3),
         "core_hours": round(r.core_seconds / 3600.0, 3),
         "work_core_hours": round(work * s.cores_per_node, 3),
         "core_over_work": round(r.core_seconds / 3600.0 / (work * s.cores_per_node), 4) if work else 0.0,

@@ -80,3 +80,22 @@ def test_wide_jobs_are_judged_against_the_trace_machine(tmp_path):
     trace.write_text("; MaxProcs: lots\n" + THREE)
     with pytest.raises(ValueError, match=r"t.swf: header MaxProcs 'lots' is not a positive integer"):
         simulate(str(trace), max_nodes=8)
+
+
+def test_the_boot_oracle_pays_a_boot_per_stretch_and_keeps_a_node_through_a_short_gap():
+    # One node's worth of busy stretches: [0,100) on a, [150,250) on b (the 50 s gap is kept: a stands
+    # in for b), [1000,1100) on c (a gap of 750 s: booted again): 300 s of work, 2 boots of 120, 50 kept.
+    # Beside them, [0,1100) on d: a second level, one boot.
+    jobs = [job(0, 100, "a"), job(150, 250, "b"), job(1000, 1100, "c"), job(0, 1100, "d")]
+    assert metrics.boot_oracle_node_seconds(jobs, 0, 1100, 120) == pytest.approx(300 + 240 + 50 + 1100 + 120)
+    assert metrics.boot_oracle_node_seconds(jobs, 0, 1100, 0) == metrics.oracle_node_seconds(jobs, 0, 1100)
+    # a node freed and another taken at the same moment: no boot, no gap
+    assert metrics.boot_oracle_node_seconds([job(0, 100, "a"), job(100, 200, "b")], 0, 200, 120) == 200 + 120
+
+
+def test_the_report_s_boot_oracle_lies_between_the_oracle_and_what_the_run_paid():
+    m = run(THREE, machine=8, wide_protection=False)  # J1 J2 at 120 on A and B, J3 at 840 on A + C
+    # levels: 2 nodes 120-420, 1 node 420-720, 2 nodes 840-960: level 1 boots once and keeps its node
+    # 720-840 (120 s, as long as a boot); level 2 boots at 120 and again at 840 (gap 420 s)
+    assert m["oracle_boot_node_hours"] == pytest.approx((1140 + 120 + 120 + 120 + 120) / 3600, abs=1e-3)
+    assert m["oracle_node_hours"] < m["oracle_boot_node_hours"] <= m["node_hours"]
