@@ -276,6 +276,15 @@ def target_wait(r, dflt):
                 ),
             )
         )
+    if ps.get("oracle_boot_node_hours"):  # a --from-json of runs before the report had it: not said
+        foresight, most = ps["oracle_boot_node_hours"], (1 - FEWER_NH) * ps["node_hours"]
+        out.append(
+            (
+                foresight <= most,
+                f"(not a target) perfect foresight with boots pays {foresight:,.0f} node-h for powersave's own "
+                f"schedule: {'within' if foresight <= most else 'above'} the {most:,.0f} the target allows",
+            )
+        )
     d = r[f"dcluster 2x idle {dflt['idle']}"]
     over = d["node_hours"] / d["oracle_node_hours"] - 1
     out.append(

@@ -107,3 +107,15 @@ def test_the_slurm_model_s_section_follows_easy_s_and_leaves_it_alone(tmp_path):
     assert text.index(easy) < text.index("easy figures") < text.index(slurm) < text.index("slurm again")
     assert text.index("slurm again") < text.index("## End-to-end")
     assert "slurm figures" not in text and text.count(slurm) == 1 and text.count(easy + "\n") == 1
+
+
+def test_target_1b_is_weighed_against_what_foresight_pays_for_powersave_s_schedule():
+    sweep = {0: pt(100, 50), 600: pt(120, 30)}
+    for foresight, said in ((108, "above the 107"), (106, "within the 107")):  # 3 % under 110
+        ps = {**pt(110, 110), "oracle_boot_node_hours": foresight}
+        results, _front = targets.target_wait(runs_for_wait(sweep, ps), {"idle": 600})
+        (line,) = [line for _ok, line in results if line.startswith("(not a target)")]
+        assert f"pays {foresight} node-h for powersave's own schedule: {said}" in line
+    # runs from before the report had the figure: nothing said
+    results, _front = targets.target_wait(runs_for_wait(sweep, pt(110, 110)), {"idle": 600})
+    assert not [line for _ok, line in results if line.startswith("(not a target)")]
