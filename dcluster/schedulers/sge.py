@@ -42,8 +42,14 @@ HOLD_GROUP = "@dcluster_hold"
 HOLD_REASON = "dcluster: held (in @dcluster_hold)"
 MAX_ARRAY_TASKS = 10000  # pending array tasks expanded per job; the rest are counted in extra
 # ... and in one poll, all jobs together: 200 array records of 10,000 tasks each (34 kB of squeue, any user
-# may submit them) made 2,000,000 jobs and ran the master out of memory.  Each record still gives one.
+# may submit them) made 2,000,000 jobs and ran the master out of memory.  Each pending array gets an
+# equal share (array_share), so one user's arrays listed first do not hide everyone else's.
 MAX_TASKS_LISTED = 100_000
+
+
+def array_share(arrays: int) -> int:
+    """Tasks listed for each of ``arrays`` pending array jobs in one poll: at least one each."""
+    return max(1, min(MAX_ARRAY_TASKS, MAX_TASKS_LISTED // max(1, arrays)))
 
 
 # ---------------------------------------------------------------- PEs
@@ -320,6 +326,7 @@ def _jobs_from_records(
     limits: dict[tuple[Any, ...], tuple[int, int, tuple[str, ...]]] = {}  # many jobs share their requests
     states: dict[tuple[str, bool], JobState] = {}
     pe_rules: dict[str, str | None] = {}
+    share = array_share(sum(1 for rec in records if rec[1] == "pending" and rec[10]))  # list_state, task
     for (
         number,
         list_state,
@@ -382,7 +389,7 @@ def _jobs_from_records(
         else:
             queue = hard_queue
         if task and pending:
-            task_ids, beyond = expand_tasks(task, max(1, min(MAX_ARRAY_TASKS, MAX_TASKS_LISTED - len(entries))))
+            task_ids, beyond = expand_tasks(task, share)
             if beyond:
                 extra["tasks_not_listed"] = beyond
         else:

@@ -240,14 +240,20 @@ _TOTMEM = re.compile(r"(?:^|,)\s*totmem=([0-9]+)([a-zA-Z]*)")
 
 
 def _node_jobs(jobs_text: str) -> tuple[tuple[str, ...], int]:
-    """'0/136.srv,1-2/137.srv,0' -> (('136', '137'), 3 slots)."""
+    """'0/136.srv,1-2/137.srv,0' -> (('136', '137'), 3 slots); '0-1,4/138.srv' -> 3 slots of 138 (Torque 5
+    and later list a job's slots before it, commas and all)."""
     ids: list[str] = []
     used = 0
+    before: list[str] = []  # slots read ahead of their job
     for entry in jobs_text.replace("\n", ",").split(","):
         entry = entry.strip()
         if "/" not in entry:
+            if entry:
+                before.append(entry)
             continue
         slots, _, jid = entry.partition("/")
+        slots = ",".join([*before, slots])
+        before = []
         jid = short_id(jid)
         if jid and jid not in ids:
             ids.append(jid)

@@ -7,6 +7,7 @@ can have (model.MAX_NODE_CORES)."""
 
 from __future__ import annotations
 
+import collections
 import json
 import subprocess
 import sys
@@ -181,11 +182,17 @@ def test_a_grid_engine_memory_per_slot_times_slots_crosses_the_wire():
 
 @pytest.mark.parametrize(
     "jobs, np, used",
-    [("9-0/1.srv", "4", 1), (f"0-{LARGEST}/1.srv,0-{LARGEST}/2.srv", "", LARGEST), ("0-2/1.srv,5/2.srv", "8", 4)],
+    [
+        ("9-0/1.srv", "4", 1),
+        (f"0-{LARGEST}/1.srv,0-{LARGEST}/2.srv", "", LARGEST),
+        ("0-2/1.srv,5/2.srv", "8", 4),
+        ("0-1,4/1.srv,5/2.srv", "8", 4),
+    ],
 )
 def test_pbsnodes_slot_ranges_give_a_used_core_count_a_node_may_have(jobs, np, used):
     """A backwards range counted -8 cores used, two huge ones more than 2**64: the node failed the
-    wire's check, and with it the whole node list."""
+    wire's check, and with it the whole node list.  Slots listed with commas before their job (Torque 5
+    and later: 0-1,4/1.srv) counted only the last of them."""
     doc = f"<Data><Node><name>cn1</name><state>free</state><np>{np}</np><jobs>{jobs}</jobs></Node></Data>"
     (node_,) = torque.parse_pbsnodes(doc)
     assert Node.from_dict(node_.to_dict()) == node_ and node_.cores_used == used
@@ -193,20 +200,40 @@ def test_pbsnodes_slot_ranges_give_a_used_core_count_a_node_may_have(jobs, np, u
 
 def test_pending_array_tasks_are_listed_up_to_a_bound_for_all_jobs_together(monkeypatch):
     """Each array record gave up to 10,000 jobs, with no bound on their sum: 200 records (34 kB of squeue,
-    any user's to submit) made 2,000,000 jobs and ran the master out of memory."""
+    any user's to submit) made 2,000,000 jobs and ran the master out of memory.  Each pending array gets
+    an equal share of the bound, so the arrays listed first do not hide the others' demand."""
     monkeypatch.setattr(sge, "MAX_TASKS_LISTED", 1000)
     rec = {"array_task_string": "0-9999", "job_state": ["PENDING"], "cpus": 1, "node_count": 1}
     doc = json.dumps({"jobs": [{**rec, "job_id": 1000 + i, "array_job_id": 1000 + i} for i in range(5)]})
     jobs = slurm.parse_squeue(doc, now=0)
-    assert len(jobs) == 1000 + 4  # the first lists the 1,000; each other record still gives one
-    assert {j.id.split("_")[0] for j in jobs} == {str(1000 + i) for i in range(5)}
-    assert jobs[-1].extra["tasks_not_listed"] == 9999
+    by_array = collections.Counter(j.id.split("_")[0] for j in jobs)
+    assert by_array == {str(1000 + i): 200 for i in range(5)}
+    assert jobs[-1].extra["tasks_not_listed"] == 9800
+
+
+def test_grid_engine_s_pending_arrays_share_the_bound_too(monkeypatch):
+    monkeypatch.setattr(sge, "MAX_TASKS_LISTED", 10)
+    rec = (
+        '<job_list state="pending"><JB_job_number>{n}</JB_job_number><JAT_prio>0.5</JAT_prio><JB_name>a</JB_name>'
+        "<JB_owner>u</JB_owner><state>qw</state><JB_submission_time>2026-11-22T17:08:16</JB_submission_time>"
+        "<queue_name></queue_name><slots>1</slots><tasks>1-1000:1</tasks></job_list>"
+    )
+    doc = (
+        "<?xml version='1.0'?><job_info><queue_info></queue_info><job_info>"
+        + "".join(rec.format(n=n) for n in (7, 8))
+        + "</job_info></job_info>"
+    )
+    jobs = sge.parse_qstat(doc, {})
+    assert collections.Counter(j.id.split(".")[0] for j in jobs) == {"7": 5, "8": 5}
 
 
 @pytest.mark.parametrize(
     "nodes, message",
     [
-        ("n[0-99999][0-99999][1-0]", "of more than 100000 names or ranges"),  # 10**10 calls, no name
+        ("n[0-99999][0-99999][1-0]", r"host range \[1-0\] runs backwards"),  # was 10**10 calls, no name
+        ("n[0-99999][0-99999]", "of more than 100000 names"),
+        (",".join(["x"] * 100_001), "of more than 100000 names"),
+        ("a" + "[b" * 64_000, "with an unclosed '\\['"),  # a regular expression took 3 s on it
         ("x" * 20000 + "[0-99999]", "of more than 255 characters"),  # 2 GB of names
         ("n[5-4]", r"host range \[5-4\] runs backwards"),
     ],

@@ -94,7 +94,10 @@ def test_pbsnodes_real_pcluster():
     free = nodes["ip-10-0-1-242"]
     assert free.state == NodeState.IDLE and free.cores == 4 and free.mem_mb == 7632 and free.jobs == ()
     busy = nodes["ip-10-0-1-237"]
-    assert busy.state == NodeState.BUSY and busy.jobs == ("136", "137", "138") and busy.cores_used == 3
+    # "1/136...,2/137...,0,3/138...": Torque 6 lists a job's slots before it, commas and all (0,3/138), so
+    # 4 of its 4 slots are used, as its job-exclusive state says (the "0" was dropped: 3)
+    assert busy.state == NodeState.BUSY and busy.jobs == ("136", "137", "138") and busy.cores_used == 4
+    assert "job-exclusive" in busy.extra["state_flags"]
 
 
 def test_pbsnodes_real_64_nodes_with_gpus_and_combined_state():
