@@ -175,6 +175,7 @@ class OpenStackDriver(Driver):
         super().__init__(resource, cluster_name, secret)
         self._client = client
         self._flavor: Any = None
+        self._checked: tuple[int, int] | None = None  # _size()
         self._versioned: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -288,11 +289,21 @@ class OpenStackDriver(Driver):
             self._flavor = match[0]
         return self._flavor
 
+    def _size(self) -> tuple[int, int]:
+        """The flavor's (vCPUs, MB), checked once (plausible_size logs an absurd one: once, not every listing)."""
+        if self._checked is None:
+            flavor = self.flavor()
+            self._checked = (
+                plausible_size(flavor.vcpus, model.MAX_NODE_CORES, "vCPUs"),
+                plausible_size(flavor.ram, LARGEST, "MB of RAM"),
+            )
+        return self._checked
+
     def cores(self) -> int:
-        return self.resource.cores or plausible_size(self.flavor().vcpus, model.MAX_NODE_CORES, "vCPUs")
+        return self.resource.cores or self._size()[0]
 
     def mem_mb(self) -> int:
-        return self.resource.mem_mb or plausible_size(self.flavor().ram, LARGEST, "MB of RAM")
+        return self.resource.mem_mb or self._size()[1]
 
     # ------------------------------------------------------------ listing
     def _all_servers(self) -> list[Any]:

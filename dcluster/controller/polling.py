@@ -128,15 +128,25 @@ class Polls:
 
 def _shape(cores: Any, mem_mb: Any, resource: str) -> tuple[int, int]:
     """A new node's (cores, MB) as the cloud tells them (a flavor's vCPUs, an instance type's): input like
-    any other answer.  A count the model cannot hold is refused, naming the pillar key that replaces it."""
+    any other answer.  A count the model cannot hold is unknown (0), logged once with the pillar key that
+    replaces it: the shape is kept, not asked again every poll."""
     if type(cores) is not int or not 1 <= cores <= MAX_NODE_CORES:
-        raise ValueError(
-            f"the cloud answers {reprlib.repr(cores)} cores per node, not a whole number from 1 to {MAX_NODE_CORES} "
-            f"(set dcluster:cloud:{resource}:cores)"
+        log.warning(
+            "dcluster: cannot learn the node size of %s: the cloud answers %s cores per node, not a whole number "
+            "from 1 to %d (set dcluster:cloud:%s:cores)",
+            resource,
+            reprlib.repr(cores),
+            MAX_NODE_CORES,
+            resource,
         )
+        cores = 0
     if type(mem_mb) is not int or not 0 <= mem_mb <= LARGEST:
-        raise ValueError(
-            f"the cloud answers {reprlib.repr(mem_mb)} MB per node, not a whole number from 0 to 2**64 "
-            f"(set dcluster:cloud:{resource}:mem_mb)"
+        log.warning(
+            "dcluster: the cloud answers %s MB per node for %s, not a whole number from 0 to 2**64 "
+            "(set dcluster:cloud:%s:mem_mb)",
+            reprlib.repr(mem_mb),
+            resource,
+            resource,
         )
+        mem_mb = 0
     return cores, mem_mb

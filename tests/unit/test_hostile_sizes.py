@@ -245,7 +245,7 @@ def test_a_running_job_s_host_list_costs_no_more_than_its_names(nodes, message):
 
 
 @pytest.mark.parametrize("vcpus", [10**9, float("inf"), "many"])
-def test_an_absurd_flavor_is_an_unknown_size_not_a_failed_listing(vcpus):
+def test_an_absurd_flavor_is_an_unknown_size_not_a_failed_listing(vcpus, caplog):
     """The flavor's size is stamped on every listed instance: infinity raised OverflowError in every
     listing; 10**9 sized the planner's new nodes (from the workers' cores) and the scheduler's."""
     cfg = config(
@@ -276,6 +276,8 @@ def test_an_absurd_flavor_is_an_unknown_size_not_a_failed_listing(vcpus):
     drv = OpenStackDriver(cfg.resources["r1"], cfg.cluster_name, cfg.secret, client=client)
     (listed,) = drv.instances()
     assert drv.cores() == 0 and listed.cores == 0
+    drv.instances()  # a listing every poll: the flavor is judged, and logged, once
+    assert len([r for r in caplog.records if "the cloud answers" in r.getMessage()]) == 1
     p = plan(view(cfg, instances={"r1": [listed]}, jobs=[job(1)]), cfg)
     assert not p.launches() and "cores per node unknown" in dict(p.waiting)["1"]
 
