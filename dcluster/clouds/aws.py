@@ -292,8 +292,16 @@ class AwsDriver(Driver):
                 raise InvalidConfig(f"instance type {itype} is unknown in this region", cloud="aws")
             info = answer[0]
             self._shape = (
-                plausible_size(info.get("VCpuInfo", {}).get("DefaultVCpus", 0), model.MAX_NODE_CORES, "vCPUs"),
-                plausible_size(info.get("MemoryInfo", {}).get("SizeInMiB", 0), LARGEST, "MiB"),
+                plausible_size(
+                    info.get("VCpuInfo", {}).get("DefaultVCpus", 0),
+                    0,
+                    model.MAX_NODE_CORES,
+                    self.resource.name,
+                    "cores",
+                ),
+                plausible_size(
+                    info.get("MemoryInfo", {}).get("SizeInMiB", 0), 0, LARGEST, self.resource.name, "mem_mb"
+                ),
             )
         return self._shape
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import abc
 import logging
 import math
+import reprlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,20 +54,26 @@ from .errors import CloudError, InvalidConfig, Transient
 log = logging.getLogger(__name__)
 
 
-def plausible_size(value: Any, most: int, what: str) -> int:
-    """A flavor's or an instance type's size (vCPUs, MB) as a whole number from 0 to ``most``; anything
-    else (infinity, 10**9 vCPUs, text) is 0, unknown, and logged.  The cloud's answer is input: raised,
-    it failed every listing, and taken as given it sized the planner's nodes and the scheduler's."""
+def plausible_size(value: Any, least: int, most: int, resource: str, key: str) -> int:
+    """A node's size as the cloud tells it (a flavor's vCPUs or RAM, an instance type's: the pillar's
+    ``key`` when it is not set) as a whole number from ``least`` to ``most``; anything else (infinity,
+    10**9 vCPUs, text) is 0, unknown, and logged naming the key to set.  The cloud's answer is input:
+    raised, it failed every listing, and taken as given it sized the planner's nodes and the scheduler's."""
     try:
         n = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     except (OverflowError, ValueError):  # int() of an infinity or NaN
         n = None
-    if n is None or not 0 <= n <= most:
+    if n is None or not least <= n <= most:
         log.warning(
-            "dcluster: the cloud answers %s %s, not a whole number from 0 to %d: taken as unknown",
-            what,
-            str(value)[:40],
+            "dcluster: cannot learn the node size of %s: the cloud answers %s %s, not a whole number from %d "
+            "to %d (set dcluster:cloud:%s:%s)",
+            resource,
+            reprlib.repr(value),
+            key,
+            least,
             most,
+            resource,
+            key,
         )
         return 0
     return n

@@ -294,8 +294,8 @@ class OpenStackDriver(Driver):
         if self._checked is None:
             flavor = self.flavor()
             self._checked = (
-                plausible_size(flavor.vcpus, model.MAX_NODE_CORES, "vCPUs"),
-                plausible_size(flavor.ram, LARGEST, "MB of RAM"),
+                plausible_size(flavor.vcpus, 0, model.MAX_NODE_CORES, self.resource.name, "cores"),
+                plausible_size(flavor.ram, 0, LARGEST, self.resource.name, "mem_mb"),
             )
         return self._checked
 

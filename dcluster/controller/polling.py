@@ -8,13 +8,13 @@ cached per resource for ``cloud_poller_interval`` seconds unless the resource ch
 from __future__ import annotations
 
 import logging
-import reprlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from ..actuator.ports import SchedulerPort
+from ..clouds.base import plausible_size
 from ..config import Config, Resource
 from ..model import MAX_NODE_CORES, Instance, Job, Node
 from ..wire import LARGEST
@@ -127,26 +127,9 @@ class Polls:
 
 
 def _shape(cores: Any, mem_mb: Any, resource: str) -> tuple[int, int]:
-    """A new node's (cores, MB) as the cloud tells them (a flavor's vCPUs, an instance type's): input like
-    any other answer.  A count the model cannot hold is unknown (0), logged once with the pillar key that
-    replaces it: the shape is kept, not asked again every poll."""
-    if type(cores) is not int or not 1 <= cores <= MAX_NODE_CORES:
-        log.warning(
-            "dcluster: cannot learn the node size of %s: the cloud answers %s cores per node, not a whole number "
-            "from 1 to %d (set dcluster:cloud:%s:cores)",
-            resource,
-            reprlib.repr(cores),
-            MAX_NODE_CORES,
-            resource,
-        )
-        cores = 0
-    if type(mem_mb) is not int or not 0 <= mem_mb <= LARGEST:
-        log.warning(
-            "dcluster: the cloud answers %s MB per node for %s, not a whole number from 0 to 2**64 "
-            "(set dcluster:cloud:%s:mem_mb)",
-            reprlib.repr(mem_mb),
-            resource,
-            resource,
-        )
-        mem_mb = 0
-    return cores, mem_mb
+    """A new node's (cores, MB) as the cloud tells them: a count the model cannot hold is unknown (0), logged
+    once with the pillar key that replaces it (the shape is kept, not asked again every poll)."""
+    return (
+        plausible_size(cores, 1, MAX_NODE_CORES, resource, "cores"),
+        plausible_size(mem_mb, 0, LARGEST, resource, "mem_mb"),
+    )

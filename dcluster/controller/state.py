@@ -31,8 +31,9 @@ import logging
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..actuator.records import Records
 from ..atomic_file import write_text
@@ -293,51 +294,57 @@ def _listed(data: Any) -> dict[str, Instance]:
     return out
 
 
-def _whole(v: Any, most: int) -> bool:
+_MODES = ("normal", "frozen", "draining")  # reconcile.Limits.mode
+
+
+def _whole(v: Any, most: int) -> TypeGuard[int]:
     return type(v) is int and 0 <= v <= most
+
+
+def _entries(data: Any, what: str, build: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """Each resource's ``what`` as saved, ``build`` of its record (None: malformed, dropped and logged)."""
+    out = {}
+    for name, rec in (data if isinstance(data, dict) else {}).items():
+        item = build(rec) if isinstance(name, str) and isinstance(rec, dict) else None
+        if item is None:
+            log.warning("dcluster: state file: %s of %s dropped: %s", what, str(name)[:80], str(rec)[:200])
+        else:
+            out[name] = item
+    return out
 
 
 def _limits(data: Any) -> dict[str, Limits]:
     """An operator's freeze or drain of each resource as saved.  A malformed entry is dropped, logged (the
     pillar's limits apply): a max of 1e999 had the planner launch without end, a min of "3" failed every
     cycle."""
-    out = {}
-    for name, rec in (data if isinstance(data, dict) else {}).items():
-        if (
-            isinstance(name, str)
-            and isinstance(rec, dict)
-            and _whole(rec.get("min"), MAX_NODES)
-            and _whole(rec.get("max"), MAX_NODES)
-            and rec["min"] <= rec["max"]
-            and rec.get("mode", "normal") in ("normal", "frozen", "draining")
-        ):
-            out[name] = Limits(rec["min"], rec["max"], rec.get("mode", "normal"))
-        else:
-            log.warning("dcluster: state file: limits of %s dropped: %s", str(name)[:80], str(rec)[:200])
-    return out
+
+    def build(rec: dict[str, Any]) -> Limits | None:
+        low, high, mode = rec.get("min"), rec.get("max"), rec.get("mode", "normal")
+        if _whole(low, MAX_NODES) and _whole(high, MAX_NODES) and low <= high and mode in _MODES:
+            return Limits(low, high, mode)
+        return None
+
+    return _entries(data, "limits", build)
 
 
 def _backoff(data: Any) -> dict[str, BackoffState]:
     """Each resource's launch backoff as saved; a malformed entry is dropped (launches are tried again)."""
-    out = {}
-    for name, rec in (data if isinstance(data, dict) else {}).items():
-        until = rec.get("until", 0.0) if isinstance(rec, dict) else None
+
+    def build(rec: dict[str, Any]) -> BackoffState | None:
+        failures, until = rec.get("failures", 0), rec.get("until", 0.0)
+        kind, last = rec.get("kind", ""), rec.get("last_error", "")
         if (
-            isinstance(name, str)
-            and isinstance(rec, dict)
-            and _whole(rec.get("failures", 0), LARGEST)
+            _whole(failures, LARGEST)
             and isinstance(until, (int, float))
             and not isinstance(until, bool)
             and math.isfinite(until)
-            and isinstance(rec.get("kind", ""), str)
-            and isinstance(rec.get("last_error", ""), str)
+            and isinstance(kind, str)
+            and isinstance(last, str)
         ):
-            out[name] = BackoffState(
-                rec.get("failures", 0), float(until), rec.get("kind", ""), rec.get("last_error", "")
-            )
-        else:
-            log.warning("dcluster: state file: backoff of %s dropped: %s", str(name)[:80], str(rec)[:200])
-    return out
+            return BackoffState(failures, float(until), kind, last)
+        return None
+
+    return _entries(data, "backoff", build)
 
 
 def _bootstrap(data: Any) -> dict[str, BootstrapState]:

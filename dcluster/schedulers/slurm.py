@@ -26,14 +26,13 @@ from dcluster.wire import LARGEST
 
 from .adapter import Adapter
 from .errors import ParseError, RefusedError, SchedulerError
-from .sge import array_share, expand_tasks
-from .units import split_list
+from .sge import MAX_ARRAY_TASKS, array_share, expand_tasks
+from .units import capped, split_list
 from .validate import check_group, check_host, check_jobid, check_reason, reservation_fields
 from .xml_stream import has_content
 
 log = logging.getLogger(__name__)
 
-MAX_ARRAY_TASKS = 10000
 # Host names one job's node list may expand to: more is no cluster's (squeue's "nodes": "n[0-999999999]" was
 # expanded, name by name, until the master ran out of memory)
 MAX_HOSTLIST = 100_000
@@ -257,7 +256,7 @@ def _parse_job(
     chunk_cores = max(1, math.ceil(cpus / count))
     mem = int(num(raw.get("memory_per_node"), 0))
     if not mem and num(raw.get("memory_per_cpu"), 0):
-        mem = min(int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores, LARGEST)  # a model field holds no more
+        mem = capped(int(num(raw.get("memory_per_cpu"), 0)) * chunk_cores)
     limit = num(raw.get("time_limit"), 0)
     array_job = int(num(raw.get("array_job_id"), 0))
     task = raw.get("array_task_id")
@@ -300,7 +299,7 @@ def _parse_job(
                 chunk_cores=chunk_cores,
                 chunk_mem_mb=mem,
                 distinct=True,
-                walltime_s=min(int(limit) * 60, LARGEST) if limit else 0,
+                walltime_s=capped(int(limit) * 60) if limit else 0,
                 submit_time=float(num(raw.get("submit_time"), 0)),
                 nodes=tuple(expand_hostlist(str(raw.get("nodes") or ""))) if state == JobState.RUNNING else (),
                 start_time=float(num(raw.get("start_time"), 0)) if state == JobState.RUNNING else 0.0,

@@ -89,8 +89,14 @@ def boot_oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float, b
     stretches cost their length, its first a boot, and each gap before the next the shorter of the gap
     (the node kept idle) and a boot (released, booted again).  Levels stacked last in, first out pair
     each node freed with the one wanted next, the best pairing for a cost concave in the gap."""
+    busy = _busy(jobs, start, end)
+    return sum(hi - lo for lo, hi in busy) + _boots(busy, boot)
+
+
+def _boots(busy: list[tuple[float, float]], boot: float) -> float:
+    """What boot_oracle_node_seconds pays over the busy stretches ``busy``: boots and gaps kept."""
     steps: dict[float, int] = {}
-    for lo, hi in _busy(jobs, start, end):
+    for lo, hi in busy:
         steps[lo] = steps.get(lo, 0) + 1
         steps[hi] = steps.get(hi, 0) - 1
     total, up = 0.0, 0
@@ -103,7 +109,7 @@ def boot_oracle_node_seconds(jobs: Iterable[SimJob], start: float, end: float, b
         for level in range(up + delta + 1, up + 1):  # fewer: the top ones go idle
             freed[level] = t
         up += delta
-    return total + oracle_node_seconds(jobs, start, end)
+    return total
 
 
 def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
@@ -115,8 +121,9 @@ def summarise(r: Result, machine_cores: int | None = None) -> dict[str, Any]:
     wide_min = max(1, math.ceil(machine / 4))
     wide = [j for j in r.jobs if j.cores >= wide_min]
     wide_waits = [j.start - j.submit for j in wide if j.start is not None]
-    oracle = oracle_node_seconds(started, r.start, r.end) / 3600.0
-    boot_oracle = boot_oracle_node_seconds(started, r.start, r.end, s.boot) / 3600.0
+    busy = _busy(started, r.start, r.end)  # once: the oracle and the oracle with boots both read it
+    oracle = sum(hi - lo for lo, hi in busy) / 3600.0
+    boot_oracle = oracle + _boots(busy, s.boot) / 3600.0
     slow = [max(1.0, (cast(float, j.start) - j.submit + j.runtime) / max(j.runtime, TAU)) for j in completed]
     work = sum(j.cores * j.runtime for j in started) / s.cores_per_node / 3600.0
     node_hours = r.node_seconds / 3600.0
