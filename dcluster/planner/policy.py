@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,11 +38,12 @@ from . import backoff, eligibility
 from . import explain as why_
 from . import idle as idle_
 from .actions import Action, Kind, Plan
+from .node_size import size_choice
 from .packing import DRAINING, LIVE, Pool
+from .reservation import Reservation, reservation
+from .wide_job import held_for_job, keep_for, protect
 
 MAX_JOBS_IN_REASON = 5
-# the hold reason of a node held for a blocked wide job (_hold_for); scale_down tells it from its own drains by it
-WIDE_HOLD = "dcluster: kept for job "
 
 
 def limits_of(view: View, res: Resource) -> Limits:
@@ -68,7 +68,7 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
     now = view.now if now is None else now
     if not view.scheduler_ok:
         return Plan(notes=("scheduler poll failed: planning nothing until it answers",), planned=False)
-    out = _Planner(view, config, now)
+    out = Planner(view, config, now)
     out.safety()
     out.retire()  # like safety, also in manual mode: the pillar no longer has the resource
     suppressed: tuple[Action, ...] = ()
@@ -97,7 +97,7 @@ def plan(view: View, config: Config, now: float | None = None) -> Plan:
     )
 
 
-class _Planner:
+class Planner:
     def __init__(self, view: View, config: Config, now: float):
         self.view, self.config, self.now = view, config, now
         self.actions: list[Action] = []
@@ -118,10 +118,10 @@ class _Planner:
         self._by_name = {w.name: w for w in view.workers}
         self.known = {w.name for w in view.workers if w.node is not None}  # the nodes the scheduler has
         self.registering: dict[str, float] = {}  # booted workers safety() registers -> their launch time
-        self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (_protect)
+        self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (wide_job.protect)
         self.recheck: float | None = None  # Plan.recheck
-        self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (_wait_away)
-        self.no_launch: set[str] = set()  # resources that may launch nothing now, whatever their max (_lead)
+        self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (wide_job.wait_away)
+        self.no_launch: set[str] = set()  # resources that may launch nothing now, whatever their max (wide_job.idle_lead)
 
     # ------------------------------------------------------------ helpers
     def _why(self, code: str, text: str) -> str:
@@ -377,10 +377,10 @@ class _Planner:
         failed: dict[tuple[Any, ...], str] = {}
         motivated: dict[str, list[str]] = {}
         passes = (((LIVE,), False), ((LIVE, DRAINING), False), ((LIVE, DRAINING), True))
-        resv: _Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
+        resv: Reservation | None = None  # the first job that found no room, as the scheduler reserves for it
         head_seen = False  # EASY reserves for that one job only: worked out once, even when there is none
         young_why = self._why(why_.SCALE_UP_DELAY, f"pending for less than scale_up_delay ({cfg.scale_up_delay} s)")
-        # node_size_choice waste: among same-priority resources, the size that wastes least (_size_choice);
+        # node_size_choice waste: among same-priority resources, the size that wastes least (node_size.size_choice);
         # backlog: cores of the pending jobs behind each one of its class (they would fill a new node's
         # spare cores), promised: those already counted on to fill a node launched in this plan
         by_waste = cfg.node_size_choice == "waste" and len(resources) > 1
@@ -447,7 +447,7 @@ class _Planner:
                 tried = fits
                 if allow_new and by_waste and len(fits) > 1:
                     behind = max(0, backlog[job.id] - promised.get(cls, 0))
-                    choice = self._size_choice(job, cls, fits, pools, tiers, behind, rank_cache)
+                    choice = size_choice(cfg, job, cls, fits, pools, tiers, behind, rank_cache)
                     if choice is not None:
                         tried, size_why, credit = [choice[0]], choice[1], choice[2]
                         promised[cls] = promised.get(cls, 0) + credit
@@ -477,7 +477,7 @@ class _Planner:
                             order_cache.clear()
                             fits_cache.clear()
                         if not head_found:
-                            head_found = self._protect(job, pool, idxs, first_new[res.name], draining, booting)
+                            head_found = protect(self, job, pool, idxs, first_new[res.name], draining, booting)
                         break
                 if placed:
                     break
@@ -495,7 +495,7 @@ class _Planner:
                 self.waiting.append((job.id, failed[shape]))
                 if not head_seen and cfg.respect_reservations:  # off: no reservation is worked out at all
                     head_seen = True
-                    resv = _reservation(job, fits, pools, view, self.now)
+                    resv = reservation(job, fits, pools, view, self.now)
                     if resv is not None:
                         if resv.next_end is not None:
                             self._recheck_at(resv.next_end)  # a job running past its wall time moves the start
@@ -503,7 +503,7 @@ class _Planner:
                         blocked_head = None if head_found else job
             head_found = head_found or not placed
         if blocked_head is not None and resv is not None:
-            self._keep_for(blocked_head, resv, pools, motivated)
+            keep_for(self, blocked_head, resv, pools, motivated)
 
         for res in resources:
             pool = pools[res.name]
@@ -599,248 +599,6 @@ class _Planner:
             lay, on_old = (pool.layout(*shape, (), True), 0) if allow_new else (None, 0)
         return (None if lay is None else pool.commit(lay, job.chunk_cores, job.chunk_mem_mb)), on_old
 
-    def _size_choice(
-        self,
-        job: Job,
-        cls: tuple[Any, ...],
-        fits: list[Resource],
-        pools: dict[str, Pool],
-        tiers: tuple[int, ...],
-        behind: int,
-        rank_cache: dict[tuple[Any, ...], dict[str, tuple[bool, int]]],
-    ) -> tuple[Resource, str, int] | None:
-        """The resource whose new nodes waste least for ``job``, among the first priority group (in the
-        expander's order) where one can take it; with the reason for the dry-run and the spare cores
-        counted on to be filled by the ``behind`` cores of jobs queued behind it.
-
-        Waste, in idle core-seconds: the new nodes' cores this job leaves free over its wall time (less
-        those the jobs behind it would take: the plan packs them there before launching more), plus
-        every new core's idle tail of max_idle_time (again less the cores the jobs behind take, whose
-        own nodes would pay that tail).  At the same price per core a node's cost is its cores, so
-        this is the cost above the job's own work.  Ties (a job of unknown wall time, no idle tail)
-        go to fewer spare cores, then fewer new cores, then the smaller node, then the expander's order.
-        Returns None when fewer than two resources of that group can take it (nothing to choose).
-        """
-        ranks = rank_cache.setdefault(cls, {})
-        group: list[tuple[tuple[int, ...], Resource, int]] = []
-        group_rank: tuple[bool, int] | None = None
-        able = [(i, res) for i, res in enumerate(fits) if pools[res.name].might_fit(job.chunk_cores, tiers, True)]
-        if len(able) < 2:
-            return None  # (most often: the others are at their max)
-        for i, res in able:
-            pool = pools[res.name]
-            rank = ranks.get(res.name)
-            if rank is None:
-                rank = ranks[res.name] = eligibility.rank(job, res, self.config.cluster)
-            if group_rank is not None and rank != group_rank:
-                break  # a lower priority: only when the best group cannot take it
-            layout = pool.layout(job.chunks, job.chunk_cores, job.chunk_mem_mb, job.distinct, tiers, True)
-            if layout is None:
-                continue
-            group_rank = rank
-            new_cores = len(layout.new) * pool.cores
-            spare = new_cores - sum(layout.new) * job.chunk_cores
-            credit = min(spare, behind)
-            idle = self.config.idle_limit(res.name)
-            waste = (spare - credit) * job.walltime_s + (new_cores - credit) * idle
-            group.append(((waste, spare - credit, new_cores, pool.cores, i, credit), res, len(layout.new)))
-        if len(group) < 2:
-            return None
-        group.sort(key=lambda g: g[0])
-        (waste, _, _, _, _, credit), best, n = group[0]
-        others = ", ".join(f"{r.name} {k[0]:,.0f}" for k, r, _ in group[1:4]) + (" ..." if len(group) > 4 else "")
-        wall = f"{job.walltime_s} s wall time" if job.walltime_s else "unknown wall time"
-        why = (
-            f"{best.name}: on {n} new node(s) of {pools[best.name].cores} cores this plan launches, the node "
-            f"size that wastes least for {job.chunks}x{job.chunk_cores} cores, {wall}: {waste:,.0f} idle core-s "
-            f"against {others} (node_size_choice waste)"
-        )
-        return best, why, credit
-
-    def _protect(
-        self, job: Job, pool: Pool, idxs: list[int], first_new: int, draining: set[str], booting: set[str]
-    ) -> bool:
-        """Whether ``job``, just placed on ``pool``'s bins ``idxs``, is the scheduler's head: the first job
-        that does not fit on free cores of registered nodes (False: the scheduler starts it now).
-
-        With ``protect_wide_jobs``, while some of the head's nodes still boot, its booted ones are not
-        registered and its draining ones not released.  Registered one by one, each would go to a
-        narrower job queued behind it: a scheduler reserves nothing for a job wider than the nodes it
-        has.  Registered in one cycle, the whole set is free at once and the scheduler starts the head
-        first.
-        """
-        used = sorted(set(idxs))
-        names = [pool.bins[i].name for i in used]
-        coming = sum(
-            1
-            for i, n in zip(used, names, strict=True)
-            if i >= first_new or not n or (n in booting and n not in self.registering)
-        )
-        if not coming and draining.isdisjoint(names) and not any(n in self.registering for n in names):
-            return False
-        if not coming or not self.config.protect_wide_jobs or not self.view.auto_mode:
-            return True  # all up: what it needs joins (or is released) in this cycle
-        text = f"for job {job.id} ({job.cores} cores): {coming} of its {len(used)} node(s) still booting"
-        kept = self._defer([n for n in names if n in self.registering], job, text)
-        for name in sorted(draining & set(names)):
-            self.kept[name] = (why_.WIDE_JOB, f"drained, not released {text} (protect_wide_jobs)")
-            kept.add(name)
-            self.earmarked.add(name)
-            self.acted.add(name)  # not destroyed as drained and empty either
-        if kept:
-            self.placed[-1] = (
-                job.id,
-                self._why(
-                    why_.WIDE_JOB,
-                    f"{pool.resource}: waits {text}; {len(kept)} up, kept out of the scheduler until all are, so "
-                    f"jobs behind it do not take them (protect_wide_jobs)",
-                ),
-            )
-        return True
-
-    def _defer(self, names: list[str], job: Job, text: str) -> set[str]:
-        """Leave the booted ``names`` unregistered this cycle (their REGISTER dropped), for ``job``.  A node
-        waits at most half of max_launch_time (past it, it would be destroyed as never usable)."""
-        limit = self.config.max_launch_time / 2
-        held = {n for n in names if self.now - self.registering[n] < limit}
-        for n in held:
-            self._recheck_at(self.registering[n] + limit)
-        if held:
-            self.actions = [a for a in self.actions if a.kind != Kind.REGISTER or a.target not in held]
-            for name in held:
-                self.kept[name] = (why_.WIDE_JOB, f"booted, not registered {text} (protect_wide_jobs)")
-        return held
-
-    def _keep_for(self, job: Job, resv: _Reservation, pools: dict[str, Pool], motivated: dict[str, list[str]]) -> None:
-        """With ``protect_wide_jobs``, the blocked head ``job`` (no capacity takes it now) gets a reservation
-        from the scheduler: one reserves only on the nodes it has, so they must hold ``job``'s cores.
-        While they do, the idle ones that keep them so are not retired.  While they do not, the missing
-        nodes are launched, and until they are up nothing ``job`` counts on goes to a narrower job
-        queued behind it (each would push its start back): the booted ones are not registered, the idle
-        ones and those whose jobs end by its reserved start are held.  Once all are up they join (are
-        registered and released) in one cycle, and the scheduler backfills behind the reservation as on
-        a static machine."""
-        if not self.config.protect_wide_jobs or not self.view.auto_mode:
-            return
-        ours = [w for w in self.view.workers if w.resource in resv.resources and w.name not in self.doomed]
-        drained = [w for w in ours if w.state == WorkerState.DRAINING and w.name not in self.acted]
-        text = f"for job {job.id} ({job.cores} cores), which the scheduler can reserve only on the nodes it has"
-        idle = sorted(
-            (w for w in ours if w.state == WorkerState.IDLE and w.name not in self.wanted and w.name not in self.acted),
-            key=lambda w: (w.since, w.name),
-        )
-        # What the scheduler can count on at the reserved start: the idle nodes, and the busy or held ones
-        # whose jobs end by then.  A node whose job runs past it is no help: the scheduler, which knows no
-        # node still to launch, would reserve later (when that job ends) and start jobs behind ``job`` on the
-        # others until then; the nodes the planner's reservation takes from the headroom must exist for the
-        # two to agree, so they count as missing.
-        ends = _ends(self.view)
-        frees = [
-            w
-            for w in ours
-            if w.state == WorkerState.IDLE
-            or (
-                w.state in (WorkerState.BUSY, WorkerState.DRAINING)
-                and w.name not in self.acted
-                and all(ends.get(j, float("inf")) <= resv.shadow for j in w.jobs)
-            )
-        ]
-        lead = self._lead(resv)
-        if lead is not None and resv.shadow - self.now > lead:
-            self._wait_away(job, resv, idle, drained, frees, lead)
-            return
-        drained = [w for w in drained if w in frees]
-        spare = sum(w.cores for w in frees) - job.cores  # idle cores that may still be retired
-        ready = [w for w in ours if w.name in self.registering]
-        coming = sum(w.cores for w in ours if w.state == WorkerState.STARTING and w.name not in self.registering)
-        coming += sum(
-            self.view.launching(r) * pools[r].cores + pools[r].new_nodes * pools[r].cores for r in resv.resources
-        )
-        coming -= resv.taken_new  # launched for jobs behind it that run past its start: not free then
-        missing = -spare - sum(w.cores for w in ready) - coming
-        for name in sorted(resv.resources):
-            pool = pools[name]
-            n = min(pool.headroom, -(-missing // pool.cores)) if missing > 0 else 0
-            if n > 0:
-                pool.headroom -= n
-                pool.new_nodes += n
-                missing -= n * pool.cores
-                coming += n * pool.cores
-                motivated.setdefault(name, []).append(job.id)
-        if spare < 0 and coming > 0:
-            text = f"{text}: {coming} more core(s) booting"
-            self._defer([w.name for w in ready], job, text)
-            hold = [w.name for w in idle] + [w.name for w in frees if w.state == WorkerState.BUSY]
-            self._hold_for(job, hold, text)
-            for w in drained:
-                self.kept[w.name] = (why_.WIDE_JOB, f"drained, kept {text} (protect_wide_jobs)")
-                self.acted.add(w.name)  # neither destroyed as drained and empty nor released yet
-                self.earmarked.add(w.name)
-            return
-        for w in drained:  # all up: what was held for it joins with the rest
-            self.actions.append(
-                Action(Kind.RELEASE, w.resource, f"kept for job {job.id}: all its nodes are up", target=w.name)
-            )
-            self.acted.add(w.name)
-        for w in idle:
-            if spare >= w.cores:
-                spare -= w.cores
-                continue
-            self.acted.add(w.name)  # scale_down leaves it as it is
-            self.kept[w.name] = (why_.WIDE_JOB, f"kept idle {text} (protect_wide_jobs)")
-
-    def _lead(self, resv: _Reservation) -> float | None:
-        """How far ahead of a blocked wide job's reserved start its idle nodes are worth keeping
-        (``wide_job_idle: release``): idle_keep_boots x the slowest of its resources' latest boots, the
-        adaptive idle policy's trade-off (a release costs a boot of node time and a boot of its wait).  The
-        slowest, not the median: the nodes launched for it once its start was that close must not turn
-        "far" and be destroyed when they join faster than the median had it.
-        None: keep them (``keep``, no boot seen yet, or a resource that may launch nothing now: backing
-        off, the bootstrap breaker, a failed listing or an operator's drain would not launch them back,
-        and its headroom missing from the reservation puts the start far when it is not)."""
-        if self.config.wide_job_idle != "release" or not self.no_launch.isdisjoint(resv.resources):
-            return None
-        slowest = self._slowest_boot(resv.resources)
-        if slowest is None:
-            return None
-        return self.config.idle_keep_boots * slowest + self.config.cluster_poller_interval
-
-    def _wait_away(
-        self, job: Job, resv: _Reservation, idle: list[Worker], drained: list[Worker], frees: list[Worker], lead: float
-    ) -> None:
-        """``wide_job_idle: release``: the blocked head ``job``'s reserved start is more than ``lead`` away.
-        Its idle nodes and its held nodes that have emptied are released instead of idling until then
-        (a static machine's cost), and nothing is launched for it yet.  The busy nodes whose jobs end by
-        its start (``frees``) are held, so no job queued behind it takes them as they free: what it needs is then
-        free capacity under max, which _keep_for launches once its start is within ``lead`` (or enough
-        running jobs ended early to start it now).  The scheduler cannot reserve for it meanwhile; the
-        planner's own reservation keeps the jobs behind it from launches that would delay it."""
-        away = resv.shadow - self.now
-        self._recheck_at(resv.shadow - lead)  # from then on the nodes it lacks are launched
-        text = f"for job {job.id} ({job.cores} cores), whose reserved start is {away:.0f} s away"
-        self._hold_for(job, [w.name for w in frees if w.state == WorkerState.BUSY], text)
-        why = (
-            f"dcluster: not kept idle {text}, more than idle_keep_boots x boot + poll ({lead:.0f} s); "
-            "launched again by then (wide_job_idle release)"
-        )
-        for w in idle:
-            self.let_go[w.name] = why
-        for w in drained:
-            if w.jobs or (w.node is not None and w.node.cores_used):
-                self.kept[w.name] = (why_.WIDE_JOB, f"held {text}: its jobs end by then (protect_wide_jobs)")
-                self.acted.add(w.name)
-                self.earmarked.add(w.name)
-            elif _held_for_job(w.reason):
-                self.let_go[w.name] = why
-
-    def _hold_for(self, job: Job, names: list[str], text: str) -> None:
-        """Hold (drain) ``names`` for ``job``: they take no new job and finish their running ones."""
-        for name in names:
-            w = self._by_name[name]
-            self.actions.append(Action(Kind.HOLD, w.resource, f"{WIDE_HOLD}{_reason_id(job.id)}", target=name))
-            self.kept[name] = (why_.WIDE_JOB, f"held {text} (protect_wide_jobs)")
-            self.acted.add(name)
-
     def _placement(
         self, resource: str, pool: Pool, used: list[int], first_new: int, draining: set[str], booting: set[str]
     ) -> str:
@@ -925,7 +683,7 @@ class _Planner:
                     and self._live(res) - 1 >= lim.min
                 ):
                     self._remove_and_destroy(w, self.let_go[w.name])
-                elif w.state == WorkerState.DRAINING and lim.mode != "draining" and _held_for_job(w.reason):
+                elif w.state == WorkerState.DRAINING and lim.mode != "draining" and held_for_job(w.reason):
                     # Held for a wide job that no longer counts on it (cancelled, held by its user, another job
                     # now first, or no reservation worked out this cycle): no scale-down decision drained it,
                     # so it goes back to the idle policy (and min) instead of being destroyed as drained.
@@ -970,7 +728,7 @@ class _Planner:
             if learned is not None:
                 unwanted.sort(key=lambda w: (-w.since, w.name))
             for w in unwanted:
-                if w.name in self.let_go:  # a wide job's far start: not kept for demand either (_wait_away)
+                if w.name in self.let_go:  # a wide job's far start: not kept for demand either (wide_job.wait_away)
                     released[w.name] = self.let_go[w.name]
                     idle.append(w)
             unwanted = [w for w in unwanted if w.name not in self.let_go]
@@ -1014,107 +772,10 @@ class _Planner:
                 keep -= 1
 
 
-class _Reservation:
-    """The scheduler's reservation for the first job that cannot start (EASY backfilling).
-
-    ``shadow`` is when enough cores are free for it (free cores of our nodes,
-    the nodes we may still launch, then each running job's cores at its start
-    time + wall time); ``extra`` the cores it will not need then.  A later job
-    is started by the scheduler only if it ends before the shadow time or fits
-    in the extra cores.
-    """
-
-    def __init__(
-        self,
-        job_id: str,
-        resources: frozenset[str],
-        shadow: float,
-        extra: int,
-        unknown: int = 0,
-        next_end: float | None = None,
-    ):
-        self.resources, self.shadow, self.extra = resources, shadow, extra
-        # The soonest wall-time end still ahead of a running job it counted: a job still running then
-        # is counted as ending at each later cycle, which moves the reservation by the clock alone.
-        self.next_end = next_end
-        # The scheduler's own extra: it knows no node still to launch or booting, so of the extra cores
-        # theirs (``unknown``) are not there for it.  A later job it would start on nodes it has must fit
-        # these; the nodes launched or booting for one add their cores to it.
-        self.sched_extra = max(0, extra - unknown)
-        self.taken_new = 0  # cores of new or booting nodes taken by jobs that run past the shadow
-        self.why = f"behind job {job_id}, for which the scheduler reserves the free cores"
-
-    def covers(self, fits: list[Resource]) -> bool:
-        return any(r.name in self.resources for r in fits)
-
-
-def _reservation(job: Job, fits: list[Resource], pools: dict[str, Pool], view: View, now: float) -> _Reservation | None:
-    """The head job's reservation, or None when running jobs' ends are unknown or never free enough cores."""
-    names = frozenset(r.name for r in fits)
-    registered = {w.name for w in view.workers if w.resource in names and w.node is not None}
-    # Like Slurm's powered-down cloud nodes, the nodes we may still launch count as free
-    # capacity for the reservation, and so do our draining nodes (they are released for demand).
-    free = sum(b.free for n in names for b in pools[n].bins)
-    unlaunched = sum(pools[n].headroom * pools[n].cores for n in names)  # what this plan has not launched yet
-    free += unlaunched
-    booting = sum(b.free for n in names for b in pools[n].bins if b.name not in registered)  # launches too
-    releases = []
-    for j in view.jobs:
-        if j.state != JobState.RUNNING or not j.nodes:
-            continue
-        ours = sum(1 for n in j.nodes if n in registered)
-        if not ours:
-            continue
-        end = _wall_end(j)
-        if end is None:
-            return None  # an end we cannot tell: no estimate at all
-        releases.append((max(now, end), j.cores * ours // len(j.nodes)))
-    releases.sort()
-    need = job.cores
-    ahead = [when for when, _ in releases if when > now]
-    for when, cores in releases:
-        free += cores
-        if free >= need:
-            # a job held until its begin time (counted as pending by preboot_begin_jobs) starts no sooner
-            return _Reservation(
-                job.id,
-                names,
-                max(when, job.begin_time),
-                free - need,
-                unlaunched + booting,
-                min(ahead) if ahead else None,
-            )
-    return None
-
-
-def _wall_end(j: Job) -> float | None:
-    """A job's end by its wall time, or None when it cannot be told: no start, no wall time, or a start
-    time that is no number (``squeue --json``'s ``1e999`` parses as infinity)."""
-    if not j.start_time or not j.walltime_s or not math.isfinite(j.start_time):
-        return None
-    return j.start_time + j.walltime_s
-
-
-def _ends(view: View) -> dict[str, float]:
-    """Running jobs' ends by their wall times (jobs without one are left out: they may never end)."""
-    return {j.id: end for j in view.jobs if j.state == JobState.RUNNING and (end := _wall_end(j)) is not None}
-
-
 def _serves(w: Worker) -> bool:
     """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back."""
     live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
-    return w.state in live or (w.state == WorkerState.DRAINING and _held_for_job(w.reason))
-
-
-def _reason_id(job_id: str) -> str:
-    """A job id as a hold reason may carry it: adapters accept letters, digits and ``_.@:%=,+/-`` only
-    (schedulers/validate.py), and Torque's array tasks are ``1234[5]``."""
-    return re.sub(r"[^A-Za-z0-9_.@:%=,+/-]", "_", job_id)[:100]
-
-
-def _held_for_job(reason: str) -> bool:
-    """Whether a hold reason is the one _hold_for gives (Grid Engine keeps no reason: never there)."""
-    return reason.strip().lower().startswith(WIDE_HOLD)
+    return w.state in live or (w.state == WorkerState.DRAINING and held_for_job(w.reason))
 
 
 def _soonest(jobs: list[tuple[float, str]]) -> str:
