@@ -208,6 +208,7 @@ class Controller:
         cfg = self.load_config()
         if cfg is None:
             return {"ok": False, "error": "no valid configuration"}
+        self.timeline.keep_launched = 2.0 * cfg.max_launch_time  # a worker may be starting that long
         self.pool()
         # Keys for one launch action of every resource are made ahead of time.
         self.keys.set_target(sum(min(r.launch_batch, r.max) for r in cfg.resources.values()))

@@ -60,7 +60,14 @@ class Timeline:
         """``launched``: minion id -> monotonic time before our create call for it, changed in place
         (the controller passes its persisted state's, with that state's ``lock``)."""
         self.wall, self.monotonic = wall, monotonic
-        self._anchors: dict[tuple[str, str, float], list[float]] = {}  # -> [monotonic time, last used]
+        # (kind, item) -> [its wall time, that time on the monotonic clock, last used]: one entry an item,
+        # replaced when the item's time changes (keyed by the time too, a source changing the start times
+        # of 50,000 running jobs at every poll grew it by 4.6 GB an hour)
+        self._anchors: dict[tuple[str, str], list[float]] = {}
+        # how long a record of our create call is kept: beyond max_launch_time (the controller sets it from
+        # the pillar; None: not known yet, as in a restarted master's first cycle, and none is dropped), or a
+        # worker still starting past an hour would look as old as the wall clock says after a restart
+        self.keep_launched: float | None = None
         self._launched = {} if launched is None else launched
         self._lock = lock or threading.RLock()
         self._mono = monotonic()
@@ -70,11 +77,13 @@ class Timeline:
         """The start of an observation (a cycle): both clocks, read once, used for every anchor made."""
         self._mono, self._wall = self.monotonic(), self.wall()
         cutoff = self._mono - FORGET_AFTER
-        if len(self._anchors) > 64 and any(used < cutoff for _t, used in self._anchors.values()):
-            self._anchors = {k: v for k, v in self._anchors.items() if v[1] >= cutoff}
-        with self._lock:
-            for mid in [k for k, t in self._launched.items() if t < cutoff]:
-                del self._launched[mid]
+        if len(self._anchors) > 64 and any(used < cutoff for _w, _t, used in self._anchors.values()):
+            self._anchors = {k: v for k, v in self._anchors.items() if v[2] >= cutoff}
+        if self.keep_launched is not None:
+            asked_before = self._mono - max(FORGET_AFTER, self.keep_launched)
+            with self._lock:
+                for mid in [k for k, t in self._launched.items() if t < asked_before]:
+                    del self._launched[mid]
         return self._mono, self._wall
 
     def launching(self, minion_ids: Iterable[str]) -> None:
@@ -88,18 +97,18 @@ class Timeline:
         """``wall_time`` (seen now, of item ``key``) on the monotonic clock; 0 and None mean unknown."""
         if not wall_time:
             return wall_time
-        k = (kind, key, wall_time)
+        k = (kind, key)
         hit = self._anchors.get(k)
-        if hit is None:
+        if hit is None or hit[0] != wall_time:
             at = self._mono - max(0.0, self._wall - wall_time)
             if kind == "launch":
                 asked = self._launched.get(key)
                 if asked is not None:
                     at = max(at, asked)
-            hit = self._anchors[k] = [at, self._mono]
+            hit = self._anchors[k] = [wall_time, at, self._mono]
         else:
-            hit[1] = self._mono
-        return hit[0]
+            hit[2] = self._mono
+        return hit[1]
 
     # ------------------------------------------------------------ snapshots
     def instances(self, items: Iterable[Instance] | None) -> list[Instance] | None:

@@ -134,13 +134,17 @@ class Verifier:
         clock: Callable[[], float] = time.time,
         max_skew: float = MAX_SKEW,
         cache_size: int = NONCE_CACHE,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.key, self.clock, self.max_skew, self.cache_size = key, clock, max_skew, cache_size
-        self._seen: OrderedDict[str, float] = OrderedDict()  # nonce -> issued, oldest first
+        self.monotonic = monotonic
+        # nonce -> when it arrived, on the monotonic clock, oldest first.  Forgotten by that clock, not by
+        # its issued time: a wall clock stepped forward and back again made a command seen minutes ago new.
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def verify(self, cmd: str, data: Any) -> tuple[dict[str, Any], str]:
-        if not isinstance(cmd, str) or not CMD_RE.match(cmd):
+        if not isinstance(cmd, str) or not CMD_RE.fullmatch(cmd):
             raise Refused("not a command name")
         if not isinstance(data, dict):
             raise Refused(f"event data is {type(data).__name__}, not a mapping")
@@ -151,11 +155,11 @@ class Verifier:
         if size > MAX_PAYLOAD:
             raise Refused(f"payload of {size} bytes is over {MAX_PAYLOAD}")
         args, reply, issued, nonce, given = (data.get(k) for k in SIGNED)
-        if not isinstance(given, str) or not MAC_RE.match(given):
+        if not isinstance(given, str) or not MAC_RE.fullmatch(given):
             raise Refused("no MAC")
-        if not isinstance(nonce, str) or not NONCE_RE.match(nonce):
+        if not isinstance(nonce, str) or not NONCE_RE.fullmatch(nonce):
             raise Refused("no nonce")
-        if not isinstance(reply, str) or not REPLY_RE.match(reply):
+        if not isinstance(reply, str) or not REPLY_RE.fullmatch(reply):
             raise Refused("no valid reply tag")
         if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
             raise Refused("args is not a mapping of names")
@@ -177,19 +181,21 @@ class Verifier:
         if issued > now + self.max_skew:
             raise Refused(f"issued {issued - now:.0f} s in the future")
         with self._lock:
-            self._forget(now)
+            arrived = self.monotonic()
+            self._forget(arrived)
             if nonce in self._seen:
                 raise Refused("replayed nonce")
             if len(self._seen) >= self.cache_size:
                 raise Refused("too many commands in the replay window")
-            self._seen[nonce] = issued
+            self._seen[nonce] = arrived
         return args, reply
 
-    def _forget(self, now: float) -> None:
-        """Drop nonces that are stale anyway (a replay of them is refused by its time)."""
-        cutoff = now - self.max_skew
-        for nonce in [n for n, t in self._seen.items() if t < cutoff]:
-            del self._seen[nonce]
+    def _forget(self, arrived: float) -> None:
+        """Drop nonces that arrived longer ago than the window of issued times a command is accepted in (twice
+        max_skew): a replay of one is stale by its issued time unless the wall clock went back that far."""
+        cutoff = arrived - 2 * self.max_skew
+        while self._seen and next(iter(self._seen.values())) < cutoff:
+            self._seen.popitem(last=False)
 
 
 class FileKey:

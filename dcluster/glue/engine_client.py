@@ -91,9 +91,9 @@ def call(
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
         bus.subscribe(reply)
         bus.fire_event(command_auth.sign(key, cmd, args or {}, reply), f"dcluster/cmd/{cmd}")
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            ev = bus.get_event(wait=min(1.0, deadline - time.time()), tag=reply, full=True)
+        deadline = time.monotonic() + timeout  # a wall-clock step back must not stretch the wait by its size
+        while time.monotonic() < deadline:
+            ev = bus.get_event(wait=min(1.0, deadline - time.monotonic()), tag=reply, full=True)
             if ev and ev.get("tag") == reply:
                 return ev.get("data") or {}
     raise EngineUnavailable(f"the dcluster engine did not answer {cmd!r} within {timeout:.0f} s; is it running?")

@@ -28,7 +28,7 @@ def clock():
 
 @pytest.fixture
 def verifier(clock):
-    return ca.Verifier(lambda: KEY, clock=clock)
+    return ca.Verifier(lambda: KEY, clock=clock, monotonic=clock)
 
 
 def signed(clock, cmd="launch", args=None, key=KEY, **kw):
@@ -94,13 +94,29 @@ def test_a_replayed_command_is_refused(verifier, clock):
 
 
 def test_the_replay_cache_is_bounded_and_forgets_only_stale_nonces(clock):
-    v = ca.Verifier(lambda: KEY, clock=clock, cache_size=3)
+    v = ca.Verifier(lambda: KEY, clock=clock, cache_size=3, monotonic=clock)
     for _ in range(3):
         v.verify("auto", signed(clock, "auto", {}))
     assert refused(v, "auto", signed(clock, "auto", {})) == "too many commands in the replay window"
-    clock.t += 61  # the three are stale now: dropped, and a replay of them is refused by its time
+    clock.t += 121  # beyond the window of issued times (2 x 60 s): dropped, a replay of them is stale
     v.verify("auto", signed(clock, "auto", {}))
     assert len(v._seen) == 1
+
+
+def test_a_wall_clock_stepped_forward_and_back_does_not_make_a_seen_command_new():
+    # nonces were forgotten by their issued time: a step of +1 h dropped them, and once the clock was set
+    # back the same signed command verified again (red team).  They are kept by when they arrived.
+    wall, mono = Clock(), Clock()
+    v = ca.Verifier(lambda: KEY, clock=wall, monotonic=mono)
+    data = signed(wall, "remove", {"name": "w1"})
+    v.verify("remove", dict(data))
+    wall.t += 3_600
+    mono.t += 1
+    with pytest.raises(ca.Refused, match="stale"):
+        v.verify("remove", dict(data))
+    wall.t -= 3_600
+    mono.t += 1
+    assert refused(v, "remove", dict(data)) == "replayed nonce"
 
 
 @pytest.mark.parametrize(

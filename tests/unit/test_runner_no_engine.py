@@ -71,3 +71,39 @@ def test_the_command_timeout_option_sets_how_long_a_runner_waits(tmp_path):
     assert engine_client.command_timeout({}) == 60.0
     assert engine_client.command_timeout({"dcluster_command_timeout": 5}) == 5.0
     assert engine_client.command_timeout({"dcluster_command_timeout": 900.5}) == 900.5
+
+
+def test_a_wall_clock_step_back_does_not_stretch_a_runners_wait(tmp_path, monkeypatch):
+    # the deadline was on the wall clock: stepped back a day during the wait, a runner waited a day (red team)
+    import contextlib
+    import types
+
+    import salt.utils.event
+
+    from dcluster.glue import engine_client
+
+    true = {"t": 0.0, "step": 0.0}
+
+    class Bus:  # no engine: nothing ever answers; each wait takes its time
+        def subscribe(self, tag):
+            pass
+
+        def fire_event(self, data, tag):
+            pass
+
+        def get_event(self, wait=0, tag=None, full=False):
+            true["t"] += wait
+            if true["t"] >= 5:
+                true["step"] = -86_400.0
+            return None
+
+    monkeypatch.setattr(
+        engine_client,
+        "time",
+        types.SimpleNamespace(time=lambda: 1.8e9 + true["t"] + true["step"], monotonic=lambda: true["t"]),
+    )
+    monkeypatch.setattr(salt.utils.event, "get_master_event", contextlib.contextmanager(lambda *a, **k: (yield Bus())))
+    opts = {"cachedir": str(tmp_path), "sock_dir": str(tmp_path), "dcluster_command_timeout": 60}
+    with pytest.raises(engine_client.EngineUnavailable, match="did not answer"):
+        engine_client.call(opts, "status")
+    assert true["t"] <= 61
