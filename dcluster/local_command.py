@@ -45,8 +45,10 @@ def local_command(timeout: int = 60, env: Mapping[str, str] | None = None) -> Ca
 
 def _text(data: bytes, encoding: str) -> str:
     """``data`` as ``text=True`` gives it (universal newlines), without its two passes over an output
-    that holds no carriage return (an 89 MB ``qstat -x``: 0.1 s a poll; issue 15)."""
-    out = data.decode(encoding)
+    that holds no carriage return (an 89 MB ``qstat -x``: 0.1 s a poll; issue 15).  A byte that does not
+    decode is replaced, as Salt's ``cmd.run_all`` does on the head minion's path: any user can name a job
+    with one (``sbatch -J $'\xff'``), and failing the whole poll on it stopped all scaling."""
+    out = data.decode(encoding, errors="replace")
     if "\r" in out:
         out = out.replace("\r\n", "\n").replace("\r", "\n")
     return out

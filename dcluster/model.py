@@ -178,6 +178,14 @@ class Node:
         return wire.from_dict(cls, data, state=NodeState)
 
 
+def host_key(name: str) -> str:
+    """A host name as schedulers compare them: its first DNS label, case folded.  Grid Engine and Torque
+    print the name the resolver gives (``dc-r1-....cluster.local``, or another case) for a host added by
+    its short name; every worker's own name is a single lower-case label (identity.py), so a node whose
+    key is a worker's name is that worker's node."""
+    return name.split(".", 1)[0].casefold()
+
+
 # Tags/metadata every instance we launch carries.  Listing selects on these.
 TAG_CLUSTER = "dcluster-cluster"
 TAG_RESOURCE = "dcluster-resource"
@@ -221,6 +229,9 @@ class Worker:
     instance: Instance | None = None
     since: float = 0.0  # when it entered ``state`` (as far as we know)
     reason: str = ""  # human-readable why it is in this state
+    # when dcluster first saw it in ``state`` (reconcile: this poll, or carried while the state holds);
+    # a destructive decision waits for a later poll that confirms it (planner.policy._confirmed)
+    seen: float = 0.0
 
     @property
     def jobs(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from .model import (
     NodeState,
     Worker,
     WorkerState,
+    host_key,
 )
 
 # What counts toward a resource's max: every instance that exists in any state, until it is gone
@@ -40,6 +41,9 @@ UNLISTED_REASON = (
     "missing from the {resource} cloud listing, shown by an earlier one: counted until listings "
     "agree it is gone; no action"
 )
+# A worker found in error (its node down, its instance in ERROR) at one poll only: unknown until the next
+# agrees, so that one wrong answer neither destroys it nor launches its replacement (red team)
+ONE_POLL = "one poll so far says: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,8 @@ class View:
     # workers whose instance the cloud listed as being deleted: in how many listings in a row (a new
     # listing is a new instance snapshot); its node is removed only on more than one
     deleting: Mapping[str, int] = field(default_factory=_empty)
+    # ... listed in ERROR (stopped, or a wrong answer): in how many listings in a row; destroyed only on more than one
+    in_error: Mapping[str, int] = field(default_factory=_empty)
     # workers the actuator is acting on (a chain under way or ended while this view was observed:
     # dcluster.actuator.Status.acting); the planner plans nothing for them this cycle
     acting: frozenset[str] = frozenset()
@@ -176,8 +182,19 @@ class View:
             "auto_mode": self.auto_mode,
             "absences": {k: a.to_dict() for k, a in self.absences.items()},
             "deleting": dict(self.deleting),
+            "in_error": dict(self.in_error),
             "acting": sorted(self.acting),
         }
+
+
+def _aliases(shown: Mapping[str, object], ours: Mapping[str, object]) -> dict[str, str]:
+    """Names in ``shown`` that are another spelling of a name in ``ours`` (the same model.host_key) and
+    not a name of ``ours`` themselves, each to that name; none when both spellings are shown."""
+    out = {}
+    for name in shown:
+        if name not in ours and (key := host_key(name)) != name and key in ours and key not in shown:
+            out[name] = key
+    return out
 
 
 def reconcile(
@@ -236,22 +253,34 @@ def reconcile(
                 inst_map[inst.minion_id] = inst
                 unlisted_ids.add(inst.minion_id)
 
+    # A scheduler that prints its resolver's name for a host (Grid Engine, Torque: with a domain, in
+    # another case) lists our worker under a name not its own.  Joined by host_key; else its node would
+    # be a physical one and its instance an orphan, destroyed while the job on it runs.
+    for shown, name in _aliases(node_map, inst_map).items():
+        node_map[name] = node_map.pop(shown)
     before = {w.name: w for w in previous.workers} if previous else {}
     jobs = tuple(jobs)
     listed_jobs = absence.running_on(jobs) if scheduler_ok else {}
+    for shown, name in _aliases(listed_jobs, inst_map).items():
+        listed_jobs[name] = (*listed_jobs.get(name, ()), *listed_jobs.pop(shown))
     prev_absences = previous.absences if previous is not None else {}
     prev_deleting = previous.deleting if previous is not None else {}
+    prev_in_error = previous.in_error if previous is not None else {}
     deleting: dict[str, int] = {}
+    in_error: dict[str, int] = {}
     absences: dict[str, Absence] = {}
     workers = []
     for name in sorted(set(node_map) | set(inst_map)):
         node, inst = node_map.get(name), inst_map.get(name)
         prev = before.get(name)
         listed = listed_jobs.get(name, ())
-        if inst is not None and inst.state == InstanceState.DELETING:
-            seen = prev_deleting.get(name, 0)
+        if inst is not None and inst.state in (InstanceState.DELETING, InstanceState.ERROR):
+            counts, prev_counts = (
+                (deleting, prev_deleting) if inst.state == InstanceState.DELETING else (in_error, prev_in_error)
+            )
+            seen = prev_counts.get(name, 0)
             same_listing = prev is not None and prev.instance is inst  # not polled again (or a stale listing)
-            deleting[name] = max(1, seen) if same_listing else seen + 1
+            counts[name] = max(1, seen) if same_listing else seen + 1
         if (
             prev is not None
             and not (listed and not set(listed) <= set(node.jobs if node else ()))
@@ -262,7 +291,8 @@ def reconcile(
             and scheduler_ok
             and cloud_ok.get(inst.resource, False)
             and prev.state != WorkerState.STARTING
-        ):  # starting ones depend on their age
+            and not prev.reason.startswith(ONE_POLL)
+        ):  # starting ones depend on their age; an error seen once is confirmed by the next poll, same or not
             # Same (immutable) snapshots as last cycle: with a node present the classification does
             # not depend on the time, so the worker is unchanged.  Saves most of the work of a
             # cycle in a large steady cluster (and of every step of a trace replay).
@@ -290,6 +320,12 @@ def reconcile(
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
             state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
+        if (
+            state == WorkerState.ERROR
+            and inst is not None  # (a node whose instance is missing: absence.py confirms that)
+            and not (prev is not None and (prev.state == WorkerState.ERROR or prev.reason.startswith(ONE_POLL)))
+        ):
+            state, reason = WorkerState.UNKNOWN, f"{ONE_POLL}{reason}; no action until the next poll agrees"
         if name in unlisted_ids:
             if name in prev_absences:  # no observation of either source about it: its count goes on
                 absences[name] = prev_absences[name]
@@ -311,8 +347,18 @@ def reconcile(
                 absences[name] = gone
             state, reason = absence.judge(config, now, state, reason, gone, node, resource, listed)
         since = _since(state, node, inst, before.get(name), now, previous)
+        first_seen = prev.seen if prev is not None and prev.state == state else now
         workers.append(
-            Worker(name=name, state=state, resource=resource, node=node, instance=inst, since=since, reason=reason)
+            Worker(
+                name=name,
+                state=state,
+                resource=resource,
+                node=node,
+                instance=inst,
+                since=since,
+                reason=reason,
+                seen=first_seen,
+            )
         )
     if not scheduler_ok and previous is not None:
         jobs_out = previous.jobs  # keep showing what we last knew; the planner acts on nothing
@@ -327,6 +373,7 @@ def reconcile(
         cloud_ok=MappingProxyType(cloud_ok),
         absences=MappingProxyType(absences),
         deleting=MappingProxyType(deleting),
+        in_error=MappingProxyType(in_error),
         demand=MappingProxyType(dict(observe_demand(previous, workers, now, scheduler_ok, before))),
         **{k: _freeze(v) for k, v in extra.items()},
     )
@@ -407,8 +454,10 @@ def _since(
     now: float,
     previous: View | None = None,
 ) -> float:
-    if before is not None and before.state == state:
-        return before.since
+    if before is not None and (
+        before.state == state or (state == WorkerState.ERROR and before.reason.startswith(ONE_POLL))
+    ):
+        return before.since  # (an error seen once, now confirmed: since that first poll)
     if state == WorkerState.STARTING and inst is not None:
         return inst.launch_time
     if (

@@ -79,7 +79,7 @@ class Command:
         clean = []
         for value in values:
             text = str(value)
-            if text and not SAFE_VALUE.match(text):
+            if text and not SAFE_VALUE.fullmatch(text):
                 raise CommandError(f"refusing unsafe value {text!r} for command {self.argv[0]}")
             clean.append(text)
         out = []

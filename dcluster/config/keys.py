@@ -24,7 +24,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 def _name_problem(name: str) -> str | None:
     # Resource and cluster names go into minion ids and scheduler host names,
     # which must be short DNS labels; keep them simple so ids stay parseable.
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         return "must be 1-16 lowercase letters and digits, starting with a letter"
     return None
 
@@ -35,7 +35,7 @@ _PROPERTY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 
 
 def _property_problem(name: str) -> str | None:
-    if _PROPERTY_RE.match(name):
+    if _PROPERTY_RE.fullmatch(name):
         return None
     return "is not a property name (letters, digits and _ . - only, starting with a letter, digit or _; at most 63)"
 

@@ -16,7 +16,7 @@ from ..model import Instance, InstanceState
 from .listed import Listed
 from .state import ControllerState
 from .timeline import Timeline
-from .unlisted import Unlisted, maybe_launched_grace
+from .unlisted import Unlisted, listing_grace, maybe_launched_grace
 
 Listings = Mapping[str, list[Instance] | None]
 
@@ -30,6 +30,7 @@ class Merged:
         self.listed = listed
         self._maybe_absent = Unlisted()  # launches of unknown outcome that good listings do not show
         self._deleted_absent = Unlisted()  # instances we deleted before any listing showed them, not shown since
+        self._shown_gone = Unlisted()  # our recent launches good listings show terminated, since when
 
     def recent(self, cfg: Config, insts: Listings, now: float) -> dict[str, list[Instance] | None]:
         """Add launches the cloud does not list yet (eventual consistency), drop those it does.
@@ -43,6 +44,7 @@ class Merged:
             out: dict[str, list[Instance] | None] = {}
             absent: set[str] = set()
             unsure: set[str] = set()
+            shown_gone: set[str] = set()
             for name, items in insts.items():
                 deleting = {
                     mid
@@ -53,7 +55,11 @@ class Merged:
                     out[name] = None
                     unsure |= deleting
                     continue
-                listed = {i.minion_id for i in items}
+                listed = {i.minion_id for i in items if i.state != InstanceState.GONE}
+                # one listing showing a launch of ours terminated is no proof either (a wrong answer made it
+                # vanish, and another was launched for its job): it counts until listings agree
+                terminated = {i.minion_id for i in items if i.state == InstanceState.GONE} - listed
+                shown_gone |= terminated & set(self.state.recent_launches)
                 absent |= deleting - listed
                 extra = []
                 for mid, inst in list(self.state.recent_launches.items()):
@@ -64,8 +70,14 @@ class Merged:
                         del self.state.recent_launches[mid]
                     else:
                         extra.append(inst)
-                out[name] = list(items) + extra
+                out[name] = [i for i in items if i.minion_id not in terminated] + extra
             self._deleted_absent.observe(absent, now, unsure=unsure)
+            self._shown_gone.observe(shown_gone, now)
+            for mid in self._shown_gone.confirmed(listing_grace(cfg), now):
+                gone_for_good = self.state.recent_launches.pop(mid, None)
+                kept = out.get(gone_for_good.resource) if gone_for_good is not None else None
+                if gone_for_good is not None and kept is not None:
+                    out[gone_for_good.resource] = [i for i in kept if i.minion_id != mid]
             for mid in self._deleted_absent.confirmed(maybe_launched_grace(cfg), now):
                 gone = self.state.recent_launches.pop(mid, None)
                 kept = out.get(gone.resource) if gone is not None else None
@@ -112,7 +124,9 @@ class Merged:
             listing = insts.get(name)
             if listing is None:
                 continue
-            shown = {i.minion_id for i in listing}
+            # an instance shown terminated, once, is as missing as one left out (a wrong GONE let a second
+            # launch go over max): counted until listings agree
+            shown = {i.minion_id for i in listing if i.state != InstanceState.GONE}
             items = [self.timeline.instance(i) for i in self.listed.missing(name) if i.minion_id not in shown]
             if items:
                 out[name] = items

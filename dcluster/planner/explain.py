@@ -55,6 +55,7 @@ DRAINING = "draining"  # our hold: waits for its jobs to end
 PHYSICAL = "physical"  # not ours: never touched
 ACTING = "acting"  # a chain of actions on it is under way
 DELETING = "deleting"  # one listing says its instance is being deleted: removed once the next says so too
+CONFIRMING = "confirming"  # one poll says it may go (drained and empty, instance in ERROR): gone if the next agrees
 
 WORKER_CODES = (
     BUSY,
@@ -71,6 +72,7 @@ WORKER_CODES = (
     NO_PLAN,
     WIDE_JOB,
     DELETING,
+    CONFIRMING,
 )
 JOB_CODES = (
     EXISTING,

@@ -121,9 +121,21 @@ class Planner:
         self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (wide_job.protect)
         self.recheck: float | None = None  # Plan.recheck
         self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (wide_job.wait_away)
-        self.no_launch: set[str] = set()  # resources that may launch nothing now, whatever their max (wide_job.idle_lead)
+        self.no_launch: set[str] = (
+            set()
+        )  # resources that may launch nothing now, whatever their max (wide_job.idle_lead)
 
     # ------------------------------------------------------------ helpers
+    def _confirmed(self, w: Worker, what: str) -> bool:
+        """Whether an earlier poll saw ``w`` in its state too: one answer is no ground for destroying a
+        machine (a wrong one would cost a good node).  Until then it is left as it is, and looked at again."""
+        if w.seen < self.now:
+            return True
+        self.kept[w.name] = (why_.CONFIRMING, f"{what}: acted on if the next poll says so too")
+        self.acted.add(w.name)
+        self._recheck_at(self.now)
+        return False
+
     def _why(self, code: str, text: str) -> str:
         """``text``, filed under ``code`` for the dry-run."""
         self.codes[text] = code
@@ -183,6 +195,20 @@ class Planner:
                     f"booting: launched {age:.0f} s ago; destroyed if not usable "
                     f"within max_launch_time ({cfg.max_launch_time - age:.0f} s more)",
                 )
+                if age > cfg.max_launch_time and w.node is not None:
+                    # A scheduler node not reporting: maybe never (a bad image), maybe a node long in use
+                    # whose scheduler restarted or shows it powering up.  Either way it is a down node, and
+                    # goes as one: only once dcluster itself has seen it so for max_down_time.
+                    silent = self.now - w.seen
+                    if silent < cfg.max_down_time:
+                        self.kept[w.name] = (
+                            why_.BOOTING,
+                            f"a scheduler node not reporting, seen so for {silent:.0f} s: destroyed if it still "
+                            f"is after max_down_time ({cfg.max_down_time - silent:.0f} s more)",
+                        )
+                        self.acted.add(w.name)
+                        self._recheck_at(w.seen + cfg.max_down_time)
+                        continue
                 if age > cfg.max_launch_time:
                     self._remove_and_destroy(
                         w,
@@ -226,6 +252,13 @@ class Planner:
             elif w.state == WorkerState.ERROR and w.instance is not None and w.instance.state.value == "error":
                 if w.jobs:
                     self.notes.append(f"{w.name}: instance in ERROR with jobs {', '.join(w.jobs)}; needs an admin")
+                elif self.view.in_error.get(w.name, 0) < 2:
+                    # one listing is no proof (the DELETING rule's reason): a new listing must say so too
+                    self.kept[w.name] = (
+                        why_.CONFIRMING,
+                        "its instance is listed in ERROR: destroyed if the next listing says so too",
+                    )
+                    self.acted.add(w.name)
                 else:
                     self._remove_and_destroy(w, w.reason)
             elif w.state == WorkerState.DELETING and w.node is not None and not w.jobs:
@@ -682,7 +715,8 @@ class Planner:
                     and lim.mode != "draining"
                     and self._live(res) - 1 >= lim.min
                 ):
-                    self._remove_and_destroy(w, self.let_go[w.name])
+                    if self._confirmed(w, "drained"):
+                        self._remove_and_destroy(w, self.let_go[w.name])
                 elif w.state == WorkerState.DRAINING and lim.mode != "draining" and held_for_job(w.reason):
                     # Held for a wide job that no longer counts on it (cancelled, held by its user, another job
                     # now first, or no reservation worked out this cycle): no scale-down decision drained it,
@@ -692,15 +726,19 @@ class Planner:
                     )
                     self.acted.add(w.name)
                 elif w.state == WorkerState.DRAINING and not w.jobs and (w.node is None or w.node.cores_used == 0):
-                    self._remove_and_destroy(w, f"drained and empty ({w.reason})")
+                    if self._confirmed(w, "drained and empty"):
+                        self._remove_and_destroy(w, f"drained and empty ({w.reason})")
                 elif w.state == WorkerState.ERROR and w.instance is not None and not w.jobs:
-                    down = self.now - w.since
+                    # down since the later of the scheduler's word and dcluster's first sight of it: a
+                    # timestamp from the scheduler (old, or from a clock behind ours) read after a failed
+                    # poll or a restart must not make a node that just went down look down for long
+                    down = self.now - max(w.since, w.seen)
                     if down > cfg.max_down_time:
                         self._remove_and_destroy(
                             w, f"{w.reason} for {down:.0f} s (max_down_time {cfg.max_down_time} s)"
                         )
                     else:
-                        self._recheck_at(w.since + cfg.max_down_time)
+                        self._recheck_at(max(w.since, w.seen) + cfg.max_down_time)
                 elif w.state == WorkerState.ERROR and w.jobs:
                     self.notes.append(f"{w.name}: {w.reason} with jobs {', '.join(w.jobs)}; not touched")
             keep = self._live(res)
@@ -773,8 +811,10 @@ class Planner:
 
 
 def _serves(w: Worker) -> bool:
-    """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back."""
-    live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
+    """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back; unknown
+    (a failed or partial answer about it), it most likely still does, as its capacity counts for jobs, and
+    one wrong answer must not launch its replacement."""
+    live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING, WorkerState.UNKNOWN)
     return w.state in live or (w.state == WorkerState.DRAINING and held_for_job(w.reason))
 
 

@@ -221,4 +221,4 @@ def reason_id(job_id: str) -> str:
 
 def held_for_job(reason: str) -> bool:
     """Whether a hold reason is the one hold_for gives (Grid Engine keeps no reason: never there)."""
-    return reason.strip().lower().startswith(WIDE_HOLD)
+    return reason.lstrip().startswith(WIDE_HOLD)

@@ -26,7 +26,7 @@ from typing import Any
 from dcluster.config.schedulers import SgeConfig
 from dcluster.gcpause import paused as gc_paused
 from dcluster.holds import DEFAULT_HOLD_REASON
-from dcluster.model import Job, JobState, Node, NodeState
+from dcluster.model import Job, JobState, Node, NodeState, host_key
 
 from . import sge_begin
 from .adapter import Adapter, Run
@@ -39,6 +39,8 @@ from .xml_stream import iter_xml
 log = logging.getLogger(__name__)
 
 HOLD_GROUP = "@dcluster_hold"
+# what qhost -h says (exit 1) of a name its resolver does not know
+_UNRESOLVED = "can't resolve hostname"
 HOLD_REASON = "dcluster: held (in @dcluster_hold)"
 MAX_ARRAY_TASKS = 10000  # pending array tasks expanded per job; the rest are counted in extra
 # ... and in one poll, all jobs together: 200 array records of 10,000 tasks each (34 kB of squeue, any user
@@ -687,14 +689,22 @@ class SgeAdapter(Adapter):
         return parse_qhost(out, held, " ".join(argv))
 
     def node(self, name: str) -> Node | None:
+        """The host ``name`` as ``qhost`` lists it (None: no such exec host), under whatever spelling
+        Grid Engine prints it (its resolver's: a domain, another case).  A failed ``qhost`` is an error,
+        never "no such host": remove() and vacate() act on this answer."""
         check_host(name)
         argv = self.argv("qhost_command", "-h", name)
         rc, out, err = self.call(argv, check=False)
-        if rc != 0:
-            if "not" in (err + out).lower() and "host" in (err + out).lower():
-                return None
+        if rc == 0:
+            listing = parse_qhost(out, self.hostgroup(HOLD_GROUP) or [], " ".join(argv))
+        elif _UNRESOLVED in err + out:
+            # qhost resolves a -h argument itself and exits 1 on a name its resolver does not know (SoGE
+            # 8.1.9); qmaster may still have such a host (its hosts line gone), so the whole list decides
+            listing = self.nodes()
+        else:
             raise SchedulerError(argv, rc, err or out)
-        found = [n for n in parse_qhost(out, self.hostgroup(HOLD_GROUP) or [], " ".join(argv)) if n.name == name]
+        key = host_key(name)
+        found = [n for n in listing if host_key(n.name) == key]
         return found[0] if found else None
 
     def check(self) -> dict[str, Any]:
@@ -801,6 +811,9 @@ class SgeAdapter(Adapter):
         known = self.call(self.qconf("-se", name), check=False)[0] == 0
         if node is None and not known:
             return {"name": name, "removed": False, "reason": "not an exec host"}
+        if node is None:
+            # qconf has the exec host but qhost lists no such host: its jobs cannot be checked, so it stays
+            raise RefusedError("remove", f"{name}: qconf -se knows it but qhost does not list it; jobs unknown")
         if node is not None:
             self.call(self.argv("qmod_command", "-d", name), check=False)
             node = self.wait_for_jobs(name, node, wait)

@@ -18,25 +18,25 @@ HOLD_REASON_RE = re.compile(f"^[{REASON_CHARS}]{{1,{REASON_MAX}}}$")  # holds.ho
 
 
 def check_host(name: str) -> str:
-    if not isinstance(name, str) or not HOST_RE.match(name):
+    if not isinstance(name, str) or not HOST_RE.fullmatch(name):
         raise RefusedError("(validation)", f"refusing invalid host name {name!r}")
     return name
 
 
 def check_jobid(job: str) -> str:
-    if not isinstance(job, str) or not JOBID_RE.match(job):
+    if not isinstance(job, str) or not JOBID_RE.fullmatch(job):
         raise RefusedError("(validation)", f"refusing invalid job id {job!r}")
     return job
 
 
 def check_group(name: str) -> str:
-    if not isinstance(name, str) or not GROUP_RE.match(name):
+    if not isinstance(name, str) or not GROUP_RE.fullmatch(name):
         raise RefusedError("(validation)", f"refusing invalid queue/group/account name {name!r}")
     return name
 
 
 def check_reason(reason: str) -> str:
-    if not isinstance(reason, str) or not HOLD_REASON_RE.match(reason):
+    if not isinstance(reason, str) or not HOLD_REASON_RE.fullmatch(reason):
         raise RefusedError(
             "(validation)", f"refusing hold reason {reason!r}: letters, digits, spaces and _.@:%=,+/- only"
         )

@@ -29,6 +29,12 @@ def _feed(parser: etree.XMLPullParser, data: str | bytes) -> Iterator[None]:
     yield
 
 
+# Characters XML 1.0 forbids in a document.  A job's name or comment may hold one (any user chooses them), and
+# a scheduler that prints it unescaped makes the whole document invalid: every poll would fail on one job.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
 def iter_xml(
     data: str | bytes, tags: str | Sequence[str], root: str | Sequence[str], command: str, allow_empty: bool = False
 ) -> Iterator[etree._Element]:
@@ -38,8 +44,31 @@ def iter_xml(
     document or another root raises :class:`ParseError` (after the elements
     already yielded: callers collect into a list before using any).  An
     element is cleared once the caller asks for the next one: keep what you
-    need from it, not the element.
+    need from it, not the element.  A character XML forbids is read as U+FFFD
+    (the document parsed again, without yielding again what it yielded).
     """
+    given = 0
+    try:
+        for elem in _iter_xml(data, tags, root, command, allow_empty):
+            given += 1
+            yield elem
+    except _BadChar:
+        if isinstance(data, bytes):
+            clean: str | bytes = _NOT_XML_BYTES.sub("\ufffd".encode(), data)
+        else:
+            clean = _NOT_XML_TEXT.sub("\ufffd", data)
+        for k, elem in enumerate(_iter_xml(clean, tags, root, command, allow_empty)):
+            if k >= given:
+                yield elem
+
+
+class _BadChar(Exception):
+    """The document holds a character XML forbids."""
+
+
+def _iter_xml(
+    data: str | bytes, tags: str | Sequence[str], root: str | Sequence[str], command: str, allow_empty: bool
+) -> Iterator[etree._Element]:
     tags = (tags,) if isinstance(tags, str) else tuple(tags)
     roots = (root,) if isinstance(root, str) else tuple(root)
     if data is None or not has_content(data):
@@ -73,6 +102,9 @@ def iter_xml(
                     while elem.getprevious() is not None:
                         del parent[0]
     except etree.XMLSyntaxError as exc:
+        if "invalid Char" in str(exc) or "invalid character" in str(exc).lower():
+            if (_NOT_XML_BYTES if isinstance(data, bytes) else _NOT_XML_TEXT).search(data):  # type: ignore[arg-type]
+                raise _BadChar from exc
         raise ParseError(command, data, f"invalid XML ({exc})") from exc
     if not seen_root:
         raise ParseError(command, data, f"no <{roots[0]}> element")

@@ -33,6 +33,12 @@ def _open(reason):
         "remove_right_after_register",  # remove refuses after a chain newer than the poll; asks the scheduler now
         "deleting_instance_node_removed",  # an instance the cloud is deleting is never "confirming" (absence.py)
         "node_left_after_its_instance_was_deleted",  # a node whose instance was seen deleting: gone at once
+        # red team, stop 30: one wrong answer is no ground for a destroy (planner/policy.py _confirmed, in_error)
+        "sinfo_shows_node_powering_up",  # a node not reporting goes as a down one: silent max_down_time, seen so
+        "down_since_long_ago_after_failed_poll",  # down time counted from dcluster's own first sight of it
+        "listing_shows_instance_in_error",  # ERROR needs a second listing, as DELETING does
+        "listing_shows_starting_instance_gone",  # shown terminated once counts as missing (controller/merged.py)
+        "first_listing_shows_launch_gone",  # ... also a launch no listing showed alive yet (merged.recent)
     ],
 )
 def test_scenario_keeps_every_promise(name):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dcluster import identity
 from dcluster.config import load
 from dcluster.model import Instance, InstanceState, Job, JobState, Node, NodeState
@@ -80,6 +82,14 @@ def view(cfg, nodes=(), instances=None, jobs=(), now=NOW, **extra):
     if instances is None:
         instances = {name: [] for name in cfg.resources}
     return reconcile(cfg, now, list(nodes) if nodes is not None else None, instances, jobs, **extra)
+
+
+def seen_before(v, ago=10.0):
+    """``v`` as a later poll that agrees with an earlier one ``ago`` s before: every worker was seen in its
+    state then too (the planner destroys nothing on the word of a single poll)."""
+    return dataclasses.replace(
+        v, workers=tuple(dataclasses.replace(w, seen=min(w.seen, v.now - ago)) for w in v.workers)
+    )
 
 
 def worker(name, resource="r1", state=NodeState.IDLE, age=1000.0, **node_kw):

@@ -164,8 +164,11 @@ def test_one_flipped_state_does_not_make_a_node_down_since_its_last_change():
     i = inst(name, age=5000)
     before = view(CFG, [node(name, since=NOW - 5000)], {"r1": [i]}, now=NOW - 10, jobs=[])
     v = view(CFG, [node(name, state=NodeState.DOWN, since=NOW - 5000)], {"r1": [i]}, previous=before)
+    assert state_of(v, name).state == WorkerState.UNKNOWN  # one poll: confirmed by the next
+    assert destructive(plan(v, CFG)) == []
+    v = view(CFG, [node(name, state=NodeState.DOWN, since=NOW - 5000)], {"r1": [i]}, now=NOW + 10, previous=v)
     w = state_of(v, name)
-    assert w.state == WorkerState.ERROR and w.since == NOW - 10
+    assert w.state == WorkerState.ERROR and w.since == NOW and w.seen == NOW + 10  # not NOW - 5000
     assert destructive(plan(v, CFG)) == []
 
 

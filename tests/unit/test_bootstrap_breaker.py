@@ -31,7 +31,7 @@ def _confirmed(cfg, *args, **kw):
 
 
 def test_a_destroy_for_max_launch_time_says_whether_it_ever_joined():
-    cfg = config(max_launch_time=600)
+    cfg = config(max_launch_time=600, max_down_time=50)  # the polls saw the registered one silent for 60 s
     silent, configured, registered = wid(n=1), wid(n=2), wid(n=3)
     insts = {"r1": [inst(silent, age=700), inst(configured, age=700), inst(registered, age=700)]}
     p = plan(

@@ -83,14 +83,18 @@ def synthetic_view():
         job(12, state=JobState.RUNNING, cores=16),
         job(13, state=JobState.HELD, cores=3),
     ]
-    v = view(
-        cfg,
-        nodes,
-        instances,
-        jobs,
-        in_flight={"r1": 2},
-        backoff={"r2": BackoffState(failures=2, until=NOW + 300, kind="quota")},
-    )
+    v = None
+    for at in (NOW - 10, NOW):  # two polls: the down node is in error only once the second agrees
+        v = view(
+            cfg,
+            nodes,
+            instances,
+            jobs,
+            now=at,
+            previous=v,
+            in_flight={"r1": 2},
+            backoff={"r2": BackoffState(failures=2, until=NOW + 300, kind="quota")},
+        )
     return cfg, v
 
 

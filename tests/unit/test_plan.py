@@ -229,7 +229,10 @@ def test_drained_empty_node_is_removed_then_destroyed_in_that_order():
     cfg = config()
     a = wid()
     n, i = worker(a, state=NodeState.HELD, reason="dcluster: idle 700 s")
-    p = plan(view(cfg, [n], {"r1": [i]}), cfg)
+    first = view(cfg, [n], {"r1": [i]})
+    # one poll is no ground for a destroy (a wrong answer would cost a good node): the next confirms it
+    assert plan(first, cfg).actions == () and plan(first, cfg).kept[a][0] == "confirming"
+    p = plan(view(cfg, [n], {"r1": [i]}, now=NOW + 10, previous=first), cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.REMOVE, a), (Kind.DESTROY, a)]
     assert p.actions[1].instance_id == i.id
 
@@ -279,7 +282,7 @@ def _confirmed(cfg, *args, **kw):
 
 
 def test_orphan_is_destroyed_and_stuck_starting_node_removed_then_destroyed():
-    cfg = config(max_launch_time=1200)
+    cfg = config(max_launch_time=1200, max_down_time=50)  # the polls below saw the node silent for 60 s
     orphan, stuck = wid(n=1), wid(n=2)
     v = _confirmed(
         cfg, [node(stuck, state=NodeState.STARTING)], {"r1": [inst(orphan, age=1300), inst(stuck, age=1300)]}
@@ -301,9 +304,27 @@ def test_down_node_is_deleted_after_max_down_time_only_without_jobs():
         worker(b, state=NodeState.DOWN, since=NOW - 100),
         worker(c, state=NodeState.DOWN, since=NOW - 500, jobs=("9",)),
     ]
-    p = plan(view(cfg, [x[0] for x in pairs], {"r1": [x[1] for x in pairs]}), cfg)
+    nodes, insts = [x[0] for x in pairs], {"r1": [x[1] for x in pairs]}
+    before = [nodes[0], worker(b)[0], nodes[2]]  # b was up then
+    first = view(cfg, before, insts, now=NOW - 500)  # a: one poll says down (unknown until the next agrees)
+    second = view(cfg, before, insts, now=NOW - 490, previous=first)  # a: down, as dcluster saw it from now
+    p = plan(view(cfg, nodes, insts, previous=second), cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.REMOVE, a), (Kind.DESTROY, a)]
     assert any(c in note for note in p.notes)
+
+
+def test_a_down_node_seen_once_is_not_destroyed_whatever_time_the_scheduler_gives():
+    # after a failed poll or a restart the scheduler's "down since" may be old, or from a clock behind the
+    # master's: the down time is counted from when dcluster saw it down (red team: destroyed at once)
+    cfg = config(max_down_time=480)
+    a = wid(n=1)
+    n, i = worker(a, state=NodeState.DOWN, since=1.0)
+    once = view(cfg, [n], {"r1": [i]}, now=NOW - 10)
+    assert plan(once, cfg).actions == ()  # one poll: unknown, nothing done (nor a replacement launched)
+    v = view(cfg, [n], {"r1": [i]}, previous=once)
+    p = plan(v, cfg)
+    assert p.of(Kind.DESTROY) == [] and p.recheck == pytest.approx(NOW + 480)
+    assert plan(view(cfg, [n], {"r1": [i]}, now=NOW + 481, previous=v), cfg).of(Kind.DESTROY)
 
 
 def test_node_whose_instance_vanished_is_removed_once_no_job_runs_on_it():
@@ -318,7 +339,12 @@ def test_node_whose_instance_vanished_is_removed_once_no_job_runs_on_it():
 def test_instance_in_error_is_destroyed():
     cfg = config()
     a = wid()
-    p = plan(view(cfg, [], {"r1": [inst(a, state=InstanceState.ERROR)]}), cfg)
+    listed = inst(a, state=InstanceState.ERROR)
+    first = view(cfg, [], {"r1": [listed]})
+    assert plan(first, cfg).actions == ()  # one listing: confirmed by the next first
+    same = view(cfg, [], {"r1": [listed]}, now=NOW + 10, previous=first)
+    assert plan(same, cfg).actions == ()  # the same listing seen again (not polled since) is no second one
+    p = plan(view(cfg, [], {"r1": [inst(a, state=InstanceState.ERROR)]}, now=NOW + 10, previous=first), cfg)
     assert [(x.kind, x.target) for x in p.actions] == [(Kind.DESTROY, a)]
 
 
@@ -590,3 +616,19 @@ def test_a_configured_node_that_joined_by_itself_is_registered_once():
     assert plan(view(cfg, nodes, insts, configured={a, b}, registered={a, b}), cfg).of(Kind.REGISTER) == []
     assert plan(view(cfg, nodes, insts, configured=set(), registered=set()), cfg).of(Kind.REGISTER) == []
     assert plan(view(cfg, nodes, insts, configured={a, b}), cfg).of(Kind.REGISTER) == []
+
+
+def test_a_long_used_node_shown_not_reporting_is_not_destroyed_for_its_launch_time():
+    # Grid Engine shows every host "u" until its execd reports after a qmaster restart, Slurm POWERING_UP:
+    # the worker's launch was long ago, but it was in use; it goes only as a down node would, once dcluster
+    # has seen it silent for max_down_time (red team: all three of a resource destroyed at once, below min)
+    cfg = config(max_launch_time=600, max_down_time=480)
+    a = wid(n=1)
+    i = inst(a, age=5000.0)
+    used = view(cfg, [node(a, state=NodeState.IDLE)], {"r1": [i]}, now=NOW - 10)
+    silent = view(cfg, [node(a, state=NodeState.STARTING)], {"r1": [i]}, previous=used)
+    p = plan(silent, cfg)
+    assert p.of(Kind.DESTROY) == [] and p.of(Kind.REMOVE) == [] and p.recheck == pytest.approx(NOW + 480)
+    assert "not reporting" in p.kept[a][1]
+    later = view(cfg, [node(a, state=NodeState.STARTING)], {"r1": [i]}, now=NOW + 481, previous=silent)
+    assert [x.kind for x in plan(later, cfg).actions] == [Kind.REMOVE, Kind.DESTROY]

@@ -315,16 +315,18 @@ def test_auto_mode_off_stops_exactly_scale_up_and_scale_down():
     )
     orphan, joined, broken, idle, drained = (wid(n=k) for k in range(5))
     nodes = [node(idle, since=NOW - 5000), node(drained, NodeState.HELD, reason="dcluster: idle 700 s")]
-    insts = {
-        "r1": [
-            inst(orphan, age=99999),
-            inst(joined, age=100),
-            inst(broken, state=InstanceState.ERROR),
-            inst(idle),
-            inst(drained),
-        ],
-        "r2": [],
-    }
+
+    def insts():  # each poll's listing is new snapshots (one that says ERROR is confirmed by the next)
+        return {
+            "r1": [
+                inst(orphan, age=99999),
+                inst(joined, age=100),
+                inst(broken, state=InstanceState.ERROR),
+                inst(idle),
+                inst(drained),
+            ],
+            "r2": [],
+        }
 
     def planned(auto):
         v = None
@@ -332,7 +334,7 @@ def test_auto_mode_off_stops_exactly_scale_up_and_scale_down():
             v = view(
                 cfg,
                 nodes,
-                insts,
+                insts(),
                 jobs=[job("gpu", cores=4, props=("gpu",))],
                 now=NOW - ago,
                 previous=v,

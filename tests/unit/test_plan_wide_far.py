@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from builders import NOW, config, inst, job, view, wid, worker
+from builders import NOW, config, inst, job, seen_before, view, wid, worker
 
 from dcluster.config import ConfigError
 from dcluster.demand import Demand
@@ -111,7 +111,7 @@ def test_a_node_held_for_it_that_has_emptied_is_destroyed_while_its_start_is_far
     cfg = cfg_of()
     names = [wid(n=i) for i in range(4)]
     _, v = blocked(cfg, ends_in=3000, held={names[1]})
-    p = plan(v, cfg)
+    p = plan(seen_before(v), cfg)
     assert names[1] in {a.target for a in p.of(Kind.DESTROY)}
     keep = cfg_of("keep")
     _, v = blocked(keep, ends_in=3000, held={names[1]})

@@ -9,7 +9,7 @@ Each test fails with the knob off.
 
 from dataclasses import replace
 
-from builders import NOW, config, inst, job, view, wid, worker
+from builders import NOW, config, inst, job, seen_before, view, wid, worker
 
 from dcluster.model import JobState, NodeState
 from dcluster.planner import Kind, plan
@@ -181,9 +181,8 @@ def test_nodes_held_for_a_job_whose_launches_back_off_are_not_destroyed():
 
 def test_an_operators_drain_of_the_resource_still_destroys_nodes_held_for_a_job():
     cfg, names, held, insts, jobs = _held_for_wide(min_nodes=0)
-    p = plan(
-        view(cfg, held, {"r1": insts}, jobs=jobs, configured=set(names), limits={"r1": Limits(0, 0, "draining")}), cfg
-    )
+    v = view(cfg, held, {"r1": insts}, jobs=jobs, configured=set(names), limits={"r1": Limits(0, 0, "draining")})
+    p = plan(seen_before(v), cfg)
     assert p.of(Kind.RELEASE) == [] and [a.target for a in p.of(Kind.DESTROY)] == [names[2]]
 
 

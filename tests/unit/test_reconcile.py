@@ -7,7 +7,7 @@ from builders import NOW, SECRET, config, inst, node, view, wid
 
 from dcluster import identity
 from dcluster.model import InstanceState, NodeState, WorkerState
-from dcluster.reconcile import reconcile
+from dcluster.reconcile import ONE_POLL, reconcile
 
 CFG = config(max_launch_time=1200)
 
@@ -42,8 +42,24 @@ def test_classification(node_kw, inst_kw, expected):
     name = wid()
     nodes = [node(name, **node_kw)] if node_kw is not None else []
     v = view(CFG, nodes, {"r1": [inst(name, **inst_kw)]})
+    if expected == WorkerState.ERROR:  # one poll is no proof: unknown until the next agrees
+        assert state_of(v, name).state == WorkerState.UNKNOWN
+        assert state_of(v, name).reason.startswith(ONE_POLL)
+        v = view(CFG, nodes, {"r1": [inst(name, **inst_kw)]}, now=NOW + 10, previous=v)
     assert state_of(v, name).state == expected
     assert state_of(v, name).reason
+
+
+def test_an_error_after_a_failed_poll_is_still_confirmed_by_the_next():
+    # a failed poll (unknown) then one wrong "down" is one observation, not two
+    name = wid()
+    up = view(CFG, [node(name)], {"r1": [inst(name)]})
+    failed = reconcile(CFG, NOW + 10, None, {"r1": [inst(name)]}, previous=up)
+    assert state_of(failed, name).state == WorkerState.UNKNOWN
+    down = reconcile(CFG, NOW + 20, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=failed)
+    assert state_of(down, name).state == WorkerState.UNKNOWN
+    again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=down)
+    assert state_of(again, name).state == WorkerState.ERROR and state_of(again, name).seen == NOW + 30
 
 
 def test_unsigned_and_forged_names_are_physical():
@@ -177,7 +193,38 @@ def test_a_just_registered_node_reported_down_is_still_starting():
     up = reconcile(CFG, NOW + 10, [node(name)], {"r1": [inst(name, age=30)]}, previous=down)
     assert state_of(up, name).state == WorkerState.IDLE
     again = reconcile(CFG, NOW + 15, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=35)]}, previous=up)
+    assert state_of(again, name).state == WorkerState.UNKNOWN  # one poll: confirmed by the next
+    again = reconcile(CFG, NOW + 20, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=40)]}, previous=again)
     assert state_of(again, name).state == WorkerState.ERROR
     # and an old instance whose node never came up is not "starting" for ever
     old = view(CFG, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=5000)]})
+    old = view(CFG, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=5010)]}, now=NOW + 10, previous=old)
     assert state_of(old, name).state == WorkerState.ERROR
+
+
+@pytest.mark.parametrize("suffix", [".cluster.internal", ".", "upper"])
+def test_a_node_listed_under_another_spelling_of_our_name_is_that_worker(suffix):
+    # Grid Engine and Torque print their resolver's name for a host added by its short one (a domain,
+    # another case): still our busy worker, never a physical node beside an orphan destroyed with its job
+    from dcluster.model import Job, JobState
+    from dcluster.planner import plan
+
+    cfg = config(cluster_type="sge")
+    name = wid("r1", 1)
+    shown = name.upper() if suffix == "upper" else name + suffix
+    prev = None
+    for k in range(4):  # past max_launch_time, absence confirmed over polls
+        n = node(shown, state=NodeState.BUSY, used=4, jobs=("77",))
+        j = Job(id="77", state=JobState.RUNNING, nodes=(shown,), chunks=1, chunk_cores=4)
+        v = reconcile(cfg, NOW + 60 * k, [n], {"r1": [inst(name, age=5000.0 + 60 * k)]}, [j], previous=prev)
+        assert [(w.name, w.state) for w in v.workers] == [(name, WorkerState.BUSY)]
+        assert not plan(v, cfg).actions
+        prev = v
+
+
+def test_both_spellings_listed_stay_apart():
+    name = wid("r1", 1)
+    nodes = [node(name, state=NodeState.IDLE), node(name + ".example.org", state=NodeState.BUSY, jobs=("5",))]
+    v = reconcile(config(), NOW, nodes, {"r1": [inst(name)]}, [])
+    assert state_of(v, name).state == WorkerState.IDLE
+    assert state_of(v, name + ".example.org").state == WorkerState.PHYSICAL

@@ -156,7 +156,8 @@ class SimDriver(Driver):
         now = self.cloud.clock()
         listed = [i for i in self.cloud.exist(self.resource.name) if now >= i.visible_at]
         listed = self.faults.listing(self.resource.name, listed)
-        return [self.cloud.snapshot(i) for i in listed if self.verified(i.minion_id)]
+        snapshots = [self.cloud.snapshot(i) for i in listed if self.verified(i.minion_id)]
+        return self.faults.wrong_states(self.resource.name, snapshots)
 
     def launch(self, count: int, minion_ids: Sequence[str], userdata_for: Callable[[str], str]) -> LaunchResult:
         ids = self.check_ids(count, minion_ids)

@@ -26,12 +26,14 @@ point where it happens (a scheduler command: :meth:`wrap`; a cloud call:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
 from collections.abc import Callable
 
 from dcluster.clouds.errors import InsufficientCapacity, QuotaExceeded, Transient
+from dcluster.model import Instance, InstanceState
 
 FAMILIES = ("detectable", "wrong")
 
@@ -59,7 +61,15 @@ RATES = {
     "clock_step": 0.004,
     "operator": 0.02,
 }
-WRONG_RATES = {"sinfo_missing_node": 0.02, "listing_missing_instance": 0.02, "flip_still_parses": 0.01}
+WRONG_RATES = {
+    "sinfo_missing_node": 0.02,
+    "listing_missing_instance": 0.02,
+    "flip_still_parses": 0.01,
+    # one node shown powering up (as after a restart of the controller) or down since long ago
+    "sinfo_wrong_state": 0.01,
+    # one live instance listed as terminated or in error (stopped)
+    "listing_wrong_state": 0.01,
+}
 CLOCK_STEPS = (-600.0, -300.0, -120.0, 120.0, 300.0, 600.0)
 LAG = (10.0, 90.0)
 QUERIES = ("squeue", "sinfo")
@@ -87,6 +97,10 @@ class Faults:
         self.kill: Callable[[str], None] = lambda where: None  # set by the harness: raises MasterKilled
         self._lock = threading.Lock()
         self.flip = _flip  # how flip_still_parses changes an answer; a scenario may aim it at one field
+        # which wrong state sinfo_wrong_state ("powering_up", "down_long_ago") and listing_wrong_state (an
+        # InstanceState) show; None: drawn.  Scenarios set them.
+        self.wrong_node_state: str | None = None
+        self.wrong_instance_state: InstanceState | None = None
 
     # ------------------------------------------------------------ drawing
     def rng_of(self, resource: str | None) -> random.Random:
@@ -151,6 +165,17 @@ class Faults:
             if doc["nodes"]:
                 doc["nodes"].pop(self.rng.randrange(len(doc["nodes"])))
             return rc, json.dumps(doc), err
+        if prog == "sinfo" and self.roll("sinfo_wrong_state"):
+            doc = json.loads(out)
+            if doc["nodes"]:
+                n = doc["nodes"][self.rng.randrange(len(doc["nodes"]))]
+                kind = self.wrong_node_state or self.rng.choice(("powering_up", "down_long_ago"))
+                if kind == "powering_up":
+                    n["state_flags"] = ["POWERING_UP", *n["state_flags"]]
+                else:
+                    n["state"], n["state_flags"] = "down", ["NOT_RESPONDING", *n["state_flags"]]
+                    n["reason"], n["reason_changed_at"] = "Not responding", 1
+            return rc, json.dumps(doc), err
         if self.roll("flip_still_parses"):
             return rc, self.flip(self.rng, out, parses=True), err
         return rc, out, err
@@ -181,6 +206,17 @@ class Faults:
             gone = live[self.rng_of(resource).randrange(len(live))]
             return [i for i in listed if i is not gone]
         return listed
+
+    def wrong_states(self, resource: str, snapshots: list[Instance]) -> list[Instance]:
+        """``snapshots`` with one live instance shown terminated or in error, when listing_wrong_state fires."""
+        live = [k for k, i in enumerate(snapshots) if i.state in (InstanceState.PENDING, InstanceState.RUNNING)]
+        if live and self.roll("listing_wrong_state", resource):
+            rng = self.rng_of(resource)
+            k = live[rng.randrange(len(live))]
+            snapshots = list(snapshots)
+            wrong = self.wrong_instance_state or rng.choice((InstanceState.GONE, InstanceState.ERROR))
+            snapshots[k] = dataclasses.replace(snapshots[k], state=wrong)
+        return snapshots
 
     def listing_lag(self) -> float:
         return self.rng.uniform(*LAG) if self.roll("listing_lag") else 0.0

@@ -58,7 +58,7 @@ except ImportError:  # pragma: no cover - older trees
     highstate_proofs = None
 
 from .cloud import HIGHSTATE, SimCloud, SimDriver
-from .faults import RATES, Faults, MasterKilled
+from .faults import RATES, WRONG_RATES, Faults, MasterKilled
 from .oracle import Counters, Oracle
 from .slurm import SimSlurm
 
@@ -139,7 +139,7 @@ class Run:
         self.fault_time = fault_time
         self.job_rate = job_rate if job_rate is not None else (0.0 if family is None else 0.12)  # scripted: no arrivals
         # family None: no random faults at all (scripted scenarios force the ones they want)
-        quiet = {k: 0.0 for k in (*RATES, "sinfo_missing_node", "listing_missing_instance", "flip_still_parses")}
+        quiet = {k: 0.0 for k in (*RATES, *WRONG_RATES)}
         self.faults = Faults(seed, family or "detectable", rates=quiet if family is None else rates)
         self.faults.kill = self._kill
         self.cloud = SimCloud(lambda: self.t, random.Random(f"cloud-{seed}"), self.cfg.cluster_name)

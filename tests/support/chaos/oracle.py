@@ -19,6 +19,10 @@ from dcluster.schedulers.slurm import parse_future_nodes, parse_sinfo, parse_squ
 # The figures of issue 13's table, in its order, with its wording.
 ROWS = (
     ("busy_destroyed", "busy nodes destroyed"),
+    (
+        "healthy_destroyed",
+        "healthy nodes destroyed as broken (taken out of the scheduler undrained, up and responding)",
+    ),
     ("jobs_lost", "jobs lost"),
     ("requeued_by_dcluster", "running jobs requeued by dcluster's own remove/vacate"),
     ("orphans_left", "orphan instances left"),
@@ -36,6 +40,7 @@ INVARIANTS = tuple(name for name, _ in ROWS)
 @dataclass
 class Counters:
     busy_destroyed: int = 0
+    healthy_destroyed: int = 0
     jobs_lost: int = 0
     requeued_by_dcluster: int = 0
     orphans_left: int = 0
@@ -86,6 +91,8 @@ class Oracle:
         slurm = self.w.slurm
         if who in ("dcluster", "operator") and slurm.running_on(inst.minion_id):
             self.c.busy_destroyed += 1
+        if who == "dcluster" and inst.minion_id in slurm.counts.removed_healthy:
+            self.c.healthy_destroyed += 1
         slurm.machine_lost(inst.minion_id, by_dcluster=who != "cloud")
         if who == "dcluster" and inst.will_join and not inst.highstate_ok and inst.state != "error":
             if inst.restarts_seen:
@@ -152,7 +159,11 @@ class Oracle:
         return replace(
             prev,
             now=prev.now + d,
-            workers=tuple(replace(w, since=w.since + d) for w in prev.workers),
+            # (``seen`` is absent from trees before it, which ``bench/chaos.py --code`` may measure)
+            workers=tuple(
+                replace(w, since=w.since + d, **({"seen": w.seen + d} if hasattr(w, "seen") else {}))
+                for w in prev.workers
+            ),
             absences={k: replace(a, since=a.since + d) for k, a in prev.absences.items()},
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dcluster import config as dconfig
 from dcluster import identity
+from dcluster.model import InstanceState
 
 from .harness import SECRET, T0, Run, pillar
 from .oracle import Counters
@@ -235,6 +236,80 @@ def scenario_listing_missing_starting_instance(seed: int = 10) -> Counters:
     run.faults.force("listing_missing_instance")
     run.step()
     return _finish(run)
+
+
+def _kept_idle(seed: int) -> Run:
+    """A run whose one worker is up, idle, older than max_launch_time and kept by min 1."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], quantity={"min": 1, "max": 2})}
+    run = Run(seed, None, pillar_data=data)
+    end = run.t + 900
+    while run.t < end and not any(n.up for n in run.slurm.nodes.values()):
+        run.step()
+    assert any(n.up for n in run.slurm.nodes.values()), "scenario set-up: no node came up"
+    run.advance(run.cfg.max_launch_time + 60)
+    return run
+
+
+def scenario_sinfo_shows_node_powering_up(seed: int = 30) -> Counters:
+    """One ``sinfo`` shows a long-used idle node as powering up (as after a restart of the scheduler): it was
+    taken for one never usable past max_launch_time, removed and destroyed at once (healthy_destroyed)."""
+    run = _kept_idle(seed)
+    run.faults.wrong_node_state = "powering_up"
+    run.faults.force("sinfo_wrong_state")
+    run.step()
+    return _finish(run)
+
+
+def scenario_down_since_long_ago_after_failed_poll(seed: int = 31) -> Counters:
+    """After a failed poll, one ``sinfo`` shows an idle node not responding since long ago: the scheduler's
+    old timestamp made it look down past max_down_time, and it was destroyed at once (healthy_destroyed)."""
+    run = _kept_idle(seed)
+    run.faults.force("sched_exit")
+    run.step()
+    run.faults.wrong_node_state = "down_long_ago"
+    run.faults.force("sinfo_wrong_state")
+    run.step()
+    return _finish(run)
+
+
+def scenario_listing_shows_instance_in_error(seed: int = 32) -> Counters:
+    """One listing shows an idle worker's instance in ERROR (stopped): it was removed and destroyed at once
+    (healthy_destroyed)."""
+    run = _kept_idle(seed)
+    run.faults.wrong_instance_state = InstanceState.ERROR
+    run.faults.force("listing_wrong_state")
+    run.step()
+    return _finish(run)
+
+
+def _shown_gone(seed: int, listed_first: bool) -> Counters:
+    """Max 1, one job's instance starting, a second job queued: one listing shows the instance terminated."""
+    data = pillar()
+    data["cloud"] = {"r1": dict(data["cloud"]["r1"], quantity={"min": 0, "max": 1})}
+    run = Run(seed, None, pillar_data=data)
+    run.submit(cpus=4, duration=600)
+    run.step()  # r1 launches
+    if listed_first:
+        run.step()  # listed: no longer a recent launch of the controller, only the listing shows it
+    run.submit(cpus=4, duration=600)
+    run.faults.wrong_instance_state = InstanceState.GONE
+    run.faults.force("listing_wrong_state")
+    run.step()
+    return _finish(run)
+
+
+def scenario_listing_shows_starting_instance_gone(seed: int = 33) -> Counters:
+    """One listing shows a starting instance terminated: it vanished from the view and a second one was
+    launched above max (cycles_above_max, launched_beyond_policy)."""
+    return _shown_gone(seed, listed_first=True)
+
+
+def scenario_first_listing_shows_launch_gone(seed: int = 34) -> Counters:
+    """The first listing after a launch shows the new instance terminated: the launch record was dropped as
+    listed, the instance vanished from the view, and a second one was launched above max (cycles_above_max,
+    launched_beyond_policy; wrong-family seed 40058 of bench/chaos.py)."""
+    return _shown_gone(seed, listed_first=False)
 
 
 def scenario_kill_mid_launch(seed: int = 11) -> Counters:

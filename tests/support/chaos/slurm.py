@@ -68,6 +68,9 @@ class SlurmCounts:
     cancelled_by_dcluster: int = 0
     completed: int = 0
     refused: list[str] = field(default_factory=list)
+    # nodes taken out while up, responding and not drained (by dcluster, not an operator): scale-down drains
+    # first, so only a node judged broken (not usable, down, its instance in error) goes so
+    removed_healthy: list[str] = field(default_factory=list)
 
 
 class SimSlurm:
@@ -294,6 +297,9 @@ class SimSlurm:
         if self.running_on(name):
             self.counts.refused.append(name)
             return 1, "", f"delete_nodes error: Node {name} is in use\n"
+        n = self.nodes[name]
+        if n.up and not n.not_responding and not n.drain and not self.operator and self.alive(name):
+            self.counts.removed_healthy.append(name)
         del self.nodes[name]
         return 0, "", ""
 

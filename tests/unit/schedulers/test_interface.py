@@ -68,7 +68,17 @@ def test_an_adapter_refuses_another_schedulers_settings():
 
 @pytest.mark.parametrize(
     "reason, ours",
-    [("dcluster: idle", True), ("  DCluster held", True), ("maintenance", False), ("", False), (None, False)],
+    [
+        ("dcluster: idle", True),
+        ("  dcluster: held", True),
+        ("maintenance", False),
+        ("", False),
+        (None, False),
+        # an admin's words that begin like ours are still the admin's (red team: such a node was destroyed)
+        ("DCluster worker: bad disk, do not use", False),
+        ("dclusterfs mount broken", False),
+        ("dcluster maintenance", False),
+    ],
 )
 def test_our_hold_is_one_definition(reason, ours):
     assert holds.is_our_hold(reason) is ours

@@ -177,6 +177,60 @@ def test_remove_refused_while_jobs_after_disabling(rec):
     assert not any("-de" in c for c in rec.calls)
 
 
+BUSY = "dc-r1-abc123-0123456789ab"
+
+
+def busy_qhost(shown: str) -> str:
+    return (
+        f"<qhost><host name='{shown}'><hostvalue name='num_proc'>2</hostvalue><hostvalue name='load_avg'>0.5"
+        "</hostvalue><queue name='all.q'><queuevalue qname='all.q' name='slots'>2</queuevalue><queuevalue "
+        "qname='all.q' name='slots_used'>2</queuevalue><queuevalue qname='all.q' name='state_string'></queuevalue>"
+        "</queue><job name='77'><jobvalue jobid='77' name='priority'>0.5</jobvalue></job></host></qhost>"
+    )
+
+
+@pytest.mark.parametrize("shown", [BUSY + ".cluster.internal", BUSY.upper()])
+def test_remove_refused_while_jobs_on_the_host_listed_under_another_spelling(rec, shown):
+    # Grid Engine prints its resolver's name for a host added by its short one (and compares names ignoring
+    # case): the host is ours, its job counts, nothing is deleted
+    rec.on(r"qhost", busy_qhost(shown)).on(r"-shgrp @dcluster_hold", "", 1, NO_HOLD_GROUP)
+    with pytest.raises(RefusedError, match="still runs jobs 77"):
+        adapter(rec).remove(BUSY)
+    assert not any("-de" in c or "-ke" in c for c in rec.calls)
+
+
+def test_remove_fails_when_qhost_fails_whatever_its_words(rec):
+    # a commlib refusal names "host" and says "not": it says nothing of whether the host has jobs
+    commlib = (
+        'error: commlib error: access denied (client IP resolved to host name "head". This is not identical '
+        'to clients host name "head.cluster")'
+    )
+    rec.on(r"qhost", "", 1, commlib)
+    with pytest.raises(sge.SchedulerError, match="commlib"):
+        adapter(rec).remove(BUSY)
+    assert not any("-de" in c or "-ke" in c for c in rec.calls)
+
+
+def test_an_unresolvable_name_is_looked_up_in_the_whole_host_list(rec):
+    # qhost -h exits 1 on a name its resolver does not know (SoGE 8.1.9); qmaster may still run jobs there
+    rec.on(r"qhost", busy_qhost(BUSY)).on(r"qhost .*-h", "", 1, f'error: can\'t resolve hostname "{BUSY}"')
+    rec.on(r"-shgrp @dcluster_hold", "", 1, NO_HOLD_GROUP)
+    with pytest.raises(RefusedError, match="still runs jobs 77"):
+        adapter(rec).remove(BUSY)
+    rec.on(r"qhost", "<qhost></qhost>").on(r"qhost .*-h", "", 1, f'error: can\'t resolve hostname "{BUSY}"')
+    rec.on(r"qconf -se", "", 1, f'can\'t resolve hostname "{BUSY}"')
+    assert adapter(rec).remove(BUSY)["removed"] is False  # nowhere: not an exec host, nothing deleted
+    assert not any("-de" in c for c in rec.calls)
+
+
+def test_remove_refused_when_qconf_knows_a_host_qhost_does_not_list(rec):
+    rec.on(r"qhost", "<qhost></qhost>").on(r"qconf -se", "hostname x\n")
+    rec.on(r"-shgrp @dcluster_hold", "", 1, NO_HOLD_GROUP)
+    with pytest.raises(RefusedError, match="qhost does not list it"):
+        adapter(rec).remove(BUSY)
+    assert not any("-de" in c for c in rec.calls)
+
+
 def test_remove_order(rec):
     qhost = (
         "<qhost><host name='n1'><hostvalue name='num_proc'>2</hostvalue><queue name='all.q'>"
