@@ -149,7 +149,10 @@ SLURM = Dict(
     fields={
         **COMMON_CLUSTER,
         "squeue_command": _cmd("Lists jobs as JSON.", "/usr/bin/squeue --all --json"),
-        "sinfo_command": _cmd("Lists nodes as JSON.", "/usr/bin/sinfo --json"),
+        "sinfo_command": _cmd(
+            "Lists nodes as JSON (--all: also those of hidden partitions, or one of ours there would look gone).",
+            "/usr/bin/sinfo --all --json",
+        ),
         "scontrol_command": _cmd("scontrol itself; dcluster adds the arguments.", "/usr/bin/scontrol"),
         "partition": Scalar(
             doc="Partition new dynamic nodes join (through the node feature of its NodeSet).", default=""

@@ -603,6 +603,10 @@ class SlurmAdapter(Adapter):
         waiting up to ``wait`` s for them: drain it first)."""
         node = self.wait_for_jobs(name, self.node(name), wait)
         if node is None:
+            # sinfo does not list it (a partition it hides, a wrong answer): squeue must not show a job there
+            busy = [j.id for j in self.jobs() if j.state == JobState.RUNNING and name in j.nodes]
+            if busy:
+                raise RefusedError("remove", f"{name} is not listed by sinfo but squeue shows jobs {', '.join(busy)}")
             return {"name": name, "removed": False, "reason": "not a node"}
         if node.jobs or node.cores_used:
             raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs) or '(allocated cpus)'}")

@@ -22,7 +22,7 @@ from typing import Any
 from dcluster.config.schedulers import TorqueConfig
 from dcluster.gcpause import paused as gc_paused
 from dcluster.holds import DEFAULT_HOLD_REASON
-from dcluster.model import Job, JobState, Node, NodeState
+from dcluster.model import Job, JobState, Node, NodeState, host_key
 
 from . import maui
 from .adapter import Adapter, Run
@@ -368,7 +368,8 @@ class TorqueAdapter(Adapter):
             if "unknown node" in (err + out).lower():
                 return None
             raise SchedulerError(argv, rc, err or out)
-        found = [n for n in parse_pbsnodes(out, " ".join(argv)) if n.name == name]
+        key = host_key(name)  # pbs_server may print its resolver's name for the node (a domain, another case)
+        found = [n for n in parse_pbsnodes(out, " ".join(argv)) if host_key(n.name) == key]
         return found[0] if found else None
 
     def reservations(self, name: str | None = None) -> list[maui.Reservation]:

@@ -223,6 +223,22 @@ def test_remove_refused_while_jobs_and_vacate_requeues(rec):
     assert rec.calls[-2:] == [["/usr/bin/scontrol", "requeue", "1"], ["/usr/bin/scancel", "1"]]
 
 
+def test_remove_refused_for_a_node_sinfo_hides_while_squeue_shows_its_job(rec):
+    # sinfo without --all hides nodes of hidden partitions (or one answer leaves a node out): "not a node"
+    # let the chain destroy the machine while its job ran (red team)
+    import json
+
+    sq = json.loads(SQUEUE)
+    sq["jobs"][0].update(job_state="RUNNING", nodes="dcn9")
+    rec.on(r"sinfo", SINFO).on(r"squeue", json.dumps(sq))
+    with pytest.raises(RefusedError, match="squeue shows jobs 1"):
+        adapter(rec).remove("dcn9")
+    assert not any("delete" in c for c in rec.calls)
+    rec.on(r"squeue", SQUEUE)
+    assert adapter(rec).remove("dcn9") == {"name": "dcn9", "removed": False, "reason": "not a node"}
+    assert adapter(rec).config.sinfo_command.argv[1:] == ("--all", "--json")
+
+
 def test_remove_deletes_dynamic_node(rec):
     rec.on(r"sinfo", SINFO).on(r"squeue", SQUEUE)
     assert adapter(rec).remove("dcn1") == {"name": "dcn1", "removed": True}

@@ -247,6 +247,15 @@ def test_remove_releases_user_reservations_found_in_python(rec):
     ]
 
 
+def test_remove_refused_while_jobs_on_the_node_listed_under_its_domain_name(rec):
+    # pbs_server may print the name its resolver gives for a node added by its short one (red team)
+    listed = "<Data><Node><name>n.cluster.local</name><state>job-exclusive</state><jobs>0/5.s</jobs></Node></Data>"
+    rec.on(r"pbsnodes -x n", listed)
+    with pytest.raises(RefusedError, match="still runs jobs 5"):
+        adapter(rec).remove("n")
+    assert not any("-d" in c or "delete" in " ".join(c) for c in rec.calls)
+
+
 def test_remove_refused_while_jobs(rec):
     rec.on(r"pbsnodes -x n", "<Data><Node><name>n</name><state>job-exclusive</state><jobs>0/5.s</jobs></Node></Data>")
     with pytest.raises(RefusedError, match="still runs jobs 5"):
