@@ -326,6 +326,10 @@ def reconcile(
             and not (prev is not None and (prev.state == WorkerState.ERROR or prev.reason.startswith(ONE_POLL)))
         ):
             state, reason = WorkerState.UNKNOWN, f"{ONE_POLL}{reason}; no action until the next poll agrees"
+        elif state == WorkerState.UNKNOWN and prev is not None and prev.reason.startswith(ONE_POLL):
+            # a failed poll in between tells nothing: the next good one still confirms the first (else polls
+            # failing every other cycle kept a dead node unknown, and paid for, for ever)
+            reason = prev.reason
         if name in unlisted_ids:
             if name in prev_absences:  # no observation of either source about it: its count goes on
                 absences[name] = prev_absences[name]

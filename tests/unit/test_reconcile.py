@@ -60,6 +60,11 @@ def test_an_error_after_a_failed_poll_is_still_confirmed_by_the_next():
     assert state_of(down, name).state == WorkerState.UNKNOWN
     again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=down)
     assert state_of(again, name).state == WorkerState.ERROR and state_of(again, name).seen == NOW + 30
+    # and a failed poll between the two tells nothing either way: the next good one confirms
+    down = reconcile(CFG, NOW + 40, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=up)
+    failed = reconcile(CFG, NOW + 50, None, {"r1": [inst(name)]}, previous=down)
+    again = reconcile(CFG, NOW + 60, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=failed)
+    assert state_of(again, name).state == WorkerState.ERROR
 
 
 def test_unsigned_and_forged_names_are_physical():
