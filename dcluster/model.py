@@ -232,6 +232,9 @@ class Worker:
     # when dcluster first saw it in ``state`` (reconcile: this poll, or carried while the state holds);
     # a destructive decision waits for a later poll that confirms it (planner.policy._confirmed)
     seen: float = 0.0
+    # the state the polls last told while this one tells nothing new: a failed poll (unknown), or an error
+    # seen at one poll only (unknown until the next agrees); None otherwise.  reconcile compares with it.
+    was: WorkerState | None = None
 
     @property
     def jobs(self) -> tuple[str, ...]:

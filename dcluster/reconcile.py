@@ -291,7 +291,7 @@ def reconcile(
             and scheduler_ok
             and cloud_ok.get(inst.resource, False)
             and prev.state != WorkerState.STARTING
-            and not prev.reason.startswith(ONE_POLL)
+            and prev.was is None
         ):  # starting ones depend on their age; an error seen once is confirmed by the next poll, same or not
             # Same (immutable) snapshots as last cycle: with a node present the classification does
             # not depend on the time, so the worker is unchanged.  Saves most of the work of a
@@ -320,16 +320,23 @@ def reconcile(
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
             state, reason = WorkerState.STARTING, f"registered, waiting for its first report ({reason})"
-        if (
-            state == WorkerState.ERROR
-            and inst is not None  # (a node whose instance is missing: absence.py confirms that)
-            and not (prev is not None and (prev.state == WorkerState.ERROR or prev.reason.startswith(ONE_POLL)))
-        ):
+        # What the polls before said of it: its state, or, while they said nothing new (a failed poll) or an
+        # error seen once awaits the next poll, the state they last told (Worker.was)
+        told = (prev.was or prev.state) if prev is not None else None
+        blind = state == WorkerState.UNKNOWN and (
+            name in stale_ids or not scheduler_ok or (inst is None and not cloud_ok.get(resource, False))
+        )
+        was = None
+        if blind:
+            # a failed poll tells nothing: what the polls before told stands, and its timers go on (else a poll
+            # failing now and then kept a dead node unknown, and paid for, for ever); but a node the scheduler
+            # shows up while only its listing failed is no longer one that was seen down
+            up = node is not None and node.state not in (NodeState.DOWN, NodeState.UNKNOWN, NodeState.STARTING)
+            was = None if name in stale_ids and up else told
+        elif state == WorkerState.ERROR and inst is not None and told != WorkerState.ERROR:
+            # (a node whose instance is missing: absence.py confirms that)
             state, reason = WorkerState.UNKNOWN, f"{ONE_POLL}{reason}; no action until the next poll agrees"
-        elif state == WorkerState.UNKNOWN and prev is not None and prev.reason.startswith(ONE_POLL):
-            # a failed poll in between tells nothing: the next good one still confirms the first (else polls
-            # failing every other cycle kept a dead node unknown, and paid for, for ever)
-            reason = prev.reason
+            was = WorkerState.ERROR
         if name in unlisted_ids:
             if name in prev_absences:  # no observation of either source about it: its count goes on
                 absences[name] = prev_absences[name]
@@ -351,7 +358,14 @@ def reconcile(
                 absences[name] = gone
             state, reason = absence.judge(config, now, state, reason, gone, node, resource, listed)
         since = _since(state, node, inst, before.get(name), now, previous)
-        first_seen = prev.seen if prev is not None and prev.state == state else now
+        if blind and was is not None and prev is not None:
+            since = prev.since
+        if was is not None and prev is not None and told == was:
+            first_seen = prev.seen  # (blind, or the error seen once before now confirmed)
+        elif prev is not None and told == state:
+            first_seen = prev.seen
+        else:
+            first_seen = now
         workers.append(
             Worker(
                 name=name,
@@ -362,6 +376,7 @@ def reconcile(
                 since=since,
                 reason=reason,
                 seen=first_seen,
+                was=was,
             )
         )
     if not scheduler_ok and previous is not None:
@@ -458,10 +473,8 @@ def _since(
     now: float,
     previous: View | None = None,
 ) -> float:
-    if before is not None and (
-        before.state == state or (state == WorkerState.ERROR and before.reason.startswith(ONE_POLL))
-    ):
-        return before.since  # (an error seen once, now confirmed: since that first poll)
+    if before is not None and (before.state == state or before.was == state):
+        return before.since  # (also across a failed poll, and an error seen once now confirmed)
     if state == WorkerState.STARTING and inst is not None:
         return inst.launch_time
     if (

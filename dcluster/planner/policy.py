@@ -114,7 +114,7 @@ class Planner:
         self.kept: dict[str, tuple[str, str]] = {}
         self.codes: dict[str, str] = {}
         self._launch_why: dict[str, str] = {}
-        self._live_base: dict[str, int] | None = None
+        self._live_base: dict[tuple[str, bool], int] | None = None  # (resource, unknown) -> workers (_live)
         self._by_name = {w.name: w for w in view.workers}
         self.known = {w.name for w in view.workers if w.node is not None}  # the nodes the scheduler has
         self.registering: dict[str, float] = {}  # booted workers safety() registers -> their launch time
@@ -661,24 +661,29 @@ class Planner:
         pending = [a.target for a in self.actions if a.never_joined and a.resource == res.name]
         return backoff.launch_room(self.view, res, self.config.bootstrap_failures, pending)
 
-    def _live(self, res: Resource) -> int:
-        """Workers that serve or will serve jobs: what min is measured against."""
+    def _live(self, res: Resource, unknown: bool = False) -> int:
+        """Workers that serve or will serve jobs: what min is measured against.  ``unknown``: count those
+        that most likely still do, unknown (a failed or one-off answer about them), as the top-up to min
+        must (one wrong answer must not launch a replacement); scale-down must not (a healthy node would
+        go for one that may be dead)."""
         if self._live_base is None:
             self._live_base = {}
             for w in self.view.workers:
-                if _serves(w):
-                    self._live_base[w.resource] = self._live_base.get(w.resource, 0) + 1
+                if _serves(w) or w.state == WorkerState.UNKNOWN:
+                    key = (w.resource, w.state == WorkerState.UNKNOWN)
+                    self._live_base[key] = self._live_base.get(key, 0) + 1
         doomed = sum(1 for n in self.doomed if self._by_name[n].resource == res.name and _serves(self._by_name[n]))
-        return (
-            self._live_base.get(res.name, 0) - doomed + self.view.launching(res.name) + self.launched.get(res.name, 0)
+        counted = self._live_base.get((res.name, False), 0) + (
+            self._live_base.get((res.name, True), 0) if unknown else 0
         )
+        return counted - doomed + self.view.launching(res.name) + self.launched.get(res.name, 0)
 
     def _top_up(self, resources: list[Resource], pools: dict[str, Pool]) -> None:
         for res in resources:
             lim = limits_of(self.view, res)
             if lim.mode == "draining":
                 continue
-            short = lim.min - self._live(res)
+            short = lim.min - self._live(res, unknown=True)
             if short <= 0:
                 continue
             room = lim.max - self.view.current(res.name) - self.launched.get(res.name, 0)
@@ -811,10 +816,8 @@ class Planner:
 
 
 def _serves(w: Worker) -> bool:
-    """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back; unknown
-    (a failed or partial answer about it), it most likely still does, as its capacity counts for jobs, and
-    one wrong answer must not launch its replacement."""
-    live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING, WorkerState.UNKNOWN)
+    """Whether ``w`` serves or will serve jobs (min counts it): held for a wide job, it comes back."""
+    live = (WorkerState.IDLE, WorkerState.BUSY, WorkerState.STARTING)
     return w.state in live or (w.state == WorkerState.DRAINING and held_for_job(w.reason))
 
 

@@ -748,7 +748,7 @@ class SgeAdapter(Adapter):
         members = self.hostgroup(group)
         if members is None:
             raise SchedulerError(self.qconf("-shgrp", group), 1, "", f"hostgroup {group} does not exist")
-        if name not in members:
+        if _member(members, name) is None:
             self.call(self.argv("hostgroup_command", "-aattr", name, group))
         self.call(self.argv("set_slots_command", cores, queue, name))
         return {
@@ -772,7 +772,7 @@ class SgeAdapter(Adapter):
         done: dict[str, Any] = {"name": name}
         if account:
             group = check_group(account if account.startswith("@") else "@" + account)
-            if name not in (self.hostgroup(group) or []):
+            if _member(self.hostgroup(group), name) is None:
                 self.call(self.argv("hostgroup_command", "-aattr", name, group))
             done["hostgroup"] = group
         if queue:
@@ -790,13 +790,14 @@ class SgeAdapter(Adapter):
         members = self.hostgroup(HOLD_GROUP)
         if members is None:
             self._with_file("-Ahgrp", "dcluster_hold", f"group_name {HOLD_GROUP}\nhostlist {name}\n")
-        elif name not in members:
+        elif _member(members, name) is None:
             self.call(self.argv("hostgroup_command", "-aattr", name, HOLD_GROUP))
 
     def _leave_hold_group(self, name: str) -> None:
         members = self.hostgroup(HOLD_GROUP)
-        if members and name in members:
-            self.call(self.argv("hostgroup_command", "-dattr", name, HOLD_GROUP))
+        member = _member(members, name)
+        if member is not None:
+            self.call(self.argv("hostgroup_command", "-dattr", check_host(member), HOLD_GROUP))
 
     def release(self, name: str, force: bool = False) -> None:
         """Enable the host's queues and drop our mark; an admin's hold is left alone unless ``force``."""
@@ -821,8 +822,9 @@ class SgeAdapter(Adapter):
                 raise RefusedError("remove", f"{name} still runs jobs {', '.join(node.jobs)}; it stays disabled")
         queues = list((node.extra.get("queues") or {}) if node else {})
         for group in self.hostgroups():
-            if name in (self.hostgroup(group) or []):
-                self.call(self.argv("hostgroup_command", "-dattr", name, group))
+            member = _member(self.hostgroup(group), name)
+            if member is not None:
+                self.call(self.argv("hostgroup_command", "-dattr", check_host(member), group))
         for queue in queues:
             self.call(self.argv("unset_slots_command", check_group(queue), name), check=False)
         self.call(self.argv("kill_execd_command", name), check=False)  # fails when execd is already gone
@@ -840,3 +842,11 @@ class SgeAdapter(Adapter):
             self.call(self.argv("qdel_command", jid))
             done.append(jid)
         return done
+
+
+def _member(members: Iterable[str] | None, name: str) -> str | None:
+    """The member of a host group that is host ``name``, as Grid Engine spells it (its resolver's name: a
+    domain, another case; model.host_key), or None.  Removing by our spelling left the host in the group,
+    and Grid Engine refuses to delete a host a group still lists."""
+    key = host_key(name)
+    return next((m for m in members or () if host_key(m) == key), None)

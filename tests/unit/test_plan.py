@@ -323,8 +323,8 @@ def test_a_down_node_seen_once_is_not_destroyed_whatever_time_the_scheduler_give
     assert plan(once, cfg).actions == ()  # one poll: unknown, nothing done (nor a replacement launched)
     v = view(cfg, [n], {"r1": [i]}, previous=once)
     p = plan(v, cfg)
-    assert p.of(Kind.DESTROY) == [] and p.recheck == pytest.approx(NOW + 480)
-    assert plan(view(cfg, [n], {"r1": [i]}, now=NOW + 481, previous=v), cfg).of(Kind.DESTROY)
+    assert p.of(Kind.DESTROY) == [] and p.recheck == pytest.approx(NOW - 10 + 480)  # from the first "down"
+    assert plan(view(cfg, [n], {"r1": [i]}, now=NOW + 471, previous=v), cfg).of(Kind.DESTROY)
 
 
 def test_node_whose_instance_vanished_is_removed_once_no_job_runs_on_it():
@@ -632,3 +632,39 @@ def test_a_long_used_node_shown_not_reporting_is_not_destroyed_for_its_launch_ti
     assert "not reporting" in p.kept[a][1]
     later = view(cfg, [node(a, state=NodeState.STARTING)], {"r1": [i]}, now=NOW + 481, previous=silent)
     assert [x.kind for x in plan(later, cfg).actions] == [Kind.REMOVE, Kind.DESTROY]
+
+
+@pytest.mark.parametrize("failing", ["scheduler", "cloud"])
+def test_a_poll_failing_now_and_then_does_not_keep_a_dead_node_for_ever(failing):
+    # a failed poll made the down node unknown, and the next good one started its down time over: with one
+    # failure every 240 s the dead, paid-for node was never destroyed (red team on stop 30's change)
+    cfg = config(max_down_time=480)
+    a = wid(n=1)
+    n, i = worker(a, state=NodeState.DOWN, since=NOW - 100)
+    v, destroyed = None, None
+    for k in range(60):  # every 20 s for 20 minutes
+        now = NOW + 20 * k
+        fails = k % 12 == 11
+        if fails and failing == "scheduler":
+            v = view(cfg, None, {"r1": [i]}, now=now, previous=v)
+        elif fails:
+            v = view(cfg, [n], {"r1": None}, now=now, previous=v, stale={"r1": [i]})
+        else:
+            v = view(cfg, [n], {"r1": [i]}, now=now, previous=v)
+        if plan(v, cfg).of(Kind.DESTROY):
+            destroyed = now - NOW
+            break
+    assert destroyed is not None and destroyed <= 480 + 40
+
+
+def test_a_node_down_once_does_not_take_a_healthy_one_below_min():
+    # the dead node, unknown at its first poll, counted for min, so the healthy idle node kept for min was
+    # destroyed (and a replacement launched at the next poll): scale-down counts no unknown worker
+    cfg = config({"r1": {"quantity": {"min": 1, "max": 10}}}, max_idle_time=300, max_down_time=3600)
+    d, r = wid(n=1), wid(n=2)
+    insts = {"r1": [inst(d, age=9000), inst(r, age=9000)]}
+    nodes = [node(d, state=NodeState.DOWN, since=NOW - 100), node(r, since=NOW - 5000)]
+    v = None
+    for t in (-60, -40, -20, 0, 20):
+        v = view(cfg, nodes if t else None, insts, now=NOW + t, previous=v)  # the poll at 0 fails
+        assert plan(v, cfg).actions == ()

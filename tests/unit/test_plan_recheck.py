@@ -68,7 +68,7 @@ def test_a_booted_node_held_back_for_a_wide_job_is_rechecked_at_half_of_max_laun
 def test_a_down_node_is_rechecked_at_max_down_time():
     cfg = config(max_down_time=480)
     n, i = worker(wid(n=1), state=NodeState.DOWN, since=NOW - 100)
-    first = view(cfg, [n], {"r1": [i]}, now=NOW - 110)  # one poll says down
-    second = view(cfg, [n], {"r1": [i]}, now=NOW - 100, previous=first)  # the next agrees: down from here
+    first = view(cfg, [n], {"r1": [i]}, now=NOW - 100)  # one poll says down: down from here
+    second = view(cfg, [n], {"r1": [i]}, now=NOW - 90, previous=first)  # once the next agrees
     p = plan(view(cfg, [n], {"r1": [i]}, previous=second), cfg)
     assert p.actions == () and p.recheck == pytest.approx(NOW - 100 + 480)

@@ -59,7 +59,7 @@ def test_an_error_after_a_failed_poll_is_still_confirmed_by_the_next():
     down = reconcile(CFG, NOW + 20, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=failed)
     assert state_of(down, name).state == WorkerState.UNKNOWN
     again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=down)
-    assert state_of(again, name).state == WorkerState.ERROR and state_of(again, name).seen == NOW + 30
+    assert state_of(again, name).state == WorkerState.ERROR and state_of(again, name).seen == NOW + 20
     # and a failed poll between the two tells nothing either way: the next good one confirms
     down = reconcile(CFG, NOW + 40, [node(name, state=NodeState.DOWN)], {"r1": [inst(name)]}, previous=up)
     failed = reconcile(CFG, NOW + 50, None, {"r1": [inst(name)]}, previous=down)
@@ -233,3 +233,17 @@ def test_both_spellings_listed_stay_apart():
     v = reconcile(config(), NOW, nodes, {"r1": [inst(name)]}, [])
     assert state_of(v, name).state == WorkerState.IDLE
     assert state_of(v, name + ".example.org").state == WorkerState.PHYSICAL
+
+
+def test_a_node_shown_up_while_only_its_listing_failed_is_no_longer_one_seen_down():
+    # the first "down" was remembered through polls in which the scheduler showed the node idle (only the
+    # cloud listing failed), so a second wrong "down" minutes later confirmed it (red team)
+    name = wid()
+    i = inst(name)
+    up = view(CFG, [node(name)], {"r1": [i]})
+    down = reconcile(CFG, NOW + 10, [node(name, state=NodeState.DOWN)], {"r1": [i]}, previous=up)
+    assert state_of(down, name).state == WorkerState.UNKNOWN
+    blind = reconcile(CFG, NOW + 20, [node(name)], {"r1": None}, previous=down, stale={"r1": [i]})
+    assert state_of(blind, name).state == WorkerState.UNKNOWN
+    again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [i]}, previous=blind)
+    assert state_of(again, name).state == WorkerState.UNKNOWN  # a first "down" again, not a second

@@ -199,6 +199,25 @@ def test_remove_refused_while_jobs_on_the_host_listed_under_another_spelling(rec
     assert not any("-de" in c or "-ke" in c for c in rec.calls)
 
 
+def test_remove_takes_a_host_out_of_its_groups_under_the_name_grid_engine_gives_it(rec):
+    # the groups list the resolver's name: removing ours left the host there, and qconf -de refuses a host a
+    # group still lists (red team); release() likewise left it in @dcluster_hold
+    shown = BUSY + ".cluster.internal"
+    idle = busy_qhost(shown).replace("<job name='77'><jobvalue jobid='77' name='priority'>0.5</jobvalue></job>", "")
+    idle = idle.replace("name='slots_used'>2<", "name='slots_used'>0<")
+    rec.on(r"qhost", idle).on(r"-shgrpl", "@allhosts\n@dcluster_hold\n")
+    rec.on(r"-shgrp @allhosts", f"group_name @allhosts\nhostlist {shown}\n")
+    rec.on(r"-shgrp @dcluster_hold", f"group_name @dcluster_hold\nhostlist {shown}\n")
+    assert adapter(rec).remove(BUSY)["removed"] is True
+    lines = rec.lines()
+    assert f"/usr/bin/qconf -dattr hostgroup hostlist {shown} @allhosts" in lines
+    assert f"/usr/bin/qconf -dattr hostgroup hostlist {shown} @dcluster_hold" in lines
+    assert lines[-1] == f"/usr/bin/qconf -de {BUSY}"
+    rec.calls.clear()
+    adapter(rec).release(BUSY, force=True)
+    assert rec.lines()[-1] == f"/usr/bin/qconf -dattr hostgroup hostlist {shown} @dcluster_hold"
+
+
 def test_remove_fails_when_qhost_fails_whatever_its_words(rec):
     # a commlib refusal names "host" and says "not": it says nothing of whether the host has jobs
     commlib = (
