@@ -40,7 +40,7 @@ def daemon_argv(
         adapter = adapter_class(scheduler)
     except ValueError:
         raise WorkerError(f"scheduler {scheduler!r}: not one of {', '.join(sorted(KINDS))}") from None
-    if not _WORD.match(name or ""):
+    if not _WORD.fullmatch(name or ""):
         raise WorkerError(f"node name {name!r}: letters, digits and _.:- only")
     try:
         own = adapter.worker_args(name, cores, mem_mb, [str(f) for f in features or ()], conf)

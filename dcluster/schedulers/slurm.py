@@ -438,7 +438,7 @@ class SlurmAdapter(Adapter):
             spec.append(f"RealMemory={int(mem_mb)}")
         feats = [str(f) for f in features or ()]
         for f in feats:
-            if not _WORD.match(f):
+            if not _WORD.fullmatch(f):
                 raise ValueError(f"slurm: feature {f!r}: letters, digits and _.:- only")
         if feats:
             spec.append("Feature=" + ",".join(feats))
