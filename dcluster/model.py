@@ -235,6 +235,7 @@ class Worker:
     # the state the polls last told while this one tells nothing new: a failed poll (unknown), or an error
     # seen at one poll only (unknown until the next agrees); None otherwise.  reconcile compares with it.
     was: WorkerState | None = None
+    told_at: float = 0.0  # while polls fail (unknown): when the last one that told its state was; else 0
 
     @property
     def jobs(self) -> tuple[str, ...]:

@@ -187,6 +187,11 @@ class View:
         }
 
 
+def _blind_limit(config: Config) -> float:
+    """How long failed polls may last before what the polls before them told is forgotten: a few of each."""
+    return max(60.0, 3.0 * config.cluster_poller_interval, 2.0 * config.cloud_poller_interval)
+
+
 def _aliases(shown: Mapping[str, object], ours: Mapping[str, object]) -> dict[str, str]:
     """Names in ``shown`` that are another spelling of a name in ``ours`` (the same model.host_key) and
     not a name of ``ours`` themselves, each to that name; none when both spellings are shown."""
@@ -315,7 +320,7 @@ def reconcile(
             and inst.state == InstanceState.RUNNING
             and now - inst.launch_time <= config.max_launch_time
             and prev is not None
-            and prev.state == WorkerState.STARTING
+            and (prev.was or prev.state) == WorkerState.STARTING  # (a failed poll in between tells nothing)
         ):
             # Just registered and never usable yet (a new Grid Engine exec host is "u" until its
             # execd reports): still starting, so its capacity counts and no second node is launched.
@@ -327,13 +332,29 @@ def reconcile(
             name in stale_ids or not scheduler_ok or (inst is None and not cloud_ok.get(resource, False))
         )
         was = None
+        told_at = 0.0  # (a worker a poll told about: this poll)
         if blind:
             # a failed poll tells nothing: what the polls before told stands, and its timers go on (else a poll
-            # failing now and then kept a dead node unknown, and paid for, for ever); but a node the scheduler
-            # shows up while only its listing failed is no longer one that was seen down
+            # failing now and then kept a dead node unknown, and paid for, for ever); but not through a longer
+            # outage (much may have happened meanwhile: a qmaster restart, a node back up and down again), and
+            # a node the scheduler shows up while only its listing failed is no longer one that was seen down
+            told_at = (prev.told_at or previous.now) if prev is not None and previous is not None else now
             up = node is not None and node.state not in (NodeState.DOWN, NodeState.UNKNOWN, NodeState.STARTING)
-            was = None if name in stale_ids and up else told
-        elif state == WorkerState.ERROR and inst is not None and told != WorkerState.ERROR:
+            long = now - told_at > _blind_limit(config)
+            was = None if (name in stale_ids and up) or long else told
+        elif (
+            state == WorkerState.ERROR
+            and inst is not None
+            and (
+                told != WorkerState.ERROR
+                or (  # the same listing seen again (the cloud is polled less often than the scheduler) is no second
+                    inst.state == InstanceState.ERROR
+                    and prev is not None
+                    and prev.was == WorkerState.ERROR
+                    and prev.instance is inst
+                )
+            )
+        ):
             # (a node whose instance is missing: absence.py confirms that)
             state, reason = WorkerState.UNKNOWN, f"{ONE_POLL}{reason}; no action until the next poll agrees"
             was = WorkerState.ERROR
@@ -362,7 +383,7 @@ def reconcile(
             since = prev.since
         if was is not None and prev is not None and told == was:
             first_seen = prev.seen  # (blind, or the error seen once before now confirmed)
-        elif prev is not None and told == state:
+        elif prev is not None and told == state and was is None:
             first_seen = prev.seen
         else:
             first_seen = now
@@ -377,6 +398,7 @@ def reconcile(
                 reason=reason,
                 seen=first_seen,
                 was=was,
+                told_at=told_at,
             )
         )
     if not scheduler_ok and previous is not None:

@@ -5,7 +5,7 @@ import random
 import pytest
 from builders import NOW, config, inst, job, node, view, wid, worker
 
-from dcluster.model import InstanceState, JobState, NodeState
+from dcluster.model import InstanceState, JobState, NodeState, WorkerState
 from dcluster.planner import Kind, plan
 from dcluster.planner import backoff as bo
 from dcluster.reconcile import BackoffState, Limits
@@ -668,3 +668,36 @@ def test_a_node_down_once_does_not_take_a_healthy_one_below_min():
     for t in (-60, -40, -20, 0, 20):
         v = view(cfg, nodes if t else None, insts, now=NOW + t, previous=v)  # the poll at 0 fails
         assert plan(v, cfg).actions == ()
+
+
+def test_a_long_outage_does_not_count_as_time_seen_silent():
+    # a qmaster restart shows hosts "not reporting" at one poll, qmaster stays down 10 minutes, and its first
+    # poll back shows them so again: the outage counted as seen silent and all three went, below min
+    cfg = config(
+        {"r1": {"quantity": {"min": 3, "max": 10}}}, cluster_type="sge", max_down_time=480, max_idle_time=10**6
+    )
+    ws = [wid(n=k) for k in range(3)]
+    insts = {"r1": [inst(a, age=50_000) for a in ws]}
+    v = view(cfg, [node(a) for a in ws], insts)
+    for k, shown in enumerate([NodeState.STARTING] + [None] * 30 + [NodeState.STARTING]):
+        nodes = None if shown is None else [node(a, state=shown) for a in ws]
+        v = view(cfg, nodes, insts, now=NOW + 20 * (k + 1), previous=v)
+        assert not plan(v, cfg).of(Kind.DESTROY)
+    assert {w.state for w in v.workers} == {WorkerState.STARTING}
+
+
+def test_a_node_down_after_a_long_unknown_stretch_is_down_from_then():
+    # unknown for 10 minutes (its listing failing) and then down: it inherited the unknown stretch's first
+    # sight and was destroyed 10 s after the first poll showing it down
+    cfg = config(max_down_time=480)
+    a = wid(n=1)
+    i = inst(a)
+    v = view(cfg, [node(a)], {"r1": [i]})
+    t = NOW
+    for _ in range(30):
+        t += 20
+        v = view(cfg, [node(a)], {"r1": None}, now=t, previous=v, stale={"r1": [i]})
+    for _ in range(4):
+        t += 10
+        v = view(cfg, [node(a, state=NodeState.DOWN)], {"r1": [i]}, now=t, previous=v)
+        assert not plan(v, cfg).of(Kind.DESTROY)

@@ -247,3 +247,25 @@ def test_a_node_shown_up_while_only_its_listing_failed_is_no_longer_one_seen_dow
     assert state_of(blind, name).state == WorkerState.UNKNOWN
     again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [i]}, previous=blind)
     assert state_of(again, name).state == WorkerState.UNKNOWN  # a first "down" again, not a second
+
+
+def test_a_registered_node_waiting_for_its_first_report_stays_starting_across_a_failed_poll():
+    # after the failed poll it was taken for a down one: a second launch for its job, destroyed as down
+    name = wid()
+    first = view(CFG, [], {"r1": [inst(name, age=20)]})
+    down = reconcile(CFG, NOW + 10, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=30)]}, previous=first)
+    failed = reconcile(CFG, NOW + 20, None, {"r1": [inst(name, age=40)]}, previous=down)
+    again = reconcile(CFG, NOW + 30, [node(name, state=NodeState.DOWN)], {"r1": [inst(name, age=50)]}, previous=failed)
+    assert state_of(again, name).state == WorkerState.STARTING
+
+
+def test_the_same_listing_seen_again_does_not_confirm_an_instance_in_error():
+    # the cloud is polled every 20 s, the scheduler every 10 s: the cached listing is no second answer
+    name = wid()
+    up = view(CFG, [node(name)], {"r1": [inst(name)]})
+    wrong = inst(name, state=InstanceState.ERROR)
+    once = reconcile(CFG, NOW + 10, [node(name)], {"r1": [wrong]}, previous=up)
+    cached = reconcile(CFG, NOW + 20, [node(name)], {"r1": [wrong]}, previous=once)
+    assert state_of(cached, name).state == WorkerState.UNKNOWN
+    fresh = reconcile(CFG, NOW + 30, [node(name)], {"r1": [inst(name, state=InstanceState.ERROR)]}, previous=cached)
+    assert state_of(fresh, name).state == WorkerState.ERROR
