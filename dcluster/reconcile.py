@@ -381,12 +381,9 @@ def reconcile(
         since = _since(state, node, inst, before.get(name), now, previous)
         if blind and was is not None and prev is not None:
             since = prev.since
-        if was is not None and prev is not None and told == was:
-            first_seen = prev.seen  # (blind, or the error seen once before now confirmed)
-        elif prev is not None and told == state and was is None:
-            first_seen = prev.seen
-        else:
-            first_seen = now
+        # seen so since before: in the state the polls told (blind, or an error seen once awaiting the next),
+        # else in this one (also an error seen once before, now confirmed)
+        first_seen = prev.seen if prev is not None and told == (was or state) else now
         workers.append(
             Worker(
                 name=name,

@@ -73,12 +73,8 @@ class Merged:
                 out[name] = [i for i in items if i.minion_id not in terminated] + extra
             self._deleted_absent.observe(absent, now, unsure=unsure)
             self._shown_gone.observe(shown_gone, now)
-            for mid in self._shown_gone.confirmed(listing_grace(cfg), now):
-                gone_for_good = self.state.recent_launches.pop(mid, None)
-                kept = out.get(gone_for_good.resource) if gone_for_good is not None else None
-                if gone_for_good is not None and kept is not None:
-                    out[gone_for_good.resource] = [i for i in kept if i.minion_id != mid]
-            for mid in self._deleted_absent.confirmed(maybe_launched_grace(cfg), now):
+            gone_for_good = self._shown_gone.confirmed(listing_grace(cfg), now)
+            for mid in gone_for_good | self._deleted_absent.confirmed(maybe_launched_grace(cfg), now):
                 gone = self.state.recent_launches.pop(mid, None)
                 kept = out.get(gone.resource) if gone is not None else None
                 if gone is not None and kept is not None:

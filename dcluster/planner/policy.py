@@ -121,17 +121,17 @@ class Planner:
         self.earmarked: set[str] = set()  # draining workers kept, unreleased, for a protected job (wide_job.protect)
         self.recheck: float | None = None  # Plan.recheck
         self.let_go: dict[str, str] = {}  # idle or drained-for-a-job workers scale_down retires (wide_job.wait_away)
-        self.no_launch: set[str] = (
-            set()
-        )  # resources that may launch nothing now, whatever their max (wide_job.idle_lead)
+        # resources that may launch nothing now, whatever their max (wide_job.idle_lead)
+        self.no_launch: set[str] = set()
 
     # ------------------------------------------------------------ helpers
-    def _confirmed(self, w: Worker, what: str) -> bool:
-        """Whether an earlier poll saw ``w`` in its state too: one answer is no ground for destroying a
-        machine (a wrong one would cost a good node).  Until then it is left as it is, and looked at again."""
-        if w.seen < self.now:
+    def _confirmed(self, w: Worker, what: str, agreed: bool | None = None, by: str = "poll") -> bool:
+        """Whether an earlier poll saw ``w`` in its state too (``agreed``: whether an earlier ``by`` said what
+        this one says): one answer is no ground for destroying a machine (a wrong one would cost a good
+        node).  Until then it is left as it is, and looked at again."""
+        if w.seen < self.now if agreed is None else agreed:
             return True
-        self.kept[w.name] = (why_.CONFIRMING, f"{what}: acted on if the next poll says so too")
+        self.kept[w.name] = (why_.CONFIRMING, f"{what}: acted on if the next {by} says so too")
         self.acted.add(w.name)
         self._recheck_at(self.now)
         return False
@@ -252,14 +252,9 @@ class Planner:
             elif w.state == WorkerState.ERROR and w.instance is not None and w.instance.state.value == "error":
                 if w.jobs:
                     self.notes.append(f"{w.name}: instance in ERROR with jobs {', '.join(w.jobs)}; needs an admin")
-                elif self.view.in_error.get(w.name, 0) < 2:
-                    # one listing is no proof (the DELETING rule's reason): a new listing must say so too
-                    self.kept[w.name] = (
-                        why_.CONFIRMING,
-                        "its instance is listed in ERROR: destroyed if the next listing says so too",
-                    )
-                    self.acted.add(w.name)
-                else:
+                elif self._confirmed(  # one listing is no proof (the DELETING rule's reason): a new one must agree
+                    w, "its instance is listed in ERROR", self.view.in_error.get(w.name, 0) >= 2, "listing"
+                ):
                     self._remove_and_destroy(w, w.reason)
             elif w.state == WorkerState.DELETING and w.node is not None and not w.jobs:
                 # One listing that says "deleting" is no proof (a wrong answer would cost a good node: out

@@ -209,12 +209,17 @@ def test_release_refuses_admin_drain(rec):
         adapter(rec).release("dcn2")
 
 
-def test_remove_refused_while_jobs_and_vacate_requeues(rec):
+def _running_on(node: str) -> str:
+    """The recorded squeue with its first job running on ``node``."""
     import json
 
     sq = json.loads(SQUEUE)
-    sq["jobs"][0].update(job_state="RUNNING", nodes="dcn1")
-    rec.on(r"sinfo", SINFO).on(r"squeue", json.dumps(sq))
+    sq["jobs"][0].update(job_state="RUNNING", nodes=node)
+    return json.dumps(sq)
+
+
+def test_remove_refused_while_jobs_and_vacate_requeues(rec):
+    rec.on(r"sinfo", SINFO).on(r"squeue", _running_on("dcn1"))
     with pytest.raises(RefusedError, match="still runs jobs 1"):
         adapter(rec).remove("dcn1")
     assert not any("delete" in c for c in rec.calls)
@@ -226,11 +231,7 @@ def test_remove_refused_while_jobs_and_vacate_requeues(rec):
 def test_remove_refused_for_a_node_sinfo_hides_while_squeue_shows_its_job(rec):
     # sinfo without --all hides nodes of hidden partitions (or one answer leaves a node out): "not a node"
     # let the chain destroy the machine while its job ran (red team)
-    import json
-
-    sq = json.loads(SQUEUE)
-    sq["jobs"][0].update(job_state="RUNNING", nodes="dcn9")
-    rec.on(r"sinfo", SINFO).on(r"squeue", json.dumps(sq))
+    rec.on(r"sinfo", SINFO).on(r"squeue", _running_on("dcn9"))
     with pytest.raises(RefusedError, match="squeue shows jobs 1"):
         adapter(rec).remove("dcn9")
     assert not any("delete" in c for c in rec.calls)
